@@ -1,0 +1,193 @@
+"""Core commands: info, train, resume, embed, config."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from seqvae.cli.common import console, parse_set_options, print_json, stdout
+from seqvae.data.alignment import read_alignment
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.io.atomic import atomic_open
+from seqvae.io.config_files import read_config_file, write_config_file
+from seqvae.training.config import RunConfig, preset_config
+
+AlignmentArg = Annotated[Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")]
+ReferenceOpt = Annotated[str | None, typer.Option("--reference", help="Reference sequence id (default: first).")]
+ThetaOpt = Annotated[float | None, typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)
+    app.command("train")(train)
+    app.command("resume")(resume)
+    app.command("embed")(embed)
+    app.command("config")(config)
+
+
+def info(
+    alignment: AlignmentArg,
+    reference: ReferenceOpt = None,
+    theta: ThetaOpt = 0.2,
+    no_weights: Annotated[bool, typer.Option("--no-weights", help="Skip sequence weights (N_eff).")] = False,
+    nonstandard: Annotated[str, typer.Option(help="drop sequences with non-standard residues, or map them to gap")] = "drop",
+    max_sequence_gaps: Annotated[float | None, typer.Option(help="Drop sequences with a larger gap fraction.")] = None,
+    max_column_gaps: Annotated[float | None, typer.Option(help="Drop columns with a larger gap fraction.")] = None,
+    alphabet: Annotated[str, typer.Option(help="protein, dna, rna or residue letters.")] = "protein",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Summarise an alignment: size, N_eff, gaps, reference numbering, what each filter removed."""
+    started = time.perf_counter()
+    aln = read_alignment(alignment, reference=reference, nonstandard=nonstandard,
+                         max_sequence_gap_fraction=max_sequence_gaps,
+                         max_column_gap_fraction=max_column_gaps, alphabet=alphabet)
+    if not no_weights:
+        aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta)
+        aln.theta = theta
+    seq_gaps = aln.gap_fraction_per_sequence()
+    col_gaps = aln.gap_fraction_per_column()
+    numbering = aln.registry.numbering
+    numbered = numbering[numbering >= 0]
+    summary: dict[str, Any] = {
+        "file": str(alignment),
+        "alphabet": aln.alphabet.name,
+        "n_sequences": aln.n_sequences,
+        "length": aln.length,
+        "n_eff": None if no_weights else round(aln.n_eff, 3),
+        "theta": None if no_weights else theta,
+        "reference_id": aln.registry.reference_id,
+        "reference_numbering": (f"{int(numbered.min())}-{int(numbered.max())}" if numbered.size else None),
+        "reference_focus_sequence": aln.registry.reference_sequence,
+        "gap_fraction_mean": round(float(seq_gaps.mean()), 4),
+        "sequence_gap_fraction_max": round(float(seq_gaps.max()), 4),
+        "column_gap_fraction_max": round(float(col_gaps.max()), 4),
+        "filters": aln.filter_report,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"alignment {alignment.name}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in summary.items():
+        if key == "filters":
+            continue
+        if key == "reference_focus_sequence" and len(str(value)) > 60:
+            value = str(value)[:57] + "..."
+        table.add_row(key.replace("_", " "), str(value))
+    stdout.print(table)
+    filters = Table(title="filters (in order)")
+    filters.add_column("step")
+    filters.add_column("count", justify="right")
+    for key, value in aln.filter_report.items():
+        filters.add_row(key.replace("_", " "), str(value))
+    stdout.print(filters)
+
+
+def _build_config(preset: str | None, config_file: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    cfg = preset_config(preset)
+    if config_file is not None:
+        file_values = read_config_file(config_file)
+        file_preset = file_values.pop("preset", None)
+        if file_preset and preset is None:
+            cfg = preset_config(file_preset)
+        cfg = cfg.updated(file_values)
+    cfg = cfg.updated({k: v for k, v in overrides.items() if v is not None})
+    return cfg.validate()
+
+
+def train(
+    alignment: AlignmentArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")] = Path("runs/run"),
+    preset: Annotated[str | None, typer.Option(help="explore (small, 2-D latent) or fitness (z=30, for mutation effects).")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="YAML/TOML/JSON config file.")] = None,
+    set_values: Annotated[list[str] | None, typer.Option("--set", help="Override any knob: --set model.beta=2 (repeatable).")] = None,
+    latent_dim: Annotated[int | None, typer.Option(help="Latent size d.")] = None,
+    regulariser: Annotated[str | None, typer.Option(help="kl or mmd.")] = None,
+    beta: Annotated[float | None, typer.Option(help="KL weight β.")] = None,
+    mmd_weight: Annotated[float | None, typer.Option(help="MMD weight λ.")] = None,
+    kernel: Annotated[str | None, typer.Option(help="MMD kernel: imq or rbf.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Step limit.")] = None,
+    max_time: Annotated[float | None, typer.Option(help="Wall-time limit in seconds.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size.")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
+    seed: Annotated[int | None, typer.Option(help="The one seed.")] = None,
+    theta: ThetaOpt = None,
+    reference: ReferenceOpt = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a VAE on an alignment and write a run directory."""
+    from seqvae.run import train as train_run
+
+    overrides = {
+        "model.latent_dim": latent_dim, "model.regulariser": regulariser, "model.beta": beta,
+        "model.mmd_weight": mmd_weight, "model.mmd_kernel": kernel,
+        "training.max_steps": max_steps, "training.max_time_s": max_time,
+        "training.batch_size": batch_size, "training.learning_rate": learning_rate,
+        "training.device": device, "seed": seed, "data.theta": theta, "data.reference": reference,
+    }
+    overrides.update(parse_set_options(set_values))
+    cfg = _build_config(preset, config_file, overrides)
+    aln = read_alignment(alignment, cfg.data.alignment_options())
+    console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
+    run = train_run(aln, cfg, out=out, overwrite=overwrite, show_progress=progress)
+    _print_finished(run)
+
+
+def _print_finished(run) -> None:
+    s = run.summary
+    console.print(
+        f"finished: {s['steps']} steps ({s['stop_reason']}), best validation ELBO "
+        f"{s['best_val_elbo'] if s['best_val_elbo'] is None else round(s['best_val_elbo'], 3)}, "
+        f"{s['train_time_s']:.1f} s\nrun directory: {run.path}"
+    )
+
+
+def resume(
+    run_dir: Annotated[Path, typer.Argument(help="An interrupted run directory.")],
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Continue an interrupted run from its last checkpoint."""
+    from seqvae.run import resume as resume_run
+
+    run = resume_run(run_dir, show_progress=progress)
+    _print_finished(run)
+
+
+def embed(
+    run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    alignment: Annotated[Path | None, typer.Argument(help="Sequences aligned like the training alignment (default: the training set).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
+) -> None:
+    """Write id, weight, z_mean_* and z_logvar_* for each sequence."""
+    from seqvae.run import load
+
+    run = load(run_dir)
+    table = run.embed(alignment)
+    with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False)
+    console.print(f"embedded {len(table)} sequences into {run.config.model.latent_dim} dimensions: {out}")
+
+
+def config(
+    preset: Annotated[str | None, typer.Option(help="explore or fitness (default: built-in defaults).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a .yaml or .json file.")] = None,
+) -> None:
+    """Print (or write) a complete config to edit and pass to ``seqvae train --config``."""
+    cfg = preset_config(preset).to_dict()
+    if out is None:
+        import yaml
+
+        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+    else:
+        write_config_file(out, cfg)
+        console.print(f"wrote {out}")
+
+

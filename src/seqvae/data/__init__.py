@@ -1,0 +1,1 @@
+"""Data layer: alphabets, alignments, sequence weights and synthetic families."""

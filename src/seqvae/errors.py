@@ -1,0 +1,40 @@
+"""Errors that mean "the input is wrong", as opposed to bugs.
+
+The CLI turns every :class:`InputError` into one line on stderr and exit code 2, with no
+traceback. Library users catch it like any other exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad user input: a file, a field, a parameter.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in one sentence.
+    source
+        The file (or option) the problem was found in.
+    line
+        1-based line number within ``source``, when known.
+    """
+
+    def __init__(self, message: str, source: str | Path | None = None, line: int | None = None):
+        self.message = message
+        self.source = None if source is None else str(source)
+        self.line = line
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = ""
+        if self.source is not None:
+            where = self.source if self.line is None else f"{self.source}:{self.line}"
+            where += ": "
+        return (where + self.message).replace("\n", " ")
+
+
+class ConfigError(InputError):
+    """An invalid configuration value or key."""

@@ -1,0 +1,1 @@
+"""Input/output of file formats. Nothing here knows about models."""

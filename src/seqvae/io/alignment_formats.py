@@ -1,0 +1,176 @@
+"""Readers for aligned sequence files: FASTA, A2M, A3M and Stockholm, plain or gzip.
+
+Readers only split a file into records (id, header, aligned text, line number); turning the
+text into codes, focus columns and filters is the job of :mod:`seqvae.data.alignment`.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqvae.errors import InputError
+
+FORMATS = ("fasta", "a2m", "a3m", "stockholm")
+_EXTENSIONS = {
+    ".fasta": "fasta",
+    ".fa": "fasta",
+    ".faa": "fasta",
+    ".fas": "fasta",
+    ".afa": "fasta",
+    ".aln": "fasta",
+    ".a2m": "a2m",
+    ".a3m": "a3m",
+    ".sto": "stockholm",
+    ".stk": "stockholm",
+    ".stockholm": "stockholm",
+}
+
+
+@dataclass(frozen=True)
+class SequenceRecord:
+    """One aligned sequence as written in the file."""
+
+    id: str
+    header: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class RawAlignment:
+    """The records of an alignment file, before any interpretation."""
+
+    records: list[SequenceRecord]
+    format: str
+    source: str
+
+
+def read_text(path: str | Path) -> str:
+    """Read a text file, transparently un-gzipping it; errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory, expected a file", path)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as err:
+            raise InputError(f"corrupt gzip data ({err})", path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not a text file (byte {err.start} is not UTF-8)", path) from None
+
+
+def detect_format(path: str | Path, text: str) -> str:
+    """Guess the format from the extension (``.gz`` ignored), else from the content."""
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in _EXTENSIONS:
+        return _EXTENSIONS[suffixes[-1]]
+    head = text.lstrip()[:200]
+    if head.startswith("# STOCKHOLM"):
+        return "stockholm"
+    if head.startswith(">"):
+        return "fasta"
+    raise InputError("not an alignment: expected FASTA ('>' headers) or Stockholm", path)
+
+
+def read_records(path: str | Path, format: str | None = None) -> RawAlignment:
+    """Read an alignment file into records.
+
+    Parameters
+    ----------
+    path
+        FASTA, A2M, A3M or Stockholm file, optionally gzip-compressed.
+    format
+        One of ``fasta``, ``a2m``, ``a3m``, ``stockholm``; detected when ``None``.
+    """
+    text = read_text(path)
+    if not text.strip():
+        raise InputError("empty file: no sequences", path)
+    fmt = format or detect_format(path, text)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", path)
+    if fmt == "stockholm":
+        records = _parse_stockholm(text, str(path))
+    else:
+        records = _parse_fasta(text, str(path))
+    if not records:
+        raise InputError("no sequences found", path)
+    seen: dict[str, int] = {}
+    for record in records:
+        if record.id in seen:
+            raise InputError(
+                f"duplicate sequence id {record.id!r} (first seen on line {seen[record.id]})",
+                path,
+                record.line,
+            )
+        seen[record.id] = record.line
+    return RawAlignment(records=records, format=fmt, source=str(path))
+
+
+def _parse_fasta(text: str, source: str) -> list[SequenceRecord]:
+    records: list[SequenceRecord] = []
+    header: str | None = None
+    header_line = 0
+    chunks: list[str] = []
+
+    def flush() -> None:
+        if header is None:
+            return
+        sequence = "".join(chunks)
+        if not sequence:
+            raise InputError(f"sequence {header.split()[0]!r} is empty", source, header_line)
+        records.append(SequenceRecord(_first_word(header, source, header_line), header, sequence, header_line))
+
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            flush()
+            header = line[1:].strip()
+            header_line = number
+            chunks = []
+        elif header is None:
+            if line.startswith("#") or line.startswith(";"):
+                continue
+            raise InputError("not an alignment: text before the first '>' header", source, number)
+        else:
+            chunks.append("".join(line.split()))
+    flush()
+    return records
+
+
+def _first_word(header: str, source: str, line: int) -> str:
+    words = header.split()
+    if not words:
+        raise InputError("header without an id", source, line)
+    return words[0]
+
+
+def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("# STOCKHOLM"):
+        raise InputError("not a Stockholm file: first line must be '# STOCKHOLM 1.0'", source, 1)
+    chunks: dict[str, list[str]] = {}
+    first_line: dict[str, int] = {}
+    for number, raw_line in enumerate(lines[1:], start=2):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line == "//":
+            break
+        parts = line.split()
+        if len(parts) != 2:
+            raise InputError("expected '<id> <aligned sequence>'", source, number)
+        name, piece = parts
+        chunks.setdefault(name, []).append(piece)
+        first_line.setdefault(name, number)
+    return [
+        SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()
+    ]

@@ -1,0 +1,312 @@
+"""The VAE: an MLP encoder whose first layer is an embedding lookup on uint8 codes, a Gaussian
+q(z|x), and an MLP decoder with a categorical (per-position log-softmax) or Gaussian likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from seqvae.errors import ConfigError
+from seqvae.models.losses import LossTerms
+from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
+
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+LIKELIHOODS = ("categorical", "gaussian")
+REGULARISERS = ("kl", "mmd")
+KERNELS = ("imq", "rbf")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and objective of a :class:`VAE`. Validated in :meth:`validate`.
+
+    Parameters
+    ----------
+    likelihood
+        ``categorical`` for coded sequences, ``gaussian`` for continuous vectors.
+    length, alphabet_size
+        Sequence length L and number of codes Q including the gap (categorical).
+    input_dim
+        Dimension D of continuous inputs (gaussian).
+    model_gaps
+        Categorical only. ``False`` (DeepSequence): gaps are masked out of the likelihood and
+        the decoder predicts residues only. ``True``: the gap is a state like any residue
+        (needed to generate aligned sequences with gaps).
+    latent_dim
+        Size d of z (any d >= 1).
+    encoder_hidden, decoder_hidden
+        Hidden layer sizes.
+    activation
+        Hidden activation; ``decoder_last_activation`` overrides the decoder's last hidden layer
+        (DeepSequence uses a sigmoid there).
+    dropout
+        Dropout on hidden layers during training.
+    regulariser
+        ``kl`` (β-VAE) or ``mmd`` (InfoVAE).
+    beta
+        KL weight (kl); the KL is still reported under mmd.
+    mmd_weight, mmd_kernel
+        λ and the kernel (``imq`` or ``rbf``) for mmd.
+    warmup_steps
+        Linear warm-up of β or λ from 0.
+    decoder_l2
+        Strength c of a Gaussian prior on decoder weights: c · ½‖W‖² / N_eff per sequence.
+    """
+
+    likelihood: str = "categorical"
+    length: int = 0
+    alphabet_size: int = 21
+    input_dim: int = 0
+    model_gaps: bool = True
+    latent_dim: int = 2
+    encoder_hidden: list[int] = field(default_factory=lambda: [256, 128])
+    decoder_hidden: list[int] = field(default_factory=lambda: [128, 256])
+    activation: str = "relu"
+    decoder_last_activation: str | None = None
+    dropout: float = 0.0
+    regulariser: str = "kl"
+    beta: float = 1.0
+    mmd_weight: float = 10.0
+    mmd_kernel: str = "imq"
+    warmup_steps: int = 0
+    decoder_l2: float = 0.0
+
+    def validate(self) -> ModelConfig:
+        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+        def fail(name: str, why: str) -> None:
+            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})")
+
+        if self.likelihood not in LIKELIHOODS:
+            fail("likelihood", f"must be one of {LIKELIHOODS}")
+        if self.likelihood == "categorical":
+            if self.length < 1:
+                fail("length", "must be >= 1")
+            if self.alphabet_size < 2:
+                fail("alphabet_size", "must be >= 2")
+        elif self.input_dim < 1:
+            fail("input_dim", "must be >= 1")
+        if int(self.latent_dim) != self.latent_dim or self.latent_dim < 1:
+            fail("latent_dim", "must be an integer >= 1")
+        for name in ("encoder_hidden", "decoder_hidden"):
+            sizes = getattr(self, name)
+            if not isinstance(sizes, list | tuple) or not sizes or any(
+                int(s) != s or s < 1 for s in sizes
+            ):
+                fail(name, "must be a non-empty list of positive integers")
+        if self.activation not in ACTIVATIONS:
+            fail("activation", f"must be one of {tuple(ACTIVATIONS)}")
+        if self.decoder_last_activation is not None and self.decoder_last_activation not in ACTIVATIONS:
+            fail("decoder_last_activation", f"must be one of {tuple(ACTIVATIONS)} or null")
+        if not 0.0 <= self.dropout < 1.0:
+            fail("dropout", "must be in [0, 1)")
+        if self.regulariser not in REGULARISERS:
+            fail("regulariser", f"must be one of {REGULARISERS}")
+        if self.beta < 0:
+            fail("beta", "must be >= 0")
+        if self.mmd_weight < 0:
+            fail("mmd_weight", "must be >= 0")
+        if self.mmd_kernel not in KERNELS:
+            fail("mmd_kernel", f"must be one of {KERNELS}")
+        if self.warmup_steps < 0:
+            fail("warmup_steps", "must be >= 0")
+        if self.decoder_l2 < 0:
+            fail("decoder_l2", "must be >= 0")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"model: unknown key {unknown[0]!r}")
+        return cls(**data)
+
+
+def _mlp(sizes: list[int], activation: str, last_activation: str | None, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        is_last = i == len(sizes) - 2
+        act = last_activation if (is_last and last_activation) else activation
+        layers.append(ACTIVATIONS[act]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class CodeEmbedding(nn.Module):
+    """First encoder layer on uint8 codes: sum over positions of W[l, x_l] (+ bias).
+
+    Mathematically the same as a linear layer on the flattened one-hot input, without ever
+    building it. Masked gaps map to a padding row that contributes nothing.
+    """
+
+    def __init__(self, length: int, alphabet_size: int, hidden: int, gap_is_state: bool):
+        super().__init__()
+        self.length = length
+        self.alphabet_size = alphabet_size
+        self.gap_is_state = gap_is_state
+        self.padding_index = length * alphabet_size
+        self.table = nn.EmbeddingBag(
+            length * alphabet_size + 1, hidden, mode="sum", padding_idx=self.padding_index
+        )
+        self.bias = nn.Parameter(torch.zeros(hidden))
+        nn.init.normal_(self.table.weight, std=(1.0 / length) ** 0.5)
+        with torch.no_grad():
+            self.table.weight[self.padding_index].zero_()
+        self.register_buffer(
+            "offsets", torch.arange(length, dtype=torch.long) * alphabet_size, persistent=False
+        )
+
+    def flat_indices(self, codes: torch.Tensor) -> torch.Tensor:
+        indices = codes.long() + self.offsets
+        if not self.gap_is_state:
+            indices = torch.where(codes.long() == self.alphabet_size - 1, self.padding_index, indices)
+        return indices
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.table(self.flat_indices(codes)) + self.bias
+
+    def column(self, position: int, code: int) -> torch.Tensor:
+        """The weight column a residue ``code`` at ``position`` adds (zero for a masked gap)."""
+        if not self.gap_is_state and code == self.alphabet_size - 1:
+            return torch.zeros_like(self.bias)
+        return self.table.weight[position * self.alphabet_size + code]
+
+
+class VAE(nn.Module):
+    """Variational autoencoder for coded sequences or continuous vectors.
+
+    Parameters
+    ----------
+    config
+        A validated :class:`ModelConfig`.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        hidden_in = config.encoder_hidden[0]
+        if config.likelihood == "categorical":
+            self.input_layer: nn.Module = CodeEmbedding(
+                config.length, config.alphabet_size, hidden_in, config.model_gaps
+            )
+            self.n_output_states = config.alphabet_size if config.model_gaps else config.alphabet_size - 1
+            output_size = config.length * self.n_output_states
+        else:
+            self.input_layer = nn.Linear(config.input_dim, hidden_in)
+            output_size = config.input_dim
+            # one learned log-variance per input dimension
+            self.output_logvar = nn.Parameter(torch.zeros(config.input_dim))
+        self.input_activation = ACTIVATIONS[config.activation]()
+        self.input_dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.encoder_body = _mlp(config.encoder_hidden, config.activation, None, config.dropout)
+        self.encoder_mean = nn.Linear(config.encoder_hidden[-1], config.latent_dim)
+        self.encoder_logvar = nn.Linear(config.encoder_hidden[-1], config.latent_dim)
+        self.decoder_body = _mlp(
+            [config.latent_dim, *config.decoder_hidden],
+            config.activation,
+            config.decoder_last_activation,
+            config.dropout,
+        )
+        self.decoder_out = nn.Linear(config.decoder_hidden[-1], output_size)
+        if config.regulariser == "kl":
+            self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(
+                config.beta, config.warmup_steps
+            )
+        else:
+            self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
+
+    # -- encoder -------------------------------------------------------------------------
+    def encode_from_preactivation(self, preactivation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder from the first layer's pre-activation on (used by the couplings fast path)."""
+        hidden = self.encoder_body(self.input_dropout(self.input_activation(preactivation)))
+        return self.encoder_mean(hidden), self.encoder_logvar(hidden)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) parameters: mean and log-variance, each ``[B, d]``."""
+        return self.encode_from_preactivation(self.input_layer(x))
+
+    # -- decoder -------------------------------------------------------------------------
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder output: log-probabilities ``[B, L, S]`` (categorical) or means ``[B, D]``."""
+        out = self.decoder_out(self.decoder_body(z))
+        if self.config.likelihood == "categorical":
+            logits = out.view(z.shape[0], self.config.length, self.n_output_states)
+            return torch.log_softmax(logits, dim=-1)
+        return out
+
+    def log_likelihood_terms(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+        """Per-position (categorical, ``[B, L]``) or per-dimension log p(x|z)."""
+        if self.config.likelihood == "categorical":
+            codes = x.long()
+            if self.config.model_gaps:
+                return decoded.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
+            gap = self.config.alphabet_size - 1
+            is_gap = codes == gap
+            safe = torch.where(is_gap, 0, codes)
+            terms = decoded.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+            return terms.masked_fill(is_gap, 0.0)
+        var = self.output_logvar.exp()
+        return -0.5 * ((x - decoded).pow(2) / var + self.output_logvar + torch.log(torch.tensor(2 * torch.pi)))
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per sequence, ``[B]``."""
+        return self.log_likelihood_terms(x, self.decode(z)).sum(dim=-1)
+
+    # -- objective -----------------------------------------------------------------------
+    @staticmethod
+    def reparameterise(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return mean + noise * torch.exp(0.5 * logvar)
+
+    def decoder_weight_penalty(self) -> torch.Tensor:
+        """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
+        total = torch.zeros((), device=self.decoder_out.weight.device)
+        for module in [*self.decoder_body, self.decoder_out]:
+            if isinstance(module, nn.Linear):
+                total = total + 0.5 * module.weight.pow(2).sum()
+        return total
+
+    def loss(self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0) -> LossTerms:
+        """One stochastic evaluation of the training objective on a batch."""
+        mean, logvar = self.encode(x)
+        z = self.reparameterise(mean, logvar)
+        log_px = self.log_likelihood(x, z)
+        kl = gaussian_kl(mean, logvar).sum(dim=-1)
+        weight = self.regulariser.weight(step)
+        regulariser = self.regulariser.penalty(z, kl)
+        if self.config.decoder_l2 > 0:
+            penalty = self.config.decoder_l2 * self.decoder_weight_penalty() / max(n_eff, 1.0)
+        else:
+            penalty = torch.zeros((), device=x.device)
+        reconstruction = -log_px.mean()
+        total = reconstruction + weight * regulariser + penalty
+        mmd = regulariser if self.config.regulariser == "mmd" else torch.zeros_like(reconstruction)
+        return LossTerms(
+            total=total,
+            reconstruction=reconstruction,
+            kl=kl.mean(),
+            mmd=mmd,
+            regulariser_weight=weight,
+            weight_penalty=penalty,
+            elbo_per_sequence=(log_px - kl).detach(),
+        )
+
+    @torch.no_grad()
+    def elbo(self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+        """ELBO per sequence averaged over ``n_samples`` draws of z, ``[B]`` (β = 1)."""
+        mean, logvar = self.encode(x)
+        kl = gaussian_kl(mean, logvar).sum(dim=-1)
+        total = torch.zeros(x.shape[0], device=x.device)
+        for _ in range(n_samples):
+            z = self.reparameterise(mean, logvar, generator)
+            total += self.log_likelihood(x, z)
+        return total / n_samples - kl

@@ -1,0 +1,300 @@
+"""The user-facing API over runs: train, resume, load, embed.
+
+A :class:`Run` wraps a run directory: the resolved config, the data registry and the trained
+model in eval mode. The CLI commands are thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import InputError
+from seqvae.io.alignment_formats import read_records
+from seqvae.io.atomic import write_json
+from seqvae.models.vae import VAE
+from seqvae.training import run_directory as files
+from seqvae.training.config import RunConfig
+from seqvae.training.trainer import Trainer, TrainingOutcome
+from seqvae.utils import seed_everything
+
+__all__ = ["Run", "load", "resume", "train"]
+
+
+class Run:
+    """A trained (or training) run directory.
+
+    Attributes
+    ----------
+    path
+        The run directory.
+    config
+        The resolved :class:`RunConfig`.
+    registry
+        The :class:`AlignmentRegistry` for sequence runs, ``None`` for continuous data.
+    model
+        The :class:`VAE` with the saved weights, in eval mode.
+    """
+
+    def __init__(self, path: Path, config: RunConfig, registry: AlignmentRegistry | None,
+                 model: VAE, summary: dict):
+        self.path = Path(path)
+        self.config = config
+        self.registry = registry
+        self.model = model
+        self.summary = summary
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, latent_dim={self.config.model.latent_dim}, status={self.summary.get('status')!r})"
+
+    # -- data ------------------------------------------------------------------------------
+    def read_alignment(self, path: str | Path) -> Alignment:
+        """Read sequences aligned like the training alignment and code them with the registry."""
+        if self.registry is None:
+            raise InputError("this run was trained on continuous data, not sequences", self.path)
+        return map_to_registry(read_records(path, self.registry.options.format), self.registry)
+
+    def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+        """Codes (or vectors), sequence weights, ids and validation mask used in training."""
+        return files.load_training_data(self.path)
+
+    def training_alignment(self) -> Alignment:
+        """The training sequences as an :class:`Alignment` (with their weights)."""
+        if self.registry is None:
+            raise InputError("this run was trained on continuous data, not sequences", self.path)
+        codes, weights, ids, _ = self.training_data()
+        return Alignment(ids=ids, headers=list(ids), codes=codes, registry=self.registry,
+                         source=str(self.path / files.DATA), sequence_weights=weights,
+                         theta=self.config.data.theta)
+
+    # -- inference -------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, data: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Latent means and log-variances, each ``[N, d]``, computed in batches."""
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        means, logvars = [], []
+        tensor = torch.as_tensor(np.asarray(data))
+        for start in range(0, len(tensor), batch_size):
+            mean, logvar = self.model.encode(tensor[start : start + batch_size].to(device))
+            means.append(mean.cpu())
+            logvars.append(logvar.cpu())
+        if not means:
+            d = self.config.model.latent_dim
+            return np.zeros((0, d), np.float32), np.zeros((0, d), np.float32)
+        return torch.cat(means).numpy(), torch.cat(logvars).numpy()
+
+    def embed(self, alignment: Alignment | str | Path | None = None) -> pd.DataFrame:
+        """Embed sequences: ``id``, ``weight``, ``z_mean_*``, ``z_logvar_*`` per sequence.
+
+        Parameters
+        ----------
+        alignment
+            An :class:`Alignment` coded with this run's registry, a path to read with it, or
+            ``None`` for the training sequences.
+        """
+        if alignment is None:
+            codes, weights, ids, _ = self.training_data()
+        else:
+            if not isinstance(alignment, Alignment):
+                alignment = self.read_alignment(alignment)
+            self._check_fits(alignment)
+            codes, ids = alignment.codes, alignment.ids
+            if alignment.sequence_weights is not None:
+                weights = alignment.sequence_weights
+            else:
+                weights = compute_sequence_weights(codes, self.registry.alphabet.gap_code,
+                                                   self.config.data.theta)
+        mean, logvar = self.encode(codes)
+        table = {"id": ids, "weight": weights}
+        for k in range(mean.shape[1]):
+            table[f"z_mean_{k}"] = mean[:, k]
+        for k in range(logvar.shape[1]):
+            table[f"z_logvar_{k}"] = logvar[:, k]
+        return pd.DataFrame(table)
+
+    def _check_fits(self, alignment: Alignment) -> None:
+        if self.registry is None:
+            raise InputError("this run was trained on continuous data, not sequences", self.path)
+        if alignment.length != self.registry.length or alignment.alphabet.symbols != self.registry.alphabet.symbols:
+            raise InputError(
+                f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
+                f"run expects {self.registry.length} over {self.registry.alphabet.symbols!r}",
+                alignment.source,
+            )
+
+
+# -- training ------------------------------------------------------------------------------
+def _prepare_sequence_data(alignment: Alignment, config: RunConfig) -> tuple[torch.Tensor, np.ndarray]:
+    if alignment.sequence_weights is None:
+        weights = compute_sequence_weights(alignment.codes, alignment.alphabet.gap_code, config.data.theta)
+    else:
+        weights = alignment.sequence_weights
+    return torch.from_numpy(np.ascontiguousarray(alignment.codes)), np.asarray(weights, np.float64)
+
+
+def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    n_val = int(round(fraction * n))
+    if fraction > 0 and n_val == 0 and n > 2:
+        n_val = 1
+    if n_val:
+        mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
+    return mask
+
+
+def train(data: Alignment | np.ndarray | str | Path, config: RunConfig | None = None,
+          out: str | Path = "runs/run", overwrite: bool = False, show_progress: bool = True) -> Run:
+    """Train a VAE and write a complete run directory.
+
+    Parameters
+    ----------
+    data
+        An :class:`Alignment` (categorical likelihood), a path to one (read with
+        ``config.data``), or a float array ``[N, D]`` (Gaussian likelihood).
+    config
+        The run configuration (defaults: :class:`RunConfig`). ``model.length`` and
+        ``model.alphabet_size`` (or ``input_dim``) are filled in from the data.
+    out
+        The run directory; it must not exist unless ``overwrite``.
+    """
+    config = RunConfig.from_dict((config or RunConfig()).to_dict())
+    config.validate()
+    out = Path(out)
+    if isinstance(data, str | Path):
+        data = read_alignment(data, config.data.alignment_options())
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise InputError("run directory already exists and is not empty (use a new --out or --overwrite)", out)
+        shutil.rmtree(out)
+    if isinstance(data, Alignment):
+        config.model.likelihood = "categorical"
+        config.model.length = data.length
+        config.model.alphabet_size = data.alphabet.size
+        tensor, weights = _prepare_sequence_data(data, config)
+        registry = data.registry
+        ids = list(data.ids)
+        filter_report = data.filter_report
+    else:
+        array = np.asarray(data, dtype=np.float32)
+        if array.ndim != 2 or len(array) < 2:
+            raise InputError("continuous data must be a 2-D array with at least 2 rows")
+        config.model.likelihood = "gaussian"
+        config.model.input_dim = array.shape[1]
+        tensor = torch.from_numpy(array)
+        weights = np.ones(len(array), dtype=np.float64)
+        registry = None
+        ids = [f"row{i}" for i in range(len(array))]
+        filter_report = {}
+    config.model.validate()
+    out.mkdir(parents=True, exist_ok=True)
+    mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
+    write_json(out / files.CONFIG, config.to_dict())
+    write_json(out / files.REGISTRY, {
+        "kind": "sequences" if registry is not None else "continuous",
+        "registry": None if registry is None else registry.to_dict(),
+        "theta": config.data.theta,
+        "filter_report": filter_report,
+        "n_sequences": int(len(tensor)),
+        "n_eff": float(weights.sum()),
+    })
+    files.save_training_data(out, tensor.numpy(), weights, ids, mask)
+    return _run_training(out, config, registry, tensor, weights, mask, resume_state=None,
+                         show_progress=show_progress)
+
+
+def resume(path: str | Path, show_progress: bool = True) -> Run:
+    """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
+    path = Path(path)
+    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    registry = _read_registry(path)
+    data, weights, _, mask = files.load_training_data(path)
+    state = files.load_checkpoint(path / files.CHECKPOINT)
+    return _run_training(path, config, registry, torch.from_numpy(data), weights, mask,
+                         resume_state=state, show_progress=show_progress)
+
+
+def _run_training(out: Path, config: RunConfig, registry: AlignmentRegistry | None,
+                  tensor: torch.Tensor, weights: np.ndarray, mask: np.ndarray,
+                  resume_state: dict | None, show_progress: bool) -> Run:
+    seed_everything(config.seed)
+    model = VAE(config.model)
+    trainer = Trainer(model, tensor, weights, mask, config.training, out, config.seed, show_progress)
+    _log(out, f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
+              f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
+              f"device={trainer.device}, seed={config.seed}")
+    if resume_state is not None:
+        trainer.load_state(resume_state)
+    write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask))
+    try:
+        outcome = trainer.fit()
+    except BaseException:
+        write_json(out / files.SUMMARY, _summary(config, "interrupted", None, trainer, weights, mask))
+        _log(out, f"interrupted at step {trainer.step}")
+        files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        raise
+    files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+    write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask))
+    _log(out, f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
+              f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s")
+    trainer.model.eval()
+    return Run(out, config, registry, trainer.model.cpu(), files.read_json(out / files.SUMMARY, "summary.json"))
+
+
+def _summary(config: RunConfig, status: str, outcome: TrainingOutcome | None, trainer: Trainer,
+             weights: np.ndarray, mask: np.ndarray) -> dict:
+    import seqvae
+
+    return {
+        "status": status,
+        "steps": trainer.step,
+        "stop_reason": None if outcome is None else outcome.stop_reason,
+        "best_val_elbo": trainer.best_val_elbo,
+        "best_step": trainer.best_step,
+        "train_time_s": None if outcome is None else round(outcome.elapsed_s, 3),
+        "n_train": int((~mask).sum()),
+        "n_validation": int(mask.sum()),
+        "n_eff_train": float(weights[~mask].sum()),
+        "device": str(trainer.device),
+        "versions": {"seqvae": seqvae.__version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+    }
+
+
+def _log(out: Path, message: str) -> None:
+    with open(out / files.LOG, "a", encoding="utf-8") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+
+def _read_registry(path: Path) -> AlignmentRegistry | None:
+    data = files.read_json(path / files.REGISTRY, "registry.json")
+    if data.get("registry") is None:
+        return None
+    return AlignmentRegistry.from_dict(data["registry"])
+
+
+def load(path: str | Path) -> Run:
+    """Load a run directory: config, registry and weights (safetensors; nothing unpickled)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError("run directory not found", path)
+    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    registry = _read_registry(path)
+    model = VAE(config.model)
+    state = files.load_weights(path / files.WEIGHTS)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise InputError(f"weights do not match the run's config ({str(err).splitlines()[0]})",
+                         path / files.WEIGHTS) from None
+    model.eval()
+    summary = files.read_json(path / files.SUMMARY, "summary.json") if (path / files.SUMMARY).exists() else {}
+    return Run(path, config, registry, model, summary)

@@ -1,0 +1,1 @@
+"""Training: configuration, the training loop, checkpoints and run directories."""

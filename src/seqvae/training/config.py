@@ -1,0 +1,255 @@
+"""Run configuration: data, model and training sections plus the one seed, with presets.
+
+Every section validates itself in one place, unknown keys are errors, and the whole config
+round-trips through JSON/YAML (``RunConfig.from_dict(cfg.to_dict()) == cfg``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from seqvae.errors import ConfigError
+from seqvae.models.vae import ModelConfig
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class DataConfig:
+    """How the alignment is read and weighted (see :class:`seqvae.AlignmentOptions`)."""
+
+    alphabet: str = "protein"
+    reference: str | None = None
+    nonstandard: str = "drop"
+    max_sequence_gap_fraction: float | None = None
+    max_column_gap_fraction: float | None = None
+    format: str | None = None
+    theta: float | None = 0.2
+
+    def validate(self) -> DataConfig:
+        self.alignment_options()  # AlignmentOptions validates its own fields
+        if self.theta is not None and not 0.0 <= self.theta < 1.0:
+            raise ConfigError(f"data.theta: must be in [0, 1) or null (got {self.theta!r})")
+        return self
+
+    def alignment_options(self):
+        from seqvae.data.alignment import AlignmentOptions
+
+        values = asdict(self)
+        values.pop("theta")
+        return AlignmentOptions(**values)
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation and bookkeeping.
+
+    Parameters
+    ----------
+    batch_size
+        Sequences per step, sampled with probability proportional to their weights.
+    learning_rate, weight_decay
+        Adam settings.
+    max_steps, max_epochs, max_time_s
+        Limits; training stops at the first one reached (at least one must be set). An epoch
+        is ``ceil(N_train / batch_size)`` steps.
+    validation_fraction
+        Fraction of sequences held out for the validation ELBO (0 disables it).
+    eval_every, eval_samples
+        Steps between validation ELBO evaluations, and z draws per sequence for it.
+    early_stopping_patience
+        Stop after this many evaluations without a better validation ELBO; the best
+        weights are kept. ``None`` disables early stopping.
+    log_every, checkpoint_every
+        Steps between metric rows and between atomic checkpoints.
+    device
+        ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda`` or ``mps``.
+    flush_denormal
+        Flush denormal floats to zero on CPU (strong weight priors shrink weights into the
+        denormal range, which can slow steps ~10x).
+    """
+
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    max_steps: int | None = 5000
+    max_epochs: float | None = None
+    max_time_s: float | None = None
+    validation_fraction: float = 0.1
+    eval_every: int = 250
+    eval_samples: int = 1
+    early_stopping_patience: int | None = 8
+    log_every: int = 50
+    checkpoint_every: int = 500
+    device: str = "auto"
+    flush_denormal: bool = True
+
+    def validate(self) -> TrainingConfig:
+        def fail(name: str, why: str) -> None:
+            raise ConfigError(f"training.{name}: {why} (got {getattr(self, name)!r})")
+
+        for name in ("batch_size", "eval_every", "eval_samples", "log_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                fail(name, "must be an integer >= 1")
+        if not self.learning_rate > 0:
+            fail("learning_rate", "must be > 0")
+        if self.weight_decay < 0:
+            fail("weight_decay", "must be >= 0")
+        if self.max_steps is None and self.max_epochs is None and self.max_time_s is None:
+            fail("max_steps", "set at least one of max_steps, max_epochs, max_time_s")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            fail("max_steps", "must be an integer >= 1 or null")
+        if self.max_epochs is not None and not self.max_epochs > 0:
+            fail("max_epochs", "must be > 0 or null")
+        if self.max_time_s is not None and not self.max_time_s > 0:
+            fail("max_time_s", "must be > 0 or null")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            fail("validation_fraction", "must be in [0, 1)")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            fail("early_stopping_patience", "must be >= 1 or null")
+        if self.device not in DEVICES:
+            fail("device", f"must be one of {DEVICES}")
+        return self
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run. ``seed`` is the one seed entry point."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    seed: int = 0
+    preset: str | None = None
+
+    def validate(self) -> RunConfig:
+        self.data.validate()
+        # length/alphabet are filled in from the data at training time; check the rest here
+        model = copy.deepcopy(self.model)
+        if model.likelihood == "categorical" and model.length < 1:
+            model.length = 1
+        if model.likelihood == "gaussian" and model.input_dim < 1:
+            model.input_dim = 1
+        model.validate()
+        self.training.validate()
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed: must be a non-negative integer (got {self.seed!r})")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "preset": self.preset,
+            "data": asdict(self.data),
+            "model": self.model.to_dict(),
+            "training": asdict(self.training),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        sections = {"seed", "preset", "data", "model", "training"}
+        unknown = sorted(set(data) - sections)
+        if unknown:
+            raise ConfigError(f"unknown config key {unknown[0]!r}; sections are {sorted(sections)}")
+        return cls(
+            data=_section(DataConfig, data.get("data", {}), "data"),
+            model=_section(ModelConfig, data.get("model", {}), "model"),
+            training=_section(TrainingConfig, data.get("training", {}), "training"),
+            seed=data.get("seed", 0),
+            preset=data.get("preset"),
+        )
+
+    def updated(self, overrides: dict[str, Any]) -> RunConfig:
+        """A copy with ``{"section.key": value}`` or nested-dict overrides applied and checked."""
+        merged = self.to_dict()
+        for key, value in _flatten(overrides).items():
+            if "." in key:
+                section, name = key.split(".", 1)
+                if section not in ("data", "model", "training"):
+                    raise ConfigError(f"unknown config section {section!r} in {key!r}")
+                merged[section][name] = value
+            else:
+                merged[key] = value
+        return RunConfig.from_dict(merged)
+
+
+def _flatten(values: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key in ("data", "model", "training"):
+            for inner, inner_value in value.items():
+                flat[f"{key}.{inner}"] = inner_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def _section(cls, values: dict[str, Any], name: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{name}: must be a mapping")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{name}: unknown key {unknown[0]!r}")
+    return cls(**values)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Small net, 2-D latent, gaps modelled as a state: for looking at a family.
+    "explore": {
+        "model": {
+            "latent_dim": 2,
+            "encoder_hidden": [256, 128],
+            "decoder_hidden": [128, 256],
+            "model_gaps": True,
+            "regulariser": "kl",
+            "beta": 1.0,
+            "warmup_steps": 500,
+            "decoder_l2": 0.0,
+        },
+        "training": {
+            "batch_size": 128,
+            "learning_rate": 1e-3,
+            "max_steps": 6000,
+            "max_time_s": 240.0,
+            "eval_every": 250,
+            "early_stopping_patience": 6,
+        },
+    },
+    # DeepSequence-sized, z = 30, gaps masked, strong decoder weight prior: mutation effects.
+    "fitness": {
+        "model": {
+            "latent_dim": 30,
+            "encoder_hidden": [1500, 1500],
+            "decoder_hidden": [100, 2000],
+            "decoder_last_activation": "sigmoid",
+            "model_gaps": False,
+            "regulariser": "kl",
+            "beta": 1.0,
+            "warmup_steps": 1000,
+            "decoder_l2": 1000.0,
+        },
+        "training": {
+            "batch_size": 256,
+            "learning_rate": 1e-3,
+            "max_steps": 6000,
+            "max_time_s": 1080.0,
+            "eval_every": 250,
+            "early_stopping_patience": 8,
+        },
+    },
+}
+
+
+def preset_config(name: str | None) -> RunConfig:
+    """The :class:`RunConfig` of a named preset (``explore`` or ``fitness``), or the defaults."""
+    if name is None:
+        return RunConfig()
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    config = RunConfig(preset=name).updated(copy.deepcopy(PRESETS[name]))
+    config.preset = name
+    return config
