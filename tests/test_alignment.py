@@ -52,11 +52,15 @@ def test_nonstandard_map_to_gap():
     from seqvae.data.alignment import AlignmentOptions, build_alignment
     from seqvae.io.alignment_formats import RawAlignment, SequenceRecord
 
-    raw = RawAlignment([SequenceRecord("a", "a", "ACDX", 1), SequenceRecord("b", "b", "ACDE", 2)], "fasta", "m")
+    raw = RawAlignment(
+        [SequenceRecord("a", "a", "ACDX", 1), SequenceRecord("b", "b", "ACDE", 2)], "fasta", "m"
+    )
     dropped = build_alignment(raw, AlignmentOptions())
     assert dropped.n_sequences == 2  # reference is never dropped; its X becomes a gap
     assert dropped.codes[0, 3] == 20
-    raw2 = RawAlignment([SequenceRecord("b", "b", "ACDE", 1), SequenceRecord("a", "a", "ACDX", 2)], "fasta", "m")
+    raw2 = RawAlignment(
+        [SequenceRecord("b", "b", "ACDE", 1), SequenceRecord("a", "a", "ACDX", 2)], "fasta", "m"
+    )
     with pytest.raises(seqvae.InputError):
         build_alignment(raw2, AlignmentOptions())  # everything but the reference filtered away
     mapped = build_alignment(raw2, AlignmentOptions(nonstandard="gap"))

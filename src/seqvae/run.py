@@ -44,8 +44,14 @@ class Run:
         The :class:`VAE` with the saved weights, in eval mode.
     """
 
-    def __init__(self, path: Path, config: RunConfig, registry: AlignmentRegistry | None,
-                 model: VAE, summary: dict):
+    def __init__(
+        self,
+        path: Path,
+        config: RunConfig,
+        registry: AlignmentRegistry | None,
+        model: VAE,
+        summary: dict,
+    ):
         self.path = Path(path)
         self.config = config
         self.registry = registry
@@ -71,9 +77,15 @@ class Run:
         if self.registry is None:
             raise InputError("this run was trained on continuous data, not sequences", self.path)
         codes, weights, ids, _ = self.training_data()
-        return Alignment(ids=ids, headers=list(ids), codes=codes, registry=self.registry,
-                         source=str(self.path / files.DATA), sequence_weights=weights,
-                         theta=self.config.data.theta)
+        return Alignment(
+            ids=ids,
+            headers=list(ids),
+            codes=codes,
+            registry=self.registry,
+            source=str(self.path / files.DATA),
+            sequence_weights=weights,
+            theta=self.config.data.theta,
+        )
 
     # -- inference -------------------------------------------------------------------------
     @torch.no_grad()
@@ -111,8 +123,9 @@ class Run:
             if alignment.sequence_weights is not None:
                 weights = alignment.sequence_weights
             else:
-                weights = compute_sequence_weights(codes, self.registry.alphabet.gap_code,
-                                                   self.config.data.theta)
+                weights = compute_sequence_weights(
+                    codes, self.registry.alphabet.gap_code, self.config.data.theta
+                )
         mean, logvar = self.encode(codes)
         table = {"id": ids, "weight": weights}
         for k in range(mean.shape[1]):
@@ -124,7 +137,10 @@ class Run:
     def _check_fits(self, alignment: Alignment) -> None:
         if self.registry is None:
             raise InputError("this run was trained on continuous data, not sequences", self.path)
-        if alignment.length != self.registry.length or alignment.alphabet.symbols != self.registry.alphabet.symbols:
+        if (
+            alignment.length != self.registry.length
+            or alignment.alphabet.symbols != self.registry.alphabet.symbols
+        ):
             raise InputError(
                 f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
                 f"run expects {self.registry.length} over {self.registry.alphabet.symbols!r}",
@@ -151,8 +167,13 @@ def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
-def train(data: Alignment | np.ndarray | str | Path, config: RunConfig | None = None,
-          out: str | Path = "runs/run", overwrite: bool = False, show_progress: bool = True) -> Run:
+def train(
+    data: Alignment | np.ndarray | str | Path,
+    config: RunConfig | None = None,
+    out: str | Path = "runs/run",
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> Run:
     """Train a VAE and write a complete run directory.
 
     Parameters
@@ -173,7 +194,10 @@ def train(data: Alignment | np.ndarray | str | Path, config: RunConfig | None = 
         data = read_alignment(data, config.data.alignment_options())
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise InputError("run directory already exists and is not empty (use a new --out or --overwrite)", out)
+            raise InputError(
+                "run directory already exists and is not empty (use a new --out or --overwrite)",
+                out,
+            )
         shutil.rmtree(out)
     if isinstance(data, Alignment):
         config.model.likelihood = "categorical"
@@ -198,17 +222,21 @@ def train(data: Alignment | np.ndarray | str | Path, config: RunConfig | None = 
     out.mkdir(parents=True, exist_ok=True)
     mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
     write_json(out / files.CONFIG, config.to_dict())
-    write_json(out / files.REGISTRY, {
-        "kind": "sequences" if registry is not None else "continuous",
-        "registry": None if registry is None else registry.to_dict(),
-        "theta": config.data.theta,
-        "filter_report": filter_report,
-        "n_sequences": int(len(tensor)),
-        "n_eff": float(weights.sum()),
-    })
+    write_json(
+        out / files.REGISTRY,
+        {
+            "kind": "sequences" if registry is not None else "continuous",
+            "registry": None if registry is None else registry.to_dict(),
+            "theta": config.data.theta,
+            "filter_report": filter_report,
+            "n_sequences": len(tensor),
+            "n_eff": float(weights.sum()),
+        },
+    )
     files.save_training_data(out, tensor.numpy(), weights, ids, mask)
-    return _run_training(out, config, registry, tensor, weights, mask, resume_state=None,
-                         show_progress=show_progress)
+    return _run_training(
+        out, config, registry, tensor, weights, mask, resume_state=None, show_progress=show_progress
+    )
 
 
 def resume(path: str | Path, show_progress: bool = True) -> Run:
@@ -218,19 +246,37 @@ def resume(path: str | Path, show_progress: bool = True) -> Run:
     registry = _read_registry(path)
     data, weights, _, mask = files.load_training_data(path)
     state = files.load_checkpoint(path / files.CHECKPOINT)
-    return _run_training(path, config, registry, torch.from_numpy(data), weights, mask,
-                         resume_state=state, show_progress=show_progress)
+    return _run_training(
+        path,
+        config,
+        registry,
+        torch.from_numpy(data),
+        weights,
+        mask,
+        resume_state=state,
+        show_progress=show_progress,
+    )
 
 
-def _run_training(out: Path, config: RunConfig, registry: AlignmentRegistry | None,
-                  tensor: torch.Tensor, weights: np.ndarray, mask: np.ndarray,
-                  resume_state: dict | None, show_progress: bool) -> Run:
+def _run_training(
+    out: Path,
+    config: RunConfig,
+    registry: AlignmentRegistry | None,
+    tensor: torch.Tensor,
+    weights: np.ndarray,
+    mask: np.ndarray,
+    resume_state: dict | None,
+    show_progress: bool,
+) -> Run:
     seed_everything(config.seed)
     model = VAE(config.model)
     trainer = Trainer(model, tensor, weights, mask, config.training, out, config.seed, show_progress)
-    _log(out, f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
-              f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
-              f"device={trainer.device}, seed={config.seed}")
+    _log(
+        out,
+        f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
+        f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
+        f"device={trainer.device}, seed={config.seed}",
+    )
     if resume_state is not None:
         trainer.load_state(resume_state)
     write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask))
@@ -243,14 +289,29 @@ def _run_training(out: Path, config: RunConfig, registry: AlignmentRegistry | No
         raise
     files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
     write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask))
-    _log(out, f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
-              f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s")
+    _log(
+        out,
+        f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
+        f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s",
+    )
     trainer.model.eval()
-    return Run(out, config, registry, trainer.model.cpu(), files.read_json(out / files.SUMMARY, "summary.json"))
+    return Run(
+        out,
+        config,
+        registry,
+        trainer.model.cpu(),
+        files.read_json(out / files.SUMMARY, "summary.json"),
+    )
 
 
-def _summary(config: RunConfig, status: str, outcome: TrainingOutcome | None, trainer: Trainer,
-             weights: np.ndarray, mask: np.ndarray) -> dict:
+def _summary(
+    config: RunConfig,
+    status: str,
+    outcome: TrainingOutcome | None,
+    trainer: Trainer,
+    weights: np.ndarray,
+    mask: np.ndarray,
+) -> dict:
     import seqvae
 
     return {
@@ -264,8 +325,12 @@ def _summary(config: RunConfig, status: str, outcome: TrainingOutcome | None, tr
         "n_validation": int(mask.sum()),
         "n_eff_train": float(weights[~mask].sum()),
         "device": str(trainer.device),
-        "versions": {"seqvae": seqvae.__version__, "torch": torch.__version__,
-                     "numpy": np.__version__, "python": platform.python_version()},
+        "versions": {
+            "seqvae": seqvae.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
     }
 
 
@@ -293,8 +358,10 @@ def load(path: str | Path) -> Run:
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise InputError(f"weights do not match the run's config ({str(err).splitlines()[0]})",
-                         path / files.WEIGHTS) from None
+        raise InputError(
+            f"weights do not match the run's config ({str(err).splitlines()[0]})",
+            path / files.WEIGHTS,
+        ) from None
     model.eval()
     summary = files.read_json(path / files.SUMMARY, "summary.json") if (path / files.SUMMARY).exists() else {}
     return Run(path, config, registry, model, summary)

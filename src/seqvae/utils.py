@@ -11,5 +11,5 @@ import torch
 def seed_everything(seed: int) -> None:
     """The one seed entry point: Python, NumPy's legacy global state and torch."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds legacy global users too
     torch.manual_seed(seed)

@@ -16,9 +16,16 @@ from seqvae.io.atomic import atomic_open
 from seqvae.io.config_files import read_config_file, write_config_file
 from seqvae.training.config import RunConfig, preset_config
 
-AlignmentArg = Annotated[Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")]
-ReferenceOpt = Annotated[str | None, typer.Option("--reference", help="Reference sequence id (default: first).")]
-ThetaOpt = Annotated[float | None, typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2).")]
+AlignmentArg = Annotated[
+    Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")
+]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Reference sequence id (default: first).")
+]
+ThetaOpt = Annotated[
+    float | None,
+    typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2)."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,17 +41,28 @@ def info(
     reference: ReferenceOpt = None,
     theta: ThetaOpt = 0.2,
     no_weights: Annotated[bool, typer.Option("--no-weights", help="Skip sequence weights (N_eff).")] = False,
-    nonstandard: Annotated[str, typer.Option(help="drop sequences with non-standard residues, or map them to gap")] = "drop",
-    max_sequence_gaps: Annotated[float | None, typer.Option(help="Drop sequences with a larger gap fraction.")] = None,
-    max_column_gaps: Annotated[float | None, typer.Option(help="Drop columns with a larger gap fraction.")] = None,
+    nonstandard: Annotated[
+        str, typer.Option(help="drop sequences with non-standard residues, or map them to gap")
+    ] = "drop",
+    max_sequence_gaps: Annotated[
+        float | None, typer.Option(help="Drop sequences with a larger gap fraction.")
+    ] = None,
+    max_column_gaps: Annotated[
+        float | None, typer.Option(help="Drop columns with a larger gap fraction.")
+    ] = None,
     alphabet: Annotated[str, typer.Option(help="protein, dna, rna or residue letters.")] = "protein",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Summarise an alignment: size, N_eff, gaps, reference numbering, what each filter removed."""
     started = time.perf_counter()
-    aln = read_alignment(alignment, reference=reference, nonstandard=nonstandard,
-                         max_sequence_gap_fraction=max_sequence_gaps,
-                         max_column_gap_fraction=max_column_gaps, alphabet=alphabet)
+    aln = read_alignment(
+        alignment,
+        reference=reference,
+        nonstandard=nonstandard,
+        max_sequence_gap_fraction=max_sequence_gaps,
+        max_column_gap_fraction=max_column_gaps,
+        alphabet=alphabet,
+    )
     if not no_weights:
         aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta)
         aln.theta = theta
@@ -104,9 +122,15 @@ def _build_config(preset: str | None, config_file: Path | None, overrides: dict[
 def train(
     alignment: AlignmentArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")] = Path("runs/run"),
-    preset: Annotated[str | None, typer.Option(help="explore (small, 2-D latent) or fitness (z=30, for mutation effects).")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="explore (small, 2-D latent) or fitness (z=30, for mutation effects)."),
+    ] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="YAML/TOML/JSON config file.")] = None,
-    set_values: Annotated[list[str] | None, typer.Option("--set", help="Override any knob: --set model.beta=2 (repeatable).")] = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any knob: --set model.beta=2 (repeatable)."),
+    ] = None,
     latent_dim: Annotated[int | None, typer.Option(help="Latent size d.")] = None,
     regulariser: Annotated[str | None, typer.Option(help="kl or mmd.")] = None,
     beta: Annotated[float | None, typer.Option(help="KL weight β.")] = None,
@@ -127,11 +151,19 @@ def train(
     from seqvae.run import train as train_run
 
     overrides = {
-        "model.latent_dim": latent_dim, "model.regulariser": regulariser, "model.beta": beta,
-        "model.mmd_weight": mmd_weight, "model.mmd_kernel": kernel,
-        "training.max_steps": max_steps, "training.max_time_s": max_time,
-        "training.batch_size": batch_size, "training.learning_rate": learning_rate,
-        "training.device": device, "seed": seed, "data.theta": theta, "data.reference": reference,
+        "model.latent_dim": latent_dim,
+        "model.regulariser": regulariser,
+        "model.beta": beta,
+        "model.mmd_weight": mmd_weight,
+        "model.mmd_kernel": kernel,
+        "training.max_steps": max_steps,
+        "training.max_time_s": max_time,
+        "training.batch_size": batch_size,
+        "training.learning_rate": learning_rate,
+        "training.device": device,
+        "seed": seed,
+        "data.theta": theta,
+        "data.reference": reference,
     }
     overrides.update(parse_set_options(set_values))
     cfg = _build_config(preset, config_file, overrides)
@@ -163,7 +195,10 @@ def resume(
 
 def embed(
     run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
-    alignment: Annotated[Path | None, typer.Argument(help="Sequences aligned like the training alignment (default: the training set).")] = None,
+    alignment: Annotated[
+        Path | None,
+        typer.Argument(help="Sequences aligned like the training alignment (default: the training set)."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
 ) -> None:
     """Write id, weight, z_mean_* and z_logvar_* for each sequence."""
@@ -177,7 +212,9 @@ def embed(
 
 
 def config(
-    preset: Annotated[str | None, typer.Option(help="explore or fitness (default: built-in defaults).")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="explore or fitness (default: built-in defaults).")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a .yaml or .json file.")] = None,
 ) -> None:
     """Print (or write) a complete config to edit and pass to ``seqvae train --config``."""
@@ -189,5 +226,3 @@ def config(
     else:
         write_config_file(out, cfg)
         console.print(f"wrote {out}")
-
-

@@ -52,9 +52,7 @@ class AlignmentOptions:
 
     def __post_init__(self) -> None:
         if self.nonstandard not in NONSTANDARD_MODES:
-            raise InputError(
-                f"nonstandard must be one of {NONSTANDARD_MODES}, got {self.nonstandard!r}"
-            )
+            raise InputError(f"nonstandard must be one of {NONSTANDARD_MODES}, got {self.nonstandard!r}")
         for name in ("max_sequence_gap_fraction", "max_column_gap_fraction"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -102,7 +100,7 @@ class AlignmentRegistry:
 
     @property
     def length(self) -> int:
-        return int(len(self.focus_columns))
+        return len(self.focus_columns)
 
     def to_dict(self) -> dict:
         return {
@@ -240,9 +238,7 @@ def _row_matrix(records: list[SequenceRecord], source: str) -> np.ndarray:
 
 def _strip_inserts(records: list[SequenceRecord]) -> list[SequenceRecord]:
     """A3M (and dot-less A2M) rows: drop lower-case insert letters and '.' from every row."""
-    return [
-        SequenceRecord(r.id, r.header, re.sub(r"[a-z.]", "", r.text), r.line) for r in records
-    ]
+    return [SequenceRecord(r.id, r.header, re.sub(r"[a-z.]", "", r.text), r.line) for r in records]
 
 
 def _reference_numbering(header_id: str, raw_reference: str, focus: np.ndarray) -> tuple[int, np.ndarray]:

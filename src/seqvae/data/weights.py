@@ -67,7 +67,7 @@ def compute_sequence_weights(
         ]
         for i, start_i in enumerate(range(0, n_sequences, block_size)):
             stop_i = start_i + blocks[i].shape[0]
-            for start_j, block_j in zip(range(0, n_sequences, block_size), blocks):
+            for block_j in blocks:
                 matches = (blocks[i] @ block_j.T).to(torch.float64)
                 # identity of row i relative to its own non-gap length
                 close = matches / lengths[start_i:stop_i, None] > min_identity

@@ -125,7 +125,9 @@ def _parse_fasta(text: str, source: str) -> list[SequenceRecord]:
         sequence = "".join(chunks)
         if not sequence:
             raise InputError(f"sequence {header.split()[0]!r} is empty", source, header_line)
-        records.append(SequenceRecord(_first_word(header, source, header_line), header, sequence, header_line))
+        records.append(
+            SequenceRecord(_first_word(header, source, header_line), header, sequence, header_line)
+        )
 
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
@@ -171,6 +173,4 @@ def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
         name, piece = parts
         chunks.setdefault(name, []).append(piece)
         first_line.setdefault(name, number)
-    return [
-        SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()
-    ]
+    return [SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()]

@@ -35,8 +35,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise InputError("config must be .yaml, .yml, .toml or .json", path)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise InputError(f"invalid YAML ({getattr(err, 'problem', err)})", path,
-                         None if mark is None else mark.line + 1) from None
+        raise InputError(
+            f"invalid YAML ({getattr(err, 'problem', err)})",
+            path,
+            None if mark is None else mark.line + 1,
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"invalid TOML ({err})", path) from None
     except json.JSONDecodeError as err:

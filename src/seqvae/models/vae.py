@@ -4,6 +4,7 @@ q(z|x), and an MLP decoder with a categorical (per-position log-softmax) or Gaus
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -13,7 +14,13 @@ from seqvae.errors import ConfigError
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
 
-ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+}
 LIKELIHOODS = ("categorical", "gaussian")
 REGULARISERS = ("kl", "mmd")
 KERNELS = ("imq", "rbf")
@@ -76,6 +83,7 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
+
         def fail(name: str, why: str) -> None:
             raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})")
 
@@ -92,9 +100,7 @@ class ModelConfig:
             fail("latent_dim", "must be an integer >= 1")
         for name in ("encoder_hidden", "decoder_hidden"):
             sizes = getattr(self, name)
-            if not isinstance(sizes, list | tuple) or not sizes or any(
-                int(s) != s or s < 1 for s in sizes
-            ):
+            if not isinstance(sizes, list | tuple) or not sizes or any(int(s) != s or s < 1 for s in sizes):
                 fail(name, "must be a non-empty list of positive integers")
         if self.activation not in ACTIVATIONS:
             fail("activation", f"must be one of {tuple(ACTIVATIONS)}")
@@ -130,7 +136,7 @@ class ModelConfig:
 
 def _mlp(sizes: list[int], activation: str, last_activation: str | None, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         is_last = i == len(sizes) - 2
         act = last_activation if (is_last and last_activation) else activation
@@ -218,9 +224,7 @@ class VAE(nn.Module):
         )
         self.decoder_out = nn.Linear(config.decoder_hidden[-1], output_size)
         if config.regulariser == "kl":
-            self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(
-                config.beta, config.warmup_steps
-            )
+            self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(config.beta, config.warmup_steps)
         else:
             self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
 
@@ -255,7 +259,9 @@ class VAE(nn.Module):
             terms = decoded.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
             return terms.masked_fill(is_gap, 0.0)
         var = self.output_logvar.exp()
-        return -0.5 * ((x - decoded).pow(2) / var + self.output_logvar + torch.log(torch.tensor(2 * torch.pi)))
+        return -0.5 * (
+            (x - decoded).pow(2) / var + self.output_logvar + torch.log(torch.tensor(2 * torch.pi))
+        )
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per sequence, ``[B]``."""
@@ -263,7 +269,9 @@ class VAE(nn.Module):
 
     # -- objective -----------------------------------------------------------------------
     @staticmethod
-    def reparameterise(mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterise(
+        mean: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + noise * torch.exp(0.5 * logvar)
 
@@ -301,7 +309,9 @@ class VAE(nn.Module):
         )
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
+    def elbo(
+        self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """ELBO per sequence averaged over ``n_samples`` draws of z, ``[B]`` (β = 1)."""
         mean, logvar = self.encode(x)
         kl = gaussian_kl(mean, logvar).sum(dim=-1)

@@ -63,7 +63,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise InputError("no checkpoint to resume from", path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure here means a bad file
+    except Exception as err:
         raise InputError(f"checkpoint is damaged or truncated ({type(err).__name__})", path) from None
 
 
@@ -77,12 +77,20 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
         raise InputError(f"{what} is not valid JSON ({err.msg})", path, err.lineno) from None
 
 
-def save_training_data(run_dir: Path, codes: np.ndarray, weights: np.ndarray, ids: list[str],
-                       validation_mask: np.ndarray) -> None:
+def save_training_data(
+    run_dir: Path,
+    codes: np.ndarray,
+    weights: np.ndarray,
+    ids: list[str],
+    validation_mask: np.ndarray,
+) -> None:
     folder = run_dir / DATA
     folder.mkdir(parents=True, exist_ok=True)
-    for name, array in (("codes.npy", codes), ("sequence_weights.npy", weights),
-                        ("validation_mask.npy", validation_mask)):
+    for name, array in (
+        ("codes.npy", codes),
+        ("sequence_weights.npy", weights),
+        ("validation_mask.npy", validation_mask),
+    ):
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as handle:
             np.save(handle, array, allow_pickle=False)
     write_json(folder / "ids.json", ids)

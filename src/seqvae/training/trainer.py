@@ -24,8 +24,17 @@ from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 
 METRIC_COLUMNS = [
-    "step", "epoch", "time_s", "loss", "reconstruction", "kl", "mmd", "regulariser_weight",
-    "weight_penalty", "elbo", "val_elbo",
+    "step",
+    "epoch",
+    "time_s",
+    "loss",
+    "reconstruction",
+    "kl",
+    "mmd",
+    "regulariser_weight",
+    "weight_penalty",
+    "elbo",
+    "val_elbo",
 ]
 
 
@@ -78,9 +87,17 @@ class Trainer:
         Seeds the sampling generator (the global generator is seeded by the caller).
     """
 
-    def __init__(self, model: VAE, data: torch.Tensor, sequence_weights: np.ndarray,
-                 validation_mask: np.ndarray, config: TrainingConfig, run_dir: Path, seed: int,
-                 show_progress: bool = True):
+    def __init__(
+        self,
+        model: VAE,
+        data: torch.Tensor,
+        sequence_weights: np.ndarray,
+        validation_mask: np.ndarray,
+        config: TrainingConfig,
+        run_dir: Path,
+        seed: int,
+        show_progress: bool = True,
+    ):
         self.config = config
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
@@ -175,9 +192,14 @@ class Trainer:
         stop_reason = "max_steps"
         self.model.train()
         progress = Progress(
-            TextColumn("[bold]training"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-            TextColumn("{task.fields[terms]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            disable=not self.show_progress, transient=False,
+            TextColumn("[bold]training"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("{task.fields[terms]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=not self.show_progress,
+            transient=False,
         )
         with open(metrics_path, "a", newline="", encoding="utf-8") as handle, progress:
             writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
@@ -197,30 +219,44 @@ class Trainer:
                     self.step += 1
                     row = None
                     if self.step % config.log_every == 0:
-                        row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                               "time_s": round(elapsed, 3), **terms, "val_elbo": ""}
+                        row = {
+                            "step": self.step,
+                            "epoch": round(self.step / self.steps_per_epoch, 4),
+                            "time_s": round(elapsed, 3),
+                            **terms,
+                            "val_elbo": "",
+                        }
                     if self.step % config.eval_every == 0:
                         val = self.validation_elbo()
                         if row is None:
-                            row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                                   "time_s": round(elapsed, 3), **terms}
+                            row = {
+                                "step": self.step,
+                                "epoch": round(self.step / self.steps_per_epoch, 4),
+                                "time_s": round(elapsed, 3),
+                                **terms,
+                            }
                         row["val_elbo"] = "" if val is None else val
                         if val is not None:
                             self._track_best(val)
                     if row is not None:
                         writer.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
                         handle.flush()
-                        progress.update(task, terms=(
-                            f"loss {terms['loss']:.2f} rec {terms['reconstruction']:.2f} "
-                            f"kl {terms['kl']:.2f}"
-                            + (f" mmd {terms['mmd']:.3f}" if terms["mmd"] else "")
-                            + (f" val {self.best_val_elbo:.2f}" if self.best_val_elbo is not None else "")
-                        ))
+                        progress.update(
+                            task,
+                            terms=(
+                                f"loss {terms['loss']:.2f} rec {terms['reconstruction']:.2f} "
+                                f"kl {terms['kl']:.2f}"
+                                + (f" mmd {terms['mmd']:.3f}" if terms["mmd"] else "")
+                                + (f" val {self.best_val_elbo:.2f}" if self.best_val_elbo is not None else "")
+                            ),
+                        )
                     progress.update(task, completed=self.step)
                     if self.step % config.checkpoint_every == 0:
                         self.save_checkpoint()
-                    if (config.early_stopping_patience is not None
-                            and self.evals_since_best >= config.early_stopping_patience):
+                    if (
+                        config.early_stopping_patience is not None
+                        and self.evals_since_best >= config.early_stopping_patience
+                    ):
                         stop_reason = "early_stopping"
                         break
             except KeyboardInterrupt:

@@ -1,0 +1,1 @@
+"""Figures. Every figure goes through :mod:`seqvae.plots.style`."""
