@@ -22,6 +22,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600 files; give the result the usual permissions (0666 minus umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, target)
