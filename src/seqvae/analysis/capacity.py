@@ -594,7 +594,9 @@ class SampleEvaluation:
     reference_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     design_stable: np.ndarray | None = None
     design_redecoded_hamming: np.ndarray | None = None
+    design_redecoded_identity: np.ndarray | None = None
     reference_stable: np.ndarray | None = None
+    reference_redecoded_identity: np.ndarray | None = None
     coverage: PatternCoverage | None = None
     energies: dict[str, Any] | None = None
 
@@ -614,6 +616,8 @@ class SampleEvaluation:
             ("reference_pairwise_hamming_median", "reference: median pairwise Hamming"),
             ("design_reconstruction_stability", "designs: re-encode/decode to themselves"),
             ("reference_reconstruction_stability", "reference: re-encode/decode to themselves"),
+            ("design_redecode_identity_mean", "designs: identity to own re-decoding"),
+            ("reference_redecode_identity_mean", "reference: identity to own re-decoding"),
             ("pattern_coverage", "patterns reached"),
         ):
             if s.get(key) is not None:
@@ -754,12 +758,24 @@ def evaluate_samples(
         evaluation.design_to_training = distance
         evaluation.reference_to_training = nearest_sequences(reference_codes, training_codes, n_codes)[1]
     if run is not None:
-        from seqvae.analysis.generation import reconstruction_stability
+        from seqvae.analysis.generation import predictable_positions, reconstruction_stability
+
+        if run.model.config.length != design_codes.shape[1]:
+            raise InputError(
+                f"sequences have {design_codes.shape[1]} columns but the run expects {run.model.config.length}"
+            )
+
+        def identity(codes: np.ndarray, distance: np.ndarray) -> np.ndarray:
+            counted = predictable_positions(run.model, codes).sum(axis=1)
+            return 1.0 - distance / np.maximum(counted, 1)
 
         stable, redecoded = reconstruction_stability(run.model, design_codes)
         evaluation.design_stable = stable
         evaluation.design_redecoded_hamming = redecoded
-        evaluation.reference_stable = reconstruction_stability(run.model, reference_codes)[0]
+        evaluation.design_redecoded_identity = identity(design_codes, redecoded)
+        reference_stable, reference_redecoded = reconstruction_stability(run.model, reference_codes)
+        evaluation.reference_stable = reference_stable
+        evaluation.reference_redecoded_identity = identity(reference_codes, reference_redecoded)
     if patterns is not None:
         evaluation.coverage = pattern_coverage(design_codes, patterns, overlap_fn, overlap_threshold)
     if energy_fn is not None:
@@ -808,6 +824,12 @@ def evaluate_samples(
         "reference_reconstruction_stability": None
         if evaluation.reference_stable is None
         else float(evaluation.reference_stable.mean()),
+        "design_redecode_identity_mean": None
+        if evaluation.design_redecoded_identity is None
+        else float(evaluation.design_redecoded_identity.mean()),
+        "reference_redecode_identity_mean": None
+        if evaluation.reference_redecoded_identity is None
+        else float(evaluation.reference_redecoded_identity.mean()),
         "pattern_coverage": None if evaluation.coverage is None else evaluation.coverage.fraction,
         "patterns": None if evaluation.coverage is None else evaluation.coverage.to_dict(),
         "energy": None

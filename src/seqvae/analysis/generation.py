@@ -320,8 +320,9 @@ def redecode(model: VAE, codes: np.ndarray, batch_size: int = 2048) -> np.ndarra
     return out
 
 
-def _predictable(model: VAE, codes: np.ndarray) -> np.ndarray:
-    """Positions the decoder can predict: all, or the non-gap ones when gaps are not modelled."""
+def predictable_positions(model: VAE, codes: np.ndarray) -> np.ndarray:
+    """Boolean ``[N, L]``: positions the decoder can predict (all of them, or the non-gap ones
+    for a model without a gap state)."""
     if model.config.model_gaps:
         return np.ones(codes.shape, dtype=bool)
     return codes != model.config.alphabet_size - 1
@@ -340,7 +341,7 @@ def reconstruction_stability(model: VAE, codes: np.ndarray) -> tuple[np.ndarray,
             f"sequences have {codes.shape[1]} columns but the model expects {model.config.length}"
         )
     decoded = redecode(model, codes)
-    differs = (decoded != codes) & _predictable(model, codes)
+    differs = (decoded != codes) & predictable_positions(model, codes)
     distance = differs.sum(axis=1).astype(np.int32)
     return distance == 0, distance
 
@@ -421,7 +422,7 @@ def reconstruction_accuracy(run, alignment: Alignment | np.ndarray | None = None
         )
     decoded = redecode(model, codes)
     correct = decoded == codes
-    counted = _predictable(model, codes)
+    counted = predictable_positions(model, codes)
     is_gap = codes == model.config.alphabet_size - 1
     with np.errstate(invalid="ignore", divide="ignore"):
         per_position = (correct & counted).sum(axis=0) / counted.sum(axis=0)
@@ -651,7 +652,7 @@ def interpolate(
         "model_gaps": bool(run.model.config.model_gaps),
     }
     designs = _annotate(run, codes, z, ids, elbo_samples, seed, metadata)
-    predictable = _predictable(run.model, codes_all[rows])
+    predictable = predictable_positions(run.model, codes_all[rows])
     designs.extra = {
         "t": t,
         "hamming_to_a": ((codes != codes_all[rows[0]]) & predictable[0]).sum(axis=1),

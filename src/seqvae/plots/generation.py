@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.collections import PatchCollection
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
@@ -42,8 +43,8 @@ def _letter_colors(alphabet: Alphabet) -> dict[str, str]:
     return dict(zip(alphabet.residues, colours))
 
 
-def _draw_letter(ax, letter: str, x: float, y: float, width: float, height: float, color: str) -> None:
-    """Draw ``letter`` stretched into the box [x − width/2, x + width/2] × [y, y + height]."""
+def _letter_path(letter: str, x: float, y: float, width: float, height: float):
+    """The outline of ``letter`` stretched into [x − width/2, x + width/2] × [y, y + height]."""
     if letter not in _LETTER_PATHS:
         _LETTER_PATHS[letter] = TextPath((0, 0), letter, size=1, prop=_FONT)
     path = _LETTER_PATHS[letter]
@@ -54,7 +55,7 @@ def _draw_letter(ax, letter: str, x: float, y: float, width: float, height: floa
         .scale(width / max(box.width, 1e-9), height / max(box.height, 1e-9))
         .translate(x - width / 2, y)
     )
-    ax.add_patch(PathPatch(transform.transform_path(path), facecolor=color, edgecolor="none", lw=0))
+    return transform.transform_path(path)
 
 
 def logo_heights(codes: np.ndarray, alphabet: Alphabet, weights: np.ndarray | None = None) -> np.ndarray:
@@ -117,16 +118,21 @@ def plot_sequence_logos(
     for c, (start, stop) in enumerate(chunks):
         for s, name in enumerate(names):
             ax = axes[c * len(names) + s, 0]
+            paths, faces = [], []
             for pos in range(start, stop):
                 column = heights[name][pos]
                 y = 0.0
                 for code in np.argsort(column, kind="stable"):
                     h = column[code]
-                    if h < 1e-3:
+                    if h < 0.005:  # invisible at this scale; skipping keeps drawing fast
+                        y += h
                         continue
                     letter = alphabet.residues[code]
-                    _draw_letter(ax, letter, pos, y, 0.9, h, colours[letter])
+                    paths.append(PathPatch(_letter_path(letter, pos, y, 0.9, h)))
+                    faces.append(colours[letter])
                     y += h
+            # one collection per panel: thousands of separate patches make saving slow
+            ax.add_collection(PatchCollection(paths, facecolors=faces, edgecolors="none", linewidths=0))
             ax.set_xlim(start - 0.6, start + min(positions_per_row, length) - 0.4)
             ax.set_ylim(0, top)
             ax.set_ylabel("bits")
@@ -226,9 +232,19 @@ def plot_sample_statistics(
 
     def histogram(ax, values_by_label: dict[str, tuple[np.ndarray, str]], xlabel: str, title: str) -> None:
         present = {k: v for k, v in values_by_label.items() if v[0] is not None and v[0].size}
-        if not present:
+        # a set whose distances are all equal (e.g. training sequences against themselves) would
+        # squash the others into one tall bin: draw it as a vertical line instead
+        for label, (values, colour) in list(present.items()):
+            if np.ptp(values) == 0:
+                ax.axvline(values[0], color=colour, lw=1.5, ls="--", label=f"{label} (all {values[0]})")
+                del present[label]
+        if not present and not ax.lines:
             ax.text(0.5, 0.5, "no training set given", ha="center", va="center", transform=ax.transAxes)
             ax.set_axis_off()
+            return
+        if not present:
+            ax.set_xlabel(xlabel)
+            ax.legend(loc="best")
             return
         top = max(int(v[0].max()) for v in present.values())
         bins = np.arange(-0.5, top + 1.5, max(1, (top + 1) // 40 or 1))
@@ -256,10 +272,11 @@ def plot_sample_statistics(
     histogram(ax_within, within, "Hamming distance between pairs in a set", "diversity")
 
     metrics = [
-        ("single-site r", "single_site_r"),
-        ("pairwise r", "pairwise_r"),
-        ("r20 mean", "r20_mean"),
-        ("re-decode\nstability", "design_reconstruction_stability"),
+        ("single-\nsite r", "single_site_r"),
+        ("pairwise\nr", "pairwise_r"),
+        ("r20\nmean", "r20_mean"),
+        ("exact\nre-decode", "design_reconstruction_stability"),
+        ("re-decode\nidentity", "design_redecode_identity_mean"),
     ]
     x = np.arange(len(metrics))
     width = 0.8 / len(evals)
@@ -277,25 +294,38 @@ def plot_sample_statistics(
                     f"{value:.2f}",
                     ha="center",
                     va="bottom",
-                    fontsize=7,
+                    fontsize=7 if len(evals) <= 2 else 6,
+                    rotation=0 if len(evals) <= 2 else 90,
                 )
-    if first.reference_stable is not None:
-        ax_bar.axhline(
-            float(first.reference_stable.mean()),
-            color=reference_colour,
-            lw=1,
-            ls=":",
-            label=f"{reference_label} stability",
-        )
+    reference_values = [
+        first.summary.get("reference_reconstruction_stability"),
+        first.summary.get("reference_redecode_identity_mean"),
+    ]
+    for offset, value in enumerate(reference_values):
+        if value is not None:
+            position = len(metrics) - 2 + offset
+            ax_bar.hlines(
+                value,
+                position - 0.45,
+                position + 0.45,
+                color=reference_colour,
+                lw=1.5,
+                ls=":",
+                label=f"{reference_label} (re-decode)" if offset == 0 else None,
+            )
     ax_bar.set_xticks(x)
     ax_bar.set_xticklabels([m for m, _ in metrics])
-    ax_bar.set_ylim(0, 1.12)
+    ax_bar.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
     ax_bar.set_ylabel("value")
     ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 60), fontsize=8)
-    ax_bar.legend(loc="upper right", fontsize=7)
+    ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None = None) -> Path:
@@ -310,12 +340,12 @@ def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None =
     id_a, id_b = designs.metadata.get("interpolate", ["A", "B"])
     fig, axes = new_figure(1, 2, width=4.3, height=3.4)
     ax, ax_elbo = axes[0]
-    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {id_a}")
-    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {id_b}")
+    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {_short(id_a)}")
+    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {_short(id_b)}")
     ax.set_xlabel("position on the latent path t (A → B)")
     ax.set_ylabel("Hamming distance (positions)")
     ax.set_title("decoded sequence vs the end sequences")
-    ax.legend(loc="center right", fontsize=7)
+    ax.legend(loc="best", fontsize=7)
     ax_elbo.plot(t, designs.elbo, marker="o", color=CATEGORICAL[2])
     ax_elbo.set_xlabel("position on the latent path t (A → B)")
     ax_elbo.set_ylabel("ELBO (nats)")
