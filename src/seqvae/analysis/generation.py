@@ -512,7 +512,8 @@ class DesignSet:
         json_path = fasta_path.with_suffix(".json")
         with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
             for name, sequence, elbo in zip(self.ids, self.sequences(), self.elbo):
-                handle.write(f">{name} elbo={elbo:.3f}\n{sequence}\n")
+                note = f" elbo={elbo:.3f}" if np.isfinite(elbo) else ""
+                handle.write(f">{name}{note}\n{sequence}\n")
         with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
             self.table().to_csv(handle, index=False, float_format="%.6g")
         write_json(json_path, self.metadata)

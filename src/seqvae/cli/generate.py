@@ -173,9 +173,9 @@ def generate_command(
                 elbo_samples=elbo_samples,
             )
     fasta, csv, meta = designs.write(out)
-    median_elbo = float(np.nanmedian(designs.elbo)) if elbo_samples else float("nan")
+    elbo_text = f"median ELBO {float(np.median(designs.elbo)):.2f}" if elbo_samples else "ELBO skipped"
     console.print(
-        f"{len(designs)} designs ({designs.metadata['decoding']}): median ELBO {median_elbo:.2f}, "
+        f"{len(designs)} designs ({designs.metadata['decoding']}): {elbo_text}, "
         f"median Hamming to nearest natural {np.median(designs.nearest_hamming):.0f}, "
         f"{int((designs.nearest_hamming == 0).sum())} identical to a training sequence\n"
         f"wrote {fasta}, {csv}, {meta}"
