@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from seqvae.cli import core, report
+from seqvae.cli import core, generate, report
 from seqvae.cli.common import console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+generate.register(app)
 report.register(app)
 
 
