@@ -8,6 +8,8 @@ import sys
 import typer
 
 from seqvae.cli import core
+from seqvae.cli import demo as demo_cli
+from seqvae.cli import simulate as simulate_cli
 from seqvae.cli.common import console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
@@ -20,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+simulate_cli.register(app)
+demo_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
