@@ -3,11 +3,11 @@ and exit code 2; Ctrl-C during training saves the state and exits with code 130.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from seqvae.cli import core, generate, report
 from seqvae.cli.common import console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
@@ -19,9 +19,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-core.register(app)
-generate.register(app)
-report.register(app)
+# Each command group lives in its own module with a ``register(app)`` function.
+COMMAND_MODULES = (
+    "core",
+    "simulate",
+    "demo",
+    "generate",
+    "report",
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"seqvae.cli.{_name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
