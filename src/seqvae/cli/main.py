@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "demo",
     "generate",
     "report",
+    "latent",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
