@@ -125,3 +125,23 @@ def test_sweep_bad_data(tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
     assert main(["sweep", str(tmp_path / "missing.npy"), *arguments]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_plot_sweep_two_parameters_and_categorical_values(tmp_path):
+    from seqvae.plots.latent import plot_sweep
+
+    rows = [
+        {"value": beta, "value2": d, "seed": s, "trace_cov": d / beta, "active_dims": int(d / beta)}
+        for beta in (0.5, 1, 8)
+        for d in (2, 4)
+        for s in (0, 1)
+    ]
+    path = plot_sweep(pd.DataFrame(rows), "model.beta", tmp_path / "grid.png", param2="model.latent_dim")
+    assert path.stat().st_size > 0
+    categorical = pd.DataFrame(
+        [
+            {"value": r, "seed": 0, "trace_cov": t, "active_dims": a}
+            for r, t, a in (("kl", 2.0, 2), ("mmd", 3.0, 3))
+        ]
+    )
+    assert plot_sweep(categorical, "model.regulariser", tmp_path / "cat.png").stat().st_size > 0

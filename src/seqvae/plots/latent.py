@@ -269,12 +269,18 @@ def plot_dimension_diagnostics(diagnostics: LatentDiagnostics, path: str | Path)
     ax.set_title(f"KL per dimension (total {diagnostics.total_kl:.2f} nats)")
     ax.set_xticks(positions)
     ax = axes[0, 2]
-    image = ax.imshow(diagnostics.correlation, cmap=DIVERGING_CMAP, vmin=-1, vmax=1)
+    # correlations of collapsed dimensions are noise: leave them blank
+    active = table["active"].to_numpy()
+    shown = np.where(np.outer(active, active), diagnostics.correlation, np.nan)
+    image = ax.imshow(shown, cmap=DIVERGING_CMAP, vmin=-1, vmax=1)
     ax.set_xticks(positions)
     ax.set_yticks(positions)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("latent dimension")
-    ax.set_title(f"correlation of z_mean (PR active = {diagnostics.participation_ratio_active:.2f})")
+    ax.set_title(
+        f"correlation of active z_mean dims\n(blank: inactive; participation ratio "
+        f"{diagnostics.participation_ratio_active:.2f})"
+    )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
     return save_figure(fig, path)
 
