@@ -107,7 +107,9 @@ class LatentOptions:
         if self.threshold < 0:
             raise InputError(f"threshold must be >= 0, got {self.threshold}", "--threshold")
         if self.n_pcs < 1 or self.neighbours < 1 or self.max_categories < 2:
-            raise InputError("n_pcs and neighbours must be >= 1, max_categories >= 2")
+            raise InputError("--pcs and --neighbours must be >= 1, --max-categories >= 2")
+        if self.n_clusters < 0 or self.min_group_size < 3:
+            raise InputError("--clusters must be >= 0 and --min-group-size >= 3")
         return self
 
 

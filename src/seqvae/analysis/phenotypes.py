@@ -160,14 +160,16 @@ def top_categories(values: pd.Series, max_categories: int = 8) -> tuple[pd.Serie
     Returns
     -------
     labels
-        String labels (missing stays missing).
+        String labels, ``None`` where missing (object dtype).
     order
         Labels by decreasing count, ``"other"`` last when used.
     """
-    labels = values.astype("string")
-    counts = labels.value_counts(dropna=True)
+    present = values.notna()
+    # object dtype with None for missing, so that ``labels == "x"`` is a plain boolean mask
+    labels = pd.Series(np.where(present, values.astype(str), None), index=values.index, dtype=object)
+    counts = labels[present].value_counts()
     if len(counts) <= max_categories:
         return labels, [str(c) for c in counts.index]
     keep = [str(c) for c in counts.index[: max_categories - 1]]
-    folded = labels.where(labels.isin(keep) | labels.isna(), OTHER_LABEL)
+    folded = labels.where(labels.isin(keep) | ~present, OTHER_LABEL)
     return folded, [*keep, OTHER_LABEL]

@@ -127,7 +127,13 @@ def plot_latent_map(
     measured = values.notna().to_numpy()
     n = len(values)
     size = _point_size(n)
-    fig, axes = _grid(len(panels), extra_width=1.2 if kind == "continuous" else 2.8)
+    if kind == "continuous":
+        extra_width = 1.2
+    else:
+        labels, order_labels = top_categories(values, max_categories)
+        longest = max((len(_short(c, 46)) for c in order_labels), default=10)
+        extra_width = 1.0 + 0.065 * (longest + 7)  # room for the legend beside the panels
+    fig, axes = _grid(len(panels), extra_width=extra_width)
     n_missing = int((~measured).sum())
     if kind == "continuous":
         numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
@@ -154,7 +160,6 @@ def plot_latent_map(
         bar = fig.colorbar(mappable, ax=list(axes), shrink=0.85)
         bar.set_label(f"{column} (1st–99th percentile scale)")
     else:
-        labels, order_labels = top_categories(values, max_categories)
         colors = categorical_colors(len([c for c in order_labels if c != OTHER_LABEL]))
         color_of = dict(zip([c for c in order_labels if c != OTHER_LABEL], colors))
         color_of[OTHER_LABEL] = OTHER_COLOR
@@ -163,13 +168,14 @@ def plot_latent_map(
         draw_order = [OTHER_LABEL] if OTHER_LABEL in order_labels else []
         draw_order += [c for c in order_labels if c != OTHER_LABEL]
         label_array = labels.to_numpy(dtype=object)
+        handles = {}
         for ax, panel in zip(axes, panels):
             ax.scatter(
                 panel.x[~measured], panel.y[~measured], s=size, c=MISSING_COLOR, linewidths=0, rasterized=True
             )
             for category in draw_order:
                 rows = label_array == category
-                ax.scatter(
+                handles[category] = ax.scatter(
                     panel.x[rows],
                     panel.y[rows],
                     s=size,
@@ -177,17 +183,12 @@ def plot_latent_map(
                     linewidths=0,
                     alpha=0.85,
                     rasterized=True,
-                    label=f"{_short(category)} ({int(counts.get(category, 0))})",
                 )
             _label(ax, panel)
-        handles, legend_labels = axes[0].get_legend_handles_labels()
-        by_label = dict(zip(legend_labels, handles))
-        ordered = [
-            next(k for k in by_label if k.startswith(_short(c) + " (")) for c in order_labels if c in counts
-        ]
+        legend_order = [c for c in order_labels if c in handles]
         fig.legend(
-            [by_label[k] for k in ordered],
-            ordered,
+            [handles[c] for c in legend_order],
+            [f"{_short(c, 46)} ({int(counts.get(c, 0))})" for c in legend_order],
             loc="outside right center",
             title=column,
             markerscale=max(1.0, 6.0 / np.sqrt(size)),
@@ -268,12 +269,18 @@ def plot_dimension_diagnostics(diagnostics: LatentDiagnostics, path: str | Path)
     ax.set_title(f"KL per dimension (total {diagnostics.total_kl:.2f} nats)")
     ax.set_xticks(positions)
     ax = axes[0, 2]
-    image = ax.imshow(diagnostics.correlation, cmap=DIVERGING_CMAP, vmin=-1, vmax=1)
+    # correlations of collapsed dimensions are noise: leave them blank
+    active = table["active"].to_numpy()
+    shown = np.where(np.outer(active, active), diagnostics.correlation, np.nan)
+    image = ax.imshow(shown, cmap=DIVERGING_CMAP, vmin=-1, vmax=1)
     ax.set_xticks(positions)
     ax.set_yticks(positions)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("latent dimension")
-    ax.set_title(f"correlation of z_mean (PR active = {diagnostics.participation_ratio_active:.2f})")
+    ax.set_title(
+        f"correlation of active z_mean dims\n(blank: inactive; participation ratio "
+        f"{diagnostics.participation_ratio_active:.2f})"
+    )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
     return save_figure(fig, path)
 
