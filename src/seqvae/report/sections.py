@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from seqvae.plots.style import new_figure
@@ -37,6 +36,7 @@ class ReportContext:
     phenotypes: pd.DataFrame | None = None
     phenotype_id_column: str = "id"
     color_columns: list[str] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
 
     def find(self, pattern: str) -> list[Path]:
         """Files matching ``pattern`` in the run directory and every included folder."""
@@ -128,86 +128,86 @@ def training_section(context: ReportContext) -> Section | None:
     return section
 
 
+# Captions for the figures that ``seqvae.plots.latent.write_latent_report`` draws.
+LATENT_CAPTIONS = {
+    "latent_density": "Density of all sequences in the latent space (sequence-weighted): where the model "
+    "places the family, and which regions are empty.",
+    "latent_dimensions": "Per-dimension use: variance of the latent means across sequences (active above the "
+    "threshold line), mean posterior variance and KL per dimension, and the correlation between dimensions "
+    "(redundancy).",
+    "pca_comparison": "The latent means against principal components of the weighted one-hot alignment: "
+    "canonical correlations, and how much of each space the other predicts (R²).",
+    "predictability": "Cross-validated R² of each continuous phenotype from the latent means (linear and "
+    "k-nearest-neighbour) beside the same number of principal components.",
+    "classification": "k-NN classification accuracy of each categorical column from the latent means and "
+    "from as many principal components.",
+    "localisation": "Permutation tests: how concentrated the top sequences of each phenotype (or each "
+    "category) are in the latent space, against random sets of the same size.",
+}
+
+
 def latent_section(context: ReportContext) -> Section | None:
+    import tempfile
+
+    from seqvae.analysis.latent_report import analyse_latent
+    from seqvae.plots.latent import write_latent_report
+
     run = context.run
-    if run.registry is None and not (run.path / files.DATA).exists():
+    if not (run.path / files.DATA).exists():
         return None
-    table = run.embed()
-    means = table.filter(like="z_mean_").to_numpy()
-    weights = table["weight"].to_numpy()
+    columns = context.color_columns
+    if context.phenotypes is not None and not columns:
+        columns = [c for c in context.phenotypes.columns if c != context.phenotype_id_column][:3]
+    report = analyse_latent(
+        run,
+        phenotypes=context.phenotypes,
+        id_column=context.phenotype_id_column,
+        color_columns=columns if context.phenotypes is not None else (),
+        group_columns=context.group_columns if context.phenotypes is not None else (),
+    )
+    diagnostics = report.diagnostics
     section = Section(
         "latent",
         "Latent space",
-        "Each training sequence placed at the mean of its approximate posterior q(z|x).",
+        f"Each sequence placed at the mean of its approximate posterior q(z|x). {diagnostics.n_active} of "
+        f"{len(diagnostics.table)} dimensions are active (variance of z_mean > {diagnostics.threshold}); "
+        f"tr Cov(z_mean) = {diagnostics.trace_cov:.3g}.",
     )
-    variance = means.var(axis=0)
-    order = np.argsort(variance)[::-1]
-    dims = order[:2] if means.shape[1] >= 2 else np.array([0, 0])
-    colour_columns = context.color_columns or (
-        [c for c in context.phenotypes.columns if c != context.phenotype_id_column][:3]
-        if context.phenotypes is not None
-        else []
-    )
-    panels: list[tuple[str, np.ndarray | None]] = [("all sequences (colour: sequence weight)", None)]
-    if context.phenotypes is not None:
-        joined = table[["id"]].merge(
-            context.phenotypes, how="left", left_on="id", right_on=context.phenotype_id_column
-        )
-        for column in colour_columns:
-            if column in joined:
-                panels.append((column, joined[column].to_numpy()))
-    fig, axes = new_figure(1, len(panels), width=4.6, height=4.2)
-    for ax, (title, values) in zip(axes[0], panels):
-        _scatter(ax, means[:, dims[0]], means[:, dims[1]], weights if values is None else values, title)
-        ax.set_xlabel(f"z{dims[0] + 1} (latent mean)")
-        ax.set_ylabel(f"z{dims[1] + 1} (latent mean)")
-    section.blocks.append(
-        Figure.from_matplotlib(
-            fig,
-            "Latent means of the training sequences on the two most-used dimensions. Continuous values use a "
-            "colour bar, categories a legend; sequences without a value are grey, beneath.",
-            "latent map",
-        )
-    )
-    diagnostics = pd.DataFrame(
-        {
-            "dimension": [f"z{k + 1}" for k in range(means.shape[1])],
-            "mean of z_mean": means.mean(axis=0),
-            "variance of z_mean": variance,
-            "active (variance > 0.1)": variance > 0.1,
+    with tempfile.TemporaryDirectory() as folder:
+        written = {path.stem: path for path in write_latent_report(report, folder)}
+        for stem, path in written.items():
+            if path.suffix != ".png":
+                continue
+            if stem.startswith("latent_") and stem not in LATENT_CAPTIONS:
+                caption = (
+                    f"Latent means coloured by {stem[len('latent_') :]}: continuous values use a colour bar, "
+                    "categories a legend; sequences without a value are grey, beneath."
+                )
+            elif stem.startswith("simpson_"):
+                caption = (
+                    "Simpson's-paradox check: the phenotype against its best latent predictor pooled over "
+                    "all sequences and within each group; flagged groups disagree with the pooled relation "
+                    "in strength or sign."
+                )
+            else:
+                caption = LATENT_CAPTIONS.get(stem, stem.replace("_", " "))
+            section.blocks.append(Figure(path.read_bytes(), caption, stem.replace("_", " ")))
+    table = diagnostics.table.rename(
+        columns={
+            "mean": "mean of z_mean",
+            "variance": "variance of z_mean",
+            "posterior_variance": "mean posterior variance",
+            "kl": "KL (nats)",
         }
     )
     section.blocks.append(
         Table(
-            diagnostics,
-            "Per-dimension use: a dimension whose means barely vary "
-            "carries no information (posterior collapse).",
+            table,
+            "Per-dimension diagnostics (the seeds' table): a dimension whose "
+            "means barely vary carries no information (posterior collapse).",
         )
     )
     return section
-
-
-def _scatter(ax, x: np.ndarray, y: np.ndarray, values: np.ndarray, title: str) -> None:
-    from seqvae.plots.style import MISSING_COLOR, SEQUENTIAL_CMAP, categorical_colors
-
-    series = pd.Series(values)
-    numeric = pd.to_numeric(series, errors="coerce")
-    measured = series.notna().to_numpy()
-    ax.scatter(x[~measured], y[~measured], s=4, c=MISSING_COLOR, label="not measured", rasterized=True)
-    if numeric[measured].notna().all() and series[measured].nunique() > 12:
-        # draw high values last so that a localised high-phenotype region stays visible
-        order = np.flatnonzero(measured)[np.argsort(numeric[measured].to_numpy())]
-        points = ax.scatter(
-            x[order], y[order], s=5, c=numeric.to_numpy()[order], cmap=SEQUENTIAL_CMAP, rasterized=True
-        )
-        ax.figure.colorbar(points, ax=ax, shrink=0.8, label=title)
-    else:
-        categories = series[measured].astype(str).value_counts().index[:8]
-        for colour, category in zip(categorical_colors(len(categories)), categories):
-            chosen = measured & (series.astype(str) == category).to_numpy()
-            ax.scatter(x[chosen], y[chosen], s=5, color=colour, label=category, rasterized=True)
-        ax.legend(markerscale=3, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_title(title)
 
 
 def config_section(context: ReportContext) -> Section | None:
