@@ -23,6 +23,7 @@ import torch
 
 from seqvae.errors import InputError
 
+
 def fast_exact_dtype() -> torch.dtype:
     """bfloat16 where oneDNN has a bfloat16 matmul for this CPU (AVX512 / AMX), else float32.
 
