@@ -23,7 +23,7 @@ from seqvae.io.atomic import write_json
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
-from seqvae.training.trainer import Trainer, TrainingOutcome
+from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
 from seqvae.utils import seed_everything
 
 __all__ = ["Run", "load", "resume", "train"]
@@ -189,15 +189,12 @@ def train(
     """
     config = RunConfig.from_dict((config or RunConfig()).to_dict())
     config.validate()
+    resolve_device(config.training.device)  # an unavailable device fails before any file is written
     out = Path(out)
     if isinstance(data, str | Path):
         data = read_alignment(data, config.data.alignment_options())
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise InputError(
-                "run directory already exists and is not empty (use a new --out or --overwrite)",
-                out,
-            )
+    check_output_directory(out, overwrite)
+    if overwrite and out.exists():
         shutil.rmtree(out)
     if isinstance(data, Alignment):
         config.model.likelihood = "categorical"
@@ -237,6 +234,17 @@ def train(
     return _run_training(
         out, config, registry, tensor, weights, mask, resume_state=None, show_progress=show_progress
     )
+
+
+def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
+    """A new run directory must not exist (or be empty) unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise InputError(
+            "run directory already exists and is not empty (use a new --out or --overwrite)", out
+        )
 
 
 def resume(path: str | Path, show_progress: bool = True) -> Run:
@@ -282,10 +290,15 @@ def _run_training(
     write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask))
     try:
         outcome = trainer.fit()
-    except BaseException:
+    except TrainingInterrupted as err:
         write_json(out / files.SUMMARY, _summary(config, "interrupted", None, trainer, weights, mask))
-        _log(out, f"interrupted at step {trainer.step}")
-        files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        _log(out, f"interrupted at step {err.step}; resume from the checkpoint of step {err.saved_step}")
+        if err.saved_step == err.step:  # consistent weights: save them so the run can be used as is
+            files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        raise
+    except BaseException as err:
+        write_json(out / files.SUMMARY, _summary(config, "failed", None, trainer, weights, mask))
+        _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {err}")
         raise
     files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
     write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask))
@@ -320,11 +333,18 @@ def _summary(
         "stop_reason": None if outcome is None else outcome.stop_reason,
         "best_val_elbo": trainer.best_val_elbo,
         "best_step": trainer.best_step,
+        "weights": (
+            "best validation ELBO"
+            if config.training.early_stopping_patience is not None and trainer.best_state is not None
+            else "final"
+        ),
+        "checkpoint_step": trainer.saved_step,
         "train_time_s": None if outcome is None else round(outcome.elapsed_s, 3),
         "n_train": int((~mask).sum()),
         "n_validation": int(mask.sum()),
         "n_eff_train": float(weights[~mask].sum()),
         "device": str(trainer.device),
+        "threads": trainer.threads,
         "versions": {
             "seqvae": seqvae.__version__,
             "torch": torch.__version__,

@@ -13,6 +13,7 @@ from torch import nn
 from seqvae.errors import ConfigError
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
+from seqvae.utils import coerce_fields
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -85,8 +86,9 @@ class ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
 
         def fail(name: str, why: str) -> None:
-            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})")
+            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})", field=f"model.{name}")
 
+        coerce_fields(self, "model")
         if self.likelihood not in LIKELIHOODS:
             fail("likelihood", f"must be one of {LIKELIHOODS}")
         if self.likelihood == "categorical":
@@ -96,16 +98,18 @@ class ModelConfig:
                 fail("alphabet_size", "must be >= 2")
         elif self.input_dim < 1:
             fail("input_dim", "must be >= 1")
-        if int(self.latent_dim) != self.latent_dim or self.latent_dim < 1:
+        if self.latent_dim < 1:
             fail("latent_dim", "must be an integer >= 1")
         for name in ("encoder_hidden", "decoder_hidden"):
             sizes = getattr(self, name)
-            if not isinstance(sizes, list | tuple) or not sizes or any(int(s) != s or s < 1 for s in sizes):
+            if not sizes or any(s < 1 for s in sizes):
                 fail(name, "must be a non-empty list of positive integers")
         if self.activation not in ACTIVATIONS:
             fail("activation", f"must be one of {tuple(ACTIVATIONS)}")
         if self.decoder_last_activation is not None and self.decoder_last_activation not in ACTIVATIONS:
             fail("decoder_last_activation", f"must be one of {tuple(ACTIVATIONS)} or null")
+        if self.input_dim < 0:
+            fail("input_dim", "must be >= 0")
         if not 0.0 <= self.dropout < 1.0:
             fail("dropout", "must be in [0, 1)")
         if self.regulariser not in REGULARISERS:
@@ -130,7 +134,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"model: unknown key {unknown[0]!r}")
+            raise ConfigError(f"model: unknown key {unknown[0]!r}", field=f"model.{unknown[0]}")
         return cls(**data)
 
 
@@ -227,6 +231,21 @@ class VAE(nn.Module):
             self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(config.beta, config.warmup_steps)
         else:
             self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
+
+    def flops_per_step(self, batch_size: int) -> float:
+        """Estimated floating-point operations of one training step (forward + backward).
+
+        Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight
+        gradients); the first-layer embedding lookup: B·L·H additions each way. Element-wise
+        work (activations, log-softmax, Adam) is left out: it is memory-bound, not FLOP-bound.
+        """
+        total = 0.0
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                total += 6.0 * batch_size * module.in_features * module.out_features
+        if isinstance(self.input_layer, CodeEmbedding):
+            total += 2.0 * batch_size * self.config.length * self.config.encoder_hidden[0]
+        return total
 
     # -- encoder -------------------------------------------------------------------------
     def encode_from_preactivation(self, preactivation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
