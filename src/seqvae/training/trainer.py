@@ -210,6 +210,8 @@ class Trainer:
         self.evals_since_best = 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.saved_step: int | None = None
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_steps = 0
         self.threads = choose_threads(config.threads, model, config.batch_size)
         self._started = time.perf_counter()
 
@@ -228,6 +230,9 @@ class Trainer:
             "best_step": self.best_step,
             "evals_since_best": self.evals_since_best,
             "best_model": self.best_state,
+            # loss terms summed since the last metrics row, so that row comes out the same
+            "metrics_window": {k: v.detach().cpu().clone() for k, v in self.window.items()},
+            "metrics_window_steps": self.window_steps,
         }
 
     def load_state(self, state: dict) -> None:
@@ -246,6 +251,8 @@ class Trainer:
         self.best_step = state["best_step"]
         self.evals_since_best = int(state["evals_since_best"])
         self.best_state = state["best_model"]
+        self.window = {k: v.to(self.device) for k, v in state.get("metrics_window", {}).items()}
+        self.window_steps = int(state.get("metrics_window_steps", 0))
         self.saved_step = self.step
         _truncate_metrics(self.run_dir / files.METRICS, self.step)
 
@@ -314,10 +321,6 @@ class Trainer:
             disable=not self.show_progress,
             transient=False,
         )
-        # loss terms are summed on the device between log rows and read back only then, so a
-        # step never waits for the device (no per-step .item())
-        window: dict[str, torch.Tensor] = {}
-        window_steps = 0
         with (
             open(metrics_path, "a", newline="", encoding="utf-8") as handle,
             progress,
@@ -347,14 +350,16 @@ class Trainer:
                         raise TrainingInterrupted(self.step, self.run_dir)
                     terms = self._train_step()
                     self.step += 1
+                    # loss terms are summed on the device between metric rows and read back
+                    # only for a row, so a step never waits for the device (no per-step .item())
                     for name, value in terms.items():
-                        window[name] = value if name not in window else window[name] + value
-                    window_steps += 1
+                        self.window[name] = value if name not in self.window else self.window[name] + value
+                    self.window_steps += 1
                     is_log = self.step % config.log_every == 0
                     is_eval = self.step % config.eval_every == 0
                     if is_log or is_eval:
-                        means = {k: float(v) / window_steps for k, v in window.items()}
-                        window, window_steps = {}, 0
+                        means = {k: float(v) / self.window_steps for k, v in self.window.items()}
+                        self.window, self.window_steps = {}, 0
                         row = {
                             "step": self.step,
                             "epoch": round(self.step / self.steps_per_epoch, 4),
