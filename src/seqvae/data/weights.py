@@ -99,7 +99,7 @@ def compute_sequence_weights(
     if theta is None:
         return np.ones(n_sequences, dtype=np.float64)
     if not 0.0 <= theta < 1.0:
-        raise InputError(f"theta must be in [0, 1), got {theta}", "theta")
+        raise InputError(f"must be in [0, 1) (got {theta!r})", "theta")
     if n_sequences == 0:
         return np.zeros(0, dtype=np.float64)
     dtype = dtype or fast_exact_dtype()
