@@ -33,7 +33,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text)
         elif suffix == ".toml":
-            data = tomllib.loads(text)
+            data = _toml_nulls(tomllib.loads(text))
         else:
             data = json.loads(text)
     except yaml.YAMLError as err:
@@ -54,6 +54,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError("a config file must hold a mapping of sections (data, model, training)", path)
     return data
+
+
+def _toml_nulls(value: Any) -> Any:
+    """TOML has no null; the string ``"null"`` stands for it (see :func:`to_toml`)."""
+    if isinstance(value, dict):
+        return {k: _toml_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_toml_nulls(v) for v in value]
+    return None if value == "null" else value
 
 
 def write_config_file(path: str | Path, data: dict[str, Any]) -> None:
