@@ -5,6 +5,7 @@ q(z|x), and an MLP decoder with a categorical (per-position log-softmax) or Gaus
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -278,9 +279,7 @@ class VAE(nn.Module):
             terms = decoded.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
             return terms.masked_fill(is_gap, 0.0)
         var = self.output_logvar.exp()
-        return -0.5 * (
-            (x - decoded).pow(2) / var + self.output_logvar + torch.log(torch.tensor(2 * torch.pi))
-        )
+        return -0.5 * ((x - decoded).pow(2) / var + self.output_logvar + math.log(2 * math.pi))
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per sequence, ``[B]``."""
