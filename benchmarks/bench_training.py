@@ -165,7 +165,8 @@ def first_layer_experiment(config, steps: int) -> dict[str, float]:
         (x @ table.weight + model.input_layer.bias).backward(grad)
 
     return {
-        name: time_steps(f, DEFAULT_THREADS, steps)
+        f"{name}, {threads} thread(s)": time_steps(f, threads, steps)
+        for threads in sorted({1, DEFAULT_THREADS})
         for name, f in (("EmbeddingBag", lookup), ("one-hot mm", one_hot))
     }
 
