@@ -295,3 +295,36 @@ def test_unavailable_device(tmp_path, capsys):
         "cuda is not available",
         folder=tmp_path,
     )
+
+
+def test_weights_from_another_run(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    other_aln = write_family(tmp_path / "other.fasta", length=15)
+    other_run = tmp_path / "other_run"
+    assert main(["train", str(other_aln), "--out", str(other_run), *TINY]) == 0
+    capsys.readouterr()
+    mixed = tmp_path / "mixed"
+    shutil.copytree(run_dir, mixed)
+    shutil.copy(other_run / "model.safetensors", mixed / "model.safetensors")
+    fails_cleanly(
+        capsys,
+        ["embed", mixed, "--out", tmp_path / "z.csv"],
+        f"{mixed / 'model.safetensors'}: weights do not match the run's config",
+        folder=tmp_path,
+    )
+
+
+def test_damaged_run_config(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    damaged = tmp_path / "run"
+    shutil.copytree(run_dir, damaged)
+    config = damaged / "config.json"
+    config.write_text(config.read_text().replace('"beta": 1.0', '"beta": -1.0'))
+    fails_cleanly(
+        capsys, ["embed", damaged, "--out", tmp_path / "z.csv"], f"{config}: model.beta", folder=tmp_path
+    )
+    config.write_text("{not json")
+    fails_cleanly(capsys, ["resume", damaged], f"{config}:1: config.json is not valid JSON", folder=tmp_path)
+    (damaged / "checkpoint.pt").write_bytes(b"garbage")
+    config.write_text((run_dir / "config.json").read_text())
+    fails_cleanly(capsys, ["resume", damaged], "checkpoint is damaged or truncated")

@@ -17,7 +17,7 @@ import torch
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
 from seqvae.data.weights import compute_sequence_weights
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import write_json
 from seqvae.models.vae import VAE
@@ -162,6 +162,7 @@ def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     n_val = int(round(fraction * n))
     if fraction > 0 and n_val == 0 and n > 2:
         n_val = 1
+    n_val = min(n_val, n - 1)  # always keep at least one training sequence
     if n_val:
         mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
     return mask
@@ -250,7 +251,7 @@ def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
 def resume(path: str | Path, show_progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
     path = Path(path)
-    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    config = _read_config(path)
     registry = _read_registry(path)
     data, weights, _, mask = files.load_training_data(path)
     state = files.load_checkpoint(path / files.CHECKPOINT)
@@ -366,12 +367,25 @@ def _read_registry(path: Path) -> AlignmentRegistry | None:
     return AlignmentRegistry.from_dict(data["registry"])
 
 
+def _read_config(path: Path) -> RunConfig:
+    """The run's resolved config; a bad one is reported against its config.json."""
+    try:
+        config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+        config.validate()
+        config.model.validate()
+    except ConfigError as err:
+        if err.source is not None:
+            raise
+        raise ConfigError(err.message, path / files.CONFIG, field=err.field) from None
+    return config
+
+
 def load(path: str | Path) -> Run:
     """Load a run directory: config, registry and weights (safetensors; nothing unpickled)."""
     path = Path(path)
     if not path.is_dir():
         raise InputError("run directory not found", path)
-    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    config = _read_config(path)
     registry = _read_registry(path)
     model = VAE(config.model)
     state = files.load_weights(path / files.WEIGHTS)
