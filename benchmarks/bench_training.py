@@ -8,6 +8,8 @@ batch 128). Variants, timed in interleaved rounds (median of the rounds):
                      torch's default thread count
   fused Adam         Adam(fused=True): one kernel over all parameters
   + no step sync     loss terms kept on the device and read only for metric rows
+  + prior in Adam    the decoder prior c/2 |W|^2 / N_eff applied as Adam weight decay c / N_eff
+                     on the decoder weights (same gradient; no penalty forward/backward pass)
   + 1 thread         the same on one CPU thread
   shipped            seqvae's Trainer._train_step with the thread count it chooses
 
@@ -38,7 +40,7 @@ from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E40
 from seqvae import preset_config, read_alignment  # noqa: E402
 from seqvae.data.weights import compute_sequence_weights  # noqa: E402
 from seqvae.models.vae import VAE  # noqa: E402
-from seqvae.training.trainer import Trainer, choose_threads  # noqa: E402
+from seqvae.training.trainer import Trainer, choose_threads, make_adam, parameter_groups  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CASES = {
@@ -62,7 +64,7 @@ def fresh_model(config, seed: int = 0) -> VAE:
     return VAE(config.model)
 
 
-def loop_step(model, data, weights, batch_size, optimizer, sync_each_step: bool):
+def loop_step(model, data, weights, batch_size, optimizer, sync_each_step: bool, prior_in_adam: bool = False):
     sampler = torch.Generator().manual_seed(0)
     weights = torch.as_tensor(weights)
     n_eff = float(weights.sum())
@@ -70,7 +72,9 @@ def loop_step(model, data, weights, batch_size, optimizer, sync_each_step: bool)
 
     def step():
         indices = torch.multinomial(weights, batch_size, replacement=True, generator=sampler)
-        terms = model.loss(data[indices], step=counter[0], n_eff=n_eff)
+        terms = model.loss(
+            data[indices], step=counter[0], n_eff=n_eff, include_weight_penalty=not prior_in_adam
+        )
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
@@ -95,9 +99,13 @@ def variants(config, data, weights, run_dir: Path) -> dict:
     model = fresh_model(config)
     fused = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     out["+ no step sync"] = (loop_step(model, data, weights, batch, fused, False), DEFAULT_THREADS)
+    n_eff = float(weights.sum())
     model = fresh_model(config)
-    fused = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    out["+ 1 thread"] = (loop_step(model, data, weights, batch, fused, False), 1)
+    fused = make_adam(parameter_groups(model, 0.0, n_eff), 1e-3)
+    out["+ prior in Adam"] = (loop_step(model, data, weights, batch, fused, False, True), DEFAULT_THREADS)
+    model = fresh_model(config)
+    fused = make_adam(parameter_groups(model, 0.0, n_eff), 1e-3)
+    out["+ 1 thread"] = (loop_step(model, data, weights, batch, fused, False, True), 1)
     mask = np.zeros(len(data), dtype=bool)
     trainer = Trainer(fresh_model(config), data, weights, mask, config.training, run_dir, 0, False)
     out["shipped (Trainer)"] = (trainer._train_step, trainer.threads)

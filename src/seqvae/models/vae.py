@@ -293,23 +293,33 @@ class VAE(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + noise * torch.exp(0.5 * logvar)
 
+    def decoder_weight_matrices(self) -> list[nn.Parameter]:
+        """The decoder's weight matrices (biases excluded): what the decoder prior acts on."""
+        return [m.weight for m in [*self.decoder_body, self.decoder_out] if isinstance(m, nn.Linear)]
+
     def decoder_weight_penalty(self) -> torch.Tensor:
         """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
         total = torch.zeros((), device=self.decoder_out.weight.device)
-        for module in [*self.decoder_body, self.decoder_out]:
-            if isinstance(module, nn.Linear):
-                total = total + 0.5 * module.weight.pow(2).sum()
+        for weight in self.decoder_weight_matrices():
+            total = total + 0.5 * weight.pow(2).sum()
         return total
 
-    def loss(self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0) -> LossTerms:
-        """One stochastic evaluation of the training objective on a batch."""
+    def loss(
+        self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0, include_weight_penalty: bool = True
+    ) -> LossTerms:
+        """One stochastic evaluation of the training objective on a batch.
+
+        ``include_weight_penalty=False`` leaves the decoder prior c·½‖W‖²/N_eff out of the
+        total (its gradient, c/N_eff·W, is then added by the optimiser's weight decay, which
+        is the same update without the extra passes over the weights).
+        """
         mean, logvar = self.encode(x)
         z = self.reparameterise(mean, logvar)
         log_px = self.log_likelihood(x, z)
         kl = gaussian_kl(mean, logvar).sum(dim=-1)
         weight = self.regulariser.weight(step)
         regulariser = self.regulariser.penalty(z, kl)
-        if self.config.decoder_l2 > 0:
+        if self.config.decoder_l2 > 0 and include_weight_penalty:
             penalty = self.config.decoder_l2 * self.decoder_weight_penalty() / max(n_eff, 1.0)
         else:
             penalty = torch.zeros((), device=x.device)

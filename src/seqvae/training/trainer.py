@@ -106,9 +106,25 @@ def set_device_rng_state(device: torch.device, state: torch.Tensor | None) -> No
         torch.mps.set_rng_state(state)
 
 
-def make_adam(parameters, learning_rate: float, weight_decay: float):
-    """Adam, fused into one kernel where this torch supports it for ``device`` (several times
-    faster than the per-tensor loop on CPU), else the default implementation."""
+def parameter_groups(model: VAE, weight_decay: float, n_eff: float) -> list[dict]:
+    """Adam parameter groups. The decoder prior c·½‖W‖²/N_eff is applied as extra weight decay
+    c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W`` to the
+    gradient, which is exactly the prior's gradient, without computing the penalty and its
+    backward pass over every decoder weight at each step."""
+    prior = model.config.decoder_l2 / max(n_eff, 1.0) if model.config.decoder_l2 > 0 else 0.0
+    decoder = model.decoder_weight_matrices() if prior > 0 else []
+    decoder_ids = {id(p) for p in decoder}
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) not in decoder_ids], "weight_decay": weight_decay}
+    ]
+    if decoder:
+        groups.append({"params": decoder, "weight_decay": weight_decay + prior})
+    return groups
+
+
+def make_adam(parameters, learning_rate: float, weight_decay: float = 0.0):
+    """Adam, fused into one kernel where this torch supports it for the parameters' device
+    (several times faster than the per-tensor loop on CPU), else the default implementation."""
     parameters = list(parameters)
     try:
         return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay, fused=True)
@@ -201,7 +217,9 @@ class Trainer:
         self.val_weights = weights[mask]
         self.n_eff = float(self.train_weights.sum())
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / config.batch_size))
-        self.optimizer = make_adam(self.model.parameters(), config.learning_rate, config.weight_decay)
+        self.optimizer = make_adam(
+            parameter_groups(self.model, config.weight_decay, self.n_eff), config.learning_rate
+        )
         self.sampler = torch.Generator().manual_seed(seed)
         self.step = 0
         self.elapsed_before = 0.0
@@ -360,6 +378,8 @@ class Trainer:
                     if is_log or is_eval:
                         means = {k: float(v) / self.window_steps for k, v in self.window.items()}
                         self.window, self.window_steps = {}, 0
+                        means["weight_penalty"] = self._weight_penalty()
+                        means["loss"] += means["weight_penalty"]
                         row = {
                             "step": self.step,
                             "epoch": round(self.step / self.steps_per_epoch, 4),
@@ -393,6 +413,14 @@ class Trainer:
             elapsed_s=self.elapsed_before + time.perf_counter() - self._started,
         )
 
+    @torch.no_grad()
+    def _weight_penalty(self) -> float:
+        """The decoder prior c·½‖W‖²/N_eff at the current weights (reported, not differentiated)."""
+        c = self.model.config.decoder_l2
+        if c <= 0:
+            return 0.0
+        return float(c * self.model.decoder_weight_penalty() / max(self.n_eff, 1.0))
+
     def _progress_text(self, means: dict[str, float]) -> str:
         text = f"loss {means['loss']:.2f} rec {means['reconstruction']:.2f} kl {means['kl']:.2f}"
         if means.get("mmd"):
@@ -406,7 +434,8 @@ class Trainer:
             self.train_weights, self.config.batch_size, replacement=True, generator=self.sampler
         ).to(self.device)
         batch = self.train_data[indices]
-        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff)
+        # the decoder prior's gradient comes from the optimiser's weight decay (see parameter_groups)
+        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff, include_weight_penalty=False)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
