@@ -130,10 +130,22 @@ def test_plain_fasta(tmp_path, compress):
     path = tmp_path / ("plain.fasta" + (".gz" if compress else ""))
     write_fasta(path, rows, compress=compress)
     aln = seqvae.read_alignment(path)
-    # the reference is all upper case, so lower case is just lower case and '.' is a gap
+    # A2M rule: focus = the reference's upper case and '-' (here every column); the other
+    # rows' lower case and '.' inside focus columns read as residues and gaps
     assert aln.sequences() == ["ACDEF-GH", "ACDEF-GH", "ACDQF-GW"]
     assert list(aln.registry.focus_columns) == list(range(8))
     assert list(aln.registry.numbering) == [1, 2, 3, 4, 5, -1, 6, 7]
+
+
+def test_fasta_with_a2m_insert_columns(tmp_path):
+    # Pfam-style: the reference has no insert residues of its own, only '.' in insert columns
+    rows = {"ref": "AC..DE", "b": "ACgkDE", "c": "A-..DW"}
+    path = tmp_path / "pfam_like.fasta"
+    write_fasta(path, rows)
+    aln = seqvae.read_alignment(path)
+    assert aln.sequences() == ["ACDE", "ACDE", "A-DW"]
+    assert list(aln.registry.focus_columns) == [0, 1, 4, 5]
+    assert list(aln.registry.numbering) == [1, 2, 3, 4]
 
 
 def test_gzip_detected_by_magic_bytes(tmp_path):

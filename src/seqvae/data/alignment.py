@@ -259,16 +259,20 @@ def _insert_mode(fmt: str, records: list[SequenceRecord], reference_text: str) -
     ``columns``: A2M, rows of equal length; focus columns are where the reference is upper
     case or '-' (lower case and '.' columns are inserts). ``strip``: A3M, each row carries its
     own lower-case inserts, removed before the rows line up. ``plain``: no insert convention;
-    case is ignored and '.' is a gap (a FASTA or Stockholm file whose reference does not mix
-    upper and lower case, e.g. an all-lower-case DNA alignment).
+    case is ignored and '.' is a gap.
+
+    FASTA and Stockholm files follow the A2M convention when they contain lower case or '.'
+    and the reference has upper-case letters; a reference without upper case (e.g. an
+    all-lower-case DNA alignment) means plain text.
     """
     equal = len({len(r.text) for r in records}) == 1
     if fmt == "a3m":
         return "strip"
     if fmt == "a2m":
         return "columns" if equal else "strip"
-    mixed_case = any(c.isupper() for c in reference_text) and any(c.islower() for c in reference_text)
-    if not mixed_case:
+    if not any(c.isupper() for c in reference_text):
+        return "plain"
+    if not any(ch.islower() or ch == "." for r in records for ch in r.text):
         return "plain"
     return "columns" if equal else "strip"
 
