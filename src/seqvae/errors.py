@@ -37,4 +37,21 @@ class InputError(Exception):
 
 
 class ConfigError(InputError):
-    """An invalid configuration value or key."""
+    """An invalid configuration value or key.
+
+    Parameters
+    ----------
+    field
+        The dotted config key at fault (``model.beta``), so that callers can point at the
+        file line or command-line option it came from.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        source: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ):
+        self.field = field
+        super().__init__(message, source, line)

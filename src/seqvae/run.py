@@ -17,13 +17,13 @@ import torch
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
 from seqvae.data.weights import compute_sequence_weights
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import write_json
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
-from seqvae.training.trainer import Trainer, TrainingOutcome
+from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
 from seqvae.utils import seed_everything
 
 __all__ = ["Run", "load", "resume", "train"]
@@ -162,6 +162,7 @@ def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     n_val = int(round(fraction * n))
     if fraction > 0 and n_val == 0 and n > 2:
         n_val = 1
+    n_val = min(n_val, n - 1)  # always keep at least one training sequence
     if n_val:
         mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
     return mask
@@ -189,15 +190,12 @@ def train(
     """
     config = RunConfig.from_dict((config or RunConfig()).to_dict())
     config.validate()
+    resolve_device(config.training.device)  # an unavailable device fails before any file is written
     out = Path(out)
     if isinstance(data, str | Path):
         data = read_alignment(data, config.data.alignment_options())
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise InputError(
-                "run directory already exists and is not empty (use a new --out or --overwrite)",
-                out,
-            )
+    check_output_directory(out, overwrite)
+    if overwrite and out.exists():
         shutil.rmtree(out)
     if isinstance(data, Alignment):
         config.model.likelihood = "categorical"
@@ -239,10 +237,21 @@ def train(
     )
 
 
+def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
+    """A new run directory must not exist (or be empty) unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise InputError(
+            "run directory already exists and is not empty (use a new --out or --overwrite)", out
+        )
+
+
 def resume(path: str | Path, show_progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
     path = Path(path)
-    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    config = _read_config(path)
     registry = _read_registry(path)
     data, weights, _, mask = files.load_training_data(path)
     state = files.load_checkpoint(path / files.CHECKPOINT)
@@ -282,10 +291,15 @@ def _run_training(
     write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask))
     try:
         outcome = trainer.fit()
-    except BaseException:
+    except TrainingInterrupted as err:
         write_json(out / files.SUMMARY, _summary(config, "interrupted", None, trainer, weights, mask))
-        _log(out, f"interrupted at step {trainer.step}")
-        files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        _log(out, f"interrupted at step {err.step}; resume from the checkpoint of step {err.saved_step}")
+        if err.saved_step == err.step:  # consistent weights: save them so the run can be used as is
+            files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        raise
+    except BaseException as err:
+        write_json(out / files.SUMMARY, _summary(config, "failed", None, trainer, weights, mask))
+        _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {err}")
         raise
     files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
     write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask))
@@ -320,11 +334,18 @@ def _summary(
         "stop_reason": None if outcome is None else outcome.stop_reason,
         "best_val_elbo": trainer.best_val_elbo,
         "best_step": trainer.best_step,
+        "weights": (
+            "best validation ELBO"
+            if config.training.early_stopping_patience is not None and trainer.best_state is not None
+            else "final"
+        ),
+        "checkpoint_step": trainer.saved_step,
         "train_time_s": None if outcome is None else round(outcome.elapsed_s, 3),
         "n_train": int((~mask).sum()),
         "n_validation": int(mask.sum()),
         "n_eff_train": float(weights[~mask].sum()),
         "device": str(trainer.device),
+        "threads": trainer.threads,
         "versions": {
             "seqvae": seqvae.__version__,
             "torch": torch.__version__,
@@ -346,12 +367,25 @@ def _read_registry(path: Path) -> AlignmentRegistry | None:
     return AlignmentRegistry.from_dict(data["registry"])
 
 
+def _read_config(path: Path) -> RunConfig:
+    """The run's resolved config; a bad one is reported against its config.json."""
+    try:
+        config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+        config.validate()
+        config.model.validate()
+    except ConfigError as err:
+        if err.source is not None:
+            raise
+        raise ConfigError(err.message, path / files.CONFIG, field=err.field) from None
+    return config
+
+
 def load(path: str | Path) -> Run:
     """Load a run directory: config, registry and weights (safetensors; nothing unpickled)."""
     path = Path(path)
     if not path.is_dir():
         raise InputError("run directory not found", path)
-    config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
+    config = _read_config(path)
     registry = _read_registry(path)
     model = VAE(config.model)
     state = files.load_weights(path / files.WEIGHTS)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
+import types
+import typing
+from typing import Any
 
 import numpy as np
 import torch
+
+from seqvae.errors import ConfigError
 
 
 def seed_everything(seed: int) -> None:
@@ -13,3 +20,71 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds legacy global users too
     torch.manual_seed(seed)
+
+
+def coerce_fields(instance: Any, section: str) -> None:
+    """Check (and normalise in place) every field of a config dataclass against its type hint.
+
+    Integers are accepted for floats, integral floats for integers, numeric strings for both
+    (YAML reads ``1e-3`` as a string), and the string ``"null"`` for optional fields (TOML has
+    no null). Anything else raises :class:`~seqvae.errors.ConfigError` naming ``section.field``.
+    """
+    hints = typing.get_type_hints(type(instance))
+    for spec in dataclasses.fields(instance):
+        if not spec.init:
+            continue
+        name = f"{section}.{spec.name}"
+        value = getattr(instance, spec.name)
+        setattr(instance, spec.name, _coerce(value, hints[spec.name], name))
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if optional and (value is None or (isinstance(value, str) and value.lower() == "null")):
+            return None
+        if len(args) == 1:
+            try:
+                return _coerce(value, args[0], name)
+            except ConfigError as err:
+                raise ConfigError(err.message.replace(" (got", " or null (got", 1), field=name) from None
+        return value
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name}: must be a list (got {value!r})", field=name)
+        return [_coerce(v, inner, name) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: must be true or false (got {value!r})", field=name)
+    if hint is int:
+        number = _number(value)
+        if number is None or not math.isfinite(number) or int(number) != number:
+            raise ConfigError(f"{name}: must be an integer (got {value!r})", field=name)
+        return int(number)
+    if hint is float:
+        number = _number(value)
+        if number is None or not math.isfinite(number):
+            raise ConfigError(f"{name}: must be a finite number (got {value!r})", field=name)
+        return float(number)
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name}: must be a string (got {value!r})", field=name)
+    return value
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value.lower() for c in ".en") else int(value)
+        except ValueError:
+            return None
+    return None

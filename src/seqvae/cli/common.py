@@ -10,7 +10,8 @@ from rich.console import Console
 
 from seqvae.errors import ConfigError
 
-console = Console(stderr=True)
+# messages on stderr are never wrapped (paths stay whole, errors stay on one line)
+console = Console(stderr=True, soft_wrap=True, highlight=False)
 stdout = Console()
 
 

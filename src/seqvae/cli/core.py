@@ -12,9 +12,11 @@ from rich.table import Table
 from seqvae.cli.common import console, parse_set_options, print_json, stdout
 from seqvae.data.alignment import read_alignment
 from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
-from seqvae.io.config_files import read_config_file, write_config_file
+from seqvae.io.config_files import key_line, read_config_file, write_config_file
 from seqvae.training.config import RunConfig, preset_config
+from seqvae.training.trainer import resolve_device
 
 AlignmentArg = Annotated[
     Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")
@@ -26,6 +28,23 @@ ThetaOpt = Annotated[
     float | None,
     typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2)."),
 ]
+
+
+TRAIN_OPTION_NAMES = {
+    "model.latent_dim": "--latent-dim",
+    "model.regulariser": "--regulariser",
+    "model.beta": "--beta",
+    "model.mmd_weight": "--mmd-weight",
+    "model.mmd_kernel": "--kernel",
+    "training.max_steps": "--max-steps",
+    "training.max_time_s": "--max-time",
+    "training.batch_size": "--batch-size",
+    "training.learning_rate": "--lr",
+    "training.device": "--device",
+    "seed": "--seed",
+    "data.theta": "--theta",
+    "data.reference": "--reference",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -107,16 +126,47 @@ def info(
     stdout.print(filters)
 
 
-def _build_config(preset: str | None, config_file: Path | None, overrides: dict[str, Any]) -> RunConfig:
-    cfg = preset_config(preset)
-    if config_file is not None:
-        file_values = read_config_file(config_file)
-        file_preset = file_values.pop("preset", None)
-        if file_preset and preset is None:
-            cfg = preset_config(file_preset)
-        cfg = cfg.updated(file_values)
-    cfg = cfg.updated({k: v for k, v in overrides.items() if v is not None})
-    return cfg.validate()
+def _build_config(
+    preset: str | None,
+    config_file: Path | None,
+    options: dict[str, Any],
+    set_values: dict[str, Any] | None = None,
+    option_names: dict[str, str] | None = None,
+) -> RunConfig:
+    """Preset, then config file, then named options, then ``--set`` values; validated.
+
+    A bad value is reported against where it came from: ``--beta``, ``--set model.beta`` or
+    the config file and its line.
+    """
+    set_values = set_values or {}
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        file_values: dict[str, Any] = {}
+        if config_file is not None:
+            file_values = read_config_file(config_file)
+            file_preset = file_values.pop("preset", None)
+            if preset is None and file_preset is not None:
+                preset = file_preset
+        cfg = preset_config(preset)
+        cfg = cfg.updated(file_values).validate()
+        cfg = cfg.updated(options).updated(set_values).validate()
+        resolve_device(cfg.training.device)  # an unavailable device is reported before any work
+        return cfg
+    except ConfigError as err:
+        field = err.field
+        if err.source is not None:
+            raise
+        if field in set_values:
+            raise ConfigError(err.message, f"--set {field}", field=field) from None
+        if field in options:
+            raise ConfigError(err.message, (option_names or {}).get(field, field), field=field) from None
+        if config_file is not None:
+            line = key_line(config_file, field)
+            if line is not None or field != "preset":
+                raise ConfigError(err.message, config_file, line, field=field) from None
+        if field == "preset":
+            raise ConfigError(err.message, "--preset", field=field) from None
+        raise
 
 
 def train(
@@ -150,7 +200,7 @@ def train(
     """Train a VAE on an alignment and write a run directory."""
     from seqvae.run import train as train_run
 
-    overrides = {
+    options = {
         "model.latent_dim": latent_dim,
         "model.regulariser": regulariser,
         "model.beta": beta,
@@ -165,8 +215,10 @@ def train(
         "data.theta": theta,
         "data.reference": reference,
     }
-    overrides.update(parse_set_options(set_values))
-    cfg = _build_config(preset, config_file, overrides)
+    from seqvae.run import check_output_directory
+
+    cfg = _build_config(preset, config_file, options, parse_set_options(set_values), TRAIN_OPTION_NAMES)
+    check_output_directory(out, overwrite)
     aln = read_alignment(alignment, cfg.data.alignment_options())
     console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
     run = train_run(aln, cfg, out=out, overwrite=overwrite, show_progress=progress)
@@ -215,7 +267,9 @@ def config(
     preset: Annotated[
         str | None, typer.Option(help="explore or fitness (default: built-in defaults).")
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a .yaml or .json file.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to a .yaml, .toml or .json file.")
+    ] = None,
 ) -> None:
     """Print (or write) a complete config to edit and pass to ``seqvae train --config``."""
     cfg = preset_config(preset).to_dict()

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 import typer
+from rich.text import Text
 
 from seqvae.cli.common import console
 from seqvae.errors import InputError
@@ -32,30 +33,53 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
 
 
+def _error_line(message: str) -> None:
+    """One line on stderr, never wrapped, with no markup interpretation of the message."""
+    console.print(Text.assemble(("error: ", "bold red"), message.replace("\n", " ")), soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (no ``sys.exit``; tests call this)."""
+    from typer.exceptions import TyperException
+
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except InputError as err:
-        console.print(f"[bold red]error:[/] {err.one_line()}", highlight=False, soft_wrap=True)
+        _error_line(err.one_line())
         return 2
     except TrainingInterrupted as err:
-        console.print(f"interrupted at step {err.step}; continue with: seqvae resume {err.run_dir}")
+        if err.saved_step == err.step:
+            where = f"state saved at step {err.step}"
+        else:
+            where = f"the last checkpoint is step {err.saved_step}"
+        console.print(
+            f"interrupted at step {err.step}; {where}. Continue with: seqvae resume {err.run_dir}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
         return 130
-    except KeyboardInterrupt:
-        console.print("interrupted")
+    except (KeyboardInterrupt, typer.Abort):
+        console.print("interrupted", highlight=False)
         return 130
     except typer.Exit as err:
         return err.exit_code
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            return err.exit_code
-        if isinstance(err, click.exceptions.Abort):
-            return 130
-        raise
+    except TyperException as err:  # usage errors: show the usage line and the error
+        show = getattr(err, "show", None)
+        if show is not None:
+            show()
+        else:
+            _error_line(err.format_message())
+        return err.exit_code
+    except OSError as err:  # e.g. an output folder that cannot be written
+        where = f"{err.filename}: " if err.filename else ""
+        _error_line(f"{where}{err.strerror or err}")
+        return 2
+    if isinstance(result, int) and not isinstance(result, bool):
+        # typer turns a KeyboardInterrupt outside training into exit code 130
+        if result == 130:
+            console.print("interrupted", highlight=False)
+        return result
     return 0
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from seqvae.data.alphabet import INVALID_CODE, PROTEIN, Alphabet, get_alphabet
 from seqvae.errors import InputError
-from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
+from seqvae.io.alignment_formats import FORMATS, RawAlignment, SequenceRecord, read_records
 
 _RANGE_HEADER = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
 NONSTANDARD_MODES = ("drop", "gap")
@@ -55,8 +55,17 @@ class AlignmentOptions:
             raise InputError(f"nonstandard must be one of {NONSTANDARD_MODES}, got {self.nonstandard!r}")
         for name in ("max_sequence_gap_fraction", "max_column_gap_fraction"):
             value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise InputError(f"{name} must be between 0 and 1, got {value}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0
+            ):
+                raise InputError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.format is not None and self.format not in FORMATS:
+            raise InputError(f"format must be one of {FORMATS} or unset, got {self.format!r}")
+        if not isinstance(self.alphabet, str):
+            raise InputError(f"alphabet must be a name or a string of letters, got {self.alphabet!r}")
+        get_alphabet(self.alphabet)  # raises on an invalid custom alphabet
+        if self.reference is not None and not isinstance(self.reference, str):
+            raise InputError(f"reference must be a sequence id, got {self.reference!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,14 +230,17 @@ class Alignment:
         )
 
 
-def _row_matrix(records: list[SequenceRecord], source: str) -> np.ndarray:
+GAP_LETTERS = b"-."
+
+
+def _row_matrix(records: list[SequenceRecord], source: str, what: str = "columns") -> np.ndarray:
     """Rows as a ``uint8 [N, raw_length]`` byte matrix; ragged rows are an error."""
     expected = len(records[0].text)
     for record in records:
         if len(record.text) != expected:
             raise InputError(
-                f"ragged alignment: sequence {record.id!r} has {len(record.text)} columns, "
-                f"the first sequence has {expected}",
+                f"ragged alignment: sequence {record.id!r} has {len(record.text)} {what}, "
+                f"the first sequence ({records[0].id!r}) has {expected}",
                 source,
                 record.line,
             )
@@ -237,28 +249,94 @@ def _row_matrix(records: list[SequenceRecord], source: str) -> np.ndarray:
 
 
 def _strip_inserts(records: list[SequenceRecord]) -> list[SequenceRecord]:
-    """A3M (and dot-less A2M) rows: drop lower-case insert letters and '.' from every row."""
+    """A3M rows: drop lower-case insert letters and '.' from every row."""
     return [SequenceRecord(r.id, r.header, re.sub(r"[a-z.]", "", r.text), r.line) for r in records]
 
 
-def _reference_numbering(header_id: str, raw_reference: str, focus: np.ndarray) -> tuple[int, np.ndarray]:
-    """Residue numbers of the focus columns from a ``NAME/start-end`` reference header."""
-    match = _RANGE_HEADER.match(header_id)
+def _insert_mode(fmt: str, records: list[SequenceRecord], reference_text: str) -> str:
+    """How lower-case letters are read.
+
+    ``columns``: A2M, rows of equal length; focus columns are where the reference is upper
+    case or '-' (lower case and '.' columns are inserts). ``strip``: A3M, each row carries its
+    own lower-case inserts, removed before the rows line up. ``plain``: no insert convention;
+    case is ignored and '.' is a gap.
+
+    FASTA and Stockholm files follow the A2M convention when they contain lower case or '.'
+    and the reference has upper-case letters; a reference without upper case (e.g. an
+    all-lower-case DNA alignment) means plain text.
+    """
+    equal = len({len(r.text) for r in records}) == 1
+    if fmt == "a3m":
+        return "strip"
+    if fmt == "a2m":
+        return "columns" if equal else "strip"
+    if not any(c.isupper() for c in reference_text):
+        return "plain"
+    if not any(ch.islower() or ch == "." for r in records for ch in r.text):
+        return "plain"
+    return "columns" if equal else "strip"
+
+
+def _match_columns(mode: str, reference_raw: str, raw_length: int) -> np.ndarray:
+    """Columns of the (insert-stripped) rows that are match states: what focus is chosen from."""
+    if mode == "columns":
+        return np.array([i for i, c in enumerate(reference_raw) if c.isupper() or c == "-"], dtype=np.int64)
+    return np.arange(raw_length, dtype=np.int64)
+
+
+def _reference_numbering(
+    reference_id: str, reference_raw: str, mode: str, raw_length: int
+) -> tuple[int, np.ndarray]:
+    """Residue number (from ``NAME/start-end``, else 1) of every raw column; -1 on gaps.
+
+    Every letter of the reference row counts as a residue, insert (lower-case) letters too,
+    so number ``n`` sits at index ``n - start`` of the reference's letters.
+    """
+    match = _RANGE_HEADER.match(reference_id)
     start = int(match.group("start")) if match else 1
-    is_residue = np.array([c.isalpha() for c in raw_reference], dtype=bool)
-    residue_number = np.cumsum(is_residue) - 1 + start
-    numbering = np.where(is_residue[focus], residue_number[focus], -1)
-    return start, numbering.astype(np.int64)
+    is_residue = np.array([c not in "-." for c in reference_raw], dtype=bool)
+    residue_number = np.where(is_residue, np.cumsum(is_residue) - 1 + start, -1)
+    if mode == "strip":  # raw columns are the reference row's non-insert characters
+        positions = [i for i, c in enumerate(reference_raw) if not (c.islower() or c == ".")]
+        residue_number = residue_number[np.asarray(positions, dtype=np.int64)]
+    if residue_number.size != raw_length:  # pragma: no cover - guarded by the row checks
+        raise InputError("internal error: numbering length mismatch")
+    return start, residue_number.astype(np.int64)
 
 
-def _describe_bad_letter(raw: RawAlignment, row: int, col: int, text_lookup: list[str]) -> InputError:
-    record = raw.records[row]
-    letter = text_lookup[row][col]
-    return InputError(
-        f"unknown character {letter!r} in sequence {record.id!r} (column {col + 1})",
-        raw.source,
-        record.line,
-    )
+def _upper(letters: np.ndarray) -> np.ndarray:
+    return np.where((letters >= ord("a")) & (letters <= ord("z")), letters - 32, letters).astype(np.uint8)
+
+
+def _code_letters(
+    letters: np.ndarray,
+    alphabet: Alphabet,
+    records: list[SequenceRecord],
+    source: str,
+    columns: np.ndarray | None,
+    what: str = "column",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Letters to codes and a mask of non-standard residues; unknown letters are an error.
+
+    ``columns`` maps each column of ``letters`` to the column number reported in errors.
+    """
+    upper = _upper(letters)
+    codes = alphabet.encode_bytes(upper)
+    nonstandard = alphabet.is_nonstandard(upper)
+    unknown = (codes == INVALID_CODE) & ~nonstandard
+    if unknown.any():
+        row, col = np.argwhere(unknown)[0]
+        record = records[row]
+        letter = chr(letters[row, col])
+        where = int(col if columns is None else columns[col]) + 1
+        allowed = alphabet.residues + alphabet.nonstandard
+        raise InputError(
+            f"unknown character {letter!r} in sequence {record.id!r} at {what} {where} "
+            f"(the {alphabet.name} alphabet has {allowed}, gaps '-' and '.')",
+            source,
+            record.line,
+        )
+    return codes, nonstandard
 
 
 def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) -> Alignment:
@@ -273,60 +351,34 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
     else:
         ids = [r.id for r in records]
         if options.reference not in ids:
-            raise InputError(f"reference id {options.reference!r} is not in the alignment", source)
+            raise InputError(
+                f"reference id {options.reference!r} is not in the alignment "
+                f"({len(ids)} sequences, the first is {ids[0]!r})",
+                source,
+            )
         reference_index = ids.index(options.reference)
 
-    has_inserts = any(ch.islower() or ch == "." for r in records for ch in r.text)
-    raw_rows_equal = len({len(r.text) for r in records}) == 1
-    if raw.format == "a3m" or (has_inserts and not raw_rows_equal):
-        # A3M: insert letters are per row, so the match columns are what is left after removal.
-        a2m_mode = "strip"
-        reference_raw = records[reference_index].text
+    reference_raw = records[reference_index].text
+    mode = _insert_mode(raw.format, records, reference_raw)
+    what = "columns"
+    if mode == "strip":
         records = _strip_inserts(records)
-    else:
-        a2m_mode = "columns"
-        reference_raw = records[reference_index].text
-    rows = _row_matrix(records, source)
+        what = "match columns (upper case and '-', inserts removed)"
+    rows = _row_matrix(records, source, what)
     raw_length = rows.shape[1]
-
-    reference_row = rows[reference_index]
-    if a2m_mode == "columns" and has_inserts:
-        # A2M with '.' padding: focus columns are where the reference is upper case or '-'.
-        upper_or_gap = (reference_row == ord("-")) | (
-            (reference_row >= ord("A")) & (reference_row <= ord("Z"))
-        )
-        focus = np.flatnonzero(upper_or_gap)
-    else:
-        focus = np.arange(raw_length)
+    focus = _match_columns(mode, reference_raw, raw_length)
     if focus.size == 0:
-        raise InputError("the reference sequence has no focus (upper-case) columns", source)
-
-    if a2m_mode == "strip":
-        # numbering counts every residue letter of the original reference row; map match columns
-        stripped_positions = [i for i, c in enumerate(reference_raw) if not (c.islower() or c == ".")]
-        is_residue = np.array([c.isalpha() for c in reference_raw], dtype=bool)
-        match = _RANGE_HEADER.match(records[reference_index].id)
-        start = int(match.group("start")) if match else 1
-        residue_number = np.cumsum(is_residue) - 1 + start
-        pos = np.asarray(stripped_positions, dtype=np.int64)[focus]
-        numbering = np.where(is_residue[pos], residue_number[pos], -1).astype(np.int64)
-    else:
-        start, numbering = _reference_numbering(records[reference_index].id, reference_raw, focus)
-
-    letters = rows[:, focus]
-    upper = np.where((letters >= ord("a")) & (letters <= ord("z")), letters - 32, letters)
-    codes = alphabet.encode_bytes(upper)
-    nonstandard = alphabet.is_nonstandard(upper)
-    unknown = (codes == INVALID_CODE) & ~nonstandard
-    if unknown.any():
-        row, col = np.argwhere(unknown)[0]
-        rec = records[row]
-        letter = chr(letters[row, col])
         raise InputError(
-            f"unknown character {letter!r} in sequence {rec.id!r} at focus column {col + 1}",
+            f"the reference sequence {records[reference_index].id!r} has no match (upper-case or '-') columns",
             source,
-            rec.line,
+            records[reference_index].line,
         )
+    start, column_numbers = _reference_numbering(records[reference_index].id, reference_raw, mode, raw_length)
+    numbering = column_numbers[focus]
+
+    codes, nonstandard = _code_letters(
+        rows[:, focus], alphabet, records, source, focus, "match column" if mode == "strip" else "column"
+    )
 
     keep = np.ones(len(records), dtype=bool)
     report: dict[str, int] = {"sequences_read": len(records), "columns_read": raw_length}
@@ -349,20 +401,25 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
         report["sequences_over_gap_fraction_removed"] = int(drop.sum())
 
     kept_rows = np.flatnonzero(keep)
+    if kept_rows.size <= 1 and len(records) > 1:
+        removed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items() if k.endswith("removed"))
+        raise InputError(
+            f"all {len(records) - 1} sequences besides the reference were removed by the filters "
+            f"({removed}); relax them (e.g. --nonstandard gap)",
+            source,
+        )
     codes = codes[kept_rows]
     column_keep = np.ones(focus.size, dtype=bool)
-    if options.max_column_gap_fraction is not None and kept_rows.size:
+    if options.max_column_gap_fraction is not None:
         column_gaps = (codes == alphabet.gap_code).mean(axis=0)
         column_keep = column_gaps <= options.max_column_gap_fraction
         report["columns_over_gap_fraction_removed"] = int((~column_keep).sum())
-    if kept_rows.size <= 1 and len(records) > 1:
-        raise InputError(
-            "all sequences but the reference were removed by the filters "
-            f"({', '.join(f'{k}={v}' for k, v in report.items() if k.endswith('removed'))})",
-            source,
-        )
-    if not column_keep.any():
-        raise InputError("all columns were removed by the column gap filter", source)
+        if not column_keep.any():
+            raise InputError(
+                f"all {focus.size} columns have more than {options.max_column_gap_fraction:g} gaps "
+                "and were removed by the column gap filter",
+                source,
+            )
     focus = focus[column_keep]
     numbering = numbering[column_keep]
     codes = np.ascontiguousarray(codes[:, column_keep])
@@ -381,7 +438,7 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
         numbering=numbering,
         reference_raw=reference_raw,
         options=options,
-        a2m_mode=a2m_mode,
+        a2m_mode=mode,
     )
     return Alignment(
         ids=[records[i].id for i in kept_rows],
@@ -423,50 +480,59 @@ def read_alignment(
 
 
 def map_to_registry(raw: RawAlignment, registry: AlignmentRegistry) -> Alignment:
-    """Code a new alignment with a saved registry (same raw columns, same focus columns).
+    """Code new sequences with a saved registry (same columns as the training alignment).
 
-    Sequences must be aligned to the same columns the model was trained on: either the full
-    raw rows (``registry.raw_length`` columns, inserts as in the training file) or rows already
-    restricted to the focus columns (``registry.length`` columns). Anything else is rejected.
-    Non-standard residues are mapped to gaps (a model can still embed such sequences).
+    Accepted rows, in this order: the full raw rows of the training file
+    (``registry.raw_length`` columns, inserts as in the training file); for A2M/A3M-style
+    registries, rows whose lower-case inserts and '.' are removed (A3M) and that then have one
+    column per match column; or rows already restricted to the focus columns
+    (``registry.length`` columns). Anything else is rejected. Non-standard residues are mapped
+    to gaps (a model can still embed such sequences).
     """
     alphabet = registry.alphabet
     records = raw.records
-    if registry.a2m_mode == "strip" or raw.format == "a3m":
-        records = _strip_inserts(records)
+    match_columns = _match_columns(registry.a2m_mode, registry.reference_raw, registry.raw_length)
     lengths = {len(r.text) for r in records}
-    if len(lengths) != 1:
-        _row_matrix(records, raw.source)  # raises the ragged-row error
-    (length,) = lengths
-    rows = _row_matrix(records, raw.source)
-    if length == registry.raw_length:
-        rows = rows[:, registry.focus_columns]
-    elif length != registry.length:
+    expected = {
+        registry.raw_length: "full rows of the training alignment",
+        registry.length: "focus columns only",
+    }
+    if registry.a2m_mode != "plain":
+        expected.setdefault(match_columns.size, "match columns with inserts removed")
+    columns: np.ndarray | None = None
+    if registry.a2m_mode != "strip" and lengths == {registry.raw_length}:
+        columns = registry.focus_columns
+    elif registry.a2m_mode != "plain":
+        records = _strip_inserts(records)
+        lengths = {len(r.text) for r in records}
+        if lengths == {match_columns.size}:
+            columns = np.searchsorted(match_columns, registry.focus_columns)
+    if columns is None and lengths == {registry.length}:
+        columns = np.arange(registry.length)
+    if columns is None:
+        if len(lengths) > 1:
+            _row_matrix(records, raw.source)  # raises the ragged-rows error
+        (length,) = lengths
+        accepted = " or ".join(f"{n} ({why})" for n, why in sorted(expected.items()))
         raise InputError(
-            f"sequences have {length} columns but the run was trained on an alignment with "
-            f"{registry.raw_length} columns ({registry.length} focus columns): "
+            f"sequences have {length} columns but the run's alignment needs {accepted}: "
             "align them to the training alignment first",
             raw.source,
             records[0].line,
         )
-    upper = np.where((rows >= ord("a")) & (rows <= ord("z")), rows - 32, rows)
-    codes = alphabet.encode_bytes(upper)
-    nonstandard = alphabet.is_nonstandard(upper)
-    unknown = (codes == INVALID_CODE) & ~nonstandard
-    if unknown.any():
-        row, col = np.argwhere(unknown)[0]
-        raise InputError(
-            f"unknown character {chr(rows[row, col])!r} in sequence {records[row].id!r}",
-            raw.source,
-            records[row].line,
-        )
+    rows = _row_matrix(records, raw.source)[:, columns]
+    codes, nonstandard = _code_letters(rows, alphabet, records, raw.source, columns)
     codes = np.where(nonstandard, alphabet.gap_code, codes).astype(np.uint8)
     return Alignment(
         ids=[r.id for r in records],
         headers=[r.header for r in records],
         codes=np.ascontiguousarray(codes),
         registry=registry,
-        filter_report={"sequences_read": len(records), "sequences_kept": len(records)},
+        filter_report={
+            "sequences_read": len(records),
+            "nonstandard_residues_mapped_to_gap": int(nonstandard.sum()),
+            "sequences_kept": len(records),
+        },
         source=raw.source,
     )
 

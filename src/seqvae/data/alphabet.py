@@ -47,9 +47,17 @@ class Alphabet:
 
     def __post_init__(self) -> None:
         if len(set(self.residues)) != len(self.residues) or not self.residues:
-            raise InputError(f"alphabet residues must be distinct and non-empty: {self.residues!r}")
+            raise InputError(
+                f"alphabet residues must be distinct and non-empty: {self.residues!r}", "alphabet"
+            )
+        bad = [c for c in self.residues if c in "-.>#/" or c.isspace() or not c.isprintable() or ord(c) > 126]
+        if bad:
+            raise InputError(
+                f"alphabet residues must be printable ASCII other than '-', '.', '>', '#', '/': {bad[0]!r}",
+                "alphabet",
+            )
         if self.gap in self.residues or len(self.gap) != 1:
-            raise InputError(f"gap symbol {self.gap!r} must be one character not in the residues")
+            raise InputError(f"gap symbol {self.gap!r} must be one character not in the residues", "alphabet")
         if len(self.residues) + 1 >= INVALID_CODE:
             raise InputError("alphabet too large for uint8 codes")
         lookup = np.full(256, INVALID_CODE, dtype=np.uint8)

@@ -67,16 +67,18 @@ def read_text(path: str | Path) -> str:
 
 
 def detect_format(path: str | Path, text: str) -> str:
-    """Guess the format from the extension (``.gz`` ignored), else from the content."""
-    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
-    if suffixes and suffixes[-1] in _EXTENSIONS:
-        return _EXTENSIONS[suffixes[-1]]
+    """The format: a Stockholm header wins, else the extension (``.gz`` ignored), else the content."""
     head = text.lstrip()[:200]
     if head.startswith("# STOCKHOLM"):
         return "stockholm"
-    if head.startswith(">"):
+    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in _EXTENSIONS:
+        return _EXTENSIONS[suffixes[-1]]
+    if head.startswith(">") or head.startswith("#A3M#"):
         return "fasta"
-    raise InputError("not an alignment: expected FASTA ('>' headers) or Stockholm", path)
+    raise InputError(
+        "not an alignment: expected FASTA/A2M/A3M ('>' headers) or Stockholm ('# STOCKHOLM 1.0')", path
+    )
 
 
 def read_records(path: str | Path, format: str | None = None) -> RawAlignment:
@@ -156,21 +158,35 @@ def _first_word(header: str, source: str, line: int) -> str:
 
 
 def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
+    """Stockholm: ``<id> <aligned text>`` lines, possibly interleaved in blocks separated by
+    blank lines; ``#`` lines are annotation; ``//`` ends the alignment."""
     lines = text.splitlines()
-    if not lines or not lines[0].startswith("# STOCKHOLM"):
-        raise InputError("not a Stockholm file: first line must be '# STOCKHOLM 1.0'", source, 1)
+    first = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    if not lines[first].startswith("# STOCKHOLM"):
+        raise InputError("not a Stockholm file: first line must be '# STOCKHOLM 1.0'", source, first + 1)
     chunks: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    for number, raw_line in enumerate(lines[1:], start=2):
+    in_block: dict[str, int] = {}  # ids seen in the current block, with their line
+    for number, raw_line in enumerate(lines[first + 1 :], start=first + 2):
         line = raw_line.strip()
-        if not line or line.startswith("#"):
+        if not line:
+            in_block = {}
+            continue
+        if line.startswith("#"):
             continue
         if line == "//":
             break
         parts = line.split()
         if len(parts) != 2:
-            raise InputError("expected '<id> <aligned sequence>'", source, number)
+            raise InputError(f"expected '<id> <aligned sequence>', found {len(parts)} fields", source, number)
         name, piece = parts
+        if name in in_block:
+            raise InputError(
+                f"duplicate sequence id {name!r} (also on line {in_block[name]} of the same block)",
+                source,
+                number,
+            )
+        in_block[name] = number
         chunks.setdefault(name, []).append(piece)
         first_line.setdefault(name, number)
     return [SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()]

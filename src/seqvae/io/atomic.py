@@ -22,16 +22,21 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; give the result the usual permissions (0666 minus umask)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    # mkstemp creates the file readable by its owner only; give the result the permissions a
+    # plain open() would (0o666 minus the umask)
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,44 +19,130 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file into a dict."""
     path = Path(path)
-    text = read_text(path)
     suffix = path.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise InputError(f"config must be {', '.join(CONFIG_SUFFIXES)} (by its extension)", path)
+    text = read_text(path)
     try:
         if suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text)
         elif suffix == ".toml":
-            data = tomllib.loads(text)
-        elif suffix == ".json":
-            data = json.loads(text)
+            data = _toml_nulls(tomllib.loads(text))
         else:
-            raise InputError("config must be .yaml, .yml, .toml or .json", path)
+            data = json.loads(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         raise InputError(
-            f"invalid YAML ({getattr(err, 'problem', err)})",
+            f"invalid YAML ({getattr(err, 'problem', None) or err})",
             path,
             None if mark is None else mark.line + 1,
         ) from None
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"invalid TOML ({err})", path) from None
+        match = re.search(r"\(at line (\d+)", str(err))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise InputError(f"invalid TOML ({message})", path, int(match.group(1)) if match else None) from None
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON ({err.msg})", path, err.lineno) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("a config file must hold a mapping of sections", path)
+        raise ConfigError("a config file must hold a mapping of sections (data, model, training)", path)
     return data
 
 
+def _toml_nulls(value: Any) -> Any:
+    """TOML has no null; the string ``"null"`` stands for it (see :func:`to_toml`)."""
+    if isinstance(value, dict):
+        return {k: _toml_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_toml_nulls(v) for v in value]
+    return None if value == "null" else value
+
+
 def write_config_file(path: str | Path, data: dict[str, Any]) -> None:
-    """Write a dict as YAML or JSON (by extension), atomically."""
+    """Write a dict as YAML, TOML or JSON (by extension), atomically."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CONFIG_SUFFIXES:
+        raise InputError(f"config must be {', '.join(CONFIG_SUFFIXES)} (by its extension)", path)
     with atomic_open(path, "w", encoding="utf-8") as handle:
-        if path.suffix.lower() == ".json":
+        if suffix == ".json":
             json.dump(data, handle, indent=2)
+            handle.write("\n")
+        elif suffix == ".toml":
+            handle.write(to_toml(data))
         else:
             yaml.safe_dump(data, handle, sort_keys=False)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """TOML for a config dict: scalars first, then one table per section.
+
+    TOML has no null: an unset value is written as the string ``"null"``, which the config
+    reader turns back into ``None`` for optional settings.
+    """
+    lines = ['# seqvae config. TOML has no null: "null" means unset.']
+    tables = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables:
+        lines.append("")
+        lines.append(f"[{name}]")
+        for key, value in table.items():
+            if isinstance(value, dict):
+                raise ValueError(f"nested table {name}.{key} is not supported")
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if value is None:
+        return '"null"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"cannot write {type(value).__name__} to TOML")
+
+
+def key_line(path: str | Path, dotted_key: str | None) -> int | None:
+    """1-based line of ``section.key`` (or a top-level key) in a YAML/TOML/JSON config file.
+
+    A best-effort text search used to point error messages at the right line: the section
+    header (``model:``, ``[model]`` or ``"model":``), then the first ``key:``/``key =`` after it.
+    """
+    if not dotted_key:
+        return None
+    try:
+        lines = read_text(path).splitlines()
+    except InputError:
+        return None
+    parts = dotted_key.split(".")
+    start = 0
+    if len(parts) > 1:
+        header = re.compile(rf"""^\s*(\[\s*{re.escape(parts[0])}\s*\]|"?{re.escape(parts[0])}"?\s*:)""")
+        found = next((n for n, line in enumerate(lines) if header.match(line)), None)
+        if found is None:
+            return None
+        start = found + 1
+    key = re.compile(rf"""^\s*["']?{re.escape(parts[-1])}["']?\s*[:=]""")
+    next_section = re.compile(r"""^(\[[^\]]+\]\s*$|[A-Za-z_][\w-]*\s*:)""")  # TOML table / YAML top key
+    for n in range(start, len(lines)):
+        if key.match(lines[n]) and (len(parts) == 1 or not next_section.match(lines[n])):
+            return n + 1
+        if len(parts) > 1 and next_section.match(lines[n]):
+            break
+    return None

@@ -42,6 +42,19 @@ class LossTerms:
     def elbo(self) -> float:
         return float(self.elbo_per_sequence.mean())
 
+    def as_tensors(self) -> dict[str, torch.Tensor]:
+        """The terms as detached 0-d tensors (no device synchronisation)."""
+        weight = self.regulariser_weight
+        return {
+            "loss": self.total.detach(),
+            "reconstruction": self.reconstruction.detach(),
+            "kl": self.kl.detach(),
+            "mmd": self.mmd.detach(),
+            "regulariser_weight": torch.as_tensor(float(weight)),
+            "weight_penalty": self.weight_penalty.detach(),
+            "elbo": self.elbo_per_sequence.mean(),
+        }
+
     def as_floats(self) -> dict[str, float]:
         return {
             "loss": float(self.total.detach()),

@@ -5,6 +5,7 @@ q(z|x), and an MLP decoder with a categorical (per-position log-softmax) or Gaus
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -13,6 +14,7 @@ from torch import nn
 from seqvae.errors import ConfigError
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
+from seqvae.utils import coerce_fields
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -85,8 +87,9 @@ class ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
 
         def fail(name: str, why: str) -> None:
-            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})")
+            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})", field=f"model.{name}")
 
+        coerce_fields(self, "model")
         if self.likelihood not in LIKELIHOODS:
             fail("likelihood", f"must be one of {LIKELIHOODS}")
         if self.likelihood == "categorical":
@@ -96,16 +99,18 @@ class ModelConfig:
                 fail("alphabet_size", "must be >= 2")
         elif self.input_dim < 1:
             fail("input_dim", "must be >= 1")
-        if int(self.latent_dim) != self.latent_dim or self.latent_dim < 1:
+        if self.latent_dim < 1:
             fail("latent_dim", "must be an integer >= 1")
         for name in ("encoder_hidden", "decoder_hidden"):
             sizes = getattr(self, name)
-            if not isinstance(sizes, list | tuple) or not sizes or any(int(s) != s or s < 1 for s in sizes):
+            if not sizes or any(s < 1 for s in sizes):
                 fail(name, "must be a non-empty list of positive integers")
         if self.activation not in ACTIVATIONS:
             fail("activation", f"must be one of {tuple(ACTIVATIONS)}")
         if self.decoder_last_activation is not None and self.decoder_last_activation not in ACTIVATIONS:
             fail("decoder_last_activation", f"must be one of {tuple(ACTIVATIONS)} or null")
+        if self.input_dim < 0:
+            fail("input_dim", "must be >= 0")
         if not 0.0 <= self.dropout < 1.0:
             fail("dropout", "must be in [0, 1)")
         if self.regulariser not in REGULARISERS:
@@ -130,7 +135,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"model: unknown key {unknown[0]!r}")
+            raise ConfigError(f"model: unknown key {unknown[0]!r}", field=f"model.{unknown[0]}")
         return cls(**data)
 
 
@@ -228,6 +233,21 @@ class VAE(nn.Module):
         else:
             self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
 
+    def flops_per_step(self, batch_size: int) -> float:
+        """Estimated floating-point operations of one training step (forward + backward).
+
+        Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight
+        gradients); the first-layer embedding lookup: B·L·H additions each way. Element-wise
+        work (activations, log-softmax, Adam) is left out: it is memory-bound, not FLOP-bound.
+        """
+        total = 0.0
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                total += 6.0 * batch_size * module.in_features * module.out_features
+        if isinstance(self.input_layer, CodeEmbedding):
+            total += 2.0 * batch_size * self.config.length * self.config.encoder_hidden[0]
+        return total
+
     # -- encoder -------------------------------------------------------------------------
     def encode_from_preactivation(self, preactivation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder from the first layer's pre-activation on (used by the couplings fast path)."""
@@ -259,9 +279,7 @@ class VAE(nn.Module):
             terms = decoded.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
             return terms.masked_fill(is_gap, 0.0)
         var = self.output_logvar.exp()
-        return -0.5 * (
-            (x - decoded).pow(2) / var + self.output_logvar + torch.log(torch.tensor(2 * torch.pi))
-        )
+        return -0.5 * ((x - decoded).pow(2) / var + self.output_logvar + math.log(2 * math.pi))
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per sequence, ``[B]``."""
@@ -275,23 +293,33 @@ class VAE(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + noise * torch.exp(0.5 * logvar)
 
+    def decoder_weight_matrices(self) -> list[nn.Parameter]:
+        """The decoder's weight matrices (biases excluded): what the decoder prior acts on."""
+        return [m.weight for m in [*self.decoder_body, self.decoder_out] if isinstance(m, nn.Linear)]
+
     def decoder_weight_penalty(self) -> torch.Tensor:
         """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
         total = torch.zeros((), device=self.decoder_out.weight.device)
-        for module in [*self.decoder_body, self.decoder_out]:
-            if isinstance(module, nn.Linear):
-                total = total + 0.5 * module.weight.pow(2).sum()
+        for weight in self.decoder_weight_matrices():
+            total = total + 0.5 * weight.pow(2).sum()
         return total
 
-    def loss(self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0) -> LossTerms:
-        """One stochastic evaluation of the training objective on a batch."""
+    def loss(
+        self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0, include_weight_penalty: bool = True
+    ) -> LossTerms:
+        """One stochastic evaluation of the training objective on a batch.
+
+        ``include_weight_penalty=False`` leaves the decoder prior c·½‖W‖²/N_eff out of the
+        total (its gradient, c/N_eff·W, is then added by the optimiser's weight decay, which
+        is the same update without the extra passes over the weights).
+        """
         mean, logvar = self.encode(x)
         z = self.reparameterise(mean, logvar)
         log_px = self.log_likelihood(x, z)
         kl = gaussian_kl(mean, logvar).sum(dim=-1)
         weight = self.regulariser.weight(step)
         regulariser = self.regulariser.penalty(z, kl)
-        if self.config.decoder_l2 > 0:
+        if self.config.decoder_l2 > 0 and include_weight_penalty:
             penalty = self.config.decoder_l2 * self.decoder_weight_penalty() / max(n_eff, 1.0)
         else:
             penalty = torch.zeros((), device=x.device)

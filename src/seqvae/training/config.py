@@ -7,11 +7,17 @@ round-trips through JSON/YAML (``RunConfig.from_dict(cfg.to_dict()) == cfg``).
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from seqvae.errors import ConfigError
+from seqvae.data.alphabet import get_alphabet
+from seqvae.errors import ConfigError, InputError
+from seqvae.io.alignment_formats import FORMATS
 from seqvae.models.vae import ModelConfig
+from seqvae.utils import coerce_fields
+
+NONSTANDARD_MODES = ("drop", "gap")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -29,9 +35,30 @@ class DataConfig:
     theta: float | None = 0.2
 
     def validate(self) -> DataConfig:
-        self.alignment_options()  # AlignmentOptions validates its own fields
+        coerce_fields(self, "data")
         if self.theta is not None and not 0.0 <= self.theta < 1.0:
-            raise ConfigError(f"data.theta: must be in [0, 1) or null (got {self.theta!r})")
+            raise ConfigError(
+                f"data.theta: must be in [0, 1) or null (got {self.theta!r})", field="data.theta"
+            )
+        for name in ("max_sequence_gap_fraction", "max_column_gap_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"data.{name}: must be in [0, 1] or null (got {value!r})", field=f"data.{name}"
+                )
+        if self.nonstandard not in NONSTANDARD_MODES:
+            raise ConfigError(
+                f"data.nonstandard: must be one of {NONSTANDARD_MODES} (got {self.nonstandard!r})",
+                field="data.nonstandard",
+            )
+        if self.format is not None and self.format not in FORMATS:
+            raise ConfigError(
+                f"data.format: must be one of {FORMATS} or null (got {self.format!r})", field="data.format"
+            )
+        try:
+            get_alphabet(self.alphabet)
+        except InputError as err:
+            raise ConfigError(f"data.alphabet: {err.message}", field="data.alphabet") from None
         return self
 
     def alignment_options(self):
@@ -69,6 +96,11 @@ class TrainingConfig:
     flush_denormal
         Flush denormal floats to zero on CPU (strong weight priors shrink weights into the
         denormal range, which can slow steps ~10x).
+    threads
+        CPU threads for training. ``null`` (auto): 1 thread for small models (under 2 GFLOP per
+        step, e.g. the explore preset, whose operations are too small to split), else torch's
+        default. On a machine shared with other jobs, 1 thread is often fastest for any model.
+        The choice is part of the run's config, so a resumed run uses the same.
     """
 
     batch_size: int = 128
@@ -85,14 +117,17 @@ class TrainingConfig:
     checkpoint_every: int = 500
     device: str = "auto"
     flush_denormal: bool = True
+    threads: int | None = None
 
     def validate(self) -> TrainingConfig:
         def fail(name: str, why: str) -> None:
-            raise ConfigError(f"training.{name}: {why} (got {getattr(self, name)!r})")
+            raise ConfigError(
+                f"training.{name}: {why} (got {getattr(self, name)!r})", field=f"training.{name}"
+            )
 
+        coerce_fields(self, "training")
         for name in ("batch_size", "eval_every", "eval_samples", "log_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if getattr(self, name) < 1:
                 fail(name, "must be an integer >= 1")
         if not self.learning_rate > 0:
             fail("learning_rate", "must be > 0")
@@ -100,7 +135,7 @@ class TrainingConfig:
             fail("weight_decay", "must be >= 0")
         if self.max_steps is None and self.max_epochs is None and self.max_time_s is None:
             fail("max_steps", "set at least one of max_steps, max_epochs, max_time_s")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+        if self.max_steps is not None and self.max_steps < 1:
             fail("max_steps", "must be an integer >= 1 or null")
         if self.max_epochs is not None and not self.max_epochs > 0:
             fail("max_epochs", "must be > 0 or null")
@@ -110,6 +145,8 @@ class TrainingConfig:
             fail("validation_fraction", "must be in [0, 1)")
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             fail("early_stopping_patience", "must be >= 1 or null")
+        if self.threads is not None and self.threads < 1:
+            fail("threads", "must be an integer >= 1 or null (auto)")
         if self.device not in DEVICES:
             fail("device", f"must be one of {DEVICES}")
         return self
@@ -126,7 +163,15 @@ class RunConfig:
     preset: str | None = None
 
     def validate(self) -> RunConfig:
+        for name, cls in (("data", DataConfig), ("model", ModelConfig), ("training", TrainingConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"{name}: must be a mapping of settings", field=name)
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ConfigError(
+                f"preset: unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}", field="preset"
+            )
         self.data.validate()
+        coerce_fields(self.model, "model")
         # length/alphabet are filled in from the data at training time; check the rest here
         model = copy.deepcopy(self.model)
         if model.likelihood == "categorical" and model.length < 1:
@@ -136,7 +181,7 @@ class RunConfig:
         model.validate()
         self.training.validate()
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed: must be a non-negative integer (got {self.seed!r})")
+            raise ConfigError(f"seed: must be a non-negative integer (got {self.seed!r})", field="seed")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,10 +195,16 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        sections = {"seed", "preset", "data", "model", "training"}
-        unknown = sorted(set(data) - sections)
+        if not isinstance(data, dict):
+            raise ConfigError("a config must be a mapping of sections")
+        sections = ("data", "model", "training", "seed", "preset")
+        unknown = [k for k in data if k not in sections]
         if unknown:
-            raise ConfigError(f"unknown config key {unknown[0]!r}; sections are {sorted(sections)}")
+            raise ConfigError(
+                f"unknown config key {unknown[0]!r}{_suggest(unknown[0], sections)}; "
+                f"the top level holds {', '.join(sections)}",
+                field=str(unknown[0]),
+            )
         return cls(
             data=_section(DataConfig, data.get("data", {}), "data"),
             model=_section(ModelConfig, data.get("model", {}), "model"),
@@ -169,7 +220,12 @@ class RunConfig:
             if "." in key:
                 section, name = key.split(".", 1)
                 if section not in ("data", "model", "training"):
-                    raise ConfigError(f"unknown config section {section!r} in {key!r}")
+                    raise ConfigError(
+                        f"unknown config section {section!r} in {key!r}; sections are data, model, training",
+                        field=key,
+                    )
+                if not isinstance(merged[section], dict):
+                    raise ConfigError(f"{section}: must be a mapping of settings", field=section)
                 merged[section][name] = value
             else:
                 merged[key] = value
@@ -188,13 +244,23 @@ def _flatten(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _section(cls, values: dict[str, Any], name: str):
+    if values is None:
+        values = {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{name}: must be a mapping")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+        raise ConfigError(f"{name}: must be a mapping of settings (got {values!r})", field=name)
+    known = [f.name for f in fields(cls) if f.init]
+    unknown = [k for k in values if k not in known]
     if unknown:
-        raise ConfigError(f"{name}: unknown key {unknown[0]!r}")
+        raise ConfigError(
+            f"{name}: unknown key {unknown[0]!r}{_suggest(str(unknown[0]), known)}",
+            field=f"{name}.{unknown[0]}",
+        )
     return cls(**values)
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -249,7 +315,10 @@ def preset_config(name: str | None) -> RunConfig:
     if name is None:
         return RunConfig()
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        raise ConfigError(
+            f"unknown preset {name!r}{_suggest(name, PRESETS)}; choose one of {sorted(PRESETS)}",
+            field="preset",
+        )
     config = RunConfig(preset=name).updated(copy.deepcopy(PRESETS[name]))
     config.preset = name
     return config

@@ -3,22 +3,31 @@ atomic checkpoints, exact resume and clean interruption.
 
 Randomness comes from two generators, both saved in checkpoints so that a resumed run
 continues bit-for-bit: a dedicated ``torch.Generator`` for minibatch sampling, and torch's
-global generator for reparameterisation noise, dropout and MMD prior draws. Validation uses
-a third generator re-seeded at each evaluation, so evaluating never shifts the others.
+default generator of the training device (CPU, CUDA or MPS) for reparameterisation noise,
+dropout and MMD prior draws. Validation uses a third generator re-seeded at each evaluation,
+so evaluating never shifts the others.
+
+Ctrl-C (SIGINT) sets a flag; the loop finishes the step in progress, writes a checkpoint and
+raises :class:`TrainingInterrupted`, so an interrupted run resumes exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from seqvae.errors import ConfigError
+from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
@@ -39,12 +48,13 @@ METRIC_COLUMNS = [
 
 
 class TrainingInterrupted(Exception):
-    """Raised after Ctrl-C once the state has been saved."""
+    """Raised after Ctrl-C. ``saved_step`` is the step of the checkpoint to resume from."""
 
-    def __init__(self, step: int, run_dir: Path):
+    def __init__(self, step: int, run_dir: Path, saved_step: int | None = None):
         self.step = step
         self.run_dir = run_dir
-        super().__init__(f"interrupted at step {step}; state saved in {run_dir}")
+        self.saved_step = step if saved_step is None else saved_step
+        super().__init__(f"interrupted at step {step}; state of step {self.saved_step} saved in {run_dir}")
 
 
 @dataclass
@@ -57,13 +67,108 @@ class TrainingOutcome:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an explicit device must be available."""
+    mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        if mps_available:
             return torch.device("mps")
         return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "training.device: cuda is not available here (no CUDA GPU or a CPU-only torch); use auto or cpu",
+            field="training.device",
+        )
+    if name == "mps" and not mps_available:
+        raise ConfigError(
+            "training.device: mps is not available here (Apple GPUs only); use auto or cpu",
+            field="training.device",
+        )
     return torch.device(name)
+
+
+def device_rng_state(device: torch.device) -> torch.Tensor | None:
+    """The default generator state of an accelerator (None on CPU: the global state covers it)."""
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.mps.get_rng_state()
+    return None
+
+
+def set_device_rng_state(device: torch.device, state: torch.Tensor | None) -> None:
+    if state is None:
+        return
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state)
+
+
+def parameter_groups(model: VAE, weight_decay: float, n_eff: float) -> list[dict]:
+    """Adam parameter groups. The decoder prior c·½‖W‖²/N_eff is applied as extra weight decay
+    c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W`` to the
+    gradient, which is exactly the prior's gradient, without computing the penalty and its
+    backward pass over every decoder weight at each step."""
+    prior = model.config.decoder_l2 / max(n_eff, 1.0) if model.config.decoder_l2 > 0 else 0.0
+    decoder = model.decoder_weight_matrices() if prior > 0 else []
+    decoder_ids = {id(p) for p in decoder}
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) not in decoder_ids], "weight_decay": weight_decay}
+    ]
+    if decoder:
+        groups.append({"params": decoder, "weight_decay": weight_decay + prior})
+    return groups
+
+
+def make_adam(parameters, learning_rate: float, weight_decay: float = 0.0):
+    """Adam, fused into one kernel where this torch supports it for the parameters' device
+    (several times faster than the per-tensor loop on CPU), else the default implementation."""
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
+
+
+SMALL_STEP_FLOPS = 2e9
+
+
+def choose_threads(threads: int | None, model: VAE, batch_size: int) -> int:
+    """The CPU thread count for training: ``threads`` when set, else 1 for models whose
+    step is under 2 GFLOP (their operations are too small to gain from splitting), else
+    torch's current setting."""
+    if threads is not None:
+        return int(threads)
+    if model.flops_per_step(batch_size) < SMALL_STEP_FLOPS:
+        return 1
+    return torch.get_num_threads()
+
+
+class _StopFlag:
+    """SIGINT handler for the training loop: the first Ctrl-C asks the loop to stop after the
+    current step (state saved); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+        self._installed = False
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class Trainer:
@@ -112,8 +217,8 @@ class Trainer:
         self.val_weights = weights[mask]
         self.n_eff = float(self.train_weights.sum())
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / config.batch_size))
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        self.optimizer = make_adam(
+            parameter_groups(self.model, config.weight_decay, self.n_eff), config.learning_rate
         )
         self.sampler = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -122,6 +227,11 @@ class Trainer:
         self.best_step: int | None = None
         self.evals_since_best = 0
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.saved_step: int | None = None
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_steps = 0
+        self.threads = choose_threads(config.threads, model, config.batch_size)
+        self._started = time.perf_counter()
 
     # -- state -----------------------------------------------------------------------------
     def state(self) -> dict:
@@ -132,10 +242,15 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "sampler_rng": self.sampler.get_state(),
             "global_rng": torch.get_rng_state(),
+            "device_rng": device_rng_state(self.device),
+            "device_type": self.device.type,
             "best_val_elbo": self.best_val_elbo,
             "best_step": self.best_step,
             "evals_since_best": self.evals_since_best,
             "best_model": self.best_state,
+            # loss terms summed since the last metrics row, so that row comes out the same
+            "metrics_window": {k: v.detach().cpu().clone() for k, v in self.window.items()},
+            "metrics_window_steps": self.window_steps,
         }
 
     def load_state(self, state: dict) -> None:
@@ -143,16 +258,25 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.set_state(state["sampler_rng"])
         torch.set_rng_state(state["global_rng"])
+        if (
+            state.get("device_rng") is not None
+            and state.get("device_type", self.device.type) == self.device.type
+        ):
+            set_device_rng_state(self.device, state["device_rng"])
         self.step = int(state["step"])
         self.elapsed_before = float(state["elapsed_s"])
         self.best_val_elbo = state["best_val_elbo"]
         self.best_step = state["best_step"]
         self.evals_since_best = int(state["evals_since_best"])
         self.best_state = state["best_model"]
+        self.window = {k: v.to(self.device) for k, v in state.get("metrics_window", {}).items()}
+        self.window_steps = int(state.get("metrics_window_steps", 0))
+        self.saved_step = self.step
         _truncate_metrics(self.run_dir / files.METRICS, self.step)
 
     def save_checkpoint(self) -> None:
         files.save_checkpoint(self.run_dir / files.CHECKPOINT, self.state())
+        self.saved_step = self.step
 
     # -- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
@@ -181,10 +305,23 @@ class Trainer:
         return min(limits) if limits else None
 
     def fit(self) -> TrainingOutcome:
-        """Train until a limit or early stopping; restores the best weights at the end."""
+        """Train until a limit or early stopping.
+
+        With early stopping enabled, the weights of the best validation ELBO are restored at
+        the end; otherwise the final weights are kept.
+        """
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return self._fit()
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit(self) -> TrainingOutcome:
         config = self.config
         self._started = time.perf_counter()
         if config.flush_denormal and self.device.type == "cpu":
+            # strong weight priors push weights into the denormal range, which slows steps ~10x
             torch.set_flush_denormal(True)
         max_steps = self._limit_steps()
         metrics_path = self.run_dir / files.METRICS
@@ -198,10 +335,15 @@ class Trainer:
             TextColumn("{task.fields[terms]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
             disable=not self.show_progress,
             transient=False,
         )
-        with open(metrics_path, "a", newline="", encoding="utf-8") as handle, progress:
+        with (
+            open(metrics_path, "a", newline="", encoding="utf-8") as handle,
+            progress,
+            _StopFlag() as stop_flag,
+        ):
             writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
             if new_file:
                 writer.writeheader()
@@ -211,59 +353,57 @@ class Trainer:
                     if max_steps is not None and self.step >= max_steps:
                         stop_reason = "max_steps"
                         break
-                    elapsed = self.elapsed_before + time.perf_counter() - self._started
-                    if config.max_time_s is not None and elapsed >= config.max_time_s:
-                        stop_reason = "max_time"
-                        break
-                    terms = self._train_step()
-                    self.step += 1
-                    row = None
-                    if self.step % config.log_every == 0:
-                        row = {
-                            "step": self.step,
-                            "epoch": round(self.step / self.steps_per_epoch, 4),
-                            "time_s": round(elapsed, 3),
-                            **terms,
-                            "val_elbo": "",
-                        }
-                    if self.step % config.eval_every == 0:
-                        val = self.validation_elbo()
-                        if row is None:
-                            row = {
-                                "step": self.step,
-                                "epoch": round(self.step / self.steps_per_epoch, 4),
-                                "time_s": round(elapsed, 3),
-                                **terms,
-                            }
-                        row["val_elbo"] = "" if val is None else val
-                        if val is not None:
-                            self._track_best(val)
-                    if row is not None:
-                        writer.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
-                        handle.flush()
-                        progress.update(
-                            task,
-                            terms=(
-                                f"loss {terms['loss']:.2f} rec {terms['reconstruction']:.2f} "
-                                f"kl {terms['kl']:.2f}"
-                                + (f" mmd {terms['mmd']:.3f}" if terms["mmd"] else "")
-                                + (f" val {self.best_val_elbo:.2f}" if self.best_val_elbo is not None else "")
-                            ),
-                        )
-                    progress.update(task, completed=self.step)
-                    if self.step % config.checkpoint_every == 0:
-                        self.save_checkpoint()
                     if (
                         config.early_stopping_patience is not None
                         and self.evals_since_best >= config.early_stopping_patience
                     ):
                         stop_reason = "early_stopping"
                         break
+                    elapsed = self.elapsed_before + time.perf_counter() - self._started
+                    if config.max_time_s is not None and elapsed >= config.max_time_s:
+                        stop_reason = "max_time"
+                        break
+                    if stop_flag.requested:
+                        self.save_checkpoint()
+                        raise TrainingInterrupted(self.step, self.run_dir)
+                    terms = self._train_step()
+                    self.step += 1
+                    # loss terms are summed on the device between metric rows and read back
+                    # only for a row, so a step never waits for the device (no per-step .item())
+                    for name, value in terms.items():
+                        self.window[name] = value if name not in self.window else self.window[name] + value
+                    self.window_steps += 1
+                    is_log = self.step % config.log_every == 0
+                    is_eval = self.step % config.eval_every == 0
+                    if is_log or is_eval:
+                        means = {k: float(v) / self.window_steps for k, v in self.window.items()}
+                        self.window, self.window_steps = {}, 0
+                        means["weight_penalty"] = self._weight_penalty()
+                        means["loss"] += means["weight_penalty"]
+                        row = {
+                            "step": self.step,
+                            "epoch": round(self.step / self.steps_per_epoch, 4),
+                            "time_s": round(self.elapsed_before + time.perf_counter() - self._started, 3),
+                            **means,
+                            "val_elbo": "",
+                        }
+                        if is_eval:
+                            val = self.validation_elbo()
+                            if val is not None:
+                                row["val_elbo"] = val
+                                self._track_best(val)
+                        writer.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
+                        handle.flush()
+                        progress.update(task, terms=self._progress_text(means))
+                    progress.update(task, completed=self.step)
+                    if self.step % config.checkpoint_every == 0:
+                        self.save_checkpoint()
             except KeyboardInterrupt:
-                self.save_checkpoint()
-                raise TrainingInterrupted(self.step, self.run_dir) from None
+                # a second Ctrl-C (or one outside the main thread) may land mid-step: the
+                # weights can be half-updated, so keep the last consistent checkpoint
+                raise TrainingInterrupted(self.step, self.run_dir, self.saved_step) from None
         self.save_checkpoint()
-        if self.best_state is not None:
+        if config.early_stopping_patience is not None and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         return TrainingOutcome(
             steps=self.step,
@@ -273,16 +413,33 @@ class Trainer:
             elapsed_s=self.elapsed_before + time.perf_counter() - self._started,
         )
 
-    def _train_step(self) -> dict[str, float]:
+    @torch.no_grad()
+    def _weight_penalty(self) -> float:
+        """The decoder prior c·½‖W‖²/N_eff at the current weights (reported, not differentiated)."""
+        c = self.model.config.decoder_l2
+        if c <= 0:
+            return 0.0
+        return float(c * self.model.decoder_weight_penalty() / max(self.n_eff, 1.0))
+
+    def _progress_text(self, means: dict[str, float]) -> str:
+        text = f"loss {means['loss']:.2f} rec {means['reconstruction']:.2f} kl {means['kl']:.2f}"
+        if means.get("mmd"):
+            text += f" mmd {means['mmd']:.3f}"
+        if self.best_val_elbo is not None:
+            text += f" val {self.best_val_elbo:.2f}"
+        return text
+
+    def _train_step(self) -> dict[str, torch.Tensor]:
         indices = torch.multinomial(
             self.train_weights, self.config.batch_size, replacement=True, generator=self.sampler
         ).to(self.device)
         batch = self.train_data[indices]
-        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff)
+        # the decoder prior's gradient comes from the optimiser's weight decay (see parameter_groups)
+        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff, include_weight_penalty=False)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
-        return terms.as_floats()
+        return terms.as_tensors()
 
     def _track_best(self, val: float) -> None:
         if self.best_val_elbo is None or val > self.best_val_elbo:
@@ -295,14 +452,24 @@ class Trainer:
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop metric rows written after the checkpoint we resume from."""
+    """Keep the complete metric rows up to the checkpoint we resume from.
+
+    Rows written after it are dropped (they will be written again), and so is a row cut
+    short by a killed process.
+    """
     if not path.exists():
         return
+    kept = []
     with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    kept = [r for r in rows if int(r["step"]) <= last_step]
-    from seqvae.io.atomic import atomic_open
-
+        for row in csv.DictReader(handle):
+            if None in row or any(row.get(k) is None for k in METRIC_COLUMNS):
+                continue  # a row cut short
+            try:
+                step = int(row["step"])
+            except ValueError:
+                continue
+            if step <= last_step and (not kept or step > int(kept[-1]["step"])):
+                kept.append(row)
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
         writer.writeheader()

@@ -1,0 +1,330 @@
+"""Bad input through the CLI: exit code 2, exactly one line on stderr that names the file
+(and line, or the option/field), no traceback, and no output files left behind."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqvae.cli.main import main
+
+LETTERS = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+TINY = [
+    "--set",
+    "model.encoder_hidden=[16]",
+    "--set",
+    "model.decoder_hidden=[16]",
+    "--max-steps",
+    "12",
+    "--batch-size",
+    "16",
+    "--set",
+    "training.eval_every=6",
+    "--set",
+    "training.log_every=3",
+    "--no-progress",
+]
+
+
+def write_family(path: Path, n: int = 60, length: int = 12, seed: int = 0) -> Path:
+    """A small aligned family: three ancestors, 20 % random substitutions."""
+    rng = np.random.default_rng(seed)
+    ancestors = rng.integers(0, 20, (3, length))
+    rows = ancestors[rng.integers(0, 3, n)]
+    rows = np.where(rng.random((n, length)) < 0.2, rng.integers(0, 20, (n, length)), rows)
+    path.write_text("".join(f">s{i}\n{''.join(LETTERS[r])}\n" for i, r in enumerate(rows)))
+    return path
+
+
+def files_under(folder: Path) -> set[Path]:
+    return {p.relative_to(folder) for p in folder.rglob("*")}
+
+
+def fails_cleanly(capsys, args, *fragments: str, folder: Path | None = None) -> str:
+    """Run the CLI; check exit code 2, one stderr line with ``fragments``, nothing written."""
+    before = files_under(folder) if folder is not None else None
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, (code, captured.err)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line.startswith("error: "), line
+    assert "Traceback" not in captured.err and "Traceback" not in captured.out
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    if folder is not None:
+        assert files_under(folder) == before, files_under(folder) - before
+    return line
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("trained")
+    aln = write_family(folder / "family.fasta")
+    run_dir = folder / "run"
+    assert main(["train", str(aln), "--out", str(run_dir), *TINY]) == 0
+    return run_dir, aln
+
+
+def test_empty_file(tmp_path, capsys):
+    path = tmp_path / "empty.fasta"
+    path.write_text("")
+    fails_cleanly(capsys, ["info", path], f"{path}: empty file", folder=tmp_path)
+    gz = tmp_path / "empty.fasta.gz"
+    gz.write_bytes(gzip.compress(b"  \n"))
+    fails_cleanly(capsys, ["info", gz], "empty file", folder=tmp_path)
+
+
+def test_not_an_alignment(tmp_path, capsys):
+    csv = tmp_path / "table.csv"
+    csv.write_text("id,value\na,1\n")
+    fails_cleanly(capsys, ["info", csv], f"{csv}: not an alignment", folder=tmp_path)
+    text = tmp_path / "notes.fasta"
+    text.write_text("these are my notes\n>a\nACDE\n")
+    fails_cleanly(capsys, ["info", text], f"{text}:1: not an alignment", folder=tmp_path)
+    binary = tmp_path / "image.fasta"
+    binary.write_bytes(bytes(range(256)))
+    fails_cleanly(capsys, ["info", binary], f"{binary}: not a text file", folder=tmp_path)
+    broken_gz = tmp_path / "cut.fasta.gz"
+    broken_gz.write_bytes(gzip.compress(b">a\nACDE\n" * 100)[:30])
+    fails_cleanly(capsys, ["info", broken_gz], "corrupt gzip", folder=tmp_path)
+    missing = tmp_path / "missing.fasta"
+    fails_cleanly(capsys, ["info", missing], f"{missing}: file not found", folder=tmp_path)
+
+
+def test_ragged_rows(tmp_path, capsys):
+    path = tmp_path / "ragged.fasta"
+    path.write_text(">a\nACDEF\n>b\nACDE\n>c\nACDEF\n")
+    fails_cleanly(
+        capsys, ["info", path], f"{path}:3: ragged alignment: sequence 'b' has 4 columns", folder=tmp_path
+    )
+
+
+def test_ragged_stockholm_blocks(tmp_path, capsys):
+    path = tmp_path / "ragged.sto"
+    path.write_text("# STOCKHOLM 1.0\na ACDE\nb ACDE\n\na FG\nb F\n//\n")
+    fails_cleanly(capsys, ["info", path], f"{path}:3: ragged alignment: sequence 'b'", folder=tmp_path)
+
+
+def test_unknown_characters(tmp_path, capsys):
+    path = tmp_path / "odd.fasta"
+    path.write_text(">a\nACDEF\n>b\nAC1EF\n")
+    fails_cleanly(
+        capsys,
+        ["info", path],
+        f"{path}:3: unknown character '1' in sequence 'b' at column 3",
+        folder=tmp_path,
+    )
+    dna = tmp_path / "dna.fasta"
+    dna.write_text(">a\nACGT\n>b\nACGE\n")
+    fails_cleanly(capsys, ["info", dna, "--alphabet", "dna"], "unknown character 'E'", "dna alphabet")
+
+
+def test_duplicate_ids(tmp_path, capsys):
+    path = tmp_path / "dup.fasta"
+    path.write_text(">a first\nACDE\n>b\nACDF\n>a again\nACDG\n")
+    fails_cleanly(
+        capsys, ["info", path], f"{path}:5: duplicate sequence id 'a' (first seen on line 1)", folder=tmp_path
+    )
+
+
+def test_unknown_reference_id(tmp_path, capsys):
+    path = write_family(tmp_path / "family.fasta")
+    fails_cleanly(
+        capsys,
+        ["info", path, "--reference", "nope"],
+        f"{path}: reference id 'nope' is not in the alignment",
+        folder=tmp_path,
+    )
+    out = tmp_path / "run"
+    fails_cleanly(
+        capsys, ["train", path, "--out", out, "--reference", "nope", *TINY], "'nope'", folder=tmp_path
+    )
+
+
+def test_all_sequences_filtered_away(tmp_path, capsys):
+    path = tmp_path / "x.fasta"
+    path.write_text(">ref\nACDEF\n>b\nACXEF\n>c\nBCDEF\n")
+    fails_cleanly(
+        capsys,
+        ["info", path],
+        f"{path}: all 2 sequences besides the reference were removed",
+        "non",
+        folder=tmp_path,
+    )
+    gappy = tmp_path / "gaps.fasta"
+    gappy.write_text(">ref\nACDEF\n>b\nA----\n>c\n-C---\n")
+    fails_cleanly(capsys, ["info", gappy, "--max-sequence-gaps", "0.5"], "over gap fraction removed: 2")
+    out = tmp_path / "run"
+    fails_cleanly(capsys, ["train", path, "--out", out, *TINY], "removed by the filters", folder=tmp_path)
+
+
+def test_run_from_another_alignment(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    other = write_family(tmp_path / "longer.fasta", length=15)
+    out = tmp_path / "z.csv"
+    line = fails_cleanly(
+        capsys,
+        ["embed", run_dir, other, "--out", out],
+        f"{other}:1: sequences have 15 columns",
+        folder=tmp_path,
+    )
+    assert "12" in line  # says what the run needs
+    assert not out.exists()
+
+
+def test_truncated_weights_file(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    damaged = tmp_path / "run"
+    shutil.copytree(run_dir, damaged)
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    out = tmp_path / "z.csv"
+    fails_cleanly(
+        capsys,
+        ["embed", damaged, "--out", out],
+        f"{weights}: weights file is damaged or truncated",
+        folder=tmp_path,
+    )
+    weights.write_bytes(b"")
+    fails_cleanly(capsys, ["embed", damaged, "--out", out], f"{weights}:", folder=tmp_path)
+    weights.unlink()
+    fails_cleanly(capsys, ["embed", damaged, "--out", out], "weights file not found", folder=tmp_path)
+    fails_cleanly(capsys, ["embed", tmp_path / "nothing", "--out", out], "run directory not found")
+
+
+def test_config_with_unknown_key(tmp_path, capsys):
+    aln = write_family(tmp_path / "family.fasta")
+    config = tmp_path / "bad.yaml"
+    config.write_text("seed: 1\nmodel:\n  latent_dim: 2\n  bta: 2.0\n")
+    out = tmp_path / "run"
+    fails_cleanly(
+        capsys,
+        ["train", aln, "--config", config, "--out", out],
+        f"{config}:4: model: unknown key 'bta' (did you mean 'beta'?)",
+        folder=tmp_path,
+    )
+    toml = tmp_path / "bad.toml"
+    toml.write_text("seed = 1\n[training]\nbatch_size = 8\nmax_stepz = 10\n")
+    fails_cleanly(
+        capsys, ["train", aln, "--config", toml, "--out", out], f"{toml}:4: training: unknown key 'max_stepz'"
+    )
+    top = tmp_path / "top.yaml"
+    top.write_text("seed: 1\nmodle:\n  beta: 1\n")
+    fails_cleanly(
+        capsys, ["train", aln, "--config", top, "--out", out], f"{top}:2: unknown config key 'modle'"
+    )
+    fails_cleanly(
+        capsys, ["train", aln, "--set", "model.bta=1", "--out", out], "--set model.bta: model: unknown key"
+    )
+    assert not out.exists()
+
+
+def test_negative_beta(tmp_path, capsys):
+    aln = write_family(tmp_path / "family.fasta")
+    out = tmp_path / "run"
+    fails_cleanly(
+        capsys,
+        ["train", aln, "--beta", "-1", "--out", out, *TINY],
+        "--beta: model.beta: must be >= 0 (got -1.0)",
+        folder=tmp_path,
+    )
+    config = tmp_path / "neg.yaml"
+    config.write_text("model:\n  latent_dim: 2\n  beta: -0.5\ntraining:\n  max_steps: 5\n")
+    fails_cleanly(
+        capsys,
+        ["train", aln, "--config", config, "--out", out],
+        f"{config}:3: model.beta: must be >= 0 (got -0.5)",
+        folder=tmp_path,
+    )
+    toml = tmp_path / "neg.toml"
+    toml.write_text("[model]\nbeta = -2\n")
+    fails_cleanly(capsys, ["train", aln, "--config", toml, "--out", out], f"{toml}:2: model.beta")
+    fails_cleanly(
+        capsys, ["train", aln, "--set", "training.max_steps=-3", "--out", out], "training.max_steps"
+    )
+    fails_cleanly(capsys, ["train", aln, "--set", "model.beta=abc", "--out", out], "must be a finite number")
+    assert not out.exists()
+
+
+def test_bad_config_files(tmp_path, capsys):
+    aln = write_family(tmp_path / "family.fasta")
+    out = tmp_path / "run"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model:\n  beta: [1, 2\n")
+    fails_cleanly(capsys, ["train", aln, "--config", broken, "--out", out], f"{broken}:", "invalid YAML")
+    broken_toml = tmp_path / "broken.toml"
+    broken_toml.write_text("[model]\nbeta = = 2\n")
+    fails_cleanly(
+        capsys, ["train", aln, "--config", broken_toml, "--out", out], f"{broken_toml}:2: invalid TOML"
+    )
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("- 1\n- 2\n")
+    fails_cleanly(capsys, ["train", aln, "--config", scalar, "--out", out], "must hold a mapping")
+    wrong_ext = tmp_path / "config.ini"
+    wrong_ext.write_text("[model]\n")
+    fails_cleanly(capsys, ["train", aln, "--config", wrong_ext, "--out", out], "config must be")
+    fails_cleanly(
+        capsys, ["train", aln, "--preset", "fitnes", "--out", out], "--preset", "did you mean 'fitness'"
+    )
+    assert not out.exists()
+
+
+def test_existing_run_directory_is_not_overwritten(trained_run, capsys):
+    run_dir, aln = trained_run
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    fails_cleanly(capsys, ["train", aln, "--out", run_dir, *TINY], "already exists")
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before
+
+
+def test_unavailable_device(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is available here")
+    aln = write_family(tmp_path / "family.fasta")
+    out = tmp_path / "run"
+    fails_cleanly(
+        capsys,
+        ["train", aln, "--device", "cuda", "--out", out, *TINY],
+        "cuda is not available",
+        folder=tmp_path,
+    )
+
+
+def test_weights_from_another_run(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    other_aln = write_family(tmp_path / "other.fasta", length=15)
+    other_run = tmp_path / "other_run"
+    assert main(["train", str(other_aln), "--out", str(other_run), *TINY]) == 0
+    capsys.readouterr()
+    mixed = tmp_path / "mixed"
+    shutil.copytree(run_dir, mixed)
+    shutil.copy(other_run / "model.safetensors", mixed / "model.safetensors")
+    fails_cleanly(
+        capsys,
+        ["embed", mixed, "--out", tmp_path / "z.csv"],
+        f"{mixed / 'model.safetensors'}: weights do not match the run's config",
+        folder=tmp_path,
+    )
+
+
+def test_damaged_run_config(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    damaged = tmp_path / "run"
+    shutil.copytree(run_dir, damaged)
+    config = damaged / "config.json"
+    config.write_text(config.read_text().replace('"beta": 1.0', '"beta": -1.0'))
+    fails_cleanly(
+        capsys, ["embed", damaged, "--out", tmp_path / "z.csv"], f"{config}: model.beta", folder=tmp_path
+    )
+    config.write_text("{not json")
+    fails_cleanly(capsys, ["resume", damaged], f"{config}:1: config.json is not valid JSON", folder=tmp_path)
+    (damaged / "checkpoint.pt").write_bytes(b"garbage")
+    config.write_text((run_dir / "config.json").read_text())
+    fails_cleanly(capsys, ["resume", damaged], "checkpoint is damaged or truncated")

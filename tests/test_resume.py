@@ -1,0 +1,191 @@
+"""Interrupted training resumes exactly: a run killed with SIGKILL (or stopped with Ctrl-C)
+and continued with ``seqvae resume`` ends with the same weights, early-stopping state and
+metrics as an uninterrupted run with the same seed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+import seqvae
+from seqvae.cli.main import main
+
+LETTERS = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+SRC = str(Path(seqvae.__file__).resolve().parents[1])
+
+
+def write_family(path: Path, n: int = 300, length: int = 20, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    ancestors = rng.integers(0, 21, (4, length))
+    rows = ancestors[rng.integers(0, 4, n)]
+    rows = np.where(rng.random((n, length)) < 0.25, rng.integers(0, 21, (n, length)), rows)
+    alphabet = np.append(LETTERS, "-")
+    path.write_text("".join(f">s{i}\n{''.join(alphabet[r])}\n" for i, r in enumerate(rows)))
+    return path
+
+
+def write_config(path: Path, regulariser: str) -> Path:
+    config = {
+        "seed": 3,
+        "model": {
+            "encoder_hidden": [32],
+            "decoder_hidden": [32],
+            "latent_dim": 2,
+            "dropout": 0.1,  # dropout draws from the global generator: part of what must resume
+            "regulariser": regulariser,
+            "warmup_steps": 50,
+        },
+        "training": {
+            "batch_size": 32,
+            "max_steps": 240,
+            "eval_every": 20,
+            "log_every": 8,  # not a divisor of checkpoint_every: rows span checkpoints
+            "checkpoint_every": 20,
+            "early_stopping_patience": 3,
+            "validation_fraction": 0.2,
+        },
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_training(aln: Path, config: Path, out: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqvae.cli.main",
+            "train",
+            aln,
+            "--config",
+            config,
+            "--out",
+            out,
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_checkpoint(process: subprocess.Popen, out: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (out / "checkpoint.pt").exists():
+        if process.poll() is not None:
+            raise AssertionError(f"training ended before a checkpoint: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("no checkpoint written in time")
+        time.sleep(0.01)
+
+
+def metric_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "time_s"} for row in csv.DictReader(handle)]
+
+
+def assert_same_run(resumed: Path, reference: Path) -> None:
+    final, expected = load_file(resumed / "model.safetensors"), load_file(reference / "model.safetensors")
+    assert final.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(final[name], expected[name]), name
+    summary, expected_summary = (json.loads((d / "summary.json").read_text()) for d in (resumed, reference))
+    for key in ("status", "steps", "stop_reason", "best_step", "best_val_elbo"):
+        assert summary[key] == expected_summary[key], key
+    # rows written after the last checkpoint by the killed process are dropped, then rewritten
+    assert metric_rows(resumed) == metric_rows(reference)
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory) -> Path:
+    return write_family(tmp_path_factory.mktemp("family") / "family.fasta")
+
+
+@pytest.fixture(scope="module")
+def reference_runs(tmp_path_factory, family) -> dict[str, Path]:
+    """Uninterrupted runs, one per regulariser."""
+    folder = tmp_path_factory.mktemp("reference")
+    runs = {}
+    for regulariser in ("kl", "mmd"):
+        config = write_config(folder / f"{regulariser}.yaml", regulariser)
+        runs[regulariser] = folder / regulariser
+        assert main(["train", str(family), "--config", str(config), "--out", str(runs[regulariser])]) == 0
+        assert main(["train", str(family), "--config", str(config), "--out", str(runs[regulariser])]) == 2
+    return runs
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, family, reference_runs, capsys):
+    config = write_config(tmp_path / "kl.yaml", "kl")
+    out = tmp_path / "killed"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "running"  # really killed mid-run, not finished
+    assert 0 < state["step"] < 240
+
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    assert "finished" in capsys.readouterr().err
+    assert_same_run(out, reference_runs["kl"])
+
+
+def test_ctrl_c_saves_and_exits_130_then_resumes_exactly(tmp_path, family, reference_runs, capsys):
+    config = write_config(tmp_path / "mmd.yaml", "mmd")
+    out = tmp_path / "stopped"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.fail("training finished before Ctrl-C arrived; make the run longer")
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    message = stderr.strip().splitlines()[-1]
+    assert "interrupted at step" in message and f"seqvae resume {out}" in message
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["steps"] == state["step"] == summary["checkpoint_step"]  # saved at the stop
+    assert f"interrupted at step {state['step']}" in message
+    seqvae.load(out)  # the interrupted run's weights are usable as they are
+
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    assert_same_run(out, reference_runs["mmd"])
+
+
+def test_resume_of_finished_run_changes_nothing(tmp_path, reference_runs):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(reference_runs["kl"], copy)
+    assert main(["resume", str(copy), "--no-progress"]) == 0
+    assert_same_run(copy, reference_runs["kl"])
+
+
+def test_metrics_truncation_drops_late_and_cut_rows(tmp_path):
+    from seqvae.training.trainer import METRIC_COLUMNS, _truncate_metrics
+
+    path = tmp_path / "metrics.csv"
+    rows = [",".join([str(step)] + ["1.0"] * (len(METRIC_COLUMNS) - 1)) for step in (10, 20, 30, 40)]
+    path.write_text(",".join(METRIC_COLUMNS) + "\n" + "\n".join(rows) + "\n4")  # '4' = row cut short
+    _truncate_metrics(path, 30)
+    with open(path, newline="") as handle:
+        assert [int(r["step"]) for r in csv.DictReader(handle)] == [10, 20, 30]

@@ -1,0 +1,100 @@
+"""Sequence weights against a direct O(N^2) computation written plainly here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqvae
+from seqvae.data.alignment import alignment_from_sequences
+from seqvae.data.weights import compute_sequence_weights, identity_thresholds
+
+
+def direct_weights(codes: np.ndarray, gap: int, theta: float, block: int = 2048) -> np.ndarray:
+    """w_i = 1 / #{j : matches(i, j) / nongap(i) > 1 - theta}, by brute force.
+
+    One-hot rows over the residue states (a gap is all zeros) in float32 blocks: the products
+    are exact integer match counts. The division and comparison are in float64, as in EVE.
+    """
+    n, length = codes.shape
+    eye = np.eye(gap + 1, gap, dtype=np.float32)
+    nongap = np.maximum((codes != gap).sum(axis=1), 1).astype(np.float64)
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(0, n, block):
+        a = eye[codes[i : i + block]].reshape(-1, length * gap)
+        for j in range(i, n, block):
+            b = eye[codes[j : j + block]].reshape(-1, length * gap)
+            matches = (a @ b.T).astype(np.float64)
+            counts[i : i + block] += (matches / nongap[i : i + block, None] > 1 - theta).sum(axis=1)
+            if j != i:  # the same counts seen from the rows of block j
+                counts[j : j + block] += (matches.T / nongap[j : j + block, None] > 1 - theta).sum(axis=1)
+    return 1.0 / np.maximum(counts, 1)
+
+
+def test_blat_n_eff_matches_direct_computation(blat_full):
+    aln = seqvae.read_alignment(blat_full)
+    assert aln.codes.shape == (8355, 253)
+    weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta=0.2)
+    expected = direct_weights(aln.codes, aln.alphabet.gap_code, theta=0.2)
+    n_eff, expected_n_eff = weights.sum(), expected.sum()
+    assert abs(n_eff - expected_n_eff) <= 0.005 * expected_n_eff
+    # the counts are exact integers in both, so the weights are identical, not just close
+    assert np.array_equal(weights, expected)
+
+
+def test_small_exact_values():
+    sequences = [
+        "ACDEF",  # a
+        "ACDEF",  # b: identical to a
+        "ACDEW",  # c: 4/5 = 0.8 identity with a, b: not > 0.8, so not a neighbour at theta 0.2
+        "AC---",  # d: identity to a, b, c over its own 2 residues is 2/2
+        "-----",  # e: no residues: counts only itself
+        "WWWWW",  # f: alone
+    ]
+    aln = alignment_from_sequences(sequences)
+    gap = aln.alphabet.gap_code
+    weights = compute_sequence_weights(aln.codes, gap, theta=0.2)
+    # neighbours: a {a, b}, b {a, b}, c {c}, d {a, b, c, d}, e {e}, f {f}
+    np.testing.assert_array_equal(weights, [1 / 2, 1 / 2, 1, 1 / 4, 1, 1])
+    # at theta 0.25 the 0.8 identity of c counts (0.8 > 0.75): a, b, c are mutual neighbours
+    weights = compute_sequence_weights(aln.codes, gap, theta=0.25)
+    np.testing.assert_array_equal(weights, [1 / 3, 1 / 3, 1 / 3, 1 / 4, 1, 1])
+    assert compute_sequence_weights(aln.codes, gap, theta=None).tolist() == [1.0] * 6
+
+
+def test_identity_thresholds_follow_the_float64_rule():
+    lengths = np.arange(1, 3000)
+    for theta in (0.01, 0.1, 0.2, 0.3, 0.5, 0.9):
+        k = identity_thresholds(lengths, theta)
+        assert np.all(k / lengths > 1 - theta)
+        assert np.all(~((k - 1) / lengths > 1 - theta))
+
+
+@pytest.mark.parametrize("length", [7, 300])  # 300 > 256 positions: bfloat16 counts in chunks
+def test_blocks_chunks_and_dtypes_agree_with_direct(length):
+    rng = np.random.default_rng(length)
+    ancestors = rng.integers(0, 21, (12, length))
+    codes = ancestors[rng.integers(0, 12, 400)]
+    noise = rng.random(codes.shape) < rng.random((400, 1)) * 0.5
+    codes = np.where(noise, rng.integers(0, 21, codes.shape), codes).astype(np.uint8)
+    cases = [
+        (theta, dtype, 2048, 2**30) for theta in (0.05, 0.2, 0.4) for dtype in (torch.bfloat16, torch.float32)
+    ]
+    cases += [(0.2, dtype, 150, 0) for dtype in (torch.bfloat16, torch.float32)]  # uneven blocks, no cache
+    for theta, dtype, block_size, cache in cases:
+        weights = compute_sequence_weights(
+            codes, 20, theta, block_size=block_size, dtype=dtype, cache_bytes=cache
+        )
+        assert np.array_equal(weights, direct_weights(codes, 20, theta, block=128)), (
+            theta,
+            dtype,
+            block_size,
+        )
+
+
+def test_bad_theta():
+    codes = np.zeros((3, 4), dtype=np.uint8)
+    with pytest.raises(seqvae.InputError, match=r"\[0, 1\)"):
+        compute_sequence_weights(codes, 20, theta=1.0)
+    assert compute_sequence_weights(np.zeros((0, 4), np.uint8), 20).shape == (0,)
