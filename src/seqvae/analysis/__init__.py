@@ -1,0 +1,1 @@
+"""Analyses of trained models: mutation scoring, evaluation, latent space, couplings. Never trains."""
