@@ -290,3 +290,35 @@ def test_cli_skip_mismatches(runs, tmp_path, capsys):
     )
     assert "1 wild-type mismatches dropped" in capsys.readouterr().err
     assert list(pd.read_csv(out)["mutant"]) == ["A182T"]
+
+
+def test_benchmark_dms_table(tmp_path, capsys):
+    code = main(
+        [
+            "benchmark-dms",
+            str(shared_file("blat/BLAT_ECOLX_test.a2m")),
+            str(shared_file("blat/BLAT_ECOLX_Ranganathan2015.csv")),
+            "--score-col",
+            "2500",
+            "--out",
+            str(tmp_path / "bench"),
+            "--models",
+            "site-independent,vae",
+            "--ensemble",
+            "2",
+            "--samples",
+            "2",
+            "--set",
+            "training.max_steps=3",
+            "--set",
+            "model.encoder_hidden=[16]",
+            "--set",
+            "model.decoder_hidden=[16]",
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    for name in ("site-independent", "vae (seed 0)", "vae (seed 1)", "vae ensemble of 2"):
+        assert name in text
+    rows = pd.read_json(tmp_path / "bench" / "benchmark.json")
+    assert list(rows["n_scored"].unique()) == [4807]

@@ -35,14 +35,15 @@ def run_dms_benchmark(
     ensemble: int = 1,
     preset: str = "fitness",
     samples: int = 200,
-    potts_iterations: int = 100,
+    potts_iterations: int = 60,
+    overrides: dict | None = None,
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``.
 
     Returns one row per model: ``model``, ``spearman``, ``ci_low``, ``ci_high``, ``n_scored``,
     ``n_skipped``, ``train_s`` (wall time of fitting) and ``score_s`` (wall time of scoring).
-    With ``ensemble > 1`` VAEs with seeds ``0 .. ensemble-1`` are trained and an extra row
+    ``overrides`` (``{"training.max_steps": 500}``) change the VAE preset. With ``ensemble > 1`` VAEs with seeds ``0 .. ensemble-1`` are trained and an extra row
     gives their average.
     """
     from seqvae.run import train
@@ -52,7 +53,7 @@ def run_dms_benchmark(
         raise InputError(f"unknown model {unknown[0]!r}; choose from {MODEL_KINDS}")
     out = Path(out)
     dms = Path(dms)
-    config = preset_config(preset)
+    config = preset_config(preset).updated(overrides or {})
     aln = read_alignment(alignment, config.data.alignment_options())
     started = time.perf_counter()
     aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)

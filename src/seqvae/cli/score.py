@@ -174,7 +174,7 @@ def baseline_fit(
     ] = False,
     lambda_h: Annotated[float, typer.Option(help="Potts: L2 on fields.")] = 0.01,
     lambda_j: Annotated[float, typer.Option(help="Potts: L2 on couplings (times (q-1)(L-1)).")] = 0.01,
-    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 100,
+    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 60,
     reference: Annotated[str | None, typer.Option(help="Reference sequence id (default: first).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
 ) -> None:
@@ -218,9 +218,14 @@ def benchmark_dms(
     ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
     preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
     samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
-    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 100,
+    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 60,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
+    ] = None,
 ) -> None:
     """Train -> score -> evaluate on one DMS and print one table (rho, interval, times)."""
+    from seqvae.cli.common import parse_set_options
     from seqvae.dms_benchmark import run_dms_benchmark
 
     rows = run_dms_benchmark(
@@ -233,6 +238,7 @@ def benchmark_dms(
         preset=preset,
         samples=samples,
         potts_iterations=potts_iterations,
+        overrides=parse_set_options(set_values),
         log=console.print,
     )
     table = Table(title=f"{dms.name} ({score_col})")
