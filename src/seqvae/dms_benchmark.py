@@ -35,7 +35,7 @@ def run_dms_benchmark(
     ensemble: int = 1,
     preset: str = "fitness",
     samples: int = 200,
-    potts_iterations: int = 60,
+    potts_iterations: int = 30,
     overrides: dict | None = None,
     log: Callable[[str], None] = print,
 ) -> list[dict]:

@@ -174,7 +174,7 @@ def baseline_fit(
     ] = False,
     lambda_h: Annotated[float, typer.Option(help="Potts: L2 on fields.")] = 0.01,
     lambda_j: Annotated[float, typer.Option(help="Potts: L2 on couplings (times (q-1)(L-1)).")] = 0.01,
-    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 60,
+    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 30,
     reference: Annotated[str | None, typer.Option(help="Reference sequence id (default: first).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
 ) -> None:
@@ -218,7 +218,7 @@ def benchmark_dms(
     ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
     preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
     samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
-    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 60,
+    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
     set_values: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
