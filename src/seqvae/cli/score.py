@@ -140,7 +140,7 @@ def score(
         )
         + f"): {out}"
     )
-    console.print(message)
+    console.print(message, soft_wrap=True, highlight=False)
     if score_col:
         evaluation = evaluate_scores(
             report.predicted,
