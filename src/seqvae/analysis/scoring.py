@@ -116,6 +116,7 @@ class VAEScorer(Scorer):
         self.name = name
         generator = torch.Generator().manual_seed(seed)
         self.noise = torch.randn(samples, model.config.latent_dim, generator=generator)
+        self._buffer: torch.Tensor | None = None
         # the fast path knows the plain decoder: an MLP body and one linear output layer
         self._fast = (
             isinstance(getattr(model, "decoder_out", None), torch.nn.Linear)
@@ -147,15 +148,23 @@ class VAEScorer(Scorer):
             return model.log_likelihood(codes, z)
         length, states = model.config.length, model.n_output_states
         hidden = model.decoder_body(z)
-        logits = torch.addmm(self._bias, hidden, self._weight_t).view(-1, states, length)
-        log_norm = torch.logsumexp(logits, dim=1)  # [n, L]
+        n = hidden.shape[0]
+        # one reused buffer for the [n, S, L] logits, transformed in place: no large temporaries,
+        # so the allocator's footprint stays flat over millions of rows
+        if self._buffer is None or self._buffer.shape[0] < n:
+            self._buffer = torch.empty(max(n, DECODE_ROWS), states * length)
+        logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(n, states, length)
         x = codes.long()
-        if model.config.model_gaps:
-            observed = logits.gather(1, x.unsqueeze(1)).squeeze(1)
-            return (observed - log_norm).sum(-1)
-        is_gap = x == model.config.alphabet_size - 1
-        observed = logits.gather(1, torch.where(is_gap, 0, x).unsqueeze(1)).squeeze(1)
-        return (observed - log_norm).masked_fill(is_gap, 0.0).sum(-1)
+        is_gap = None if model.config.model_gaps else x == model.config.alphabet_size - 1
+        index = x if is_gap is None else torch.where(is_gap, 0, x)
+        observed = logits.gather(1, index.unsqueeze(1)).squeeze(1)  # [n, L]
+        top = logits.amax(dim=1, keepdim=True)  # [n, 1, L]
+        logits.sub_(top).exp_()
+        log_norm = logits.sum(dim=1).log_().add_(top.squeeze(1))  # log-sum-exp over states
+        terms = observed - log_norm
+        if is_gap is not None:
+            terms = terms.masked_fill(is_gap, 0.0)
+        return terms.sum(-1)
 
     @torch.no_grad()
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
