@@ -107,7 +107,9 @@ def score(
         png = out.with_suffix(".png")
         plot_singles_heatmap(singles, scorer.registry, png, title=f"single mutants: {scorer.name}")
         console.print(
-            f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}"
+            f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}",
+            soft_wrap=True,
+            highlight=False,
         )
         return
     with Progress(
@@ -204,7 +206,11 @@ def baseline_fit(
             overwrite=overwrite,
             progress=lambda n, f: bar.update(task, info=f"evaluation {n}, objective {f:.4f}"),
         )
-    console.print(f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}")
+    console.print(
+        f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def benchmark_dms(
