@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "generate",
     "report",
     "latent",
+    "score",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
