@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "generate",
     "report",
     "latent",
+    "experiment",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)

@@ -183,7 +183,7 @@ SPEC = ExperimentSpec(
         "decoded from low-density regions."
     ),
     family_kind="associative_memory",
-    family_knobs=associative_memory_knobs(),
+    family_knobs=associative_memory_knobs(n_samples=2500, pattern_shares=[0.4, 0.3, 0.2, 0.1]),
     analysis_knobs={
         "active_threshold": common.ACTIVE_THRESHOLD_KNOB,
         "max_sequences": common.MAX_SEQUENCES_KNOB,

@@ -51,6 +51,12 @@ def associative_memory_knobs(**defaults: Any) -> dict[str, Knob]:
         "burn_in": Knob(200, "int", 0, help="sweeps discarded per chain"),
         "thin": Knob(5, "int", 1, help="sweeps between kept samples"),
         "init": Knob("patterns", "choice", choices=("patterns", "random"), help="chain starts"),
+        "pattern_shares": Knob(
+            None,
+            "floats_or_null",
+            0.0,
+            help="share of each pattern's cluster in the family (null: as sampled); others are subsampled",
+        ),
         "seed": Knob(0, "int", 0, help="seed of the patterns and chains"),
     }
     return _with_defaults(knobs, defaults)
@@ -87,6 +93,14 @@ def check_associative_memory(family: dict[str, Any], key: str = "family") -> dic
                 f"{key}.motifs: motif {number} (positions {start}-{start + length - 1}, 1-based) lies "
                 f"outside the sequence of length {family['length']}"
             )
+    shares = family.get("pattern_shares")
+    if shares is not None:
+        if len(shares) != family["n_patterns"]:
+            raise ConfigError(
+                f"{key}.pattern_shares: {len(shares)} shares for {family['n_patterns']} patterns (one per pattern)"
+            )
+        if min(shares) <= 0:
+            raise ConfigError(f"{key}.pattern_shares: every share must be > 0 (got {shares})")
     if family["n_chains"] > family["n_samples"]:
         raise ConfigError(
             f"{key}.n_chains: more chains ({family['n_chains']}) than samples ({family['n_samples']})"
@@ -180,9 +194,15 @@ def build_family(kind: str, config: dict[str, Any]) -> Family:
             init=config["init"],
             seed=config["seed"],
         )
-        return Family(
-            kind, dict(config), sample.alignment, sample.truth, sample.model, sample.summary.to_dict()
-        )
+        alignment, truth = sample.alignment, sample.truth
+        if config.get("pattern_shares") is not None:
+            rows = _rows_for_shares(
+                truth["nearest_pattern"].to_numpy() - 1, config["pattern_shares"], config["seed"]
+            )
+            alignment, truth = alignment.subset(rows), truth.iloc[rows].reset_index(drop=True)
+        summary = sample.summary.to_dict()
+        summary["n_family"] = len(truth)
+        return Family(kind, dict(config), alignment, truth, sample.model, summary)
     if kind == "linear_factors":
         from seqvae.data.synthetic.linear_factors import simulate_linear_factors
 
@@ -206,6 +226,22 @@ def build_family(kind: str, config: dict[str, Any]) -> Family:
         summary = {"seconds": round(time.perf_counter() - started, 3), "factor_scales": scales.tolist()}
         return Family(kind, dict(config), x.astype(np.float32), truth, None, summary)
     raise ConfigError(f"unknown family kind {kind!r}")
+
+
+def _rows_for_shares(nearest: np.ndarray, shares: list[float], seed: int) -> np.ndarray:
+    """Rows of a sampled family subsampled (seeded) so that cluster μ makes up ``shares[μ]`` of it:
+    the largest family those proportions allow, every kept cluster drawn without replacement."""
+    shares_arr = np.asarray(shares, dtype=np.float64) / np.sum(shares)
+    counts = np.bincount(nearest, minlength=len(shares_arr))
+    total = int(np.floor(np.min(counts / shares_arr)))
+    if total < 1:
+        raise ConfigError("family.pattern_shares: a pattern has no sampled sequence to keep")
+    rng = np.random.default_rng([seed, 2])
+    kept = []
+    for mu, share in enumerate(shares_arr):
+        members = np.flatnonzero(nearest == mu)
+        kept.append(rng.choice(members, size=min(len(members), int(round(share * total))), replace=False))
+    return np.sort(np.concatenate(kept))
 
 
 def save_family(family: Family, directory: str | Path) -> Path:
