@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "report",
     "latent",
     "score",
+    "experiment",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
