@@ -38,6 +38,7 @@ class DemoResult:
     run_dir: Path
     latent_png: Path
     latent_csv: Path
+    report_html: Path
     family_files: dict[str, Path]
     sample: AssociativeMemorySample
     embedding: pd.DataFrame
@@ -54,6 +55,7 @@ class DemoResult:
             ("trained run directory", str(self.run_dir)),
             ("embedding + ground truth (CSV)", str(self.latent_csv)),
             ("latent space picture (PNG)", str(self.latent_png)),
+            ("report (self-contained HTML)", str(self.report_html)),
         ]
 
 
@@ -110,6 +112,7 @@ def run_demo(
     show_progress
         Show the training progress bar.
     """
+    from seqvae.report import build_report
     from seqvae.run import train
 
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -174,11 +177,21 @@ def run_demo(
     )
     agreement = nearest_neighbour_agreement(joined)
     timings["embed_plot_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    report_html = build_report(
+        run.path,
+        out_dir / "report.html",
+        phenotypes=latent_csv,
+        color=["nearest_pattern", "energy"],
+    )
+    timings["report_s"] = time.perf_counter() - started
     return DemoResult(
         out_dir=out_dir,
         run_dir=run.path,
         latent_png=latent_png,
         latent_csv=latent_csv,
+        report_html=report_html,
         family_files=family_files,
         sample=sample,
         embedding=joined,

@@ -55,7 +55,10 @@ def data_section(context: ReportContext) -> Section | None:
     rows = [
         ("sequences used", info.get("n_sequences")),
         ("N_eff (sum of sequence weights)", round(info.get("n_eff", 0.0), 2)),
-        ("identity threshold θ for weights", info.get("theta")),
+        (
+            "identity threshold θ for weights",
+            "none (unweighted)" if info.get("theta") is None else info.get("theta"),
+        ),
     ]
     registry = info.get("registry")
     if registry:
