@@ -92,6 +92,8 @@ def principal_cosines(v: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def random_vector_null(length: int, k: int, n_samples: int = 2000, seed: int = 0) -> dict[str, float]:
     """|v · w| and principal-angle cosines for random unit vectors / random k-subspaces in R^L."""
+    from seqvae.analysis.sca import single_threaded_blas
+
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n_samples, length))
     w = rng.standard_normal((n_samples, length))
@@ -99,12 +101,13 @@ def random_vector_null(length: int, k: int, n_samples: int = 2000, seed: int = 0
     w /= np.linalg.norm(w, axis=1, keepdims=True)
     dots = np.abs((v * w).sum(axis=1))
     n_sub = max(50, n_samples // 10)
-    cosines = np.array(
-        [
-            principal_cosines(rng.standard_normal((length, k)), rng.standard_normal((length, k)))
-            for _ in range(n_sub)
-        ]
-    )
+    with single_threaded_blas():
+        cosines = np.array(
+            [
+                principal_cosines(rng.standard_normal((length, k)), rng.standard_normal((length, k)))
+                for _ in range(n_sub)
+            ]
+        )
     return {
         "dot_mean": float(dots.mean()),
         "dot_q95": float(np.quantile(dots, 0.95)),
@@ -119,6 +122,8 @@ def permutation_null(
     a: np.ndarray, b: np.ndarray, k: int, n_permutations: int = 200, seed: int = 0
 ) -> dict[str, list[float] | float]:
     """Overlaps and correlations after relabelling ``b``'s positions at random."""
+    from seqvae.analysis.sca import single_threaded_blas
+
     rng = np.random.default_rng(seed)
     _, va = top_eigenvectors(a, k)
     _, vb = top_eigenvectors(b, k)
@@ -126,12 +131,13 @@ def permutation_null(
     diag = []
     cos = []
     pearson = []
-    for _ in range(n_permutations):
-        perm = rng.permutation(length)
-        vp = vb[perm]
-        diag.append(np.abs((va * vp).sum(axis=0)))
-        cos.append(principal_cosines(va, vp).mean())
-        pearson.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
+    with single_threaded_blas():
+        for _ in range(n_permutations):
+            perm = rng.permutation(length)
+            vp = vb[perm]
+            diag.append(np.abs((va * vp).sum(axis=0)))
+            cos.append(principal_cosines(va, vp).mean())
+            pearson.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
     diag = np.asarray(diag)
     return {
         "dot_mean": diag.mean(axis=0).tolist(),

@@ -364,3 +364,92 @@ def pymol_selection(name: str, labels: list[str] | np.ndarray, chain: str) -> st
     items = "+".join(str(label) for label in labels)
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     return f"select {safe}, chain {chain} and resi {items}"
+
+
+def plot_contact_map(
+    positions: PositionMatrix,
+    structure_map: StructureMap,
+    distances: np.ndarray,
+    result: ContactResult,
+    out: str | Path,
+    threshold: float = 8.0,
+    divisor: int = 2,
+    title: str = "",
+) -> Path:
+    """Structure contacts (grey, lower triangle) with the top ``L/divisor`` predicted pairs
+    (upper triangle: blue = contact, orange = not) over the mapped positions."""
+    from seqvae.plots.style import CATEGORICAL, new_figure, save_figure
+
+    mapped = np.flatnonzero(structure_map.residue_index >= 0)
+    where = {p: k for k, p in enumerate(mapped)}
+    sub = distances[np.ix_(structure_map.residue_index[mapped], structure_map.residue_index[mapped])]
+    ci, cj = np.nonzero(np.tril(sub < threshold, k=-1))
+    fig, axes = new_figure(1, 1, width=5.0, height=5.0)
+    ax = axes[0, 0]
+    ax.scatter(cj, ci, s=3, color="#b0b0b0", marker="s", linewidths=0, label=f"contact (< {threshold:g} Å)")
+    n = max(1, result.length // divisor)
+    pairs = result.top_pairs[:n]
+    hits = result.top_is_contact[:n]
+    pi = np.array([where[p] for p in pairs[:, 0]])
+    pj = np.array([where[p] for p in pairs[:, 1]])
+    lo, hi = np.minimum(pi, pj), np.maximum(pi, pj)
+    ax.scatter(hi[hits], lo[hits], s=10, color=CATEGORICAL[0], label="predicted, contact")
+    ax.scatter(hi[~hits], lo[~hits], s=10, color=CATEGORICAL[3], marker="x", label="predicted, no contact")
+    ax.set_xlim(-1, mapped.size)
+    ax.set_ylim(mapped.size, -1)
+    ax.set_aspect("equal")
+    if positions.numbering is not None:
+        ticks = np.linspace(0, mapped.size - 1, 6).astype(int)
+        ax.set_xticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
+        ax.set_yticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
+        ax.set_xlabel("reference residue number")
+        ax.set_ylabel("reference residue number")
+    else:
+        ax.set_xlabel("position")
+        ax.set_ylabel("position")
+    key = "L" if divisor == 1 else f"L/{divisor}"
+    ax.set_title(title or f"top {key} = {n} pairs: precision {hits.mean():.2f}")
+    ax.legend(loc="lower left", fontsize=7, markerscale=1.5)
+    return save_figure(fig, out)
+
+
+def sector_sets(
+    positions: PositionMatrix, n_eigenvectors: int = 3, top_fraction: float = 0.1
+) -> dict[str, np.ndarray]:
+    """Position sets to test for 3-D clustering: the IC groups stored by ``seqvae sca``
+    (``ic_group``) and the top ``top_fraction`` of positions of each of the top eigenvectors."""
+    sets: dict[str, np.ndarray] = {}
+    groups = positions.extra.get("ic_group")
+    if groups is not None and groups.shape == (positions.length,):
+        for g in sorted(set(groups.tolist()) - {0}):
+            sets[f"IC{g}"] = np.flatnonzero(groups == g)
+    from seqvae.analysis.sca import eigen_decomposition
+
+    _, vectors = eigen_decomposition(positions.matrix)
+    size = max(3, round(top_fraction * positions.length))
+    for k in range(min(n_eigenvectors, positions.length)):
+        sets[f"eigenvector{k + 1}_top{size}"] = np.argsort(-vectors[:, k], kind="stable")[:size]
+    return sets
+
+
+def structure_clusters(
+    positions: PositionMatrix,
+    structure: Structure,
+    structure_map: StructureMap,
+    sets: dict[str, np.ndarray],
+    distance_mode: str = "cb",
+    n_random: int = 2000,
+    seed: int = 0,
+) -> tuple[list[ClusterTest], list[str]]:
+    """3-D clustering test of each position set plus a PyMOL selection for it."""
+    distances = residue_distances(structure, distance_mode)
+    pool = structure_map.residue_index[structure_map.residue_index >= 0]
+    tests, selections = [], []
+    for name, members in sets.items():
+        residues = structure_map.residue_index[members]
+        residues = residues[residues >= 0]
+        tests.append(cluster_test(name, residues, pool, distances, n_random, seed))
+        labels = [structure.labels[r] for r in sorted(set(residues.tolist()))]
+        if labels:
+            selections.append(pymol_selection(name, labels, structure.chain))
+    return tests, selections

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from seqvae.cli import core
+from seqvae.cli import core, couplings
 from seqvae.cli.common import console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 core.register(app)
+couplings.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
