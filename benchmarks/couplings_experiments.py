@@ -37,7 +37,7 @@ BLAT = DATA / "blat" / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b
 # (name, alignment, preset, overrides)
 # Step limits (not wall-time limits) so that a busy machine changes only how long training takes.
 STEPS = {"training.max_steps": 3000, "training.max_time_s": 900.0}
-S1A_DATA = {"data.max_column_gap_fraction": 0.3, "data.max_sequence_gap_fraction": 0.5, **STEPS}
+S1A_DATA = {"data.max_column_gap_fraction": 0.3, **STEPS}
 RUN_SPECS = [
     ("sh3_z2", SH3, "explore", STEPS),
     ("sh3_z10", SH3, "explore", {**STEPS, "model.latent_dim": 10}),
@@ -105,7 +105,38 @@ def s1a_stage() -> dict:
     for fig in ("sca_matrix.png", "sca_spectrum.png", "sca_ics.png"):
         shutil.copy(OUT / "sca_s1a" / fig, FIGURES / f"s1a_{fig}")
     print(json.dumps(rows, indent=1, default=float))
+    summary["structure"] = s1a_structure_stage()
+    (OUT / "s1a_sectors.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary
+
+
+def s1a_structure_stage() -> dict:
+    """3-D clustering on 3TGI chain E of the SCA IC groups, top-eigenvector positions and the
+    published sectors (mean pairwise C-beta distance vs random sets of mapped positions)."""
+    from seqvae.analysis.contacts import cluster_test, sector_sets, structure_clusters
+
+    structure = read_structure(DATA / "s1a" / "3tgi.pdb", "E")
+    positions = load_matrix_npz(OUT / "sca_s1a" / "sca.npz")
+    mapping = map_positions(positions, structure)
+    tests, selections = structure_clusters(
+        positions, structure, mapping, sector_sets(positions), n_random=5000
+    )
+    distances = residue_distances(structure, "cb")
+    pool = mapping.residue_index[mapping.residue_index >= 0]
+    index_of = structure.index_of()
+    published = dict(np.load(DATA / "s1a" / "halabi_s1a_sectors.npz"))
+    for name, residues in published.items():
+        idx = np.array([index_of[str(r)] for r in residues if str(r) in index_of])
+        tests.append(cluster_test(f"published {name}", idx, pool, distances, 5000))
+    (OUT / "s1a_sectors.pml").write_text("\n".join(selections) + "\n")
+    for t in tests:
+        print(
+            f"{t.name}: n={t.size} mean CB distance {t.mean_distance:.1f} A vs random "
+            f"{t.random_mean:.1f} +- {t.random_std:.1f}, p={t.p_value:.2g}"
+        )
+    out = {"clusters": [t.__dict__ for t in tests], "pymol": selections}
+    (OUT / "s1a_structure.json").write_text(json.dumps(out, indent=2, default=float))
+    return out
 
 
 def couplings_for(name: str, n_ref: int | None = 300) -> PositionMatrix:
@@ -121,9 +152,12 @@ def couplings_for(name: str, n_ref: int | None = 300) -> PositionMatrix:
     return load_matrix_npz(path)
 
 
-def compare_stage() -> dict:
-    results = {}
+def compare_stage(families: list[str]) -> dict:
+    path = OUT / "comparisons.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
     for family, aln_path in (("sh3", SH3), ("s1a", S1A)):
+        if family not in families:
+            continue
         sca_path = OUT / f"sca_{family}" / "sca.npz"
         if not sca_path.exists():
             sca_for(family, aln_path, DATA / "s1a" / "3tgi.pdb" if family == "s1a" else None, "E", seeds=1)
@@ -197,8 +231,13 @@ def contacts_stage() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", default="all", choices=["train", "s1a", "compare", "contacts", "all"])
+    parser.add_argument(
+        "--stage", default="all", choices=["train", "s1a", "s1a-structure", "compare", "contacts", "all"]
+    )
     parser.add_argument("--runs", nargs="*", default=None, help="train only these runs")
+    parser.add_argument(
+        "--families", nargs="*", default=["sh3", "s1a"], help="families for the compare stage"
+    )
     args = parser.parse_args()
     # one thread: on this shared 2-core machine two torch threads made a training step ~7x slower
     torch.set_num_threads(1)
@@ -208,8 +247,10 @@ def main() -> None:
         train_runs(args.runs)
     if args.stage in ("s1a", "all"):
         s1a_stage()
+    if args.stage == "s1a-structure":
+        s1a_structure_stage()
     if args.stage in ("compare", "all"):
-        compare_stage()
+        compare_stage(args.families)
     if args.stage in ("contacts", "all"):
         contacts_stage()
 

@@ -72,7 +72,7 @@ def test_sca_pca_compare_contacts_commands(workspace):
         == 0
     )
     assert main(["compare", str(sca_dir / "sca.npz"), str(root / "pca.npz"), "--out", str(root / "cmp"),
-                 "--permutations", "10"]) == 0  # fmt: skip
+                 "--permutations", "10", "--no-figures"]) == 0  # fmt: skip
     comparison = json.loads((root / "cmp" / "comparison.json").read_text())
     assert comparison["length"] == 14 and comparison["matched_by"] == "numbering"
     assert main(["contacts", str(sca_dir / "sca.npz"), "--pdb", str(pdb), "--chain", "A", "--out",

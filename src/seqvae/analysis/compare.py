@@ -242,7 +242,7 @@ def plot_comparison(
 
     k = comparison.k
     overlaps = np.asarray(comparison.overlap_matrix)
-    fig, axes = new_figure(1, 1, width=4.4, height=3.9)
+    fig, axes = new_figure(1, 1, width=5.0, height=4.2)
     ax = axes[0, 0]
     image = ax.imshow(overlaps, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
     for r in range(k):
@@ -253,10 +253,10 @@ def plot_comparison(
     ax.set_yticks(range(k), [f"{comparison.name_a} v{r + 1}" for r in range(k)])
     rnd = comparison.random_vectors["dot_mean"]
     perm = comparison.permutation.get("dot_mean")
-    note = f"random unit vectors: {rnd:.2f}"
+    note = f"null: random vectors {rnd:.2f}"
     if perm:
-        note += f"; permuted positions (v1): {perm[0]:.2f}"
-    ax.set_title(f"|eigenvector overlaps|\n({note})")
+        note += ", permuted positions " + "/".join(f"{p:.2f}" for p in perm)
+    ax.set_title(f"|top eigenvector overlaps| ({comparison.length} positions)\n{note}", fontsize=9)
     fig.colorbar(image, ax=ax, label="|v · w|")
     paths["overlap_png"] = save_figure(fig, out / "compare_overlaps.png")
     return paths
