@@ -49,17 +49,22 @@ class _ModelOnly:
         return self._codes, self._weights, None, None
 
 
-def blat_model(run_path: Path):
-    if (run_path / "model.safetensors").exists():
+def blat_model(run_path: Path, preset: str | None = None):
+    if preset is None and (run_path / "model.safetensors").exists():
         run = seqvae.load(run_path)
         codes, weights, _, _ = run.training_data()
         return run.model, codes, weights, f"trained run {run_path.relative_to(ROOT)}"
     aln = seqvae.read_alignment(BLAT)
     weights = seqvae.compute_sequence_weights(aln.codes, aln.alphabet.gap_code, 0.2)
-    cfg = seqvae.preset_config("explore").updated({f"model.{k}": v for k, v in BLAT_MODEL.items()})
+    if preset is None:
+        cfg = seqvae.preset_config("explore").updated({f"model.{k}": v for k, v in BLAT_MODEL.items()})
+        what = "untrained model, same architecture"
+    else:
+        cfg = seqvae.preset_config(preset)
+        what = f"untrained model of the {preset} preset"
     cfg.model.length, cfg.model.alphabet_size = aln.length, aln.alphabet.size
     torch.manual_seed(0)
-    return VAE(cfg.model).eval(), aln.codes, weights, "untrained model, same architecture"
+    return VAE(cfg.model).eval(), aln.codes, weights, what
 
 
 def flops_per_neighbour(model) -> tuple[float, float]:
@@ -106,7 +111,7 @@ def encoder_only(model, references: np.ndarray, method: str, batch_size: int = 2
 
 
 def bench_vae(args, roof: float) -> None:
-    model, codes, weights, what = blat_model(ROOT / "runs" / "couplings" / "blat_z30")
+    model, codes, weights, what = blat_model(ROOT / "runs" / "couplings" / "blat_z30", args.preset)
     enc_flops, dec_flops = flops_per_neighbour(model)
     print(f"\n== VAE couplings on BLAT ({what}): L = {model.config.length}, encoder {model.config.encoder_hidden}, "
           f"decoder {model.config.decoder_hidden}, z = {model.config.latent_dim}")  # fmt: skip
@@ -166,6 +171,9 @@ def main() -> None:
     parser.add_argument("--naive-references", type=int, default=10)
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)"
+    )
+    parser.add_argument(
+        "--preset", default=None, help="time an untrained model of this preset (e.g. fitness)"
     )
     parser.add_argument("--skip-sca", action="store_true")
     parser.add_argument("--skip-vae", action="store_true")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -56,10 +55,18 @@ RUN_SPECS = [
             "model.warmup_steps": 1000,
             "training.batch_size": 256,
             "training.max_steps": 2000,
-            "training.max_time_s": 900.0,
+            "training.max_time_s": 3000.0,
         },
     ),
 ]
+
+
+def small_copy(source: Path, target: Path) -> None:
+    """Copy a figure into the repository as a small palette PNG (same pixels, 128 colours)."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        image.convert("RGB").quantize(colors=128).save(target, optimize=True)
 
 
 def train_runs(names: list[str] | None = None) -> None:
@@ -103,7 +110,7 @@ def s1a_stage() -> dict:
     summary = {"sca": result.summary(), "sector_overlaps": rows}
     (OUT / "s1a_sectors.json").write_text(json.dumps(summary, indent=2, default=float))
     for fig in ("sca_matrix.png", "sca_spectrum.png", "sca_ics.png"):
-        shutil.copy(OUT / "sca_s1a" / fig, FIGURES / f"s1a_{fig}")
+        small_copy(OUT / "sca_s1a" / fig, FIGURES / f"s1a_{fig}")
     print(json.dumps(rows, indent=1, default=float))
     summary["structure"] = s1a_structure_stage()
     (OUT / "s1a_sectors.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -183,17 +190,19 @@ def compare_stage(families: list[str]) -> dict:
         for z in ("z2", "z10"):
             vae = couplings_for(f"{family}_{z}")
             for other_name, other in (("SCA", sca), ("PCA", pca)):
-                comparison, a, b = compare_matrices(vae, other, k=3, name_a=f"VAE {z}", name_b=other_name)
-                key = f"{family}_{z}_{other_name.lower()}"
-                write_comparison(comparison, a, b, OUT / f"compare_{key}")
-                results[f"{family}: VAE {z} vs {other_name}"] = comparison.to_dict()
-                if other_name == "SCA":
-                    shutil.copy(
-                        OUT / f"compare_{key}" / "compare_overlaps.png", FIGURES / f"{key}_overlaps.png"
+                for apc in (False, True):
+                    suffix = " (APC)" if apc else ""
+                    comparison, a, b = compare_matrices(
+                        vae, other, k=3, name_a=f"VAE {z}{suffix}", name_b=f"{other_name}{suffix}", apc=apc
                     )
-                    shutil.copy(
-                        OUT / f"compare_{key}" / "compare_heatmaps.png", FIGURES / f"{key}_heatmaps.png"
-                    )
+                    key = f"{family}_{z}_{other_name.lower()}" + ("_apc" if apc else "")
+                    write_comparison(comparison, a, b, OUT / f"compare_{key}")
+                    results[f"{family}: VAE {z} vs {other_name}{suffix}"] = comparison.to_dict()
+                    if other_name == "SCA":
+                        for fig in ("overlaps", "heatmaps"):
+                            small_copy(
+                                OUT / f"compare_{key}" / f"compare_{fig}.png", FIGURES / f"{key}_{fig}.png"
+                            )
     (OUT / "comparisons.json").write_text(json.dumps(results, indent=2, default=float))
     for key, c in results.items():
         print(
@@ -209,14 +218,40 @@ def contacts_stage() -> dict:
     structure = read_structure(DATA / "blat" / "1FQG.pdb", "A")
     distances = residue_distances(structure, "heavy")
     vae = couplings_for("blat_z30", n_ref=200)
+    small_copy(OUT / "vae_blat_z30" / "couplings_matrix.png", FIGURES / "blat_vae_couplings_matrix.png")
     out = {}
     sca_path = OUT / "sca_blat" / "sca.npz"
     if not sca_path.exists():
         sca_for("blat", BLAT, None, seeds=1)
     sca = load_matrix_npz(sca_path)
-    for name, matrix in (("VAE z30", vae), ("SCA", sca)):
+    from seqvae.analysis.compare import average_product_correction
+    from seqvae.analysis.contacts import plot_contact_map
+
+    by_sequence = map_positions(vae, structure, method="sequence")
+    by_offset = map_positions(vae, structure, offset=2)
+    print(
+        f"mapping by sequence == numbering + 2: {np.array_equal(by_sequence.residue_index, by_offset.residue_index)}"
+    )
+    variants = []
+    for name, pm in (("VAE z30", vae), ("SCA", sca)):
+        variants.append((name, pm))
+        corrected = PositionMatrix(
+            average_product_correction(pm.matrix), numbering=pm.numbering, residues=pm.residues
+        )
+        variants.append((f"{name} APC", corrected))
+    for name, matrix in variants:
         mapping = map_positions(matrix, structure, offset=2)
         result = contact_precision(matrix, mapping, distances)
+        tag = name.lower().replace(" ", "_")
+        plot_contact_map(
+            matrix,
+            mapping,
+            distances,
+            result,
+            OUT / f"blat_contacts_{tag}.png",
+            title=f"BLAT {name}: top L/2 pairs, precision {result.precision['L/2']:.2f}",
+        )
+        small_copy(OUT / f"blat_contacts_{tag}.png", FIGURES / f"blat_contacts_{tag}.png")
         out[name] = {
             "precision": result.precision,
             "n_pairs": result.n_pairs,

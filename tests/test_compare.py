@@ -117,3 +117,20 @@ def test_pca_loading_matrix_matches_dense_pca():
         ]
     )
     np.testing.assert_allclose(matrix, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_average_product_correction_removes_rank_one_scale():
+    from seqvae.analysis.compare import average_product_correction
+
+    rng = np.random.default_rng(3)
+    scale = rng.uniform(0.5, 2.0, 20)
+    signal = np.zeros((20, 20))
+    signal[2, 7] = signal[7, 2] = 3.0
+    m = np.outer(scale, scale) + signal
+    corrected = average_product_correction(m)
+    assert np.allclose(corrected, corrected.T) and np.all(np.diag(corrected) == 0)
+    # the strongest corrected pair is the planted one, not the pair of largest scales
+    i, j = np.unravel_index(np.argmax(corrected), corrected.shape)
+    assert {i, j} == {2, 7}
+    top_scale = set(np.argsort(-scale)[:2].tolist())
+    assert not ({2, 7} == top_scale and np.argmax(m - signal) == np.argmax(corrected))

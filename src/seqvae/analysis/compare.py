@@ -24,6 +24,25 @@ from seqvae.analysis.matrix_file import PositionMatrix
 from seqvae.errors import InputError
 
 
+def average_product_correction(matrix: np.ndarray) -> np.ndarray:
+    """APC (Dunn et al. 2008): ``M_ij - M̄_i M̄_j / M̄`` over off-diagonal entries, diagonal 0.
+
+    Removes the rank-one "per-position scale" part of a matrix (e.g. a VAE's larger Δ at variable
+    positions), which otherwise dominates correlations and top eigenvectors.
+    """
+    m = 0.5 * (np.asarray(matrix, np.float64) + np.asarray(matrix, np.float64).T)
+    length = m.shape[0]
+    off = m.copy()
+    np.fill_diagonal(off, 0.0)
+    row_mean = off.sum(axis=1) / (length - 1)
+    total_mean = off.sum() / (length * (length - 1))
+    if total_mean == 0:
+        return off
+    corrected = off - np.outer(row_mean, row_mean) / total_mean
+    np.fill_diagonal(corrected, 0.0)
+    return corrected
+
+
 def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix, PositionMatrix, str]:
     """Restrict both matrices to their common positions, in ``a``'s order.
 
@@ -180,12 +199,17 @@ def compare_matrices(
     seed: int = 0,
     name_a: str = "A",
     name_b: str = "B",
+    apc: bool = False,
 ) -> tuple[Comparison, PositionMatrix, PositionMatrix]:
     """Compare two position matrices on their common positions; returns the numbers and the
-    aligned matrices."""
+    aligned matrices. With ``apc`` both matrices are average-product corrected after alignment."""
     if k < 1:
         raise InputError(f"k must be >= 1, got {k}", source="--k")
     a_sub, b_sub, matched_by = align_matrices(a, b)
+    if apc:
+        a_sub.matrix = average_product_correction(a_sub.matrix)
+        b_sub.matrix = average_product_correction(b_sub.matrix)
+        matched_by += ", APC"
     length = a_sub.length
     k = min(k, length - 1)
     ma = 0.5 * (a_sub.matrix + a_sub.matrix.T)

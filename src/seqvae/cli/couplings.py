@@ -309,6 +309,7 @@ def compare(
     permutations: Annotated[int, typer.Option(help="Position permutations for the null (0: none).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the null simulations.")] = 0,
     names: Annotated[str | None, typer.Option(help="Names of the two matrices, comma-separated.")] = None,
+    apc: Annotated[bool, typer.Option(help="Average-product-correct both matrices first.")] = False,
     figures: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
 ) -> None:
     """Compare two L x L matrices on their common positions: correlations, eigenvector
@@ -327,7 +328,7 @@ def compare(
         name_a, name_b = parts
     else:
         name_a, name_b = a.kind or first.stem, b.kind or second.stem
-    comparison, a_sub, b_sub = compare_matrices(a, b, k, permutations, seed, name_a, name_b)
+    comparison, a_sub, b_sub = compare_matrices(a, b, k, permutations, seed, name_a, name_b, apc=apc)
     write_comparison(comparison, a_sub, b_sub, out, figures=figures)
     c = comparison
     dots = ", ".join(f"{d:.2f}" for d in c.top_dots)
@@ -362,6 +363,9 @@ def contacts(
     ] = None,
     mapping: Annotated[str, typer.Option(help="auto, labels, numbering or sequence.")] = "auto",
     distance: Annotated[str, typer.Option(help="heavy (minimum heavy-atom distance) or cb.")] = "heavy",
+    apc: Annotated[
+        bool, typer.Option(help="Average-product-correct the matrix before ranking pairs.")
+    ] = False,
     threshold: Annotated[float, typer.Option(help="Contact distance in Å.")] = 8.0,
     min_separation: Annotated[int, typer.Option(help="Minimum |i - j| in reference numbering.")] = 6,
     clusters: Annotated[
@@ -372,6 +376,7 @@ def contacts(
 ) -> None:
     """Contact precision of a matrix's strongest pairs on a structure, a contact map, and the
     3-D clustering of its sectors / top-eigenvector positions (with PyMOL selections)."""
+    from seqvae.analysis.compare import average_product_correction
     from seqvae.analysis.contacts import (
         contact_precision,
         map_positions,
@@ -385,6 +390,8 @@ def contacts(
     from seqvae.io.atomic import atomic_open, write_json
 
     positions = load_matrix_npz(matrix_file)
+    if apc:
+        positions.matrix = average_product_correction(positions.matrix)
     structure = read_structure(pdb, chain)
     structure_map = map_positions(positions, structure, offset=offset, method=mapping)
     if structure_map.identity is not None and structure_map.identity < 0.6:
@@ -405,6 +412,7 @@ def contacts(
         "distance": distance,
         "threshold": threshold,
         "min_separation": min_separation,
+        "apc": apc,
         "precision": result.precision,
         "n_pairs": result.n_pairs,
         "contact_fraction_among_candidates": result.contact_fraction,
