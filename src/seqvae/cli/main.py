@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "latent",
     "score",
     "experiment",
+    "couplings",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
