@@ -95,3 +95,40 @@ def test_report_in_headless_chromium(small_run, tmp_path):
     assert outside == []
     assert n_images >= 2
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_included_analysis_folder_gets_its_section(small_run, tmp_path):
+    import json
+
+    from seqvae.plots.style import new_figure, save_figure
+    from seqvae.report import build_report
+
+    folder = tmp_path / "designs_eval"
+    folder.mkdir()
+    fig, axes = new_figure()
+    axes[0, 0].plot([0, 1], [0, 1])
+    save_figure(fig, folder / "statistics.png")
+    (folder / "per_design.csv").write_text("id,hamming\nd1,3\n")
+    (folder / "summary.json").write_text(json.dumps({"single_site": {"pearson_r": 0.91}}))
+    html = build_report(small_run.path, tmp_path / "r.html", include=[folder]).read_text()
+    assert ">Generated sequences</h2>" in html
+    assert "single_site.pearson_r" in html and "0.91" in html
+    # an analysis whose results are absent gets no section
+    assert "Statistical Coupling Analysis" not in html
+
+
+def test_report_bad_include_is_an_input_error(small_run, tmp_path):
+    from seqvae.cli.main import main
+
+    code = main(
+        [
+            "report",
+            str(small_run.path),
+            "--include",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "r.html"),
+        ]
+    )
+    assert code == 2
+    assert not (tmp_path / "r.html").exists()

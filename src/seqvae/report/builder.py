@@ -64,9 +64,11 @@ def build_report(
     )
     sections: list[Section] = []
     for provider in PROVIDERS:
-        section = provider(context)
-        if section is not None:
-            sections.append(section)
+        produced = provider(context)
+        if isinstance(produced, list):
+            sections.extend(produced)
+        elif produced is not None:
+            sections.append(produced)
     if not sections:
         sections.append(Section("empty", "Nothing to show", blocks=[Text("The run has no results yet.")]))
     subtitle = f"run {run.path.name} · written {time.strftime('%Y-%m-%d %H:%M')} · seqvae"

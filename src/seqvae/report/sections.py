@@ -213,6 +213,91 @@ def latent_section(context: ReportContext) -> Section | None:
     return section
 
 
+# Figures written by seqvae's analysis commands, grouped by analysis, with what each shows.
+# An included folder gets one section per analysis whose marker file it holds.
+ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
+    "mutations": {
+        "title": "Mutation effects",
+        "intro": "Zero-shot mutation scores: E[ELBO(mutant)] − E[ELBO(wild type)], higher = fitter.",
+        "markers": ["scores.csv"],
+        "figures": {},
+    },
+    "generation": {
+        "title": "Generated sequences",
+        "intro": "Designs judged against held-out natural sequences (seqvae evaluate-samples).",
+        "markers": ["per_design.csv"],
+        "figures": {
+            "statistics.png": "Single-site frequencies, pairwise connected correlations, higher-order r20 and "
+            "Hamming distances: designs (y) against the natural target set (x); points on the diagonal mean "
+            "the model reproduces that statistic.",
+            "logos.png": "Sequence logos of the designs beside their natural counterpart.",
+        },
+    },
+    "sca": {
+        "title": "Statistical Coupling Analysis",
+        "intro": "SCA with pySCA's defaults on the same alignment.",
+        "markers": ["sca.npz"],
+        "figures": {
+            "sca_matrix.png": "The SCA matrix (Frobenius norm of each 20 × 20 block of the weighted, conservation-"
+            "scaled covariance).",
+            "sca_spectrum.png": "Eigenvalues of the SCA matrix against those of randomised alignments: modes "
+            "above the random cut-off are significant.",
+            "sca_ics.png": "Positions in the space of the top independent components; sectors are the positions "
+            "beyond the 95th percentile of each component.",
+        },
+    },
+    "couplings": {
+        "title": "What the VAE learned: pairwise couplings",
+        "intro": "The VAE's L × L matrix: how much a mutation at position j changes the decoded log-probability "
+        "at position i (root mean square over references and substitutions).",
+        "markers": ["couplings.npz", "comparison.json", "contacts.json"],
+        "figures": {
+            "couplings_matrix.png": "The VAE coupling matrix.",
+            "compare_heatmaps.png": "Two L × L matrices side by side on their common positions.",
+            "compare_overlaps.png": "Overlap |v_k · w_k| of the matrices' top eigenvectors, against the random "
+            "expectation for unit vectors in L dimensions.",
+            "contact_map.png": "Contacts in the structure (grey) with the matrix's strongest pairs overlaid.",
+        },
+    },
+}
+
+
+def analysis_sections(context: ReportContext) -> list[Section]:
+    """One section per analysis found in the included folders (see ``ANALYSIS_FIGURES``)."""
+    sections = []
+    for key, spec in ANALYSIS_FIGURES.items():
+        folders = [f for f in context.include if any((f / m).exists() for m in spec["markers"])]
+        if not folders:
+            continue
+        section = Section(f"analysis-{key}", str(spec["title"]), str(spec["intro"]))
+        for folder in folders:
+            for name, caption in dict(spec["figures"]).items():
+                if (folder / name).exists():
+                    section.blocks.append(
+                        Figure((folder / name).read_bytes(), f"{caption} ({folder.name}/{name})", name)
+                    )
+            for summary_name in ("summary.json", "comparison.json", "contacts.json"):
+                summary = folder / summary_name
+                if summary.exists():
+                    flat = _flatten_numbers(json.loads(summary.read_text(encoding="utf-8")))
+                    if flat:
+                        table = pd.DataFrame(list(flat.items())[:40], columns=["quantity", "value"])
+                        section.blocks.append(Table(table, f"{folder.name}/{summary_name}"))
+        sections.append(section)
+    return sections
+
+
+def _flatten_numbers(data, prefix: str = "") -> dict[str, float | str]:
+    """Scalar entries of a nested JSON document, keyed by their dotted path."""
+    flat: dict[str, float | str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            flat.update(_flatten_numbers(value, f"{prefix}{key}."))
+    elif isinstance(data, int | float | str) and not isinstance(data, bool):
+        flat[prefix.rstrip(".")] = data
+    return flat
+
+
 def config_section(context: ReportContext) -> Section | None:
     import seqvae
 
@@ -231,9 +316,10 @@ def config_section(context: ReportContext) -> Section | None:
     return section
 
 
-PROVIDERS: list[Callable[[ReportContext], Section | None]] = [
+PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
     data_section,
     training_section,
     latent_section,
+    analysis_sections,
     config_section,
 ]
