@@ -166,6 +166,19 @@ def test_pattern_recovery_counts_polysemantic_dimensions():
     assert result["pattern_r2_mean"] == pytest.approx(2 / 3, abs=0.05)
 
 
+def test_a_coordinate_signalling_one_cluster_is_monosemantic_despite_exclusion():
+    """Cluster indicators exclude each other: a coordinate that only marks cluster A is
+    anti-correlated with every other pattern's overlap, but carries only A."""
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, 800)
+    overlaps = np.eye(4)[labels] * 0.9 + 0.05 * rng.random((800, 4))
+    marks_a = (labels == 0) + 0.05 * rng.standard_normal(800)
+    assert (m.abs_correlation_matrix(marks_a[:, None], overlaps)[0, 1:] > 0.3).all()
+    assert m.patterns_carried(marks_a, overlaps) == [0]
+    line = labels + 0.05 * rng.standard_normal(800)  # four clusters in a row along one axis
+    assert len(m.patterns_carried(line, overlaps)) == 3  # the fourth is implied by the other three
+
+
 def test_cluster_pair_distances_find_the_anticorrelated_pair():
     rng = np.random.default_rng(3)
     labels = np.repeat([0, 1, 2], 100)

@@ -24,6 +24,7 @@ __all__ = [
     "hamming_clusters",
     "latent_points",
     "pattern_recovery",
+    "patterns_carried",
     "pooled_and_within_r2",
 ]
 
@@ -57,6 +58,37 @@ def abs_correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(np.abs(np.nan_to_num(r)), 0.0, 1.0)
 
 
+def patterns_carried(z: np.ndarray, overlaps: np.ndarray, threshold: float = 0.3) -> list[int]:
+    """The patterns a latent coordinate mixes, by forward selection.
+
+    The pattern whose overlap correlates best with ``z`` comes first; ``z`` is then regressed on
+    the overlaps chosen so far (least squares with intercept) and the next pattern is the one best
+    correlated with the residual. Selection stops when no remaining pattern reaches
+    ``|r| >= threshold``. Selecting on residuals matters: patterns exclude each other (a sequence
+    near one pattern is far from the others), so a coordinate that only signals pattern A is
+    anti-correlated with every other pattern's overlap too, but explains nothing beyond A.
+    Returns the selected pattern indices in order (empty when even the best ``|r|`` is below
+    ``threshold``).
+    """
+    z = np.asarray(z, dtype=np.float64).reshape(-1)
+    m = _as_2d(overlaps, "overlaps")
+    chosen: list[int] = []
+    residual = z - z.mean()
+    while len(chosen) < m.shape[1]:
+        r = abs_correlation_matrix(residual[:, None], m)[0]
+        r[chosen] = -1.0
+        best = int(np.argmax(r))
+        if r[best] < threshold:
+            break
+        chosen.append(best)
+        design = np.c_[m[:, chosen], np.ones(len(z))]
+        coefficients, *_ = np.linalg.lstsq(design, z, rcond=None)
+        residual = z - design @ coefficients
+        if residual.std() <= 1e-9 * max(z.std(), 1e-300):
+            break
+    return chosen
+
+
 def pattern_recovery(
     z_mean: np.ndarray,
     overlaps: np.ndarray,
@@ -74,25 +106,25 @@ def pattern_recovery(
     active
         ``[d]`` boolean, the dimensions to count (default: all).
     threshold
-        A dimension *carries* a pattern when ``|r(z_k, m_μ)| >= threshold``.
+        The ``|r|`` at which a dimension carries a pattern (see :func:`patterns_carried`).
 
     Returns
     -------
     dict
-        ``best_abs_r_mean`` / ``best_abs_r_min``: over patterns, the best ``|r|`` any active
-        dimension reaches with that pattern's overlap; ``patterns_per_dim_mean``: mean number of
-        patterns an active dimension carries; ``polysemantic_dims``: active dimensions carrying
-        two or more patterns (the *polysemanticity* count); ``monosemantic_dims``: exactly one;
-        ``pattern_r2_mean``: mean over patterns of the in-sample linear R² of ``m_μ`` from all
-        active dimensions (with intercept); ``abs_r``: the ``[d, K]`` matrix.
+        ``best_abs_r_mean`` / ``best_abs_r_min``: over patterns, the best ``|r(z_k, m_μ)|`` any
+        active dimension reaches; ``patterns_per_dim_mean``: mean number of patterns an active
+        dimension carries (:func:`patterns_carried`); ``polysemantic_dims``: active dimensions
+        carrying two or more patterns (the *polysemanticity* count); ``monosemantic_dims``:
+        exactly one; ``pattern_r2_mean``: mean over patterns of the in-sample linear R² of
+        ``m_μ`` from all active dimensions (with intercept); ``abs_r``: the ``[d, K]`` matrix.
     """
     z = _as_2d(z_mean, "z_mean")
     m = _as_2d(overlaps, "overlaps")
     d = z.shape[1]
     active = np.ones(d, dtype=bool) if active is None else np.asarray(active, dtype=bool)
     r = abs_correlation_matrix(z, m)
+    carried = np.array([len(patterns_carried(z[:, k], m, threshold)) for k in np.flatnonzero(active)])
     used = r[active]
-    carried = (used >= threshold).sum(axis=1)
     if used.size:
         best = used.max(axis=0)
         design = np.c_[z[:, active], np.ones(len(z))]

@@ -107,7 +107,7 @@ SPEC = ExperimentSpec(
     summarise=summarise,
     grid_defaults={
         "regulariser": ["kl", "mmd"],
-        "beta": [0.3, 1.0, 2.0, 3.0, 5.0, 10.0],
+        "beta": [1.0, 3.0, 5.0, 6.0, 7.0, 8.0],
         "mmd_weight": [1.0, 10.0, 100.0, 1000.0],
         "latent_dim": [10],
         "seed": [0, 1],
@@ -115,13 +115,13 @@ SPEC = ExperimentSpec(
     run_defaults={
         "model": {"encoder_hidden": [64], "decoder_hidden": [64], "warmup_steps": 0},
         "training": {
-            "max_steps": 800,
-            "batch_size": 256,
+            "max_steps": 1500,
+            "batch_size": 128,
             "learning_rate": 0.002,
             "validation_fraction": 0.0,
             "early_stopping_patience": None,
             "log_every": 50,
-            "checkpoint_every": 400,
+            "checkpoint_every": 500,
             "device": "cpu",
         },
     },

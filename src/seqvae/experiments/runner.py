@@ -251,8 +251,12 @@ def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
     from seqvae.io.atomic import atomic_path
 
     path = out / "results.parquet"
-    with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False)
+    try:
+        with atomic_path(path) as tmp:
+            # mixed text/number columns (failed rows) are written as text rather than refused
+            table.convert_dtypes().to_parquet(tmp, index=False)
+    except (ValueError, TypeError, ImportError, OSError):
+        return None
     return path
 
 
