@@ -196,7 +196,7 @@ def main() -> None:
             continue
         config, data, weights = build(case, path)
         flops = fresh_model(config).flops_per_step(config.training.batch_size)
-        steps = max(2, args.steps if case == "fitness" else args.steps * 10)
+        steps = max(2, args.steps if case == "fitness" else args.steps * 5)
         with tempfile.TemporaryDirectory() as tmp:
             candidates = variants(config, data, weights, Path(tmp))
             timings = {name: [] for name in candidates}

@@ -139,6 +139,29 @@ class ModelConfig:
         return cls(**data)
 
 
+def step_flops(config: ModelConfig, batch_size: int) -> float:
+    """Estimated floating-point operations of one training step (forward + backward).
+
+    Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight gradients);
+    the first-layer embedding lookup of coded sequences: B·L·H additions each way.
+    Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound.
+    """
+    if config.likelihood == "categorical":
+        states = config.alphabet_size if config.model_gaps else config.alphabet_size - 1
+        first = 2.0 * batch_size * config.length * config.encoder_hidden[0]
+        output = config.length * states
+    else:
+        first = 6.0 * batch_size * config.input_dim * config.encoder_hidden[0]
+        output = config.input_dim
+    sizes = [
+        *itertools.pairwise(config.encoder_hidden),
+        (config.encoder_hidden[-1], 2 * config.latent_dim),
+        *itertools.pairwise([config.latent_dim, *config.decoder_hidden]),
+        (config.decoder_hidden[-1], output),
+    ]
+    return first + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
+
+
 def _mlp(sizes: list[int], activation: str, last_activation: str | None, dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
@@ -234,19 +257,8 @@ class VAE(nn.Module):
             self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
 
     def flops_per_step(self, batch_size: int) -> float:
-        """Estimated floating-point operations of one training step (forward + backward).
-
-        Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight
-        gradients); the first-layer embedding lookup: B·L·H additions each way. Element-wise
-        work (activations, log-softmax, Adam) is left out: it is memory-bound, not FLOP-bound.
-        """
-        total = 0.0
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                total += 6.0 * batch_size * module.in_features * module.out_features
-        if isinstance(self.input_layer, CodeEmbedding):
-            total += 2.0 * batch_size * self.config.length * self.config.encoder_hidden[0]
-        return total
+        """Estimated floating-point operations of one training step; see :func:`step_flops`."""
+        return step_flops(self.config, batch_size)
 
     # -- encoder -------------------------------------------------------------------------
     def encode_from_preactivation(self, preactivation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
-from seqvae.models.vae import VAE
+from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 
@@ -135,13 +135,14 @@ def make_adam(parameters, learning_rate: float, weight_decay: float = 0.0):
 SMALL_STEP_FLOPS = 2e9
 
 
-def choose_threads(threads: int | None, model: VAE, batch_size: int) -> int:
+def choose_threads(threads: int | None, model: VAE | ModelConfig, batch_size: int) -> int:
     """The CPU thread count for training: ``threads`` when set, else 1 for models whose
     step is under 2 GFLOP (their operations are too small to gain from splitting), else
     torch's current setting."""
     if threads is not None:
         return int(threads)
-    if model.flops_per_step(batch_size) < SMALL_STEP_FLOPS:
+    config = model.config if isinstance(model, VAE) else model
+    if step_flops(config, batch_size) < SMALL_STEP_FLOPS:
         return 1
     return torch.get_num_threads()
 
