@@ -380,9 +380,11 @@ def write_coupling_outputs(
         ax = axes[0, 0]
         image = ax.imshow(result.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
                           vmax=float(np.quantile(result.matrix, 0.995)) or None, interpolation="nearest")  # fmt: skip
-        ax.set_xlabel("position j (mutated)")
-        ax.set_ylabel("position i (affected)")
-        ax.set_title(f"VAE coupling matrix (RMS Δ log p, {result.reference_rows.size} references)")
+        ax.set_xlabel("position (model column)")
+        ax.set_ylabel("position (model column)")
+        ax.set_title(
+            f"VAE coupling matrix, symmetrised\n(RMS Δ log p over {result.reference_rows.size} references)"
+        )
         fig.colorbar(image, ax=ax, label="RMS Δ log p(x_i) [nats]")
         paths["matrix_png"] = save_figure(fig, out / "couplings_matrix.png")
     return paths

@@ -126,8 +126,7 @@ def sca(
     seed: Annotated[int, typer.Option(help="Seed of the randomisations.")] = 0,
     figures: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
 ) -> None:
-    """Statistical Coupling Analysis with pySCA's defaults: SCA matrix, spectrum vs randomised
-    alignments, ICs and sectors. Writes sca.npz, positions.csv, summary.json and figures."""
+    """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
     from seqvae.analysis.sca import SCAOptions, run_sca, sector_overlaps, write_sca_outputs
     from seqvae.io.atomic import write_json
 
@@ -205,8 +204,7 @@ def pca_matrix(
         ),
     ] = True,
 ) -> None:
-    """The covariance of PCA loadings as an L x L matrix (Frobenius norm of the rank-k one-hot
-    covariance's 20 x 20 blocks), for `seqvae compare`."""
+    """The L x L matrix of PCA loadings (rank-k one-hot covariance, Frobenius norm per block)."""
     from seqvae.analysis.compare import pca_loading_matrix
     from seqvae.analysis.matrix_file import save_matrix_npz
     from seqvae.analysis.sca import SCAOptions, preprocess_alignment, sca_weights
@@ -262,8 +260,7 @@ def couplings(
     method: Annotated[str, typer.Option(help="fast (first-layer update) or naive (re-encode).")] = "fast",
     figures: Annotated[bool, typer.Option(help="Write a PNG heatmap.")] = True,
 ) -> None:
-    """The VAE's L x L coupling matrix: RMS change of log p(x_i) decoded from the latent mean
-    when position j of a reference is mutated, over all Hamming-1 neighbours."""
+    """The VAE's L x L coupling matrix: RMS change of log p(x_i) when x_j is mutated (all Hamming-1)."""
     from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.run import load
@@ -312,8 +309,7 @@ def compare(
     apc: Annotated[bool, typer.Option(help="Average-product-correct both matrices first.")] = False,
     figures: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
 ) -> None:
-    """Compare two L x L matrices on their common positions: correlations, eigenvector
-    overlaps and principal angles, against random and permutation nulls."""
+    """Compare two L x L matrices: correlations, eigenvector overlaps, principal angles, nulls."""
     from seqvae.analysis.compare import compare_matrices, write_comparison
     from seqvae.analysis.matrix_file import load_matrix_npz
 
@@ -374,8 +370,7 @@ def contacts(
     random_sets: Annotated[int, typer.Option(help="Random sets per clustering test.")] = 2000,
     figures: Annotated[bool, typer.Option(help="Write the contact map PNG.")] = True,
 ) -> None:
-    """Contact precision of a matrix's strongest pairs on a structure, a contact map, and the
-    3-D clustering of its sectors / top-eigenvector positions (with PyMOL selections)."""
+    """Contact precision of a matrix's top pairs on a structure; 3-D clustering of its sectors."""
     from seqvae.analysis.compare import average_product_correction
     from seqvae.analysis.contacts import (
         contact_precision,
