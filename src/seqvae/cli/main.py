@@ -3,12 +3,12 @@ and exit code 2; Ctrl-C during training saves the state and exits with code 130.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 from rich.text import Text
 
-from seqvae.cli import core
 from seqvae.cli.common import console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
@@ -20,7 +20,20 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-core.register(app)
+# Each command group lives in its own module with a ``register(app)`` function.
+COMMAND_MODULES = (
+    "core",
+    "simulate",
+    "demo",
+    "generate",
+    "report",
+    "latent",
+    "score",
+    "experiment",
+    "couplings",
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"seqvae.cli.{_name}").register(app)
 
 
 def _error_line(message: str) -> None:

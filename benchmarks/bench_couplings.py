@@ -1,0 +1,191 @@
+"""Benchmark: VAE couplings on BLAT (fast first-layer path vs naive re-encoding) and SCA on S1A.
+
+One command: ``python benchmarks/bench_couplings.py`` (options: ``--references``, ``--naive-references``,
+``--threads``, ``--run``). Prints each figure with the peak float32 matmul rate measured in the same run
+(``benchmarks/roof.py``) and the naive baseline measured side by side.
+
+VAE: the trained ``runs/couplings/blat_z30`` run when present (``benchmarks/couplings_experiments.py``),
+otherwise an untrained model of the same architecture (timing does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+import seqvae  # noqa: E402
+from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E402
+from seqvae.analysis import sca as S  # noqa: E402
+from seqvae.analysis.couplings import CouplingOptions, coupling_deltas, first_layer_table, vae_couplings  # noqa: E402
+from seqvae.models.vae import VAE  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+BLAT = DATA / "blat" / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
+S1A = DATA / "s1a" / "halabi_s1a_alignment.fasta"
+BLAT_MODEL = {
+    "latent_dim": 30,
+    "model_gaps": False,
+    "encoder_hidden": [512, 256],
+    "decoder_hidden": [256, 512],
+    "decoder_l2": 1000.0,
+}
+
+
+class _ModelOnly:
+    def __init__(self, model, codes, weights):
+        self.model, self._codes, self._weights = model, codes, weights
+
+    def training_data(self):
+        return self._codes, self._weights, None, None
+
+
+def blat_model(run_path: Path, preset: str | None = None):
+    if preset is None and (run_path / "model.safetensors").exists():
+        run = seqvae.load(run_path)
+        codes, weights, _, _ = run.training_data()
+        return run.model, codes, weights, f"trained run {run_path.relative_to(ROOT)}"
+    aln = seqvae.read_alignment(BLAT)
+    weights = seqvae.compute_sequence_weights(aln.codes, aln.alphabet.gap_code, 0.2)
+    if preset is None:
+        cfg = seqvae.preset_config("explore").updated({f"model.{k}": v for k, v in BLAT_MODEL.items()})
+        what = "untrained model, same architecture"
+    else:
+        cfg = seqvae.preset_config(preset)
+        what = f"untrained model of the {preset} preset"
+    cfg.model.length, cfg.model.alphabet_size = aln.length, aln.alphabet.size
+    torch.manual_seed(0)
+    return VAE(cfg.model).eval(), aln.codes, weights, what
+
+
+def flops_per_neighbour(model) -> tuple[float, float]:
+    """Matmul FLOPs of the encoder after the first layer and of the decoder, per sequence."""
+    cfg = model.config
+    enc = [cfg.encoder_hidden[0], *cfg.encoder_hidden[1:]]
+    encoder = sum(2 * a * b for a, b in itertools.pairwise(enc)) + 2 * enc[-1] * 2 * cfg.latent_dim
+    dec = [cfg.latent_dim, *cfg.decoder_hidden, cfg.length * model.n_output_states]
+    decoder = sum(2 * a * b for a, b in itertools.pairwise(dec))
+    return float(encoder), float(decoder)
+
+
+@torch.no_grad()
+def encoder_only(model, references: np.ndarray, method: str, batch_size: int = 2048) -> tuple[float, int]:
+    """Time to get the latent means of every neighbour (no decoder)."""
+    table = first_layer_table(model) if method == "fast" else None
+    gap = model.config.alphabet_size - 1
+    from seqvae.analysis.couplings import neighbour_list
+
+    started = time.perf_counter()
+    count = 0
+    for ref in references:
+        j, b = neighbour_list(ref, model.config.alphabet_size, gap, False)
+        count += j.size
+        ref_t = torch.from_numpy(ref)
+        jj, bb = torch.from_numpy(j), torch.from_numpy(b)
+        if method == "fast":
+            base = model.input_layer(ref_t.unsqueeze(0))
+            for s in range(0, j.size, batch_size):
+                pre = (
+                    base
+                    + table[jj[s : s + batch_size], bb[s : s + batch_size]]
+                    - table[jj[s : s + batch_size], ref_t.long()[jj[s : s + batch_size]]]
+                )
+                model.encode_from_preactivation(pre)
+        else:
+            for s in range(0, j.size, batch_size):
+                codes = ref_t.unsqueeze(0).repeat(min(batch_size, j.size - s), 1)
+                codes[torch.arange(codes.shape[0]), jj[s : s + batch_size]] = bb[s : s + batch_size].to(
+                    torch.uint8
+                )
+                model.encode(codes)
+    return time.perf_counter() - started, count
+
+
+def bench_vae(args, roof: float) -> None:
+    model, codes, weights, what = blat_model(ROOT / "runs" / "couplings" / "blat_z30", args.preset)
+    enc_flops, dec_flops = flops_per_neighbour(model)
+    print(f"\n== VAE couplings on BLAT ({what}): L = {model.config.length}, encoder {model.config.encoder_hidden}, "
+          f"decoder {model.config.decoder_hidden}, z = {model.config.latent_dim}")  # fmt: skip
+    options = CouplingOptions(n_references=args.references, seed=0)
+    result = vae_couplings(_ModelOnly(model, codes, weights), options=options)
+    fast_s, n_nb = result.elapsed_s, result.n_neighbours
+    gflops = n_nb * (enc_flops + dec_flops) / fast_s / 1e9
+    print(f"fast path: {args.references} references, {n_nb} neighbours in {fast_s:.1f} s "
+          f"({n_nb / fast_s:.0f} neighbours/s, {gflops:.1f} GFLOP/s = {gflops / roof:.0%} of the matmul roof)")  # fmt: skip
+    rows = result.reference_rows[: args.naive_references]
+    started = time.perf_counter()
+    n_naive = 0
+    for row in rows:
+        j, _, _, _ = coupling_deltas(model, codes[row], "naive")
+        n_naive += j.size
+    naive_s = time.perf_counter() - started
+    started = time.perf_counter()
+    n_fast_sub = 0
+    table = first_layer_table(model)
+    for row in rows:
+        j, _, _, _ = coupling_deltas(model, codes[row], "fast", table=table)
+        n_fast_sub += j.size
+    fast_sub_s = time.perf_counter() - started
+    print(f"side by side on {rows.size} references ({n_naive} neighbours): naive re-encoding {naive_s:.1f} s, "
+          f"fast {fast_sub_s:.1f} s -> end-to-end speed-up {naive_s / fast_sub_s:.2f}x; naive extrapolated to "
+          f"{args.references} references: {naive_s / n_naive * n_nb:.0f} s")  # fmt: skip
+    refs = codes[rows]
+    fast_enc, n1 = encoder_only(model, refs, "fast")
+    naive_enc, _ = encoder_only(model, refs, "naive")
+    print(f"encoder only (latent means of {n1} neighbours): fast {fast_enc:.2f} s, naive {naive_enc:.2f} s -> "
+          f"speed-up {naive_enc / fast_enc:.1f}x; the decoder ({dec_flops / 1e6:.1f} MFLOP per neighbour vs "
+          f"{enc_flops / 1e6:.2f} for the encoder after layer 1) dominates the rest")  # fmt: skip
+
+
+def bench_sca(roof: float) -> None:
+    print("\n== SCA on S1A (pySCA defaults, 10 randomised alignments, 1 randomisation seed)")
+    started = time.perf_counter()
+    aln = seqvae.read_alignment(S1A)
+    read_s = time.perf_counter() - started
+    result = S.run_sca(aln, S.SCAOptions(n_stability_seeds=1))
+    t = result.timings
+    n, length = result.alignment.codes.shape
+    flops = 2.0 * n * (20 * length) ** 2 / 2  # blocked one-hot products, upper block triangle
+    core = t["sca_matrix"] + t["randomisations"] + t["ica"]
+    print(
+        f"{n} x {length} positions, N_eff {result.alignment.n_eff:.1f}, {result.n_significant} significant modes"
+    )
+    print(f"read {read_s:.1f} s, processing {t['preprocess']:.1f} s (pySCA: 3 s), SCA matrix {t['sca_matrix']:.1f} s "
+          f"({flops / t['sca_matrix'] / 1e9:.1f} GFLOP/s = {flops / t['sca_matrix'] / 1e9 / roof:.0%} of the roof), "
+          f"10 randomisations {t['randomisations']:.1f} s (pySCA: 64-68 s), ICA {t['ica']:.1f} s; "
+          f"core {core:.1f} s (pySCA: 78-81 s)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--references", type=int, default=200)
+    parser.add_argument("--naive-references", type=int, default=10)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)"
+    )
+    parser.add_argument(
+        "--preset", default=None, help="time an untrained model of this preset (e.g. fitness)"
+    )
+    parser.add_argument("--skip-sca", action="store_true")
+    parser.add_argument("--skip-vae", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    roof = peak_matmul_gflops()
+    print(f"roof: peak float32 matmul {roof:.1f} GFLOP/s ({machine_description()})")
+    if not args.skip_vae:
+        bench_vae(args, roof)
+    if not args.skip_sca:
+        bench_sca(roof)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,455 @@
+"""Position matrices on a 3-D structure: numbering maps, contact precision, 3-D clustering of
+position sets (sectors, eigenvector tops) and PyMOL selections.
+
+Structures are read with Biopython's PDB (or mmCIF) parser. A residue's *label* is its PDB
+residue number plus insertion code (``"184A"``), which is how chymotrypsin numbering is
+written in S1A structures. Matrix positions reach structure residues in one of three ways:
+their ``labels`` (e.g. written by ``seqvae sca --pdb``), their reference ``numbering`` plus an
+``offset`` (BLAT in 1FQG: PDB number = UniProt number + 2), or a pairwise alignment of the
+reference residues to the structure's sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seqvae.analysis.matrix_file import PositionMatrix
+from seqvae.errors import InputError
+
+THREE_TO_ONE = {
+    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
+    "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S",
+    "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V", "MSE": "M", "SEC": "C", "PYL": "K",
+}  # fmt: skip
+
+
+@dataclass
+class Structure:
+    """The amino-acid residues of one chain.
+
+    Attributes
+    ----------
+    labels
+        Residue number plus insertion code, as written in the file (``"184A"``).
+    sequence
+        One-letter residues in chain order.
+    atoms
+        ``float [n_atoms, 3]`` heavy-atom coordinates of all residues, grouped by residue.
+    atom_residue
+        ``int [n_atoms]``: the residue index of each atom.
+    beta
+        ``float [R, 3]``: C-beta coordinates (C-alpha for glycine; NaN when missing).
+    """
+
+    labels: list[str]
+    sequence: str
+    atoms: np.ndarray
+    atom_residue: np.ndarray
+    beta: np.ndarray
+    chain: str
+    source: str
+
+    @property
+    def n_residues(self) -> int:
+        return len(self.labels)
+
+    def index_of(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+
+def read_structure(path: str | Path, chain: str = "A") -> Structure:
+    """Read one chain's amino-acid residues from a PDB or mmCIF file (first model)."""
+    from Bio.PDB import MMCIFParser, PDBParser
+    from Bio.PDB.PDBExceptions import PDBConstructionException
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("structure file not found", path)
+    parser = MMCIFParser(QUIET=True) if path.suffix.lower() in (".cif", ".mmcif") else PDBParser(QUIET=True)
+    try:
+        model_set = parser.get_structure(path.stem, str(path))
+    except (PDBConstructionException, ValueError, KeyError, IndexError) as err:
+        raise InputError(f"cannot parse structure ({err})", path) from None
+    models = list(model_set)
+    if not models:
+        raise InputError("no model in the structure file", path)
+    model = models[0]
+    chains = [c.id for c in model]
+    if chain not in chains:
+        raise InputError(f"chain {chain!r} not found (chains: {', '.join(chains) or 'none'})", path)
+    labels: list[str] = []
+    letters: list[str] = []
+    atoms: list[np.ndarray] = []
+    atom_residue: list[int] = []
+    beta: list[np.ndarray] = []
+    for residue in model[chain]:
+        hetero, number, icode = residue.id
+        name = residue.get_resname().upper()
+        if name not in THREE_TO_ONE or (hetero.strip() and name != "MSE"):
+            continue
+        heavy = [a.coord for a in residue if (a.element or a.get_id()[0]).upper() != "H"]
+        if not heavy:
+            continue
+        index = len(labels)
+        labels.append(f"{number}{icode.strip()}")
+        letters.append(THREE_TO_ONE[name])
+        atoms.extend(np.asarray(heavy, dtype=np.float64))
+        atom_residue.extend([index] * len(heavy))
+        if "CB" in residue:
+            beta.append(np.asarray(residue["CB"].coord, dtype=np.float64))
+        elif "CA" in residue:
+            beta.append(np.asarray(residue["CA"].coord, dtype=np.float64))
+        else:
+            beta.append(np.full(3, np.nan))
+    if not labels:
+        raise InputError(f"chain {chain!r} has no amino-acid residues", path)
+    return Structure(
+        labels=labels,
+        sequence="".join(letters),
+        atoms=np.asarray(atoms, dtype=np.float64),
+        atom_residue=np.asarray(atom_residue, dtype=np.int64),
+        beta=np.asarray(beta, dtype=np.float64),
+        chain=chain,
+        source=str(path),
+    )
+
+
+def residue_distances(structure: Structure, mode: str = "heavy") -> np.ndarray:
+    """Residue-residue distances in Å: minimum heavy-atom distance (``heavy``) or C-beta (``cb``)."""
+    if mode == "cb":
+        diff = structure.beta[:, None, :] - structure.beta[None, :, :]
+        return np.sqrt((diff**2).sum(-1))
+    if mode != "heavy":
+        raise InputError(f"distance mode must be 'heavy' or 'cb', got {mode!r}")
+    atoms = structure.atoms
+    n = structure.n_residues
+    # atoms are grouped by residue, so reduceat over residue starts gives per-residue minima
+    starts = np.flatnonzero(np.r_[True, np.diff(structure.atom_residue) != 0])
+    out = np.empty((n, n))
+    sq = (atoms**2).sum(1)
+    for i in range(n):
+        block = atoms[structure.atom_residue == i]
+        d2 = (block**2).sum(1)[:, None] + sq[None, :] - 2.0 * block @ atoms.T
+        per_atom = np.minimum.reduceat(d2.min(axis=0), starts)
+        out[i] = np.sqrt(np.maximum(per_atom, 0.0))
+    return np.minimum(out, out.T)
+
+
+def align_sequences(query: str, target: str) -> np.ndarray:
+    """Map each residue of ``query`` to an index in ``target`` (-1 where unaligned).
+
+    Global alignment with free end gaps (BLOSUM62, gap open -10, extend -0.5): robust to a
+    structure that covers only part of the reference and vice versa.
+    """
+    from Bio.Align import PairwiseAligner, substitution_matrices
+
+    aligner = PairwiseAligner()
+    aligner.mode = "global"
+    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    aligner.open_gap_score = -10.0
+    aligner.extend_gap_score = -0.5
+    aligner.end_gap_score = 0.0
+    clean_q = query.upper().replace("X", "A")
+    clean_t = target.upper().replace("X", "A")
+    alignment = aligner.align(clean_q, clean_t)[0]
+    mapping = np.full(len(query), -1, dtype=np.int64)
+    for (q0, q1), (t0, t1) in zip(*alignment.aligned):
+        mapping[q0:q1] = np.arange(t0, t1)
+    return mapping
+
+
+@dataclass
+class StructureMap:
+    """Where each matrix position sits in a structure (``-1``: not in the structure)."""
+
+    residue_index: np.ndarray
+    method: str
+    n_mapped: int
+    n_identical: int | None
+
+    @property
+    def identity(self) -> float | None:
+        if self.n_identical is None or self.n_mapped == 0:
+            return None
+        return self.n_identical / self.n_mapped
+
+
+def map_positions(
+    positions: PositionMatrix,
+    structure: Structure,
+    offset: int | None = None,
+    method: str = "auto",
+) -> StructureMap:
+    """Map matrix positions to structure residues.
+
+    Parameters
+    ----------
+    positions
+        The matrix (its ``labels``, ``numbering`` and ``residues`` are used).
+    structure
+        The chain to map onto.
+    offset
+        Structure residue number = reference ``numbering`` + ``offset`` (forces ``numbering``).
+    method
+        ``labels``, ``numbering`` (with ``offset``, default 0), ``sequence`` (align the
+        reference residues to the chain), or ``auto``: ``numbering`` when ``offset`` is given,
+        else ``labels`` when present, else ``sequence`` when residues are known, else
+        ``numbering``.
+    """
+    if method not in ("auto", "labels", "numbering", "sequence"):
+        raise InputError(f"mapping method must be auto, labels, numbering or sequence, got {method!r}")
+    if method == "auto":
+        if offset is not None:
+            method = "numbering"
+        elif positions.labels is not None and (positions.labels != "").any():
+            method = "labels"
+        elif positions.residues is not None and positions.numbering is not None:
+            method = "sequence"
+        else:
+            method = "numbering"
+    index_of = structure.index_of()
+    length = positions.length
+    residue_index = np.full(length, -1, dtype=np.int64)
+    if method == "labels":
+        if positions.labels is None:
+            raise InputError("the matrix file has no 'labels' to map onto the structure", positions.source)
+        for p, label in enumerate(positions.labels):
+            residue_index[p] = index_of.get(str(label), -1)
+    elif method == "numbering":
+        if positions.numbering is None:
+            raise InputError("the matrix file has no 'numbering' to map onto the structure", positions.source)
+        shift = 0 if offset is None else int(offset)
+        for p, number in enumerate(positions.numbering):
+            if number >= 0:
+                residue_index[p] = index_of.get(str(int(number) + shift), -1)
+    else:
+        if positions.residues is None or positions.numbering is None:
+            raise InputError(
+                "sequence mapping needs 'residues' and 'numbering' in the matrix file", positions.source
+            )
+        numbered = np.flatnonzero(positions.numbering >= 0)
+        order = numbered[np.argsort(positions.numbering[numbered], kind="stable")]
+        query = "".join(str(r) for r in positions.residues[order])
+        mapped = align_sequences(query, structure.sequence)
+        residue_index[order] = mapped
+    n_mapped = int((residue_index >= 0).sum())
+    n_identical = None
+    if positions.residues is not None and n_mapped:
+        ok = residue_index >= 0
+        struct_letters = np.array(list(structure.sequence))[residue_index[ok]]
+        n_identical = int((struct_letters == positions.residues[ok]).sum())
+    return StructureMap(residue_index, method, n_mapped, n_identical)
+
+
+def sequence_separation(positions: PositionMatrix) -> np.ndarray:
+    """|i - j| in reference numbering when known, else in position order (``[L, L]``)."""
+    if positions.numbering is not None and (positions.numbering >= 0).all():
+        number = positions.numbering.astype(np.int64)
+    else:
+        number = np.arange(positions.length)
+    return np.abs(number[:, None] - number[None, :])
+
+
+@dataclass
+class ContactResult:
+    """Contact precision of the strongest matrix entries."""
+
+    precision: dict[str, float]
+    n_pairs: dict[str, int]
+    length: int
+    n_candidate_pairs: int
+    contact_fraction: float
+    top_pairs: np.ndarray  # [n, 2] position indices, strongest first
+    top_is_contact: np.ndarray
+
+
+def contact_precision(
+    positions: PositionMatrix,
+    structure_map: StructureMap,
+    distances: np.ndarray,
+    min_separation: int = 6,
+    threshold: float = 8.0,
+    divisors: tuple[int, ...] = (5, 2, 1),
+) -> ContactResult:
+    """Precision of the top ``L/k`` pairs (``|i - j| >= min_separation``) at ``threshold`` Å.
+
+    ``L`` is the number of matrix positions found in the structure; only pairs with both
+    positions in the structure are ranked. Ties keep position order.
+    """
+    mapped = np.flatnonzero(structure_map.residue_index >= 0)
+    if mapped.size < 2:
+        raise InputError(
+            "fewer than two matrix positions map onto the structure; check the chain, offset or numbering"
+        )
+    separation = sequence_separation(positions)
+    i, j = np.triu_indices(positions.length, k=1)
+    ok = (structure_map.residue_index[i] >= 0) & (structure_map.residue_index[j] >= 0)
+    ok &= separation[i, j] >= min_separation
+    i, j = i[ok], j[ok]
+    if i.size == 0:
+        raise InputError(f"no mapped pair is at least {min_separation} residues apart")
+    scores = positions.matrix[i, j]
+    order = np.argsort(-scores, kind="stable")
+    d = distances[structure_map.residue_index[i[order]], structure_map.residue_index[j[order]]]
+    is_contact = d < threshold
+    length = int(mapped.size)
+    precision: dict[str, float] = {}
+    n_pairs: dict[str, int] = {}
+    for k in divisors:
+        n = max(1, length // k)
+        n = min(n, order.size)
+        key = "L" if k == 1 else f"L/{k}"
+        precision[key] = float(is_contact[:n].mean())
+        n_pairs[key] = n
+    n_top = min(order.size, length)
+    return ContactResult(
+        precision=precision,
+        n_pairs=n_pairs,
+        length=length,
+        n_candidate_pairs=int(order.size),
+        contact_fraction=float(is_contact.mean()),
+        top_pairs=np.stack([i[order[:n_top]], j[order[:n_top]]], axis=1),
+        top_is_contact=is_contact[:n_top],
+    )
+
+
+@dataclass
+class ClusterTest:
+    """Is a set of residues more compact in 3-D than random sets of the same size?"""
+
+    name: str
+    size: int
+    mean_distance: float
+    random_mean: float
+    random_std: float
+    p_value: float
+
+
+def cluster_test(
+    name: str,
+    residues: np.ndarray,
+    pool: np.ndarray,
+    distances: np.ndarray,
+    n_random: int = 2000,
+    seed: int = 0,
+) -> ClusterTest:
+    """Mean pairwise distance of ``residues`` against random same-size sets drawn from ``pool``.
+
+    The p-value is (1 + #random sets at least as compact) / (1 + n_random).
+    """
+    residues = np.unique(np.asarray(residues, dtype=np.int64))
+    pool = np.unique(np.asarray(pool, dtype=np.int64))
+    size = residues.size
+    if size < 2:
+        return ClusterTest(name, int(size), float("nan"), float("nan"), float("nan"), float("nan"))
+
+    def mean_pairwise(index: np.ndarray) -> np.ndarray:
+        sub = distances[index[..., :, None], index[..., None, :]]
+        iu = np.triu_indices(index.shape[-1], k=1)
+        return sub[..., iu[0], iu[1]].mean(-1)
+
+    observed = float(mean_pairwise(residues))
+    rng = np.random.default_rng(seed)
+    draws = np.argsort(rng.random((n_random, pool.size)), axis=1)[:, :size]
+    random = mean_pairwise(pool[draws])
+    p_value = (1.0 + float((random <= observed).sum())) / (1.0 + n_random)
+    return ClusterTest(name, int(size), observed, float(random.mean()), float(random.std()), p_value)
+
+
+def pymol_selection(name: str, labels: list[str] | np.ndarray, chain: str) -> str:
+    """A PyMOL ``select`` command for residues given by structure labels."""
+    items = "+".join(str(label) for label in labels)
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return f"select {safe}, chain {chain} and resi {items}"
+
+
+def plot_contact_map(
+    positions: PositionMatrix,
+    structure_map: StructureMap,
+    distances: np.ndarray,
+    result: ContactResult,
+    out: str | Path,
+    threshold: float = 8.0,
+    divisor: int = 2,
+    title: str = "",
+) -> Path:
+    """Structure contacts (grey, lower triangle) with the top ``L/divisor`` predicted pairs
+    (upper triangle: blue = contact, orange = not) over the mapped positions."""
+    from seqvae.plots.style import CATEGORICAL, new_figure, save_figure
+
+    mapped = np.flatnonzero(structure_map.residue_index >= 0)
+    where = {p: k for k, p in enumerate(mapped)}
+    sub = distances[np.ix_(structure_map.residue_index[mapped], structure_map.residue_index[mapped])]
+    ci, cj = np.nonzero(np.tril(sub < threshold, k=-1))
+    fig, axes = new_figure(1, 1, width=5.0, height=5.0)
+    ax = axes[0, 0]
+    ax.scatter(cj, ci, s=3, color="#b0b0b0", marker="s", linewidths=0, label=f"contact (< {threshold:g} Å)")
+    n = max(1, result.length // divisor)
+    pairs = result.top_pairs[:n]
+    hits = result.top_is_contact[:n]
+    pi = np.array([where[p] for p in pairs[:, 0]])
+    pj = np.array([where[p] for p in pairs[:, 1]])
+    lo, hi = np.minimum(pi, pj), np.maximum(pi, pj)
+    ax.scatter(hi[hits], lo[hits], s=10, color=CATEGORICAL[0], label="predicted, contact")
+    ax.scatter(hi[~hits], lo[~hits], s=10, color=CATEGORICAL[3], marker="x", label="predicted, no contact")
+    ax.set_xlim(-1, mapped.size)
+    ax.set_ylim(mapped.size, -1)
+    ax.set_aspect("equal")
+    if positions.numbering is not None:
+        ticks = np.linspace(0, mapped.size - 1, 6).astype(int)
+        ax.set_xticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
+        ax.set_yticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
+        ax.set_xlabel("reference residue number")
+        ax.set_ylabel("reference residue number")
+    else:
+        ax.set_xlabel("position")
+        ax.set_ylabel("position")
+    key = "L" if divisor == 1 else f"L/{divisor}"
+    ax.set_title(title or f"top {key} = {n} pairs: precision {hits.mean():.2f}")
+    ax.legend(loc="lower left", fontsize=7, markerscale=1.5)
+    return save_figure(fig, out)
+
+
+def sector_sets(
+    positions: PositionMatrix, n_eigenvectors: int = 3, top_fraction: float = 0.1
+) -> dict[str, np.ndarray]:
+    """Position sets to test for 3-D clustering: the IC groups stored by ``seqvae sca``
+    (``ic_group``) and the top ``top_fraction`` of positions of each of the top eigenvectors."""
+    sets: dict[str, np.ndarray] = {}
+    groups = positions.extra.get("ic_group")
+    if groups is not None and groups.shape == (positions.length,):
+        for g in sorted(set(groups.tolist()) - {0}):
+            sets[f"IC{g}"] = np.flatnonzero(groups == g)
+    from seqvae.analysis.sca import eigen_decomposition
+
+    _, vectors = eigen_decomposition(positions.matrix)
+    size = max(3, round(top_fraction * positions.length))
+    for k in range(min(n_eigenvectors, positions.length)):
+        sets[f"eigenvector{k + 1}_top{size}"] = np.argsort(-vectors[:, k], kind="stable")[:size]
+    return sets
+
+
+def structure_clusters(
+    positions: PositionMatrix,
+    structure: Structure,
+    structure_map: StructureMap,
+    sets: dict[str, np.ndarray],
+    distance_mode: str = "cb",
+    n_random: int = 2000,
+    seed: int = 0,
+) -> tuple[list[ClusterTest], list[str]]:
+    """3-D clustering test of each position set plus a PyMOL selection for it."""
+    distances = residue_distances(structure, distance_mode)
+    pool = structure_map.residue_index[structure_map.residue_index >= 0]
+    tests, selections = [], []
+    for name, members in sets.items():
+        residues = structure_map.residue_index[members]
+        residues = residues[residues >= 0]
+        tests.append(cluster_test(name, residues, pool, distances, n_random, seed))
+        labels = [structure.labels[r] for r in sorted(set(residues.tolist()))]
+        if labels:
+            selections.append(pymol_selection(name, labels, structure.chain))
+    return tests, selections

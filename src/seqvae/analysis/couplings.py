@@ -1,0 +1,388 @@
+"""The VAE's pairwise structure ("second-order moments"): how a point mutation at position j
+moves the decoded log-probability of the reference residue at position i.
+
+For each reference sequence x and each Hamming-1 neighbour x^(j,b) (x_j := b), both encoded to
+their latent means z(.),
+
+    Δ_ij(x, b) = log p(x_i | z(x^(j,b))) - log p(x_i | z(x)),    i != j.
+
+The L x L matrix is the root of the weighted mean of Δ² over substitutions b and references x,
+symmetrised ((M + Mᵀ)/2). Where the reference has a gap at i and the model masks gaps, log p(x_i)
+is undefined and those terms are left out of the mean (they are included when gaps are a
+modelled state). Substitutions b run over the residue states different from x_j (and the gap too
+with ``include_gap_substitutions`` when the model has a gap state).
+
+Fast path: the encoder's first layer is an embedding lookup, i.e. linear in the one-hot input,
+so the neighbour's first pre-activation is the reference's plus ``W[j, b] - W[j, x_j]``. All
+neighbours of one reference come from one broadcast; only the rest of the encoder and the
+decoder run per neighbour, in batches. :func:`coupling_deltas` with ``method="naive"``
+re-encodes every neighbour from its codes and serves as the check and the benchmark baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqvae.errors import InputError
+
+
+@dataclass(frozen=True)
+class CouplingOptions:
+    """Settings of :func:`vae_couplings`.
+
+    Parameters
+    ----------
+    n_references
+        Use a weighted random sample (probability ∝ sequence weight, without replacement) of
+        this many reference sequences; ``None`` uses all of them, each with its weight.
+    seed
+        Seed of the reference sample.
+    batch_size
+        Neighbours encoded and decoded per batch.
+    include_gap_substitutions
+        Also mutate to a gap (only for models with a gap state).
+    full
+        Also accumulate the (i, a, j, b)-resolved tensors (a = the reference residue at i,
+        b = the substituted state at j): memory 3 x L² x Q² floats.
+    method
+        ``fast`` (first-layer update) or ``naive`` (re-encode every neighbour).
+    """
+
+    n_references: int | None = None
+    seed: int = 0
+    batch_size: int = 2048
+    include_gap_substitutions: bool = False
+    full: bool = False
+    method: str = "fast"
+
+    def validate(self) -> CouplingOptions:
+        if self.n_references is not None and self.n_references < 1:
+            raise InputError(f"n_references must be >= 1, got {self.n_references}", source="--n-ref")
+        if self.batch_size < 1:
+            raise InputError(f"batch_size must be >= 1, got {self.batch_size}", source="--batch-size")
+        if self.method not in ("fast", "naive"):
+            raise InputError(f"method must be 'fast' or 'naive', got {self.method!r}", source="--method")
+        if self.seed < 0:
+            raise InputError(f"seed must be >= 0, got {self.seed}", source="--seed")
+        return self
+
+
+def _check_model(model) -> None:
+    from seqvae.models.vae import CodeEmbedding
+
+    if model.config.likelihood != "categorical" or not isinstance(model.input_layer, CodeEmbedding):
+        raise InputError("couplings need a sequence model (categorical likelihood, embedding input layer)")
+
+
+def neighbour_list(
+    reference: np.ndarray, n_states: int, gap_code: int, gap_substitutions: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """All Hamming-1 substitutions ``(j, b)`` of one reference, position-major.
+
+    ``b`` runs over the residue codes ``0 .. gap_code - 1`` (and the gap when
+    ``gap_substitutions``) except the reference's own code at ``j``.
+    """
+    length = reference.shape[0]
+    states = np.arange(gap_code + (1 if gap_substitutions else 0))
+    j = np.repeat(np.arange(length), states.size)
+    b = np.tile(states, length)
+    keep = b != reference[j].astype(np.int64)
+    return j[keep], b[keep]
+
+
+def first_layer_table(model) -> torch.Tensor:
+    """The embedding table as ``[L, Q, H]`` with masked-gap rows zeroed (they contribute nothing)."""
+    layer = model.input_layer
+    length, q = layer.length, layer.alphabet_size
+    table = layer.table.weight[: length * q].view(length, q, -1).clone()
+    if not layer.gap_is_state:
+        table[:, q - 1] = 0.0
+    return table
+
+
+@torch.no_grad()
+def _target_log_probs(model, z: torch.Tensor, reference: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """log p(x_i | z) of the reference's code at every position, ``[B, L]`` (0 where undefined)."""
+    out = []
+    gap = model.config.alphabet_size - 1
+    ref = reference.long()
+    safe = torch.where(ref == gap, 0, ref) if not model.config.model_gaps else ref
+    index = safe.view(1, -1, 1)
+    for start in range(0, z.shape[0], batch_size):
+        decoded = model.decode(z[start : start + batch_size])
+        out.append(decoded.gather(2, index.expand(decoded.shape[0], -1, 1)).squeeze(2))
+    return torch.cat(out) if out else torch.zeros(0, reference.numel())
+
+
+@torch.no_grad()
+def coupling_deltas(
+    model,
+    reference: np.ndarray,
+    method: str = "fast",
+    batch_size: int = 2048,
+    include_gap_substitutions: bool = False,
+    table: torch.Tensor | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Δ_ij for every neighbour of one reference sequence.
+
+    ``table`` is the model's first-layer table from :func:`first_layer_table` (computed here
+    when not given; pass it when looping over many references).
+
+    Returns
+    -------
+    (j, b, delta, defined)
+        ``j``, ``b``: the substitution of each neighbour; ``delta [n_neighbours, L]`` =
+        log p(x_i | z(x^(j,b))) - log p(x_i | z(x)) (0 at i = j); ``defined [L]``: positions i
+        where log p(x_i) exists (False for a masked gap).
+    """
+    _check_model(model)
+    model.eval()
+    config = model.config
+    gap = config.alphabet_size - 1
+    ref_np = np.asarray(reference, dtype=np.uint8)
+    if ref_np.shape != (config.length,):
+        raise InputError(f"reference has {ref_np.shape[0]} positions, the model expects {config.length}")
+    gap_subs = include_gap_substitutions and config.model_gaps
+    j, b = neighbour_list(ref_np, config.alphabet_size, gap, gap_subs)
+    ref_t = torch.from_numpy(ref_np)
+    device = next(model.parameters()).device
+    ref_d = ref_t.to(device)
+    base_pre = model.input_layer(ref_d.unsqueeze(0))  # [1, H]
+    z_ref, _ = model.encode_from_preactivation(base_pre)
+    base = _target_log_probs(model, z_ref, ref_d, batch_size)[0]
+    j_t = torch.from_numpy(j).to(device)
+    b_t = torch.from_numpy(b).to(device)
+    means = []
+    if method == "fast":
+        if table is None:
+            table = first_layer_table(model)
+        ref_long = ref_d.long()
+        for start in range(0, j.size, batch_size):
+            jj, bb = j_t[start : start + batch_size], b_t[start : start + batch_size]
+            pre = base_pre + table[jj, bb] - table[jj, ref_long[jj]]
+            means.append(model.encode_from_preactivation(pre)[0])
+    elif method == "naive":
+        for start in range(0, j.size, batch_size):
+            jj, bb = j_t[start : start + batch_size], b_t[start : start + batch_size]
+            codes = ref_d.unsqueeze(0).repeat(jj.numel(), 1)
+            codes[torch.arange(jj.numel(), device=device), jj] = bb.to(codes.dtype)
+            means.append(model.encode(codes)[0])
+    else:
+        raise InputError(f"method must be 'fast' or 'naive', got {method!r}")
+    z = torch.cat(means) if means else torch.zeros(0, config.latent_dim, device=device)
+    target = _target_log_probs(model, z, ref_d, batch_size)
+    delta = target - base.unsqueeze(0)
+    defined = (ref_t != gap) | torch.tensor(config.model_gaps)
+    delta[:, ~defined.to(device)] = 0.0
+    delta[torch.arange(j.size, device=device), j_t] = 0.0
+    return j, b, delta.cpu().numpy().astype(np.float64), defined.numpy()
+
+
+def choose_references(
+    weights: np.ndarray, n_references: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference rows and their aggregation weights.
+
+    All rows with their sequence weights, or a sample of ``n_references`` rows drawn with
+    probability ∝ weight without replacement, each then counted once.
+    """
+    weights = np.asarray(weights, np.float64)
+    n = weights.size
+    if n_references is None or n_references >= n:
+        return np.arange(n), weights.copy()
+    positive = weights > 0
+    if positive.sum() < n_references:
+        raise InputError(
+            f"only {int(positive.sum())} sequences have positive weight; --n-ref {n_references} is too many"
+        )
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(n, size=n_references, replace=False, p=weights / weights.sum())
+    return np.sort(rows), np.ones(n_references)
+
+
+@dataclass
+class CouplingResult:
+    """The aggregated VAE coupling matrix and its ingredients."""
+
+    matrix: np.ndarray  # [L, L] symmetrised RMS of Δ
+    rms: np.ndarray  # [L, L] before symmetrisation: rows i (affected), columns j (mutated)
+    mean_delta: np.ndarray  # [L, L] weighted mean of Δ (signed)
+    weight_sum: np.ndarray  # [L, L] total weight of the terms behind each entry
+    reference_rows: np.ndarray
+    reference_weights: np.ndarray
+    n_neighbours: int
+    full: dict[str, np.ndarray] | None
+    options: CouplingOptions
+    elapsed_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def vae_couplings(
+    run,
+    codes: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    options: CouplingOptions | None = None,
+    progress=None,
+) -> CouplingResult:
+    """The VAE's L x L coupling matrix (see the module docstring).
+
+    Parameters
+    ----------
+    run
+        A loaded :class:`seqvae.Run` (or anything with ``.model``) on sequences.
+    codes, weights
+        Reference sequences ``uint8 [N, L]`` coded like the training data, and their weights;
+        default: the run's training sequences and weights.
+    options
+        :class:`CouplingOptions`.
+    progress
+        Optional callable ``progress(n_done, n_total)`` called after each reference.
+    """
+    options = (options or CouplingOptions()).validate()
+    model = run.model
+    _check_model(model)
+    if codes is None:
+        codes, train_weights, _, _ = run.training_data()
+        weights = train_weights if weights is None else weights
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != model.config.length:
+        raise InputError(
+            f"reference sequences must be [N, {model.config.length}] codes, got shape {codes.shape}"
+        )
+    if weights is None:
+        weights = np.ones(codes.shape[0])
+    rows, ref_weights = choose_references(weights, options.n_references, options.seed)
+    length = model.config.length
+    q = model.config.alphabet_size
+    sum_sq = np.zeros((length, length))
+    sum_delta = np.zeros((length, length))
+    weight_sum = np.zeros((length, length))
+    full = None
+    if options.full:
+        full = {
+            "sum_sq": np.zeros((length, q, length, q), dtype=np.float32),
+            "sum_delta": np.zeros((length, q, length, q), dtype=np.float32),
+            "weight": np.zeros((length, q, length, q), dtype=np.float32),
+        }
+    started = time.perf_counter()
+    n_neighbours = 0
+    with torch.no_grad():
+        table = first_layer_table(model) if options.method == "fast" else None
+    for count, (row, w) in enumerate(zip(rows, ref_weights), start=1):
+        reference = codes[row]
+        j, b, delta, defined = coupling_deltas(
+            model, reference, options.method, options.batch_size, options.include_gap_substitutions, table
+        )
+        n_neighbours += j.size
+        # sums over substitutions b at each j, for every affected position i
+        valid = np.broadcast_to(defined[None, :], delta.shape).astype(np.float64)
+        valid = valid.copy()
+        valid[np.arange(j.size), j] = 0.0
+        # neighbours are grouped by j: sum each group over b (reduceat), giving [i, j] sums
+        starts = np.flatnonzero(np.r_[True, np.diff(j) != 0])
+        mutated = j[starts]
+        sum_sq[:, mutated] += w * np.add.reduceat(delta**2, starts, axis=0).T
+        sum_delta[:, mutated] += w * np.add.reduceat(delta, starts, axis=0).T
+        weight_sum[:, mutated] += w * np.add.reduceat(valid, starts, axis=0).T
+        if full is not None:
+            a = reference.astype(np.int64)
+            grid = np.zeros((length, length, q))  # [i, j, b]
+            grid[:, j, b] = delta.T
+            present = np.zeros((length, length, q))
+            present[:, j, b] = valid.T
+            rows_i = np.arange(length)
+            full["sum_sq"][rows_i, a] += (w * grid**2).astype(np.float32)
+            full["sum_delta"][rows_i, a] += (w * grid).astype(np.float32)
+            full["weight"][rows_i, a] += (w * present).astype(np.float32)
+        if progress is not None:
+            progress(count, rows.size)
+    elapsed = time.perf_counter() - started
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.where(weight_sum > 0, np.sqrt(sum_sq / weight_sum), 0.0)
+        mean_delta = np.where(weight_sum > 0, sum_delta / weight_sum, 0.0)
+    np.fill_diagonal(rms, 0.0)
+    matrix = 0.5 * (rms + rms.T)
+    return CouplingResult(
+        matrix=matrix,
+        rms=rms,
+        mean_delta=mean_delta,
+        weight_sum=weight_sum,
+        reference_rows=rows,
+        reference_weights=ref_weights,
+        n_neighbours=n_neighbours,
+        full=full,
+        options=options,
+        elapsed_s=elapsed,
+    )
+
+
+def full_tensor_to_matrix(full: dict[str, np.ndarray]) -> np.ndarray:
+    """Reduce the (i, a, j, b) tensors to the L x L matrix (same as :attr:`CouplingResult.matrix`)."""
+    sum_sq = full["sum_sq"].astype(np.float64).sum(axis=(1, 3))
+    weight = full["weight"].astype(np.float64).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.where(weight > 0, np.sqrt(sum_sq / weight), 0.0)
+    np.fill_diagonal(rms, 0.0)
+    return 0.5 * (rms + rms.T)
+
+
+def write_coupling_outputs(
+    result: CouplingResult, run, out: str | Path, figures: bool = True
+) -> dict[str, Path]:
+    """Write ``couplings.npz`` (position-matrix convention), optionally ``couplings_full.npz``,
+    ``summary.json`` and a heatmap into ``out``."""
+    from seqvae.analysis.matrix_file import save_matrix_npz
+    from seqvae.io.atomic import atomic_path, write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    registry = getattr(run, "registry", None)
+    numbering = None if registry is None else registry.numbering
+    residues = None if registry is None else registry.reference_sequence
+    paths = {
+        "npz": save_matrix_npz(
+            out / "couplings.npz",
+            result.matrix,
+            numbering=numbering,
+            residues=residues,
+            kind="vae",
+            rms_unsymmetrised=result.rms,
+            mean_delta=result.mean_delta,
+            weight_sum=result.weight_sum,
+            reference_rows=result.reference_rows,
+            reference_weights=result.reference_weights,
+        )
+    }
+    if result.full is not None:
+        with atomic_path(out / "couplings_full.npz") as tmp, open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **result.full)
+        paths["full"] = out / "couplings_full.npz"
+    summary = {
+        "run": str(getattr(run, "path", "")),
+        "length": int(result.matrix.shape[0]),
+        "n_references": int(result.reference_rows.size),
+        "n_neighbours": int(result.n_neighbours),
+        "elapsed_s": round(result.elapsed_s, 3),
+        "neighbours_per_s": round(result.n_neighbours / max(result.elapsed_s, 1e-9), 1),
+        "options": asdict(result.options),
+    }
+    write_json(out / "summary.json", summary)
+    paths["summary"] = out / "summary.json"
+    if figures:
+        from seqvae.plots.style import SEQUENTIAL_CMAP, new_figure, save_figure
+
+        fig, axes = new_figure(1, 1, width=5.2, height=4.6)
+        ax = axes[0, 0]
+        image = ax.imshow(result.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
+                          vmax=float(np.quantile(result.matrix, 0.995)) or None, interpolation="nearest")  # fmt: skip
+        ax.set_xlabel("position j (mutated)")
+        ax.set_ylabel("position i (affected)")
+        ax.set_title(f"VAE coupling matrix (RMS Δ log p, {result.reference_rows.size} references)")
+        fig.colorbar(image, ax=ax, label="RMS Δ log p(x_i) [nats]")
+        paths["matrix_png"] = save_figure(fig, out / "couplings_matrix.png")
+    return paths

@@ -1,0 +1,126 @@
+"""Compare predicted mutation scores with measurements: Spearman ρ with a bootstrap interval,
+counts, and ROC AUC for a binary label."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import rankdata, spearmanr
+
+from seqvae.errors import InputError
+
+
+@dataclass
+class Evaluation:
+    """Agreement between predicted scores and a measured column.
+
+    Attributes
+    ----------
+    spearman
+        Spearman ρ over the rows with both a score and a measurement.
+    ci_low, ci_high
+        Percentile bootstrap 95 % interval of ρ (resampling rows with replacement).
+    n_scored
+        Rows used (score and measurement both present).
+    n_skipped
+        Rows without a score (non-focus positions, stop codons, …) or without a measurement.
+    auc
+        ROC AUC of the score against a binary label (``None`` without a label).
+    """
+
+    spearman: float
+    ci_low: float
+    ci_high: float
+    n_scored: int
+    n_skipped: int
+    auc: float | None = None
+    n_bootstrap: int = 1000
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        text = (
+            f"Spearman rho = {self.spearman:.4f} (95% CI {self.ci_low:.4f} to {self.ci_high:.4f}), "
+            f"N scored = {self.n_scored}, N skipped = {self.n_skipped}"
+        )
+        if self.auc is not None:
+            text += f", AUC = {self.auc:.4f}"
+        return text
+
+
+def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant resamples give NaN, dropped later
+        return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
+def bootstrap_spearman(
+    predicted: np.ndarray, measured: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, block: int = 100
+) -> tuple[float, float]:
+    """Percentile 95 % interval of Spearman ρ by resampling (predicted, measured) pairs."""
+    rng = np.random.default_rng(seed)
+    n = len(predicted)
+    values = []
+    for start in range(0, n_bootstrap, block):
+        size = min(block, n_bootstrap - start)
+        index = rng.integers(0, n, size=(size, n))
+        # ranks within each resample (ties averaged), then Pearson on ranks = Spearman
+        ranks_p = rankdata(predicted[index], axis=1)
+        ranks_m = rankdata(measured[index], axis=1)
+        values.append(_pearson_rows(ranks_p, ranks_m))
+    rho = np.concatenate(values)
+    rho = rho[np.isfinite(rho)]
+    return float(np.percentile(rho, 2.5)), float(np.percentile(rho, 97.5))
+
+
+def evaluate_scores(
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    labels: np.ndarray | None = None,
+    n_unscored: int = 0,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> Evaluation:
+    """Spearman ρ (with a bootstrap interval) and optional AUC.
+
+    Parameters
+    ----------
+    predicted, measured
+        Scores and measurements of the same rows; rows where either is NaN are skipped.
+    labels
+        Optional 0/1 labels of the same rows for a ROC AUC.
+    n_unscored
+        Rows that had no score at all (counted in ``n_skipped``).
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    measured = np.asarray(measured, dtype=np.float64)
+    ok = np.isfinite(predicted) & np.isfinite(measured)
+    n = int(ok.sum())
+    if n < 3:
+        raise InputError(f"need at least 3 rows with both a score and a measurement to evaluate, got {n}")
+    p, m = predicted[ok], measured[ok]
+    rho = float(spearmanr(p, m).statistic)
+    low, high = bootstrap_spearman(p, m, n_bootstrap=n_bootstrap, seed=seed)
+    auc = None
+    if labels is not None and len(labels):
+        from sklearn.metrics import roc_auc_score
+
+        lab = np.asarray(labels, dtype=np.float64)[ok]
+        keep = np.isfinite(lab)
+        values = set(np.unique(lab[keep]).tolist())
+        if not values <= {0.0, 1.0}:
+            raise InputError(f"label column must hold 0/1 values, found {sorted(values)[:5]}")
+        if len(values) == 2:
+            auc = float(roc_auc_score(lab[keep], p[keep]))
+    return Evaluation(
+        spearman=rho,
+        ci_low=low,
+        ci_high=high,
+        n_scored=n,
+        n_skipped=int(n_unscored + (~ok).sum()),
+        auc=auc,
+        n_bootstrap=n_bootstrap,
+    )

@@ -1,0 +1,662 @@
+"""Generating sequences from a trained run: latent regions, decoding, interpolation, and the
+model-side checks (ELBO of designs, reconstruction accuracy and stability).
+
+z comes from a :class:`LatentRegion` — the prior N(0, I), a Gaussian fitted to the latent
+means of chosen training sequences, a ball around one sequence or explicit coordinates — or
+from a straight line between two sequences' latent means. Each z is decoded either by argmax
+or by sampling every position from the decoder's categorical at a temperature.
+
+Gaps: a run trained with ``model_gaps=True`` (the explore preset) has the gap as a decoder
+state, so designs contain gaps wherever the decoder puts them. A run trained with
+``model_gaps=False`` (the fitness preset, DeepSequence's convention) predicts residues only:
+its designs never contain a gap — every column gets a residue — and its ELBO ignores gap
+positions. Compare such designs to natural sequences with gaps excluded from the statistics
+(``include_gaps=False`` in :func:`seqvae.analysis.capacity.evaluate_samples`).
+
+Randomness: one seed. z draws and per-position sampling use a ``torch.Generator`` seeded with
+``seed``; ELBO estimates use a separate generator seeded with ``seed + 1``, so the number of
+ELBO samples never changes the designs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqvae.analysis.capacity import nearest_sequences
+from seqvae.data.alignment import Alignment
+from seqvae.data.alphabet import Alphabet
+from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_open, write_json
+from seqvae.models.vae import VAE
+
+DECODINGS = ("sample", "argmax")
+
+
+# -- latent regions ----------------------------------------------------------------------------
+@dataclass
+class LatentRegion:
+    """Where to draw z from.
+
+    Attributes
+    ----------
+    kind
+        ``prior`` (N(0, I)), ``gaussian`` (N(center, covariance)) or ``ball`` (uniform in the
+        ball of ``radius`` around ``center``; radius 0 is the single point ``center``).
+    center
+        ``[d]`` mean or centre.
+    covariance
+        ``[d, d]`` for ``gaussian`` (may be singular: it is sampled through its symmetric
+        square root, not a Cholesky factor).
+    radius
+        Ball radius for ``ball``.
+    description
+        How the region was chosen (written into the designs' metadata).
+    """
+
+    kind: str
+    center: np.ndarray
+    covariance: np.ndarray | None = None
+    radius: float | None = None
+    description: str = ""
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.center.shape[0])
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` draws of z, ``float32 [n, d]``."""
+        d = self.latent_dim
+        noise = torch.randn(n, d, generator=generator, dtype=torch.float64)
+        center = torch.as_tensor(self.center, dtype=torch.float64)
+        if self.kind == "prior":
+            z = noise
+        elif self.kind == "gaussian":
+            assert self.covariance is not None
+            values, vectors = np.linalg.eigh(np.asarray(self.covariance, dtype=np.float64))
+            root = vectors @ np.diag(np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+            z = center + noise @ torch.as_tensor(root)
+        elif self.kind == "ball":
+            radius = float(self.radius or 0.0)
+            direction = noise / noise.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            # uniform in the ball: radius scales as U^(1/d)
+            u = torch.rand(n, 1, generator=generator, dtype=torch.float64)
+            z = center + direction * radius * u.pow(1.0 / d)
+        else:
+            raise InputError(f"unknown region kind {self.kind!r}")
+        return z.to(torch.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "center": [float(v) for v in self.center],
+            "covariance": None if self.covariance is None else np.asarray(self.covariance).tolist(),
+            "radius": self.radius,
+            "description": self.description,
+        }
+
+
+def prior_region(latent_dim: int) -> LatentRegion:
+    """The prior N(0, I)."""
+    return LatentRegion("prior", np.zeros(latent_dim), np.eye(latent_dim), description="prior N(0, I)")
+
+
+def _training_view(run) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    codes, weights, ids, _ = run.training_data()
+    return codes, weights, ids
+
+
+def select_training_rows(ids: list[str], selection: Any, source: str = "--region-ids") -> np.ndarray:
+    """Row indices of a selection among ``ids``.
+
+    ``selection`` is a list of ids, or a boolean mask (or array of booleans) over ``ids``.
+    Unknown ids, a mask of the wrong length, or a selection matching no sequence raise
+    :class:`InputError`.
+    """
+    is_mask = (isinstance(selection, np.ndarray) and selection.dtype == bool) or (
+        isinstance(selection, list | tuple)
+        and len(selection) > 0
+        and all(isinstance(v, bool | np.bool_) for v in selection)
+    )
+    if is_mask:
+        mask = np.asarray(selection, dtype=bool)
+        if mask.shape != (len(ids),):
+            raise InputError(
+                f"boolean selection has {mask.size} entries but the run has {len(ids)} training sequences",
+                source,
+            )
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            raise InputError("the region selection matches no training sequence", source)
+        return rows
+    wanted = [str(v).strip() for v in selection if str(v).strip()]
+    if not wanted:
+        raise InputError("the region selection matches no training sequence (no ids given)", source)
+    position = {name: i for i, name in enumerate(ids)}
+    missing = [name for name in wanted if name not in position]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        found = len(wanted) - len(missing)
+        what = (
+            "matches no training sequence"
+            if found == 0
+            else f"has ids not in the run's training set ({found} found)"
+        )
+        raise InputError(f"the region selection {what}: {shown}", source)
+    return np.unique(np.asarray([position[name] for name in wanted], dtype=np.int64))
+
+
+def region_from_sequences(
+    run, selection: Any, scale: float = 1.0, source: str = "--region-ids"
+) -> LatentRegion:
+    """A Gaussian fitted to the weighted latent means of chosen training sequences.
+
+    Parameters
+    ----------
+    run
+        A :class:`~seqvae.Run`.
+    selection
+        Training-sequence ids or a boolean mask over the run's training sequences (e.g. a
+        phenotype threshold joined on ids).
+    scale
+        Multiplies the fitted standard deviations (covariance × scale²); 0 gives the mean only.
+
+    Notes
+    -----
+    Mean μ = Σ w z / Σ w and covariance Σ w (z − μ)(z − μ)ᵀ / Σ w, with the run's sequence
+    weights w and latent means z. At least two sequences are needed (one sequence: use
+    :func:`region_ball`).
+    """
+    if scale < 0:
+        raise InputError(f"region scale must be >= 0, got {scale}", "--region-scale")
+    codes, weights, ids = _training_view(run)
+    rows = select_training_rows(ids, selection, source)
+    if rows.size < 2:
+        raise InputError(
+            "a Gaussian region needs at least two sequences; for one sequence use a ball "
+            "(--region-ball ID --radius R)",
+            source,
+        )
+    means, _ = run.encode(codes[rows])
+    means = means.astype(np.float64)
+    w = weights[rows] / weights[rows].sum()
+    center = w @ means
+    centered = means - center
+    covariance = (centered * w[:, None]).T @ centered * scale**2
+    return LatentRegion(
+        "gaussian",
+        center,
+        covariance,
+        description=f"Gaussian fitted to the weighted latent means of {rows.size} training sequences"
+        + (f" (sd scaled by {scale:g})" if scale != 1.0 else ""),
+    )
+
+
+def sequence_latent_mean(run, sequence_id: str, source: str = "--region-ball") -> np.ndarray:
+    """The latent mean of one training sequence, ``float64 [d]``."""
+    codes, _, ids = _training_view(run)
+    rows = select_training_rows(ids, [sequence_id], source)
+    return run.encode(codes[rows])[0][0].astype(np.float64)
+
+
+def region_ball(run, sequence_id: str, radius: float) -> LatentRegion:
+    """Uniform draws in the ball of ``radius`` around one training sequence's latent mean."""
+    _check_radius(radius)
+    center = sequence_latent_mean(run, sequence_id)
+    return LatentRegion(
+        "ball", center, radius=float(radius), description=f"ball of radius {radius:g} around {sequence_id}"
+    )
+
+
+def region_coordinates(coordinates: Any, latent_dim: int, radius: float = 0.0) -> LatentRegion:
+    """Uniform draws in the ball of ``radius`` around explicit coordinates (radius 0: the point)."""
+    _check_radius(radius)
+    center = np.asarray(coordinates, dtype=np.float64).reshape(-1)
+    if center.size != latent_dim:
+        raise InputError(
+            f"{center.size} coordinates given but the run's latent space has {latent_dim} dimensions",
+            "--region-coords",
+        )
+    if not np.all(np.isfinite(center)):
+        raise InputError("coordinates must be finite numbers", "--region-coords")
+    return LatentRegion(
+        "ball",
+        center,
+        radius=float(radius),
+        description=f"ball of radius {radius:g} around ({', '.join(f'{v:g}' for v in center)})",
+    )
+
+
+def _check_radius(radius: float) -> None:
+    if not np.isfinite(radius) or radius < 0:
+        raise InputError(f"radius must be a finite number >= 0, got {radius}", "--radius")
+
+
+# -- decoding and scoring ------------------------------------------------------------------------
+def _model_device(model: VAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _check_decoding(decoding: str, temperature: float) -> None:
+    if decoding not in DECODINGS:
+        raise InputError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+    if decoding == "sample" and not (np.isfinite(temperature) and temperature > 0):
+        raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+
+
+@torch.no_grad()
+def decode_latents(
+    model: VAE,
+    z: torch.Tensor | np.ndarray,
+    decoding: str = "sample",
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 2048,
+) -> np.ndarray:
+    """Decode latent points into coded sequences, ``uint8 [n, L]``, in batches.
+
+    ``argmax`` takes the most probable state at each position; ``sample`` draws each position
+    independently from softmax(log p / temperature). Decoder states are alphabet codes (the
+    gap, when modelled, is the last state), so the state index is the code.
+    """
+    if model.config.likelihood != "categorical":
+        raise InputError("this run models continuous data; only sequence runs can generate sequences")
+    _check_decoding(decoding, temperature)
+    model.eval()
+    device = _model_device(model)
+    z = torch.as_tensor(np.asarray(z) if isinstance(z, np.ndarray) else z, dtype=torch.float32)
+    out = np.empty((z.shape[0], model.config.length), dtype=np.uint8)
+    for start in range(0, z.shape[0], batch_size):
+        log_probs = model.decode(z[start : start + batch_size].to(device)).cpu()
+        if decoding == "argmax":
+            states = log_probs.argmax(dim=-1)
+        else:
+            probs = torch.softmax(log_probs.double() / temperature, dim=-1)
+            flat = probs.reshape(-1, probs.shape[-1])
+            states = torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:2])
+        out[start : start + batch_size] = states.numpy().astype(np.uint8)
+    return out
+
+
+@torch.no_grad()
+def sequence_elbo(
+    model: VAE,
+    codes: np.ndarray,
+    n_samples: int = 8,
+    seed: int = 0,
+    batch_size: int = 2048,
+) -> np.ndarray:
+    """ELBO of each coded sequence under the model (``n_samples`` z draws each), ``float64 [N]``."""
+    if n_samples < 1:
+        raise InputError(f"ELBO samples must be >= 1, got {n_samples}", "--elbo-samples")
+    model.eval()
+    device = _model_device(model)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    tensor = torch.as_tensor(np.ascontiguousarray(codes))
+    values = [
+        model.elbo(tensor[start : start + batch_size].to(device), n_samples, generator).cpu()
+        for start in range(0, len(tensor), batch_size)
+    ]
+    return torch.cat(values).double().numpy() if values else np.zeros(0)
+
+
+@torch.no_grad()
+def redecode(model: VAE, codes: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Encode each sequence to its latent mean and decode by argmax, ``uint8 [N, L]``."""
+    model.eval()
+    device = _model_device(model)
+    tensor = torch.as_tensor(np.ascontiguousarray(codes))
+    out = np.empty(tensor.shape, dtype=np.uint8)
+    for start in range(0, len(tensor), batch_size):
+        mean, _ = model.encode(tensor[start : start + batch_size].to(device))
+        out[start : start + batch_size] = model.decode(mean).argmax(dim=-1).cpu().numpy().astype(np.uint8)
+    return out
+
+
+def predictable_positions(model: VAE, codes: np.ndarray) -> np.ndarray:
+    """Boolean ``[N, L]``: positions the decoder can predict (all of them, or the non-gap ones
+    for a model without a gap state)."""
+    if model.config.model_gaps:
+        return np.ones(codes.shape, dtype=bool)
+    return codes != model.config.alphabet_size - 1
+
+
+def reconstruction_stability(model: VAE, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Does each sequence re-encode and decode (argmax at the latent mean) to itself?
+
+    Returns a boolean ``[N]`` (identical on every predictable position: all positions, or the
+    non-gap ones for a model without a gap state) and the ``int32 [N]`` Hamming distance
+    between the sequence and its re-decoding over those positions.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.shape[1] != model.config.length:
+        raise InputError(
+            f"sequences have {codes.shape[1]} columns but the model expects {model.config.length}"
+        )
+    decoded = redecode(model, codes)
+    differs = (decoded != codes) & predictable_positions(model, codes)
+    distance = differs.sum(axis=1).astype(np.int32)
+    return distance == 0, distance
+
+
+@dataclass
+class ReconstructionAccuracy:
+    """Argmax reconstruction of sequences from their latent means.
+
+    Attributes
+    ----------
+    per_position
+        ``[L]`` fraction of sequences whose letter is reconstructed at each position (over the
+        counted entries; NaN where none is counted).
+    overall
+        Fraction of counted entries reconstructed: all positions when the model has a gap
+        state, non-gap positions otherwise.
+    residue_accuracy
+        The same over non-gap positions only (true letter is a residue), for either model.
+    gap_accuracy
+        Over gap positions (``None`` when the model has no gap state, which cannot predict them).
+    exact_fraction
+        Fraction of sequences reconstructed exactly on every counted position.
+    weighted_overall
+        ``overall`` with each sequence weighted by its sequence weight (``None`` without weights).
+    """
+
+    per_position: np.ndarray
+    overall: float
+    residue_accuracy: float
+    gap_accuracy: float | None
+    exact_fraction: float
+    weighted_overall: float | None
+    n_sequences: int
+    gaps_counted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": self.overall,
+            "residue_accuracy": self.residue_accuracy,
+            "gap_accuracy": self.gap_accuracy,
+            "exact_fraction": self.exact_fraction,
+            "weighted_overall": self.weighted_overall,
+            "n_sequences": self.n_sequences,
+            "gaps_counted": self.gaps_counted,
+            "per_position": [None if np.isnan(v) else float(v) for v in self.per_position],
+        }
+
+
+def reconstruction_accuracy(run, alignment: Alignment | np.ndarray | None = None) -> ReconstructionAccuracy:
+    """How well argmax decoding at the latent mean gives back the sequences.
+
+    Parameters
+    ----------
+    run
+        A :class:`~seqvae.Run`.
+    alignment
+        An :class:`~seqvae.Alignment` coded with the run's registry, or codes; ``None`` = the
+        run's own training sequences (with their weights).
+
+    Notes
+    -----
+    Gaps: with a gap state (``model_gaps=True``) a gap is a letter like any other and counts;
+    without one (``model_gaps=False``) gap positions are left out, as the decoder cannot
+    predict them. ``residue_accuracy`` (non-gap positions only) is comparable between both.
+    """
+    model: VAE = run.model
+    weights = None
+    if alignment is None:
+        codes, weights, _ = _training_view(run)
+    elif isinstance(alignment, Alignment):
+        codes, weights = alignment.codes, alignment.sequence_weights
+    else:
+        codes = np.asarray(alignment)
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2 or codes.shape[1] != model.config.length:
+        raise InputError(
+            f"sequences have {codes.shape[-1]} columns but the run expects {model.config.length}"
+        )
+    decoded = redecode(model, codes)
+    correct = decoded == codes
+    counted = predictable_positions(model, codes)
+    is_gap = codes == model.config.alphabet_size - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_position = (correct & counted).sum(axis=0) / counted.sum(axis=0)
+    overall = float((correct & counted).sum() / max(counted.sum(), 1))
+    residue = ~is_gap
+    residue_accuracy = float((correct & residue).sum() / max(residue.sum(), 1))
+    gap_accuracy = None
+    if model.config.model_gaps and is_gap.any():
+        gap_accuracy = float((correct & is_gap).sum() / is_gap.sum())
+    exact = float((((~correct) & counted).sum(axis=1) == 0).mean())
+    weighted = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+        per_sequence_hits = (correct & counted).sum(axis=1)
+        per_sequence_counted = counted.sum(axis=1)
+        weighted = float((w * per_sequence_hits).sum() / max((w * per_sequence_counted).sum(), 1e-300))
+    return ReconstructionAccuracy(
+        per_position=per_position.astype(np.float64),
+        overall=overall,
+        residue_accuracy=residue_accuracy,
+        gap_accuracy=gap_accuracy,
+        exact_fraction=exact,
+        weighted_overall=weighted,
+        n_sequences=int(codes.shape[0]),
+        gaps_counted=bool(model.config.model_gaps),
+    )
+
+
+# -- design sets ---------------------------------------------------------------------------------
+@dataclass
+class DesignSet:
+    """Generated sequences with their latent points and annotations.
+
+    Attributes
+    ----------
+    ids
+        ``design_00001`` … (or ``interp_000`` … for interpolations).
+    codes
+        ``uint8 [n, L]``.
+    z
+        ``float32 [n, d]`` the latent points they were decoded from.
+    elbo
+        ``[n]`` ELBO of each design under the model.
+    nearest_id, nearest_hamming
+        The nearest training (natural) sequence and the Hamming distance to it.
+    alphabet
+        For writing letters.
+    extra
+        Additional per-design columns (interpolation: ``t``, ``hamming_to_a``, ``hamming_to_b``).
+    metadata
+        Settings: run, seed, decoding, temperature, region, counts.
+    """
+
+    ids: list[str]
+    codes: np.ndarray
+    z: np.ndarray
+    elbo: np.ndarray
+    nearest_id: list[str]
+    nearest_hamming: np.ndarray
+    alphabet: Alphabet
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sequences(self) -> list[str]:
+        return [self.alphabet.decode(row) for row in self.codes]
+
+    def table(self) -> pd.DataFrame:
+        """One row per design: id, sequence, z_*, elbo, nearest natural and Hamming, extras."""
+        data: dict[str, Any] = {"id": self.ids, "sequence": self.sequences()}
+        for k in range(self.z.shape[1]):
+            data[f"z_{k}"] = self.z[:, k]
+        data["elbo"] = self.elbo
+        data["nearest_natural_id"] = self.nearest_id
+        data["nearest_natural_hamming"] = self.nearest_hamming
+        data.update(self.extra)
+        return pd.DataFrame(data)
+
+    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
+        """Write ``designs.fasta``, ``designs.csv`` and ``designs.json`` (settings), atomically."""
+        fasta_path = Path(fasta_path)
+        if fasta_path.suffix.lower() in (".csv", ".json"):
+            raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
+        csv_path = fasta_path.with_suffix(".csv")
+        json_path = fasta_path.with_suffix(".json")
+        with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
+            for name, sequence, elbo in zip(self.ids, self.sequences(), self.elbo):
+                note = f" elbo={elbo:.3f}" if np.isfinite(elbo) else ""
+                handle.write(f">{name}{note}\n{sequence}\n")
+        with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
+            self.table().to_csv(handle, index=False, float_format="%.6g")
+        write_json(json_path, self.metadata)
+        return fasta_path, csv_path, json_path
+
+
+def _annotate(
+    run,
+    codes: np.ndarray,
+    z: np.ndarray,
+    ids: list[str],
+    elbo_samples: int,
+    seed: int,
+    metadata: dict[str, Any],
+) -> DesignSet:
+    train_codes, _, train_ids = _training_view(run)
+    elbo = (
+        sequence_elbo(run.model, codes, elbo_samples, seed + 1)
+        if elbo_samples > 0
+        else np.full(len(codes), np.nan)
+    )
+    index, distance = nearest_sequences(codes, train_codes, run.model.config.alphabet_size)
+    return DesignSet(
+        ids=ids,
+        codes=codes,
+        z=np.asarray(z, dtype=np.float32),
+        elbo=elbo,
+        nearest_id=[train_ids[i] for i in index],
+        nearest_hamming=distance,
+        alphabet=run.registry.alphabet,
+        metadata=metadata,
+    )
+
+
+def _check_sequence_run(run) -> None:
+    if run.registry is None or run.model.config.likelihood != "categorical":
+        raise InputError(
+            "this run models continuous data; only sequence runs can generate sequences", run.path
+        )
+
+
+def generate(
+    run,
+    n: int,
+    seed: int = 0,
+    decoding: str = "sample",
+    temperature: float = 1.0,
+    region: LatentRegion | None = None,
+    elbo_samples: int = 8,
+    batch_size: int = 2048,
+) -> DesignSet:
+    """Generate ``n`` sequences from a run.
+
+    Parameters
+    ----------
+    run
+        A :class:`~seqvae.Run` trained on sequences.
+    n
+        Number of designs (>= 1).
+    seed
+        Seeds the z draws and the per-position sampling (ELBO estimates use ``seed + 1``).
+    decoding
+        ``sample`` (each position from the decoder's categorical at ``temperature``) or
+        ``argmax``.
+    region
+        Where z comes from; ``None`` = the prior N(0, I).
+    elbo_samples
+        z draws per design for its ELBO (0 skips it).
+    """
+    _check_sequence_run(run)
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise InputError(f"the number of designs must be >= 1, got {n}", "-n")
+    _check_decoding(decoding, temperature)
+    d = run.config.model.latent_dim
+    region = region or prior_region(d)
+    if region.latent_dim != d:
+        raise InputError(f"the region has {region.latent_dim} dimensions, the run {d}")
+    generator = torch.Generator().manual_seed(int(seed))
+    z = torch.cat([region.sample(min(batch_size, n - s), generator) for s in range(0, n, batch_size)])
+    codes = decode_latents(run.model, z, decoding, temperature, generator, batch_size)
+    width = max(5, len(str(n)))
+    ids = [f"design_{i + 1:0{width}d}" for i in range(n)]
+    metadata = {
+        "run": str(run.path),
+        "n": int(n),
+        "seed": int(seed),
+        "decoding": decoding,
+        "temperature": float(temperature) if decoding == "sample" else None,
+        "region": region.to_dict(),
+        "elbo_samples": int(elbo_samples),
+        "model_gaps": bool(run.model.config.model_gaps),
+        "gaps_note": None
+        if run.model.config.model_gaps
+        else "the model has no gap state (model_gaps=False): designs contain no gaps",
+    }
+    return _annotate(run, codes, z.numpy(), ids, elbo_samples, seed, metadata)
+
+
+def interpolate(
+    run,
+    id_a: str,
+    id_b: str,
+    steps: int = 10,
+    seed: int = 0,
+    decoding: str = "argmax",
+    temperature: float = 1.0,
+    elbo_samples: int = 8,
+) -> DesignSet:
+    """Decode ``steps`` points on the straight line between two sequences' latent means.
+
+    The designs carry ``t`` (0 at A, 1 at B) and their Hamming distances to the natural
+    sequences A and B (``hamming_to_a``, ``hamming_to_b``).
+    """
+    _check_sequence_run(run)
+    if not isinstance(steps, int | np.integer) or steps < 2:
+        raise InputError(f"--steps must be >= 2, got {steps}", "--steps")
+    _check_decoding(decoding, temperature)
+    codes_all, _, ids_all = _training_view(run)
+    rows = [select_training_rows(ids_all, [name], "--interpolate")[0] for name in (id_a, id_b)]
+    means, _ = run.encode(codes_all[rows])
+    t = np.linspace(0.0, 1.0, steps)
+    z = (1.0 - t)[:, None] * means[0][None, :].astype(np.float64) + t[:, None] * means[1][None, :]
+    generator = torch.Generator().manual_seed(int(seed))
+    codes = decode_latents(
+        run.model, torch.as_tensor(z, dtype=torch.float32), decoding, temperature, generator
+    )
+    width = max(3, len(str(steps)))
+    ids = [f"interp_{i:0{width}d}" for i in range(steps)]
+    metadata = {
+        "run": str(run.path),
+        "interpolate": [id_a, id_b],
+        "steps": int(steps),
+        "seed": int(seed),
+        "decoding": decoding,
+        "temperature": float(temperature) if decoding == "sample" else None,
+        "elbo_samples": int(elbo_samples),
+        "model_gaps": bool(run.model.config.model_gaps),
+    }
+    designs = _annotate(run, codes, z, ids, elbo_samples, seed, metadata)
+    predictable = predictable_positions(run.model, codes_all[rows])
+    designs.extra = {
+        "t": t,
+        "hamming_to_a": ((codes != codes_all[rows[0]]) & predictable[0]).sum(axis=1),
+        "hamming_to_b": ((codes != codes_all[rows[1]]) & predictable[1]).sum(axis=1),
+    }
+    return designs

@@ -1,0 +1,464 @@
+"""Everything ``seqvae latent`` computes for one run, as one Python call.
+
+:func:`analyse_latent` embeds the sequences, computes the dimension diagnostics, the PCA
+comparison, and for each phenotype column its predictability (continuous: cross-validated R²;
+categorical: k-NN accuracy), within-group predictability (Simpson's paradox check) and
+localisation tests. The result's :attr:`LatentReport.metrics` is what ``latent_metrics.json``
+holds; :func:`seqvae.plots.latent.write_latent_report` draws the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqvae.analysis.diagnostics import DEFAULT_ACTIVE_THRESHOLD, LatentDiagnostics, latent_diagnostics
+from seqvae.analysis.latent import (
+    AlignmentPCA,
+    GroupedPredictability,
+    LocalisationResult,
+    alignment_pca,
+    canonical_correlations,
+    cross_validated_accuracy,
+    cross_validated_r2,
+    grouped_predictability,
+    latent_clusters,
+    linear_r2,
+    localisation_test,
+    out_of_fold_predictions,
+)
+from seqvae.analysis.phenotypes import (
+    OTHER_LABEL,
+    PhenotypeJoin,
+    column_kind,
+    join_phenotypes,
+    read_phenotype_table,
+    top_categories,
+)
+from seqvae.errors import InputError
+
+__all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
+
+
+@dataclass
+class LatentOptions:
+    """Settings of :func:`analyse_latent` (defaults are those of ``seqvae latent``).
+
+    Parameters
+    ----------
+    threshold
+        Variance of z_mean above which a dimension is active.
+    n_pcs
+        Principal components for the canonical correlations and R² comparison.
+    folds, neighbours, seed
+        K-fold cross-validation, k of the k-NN models, and the one seed (folds, permutations,
+        k-means, ARPACK start vector).
+    top_fraction
+        The set tested for localisation for a continuous column: its top fraction.
+    n_permutations, statistic, null_sampling
+        Localisation test settings (see :func:`seqvae.analysis.latent.localisation_test`).
+    n_clusters
+        k-means clusters of the latent means used as groups when no group column is given (0: none).
+    min_group_size, strength_delta, alpha
+        Simpson's-paradox rule (see :func:`seqvae.analysis.latent.grouped_predictability`).
+    max_categories
+        Categories shown (and classified) per categorical column; the rest become "other".
+    min_category_size
+        Smallest category tested for localisation.
+    include_gaps
+        Gap as a one-hot state in the alignment PCA.
+    """
+
+    threshold: float = DEFAULT_ACTIVE_THRESHOLD
+    n_pcs: int = 10
+    folds: int = 5
+    neighbours: int = 10
+    seed: int = 0
+    top_fraction: float = 0.1
+    n_permutations: int = 999
+    statistic: str = "pairwise"
+    null_sampling: str = "weighted"
+    n_clusters: int = 4
+    min_group_size: int = 30
+    strength_delta: float = 0.2
+    alpha: float = 0.01
+    max_categories: int = 8
+    min_category_size: int = 5
+    include_gaps: bool = True
+
+    def validate(self) -> LatentOptions:
+        if not 0.0 < self.top_fraction < 1.0:
+            raise InputError(f"top fraction must be in (0, 1), got {self.top_fraction}", "--top-fraction")
+        if self.folds < 2:
+            raise InputError(f"folds must be >= 2, got {self.folds}", "--folds")
+        if self.n_permutations < 1:
+            raise InputError(f"permutations must be >= 1, got {self.n_permutations}", "--permutations")
+        if self.statistic not in ("pairwise", "knn"):
+            raise InputError(f"statistic must be pairwise or knn, got {self.statistic!r}", "--statistic")
+        if self.null_sampling not in ("weighted", "uniform"):
+            raise InputError(
+                f"null sampling must be weighted or uniform, got {self.null_sampling!r}", "--null"
+            )
+        if self.threshold < 0:
+            raise InputError(f"threshold must be >= 0, got {self.threshold}", "--threshold")
+        if self.n_pcs < 1 or self.neighbours < 1 or self.max_categories < 2:
+            raise InputError("--pcs and --neighbours must be >= 1, --max-categories >= 2")
+        if self.n_clusters < 0 or self.min_group_size < 3:
+            raise InputError("--clusters must be >= 0 and --min-group-size >= 3")
+        return self
+
+
+@dataclass
+class ColumnAnalysis:
+    """What was computed for one phenotype column."""
+
+    column: str
+    kind: str
+    values: pd.Series
+    n_measured: int
+    predictability: dict[str, Any] | None = None
+    classification: dict[str, Any] | None = None
+    grouped: list[GroupedPredictability] = field(default_factory=list)
+    grouped_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    pooled_prediction: np.ndarray | None = None
+    pooled_model: str = "linear"
+    localisation: list[LocalisationResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "n_measured": self.n_measured}
+        if self.predictability is not None:
+            out["predictability"] = self.predictability
+        if self.classification is not None:
+            out["classification"] = self.classification
+        if self.grouped:
+            out["grouped"] = [g.to_dict() for g in self.grouped]
+        if self.localisation:
+            out["localisation"] = [r.to_dict() for r in self.localisation]
+        return out
+
+
+@dataclass
+class LatentReport:
+    """Embedding, diagnostics, PCA comparison and per-column analyses of one run."""
+
+    ids: list[str]
+    weights: np.ndarray
+    z_mean: np.ndarray
+    z_logvar: np.ndarray
+    diagnostics: LatentDiagnostics
+    pca: AlignmentPCA | None
+    comparison: dict[str, Any]
+    join: PhenotypeJoin | None
+    columns: dict[str, ColumnAnalysis]
+    options: LatentOptions
+    source: dict[str, Any]
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.z_mean.shape[1])
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "source": self.source,
+            "n_sequences": len(self.ids),
+            "n_eff": float(self.weights.sum()),
+            "latent_dim": self.latent_dim,
+            "options": asdict(self.options),
+            "phenotypes": None if self.join is None else self.join.summary(),
+            "diagnostics": self.diagnostics.to_dict(),
+            "pca_comparison": self.comparison,
+            "columns": {name: column.to_dict() for name, column in self.columns.items()},
+        }
+
+    def coordinates_table(self) -> pd.DataFrame:
+        """id, weight, z_mean_*, z_logvar_*, PC_* and the analysed phenotype columns."""
+        table: dict[str, Any] = {"id": self.ids, "weight": self.weights}
+        for k in range(self.latent_dim):
+            table[f"z_mean_{k}"] = self.z_mean[:, k]
+        for k in range(self.latent_dim):
+            table[f"z_logvar_{k}"] = self.z_logvar[:, k]
+        if self.pca is not None:
+            for k in range(self.pca.n_components):
+                table[f"PC{k + 1}"] = self.pca.scores[:, k]
+        frame = pd.DataFrame(table)
+        for name, column in self.columns.items():
+            if name not in frame.columns:
+                frame[name] = column.values.to_numpy()
+        return frame
+
+
+def _embed(
+    run, alignment
+) -> tuple[list[str], np.ndarray, np.ndarray | None, int | None, np.ndarray, np.ndarray, str]:
+    """ids, weights, codes (or float data), alphabet size, z_mean, z_logvar, description."""
+    from seqvae.data.weights import compute_sequence_weights
+
+    if alignment is None:
+        data, weights, ids, _ = run.training_data()
+        description = "training sequences of the run"
+    else:
+        if isinstance(alignment, str | Path):
+            description = str(alignment)
+            alignment = run.read_alignment(alignment)
+        else:
+            description = alignment.source or "<alignment>"
+        run._check_fits(alignment)
+        data, ids = alignment.codes, list(alignment.ids)
+        if alignment.sequence_weights is not None:
+            weights = alignment.sequence_weights
+        else:
+            weights = compute_sequence_weights(data, run.registry.alphabet.gap_code, run.config.data.theta)
+    z_mean, z_logvar = run.encode(data)
+    n_codes = None if run.registry is None else run.registry.alphabet.size
+    return list(map(str, ids)), np.asarray(weights, float), data, n_codes, z_mean, z_logvar, description
+
+
+def _continuous_pca(data: np.ndarray, weights: np.ndarray, n_components: int) -> AlignmentPCA:
+    """Weighted PCA of a float matrix (runs trained on continuous data)."""
+    data = np.asarray(data, dtype=np.float64)
+    w = weights / weights.sum()
+    centred = data - w @ data
+    _, s, vt = np.linalg.svd(np.sqrt(w)[:, None] * centred, full_matrices=False)
+    k = min(n_components, len(s))
+    components = vt[:k].T
+    signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(k)])
+    components = components * np.where(signs == 0, 1.0, signs)
+    variance = s[:k] ** 2
+    total = float((s**2).sum())
+    return AlignmentPCA(
+        centred @ components, components, variance, variance / total if total else variance, False
+    )
+
+
+def analyse_latent(
+    run,
+    alignment=None,
+    phenotypes: str | Path | pd.DataFrame | None = None,
+    id_column: str = "id",
+    color_columns: Sequence[str] = (),
+    group_columns: Sequence[str] = (),
+    options: LatentOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LatentReport:
+    """Embed sequences with a trained run and compute every latent-space analysis.
+
+    Parameters
+    ----------
+    run
+        A :class:`seqvae.Run` (``seqvae.load(path)``).
+    alignment
+        Sequences aligned like the training alignment (an :class:`~seqvae.Alignment` or a path);
+        ``None`` for the run's training sequences.
+    phenotypes
+        A phenotype table (path or DataFrame) with one row per sequence id.
+    id_column
+        The table's id column (matched to FASTA ids: header up to the first white space).
+    color_columns
+        Phenotype columns to analyse (continuous or categorical, decided per column).
+    group_columns
+        Grouping columns for the within-group (Simpson's paradox) analysis of continuous
+        phenotypes; when empty, k-means clusters of the latent means (``options.n_clusters``).
+    options
+        :class:`LatentOptions`.
+    progress
+        Called with a short message before each step.
+    """
+    options = (options or LatentOptions()).validate()
+    say = progress or (lambda message: None)
+    if (color_columns or group_columns) and phenotypes is None:
+        raise InputError("--color and --group need a phenotype table (--phenotypes)", "--phenotypes")
+    say("embedding sequences")
+    ids, weights, data, n_codes, z_mean, z_logvar, description = _embed(run, alignment)
+    diagnostics = latent_diagnostics(z_mean, z_logvar, weights, options.threshold)
+    d = z_mean.shape[1]
+
+    say("PCA of the alignment")
+    n_components = max(options.n_pcs, d)
+    if n_codes is not None:
+        pca = alignment_pca(data, n_codes, weights, n_components, options.include_gaps, options.seed)
+    else:
+        pca = _continuous_pca(data, weights, n_components)
+    top = pca.scores[:, : options.n_pcs]
+    comparison = {
+        "n_pcs": int(top.shape[1]),
+        "include_gaps": pca.include_gaps,
+        "explained_variance_ratio": pca.explained_variance_ratio[: options.n_pcs].tolist(),
+        "canonical_correlations": canonical_correlations(z_mean, top, weights).tolist(),
+        "r2_latent_from_pcs": linear_r2(top, z_mean, weights),
+        "r2_pcs_from_latent": linear_r2(z_mean, top, weights),
+        "r2_latent_from_same_number_of_pcs": linear_r2(pca.scores[:, :d], z_mean, weights),
+    }
+
+    join = None
+    columns: dict[str, ColumnAnalysis] = {}
+    if phenotypes is not None:
+        source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
+        table = (
+            phenotypes
+            if isinstance(phenotypes, pd.DataFrame)
+            else read_phenotype_table(phenotypes, id_column)
+        )
+        for name in [*color_columns, *group_columns]:
+            if name not in table.columns:
+                raise InputError(
+                    f"no column {name!r} in the phenotype table (columns: {', '.join(map(str, table.columns[:15]))})",
+                    source,
+                )
+        join = join_phenotypes(ids, table, id_column, source)
+        groupings = {g: join.table[g].to_numpy(dtype=object) for g in group_columns}
+        if not groupings and options.n_clusters > 0:
+            groupings = {
+                f"k-means clusters (k={options.n_clusters})": latent_clusters(
+                    z_mean, options.n_clusters, weights, options.seed
+                )
+            }
+        same_pcs = pca.scores[:, :d]
+        for name in dict.fromkeys(color_columns):
+            say(f"analysing {name}")
+            values = join.table[name]
+            kind = column_kind(values)
+            if kind == "continuous":
+                columns[name] = _continuous_column(
+                    name, values, z_mean, same_pcs, weights, groupings, options
+                )
+            else:
+                columns[name] = _categorical_column(name, values, z_mean, same_pcs, weights, options)
+    return LatentReport(
+        ids=ids,
+        weights=weights,
+        z_mean=z_mean,
+        z_logvar=z_logvar,
+        diagnostics=diagnostics,
+        pca=pca,
+        comparison=comparison,
+        join=join,
+        columns=columns,
+        options=options,
+        source={"run": str(run.path), "sequences": description},
+    )
+
+
+def _continuous_column(
+    name: str,
+    values: pd.Series,
+    z_mean: np.ndarray,
+    pcs: np.ndarray,
+    weights: np.ndarray,
+    groupings: dict[str, np.ndarray],
+    options: LatentOptions,
+) -> ColumnAnalysis:
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    measured = np.isfinite(numeric)
+    n = int(measured.sum())
+    analysis = ColumnAnalysis(name, "continuous", values, n)
+    if n < max(options.folds, 10):
+        return analysis
+    y = numeric[measured]
+    cv = {"folds": options.folds, "seed": options.seed, "neighbours": options.neighbours}
+    analysis.predictability = {
+        "n": n,
+        "n_features": int(z_mean.shape[1]),
+        "latent_linear": cross_validated_r2(z_mean[measured], y, "linear", **cv),
+        "latent_knn": cross_validated_r2(z_mean[measured], y, "knn", **cv),
+        "pca_linear": cross_validated_r2(pcs[measured], y, "linear", **cv),
+        "pca_knn": cross_validated_r2(pcs[measured], y, "knn", **cv),
+        "definition": f"out-of-fold R² ({options.folds}-fold, seed {options.seed}); PCA uses as many PCs "
+        f"as latent dimensions; kNN k={options.neighbours}",
+    }
+    # the better pooled model's out-of-fold predictions, for the within-group figure
+    analysis.pooled_model = (
+        "knn"
+        if analysis.predictability["latent_knn"] > analysis.predictability["latent_linear"]
+        else "linear"
+    )
+    analysis.pooled_prediction = np.full(len(numeric), np.nan)
+    analysis.pooled_prediction[measured] = out_of_fold_predictions(
+        z_mean[measured], y, analysis.pooled_model, **cv
+    )
+    for grouping, labels in groupings.items():
+        grouped = grouped_predictability(
+            z_mean,
+            numeric,
+            labels,
+            pcs=pcs,
+            grouping=grouping,
+            min_group_size=options.min_group_size,
+            folds=options.folds,
+            seed=options.seed,
+            neighbours=options.neighbours,
+            strength_delta=options.strength_delta,
+            alpha=options.alpha,
+        )
+        analysis.grouped.append(grouped)
+        analysis.grouped_labels[grouping] = labels
+    cutoff = np.quantile(y, 1.0 - options.top_fraction)
+    members = measured & (numeric >= cutoff)
+    if 2 <= members.sum() < n:
+        analysis.localisation.append(
+            localisation_test(
+                z_mean,
+                members,
+                weights,
+                pool=measured,
+                statistic=options.statistic,
+                n_permutations=options.n_permutations,
+                seed=options.seed,
+                neighbours=options.neighbours,
+                null_sampling=options.null_sampling,
+                name=f"top {options.top_fraction:.0%} of {name} (>= {cutoff:.3g})",
+            )
+        )
+    return analysis
+
+
+def _categorical_column(
+    name: str,
+    values: pd.Series,
+    z_mean: np.ndarray,
+    pcs: np.ndarray,
+    weights: np.ndarray,
+    options: LatentOptions,
+) -> ColumnAnalysis:
+    labels, order = top_categories(values, options.max_categories)
+    measured = labels.notna().to_numpy()
+    n = int(measured.sum())
+    analysis = ColumnAnalysis(name, "categorical", values, n)
+    if n < max(options.folds, 10):
+        return analysis
+    label_array = labels.to_numpy(dtype=object)
+    cv = {"folds": options.folds, "seed": options.seed, "neighbours": options.neighbours}
+    analysis.classification = {
+        "classes": order,
+        "latent": cross_validated_accuracy(z_mean[measured], label_array[measured], **cv),
+        "pca": cross_validated_accuracy(pcs[measured], label_array[measured], **cv),
+        "definition": f"out-of-fold k-NN (k={options.neighbours}) accuracy, {options.folds}-fold, seed "
+        f"{options.seed}, over the {len(order)} legend classes; PCA uses as many PCs as latent dimensions",
+    }
+    for category in order:
+        if category == OTHER_LABEL:
+            continue
+        members = measured & (label_array == category)
+        if options.min_category_size <= members.sum() < n:
+            analysis.localisation.append(
+                localisation_test(
+                    z_mean,
+                    members,
+                    weights,
+                    pool=measured,
+                    statistic=options.statistic,
+                    n_permutations=options.n_permutations,
+                    seed=options.seed,
+                    neighbours=options.neighbours,
+                    null_sampling=options.null_sampling,
+                    name=f"{name} = {category}",
+                )
+            )
+    return analysis

@@ -1,0 +1,879 @@
+"""Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) with pySCA's semantics.
+
+Steps (defaults are pySCA 7's, see ``SCAOptions``):
+
+1. **Preprocessing.** Drop columns with >= 80 % gaps; then sequences with > 20 % gaps; then
+   sequences whose identity to the reference is outside 15-85 % (the reference is always
+   kept); sequence weights with gaps as a 21st letter and an 80 % identity cutoff; drop
+   columns whose *weighted* gap fraction is >= 30 %; recompute the weights on the final
+   alignment (pySCA recomputes them too).
+2. **Frequencies.** Weighted single and pair frequencies over the 20 residues (a gap is an
+   all-zero row). Regularised like pySCA: for the correlation tensor
+   ``f <- (1 - λ) f + λ/21`` (and ``λ/21²`` on the diagonal 20 x 20 blocks of the pair
+   frequencies); for conservation and position weights the pseudocount is drawn toward the
+   background ``q`` instead (pySCA's ``posWeights``), λ = 0.03.
+3. **Conservation** ``D_i`` (relative entropy to ``(1 - θ) q`` plus the gap term, θ = mean
+   gap frequency) and **position weights** ``φ_i^a = |ln[f(1 - q) / ((1 - f) q)]|``.
+4. **SCA matrix** ``C̃_ij = ‖φ_i^a φ_j^b (f_ij^ab - f_i^a f_j^b)‖_F`` over the 20 x 20 block.
+   Pair frequencies are products of one-hot matrices of column *blocks* (never of the
+   whole alignment), computed in float32 BLAS.
+5. **Spectrum and significance.** Eigenvalues in descending order (vectors signed so their
+   mean is >= 0). Each randomised alignment resamples every column independently from its
+   (regularised) weighted frequencies, gaps included, with round(N_eff) sequences; modes
+   above the mean second eigenvalue of the randomised matrices (plus ``significance_std``
+   standard deviations) are significant. The count is repeated over several randomisation
+   seeds to show how stable it is.
+6. **ICA and sectors.** Infomax ICA (Bell & Sejnowski's natural-gradient rule, implemented
+   here in numpy) on the top ``k`` eigenvectors; each IC's positions are those above the
+   ``sector_quantile`` of a Student-t fitted to the IC's entries; a position selected by
+   several ICs goes to the IC whose positions it is most correlated with (norm of its row of
+   ``C̃`` over them). Each IC's positions form one "sector" group here; pySCA leaves merging
+   ICs into sectors to the user.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqvae.data.alignment import Alignment
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import InputError
+
+# Background amino-acid frequencies q (order ACDEFGHIKLMNPQRSTVWY), as in pySCA.
+BACKGROUND_FREQUENCIES = np.array(
+    [0.073, 0.025, 0.050, 0.061, 0.042, 0.072, 0.023, 0.053, 0.064, 0.089,
+     0.023, 0.043, 0.052, 0.040, 0.052, 0.073, 0.056, 0.063, 0.013, 0.033]
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SCAOptions:
+    """SCA settings; the defaults are pySCA 7's.
+
+    Parameters
+    ----------
+    initial_column_gaps
+        Drop columns whose (unweighted) gap fraction is >= this first.
+    max_sequence_gaps
+        Then drop sequences whose gap fraction is > this.
+    min_identity, max_identity
+        Then keep sequences whose identity to the reference (matching letters, gaps
+        included, over the columns kept so far) is within [min, max]; the reference stays.
+    weight_identity
+        Sequence weights: 1 / #(sequences with identity > this), gaps as a 21st letter.
+    max_column_gaps
+        Then drop columns whose weighted gap fraction is >= this.
+    pseudocount
+        λ, the regularisation of frequencies.
+    n_randomisations
+        Randomised alignments per significance estimate.
+    significance_std
+        Cut-off = mean + this many standard deviations of the randomised second eigenvalues
+        (pySCA 7: 0; pySCA 6 used 2 or 3).
+    n_stability_seeds
+        How many independent sets of randomisations to count significant modes over.
+    n_components
+        Number of ICs (default: the number of significant modes, at least 2).
+    ica_learning_rate, ica_iterations
+        Infomax step size and number of iterations.
+    sector_quantile
+        Positions above this quantile of the t-distribution fitted to an IC belong to it.
+    seed
+        Seed of the randomisations.
+    """
+
+    initial_column_gaps: float = 0.8
+    max_sequence_gaps: float = 0.2
+    min_identity: float = 0.15
+    max_identity: float = 0.85
+    weight_identity: float = 0.8
+    max_column_gaps: float = 0.3
+    pseudocount: float = 0.03
+    n_randomisations: int = 10
+    significance_std: float = 0.0
+    n_stability_seeds: int = 5
+    n_components: int | None = None
+    ica_learning_rate: float = 1e-4
+    ica_iterations: int = 10000
+    sector_quantile: float = 0.95
+    seed: int = 0
+
+    def validate(self) -> SCAOptions:
+        def fail(name: str, why: str) -> None:
+            raise InputError(
+                f"SCA option {name}: {why} (got {getattr(self, name)!r})",
+                source=f"--{name.replace('_', '-')}",
+            )
+
+        for name in ("initial_column_gaps", "max_sequence_gaps", "max_column_gaps", "min_identity",
+                     "max_identity", "weight_identity", "sector_quantile"):  # fmt: skip
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                fail(name, "must be between 0 and 1")
+        if self.min_identity > self.max_identity:
+            fail("min_identity", "must not exceed max_identity")
+        if not 0.0 <= self.pseudocount < 1.0:
+            fail("pseudocount", "must be in [0, 1)")
+        if self.n_randomisations < 1:
+            fail("n_randomisations", "must be >= 1")
+        if self.n_stability_seeds < 1:
+            fail("n_stability_seeds", "must be >= 1")
+        if self.n_components is not None and self.n_components < 1:
+            fail("n_components", "must be >= 1")
+        if self.ica_iterations < 1 or self.ica_learning_rate <= 0:
+            fail("ica_iterations", "ICA needs >= 1 iteration and a positive learning rate")
+        if self.seed < 0:
+            fail("seed", "must be >= 0")
+        return self
+
+
+def single_threaded_blas():
+    """Context manager limiting BLAS/LAPACK to one thread.
+
+    Small eigen-decompositions and matrix products (L up to a few hundred) are fastest on one
+    thread, and on a busy machine OpenBLAS's threads spin against each other: an eigh of a
+    239 x 239 matrix took 3.7 s with two threads and 0.07 s with one (measured here).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+# -- preprocessing ---------------------------------------------------------------------------
+@dataclass
+class SCAAlignment:
+    """The alignment SCA works on, after pySCA's filters.
+
+    Attributes
+    ----------
+    codes
+        ``uint8 [M, L]``; gap = ``n_residues``.
+    weights
+        Sequence weights on the final alignment (N_eff = their sum).
+    columns
+        Index of each kept column among the input alignment's columns.
+    numbering
+        Reference residue number of each kept column (-1 where the reference has a gap).
+    residues
+        The reference's letter at each kept column.
+    """
+
+    codes: np.ndarray
+    weights: np.ndarray
+    ids: list[str]
+    columns: np.ndarray
+    numbering: np.ndarray
+    residues: str
+    reference_index: int
+    n_residues: int
+    report: dict[str, float | int]
+
+    @property
+    def n_eff(self) -> float:
+        return float(self.weights.sum())
+
+
+def sca_weights(codes: np.ndarray, n_residues: int, identity: float) -> np.ndarray:
+    """pySCA's sequence weights: gaps count as a 21st letter, identity over all columns."""
+    # With gap_code = n_residues + 1 no code is treated as a gap, so the gap is a state and
+    # every sequence's length is L: identity = matches / L, neighbours have identity > cutoff.
+    return compute_sequence_weights(codes, gap_code=n_residues + 1, theta=1.0 - identity)
+
+
+def preprocess_alignment(alignment: Alignment, options: SCAOptions | None = None) -> SCAAlignment:
+    """Apply pySCA's column and sequence filters (see the module docstring) and weight."""
+    options = (options or SCAOptions()).validate()
+    codes = alignment.codes
+    gap = alignment.alphabet.gap_code
+    n_res = alignment.alphabet.n_residues
+    ref = alignment.reference_index
+    report: dict[str, float | int] = {"sequences_in": int(codes.shape[0]), "columns_in": int(codes.shape[1])}
+
+    is_gap = codes == gap
+    columns = np.flatnonzero(is_gap.mean(axis=0) < options.initial_column_gaps)
+    report["columns_after_initial_gap_filter"] = int(columns.size)
+    if columns.size < 2:
+        raise InputError("fewer than 2 columns left after the initial column gap filter", alignment.source)
+    work = codes[:, columns]
+    keep = (work == gap).mean(axis=1) <= options.max_sequence_gaps
+    keep[ref] = True
+    report["sequences_after_gap_filter"] = int(keep.sum())
+    identity = (work == work[ref]).mean(axis=1)
+    keep &= (identity >= options.min_identity) & (identity <= options.max_identity)
+    keep[ref] = True
+    report["sequences_after_identity_filter"] = int(keep.sum())
+    rows = np.flatnonzero(keep)
+    if rows.size < 2:
+        raise InputError("fewer than 2 sequences left after SCA's sequence filters", alignment.source)
+    work = work[rows]
+    weights = sca_weights(work, n_res, options.weight_identity)
+    weighted_gaps = weights @ (work == gap) / weights.sum()
+    column_keep = weighted_gaps < options.max_column_gaps
+    if column_keep.sum() < 2:
+        raise InputError("fewer than 2 columns left after the weighted column gap filter", alignment.source)
+    columns = columns[column_keep]
+    work = np.ascontiguousarray(work[:, column_keep])
+    report["columns_after_weighted_gap_filter"] = int(columns.size)
+    weights = sca_weights(work, n_res, options.weight_identity)
+    report["n_sequences"] = int(work.shape[0])
+    report["n_positions"] = int(work.shape[1])
+    report["n_eff"] = float(weights.sum())
+    reference_row = int(np.searchsorted(rows, ref))
+    numbering = alignment.registry.numbering[columns]
+    residues = alignment.alphabet.decode(work[reference_row])
+    return SCAAlignment(
+        codes=work,
+        weights=weights,
+        ids=[alignment.ids[i] for i in rows],
+        columns=columns.astype(np.int64),
+        numbering=numbering.astype(np.int64),
+        residues=residues,
+        reference_index=reference_row,
+        n_residues=n_res,
+        report=report,
+    )
+
+
+# -- frequencies and the SCA matrix -----------------------------------------------------------
+def background_frequencies(n_residues: int) -> np.ndarray:
+    """pySCA's q for the 20 amino acids, uniform for any other alphabet."""
+    if n_residues == 20:
+        return BACKGROUND_FREQUENCIES.copy()
+    return np.full(n_residues, 1.0 / n_residues)
+
+
+def single_frequencies(codes: np.ndarray, weights: np.ndarray, n_codes: int) -> np.ndarray:
+    """Weighted code frequencies ``[L, n_codes]`` (weights normalised to sum 1)."""
+    length = codes.shape[1]
+    wn = np.asarray(weights, np.float64) / np.sum(weights)
+    index = codes.astype(np.int64) + np.arange(length) * n_codes
+    counts = np.bincount(index.ravel(), weights=np.repeat(wn, length), minlength=length * n_codes)
+    return counts.reshape(length, n_codes)
+
+
+def one_hot_block(codes: np.ndarray, n_residues: int) -> torch.Tensor:
+    """Dense one-hot ``float32 [M, b * n_residues]`` of a *block* of columns (gap = all zeros)."""
+    m, b = codes.shape
+    out = torch.zeros(m, b, n_residues + 1, dtype=torch.float32)
+    out.scatter_(2, torch.from_numpy(np.ascontiguousarray(codes)).long().unsqueeze(-1), 1.0)
+    return out[:, :, :n_residues].reshape(m, b * n_residues)
+
+
+def pair_frequency_blocks(codes: np.ndarray, weights: np.ndarray, n_residues: int, block_size: int = 48):
+    """Yield ``(rows_i, rows_j, f2)`` for every pair of column blocks with ``j >= i``.
+
+    ``f2[i, j, a, b]`` are the weighted pair frequencies of residues (gaps excluded). Each
+    block is a matrix product of two blocked one-hot matrices, so no one-hot of the whole
+    alignment is ever held and the work runs in BLAS.
+    """
+    length = codes.shape[1]
+    wn = torch.from_numpy(np.asarray(weights, np.float64) / np.sum(weights)).to(torch.float32)
+    starts = list(range(0, length, block_size))
+    blocks = [np.arange(s, min(s + block_size, length)) for s in starts]
+    for bi, rows_i in enumerate(blocks):
+        left = one_hot_block(codes[:, rows_i], n_residues) * wn[:, None]
+        for rows_j in blocks[bi:]:
+            right = one_hot_block(codes[:, rows_j], n_residues)
+            product = (left.T @ right).to(torch.float64).numpy()
+            f2 = product.reshape(rows_i.size, n_residues, rows_j.size, n_residues).transpose(0, 2, 1, 3)
+            yield rows_i, rows_j, f2
+
+
+def regularised_frequencies(f1: np.ndarray, pseudocount: float, toward: np.ndarray) -> np.ndarray:
+    """``(1 - λ) f + λ q`` per position."""
+    return (1.0 - pseudocount) * f1 + pseudocount * toward[None, :]
+
+
+def position_weights(f1: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``φ_i^a = |ln[f (1 - q) / ((1 - f) q)]|``; zero where f is 0 or 1."""
+    q = np.broadcast_to(background, f1.shape)
+    ok = (f1 > 0) & (f1 < 1)
+    phi = np.zeros_like(f1)
+    phi[ok] = np.abs(np.log(f1[ok] * (1 - q[ok]) / ((1 - f1[ok]) * q[ok])))
+    return phi
+
+
+def conservation(f1: np.ndarray, background: np.ndarray, tolerance: float = 1e-12) -> np.ndarray:
+    """``D_i = Σ_a f ln[f / ((1 - θ) q)] + f_0 ln(f_0 / θ)`` with θ the mean gap frequency."""
+    theta = 1.0 - f1.sum() / f1.shape[0]
+    if theta < tolerance:
+        theta = 0.0
+    q_gapped = (1.0 - theta) * background
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(f1 > 0, f1 * np.log(f1 / q_gapped[None, :]), 0.0)
+        d = terms.sum(axis=1)
+        f0 = 1.0 - f1.sum(axis=1)
+        gap_term = np.where(f0 > tolerance, f0 * np.log(f0 / max(theta, tolerance)), 0.0)
+    return d + gap_term
+
+
+@dataclass
+class SCAMatrix:
+    """The SCA positional matrix and the first-order quantities it is built from."""
+
+    matrix: np.ndarray  # [L, L]
+    frequencies: np.ndarray  # [L, n_residues], regularised toward q
+    position_weights: np.ndarray  # [L, n_residues]
+    conservation: np.ndarray  # [L]
+
+
+def sca_matrix(
+    codes: np.ndarray,
+    weights: np.ndarray | None,
+    n_residues: int = 20,
+    pseudocount: float = 0.03,
+    background: np.ndarray | None = None,
+    block_size: int = 48,
+) -> SCAMatrix:
+    """The SCA matrix ``C̃_ij`` (Frobenius norm of the weighted 20 x 20 covariance blocks).
+
+    Parameters
+    ----------
+    codes
+        ``uint8 [M, L]``, gap = ``n_residues``.
+    weights
+        Sequence weights (``None``: uniform).
+    n_residues
+        Residue states (gap excluded).
+    pseudocount
+        λ (see the module docstring for how it enters).
+    background
+        q; pySCA's amino-acid background by default.
+    block_size
+        Columns per one-hot block (memory O(M x 20 x block + (20 x block)^2)).
+    """
+    codes = np.asarray(codes)
+    n, length = codes.shape
+    weights = np.ones(n) if weights is None else np.asarray(weights, np.float64)
+    q = background_frequencies(n_residues) if background is None else np.asarray(background, np.float64)
+    n_codes = n_residues + 1
+    lam = float(pseudocount)
+    f1_raw = single_frequencies(codes, weights, n_codes)[:, :n_residues]
+    uniform = np.full(n_residues, 1.0 / n_codes)
+    f1_cov = regularised_frequencies(f1_raw, lam, uniform)
+    f1_q = regularised_frequencies(f1_raw, lam, q)
+    phi = position_weights(f1_q, q)
+    d = conservation(f1_q, q)
+    out = np.zeros((length, length))
+    diag_pseudo = lam / n_codes**2
+    for rows_i, rows_j, f2 in pair_frequency_blocks(codes, weights, n_residues, block_size):
+        cov = (1.0 - lam) * f2
+        if rows_i[0] == rows_j[0]:
+            cov[np.arange(rows_i.size), np.arange(rows_i.size)] += diag_pseudo
+        cov -= f1_cov[rows_i][:, None, :, None] * f1_cov[rows_j][None, :, None, :]
+        cov *= phi[rows_i][:, None, :, None]
+        cov *= phi[rows_j][None, :, None, :]
+        block = np.sqrt((cov**2).sum(axis=(2, 3)))
+        out[np.ix_(rows_i, rows_j)] = block
+        out[np.ix_(rows_j, rows_i)] = block.T
+    out = 0.5 * (out + out.T)
+    return SCAMatrix(out, f1_q, phi, d)
+
+
+def eigen_decomposition(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors (columns, each signed so its mean is >= 0)."""
+    with single_threaded_blas():
+        values, vectors = np.linalg.eigh(0.5 * (matrix + matrix.T))
+    order = np.argsort(-values, kind="stable")
+    values, vectors = values[order], vectors[:, order]
+    signs = np.where(vectors.mean(axis=0) < 0, -1.0, 1.0)
+    return values, vectors * signs[None, :]
+
+
+# -- significance by randomised alignments ----------------------------------------------------
+def randomised_alignment(
+    column_frequencies: np.ndarray, n_sequences: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Each column drawn independently from its code frequencies ``[L, Q]`` (gap = last code)."""
+    cdf = np.cumsum(column_frequencies, axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random((n_sequences, column_frequencies.shape[0]))
+    codes = (u[:, :, None] > cdf[None, :, :]).sum(axis=2)
+    return np.minimum(codes, column_frequencies.shape[1] - 1).astype(np.uint8)
+
+
+def randomised_eigenvalues(
+    codes: np.ndarray,
+    weights: np.ndarray,
+    n_residues: int,
+    pseudocount: float,
+    n_trials: int,
+    rng: np.random.Generator,
+    progress=None,
+) -> np.ndarray:
+    """Eigenvalues ``[n_trials, L]`` of SCA matrices of randomised alignments (pySCA's null)."""
+    n_codes = n_residues + 1
+    f1 = single_frequencies(codes, weights, n_codes)[:, :n_residues]
+    f1 = regularised_frequencies(f1, pseudocount, np.full(n_residues, 1.0 / n_codes))
+    gap = np.clip(1.0 - f1.sum(axis=1, keepdims=True), 0.0, None)
+    column_frequencies = np.concatenate([f1, gap], axis=1)
+    n_sequences = max(2, round(float(np.sum(weights))))
+    out = np.zeros((n_trials, codes.shape[1]))
+    for t in range(n_trials):
+        random_codes = randomised_alignment(column_frequencies, n_sequences, rng)
+        c = sca_matrix(random_codes, None, n_residues, pseudocount).matrix
+        with single_threaded_blas():
+            out[t] = np.sort(np.linalg.eigvalsh(c))[::-1]
+        if progress is not None:
+            progress()
+    return out
+
+
+def significance_cutoff(random_eigenvalues: np.ndarray, n_std: float = 0.0) -> float:
+    """Mean (+ ``n_std`` standard deviations) of the randomised second eigenvalue."""
+    second = random_eigenvalues[:, 1]
+    return float(second.mean() + n_std * second.std())
+
+
+def count_significant(eigenvalues: np.ndarray, cutoff: float) -> int:
+    return int((eigenvalues > cutoff).sum())
+
+
+# -- ICA and sectors ----------------------------------------------------------------------------
+def infomax_ica(
+    vectors: np.ndarray, learning_rate: float = 1e-4, iterations: int = 10000
+) -> tuple[np.ndarray, np.ndarray]:
+    """Infomax ICA (Bell & Sejnowski, natural gradient) of ``k`` vectors over ``L`` positions.
+
+    Parameters
+    ----------
+    vectors
+        ``[L, k]``: the top eigenvectors (orthonormal columns, i.e. already sphered).
+
+    Returns
+    -------
+    (ics, unmixing)
+        ``ics [L, k]``: unit-norm independent components, each signed so that its largest
+        entry (in absolute value) is positive; ``unmixing [k, k]``.
+    """
+    from scipy.special import expit
+
+    x = np.asarray(vectors, np.float64).T  # [k, L]: L samples of k features
+    k, length = x.shape
+    w = np.eye(k)
+    identity = length * np.eye(k)
+    with single_threaded_blas():
+        for _ in range(iterations):
+            u = w @ x
+            w = w + learning_rate * (identity + (1.0 - 2.0 * expit(u)) @ u.T) @ w
+    ics = (w @ x).T
+    for j in range(k):
+        peak = np.argmax(np.abs(ics[:, j]))
+        norm = np.linalg.norm(ics[:, j])
+        ics[:, j] = np.sign(ics[peak, j]) * ics[:, j] / (norm if norm > 0 else 1.0)
+    return ics, w
+
+
+@dataclass
+class ICGroups:
+    """Positions selected on each independent component."""
+
+    groups: list[np.ndarray]  # position indices per IC, strongest first
+    cutoffs: np.ndarray
+    fits: np.ndarray  # [k, 3] Student-t (df, loc, scale)
+
+
+def ic_positions(ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95) -> ICGroups:
+    """Positions above the ``quantile`` of a t-distribution fitted to each IC; overlaps resolved
+    by the norm of the position's row of ``matrix`` (diagonal removed) over each IC's positions."""
+    from scipy.stats import t as student_t
+
+    k = ics.shape[1]
+    fits = np.zeros((k, 3))
+    cutoffs = np.zeros(k)
+    initial = []
+    for j in range(k):
+        params = student_t.fit(ics[:, j])
+        fits[j] = params
+        cutoffs[j] = student_t.ppf(quantile, *params)
+        initial.append(np.flatnonzero(ics[:, j] > cutoffs[j]))
+    off = matrix.copy()
+    np.fill_diagonal(off, 0.0)
+    groups = []
+    for j in range(k):
+        members = []
+        for i in initial[j]:
+            strength = np.linalg.norm(off[i, initial[j]])
+            others = [np.linalg.norm(off[i, initial[m]]) for m in range(k) if m != j and i in initial[m]]
+            if all(strength >= s for s in others):
+                members.append(i)
+        members = np.asarray(members, dtype=np.int64)
+        groups.append(members[np.argsort(-ics[members, j], kind="stable")])
+    return ICGroups(groups, cutoffs, fits)
+
+
+# -- the whole analysis -----------------------------------------------------------------------
+@dataclass
+class SCAResult:
+    """Everything ``seqvae sca`` computes (see :func:`run_sca`)."""
+
+    alignment: SCAAlignment
+    sca: SCAMatrix
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    random_eigenvalues: np.ndarray  # [n_randomisations, L], the first seed's
+    cutoff: float
+    n_significant: int
+    n_significant_by_seed: list[int]
+    cutoff_by_seed: list[float]
+    ics: np.ndarray
+    ic_groups: ICGroups
+    options: SCAOptions
+    labels: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.ics.shape[1])
+
+    def summary(self) -> dict:
+        sizes = [int(g.size) for g in self.ic_groups.groups]
+        return {
+            **self.alignment.report,
+            "top_eigenvalues": [round(float(v), 4) for v in self.eigenvalues[:10]],
+            "random_second_eigenvalue_mean": float(self.random_eigenvalues[:, 1].mean()),
+            "random_second_eigenvalue_std": float(self.random_eigenvalues[:, 1].std()),
+            "random_first_eigenvalue_mean": float(self.random_eigenvalues[:, 0].mean()),
+            "significance_cutoff": self.cutoff,
+            "n_significant": self.n_significant,
+            "n_significant_by_seed": self.n_significant_by_seed,
+            "cutoff_by_seed": self.cutoff_by_seed,
+            "n_components": self.n_components,
+            "ic_sizes": sizes,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "options": asdict(self.options),
+        }
+
+
+def run_sca(
+    alignment: Alignment,
+    options: SCAOptions | None = None,
+    structure_labels: np.ndarray | None = None,
+    progress=None,
+) -> SCAResult:
+    """Run the whole SCA pipeline on an alignment (see the module docstring).
+
+    Parameters
+    ----------
+    alignment
+        The alignment; its reference (``--reference``) anchors the identity filter and numbering.
+    options
+        :class:`SCAOptions`.
+    structure_labels
+        Optional label per *input* column (e.g. chymotrypsin numbering from a PDB file), kept
+        for the retained positions.
+    progress
+        Optional callable ``progress(n_done, n_total, what)``.
+    """
+    options = (options or SCAOptions()).validate()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    processed = preprocess_alignment(alignment, options)
+    timings["preprocess"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    sca = sca_matrix(processed.codes, processed.weights, processed.n_residues, options.pseudocount)
+    eigenvalues, eigenvectors = eigen_decomposition(sca.matrix)
+    timings["sca_matrix"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    total = options.n_randomisations * options.n_stability_seeds
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total, "randomised alignments")
+
+    by_seed: list[int] = []
+    cutoffs: list[float] = []
+    first_random = None
+    for s in range(options.n_stability_seeds):
+        rng = np.random.default_rng([options.seed, s])
+        random_values = randomised_eigenvalues(
+            processed.codes, processed.weights, processed.n_residues, options.pseudocount,
+            options.n_randomisations, rng, progress=tick,
+        )  # fmt: skip
+        cut = significance_cutoff(random_values, options.significance_std)
+        cutoffs.append(cut)
+        by_seed.append(count_significant(eigenvalues, cut))
+        if first_random is None:
+            first_random = random_values
+    timings["randomisations"] = time.perf_counter() - started
+    cutoff = cutoffs[0]
+    n_significant = by_seed[0]
+
+    started = time.perf_counter()
+    k = options.n_components or max(2, n_significant)
+    k = min(k, processed.codes.shape[1])
+    ics, _ = infomax_ica(eigenvectors[:, :k], options.ica_learning_rate, options.ica_iterations)
+    groups = ic_positions(ics, sca.matrix, options.sector_quantile)
+    timings["ica"] = time.perf_counter() - started
+    labels = None if structure_labels is None else np.asarray(structure_labels, str)[processed.columns]
+    return SCAResult(
+        alignment=processed,
+        sca=sca,
+        eigenvalues=eigenvalues,
+        eigenvectors=eigenvectors,
+        random_eigenvalues=first_random,
+        cutoff=cutoff,
+        n_significant=n_significant,
+        n_significant_by_seed=by_seed,
+        cutoff_by_seed=cutoffs,
+        ics=ics,
+        ic_groups=groups,
+        options=options,
+        labels=labels,
+        timings=timings,
+    )
+
+
+def structure_labels_for_columns(alignment: Alignment, structure) -> tuple[np.ndarray, float]:
+    """Structure residue label of every column of ``alignment`` through its reference.
+
+    The reference's full (gap-free) sequence is aligned to the structure's chain; a column
+    gets the label of the residue its reference residue aligns to (``""`` if none).
+    Returns the labels and the identity of the aligned residues.
+    """
+    from seqvae.analysis.contacts import align_sequences
+
+    registry = alignment.registry
+    letters = "".join(c for c in registry.reference_raw if c.isalpha()).upper()
+    mapping = align_sequences(letters, structure.sequence)
+    labels = np.full(alignment.length, "", dtype=object)
+    aligned = mapping >= 0
+    identity = float(
+        np.mean([letters[i] == structure.sequence[mapping[i]] for i in np.flatnonzero(aligned)])
+    ) if aligned.any() else 0.0  # fmt: skip
+    for column, number in enumerate(registry.numbering):
+        if number < 0:
+            continue
+        k = int(number) - registry.reference_start
+        if 0 <= k < mapping.size and mapping[k] >= 0:
+            labels[column] = structure.labels[mapping[k]]
+    return labels.astype(str), identity
+
+
+# -- outputs --------------------------------------------------------------------------------------
+def positions_table(result: SCAResult):
+    """One row per retained position: column, numbering, label, residue, D_i, IC membership."""
+    import pandas as pd
+
+    processed = result.alignment
+    length = processed.codes.shape[1]
+    member = np.full(length, -1)
+    value = np.full(length, np.nan)
+    for j, group in enumerate(result.ic_groups.groups):
+        member[group] = j + 1
+        value[group] = result.ics[group, j]
+    table = {
+        "position": np.arange(length),
+        "alignment_column": processed.columns + 1,
+        "reference_number": processed.numbering,
+        "label": result.labels if result.labels is not None else [""] * length,
+        "reference_residue": list(processed.residues),
+        "conservation_D": result.sca.conservation,
+        "ic": np.where(member > 0, member, 0),
+        "ic_value": value,
+    }
+    for j in range(min(3, length)):
+        table[f"eigenvector_{j + 1}"] = result.eigenvectors[:, j]
+    return pd.DataFrame(table)
+
+
+def write_sca_outputs(result: SCAResult, out: str | Path, figures: bool = True) -> dict[str, Path]:
+    """Write ``sca.npz`` (position-matrix convention plus arrays), ``positions.csv``,
+    ``summary.json`` and figures into ``out``."""
+    from seqvae.analysis.matrix_file import save_matrix_npz
+    from seqvae.io.atomic import atomic_open, write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    processed = result.alignment
+    group_index = np.zeros(processed.codes.shape[1], dtype=np.int64)
+    for j, group in enumerate(result.ic_groups.groups):
+        group_index[group] = j + 1
+    paths = {}
+    paths["npz"] = save_matrix_npz(
+        out / "sca.npz",
+        result.sca.matrix,
+        numbering=processed.numbering,
+        labels=result.labels,
+        residues=processed.residues,
+        kind="sca",
+        eigenvalues=result.eigenvalues,
+        eigenvectors=result.eigenvectors[:, : min(20, result.eigenvectors.shape[1])],
+        random_eigenvalues=result.random_eigenvalues,
+        significance_cutoff=np.asarray(result.cutoff),
+        n_significant=np.asarray(result.n_significant),
+        conservation=result.sca.conservation,
+        position_weights=result.sca.position_weights,
+        ics=result.ics,
+        ic_group=group_index,
+        ic_cutoffs=result.ic_groups.cutoffs,
+        alignment_columns=processed.columns,
+        sequence_weights=processed.weights,
+    )
+    table = positions_table(result)
+    with atomic_open(out / "positions.csv", "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False)
+    paths["positions"] = out / "positions.csv"
+    write_json(out / "summary.json", result.summary())
+    paths["summary"] = out / "summary.json"
+    if figures:
+        paths.update(plot_sca(result, out))
+    return paths
+
+
+def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
+    """Matrix heatmap, spectrum against the randomised alignments, IC scatter plots."""
+    from seqvae.plots.style import SEQUENTIAL_CMAP, categorical_colors, new_figure, save_figure
+
+    paths = {}
+    length = result.sca.matrix.shape[0]
+    fig, axes = new_figure(1, 1, width=5.2, height=4.6)
+    ax = axes[0, 0]
+    image = ax.imshow(result.sca.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
+                      vmax=float(np.quantile(result.sca.matrix, 0.995)), interpolation="nearest")  # fmt: skip
+    ax.set_xlabel("position (retained alignment column)")
+    ax.set_ylabel("position (retained alignment column)")
+    ax.set_title(f"SCA matrix C̃ ({length} positions, N_eff = {result.alignment.n_eff:.0f})")
+    fig.colorbar(image, ax=ax, label="C̃_ij (Frobenius norm)")
+    paths["matrix_png"] = save_figure(fig, out / "sca_matrix.png")
+
+    fig, axes = new_figure(1, 1, width=6.0, height=3.6)
+    ax = axes[0, 0]
+    top = max(result.eigenvalues.max(), result.random_eigenvalues.max())
+    bins = np.linspace(0, top * 1.02, max(30, length // 2))
+    ax.hist(result.eigenvalues, bins=bins, color="black", label="SCA matrix")
+    random_hist, _ = np.histogram(result.random_eigenvalues.ravel(), bins=bins)
+    centres = 0.5 * (bins[1:] + bins[:-1])
+    ax.plot(centres, random_hist / result.random_eigenvalues.shape[0], color="#D55E00", lw=2,
+            label=f"randomised alignments (mean of {result.random_eigenvalues.shape[0]})")  # fmt: skip
+    ax.axvline(
+        result.cutoff,
+        color="#0072B2",
+        ls="--",
+        label=f"cut-off {result.cutoff:.2f}: {result.n_significant} modes",
+    )
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("eigenvalue")
+    ax.set_ylabel("number of eigenvalues")
+    ax.set_title("Spectrum of the SCA matrix vs randomised alignments")
+    ax.legend()
+    paths["spectrum_png"] = save_figure(fig, out / "sca_spectrum.png")
+
+    k = result.n_components
+    pairs = [(j, j + 1) for j in range(0, k - 1, 2)] or [(0, 0)]
+    fig, axes = new_figure(1, len(pairs), width=3.4, height=3.3)
+    colors = categorical_colors(max(k, 1))
+    membership = np.full(length, -1)
+    for j, group in enumerate(result.ic_groups.groups):
+        membership[group] = j
+    for p, (a, b) in enumerate(pairs):
+        ax = axes[0, p]
+        ax.scatter(
+            result.ics[membership < 0, a], result.ics[membership < 0, b], s=8, color="#c8c8c8", label="no IC"
+        )
+        for j in range(k):
+            sel = membership == j
+            if sel.any():
+                ax.scatter(
+                    result.ics[sel, a],
+                    result.ics[sel, b],
+                    s=12,
+                    color=colors[j],
+                    label=f"IC{j + 1} ({sel.sum()})",
+                )
+        ax.set_xlabel(f"IC{a + 1}")
+        ax.set_ylabel(f"IC{b + 1}")
+        if p == 0:
+            ax.legend(fontsize=6, loc="best")
+    fig.suptitle("Independent components of the top eigenvectors (positions coloured by IC group)")
+    paths["ic_png"] = save_figure(fig, out / "sca_ics.png")
+    return paths
+
+
+# -- comparison with published sectors ------------------------------------------------------------
+def sector_overlaps(
+    labels: np.ndarray,
+    groups: list[np.ndarray],
+    published: dict[str, np.ndarray | list],
+    n_random: int = 2000,
+    seed: int = 0,
+) -> list[dict]:
+    """Overlap of each published sector with the best-matching IC group.
+
+    Parameters
+    ----------
+    labels
+        Structure label of each retained position (``""`` where unmapped).
+    groups
+        Position indices of each IC group.
+    published
+        Sector name -> residue labels (e.g. chymotrypsin numbers).
+    n_random
+        Random position sets (same sizes as the IC groups, drawn from the mapped positions)
+        for the empirical null of the best overlap.
+
+    Returns
+    -------
+    list of dict
+        Per sector: its size, how many of its residues were retained, the best IC, the
+        overlap, the overlap expected by chance, the hypergeometric p-value of that IC's
+        overlap, and the fraction of random IC-sized sets whose best overlap is at least as
+        large (empirical p-value, corrected for picking the best IC).
+    """
+    from scipy.stats import hypergeom
+
+    labels = np.asarray(labels, dtype=str)
+    mapped = np.flatnonzero(labels != "")
+    pool = set(labels[mapped].tolist())
+    group_labels = [set(labels[g].tolist()) - {""} for g in groups]
+    sizes = [len(g) for g in group_labels]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, residues in published.items():
+        target = {str(r) for r in np.asarray(residues).tolist()}
+        retained = target & pool
+        overlaps = [len(g & retained) for g in group_labels]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        best_overlap = overlaps[best] if overlaps else 0
+        n_pool, n_target = len(pool), len(retained)
+        size = sizes[best] if overlaps else 0
+        expected = size * n_target / max(n_pool, 1)
+        p_hyper = float(hypergeom.sf(best_overlap - 1, n_pool, n_target, size)) if size else 1.0
+        pool_list = np.array(sorted(pool))
+        is_target = np.isin(pool_list, list(retained))
+        random_best = np.zeros(n_random)
+        for r in range(n_random):
+            best_r = 0
+            for s in sizes:
+                pick = rng.choice(pool_list.size, size=min(s, pool_list.size), replace=False)
+                best_r = max(best_r, int(is_target[pick].sum()))
+            random_best[r] = best_r
+        rows.append(
+            {
+                "sector": name,
+                "size": len(target),
+                "retained": n_target,
+                "best_ic": best + 1,
+                "ic_size": size,
+                "overlap": best_overlap,
+                "overlaps_per_ic": overlaps,
+                "expected_by_chance": round(expected, 3),
+                "hypergeometric_p": p_hyper,
+                "random_best_overlap_mean": float(random_best.mean()),
+                "random_best_overlap_max": float(random_best.max()),
+                "empirical_p": float((1 + (random_best >= best_overlap).sum()) / (1 + n_random)),
+            }
+        )
+    return rows

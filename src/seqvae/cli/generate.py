@@ -1,0 +1,366 @@
+"""Generation commands: ``seqvae generate`` (designs from a run) and ``seqvae evaluate-samples``
+(how well a design set reproduces natural statistics). Thin wrappers over
+:mod:`seqvae.analysis.generation` and :mod:`seqvae.analysis.capacity`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from seqvae.cli.common import console, stdout
+from seqvae.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
+    app.command("evaluate-samples")(evaluate_samples_command)
+
+
+# -- seqvae generate -----------------------------------------------------------------------------
+def _parse_id_list(value: str) -> list[str]:
+    """Ids from a file (one per line, or a CSV/TSV with an ``id`` column) or a comma list."""
+    path = Path(value)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        if lines and ("," in lines[0] or "\t" in lines[0]):
+            import pandas as pd
+
+            table = pd.read_csv(path, sep=None, engine="python", dtype=str)
+            if "id" not in table.columns:
+                raise InputError("an id table needs an 'id' column", path, 1)
+            return [v for v in table["id"].dropna().astype(str)]
+        return lines
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parse_coordinates(value: str) -> list[float]:
+    try:
+        return [float(v) for v in value.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            f"coordinates must be comma-separated numbers, got {value!r}", "--region-coords"
+        ) from None
+
+
+def generate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    n: Annotated[int | None, typer.Option("-n", "--n", help="Number of designs (>= 1).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="FASTA to write; a CSV (z, ELBO, nearest natural) and a JSON of settings go beside it.",
+        ),
+    ] = Path("designs.fasta"),
+    seed: Annotated[int, typer.Option(help="Seed for z draws and per-position sampling.")] = 0,
+    temperature: Annotated[
+        float | None,
+        typer.Option(help="Sample each position from softmax(log p / T) (default T = 1)."),
+    ] = None,
+    argmax: Annotated[bool, typer.Option("--argmax", help="Decode by argmax instead of sampling.")] = False,
+    region_ids: Annotated[
+        str | None,
+        typer.Option(
+            help="Gaussian fitted to these training sequences' latent means: a file of ids or a comma list."
+        ),
+    ] = None,
+    region_scale: Annotated[
+        float, typer.Option(help="Scale the fitted Gaussian's standard deviations.")
+    ] = 1.0,
+    region_ball: Annotated[
+        str | None,
+        typer.Option(help="Uniform in a ball around this training sequence's latent mean (with --radius)."),
+    ] = None,
+    region_coords: Annotated[
+        str | None,
+        typer.Option(
+            help="Ball around explicit latent coordinates, e.g. '0.1,-0.3' (with --radius; default 0)."
+        ),
+    ] = None,
+    radius: Annotated[
+        float | None, typer.Option(help="Ball radius for --region-ball / --region-coords.")
+    ] = None,
+    interpolate: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            help="Decode a straight latent path between two training sequences: --interpolate ID_A ID_B."
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Points on the interpolation path (>= 2).")] = 10,
+    elbo_samples: Annotated[int, typer.Option(help="z draws per design for its ELBO (0 skips it).")] = 8,
+    figure: Annotated[
+        Path | None, typer.Option(help="Interpolation figure (default: beside the FASTA, .png).")
+    ] = None,
+) -> None:
+    """Generate sequences: z from the prior (or a region, or a path between two sequences),
+    decoded by sampling (default, T = 1) or argmax.
+
+    Runs trained with model_gaps=False have no gap state: their designs contain no gaps.
+    """
+    from seqvae.analysis import generation as gen
+    from seqvae.run import load
+
+    selectors = [
+        name
+        for name, value in (
+            ("--region-ids", region_ids),
+            ("--region-ball", region_ball),
+            ("--region-coords", region_coords),
+            ("--interpolate", interpolate),
+        )
+        if value is not None
+    ]
+    if len(selectors) > 1:
+        raise InputError(f"choose one of {', '.join(selectors)}", selectors[1])
+    if argmax and temperature is not None:
+        raise InputError("--argmax and --temperature exclude each other", "--temperature")
+    if radius is not None and region_ball is None and region_coords is None:
+        raise InputError("--radius goes with --region-ball or --region-coords", "--radius")
+    if region_ball is not None and radius is None:
+        raise InputError("--region-ball needs --radius", "--region-ball")
+    if interpolate is not None:
+        if n is not None:
+            raise InputError("--interpolate makes --steps designs; leave out -n", "-n")
+    elif n is None:
+        raise InputError("give the number of designs with -n N", "-n")
+    elif n < 1:
+        raise InputError(f"the number of designs must be >= 1, got {n}", "-n")
+    if elbo_samples < 0:
+        raise InputError(f"--elbo-samples must be >= 0, got {elbo_samples}", "--elbo-samples")
+    if temperature is not None and not temperature > 0:
+        raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+    if out.suffix.lower() in (".csv", ".json", ".png"):
+        raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
+
+    run = load(run_dir)
+    if interpolate is not None:
+        decoding = "sample" if temperature is not None else "argmax"
+        designs = gen.interpolate(
+            run,
+            interpolate[0],
+            interpolate[1],
+            steps=steps,
+            seed=seed,
+            decoding=decoding,
+            temperature=temperature or 1.0,
+            elbo_samples=elbo_samples,
+        )
+    else:
+        decoding = "argmax" if argmax else "sample"
+        d = run.config.model.latent_dim
+        if region_ids is not None:
+            region = gen.region_from_sequences(run, _parse_id_list(region_ids), scale=region_scale)
+        elif region_ball is not None:
+            region = gen.region_ball(run, region_ball, float(radius))
+        elif region_coords is not None:
+            region = gen.region_coordinates(_parse_coordinates(region_coords), d, radius or 0.0)
+        else:
+            region = gen.prior_region(d)
+        with console.status(f"generating {n} designs"):
+            designs = gen.generate(
+                run,
+                int(n),
+                seed=seed,
+                decoding=decoding,
+                temperature=temperature or 1.0,
+                region=region,
+                elbo_samples=elbo_samples,
+            )
+    fasta, csv, meta = designs.write(out)
+    elbo_text = f"median ELBO {float(np.median(designs.elbo)):.2f}" if elbo_samples else "ELBO skipped"
+    console.print(
+        f"{len(designs)} designs ({designs.metadata['decoding']}): {elbo_text}, "
+        f"median Hamming to nearest natural {np.median(designs.nearest_hamming):.0f}, "
+        f"{int((designs.nearest_hamming == 0).sum())} identical to a training sequence\n"
+        f"wrote {fasta}, {csv}, {meta}"
+    )
+    if not run.model.config.model_gaps:
+        console.print("note: the run has no gap state (model_gaps=False), so the designs contain no gaps")
+    if interpolate is not None:
+        from seqvae.plots.generation import plot_interpolation
+
+        target = figure or out.with_suffix(".png")
+        plot_interpolation(designs, target, title=f"latent interpolation, {run.path.name}")
+        console.print(f"wrote {target}")
+
+
+# -- seqvae evaluate-samples ----------------------------------------------------------------------
+def _read_set(path: Path, run: Any, alphabet: str):
+    if run is not None:
+        return run.read_alignment(path)
+    from seqvae.data.alignment import read_alignment
+
+    return read_alignment(path, alphabet=alphabet)
+
+
+def evaluate_samples_command(
+    designs: Annotated[Path, typer.Argument(help="Generated sequences (aligned FASTA).")],
+    reference: Annotated[
+        Path, typer.Option(help="Natural target set, e.g. a held-out split, aligned to the same columns.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for summary.json, CSVs and figures.")
+    ] = Path("evaluation"),
+    training: Annotated[
+        Path | None,
+        typer.Option(
+            help="Training sequences, for Hamming distances to the nearest one (default with --run: the run's)."
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run",
+            help="The run that made the designs: adds reconstruction stability and codes inputs with its registry.",
+        ),
+    ] = None,
+    alphabet: Annotated[
+        str, typer.Option(help="protein, dna, rna or residue letters (without --run).")
+    ] = "protein",
+    weighting: Annotated[
+        str,
+        typer.Option(
+            help="'reference': weight the natural set by sequence weights (designs never weighted); 'none'."
+        ),
+    ] = "reference",
+    theta: Annotated[
+        float, typer.Option(help="Identity threshold for the reference's sequence weights.")
+    ] = 0.2,
+    include_gaps: Annotated[
+        bool | None,
+        typer.Option(
+            "--include-gaps/--exclude-gaps",
+            help="Count the gap as a state in the statistics (default: yes, unless the run has no gap state).",
+        ),
+    ] = None,
+    r20_sets: Annotated[int, typer.Option(help="Random position sets per n for r20.")] = 200,
+    max_pairs: Annotated[int, typer.Option(help="Pairs per set for within-set Hamming distances.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed for r20 position sets and pair sampling.")] = 0,
+    figures: Annotated[bool, typer.Option(help="Draw statistics.png and logos.png.")] = True,
+) -> None:
+    """Judge generated sequences against natural ones: single-site, pairwise and higher-order
+    (r20) statistics, Hamming distances and reconstruction stability."""
+    import pandas as pd
+
+    from seqvae.analysis.capacity import evaluate_samples
+    from seqvae.data.weights import compute_sequence_weights
+    from seqvae.io.atomic import atomic_open, write_json
+
+    if weighting not in ("reference", "none"):
+        raise InputError(f"--weighting must be 'reference' or 'none', got {weighting!r}", "--weighting")
+    if r20_sets < 1:
+        raise InputError(f"--r20-sets must be >= 1, got {r20_sets}", "--r20-sets")
+    if max_pairs < 1:
+        raise InputError(f"--max-pairs must be >= 1, got {max_pairs}", "--max-pairs")
+    run = None
+    if run_dir is not None:
+        from seqvae.run import load
+
+        run = load(run_dir)
+        if run.registry is None:
+            raise InputError("this run models continuous data, not sequences", run_dir)
+    design_set = _read_set(designs, run, alphabet)
+    reference_set = _read_set(reference, run, alphabet)
+    if design_set.length != reference_set.length:
+        raise InputError(
+            f"designs have {design_set.length} columns but the reference has {reference_set.length}: "
+            "both must be aligned to the same columns",
+            reference,
+        )
+    if design_set.alphabet.symbols != reference_set.alphabet.symbols:
+        raise InputError("designs and reference are coded with different alphabets", reference)
+    training_set = None
+    if training is not None:
+        training_set = _read_set(training, run, alphabet)
+        if training_set.length != design_set.length:
+            raise InputError(
+                f"training sequences have {training_set.length} columns but the designs have "
+                f"{design_set.length}: all sets must be aligned to the same columns",
+                training,
+            )
+    elif run is not None:
+        training_set = run.training_alignment()
+    if include_gaps is None:
+        include_gaps = True if run is None else bool(run.model.config.model_gaps)
+
+    reference_weights = None
+    note = "designs unweighted, reference unweighted"
+    if weighting == "reference":
+        reference_weights = compute_sequence_weights(
+            reference_set.codes, reference_set.alphabet.gap_code, theta
+        )
+        note = (
+            f"designs unweighted, reference weighted (theta={theta:g} within the reference set, "
+            f"N_eff={reference_weights.sum():.1f})"
+        )
+    with console.status("evaluating samples"):
+        evaluation = evaluate_samples(
+            design_set,
+            reference_set,
+            training=training_set,
+            run=run,
+            reference_weights=reference_weights,
+            weighting_note=note,
+            include_gaps=include_gaps,
+            r20_sets=r20_sets,
+            max_pairs=max_pairs,
+            seed=seed,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "designs": str(designs),
+        "reference": str(reference),
+        "training": str(training) if training is not None else (str(run_dir) if run is not None else None),
+        "run": None if run_dir is None else str(run_dir),
+        **evaluation.summary,
+    }
+    write_json(out / "summary.json", summary)
+    per_design: dict[str, Any] = {"id": design_set.ids}
+    if evaluation.design_to_training is not None and training_set is not None:
+        per_design["nearest_training_id"] = [training_set.ids[i] for i in evaluation.design_nearest_index]
+        per_design["hamming_to_nearest_training"] = evaluation.design_to_training
+    if evaluation.design_stable is not None:
+        per_design["reconstruction_stable"] = evaluation.design_stable
+        per_design["redecoded_hamming"] = evaluation.design_redecoded_hamming
+    with atomic_open(out / "per_design.csv", "w", newline="", encoding="utf-8") as handle:
+        pd.DataFrame(per_design).to_csv(handle, index=False)
+    r20 = evaluation.r20
+    with atomic_open(out / "r20.csv", "w", newline="", encoding="utf-8") as handle:
+        pd.DataFrame(
+            {"n": r20.n_values, "r20": r20.r20, "r20_std": r20.r20_std, "undefined_sets": r20.n_undefined}
+        ).to_csv(handle, index=False, float_format="%.6g")
+    if figures:
+        from seqvae.plots.generation import plot_sample_statistics, plot_sequence_logos
+
+        plot_sample_statistics(
+            evaluation, out / "statistics.png", title=f"{designs.name} vs {reference.name}"
+        )
+        numbering = None
+        registry = run.registry if run is not None else None
+        if registry is not None and np.all(registry.numbering >= 0):
+            numbering = [int(v) for v in registry.numbering]
+        plot_sequence_logos(
+            {
+                f"natural: {reference.name}": reference_set.codes,
+                f"generated: {designs.name}": design_set.codes,
+            },
+            design_set.alphabet,
+            out / "logos.png",
+            weights={f"natural: {reference.name}": reference_weights},
+            position_labels=numbering,
+        )
+    table = Table(title=f"{designs.name} vs {reference.name}", show_header=False)
+    table.add_column("statistic", style="bold")
+    table.add_column("value", justify="right")
+    for label, value in evaluation.table():
+        table.add_row(label, value)
+    stdout.print(table)
+    console.print(
+        f"weighting: {note}; gap {'counted' if include_gaps else 'not counted'} as a state\nwrote {out}/"
+    )

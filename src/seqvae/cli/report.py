@@ -1,0 +1,35 @@
+"""``seqvae report``: one self-contained HTML page per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqvae.cli.common import console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    include: Annotated[
+        list[Path] | None, typer.Option("--include", help="Analysis output folder to add (repeatable).")
+    ] = None,
+    phenotypes: Annotated[Path | None, typer.Option(help="CSV of phenotypes joined by sequence id.")] = None,
+    id_column: Annotated[str, typer.Option(help="Id column of the phenotype table.")] = "id",
+    color: Annotated[
+        list[str] | None, typer.Option("--color", help="Phenotype column to colour by (repeatable).")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report (figures embedded, opens offline)."""
+    from seqvae.report import build_report
+
+    path = build_report(
+        run_dir, out, include=include, phenotypes=phenotypes, id_column=id_column, color=color
+    )
+    console.print(f"report written: {path}")

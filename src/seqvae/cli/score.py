@@ -1,0 +1,263 @@
+"""Mutation commands: ``score``, ``baseline fit``, ``benchmark-dms``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seqvae.cli.common import console, stdout
+from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_open, write_json
+
+baseline_app = typer.Typer(
+    help="Classical baselines: site-independent and Potts models.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+    app.command("benchmark-dms")(benchmark_dms)
+    app.add_typer(baseline_app, name="baseline")
+    baseline_app.command("fit")(baseline_fit)
+
+
+def _split_paths(paths: list[Path], runs: list[str] | None) -> tuple[list[Path], Path | None]:
+    """Directories are runs, a file is the mutation table (at most one)."""
+    run_dirs = [p for p in paths if p.is_dir()]
+    tables = [p for p in paths if not p.is_dir()]
+    for item in runs or []:
+        run_dirs.extend(Path(part) for part in item.split(",") if part)
+    if len(tables) > 1:
+        missing = [str(p) for p in tables if not p.exists()]
+        if missing:
+            raise InputError(f"not found: {', '.join(missing)}")
+        raise InputError(f"expected one mutation table, got {len(tables)}: {', '.join(map(str, tables))}")
+    if not run_dirs:
+        raise InputError("give at least one run directory (or --runs A,B,C)")
+    return run_dirs, tables[0] if tables else None
+
+
+def score(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="RUN [RUN ...] [MUTATIONS.csv]: run or baseline directories (several = an ensemble) "
+            "and a CSV with a 'mutant' (A23V:G45D) or 'mutated_sequence' column."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("scores.csv"),
+    runs: Annotated[
+        list[str] | None,
+        typer.Option("--runs", help="More runs for the ensemble average: --runs A,B,C (repeatable)."),
+    ] = None,
+    mutant_col: Annotated[
+        str | None, typer.Option("--mutant-col", help="Column with mutant strings (default: mutant).")
+    ] = None,
+    sequence_col: Annotated[
+        str | None,
+        typer.Option("--sequence-col", help="Column with full mutated sequences (e.g. mutated_sequence)."),
+    ] = None,
+    score_col: Annotated[
+        str | None, typer.Option("--score-col", help="Measured column: report Spearman rho against it.")
+    ] = None,
+    label_col: Annotated[
+        str | None, typer.Option("--label-col", help="Binary 0/1 column: report ROC AUC against it.")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Draws of z per sequence (VAE).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the z draws.")] = 0,
+    iw: Annotated[
+        bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")
+    ] = False,
+    skip_mismatches: Annotated[
+        bool, typer.Option("--skip-mismatches", help="Drop rows whose wild type does not match.")
+    ] = False,
+    all_singles: Annotated[
+        bool,
+        typer.Option("--all-singles", help="Score every single mutant of the reference (+ heatmap PNG)."),
+    ] = False,
+    summary: Annotated[
+        Path | None, typer.Option("--summary", help="Also write the evaluation as JSON.")
+    ] = None,
+) -> None:
+    """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter)."""
+    from seqvae.analysis.evaluation import evaluate_scores
+    from seqvae.analysis.scoring import EnsembleScorer, load_scorer, score_all_singles, score_file
+
+    run_dirs, table = _split_paths(paths, runs)
+    if all_singles and table is not None:
+        raise InputError("--all-singles takes no mutation table")
+    if not all_singles and table is None:
+        raise InputError("give a mutation table (CSV) or --all-singles")
+    if samples < 1:
+        raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
+    scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw) for p in run_dirs]
+    scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
+    started = time.perf_counter()
+    if all_singles:
+        from seqvae.plots.mutations import plot_singles_heatmap
+
+        singles = score_all_singles(scorer)
+        with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+            singles.to_csv(handle, index=False, float_format="%.6g")
+        png = out.with_suffix(".png")
+        plot_singles_heatmap(singles, scorer.registry, png, title=f"single mutants: {scorer.name}")
+        console.print(
+            f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        return
+    with Progress(
+        TextColumn("[bold]scoring"),
+        TextColumn("{task.completed} rows"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("score", total=None)
+        report = score_file(
+            scorer,
+            table,
+            out,
+            mutant_column=mutant_col,
+            sequence_column=sequence_col,
+            score_column=score_col,
+            label_column=label_col,
+            skip_mismatches=skip_mismatches,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    message = (
+        f"scored {report.n_scored} of {report.n_rows} rows in {report.seconds:.1f} s "
+        f"({report.n_unscored} without a score, see 'reason'"
+        + (
+            f"; {report.n_mismatches_skipped} wild-type mismatches dropped"
+            if report.n_mismatches_skipped
+            else ""
+        )
+        + f"): {out}"
+    )
+    console.print(message, soft_wrap=True, highlight=False)
+    if score_col:
+        evaluation = evaluate_scores(
+            report.predicted,
+            report.measured,
+            report.labels if label_col else None,
+            n_unscored=report.n_unscored + report.n_mismatches_skipped,
+        )
+        print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
+        if summary is not None:
+            write_json(
+                summary,
+                {
+                    "model": scorer.name,
+                    "column": score_col,
+                    "seconds": report.seconds,
+                    **evaluation.to_dict(),
+                },
+            )
+
+
+def baseline_fit(
+    alignment: Annotated[Path, typer.Argument(help="Training alignment (FASTA, A2M, A3M, Stockholm).")],
+    model: Annotated[str, typer.Option("--model", help="site-independent or potts.")] = "site-independent",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to create.")] = Path("runs/baseline"),
+    theta: Annotated[float | None, typer.Option(help="Sequence-weight identity threshold.")] = 0.2,
+    pseudocount: Annotated[
+        float, typer.Option(help="Site-independent: weighted pseudocount per state.")
+    ] = 1.0,
+    model_gaps: Annotated[
+        bool, typer.Option("--model-gaps", help="Site-independent: treat the gap as a state.")
+    ] = False,
+    lambda_h: Annotated[float, typer.Option(help="Potts: L2 on fields.")] = 0.01,
+    lambda_j: Annotated[float, typer.Option(help="Potts: L2 on couplings (times (q-1)(L-1)).")] = 0.01,
+    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 30,
+    reference: Annotated[str | None, typer.Option(help="Reference sequence id (default: first).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
+) -> None:
+    """Fit a baseline and write a directory that ``seqvae score`` accepts like a run."""
+    from seqvae.data.alignment import read_alignment
+    from seqvae.training.baselines import PottsSettings, fit_baseline
+
+    aln = read_alignment(alignment, reference=reference)
+    console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
+    settings = PottsSettings(lambda_h=lambda_h, lambda_j=lambda_j, max_iterations=max_iterations)
+    with Progress(
+        TextColumn(f"[bold]fitting {model}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("fit", info="")
+        _, info = fit_baseline(
+            aln,
+            model,
+            out,
+            theta=theta,
+            pseudocount=pseudocount,
+            model_gaps=model_gaps,
+            potts=settings,
+            overwrite=overwrite,
+            progress=lambda n, f: bar.update(task, info=f"evaluation {n}, objective {f:.4f}"),
+        )
+    console.print(
+        f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def benchmark_dms(
+    alignment: Annotated[Path, typer.Argument(help="Training alignment.")],
+    dms: Annotated[Path, typer.Argument(help="Deep mutational scan CSV with a 'mutant' column.")],
+    score_col: Annotated[str, typer.Option("--score-col", help="Measured column.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
+    models: Annotated[
+        str, typer.Option(help="Comma-separated: site-independent, potts, vae.")
+    ] = "site-independent,potts,vae",
+    ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
+    preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
+    samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
+    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
+    ] = None,
+) -> None:
+    """Train -> score -> evaluate on one DMS and print one table (rho, interval, times)."""
+    from seqvae.cli.common import parse_set_options
+    from seqvae.dms_benchmark import run_dms_benchmark
+
+    rows = run_dms_benchmark(
+        alignment,
+        dms,
+        score_col,
+        out,
+        models=[m.strip() for m in models.split(",") if m.strip()],
+        ensemble=ensemble,
+        preset=preset,
+        samples=samples,
+        potts_iterations=potts_iterations,
+        overrides=parse_set_options(set_values),
+        log=console.print,
+    )
+    table = Table(title=f"{dms.name} ({score_col})")
+    for name in ("model", "rho", "95% CI", "N scored", "train s", "score s"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for row in rows:
+        table.add_row(
+            row["model"],
+            f"{row['spearman']:.3f}",
+            f"{row['ci_low']:.3f}-{row['ci_high']:.3f}",
+            str(row["n_scored"]),
+            f"{row['train_s']:.0f}",
+            f"{row['score_s']:.1f}",
+        )
+    stdout.print(table)
+    write_json(out / "benchmark.json", rows)

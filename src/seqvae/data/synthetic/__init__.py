@@ -1,0 +1,1 @@
+"""Synthetic families with known ground truth: associative-memory Potts sequences and linear factors."""

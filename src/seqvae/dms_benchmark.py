@@ -1,0 +1,106 @@
+"""Train -> score -> evaluate on one deep mutational scan, for every model kind side by side.
+
+This sits above the layers (it trains, then analyses), like :mod:`seqvae.run`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from seqvae.analysis.evaluation import evaluate_scores
+from seqvae.analysis.scoring import EnsembleScorer, Scorer, VAEScorer, load_scorer, score_file
+from seqvae.data.alignment import read_alignment
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import InputError
+from seqvae.training.baselines import PottsSettings, fit_baseline
+from seqvae.training.config import preset_config
+
+MODEL_KINDS = ("site-independent", "potts", "vae")
+
+
+def _evaluate(scorer: Scorer, dms: Path, score_col: str, out_csv: Path) -> tuple[dict, float]:
+    report = score_file(scorer, dms, out_csv, score_column=score_col)
+    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
+    return evaluation.to_dict(), report.seconds
+
+
+def run_dms_benchmark(
+    alignment: str | Path,
+    dms: str | Path,
+    score_col: str,
+    out: str | Path,
+    models: list[str] | tuple[str, ...] = MODEL_KINDS,
+    ensemble: int = 1,
+    preset: str = "fitness",
+    samples: int = 200,
+    potts_iterations: int = 30,
+    overrides: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``.
+
+    Returns one row per model: ``model``, ``spearman``, ``ci_low``, ``ci_high``, ``n_scored``,
+    ``n_skipped``, ``train_s`` (wall time of fitting) and ``score_s`` (wall time of scoring).
+    ``overrides`` (``{"training.max_steps": 500}``) change the VAE preset. With ``ensemble > 1`` VAEs with seeds ``0 .. ensemble-1`` are trained and an extra row
+    gives their average.
+    """
+    from seqvae.run import train
+
+    unknown = sorted(set(models) - set(MODEL_KINDS))
+    if unknown:
+        raise InputError(f"unknown model {unknown[0]!r}; choose from {MODEL_KINDS}")
+    out = Path(out)
+    dms = Path(dms)
+    config = preset_config(preset).updated(overrides or {})
+    aln = read_alignment(alignment, config.data.alignment_options())
+    started = time.perf_counter()
+    aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
+    aln.theta = config.data.theta
+    weights_s = time.perf_counter() - started
+    log(f"{aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f} ({weights_s:.1f} s)")
+    rows = []
+    for kind in ("site-independent", "potts"):
+        if kind not in models:
+            continue
+        started = time.perf_counter()
+        fit_baseline(
+            aln,
+            kind,
+            out / kind,
+            theta=config.data.theta,
+            potts=PottsSettings(max_iterations=potts_iterations),
+            overwrite=True,
+        )
+        train_s = time.perf_counter() - started
+        log(f"{kind}: fitted in {train_s:.1f} s")
+        result, score_s = _evaluate(load_scorer(out / kind), dms, score_col, out / f"scores_{kind}.csv")
+        rows.append({"model": kind, **result, "train_s": train_s, "score_s": score_s})
+        log(f"{kind}: rho {result['spearman']:.4f}")
+    if "vae" in models:
+        members = []
+        for seed in range(max(1, ensemble)):
+            cfg = config.updated({"seed": seed})
+            started = time.perf_counter()
+            run = train(aln, cfg, out=out / f"vae_seed{seed}", overwrite=True, show_progress=False)
+            train_s = time.perf_counter() - started
+            scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=f"vae_seed{seed}")
+            members.append((scorer, train_s))
+            result, score_s = _evaluate(scorer, dms, score_col, out / f"scores_vae_seed{seed}.csv")
+            rows.append({"model": f"vae (seed {seed})", **result, "train_s": train_s, "score_s": score_s})
+            log(
+                f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {result['spearman']:.4f}"
+            )
+        if len(members) > 1:
+            ensemble_scorer = EnsembleScorer([m for m, _ in members])
+            result, score_s = _evaluate(ensemble_scorer, dms, score_col, out / "scores_vae_ensemble.csv")
+            rows.append(
+                {
+                    "model": f"vae ensemble of {len(members)}",
+                    **result,
+                    "train_s": sum(t for _, t in members),
+                    "score_s": score_s,
+                }
+            )
+    return rows

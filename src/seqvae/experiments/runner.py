@@ -1,0 +1,446 @@
+"""The experiment runner: a family, a grid of models, a list of measurements.
+
+Layout of an experiment folder ``OUT``::
+
+    OUT/experiment.json                 the resolved config (every default filled in)
+    OUT/families/<kind>-<hash>/         each distinct family, simulated once
+    OUT/points/<point>/run/             the trained model (a seqvae run directory)
+    OUT/points/<point>/point.json       which family and run config the point was trained with
+    OUT/points/<point>/measurements.json   its rows, written last: a finished point
+    OUT/points/<point>/*.npz            arrays the figures need (latent means, decoded points)
+    OUT/results.csv                     the tidy table: one row per point (or per point and
+                                        sub-grid value), rewritten after every finished point
+    OUT/results.parquet                 the same, when pyarrow is installed
+    OUT/figures/*.png                   the experiment's figures
+    OUT/run_info.json                   wall and CPU time, points trained / skipped / failed
+
+Resumable: a point whose ``measurements.json`` carries the hash of its current family, run
+config, measurements and analysis knobs is skipped; one whose model is trained with the same
+family and run config is only re-measured; an interrupted training resumes from its checkpoint.
+Points run in worker processes (``jobs``) with ``threads_per_job`` torch threads each (1 by
+default: small models train many times faster on one thread when cores are shared).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqvae.errors import InputError
+from seqvae.experiments.config import config_hash, resolve_config
+from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
+from seqvae.experiments.registry import PointContext, get_experiment
+from seqvae.io.atomic import atomic_open, write_json
+
+__all__ = ["ExperimentResult", "GridPoint", "expand_grid", "run_experiment"]
+
+RESULTS_FILE = "results.csv"
+CONFIG_FILE = "experiment.json"
+POINT_COLUMNS = [
+    "experiment",
+    "point",
+    "regulariser",
+    "strength",
+    "beta",
+    "mmd_weight",
+    "latent_dim",
+    "seed",
+]
+
+
+@dataclass
+class GridPoint:
+    """One model of the grid: its name, grid values, family knobs and resolved run config."""
+
+    name: str
+    values: dict[str, Any]
+    family: dict[str, Any]
+    run_config: dict[str, Any]
+    train_hash: str
+    point_hash: str
+
+
+@dataclass
+class ExperimentResult:
+    """What :func:`run_experiment` returns."""
+
+    out: Path
+    config: dict[str, Any]
+    table: pd.DataFrame
+    figures: list[Path]
+    info: dict[str, Any]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.table[self.table["status"] != "finished"]
+
+
+def _format_value(value: Any) -> str:
+    from seqvae.training.sweep import _format_value as sweep_format
+
+    return sweep_format(value)
+
+
+def expand_grid(config: dict[str, Any]) -> list[GridPoint]:
+    """The grid of a resolved config: family variants × regulariser × (β or λ) × latent size × seed."""
+    from seqvae.training.config import preset_config
+
+    grid = config["grid"]
+    family_keys = [k for k in grid if k.startswith("family.")]
+    family_variants: list[dict[str, Any]] = [{}]
+    for key in family_keys:
+        family_variants = [{**v, key: value} for v in family_variants for value in grid[key]]
+    base = preset_config(None).updated(
+        {"data": {"theta": None}, "model": config["model"], "training": config["training"]}
+    )
+    points = []
+    for variant in family_variants:
+        family = {**config["family"], **{k.split(".", 1)[1]: v for k, v in variant.items()}}
+        prefix = "".join(f"{k.split('.', 1)[1]}={_format_value(v)}__" for k, v in variant.items())
+        for regulariser in grid["regulariser"]:
+            key = "beta" if regulariser == "kl" else "mmd_weight"
+            for strength in grid[key]:
+                for latent_dim in grid["latent_dim"]:
+                    for seed in grid["seed"]:
+                        run_config = base.updated(
+                            {
+                                "model.regulariser": regulariser,
+                                f"model.{key}": strength,
+                                "model.latent_dim": latent_dim,
+                                "seed": seed,
+                            }
+                        ).to_dict()
+                        name = (
+                            f"{prefix}{regulariser}_{'beta' if regulariser == 'kl' else 'lambda'}="
+                            f"{_format_value(strength)}__d={latent_dim}__seed={seed}"
+                        )
+                        values = {
+                            "regulariser": regulariser,
+                            "strength": strength,
+                            "beta": strength if regulariser == "kl" else np.nan,
+                            "mmd_weight": strength if regulariser == "mmd" else np.nan,
+                            "latent_dim": latent_dim,
+                            "seed": seed,
+                            **variant,
+                        }
+                        train_hash = config_hash({"family": family, "run": run_config})
+                        point_hash = config_hash(
+                            {
+                                "train": train_hash,
+                                "analysis": config["analysis"],
+                                "measurements": config["measurements"],
+                            }
+                        )
+                        points.append(GridPoint(name, values, family, run_config, train_hash, point_hash))
+    return points
+
+
+# -- one point (runs in a worker process) ------------------------------------------------------
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _train_or_load(point: dict[str, Any], family, point_dir: Path):
+    from seqvae.run import load, resume, train
+    from seqvae.training import run_directory as files
+    from seqvae.training.config import RunConfig
+    from seqvae.training.sweep import _is_finished
+
+    run_dir = point_dir / "run"
+    marker = _read_json(point_dir / "point.json")
+    same = marker.get("train_hash") == point["train_hash"]
+    if same and _is_finished(run_dir):
+        return load(run_dir), False
+    if same and (run_dir / files.CHECKPOINT).exists() and (run_dir / files.CONFIG).exists():
+        return resume(run_dir, show_progress=False), True
+    write_json(point_dir / "point.json", {"train_hash": point["train_hash"], "family": point["family"]})
+    config = RunConfig.from_dict(point["run_config"])
+    return train(family.data, config, out=run_dir, overwrite=True, show_progress=False), True
+
+
+def _combine(rows: list[dict[str, Any]], result: dict | list) -> list[dict[str, Any]]:
+    if isinstance(result, list):
+        return [{**row, **extra} for row in rows for extra in result]
+    return [{**row, **result} for row in rows]
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Train (or load, or resume) one point's model and make its measurements.
+
+    Runs in a worker process; ``task`` holds only JSON-able values. Returns the rows and timings
+    and writes them to ``measurements.json``.
+    """
+    import torch
+
+    torch.set_num_threads(task["threads"])
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    spec = get_experiment(task["experiment"])
+    point_dir = Path(task["point_dir"])
+    point_dir.mkdir(parents=True, exist_ok=True)
+    family = load_family(task["family_dir"])
+    run, trained = _train_or_load(task, family, point_dir)
+    trained_at = time.perf_counter()
+    from seqvae.utils import seed_everything
+
+    seed = int(task["values"]["seed"])
+    seed_everything(seed)
+    context = PointContext(run, family, task["values"], task["analysis"], point_dir, seed)
+    summary = run.summary
+    rows = [
+        {
+            "experiment": task["experiment"],
+            "point": task["name"],
+            **task["values"],
+            "status": "finished",
+            "steps": summary.get("steps"),
+            "best_val_elbo": summary.get("best_val_elbo"),
+            "train_time_s": summary.get("train_time_s"),
+        }
+    ]
+    for name in task["measurements"]:
+        rows = _combine(rows, spec.measure[name](context))
+    timings = {
+        "trained_now": trained,
+        "seconds": round(time.perf_counter() - started, 3),
+        "measure_seconds": round(time.perf_counter() - trained_at, 3),
+        "cpu_seconds": round(time.process_time() - cpu_started, 3),
+    }
+    record = {"point_hash": task["point_hash"], "rows": rows, **timings}
+    write_json(point_dir / "measurements.json", record)
+    return record
+
+
+def _finished_record(point_dir: Path, point_hash: str) -> dict[str, Any] | None:
+    record = _read_json(point_dir / "measurements.json")
+    return record if record.get("point_hash") == point_hash else None
+
+
+# -- the whole experiment ----------------------------------------------------------------------
+def _write_table(rows: list[dict[str, Any]], out: Path) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        first = [c for c in POINT_COLUMNS if c in table.columns]
+        family_columns = [c for c in table.columns if c.startswith("family.")]
+        rest = [c for c in table.columns if c not in first and c not in family_columns]
+        table = table[first + family_columns + rest]
+    with atomic_open(out / RESULTS_FILE, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    return table
+
+
+def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return None
+    from seqvae.io.atomic import atomic_path
+
+    path = out / "results.parquet"
+    try:
+        with atomic_path(path) as tmp:
+            # mixed text/number columns (failed rows) are written as text rather than refused
+            table.convert_dtypes().to_parquet(tmp, index=False)
+    except (ValueError, TypeError, ImportError, OSError):
+        return None
+    return path
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_experiment(
+    name: str,
+    config: dict[str, Any] | str | Path | None = None,
+    out: str | Path = "experiment",
+    jobs: int = 1,
+    quick: bool = False,
+    threads_per_job: int = 1,
+    show_progress: bool = True,
+) -> ExperimentResult:
+    """Run a built-in experiment: simulate its family, train its grid, measure, tabulate, plot.
+
+    Parameters
+    ----------
+    name
+        ``compression``, ``posterior-collapse``, ``simpson`` or ``hamming-clusters``.
+    config
+        A config mapping, a YAML/TOML/JSON file, or ``None`` for the shipped config (see
+        :func:`seqvae.experiments.config.resolve_config`).
+    out
+        The experiment folder (created; an existing one is resumed: finished points are skipped).
+    jobs
+        Worker processes (1: everything in this process).
+    quick
+        Use the config's ``quick`` section (test-sized).
+    threads_per_job
+        torch threads per worker.
+
+    Returns
+    -------
+    ExperimentResult
+        The results table (one row per point, or per point and sub-grid value), figure paths,
+        timings.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})", "--jobs")
+    if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
+        raise InputError(f"threads per job must be an integer >= 1 (got {threads_per_job!r})", "--threads")
+    spec = get_experiment(name)
+    resolved = resolve_config(name, config, quick=quick)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out exists and is not a folder", out)
+    started = time.perf_counter()
+    cpu_started = _cpu_seconds()
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG_FILE, resolved)
+    points = expand_grid(resolved)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn(f"[bold]{name}"),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        disable=not show_progress,
+    )
+    family_dirs: dict[str, Path] = {}
+    records: dict[str, dict[str, Any]] = {}
+    pending: list[GridPoint] = []
+    with progress:
+        unique = {config_hash(p.family): p.family for p in points}
+        family_task = progress.add_task("families", total=len(unique), last="")
+        for key, family_config in unique.items():
+            directory = family_directory(out, spec.family_kind, family_config)
+            if not is_built(directory):
+                save_family(build_family(spec.family_kind, family_config), directory)
+            family_dirs[key] = directory
+            progress.update(family_task, advance=1, last=directory.name)
+        for point in points:
+            record = _finished_record(out / "points" / point.name, point.point_hash)
+            if record is not None:
+                records[point.name] = {**record, "skipped": True}
+            else:
+                pending.append(point)
+        model_task = progress.add_task("models", total=len(points), completed=len(records), last="")
+
+        def ordered_rows() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for p in points:
+                if p.name in records:
+                    rows.extend(records[p.name]["rows"])
+            return rows
+
+        def record(point: GridPoint, result: dict | None, error: BaseException | None) -> None:
+            if error is not None:
+                failed_row = {
+                    "experiment": name,
+                    "point": point.name,
+                    **point.values,
+                    "status": f"failed: {type(error).__name__}: {error}",
+                }
+                records[point.name] = {"rows": [failed_row], "failed": True}
+            else:
+                records[point.name] = result
+            _write_table(ordered_rows(), out)
+            progress.update(model_task, advance=1, last=point.name)
+
+        def task_of(point: GridPoint) -> dict[str, Any]:
+            return {
+                "experiment": name,
+                "name": point.name,
+                "values": point.values,
+                "family": point.family,
+                "family_dir": str(family_dirs[config_hash(point.family)]),
+                "point_dir": str(out / "points" / point.name),
+                "run_config": point.run_config,
+                "train_hash": point.train_hash,
+                "point_hash": point.point_hash,
+                "analysis": resolved["analysis"],
+                "measurements": resolved["measurements"],
+                "threads": threads_per_job,
+            }
+
+        if jobs == 1 or len(pending) <= 1:
+            import torch
+
+            previous = torch.get_num_threads()
+            try:
+                for point in pending:
+                    try:
+                        record(point, run_point(task_of(point)), None)
+                    except (InputError, ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+                        record(point, None, err)
+            finally:
+                torch.set_num_threads(previous)
+        elif pending:
+            context = multiprocessing.get_context("spawn")
+            # one thread per worker everywhere (BLAS too), set before the workers start
+            saved = {
+                k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+            }
+            for key in saved:
+                os.environ[key] = str(threads_per_job)
+            try:
+                with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
+                    futures: dict[Future, GridPoint] = {
+                        pool.submit(run_point, task_of(p)): p for p in pending
+                    }
+                    remaining = set(futures)
+                    while remaining:
+                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            error = future.exception()
+                            record(futures[future], None if error else future.result(), error)
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    table = _write_table(ordered_rows(), out)
+    finished = table[table["status"] == "finished"] if "status" in table else table.iloc[0:0]
+    figures: list[Path] = []
+    if len(finished):
+        figures = spec.figures(finished.reset_index(drop=True), resolved, out / "figures")
+    parquet = _write_parquet(table, out)
+    info = {
+        "experiment": name,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": quick,
+        "jobs": jobs,
+        "threads_per_job": threads_per_job,
+        "n_points": len(points),
+        "n_trained_or_measured": len(pending),
+        "n_skipped": len(points) - len(pending),
+        "n_failed": sum(1 for r in records.values() if r.get("failed")),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
+        "results": RESULTS_FILE,
+        "parquet": None if parquet is None else parquet.name,
+        "figures": [str(p.relative_to(out)) for p in figures],
+    }
+    write_json(out / "run_info.json", info)
+    return ExperimentResult(out=out, config=resolved, table=table, figures=figures, info=info)

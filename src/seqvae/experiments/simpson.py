@@ -1,0 +1,234 @@
+"""``simpson``: where Simpson's paradox appears between a latent coordinate and a phenotype.
+
+The family is an associative-memory family whose clades are its patterns (each sequence's
+nearest pattern). The phenotype is built from a linear read-out of the ground truth,
+``signal = Σ_μ w_μ m_μ(S)`` (``w_μ`` seeded N(0, 1) unless given), split into its clade means
+(``between``) and the deviations from them (``within``: inside a clade it follows the overlap
+with the clade's own pattern), then recombined with two knobs::
+
+    y = within + c · (s_within / s_between) · between + σ · s_within · ε,    ε ~ N(0, 1)
+
+``s_within`` and ``s_between`` are the standard deviations of the two parts, so the *clade
+effect* ``c`` is the between-clade SD of the phenotype relative to the within-clade SD (0: clades
+share one mean phenotype; 1: equal; 4: clade membership dominates), and ``σ`` is noise relative
+to the within-clade SD (σ = 1 caps the within-clade R² at 0.5). Per model, clade effect and
+noise level: R² of the best latent coordinate pooled and within clades
+(:func:`seqvae.experiments.measures.pooled_and_within_r2`) and cross-validated R² from all
+latent means (:func:`seqvae.analysis.latent.grouped_predictability`). The phase diagram is the
+within-minus-pooled gap over family β (rows, one model each) × clade effect (columns, no
+retraining), one row of panels per noise level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqvae.errors import ConfigError
+from seqvae.experiments import common
+from seqvae.experiments import measures as m
+from seqvae.experiments.config import Knob
+from seqvae.experiments.families import associative_memory_knobs, check_associative_memory
+from seqvae.experiments.registry import ExperimentSpec, PointContext
+from seqvae.io.atomic import atomic_open
+
+
+def clade_weights(n_patterns: int, analysis: dict[str, Any]) -> np.ndarray:
+    """The read-out weights ``w_μ``: ``analysis.clade_weights`` or seeded standard normals."""
+    if analysis["clade_weights"] is not None:
+        return np.asarray(analysis["clade_weights"], dtype=np.float64)
+    return np.random.default_rng([analysis["readout_seed"], 0]).standard_normal(n_patterns)
+
+
+def phenotype_parts(overlaps: np.ndarray, clades: np.ndarray, analysis: dict[str, Any]) -> dict[str, Any]:
+    """The read-out split into ``within`` (deviation from the clade mean) and ``between`` (the
+    clade mean), their standard deviations, and the unit noise ``eps`` (all seeded)."""
+    weights = clade_weights(overlaps.shape[1], analysis)
+    signal = overlaps @ weights
+    eps = np.random.default_rng([analysis["readout_seed"], 1]).standard_normal(len(signal))
+    between = np.zeros_like(signal)
+    for name in np.unique(clades):
+        member = clades == name
+        between[member] = signal[member].mean()
+    between -= between.mean()
+    within = signal - signal.mean() - between
+    return {
+        "within": within,
+        "between": between,
+        "s_within": float(within.std()),
+        "s_between": float(between.std()),
+        "eps": eps,
+        "weights": weights,
+    }
+
+
+def phenotype(parts: dict[str, Any], clade_effect: float, noise: float) -> np.ndarray:
+    """``y = within + c · (s_within / s_between) · between + σ · s_within · ε``."""
+    scale = parts["s_within"] / parts["s_between"] if parts["s_between"] > 0 else 0.0
+    return (
+        parts["within"] + clade_effect * scale * parts["between"] + noise * parts["s_within"] * parts["eps"]
+    )
+
+
+def _simpson(ctx: PointContext) -> list[dict[str, Any]]:
+    from seqvae.analysis.latent import grouped_predictability
+
+    analysis = ctx.analysis
+    rows = common.measured_rows(ctx)
+    z_mean, _ = common.encoded(ctx)
+    active = common.active_mask(ctx)
+    features = z_mean[:, active] if active.any() else z_mean
+    clades = ctx.family.nearest_pattern()
+    parts = phenotype_parts(ctx.family.overlaps(), clades, analysis)
+    clades = clades[rows]
+    parts = {
+        k: v[rows] if isinstance(v, np.ndarray) and len(v) == len(ctx.family.truth) else v
+        for k, v in parts.items()
+    }
+    with atomic_open(ctx.directory / "simpson.npz", "wb") as handle:
+        np.savez_compressed(
+            handle,
+            z_mean=z_mean.astype(np.float32),
+            clade=clades,
+            **{k: v for k, v in parts.items() if k != "weights"},
+        )
+    out = []
+    settings = [(c, noise) for noise in analysis["phenotype_noise"] for c in analysis["clade_effect"]]
+    for clade_effect, noise in settings:
+        y = phenotype(parts, clade_effect, noise)
+        r2 = m.pooled_and_within_r2(z_mean, y, clades, min_group_size=analysis["min_clade_size"])
+        grouped = grouped_predictability(
+            features,
+            y,
+            clades,
+            min_group_size=analysis["min_clade_size"],
+            folds=analysis["folds"],
+            seed=ctx.seed,
+        )
+        within_cv = grouped.groups["r2_linear"].to_numpy(dtype=float) if len(grouped.groups) else np.array([])
+        sizes = grouped.groups["n"].to_numpy(dtype=float) if len(grouped.groups) else np.array([])
+        names, counts = np.unique(clades, return_counts=True)
+        within_var = sum(c * y[clades == n].var() for n, c in zip(names, counts)) / len(y)
+        out.append(
+            {
+                "phenotype_noise": noise,
+                "clade_effect": clade_effect,
+                "r2_pooled": r2["r2_pooled"],
+                "r2_within": r2["r2_within"],
+                "gap": r2["gap"],
+                "r2_within_same": r2["r2_within_same"],
+                "r2_pooled_same": r2["r2_pooled_same"],
+                "cv_r2_pooled": grouped.pooled["r2_linear"],
+                "cv_r2_within": float(np.average(within_cv, weights=sizes)) if len(sizes) else float("nan"),
+                "simpson_flag": grouped.flagged,
+                "n_clades": len(r2["groups"]),
+                "within_variance_fraction": float(within_var / y.var()) if y.var() > 0 else float("nan"),
+            }
+        )
+    return out
+
+
+def _latent_usage(ctx: PointContext) -> dict[str, Any]:
+    row = common.measure_latent_usage(ctx)
+    overlaps = ctx.family.overlaps()[common.measured_rows(ctx)]
+    row["nearest_overlap_mean"] = float(overlaps.max(axis=1).mean())
+    row["nearest_overlap_sd"] = float(overlaps.max(axis=1).std())
+    return row
+
+
+def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path]:
+    from seqvae.plots.experiments import plot_simpson_example, plot_simpson_phase
+
+    out.mkdir(parents=True, exist_ok=True)
+    if "gap" not in table.columns:
+        return []
+    return [
+        plot_simpson_phase(table, out / "simpson_phase.png"),
+        plot_simpson_example(table, out.parent / "points", out / "simpson_example.png"),
+    ]
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    family_keys = [c for c in table.columns if c.startswith("family.")]
+    return common.summarise_means(
+        table,
+        [*family_keys, "regulariser", "latent_dim", "phenotype_noise", "clade_effect"],
+        ["r2_within", "r2_pooled", "gap", "cv_r2_within", "cv_r2_pooled", "within_variance_fraction"],
+    )
+
+
+def _check_analysis(resolved: dict[str, Any]) -> None:
+    weights = resolved["analysis"]["clade_weights"]
+    k = resolved["family"]["n_patterns"]
+    sizes = [k, *resolved["grid"].get("family.n_patterns", [])]
+    if weights is not None and any(len(weights) != size for size in sizes):
+        raise ConfigError(
+            f"analysis.clade_weights: {len(weights)} weights for {k} patterns (one per pattern)"
+        )
+
+
+SPEC = ExperimentSpec(
+    name="simpson",
+    description=(
+        "Associative-memory family, clades = patterns, phenotype = linear read-out of the pattern overlaps "
+        "(within-clade part + clade effect × between-clade part) plus noise; R² of the best latent "
+        "coordinate pooled vs within clades over family β × clade effect."
+    ),
+    family_kind="associative_memory",
+    family_knobs=associative_memory_knobs(),
+    analysis_knobs={
+        "active_threshold": common.ACTIVE_THRESHOLD_KNOB,
+        "max_sequences": common.MAX_SEQUENCES_KNOB,
+        "clade_effect": Knob(
+            [0.0, 0.5, 1.0, 2.0, 4.0],
+            "floats",
+            0.0,
+            help="between-clade SD of the phenotype / within-clade SD",
+        ),
+        "phenotype_noise": Knob([0.5], "floats", 0.0, help="noise SD relative to the within-clade SD"),
+        "clade_weights": Knob(
+            None, "floats_or_null", help="read-out weight per pattern (null: seeded N(0,1))"
+        ),
+        "readout_seed": Knob(0, "int", 0, help="seed of the weights and the noise"),
+        "min_clade_size": Knob(30, "int", 3, help="smallest clade analysed"),
+        "folds": Knob(5, "int", 2, help="cross-validation folds"),
+    },
+    measure={
+        "latent_usage": _latent_usage,
+        "simpson": _simpson,
+    },
+    figures=figures,
+    summarise=summarise,
+    grid_defaults={
+        "regulariser": ["kl"],
+        "beta": [1.0],
+        "latent_dim": [2],
+        "seed": [0, 1],
+        "family.beta": [1.05, 1.1, 1.2, 1.35],
+    },
+    run_defaults={
+        "model": {"encoder_hidden": [64], "decoder_hidden": [64], "warmup_steps": 150},
+        "training": {
+            "max_steps": 600,
+            "batch_size": 128,
+            "learning_rate": 0.003,
+            "validation_fraction": 0.1,
+            "eval_every": 100,
+            "early_stopping_patience": None,
+            "log_every": 50,
+            "checkpoint_every": 200,
+            "device": "cpu",
+        },
+    },
+    quick={
+        "family": {"length": 16, "n_letters": 6, "n_samples": 240, "n_chains": 24, "burn_in": 30, "thin": 2},
+        "grid": {"seed": [0], "family.beta": [1.1, 1.4]},
+        "training": {"max_steps": 60, "eval_every": 30, "checkpoint_every": 30},
+        "analysis": {"clade_effect": [0.0, 4.0], "phenotype_noise": [0.0], "min_clade_size": 10, "folds": 3},
+    },
+    family_check=check_associative_memory,
+    analysis_check=_check_analysis,
+)

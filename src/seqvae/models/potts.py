@@ -1,0 +1,91 @@
+"""The Potts model (pairwise maximum-entropy model) over coded sequences.
+
+H(x) = sum_i h_i(x_i) + sum_{i<j} J_ij(x_i, x_j), p(x) proportional to exp(H(x)); the gap is
+a state like any residue (q = alphabet size). ``J`` is stored as a symmetric ``[L*q, L*q]``
+matrix with zero diagonal blocks, so ``H(x) = X.h + 1/2 X^T J X`` for the one-hot ``X`` of x.
+One-hots are built a block of sequences at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+BLOCK_ROWS = 1024
+
+
+def one_hot_block(codes: torch.Tensor, n_states: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One-hot ``[B, L*q]`` of a block of coded sequences (gap included as a state)."""
+    batch, length = codes.shape
+    out = torch.zeros(batch, length, n_states, dtype=dtype)
+    out.scatter_(2, codes.long().unsqueeze(-1), 1)
+    return out.view(batch, length * n_states)
+
+
+class PottsModel(nn.Module):
+    """Fields ``h [L, q]`` and couplings ``J [L*q, L*q]`` (symmetric, zero diagonal blocks)."""
+
+    def __init__(self, fields: torch.Tensor, couplings: torch.Tensor):
+        super().__init__()
+        fields = torch.as_tensor(fields, dtype=torch.float32)
+        couplings = torch.as_tensor(couplings, dtype=torch.float32)
+        length, n_states = fields.shape
+        if couplings.shape != (length * n_states, length * n_states):
+            raise ValueError(f"couplings must be [{length * n_states}]^2, got {tuple(couplings.shape)}")
+        self.register_buffer("fields", fields)
+        self.register_buffer("couplings", couplings)
+
+    @property
+    def length(self) -> int:
+        return int(self.fields.shape[0])
+
+    @property
+    def n_states(self) -> int:
+        return int(self.fields.shape[1])
+
+    def hamiltonian(self, codes: torch.Tensor) -> torch.Tensor:
+        """H(x) per sequence, ``float64 [B]`` (higher = more probable)."""
+        out = []
+        h = self.fields.reshape(-1)
+        for start in range(0, codes.shape[0], BLOCK_ROWS):
+            x = one_hot_block(codes[start : start + BLOCK_ROWS], self.n_states)
+            pair = 0.5 * ((x @ self.couplings) * x).sum(-1)
+            out.append((x @ h).double() + pair.double())
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+    def log_value(self, codes: torch.Tensor) -> torch.Tensor:
+        """What mutation scores compare: the Hamiltonian (log-probability up to a constant)."""
+        return self.hamiltonian(codes)
+
+    def coupling_blocks(self) -> np.ndarray:
+        """``J`` as ``[L, L, q, q]`` (numpy, float32)."""
+        L, q = self.length, self.n_states
+        return self.couplings.view(L, q, L, q).permute(0, 2, 1, 3).numpy()
+
+    def frobenius_norms(self, exclude_gap: bool = True, apc: bool = True) -> np.ndarray:
+        """``[L, L]`` coupling strengths: Frobenius norm of each ``J_ij`` block in the zero-sum
+        gauge (gap state dropped by default), with the average product correction."""
+        L, q = self.length, self.n_states
+        J = self.couplings.view(L, q, L, q).permute(0, 2, 1, 3).double()  # [L, L, q, q]
+        if exclude_gap:
+            J = J[:, :, : q - 1, : q - 1]
+        # zero-sum gauge: subtract row and column means, add back the overall mean
+        J = J - J.mean(dim=2, keepdim=True) - J.mean(dim=3, keepdim=True) + J.mean(dim=(2, 3), keepdim=True)
+        fn = torch.linalg.matrix_norm(J, ord="fro").numpy()
+        np.fill_diagonal(fn, 0.0)
+        if not apc:
+            return fn
+        return average_product_correction(fn)
+
+
+def average_product_correction(matrix: np.ndarray) -> np.ndarray:
+    """APC: ``S_ij - S_i. S_.j / S_..`` with means over off-diagonal entries; diagonal set to 0."""
+    m = np.asarray(matrix, dtype=np.float64).copy()
+    n = m.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    row_mean = np.where(off, m, 0.0).sum(axis=1) / (n - 1)
+    total_mean = m[off].mean()
+    corrected = m - np.outer(row_mean, row_mean) / total_mean
+    np.fill_diagonal(corrected, 0.0)
+    return corrected

@@ -1,0 +1,355 @@
+"""Figures for generated sequences: sequence logos beside their natural counterpart, the
+generative-capacity statistics, and interpolation paths.
+
+Logos are drawn with matplotlib letter paths (no extra dependency): each position is a stack
+of residue letters whose heights are f_a × information content, with the information content
+over the residue distribution scaled by the column's non-gap fraction, in bits.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.collections import PatchCollection
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import PathPatch
+from matplotlib.textpath import TextPath
+from matplotlib.transforms import Affine2D
+
+from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
+from seqvae.analysis.generation import DesignSet
+from seqvae.data.alphabet import Alphabet
+from seqvae.plots.style import CATEGORICAL, categorical_colors, new_figure, save_figure
+
+# Residue colours by chemistry (Okabe–Ito hues): hydrophobic, polar, amide, basic, acidic.
+_CHEMISTRY = {
+    **dict.fromkeys("AVLIPWFM", "#000000"),
+    **dict.fromkeys("GSTYC", "#009E73"),
+    **dict.fromkeys("NQ", "#CC79A7"),
+    **dict.fromkeys("KRH", "#0072B2"),
+    **dict.fromkeys("DE", "#D55E00"),
+}
+_FONT = FontProperties(family="DejaVu Sans", weight="bold")
+_LETTER_PATHS: dict[str, TextPath] = {}
+
+
+def _letter_colors(alphabet: Alphabet) -> dict[str, str]:
+    if alphabet.name == "protein":
+        return {letter: _CHEMISTRY.get(letter, "#555555") for letter in alphabet.residues}
+    colours = categorical_colors(alphabet.n_residues)
+    return dict(zip(alphabet.residues, colours))
+
+
+def _letter_path(letter: str, x: float, y: float, width: float, height: float):
+    """The outline of ``letter`` stretched into [x − width/2, x + width/2] × [y, y + height]."""
+    if letter not in _LETTER_PATHS:
+        _LETTER_PATHS[letter] = TextPath((0, 0), letter, size=1, prop=_FONT)
+    path = _LETTER_PATHS[letter]
+    box = path.get_extents()
+    transform = (
+        Affine2D()
+        .translate(-box.x0, -box.y0)
+        .scale(width / max(box.width, 1e-9), height / max(box.height, 1e-9))
+        .translate(x - width / 2, y)
+    )
+    return transform.transform_path(path)
+
+
+def logo_heights(codes: np.ndarray, alphabet: Alphabet, weights: np.ndarray | None = None) -> np.ndarray:
+    """Letter heights in bits, ``[L, n_residues]``: f_a · IC, gap-scaled (see module docstring)."""
+    freqs = site_frequencies(codes, alphabet.size, weights, include_gaps=True)
+    residues = freqs[:, : alphabet.n_residues]
+    occupied = residues.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(occupied > 0, residues / occupied, 0.0)
+        entropy = -np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1, keepdims=True)
+    information = (np.log2(alphabet.n_residues) - entropy) * occupied
+    return p * information
+
+
+def plot_sequence_logos(
+    sets: Mapping[str, np.ndarray],
+    alphabet: Alphabet,
+    path: str | Path,
+    weights: Mapping[str, np.ndarray | None] | None = None,
+    position_labels: Sequence[int] | None = None,
+    positions_per_row: int = 60,
+    title: str | None = None,
+) -> Path:
+    """Sequence logos of several coded sets, one above the other, wrapped every
+    ``positions_per_row`` positions.
+
+    Parameters
+    ----------
+    sets
+        Name → ``uint8 [N, L]`` codes (e.g. ``{"natural (held out)": ..., "designs": ...}``).
+    alphabet
+        The alphabet of the codes.
+    path
+        Output image (PNG, SVG or PDF).
+    weights
+        Optional name → per-sequence weights.
+    position_labels
+        Numbers to print under the positions (e.g. the reference numbering); 1..L by default.
+    """
+    names = list(sets)
+    lengths = {np.asarray(codes).shape[1] for codes in sets.values()}
+    if len(lengths) != 1:
+        from seqvae.errors import InputError
+
+        raise InputError(f"logo sets have different lengths: {sorted(lengths)}")
+    (length,) = lengths
+    heights = {
+        name: logo_heights(np.asarray(sets[name]), alphabet, None if weights is None else weights.get(name))
+        for name in names
+    }
+    labels = list(position_labels) if position_labels is not None else list(range(1, length + 1))
+    colours = _letter_colors(alphabet)
+    top = np.log2(alphabet.n_residues)
+    chunks = [(s, min(length, s + positions_per_row)) for s in range(0, length, positions_per_row)]
+    n_rows = len(chunks) * len(names)
+    width_per_position = 0.17
+    fig, axes = new_figure(
+        n_rows, 1, width=max(4.0, width_per_position * min(length, positions_per_row) + 0.8), height=1.35
+    )
+    for c, (start, stop) in enumerate(chunks):
+        for s, name in enumerate(names):
+            ax = axes[c * len(names) + s, 0]
+            paths, faces = [], []
+            for pos in range(start, stop):
+                column = heights[name][pos]
+                y = 0.0
+                for code in np.argsort(column, kind="stable"):
+                    h = column[code]
+                    if h < 0.005:  # invisible at this scale; skipping keeps drawing fast
+                        y += h
+                        continue
+                    letter = alphabet.residues[code]
+                    paths.append(PathPatch(_letter_path(letter, pos, y, 0.9, h)))
+                    faces.append(colours[letter])
+                    y += h
+            # one collection per panel: thousands of separate patches make saving slow
+            ax.add_collection(PatchCollection(paths, facecolors=faces, edgecolors="none", linewidths=0))
+            ax.set_xlim(start - 0.6, start + min(positions_per_row, length) - 0.4)
+            ax.set_ylim(0, top)
+            ax.set_ylabel("bits")
+            ax.set_title(f"{name}  (N = {len(sets[name])})", loc="left", fontsize=9)
+            step = 5 if stop - start > 20 else 1
+            ticks = list(range(start, stop, step))
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([str(labels[t]) for t in ticks])
+            if s == len(names) - 1:
+                ax.set_xlabel("alignment position")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def _as_mapping(
+    evaluations: SampleEvaluation | Mapping[str, SampleEvaluation],
+) -> dict[str, SampleEvaluation]:
+    if isinstance(evaluations, SampleEvaluation):
+        return {"designs": evaluations}
+    return dict(evaluations)
+
+
+def plot_sample_statistics(
+    evaluations: SampleEvaluation | Mapping[str, SampleEvaluation],
+    path: str | Path,
+    reference_label: str = "natural (held out)",
+    title: str | None = None,
+) -> Path:
+    """Six panels: single-site and pairwise statistics (samples vs reference), r20 vs n,
+    Hamming distance to the nearest training sequence, pairwise Hamming within each set, and
+    the summary numbers. Several evaluations against the same reference (e.g. VAE designs and
+    a baseline model's samples) are overlaid in different colours.
+    """
+    evals = _as_mapping(evaluations)
+    colours = dict(zip(evals, CATEGORICAL[1:] + CATEGORICAL[:1]))
+    reference_colour = CATEGORICAL[0]
+    fig, axes = new_figure(2, 3, width=4.0, height=3.6)
+    ax_site, ax_pair, ax_r20 = axes[0]
+    ax_near, ax_within, ax_bar = axes[1]
+
+    for name, ev in evals.items():
+        ax_site.scatter(
+            ev.reference_frequencies.reshape(-1),
+            ev.design_frequencies.reshape(-1),
+            s=5,
+            alpha=0.5,
+            color=colours[name],
+            label=f"{name}: r = {ev.summary['single_site_r']:.3f}",
+            rasterized=True,
+        )
+        ax_pair.scatter(
+            ev.pairwise.target_sample,
+            ev.pairwise.samples_sample,
+            s=3,
+            alpha=0.3,
+            color=colours[name],
+            label=f"{name}: r = {ev.pairwise.r:.3f}",
+            rasterized=True,
+        )
+        r20 = ev.r20
+        ax_r20.plot(
+            r20.n_values, r20.r20, marker="o", color=colours[name], label=f"{name}: mean {r20.mean():.3f}"
+        )
+        ax_r20.fill_between(
+            r20.n_values, r20.r20 - r20.r20_std, r20.r20 + r20.r20_std, color=colours[name], alpha=0.15, lw=0
+        )
+    ax_site.plot([0, 1], [0, 1], color="#888888", lw=0.8, ls="--")
+    ax_site.set_xlabel(f"$f_i^a$ {reference_label}")
+    ax_site.set_ylabel("$f_i^a$ generated")
+    ax_site.set_title("single-site frequencies")
+    ax_site.legend(loc="upper left")
+    lows = [
+        min(ev.pairwise.target_sample.min(initial=0), ev.pairwise.samples_sample.min(initial=0))
+        for ev in evals.values()
+    ]
+    highs = [
+        max(ev.pairwise.target_sample.max(initial=0), ev.pairwise.samples_sample.max(initial=0))
+        for ev in evals.values()
+    ]
+    lo, hi = min(lows), max(highs)
+    ax_pair.plot([lo, hi], [lo, hi], color="#888888", lw=0.8, ls="--")
+    ax_pair.set_xlabel(f"$C_{{ij}}^{{ab}}$ {reference_label}")
+    ax_pair.set_ylabel("$C_{ij}^{ab}$ generated")
+    first = next(iter(evals.values()))
+    ax_pair.set_title(
+        f"pairwise connected correlations\n(random {first.pairwise.target_sample.size:,} of {first.pairwise.n_values:,} shown)"
+    )
+    ax_pair.legend(loc="upper left")
+    ax_r20.set_xlabel("number of positions n")
+    ax_r20.set_ylabel("r20 (mean ± sd over position sets)")
+    ax_r20.set_title("higher-order marginals")
+    ax_r20.set_ylim(
+        min(0.0, np.nanmin([np.nanmin(ev.r20.r20 - ev.r20.r20_std) for ev in evals.values()])), 1.02
+    )
+    ax_r20.legend(loc="lower left")
+
+    def histogram(ax, values_by_label: dict[str, tuple[np.ndarray, str]], xlabel: str, title: str) -> None:
+        present = {k: v for k, v in values_by_label.items() if v[0] is not None and v[0].size}
+        # a set whose distances are all equal (e.g. training sequences against themselves) would
+        # squash the others into one tall bin: draw it as a vertical line instead
+        for label, (values, colour) in list(present.items()):
+            if np.ptp(values) == 0:
+                ax.axvline(values[0], color=colour, lw=1.5, ls="--", label=f"{label} (all {values[0]})")
+                del present[label]
+        if not present and not ax.lines:
+            ax.text(0.5, 0.5, "no training set given", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            return
+        if not present:
+            ax.set_xlabel(xlabel)
+            ax.legend(loc="best")
+            return
+        top = max(int(v[0].max()) for v in present.values())
+        bins = np.arange(-0.5, top + 1.5, max(1, (top + 1) // 40 or 1))
+        for label, (values, colour) in present.items():
+            ax.hist(
+                values,
+                bins=bins,
+                density=True,
+                histtype="step",
+                lw=1.5,
+                color=colour,
+                label=f"{label} (median {np.median(values):.0f})",
+            )
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("fraction of sequences" if "nearest" in xlabel else "fraction of pairs")
+        ax.set_title(title)
+        ax.legend(loc="best")
+
+    near = {reference_label: (first.reference_to_training, reference_colour)}
+    within = {reference_label: (first.reference_pairs, reference_colour)}
+    for name, ev in evals.items():
+        near[name] = (ev.design_to_training, colours[name])
+        within[name] = (ev.design_pairs, colours[name])
+    histogram(ax_near, near, "Hamming distance to nearest training sequence", "novelty")
+    histogram(ax_within, within, "Hamming distance between pairs in a set", "diversity")
+
+    metrics = [
+        ("single-\nsite r", "single_site_r"),
+        ("pairwise\nr", "pairwise_r"),
+        ("r20\nmean", "r20_mean"),
+        ("exact\nre-decode", "design_reconstruction_stability"),
+        ("re-decode\nidentity", "design_redecode_identity_mean"),
+    ]
+    x = np.arange(len(metrics))
+    width = 0.8 / len(evals)
+    for k, (name, ev) in enumerate(evals.items()):
+        values = [ev.summary.get(key) for _, key in metrics]
+        values = [np.nan if v is None else v for v in values]
+        bars = ax_bar.bar(
+            x + (k - (len(evals) - 1) / 2) * width, values, width, color=colours[name], label=name
+        )
+        for bar, value in zip(bars, values):
+            if np.isfinite(value):
+                ax_bar.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    value + 0.01,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7 if len(evals) <= 2 else 6,
+                    rotation=0 if len(evals) <= 2 else 90,
+                )
+    reference_values = [
+        first.summary.get("reference_reconstruction_stability"),
+        first.summary.get("reference_redecode_identity_mean"),
+    ]
+    for offset, value in enumerate(reference_values):
+        if value is not None:
+            position = len(metrics) - 2 + offset
+            ax_bar.hlines(
+                value,
+                position - 0.45,
+                position + 0.45,
+                color=reference_colour,
+                lw=1.5,
+                ls=":",
+                label=f"{reference_label} (re-decode)" if offset == 0 else None,
+            )
+    ax_bar.set_xticks(x)
+    ax_bar.set_xticklabels([m for m, _ in metrics])
+    ax_bar.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
+    ax_bar.set_ylabel("value")
+    ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 60), fontsize=8)
+    ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None = None) -> Path:
+    """Hamming distance of each interpolated sequence to both end sequences, and its ELBO,
+    along the straight latent path from A (t = 0) to B (t = 1)."""
+    from seqvae.errors import InputError
+
+    needed = ("t", "hamming_to_a", "hamming_to_b")
+    if any(key not in designs.extra for key in needed):
+        raise InputError("not an interpolation: the design set has no t / hamming_to_a / hamming_to_b")
+    t = designs.extra["t"]
+    id_a, id_b = designs.metadata.get("interpolate", ["A", "B"])
+    fig, axes = new_figure(1, 2, width=4.3, height=3.4)
+    ax, ax_elbo = axes[0]
+    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {_short(id_a)}")
+    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {_short(id_b)}")
+    ax.set_xlabel("position on the latent path t (A → B)")
+    ax.set_ylabel("Hamming distance (positions)")
+    ax.set_title("decoded sequence vs the end sequences")
+    ax.legend(loc="best", fontsize=7)
+    ax_elbo.plot(t, designs.elbo, marker="o", color=CATEGORICAL[2])
+    ax_elbo.set_xlabel("position on the latent path t (A → B)")
+    ax_elbo.set_ylabel("ELBO (nats)")
+    ax_elbo.set_title("ELBO of the decoded sequence")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -1,0 +1,50 @@
+"""Figures for mutation scores: the L x 20 single-mutant heatmap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqvae.data.alignment import AlignmentRegistry
+from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, new_figure, save_figure
+
+
+def plot_singles_heatmap(
+    table: pd.DataFrame, registry: AlignmentRegistry, path: str | Path, title: str = "single mutants"
+) -> Path:
+    """Heatmap of single-mutant scores: residues (rows) x positions (columns), wild type marked.
+
+    The colour scale is centred on 0 (the wild type) and clipped at the 1st/99th percentiles.
+    """
+    from seqvae.analysis.scoring import singles_matrix
+
+    matrix, positions = singles_matrix(table, registry)
+    residues = registry.alphabet.residues
+    wild_type = [registry.reference_sequence[c] for c, n in enumerate(registry.numbering) if n >= 0]
+    data = np.ma.masked_invalid(matrix.T.copy())
+    for i, letter in enumerate(wild_type):
+        data[residues.index(letter), i] = np.ma.masked
+    finite = matrix[np.isfinite(matrix) & (matrix != 0)]
+    limit = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+    width = min(30.0, max(6.0, 0.06 * len(positions) + 2.0))
+    fig, axes = new_figure(width=width, height=4.2)
+    ax = axes[0, 0]
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap(DIVERGING_CMAP).copy()
+    cmap.set_bad(MISSING_COLOR)
+    image = ax.imshow(data, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+    for i, letter in enumerate(wild_type):
+        ax.plot(i, residues.index(letter), marker=".", color="black", markersize=2)
+    ax.set_yticks(range(len(residues)), list(residues))
+    step = max(1, len(positions) // 25)
+    ticks = list(range(0, len(positions), step))
+    ax.set_xticks(ticks, [str(positions[t]) for t in ticks], rotation=90)
+    ax.set_xlabel(f"position ({registry.reference_id} numbering)")
+    ax.set_ylabel("substituted residue")
+    ax.set_title(f"{title} (black dot: wild type; grey: not scored)")
+    bar = fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
+    bar.set_label("score (higher = fitter than wild type)")
+    return save_figure(fig, path)

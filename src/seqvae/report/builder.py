@@ -1,0 +1,79 @@
+"""Assemble a run's report from the section providers and write it atomically."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_open
+from seqvae.report.document import Section, Text, render_page
+from seqvae.report.sections import PROVIDERS, ReportContext
+from seqvae.run import load
+
+
+def build_report(
+    run_dir: str | Path,
+    out: str | Path,
+    include: list[str | Path] | None = None,
+    phenotypes: str | Path | None = None,
+    id_column: str = "id",
+    color: list[str] | None = None,
+) -> Path:
+    """Write one self-contained HTML report for a run.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+    out
+        The HTML file to write.
+    include
+        Analysis output folders whose results get their own sections.
+    phenotypes
+        A CSV joined by sequence id to colour latent maps.
+    id_column, color
+        The phenotype table's id column and the columns to colour by (default: all).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    run = load(run_dir)
+    table = None
+    if phenotypes is not None:
+        try:
+            table = pd.read_csv(phenotypes)
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read phenotype table ({err})", phenotypes) from None
+        if id_column not in table.columns:
+            raise InputError(f"no column {id_column!r} in the phenotype table", phenotypes)
+    include_paths = [Path(p) for p in include or []]
+    for folder in include_paths:
+        if not folder.is_dir():
+            raise InputError("included analysis folder not found", folder)
+    context = ReportContext(
+        run=run,
+        include=include_paths,
+        phenotypes=table,
+        phenotype_id_column=id_column,
+        color_columns=list(color or []),
+    )
+    sections: list[Section] = []
+    for provider in PROVIDERS:
+        produced = provider(context)
+        if isinstance(produced, list):
+            sections.extend(produced)
+        elif produced is not None:
+            sections.append(produced)
+    if not sections:
+        sections.append(Section("empty", "Nothing to show", blocks=[Text("The run has no results yet.")]))
+    subtitle = f"run {run.path.name} · written {time.strftime('%Y-%m-%d %H:%M')} · seqvae"
+    page = render_page(f"seqvae report: {run.path.name}", subtitle, sections)
+    out = Path(out)
+    with atomic_open(out, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    return out

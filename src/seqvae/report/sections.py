@@ -1,0 +1,325 @@
+"""Report sections. Each provider looks for its results and returns a :class:`Section`, or
+``None`` when they do not exist. A new analysis adds its section here, in ``PROVIDERS``."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seqvae.plots.style import new_figure
+from seqvae.report.document import Figure, Section, Table, Text
+from seqvae.run import Run
+from seqvae.training import run_directory as files
+
+
+@dataclass
+class ReportContext:
+    """What the section providers can read.
+
+    Attributes
+    ----------
+    run
+        The loaded run.
+    include
+        Extra analysis output folders (from ``seqvae latent``, ``score``, ``sca``, …).
+    phenotypes
+        An optional phenotype table joined by sequence id.
+    """
+
+    run: Run
+    include: list[Path] = field(default_factory=list)
+    phenotypes: pd.DataFrame | None = None
+    phenotype_id_column: str = "id"
+    color_columns: list[str] = field(default_factory=list)
+    group_columns: list[str] = field(default_factory=list)
+
+    def find(self, pattern: str) -> list[Path]:
+        """Files matching ``pattern`` in the run directory and every included folder."""
+        found: list[Path] = []
+        for folder in [self.run.path, *self.include]:
+            found.extend(sorted(Path(folder).glob(pattern)))
+        return found
+
+
+def data_section(context: ReportContext) -> Section | None:
+    registry_path = context.run.path / files.REGISTRY
+    if not registry_path.exists():
+        return None
+    info = json.loads(registry_path.read_text(encoding="utf-8"))
+    section = Section("data", "Data", "The alignment the model was trained on and what the filters removed.")
+    rows = [
+        ("sequences used", info.get("n_sequences")),
+        ("N_eff (sum of sequence weights)", round(info.get("n_eff", 0.0), 2)),
+        (
+            "identity threshold θ for weights",
+            "none (unweighted)" if info.get("theta") is None else info.get("theta"),
+        ),
+    ]
+    registry = info.get("registry")
+    if registry:
+        numbering = [n for n in registry["numbering"] if n >= 0]
+        rows += [
+            ("alphabet", registry["alphabet"]["name"] + f" ({registry['alphabet']['residues']} + gap)"),
+            ("focus columns L", len(registry["focus_columns"])),
+            ("reference", registry["reference_id"]),
+            ("reference numbering", f"{min(numbering)}–{max(numbering)}" if numbering else "none"),
+        ]
+    else:
+        rows.append(("data", "continuous vectors (Gaussian likelihood)"))
+    section.blocks.append(Table(pd.DataFrame(rows, columns=["quantity", "value"]).astype(str)))
+    report = info.get("filter_report") or {}
+    if report:
+        table = pd.DataFrame(
+            {"filter step": [k.replace("_", " ") for k in report], "count": list(report.values())}
+        )
+        section.blocks.append(Table(table, "Filters, in the order they were applied."))
+    return section
+
+
+def training_section(context: ReportContext) -> Section | None:
+    path = context.run.path / files.METRICS
+    if not path.exists():
+        return None
+    metrics = pd.read_csv(path)
+    if metrics.empty:
+        return None
+    summary = context.run.summary
+    section = Section(
+        "training",
+        "Training",
+        f"{summary.get('steps')} steps, stopped by {summary.get('stop_reason')}, "
+        f"{summary.get('train_time_s')} s on {summary.get('device')}. The weights kept are those of the best "
+        f"validation ELBO (step {summary.get('best_step')}).",
+    )
+    terms = [
+        c
+        for c in ("reconstruction", "kl", "mmd", "weight_penalty")
+        if c in metrics and metrics[c].abs().sum() > 0
+    ]
+    fig, axes = new_figure(1, 2, width=5.0, height=3.6)
+    for term in terms:
+        axes[0, 0].plot(metrics["step"], metrics[term], label=term.replace("_", " "))
+    axes[0, 0].set_xlabel("training step")
+    axes[0, 0].set_ylabel("loss term (nats per sequence)")
+    axes[0, 0].set_yscale("symlog")
+    axes[0, 0].set_title("loss terms (training minibatches)")
+    axes[0, 0].legend()
+    val = pd.to_numeric(metrics.get("val_elbo"), errors="coerce")
+    if val is not None and val.notna().any():
+        axes[0, 1].plot(metrics["step"][val.notna()], val.dropna(), marker="o", ms=3, label="validation ELBO")
+    axes[0, 1].plot(metrics["step"], metrics["elbo"], alpha=0.5, label="training ELBO (minibatch)")
+    if summary.get("best_step"):
+        axes[0, 1].axvline(summary["best_step"], color="grey", ls="--", lw=1, label="best (kept)")
+    axes[0, 1].set_xlabel("training step")
+    axes[0, 1].set_ylabel("ELBO (nats per sequence)")
+    axes[0, 1].set_title("evidence lower bound")
+    axes[0, 1].legend()
+    section.blocks.append(
+        Figure.from_matplotlib(
+            fig,
+            "Left: each term of the training loss per logging step (symmetric log scale). Right: ELBO on "
+            "training minibatches and on the held-out validation split; higher is better, and a validation "
+            "curve that falls while the training curve rises means over-fitting.",
+            "training curves",
+        )
+    )
+    return section
+
+
+# Captions for the figures that ``seqvae.plots.latent.write_latent_report`` draws.
+LATENT_CAPTIONS = {
+    "latent_density": "Density of all sequences in the latent space (sequence-weighted): where the model "
+    "places the family, and which regions are empty.",
+    "latent_dimensions": "Per-dimension use: variance of the latent means across sequences (active above the "
+    "threshold line), mean posterior variance and KL per dimension, and the correlation between dimensions "
+    "(redundancy).",
+    "pca_comparison": "The latent means against principal components of the weighted one-hot alignment: "
+    "canonical correlations, and how much of each space the other predicts (R²).",
+    "predictability": "Cross-validated R² of each continuous phenotype from the latent means (linear and "
+    "k-nearest-neighbour) beside the same number of principal components.",
+    "classification": "k-NN classification accuracy of each categorical column from the latent means and "
+    "from as many principal components.",
+    "localisation": "Permutation tests: how concentrated the top sequences of each phenotype (or each "
+    "category) are in the latent space, against random sets of the same size.",
+}
+
+
+def latent_section(context: ReportContext) -> Section | None:
+    import tempfile
+
+    from seqvae.analysis.latent_report import analyse_latent
+    from seqvae.plots.latent import write_latent_report
+
+    run = context.run
+    if not (run.path / files.DATA).exists():
+        return None
+    columns = context.color_columns
+    if context.phenotypes is not None and not columns:
+        columns = [c for c in context.phenotypes.columns if c != context.phenotype_id_column][:3]
+    report = analyse_latent(
+        run,
+        phenotypes=context.phenotypes,
+        id_column=context.phenotype_id_column,
+        color_columns=columns if context.phenotypes is not None else (),
+        group_columns=context.group_columns if context.phenotypes is not None else (),
+    )
+    diagnostics = report.diagnostics
+    section = Section(
+        "latent",
+        "Latent space",
+        f"Each sequence placed at the mean of its approximate posterior q(z|x). {diagnostics.n_active} of "
+        f"{len(diagnostics.table)} dimensions are active (variance of z_mean > {diagnostics.threshold}); "
+        f"tr Cov(z_mean) = {diagnostics.trace_cov:.3g}.",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        written = {path.stem: path for path in write_latent_report(report, folder)}
+        for stem, path in written.items():
+            if path.suffix != ".png":
+                continue
+            if stem.startswith("latent_") and stem not in LATENT_CAPTIONS:
+                caption = (
+                    f"Latent means coloured by {stem[len('latent_') :]}: continuous values use a colour bar, "
+                    "categories a legend; sequences without a value are grey, beneath."
+                )
+            elif stem.startswith("simpson_"):
+                caption = (
+                    "Simpson's-paradox check: the phenotype against its best latent predictor pooled over "
+                    "all sequences and within each group; flagged groups disagree with the pooled relation "
+                    "in strength or sign."
+                )
+            else:
+                caption = LATENT_CAPTIONS.get(stem, stem.replace("_", " "))
+            section.blocks.append(Figure(path.read_bytes(), caption, stem.replace("_", " ")))
+    table = diagnostics.table.rename(
+        columns={
+            "mean": "mean of z_mean",
+            "variance": "variance of z_mean",
+            "posterior_variance": "mean posterior variance",
+            "kl": "KL (nats)",
+        }
+    )
+    section.blocks.append(
+        Table(
+            table,
+            "Per-dimension diagnostics (the seeds' table): a dimension whose "
+            "means barely vary carries no information (posterior collapse).",
+        )
+    )
+    return section
+
+
+# Figures written by seqvae's analysis commands, grouped by analysis, with what each shows.
+# An included folder gets one section per analysis whose marker file it holds.
+ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
+    "mutations": {
+        "title": "Mutation effects",
+        "intro": "Zero-shot mutation scores: E[ELBO(mutant)] − E[ELBO(wild type)], higher = fitter.",
+        "markers": ["scores.csv"],
+        "figures": {},
+    },
+    "generation": {
+        "title": "Generated sequences",
+        "intro": "Designs judged against held-out natural sequences (seqvae evaluate-samples).",
+        "markers": ["per_design.csv"],
+        "figures": {
+            "statistics.png": "Single-site frequencies, pairwise connected correlations, higher-order r20 and "
+            "Hamming distances: designs (y) against the natural target set (x); points on the diagonal mean "
+            "the model reproduces that statistic.",
+            "logos.png": "Sequence logos of the designs beside their natural counterpart.",
+        },
+    },
+    "sca": {
+        "title": "Statistical Coupling Analysis",
+        "intro": "SCA with pySCA's defaults on the same alignment.",
+        "markers": ["sca.npz"],
+        "figures": {
+            "sca_matrix.png": "The SCA matrix (Frobenius norm of each 20 × 20 block of the weighted, conservation-"
+            "scaled covariance).",
+            "sca_spectrum.png": "Eigenvalues of the SCA matrix against those of randomised alignments: modes "
+            "above the random cut-off are significant.",
+            "sca_ics.png": "Positions in the space of the top independent components; sectors are the positions "
+            "beyond the 95th percentile of each component.",
+        },
+    },
+    "couplings": {
+        "title": "What the VAE learned: pairwise couplings",
+        "intro": "The VAE's L × L matrix: how much a mutation at position j changes the decoded log-probability "
+        "at position i (root mean square over references and substitutions).",
+        "markers": ["couplings.npz", "comparison.json", "contacts.json"],
+        "figures": {
+            "couplings_matrix.png": "The VAE coupling matrix.",
+            "compare_heatmaps.png": "Two L × L matrices side by side on their common positions.",
+            "compare_overlaps.png": "Overlap |v_k · w_k| of the matrices' top eigenvectors, against the random "
+            "expectation for unit vectors in L dimensions.",
+            "contact_map.png": "Contacts in the structure (grey) with the matrix's strongest pairs overlaid.",
+        },
+    },
+}
+
+
+def analysis_sections(context: ReportContext) -> list[Section]:
+    """One section per analysis found in the included folders (see ``ANALYSIS_FIGURES``)."""
+    sections = []
+    for key, spec in ANALYSIS_FIGURES.items():
+        folders = [f for f in context.include if any((f / m).exists() for m in spec["markers"])]
+        if not folders:
+            continue
+        section = Section(f"analysis-{key}", str(spec["title"]), str(spec["intro"]))
+        for folder in folders:
+            for name, caption in dict(spec["figures"]).items():
+                if (folder / name).exists():
+                    section.blocks.append(
+                        Figure((folder / name).read_bytes(), f"{caption} ({folder.name}/{name})", name)
+                    )
+            for summary_name in ("summary.json", "comparison.json", "contacts.json"):
+                summary = folder / summary_name
+                if summary.exists():
+                    flat = _flatten_numbers(json.loads(summary.read_text(encoding="utf-8")))
+                    if flat:
+                        table = pd.DataFrame(list(flat.items())[:40], columns=["quantity", "value"])
+                        section.blocks.append(Table(table, f"{folder.name}/{summary_name}"))
+        sections.append(section)
+    return sections
+
+
+def _flatten_numbers(data, prefix: str = "") -> dict[str, float | str]:
+    """Scalar entries of a nested JSON document, keyed by their dotted path."""
+    flat: dict[str, float | str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            flat.update(_flatten_numbers(value, f"{prefix}{key}."))
+    elif isinstance(data, int | float | str) and not isinstance(data, bool):
+        flat[prefix.rstrip(".")] = data
+    return flat
+
+
+def config_section(context: ReportContext) -> Section | None:
+    import seqvae
+
+    config = json.loads((context.run.path / files.CONFIG).read_text(encoding="utf-8"))
+    versions = dict(context.run.summary.get("versions", {}))
+    versions["report written with seqvae"] = seqvae.__version__
+    versions["platform"] = platform.platform()
+    section = Section(
+        "config",
+        "Configuration and software",
+        "The resolved configuration of the run "
+        "(pass it back with `seqvae train --config`) and the software that produced it.",
+    )
+    section.blocks.append(Text(json.dumps(config, indent=2), preformatted=True))
+    section.blocks.append(Table(pd.DataFrame(list(versions.items()), columns=["software", "version"])))
+    return section
+
+
+PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
+    data_section,
+    training_section,
+    latent_section,
+    analysis_sections,
+    config_section,
+]

@@ -1,0 +1,350 @@
+"""Fit the classical baselines and keep them in run-like directories.
+
+* :func:`fit_site_independent`: weighted column frequencies plus a pseudocount.
+* :func:`fit_potts`: a Potts model by weighted pseudo-likelihood with L2 on fields and
+  couplings (the plmc / EVmutation recipe), optimised with L-BFGS in torch.
+
+A baseline directory holds ``baseline.json`` (kind, settings, timings), ``registry.json`` (the
+same schema as a VAE run, so mutations map identically), ``model.safetensors`` and, for Potts,
+``couplings.npz`` (L x L Frobenius norms with APC and the residue numbers of the columns).
+``seqvae score DIR mutations.csv`` accepts such a directory like a VAE run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from seqvae.data.alignment import Alignment, AlignmentRegistry
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_path, write_json
+from seqvae.models.potts import PottsModel, one_hot_block
+from seqvae.models.site_independent import SiteIndependentModel
+from seqvae.training import run_directory as files
+
+BASELINE = "baseline.json"
+COUPLINGS = "couplings.npz"
+KINDS = ("site-independent", "potts")
+
+
+def _weights(alignment: Alignment, theta: float | None) -> np.ndarray:
+    if alignment.sequence_weights is not None:
+        return np.asarray(alignment.sequence_weights, dtype=np.float64)
+    return compute_sequence_weights(alignment.codes, alignment.alphabet.gap_code, theta)
+
+
+# -- site-independent ----------------------------------------------------------------------
+def fit_site_independent(
+    codes: np.ndarray,
+    weights: np.ndarray,
+    gap_code: int,
+    pseudocount: float = 1.0,
+    model_gaps: bool = False,
+) -> SiteIndependentModel:
+    """Weighted per-column frequencies with ``pseudocount`` added to every state's weighted count.
+
+    Parameters
+    ----------
+    codes
+        ``uint8 [N, L]`` training sequences.
+    weights
+        ``[N]`` sequence weights.
+    gap_code
+        The gap code (last code).
+    pseudocount
+        Weighted count added to each state of each column (> 0 keeps unseen residues finite).
+    model_gaps
+        Treat the gap as a state (``True``) or leave gaps out of the distribution (``False``).
+    """
+    if pseudocount < 0:
+        raise InputError(f"pseudocount must be >= 0, got {pseudocount}")
+    n_states = gap_code + 1 if model_gaps else gap_code
+    counts = np.zeros((codes.shape[1], gap_code + 1), dtype=np.float64)
+    for state in range(gap_code + 1):
+        counts[:, state] = (weights[:, None] * (codes == state)).sum(axis=0)
+    counts = counts[:, :n_states] + pseudocount
+    totals = counts.sum(axis=1, keepdims=True)
+    if np.any(totals <= 0):
+        raise InputError("a column has no residues and the pseudocount is 0: cannot fit frequencies")
+    with np.errstate(divide="ignore"):
+        log_frequencies = np.log(counts / totals)
+    return SiteIndependentModel(torch.from_numpy(log_frequencies), gap_code)
+
+
+# -- Potts -----------------------------------------------------------------------------------
+@dataclass
+class PottsSettings:
+    """Pseudo-likelihood fit settings (plmc / EVcouplings defaults).
+
+    Parameters
+    ----------
+    lambda_h
+        L2 strength on the fields, ``lambda_h * ||h||^2``.
+    lambda_j
+        L2 strength on the couplings, ``lambda_j * sum_{i<j} ||J_ij||^2``; multiplied by
+        ``(q - 1) * (L - 1)`` when ``scale_lambda_j`` (EVcouplings ``lambda_J_times_Lq``).
+    max_iterations
+        L-BFGS iterations.
+    tolerance
+        Stop when the relative change of the objective per iteration falls below it.
+    block_rows
+        Sequences one-hot encoded at a time.
+    bfloat16_gradient
+        Compute the couplings' gradient ``X^T R`` (one-hot ``X`` times residuals ``R``) in
+        bfloat16: the one-hots are exact, the residuals keep ~3 significant digits, and on CPUs
+        with AMX/AVX-512 the product is ~5x faster. The objective itself stays float32.
+    """
+
+    lambda_h: float = 0.01
+    lambda_j: float = 0.01
+    scale_lambda_j: bool = True
+    max_iterations: int = 30
+    tolerance: float = 1e-6
+    block_rows: int = 2048
+    bfloat16_gradient: bool = True
+
+    def validate(self) -> PottsSettings:
+        if self.lambda_h < 0 or self.lambda_j < 0:
+            raise InputError("lambda_h and lambda_j must be >= 0")
+        if self.max_iterations < 1:
+            raise InputError(f"max_iterations must be >= 1, got {self.max_iterations}")
+        if self.block_rows < 1:
+            raise InputError(f"block_rows must be >= 1, got {self.block_rows}")
+        return self
+
+
+def _deduplicate(codes: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Identical rows merged, their weights summed (the pseudo-likelihood is unchanged)."""
+    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
+    summed = np.zeros(len(unique), dtype=np.float64)
+    np.add.at(summed, inverse.reshape(-1), weights)
+    return unique, summed
+
+
+def fit_potts(
+    codes: np.ndarray,
+    weights: np.ndarray,
+    n_states: int,
+    settings: PottsSettings | None = None,
+    progress=None,
+) -> tuple[PottsModel, dict]:
+    """Fit a Potts model by weighted pseudo-likelihood maximisation with L-BFGS.
+
+    The objective (divided by N_eff for a well-scaled optimisation) is::
+
+        -sum_n w_n sum_i log p(x_ni | x_n,-i) + lambda_h ||h||^2 + lambda_J sum_{i<j} ||J_ij||^2
+
+    Gradients are computed by hand, one block of one-hot sequences at a time, so memory is
+    O(block_rows x L q) plus the parameters. ``J`` stays symmetric with zero diagonal blocks.
+
+    Returns
+    -------
+    (PottsModel, dict)
+        The model and a fit report (iterations, objective, seconds).
+    """
+    settings = (settings or PottsSettings()).validate()
+    started = time.perf_counter()
+    codes, weights = _deduplicate(np.ascontiguousarray(codes), np.asarray(weights, dtype=np.float64))
+    n_eff = float(weights.sum())
+    length = codes.shape[1]
+    q = n_states
+    lq = length * q
+    lambda_j = settings.lambda_j * ((q - 1) * (length - 1) if settings.scale_lambda_j else 1.0)
+    lambda_h = settings.lambda_h
+    codes_t = torch.from_numpy(codes)
+    weights_t = torch.from_numpy(weights).float()
+
+    # start from the independent-site solution (J = 0): it saves L-BFGS iterations
+    independent = fit_site_independent(codes, weights, n_states - 1, pseudocount=1.0, model_gaps=True)
+    start = independent.log_frequencies.float()
+    start = start - start.mean(dim=1, keepdim=True)
+    fields = start.reshape(-1).clone().requires_grad_(True)
+    couplings = torch.zeros(lq, lq, requires_grad=True)
+    # zero on the diagonal blocks (a site does not couple to itself)
+    block_mask = 1.0 - torch.kron(torch.eye(length), torch.ones(q, q))
+
+    def closure() -> torch.Tensor:
+        grad_h = torch.zeros(lq, dtype=torch.float64)
+        grad_j = torch.zeros(lq, lq)
+        total = 0.0
+        with torch.no_grad():
+            J = couplings
+            h = fields
+            for start in range(0, len(codes_t), settings.block_rows):
+                block = codes_t[start : start + settings.block_rows]
+                w = weights_t[start : start + settings.block_rows]
+                x = one_hot_block(block, q)
+                logits = torch.addmm(h, x, J).view(-1, length, q)
+                log_p = torch.log_softmax(logits, dim=-1)
+                observed = log_p.gather(-1, block.long().unsqueeze(-1)).squeeze(-1)
+                total -= float((w.double() * observed.double().sum(-1)).sum())
+                residual = log_p.exp_()
+                residual.view(-1, lq).sub_(x)
+                residual.mul_(w[:, None, None])
+                flat = residual.view(-1, lq)
+                grad_h += flat.double().sum(0)
+                if settings.bfloat16_gradient:
+                    grad_j += (x.T.bfloat16() @ flat.bfloat16()).float()
+                else:
+                    grad_j.addmm_(x.T, flat)
+            # J is used by both conditionals (i given j and j given i): symmetric gradient
+            grad_j = 0.5 * (grad_j + grad_j.T)
+            grad_j.mul_(block_mask)
+            scale = 1.0 / n_eff
+            # each pair i<j appears twice in the full matrix: lambda_J * sum_{i<j} = lambda_J / 2 * sum_full
+            penalty = lambda_h * float(h.double().pow(2).sum()) + 0.5 * lambda_j * float(
+                J.double().pow(2).sum()
+            )
+            fields.grad = ((grad_h + 2.0 * lambda_h * h.double()) * scale).float()
+            # the gradient of D(sym(J)) + lambda_J / 2 * ||J||_F^2 over the full matrix; on
+            # symmetric J this is the objective above, so J stays symmetric under L-BFGS
+            couplings.grad = (grad_j + lambda_j * J) * scale
+            value = (total + penalty) * scale
+        return torch.tensor(value)
+
+    optimiser = torch.optim.LBFGS(
+        [fields, couplings],
+        lr=1.0,
+        max_iter=settings.max_iterations,
+        tolerance_change=settings.tolerance,
+        tolerance_grad=1e-7,
+        history_size=5,
+        line_search_fn="strong_wolfe",
+    )
+    evaluations = {"n": 0}
+
+    def counted() -> torch.Tensor:
+        evaluations["n"] += 1
+        value = closure()
+        if progress is not None:
+            progress(evaluations["n"], float(value))
+        return value
+
+    optimiser.step(counted)
+    state = optimiser.state[optimiser._params[0]]
+    final = float(state.get("prev_loss", float("nan")))
+    with torch.no_grad():
+        J = (0.5 * (couplings + couplings.T) * block_mask).detach()
+        model = PottsModel(fields.detach().view(length, q), J)
+    report = {
+        "iterations": int(state.get("n_iter", 0)),
+        "function_evaluations": evaluations["n"],
+        "objective_per_neff": final,
+        "lambda_h": lambda_h,
+        "lambda_j_effective": lambda_j,
+        "n_unique_sequences": int(len(codes)),
+        "n_eff": n_eff,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if not math.isfinite(final):
+        raise InputError("Potts fit diverged (objective is not finite)")
+    return model, report
+
+
+# -- baseline directories ------------------------------------------------------------------------
+def is_baseline_directory(path: str | Path) -> bool:
+    return (Path(path) / BASELINE).exists()
+
+
+def fit_baseline(
+    alignment: Alignment,
+    kind: str,
+    out: str | Path,
+    theta: float | None = 0.2,
+    pseudocount: float = 1.0,
+    model_gaps: bool = False,
+    potts: PottsSettings | None = None,
+    overwrite: bool = False,
+    progress=None,
+) -> tuple[SiteIndependentModel | PottsModel, dict]:
+    """Fit a baseline on an alignment and write its directory (see module docstring)."""
+    if kind not in KINDS:
+        raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise InputError("output directory already exists and is not empty (use --overwrite)", out)
+    started = time.perf_counter()
+    weights = _weights(alignment, theta)
+    gap = alignment.alphabet.gap_code
+    if kind == "site-independent":
+        model = fit_site_independent(alignment.codes, weights, gap, pseudocount, model_gaps)
+        report: dict = {"pseudocount": pseudocount, "model_gaps": model_gaps}
+        tensors = {"log_frequencies": model.log_frequencies}
+    else:
+        settings = potts or PottsSettings()
+        model, report = fit_potts(alignment.codes, weights, alignment.alphabet.size, settings, progress)
+        report["settings"] = asdict(settings)
+        tensors = {"fields": model.fields, "couplings": model.couplings}
+    elapsed = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    registry = alignment.registry
+    write_json(
+        out / files.REGISTRY,
+        {
+            "kind": "sequences",
+            "registry": registry.to_dict(),
+            "theta": theta,
+            "filter_report": alignment.filter_report,
+            "n_sequences": alignment.n_sequences,
+            "n_eff": float(weights.sum()),
+        },
+    )
+    with atomic_path(out / files.WEIGHTS) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    if kind == "potts":
+        with atomic_path(out / COUPLINGS) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                frobenius_apc=model.frobenius_norms(apc=True),
+                frobenius=model.frobenius_norms(apc=False),
+                numbering=np.asarray(registry.numbering),
+            )
+    summary = {
+        "kind": kind,
+        "gap_code": gap,
+        "fit_time_s": round(elapsed, 3),
+        "n_sequences": alignment.n_sequences,
+        "n_eff": float(weights.sum()),
+        "theta": theta,
+        "source": alignment.source,
+        "report": report,
+    }
+    write_json(out / BASELINE, summary)
+    return model, summary
+
+
+def load_baseline(path: str | Path) -> tuple[SiteIndependentModel | PottsModel, AlignmentRegistry, str]:
+    """Read a baseline directory: (model, registry, kind)."""
+    path = Path(path)
+    info = files.read_json(path / BASELINE, BASELINE)
+    registry_data = files.read_json(path / files.REGISTRY, "registry.json")
+    registry = AlignmentRegistry.from_dict(registry_data["registry"])
+    weights_path = path / files.WEIGHTS
+    if not weights_path.exists():
+        raise InputError("baseline weights missing", weights_path)
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as err:
+        raise InputError(f"baseline weights are damaged ({type(err).__name__})", weights_path) from None
+    kind = info.get("kind")
+    try:
+        if kind == "site-independent":
+            model: SiteIndependentModel | PottsModel = SiteIndependentModel(
+                tensors["log_frequencies"], int(info["gap_code"])
+            )
+        elif kind == "potts":
+            model = PottsModel(tensors["fields"], tensors["couplings"])
+        else:
+            raise InputError(f"unknown baseline kind {kind!r}", path / BASELINE)
+    except KeyError as err:
+        raise InputError(f"baseline weights lack tensor {err}", weights_path) from None
+    if model.length != registry.length:
+        raise InputError("baseline weights do not match its registry's length", weights_path)
+    return model.eval(), registry, kind

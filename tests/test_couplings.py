@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seqvae.analysis.couplings import (
+    CouplingOptions,
+    choose_references,
+    coupling_deltas,
+    full_tensor_to_matrix,
+    neighbour_list,
+    vae_couplings,
+)
+from seqvae.errors import InputError
+from seqvae.models.vae import VAE, ModelConfig
+
+
+class _FakeRun:
+    """Just enough of a Run for vae_couplings: a model and training data."""
+
+    def __init__(self, model, codes, weights):
+        self.model = model
+        self._codes = codes
+        self._weights = weights
+        self.registry = None
+        self.path = "memory"
+
+    def training_data(self):
+        return (
+            self._codes,
+            self._weights,
+            [f"s{i}" for i in range(len(self._codes))],
+            np.zeros(len(self._codes), bool),
+        )
+
+
+def _model(model_gaps: bool, length: int = 9, seed: int = 0) -> VAE:
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        length=length, alphabet_size=21, model_gaps=model_gaps, latent_dim=3,
+        encoder_hidden=[16, 8], decoder_hidden=[8, 16],
+    )  # fmt: skip
+    model = VAE(config)
+    with torch.no_grad():  # masked-gap rows of the table must never matter: make them loud
+        layer = model.input_layer
+        view = layer.table.weight[: length * 21].view(length, 21, -1)
+        view[:, 20] += 5.0
+    return model.eval()
+
+
+def _codes(n: int, length: int, seed: int, gap_rate: float = 0.2) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 20, size=(n, length))
+    codes[rng.random((n, length)) < gap_rate] = 20
+    return codes.astype(np.uint8)
+
+
+@pytest.mark.parametrize("model_gaps", [False, True])
+def test_fast_path_equals_naive_reencoding(model_gaps):
+    model = _model(model_gaps)
+    reference = _codes(1, 9, seed=1, gap_rate=0.0)[0]
+    reference[[2, 5]] = 20  # gaps in the reference
+    for gap_subs in (False, True):
+        jf, bf, fast, defined = coupling_deltas(
+            model, reference, "fast", batch_size=7, include_gap_substitutions=gap_subs
+        )
+        jn, bn, naive, _ = coupling_deltas(
+            model, reference, "naive", batch_size=5, include_gap_substitutions=gap_subs
+        )
+        assert np.array_equal(jf, jn) and np.array_equal(bf, bn)
+        assert np.abs(fast).max() > 1e-4  # the comparison is not vacuous
+        np.testing.assert_allclose(fast, naive, atol=2e-5, rtol=1e-4)
+        # masked gaps at i have no log p; at j they are substituted like any state
+        assert defined[2] == model_gaps and defined[0]
+        if not model_gaps:
+            assert np.all(fast[:, 2] == 0)
+    # neighbours: 19 per residue position, 20 per gap position (+1 with gap substitutions)
+    j, b = neighbour_list(reference, 21, 20, False)
+    assert j.size == 7 * 19 + 2 * 20
+    assert np.all(b != reference[j])
+
+
+def test_deltas_match_direct_decoding_of_one_neighbour():
+    model = _model(False)
+    reference = _codes(1, 9, seed=3, gap_rate=0.0)[0]
+    j, b, delta, _ = coupling_deltas(model, reference)
+    k = 40
+    mutant = reference.copy()
+    mutant[j[k]] = b[k]
+    with torch.no_grad():
+        z_ref = model.encode(torch.from_numpy(reference)[None])[0]
+        z_mut = model.encode(torch.from_numpy(mutant)[None])[0]
+        lp_ref = model.decode(z_ref)[0, np.arange(9), reference.astype(int)]
+        lp_mut = model.decode(z_mut)[0, np.arange(9), reference.astype(int)]
+    expected = (lp_mut - lp_ref).numpy()
+    expected[j[k]] = 0.0
+    np.testing.assert_allclose(delta[k], expected, atol=1e-5)
+
+
+def test_aggregate_matrix_and_full_tensor():
+    model = _model(False)
+    codes = _codes(6, 9, seed=4)
+    weights = np.linspace(0.5, 1.5, 6)
+    run = _FakeRun(model, codes, weights)
+    result = vae_couplings(run, options=CouplingOptions(full=True))
+    m = result.matrix
+    assert m.shape == (9, 9)
+    assert np.allclose(m, m.T) and np.all(np.diag(m) == 0) and (m > 0).sum() > 60
+    np.testing.assert_allclose(full_tensor_to_matrix(result.full), m, rtol=1e-4, atol=1e-7)
+    # hand aggregate of entry (i, j): weighted mean over references and b of Δ², rooted
+    i, jj = 1, 4
+    num = den = 0.0
+    for row, w in zip(range(6), weights):
+        j, _, delta, defined = coupling_deltas(model, codes[row])
+        if not defined[i]:
+            continue
+        sel = j == jj
+        num += w * float((delta[sel, i] ** 2).sum())
+        den += w * sel.sum()
+    assert np.isclose(result.rms[i, jj], np.sqrt(num / den))
+    # the naive path gives the same matrix
+    naive = vae_couplings(run, options=CouplingOptions(method="naive"))
+    np.testing.assert_allclose(naive.matrix, m, rtol=1e-4, atol=1e-6)
+
+
+def test_reference_sample_is_weighted_and_seeded():
+    weights = np.r_[np.full(50, 1e-3), np.ones(50)]
+    rows, w = choose_references(weights, 20, seed=0)
+    assert rows.size == 20 and np.all(w == 1) and (rows >= 50).mean() > 0.9
+    assert np.array_equal(rows, choose_references(weights, 20, seed=0)[0])
+    rows_all, w_all = choose_references(weights, None, seed=0)
+    assert rows_all.size == 100 and np.array_equal(w_all, weights)
+    with pytest.raises(InputError):
+        CouplingOptions(n_references=0).validate()

@@ -1,0 +1,134 @@
+"""The report renders in headless Chromium with no console errors and no network requests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import seqvae
+from seqvae.data.alignment import alignment_from_sequences
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY-"))
+    centres = rng.integers(0, 20, size=(2, 24))
+    rows = []
+    for i in range(120):
+        row = centres[i % 2].copy()
+        flips = rng.random(24) < 0.15
+        row[flips] = rng.integers(0, 21, size=flips.sum())
+        rows.append("".join(letters[row]))
+    aln = alignment_from_sequences(rows)
+    cfg = seqvae.preset_config("explore").updated(
+        {"training.max_steps": 60, "training.eval_every": 20, "training.batch_size": 32}
+    )
+    out = tmp_path_factory.mktemp("run") / "run"
+    return seqvae.train(aln, cfg, out=out, show_progress=False)
+
+
+def test_report_sections_and_self_contained(small_run, tmp_path):
+    from seqvae.report import build_report
+
+    out = build_report(small_run.path, tmp_path / "report.html")
+    html = out.read_text()
+    for title in ("Data", "Training", "Latent space", "Configuration and software"):
+        assert f">{title}</h2>" in html
+    # nothing that would reach the network: no http(s) sources, styles or scripts
+    assert 'src="http' not in html and 'href="http' not in html and "@import" not in html
+    assert html.count("data:image/png;base64,") >= 2
+
+
+def test_report_in_headless_chromium(small_run, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Chromium is required under CI (.ci/run installs it)")
+        pytest.skip("Chromium not installed: apt-get install chromium")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from seqvae.report import build_report
+
+    out = build_report(small_run.path, tmp_path / "report.html")
+    errors: list[str] = []
+    outside: list[str] = []
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "request",
+            lambda req: outside.append(req.url) if not req.url.startswith(("file://", "data:")) else None,
+        )
+        page.goto(out.resolve().as_uri())
+        page.wait_for_load_state("load")
+        n_images = page.eval_on_selector_all("img", "els => els.filter(e => e.naturalWidth > 0).length")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert outside == []
+    assert n_images >= 2
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_included_analysis_folder_gets_its_section(small_run, tmp_path):
+    import json
+
+    from seqvae.plots.style import new_figure, save_figure
+    from seqvae.report import build_report
+
+    folder = tmp_path / "designs_eval"
+    folder.mkdir()
+    fig, axes = new_figure()
+    axes[0, 0].plot([0, 1], [0, 1])
+    save_figure(fig, folder / "statistics.png")
+    (folder / "per_design.csv").write_text("id,hamming\nd1,3\n")
+    (folder / "summary.json").write_text(json.dumps({"single_site": {"pearson_r": 0.91}}))
+    html = build_report(small_run.path, tmp_path / "r.html", include=[folder]).read_text()
+    assert ">Generated sequences</h2>" in html
+    assert "single_site.pearson_r" in html and "0.91" in html
+    # an analysis whose results are absent gets no section
+    assert "Statistical Coupling Analysis" not in html
+
+
+def test_report_bad_include_is_an_input_error(small_run, tmp_path):
+    from seqvae.cli.main import main
+
+    code = main(
+        [
+            "report",
+            str(small_run.path),
+            "--include",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "r.html"),
+        ]
+    )
+    assert code == 2
+    assert not (tmp_path / "r.html").exists()

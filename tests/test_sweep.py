@@ -1,0 +1,147 @@
+"""``seqvae sweep``: a β grid on linear factors shows selective posterior collapse; resumable;
+bad input rejected before any training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqvae
+from seqvae.cli.main import main
+from seqvae.training.sweep import sweep_points
+
+BASE = [
+    "--set",
+    "model.latent_dim=10",
+    "--set",
+    "model.encoder_hidden=[64]",
+    "--set",
+    "model.decoder_hidden=[64]",
+    "--set",
+    "model.warmup_steps=0",
+    "--set",
+    "training.max_steps=300",
+    "--set",
+    "training.learning_rate=0.01",
+    "--set",
+    "training.eval_every=100",
+    "--set",
+    "training.early_stopping_patience=null",
+]
+
+
+def linear_factors(n: int, scales, dim: int = 100, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """x = Σ α_i u_i + ε, orthonormal u_i in R^dim, α_i ~ N(0, scale_i²) (a local test helper)."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((dim, len(scales))))
+    alpha = rng.standard_normal((n, len(scales))) * np.asarray(scales)
+    return (alpha @ basis.T + noise * rng.standard_normal((n, dim))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def factors_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("factors") / "factors.npy"
+    np.save(path, linear_factors(500, np.geomspace(4.0, 0.25, 6)))
+    return path
+
+
+def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path):
+    out = tmp_path / "sweep"
+    arguments = [
+        "sweep",
+        str(factors_file),
+        "--param",
+        "model.beta",
+        "--values",
+        "0.25,2,16,128",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        *BASE,
+    ]
+    assert main([*arguments, "--jobs", "1"]) == 0
+    summary = pd.read_csv(out / "sweep_summary.csv").sort_values("value")
+    assert list(summary["value"]) == [0.25, 2, 16, 128]
+    assert (summary["status"] == "finished").all()
+    active = summary["active_dims"].to_numpy()
+    assert np.all(np.diff(active) <= 0), active  # selective collapse: never re-opens as β grows
+    assert active[0] >= 4 and active[-1] == 0
+    assert summary["trace_cov"].iloc[0] > 3 * summary["trace_cov"].iloc[-2] > 0
+    assert {f"var_z{k}" for k in range(10)} <= set(summary.columns)
+    assert (out / "sweep.png").stat().st_size > 0
+    assert json.loads((out / "sweep.json").read_text())["param"] == "model.beta"
+    # resumable: finished points are read back, a missing one is trained again
+    point = out / "model.beta=2__seed=0"
+    weights_mtime = (point / "model.safetensors").stat().st_mtime_ns
+    missing = out / "model.beta=16__seed=0"
+    for child in sorted(missing.rglob("*"), reverse=True):
+        child.unlink() if child.is_file() else child.rmdir()
+    missing.rmdir()
+    assert main([*arguments, "--jobs", "2"]) == 0  # the missing point trains in a worker process
+    again = pd.read_csv(out / "sweep_summary.csv").sort_values("value")
+    assert (point / "model.safetensors").stat().st_mtime_ns == weights_mtime
+    assert list(again["skipped"]) == [True, True, False, True]
+    assert again["active_dims"].tolist() == summary["active_dims"].tolist()  # same seed, same result
+
+
+def test_sweep_points_grid_and_names():
+    base = seqvae.preset_config("explore")
+    points = sweep_points(base, "model.beta", [0.5, 1.0], "model.latent_dim", [2, 3], seeds=[0, 1])
+    assert len(points) == 8
+    assert points[0].name == "model.beta=0.5__model.latent_dim=2__seed=0"
+    assert points[3].config.model.latent_dim == 3 and points[3].config.seed == 1
+    by_seed = sweep_points(base, "seed", [3, 4])
+    assert [p.config.seed for p in by_seed] == [3, 4]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--param", "data.theta", "--values", "0.1,0.2"], "cannot sweep"),
+        (["--param", "model.beta", "--values", "1", "--values2", "2"], "--param2"),
+        (["--param", "model.beta", "--values", "-1"], "model.beta"),
+        (["--param", "model.nonsense", "--values", "1"], "unknown key"),
+        (["--param", "model.beta", "--values", "1", "--seeds", "a"], "seeds"),
+    ],
+)
+def test_sweep_bad_options(factors_file, tmp_path, capsys, extra, message):
+    out = tmp_path / "bad"
+    assert main(["sweep", str(factors_file), *extra, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_sweep_bad_data(tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.full((20, 3), np.nan))
+    arguments = ["--param", "model.beta", "--values", "1", "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(["sweep", str(bad), *arguments]) == 2
+    assert "NaN" in capsys.readouterr().err
+    assert main(["sweep", str(tmp_path / "missing.npy"), *arguments]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_plot_sweep_two_parameters_and_categorical_values(tmp_path):
+    from seqvae.plots.latent import plot_sweep
+
+    rows = [
+        {"value": beta, "value2": d, "seed": s, "trace_cov": d / beta, "active_dims": int(d / beta)}
+        for beta in (0.5, 1, 8)
+        for d in (2, 4)
+        for s in (0, 1)
+    ]
+    path = plot_sweep(pd.DataFrame(rows), "model.beta", tmp_path / "grid.png", param2="model.latent_dim")
+    assert path.stat().st_size > 0
+    categorical = pd.DataFrame(
+        [
+            {"value": r, "seed": 0, "trace_cov": t, "active_dims": a}
+            for r, t, a in (("kl", 2.0, 2), ("mmd", 3.0, 3))
+        ]
+    )
+    assert plot_sweep(categorical, "model.regulariser", tmp_path / "cat.png").stat().st_size > 0
