@@ -63,8 +63,8 @@ def test_adam_steps_match_with_penalty_or_weight_decay():
 def test_thread_choice():
     assert choose_threads(3, small_model(), 128) == 3
     assert choose_threads(None, small_model(), 128) == 1  # tiny model
-    big = VAE(seqvae.preset_config("fitness").updated({"model.length": 253}).model)
-    assert big.flops_per_step(256) > 1e10
+    big = ModelConfig(length=253, encoder_hidden=[1500, 1500], decoder_hidden=[100, 2000], latent_dim=30)
+    assert VAE(big).flops_per_step(256) > 1e10  # DeepSequence-sized
     assert choose_threads(None, big, 256) == torch.get_num_threads()
 
 
