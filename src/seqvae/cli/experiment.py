@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from seqvae.cli.common import console, stdout
@@ -23,6 +24,37 @@ def _fmt(value: Any) -> str:
             return "-"
         return f"{value:.3g}"
     return str(value)
+
+
+_SHORT = {
+    "latent_dim": "d",
+    "family.beta": "family β",
+    "phenotype_noise": "σ",
+    "clade_effect": "c",
+}
+
+
+def _summary_table(summary, title: str) -> Table:
+    """One column per grid setting (the columns before ``n`` name it), one row per measure."""
+    columns = list(summary.columns)
+    keys = columns[: columns.index("n")] if "n" in columns else []
+    measures = [c for c in columns if c not in keys and c != "n"]
+    table = Table(title=title)
+    table.add_column("measure", no_wrap=True)
+    for _, row in summary.iterrows():
+        parts = []
+        for key in keys:
+            value = _fmt(row[key])
+            if key == "regulariser":
+                parts.append(value)
+            elif key == "strength":
+                parts.append(("β=" if row.get("regulariser") == "kl" else "λ=") + value)
+            else:
+                parts.append(f"{_SHORT.get(key, key)}={value}")
+        table.add_column(" ".join(parts) or "all", justify="right")
+    for measure in measures:
+        table.add_row(measure, *(_fmt(v) for v in summary[measure]))
+    return table
 
 
 def experiment(
@@ -69,12 +101,9 @@ def experiment(
     finished = result.table[result.table["status"] == "finished"]
     if len(finished):
         summary = spec.summarise(finished)
-        table = Table(title=f"{name}: means over seeds")
-        for column in summary.columns:
-            table.add_column(str(column), justify="right")
-        for row in summary.itertuples(index=False):
-            table.add_row(*(_fmt(v) for v in row))
-        stdout.print(table)
+        width = 32 + 11 * len(summary)
+        # as wide as the table needs (a pipe or log file would otherwise cut it at 80 columns)
+        Console(width=max(stdout.width, width)).print(_summary_table(summary, f"{name}: means over seeds"))
     info = result.info
     console.print(
         f"{info['n_points']} models ({info['n_skipped']} already done, {info['n_failed']} failed) in "

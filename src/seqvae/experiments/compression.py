@@ -89,8 +89,10 @@ def _coverage(ctx: PointContext) -> dict[str, Any]:
         "prior_missed": " ".join(str(i + 1) for i in coverage.missed),
         "family_on_pattern": float((family_coverage.design_best_overlap >= coverage.threshold).mean()),
     }
+    family_shares = family_coverage.designs_per_pattern / len(ctx.family.codes)
     for mu, share in enumerate(shares):
         row[f"prior_share_p{mu + 1}"] = float(share)
+        row[f"family_share_p{mu + 1}"] = float(family_shares[mu])
     _save_npz(
         ctx.directory / "prior.npz",
         z=z[:1000].astype(np.float32),

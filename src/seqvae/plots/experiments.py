@@ -93,6 +93,8 @@ def plot_compression_summary(table: pd.DataFrame, k: int, regions: list[str], pa
 
     ax = panels[0]
     _lines_over(ax, table, "latent_dim", "reconstruction_accuracy", colours)
+    low = float(pd.to_numeric(table["reconstruction_accuracy"], errors="coerce").min())
+    ax.set_ylim(max(0.0, min(low - 0.05, 0.9)), 1.0)
     ax.set_ylabel("argmax reconstruction accuracy")
     ax.set_title("reconstruction (training sequences)")
 
@@ -152,9 +154,15 @@ def plot_compression_summary(table: pd.DataFrame, k: int, regions: list[str], pa
 
     for ax in panels:
         _latent_axis(ax, table, k)
-    handles, labels = panels[2].get_legend_handles_labels()
-    panels[2].legend(handles, labels, fontsize=6, loc="best", ncol=1)
-    panels[0].legend(fontsize=7, loc="best")
+    from matplotlib.lines import Line2D
+
+    region_handles = [
+        Line2D([], [], color="0.35", ls=REGION_STYLES.get(region, "-"), label=region)
+        for region in ["data", *regions]
+        if f"stable_{region}" in table.columns
+    ]
+    panels[2].legend(handles=region_handles, fontsize=7, loc="best", title="region", title_fontsize=7)
+    panels[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"compression: associative-memory family, K = {k} patterns (dashed line)")
     return save_figure(fig, path)
 
@@ -170,8 +178,11 @@ def plot_compression_coverage(table: pd.DataFrame, k: int, path: str | Path) -> 
         strengths = sorted(part["strength"].unique())
         part = part[part["strength"] == strengths[0]]
         means = part.groupby("latent_dim").mean(numeric_only=True)
-        x = np.arange(len(means))
+        has_family = f"family_share_p{k}" in means.columns
+        offset = 1 if has_family else 0
+        x = np.arange(len(means)) + offset
         bottom = np.zeros(len(means))
+        family_bottom = 0.0
         for mu in range(k):
             column = f"prior_share_p{mu + 1}"
             if column not in means.columns:
@@ -179,13 +190,20 @@ def plot_compression_coverage(table: pd.DataFrame, k: int, path: str | Path) -> 
             values = means[column].fillna(0).to_numpy()
             ax.bar(x, values, bottom=bottom, color=colours[mu], label=f"pattern {mu + 1}", width=0.7)
             bottom += values
+            if has_family:
+                share = float(means[f"family_share_p{mu + 1}"].iloc[0])
+                ax.bar(0, share, bottom=family_bottom, color=colours[mu], width=0.7)
+                family_bottom += share
         ax.bar(x, 1 - bottom, bottom=bottom, color=MISSING_COLOR, label="no pattern", width=0.7)
+        if has_family:
+            ax.bar(0, 1 - family_bottom, bottom=family_bottom, color=MISSING_COLOR, width=0.7)
+            ax.axvline(0.5, color="black", lw=0.6)
         for xi, (_dim, row) in zip(x, means.iterrows()):
             ax.text(xi, 1.02, f"{row['prior_coverage']:.2f}", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x)
-        ax.set_xticklabels([str(int(d)) for d in means.index])
-        ax.set_xlabel("latent dimensions d")
-        ax.set_ylabel("share of prior samples")
+        ax.set_xticks(np.arange(len(means) + offset))
+        ax.set_xticklabels((["family"] if has_family else []) + [f"d={int(d)}" for d in means.index])
+        ax.set_xlabel("the family itself | prior samples by latent size")
+        ax.set_ylabel("share of sequences on each pattern")
         ax.set_ylim(0, 1.12)
         label = REGULARISER_LABELS.get(regulariser, regulariser)
         ax.set_title(f"{label}, {'β' if regulariser == 'kl' else 'λ'} = {strengths[0]:g}")

@@ -33,8 +33,7 @@ def plot_singles_heatmap(
     ax = axes[0, 0]
     import matplotlib.pyplot as plt
 
-    cmap = plt.get_cmap(DIVERGING_CMAP).copy()
-    cmap.set_bad(MISSING_COLOR)
+    cmap = plt.get_cmap(DIVERGING_CMAP).with_extremes(bad=MISSING_COLOR)
     image = ax.imshow(data, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
     for i, letter in enumerate(wild_type):
         ax.plot(i, residues.index(letter), marker=".", color="black", markersize=2)
