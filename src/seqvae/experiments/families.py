@@ -36,6 +36,34 @@ __all__ = [
 ]
 
 
+def small_network_run_defaults() -> dict[str, Any]:
+    """The small VAE and short training shared by the associative-memory experiments (a fresh dict)."""
+    return {
+        "model": {"encoder_hidden": [64], "decoder_hidden": [64], "warmup_steps": 150},
+        "training": {
+            "max_steps": 600,
+            "batch_size": 128,
+            "learning_rate": 0.003,
+            "validation_fraction": 0.1,
+            "eval_every": 100,
+            "early_stopping_patience": None,
+            "log_every": 50,
+            "checkpoint_every": 200,
+            "device": "cpu",
+        },
+    }
+
+
+def quick_associative_memory_family() -> dict[str, Any]:
+    """The test-sized associative-memory family of the ``--quick`` settings (a fresh dict)."""
+    return {"length": 16, "n_letters": 6, "n_samples": 240, "n_chains": 24, "burn_in": 30, "thin": 2}
+
+
+def quick_training() -> dict[str, Any]:
+    """The test-sized training limits of the ``--quick`` settings (a fresh dict)."""
+    return {"max_steps": 60, "eval_every": 30, "checkpoint_every": 30}
+
+
 def associative_memory_knobs(**defaults: Any) -> dict[str, Knob]:
     """Knobs of an associative-memory family (``defaults`` override the built-in values)."""
     knobs = {

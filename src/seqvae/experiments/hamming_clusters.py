@@ -19,7 +19,13 @@ from seqvae.errors import ConfigError
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
 from seqvae.experiments.config import Knob
-from seqvae.experiments.families import associative_memory_knobs, check_associative_memory
+from seqvae.experiments.families import (
+    associative_memory_knobs,
+    check_associative_memory,
+    quick_associative_memory_family,
+    quick_training,
+    small_network_run_defaults,
+)
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import atomic_open
 
@@ -130,24 +136,11 @@ SPEC = ExperimentSpec(
         "seed": [0],
         "family.beta": [1.05, 1.2],
     },
-    run_defaults={
-        "model": {"encoder_hidden": [64], "decoder_hidden": [64], "warmup_steps": 150},
-        "training": {
-            "max_steps": 600,
-            "batch_size": 128,
-            "learning_rate": 0.003,
-            "validation_fraction": 0.1,
-            "eval_every": 100,
-            "early_stopping_patience": None,
-            "log_every": 50,
-            "checkpoint_every": 200,
-            "device": "cpu",
-        },
-    },
+    run_defaults=small_network_run_defaults(),
     quick={
-        "family": {"length": 16, "n_letters": 6, "n_samples": 240, "n_chains": 24, "burn_in": 30, "thin": 2},
+        "family": quick_associative_memory_family(),
         "grid": {"regulariser": ["kl"], "latent_dim": [2], "family.beta": [1.5]},
-        "training": {"max_steps": 60, "eval_every": 30, "checkpoint_every": 30},
+        "training": quick_training(),
         "analysis": {"subsample": 120},
     },
     family_check=check_associative_memory,
