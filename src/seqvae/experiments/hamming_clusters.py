@@ -128,7 +128,7 @@ SPEC = ExperimentSpec(
         "mmd_weight": [10.0],
         "latent_dim": [2, 5],
         "seed": [0],
-        "family.beta": [1.05, 1.2],
+        "family.beta": [1.0, 1.05, 1.2],
     },
     run_defaults={
         "model": {"encoder_hidden": [64], "decoder_hidden": [64], "warmup_steps": 150},
