@@ -134,7 +134,7 @@ SPEC = ExperimentSpec(
         "mmd_weight": [10.0],
         "latent_dim": [2, 5],
         "seed": [0],
-        "family.beta": [1.05, 1.2],
+        "family.beta": [1.0, 1.05, 1.2],
     },
     run_defaults=small_network_run_defaults(),
     quick={
