@@ -403,17 +403,13 @@ def _continuous_column(
     members = measured & (numeric >= cutoff)
     if 2 <= members.sum() < n:
         analysis.localisation.append(
-            localisation_test(
+            _localise(
                 z_mean,
                 members,
                 weights,
-                pool=measured,
-                statistic=options.statistic,
-                n_permutations=options.n_permutations,
-                seed=options.seed,
-                neighbours=options.neighbours,
-                null_sampling=options.null_sampling,
-                name=f"top {options.top_fraction:.0%} of {name} (>= {cutoff:.3g})",
+                measured,
+                options,
+                f"top {options.top_fraction:.0%} of {name} (>= {cutoff:.3g})",
             )
         )
     return analysis
@@ -448,17 +444,29 @@ def _categorical_column(
         members = measured & (label_array == category)
         if options.min_category_size <= members.sum() < n:
             analysis.localisation.append(
-                localisation_test(
-                    z_mean,
-                    members,
-                    weights,
-                    pool=measured,
-                    statistic=options.statistic,
-                    n_permutations=options.n_permutations,
-                    seed=options.seed,
-                    neighbours=options.neighbours,
-                    null_sampling=options.null_sampling,
-                    name=f"{name} = {category}",
-                )
+                _localise(z_mean, members, weights, measured, options, f"{name} = {category}")
             )
     return analysis
+
+
+def _localise(
+    z_mean: np.ndarray,
+    members: np.ndarray,
+    weights: np.ndarray,
+    measured: np.ndarray,
+    options: LatentOptions,
+    name: str,
+) -> LocalisationResult:
+    """The localisation test of one set of sequences with the options' settings."""
+    return localisation_test(
+        z_mean,
+        members,
+        weights,
+        pool=measured,
+        statistic=options.statistic,
+        n_permutations=options.n_permutations,
+        seed=options.seed,
+        neighbours=options.neighbours,
+        null_sampling=options.null_sampling,
+        name=name,
+    )
