@@ -126,6 +126,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and permutations (smoke run)")
     parser.add_argument("--jobs", type=int, default=2, help="sweep worker processes")
     parser.add_argument("--only", default="sh3,s1a,factors", help="comma-separated parts to run")
+    parser.add_argument("--factor-steps", type=int, default=4000, help="training steps per sweep point")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default benchmarks/out/latent/full)"
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
     torch.set_num_threads(1)
@@ -135,7 +139,7 @@ def main() -> None:
     # a fixed step budget (the explore preset's 240 s limit would make results depend on machine load)
     steps = {"training.max_steps": 600 if args.quick else 2000}
     permutations = 199 if args.quick else 999
-    out = OUT / ("quick" if args.quick else "full")
+    out = args.out or OUT / ("quick" if args.quick else "full")
 
     if "sh3" in parts:
         aln = seqvae.read_alignment(DATA / "sh3" / "sh3_59.fasta")
@@ -197,13 +201,13 @@ def main() -> None:
                 "model.encoder_hidden": [64],
                 "model.decoder_hidden": [64],
                 "model.warmup_steps": 0,
-                "training.max_steps": 300 if args.quick else 1500,
+                "training.max_steps": 300 if args.quick else args.factor_steps,
                 "training.learning_rate": 3e-3,
                 "training.eval_every": 100,
                 "training.early_stopping_patience": None,
             }
         )
-        betas = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64] if not args.quick else [0.25, 2, 16, 128]
+        betas = [0.25, 1, 2, 4, 8, 16, 32, 64] if not args.quick else [0.25, 2, 16, 128]
         for name, scales, seeds, grid in (
             ("graded", np.geomspace(4.0, 0.25, 6), [0, 1], betas),
             ("equal", np.ones(6), [0], [1, 2, 3, 4, 6, 8] if not args.quick else [1, 8]),
@@ -217,14 +221,14 @@ def main() -> None:
                 base,
                 "model.beta",
                 grid,
-                out / f"sweep_{name}",
+                out / f"sweep_{name}_{base.training.max_steps}",
                 seeds=seeds,
                 jobs=args.jobs,
                 show_progress=False,
             )
             elapsed = time.perf_counter() - started
             table = summary.groupby("value")[["trace_cov", "active_dims", "val_elbo"]].mean().round(3)
-            results[f"sweep_{name}"] = {
+            results[f"sweep_{name}_{base.training.max_steps}"] = {
                 "scales": [round(s, 3) for s in scales],
                 "seeds": seeds,
                 "wall_s": round(elapsed, 1),
@@ -235,8 +239,9 @@ def main() -> None:
             }
             print(f"sweep {name} (scales {np.round(scales, 2).tolist()}), {elapsed:.0f} s:\n{table}")
 
-    (out / "bench_latent_results.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"results: {out / 'bench_latent_results.json'}")
+    target = out / f"bench_latent_results_{'_'.join(sorted(parts))}.json"
+    target.write_text(json.dumps(results, indent=2, default=str))
+    print(f"results: {target}")
 
 
 if __name__ == "__main__":
