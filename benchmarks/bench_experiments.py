@@ -3,7 +3,7 @@
     nice python benchmarks/bench_experiments.py [NAME ...] [--jobs 2] [--summarise-only]
 
 Runs ``seqvae experiment NAME --jobs 2`` for each experiment (all four by default) in a child
-process into benchmarks/out/experiments/NAME, and reports its wall time, the CPU time of all its
+process into benchmarks/out/experiments/NAME (removed first: every run starts from scratch), and reports its wall time, the CPU time of all its
 processes (user + system, from the kernel's accounting of waited-for children) and the share of
 the two cores it got (CPU / (wall × 2)), beside the peak float32 matmul rate measured on one
 thread just before (benchmarks/roof.py) — on a shared machine the roof shows how contended the
@@ -43,6 +43,10 @@ def _children_cpu() -> float:
 
 
 def run(name: str, jobs: int) -> dict:
+    """Run one experiment from scratch (its folder is removed first) and time it."""
+    import shutil
+
+    shutil.rmtree(OUT / name, ignore_errors=True)
     torch.set_num_threads(1)
     roof = peak_matmul_gflops(size=1024, repeats=3)
     command = [
