@@ -42,6 +42,7 @@ from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.training.sweep import format_value, is_finished
 
 __all__ = ["ExperimentResult", "GridPoint", "expand_grid", "run_experiment"]
 
@@ -86,12 +87,6 @@ class ExperimentResult:
         return self.table[self.table["status"] != "finished"]
 
 
-def _format_value(value: Any) -> str:
-    from seqvae.training.sweep import _format_value as sweep_format
-
-    return sweep_format(value)
-
-
 def expand_grid(config: dict[str, Any]) -> list[GridPoint]:
     """The grid of a resolved config: family variants × regulariser × (β or λ) × latent size × seed."""
     from seqvae.training.config import preset_config
@@ -107,7 +102,7 @@ def expand_grid(config: dict[str, Any]) -> list[GridPoint]:
     points = []
     for variant in family_variants:
         family = {**config["family"], **{k.split(".", 1)[1]: v for k, v in variant.items()}}
-        prefix = "".join(f"{k.split('.', 1)[1]}={_format_value(v)}__" for k, v in variant.items())
+        prefix = "".join(f"{k.split('.', 1)[1]}={format_value(v)}__" for k, v in variant.items())
         for regulariser in grid["regulariser"]:
             key = "beta" if regulariser == "kl" else "mmd_weight"
             for strength in grid[key]:
@@ -123,7 +118,7 @@ def expand_grid(config: dict[str, Any]) -> list[GridPoint]:
                         ).to_dict()
                         name = (
                             f"{prefix}{regulariser}_{'beta' if regulariser == 'kl' else 'lambda'}="
-                            f"{_format_value(strength)}__d={latent_dim}__seed={seed}"
+                            f"{format_value(strength)}__d={latent_dim}__seed={seed}"
                         )
                         values = {
                             "regulariser": regulariser,
@@ -158,12 +153,11 @@ def _train_or_load(point: dict[str, Any], family, point_dir: Path):
     from seqvae.run import load, resume, train
     from seqvae.training import run_directory as files
     from seqvae.training.config import RunConfig
-    from seqvae.training.sweep import _is_finished
 
     run_dir = point_dir / "run"
     marker = _read_json(point_dir / "point.json")
     same = marker.get("train_hash") == point["train_hash"]
-    if same and _is_finished(run_dir):
+    if same and is_finished(run_dir):
         return load(run_dir), False
     if same and (run_dir / files.CHECKPOINT).exists() and (run_dir / files.CONFIG).exists():
         return resume(run_dir, show_progress=False), True

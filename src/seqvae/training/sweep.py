@@ -44,9 +44,10 @@ class SweepPoint:
     config: RunConfig
 
 
-def _format_value(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A grid value as it appears in run-directory names (lists joined with '-')."""
     if isinstance(value, list | tuple):
-        return "-".join(_format_value(v) for v in value)
+        return "-".join(format_value(v) for v in value)
     if isinstance(value, float) and value.is_integer():
         value = int(value) if abs(value) < 1e15 else value
     return re.sub(r"[^A-Za-z0-9.+_-]", "_", str(value))
@@ -93,10 +94,10 @@ def sweep_points(
         for value2 in values2 if param2 is not None else [None]:
             for seed in seeds:
                 overrides = {param: value}
-                parts = [f"{param}={_format_value(value)}"]
+                parts = [f"{param}={format_value(value)}"]
                 if param2 is not None:
                     overrides[param2] = value2
-                    parts.append(f"{param2}={_format_value(value2)}")
+                    parts.append(f"{param2}={format_value(value2)}")
                 if seed is not None:
                     overrides["seed"] = int(seed)
                     parts.append(f"seed={seed}")
@@ -138,7 +139,8 @@ def load_sweep_data(path: str | Path, base: RunConfig):
     return alignment
 
 
-def _is_finished(run_dir: Path) -> bool:
+def is_finished(run_dir: Path) -> bool:
+    """Whether a run directory holds a finished training (resumable grids skip it)."""
     summary = run_dir / "summary.json"
     if not summary.exists():
         return False
@@ -187,7 +189,7 @@ def _train_point(data, config_dict: dict, run_dir: str, threads: int) -> dict[st
 
     torch.set_num_threads(threads)
     run_dir_path = Path(run_dir)
-    if not _is_finished(run_dir_path):
+    if not is_finished(run_dir_path):
         config = RunConfig.from_dict(config_dict)
         if (run_dir_path / "checkpoint.pt").exists() and (run_dir_path / "config.json").exists():
             resume(run_dir_path, show_progress=False)
@@ -272,7 +274,7 @@ def run_sweep(
     rows: dict[str, dict[str, Any]] = {}
     pending = []
     for point in points:
-        if _is_finished(out / point.name):
+        if is_finished(out / point.name):
             rows[point.name] = {**describe(point), **_point_row(out / point.name), "skipped": True}
         else:
             pending.append(point)
