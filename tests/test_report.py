@@ -132,3 +132,49 @@ def test_report_bad_include_is_an_input_error(small_run, tmp_path):
     )
     assert code == 2
     assert not (tmp_path / "r.html").exists()
+
+
+def test_scored_scan_gets_a_scatter_with_rho(small_run, tmp_path):
+    """`seqvae score --score-col` writes a summary and scatter; the report draws the scatter with ρ."""
+    import json
+
+    import pandas as pd
+
+    from seqvae.cli.main import main
+    from seqvae.report import build_report
+
+    registry = small_run.registry
+    residues = registry.alphabet.residues
+    rng = np.random.default_rng(1)
+    rows = []
+    for column, number in enumerate(registry.numbering):
+        wild_type = registry.reference_sequence[column]
+        if number < 0 or wild_type not in residues:
+            continue
+        for residue in rng.choice([r for r in residues if r != wild_type], size=3, replace=False):
+            rows.append({"mutant": f"{wild_type}{number}{residue}", "fitness": rng.normal()})
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    pd.DataFrame(rows).to_csv(folder / "dms.csv", index=False)
+    out = folder / "scores.csv"
+    code = main(
+        [
+            "score",
+            str(small_run.path),
+            str(folder / "dms.csv"),
+            "--score-col",
+            "fitness",
+            "--samples",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    summary = json.loads((folder / "scores_summary.json").read_text())
+    assert summary["scores_file"] == "scores.csv" and summary["n_scored"] == len(rows)
+    assert (folder / "scores_scatter.png").stat().st_size > 5_000
+    html = build_report(small_run.path, tmp_path / "r.html", include=[folder]).read_text()
+    assert ">Mutation effects</h2>" in html
+    assert f"{summary['spearman']:.4f}".rstrip("0") in html
+    assert "mutation scores vs fitness" in html

@@ -25,11 +25,15 @@ def report(
     color: Annotated[
         list[str] | None, typer.Option("--color", help="Phenotype column to colour by (repeatable).")
     ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", help="Grouping column for the within-group (Simpson) check (repeatable)."),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report (figures embedded, opens offline)."""
     from seqvae.report import build_report
 
     path = build_report(
-        run_dir, out, include=include, phenotypes=phenotypes, id_column=id_column, color=color
+        run_dir, out, include=include, phenotypes=phenotypes, id_column=id_column, color=color, group=group
     )
     console.print(f"report written: {path}")

@@ -81,7 +81,12 @@ def score(
         typer.Option("--all-singles", help="Score every single mutant of the reference (+ heatmap PNG)."),
     ] = False,
     summary: Annotated[
-        Path | None, typer.Option("--summary", help="Also write the evaluation as JSON.")
+        Path | None,
+        typer.Option(
+            "--summary",
+            help="Where to write the evaluation JSON (with --score-col; default: OUT_summary.json "
+            "beside OUT, and a scatter OUT_scatter.png).",
+        ),
     ] = None,
 ) -> None:
     """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter)."""
@@ -151,16 +156,29 @@ def score(
             n_unscored=report.n_unscored + report.n_mismatches_skipped,
         )
         print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
-        if summary is not None:
-            write_json(
-                summary,
-                {
-                    "model": scorer.name,
-                    "column": score_col,
-                    "seconds": report.seconds,
-                    **evaluation.to_dict(),
-                },
-            )
+        from seqvae.plots.mutations import plot_score_scatter
+
+        scatter = plot_score_scatter(
+            report.predicted,
+            report.measured,
+            evaluation.spearman,
+            (evaluation.ci_low, evaluation.ci_high),
+            measured_label=score_col,
+            model_name=scorer.name,
+            path=out.with_name(f"{out.stem}_scatter.png"),
+        )
+        summary = summary or out.with_name(f"{out.stem}_summary.json")
+        write_json(
+            summary,
+            {
+                "model": scorer.name,
+                "column": score_col,
+                "scores_file": out.name,
+                "seconds": report.seconds,
+                **evaluation.to_dict(),
+            },
+        )
+        console.print(f"evaluation: {summary}, {scatter}", soft_wrap=True, highlight=False)
 
 
 def baseline_fit(

@@ -194,7 +194,7 @@ def plot_latent_map(
             markerscale=max(1.0, 6.0 / np.sqrt(size)),
             frameon=False,
         )
-    suffix = f"; grey: not measured ({n_missing} of {n})" if n_missing else ""
+    suffix = f"\nmeasured {n - n_missing} of {n}; grey beneath: not measured" if n_missing else ""
     fig.suptitle(title or f"latent means coloured by {column}{suffix}")
     return save_figure(fig, path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -46,4 +47,51 @@ def plot_singles_heatmap(
     ax.set_title(f"{title} (black dot: wild type; grey: not scored)")
     bar = fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     bar.set_label("score (higher = fitter than wild type)")
+    return save_figure(fig, path)
+
+
+def plot_score_scatter(
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    spearman: float,
+    interval: tuple[float, float] | None = None,
+    measured_label: str = "measured",
+    model_name: str = "model",
+    path: str | Path | None = None,
+):
+    """Predicted mutation scores against measurements, with Spearman ρ in the title.
+
+    Points are drawn translucent (a hexagonal density above 3,000 points so a large scan stays
+    readable); the black line is the median measurement in each decile of the prediction, which
+    shows whether the relation is monotone where ρ only gives one number.
+
+    Returns the saved path when ``path`` is given, else the open figure.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    measured = np.asarray(measured, dtype=np.float64)
+    keep = np.isfinite(predicted) & np.isfinite(measured)
+    predicted, measured = predicted[keep], measured[keep]
+    fig, axes = new_figure(width=5.0, height=4.2)
+    ax = axes[0, 0]
+    if len(predicted) > 3000:
+        image = ax.hexbin(predicted, measured, gridsize=45, bins="log", mincnt=1, cmap="viridis")
+        fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02).set_label("mutants per hexagon")
+    else:
+        ax.scatter(predicted, measured, s=8, alpha=0.4, linewidths=0)
+    if len(predicted) >= 20:
+        edges = np.quantile(predicted, np.linspace(0, 1, 11))
+        centres, medians = [], []
+        for low, high in itertools.pairwise(edges):
+            inside = (predicted >= low) & (predicted <= high)
+            if inside.any():
+                centres.append(float(np.median(predicted[inside])))
+                medians.append(float(np.median(measured[inside])))
+        ax.plot(centres, medians, color="black", marker="o", ms=3, lw=1.2, label="median per decile")
+        ax.legend(loc="upper left")
+    ci = f" (95% CI {interval[0]:.3f}–{interval[1]:.3f})" if interval else ""
+    ax.set_title(f"{model_name}: Spearman ρ = {spearman:.3f}{ci}, N = {len(predicted)}", fontsize=9)
+    ax.set_xlabel("predicted score (log-likelihood vs wild type, nats)")
+    ax.set_ylabel(f"measured: {measured_label}")
+    if path is None:
+        return fig
     return save_figure(fig, path)

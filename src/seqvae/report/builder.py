@@ -21,6 +21,7 @@ def build_report(
     phenotypes: str | Path | None = None,
     id_column: str = "id",
     color: list[str] | None = None,
+    group: list[str] | None = None,
 ) -> Path:
     """Write one self-contained HTML report for a run.
 
@@ -36,6 +37,8 @@ def build_report(
         A CSV joined by sequence id to colour latent maps.
     id_column, color
         The phenotype table's id column and the columns to colour by (default: all).
+    group
+        Grouping columns (e.g. a taxon) for the within-group Simpson's-paradox check.
 
     Returns
     -------
@@ -51,6 +54,11 @@ def build_report(
             raise InputError(f"cannot read phenotype table ({err})", phenotypes) from None
         if id_column not in table.columns:
             raise InputError(f"no column {id_column!r} in the phenotype table", phenotypes)
+        for column in [*(color or []), *(group or [])]:
+            if column not in table.columns:
+                raise InputError(f"no column {column!r} in the phenotype table", phenotypes)
+    elif color or group:
+        raise InputError("--color and --group need --phenotypes", "--phenotypes")
     include_paths = [Path(p) for p in include or []]
     for folder in include_paths:
         if not folder.is_dir():
@@ -61,6 +69,7 @@ def build_report(
         phenotypes=table,
         phenotype_id_column=id_column,
         color_columns=list(color or []),
+        group_columns=list(group or []),
     )
     sections: list[Section] = []
     for provider in PROVIDERS:

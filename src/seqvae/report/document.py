@@ -24,7 +24,7 @@ h2 { font-size: 18px; margin: 6px 0 8px 0; color: #0b3d5c; }
 h3 { font-size: 15px; margin: 14px 0 6px 0; }
 p.intro { margin: 4px 0 10px 0; color: #444; font-size: 14px; }
 figure { margin: 10px 0 16px 0; }
-figure img { max-width: 100%; max-height: 560px; width: auto; height: auto; border: 1px solid #eee; }
+figure img { max-width: 100%; max-height: 1400px; width: auto; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 13px; color: #555; max-width: 900px; }
 table.data { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 12px 0; }
 table.data th, table.data td { border: 1px solid #d5dbe0; padding: 3px 8px; text-align: right; }

@@ -216,12 +216,6 @@ def latent_section(context: ReportContext) -> Section | None:
 # Figures written by seqvae's analysis commands, grouped by analysis, with what each shows.
 # An included folder gets one section per analysis whose marker file it holds.
 ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
-    "mutations": {
-        "title": "Mutation effects",
-        "intro": "Zero-shot mutation scores: E[ELBO(mutant)] − E[ELBO(wild type)], higher = fitter.",
-        "markers": ["scores.csv"],
-        "figures": {},
-    },
     "generation": {
         "title": "Generated sequences",
         "intro": "Designs judged against held-out natural sequences (seqvae evaluate-samples).",
@@ -260,6 +254,90 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
         },
     },
 }
+
+
+def mutations_section(context: ReportContext) -> Section | None:
+    """Scored deep mutational scans (``seqvae score --score-col``) and all-singles heatmaps.
+
+    The scatter is drawn from the scores CSV named in each evaluation summary, so the figure
+    always shows the numbers on disk.
+    """
+    from seqvae.plots.mutations import plot_score_scatter
+
+    blocks: list[Figure | Table] = []
+    rows = []
+    for summary_path in context.find("*_summary.json"):
+        try:
+            info = json.loads(summary_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(info, dict) or not {"column", "spearman", "scores_file"} <= info.keys():
+            continue
+        scores_path = summary_path.parent / str(info["scores_file"])
+        if not scores_path.exists():
+            continue
+        column = str(info["column"])
+        table = pd.read_csv(scores_path, usecols=["score", column])
+        predicted = pd.to_numeric(table["score"], errors="coerce").to_numpy()
+        measured = pd.to_numeric(table[column], errors="coerce").to_numpy()
+        fig = plot_score_scatter(
+            predicted,
+            measured,
+            float(info["spearman"]),
+            (float(info["ci_low"]), float(info["ci_high"])),
+            measured_label=column,
+            model_name=str(info.get("model", "model")),
+        )
+        blocks.append(
+            Figure.from_matplotlib(
+                fig,
+                f"Predicted score of each mutant (x; higher = fitter than the wild type) against the measured "
+                f"'{column}' (y) from {scores_path.name}. The black line is the median measurement per "
+                "decile of the prediction: a rising line means the ranking is right across the range.",
+                f"mutation scores vs {column}",
+            )
+        )
+        rows.append(
+            {
+                "scores": f"{summary_path.parent.name}/{scores_path.name}",
+                "model": info.get("model"),
+                "measured column": column,
+                "Spearman ρ": round(float(info["spearman"]), 4),
+                "95% CI": f"{float(info['ci_low']):.3f}–{float(info['ci_high']):.3f}",
+                "N scored": info.get("n_scored"),
+                "N skipped": info.get("n_skipped"),
+                "AUC": "" if info.get("auc") is None else round(float(info["auc"]), 4),
+            }
+        )
+    for folder in context.include:
+        for heatmap in sorted(folder.glob("*.png")):
+            scores_path = heatmap.with_suffix(".csv")
+            if scores_path.exists() and {"position", "residue", "score"} <= set(
+                pd.read_csv(scores_path, nrows=0).columns
+            ):
+                blocks.append(
+                    Figure(
+                        heatmap.read_bytes(),
+                        "Every single substitution of the reference scored by the model: residues (rows) "
+                        "by position (columns); blue = predicted deleterious, red = predicted fitter than "
+                        f"the wild type (black dots) ({folder.name}/{heatmap.name}).",
+                        "single-mutant heatmap",
+                    )
+                )
+    if not blocks:
+        return None
+    section = Section(
+        "mutations",
+        "Mutation effects",
+        "Zero-shot mutation scores: the model's log-likelihood of the mutant minus that of the wild type "
+        "(for a VAE, E[ELBO(mutant)] − E[ELBO(wild type)]); higher = fitter.",
+    )
+    if rows:
+        section.blocks.append(
+            Table(pd.DataFrame(rows), "Agreement with each measured scan (bootstrap 95% interval).")
+        )
+    section.blocks.extend(blocks)
+    return section
 
 
 def analysis_sections(context: ReportContext) -> list[Section]:
@@ -320,6 +398,7 @@ PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
     data_section,
     training_section,
     latent_section,
+    mutations_section,
     analysis_sections,
     config_section,
 ]
