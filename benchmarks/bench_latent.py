@@ -128,6 +128,15 @@ def main() -> None:
     parser.add_argument("--only", default="sh3,s1a,factors", help="comma-separated parts to run")
     parser.add_argument("--factor-steps", type=int, default=4000, help="training steps per sweep point")
     parser.add_argument(
+        "--factor-scales", default="graded,equal", help="which linear-factor sweeps: graded, equal or both"
+    )
+    parser.add_argument(
+        "--equal-betas",
+        default="1,2,3,4,6,8",
+        help="β grid of the equal-scale sweep (e.g. a fine grid 5,5.5,...,8 to resolve the steps)",
+    )
+    parser.add_argument("--equal-seeds", default="0", help="seeds of the equal-scale sweep")
+    parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default benchmarks/out/latent/full)"
     )
     args = parser.parse_args()
@@ -208,10 +217,14 @@ def main() -> None:
             }
         )
         betas = [0.25, 1, 2, 4, 8, 16, 32, 64] if not args.quick else [0.25, 2, 16, 128]
-        for name, scales, seeds, grid in (
+        equal_betas = [float(b) for b in args.equal_betas.split(",")]
+        equal_seeds = [int(s) for s in args.equal_seeds.split(",")]
+        sweeps = [
             ("graded", np.geomspace(4.0, 0.25, 6), [0, 1], betas),
-            ("equal", np.ones(6), [0], [1, 2, 3, 4, 6, 8] if not args.quick else [1, 8]),
-        ):
+            ("equal", np.ones(6), equal_seeds, equal_betas if not args.quick else [1, 8]),
+        ]
+        chosen = set(args.factor_scales.split(","))
+        for name, scales, seeds, grid in [sweep for sweep in sweeps if sweep[0] in chosen]:
             path = out / f"factors_{name}.npy"
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, linear_factors(2000, scales))

@@ -237,6 +237,27 @@ def test_quick_experiments_write_table_config_and_figures(quick_runs):
         assert json.loads((result.out / "run_info.json").read_text())["n_failed"] == 0
 
 
+def test_parquet_table_equals_the_csv(quick_runs):
+    pytest.importorskip("pyarrow", reason="pip install 'seqvae[parquet]' (make test installs it)")
+    for name, result in quick_runs.items():
+        assert json.loads((result.out / "run_info.json").read_text())["parquet"] == "results.parquet"
+        from_parquet = pd.read_parquet(result.out / "results.parquet")
+        from_csv = pd.read_csv(result.out / "results.csv")
+        assert list(from_parquet.columns) == list(from_csv.columns), name
+        assert len(from_parquet) == len(from_csv), name
+        # text columns that happen to be empty (e.g. no pattern missed) read back from CSV as NaN
+        numeric = from_csv.select_dtypes("number").columns.intersection(
+            from_parquet.select_dtypes("number").columns
+        )
+        assert len(numeric) >= 5, name
+        np.testing.assert_allclose(
+            from_parquet[numeric].astype(float).to_numpy(),
+            from_csv[numeric].to_numpy(dtype=float),
+            rtol=1e-5,
+            err_msg=name,
+        )
+
+
 def test_posterior_collapse_strong_beta_keeps_at_most_the_true_factors(quick_runs):
     table = quick_runs["posterior-collapse"].table
     n_factors = int(table["n_factors"].iloc[0])

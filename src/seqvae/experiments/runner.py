@@ -238,6 +238,7 @@ def _write_table(rows: list[dict[str, Any]], out: Path) -> pd.DataFrame:
 
 
 def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
+    """``results.parquet`` beside the CSV when pyarrow is installed (``pip install 'seqvae[parquet]'``)."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -245,12 +246,15 @@ def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
     from seqvae.io.atomic import atomic_path
 
     path = out / "results.parquet"
-    try:
-        with atomic_path(path) as tmp:
-            # mixed text/number columns (failed rows) are written as text rather than refused
-            table.convert_dtypes().to_parquet(tmp, index=False)
-    except (ValueError, TypeError, ImportError, OSError):
-        return None
+    typed = table.copy()
+    for column in typed.select_dtypes(include="object").columns:
+        values = typed[column].dropna()
+        # missing measurements (None) are NaN in a numeric column, as in the CSV
+        if values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
+            typed[column] = pd.to_numeric(typed[column], errors="coerce").astype(float)
+    with atomic_path(path) as tmp:
+        # mixed text/number columns (failed rows) are written as text rather than refused
+        typed.convert_dtypes().to_parquet(tmp, index=False)
     return path
 
 
