@@ -247,7 +247,7 @@ def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
 
     path = out / "results.parquet"
     typed = table.copy()
-    for column in typed.select_dtypes(include="object").columns:
+    for column in [c for c in typed.columns if typed[c].dtype == "object"]:
         values = typed[column].dropna()
         # missing measurements (None) are NaN in a numeric column, as in the CSV
         if values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all():
