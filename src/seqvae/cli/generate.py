@@ -70,6 +70,21 @@ def generate_command(
             help="Gaussian fitted to these training sequences' latent means: a file of ids or a comma list."
         ),
     ] = None,
+    region_phenotype: Annotated[
+        str | None,
+        typer.Option(
+            help="Gaussian fitted to the training sequences passing a phenotype threshold, e.g. "
+            "'RE_norm >= q90' (OP: >= > <= < ==; a number or qNN, the quantile over measured "
+            "training sequences). Needs --phenotypes."
+        ),
+    ] = None,
+    phenotypes: Annotated[
+        Path | None,
+        typer.Option("--phenotypes", "-p", help="Phenotype table (CSV/TSV) for --region-phenotype."),
+    ] = None,
+    id_column: Annotated[
+        str, typer.Option(help="The phenotype table's column of sequence ids (FASTA ids).")
+    ] = "id",
     region_scale: Annotated[
         float, typer.Option(help="Scale the fitted Gaussian's standard deviations.")
     ] = 1.0,
@@ -110,6 +125,7 @@ def generate_command(
         name
         for name, value in (
             ("--region-ids", region_ids),
+            ("--region-phenotype", region_phenotype),
             ("--region-ball", region_ball),
             ("--region-coords", region_coords),
             ("--interpolate", interpolate),
@@ -120,6 +136,12 @@ def generate_command(
         raise InputError(f"choose one of {', '.join(selectors)}", selectors[1])
     if argmax and temperature is not None:
         raise InputError("--argmax and --temperature exclude each other", "--temperature")
+    if region_phenotype is not None and phenotypes is None:
+        raise InputError("--region-phenotype needs a phenotype table (--phenotypes)", "--phenotypes")
+    if phenotypes is not None and region_phenotype is None:
+        raise InputError("--phenotypes goes with --region-phenotype", "--phenotypes")
+    if region_phenotype is not None:
+        gen.parse_phenotype_threshold(region_phenotype)  # fail on a typo before loading the run
     if radius is not None and region_ball is None and region_coords is None:
         raise InputError("--radius goes with --region-ball or --region-coords", "--radius")
     if region_ball is not None and radius is None:
@@ -156,6 +178,11 @@ def generate_command(
         d = run.config.model.latent_dim
         if region_ids is not None:
             region = gen.region_from_sequences(run, _parse_id_list(region_ids), scale=region_scale)
+        elif region_phenotype is not None:
+            region, selection = gen.region_from_phenotype(
+                run, phenotypes, region_phenotype, id_column=id_column, scale=region_scale
+            )
+            console.print(f"region: {selection.describe()}")
         elif region_ball is not None:
             region = gen.region_ball(run, region_ball, float(radius))
         elif region_coords is not None:
