@@ -34,6 +34,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.alphabet import Alphabet
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.models.vae import VAE
 
 DECODINGS = ("sample", "argmax")
@@ -737,19 +738,31 @@ class DesignSet:
 
     def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
         """Write ``designs.fasta``, ``designs.csv`` and ``designs.json`` (settings), atomically."""
-        fasta_path = Path(fasta_path)
-        if fasta_path.suffix.lower() in (".csv", ".json"):
-            raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
-        csv_path = fasta_path.with_suffix(".csv")
-        json_path = fasta_path.with_suffix(".json")
-        with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
-            for name, sequence, elbo in zip(self.ids, self.sequences(), self.elbo):
-                note = f" elbo={elbo:.3f}" if np.isfinite(elbo) else ""
-                handle.write(f">{name}{note}\n{sequence}\n")
-        with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
-            self.table().to_csv(handle, index=False, float_format="%.6g")
-        write_json(json_path, self.metadata)
-        return fasta_path, csv_path, json_path
+        notes = [f" elbo={elbo:.3f}" if np.isfinite(elbo) else "" for elbo in self.elbo]
+        return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+
+def _write_sequence_set(
+    fasta_path: str | Path,
+    ids: list[str],
+    sequences: list[str],
+    notes: list[str],
+    table: pd.DataFrame,
+    metadata: dict[str, Any],
+) -> tuple[Path, Path, Path]:
+    """The FASTA (header notes after the id), the CSV and the JSON of settings, atomically."""
+    fasta_path = Path(fasta_path)
+    if fasta_path.suffix.lower() in (".csv", ".json"):
+        raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
+    csv_path = fasta_path.with_suffix(".csv")
+    json_path = fasta_path.with_suffix(".json")
+    with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
+        for name, sequence, note in zip(ids, sequences, notes):
+            handle.write(f">{name}{note}\n{sequence}\n")
+    with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    write_json(json_path, metadata)
+    return fasta_path, csv_path, json_path
 
 
 def _annotate(
@@ -892,3 +905,97 @@ def interpolate(
         "hamming_to_b": ((codes != codes_all[rows[1]]) & predictable[1]).sum(axis=1),
     }
     return designs
+
+
+# -- baselines without a latent space -------------------------------------------------------------
+@dataclass
+class SampleSet:
+    """Sequences sampled from a baseline (the site-independent model), with their log-likelihood.
+
+    Attributes
+    ----------
+    ids
+        ``sample_00001`` …
+    codes
+        ``uint8 [n, L]``.
+    log_likelihood
+        ``[n]`` exact log p(x) under the baseline.
+    alphabet
+        For writing letters.
+    metadata
+        Settings: baseline, seed, temperature, counts.
+    """
+
+    ids: list[str]
+    codes: np.ndarray
+    log_likelihood: np.ndarray
+    alphabet: Alphabet
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sequences(self) -> list[str]:
+        return [self.alphabet.decode(row) for row in self.codes]
+
+    def table(self) -> pd.DataFrame:
+        """One row per sample: id, sequence, log_likelihood."""
+        return pd.DataFrame(
+            {"id": self.ids, "sequence": self.sequences(), "log_likelihood": self.log_likelihood}
+        )
+
+    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
+        """Write the FASTA, a CSV (id, sequence, log_likelihood) and a JSON of settings."""
+        notes = [f" log_likelihood={value:.3f}" for value in self.log_likelihood]
+        return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+
+def sample_site_independent(
+    model: SiteIndependentModel,
+    alphabet: Alphabet,
+    n: int,
+    seed: int = 0,
+    temperature: float = 1.0,
+    source: str | None = None,
+) -> SampleSet:
+    """Draw ``n`` sequences from a site-independent model (each column independently).
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~seqvae.models.site_independent.SiteIndependentModel`
+        (:func:`seqvae.training.baselines.fit_site_independent`, or ``load_baseline``).
+    alphabet
+        The alphabet its codes refer to (the baseline registry's).
+    n
+        Number of samples (>= 1).
+    seed
+        Seeds the ``torch.Generator`` that draws every position.
+    temperature
+        Draw from softmax(log f / T); 1 = the fitted frequencies.
+    source
+        Where the model came from (recorded in the metadata).
+    """
+    if model.length < 1 or alphabet.gap_code != model.gap_code:
+        raise InputError("the alphabet does not match the site-independent model")
+    generator = torch.Generator().manual_seed(int(seed))
+    codes = model.sample(n, generator, temperature).numpy()
+    log_likelihood = model.log_likelihood(torch.from_numpy(codes)).numpy()
+    width = max(5, len(str(n)))
+    return SampleSet(
+        ids=[f"sample_{i + 1:0{width}d}" for i in range(len(codes))],
+        codes=codes,
+        log_likelihood=log_likelihood,
+        alphabet=alphabet,
+        metadata={
+            "baseline": source,
+            "model": "site-independent",
+            "n": int(n),
+            "seed": int(seed),
+            "temperature": float(temperature),
+            "model_gaps": bool(model.model_gaps),
+            "gaps_note": None
+            if model.model_gaps
+            else "the model has no gap state (fitted without --model-gaps): samples contain no gaps",
+        },
+    )
