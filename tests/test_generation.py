@@ -147,6 +147,102 @@ def test_region_from_ids_stays_near_the_selected_cluster(family):
     assert np.allclose(mask_region.covariance, region.covariance)
 
 
+def _phenotype_table(family, path: Path) -> Path:
+    """score: high in cluster 1, a few missing; group: cluster name; ids match the run's."""
+    ids = family["run"].training_alignment().ids
+    labels = family["labels"]
+    rng = np.random.default_rng(7)
+    score = labels * 10.0 + rng.normal(0.0, 1.0, labels.size)
+    score[::17] = np.nan  # not measured
+    table = pd.DataFrame({"name": ids, "score": score, "group": np.where(labels == 1, "B", "A")})
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_phenotype_threshold_region_selects_the_top_quantile(family, tmp_path):
+    run = family["run"]
+    table_path = _phenotype_table(family, tmp_path / "phenotypes.csv")
+    table = pd.read_csv(table_path)
+    region, selection = gen.region_from_phenotype(run, table_path, "score >= q90", id_column="name")
+    score = table["score"].to_numpy()
+    measured = np.isfinite(score)
+    cutoff = np.quantile(score[measured], 0.9)
+    assert selection.cutoff == pytest.approx(cutoff)
+    assert selection.n_measured == int(measured.sum())
+    assert np.array_equal(selection.mask, measured & (score >= cutoff))
+    # the same region as picking those ids by hand
+    ids = run.training_alignment().ids
+    by_ids = gen.region_from_sequences(run, [ids[i] for i in np.flatnonzero(selection.mask)])
+    assert np.allclose(region.center, by_ids.center) and np.allclose(region.covariance, by_ids.covariance)
+    # the top decile is cluster 1: designs from its region stay near cluster 1
+    designs = gen.generate(run, 40, seed=0, decoding="argmax", region=region, elbo_samples=0)
+    nearest_cluster = family["labels"][[ids.index(name) for name in designs.nearest_id]]
+    assert (nearest_cluster == 1).mean() > 0.9
+    # the other operators and a label comparison
+    for expression, expected in (
+        ("score < 5", measured & (score < 5)),
+        ("score <= q10", measured & (score <= np.quantile(score[measured], 0.1))),
+        ("score > 5.5", measured & (score > 5.5)),
+        ("group == B", family["labels"] == 1),
+        ("group == 'A'", family["labels"] == 0),
+    ):
+        chosen = gen.select_by_phenotype(ids, table, expression, id_column="name")
+        assert np.array_equal(chosen.mask, expected), expression
+
+
+def test_phenotype_region_via_cli(family, tmp_path):
+    table_path = _phenotype_table(family, tmp_path / "phenotypes.csv")
+    out = tmp_path / "top.fasta"
+    args = ["generate", str(family["run"].path), "-n", "12", "--out", str(out), "--elbo-samples", "0"]
+    extra = ["--region-phenotype", "score >= q90", "--phenotypes", str(table_path), "--id-column", "name"]
+    assert main([*args, *extra]) == 0
+    settings = json.loads(out.with_suffix(".json").read_text())
+    assert settings["region"]["kind"] == "gaussian"
+    assert "score >= q90" in settings["region"]["description"]
+    assert len(seqvae.read_alignment(out).ids) == 12
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("score => 3", "cannot parse"),
+        ("score 3", "cannot parse"),
+        (">= 3", "cannot parse"),
+        ("score >=", "cannot parse"),
+        ("score >= high", "not a number"),
+        ("score >= q150", "between q0 and q100"),
+        ("height >= 3", "no phenotype column 'height'"),
+        ("group >= 1", "not numeric"),
+        ("group >= q50", "not numeric"),
+        ("score > 1000", "matches no training sequence"),
+        ("group == C", "matches no training sequence"),
+    ],
+)
+def test_bad_phenotype_selectors(family, tmp_path, expression, message):
+    run = family["run"]
+    table_path = _phenotype_table(family, tmp_path / "phenotypes.csv")
+    with pytest.raises(InputError, match=message):
+        gen.region_from_phenotype(run, table_path, expression, id_column="name")
+    out = tmp_path / "x.fasta"
+    args = ["generate", str(run.path), "-n", "5", "--out", str(out), "--id-column", "name"]
+    assert main([*args, "--region-phenotype", expression, "--phenotypes", str(table_path)]) == 2
+    assert not out.exists()
+
+
+def test_phenotype_selector_needs_its_table(family, tmp_path):
+    table_path = _phenotype_table(family, tmp_path / "phenotypes.csv")
+    out = tmp_path / "x.fasta"
+    args = ["generate", str(family["run"].path), "-n", "5", "--out", str(out)]
+    assert main([*args, "--region-phenotype", "score >= q90"]) == 2  # no --phenotypes
+    assert main([*args, "--phenotypes", str(table_path)]) == 2  # no --region-phenotype
+    assert (
+        main([*args, "--region-phenotype", "score >= q90", "--phenotypes", str(table_path)]) == 2
+    )  # id column
+    with pytest.raises(InputError, match="no id column"):
+        gen.region_from_phenotype(family["run"], table_path, "score >= q90")
+    assert not out.exists()
+
+
 def test_ball_and_coordinate_regions(family):
     run = family["run"]
     ids = run.training_alignment().ids

@@ -20,6 +20,7 @@ ELBO samples never changes the designs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.alphabet import Alphabet
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.models.vae import VAE
 
 DECODINGS = ("sample", "argmax")
@@ -197,6 +199,237 @@ def region_from_sequences(
         description=f"Gaussian fitted to the weighted latent means of {rows.size} training sequences"
         + (f" (sd scaled by {scale:g})" if scale != 1.0 else ""),
     )
+
+
+# -- phenotype thresholds -------------------------------------------------------------------------
+_EXPRESSION = re.compile(r"^\s*(?P<column>.+?)\s*(?P<operator>>=|<=|==|>|<)\s*(?P<value>.*?)\s*$")
+_QUANTILE = re.compile(r"^[qQ](?P<percent>\d+(?:\.\d*)?)$")
+
+
+@dataclass(frozen=True)
+class PhenotypeThreshold:
+    """A parsed phenotype selector such as ``RE_norm >= q90``.
+
+    Attributes
+    ----------
+    column
+        The phenotype column.
+    operator
+        One of ``>=``, ``>``, ``<=``, ``<``, ``==``.
+    value
+        A number, a label (``==`` on a non-numeric column) or ``None`` for a quantile.
+    quantile
+        The quantile in [0, 1] (``q90`` → 0.9), resolved over the measured training sequences.
+    expression
+        The text it was parsed from.
+    """
+
+    column: str
+    operator: str
+    value: float | str | None
+    quantile: float | None
+    expression: str
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.quantile is not None or isinstance(self.value, float)
+
+
+def parse_phenotype_threshold(expression: str, source: str = "--region-phenotype") -> PhenotypeThreshold:
+    """Parse ``COLUMN OP VALUE`` with OP in ``>= > <= < ==`` and VALUE a number, a quantile
+    ``qNN`` (``q90`` = the 90th percentile, ``q2.5`` allowed) or, with ``==``, a label
+    (quotes optional).
+
+    Raises
+    ------
+    InputError
+        When the expression does not have that form.
+    """
+    match = _EXPRESSION.match(str(expression))
+    usage = "expected COLUMN OP VALUE with OP one of >=, >, <=, <, == and VALUE a number or qNN, e.g. 'RE_norm >= q90'"
+    if match is None or not match["column"] or not match["value"]:
+        raise InputError(f"cannot parse phenotype selector {expression!r}: {usage}", source)
+    column, operator, text = match["column"].strip("'\" "), match["operator"], match["value"]
+    # "score => 3" would otherwise read as column "score =": no comparison characters in names
+    if any(ch in text or ch in column for ch in "<>=") or not column:
+        raise InputError(f"cannot parse phenotype selector {expression!r}: {usage}", source)
+    quantile = _QUANTILE.match(text)
+    if quantile is not None:
+        percent = float(quantile["percent"])
+        if not 0.0 <= percent <= 100.0:
+            raise InputError(f"quantile {text!r} in {expression!r} must lie between q0 and q100", source)
+        return PhenotypeThreshold(column, operator, None, percent / 100.0, expression)
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and np.isfinite(number):
+        return PhenotypeThreshold(column, operator, number, None, expression)
+    if operator != "==" or number is not None:
+        raise InputError(
+            f"cannot parse phenotype selector {expression!r}: {text!r} is not a number or a quantile "
+            "qNN (labels can only be compared with ==)",
+            source,
+        )
+    return PhenotypeThreshold(column, operator, text.strip("'\""), None, expression)
+
+
+@dataclass
+class PhenotypeSelection:
+    """Which training sequences a phenotype selector picked.
+
+    Attributes
+    ----------
+    mask
+        ``bool [N]`` over the run's training sequences.
+    threshold
+        The parsed selector.
+    cutoff
+        The number compared against (a quantile resolved to its value), or the label.
+    n_measured
+        Training sequences with a value in the column.
+    """
+
+    mask: np.ndarray
+    threshold: PhenotypeThreshold
+    cutoff: float | str
+    n_measured: int
+
+    @property
+    def n_selected(self) -> int:
+        return int(self.mask.sum())
+
+    def describe(self) -> str:
+        t = self.threshold
+        shown = f"q{t.quantile * 100:g} = {self.cutoff:.4g}" if t.quantile is not None else f"{self.cutoff}"
+        return (
+            f"{t.column} {t.operator} {shown}: {self.n_selected} of {self.n_measured} measured "
+            "training sequences"
+        )
+
+
+def select_by_phenotype(
+    ids: list[str],
+    phenotypes: str | Path | pd.DataFrame,
+    expression: str | PhenotypeThreshold,
+    id_column: str = "id",
+    source: str = "--region-phenotype",
+) -> PhenotypeSelection:
+    """The sequences among ``ids`` whose phenotype passes a threshold such as ``RE_norm >= q90``.
+
+    Parameters
+    ----------
+    ids
+        Sequence ids (a run's training ids).
+    phenotypes
+        A phenotype table (path or DataFrame), joined to ``ids`` with
+        :func:`seqvae.analysis.phenotypes.join_phenotypes`.
+    expression
+        ``COLUMN OP VALUE`` (:func:`parse_phenotype_threshold`). A quantile ``qNN`` is taken
+        over the measured values among ``ids`` (unweighted); sequences without a value are
+        never selected.
+
+    Raises
+    ------
+    InputError
+        Unparsable expression, unknown column, a numeric comparison on a non-numeric column,
+        or no sequence selected.
+    """
+    from seqvae.analysis.phenotypes import join_phenotypes, read_phenotype_table
+
+    threshold = (
+        expression
+        if isinstance(expression, PhenotypeThreshold)
+        else parse_phenotype_threshold(expression, source)
+    )
+    table_source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
+    table = (
+        phenotypes
+        if isinstance(phenotypes, pd.DataFrame)
+        else read_phenotype_table(phenotypes, id_column=id_column)
+    )
+    if threshold.column not in table.columns or threshold.column == id_column:
+        columns = [str(c) for c in table.columns if c != id_column]
+        raise InputError(
+            f"no phenotype column {threshold.column!r} (columns: {', '.join(columns[:12])})", table_source
+        )
+    joined = join_phenotypes(ids, table, id_column=id_column, source=table_source)
+    values = joined.table[threshold.column]
+    measured = values.notna().to_numpy()
+    n_measured = int(measured.sum())
+    if threshold.is_numeric:
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise InputError(
+                f"column {threshold.column!r} is not numeric: {threshold.operator} "
+                f"{threshold.value if threshold.quantile is None else f'q{threshold.quantile * 100:g}'} "
+                "needs numbers (compare labels with ==)",
+                table_source,
+            )
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        if n_measured == 0:
+            raise InputError(
+                f"{threshold.expression!r} matches no training sequence: column {threshold.column!r} "
+                "has no value for any of them",
+                source,
+            )
+        if threshold.quantile is not None:
+            cutoff: float | str = float(np.quantile(numbers[measured], threshold.quantile))
+        else:
+            cutoff = float(threshold.value)  # type: ignore[arg-type]
+        compare = {
+            ">=": np.greater_equal,
+            ">": np.greater,
+            "<=": np.less_equal,
+            "<": np.less,
+            "==": np.equal,
+        }[threshold.operator]
+        with np.errstate(invalid="ignore"):
+            mask = measured & compare(numbers, cutoff)
+        shown_range = (
+            f"measured values of {n_measured} training sequences span "
+            f"{np.nanmin(numbers):.4g} to {np.nanmax(numbers):.4g}"
+        )
+    else:
+        cutoff = str(threshold.value)
+        labels = values.astype(str).str.strip()
+        mask = measured & (labels == cutoff).to_numpy()
+        present = sorted(set(labels[measured]))
+        shown_range = f"labels among training sequences: {', '.join(present[:8])}" + (
+            f" and {len(present) - 8} more" if len(present) > 8 else ""
+        )
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        shown_cutoff = f" (= {cutoff:.4g})" if threshold.quantile is not None else ""
+        raise InputError(
+            f"{threshold.expression!r}{shown_cutoff} matches no training sequence ({shown_range})",
+            source,
+        )
+    return PhenotypeSelection(mask=mask, threshold=threshold, cutoff=cutoff, n_measured=n_measured)
+
+
+def region_from_phenotype(
+    run,
+    phenotypes: str | Path | pd.DataFrame,
+    expression: str,
+    id_column: str = "id",
+    scale: float = 1.0,
+) -> tuple[LatentRegion, PhenotypeSelection]:
+    """A Gaussian region fitted to the training sequences that pass a phenotype threshold.
+
+    ``region_from_phenotype(run, "sh3_59_phenotypes.csv", "RE_norm >= q90")`` selects the
+    top decile of the measured training sequences (quantiles are taken over the run's own
+    training sequences with a value) and fits :func:`region_from_sequences` to them.
+
+    Returns
+    -------
+    (LatentRegion, PhenotypeSelection)
+        The region and which sequences defined it.
+    """
+    _, _, ids = _training_view(run)
+    selection = select_by_phenotype(ids, phenotypes, expression, id_column)
+    region = region_from_sequences(run, selection.mask, scale=scale, source="--region-phenotype")
+    region.description = f"{region.description}; selected by {selection.describe()}"
+    return region, selection
 
 
 def sequence_latent_mean(run, sequence_id: str, source: str = "--region-ball") -> np.ndarray:
@@ -505,19 +738,31 @@ class DesignSet:
 
     def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
         """Write ``designs.fasta``, ``designs.csv`` and ``designs.json`` (settings), atomically."""
-        fasta_path = Path(fasta_path)
-        if fasta_path.suffix.lower() in (".csv", ".json"):
-            raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
-        csv_path = fasta_path.with_suffix(".csv")
-        json_path = fasta_path.with_suffix(".json")
-        with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
-            for name, sequence, elbo in zip(self.ids, self.sequences(), self.elbo):
-                note = f" elbo={elbo:.3f}" if np.isfinite(elbo) else ""
-                handle.write(f">{name}{note}\n{sequence}\n")
-        with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
-            self.table().to_csv(handle, index=False, float_format="%.6g")
-        write_json(json_path, self.metadata)
-        return fasta_path, csv_path, json_path
+        notes = [f" elbo={elbo:.3f}" if np.isfinite(elbo) else "" for elbo in self.elbo]
+        return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+
+def _write_sequence_set(
+    fasta_path: str | Path,
+    ids: list[str],
+    sequences: list[str],
+    notes: list[str],
+    table: pd.DataFrame,
+    metadata: dict[str, Any],
+) -> tuple[Path, Path, Path]:
+    """The FASTA (header notes after the id), the CSV and the JSON of settings, atomically."""
+    fasta_path = Path(fasta_path)
+    if fasta_path.suffix.lower() in (".csv", ".json"):
+        raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
+    csv_path = fasta_path.with_suffix(".csv")
+    json_path = fasta_path.with_suffix(".json")
+    with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
+        for name, sequence, note in zip(ids, sequences, notes):
+            handle.write(f">{name}{note}\n{sequence}\n")
+    with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    write_json(json_path, metadata)
+    return fasta_path, csv_path, json_path
 
 
 def _annotate(
@@ -660,3 +905,97 @@ def interpolate(
         "hamming_to_b": ((codes != codes_all[rows[1]]) & predictable[1]).sum(axis=1),
     }
     return designs
+
+
+# -- baselines without a latent space -------------------------------------------------------------
+@dataclass
+class SampleSet:
+    """Sequences sampled from a baseline (the site-independent model), with their log-likelihood.
+
+    Attributes
+    ----------
+    ids
+        ``sample_00001`` …
+    codes
+        ``uint8 [n, L]``.
+    log_likelihood
+        ``[n]`` exact log p(x) under the baseline.
+    alphabet
+        For writing letters.
+    metadata
+        Settings: baseline, seed, temperature, counts.
+    """
+
+    ids: list[str]
+    codes: np.ndarray
+    log_likelihood: np.ndarray
+    alphabet: Alphabet
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sequences(self) -> list[str]:
+        return [self.alphabet.decode(row) for row in self.codes]
+
+    def table(self) -> pd.DataFrame:
+        """One row per sample: id, sequence, log_likelihood."""
+        return pd.DataFrame(
+            {"id": self.ids, "sequence": self.sequences(), "log_likelihood": self.log_likelihood}
+        )
+
+    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
+        """Write the FASTA, a CSV (id, sequence, log_likelihood) and a JSON of settings."""
+        notes = [f" log_likelihood={value:.3f}" for value in self.log_likelihood]
+        return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+
+def sample_site_independent(
+    model: SiteIndependentModel,
+    alphabet: Alphabet,
+    n: int,
+    seed: int = 0,
+    temperature: float = 1.0,
+    source: str | None = None,
+) -> SampleSet:
+    """Draw ``n`` sequences from a site-independent model (each column independently).
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~seqvae.models.site_independent.SiteIndependentModel`
+        (:func:`seqvae.training.baselines.fit_site_independent`, or ``load_baseline``).
+    alphabet
+        The alphabet its codes refer to (the baseline registry's).
+    n
+        Number of samples (>= 1).
+    seed
+        Seeds the ``torch.Generator`` that draws every position.
+    temperature
+        Draw from softmax(log f / T); 1 = the fitted frequencies.
+    source
+        Where the model came from (recorded in the metadata).
+    """
+    if model.length < 1 or alphabet.gap_code != model.gap_code:
+        raise InputError("the alphabet does not match the site-independent model")
+    generator = torch.Generator().manual_seed(int(seed))
+    codes = model.sample(n, generator, temperature).numpy()
+    log_likelihood = model.log_likelihood(torch.from_numpy(codes)).numpy()
+    width = max(5, len(str(n)))
+    return SampleSet(
+        ids=[f"sample_{i + 1:0{width}d}" for i in range(len(codes))],
+        codes=codes,
+        log_likelihood=log_likelihood,
+        alphabet=alphabet,
+        metadata={
+            "baseline": source,
+            "model": "site-independent",
+            "n": int(n),
+            "seed": int(seed),
+            "temperature": float(temperature),
+            "model_gaps": bool(model.model_gaps),
+            "gaps_note": None
+            if model.model_gaps
+            else "the model has no gap state (fitted without --model-gaps): samples contain no gaps",
+        },
+    )

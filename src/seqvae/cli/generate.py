@@ -1,5 +1,6 @@
-"""Generation commands: ``seqvae generate`` (designs from a run) and ``seqvae evaluate-samples``
-(how well a design set reproduces natural statistics). Thin wrappers over
+"""Generation commands: ``seqvae generate`` (designs from a run, or samples from a site-independent
+baseline directory) and ``seqvae evaluate-samples`` (how well a design set reproduces natural
+statistics). Thin wrappers over
 :mod:`seqvae.analysis.generation` and :mod:`seqvae.analysis.capacity`."""
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def _parse_coordinates(value: str) -> list[float]:
 
 
 def generate_command(
-    run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A trained run directory, or a site-independent baseline directory (seqvae baseline fit)."
+        ),
+    ],
     n: Annotated[int | None, typer.Option("-n", "--n", help="Number of designs (>= 1).")] = None,
     out: Annotated[
         Path,
@@ -70,6 +76,21 @@ def generate_command(
             help="Gaussian fitted to these training sequences' latent means: a file of ids or a comma list."
         ),
     ] = None,
+    region_phenotype: Annotated[
+        str | None,
+        typer.Option(
+            help="Gaussian fitted to the training sequences passing a phenotype threshold, e.g. "
+            "'RE_norm >= q90' (OP: >= > <= < ==; a number or qNN, the quantile over measured "
+            "training sequences). Needs --phenotypes."
+        ),
+    ] = None,
+    phenotypes: Annotated[
+        Path | None,
+        typer.Option("--phenotypes", "-p", help="Phenotype table (CSV/TSV) for --region-phenotype."),
+    ] = None,
+    id_column: Annotated[
+        str, typer.Option(help="The phenotype table's column of sequence ids (FASTA ids).")
+    ] = "id",
     region_scale: Annotated[
         float, typer.Option(help="Scale the fitted Gaussian's standard deviations.")
     ] = 1.0,
@@ -102,6 +123,8 @@ def generate_command(
     decoded by sampling (default, T = 1) or argmax.
 
     Runs trained with model_gaps=False have no gap state: their designs contain no gaps.
+    Given a site-independent baseline directory (seqvae baseline fit), draws -n sequences
+    column by column from it (with --seed and --temperature; the CSV holds the log-likelihood).
     """
     from seqvae.analysis import generation as gen
     from seqvae.run import load
@@ -110,6 +133,7 @@ def generate_command(
         name
         for name, value in (
             ("--region-ids", region_ids),
+            ("--region-phenotype", region_phenotype),
             ("--region-ball", region_ball),
             ("--region-coords", region_coords),
             ("--interpolate", interpolate),
@@ -118,8 +142,29 @@ def generate_command(
     ]
     if len(selectors) > 1:
         raise InputError(f"choose one of {', '.join(selectors)}", selectors[1])
+    from seqvae.training.baselines import is_baseline_directory
+
+    if is_baseline_directory(run_dir):
+        vae_only = [*selectors] + [
+            name
+            for name, used in (
+                ("--argmax", argmax),
+                ("--phenotypes", phenotypes is not None),
+                ("--radius", radius is not None),
+                ("--figure", figure is not None),
+            )
+            if used
+        ]
+        _sample_baseline(run_dir, n, out, seed, temperature, vae_only)
+        return
     if argmax and temperature is not None:
         raise InputError("--argmax and --temperature exclude each other", "--temperature")
+    if region_phenotype is not None and phenotypes is None:
+        raise InputError("--region-phenotype needs a phenotype table (--phenotypes)", "--phenotypes")
+    if phenotypes is not None and region_phenotype is None:
+        raise InputError("--phenotypes goes with --region-phenotype", "--phenotypes")
+    if region_phenotype is not None:
+        gen.parse_phenotype_threshold(region_phenotype)  # fail on a typo before loading the run
     if radius is not None and region_ball is None and region_coords is None:
         raise InputError("--radius goes with --region-ball or --region-coords", "--radius")
     if region_ball is not None and radius is None:
@@ -156,6 +201,11 @@ def generate_command(
         d = run.config.model.latent_dim
         if region_ids is not None:
             region = gen.region_from_sequences(run, _parse_id_list(region_ids), scale=region_scale)
+        elif region_phenotype is not None:
+            region, selection = gen.region_from_phenotype(
+                run, phenotypes, region_phenotype, id_column=id_column, scale=region_scale
+            )
+            console.print(f"region: {selection.describe()}")
         elif region_ball is not None:
             region = gen.region_ball(run, region_ball, float(radius))
         elif region_coords is not None:
@@ -188,6 +238,50 @@ def generate_command(
         target = figure or out.with_suffix(".png")
         plot_interpolation(designs, target, title=f"latent interpolation, {run.path.name}")
         console.print(f"wrote {target}")
+
+
+def _sample_baseline(
+    baseline_dir: Path,
+    n: int | None,
+    out: Path,
+    seed: int,
+    temperature: float | None,
+    vae_only: list[str],
+) -> None:
+    """``seqvae generate BASELINE_DIR``: independent draws per column from a site-independent model."""
+    from seqvae.analysis.generation import sample_site_independent
+    from seqvae.training.baselines import load_baseline
+
+    if vae_only:
+        raise InputError(
+            f"{', '.join(vae_only)} need a VAE run; a baseline directory samples from its columns only",
+            vae_only[0],
+        )
+    if n is None:
+        raise InputError("give the number of samples with -n N", "-n")
+    if n < 1:
+        raise InputError(f"the number of samples must be >= 1, got {n}", "-n")
+    if temperature is not None and not temperature > 0:
+        raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+    if out.suffix.lower() in (".csv", ".json", ".png"):
+        raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
+    model, registry, kind = load_baseline(baseline_dir)
+    if kind != "site-independent":
+        raise InputError(
+            f"sampling is implemented for site-independent baselines; this one is {kind!r} "
+            "(a Potts model needs MCMC)",
+            baseline_dir,
+        )
+    samples = sample_site_independent(
+        model, registry.alphabet, int(n), seed, temperature or 1.0, source=str(baseline_dir)
+    )
+    fasta, csv, meta = samples.write(out)
+    console.print(
+        f"{len(samples)} samples from the site-independent model: median log-likelihood "
+        f"{float(np.median(samples.log_likelihood)):.2f}\nwrote {fasta}, {csv}, {meta}"
+    )
+    if not model.model_gaps:
+        console.print("note: fitted without --model-gaps, so the samples contain no gaps")
 
 
 # -- seqvae evaluate-samples ----------------------------------------------------------------------

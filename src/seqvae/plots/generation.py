@@ -317,7 +317,7 @@ def plot_sample_statistics(
     ax_bar.set_xticklabels([m for m, _ in metrics])
     ax_bar.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
     ax_bar.set_ylabel("value")
-    ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 60), fontsize=8)
+    ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 46), fontsize=8)
     ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
     if title:
         fig.suptitle(title)

@@ -1,0 +1,184 @@
+"""Sampling the site-independent baseline, and the VAE against it on pairwise statistics.
+
+The family is the associative-memory Potts model (sequences condensed around 4 random
+patterns), whose clusters make strong pairwise correlations that a model drawing each column
+independently cannot reproduce.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import seqvae
+from seqvae.analysis import capacity as cap
+from seqvae.analysis import generation as gen
+from seqvae.cli.main import main
+from seqvae.data.synthetic.associative_memory import simulate_associative_memory
+from seqvae.errors import InputError
+from seqvae.models.site_independent import SiteIndependentModel
+from seqvae.training.baselines import fit_site_independent, load_baseline
+
+GAP = 20  # protein alphabet: gap is the last of 21 codes
+N_HELD_OUT = 300
+
+
+@pytest.fixture(scope="module")
+def family():
+    """An associative-memory family (L = 16, q = 6, K = 4) split into training and held out."""
+    sample = simulate_associative_memory(
+        length=16,
+        n_letters=6,
+        n_patterns=4,
+        motifs=None,
+        beta=1.2,
+        n_samples=1200,
+        n_chains=40,
+        burn_in=50,
+        thin=2,
+        seed=0,
+    )
+    alignment = sample.alignment
+    order = np.random.default_rng(0).permutation(alignment.n_sequences)
+    held, train = np.sort(order[:N_HELD_OUT]), np.sort(order[N_HELD_OUT:])
+    return {"training": alignment.subset(train), "held_out": alignment.subset(held)}
+
+
+@pytest.fixture(scope="module")
+def run(family, tmp_path_factory):
+    config = seqvae.preset_config("explore").updated(
+        {
+            "model.encoder_hidden": [48],
+            "model.decoder_hidden": [48],
+            "model.warmup_steps": 50,
+            "training.max_steps": 400,
+            "training.max_time_s": None,
+            "training.batch_size": 64,
+            "training.eval_every": 100,
+            "training.early_stopping_patience": None,
+            "training.device": "cpu",
+            # the held-out set is an unweighted Boltzmann sample: train unweighted too
+            "data.theta": None,
+            "seed": 0,
+        }
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model trains faster on one thread
+    try:
+        return seqvae.train(
+            family["training"], config, out=tmp_path_factory.mktemp("am") / "run", show_progress=False
+        )
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _write_fasta(path: Path, alignment) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for name, sequence in zip(alignment.ids, alignment.sequences()):
+            handle.write(f">{name}\n{sequence}\n")
+    return path
+
+
+# -- the sampler ----------------------------------------------------------------------------------
+def test_site_independent_samples_are_seeded_and_follow_the_frequencies():
+    codes = np.random.default_rng(1).integers(0, 21, size=(300, 12)).astype(np.uint8)
+    codes[:, 3] = 5  # a conserved column
+    model = fit_site_independent(codes, np.ones(len(codes)), GAP, pseudocount=0.5, model_gaps=True)
+    first = model.sample(20_000, torch.Generator().manual_seed(4))
+    again = model.sample(20_000, torch.Generator().manual_seed(4))
+    other = model.sample(20_000, torch.Generator().manual_seed(5))
+    assert first.dtype == torch.uint8 and first.shape == (20_000, 12)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    counts = np.stack([np.bincount(column, minlength=21) for column in first.numpy().T]) / 20_000
+    assert np.abs(counts - model.log_frequencies.exp().numpy()).max() < 0.015
+    assert (first[:, 3] == 5).float().mean() > 0.9
+    # a cold temperature gives the most frequent state everywhere (no ties in random logits)
+    logits = torch.randn(12, 21, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    untied = SiteIndependentModel(torch.log_softmax(logits, dim=1), GAP)
+    cold = untied.sample(50, torch.Generator().manual_seed(0), temperature=1e-3)
+    assert torch.equal(cold, logits.argmax(dim=1).to(torch.uint8).expand(50, -1))
+    # without a gap state the samples contain no gaps
+    no_gaps = fit_site_independent(codes, np.ones(len(codes)), GAP, model_gaps=False)
+    assert not (no_gaps.sample(2000, torch.Generator().manual_seed(0)) == GAP).any()
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, True])
+def test_bad_sample_counts(n):
+    model = SiteIndependentModel(torch.zeros(4, 21), GAP)
+    with pytest.raises(InputError, match=">= 1"):
+        model.sample(n)
+
+
+def test_bad_temperature():
+    with pytest.raises(InputError, match="temperature"):
+        SiteIndependentModel(torch.zeros(4, 21), GAP).sample(3, temperature=0.0)
+
+
+# -- the VAE against the baseline -----------------------------------------------------------------
+def test_vae_samples_match_pairwise_statistics_better_than_site_independent(family, run):
+    training = run.training_alignment()
+    alphabet = training.alphabet  # the family's 6 letters and the gap
+    baseline = fit_site_independent(training.codes, training.weights, alphabet.gap_code, model_gaps=True)
+    site_independent = gen.sample_site_independent(baseline, alphabet, 800, seed=0)
+    designs = gen.generate(run, 800, seed=0, elbo_samples=0)
+    held_out = family["held_out"].codes
+    results = {
+        name: cap.evaluate_samples(
+            codes, held_out, n_codes=alphabet.size, r20_sets=20, max_pairs=2000
+        ).summary
+        for name, codes in (("vae", designs.codes), ("site-independent", site_independent.codes))
+    }
+    vae, independent = results["vae"], results["site-independent"]
+    # both reproduce the column frequencies ...
+    assert vae["single_site_r"] > 0.9 and independent["single_site_r"] > 0.95
+    # ... but only the VAE reproduces the pairwise (connected-correlation) structure
+    assert vae["pairwise_r"] > independent["pairwise_r"] + 0.5
+    assert abs(independent["pairwise_r"]) < 0.25
+    assert vae["r20_mean"] > independent["r20_mean"]
+
+
+# -- the CLI: seqvae generate BASELINE_DIR ---------------------------------------------------------
+def test_generate_from_a_baseline_directory(family, tmp_path):
+    train_fasta = _write_fasta(tmp_path / "train.fasta", family["training"])
+    baseline_dir = tmp_path / "si"
+    fit = ["baseline", "fit", str(train_fasta), "--model", "site-independent", "--model-gaps"]
+    assert main([*fit, "--out", str(baseline_dir)]) == 0
+    out = tmp_path / "samples.fasta"
+    assert main(["generate", str(baseline_dir), "-n", "60", "--out", str(out), "--seed", "3"]) == 0
+    first = out.read_text()
+    assert main(["generate", str(baseline_dir), "-n", "60", "--out", str(out), "--seed", "3"]) == 0
+    assert out.read_text() == first
+    samples = seqvae.read_alignment(out)
+    assert samples.codes.shape == (60, 16)
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert list(table.columns) == ["id", "sequence", "log_likelihood"]
+    model, _, _ = load_baseline(baseline_dir)
+    expected = model.log_likelihood(torch.from_numpy(samples.codes)).numpy()
+    assert np.allclose(table["log_likelihood"], expected, atol=1e-3)
+    settings = json.loads(out.with_suffix(".json").read_text())
+    assert settings["model"] == "site-independent" and settings["seed"] == 3
+
+
+def test_bad_baseline_generation_exits_2(family, tmp_path):
+    train_fasta = _write_fasta(tmp_path / "train.fasta", family["training"])
+    baseline_dir = tmp_path / "si"
+    assert main(["baseline", "fit", str(train_fasta), "--out", str(baseline_dir)]) == 0
+    out = tmp_path / "x.fasta"
+    base = ["generate", str(baseline_dir), "--out", str(out)]
+    assert main([*base, "-n", "0"]) == 2
+    assert main([*base, "-n", "-4"]) == 2
+    assert main(base) == 2  # no -n
+    assert main([*base, "-n", "5", "--temperature", "0"]) == 2
+    assert main([*base, "-n", "5", "--argmax"]) == 2
+    assert main([*base, "-n", "5", "--region-ids", "am_00001,am_00002"]) == 2
+    assert main([*base, "-n", "5", "--region-coords", "0,0"]) == 2
+    potts_dir = tmp_path / "potts"
+    potts = ["baseline", "fit", str(train_fasta), "--model", "potts", "--max-iterations", "2"]
+    assert main([*potts, "--out", str(potts_dir)]) == 0
+    assert main(["generate", str(potts_dir), "-n", "5", "--out", str(out)]) == 2
+    assert not out.exists()
