@@ -28,23 +28,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import seqvae  # noqa: E402
 from roof import machine_description, peak_matmul_gflops  # noqa: E402
 from seqvae.analysis.latent_report import LatentOptions, analyse_latent  # noqa: E402
+from seqvae.data.synthetic.linear_factors import simulate_linear_factors  # noqa: E402
 from seqvae.plots.latent import write_latent_report  # noqa: E402
 from seqvae.training.sweep import run_sweep  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out" / "latent"
-
-
-def linear_factors(
-    n: int, scales: np.ndarray, dim: int = 100, noise: float = 0.05, seed: int = 0
-) -> np.ndarray:
-    """x = Σ_i α_i u_i + ε with orthonormal u_i in R^dim, α_i ~ N(0, scale_i²), ε ~ N(0, noise²).
-
-    A local helper for this benchmark only (the library's synthetic families live elsewhere)."""
-    rng = np.random.default_rng(seed)
-    basis, _ = np.linalg.qr(rng.standard_normal((dim, len(scales))))
-    alpha = rng.standard_normal((n, len(scales))) * np.asarray(scales)[None, :]
-    return (alpha @ basis.T + noise * rng.standard_normal((n, dim))).astype(np.float32)
 
 
 def trained(path: Path, data, config) -> tuple[seqvae.Run, float]:
@@ -227,7 +216,8 @@ def main() -> None:
         for name, scales, seeds, grid in [sweep for sweep in sweeps if sweep[0] in chosen]:
             path = out / f"factors_{name}.npy"
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, linear_factors(2000, scales))
+            data = simulate_linear_factors(2000, 100, 6, noise_std=0.05, seed=0, factor_scales=scales)
+            np.save(path, data.x)
             started = time.perf_counter()
             summary = run_sweep(
                 path,

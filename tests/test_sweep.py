@@ -11,6 +11,7 @@ import pytest
 
 import seqvae
 from seqvae.cli.main import main
+from seqvae.data.synthetic.linear_factors import simulate_linear_factors
 from seqvae.training.sweep import sweep_points
 
 BASE = [
@@ -33,18 +34,13 @@ BASE = [
 ]
 
 
-def linear_factors(n: int, scales, dim: int = 100, noise: float = 0.05, seed: int = 0) -> np.ndarray:
-    """x = Σ α_i u_i + ε, orthonormal u_i in R^dim, α_i ~ N(0, scale_i²) (a local test helper)."""
-    rng = np.random.default_rng(seed)
-    basis, _ = np.linalg.qr(rng.standard_normal((dim, len(scales))))
-    alpha = rng.standard_normal((n, len(scales))) * np.asarray(scales)
-    return (alpha @ basis.T + noise * rng.standard_normal((n, dim))).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
 def factors_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("factors") / "factors.npy"
-    np.save(path, linear_factors(500, np.geomspace(4.0, 0.25, 6)))
+    data = simulate_linear_factors(
+        500, 100, 6, noise_std=0.05, seed=0, factor_scales=np.geomspace(4.0, 0.25, 6)
+    )
+    np.save(path, data.x)
     return path
 
 

@@ -348,6 +348,8 @@ def test_linear_factors_noise_level():
         dict(n_factors=11, dim=10),
         dict(noise_std=-0.1),
         dict(seed=-1),
+        dict(factor_scales=[1.0]),
+        dict(factor_scales=[1.0, 0.0]),
     ],
 )
 def test_linear_factors_bad_parameters(kwargs):
@@ -376,6 +378,28 @@ def test_linear_factor_writers_and_cli(tmp_path, capsys):
     assert not (tmp_path / "cli_x.csv").exists()
     assert main(["simulate", "linear-factors", "-k", "200", "--out", str(tmp_path / "bad")]) == 2
     assert not list(tmp_path.glob("bad*"))
+    for scales in ("1,2", "1,x,3"):
+        bad = [
+            "simulate",
+            "linear-factors",
+            "-k",
+            "3",
+            "--factor-scales",
+            scales,
+            "-o",
+            str(tmp_path / "bad"),
+        ]
+        assert main(bad) == 2
+        assert "--factor-scales" in capsys.readouterr().err
+    assert not list(tmp_path.glob("bad*"))
+
+
+def test_linear_factor_scales_set_each_factor_variance():
+    scales = np.array([4.0, 2.0, 1.0, 0.5])
+    data = simulate_linear_factors(20_000, 30, 4, seed=3, factor_scales=scales)
+    np.testing.assert_allclose(data.factors.std(axis=0), scales, rtol=0.03)
+    # the variance of x along each direction is the factor's variance (orthonormal directions)
+    np.testing.assert_allclose((data.x @ data.directions.T).var(axis=0), scales**2, rtol=0.06)
 
 
 def test_selective_posterior_collapse_on_linear_factors(tmp_path, one_thread):

@@ -36,6 +36,7 @@ _OPTION_NAMES = {
     "init": "--init",
     "seed": "--seed",
     "dim": "--dim",
+    "factor_scales": "--factor-scales",
     "n_factors": "--factors",
     "noise_std": "--noise",
     "format": "--format",
@@ -175,12 +176,28 @@ def linear_factors(
     noise: Annotated[float, typer.Option(help="Standard deviation of isotropic Gaussian noise.")] = 0.0,
     seed: Annotated[int, typer.Option(help="The one seed.")] = 0,
     format: Annotated[str, typer.Option(help="npy, csv or both.")] = "both",
+    factor_scales: Annotated[
+        str | None,
+        typer.Option(
+            "--factor-scales",
+            help="Comma-separated standard deviation of each factor (default all 1), e.g. "
+            "4,2.4,1.5,0.9,0.5,0.25 for graded factors that collapse one by one under a β-VAE.",
+        ),
+    ] = None,
 ) -> None:
-    """Points x = Σ_i α_i u_i (+ noise) with k orthonormal u_i in R^D and α ~ N(0, 1)."""
+    """Points x = Σ_i α_i u_i (+ noise) with k orthonormal u_i in R^D and α_i ~ N(0, s_i²)."""
     from seqvae.data.synthetic.linear_factors import simulate_linear_factors, write_linear_factors
 
     with _option_names():
-        data = simulate_linear_factors(samples, dim, factors, noise, seed)
+        scales = None
+        if factor_scales is not None:
+            try:
+                scales = [float(v) for v in factor_scales.split(",")]
+            except ValueError:
+                raise InputError(
+                    f"factor scales must be comma-separated numbers, got {factor_scales!r}", "--factor-scales"
+                ) from None
+        data = simulate_linear_factors(samples, dim, factors, noise, seed, factor_scales=scales)
         paths = write_linear_factors(data, out, format)
     gram = data.directions @ data.directions.T
     table = Table(title="linear factors", show_header=False)

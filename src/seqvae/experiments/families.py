@@ -236,15 +236,20 @@ def build_family(kind: str, config: dict[str, Any]) -> Family:
 
         started = time.perf_counter()
         base = simulate_linear_factors(
-            config["n_samples"], config["dim"], config["n_factors"], noise_std=0.0, seed=config["seed"]
+            config["n_samples"],
+            config["dim"],
+            config["n_factors"],
+            noise_std=0.0,
+            seed=config["seed"],
+            factor_scales=config["factor_scales"],
         )
         scales = (
             np.ones(base.n_factors)
             if config["factor_scales"] is None
             else np.asarray(config["factor_scales"])
         )
-        factors = base.factors * scales[None, :]
-        x = factors @ base.directions
+        factors = base.factors
+        x = factors @ base.directions  # float64 until the noise is added
         if config["noise_std"] > 0:
             rng = np.random.default_rng([config["seed"], 1])
             x = x + config["noise_std"] * rng.standard_normal(x.shape)

@@ -9,6 +9,7 @@ seeds' "selective posterior collapse" experiment (6 factors in R^100, 10 latent 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def simulate_linear_factors(
     n_factors: int = 6,
     noise_std: float = 0.0,
     seed: int = 0,
+    factor_scales: Sequence[float] | np.ndarray | None = None,
 ) -> LinearFactors:
     """Draw ``n_samples`` points ``x = Σ_i α_i u_i (+ noise)`` in ``R^dim``.
 
@@ -81,6 +83,9 @@ def simulate_linear_factors(
         Standard deviation of isotropic Gaussian noise (>= 0; 0 = exactly k-dimensional data).
     seed
         Seeds one ``numpy`` generator used for the directions, the weights and the noise.
+    factor_scales
+        Standard deviation of each factor, ``α_i ~ N(0, s_i²)`` (default: all 1, the seeds'
+        setup). Graded scales give each factor its own collapse point under a β-VAE.
 
     Returns
     -------
@@ -95,12 +100,18 @@ def simulate_linear_factors(
     if not np.isfinite(noise_std) or noise_std < 0:
         raise InputError(f"noise_std must be >= 0 (got {noise_std})", source="noise_std")
     _check_int("seed", seed, 0)
+    scales = np.ones(n_factors) if factor_scales is None else np.asarray(factor_scales, dtype=np.float64)
+    if scales.shape != (n_factors,) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise InputError(
+            f"factor_scales must be {n_factors} positive numbers, one per factor (got {scales.tolist()})",
+            source="factor_scales",
+        )
     rng = np.random.default_rng(seed)
     q, r = np.linalg.qr(rng.standard_normal((dim, n_factors)))
     # fix QR's sign ambiguity so the directions depend on the seed only
     q = q * np.sign(np.diag(r))[None, :]
     directions = np.ascontiguousarray(q.T)
-    factors = rng.standard_normal((n_samples, n_factors))
+    factors = rng.standard_normal((n_samples, n_factors)) * scales[None, :]
     x = factors @ directions
     if noise_std > 0:
         x = x + noise_std * rng.standard_normal(x.shape)
