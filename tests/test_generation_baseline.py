@@ -182,3 +182,55 @@ def test_bad_baseline_generation_exits_2(family, tmp_path):
     assert main([*potts, "--out", str(potts_dir)]) == 0
     assert main(["generate", str(potts_dir), "-n", "5", "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_evaluate_samples_with_a_synthetic_family_reports_energy_and_coverage(tmp_path, capsys):
+    """`--family PATTERNS.npz`: energies of designs vs true samples, and which patterns are reached."""
+    import json
+
+    from seqvae.cli.main import main
+    from seqvae.data.synthetic.associative_memory import load_patterns
+
+    prefix = tmp_path / "am"
+    simulate = ["simulate", "associative-memory", "-L", "20", "-q", "4", "-K", "3", "-n", "300"]
+    assert main([*simulate, "--motifs", "none", "--seed", "2", "--out", str(prefix)]) == 0
+    model = load_patterns(tmp_path / "am_patterns.npz")
+    lines = (tmp_path / "am.fasta").read_text().splitlines()
+    records = [lines[i : i + 2] for i in range(0, len(lines), 2)]
+    # designs: true samples from the family's first two patterns only -> pattern 3 missed
+    from seqvae.data.alignment import read_alignment
+
+    family = read_alignment(tmp_path / "am.fasta", alphabet="ACDE")
+    nearest = model.long_counts(family.codes).argmax(axis=1)
+    designs = [r for r, k in zip(records, nearest) if k < 2][:80]
+    reference = records[150:]
+    for name, chosen in (("designs", designs), ("reference", reference)):
+        (tmp_path / f"{name}.fasta").write_text("".join(f"{head}\n{seq}\n" for head, seq in chosen))
+    out = tmp_path / "eval"
+    arguments = [
+        "evaluate-samples",
+        str(tmp_path / "designs.fasta"),
+        "--reference",
+        str(tmp_path / "reference.fasta"),
+        "--alphabet",
+        "ACDE",
+        "--r20-sets",
+        "5",
+        "--out",
+        str(out),
+    ]
+    assert main([*arguments, "--family", str(tmp_path / "am_patterns.npz")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["patterns"]["missed"] == [2]
+    assert summary["pattern_coverage"] == pytest.approx(2 / 3)
+    assert set(summary["energy"]) >= {"designs", "reference", "ks_statistic", "ks_pvalue"}
+    # the designs are true samples, so their energies look like the reference's
+    assert summary["energy"]["ks_pvalue"] > 1e-3
+    assert (out / "energies.png").stat().st_size > 5_000
+    assert "patterns missed" in capsys.readouterr().out
+    # a family of another length is refused in one line
+    other = tmp_path / "other"
+    assert main([*simulate[:2], "-L", "12", *simulate[4:], "--motifs", "none", "--out", str(other)]) == 0
+    capsys.readouterr()
+    assert main([*arguments, "--family", str(tmp_path / "other_patterns.npz")]) == 2
+    assert "length 12" in capsys.readouterr().err

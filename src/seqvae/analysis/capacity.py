@@ -624,6 +624,20 @@ class SampleEvaluation:
                 value = s[key]
                 digits = 1 if "hamming" in key else 4
                 rows.append((label, f"{value:.{digits}f}" if isinstance(value, float) else str(value)))
+        if s.get("patterns") and s["patterns"].get("missed"):
+            rows.append(("patterns missed", " ".join(str(i + 1) for i in s["patterns"]["missed"])))
+        if s.get("energy"):
+            energy = s["energy"]
+            rows.append(
+                (
+                    "energy: designs / reference (mean ± sd)",
+                    f"{energy['designs']['mean']:.2f} ± {energy['designs']['std']:.2f} / "
+                    f"{energy['reference']['mean']:.2f} ± {energy['reference']['std']:.2f}",
+                )
+            )
+            rows.append(
+                ("energy: KS statistic (p)", f"{energy['ks_statistic']:.3f} ({energy['ks_pvalue']:.2g})")
+            )
         return rows
 
 

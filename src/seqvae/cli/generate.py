@@ -337,9 +337,22 @@ def evaluate_samples_command(
     max_pairs: Annotated[int, typer.Option(help="Pairs per set for within-set Hamming distances.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed for r20 position sets and pair sampling.")] = 0,
     figures: Annotated[bool, typer.Option(help="Draw statistics.png and logos.png.")] = True,
+    family: Annotated[
+        Path | None,
+        typer.Option(
+            "--family",
+            help="Synthetic family's PREFIX_patterns.npz (seqvae simulate associative-memory): adds the "
+            "energy distributions of designs vs reference and the coverage of the long patterns.",
+        ),
+    ] = None,
+    coverage_threshold: Annotated[
+        float,
+        typer.Option(help="Identity to a pattern at which a design counts as reaching it (with --family)."),
+    ] = 0.8,
 ) -> None:
     """Judge generated sequences against natural ones: single-site, pairwise and higher-order
-    (r20) statistics, Hamming distances and reconstruction stability."""
+    (r20) statistics, Hamming distances and reconstruction stability; for a synthetic family,
+    energies and pattern coverage."""
     import pandas as pd
 
     from seqvae.analysis.capacity import evaluate_samples
@@ -382,6 +395,27 @@ def evaluate_samples_command(
         training_set = run.training_alignment()
     if include_gaps is None:
         include_gaps = True if run is None else bool(run.model.config.model_gaps)
+    family_model = None
+    if family is not None:
+        from seqvae.data.synthetic.associative_memory import load_patterns
+
+        if not 0.0 < coverage_threshold <= 1.0:
+            raise InputError(
+                f"--coverage-threshold must be in (0, 1], got {coverage_threshold}", "--coverage-threshold"
+            )
+        family_model = load_patterns(family)
+        if family_model.length != design_set.length:
+            raise InputError(
+                f"the family has length {family_model.length} but the designs have {design_set.length} "
+                "columns",
+                family,
+            )
+        if design_set.alphabet.size - 1 != family_model.n_letters:
+            raise InputError(
+                f"the family has {family_model.n_letters} letters but the designs' alphabet has "
+                f"{design_set.alphabet.size - 1}: pass --run or --alphabet with the family's letters",
+                family,
+            )
 
     reference_weights = None
     note = "designs unweighted, reference unweighted"
@@ -405,6 +439,9 @@ def evaluate_samples_command(
             r20_sets=r20_sets,
             max_pairs=max_pairs,
             seed=seed,
+            energy_fn=None if family_model is None else family_model.energy,
+            patterns=None if family_model is None else family_model.long_patterns,
+            overlap_threshold=coverage_threshold,
         )
     out.mkdir(parents=True, exist_ok=True)
     summary = {
@@ -449,6 +486,10 @@ def evaluate_samples_command(
             weights={f"natural: {reference.name}": reference_weights},
             position_labels=numbering,
         )
+        if evaluation.energies is not None:
+            from seqvae.plots.generation import plot_energies
+
+            plot_energies(evaluation, out / "energies.png", title=f"{designs.name} vs {reference.name}")
     table = Table(title=f"{designs.name} vs {reference.name}", show_header=False)
     table.add_column("statistic", style="bold")
     table.add_column("value", justify="right")

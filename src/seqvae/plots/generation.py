@@ -353,3 +353,47 @@ def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None =
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def plot_energies(evaluation: SampleEvaluation, path: str | Path, title: str | None = None) -> Path:
+    """Energy histograms of designs and reference under a synthetic family's known energy, and,
+    when patterns were given, how many designs reach each pattern (missed patterns in red)."""
+    energies = evaluation.energies
+    if energies is None:
+        raise ValueError("the evaluation has no energies (evaluate_samples(energy_fn=...))")
+    coverage = evaluation.coverage
+    fig, axes = new_figure(1, 2 if coverage is not None else 1, width=4.6, height=3.4)
+    ax = axes[0, 0]
+    design_e, reference_e = energies["design_energies"], energies["reference_energies"]
+    bins = np.histogram_bin_edges(np.concatenate([design_e, reference_e]), bins=40)
+    ax.hist(reference_e, bins=bins, density=True, histtype="step", lw=1.8, label="reference (true samples)")
+    ax.hist(design_e, bins=bins, density=True, histtype="step", lw=1.8, label="designs")
+    ax.set_xlabel("energy E(S) (family's units; lower = more probable)")
+    ax.set_ylabel("density")
+    ax.set_title(f"energies: KS = {energies['ks_statistic']:.3f}")
+    ax.legend()
+    if coverage is not None:
+        ax = axes[0, 1]
+        counts = coverage.designs_per_pattern
+        colors = ["#0072B2" if reached else "#D55E00" for reached in coverage.reached]
+        ax.bar(np.arange(1, len(counts) + 1), counts, color=colors)
+        for index in coverage.missed:  # a missed pattern has no bar: mark it
+            ax.annotate(
+                "missed",
+                (index + 1, 0),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                color="#D55E00",
+                rotation=90,
+            )
+        ax.set_xlabel("pattern")
+        ax.set_ylabel(f"designs with identity ≥ {coverage.threshold:g}")
+        ax.set_xticks(np.arange(1, len(counts) + 1))
+        ax.set_title(
+            f"coverage {coverage.fraction:.2f} ({int(coverage.reached.sum())} of {len(counts)}; red: missed)"
+        )
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

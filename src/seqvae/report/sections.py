@@ -225,6 +225,8 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
             "Hamming distances: designs (y) against the natural target set (x); points on the diagonal mean "
             "the model reproduces that statistic.",
             "logos.png": "Sequence logos of the designs beside their natural counterpart.",
+            "energies.png": "Synthetic family: energies of the designs against true samples under the known "
+            "energy function (lower = more probable), and how many designs reach each known pattern.",
         },
     },
     "sca": {
