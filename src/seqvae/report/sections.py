@@ -373,7 +373,10 @@ def _flatten_numbers(data, prefix: str = "") -> dict[str, float | str]:
     if isinstance(data, dict):
         for key, value in data.items():
             flat.update(_flatten_numbers(value, f"{prefix}{key}."))
-    elif isinstance(data, int | float | str) and not isinstance(data, bool):
+    elif isinstance(data, str):
+        # file paths are shown by name: the report is shared, the machine's folders are not its content
+        flat[prefix.rstrip(".")] = Path(data).name if ("/" in data or "\\" in data) else data
+    elif isinstance(data, int | float) and not isinstance(data, bool):
         flat[prefix.rstrip(".")] = data
     return flat
 
