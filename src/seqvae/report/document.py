@@ -32,6 +32,7 @@ table.data th { background: #eef2f5; }
 table.data td:first-child, table.data th:first-child { text-align: left; }
 pre { background: #f3f5f7; padding: 10px; font-size: 12px; overflow-x: auto; border-radius: 4px; }
 .note { font-size: 13px; color: #666; }
+details summary { cursor: pointer; color: #0b3d5c; font-size: 13.5px; margin: 6px 0; }
 """
 
 
@@ -76,13 +77,21 @@ class Table:
 
 @dataclass
 class Text:
+    """A paragraph, or preformatted text; ``summary`` folds it under a one-line toggle."""
+
     text: str
     preformatted: bool = False
+    summary: str | None = None
 
     def render(self) -> str:
-        if self.preformatted:
-            return f"<pre>{html.escape(self.text)}</pre>"
-        return f"<p>{html.escape(self.text)}</p>"
+        body = (
+            f"<pre>{html.escape(self.text)}</pre>"
+            if self.preformatted
+            else f"<p>{html.escape(self.text)}</p>"
+        )
+        if self.summary is None:
+            return body
+        return f"<details><summary>{html.escape(self.summary)}</summary>{body}</details>"
 
 
 @dataclass

@@ -394,7 +394,13 @@ def config_section(context: ReportContext) -> Section | None:
         "The resolved configuration of the run "
         "(pass it back with `seqvae train --config`) and the software that produced it.",
     )
-    section.blocks.append(Text(json.dumps(config, indent=2), preformatted=True))
+    section.blocks.append(
+        Text(
+            json.dumps(config, indent=2),
+            preformatted=True,
+            summary="resolved configuration (JSON): click to open",
+        )
+    )
     section.blocks.append(Table(pd.DataFrame(list(versions.items()), columns=["software", "version"])))
     return section
 
