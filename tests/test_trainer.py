@@ -65,7 +65,7 @@ def test_thread_choice():
     assert choose_threads(None, small_model(), 128) == 1  # tiny model
     big = ModelConfig(length=253, encoder_hidden=[1500, 1500], decoder_hidden=[100, 2000], latent_dim=30)
     assert VAE(big).flops_per_step(256) > 1e10  # DeepSequence-sized
-    assert choose_threads(None, big, 256) == torch.get_num_threads()
+    assert choose_threads(None, big, 256) == max(1, torch.get_num_threads() - 1)  # one core left free
 
 
 def test_metrics_rows_average_the_window_and_include_the_prior(tmp_path):

@@ -98,8 +98,9 @@ class TrainingConfig:
         denormal range, which can slow steps ~10x).
     threads
         CPU threads for training. ``null`` (auto): 1 thread for small models (under 2 GFLOP per
-        step, e.g. the explore preset, whose operations are too small to split), else torch's
-        default. On a machine shared with other jobs, 1 thread is often fastest for any model.
+        step, e.g. the explore preset, whose operations are too small to split), else all but
+        one of torch's threads (one core left free: threads that wait for a busy core stall
+        every step). Set it to use every core on a machine you have to yourself.
         The choice is part of the run's config, so a resumed run uses the same.
     """
 

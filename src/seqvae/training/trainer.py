@@ -137,14 +137,19 @@ SMALL_STEP_FLOPS = 2e9
 
 def choose_threads(threads: int | None, model: VAE | ModelConfig, batch_size: int) -> int:
     """The CPU thread count for training: ``threads`` when set, else 1 for models whose
-    step is under 2 GFLOP (their operations are too small to gain from splitting), else
-    torch's current setting."""
+    step is under 2 GFLOP (their operations are too small to gain from splitting), else all
+    but one of torch's threads (at least 1).
+
+    Leaving one core free is insurance: torch's threads spin-wait for each other, so one other
+    busy process on a 2-core machine made the fitness step 8.8x slower on both cores (711 vs
+    81 ms), while on an idle machine both cores gained only 1.56x (64 vs 100 ms; RESULTS.md).
+    """
     if threads is not None:
         return int(threads)
     config = model.config if isinstance(model, VAE) else model
     if step_flops(config, batch_size) < SMALL_STEP_FLOPS:
         return 1
-    return torch.get_num_threads()
+    return max(1, torch.get_num_threads() - 1)
 
 
 class _StopFlag:
