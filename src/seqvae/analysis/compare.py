@@ -23,24 +23,8 @@ import numpy as np
 from seqvae.analysis.matrix_file import PositionMatrix
 from seqvae.errors import InputError
 
-
-def average_product_correction(matrix: np.ndarray) -> np.ndarray:
-    """APC (Dunn et al. 2008): ``M_ij - M̄_i M̄_j / M̄`` over off-diagonal entries, diagonal 0.
-
-    Removes the rank-one "per-position scale" part of a matrix (e.g. a VAE's larger Δ at variable
-    positions), which otherwise dominates correlations and top eigenvectors.
-    """
-    m = 0.5 * (np.asarray(matrix, np.float64) + np.asarray(matrix, np.float64).T)
-    length = m.shape[0]
-    off = m.copy()
-    np.fill_diagonal(off, 0.0)
-    row_mean = off.sum(axis=1) / (length - 1)
-    total_mean = off.sum() / (length * (length - 1))
-    if total_mean == 0:
-        return off
-    corrected = off - np.outer(row_mean, row_mean) / total_mean
-    np.fill_diagonal(corrected, 0.0)
-    return corrected
+# the one APC implementation (also used by the Potts coupling norms); importable from here too
+from seqvae.models.potts import average_product_correction
 
 
 def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix, PositionMatrix, str]:
