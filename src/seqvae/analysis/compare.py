@@ -297,38 +297,25 @@ def pca_loading_matrix(
 
     PCA of the weighted, centred one-hot matrix (gaps all-zero) gives loadings ``V [20L, k]``
     and variances ``λ``; the rank-k covariance ``V Λ Vᵀ`` is reduced to L x L by the Frobenius
-    norm of each 20 x 20 block, like the SCA matrix. The covariance is applied implicitly through
-    a sparse one-hot (never a dense one-hot or a 20L x 20L matrix).
+    norm of each 20 x 20 block, like the SCA matrix. The PCA itself is
+    :func:`seqvae.analysis.latent.alignment_pca` with the gap as an all-zero row (a sparse
+    one-hot applied as an operator: never a dense one-hot or a 20L x 20L matrix).
 
     Returns
     -------
     (matrix, variances)
         The ``[L, L]`` matrix and the top-k variances.
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from seqvae.analysis.latent import alignment_pca
 
     codes = np.asarray(codes)
-    n, length = codes.shape
-    dim = length * n_residues
-    weights = np.ones(n) if weights is None else np.asarray(weights, np.float64)
-    wn = weights / weights.sum()
-    rows = np.repeat(np.arange(n), length)
-    cols = (np.arange(length)[None, :] * n_residues + codes.astype(np.int64)).ravel()
-    residue = codes.ravel() < n_residues
-    x = csr_matrix((np.ones(int(residue.sum())), (rows[residue], cols[residue])), shape=(n, dim))
-    mean = np.asarray(x.T @ wn).ravel()
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v).ravel()
-        return x.T @ (wn * (x @ v)) - mean * (mean @ v)
-
-    k = min(n_components, dim - 2)
-    operator = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
-    start = np.random.default_rng(seed).standard_normal(dim)
-    values, vectors = eigsh(operator, k=k, which="LA", v0=start)
-    order = np.argsort(-values)
-    values, vectors = values[order], vectors[:, order]
+    length = codes.shape[1]
+    # codes >= n_residues (the gap) are all-zero rows of the one-hot
+    pca = alignment_pca(
+        np.minimum(codes, n_residues), n_residues + 1, weights, n_components, include_gaps=False, seed=seed
+    )
+    values, vectors = pca.explained_variance, pca.components
+    k = values.size
     blocks = vectors.reshape(length, n_residues, k)
     gram = np.einsum("lap,laq->lpq", blocks, blocks)  # G_i = V_iᵀ V_i
     scaled = values[None, :, None] * gram * values[None, None, :]  # Λ G_i Λ
