@@ -253,7 +253,7 @@ def couplings(
     full: Annotated[
         bool, typer.Option("--full", help="Also write the (i, a, j, b)-resolved tensors.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Neighbours per encoder/decoder batch.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Neighbours per encoder/decoder batch.")] = 512,
     gap_substitutions: Annotated[
         bool, typer.Option(help="Also mutate to a gap (models with a gap state only).")
     ] = False,
