@@ -1,8 +1,10 @@
 """Benchmark: VAE couplings on BLAT (fast first-layer path vs naive re-encoding) and SCA on S1A.
 
 One command: ``python benchmarks/bench_couplings.py`` (options: ``--references``, ``--naive-references``,
-``--threads``, ``--run``). Prints each figure with the peak float32 matmul rate measured in the same run
-(``benchmarks/roof.py``) and the naive baseline measured side by side.
+``--threads``, ``--run``, ``--preset``). Variants side by side: naive re-encoding, the first-layer fast
+path (batch 2048 and 512) and the bfloat16 Δ-logit decoder (``decoder_precision="bfloat16"``). Prints
+each figure with the peak float32 matmul rate measured in the same run (``benchmarks/roof.py``) and
+the naive baseline measured side by side.
 
 VAE: the trained ``runs/couplings/blat_z30`` run when present (``benchmarks/couplings_experiments.py``),
 otherwise an untrained model of the same architecture (timing does not depend on the weights).
@@ -110,40 +112,80 @@ def encoder_only(model, references: np.ndarray, method: str, batch_size: int = 2
     return time.perf_counter() - started, count
 
 
+def _time_deltas(model, codes, rows, method, batch_size, precision) -> tuple[float, int, list[np.ndarray]]:
+    table = first_layer_table(model) if method == "fast" else None
+    started = time.perf_counter()
+    count, deltas = 0, []
+    for row in rows:
+        j, _, delta, _ = coupling_deltas(
+            model, codes[row], method, batch_size, table=table, decoder_precision=precision
+        )
+        count += j.size
+        deltas.append(delta)
+    return time.perf_counter() - started, count, deltas
+
+
 def bench_vae(args, roof: float) -> None:
-    model, codes, weights, what = blat_model(ROOT / "runs" / "couplings" / "blat_z30", args.preset)
+    if args.run is not None:
+        run = seqvae.load(args.run)
+        codes, weights, _, _ = run.training_data()
+        model, what, family = run.model, f"trained run {args.run}", "the run's alignment"
+    else:
+        model, codes, weights, what = blat_model(ROOT / "runs" / "couplings" / "blat_z30", args.preset)
+        family = "BLAT"
     enc_flops, dec_flops = flops_per_neighbour(model)
-    print(f"\n== VAE couplings on BLAT ({what}): L = {model.config.length}, encoder {model.config.encoder_hidden}, "
+    print(f"\n== VAE couplings on {family} ({what}): L = {model.config.length}, encoder {model.config.encoder_hidden}, "
           f"decoder {model.config.decoder_hidden}, z = {model.config.latent_dim}")  # fmt: skip
-    options = CouplingOptions(n_references=args.references, seed=0)
-    result = vae_couplings(_ModelOnly(model, codes, weights), options=options)
-    fast_s, n_nb = result.elapsed_s, result.n_neighbours
-    gflops = n_nb * (enc_flops + dec_flops) / fast_s / 1e9
-    print(f"fast path: {args.references} references, {n_nb} neighbours in {fast_s:.1f} s "
-          f"({n_nb / fast_s:.0f} neighbours/s, {gflops:.1f} GFLOP/s = {gflops / roof:.0%} of the matmul roof)")  # fmt: skip
+    matrices = {}
+    for options in (
+        CouplingOptions(n_references=args.references, seed=0),
+        CouplingOptions(n_references=args.references, seed=0, batch_size=512, decoder_precision="bfloat16"),
+    ):
+        result = vae_couplings(_ModelOnly(model, codes, weights), options=options)
+        fast_s, n_nb = result.elapsed_s, result.n_neighbours
+        gflops = n_nb * (enc_flops + dec_flops) / fast_s / 1e9
+        matrices[options.decoder_precision] = result.matrix
+        print(f"fast path (batch {options.batch_size}, {options.decoder_precision} decoder): {args.references} "
+              f"references, {n_nb} neighbours in {fast_s:.1f} s ({n_nb / fast_s:.0f} neighbours/s, "
+              f"{gflops:.1f} GFLOP/s = {gflops / roof:.0%} of the float32 matmul roof)")  # fmt: skip
+    exact, approx = matrices["float32"], matrices["bfloat16"]
+    print(f"  L x L matrix, bfloat16 vs float32: max |difference| / max entry = "
+          f"{np.abs(approx - exact).max() / exact.max():.1e}, Pearson "
+          f"{np.corrcoef(approx.ravel(), exact.ravel())[0, 1]:.7f}")  # fmt: skip
     rows = result.reference_rows[: args.naive_references]
-    started = time.perf_counter()
-    n_naive = 0
-    for row in rows:
-        j, _, _, _ = coupling_deltas(model, codes[row], "naive")
-        n_naive += j.size
-    naive_s = time.perf_counter() - started
-    started = time.perf_counter()
-    n_fast_sub = 0
-    table = first_layer_table(model)
-    for row in rows:
-        j, _, _, _ = coupling_deltas(model, codes[row], "fast", table=table)
-        n_fast_sub += j.size
-    fast_sub_s = time.perf_counter() - started
-    print(f"side by side on {rows.size} references ({n_naive} neighbours): naive re-encoding {naive_s:.1f} s, "
-          f"fast {fast_sub_s:.1f} s -> end-to-end speed-up {naive_s / fast_sub_s:.2f}x; naive extrapolated to "
-          f"{args.references} references: {naive_s / n_naive * n_nb:.0f} s")  # fmt: skip
+    # side by side on the same references, interleaved twice so drifting load hits every variant alike
+    variants = [
+        ("naive re-encoding, batch 2048, float32", "naive", 2048, "float32"),
+        ("fast first layer, batch 2048, float32 (session 1)", "fast", 2048, "float32"),
+        ("fast first layer, batch 512, float32", "fast", 512, "float32"),
+        ("fast first layer, batch 512, bfloat16 Δ-logits", "fast", 512, "bfloat16"),
+        ("fast first layer, batch 2048, bfloat16 Δ-logits", "fast", 2048, "bfloat16"),
+    ]
+    times = {name: [] for name, *_ in variants}
+    deltas = {}
+    for _ in range(2):
+        for name, method, batch, precision in variants:
+            seconds, n_side, out = _time_deltas(model, codes, rows, method, batch, precision)
+            times[name].append(seconds)
+            deltas[name] = out
+    naive_name = variants[0][0]
+    naive_s = min(times[naive_name])
+    print(f"side by side on {rows.size} references ({n_side} neighbours), best of 2 interleaved rounds:")
+    exact = deltas[naive_name]
+    for name, *_ in variants:
+        best = min(times[name])
+        err = max(float(np.abs(a - b).max()) for a, b in zip(deltas[name], exact))
+        scale = max(float(np.abs(b).max()) for b in exact)
+        print(f"  {name}: {best:.1f} s ({n_side / best:.0f} neighbours/s) -> {naive_s / best:.2f}x vs naive; "
+              f"max |Δ - Δ_naive| = {err:.2e} (max |Δ| {scale:.2f})")  # fmt: skip
     refs = codes[rows]
     fast_enc, n1 = encoder_only(model, refs, "fast")
     naive_enc, _ = encoder_only(model, refs, "naive")
     print(f"encoder only (latent means of {n1} neighbours): fast {fast_enc:.2f} s, naive {naive_enc:.2f} s -> "
           f"speed-up {naive_enc / fast_enc:.1f}x; the decoder ({dec_flops / 1e6:.1f} MFLOP per neighbour vs "
           f"{enc_flops / 1e6:.2f} for the encoder after layer 1) dominates the rest")  # fmt: skip
+    print(f"roofs measured now: float32 {peak_matmul_gflops():.1f}, bfloat16 "
+          f"{peak_matmul_gflops(dtype=torch.bfloat16):.1f} GFLOP/s")  # fmt: skip
 
 
 def bench_sca(roof: float) -> None:
@@ -175,6 +217,7 @@ def main() -> None:
     parser.add_argument(
         "--preset", default=None, help="time an untrained model of this preset (e.g. fitness)"
     )
+    parser.add_argument("--run", type=Path, default=None, help="time (and check) this trained run instead")
     parser.add_argument("--skip-sca", action="store_true")
     parser.add_argument("--skip-vae", action="store_true")
     args = parser.parse_args()

@@ -2,6 +2,8 @@
 ("Couplings, SCA and contacts").
 
 One command: ``python benchmarks/couplings_experiments.py [--stage train|s1a|compare|contacts|all]``.
+``--stage sizes`` (session 2) repeats the VAE-vs-SCA comparison over latent sizes 2, 3, 5, 10 and
+two seeds, with VAEs trained until the validation ELBO stops improving (see ``SIZES_CONFIG``).
 Small VAEs are trained (a few minutes each, CPU) into ``runs/couplings/`` unless present;
 outputs go to ``benchmarks/out/couplings/`` and small figures to ``benchmarks/figures/``.
 """
@@ -10,20 +12,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import seqvae
-from seqvae.analysis import sca as S
-from seqvae.analysis.compare import compare_matrices, pca_loading_matrix, write_comparison
-from seqvae.analysis.contacts import contact_precision, map_positions, read_structure, residue_distances
-from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs
-from seqvae.analysis.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's seqvae, not an installed one
+
+import seqvae  # noqa: E402
+from seqvae.analysis import sca as S  # noqa: E402
+from seqvae.analysis.compare import compare_matrices, pca_loading_matrix, write_comparison  # noqa: E402
+from seqvae.analysis.contacts import contact_precision, map_positions, read_structure, residue_distances  # noqa: E402
+from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs  # noqa: E402
+from seqvae.analysis.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 RUNS = ROOT / "runs" / "couplings"
 OUT = ROOT / "benchmarks" / "out" / "couplings"
@@ -264,10 +270,282 @@ def contacts_stage() -> dict:
     return out
 
 
+# -- latent sizes (session 2) ----------------------------------------------------------------------
+# explore preset + dropout 0.2: on S1A (1,435 sequences) the unregularised explore network over-fits
+# after ~375 steps (pilot, z = 5: best validation ELBO -421.8, falling to -499.8 by step 1,000);
+# dropout 0.2 gave -397.3 at step 1,125 and decoder_l2 = 100 / 1,000 gave -407.5 / -464.3. Step
+# limits (not wall time) with early stopping on the validation ELBO (checked every 125 steps, 6
+# checks = 750 steps of patience; the best weights are kept).
+SIZES_CONFIG = {
+    "model.dropout": 0.2,
+    "training.max_steps": 6000,
+    "training.max_time_s": None,
+    "training.eval_every": 125,
+    "training.early_stopping_patience": 6,
+    "training.threads": 1,
+}
+# couplings on every sequence of the alignment (the seeds' "all sequences 1 Hamming unit away from
+# training sequences"), each with its sequence weight; the bfloat16 Δ-logit decoder (within 1e-3 of
+# float32 on a trained S1A model: see RESULTS.md) and batches of 512. A weighted sample of 300 / 150
+# references (float32) is kept beside it for z = 10, seed 0, to show the sampling noise.
+SIZES_FAMILIES = {
+    "sh3": (SH3, {}, 300),
+    "s1a": (S1A, {"data.max_column_gap_fraction": 0.3}, 150),
+}
+ALL_REFERENCES = CouplingOptions(n_references=None, decoder_precision="bfloat16", batch_size=512)
+LATENT_SIZES = (2, 3, 5, 10)
+SIZES_SEEDS = (0, 1)
+SIZES_RUNS = RUNS / "sizes"
+SIZES_OUT = OUT / "sizes"
+
+
+def train_size_runs(families: list[str], sizes=LATENT_SIZES, seeds=SIZES_SEEDS) -> dict:
+    rows = {}
+    for family in families:
+        path, data, _ = SIZES_FAMILIES[family]
+        for z in sizes:
+            for seed in seeds:
+                name = f"{family}_z{z}_s{seed}"
+                out = SIZES_RUNS / name
+                summary_path = out / "summary.json"
+                if not (
+                    summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "finished"
+                ):
+                    cfg = seqvae.preset_config("explore").updated(
+                        {**SIZES_CONFIG, **data, "model.latent_dim": z, "seed": seed}
+                    )
+                    print(f"training {name} ...", flush=True)
+                    seqvae.train(path, cfg, out=out, overwrite=True, show_progress=False)
+                summary = json.loads(summary_path.read_text())
+                rows[name] = {
+                    k: summary[k]
+                    for k in ("steps", "stop_reason", "best_val_elbo", "best_step", "train_time_s")
+                }
+                print(f"{name}: {rows[name]}", flush=True)
+    return rows
+
+
+def size_couplings(name: str, options: CouplingOptions, tag: str) -> tuple[PositionMatrix, dict]:
+    out = SIZES_OUT / f"vae_{name}_{tag}"
+    if not (out / "couplings.npz").exists():
+        run = seqvae.load(SIZES_RUNS / name)
+        result = vae_couplings(run, options=options)
+        print(
+            f"{name} ({tag}): couplings on {result.reference_rows.size} references, {result.n_neighbours} "
+            f"neighbours in {result.elapsed_s:.1f} s",
+            flush=True,
+        )
+        write_coupling_outputs(result, run, out, figures=False)
+    return load_matrix_npz(out / "couplings.npz"), json.loads((out / "summary.json").read_text())
+
+
+def _row(comparison) -> dict:
+    c = comparison.to_dict()
+    row = {
+        "length": c["length"],
+        "pearson": c["pearson"],
+        "spearman": c["spearman"],
+        "top_dots": c["top_dots"],
+        "principal_cosines": c["principal_cosines"],
+        "random_dot_mean": c["random_vectors"]["dot_mean"],
+    }
+    if c["permutation"]:
+        row.update(
+            perm_dot_mean=c["permutation"]["dot_mean"],
+            perm_dot_q95=c["permutation"]["dot_q95"],
+            perm_dot_p=c["permutation"]["dot_p"],
+            perm_pearson_q95=c["permutation"]["pearson_q95"],
+            perm_pearson_p=c["permutation"]["pearson_p"],
+            perm_cosine_p=c["permutation"]["principal_cosine_p"],
+        )
+    return row
+
+
+def sizes_stage(families: list[str], permutations: int = 1000) -> dict:
+    SIZES_OUT.mkdir(parents=True, exist_ok=True)
+    for family in families:
+        path = SIZES_OUT / f"sizes_{family}.json"
+        results = {"training": train_size_runs([family]), "comparisons": {}, "couplings": {}}
+        aln_path, data, n_ref = SIZES_FAMILIES[family]
+        results["settings"] = {
+            "config": "explore preset",
+            **SIZES_CONFIG,
+            **data,
+            "couplings": asdict(ALL_REFERENCES),
+            "sample_n_references": n_ref,
+        }
+        sca_path = OUT / f"sca_{family}" / "sca.npz"
+        if not sca_path.exists():
+            sca_for(family, aln_path, None, seeds=1)
+        sca = load_matrix_npz(sca_path)
+        aln = seqvae.read_alignment(aln_path)
+        processed = S.preprocess_alignment(aln, S.SCAOptions())
+        pca_matrix, _ = pca_loading_matrix(processed.codes, processed.weights, 20, n_components=10)
+        pca = PositionMatrix(pca_matrix, numbering=processed.numbering, residues=sca.residues, kind="pca")
+        pairs = [(f"{family} PCA", pca)]
+        vae = {}
+        for z in LATENT_SIZES:
+            for seed in SIZES_SEEDS:
+                name = f"{family}_z{z}_s{seed}"
+                vae[(z, seed)], summary = size_couplings(name, ALL_REFERENCES, "all")
+                results["couplings"][name] = {
+                    k: summary[k] for k in ("n_references", "n_neighbours", "elapsed_s")
+                }
+                pairs.append((f"{family} z{z} s{seed}", vae[(z, seed)]))
+        sample, _ = size_couplings(
+            f"{family}_z10_s0", CouplingOptions(n_references=n_ref, seed=0), f"sample{n_ref}"
+        )
+        pairs.append((f"{family} z10 s0, {n_ref}-reference sample", sample))
+        for key, matrix in pairs:
+            for apc in (False, True):
+                comparison, a, b = compare_matrices(
+                    matrix, sca, k=3, n_permutations=permutations, name_a=key, name_b="SCA", apc=apc
+                )
+                # both matrices restricted to the positions whose reference residue numbers
+                # match, and the reference residues there must be the same letters
+                assert np.array_equal(a.residues, b.residues), f"{key}: reference residues differ"
+                results["comparisons"][key + (" APC" if apc else "")] = _row(comparison)
+                if key == f"{family} z10 s0":
+                    write_comparison(
+                        comparison, a, b, SIZES_OUT / (f"compare_{family}_z10" + ("_apc" if apc else ""))
+                    )
+        # how stable the VAE's own top eigenvectors are: two training seeds, and a reference sample
+        stability = {}
+        for z in LATENT_SIZES:
+            c, _, _ = compare_matrices(vae[(z, 0)], vae[(z, 1)], k=3, n_permutations=0)
+            stability[f"{family} z{z}: seed 0 vs seed 1"] = _row(c)
+        c, _, _ = compare_matrices(vae[(10, 0)], sample, k=3, n_permutations=0)
+        stability[f"{family} z10 s0: all references vs {n_ref}-reference sample"] = _row(c)
+        results["stability"] = stability
+        path.write_text(json.dumps(results, indent=2, default=float))
+    merged = {"training": {}, "comparisons": {}, "stability": {}, "couplings": {}}
+    for family in SIZES_FAMILIES:
+        path = SIZES_OUT / f"sizes_{family}.json"
+        if path.exists():
+            data = json.loads(path.read_text())
+            for key in merged:
+                merged[key].update(data.get(key, {}))
+    print_sizes_table(merged)
+    done = [f for f in SIZES_FAMILIES if (SIZES_OUT / f"sizes_{f}.json").exists()]
+    plot_sizes(merged, done, SIZES_OUT / "latent_sizes.png")
+    small_copy(SIZES_OUT / "latent_sizes.png", FIGURES / "couplings_vae_sca_latent_sizes.png")
+    return merged
+
+
+def print_sizes_table(results: dict) -> None:
+    def f2(x):
+        return f"{x:.2f}"
+
+    def pv(x):
+        return f"{x:.3f}" if x >= 0.001 else "<0.001"
+
+    print(
+        "| comparison | L | Pearson (perm p) | Spearman | |v1·w1| (p) | |v2·w2| (p) | |v3·w3| (p) | "
+        "principal cosines | random E|v·w| | perm. null mean |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for key, r in results["comparisons"].items():
+        if "top_dots" in r and "length" not in r:
+            print(
+                f"| {key} | | {f2(r['pearson'])} | | " + " | ".join(f2(d) for d in r["top_dots"]) + " | | | |"
+            )
+            continue
+        dots = " | ".join(f"{f2(d)} ({pv(p)})" for d, p in zip(r["top_dots"], r["perm_dot_p"]))
+        print(
+            f"| {key} | {r['length']} | {f2(r['pearson'])} ({pv(r['perm_pearson_p'])}) | {f2(r['spearman'])} | "
+            f"{dots} | {'/'.join(f2(c) for c in r['principal_cosines'])} | {r['random_dot_mean']:.3f} | "
+            f"{'/'.join(f2(d) for d in r['perm_dot_mean'])} |"
+        )
+    print("\n| VAE vs VAE | Pearson | |v_k·w_k| | principal cosines |\n|---|---|---|---|")
+    for key, r in results["stability"].items():
+        print(
+            f"| {key} | {f2(r['pearson'])} | {'/'.join(f2(d) for d in r['top_dots'])} | "
+            f"{'/'.join(f2(c) for c in r['principal_cosines'])} |"
+        )
+    for key, r in results["training"].items():
+        print(key, r, results["couplings"].get(key))
+
+
+def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
+    """|v_k · w_k| (VAE vs SCA) against latent size, raw and APC, with the nulls and the seeds' 0.5."""
+    from seqvae.plots.style import categorical_colors, new_figure, save_figure
+
+    comparisons = results["comparisons"]
+    colours = categorical_colors(3)
+    fig, axes = new_figure(2, len(families), width=4.4, height=3.4, sharey=True)
+    for col, family in enumerate(families):
+        for row, suffix in enumerate(("", " APC")):
+            ax = axes[row, col]
+            for k in range(3):
+                for si, seed in enumerate(SIZES_SEEDS):
+                    xs = np.arange(len(LATENT_SIZES)) + (k - 1) * 0.12 + (si - 0.5) * 0.05
+                    ys = [comparisons[f"{family} z{z} s{seed}{suffix}"]["top_dots"][k] for z in LATENT_SIZES]
+                    ax.plot(
+                        xs,
+                        ys,
+                        "o" if si == 0 else "s",
+                        color=colours[k],
+                        ms=5,
+                        ls="-" if si == 0 else ":",
+                        label=f"v{k + 1}·w{k + 1}" if si == 0 else None,
+                    )
+                q95 = np.mean(
+                    [comparisons[f"{family} z{z} s0{suffix}"]["perm_dot_q95"][k] for z in LATENT_SIZES]
+                )
+                ax.axhline(q95, color=colours[k], lw=0.8, ls="--", alpha=0.7)
+                pca = comparisons[f"{family} PCA{suffix}"]["top_dots"][k]
+                ax.plot(
+                    [len(LATENT_SIZES) - 0.4 + (k - 1) * 0.12],
+                    [pca],
+                    marker="*",
+                    color=colours[k],
+                    ms=9,
+                    ls="none",
+                )
+            ax.axhline(0.5, color="black", lw=1.0)
+            rnd = comparisons[f"{family} z2 s0{suffix}"]["random_dot_mean"]
+            ax.axhline(rnd, color="grey", lw=1.0, ls=":")
+            ax.set_xticks(
+                [*range(len(LATENT_SIZES)), len(LATENT_SIZES) - 0.4],
+                [*(str(z) for z in LATENT_SIZES), "PCA"],
+            )
+            ax.set_xlim(-0.5, len(LATENT_SIZES) - 0.1)
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("latent size (PCA: 10 components, ★)")
+            if col == 0:
+                ax.set_ylabel("|v_k · w_k| with SCA")
+            length = comparisons[f"{family} z2 s0{suffix}"]["length"]
+            ax.set_title(
+                f"{family.upper()}{' after APC' if suffix else ', raw matrices'} ({length} positions)"
+            )
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+
+    handles += [
+        Line2D([], [], color="black", lw=1.0),
+        Line2D([], [], color="grey", lw=0.8, ls="--"),
+        Line2D([], [], color="grey", lw=1.0, ls=":"),
+        Line2D([], [], color="grey", marker="o", ls="-"),
+        Line2D([], [], color="grey", marker="s", ls=":"),
+    ]
+    labels += [
+        "seeds' 0.5",
+        "permutation null q95 (per k, colour)",
+        "random vectors E|v·w|",
+        "VAE seed 0",
+        "VAE seed 1",
+    ]
+    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.07), frameon=False)
+    fig.suptitle("Top eigenvectors of the VAE coupling matrix vs the SCA matrix")
+    return save_figure(fig, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--stage", default="all", choices=["train", "s1a", "s1a-structure", "compare", "contacts", "all"]
+        "--stage",
+        default="all",
+        choices=["train", "s1a", "s1a-structure", "compare", "contacts", "sizes", "all"],
     )
     parser.add_argument("--runs", nargs="*", default=None, help="train only these runs")
     parser.add_argument(
@@ -288,6 +566,8 @@ def main() -> None:
         compare_stage(args.families)
     if args.stage in ("contacts", "all"):
         contacts_stage()
+    if args.stage == "sizes":
+        sizes_stage(args.families)
 
 
 if __name__ == "__main__":

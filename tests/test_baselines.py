@@ -3,6 +3,8 @@ held-out comparison of a VAE with the site-independent model (issue 2's acceptan
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ import torch
 import seqvae
 from conftest import shared_file
 from seqvae.analysis.evaluation import evaluate_scores
+from seqvae.analysis.matrix_file import load_matrix_npz
 from seqvae.analysis.scoring import ModelScorer, load_scorer
 from seqvae.cli.main import main
 from seqvae.data.alignment import alignment_from_sequences
@@ -139,9 +142,45 @@ def test_baseline_directories_score_like_runs(tmp_path, capsys):
     # breaking the planted pair costs more under Potts than moving an independent site
     potts_scores = pd.read_csv(tmp_path / "potts.csv")["score"].to_numpy()
     assert potts_scores[0] < potts_scores[1]
-    couplings = np.load(tmp_path / "potts" / "couplings.npz")
-    assert couplings["frobenius_apc"].shape == (7, 7)
+    assert load_matrix_npz(tmp_path / "potts" / "couplings_apc.npz").matrix.shape == (7, 7)
     assert main(["baseline", "fit", str(fasta), "--model", "nope", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_potts_couplings_written_as_position_matrices(tmp_path, capsys):
+    """``baseline fit --model potts`` writes couplings.npz / couplings_apc.npz in the matrix
+    convention: L x L, symmetric, zero diagonal, the registry's numbering, readable by compare."""
+    sequences = _planted_family(n=200)[::-1]  # the first (reference) row has no gap
+    fasta = tmp_path / "family.fasta"
+    # the reference is numbered from 11, so its numbering is not just the column index
+    headers = ["ref/11-17"] + [f"s{i}" for i in range(1, len(sequences))]
+    fasta.write_text("".join(f">{h}\n{s}\n" for h, s in zip(headers, sequences)))
+    out = tmp_path / "potts"
+    assert (
+        main(["baseline", "fit", str(fasta), "--model", "potts", "--out", str(out), "--max-iterations", "40"])
+        == 0
+    )
+    model, registry, _ = load_baseline(out)
+    raw = load_matrix_npz(out / "couplings.npz")
+    corrected = load_matrix_npz(out / "couplings_apc.npz")
+    for pm, kind in ((raw, "potts"), (corrected, "potts-apc")):
+        assert pm.kind == kind and pm.matrix.shape == (7, 7)
+        np.testing.assert_allclose(pm.matrix, pm.matrix.T)
+        assert np.all(np.diag(pm.matrix) == 0)
+        np.testing.assert_array_equal(pm.numbering, registry.numbering)
+        assert "".join(pm.residues) == registry.reference_sequence
+    np.testing.assert_array_equal(registry.numbering, np.arange(11, 18))
+    # the gap-free zero-sum-gauge Frobenius norm of one block, computed directly
+    block = model.coupling_blocks()[1, 4][:20, :20].astype(np.float64)
+    block = block - block.mean(0) - block.mean(1)[:, None] + block.mean()
+    assert raw.matrix[1, 4] == pytest.approx(np.linalg.norm(block), rel=1e-5)
+    np.testing.assert_allclose(corrected.matrix, average_product_correction(raw.matrix))
+    # the planted pair (columns 1 and 4) is the strongest coupling, before and after APC
+    for pm in (raw, corrected):
+        assert set(np.unravel_index(np.argmax(pm.matrix), pm.matrix.shape)) == {1, 4}
+    # compare takes the files directly
+    assert main(["compare", str(out / "couplings.npz"), str(out / "couplings_apc.npz"),
+                 "--out", str(tmp_path / "cmp"), "--permutations", "5", "--no-figures"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["matched_by"] == "numbering"
 
 
 def test_evaluation_rho_interval_and_auc():

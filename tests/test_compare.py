@@ -57,6 +57,13 @@ def test_compare_aligns_on_labels_and_numbering(tmp_path):
     assert np.array_equal(a_sub.labels, b_sub.labels)
     # the permutation null of a non-negative matrix has a large top-eigenvector overlap
     assert comparison.permutation["dot_mean"][0] > 0.5
+    # identical matrices: no permutation reaches the observed overlaps or correlation
+    assert comparison.permutation["dot_p"] == [1 / 21] * 3
+    assert comparison.permutation["pearson_p"] == 1 / 21
+    # an unrelated matrix on the same positions is not significant on the 2nd and 3rd vectors
+    other = PositionMatrix(np.abs(_random_symmetric(length, rng)), labels=labels)
+    unrelated, _, _ = compare_matrices(a, other, k=3, n_permutations=200)
+    assert min(unrelated.permutation["dot_p"][1:]) > 0.01 and unrelated.permutation["pearson_p"] > 0.01
     # numbering alignment when labels are absent
     c = PositionMatrix(m[::-1, ::-1], numbering=np.arange(length)[::-1])
     a2, c2, _ = align_matrices(a, c)

@@ -8,6 +8,7 @@ from seqvae.analysis.couplings import (
     CouplingOptions,
     choose_references,
     coupling_deltas,
+    delta_log_probs,
     full_tensor_to_matrix,
     neighbour_list,
     vae_couplings,
@@ -122,6 +123,43 @@ def test_aggregate_matrix_and_full_tensor():
     # the naive path gives the same matrix
     naive = vae_couplings(run, options=CouplingOptions(method="naive"))
     np.testing.assert_allclose(naive.matrix, m, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_gaps", [False, True])
+def test_delta_logit_decoder_equals_full_decoding(model_gaps):
+    """Δ = Δl_x - log Σ_a p_a exp(Δl_a) from the change of the logits: exact in float32, and in
+    bfloat16 (the last layer's product only) within 1 % of the largest |Δ|."""
+    model = _model(model_gaps)
+    with torch.no_grad():  # larger output weights: changes of several nats, as in trained models
+        model.decoder_out.weight.mul_(30.0)
+    reference = _codes(1, 9, seed=5, gap_rate=0.0)[0]
+    reference[3] = 20
+    j, _, exact, defined = coupling_deltas(model, reference, "naive")
+    ref_t = torch.from_numpy(reference)
+    with torch.no_grad():
+        z_ref = model.encode(ref_t[None])[0]
+        mutants = np.repeat(reference[None], j.size, axis=0)
+        mutants[np.arange(j.size), j] = coupling_deltas(model, reference)[1]
+        z = model.encode(torch.from_numpy(mutants))[0]
+    for dtype, tolerance in ((torch.float32, 1e-5), (torch.bfloat16, 0.01)):
+        delta = delta_log_probs(model, z, z_ref, ref_t, batch_size=13, matmul_dtype=dtype).numpy()
+        delta[:, ~defined] = 0.0
+        delta[np.arange(j.size), j] = 0.0
+        scale = np.abs(exact).max()
+        assert scale > 1.0
+        np.testing.assert_allclose(delta, exact, atol=tolerance * scale)
+    # through coupling_deltas and the aggregate
+    _, _, bf16, _ = coupling_deltas(model, reference, decoder_precision="bfloat16")
+    assert np.abs(bf16 - exact).max() < 0.01 * np.abs(exact).max()
+    codes = _codes(5, 9, seed=6)
+    run = _FakeRun(model, codes, np.ones(5))
+    full = vae_couplings(run).matrix
+    fast = vae_couplings(run, options=CouplingOptions(decoder_precision="bfloat16")).matrix
+    np.testing.assert_allclose(fast, full, atol=0.01 * full.max())
+    with pytest.raises(InputError):
+        CouplingOptions(method="naive", decoder_precision="bfloat16").validate()
+    with pytest.raises(InputError):
+        CouplingOptions(decoder_precision="float16").validate()
 
 
 def test_reference_sample_is_weighted_and_seeded():

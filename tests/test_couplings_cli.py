@@ -104,6 +104,11 @@ def test_couplings_command(workspace, tmp_path):
                  "--no-figures"]) == 0  # fmt: skip
     assert main(["couplings", str(tmp_path / "run"), "--out", str(out), "--n-ref", "0"]) == 2
     assert main(["couplings", str(tmp_path / "run"), "--out", str(out), "--method", "slow"]) == 2
+    assert (
+        main(["couplings", str(tmp_path / "run"), "--out", str(out), "--decoder-precision", "float16"]) == 2
+    )
+    assert main(["couplings", str(tmp_path / "run"), "--out", str(out), "--method", "naive",
+                 "--decoder-precision", "bfloat16"]) == 2  # fmt: skip
     assert main(["couplings", str(tmp_path / "missing"), "--out", str(out)]) == 2
 
 

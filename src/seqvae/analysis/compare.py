@@ -23,24 +23,8 @@ import numpy as np
 from seqvae.analysis.matrix_file import PositionMatrix
 from seqvae.errors import InputError
 
-
-def average_product_correction(matrix: np.ndarray) -> np.ndarray:
-    """APC (Dunn et al. 2008): ``M_ij - M̄_i M̄_j / M̄`` over off-diagonal entries, diagonal 0.
-
-    Removes the rank-one "per-position scale" part of a matrix (e.g. a VAE's larger Δ at variable
-    positions), which otherwise dominates correlations and top eigenvectors.
-    """
-    m = 0.5 * (np.asarray(matrix, np.float64) + np.asarray(matrix, np.float64).T)
-    length = m.shape[0]
-    off = m.copy()
-    np.fill_diagonal(off, 0.0)
-    row_mean = off.sum(axis=1) / (length - 1)
-    total_mean = off.sum() / (length * (length - 1))
-    if total_mean == 0:
-        return off
-    corrected = off - np.outer(row_mean, row_mean) / total_mean
-    np.fill_diagonal(corrected, 0.0)
-    return corrected
+# the one APC implementation (also used by the Potts coupling norms); importable from here too
+from seqvae.models.potts import average_product_correction
 
 
 def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix, PositionMatrix, str]:
@@ -140,12 +124,20 @@ def random_vector_null(length: int, k: int, n_samples: int = 2000, seed: int = 0
 def permutation_null(
     a: np.ndarray, b: np.ndarray, k: int, n_permutations: int = 200, seed: int = 0
 ) -> dict[str, list[float] | float]:
-    """Overlaps and correlations after relabelling ``b``'s positions at random."""
+    """Overlaps and correlations after relabelling ``b``'s positions at random.
+
+    Besides the null's mean and 95th percentile, each observed statistic gets a one-sided
+    permutation p-value ``(1 + #{null >= observed}) / (1 + n_permutations)``: for each
+    ``|v_k · w_k|`` (``dot_p``), the mean principal-angle cosine and the off-diagonal Pearson r.
+    """
     from seqvae.analysis.sca import single_threaded_blas
 
     rng = np.random.default_rng(seed)
     _, va = top_eigenvectors(a, k)
     _, vb = top_eigenvectors(b, k)
+    observed_dots = np.abs((va * vb).sum(axis=0))
+    observed_cos = float(principal_cosines(va, vb).mean())
+    observed_pearson = offdiagonal_correlations(a, b)[0]
     length = a.shape[0]
     diag = []
     cos = []
@@ -158,13 +150,23 @@ def permutation_null(
             cos.append(principal_cosines(va, vp).mean())
             pearson.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
     diag = np.asarray(diag)
+    cos = np.asarray(cos)
+    pearson = np.asarray(pearson)
+
+    def p_value(null: np.ndarray, observed: float) -> float:
+        return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
+
     return {
+        "n_permutations": int(n_permutations),
         "dot_mean": diag.mean(axis=0).tolist(),
         "dot_q95": np.quantile(diag, 0.95, axis=0).tolist(),
+        "dot_p": [p_value(diag[:, c], observed_dots[c]) for c in range(observed_dots.size)],
         "principal_cosine_mean": float(np.mean(cos)),
         "principal_cosine_q95": float(np.quantile(cos, 0.95)),
+        "principal_cosine_p": p_value(cos, observed_cos),
         "pearson_mean": float(np.nanmean(pearson)),
         "pearson_q95": float(np.nanquantile(pearson, 0.95)),
+        "pearson_p": p_value(pearson[np.isfinite(pearson)], observed_pearson),
     }
 
 
@@ -313,38 +315,25 @@ def pca_loading_matrix(
 
     PCA of the weighted, centred one-hot matrix (gaps all-zero) gives loadings ``V [20L, k]``
     and variances ``λ``; the rank-k covariance ``V Λ Vᵀ`` is reduced to L x L by the Frobenius
-    norm of each 20 x 20 block, like the SCA matrix. The covariance is applied implicitly through
-    a sparse one-hot (never a dense one-hot or a 20L x 20L matrix).
+    norm of each 20 x 20 block, like the SCA matrix. The PCA itself is
+    :func:`seqvae.analysis.latent.alignment_pca` with the gap as an all-zero row (a sparse
+    one-hot applied as an operator: never a dense one-hot or a 20L x 20L matrix).
 
     Returns
     -------
     (matrix, variances)
         The ``[L, L]`` matrix and the top-k variances.
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from seqvae.analysis.latent import alignment_pca
 
     codes = np.asarray(codes)
-    n, length = codes.shape
-    dim = length * n_residues
-    weights = np.ones(n) if weights is None else np.asarray(weights, np.float64)
-    wn = weights / weights.sum()
-    rows = np.repeat(np.arange(n), length)
-    cols = (np.arange(length)[None, :] * n_residues + codes.astype(np.int64)).ravel()
-    residue = codes.ravel() < n_residues
-    x = csr_matrix((np.ones(int(residue.sum())), (rows[residue], cols[residue])), shape=(n, dim))
-    mean = np.asarray(x.T @ wn).ravel()
-
-    def matvec(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v).ravel()
-        return x.T @ (wn * (x @ v)) - mean * (mean @ v)
-
-    k = min(n_components, dim - 2)
-    operator = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
-    start = np.random.default_rng(seed).standard_normal(dim)
-    values, vectors = eigsh(operator, k=k, which="LA", v0=start)
-    order = np.argsort(-values)
-    values, vectors = values[order], vectors[:, order]
+    length = codes.shape[1]
+    # codes >= n_residues (the gap) are all-zero rows of the one-hot
+    pca = alignment_pca(
+        np.minimum(codes, n_residues), n_residues + 1, weights, n_components, include_gaps=False, seed=seed
+    )
+    values, vectors = pca.explained_variance, pca.components
+    k = values.size
     blocks = vectors.reshape(length, n_residues, k)
     gram = np.einsum("lap,laq->lpq", blocks, blocks)  # G_i = V_iᵀ V_i
     scaled = values[None, :, None] * gram * values[None, None, :]  # Λ G_i Λ

@@ -229,6 +229,13 @@ def baseline_fit(
         soft_wrap=True,
         highlight=False,
     )
+    if model == "potts":
+        console.print(
+            f"coupling matrices (Frobenius norms, without / with APC): {out}/couplings.npz, "
+            f"{out}/couplings_apc.npz (seqvae compare / contacts read them)",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 def benchmark_dms(

@@ -80,12 +80,22 @@ class PottsModel(nn.Module):
 
 
 def average_product_correction(matrix: np.ndarray) -> np.ndarray:
-    """APC: ``S_ij - S_i. S_.j / S_..`` with means over off-diagonal entries; diagonal set to 0."""
-    m = np.asarray(matrix, dtype=np.float64).copy()
-    n = m.shape[0]
-    off = ~np.eye(n, dtype=bool)
-    row_mean = np.where(off, m, 0.0).sum(axis=1) / (n - 1)
-    total_mean = m[off].mean()
-    corrected = m - np.outer(row_mean, row_mean) / total_mean
+    """APC (Dunn et al. 2008): ``M_ij - M̄_i M̄_j / M̄`` with means over off-diagonal entries.
+
+    The input is symmetrised first; the diagonal of the result is 0. Removes the rank-one
+    "per-position scale" part of a matrix (e.g. a VAE's larger Δ at variable positions, or a
+    Potts model's stronger couplings at high-entropy columns). The one implementation: the
+    comparison and contact code use it too.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    m = 0.5 * (m + m.T)
+    length = m.shape[0]
+    off = m.copy()
+    np.fill_diagonal(off, 0.0)
+    row_mean = off.sum(axis=1) / (length - 1)
+    total_mean = off.sum() / (length * (length - 1))
+    if total_mean == 0:
+        return off
+    corrected = off - np.outer(row_mean, row_mean) / total_mean
     np.fill_diagonal(corrected, 0.0)
     return corrected

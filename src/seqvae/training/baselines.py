@@ -6,7 +6,11 @@
 
 A baseline directory holds ``baseline.json`` (kind, settings, timings), ``registry.json`` (the
 same schema as a VAE run, so mutations map identically), ``model.safetensors`` and, for Potts,
-``couplings.npz`` (L x L Frobenius norms with APC and the residue numbers of the columns).
+``couplings.npz`` and ``couplings_apc.npz``: the L x L coupling strengths (Frobenius norm of each
+zero-sum-gauge ``J_ij`` over the 20 amino acids, gap state dropped), without and with the average
+product correction, in the position-matrix convention of :mod:`seqvae.analysis.matrix_file`
+(``matrix``, ``numbering``, ``residues``, ``kind``), so ``seqvae compare`` and ``seqvae contacts``
+read them directly.
 ``seqvae score DIR mutations.csv`` accepts such a directory like a VAE run.
 """
 
@@ -31,6 +35,7 @@ from seqvae.training import run_directory as files
 
 BASELINE = "baseline.json"
 COUPLINGS = "couplings.npz"
+COUPLINGS_APC = "couplings_apc.npz"
 KINDS = ("site-independent", "potts")
 
 
@@ -248,6 +253,35 @@ def fit_potts(
     return model, report
 
 
+def write_potts_coupling_matrices(
+    model: PottsModel, registry: AlignmentRegistry, out: str | Path
+) -> dict[str, Path]:
+    """Write a Potts model's L x L coupling strengths as position-matrix NPZ files.
+
+    ``couplings.npz`` holds the Frobenius norms of the zero-sum-gauge couplings over the amino
+    acids (gap state excluded), ``couplings_apc.npz`` the same after the average product
+    correction; both carry the registry's reference ``numbering`` and ``residues`` and
+    ``kind`` ``"potts"`` / ``"potts-apc"``.
+
+    Returns
+    -------
+    dict
+        ``{"couplings": path, "couplings_apc": path}``.
+    """
+    from seqvae.analysis.matrix_file import save_matrix_npz
+    from seqvae.models.potts import average_product_correction
+
+    out = Path(out)
+    norms = model.frobenius_norms(exclude_gap=True, apc=False)
+    common = {"numbering": np.asarray(registry.numbering), "residues": registry.reference_sequence}
+    return {
+        "couplings": save_matrix_npz(out / COUPLINGS, norms, kind="potts", **common),
+        "couplings_apc": save_matrix_npz(
+            out / COUPLINGS_APC, average_product_correction(norms), kind="potts-apc", **common
+        ),
+    }
+
+
 # -- baseline directories ------------------------------------------------------------------------
 def is_baseline_directory(path: str | Path) -> bool:
     return (Path(path) / BASELINE).exists()
@@ -299,13 +333,7 @@ def fit_baseline(
     with atomic_path(out / files.WEIGHTS) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     if kind == "potts":
-        with atomic_path(out / COUPLINGS) as tmp, open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                frobenius_apc=model.frobenius_norms(apc=True),
-                frobenius=model.frobenius_norms(apc=False),
-                numbering=np.asarray(registry.numbering),
-            )
+        write_potts_coupling_matrices(model, registry, out)
     summary = {
         "kind": kind,
         "gap_code": gap,
