@@ -177,11 +177,59 @@ def test_bad_baseline_generation_exits_2(family, tmp_path):
     assert main([*base, "-n", "5", "--argmax"]) == 2
     assert main([*base, "-n", "5", "--region-ids", "am_00001,am_00002"]) == 2
     assert main([*base, "-n", "5", "--region-coords", "0,0"]) == 2
+    assert main([*base, "-n", "5", "--sweeps", "10"]) == 2  # --sweeps is for Potts baselines
     potts_dir = tmp_path / "potts"
     potts = ["baseline", "fit", str(train_fasta), "--model", "potts", "--max-iterations", "2"]
     assert main([*potts, "--out", str(potts_dir)]) == 0
-    assert main(["generate", str(potts_dir), "-n", "5", "--out", str(out)]) == 2
+    assert main(["generate", str(potts_dir), "-n", "5", "--sweeps", "0", "--out", str(out)]) == 2
     assert not out.exists()
+
+
+def test_potts_gibbs_samples_follow_the_exact_distribution():
+    """3 positions x 3 states: 27 sequences, so p(x) is known exactly; Gibbs frequencies match it."""
+    from itertools import product
+
+    from seqvae.models.potts import PottsModel
+
+    rng = np.random.default_rng(4)
+    length, q = 3, 3
+    fields = rng.normal(0, 0.7, (length, q))
+    couplings = rng.normal(0, 0.8, (length * q, length * q))
+    couplings = (couplings + couplings.T) / 2
+    for i in range(length):
+        couplings[i * q : (i + 1) * q, i * q : (i + 1) * q] = 0
+    model = PottsModel(torch.tensor(fields), torch.tensor(couplings))
+    states = torch.tensor(list(product(range(q), repeat=length)))
+    exact = torch.softmax(model.hamiltonian(states), 0).numpy()
+    trace: list[float] = []
+    samples = model.sample(6000, torch.Generator().manual_seed(0), sweeps=20, trace=trace)
+    index = (samples.long() * torch.tensor([q * q, q, 1])).sum(1).numpy()
+    observed = np.bincount(index, minlength=q**length) / len(index)
+    assert np.abs(observed - exact).max() < 0.015, np.abs(observed - exact).max()
+    assert len(trace) == 20
+    again = model.sample(6000, torch.Generator().manual_seed(0), sweeps=20)
+    assert torch.equal(samples, again)  # seeded
+
+
+def test_generate_from_a_potts_baseline(family, tmp_path):
+    train_fasta = _write_fasta(tmp_path / "train.fasta", family["training"])
+    potts_dir = tmp_path / "potts"
+    fit = ["baseline", "fit", str(train_fasta), "--model", "potts", "--model-gaps"]
+    assert main([*fit, "--max-iterations", "40", "--out", str(potts_dir)]) == 0
+    out = tmp_path / "potts.fasta"
+    assert main(["generate", str(potts_dir), "-n", "400", "--sweeps", "30", "--out", str(out)]) == 0
+    samples = seqvae.read_alignment(out)
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert list(table.columns) == ["id", "sequence", "hamiltonian"]
+    model, _, _ = load_baseline(potts_dir)
+    expected = model.hamiltonian(torch.from_numpy(samples.codes)).numpy()
+    assert np.allclose(table["hamiltonian"], expected, atol=1e-3)
+    settings = json.loads(out.with_suffix(".json").read_text())
+    assert settings["model"] == "potts" and len(settings["mean_hamiltonian_per_sweep"]) == 30
+    # a pairwise model reproduces the family's pairwise statistics, which site-independent cannot
+    held_out = seqvae.read_alignment(_write_fasta(tmp_path / "held.fasta", family["held_out"]))
+    evaluation = cap.evaluate_samples(samples, held_out, r20_sets=20)
+    assert evaluation.summary["pairwise_r"] > 0.5, evaluation.summary["pairwise_r"]
 
 
 def test_evaluate_samples_with_a_synthetic_family_reports_energy_and_coverage(tmp_path, capsys):

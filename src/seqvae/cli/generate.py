@@ -118,13 +118,18 @@ def generate_command(
     figure: Annotated[
         Path | None, typer.Option(help="Interpolation figure (default: beside the FASTA, .png).")
     ] = None,
+    sweeps: Annotated[
+        int | None,
+        typer.Option(help="Potts baselines: Gibbs sweeps per chain (default 200; one chain per sample)."),
+    ] = None,
 ) -> None:
     """Generate sequences: z from the prior (or a region, or a path between two sequences),
     decoded by sampling (default, T = 1) or argmax.
 
     Runs trained with model_gaps=False have no gap state: their designs contain no gaps.
-    Given a site-independent baseline directory (seqvae baseline fit), draws -n sequences
-    column by column from it (with --seed and --temperature; the CSV holds the log-likelihood).
+    Given a baseline directory (seqvae baseline fit), draws -n sequences from it: column by
+    column from a site-independent model (the CSV holds the log-likelihood), by Gibbs sampling
+    from a Potts model (--sweeps; the CSV holds the Hamiltonian). --seed and --temperature apply.
     """
     from seqvae.analysis import generation as gen
     from seqvae.run import load
@@ -155,8 +160,10 @@ def generate_command(
             )
             if used
         ]
-        _sample_baseline(run_dir, n, out, seed, temperature, vae_only)
+        _sample_baseline(run_dir, n, out, seed, temperature, vae_only, sweeps)
         return
+    if sweeps is not None:
+        raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
     if argmax and temperature is not None:
         raise InputError("--argmax and --temperature exclude each other", "--temperature")
     if region_phenotype is not None and phenotypes is None:
@@ -247,9 +254,11 @@ def _sample_baseline(
     seed: int,
     temperature: float | None,
     vae_only: list[str],
+    sweeps: int | None = None,
 ) -> None:
-    """``seqvae generate BASELINE_DIR``: independent draws per column from a site-independent model."""
-    from seqvae.analysis.generation import sample_site_independent
+    """``seqvae generate BASELINE_DIR``: independent draws per column from a site-independent
+    model, or Gibbs chains of a Potts model."""
+    from seqvae.analysis.generation import sample_potts, sample_site_independent
     from seqvae.training.baselines import load_baseline
 
     if vae_only:
@@ -266,12 +275,23 @@ def _sample_baseline(
     if out.suffix.lower() in (".csv", ".json", ".png"):
         raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
     model, registry, kind = load_baseline(baseline_dir)
-    if kind != "site-independent":
-        raise InputError(
-            f"sampling is implemented for site-independent baselines; this one is {kind!r} "
-            "(a Potts model needs MCMC)",
-            baseline_dir,
+    if kind == "potts":
+        with console.status(f"Gibbs sampling {n} chains"):
+            samples = sample_potts(
+                model, registry.alphabet, int(n), seed, 200 if sweeps is None else sweeps,
+                temperature or 1.0, source=str(baseline_dir),
+            )  # fmt: skip
+        before, last = samples.metadata["mean_hamiltonian_last_two_tenths"]
+        fasta, csv, meta = samples.write(out)
+        console.print(
+            f"{len(samples)} Gibbs samples from the Potts model ({samples.metadata['sweeps']} sweeps): "
+            f"mean H {before:.2f} over the second-last tenth of the sweeps, {last:.2f} over the last "
+            "(close values: the chains have settled; otherwise raise --sweeps)\n"
+            f"wrote {fasta}, {csv}, {meta}"
         )
+        return
+    if sweeps is not None:
+        raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
     samples = sample_site_independent(
         model, registry.alphabet, int(n), seed, temperature or 1.0, source=str(baseline_dir)
     )
