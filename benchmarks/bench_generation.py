@@ -341,6 +341,17 @@ def baseline_comparison(args, run, run_dir, train_fasta, held_fasta, held, held_
     seconds["baseline sample"] = seqvae_cli(
         ["generate", str(baseline_dir), "-n", n, "--seed", seed, "--out", str(baseline_fasta)]
     )
+    potts_dir = OUT / "potts"
+    seconds["potts fit"] = seqvae_cli(
+        [
+            *("baseline", "fit", str(train_fasta), "--model", "potts", "--model-gaps"),
+            *("--theta", "0.2", "--out", str(potts_dir), "--overwrite"),
+        ]
+    )
+    potts_fasta = OUT / "samples_potts.fasta"
+    seconds["potts sample"] = seqvae_cli(
+        ["generate", str(potts_dir), "-n", n, "--seed", seed, "--sweeps", "200", "--out", str(potts_fasta)]
+    )
     # the ceiling: a finite sample of the true distribution, n training sequences drawn by weight
     natural_fasta = OUT / "natural_training_sample.fasta"
     rng = np.random.default_rng(args.seed + 100)
@@ -353,6 +364,7 @@ def baseline_comparison(args, run, run_dir, train_fasta, held_fasta, held, held_
         "VAE prior": OUT / "designs_prior_T1.fasta",
         "VAE region RE_norm >= q90 (top decile)": region_fastas["RE_norm >= q90"],
         "site-independent": baseline_fasta,
+        "Potts (pseudo-likelihood, Gibbs 200 sweeps)": potts_fasta,
         "natural training split (ceiling)": natural_fasta,
         "extra: VAE region RE_norm >= q97": region_fastas["RE_norm >= q97"],
     }
