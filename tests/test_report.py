@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import seqvae
 from seqvae.data.alignment import alignment_from_sequences
@@ -157,20 +158,12 @@ def test_scored_scan_gets_a_scatter_with_rho(small_run, tmp_path):
     folder.mkdir()
     pd.DataFrame(rows).to_csv(folder / "dms.csv", index=False)
     out = folder / "scores.csv"
-    code = main(
-        [
-            "score",
-            str(small_run.path),
-            str(folder / "dms.csv"),
-            "--score-col",
-            "fitness",
-            "--samples",
-            "4",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    arguments = ["score", str(small_run.path), str(folder / "dms.csv"), "--score-col", "fitness"]
+    assert main([*arguments, "--threads", "0", "--out", str(out)]) == 2
+    assert not out.exists()
+    threads = torch.get_num_threads()
+    assert main([*arguments, "--samples", "4", "--threads", "1", "--out", str(out)]) == 0
+    assert torch.get_num_threads() == threads  # --threads applies to the command only
     summary = json.loads((folder / "scores_summary.json").read_text())
     assert summary["scores_file"] == "scores.csv" and summary["n_scored"] == len(rows)
     assert (folder / "scores_scatter.png").stat().st_size > 5_000

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from seqvae.data.synthetic.associative_memory import (
     AssociativeMemorySample,
@@ -114,6 +113,7 @@ def run_demo(
     """
     from seqvae.report import build_report
     from seqvae.run import train
+    from seqvae.utils import torch_threads
 
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise InputError(f"max_steps must be an integer >= 1 (got {max_steps!r})", source="max_steps")
@@ -142,10 +142,7 @@ def run_demo(
     timings["simulate_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         run = train(
             sample.alignment,
             demo_config(max_steps, seed),
@@ -153,8 +150,6 @@ def run_demo(
             overwrite=True,
             show_progress=show_progress,
         )
-    finally:
-        torch.set_num_threads(previous_threads)
     timings["train_s"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -20,6 +21,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds legacy global users too
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run a block on ``threads`` CPU threads (``None``: leave torch's setting), then restore."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def coerce_fields(instance: Any, section: str) -> None:

@@ -70,6 +70,13 @@ def score(
     ] = None,
     samples: Annotated[int, typer.Option(help="Draws of z per sequence (VAE).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the z draws.")] = 0,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads (default: torch's, every core). On a machine busy with other jobs 1 "
+            "is often several times faster: threads that wait for a busy core stall each batch."
+        ),
+    ] = None,
     iw: Annotated[
         bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")
     ] = False,
@@ -92,93 +99,97 @@ def score(
     """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter)."""
     from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.scoring import EnsembleScorer, load_scorer, score_all_singles, score_file
+    from seqvae.utils import torch_threads
 
     run_dirs, table = _split_paths(paths, runs)
-    if all_singles and table is not None:
-        raise InputError("--all-singles takes no mutation table")
-    if not all_singles and table is None:
-        raise InputError("give a mutation table (CSV) or --all-singles")
-    if samples < 1:
-        raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
-    scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw) for p in run_dirs]
-    scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
-    started = time.perf_counter()
-    if all_singles:
-        from seqvae.plots.mutations import plot_singles_heatmap
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
+    with torch_threads(threads):
+        if all_singles and table is not None:
+            raise InputError("--all-singles takes no mutation table")
+        if not all_singles and table is None:
+            raise InputError("give a mutation table (CSV) or --all-singles")
+        if samples < 1:
+            raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
+        scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw) for p in run_dirs]
+        scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
+        started = time.perf_counter()
+        if all_singles:
+            from seqvae.plots.mutations import plot_singles_heatmap
 
-        singles = score_all_singles(scorer)
-        with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
-            singles.to_csv(handle, index=False, float_format="%.6g")
-        png = out.with_suffix(".png")
-        plot_singles_heatmap(singles, scorer.registry, png, title=f"single mutants: {scorer.name}")
-        console.print(
-            f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}",
-            soft_wrap=True,
-            highlight=False,
+            singles = score_all_singles(scorer)
+            with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+                singles.to_csv(handle, index=False, float_format="%.6g")
+            png = out.with_suffix(".png")
+            plot_singles_heatmap(singles, scorer.registry, png, title=f"single mutants: {scorer.name}")
+            console.print(
+                f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            return
+        with Progress(
+            TextColumn("[bold]scoring"),
+            TextColumn("{task.completed} rows"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("score", total=None)
+            report = score_file(
+                scorer,
+                table,
+                out,
+                mutant_column=mutant_col,
+                sequence_column=sequence_col,
+                score_column=score_col,
+                label_column=label_col,
+                skip_mismatches=skip_mismatches,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+        message = (
+            f"scored {report.n_scored} of {report.n_rows} rows in {report.seconds:.1f} s "
+            f"({report.n_unscored} without a score, see 'reason'"
+            + (
+                f"; {report.n_mismatches_skipped} wild-type mismatches dropped"
+                if report.n_mismatches_skipped
+                else ""
+            )
+            + f"): {out}"
         )
-        return
-    with Progress(
-        TextColumn("[bold]scoring"),
-        TextColumn("{task.completed} rows"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("score", total=None)
-        report = score_file(
-            scorer,
-            table,
-            out,
-            mutant_column=mutant_col,
-            sequence_column=sequence_col,
-            score_column=score_col,
-            label_column=label_col,
-            skip_mismatches=skip_mismatches,
-            progress=lambda n: bar.update(task, completed=n),
-        )
-    message = (
-        f"scored {report.n_scored} of {report.n_rows} rows in {report.seconds:.1f} s "
-        f"({report.n_unscored} without a score, see 'reason'"
-        + (
-            f"; {report.n_mismatches_skipped} wild-type mismatches dropped"
-            if report.n_mismatches_skipped
-            else ""
-        )
-        + f"): {out}"
-    )
-    console.print(message, soft_wrap=True, highlight=False)
-    if score_col:
-        evaluation = evaluate_scores(
-            report.predicted,
-            report.measured,
-            report.labels if label_col else None,
-            n_unscored=report.n_unscored + report.n_mismatches_skipped,
-        )
-        print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
-        from seqvae.plots.mutations import plot_score_scatter
+        console.print(message, soft_wrap=True, highlight=False)
+        if score_col:
+            evaluation = evaluate_scores(
+                report.predicted,
+                report.measured,
+                report.labels if label_col else None,
+                n_unscored=report.n_unscored + report.n_mismatches_skipped,
+            )
+            print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
+            from seqvae.plots.mutations import plot_score_scatter
 
-        scatter = plot_score_scatter(
-            report.predicted,
-            report.measured,
-            evaluation.spearman,
-            (evaluation.ci_low, evaluation.ci_high),
-            measured_label=score_col,
-            model_name=scorer.name,
-            path=out.with_name(f"{out.stem}_scatter.png"),
-        )
-        summary = summary or out.with_name(f"{out.stem}_summary.json")
-        write_json(
-            summary,
-            {
-                "model": scorer.name,
-                "column": score_col,
-                "scores_file": out.name,
-                "seconds": report.seconds,
-                **evaluation.to_dict(),
-            },
-        )
-        console.print(f"evaluation: {summary}, {scatter}", soft_wrap=True, highlight=False)
+            scatter = plot_score_scatter(
+                report.predicted,
+                report.measured,
+                evaluation.spearman,
+                (evaluation.ci_low, evaluation.ci_high),
+                measured_label=score_col,
+                model_name=scorer.name,
+                path=out.with_name(f"{out.stem}_scatter.png"),
+            )
+            summary = summary or out.with_name(f"{out.stem}_summary.json")
+            write_json(
+                summary,
+                {
+                    "model": scorer.name,
+                    "column": score_col,
+                    "scores_file": out.name,
+                    "seconds": report.seconds,
+                    **evaluation.to_dict(),
+                },
+            )
+            console.print(f"evaluation: {summary}, {scatter}", soft_wrap=True, highlight=False)
 
 
 def baseline_fit(

@@ -31,6 +31,7 @@ from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
+from seqvae.utils import torch_threads
 
 METRIC_COLUMNS = [
     "step",
@@ -316,12 +317,8 @@ class Trainer:
         With early stopping enabled, the weights of the best validation ELBO are restored at
         the end; otherwise the final weights are kept.
         """
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             return self._fit()
-        finally:
-            torch.set_num_threads(previous_threads)
 
     def _fit(self) -> TrainingOutcome:
         config = self.config
