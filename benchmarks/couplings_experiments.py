@@ -3,7 +3,9 @@
 
 One command: ``python benchmarks/couplings_experiments.py [--stage train|s1a|compare|contacts|all]``.
 ``--stage sizes`` (session 2) repeats the VAE-vs-SCA comparison over latent sizes 2, 3, 5, 10 and
-two seeds, with VAEs trained until the validation ELBO stops improving (see ``SIZES_CONFIG``).
+two seeds, with VAEs trained until the validation ELBO stops improving (see ``SIZES_CONFIG``);
+``--regulariser mmd --mmd-weight 10`` trains MMD (InfoVAE) models instead, for a fixed number of
+steps, into folders of their own (``--sizes`` / ``--seeds`` pick a subset of the grid).
 Small VAEs are trained (a few minutes each, CPU) into ``runs/couplings/`` unless present;
 outputs go to ``benchmarks/out/couplings/`` and small figures to ``benchmarks/figures/``.
 """
@@ -14,7 +16,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -299,20 +301,77 @@ SIZES_RUNS = RUNS / "sizes"
 SIZES_OUT = OUT / "sizes"
 
 
-def train_size_runs(families: list[str], sizes=LATENT_SIZES, seeds=SIZES_SEEDS) -> dict:
+# fixed training length of the MMD models: the KL models' best steps were 3,375-5,250 (SH3)
+# and 750-1,125 (S1A)
+MMD_STEPS = {"sh3": 4000, "s1a": 1000}
+
+
+@dataclass(frozen=True)
+class SizesVariant:
+    """Which regulariser the latent-size study trains, and where its runs and outputs go.
+
+    The KL study (the default) keeps its original folders; any other variant gets folders of its
+    own (``sizes_mmd10`` for λ = 10), so one never overwrites the other.
+    """
+
+    regulariser: str = "kl"
+    mmd_weight: float = 10.0
+    sizes: tuple[int, ...] = LATENT_SIZES
+    seeds: tuple[int, ...] = SIZES_SEEDS
+
+    @property
+    def tag(self) -> str:
+        return "" if self.regulariser == "kl" else f"_mmd{self.mmd_weight:g}"
+
+    @property
+    def runs(self) -> Path:
+        return RUNS / f"sizes{self.tag}"
+
+    @property
+    def out(self) -> Path:
+        return OUT / f"sizes{self.tag}"
+
+    def overrides(self, family: str) -> dict:
+        if self.regulariser == "kl":
+            return {}
+        # InfoVAE: λ · MMD²(q(z), N(0, I)) replaces β · KL (same warm-up of the weight). The
+        # validation ELBO still subtracts KL(q(z|x) || p(z)), which MMD leaves free to grow as
+        # the posteriors narrow (pilot, SH3: the ELBO peaked at step 125 for z = 10 while the
+        # reconstruction kept falling), so early stopping on it would keep an untrained model:
+        # train a fixed number of steps instead, inside the KL models' best-step range.
+        return {
+            "model.regulariser": "mmd",
+            "model.mmd_weight": self.mmd_weight,
+            "training.early_stopping_patience": None,
+            "training.max_steps": MMD_STEPS[family],
+        }
+
+    @property
+    def is_full_grid(self) -> bool:
+        return self.sizes == LATENT_SIZES and self.seeds == SIZES_SEEDS
+
+
+def train_size_runs(families: list[str], variant: SizesVariant = SizesVariant()) -> dict:
     rows = {}
+    sizes, seeds = variant.sizes, variant.seeds
     for family in families:
         path, data, _ = SIZES_FAMILIES[family]
         for z in sizes:
             for seed in seeds:
                 name = f"{family}_z{z}_s{seed}"
-                out = SIZES_RUNS / name
+                out = variant.runs / name
                 summary_path = out / "summary.json"
                 if not (
                     summary_path.exists() and json.loads(summary_path.read_text()).get("status") == "finished"
                 ):
                     cfg = seqvae.preset_config("explore").updated(
-                        {**SIZES_CONFIG, **data, "model.latent_dim": z, "seed": seed}
+                        {
+                            **SIZES_CONFIG,
+                            **data,
+                            **variant.overrides(family),
+                            "model.latent_dim": z,
+                            "seed": seed,
+                        }
                     )
                     print(f"training {name} ...", flush=True)
                     seqvae.train(path, cfg, out=out, overwrite=True, show_progress=False)
@@ -325,10 +384,12 @@ def train_size_runs(families: list[str], sizes=LATENT_SIZES, seeds=SIZES_SEEDS) 
     return rows
 
 
-def size_couplings(name: str, options: CouplingOptions, tag: str) -> tuple[PositionMatrix, dict]:
-    out = SIZES_OUT / f"vae_{name}_{tag}"
+def size_couplings(
+    name: str, options: CouplingOptions, tag: str, variant: SizesVariant = SizesVariant()
+) -> tuple[PositionMatrix, dict]:
+    out = variant.out / f"vae_{name}_{tag}"
     if not (out / "couplings.npz").exists():
-        run = seqvae.load(SIZES_RUNS / name)
+        run = seqvae.load(variant.runs / name)
         result = vae_couplings(run, options=options)
         print(
             f"{name} ({tag}): couplings on {result.reference_rows.size} references, {result.n_neighbours} "
@@ -361,16 +422,20 @@ def _row(comparison) -> dict:
     return row
 
 
-def sizes_stage(families: list[str], permutations: int = 1000) -> dict:
-    SIZES_OUT.mkdir(parents=True, exist_ok=True)
+def sizes_stage(
+    families: list[str], permutations: int = 1000, variant: SizesVariant = SizesVariant()
+) -> dict:
+    sizes, seeds = variant.sizes, variant.seeds
+    variant.out.mkdir(parents=True, exist_ok=True)
     for family in families:
-        path = SIZES_OUT / f"sizes_{family}.json"
-        results = {"training": train_size_runs([family]), "comparisons": {}, "couplings": {}}
+        path = variant.out / f"sizes_{family}.json"
+        results = {"training": train_size_runs([family], variant), "comparisons": {}, "couplings": {}}
         aln_path, data, n_ref = SIZES_FAMILIES[family]
         results["settings"] = {
             "config": "explore preset",
             **SIZES_CONFIG,
             **data,
+            **variant.overrides(family),
             "couplings": asdict(ALL_REFERENCES),
             "sample_n_references": n_ref,
         }
@@ -384,18 +449,19 @@ def sizes_stage(families: list[str], permutations: int = 1000) -> dict:
         pca = PositionMatrix(pca_matrix, numbering=processed.numbering, residues=sca.residues, kind="pca")
         pairs = [(f"{family} PCA", pca)]
         vae = {}
-        for z in LATENT_SIZES:
-            for seed in SIZES_SEEDS:
+        for z in sizes:
+            for seed in seeds:
                 name = f"{family}_z{z}_s{seed}"
-                vae[(z, seed)], summary = size_couplings(name, ALL_REFERENCES, "all")
+                vae[(z, seed)], summary = size_couplings(name, ALL_REFERENCES, "all", variant)
                 results["couplings"][name] = {
                     k: summary[k] for k in ("n_references", "n_neighbours", "elapsed_s")
                 }
                 pairs.append((f"{family} z{z} s{seed}", vae[(z, seed)]))
-        sample, _ = size_couplings(
-            f"{family}_z10_s0", CouplingOptions(n_references=n_ref, seed=0), f"sample{n_ref}"
-        )
-        pairs.append((f"{family} z10 s0, {n_ref}-reference sample", sample))
+        if variant.is_full_grid:  # the sampling-noise check is part of the full KL grid only
+            sample, _ = size_couplings(
+                f"{family}_z10_s0", CouplingOptions(n_references=n_ref, seed=0), f"sample{n_ref}", variant
+            )
+            pairs.append((f"{family} z10 s0, {n_ref}-reference sample", sample))
         for key, matrix in pairs:
             for apc in (False, True):
                 comparison, a, b = compare_matrices(
@@ -405,30 +471,36 @@ def sizes_stage(families: list[str], permutations: int = 1000) -> dict:
                 # match, and the reference residues there must be the same letters
                 assert np.array_equal(a.residues, b.residues), f"{key}: reference residues differ"
                 results["comparisons"][key + (" APC" if apc else "")] = _row(comparison)
-                if key == f"{family} z10 s0":
+                if key == f"{family} z{sizes[-1]} s{seeds[0]}":
                     write_comparison(
-                        comparison, a, b, SIZES_OUT / (f"compare_{family}_z10" + ("_apc" if apc else ""))
+                        comparison,
+                        a,
+                        b,
+                        variant.out / (f"compare_{family}_z{sizes[-1]}" + ("_apc" if apc else "")),
                     )
         # how stable the VAE's own top eigenvectors are: two training seeds, and a reference sample
         stability = {}
-        for z in LATENT_SIZES:
-            c, _, _ = compare_matrices(vae[(z, 0)], vae[(z, 1)], k=3, n_permutations=0)
-            stability[f"{family} z{z}: seed 0 vs seed 1"] = _row(c)
-        c, _, _ = compare_matrices(vae[(10, 0)], sample, k=3, n_permutations=0)
-        stability[f"{family} z10 s0: all references vs {n_ref}-reference sample"] = _row(c)
+        if len(seeds) > 1:
+            for z in sizes:
+                c, _, _ = compare_matrices(vae[(z, seeds[0])], vae[(z, seeds[1])], k=3, n_permutations=0)
+                stability[f"{family} z{z}: seed {seeds[0]} vs seed {seeds[1]}"] = _row(c)
+        if variant.is_full_grid:
+            c, _, _ = compare_matrices(vae[(10, 0)], sample, k=3, n_permutations=0)
+            stability[f"{family} z10 s0: all references vs {n_ref}-reference sample"] = _row(c)
         results["stability"] = stability
         path.write_text(json.dumps(results, indent=2, default=float))
     merged = {"training": {}, "comparisons": {}, "stability": {}, "couplings": {}}
     for family in SIZES_FAMILIES:
-        path = SIZES_OUT / f"sizes_{family}.json"
+        path = variant.out / f"sizes_{family}.json"
         if path.exists():
             data = json.loads(path.read_text())
             for key in merged:
                 merged[key].update(data.get(key, {}))
     print_sizes_table(merged)
-    done = [f for f in SIZES_FAMILIES if (SIZES_OUT / f"sizes_{f}.json").exists()]
-    plot_sizes(merged, done, SIZES_OUT / "latent_sizes.png")
-    small_copy(SIZES_OUT / "latent_sizes.png", FIGURES / "couplings_vae_sca_latent_sizes.png")
+    done = [f for f in SIZES_FAMILIES if (variant.out / f"sizes_{f}.json").exists()]
+    title = "" if variant.regulariser == "kl" else f", MMD λ = {variant.mmd_weight:g}"
+    plot_sizes(merged, done, variant.out / "latent_sizes.png", sizes, seeds, title)
+    small_copy(variant.out / "latent_sizes.png", FIGURES / f"couplings_vae_sca_latent_sizes{variant.tag}.png")
     return merged
 
 
@@ -466,7 +538,14 @@ def print_sizes_table(results: dict) -> None:
         print(key, r, results["couplings"].get(key))
 
 
-def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
+def plot_sizes(
+    results: dict,
+    families: list[str],
+    path: Path,
+    sizes: tuple[int, ...] = LATENT_SIZES,
+    seeds: tuple[int, ...] = SIZES_SEEDS,
+    title_suffix: str = "",
+) -> Path:
     """|v_k · w_k| (VAE vs SCA) against latent size, raw and APC, with the nulls and the seeds' 0.5."""
     from seqvae.plots.style import categorical_colors, new_figure, save_figure
 
@@ -477,9 +556,9 @@ def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
         for row, suffix in enumerate(("", " APC")):
             ax = axes[row, col]
             for k in range(3):
-                for si, seed in enumerate(SIZES_SEEDS):
-                    xs = np.arange(len(LATENT_SIZES)) + (k - 1) * 0.12 + (si - 0.5) * 0.05
-                    ys = [comparisons[f"{family} z{z} s{seed}{suffix}"]["top_dots"][k] for z in LATENT_SIZES]
+                for si, seed in enumerate(seeds):
+                    xs = np.arange(len(sizes)) + (k - 1) * 0.12 + (si - 0.5) * 0.05
+                    ys = [comparisons[f"{family} z{z} s{seed}{suffix}"]["top_dots"][k] for z in sizes]
                     ax.plot(
                         xs,
                         ys,
@@ -490,12 +569,12 @@ def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
                         label=f"v{k + 1}·w{k + 1}" if si == 0 else None,
                     )
                 q95 = np.mean(
-                    [comparisons[f"{family} z{z} s0{suffix}"]["perm_dot_q95"][k] for z in LATENT_SIZES]
+                    [comparisons[f"{family} z{z} s{seeds[0]}{suffix}"]["perm_dot_q95"][k] for z in sizes]
                 )
                 ax.axhline(q95, color=colours[k], lw=0.8, ls="--", alpha=0.7)
                 pca = comparisons[f"{family} PCA{suffix}"]["top_dots"][k]
                 ax.plot(
-                    [len(LATENT_SIZES) - 0.4 + (k - 1) * 0.12],
+                    [len(sizes) - 0.4 + (k - 1) * 0.12],
                     [pca],
                     marker="*",
                     color=colours[k],
@@ -503,18 +582,18 @@ def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
                     ls="none",
                 )
             ax.axhline(0.5, color="black", lw=1.0)
-            rnd = comparisons[f"{family} z2 s0{suffix}"]["random_dot_mean"]
+            rnd = comparisons[f"{family} z{sizes[0]} s{seeds[0]}{suffix}"]["random_dot_mean"]
             ax.axhline(rnd, color="grey", lw=1.0, ls=":")
             ax.set_xticks(
-                [*range(len(LATENT_SIZES)), len(LATENT_SIZES) - 0.4],
-                [*(str(z) for z in LATENT_SIZES), "PCA"],
+                [*range(len(sizes)), len(sizes) - 0.4],
+                [*(str(z) for z in sizes), "PCA"],
             )
-            ax.set_xlim(-0.5, len(LATENT_SIZES) - 0.1)
+            ax.set_xlim(-0.5, len(sizes) - 0.1)
             ax.set_ylim(0, 1.02)
             ax.set_xlabel("latent size (PCA: 10 components, ★)")
             if col == 0:
                 ax.set_ylabel("|v_k · w_k| with SCA")
-            length = comparisons[f"{family} z2 s0{suffix}"]["length"]
+            length = comparisons[f"{family} z{sizes[0]} s{seeds[0]}{suffix}"]["length"]
             ax.set_title(
                 f"{family.upper()}{' after APC' if suffix else ', raw matrices'} ({length} positions)"
             )
@@ -525,18 +604,19 @@ def plot_sizes(results: dict, families: list[str], path: Path) -> Path:
         Line2D([], [], color="black", lw=1.0),
         Line2D([], [], color="grey", lw=0.8, ls="--"),
         Line2D([], [], color="grey", lw=1.0, ls=":"),
-        Line2D([], [], color="grey", marker="o", ls="-"),
-        Line2D([], [], color="grey", marker="s", ls=":"),
+        *(
+            Line2D([], [], color="grey", marker="o" if si == 0 else "s", ls="-" if si == 0 else ":")
+            for si in range(len(seeds))
+        ),
     ]
     labels += [
         "seeds' 0.5",
         "permutation null q95 (per k, colour)",
         "random vectors E|v·w|",
-        "VAE seed 0",
-        "VAE seed 1",
+        *(f"VAE seed {seed}" for seed in seeds),
     ]
     fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.07), frameon=False)
-    fig.suptitle("Top eigenvectors of the VAE coupling matrix vs the SCA matrix")
+    fig.suptitle(f"Top eigenvectors of the VAE coupling matrix vs the SCA matrix{title_suffix}")
     return save_figure(fig, path)
 
 
@@ -551,6 +631,17 @@ def main() -> None:
     parser.add_argument(
         "--families", nargs="*", default=["sh3", "s1a"], help="families for the compare stage"
     )
+    parser.add_argument(
+        "--regulariser",
+        default="kl",
+        choices=["kl", "mmd"],
+        help="sizes stage: kl (β = 1, the original study) or mmd (InfoVAE, own output folders)",
+    )
+    parser.add_argument("--mmd-weight", type=float, default=10.0, help="sizes stage: λ for --regulariser mmd")
+    parser.add_argument(
+        "--sizes", nargs="*", type=int, default=list(LATENT_SIZES), help="sizes stage: latent sizes"
+    )
+    parser.add_argument("--seeds", nargs="*", type=int, default=list(SIZES_SEEDS), help="sizes stage: seeds")
     args = parser.parse_args()
     # one thread: on this shared 2-core machine two torch threads made a training step ~7x slower
     torch.set_num_threads(1)
@@ -567,7 +658,8 @@ def main() -> None:
     if args.stage in ("contacts", "all"):
         contacts_stage()
     if args.stage == "sizes":
-        sizes_stage(args.families)
+        variant = SizesVariant(args.regulariser, args.mmd_weight, tuple(args.sizes), tuple(args.seeds))
+        sizes_stage(args.families, variant=variant)
 
 
 if __name__ == "__main__":
