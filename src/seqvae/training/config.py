@@ -88,7 +88,9 @@ class TrainingConfig:
         Steps between validation ELBO evaluations, and z draws per sequence for it.
     early_stopping_patience
         Stop after this many evaluations without a better validation ELBO; the best
-        weights are kept. ``None`` disables early stopping.
+        weights are kept. ``None`` disables early stopping. With the MMD regulariser the ELBO's
+        KL term is not what training minimises (it grows as the model learns), so a fixed
+        step budget is the safer choice there.
     log_every, checkpoint_every
         Steps between metric rows and between atomic checkpoints.
     device
