@@ -937,6 +937,20 @@ class SampleSet:
     metadata: dict[str, Any] = field(default_factory=dict)
     score_name: str = "log_likelihood"
 
+    @classmethod
+    def numbered(
+        cls,
+        codes: np.ndarray,
+        scores: np.ndarray,
+        alphabet: Alphabet,
+        metadata: dict[str, Any],
+        score_name: str = "log_likelihood",
+    ) -> SampleSet:
+        """Samples named ``sample_00001`` … in draw order."""
+        width = max(5, len(str(len(codes))))
+        ids = [f"sample_{i + 1:0{width}d}" for i in range(len(codes))]
+        return cls(ids, codes, scores, alphabet, metadata, score_name)
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -986,12 +1000,10 @@ def sample_site_independent(
     generator = torch.Generator().manual_seed(int(seed))
     codes = model.sample(n, generator, temperature).numpy()
     log_likelihood = model.log_likelihood(torch.from_numpy(codes)).numpy()
-    width = max(5, len(str(n)))
-    return SampleSet(
-        ids=[f"sample_{i + 1:0{width}d}" for i in range(len(codes))],
-        codes=codes,
-        log_likelihood=log_likelihood,
-        alphabet=alphabet,
+    return SampleSet.numbered(
+        codes,
+        log_likelihood,
+        alphabet,
         metadata={
             "baseline": source,
             "model": "site-independent",
@@ -1047,13 +1059,11 @@ def sample_potts(
     trace: list[float] = []
     codes = model.sample(int(n), generator, sweeps=int(sweeps), temperature=float(temperature), trace=trace)
     hamiltonian = model.hamiltonian(codes).numpy()
-    width = max(5, len(str(n)))
     tenth = max(1, len(trace) // 10)
-    return SampleSet(
-        ids=[f"sample_{i + 1:0{width}d}" for i in range(len(codes))],
-        codes=codes.numpy(),
-        log_likelihood=hamiltonian,
-        alphabet=alphabet,
+    return SampleSet.numbered(
+        codes.numpy(),
+        hamiltonian,
+        alphabet,
         score_name="hamiltonian",
         metadata={
             "baseline": source,
