@@ -118,51 +118,16 @@ def main() -> None:
     # -- generate (through the CLI, as a user would) --------------------------------------------
     designs_fasta = OUT / "designs_prior_T1.fasta"
     argmax_fasta = OUT / "designs_prior_argmax.fasta"
-    t0 = time.perf_counter()
-    assert (
-        cli(
-            [
-                "generate",
-                str(run_dir),
-                "-n",
-                str(args.n),
-                "--out",
-                str(designs_fasta),
-                "--seed",
-                str(args.seed),
-            ]
-        )
-        == 0
+    generate = ["generate", str(run_dir), "-n", str(args.n), "--seed", str(args.seed)]
+    t_generate = seqvae_cli([*generate, "--out", str(designs_fasta)])
+    seqvae_cli([*generate, "--out", str(argmax_fasta), "--argmax"])
+    t_evaluate_cli = seqvae_cli(
+        [
+            *("evaluate-samples", str(designs_fasta), "--reference", str(held_fasta)),
+            *("--run", str(run_dir), "--out", str(OUT / "eval_prior_T1"), "--seed", str(args.seed)),
+            *("--r20-sets", str(args.r20_sets)),
+        ]
     )
-    t_generate = time.perf_counter() - t0
-    assert (
-        cli(
-            [
-                "generate",
-                str(run_dir),
-                "-n",
-                str(args.n),
-                "--out",
-                str(argmax_fasta),
-                "--seed",
-                str(args.seed),
-                "--argmax",
-            ]
-        )
-        == 0
-    )
-    t0 = time.perf_counter()
-    assert (
-        cli(
-            [
-                *("evaluate-samples", str(designs_fasta), "--reference", str(held_fasta)),
-                *("--run", str(run_dir), "--out", str(OUT / "eval_prior_T1"), "--seed", str(args.seed)),
-                *("--r20-sets", str(args.r20_sets)),
-            ]
-        )
-        == 0
-    )
-    t_evaluate_cli = time.perf_counter() - t0
 
     # -- the table: weighted and unweighted reference --------------------------------------------
     training = run.training_alignment()

@@ -8,11 +8,19 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from seqvae.errors import ConfigError
+from seqvae.errors import ConfigError, InputError
 
 # messages on stderr are never wrapped (paths stay whole, errors stay on one line)
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 stdout = Console()
+
+
+def parse_number_list(value: str, option: str, what: str = "values") -> list[float]:
+    """``"0.1,-0.3"`` (commas or semicolons) -> ``[0.1, -0.3]``; a one-line error naming ``option``."""
+    try:
+        return [float(v) for v in value.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{what} must be comma-separated numbers, got {value!r}", option) from None
 
 
 def parse_set_options(values: list[str] | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, stdout
+from seqvae.cli.common import console, parse_number_list, stdout
 from seqvae.errors import InputError
 
 
@@ -37,15 +37,6 @@ def _parse_id_list(value: str) -> list[str]:
             return [v for v in table["id"].dropna().astype(str)]
         return lines
     return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _parse_coordinates(value: str) -> list[float]:
-    try:
-        return [float(v) for v in value.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise InputError(
-            f"coordinates must be comma-separated numbers, got {value!r}", "--region-coords"
-        ) from None
 
 
 def generate_command(
@@ -216,7 +207,9 @@ def generate_command(
         elif region_ball is not None:
             region = gen.region_ball(run, region_ball, float(radius))
         elif region_coords is not None:
-            region = gen.region_coordinates(_parse_coordinates(region_coords), d, radius or 0.0)
+            region = gen.region_coordinates(
+                parse_number_list(region_coords, "--region-coords", "coordinates"), d, radius or 0.0
+            )
         else:
             region = gen.prior_region(d)
         with console.status(f"generating {n} designs"):

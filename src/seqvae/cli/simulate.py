@@ -11,7 +11,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, stdout
+from seqvae.cli.common import console, parse_number_list, stdout
 from seqvae.errors import InputError
 
 simulate_app = typer.Typer(
@@ -191,12 +191,7 @@ def linear_factors(
     with _option_names():
         scales = None
         if factor_scales is not None:
-            try:
-                scales = [float(v) for v in factor_scales.split(",")]
-            except ValueError:
-                raise InputError(
-                    f"factor scales must be comma-separated numbers, got {factor_scales!r}", "--factor-scales"
-                ) from None
+            scales = parse_number_list(factor_scales, "--factor-scales", "factor scales")
         data = simulate_linear_factors(samples, dim, factors, noise, seed, factor_scales=scales)
         paths = write_linear_factors(data, out, format)
     gram = data.directions @ data.directions.T

@@ -381,17 +381,14 @@ def run_experiment(
             }
 
         if jobs == 1 or len(pending) <= 1:
-            import torch
+            from seqvae.utils import torch_threads
 
-            previous = torch.get_num_threads()
-            try:
+            with torch_threads(threads_per_job):  # restored after the run
                 for point in pending:
                     try:
                         record(point, run_point(task_of(point)), None)
                     except (InputError, ValueError, RuntimeError, np.linalg.LinAlgError) as err:
                         record(point, None, err)
-            finally:
-                torch.set_num_threads(previous)
         elif pending:
             context = multiprocessing.get_context("spawn")
             # one thread per worker everywhere (BLAS too), set before the workers start

@@ -310,10 +310,9 @@ def run_sweep(
             )
 
         if jobs == 1:
-            import torch
+            from seqvae.utils import torch_threads
 
-            previous = torch.get_num_threads()
-            try:
+            with torch_threads(threads_per_job):  # restored after the sweep
                 for point in pending:
                     try:
                         result = _train_point(
@@ -322,8 +321,6 @@ def run_sweep(
                         record(point, result, None)
                     except InputError as err:
                         record(point, None, err)
-            finally:
-                torch.set_num_threads(previous)
         elif pending:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
