@@ -7,7 +7,6 @@ model in eval mode. The CLI commands are thin wrappers over these functions.
 from __future__ import annotations
 
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import write_json
+from seqvae.io.output_dirs import check_output_directory as check_directory
+from seqvae.io.output_dirs import claim_directory, lock_directory
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
@@ -195,8 +196,6 @@ def train(
     if isinstance(data, str | Path):
         data = read_alignment(data, config.data.alignment_options())
     check_output_directory(out, overwrite)
-    if overwrite and out.exists():
-        shutil.rmtree(out)
     if isinstance(data, Alignment):
         config.model.likelihood = "categorical"
         config.model.length = data.length
@@ -217,35 +216,32 @@ def train(
         ids = [f"row{i}" for i in range(len(array))]
         filter_report = {}
     config.model.validate()
-    out.mkdir(parents=True, exist_ok=True)
-    mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
-    write_json(out / files.CONFIG, config.to_dict())
-    write_json(
-        out / files.REGISTRY,
-        {
-            "kind": "sequences" if registry is not None else "continuous",
-            "registry": None if registry is None else registry.to_dict(),
-            "theta": config.data.theta,
-            "filter_report": filter_report,
-            "n_sequences": len(tensor),
-            "n_eff": float(weights.sum()),
-        },
-    )
-    files.save_training_data(out, tensor.numpy(), weights, ids, mask)
-    return _run_training(
-        out, config, registry, tensor, weights, mask, resume_state=None, show_progress=show_progress
-    )
+    with claim_directory(out, files.RUN_DIRECTORY, overwrite):
+        mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
+        write_json(out / files.CONFIG, config.to_dict())
+        write_json(
+            out / files.REGISTRY,
+            {
+                "kind": "sequences" if registry is not None else "continuous",
+                "registry": None if registry is None else registry.to_dict(),
+                "theta": config.data.theta,
+                "filter_report": filter_report,
+                "n_sequences": len(tensor),
+                "n_eff": float(weights.sum()),
+            },
+        )
+        files.save_training_data(out, tensor.numpy(), weights, ids, mask)
+        return _run_training(
+            out, config, registry, tensor, weights, mask, resume_state=None, show_progress=show_progress
+        )
 
 
 def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
-    """A new run directory must not exist (or be empty) unless ``overwrite``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError(
-            "run directory already exists and is not empty (use a new --out or --overwrite)", out
-        )
+    """A new run directory must not exist (or be empty); ``overwrite`` replaces only a run directory.
+
+    Nothing is changed here: :func:`train` repeats the check under the directory's write lock.
+    """
+    check_directory(out, files.RUN_DIRECTORY, overwrite)
 
 
 def resume(path: str | Path, show_progress: bool = True) -> Run:
@@ -253,18 +249,19 @@ def resume(path: str | Path, show_progress: bool = True) -> Run:
     path = Path(path)
     config = _read_config(path)
     registry = _read_registry(path)
-    data, weights, _, mask = files.load_training_data(path)
-    state = files.load_checkpoint(path / files.CHECKPOINT)
-    return _run_training(
-        path,
-        config,
-        registry,
-        torch.from_numpy(data),
-        weights,
-        mask,
-        resume_state=state,
-        show_progress=show_progress,
-    )
+    with lock_directory(path, files.RUN_DIRECTORY):
+        data, weights, _, mask = files.load_training_data(path)
+        state = files.load_checkpoint(path / files.CHECKPOINT)
+        return _run_training(
+            path,
+            config,
+            registry,
+            torch.from_numpy(data),
+            weights,
+            mask,
+            resume_state=state,
+            show_progress=show_progress,
+        )
 
 
 def _run_training(

@@ -211,8 +211,10 @@ def baseline_fit(
 ) -> None:
     """Fit a baseline and write a directory that ``seqvae score`` accepts like a run."""
     from seqvae.data.alignment import read_alignment
-    from seqvae.training.baselines import PottsSettings, fit_baseline
+    from seqvae.io.output_dirs import check_output_directory
+    from seqvae.training.baselines import BASELINE_DIRECTORY, PottsSettings, fit_baseline
 
+    check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before reading the alignment
     aln = read_alignment(alignment, reference=reference)
     console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
     settings = PottsSettings(lambda_h=lambda_h, lambda_j=lambda_j, max_iterations=max_iterations)

@@ -29,6 +29,7 @@ from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
+from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
 from seqvae.models.potts import PottsModel, one_hot_block
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.training import run_directory as files
@@ -36,6 +37,11 @@ from seqvae.training import run_directory as files
 BASELINE = "baseline.json"
 COUPLINGS = "couplings.npz"
 COUPLINGS_APC = "couplings_apc.npz"
+BASELINE_DIRECTORY = DirectoryKind(
+    name="seqvae baseline directory",
+    markers=(BASELINE,),
+    entries=(BASELINE, files.REGISTRY, files.WEIGHTS, COUPLINGS, COUPLINGS_APC),
+)
 KINDS = ("site-independent", "potts")
 
 
@@ -302,8 +308,7 @@ def fit_baseline(
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError("output directory already exists and is not empty (use --overwrite)", out)
+    check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before a long fit
     started = time.perf_counter()
     weights = _weights(alignment, theta)
     gap = alignment.alphabet.gap_code
@@ -317,34 +322,34 @@ def fit_baseline(
         report["settings"] = asdict(settings)
         tensors = {"fields": model.fields, "couplings": model.couplings}
     elapsed = time.perf_counter() - started
-    out.mkdir(parents=True, exist_ok=True)
-    registry = alignment.registry
-    write_json(
-        out / files.REGISTRY,
-        {
-            "kind": "sequences",
-            "registry": registry.to_dict(),
-            "theta": theta,
-            "filter_report": alignment.filter_report,
+    with claim_directory(out, BASELINE_DIRECTORY, overwrite):
+        registry = alignment.registry
+        write_json(
+            out / files.REGISTRY,
+            {
+                "kind": "sequences",
+                "registry": registry.to_dict(),
+                "theta": theta,
+                "filter_report": alignment.filter_report,
+                "n_sequences": alignment.n_sequences,
+                "n_eff": float(weights.sum()),
+            },
+        )
+        with atomic_path(out / files.WEIGHTS) as tmp:
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+        if kind == "potts":
+            write_potts_coupling_matrices(model, registry, out)
+        summary = {
+            "kind": kind,
+            "gap_code": gap,
+            "fit_time_s": round(elapsed, 3),
             "n_sequences": alignment.n_sequences,
             "n_eff": float(weights.sum()),
-        },
-    )
-    with atomic_path(out / files.WEIGHTS) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    if kind == "potts":
-        write_potts_coupling_matrices(model, registry, out)
-    summary = {
-        "kind": kind,
-        "gap_code": gap,
-        "fit_time_s": round(elapsed, 3),
-        "n_sequences": alignment.n_sequences,
-        "n_eff": float(weights.sum()),
-        "theta": theta,
-        "source": alignment.source,
-        "report": report,
-    }
-    write_json(out / BASELINE, summary)
+            "theta": theta,
+            "source": alignment.source,
+            "report": report,
+        }
+        write_json(out / BASELINE, summary)
     return model, summary
 
 

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
+from seqvae.io.output_dirs import DirectoryKind
 
 CONFIG = "config.json"
 REGISTRY = "registry.json"
@@ -34,6 +35,14 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 LOG = "train.log"
 DATA = "data"
+# written into a run directory by `seqvae sweep` beside the run's own files
+LATENT_DIAGNOSTICS = "latent_diagnostics.json"
+
+RUN_DIRECTORY = DirectoryKind(
+    name="seqvae run directory",
+    markers=(CONFIG, SUMMARY, CHECKPOINT),
+    entries=(CONFIG, REGISTRY, WEIGHTS, CHECKPOINT, METRICS, SUMMARY, LOG, DATA, LATENT_DIAGNOSTICS),
+)
 
 
 def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:

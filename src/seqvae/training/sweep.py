@@ -24,11 +24,12 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 
 __all__ = ["SweepPoint", "load_sweep_data", "run_sweep", "sweep_points"]
 
-DIAGNOSTICS_FILE = "latent_diagnostics.json"
+DIAGNOSTICS_FILE = files.LATENT_DIAGNOSTICS
 SUMMARY_FILE = "sweep_summary.csv"
 FIGURE_FILE = "sweep.png"
 
