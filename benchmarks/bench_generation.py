@@ -33,6 +33,7 @@ import seqvae  # noqa: E402
 from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E402
 from seqvae.analysis import capacity as cap  # noqa: E402
 from seqvae.analysis import generation as gen  # noqa: E402
+from seqvae.analysis import reconstruction as rec  # noqa: E402
 from seqvae.cli.main import main as cli  # noqa: E402
 from seqvae.data.weights import compute_sequence_weights  # noqa: E402
 from seqvae.plots.generation import plot_interpolation, plot_sample_statistics, plot_sequence_logos  # noqa: E402
@@ -239,7 +240,7 @@ def main() -> None:
     group = dict(zip(table["id"], table["taxon_group"]))
     ids = training.ids
     # end points: the fungal and the animal sequence that the model reconstructs best
-    _, redecoded = gen.reconstruction_stability(run.model, training.codes)
+    _, redecoded = rec.reconstruction_stability(run.model, training.codes)
     groups = np.array([group.get(i, "") for i in ids])
     fungus = ids[int(np.argmin(np.where(groups == "Fungi", redecoded, 10**6)))]
     animal = ids[int(np.argmin(np.where(groups == "Metazoa", redecoded, 10**6)))]

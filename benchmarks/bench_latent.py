@@ -30,7 +30,7 @@ from roof import machine_description, peak_matmul_gflops  # noqa: E402
 from seqvae.analysis.latent_report import LatentOptions, analyse_latent  # noqa: E402
 from seqvae.data.synthetic.linear_factors import simulate_linear_factors  # noqa: E402
 from seqvae.plots.latent import write_latent_report  # noqa: E402
-from seqvae.training.sweep import run_sweep  # noqa: E402
+from seqvae.workflows.sweep import run_sweep  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out" / "latent"

@@ -30,9 +30,17 @@ from seqvae.analysis import sca as S  # noqa: E402
 from seqvae.analysis.compare import compare_matrices, pca_loading_matrix, write_comparison  # noqa: E402
 from seqvae.analysis.contacts import contact_precision, map_positions, read_structure, residue_distances  # noqa: E402
 from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs  # noqa: E402
-from seqvae.analysis.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz  # noqa: E402
+from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz  # noqa: E402
+from seqvae.plots.matrices import plot_comparison, plot_coupling_matrix, plot_sca  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
+
+
+def write_and_plot_comparison(comparison, a: PositionMatrix, b: PositionMatrix, out: Path) -> None:
+    write_comparison(comparison, out)
+    plot_comparison(comparison, a, b, out)
+
+
 RUNS = ROOT / "runs" / "couplings"
 OUT = ROOT / "benchmarks" / "out" / "couplings"
 FIGURES = ROOT / "benchmarks" / "figures"
@@ -108,6 +116,7 @@ def sca_for(
     result = S.run_sca(aln, S.SCAOptions(n_stability_seeds=seeds), structure_labels=labels)
     print(f"{name}: SCA in {time.perf_counter() - started:.1f} s {result.timings}")
     S.write_sca_outputs(result, OUT / f"sca_{name}")
+    plot_sca(result, OUT / f"sca_{name}")
     return result
 
 
@@ -164,6 +173,7 @@ def couplings_for(name: str, n_ref: int | None = 300) -> PositionMatrix:
         f"{name}: couplings on {result.reference_rows.size} references, {result.n_neighbours} neighbours in {result.elapsed_s:.1f} s"
     )
     write_coupling_outputs(result, run, OUT / f"vae_{name}")
+    plot_coupling_matrix(result, OUT / f"vae_{name}")
     return load_matrix_npz(path)
 
 
@@ -193,7 +203,7 @@ def compare_stage(families: list[str]) -> dict:
             kind="pca",
         )
         comparison, a, b = compare_matrices(pca, sca, k=3, name_a="PCA", name_b="SCA")
-        write_comparison(comparison, a, b, OUT / f"compare_{family}_pca_sca")
+        write_and_plot_comparison(comparison, a, b, OUT / f"compare_{family}_pca_sca")
         results[f"{family}: PCA vs SCA"] = comparison.to_dict()
         for z in ("z2", "z10"):
             vae = couplings_for(f"{family}_{z}")
@@ -204,7 +214,7 @@ def compare_stage(families: list[str]) -> dict:
                         vae, other, k=3, name_a=f"VAE {z}{suffix}", name_b=f"{other_name}{suffix}", apc=apc
                     )
                     key = f"{family}_{z}_{other_name.lower()}" + ("_apc" if apc else "")
-                    write_comparison(comparison, a, b, OUT / f"compare_{key}")
+                    write_and_plot_comparison(comparison, a, b, OUT / f"compare_{key}")
                     results[f"{family}: VAE {z} vs {other_name}{suffix}"] = comparison.to_dict()
                     if other_name == "SCA":
                         for fig in ("overlaps", "heatmaps"):
@@ -233,7 +243,7 @@ def contacts_stage() -> dict:
         sca_for("blat", BLAT, None, seeds=1)
     sca = load_matrix_npz(sca_path)
     from seqvae.analysis.compare import average_product_correction
-    from seqvae.analysis.contacts import plot_contact_map
+    from seqvae.plots.matrices import plot_contact_map
 
     by_sequence = map_positions(vae, structure, method="sequence")
     by_offset = map_positions(vae, structure, offset=2)
@@ -286,7 +296,7 @@ SIZES_CONFIG = {
     "training.early_stopping_patience": 6,
     "training.threads": 1,
 }
-# couplings on every sequence of the alignment (the seeds' "all sequences 1 Hamming unit away from
+# couplings on every sequence of the alignment (Sachdeva et al.'s "all sequences 1 Hamming unit away from
 # training sequences"), each with its sequence weight; the bfloat16 Δ-logit decoder (within 1e-3 of
 # float32 on a trained S1A model: see RESULTS.md) and batches of 512. A weighted sample of 300 / 150
 # references (float32) is kept beside it for z = 10, seed 0, to show the sampling noise.
@@ -396,7 +406,7 @@ def size_couplings(
             f"neighbours in {result.elapsed_s:.1f} s",
             flush=True,
         )
-        write_coupling_outputs(result, run, out, figures=False)
+        write_coupling_outputs(result, run, out)
     return load_matrix_npz(out / "couplings.npz"), json.loads((out / "summary.json").read_text())
 
 
@@ -472,7 +482,7 @@ def sizes_stage(
                 assert np.array_equal(a.residues, b.residues), f"{key}: reference residues differ"
                 results["comparisons"][key + (" APC" if apc else "")] = _row(comparison)
                 if key == f"{family} z{sizes[-1]} s{seeds[0]}":
-                    write_comparison(
+                    write_and_plot_comparison(
                         comparison,
                         a,
                         b,
@@ -546,7 +556,7 @@ def plot_sizes(
     seeds: tuple[int, ...] = SIZES_SEEDS,
     title_suffix: str = "",
 ) -> Path:
-    """|v_k · w_k| (VAE vs SCA) against latent size, raw and APC, with the nulls and the seeds' 0.5."""
+    """|v_k · w_k| (VAE vs SCA) against latent size, raw and APC, with the nulls and Sachdeva et al.'s 0.5."""
     from seqvae.plots.style import categorical_colors, new_figure, save_figure
 
     comparisons = results["comparisons"]
@@ -610,7 +620,7 @@ def plot_sizes(
         ),
     ]
     labels += [
-        "seeds' 0.5",
+        "Sachdeva et al.'s 0.5",
         "permutation null q95 (per k, colour)",
         "random vectors E|v·w|",
         *(f"VAE seed {seed}" for seed in seeds),

@@ -13,11 +13,11 @@ import torch
 import seqvae
 from conftest import shared_file
 from seqvae.analysis.evaluation import evaluate_scores
-from seqvae.analysis.matrix_file import load_matrix_npz
 from seqvae.analysis.scoring import ModelScorer, load_scorer
 from seqvae.cli.main import main
 from seqvae.data.alignment import alignment_from_sequences
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import load_matrix_npz
 from seqvae.models.potts import PottsModel, average_product_correction
 from seqvae.training.baselines import (
     PottsSettings,

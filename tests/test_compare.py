@@ -13,8 +13,9 @@ from seqvae.analysis.compare import (
     top_eigenvectors,
     write_comparison,
 )
-from seqvae.analysis.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz
+from seqvae.plots.matrices import plot_comparison
 
 
 def _random_symmetric(length: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,7 +73,8 @@ def test_compare_aligns_on_labels_and_numbering(tmp_path):
     save_matrix_npz(tmp_path / "m.npz", m, labels=labels, kind="test", extra_array=np.arange(3))
     loaded = load_matrix_npz(tmp_path / "m.npz")
     assert loaded.kind == "test" and np.array_equal(loaded.labels, labels) and "extra_array" in loaded.extra
-    paths = write_comparison(comparison, a_sub, b_sub, tmp_path / "cmp")
+    paths = write_comparison(comparison, tmp_path / "cmp")
+    paths.update(plot_comparison(comparison, a_sub, b_sub, tmp_path / "cmp"))
     assert paths["overlap_png"].exists() and paths["json"].exists()
 
 

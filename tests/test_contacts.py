@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from seqvae.analysis.contacts import (
-    align_sequences,
     cluster_test,
     contact_precision,
     map_positions,
@@ -12,8 +11,9 @@ from seqvae.analysis.contacts import (
     read_structure,
     residue_distances,
 )
-from seqvae.analysis.matrix_file import PositionMatrix
+from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import PositionMatrix
 
 ONE_TO_THREE = {"A": "ALA", "G": "GLY", "K": "LYS", "W": "TRP", "S": "SER", "L": "LEU", "E": "GLU"}
 

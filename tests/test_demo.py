@@ -8,8 +8,8 @@ import pytest
 
 import seqvae
 from seqvae.cli.main import main
-from seqvae.demo import run_demo
 from seqvae.errors import InputError
+from seqvae.workflows.demo import run_demo
 
 
 def test_run_demo_tiny_then_cli_into_the_same_folder(tmp_path, capsys):

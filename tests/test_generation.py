@@ -13,6 +13,7 @@ import torch
 import seqvae
 from seqvae.analysis import capacity as cap
 from seqvae.analysis import generation as gen
+from seqvae.analysis import reconstruction as rec
 from seqvae.cli.main import main
 from seqvae.data.alignment import alignment_from_sequences
 from seqvae.errors import InputError
@@ -262,8 +263,8 @@ def test_interpolation_endpoints_decode_near_the_endpoints(family, tmp_path):
     a, b = ids[0], ids[1]  # one sequence from each cluster
     path = gen.interpolate(run, a, b, steps=7, elbo_samples=2)
     codes = family["codes"]
-    assert np.array_equal(path.codes[0], gen.redecode(run.model, codes[:1])[0])
-    assert np.array_equal(path.codes[-1], gen.redecode(run.model, codes[1:2])[0])
+    assert np.array_equal(path.codes[0], rec.redecode(run.model, codes[:1])[0])
+    assert np.array_equal(path.codes[-1], rec.redecode(run.model, codes[1:2])[0])
     assert path.extra["hamming_to_a"][0] < path.extra["hamming_to_b"][0]
     assert path.extra["hamming_to_b"][-1] < path.extra["hamming_to_a"][-1]
     assert path.extra["hamming_to_a"][0] <= 4 and path.extra["hamming_to_b"][-1] <= 4
@@ -279,7 +280,7 @@ def test_model_without_gap_state_generates_no_gaps(gapless_run):
     accuracy = gen.reconstruction_accuracy(gapless_run)
     assert accuracy.gap_accuracy is None and not accuracy.gaps_counted
     # gap columns of cluster 1 are excluded, not counted as errors
-    stable, distance = gen.reconstruction_stability(gapless_run.model, gapless_run.training_data()[0])
+    stable, distance = rec.reconstruction_stability(gapless_run.model, gapless_run.training_data()[0])
     assert stable.dtype == bool and distance.max() <= LENGTH
 
 
@@ -287,7 +288,7 @@ def test_reconstruction_accuracy_matches_a_direct_count(family):
     run = family["run"]
     accuracy = gen.reconstruction_accuracy(run)
     codes = family["codes"]
-    decoded = gen.redecode(run.model, codes)
+    decoded = rec.redecode(run.model, codes)
     assert accuracy.per_position.shape == (LENGTH,)
     assert accuracy.overall == pytest.approx((decoded == codes).mean())
     assert np.allclose(accuracy.per_position, (decoded == codes).mean(axis=0))

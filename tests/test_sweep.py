@@ -12,7 +12,7 @@ import pytest
 import seqvae
 from seqvae.cli.main import main
 from seqvae.data.synthetic.linear_factors import simulate_linear_factors
-from seqvae.training.sweep import sweep_points
+from seqvae.workflows.sweep import sweep_points
 
 BASE = [
     "--set",

@@ -1,5 +1,5 @@
 """Synthetic families: the associative-memory Gibbs sampler, linear factors, their files and
-CLI, and the seeds' selective posterior collapse on linear factors."""
+CLI, and Sachdeva et al.'s selective posterior collapse on linear factors."""
 
 from __future__ import annotations
 
@@ -403,7 +403,7 @@ def test_linear_factor_scales_set_each_factor_variance():
 
 
 def test_selective_posterior_collapse_on_linear_factors(tmp_path, one_thread):
-    """The seeds' experiment: 6 orthonormal factors in R^100, a 10-D β-VAE (β = 1) keeps exactly
+    """Sachdeva et al.'s experiment: 6 orthonormal factors in R^100, a 10-D β-VAE (β = 1) keeps exactly
     6 latent dimensions (variance of the mean embedding > 0.5) and collapses 4 (< 0.05)."""
     data = simulate_linear_factors(4000, 100, 6, noise_std=0.1, seed=0)
     config = seqvae.preset_config(None).updated(

@@ -5,8 +5,6 @@ the latent space, score mutations, generate sequences and compare what the VAE l
 SCA, PCA and Potts models.
 """
 
-__version__ = "0.1.0"
-
 from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
 from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
 from seqvae.data.weights import compute_sequence_weights
@@ -15,6 +13,7 @@ from seqvae.models.vae import VAE, ModelConfig
 from seqvae.run import Run, load, resume, train
 from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset_config
 from seqvae.utils import seed_everything
+from seqvae.version import __version__ as __version__
 
 __all__ = [
     "DNA",

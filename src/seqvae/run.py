@@ -26,6 +26,7 @@ from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
 from seqvae.utils import seed_everything
+from seqvae.version import __version__
 
 __all__ = ["Run", "load", "resume", "train"]
 
@@ -323,8 +324,6 @@ def _summary(
     weights: np.ndarray,
     mask: np.ndarray,
 ) -> dict:
-    import seqvae
-
     return {
         "status": status,
         "steps": trainer.step,
@@ -344,7 +343,7 @@ def _summary(
         "device": str(trainer.device),
         "threads": trainer.threads,
         "versions": {
-            "seqvae": seqvae.__version__,
+            "seqvae": __version__,
             "torch": torch.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),

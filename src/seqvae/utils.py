@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import math
 import random
+import re
 import types
 import typing
 from typing import Any
@@ -103,3 +104,12 @@ def _number(value: Any) -> float | int | None:
         except ValueError:
             return None
     return None
+
+
+def format_value(value: Any) -> str:
+    """A grid value as it appears in run-directory names (lists joined with '-')."""
+    if isinstance(value, list | tuple):
+        return "-".join(format_value(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value) if abs(value) < 1e15 else value
+    return re.sub(r"[^A-Za-z0-9.+_-]", "_", str(value))

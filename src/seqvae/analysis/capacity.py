@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from seqvae.analysis.reconstruction import predictable_positions, reconstruction_stability
 from seqvae.errors import InputError
 
 OverlapFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -772,8 +773,6 @@ def evaluate_samples(
         evaluation.design_to_training = distance
         evaluation.reference_to_training = nearest_sequences(reference_codes, training_codes, n_codes)[1]
     if run is not None:
-        from seqvae.analysis.generation import predictable_positions, reconstruction_stability
-
         if run.model.config.length != design_codes.shape[1]:
             raise InputError(
                 f"sequences have {design_codes.shape[1]} columns but the run expects {run.model.config.length}"

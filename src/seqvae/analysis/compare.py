@@ -6,7 +6,7 @@ files have them, else by reference ``numbering``, else they must have the same l
 - Pearson and Spearman correlation of the off-diagonal entries (upper triangle);
 - ``|v_k · w_k|`` for the top-k eigenvectors of each, the full ``|V_kᵀ W_k|`` overlap matrix and
   the cosines of the principal angles between the two top-k subspaces;
-- two null references beside them: random unit vectors in L dimensions (the seeds' "≈ 1/√L";
+- two null references beside them: random unit vectors in L dimensions (Sachdeva et al.'s "≈ 1/√L";
   the exact mean of ``|v · w|`` is close to ``sqrt(2/(π L))``), simulated, and a position
   permutation null: the same comparison after relabelling the positions of one matrix at random.
   The second matters because the top eigenvector of a non-negative matrix has entries of one sign
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqvae.analysis.matrix_file import PositionMatrix
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import PositionMatrix
 
 # the one APC implementation (also used by the Potts coupling norms); importable from here too
 from seqvae.models.potts import average_product_correction
@@ -241,66 +241,14 @@ def compare_matrices(
     return comparison, a_sub, b_sub
 
 
-def plot_comparison(
-    comparison: Comparison, a: PositionMatrix, b: PositionMatrix, out: str | Path
-) -> dict[str, Path]:
-    """Side-by-side heatmaps (common positions) and the eigenvector overlap matrix."""
-    from seqvae.plots.style import SEQUENTIAL_CMAP, new_figure, save_figure
-
-    out = Path(out)
-    paths = {}
-    fig, axes = new_figure(1, 2, width=4.6, height=4.2)
-    for ax, pm, name in ((axes[0, 0], a, comparison.name_a), (axes[0, 1], b, comparison.name_b)):
-        m = pm.matrix.copy()
-        np.fill_diagonal(m, np.nan)
-        finite = m[np.isfinite(m)]
-        image = ax.imshow(m, cmap=SEQUENTIAL_CMAP, vmin=float(finite.min()),
-                          vmax=float(np.quantile(finite, 0.99)), interpolation="nearest")  # fmt: skip
-        ax.set_title(f"{name} ({comparison.length} common positions)")
-        ax.set_xlabel("position")
-        ax.set_ylabel("position")
-        fig.colorbar(image, ax=ax, shrink=0.8, label="matrix value (diagonal blank)")
-    fig.suptitle(
-        f"off-diagonal Pearson r = {comparison.pearson:.2f}, Spearman ρ = {comparison.spearman:.2f} "
-        f"(matched by {comparison.matched_by})"
-    )
-    paths["heatmaps_png"] = save_figure(fig, out / "compare_heatmaps.png")
-
-    k = comparison.k
-    overlaps = np.asarray(comparison.overlap_matrix)
-    fig, axes = new_figure(1, 1, width=5.0, height=4.2)
-    ax = axes[0, 0]
-    image = ax.imshow(overlaps, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
-    for r in range(k):
-        for c in range(k):
-            ax.text(c, r, f"{overlaps[r, c]:.2f}", ha="center", va="center",
-                    color="white" if overlaps[r, c] < 0.6 else "black", fontsize=8)  # fmt: skip
-    ax.set_xticks(range(k), [f"{comparison.name_b} v{c + 1}" for c in range(k)], rotation=45, ha="right")
-    ax.set_yticks(range(k), [f"{comparison.name_a} v{r + 1}" for r in range(k)])
-    rnd = comparison.random_vectors["dot_mean"]
-    perm = comparison.permutation.get("dot_mean")
-    note = f"null: random vectors {rnd:.2f}"
-    if perm:
-        note += ", permuted positions " + "/".join(f"{p:.2f}" for p in perm)
-    ax.set_title(f"|top eigenvector overlaps| ({comparison.length} positions)\n{note}", fontsize=9)
-    fig.colorbar(image, ax=ax, label="|v · w|")
-    paths["overlap_png"] = save_figure(fig, out / "compare_overlaps.png")
-    return paths
-
-
-def write_comparison(
-    comparison: Comparison, a: PositionMatrix, b: PositionMatrix, out: str | Path, figures: bool = True
-) -> dict[str, Path]:
-    """``comparison.json`` plus figures in ``out``."""
+def write_comparison(comparison: Comparison, out: str | Path) -> dict[str, Path]:
+    """Write ``comparison.json`` into ``out`` (the figures: :func:`seqvae.plots.matrices.plot_comparison`)."""
     from seqvae.io.atomic import write_json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "comparison.json", comparison.to_dict())
-    paths = {"json": out / "comparison.json"}
-    if figures:
-        paths.update(plot_comparison(comparison, a, b, out))
-    return paths
+    return {"json": out / "comparison.json"}
 
 
 # -- PCA ------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seqvae.analysis.matrix_file import PositionMatrix
+from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import PositionMatrix
 
 THREE_TO_ONE = {
     "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
@@ -136,29 +137,6 @@ def residue_distances(structure: Structure, mode: str = "heavy") -> np.ndarray:
         per_atom = np.minimum.reduceat(d2.min(axis=0), starts)
         out[i] = np.sqrt(np.maximum(per_atom, 0.0))
     return np.minimum(out, out.T)
-
-
-def align_sequences(query: str, target: str) -> np.ndarray:
-    """Map each residue of ``query`` to an index in ``target`` (-1 where unaligned).
-
-    Global alignment with free end gaps (BLOSUM62, gap open -10, extend -0.5): robust to a
-    structure that covers only part of the reference and vice versa.
-    """
-    from Bio.Align import PairwiseAligner, substitution_matrices
-
-    aligner = PairwiseAligner()
-    aligner.mode = "global"
-    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
-    aligner.open_gap_score = -10.0
-    aligner.extend_gap_score = -0.5
-    aligner.end_gap_score = 0.0
-    clean_q = query.upper().replace("X", "A")
-    clean_t = target.upper().replace("X", "A")
-    alignment = aligner.align(clean_q, clean_t)[0]
-    mapping = np.full(len(query), -1, dtype=np.int64)
-    for (q0, q1), (t0, t1) in zip(*alignment.aligned):
-        mapping[q0:q1] = np.arange(t0, t1)
-    return mapping
 
 
 @dataclass
@@ -364,53 +342,6 @@ def pymol_selection(name: str, labels: list[str] | np.ndarray, chain: str) -> st
     items = "+".join(str(label) for label in labels)
     safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     return f"select {safe}, chain {chain} and resi {items}"
-
-
-def plot_contact_map(
-    positions: PositionMatrix,
-    structure_map: StructureMap,
-    distances: np.ndarray,
-    result: ContactResult,
-    out: str | Path,
-    threshold: float = 8.0,
-    divisor: int = 2,
-    title: str = "",
-) -> Path:
-    """Structure contacts (grey, lower triangle) with the top ``L/divisor`` predicted pairs
-    (upper triangle: blue = contact, orange = not) over the mapped positions."""
-    from seqvae.plots.style import CATEGORICAL, new_figure, save_figure
-
-    mapped = np.flatnonzero(structure_map.residue_index >= 0)
-    where = {p: k for k, p in enumerate(mapped)}
-    sub = distances[np.ix_(structure_map.residue_index[mapped], structure_map.residue_index[mapped])]
-    ci, cj = np.nonzero(np.tril(sub < threshold, k=-1))
-    fig, axes = new_figure(1, 1, width=5.0, height=5.0)
-    ax = axes[0, 0]
-    ax.scatter(cj, ci, s=3, color="#b0b0b0", marker="s", linewidths=0, label=f"contact (< {threshold:g} Å)")
-    n = max(1, result.length // divisor)
-    pairs = result.top_pairs[:n]
-    hits = result.top_is_contact[:n]
-    pi = np.array([where[p] for p in pairs[:, 0]])
-    pj = np.array([where[p] for p in pairs[:, 1]])
-    lo, hi = np.minimum(pi, pj), np.maximum(pi, pj)
-    ax.scatter(hi[hits], lo[hits], s=10, color=CATEGORICAL[0], label="predicted, contact")
-    ax.scatter(hi[~hits], lo[~hits], s=10, color=CATEGORICAL[3], marker="x", label="predicted, no contact")
-    ax.set_xlim(-1, mapped.size)
-    ax.set_ylim(mapped.size, -1)
-    ax.set_aspect("equal")
-    if positions.numbering is not None:
-        ticks = np.linspace(0, mapped.size - 1, 6).astype(int)
-        ax.set_xticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
-        ax.set_yticks(ticks, [str(positions.numbering[mapped[t]]) for t in ticks])
-        ax.set_xlabel("reference residue number")
-        ax.set_ylabel("reference residue number")
-    else:
-        ax.set_xlabel("position")
-        ax.set_ylabel("position")
-    key = "L" if divisor == 1 else f"L/{divisor}"
-    ax.set_title(title or f"top {key} = {n} pairs: precision {hits.mean():.2f}")
-    ax.legend(loc="lower left", fontsize=7, markerscale=1.5)
-    return save_figure(fig, out)
 
 
 def sector_sets(

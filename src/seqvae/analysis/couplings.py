@@ -408,13 +408,11 @@ def full_tensor_to_matrix(full: dict[str, np.ndarray]) -> np.ndarray:
     return 0.5 * (rms + rms.T)
 
 
-def write_coupling_outputs(
-    result: CouplingResult, run, out: str | Path, figures: bool = True
-) -> dict[str, Path]:
+def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict[str, Path]:
     """Write ``couplings.npz`` (position-matrix convention), optionally ``couplings_full.npz``,
-    ``summary.json`` and a heatmap into ``out``."""
-    from seqvae.analysis.matrix_file import save_matrix_npz
+    and ``summary.json`` into ``out`` (the heatmap: :func:`seqvae.plots.matrices.plot_coupling_matrix`)."""
     from seqvae.io.atomic import atomic_path, write_json
+    from seqvae.io.matrix_file import save_matrix_npz
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -450,18 +448,4 @@ def write_coupling_outputs(
     }
     write_json(out / "summary.json", summary)
     paths["summary"] = out / "summary.json"
-    if figures:
-        from seqvae.plots.style import SEQUENTIAL_CMAP, new_figure, save_figure
-
-        fig, axes = new_figure(1, 1, width=5.2, height=4.6)
-        ax = axes[0, 0]
-        image = ax.imshow(result.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
-                          vmax=float(np.quantile(result.matrix, 0.995)) or None, interpolation="nearest")  # fmt: skip
-        ax.set_xlabel("position (model column)")
-        ax.set_ylabel("position (model column)")
-        ax.set_title(
-            f"VAE coupling matrix, symmetrised\n(RMS Δ log p over {result.reference_rows.size} references)"
-        )
-        fig.colorbar(image, ax=ax, label="RMS Δ log p(x_i) [nats]")
-        paths["matrix_png"] = save_figure(fig, out / "couplings_matrix.png")
     return paths

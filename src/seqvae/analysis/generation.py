@@ -30,6 +30,11 @@ import pandas as pd
 import torch
 
 from seqvae.analysis.capacity import nearest_sequences
+from seqvae.analysis.reconstruction import (
+    model_device,
+    predictable_positions,
+    redecode,
+)
 from seqvae.data.alignment import Alignment
 from seqvae.data.alphabet import Alphabet
 from seqvae.errors import InputError
@@ -474,10 +479,6 @@ def _check_radius(radius: float) -> None:
 
 
 # -- decoding and scoring ------------------------------------------------------------------------
-def _model_device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _check_decoding(decoding: str, temperature: float) -> None:
     if decoding not in DECODINGS:
         raise InputError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
@@ -504,7 +505,7 @@ def decode_latents(
         raise InputError("this run models continuous data; only sequence runs can generate sequences")
     _check_decoding(decoding, temperature)
     model.eval()
-    device = _model_device(model)
+    device = model_device(model)
     z = torch.as_tensor(np.asarray(z) if isinstance(z, np.ndarray) else z, dtype=torch.float32)
     out = np.empty((z.shape[0], model.config.length), dtype=np.uint8)
     for start in range(0, z.shape[0], batch_size):
@@ -531,7 +532,7 @@ def sequence_elbo(
     if n_samples < 1:
         raise InputError(f"ELBO samples must be >= 1, got {n_samples}", "--elbo-samples")
     model.eval()
-    device = _model_device(model)
+    device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
     tensor = torch.as_tensor(np.ascontiguousarray(codes))
     values = [
@@ -539,45 +540,6 @@ def sequence_elbo(
         for start in range(0, len(tensor), batch_size)
     ]
     return torch.cat(values).double().numpy() if values else np.zeros(0)
-
-
-@torch.no_grad()
-def redecode(model: VAE, codes: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-    """Encode each sequence to its latent mean and decode by argmax, ``uint8 [N, L]``."""
-    model.eval()
-    device = _model_device(model)
-    tensor = torch.as_tensor(np.ascontiguousarray(codes))
-    out = np.empty(tensor.shape, dtype=np.uint8)
-    for start in range(0, len(tensor), batch_size):
-        mean, _ = model.encode(tensor[start : start + batch_size].to(device))
-        out[start : start + batch_size] = model.decode(mean).argmax(dim=-1).cpu().numpy().astype(np.uint8)
-    return out
-
-
-def predictable_positions(model: VAE, codes: np.ndarray) -> np.ndarray:
-    """Boolean ``[N, L]``: positions the decoder can predict (all of them, or the non-gap ones
-    for a model without a gap state)."""
-    if model.config.model_gaps:
-        return np.ones(codes.shape, dtype=bool)
-    return codes != model.config.alphabet_size - 1
-
-
-def reconstruction_stability(model: VAE, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Does each sequence re-encode and decode (argmax at the latent mean) to itself?
-
-    Returns a boolean ``[N]`` (identical on every predictable position: all positions, or the
-    non-gap ones for a model without a gap state) and the ``int32 [N]`` Hamming distance
-    between the sequence and its re-decoding over those positions.
-    """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.shape[1] != model.config.length:
-        raise InputError(
-            f"sequences have {codes.shape[1]} columns but the model expects {model.config.length}"
-        )
-    decoded = redecode(model, codes)
-    differs = (decoded != codes) & predictable_positions(model, codes)
-    distance = differs.sum(axis=1).astype(np.int32)
-    return distance == 0, distance
 
 
 @dataclass

@@ -643,7 +643,7 @@ def structure_labels_for_columns(alignment: Alignment, structure) -> tuple[np.nd
     gets the label of the residue its reference residue aligns to (``""`` if none).
     Returns the labels and the identity of the aligned residues.
     """
-    from seqvae.analysis.contacts import align_sequences
+    from seqvae.data.pairwise import align_sequences
 
     registry = alignment.registry
     letters = "".join(c for c in registry.reference_raw if c.isalpha()).upper()
@@ -689,11 +689,11 @@ def positions_table(result: SCAResult):
     return pd.DataFrame(table)
 
 
-def write_sca_outputs(result: SCAResult, out: str | Path, figures: bool = True) -> dict[str, Path]:
+def write_sca_outputs(result: SCAResult, out: str | Path) -> dict[str, Path]:
     """Write ``sca.npz`` (position-matrix convention plus arrays), ``positions.csv``,
-    ``summary.json`` and figures into ``out``."""
-    from seqvae.analysis.matrix_file import save_matrix_npz
+    and ``summary.json`` into ``out`` (the figures: :func:`seqvae.plots.matrices.plot_sca`)."""
     from seqvae.io.atomic import atomic_open, write_json
+    from seqvae.io.matrix_file import save_matrix_npz
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -728,81 +728,9 @@ def write_sca_outputs(result: SCAResult, out: str | Path, figures: bool = True) 
     paths["positions"] = out / "positions.csv"
     write_json(out / "summary.json", result.summary())
     paths["summary"] = out / "summary.json"
-    if figures:
-        paths.update(plot_sca(result, out))
     return paths
 
 
-def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
-    """Matrix heatmap, spectrum against the randomised alignments, IC scatter plots."""
-    from seqvae.plots.style import SEQUENTIAL_CMAP, categorical_colors, new_figure, save_figure
-
-    paths = {}
-    length = result.sca.matrix.shape[0]
-    fig, axes = new_figure(1, 1, width=5.2, height=4.6)
-    ax = axes[0, 0]
-    image = ax.imshow(result.sca.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
-                      vmax=float(np.quantile(result.sca.matrix, 0.995)), interpolation="nearest")  # fmt: skip
-    ax.set_xlabel("position (retained alignment column)")
-    ax.set_ylabel("position (retained alignment column)")
-    ax.set_title(f"SCA matrix C̃ ({length} positions, N_eff = {result.alignment.n_eff:.0f})")
-    fig.colorbar(image, ax=ax, label="C̃_ij (Frobenius norm)")
-    paths["matrix_png"] = save_figure(fig, out / "sca_matrix.png")
-
-    fig, axes = new_figure(1, 1, width=6.0, height=3.6)
-    ax = axes[0, 0]
-    top = max(result.eigenvalues.max(), result.random_eigenvalues.max())
-    bins = np.linspace(0, top * 1.02, max(30, length // 2))
-    ax.hist(result.eigenvalues, bins=bins, color="black", label="SCA matrix")
-    random_hist, _ = np.histogram(result.random_eigenvalues.ravel(), bins=bins)
-    centres = 0.5 * (bins[1:] + bins[:-1])
-    ax.plot(centres, random_hist / result.random_eigenvalues.shape[0], color="#D55E00", lw=2,
-            label=f"randomised alignments (mean of {result.random_eigenvalues.shape[0]})")  # fmt: skip
-    ax.axvline(
-        result.cutoff,
-        color="#0072B2",
-        ls="--",
-        label=f"cut-off {result.cutoff:.2f}: {result.n_significant} modes",
-    )
-    ax.set_yscale("symlog", linthresh=1)
-    ax.set_xlabel("eigenvalue")
-    ax.set_ylabel("number of eigenvalues")
-    ax.set_title("Spectrum of the SCA matrix vs randomised alignments")
-    ax.legend()
-    paths["spectrum_png"] = save_figure(fig, out / "sca_spectrum.png")
-
-    k = result.n_components
-    pairs = [(j, j + 1) for j in range(0, k - 1, 2)] or [(0, 0)]
-    fig, axes = new_figure(1, len(pairs), width=3.4, height=3.3)
-    colors = categorical_colors(max(k, 1))
-    membership = np.full(length, -1)
-    for j, group in enumerate(result.ic_groups.groups):
-        membership[group] = j
-    for p, (a, b) in enumerate(pairs):
-        ax = axes[0, p]
-        ax.scatter(
-            result.ics[membership < 0, a], result.ics[membership < 0, b], s=8, color="#c8c8c8", label="no IC"
-        )
-        for j in range(k):
-            sel = membership == j
-            if sel.any():
-                ax.scatter(
-                    result.ics[sel, a],
-                    result.ics[sel, b],
-                    s=12,
-                    color=colors[j],
-                    label=f"IC{j + 1} ({sel.sum()})",
-                )
-        ax.set_xlabel(f"IC{a + 1}")
-        ax.set_ylabel(f"IC{b + 1}")
-        if p == 0:
-            ax.legend(fontsize=6, loc="best")
-    fig.suptitle("Independent components of the top eigenvectors (positions coloured by IC group)")
-    paths["ic_png"] = save_figure(fig, out / "sca_ics.png")
-    return paths
-
-
-# -- comparison with published sectors ------------------------------------------------------------
 def sector_overlaps(
     labels: np.ndarray,
     groups: list[np.ndarray],

@@ -1,6 +1,6 @@
 """Commands on pairwise structure: sca, pca-matrix, couplings, compare, contacts.
 
-Every command writes position-matrix NPZ files (see :mod:`seqvae.analysis.matrix_file`) that
+Every command writes position-matrix NPZ files (see :mod:`seqvae.io.matrix_file`) that
 the others read, so any two of SCA, PCA, VAE or Potts matrices can be compared or put on a
 structure.
 """
@@ -154,7 +154,11 @@ def sca(
         result = run_sca(
             aln, options, labels, progress=lambda done, total, what: bar.update(task, completed=done)
         )
-    write_sca_outputs(result, out, figures=figures)
+    write_sca_outputs(result, out)
+    if figures:
+        from seqvae.plots.matrices import plot_sca
+
+        plot_sca(result, out)
     s = result.summary()
     console.print(
         f"SCA: {s['n_sequences']} sequences x {s['n_positions']} positions, N_eff = {s['n_eff']:.1f}; "
@@ -206,8 +210,8 @@ def pca_matrix(
 ) -> None:
     """The L x L matrix of PCA loadings (rank-k one-hot covariance, Frobenius norm per block)."""
     from seqvae.analysis.compare import pca_loading_matrix
-    from seqvae.analysis.matrix_file import save_matrix_npz
     from seqvae.analysis.sca import SCAOptions, preprocess_alignment, sca_weights
+    from seqvae.io.matrix_file import save_matrix_npz
 
     aln, labels = _read_with_labels(alignment, reference, pdb, chain)
     if sca_filters:
@@ -298,7 +302,11 @@ def couplings(
             options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    write_coupling_outputs(result, run, out, figures=figures)
+    write_coupling_outputs(result, run, out)
+    if figures:
+        from seqvae.plots.matrices import plot_coupling_matrix
+
+        plot_coupling_matrix(result, out)
     console.print(
         f"couplings: {result.reference_rows.size} references, {result.n_neighbours} neighbours in "
         f"{result.elapsed_s:.1f} s ({result.n_neighbours / max(result.elapsed_s, 1e-9):.0f} neighbours/s); "
@@ -319,7 +327,7 @@ def compare(
 ) -> None:
     """Compare two L x L matrices: correlations, eigenvector overlaps, principal angles, nulls."""
     from seqvae.analysis.compare import compare_matrices, write_comparison
-    from seqvae.analysis.matrix_file import load_matrix_npz
+    from seqvae.io.matrix_file import load_matrix_npz
 
     if permutations < 0:
         raise InputError("--permutations must be >= 0", source="--permutations")
@@ -333,7 +341,11 @@ def compare(
     else:
         name_a, name_b = a.kind or first.stem, b.kind or second.stem
     comparison, a_sub, b_sub = compare_matrices(a, b, k, permutations, seed, name_a, name_b, apc=apc)
-    write_comparison(comparison, a_sub, b_sub, out, figures=figures)
+    write_comparison(comparison, out)
+    if figures:
+        from seqvae.plots.matrices import plot_comparison
+
+        plot_comparison(comparison, a_sub, b_sub, out)
     c = comparison
     dots = ", ".join(f"{d:.2f}" for d in c.top_dots)
     cos = ", ".join(f"{d:.2f}" for d in c.principal_cosines)
@@ -385,14 +397,14 @@ def contacts(
     from seqvae.analysis.contacts import (
         contact_precision,
         map_positions,
-        plot_contact_map,
         read_structure,
         residue_distances,
         sector_sets,
         structure_clusters,
     )
-    from seqvae.analysis.matrix_file import load_matrix_npz
     from seqvae.io.atomic import atomic_open, write_json
+    from seqvae.io.matrix_file import load_matrix_npz
+    from seqvae.plots.matrices import plot_contact_map
 
     positions = load_matrix_npz(matrix_file)
     if apc:

@@ -30,7 +30,7 @@ def demo(
 ) -> None:
     """Simulate an associative-memory family, train a 2-D VAE on it and draw its latent space
     coloured by nearest pattern (latent.png)."""
-    from seqvae.demo import run_demo
+    from seqvae.workflows.demo import run_demo
 
     console.print(
         f"simulating {samples} sequences from an associative-memory family, then training a 2-D VAE "

@@ -232,7 +232,7 @@ def sweep(
     """Train a grid over one or two parameters and plot tr Cov(z_mean) and active dimensions
     against it (selective posterior collapse). Resumable: finished points are skipped."""
     from seqvae.cli.core import _build_config
-    from seqvae.training.sweep import FIGURE_FILE, SUMMARY_FILE, run_sweep
+    from seqvae.workflows.sweep import FIGURE_FILE, SUMMARY_FILE, run_sweep
 
     parsed_values = _parse_values(values, "--values")
     parsed_values2 = None if values2 is None else _parse_values(values2, "--values2")

@@ -270,7 +270,7 @@ def benchmark_dms(
 ) -> None:
     """Train -> score -> evaluate on one DMS and print one table (rho, interval, times)."""
     from seqvae.cli.common import parse_set_options
-    from seqvae.dms_benchmark import run_dms_benchmark
+    from seqvae.workflows.dms_benchmark import run_dms_benchmark
 
     rows = run_dms_benchmark(
         alignment,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqvae.experiments.config import Knob
+from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import PointContext
 
 ACTIVE_THRESHOLD_KNOB = Knob(0.1, "float", 0.0, help="Var(z_mean) above which a dimension is active")

@@ -17,7 +17,6 @@ import pandas as pd
 
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
-from seqvae.experiments.config import Knob
 from seqvae.experiments.families import (
     associative_memory_knobs,
     check_associative_memory,
@@ -25,6 +24,7 @@ from seqvae.experiments.families import (
     quick_training,
     small_network_run_defaults,
 )
+from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import atomic_open
 
@@ -111,7 +111,7 @@ def _coverage(ctx: PointContext) -> dict[str, Any]:
 def _low_density(ctx: PointContext) -> dict[str, Any]:
     """Decode → re-encode → decode identity of points from the prior, its tail and empty gaps."""
     from seqvae.analysis.capacity import identity_overlap
-    from seqvae.analysis.generation import reconstruction_stability
+    from seqvae.analysis.reconstruction import reconstruction_stability
 
     analysis = ctx.analysis
     z_mean, _ = common.encoded(ctx)

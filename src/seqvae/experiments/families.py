@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import ConfigError
-from seqvae.experiments.config import Knob, config_hash
+from seqvae.experiments.config import config_hash
+from seqvae.experiments.knobs import Knob
 from seqvae.io.atomic import atomic_open, write_json
 
 __all__ = [

@@ -18,7 +18,6 @@ import pandas as pd
 from seqvae.errors import ConfigError
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
-from seqvae.experiments.config import Knob
 from seqvae.experiments.families import (
     associative_memory_knobs,
     check_associative_memory,
@@ -26,6 +25,7 @@ from seqvae.experiments.families import (
     quick_training,
     small_network_run_defaults,
 )
+from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import atomic_open
 

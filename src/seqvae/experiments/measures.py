@@ -291,9 +291,10 @@ def decode_stability(model, z: np.ndarray) -> dict[str, Any]:
 
     Returns ``codes`` (the first decoding, ``uint8 [n, L]``), ``stable`` (boolean ``[n]``: the
     second decoding equals the first on every predictable position) and ``identity`` (``[n]``
-    fraction of positions kept), via :func:`seqvae.analysis.generation.reconstruction_stability`.
+    fraction of positions kept), via :func:`seqvae.analysis.reconstruction.reconstruction_stability`.
     """
-    from seqvae.analysis.generation import decode_latents, reconstruction_stability
+    from seqvae.analysis.generation import decode_latents
+    from seqvae.analysis.reconstruction import reconstruction_stability
 
     codes = decode_latents(model, np.asarray(z, dtype=np.float32), decoding="argmax")
     stable, distance = reconstruction_stability(model, codes)
@@ -445,7 +446,7 @@ def factor_recovery(
 def excess_kurtosis(z_mean: np.ndarray, active: np.ndarray) -> dict[str, float]:
     """Non-Gaussianity of the active dimensions' marginals: excess kurtosis (0 for a Gaussian).
 
-    MMD matches the aggregate posterior to N(0, I) through a kernel; the seeds' worry is that
+    MMD matches the aggregate posterior to N(0, I) through a kernel; Sachdeva et al.'s worry is that
     structure can hide in higher moments. Returns the mean and the largest ``|excess kurtosis|``
     over active dimensions (NaN when none is active).
     """

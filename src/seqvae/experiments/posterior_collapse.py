@@ -1,6 +1,6 @@
 """``posterior-collapse``: selective posterior collapse on linear factors, KL against MMD.
 
-The seeds' set-up: ``x = Σ α_i u_i`` with 6 orthonormal directions in R^100 and a 10-D latent
+Sachdeva et al.'s set-up: ``x = Σ α_i u_i`` with 6 orthonormal directions in R^100 and a 10-D latent
 space. A β-VAE keeps some dimensions at variance ≈ 1 and collapses the rest to ≈ 0, and
 tr Cov(z_mean) falls as β grows; MMD only matches the aggregate posterior's moments, so it may
 keep extra (redundant) dimensions that KL would collapse. Per model: tr Cov(z_mean), active
@@ -18,8 +18,8 @@ import pandas as pd
 
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
-from seqvae.experiments.config import Knob
 from seqvae.experiments.families import check_linear_factors, linear_factor_knobs
+from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.experiments.config import Knob
+from seqvae.experiments.knobs import Knob
 
 __all__ = ["EXPERIMENTS", "ExperimentSpec", "PointContext", "get_experiment", "shipped_config_path"]
 

@@ -42,7 +42,8 @@ from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_open, write_json
-from seqvae.training.sweep import format_value, is_finished
+from seqvae.training.run_directory import is_finished
+from seqvae.utils import format_value
 
 __all__ = ["ExperimentResult", "GridPoint", "expand_grid", "run_experiment"]
 

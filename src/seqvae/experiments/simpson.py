@@ -21,6 +21,7 @@ retraining), one row of panels per noise level.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,6 @@ import pandas as pd
 from seqvae.errors import ConfigError
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
-from seqvae.experiments.config import Knob
 from seqvae.experiments.families import (
     associative_memory_knobs,
     check_associative_memory,
@@ -38,6 +38,7 @@ from seqvae.experiments.families import (
     quick_training,
     small_network_run_defaults,
 )
+from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import atomic_open
 
@@ -153,8 +154,54 @@ def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path
         return []
     return [
         plot_simpson_phase(table, out / "simpson_phase.png"),
-        plot_simpson_example(table, out.parent / "points", out / "simpson_example.png"),
+        plot_simpson_example(simpson_example(table, out.parent / "points"), out / "simpson_example.png"),
     ]
+
+
+@dataclass(frozen=True)
+class SimpsonExample:
+    """The grid point with the largest within-vs-pooled gap (first seed), ready to draw."""
+
+    setting: str
+    clade_effect: float
+    phenotype_noise: float
+    z_mean: np.ndarray
+    phenotype: np.ndarray
+    clade: np.ndarray
+    dimension: int
+    r2_within: float
+    r2_pooled: float
+
+
+def simpson_example(table: pd.DataFrame, points_dir: Path) -> SimpsonExample | None:
+    """Rebuild the phenotype of the largest-gap point from its ``simpson.npz`` and measure R² on
+    the coordinate that is best within clades; ``None`` when that point kept no data."""
+    first = table[table["seed"] == table["seed"].min()]
+    best = first.loc[first["gap"].idxmax()]
+    source = points_dir / str(best["point"]) / "simpson.npz"
+    if not source.exists():
+        return None
+    with np.load(source) as data:
+        parts = {name: data[name] for name in data.files}
+    z, clade = parts.pop("z_mean"), parts.pop("clade")
+    parts = {k: (float(v) if v.ndim == 0 else v) for k, v in parts.items()}
+    y = phenotype(parts, float(best["clade_effect"]), float(best["phenotype_noise"]))
+    r2 = m.pooled_and_within_r2(z, y, clade, min_group_size=3)
+    family_keys = [c for c in table.columns if c.startswith("family.")]
+    setting = ", ".join(
+        f"{c.replace('family.', 'family ').replace('beta', 'β')} = {best[c]:g}" for c in family_keys
+    )
+    return SimpsonExample(
+        setting=setting,
+        clade_effect=float(best["clade_effect"]),
+        phenotype_noise=float(best["phenotype_noise"]),
+        z_mean=z,
+        phenotype=y,
+        clade=clade,
+        dimension=max(0, int(r2["best_within_dim"])),
+        r2_within=float(r2["r2_within_same"]),
+        r2_pooled=float(r2["r2_pooled_same"]),
+    )
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

@@ -4,10 +4,13 @@ and the arrays their measurements leave in point folders."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from seqvae.experiments.simpson import SimpsonExample
 
 from seqvae.plots.style import (
     DIVERGING_CMAP,
@@ -314,7 +317,7 @@ def plot_collapse_summary(table: pd.DataFrame, n_factors: int, path: str | Path)
 
 
 def plot_collapse_dimensions(table: pd.DataFrame, n_factors: int, path: str | Path) -> Path:
-    """The seeds' table as a heat map: Var(z_mean) of every latent dimension (sorted, largest
+    """Sachdeva et al.'s table as a heat map: Var(z_mean) of every latent dimension (sorted, largest
     first) for each model of the first seed, one row per regulariser and strength."""
     seed = sorted(table["seed"].unique())[0]
     part = table[table["seed"] == seed].sort_values(["regulariser", "strength"])
@@ -396,28 +399,17 @@ def plot_simpson_phase(table: pd.DataFrame, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_simpson_example(table: pd.DataFrame, points_dir: Path, path: str | Path) -> Path:
-    """The setting with the largest gap (first seed): phenotype against the latent coordinate
-    that is best within clades, coloured by clade, with one least-squares line per clade and a
-    black pooled line; R² values on that coordinate in the title."""
-    from seqvae.experiments.measures import pooled_and_within_r2
-    from seqvae.experiments.simpson import phenotype
-
-    first = table[table["seed"] == table["seed"].min()]
-    best = first.loc[first["gap"].idxmax()]
+def plot_simpson_example(example: SimpsonExample | None, path: str | Path) -> Path:
+    """The setting with the largest gap (see :func:`seqvae.experiments.simpson.simpson_example`):
+    phenotype against the latent coordinate that is best within clades, coloured by clade, with
+    one least-squares line per clade and a black pooled line; R² values on that coordinate in the
+    title. An empty figure when the example's data were not kept."""
     fig, axes = new_figure(1, 1, width=4.8, height=3.8)
     ax = axes[0, 0]
-    source = points_dir / str(best["point"]) / "simpson.npz"
-    if not source.exists():
+    if example is None:
         ax.set_axis_off()
         return save_figure(fig, path)
-    with np.load(source) as data:
-        parts = {name: data[name] for name in data.files}
-    z, clade = parts.pop("z_mean"), parts.pop("clade")
-    parts = {k: (float(v) if v.ndim == 0 else v) for k, v in parts.items()}
-    y = phenotype(parts, float(best["clade_effect"]), float(best["phenotype_noise"]))
-    r2 = pooled_and_within_r2(z, y, clade, min_group_size=3)
-    k = max(0, r2["best_within_dim"])
+    z, y, clade, k = example.z_mean, example.phenotype, example.clade, example.dimension
     names = sorted(np.unique(clade))
     for name, colour in zip(names, categorical_colors(len(names))):
         member = clade == name
@@ -431,13 +423,9 @@ def plot_simpson_example(table: pd.DataFrame, points_dir: Path, path: str | Path
     ax.plot(xs, slope * xs + intercept, color="black", lw=1.6, ls="--", label="pooled fit")
     ax.set_xlabel(f"latent coordinate z_{k}")
     ax.set_ylabel("phenotype y")
-    family_keys = [c for c in table.columns if c.startswith("family.")]
-    where = ", ".join(
-        f"{c.replace('family.', 'family ').replace('beta', 'β')} = {best[c]:g}" for c in family_keys
-    )
     ax.set_title(
-        f"{where}, clade effect {best['clade_effect']:g}, noise {best['phenotype_noise']:g}\n"
-        f"R² on z_{k}: within clades {r2['r2_within_same']:.2f}, pooled {r2['r2_pooled_same']:.2f}",
+        f"{example.setting}, clade effect {example.clade_effect:g}, noise {example.phenotype_noise:g}\n"
+        f"R² on z_{k}: within clades {example.r2_within:.2f}, pooled {example.r2_pooled:.2f}",
         fontsize=8,
     )
     ax.legend(fontsize=7, markerscale=3)

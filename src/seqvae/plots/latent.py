@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
+from matplotlib.lines import Line2D
 
 from seqvae.analysis.diagnostics import LatentDiagnostics
 from seqvae.analysis.latent import GroupedPredictability, LocalisationResult, latent_pca
@@ -719,3 +720,72 @@ def write_interactive_html(report, column: str | None, path: str | Path) -> Path
     with atomic_open(path, "w", encoding="utf-8") as handle:
         handle.write(fig.to_html(include_plotlyjs=True, full_html=True))
     return path
+
+
+def plot_latent_by_pattern(
+    z: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    pattern_means: np.ndarray | None = None,
+    title: str = "VAE latent space",
+    unassigned_label: str = "no pattern",
+) -> Path:
+    """Scatter 2-D latent means ``z [N, 2]`` coloured by nearest pattern ``labels`` (1..K).
+
+    Label 0 (no pattern) is grey; ``pattern_means`` (the patterns' own encodings, ``[K, 2]``)
+    are drawn as labelled stars.
+    """
+    n_patterns = int(labels.max()) if len(labels) else 0
+    if pattern_means is not None:
+        n_patterns = max(n_patterns, len(pattern_means))
+    colors = categorical_colors(n_patterns)
+    fig, axes = new_figure(width=8.0, height=5.0)
+    ax = axes[0, 0]
+    order = np.random.default_rng(0).permutation(len(z))  # no colour drawn systematically on top
+    point_colors = np.array([MISSING_COLOR if lab == 0 else colors[lab - 1] for lab in labels], dtype=object)
+    ax.scatter(z[order, 0], z[order, 1], c=list(point_colors[order]), s=7, alpha=0.7, linewidths=0)
+    handles = []
+    for k in range(1, n_patterns + 1):
+        count = int((labels == k).sum())
+        handles.append(
+            Line2D([], [], marker="o", linestyle="", color=colors[k - 1], label=f"pattern {k} (n={count})")
+        )
+    missing = int((labels == 0).sum())
+    if missing:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=MISSING_COLOR,
+                label=f"{unassigned_label} (n={missing})",
+            )
+        )
+    if pattern_means is not None:
+        for k, (x, y) in enumerate(pattern_means[:, :2], start=1):
+            ax.scatter([x], [y], marker="*", s=180, color=colors[k - 1], edgecolors="black", linewidths=0.8)
+            ax.annotate(str(k), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=9, weight="bold")
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="*",
+                linestyle="",
+                markersize=11,
+                color="white",
+                markeredgecolor="black",
+                label="the pattern itself (encoded)",
+            )
+        )
+    ax.legend(
+        handles=handles,
+        title="nearest long pattern",
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        frameon=False,
+    )
+    ax.set_xlabel("z1 (latent mean)")
+    ax.set_ylabel("z2 (latent mean)")
+    ax.set_title(title)
+    return save_figure(fig, path)

@@ -15,6 +15,7 @@ from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
 from seqvae.run import Run
 from seqvae.training import run_directory as files
+from seqvae.version import __version__
 
 
 @dataclass
@@ -206,7 +207,7 @@ def latent_section(context: ReportContext) -> Section | None:
     section.blocks.append(
         Table(
             table,
-            "Per-dimension diagnostics (the seeds' table): a dimension whose "
+            "Per-dimension diagnostics (Sachdeva et al.'s table): a dimension whose "
             "means barely vary carries no information (posterior collapse).",
         )
     )
@@ -382,11 +383,9 @@ def _flatten_numbers(data, prefix: str = "") -> dict[str, float | str]:
 
 
 def config_section(context: ReportContext) -> Section | None:
-    import seqvae
-
     config = json.loads((context.run.path / files.CONFIG).read_text(encoding="utf-8"))
     versions = dict(context.run.summary.get("versions", {}))
-    versions["report written with seqvae"] = seqvae.__version__
+    versions["report written with seqvae"] = __version__
     versions["platform"] = platform.platform()
     section = Section(
         "config",

@@ -8,7 +8,7 @@ A baseline directory holds ``baseline.json`` (kind, settings, timings), ``regist
 same schema as a VAE run, so mutations map identically), ``model.safetensors`` and, for Potts,
 ``couplings.npz`` and ``couplings_apc.npz``: the L x L coupling strengths (Frobenius norm of each
 zero-sum-gauge ``J_ij`` over the 20 amino acids, gap state dropped), without and with the average
-product correction, in the position-matrix convention of :mod:`seqvae.analysis.matrix_file`
+product correction, in the position-matrix convention of :mod:`seqvae.io.matrix_file`
 (``matrix``, ``numbering``, ``residues``, ``kind``), so ``seqvae compare`` and ``seqvae contacts``
 read them directly.
 ``seqvae score DIR mutations.csv`` accepts such a directory like a VAE run.
@@ -274,7 +274,7 @@ def write_potts_coupling_matrices(
     dict
         ``{"couplings": path, "couplings_apc": path}``.
     """
-    from seqvae.analysis.matrix_file import save_matrix_npz
+    from seqvae.io.matrix_file import save_matrix_npz
     from seqvae.models.potts import average_product_correction
 
     out = Path(out)

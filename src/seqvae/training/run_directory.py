@@ -115,3 +115,14 @@ def load_training_data(run_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]
         raise InputError(f"training data of the run is missing or damaged ({err})", folder) from None
     ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
     return codes, weights, ids, mask
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """Whether a run directory holds a finished training (resumable grids skip it)."""
+    summary = Path(run_dir) / SUMMARY
+    if not summary.exists():
+        return False
+    try:
+        return json.loads(summary.read_text(encoding="utf-8")).get("status") == "finished"
+    except json.JSONDecodeError:
+        return False

@@ -1,6 +1,6 @@
 """Associative-memory Potts family: sequences that cluster around K stored patterns.
 
-The seeds' synthetic family (``P(S) ∝ exp(β[Σ_ν S·ξ_short^ν + Σ_μ (S·ξ_long^μ)²])`` on a
+Sachdeva et al.'s synthetic family (``P(S) ∝ exp(β[Σ_ν S·ξ_short^ν + Σ_μ (S·ξ_long^μ)²])`` on a
 one-hot sequence ``S``), with a normalisation that makes β mean the same thing for every
 length L and alphabet size q.
 
@@ -26,9 +26,9 @@ The energy, with ``P(S) ∝ exp(−β E(S))``, is::
 
     E(S) = −κ_q [ h Σ_ν ℓ_ν s_ν(S)  +  J (L/2) Σ_μ m_μ(S)² ]
 
-* ``ℓ_ν s_ν = q/(q−1) · S·ξ_short^ν − ℓ_ν/(q−1)``: the seeds' linear motif term up to a
+* ``ℓ_ν s_ν = q/(q−1) · S·ξ_short^ν − ℓ_ν/(q−1)``: Sachdeva et al.'s linear motif term up to a
   constant factor and offset; it is extensive in the motif length.
-* ``(L/2) m_μ²`` is the seeds' ``(S·ξ_long^μ)²`` centred and divided by ``L`` so that the long
+* ``(L/2) m_μ²`` is Sachdeva et al.'s ``(S·ξ_long^μ)²`` centred and divided by ``L`` so that the long
   term is extensive (∝ L) like the motif term, rather than ∝ L².
 * ``κ_q = 2 (q−1)² ln(q−1) / (q (q−2))`` (``κ_2 = 1``, the limit) puts the infinite-L
   mean-field transition of a single pattern (``J = 1``, no motifs) at exactly ``β = 1``: this

@@ -4,7 +4,7 @@
 ``U``, drawn from a seeded Gaussian matrix via QR) and optional isotropic noise
 ``ε ~ N(0, noise_std² I)``. The data span exactly ``k`` directions (plus noise), so a β-VAE
 with more than ``k`` latent dimensions should keep ``k`` of them and collapse the rest — the
-seeds' "selective posterior collapse" experiment (6 factors in R^100, 10 latent dimensions).
+Sachdeva et al.'s "selective posterior collapse" experiment (6 factors in R^100, 10 latent dimensions).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def simulate_linear_factors(
     seed
         Seeds one ``numpy`` generator used for the directions, the weights and the noise.
     factor_scales
-        Standard deviation of each factor, ``α_i ~ N(0, s_i²)`` (default: all 1, the seeds'
+        Standard deviation of each factor, ``α_i ~ N(0, s_i²)`` (default: all 1, Sachdeva et al.'s
         setup). Graded scales give each factor its own collapse point under a β-VAE.
 
     Returns

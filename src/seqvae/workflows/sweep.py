@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import re
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
+from seqvae.training.run_directory import is_finished
+from seqvae.utils import format_value
 
 __all__ = ["SweepPoint", "load_sweep_data", "run_sweep", "sweep_points"]
 
@@ -43,15 +44,6 @@ class SweepPoint:
     seed: int
     name: str
     config: RunConfig
-
-
-def format_value(value: Any) -> str:
-    """A grid value as it appears in run-directory names (lists joined with '-')."""
-    if isinstance(value, list | tuple):
-        return "-".join(format_value(v) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value) if abs(value) < 1e15 else value
-    return re.sub(r"[^A-Za-z0-9.+_-]", "_", str(value))
 
 
 def _check_param(param: str, option: str) -> None:
@@ -138,17 +130,6 @@ def load_sweep_data(path: str | Path, base: RunConfig):
     )
     alignment.theta = base.data.theta
     return alignment
-
-
-def is_finished(run_dir: Path) -> bool:
-    """Whether a run directory holds a finished training (resumable grids skip it)."""
-    summary = run_dir / "summary.json"
-    if not summary.exists():
-        return False
-    try:
-        return json.loads(summary.read_text(encoding="utf-8")).get("status") == "finished"
-    except json.JSONDecodeError:
-        return False
 
 
 def _point_row(run_dir: Path) -> dict[str, Any]:

@@ -21,9 +21,10 @@ from seqvae.data.synthetic.associative_memory import (
 )
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
+from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.training.config import RunConfig, preset_config
 
-__all__ = ["DemoResult", "demo_config", "plot_latent_by_pattern", "run_demo"]
+__all__ = ["DemoResult", "demo_config", "run_demo"]
 
 # Sequences whose best overlap is below this are drawn as "no pattern".
 PATTERN_OVERLAP_THRESHOLD = 0.5
@@ -161,8 +162,10 @@ def run_demo(
         joined.to_csv(handle, index=False, float_format="%.6g")
     pattern_means, _ = run.encode(sample.model.long_patterns)
     latent_png = plot_latent_by_pattern(
-        joined,
+        joined[["z_mean_0", "z_mean_1"]].to_numpy(),
+        pattern_labels(joined),
         out_dir / "latent.png",
+        unassigned_label=f"no pattern, overlap < {PATTERN_OVERLAP_THRESHOLD}",
         pattern_means=pattern_means,
         title=(
             f"2-D VAE latent space of an associative-memory family\n"
@@ -213,76 +216,3 @@ def nearest_neighbour_agreement(table: pd.DataFrame) -> float:
         return float("nan")
     _, index = NearestNeighbors(n_neighbors=2).fit(z).kneighbors(z)
     return float((labels[index[:, 1]] == labels).mean())
-
-
-def plot_latent_by_pattern(
-    table: pd.DataFrame,
-    path: str | Path,
-    pattern_means: np.ndarray | None = None,
-    title: str = "VAE latent space",
-) -> Path:
-    """Scatter the latent means (``z_mean_0``, ``z_mean_1``) coloured by nearest pattern.
-
-    Sequences with best overlap < 0.5 are grey ("no pattern"); ``pattern_means`` (the patterns'
-    own encodings, ``[K, 2]``) are drawn as labelled stars.
-    """
-    from seqvae.plots.style import MISSING_COLOR, categorical_colors, new_figure, save_figure
-
-    labels = pattern_labels(table)
-    n_patterns = int(table["nearest_pattern"].max()) if len(table) else 0
-    if pattern_means is not None:
-        n_patterns = max(n_patterns, len(pattern_means))
-    colors = categorical_colors(n_patterns)
-    fig, axes = new_figure(width=8.0, height=5.0)
-    ax = axes[0, 0]
-    z = table[["z_mean_0", "z_mean_1"]].to_numpy()
-    order = np.random.default_rng(0).permutation(len(z))  # no colour drawn systematically on top
-    point_colors = np.array([MISSING_COLOR if lab == 0 else colors[lab - 1] for lab in labels], dtype=object)
-    ax.scatter(z[order, 0], z[order, 1], c=list(point_colors[order]), s=7, alpha=0.7, linewidths=0)
-    from matplotlib.lines import Line2D
-
-    handles = []
-    for k in range(1, n_patterns + 1):
-        count = int((labels == k).sum())
-        handles.append(
-            Line2D([], [], marker="o", linestyle="", color=colors[k - 1], label=f"pattern {k} (n={count})")
-        )
-    missing = int((labels == 0).sum())
-    if missing:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="",
-                color=MISSING_COLOR,
-                label=f"no pattern, overlap < {PATTERN_OVERLAP_THRESHOLD} (n={missing})",
-            )
-        )
-    if pattern_means is not None:
-        for k, (x, y) in enumerate(pattern_means[:, :2], start=1):
-            ax.scatter([x], [y], marker="*", s=180, color=colors[k - 1], edgecolors="black", linewidths=0.8)
-            ax.annotate(str(k), (x, y), xytext=(6, 6), textcoords="offset points", fontsize=9, weight="bold")
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="*",
-                linestyle="",
-                markersize=11,
-                color="white",
-                markeredgecolor="black",
-                label="the pattern itself (encoded)",
-            )
-        )
-    ax.legend(
-        handles=handles,
-        title="nearest long pattern",
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        frameon=False,
-    )
-    ax.set_xlabel("z1 (latent mean)")
-    ax.set_ylabel("z2 (latent mean)")
-    ax.set_title(title)
-    return save_figure(fig, path)
