@@ -21,11 +21,11 @@ from seqvae.analysis.latent import (
     grouped_predictability,
     linear_r2,
     localisation_test,
-    one_hot_sparse,
 )
 from seqvae.analysis.phenotypes import column_kind, join_phenotypes, read_phenotype_table, top_categories
 from seqvae.cli.main import main
 from seqvae.data.alignment import alignment_from_sequences
+from seqvae.data.onehot import one_hot_sparse
 from seqvae.plots.latent import latent_panels
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"

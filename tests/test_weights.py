@@ -95,3 +95,23 @@ def test_bad_theta():
     with pytest.raises(seqvae.InputError, match=r"\[0, 1\)"):
         compute_sequence_weights(codes, 20, theta=1.0)
     assert compute_sequence_weights(np.zeros((0, 4), np.uint8), 20).shape == (0,)
+
+
+def test_one_hot_is_one_encoder_for_every_layout():
+    """data.onehot: dense (torch, NumPy) and sparse agree; the gap is a state or an all-zero row."""
+    from seqvae.data.onehot import one_hot, one_hot_numpy, one_hot_sparse
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 21, (7, 5)).astype(np.uint8)
+    with_gap = one_hot(codes, 21).numpy()
+    assert with_gap.shape == (7, 105) and np.array_equal(with_gap.sum(axis=1), np.full(7, 5.0))
+    np.testing.assert_array_equal(with_gap, one_hot_sparse(codes, 21).toarray())
+    np.testing.assert_array_equal(with_gap, one_hot_numpy(codes, 21))
+    without_gap = one_hot(codes, 20)
+    np.testing.assert_array_equal(without_gap.numpy().sum(axis=1), (codes != 20).sum(axis=1))
+    np.testing.assert_array_equal(
+        without_gap.numpy(), one_hot_sparse(codes, 21, include_gaps=False).toarray()
+    )
+    # int64 codes take the same path as uint8
+    np.testing.assert_array_equal(one_hot(torch.from_numpy(codes.astype(np.int64)), 20), without_gap)
+    assert one_hot(codes, 20, torch.float64).dtype == torch.float64

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from seqvae.analysis.reconstruction import predictable_positions, reconstruction_stability
+from seqvae.data.onehot import one_hot_numpy
 from seqvae.errors import InputError
 
 OverlapFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -57,22 +58,6 @@ def _normalised_weights(weights: np.ndarray | None, n: int, name: str) -> np.nda
     if weights.shape != (n,) or not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
         raise InputError(f"{name}: weights must be {n} finite non-negative numbers with a positive sum")
     return weights / weights.sum()
-
-
-def one_hot_block(codes: np.ndarray, n_codes: int, include_gaps: bool = True) -> np.ndarray:
-    """One-hot of a *block* of coded rows, ``float32 [b, L * S]``.
-
-    ``S = n_codes`` with the gap as a state, or ``n_codes - 1`` without it (a gap is then an
-    all-zero row). Call it on blocks only; never on a whole large alignment.
-    """
-    block, length = codes.shape
-    out = np.zeros((block, length, n_codes), dtype=np.float32)
-    rows = np.arange(block)[:, None]
-    cols = np.arange(length)[None, :]
-    out[rows, cols, codes.astype(np.intp)] = 1.0
-    if not include_gaps:
-        out = out[:, :, : n_codes - 1]
-    return out.reshape(block, -1)
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -142,7 +127,7 @@ def iter_connected_correlations(
         width = length - p0
         pair = np.zeros(((p1 - p0) * n_states, width * n_states), dtype=np.float64)
         for r0 in range(0, n_seq, row_block):
-            x = one_hot_block(codes[r0 : r0 + row_block, p0:], n_codes, include_gaps)
+            x = one_hot_numpy(codes[r0 : r0 + row_block, p0:], n_codes, include_gaps)
             wx = x * w[r0 : r0 + row_block, None].astype(np.float32)
             pair += (x[:, : (p1 - p0) * n_states].T @ wx).astype(np.float64)
         pair = pair.reshape(p1 - p0, n_states, width, n_states)
@@ -385,11 +370,11 @@ def nearest_sequences(
     best_index = np.zeros(query.shape[0], dtype=np.int64)
     best_distance = np.full(query.shape[0], np.iinfo(np.int32).max, dtype=np.int32)
     for q0 in range(0, query.shape[0], query_block):
-        xq = one_hot_block(query[q0 : q0 + query_block], n_codes)
+        xq = one_hot_numpy(query[q0 : q0 + query_block], n_codes)
         rows = slice(q0, q0 + xq.shape[0])
         for r0 in range(0, reference.shape[0], reference_block):
             # re-made per query block: costs 1/query_block of the product, never holds all of it
-            xr = one_hot_block(reference[r0 : r0 + reference_block], n_codes)
+            xr = one_hot_numpy(reference[r0 : r0 + reference_block], n_codes)
             distance = length - np.rint(xq @ xr.T).astype(np.int32)
             local = distance.argmin(axis=1)  # first minimum: lowest index among ties
             local_best = distance[np.arange(distance.shape[0]), local]

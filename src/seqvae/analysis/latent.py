@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 from scipy.sparse.linalg import LinearOperator, svds
 from scipy.spatial.distance import pdist
 
+from seqvae.data.onehot import one_hot_sparse
 from seqvae.errors import InputError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "latent_pca",
     "linear_r2",
     "localisation_test",
-    "one_hot_sparse",
     "out_of_fold_predictions",
 ]
 
@@ -57,24 +57,6 @@ def _unit_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
 
 
 # -- PCA of the alignment ---------------------------------------------------------------------
-def one_hot_sparse(codes: np.ndarray, n_codes: int, include_gaps: bool = True) -> sparse.csr_matrix:
-    """Sparse one-hot ``[N, L * n_states]`` of ``uint8`` codes (gap = last code).
-
-    With ``include_gaps`` the gap is a state like any residue (``n_states = n_codes``); otherwise
-    gaps are all-zero rows (``n_states = n_codes - 1``), as in SCA.
-    """
-    codes = np.asarray(codes)
-    if codes.ndim != 2:
-        raise InputError(f"codes must be [N, L], got shape {codes.shape}")
-    n, length = codes.shape
-    n_states = n_codes if include_gaps else n_codes - 1
-    columns = (np.arange(length, dtype=np.int64) * n_states)[None, :] + codes.astype(np.int64)
-    keep = np.ones_like(codes, dtype=bool) if include_gaps else codes != n_codes - 1
-    rows = np.broadcast_to(np.arange(n)[:, None], codes.shape)
-    data = np.ones(int(keep.sum()), dtype=np.float64)
-    return sparse.csr_matrix((data, (rows[keep], columns[keep])), shape=(n, length * n_states))
-
-
 @dataclass
 class AlignmentPCA:
     """Principal components of a weighted one-hot alignment.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from seqvae.data.onehot import one_hot
 from seqvae.errors import InputError
 
 
@@ -35,13 +36,6 @@ def fast_exact_dtype() -> torch.dtype:
     except (AttributeError, RuntimeError):  # builds without oneDNN
         supported = False
     return torch.bfloat16 if supported else torch.float32
-
-
-def one_hot_residues(codes: torch.Tensor, n_states: int, dtype: torch.dtype) -> torch.Tensor:
-    """``[B, L * n_states]`` one-hot over the residue states; a gap (code ``n_states``) is all zeros."""
-    table = torch.eye(n_states + 1, n_states, dtype=dtype)
-    # index_select of table rows is several times faster than advanced indexing here
-    return table.index_select(0, codes.reshape(-1).long()).reshape(codes.shape[0], -1)
 
 
 def identity_thresholds(non_gap_lengths: np.ndarray, theta: float) -> np.ndarray:
@@ -124,10 +118,10 @@ def compute_sequence_weights(
     def block(start: int) -> torch.Tensor:
         if cache is not None and start in cache:
             return cache[start]
-        one_hot = one_hot_residues(codes_t[start : start + block_size], n_states, dtype)
+        one_hot_rows = one_hot(codes_t[start : start + block_size], n_states, dtype)
         if cache is not None:
-            cache[start] = one_hot
-        return one_hot
+            cache[start] = one_hot_rows
+        return one_hot_rows
 
     def match_counts(rows_i: torch.Tensor, rows_j: torch.Tensor) -> torch.Tensor:
         if n_chunks == 1:

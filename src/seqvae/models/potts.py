@@ -12,15 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqvae.data.onehot import one_hot
+
 BLOCK_ROWS = 1024
-
-
-def one_hot_block(codes: torch.Tensor, n_states: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """One-hot ``[B, L*q]`` of a block of coded sequences (gap included as a state)."""
-    batch, length = codes.shape
-    out = torch.zeros(batch, length, n_states, dtype=dtype)
-    out.scatter_(2, codes.long().unsqueeze(-1), 1)
-    return out.view(batch, length * n_states)
 
 
 class PottsModel(nn.Module):
@@ -49,7 +43,7 @@ class PottsModel(nn.Module):
         out = []
         h = self.fields.reshape(-1)
         for start in range(0, codes.shape[0], BLOCK_ROWS):
-            x = one_hot_block(codes[start : start + BLOCK_ROWS], self.n_states)
+            x = one_hot(codes[start : start + BLOCK_ROWS], self.n_states)
             pair = 0.5 * ((x @ self.couplings) * x).sum(-1)
             out.append((x @ h).double() + pair.double())
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
@@ -104,7 +98,7 @@ class PottsModel(nn.Module):
         fields = self.fields / temperature
         couplings = self.couplings / temperature
         local = torch.cat(
-            [one_hot_block(codes[s : s + BLOCK_ROWS], q) @ couplings for s in range(0, n, BLOCK_ROWS)]
+            [one_hot(codes[s : s + BLOCK_ROWS], q) @ couplings for s in range(0, n, BLOCK_ROWS)]
         )
         for _ in range(sweeps):
             for i in range(length):

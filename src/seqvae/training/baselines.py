@@ -26,11 +26,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
+from seqvae.data.onehot import one_hot
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
-from seqvae.models.potts import PottsModel, one_hot_block
+from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.training import run_directory as files
 
@@ -191,7 +192,7 @@ def fit_potts(
             for start in range(0, len(codes_t), settings.block_rows):
                 block = codes_t[start : start + settings.block_rows]
                 w = weights_t[start : start + settings.block_rows]
-                x = one_hot_block(block, q)
+                x = one_hot(block, q)
                 logits = torch.addmm(h, x, J).view(-1, length, q)
                 log_p = torch.log_softmax(logits, dim=-1)
                 observed = log_p.gather(-1, block.long().unsqueeze(-1)).squeeze(-1)
