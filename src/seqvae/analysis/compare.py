@@ -26,6 +26,8 @@ from seqvae.io.matrix_file import PositionMatrix
 # the one APC implementation (also used by the Potts coupling norms); importable from here too
 from seqvae.models.potts import average_product_correction
 
+COMPARISON_FILE = "comparison.json"  # what `seqvae compare` writes and `seqvae report` reads
+
 
 def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix, PositionMatrix, str]:
     """Restrict both matrices to their common positions, in ``a``'s order.
@@ -192,6 +194,10 @@ class Comparison:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write ``comparison.json`` into ``out`` (see :func:`write_comparison`)."""
+        return write_comparison(self, out)
+
 
 def compare_matrices(
     a: PositionMatrix,
@@ -247,8 +253,8 @@ def write_comparison(comparison: Comparison, out: str | Path) -> dict[str, Path]
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "comparison.json", comparison.to_dict())
-    return {"json": out / "comparison.json"}
+    write_json(out / COMPARISON_FILE, comparison.to_dict())
+    return {"json": out / COMPARISON_FILE}
 
 
 # -- PCA ------------------------------------------------------------------------------------------

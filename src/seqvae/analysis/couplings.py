@@ -37,6 +37,12 @@ from seqvae.errors import InputError
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
 
+# the files `seqvae couplings` writes (and `seqvae report` reads)
+COUPLINGS_FILE = "couplings.npz"
+COUPLINGS_FULL_FILE = "couplings_full.npz"
+COUPLINGS_SUMMARY_FILE = "summary.json"
+COUPLINGS_KIND = "vae"  # the `kind` of couplings.npz: a Potts baseline's couplings.npz says "potts"
+
 
 @dataclass(frozen=True)
 class CouplingOptions:
@@ -292,6 +298,10 @@ class CouplingResult:
     elapsed_s: float
     timings: dict[str, float] = field(default_factory=dict)
 
+    def save(self, out: str | Path, run=None) -> dict[str, Path]:
+        """Write this result's files into ``out`` (see :func:`write_coupling_outputs`)."""
+        return write_coupling_outputs(self, run, out)
+
 
 def vae_couplings(
     run,
@@ -421,11 +431,11 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
     residues = None if registry is None else registry.reference_sequence
     paths = {
         "npz": save_matrix_npz(
-            out / "couplings.npz",
+            out / COUPLINGS_FILE,
             result.matrix,
             numbering=numbering,
             residues=residues,
-            kind="vae",
+            kind=COUPLINGS_KIND,
             rms_unsymmetrised=result.rms,
             mean_delta=result.mean_delta,
             weight_sum=result.weight_sum,
@@ -434,9 +444,9 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
         )
     }
     if result.full is not None:
-        with atomic_path(out / "couplings_full.npz") as tmp, open(tmp, "wb") as handle:
+        with atomic_path(out / COUPLINGS_FULL_FILE) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, **result.full)
-        paths["full"] = out / "couplings_full.npz"
+        paths["full"] = out / COUPLINGS_FULL_FILE
     summary = {
         "run": str(getattr(run, "path", "")),
         "length": int(result.matrix.shape[0]),
@@ -446,6 +456,6 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
         "neighbours_per_s": round(result.n_neighbours / max(result.elapsed_s, 1e-9), 1),
         "options": asdict(result.options),
     }
-    write_json(out / "summary.json", summary)
-    paths["summary"] = out / "summary.json"
+    write_json(out / COUPLINGS_SUMMARY_FILE, summary)
+    paths["summary"] = out / COUPLINGS_SUMMARY_FILE
     return paths

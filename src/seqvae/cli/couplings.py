@@ -404,7 +404,7 @@ def contacts(
     )
     from seqvae.io.atomic import atomic_open, write_json
     from seqvae.io.matrix_file import load_matrix_npz
-    from seqvae.plots.matrices import plot_contact_map
+    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contact_map
 
     positions = load_matrix_npz(matrix_file)
     if apc:
@@ -448,7 +448,7 @@ def contacts(
             )
     write_json(out / "contacts.json", json.loads(json.dumps(summary, default=float)))
     if figures:
-        plot_contact_map(positions, structure_map, distances, result, out / "contact_map.png", threshold)
+        plot_contact_map(positions, structure_map, distances, result, out / CONTACT_MAP_PNG, threshold)
     precision = ", ".join(f"{k}: {v:.3f}" for k, v in result.precision.items())
     console.print(
         f"{structure_map.n_mapped} positions on {pdb.name} chain {chain} (by {structure_map.method}); "

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from seqvae.analysis.sca import SCAResult
     from seqvae.io.matrix_file import PositionMatrix
 
+# the figure files each plot writes (and `seqvae report` embeds)
+COMPARE_HEATMAPS_PNG = "compare_heatmaps.png"
+COMPARE_OVERLAPS_PNG = "compare_overlaps.png"
+COUPLINGS_MATRIX_PNG = "couplings_matrix.png"
+SCA_MATRIX_PNG = "sca_matrix.png"
+SCA_SPECTRUM_PNG = "sca_spectrum.png"
+SCA_ICS_PNG = "sca_ics.png"
+CONTACT_MAP_PNG = "contact_map.png"
+
 
 def plot_comparison(
     comparison: Comparison, a: PositionMatrix, b: PositionMatrix, out: str | Path
@@ -41,7 +50,7 @@ def plot_comparison(
         f"off-diagonal Pearson r = {comparison.pearson:.2f}, Spearman ρ = {comparison.spearman:.2f} "
         f"(matched by {comparison.matched_by})"
     )
-    paths["heatmaps_png"] = save_figure(fig, out / "compare_heatmaps.png")
+    paths["heatmaps_png"] = save_figure(fig, out / COMPARE_HEATMAPS_PNG)
 
     k = comparison.k
     overlaps = np.asarray(comparison.overlap_matrix)
@@ -61,7 +70,7 @@ def plot_comparison(
         note += ", permuted positions " + "/".join(f"{p:.2f}" for p in perm)
     ax.set_title(f"|top eigenvector overlaps| ({comparison.length} positions)\n{note}", fontsize=9)
     fig.colorbar(image, ax=ax, label="|v · w|")
-    paths["overlap_png"] = save_figure(fig, out / "compare_overlaps.png")
+    paths["overlap_png"] = save_figure(fig, out / COMPARE_OVERLAPS_PNG)
     return paths
 
 
@@ -79,7 +88,7 @@ def plot_coupling_matrix(result: CouplingResult, out: str | Path) -> dict[str, P
         f"VAE coupling matrix, symmetrised\n(RMS Δ log p over {result.reference_rows.size} references)"
     )
     fig.colorbar(image, ax=ax, label="RMS Δ log p(x_i) [nats]")
-    paths["matrix_png"] = save_figure(fig, out / "couplings_matrix.png")
+    paths["matrix_png"] = save_figure(fig, out / COUPLINGS_MATRIX_PNG)
     return paths
 
 
@@ -140,7 +149,7 @@ def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
     ax.set_ylabel("position (retained alignment column)")
     ax.set_title(f"SCA matrix C̃ ({length} positions, N_eff = {result.alignment.n_eff:.0f})")
     fig.colorbar(image, ax=ax, label="C̃_ij (Frobenius norm)")
-    paths["matrix_png"] = save_figure(fig, out / "sca_matrix.png")
+    paths["matrix_png"] = save_figure(fig, out / SCA_MATRIX_PNG)
 
     fig, axes = new_figure(1, 1, width=6.0, height=3.6)
     ax = axes[0, 0]
@@ -162,7 +171,7 @@ def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
     ax.set_ylabel("number of eigenvalues")
     ax.set_title("Spectrum of the SCA matrix vs randomised alignments")
     ax.legend()
-    paths["spectrum_png"] = save_figure(fig, out / "sca_spectrum.png")
+    paths["spectrum_png"] = save_figure(fig, out / SCA_SPECTRUM_PNG)
 
     k = result.n_components
     pairs = [(j, j + 1) for j in range(0, k - 1, 2)] or [(0, 0)]
@@ -191,7 +200,7 @@ def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
         if p == 0:
             ax.legend(fontsize=6, loc="best")
     fig.suptitle("Independent components of the top eigenvectors (positions coloured by IC group)")
-    paths["ic_png"] = save_figure(fig, out / "sca_ics.png")
+    paths["ic_png"] = save_figure(fig, out / SCA_ICS_PNG)
     return paths
 
 

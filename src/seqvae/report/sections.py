@@ -9,8 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from seqvae.analysis.compare import COMPARISON_FILE
+from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND
+from seqvae.plots import matrices as M
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
 from seqvae.run import Run
@@ -235,11 +239,11 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
         "intro": "SCA with pySCA's defaults on the same alignment.",
         "markers": ["sca.npz"],
         "figures": {
-            "sca_matrix.png": "The SCA matrix (Frobenius norm of each 20 × 20 block of the weighted, conservation-"
+            M.SCA_MATRIX_PNG: "The SCA matrix (Frobenius norm of each 20 × 20 block of the weighted, conservation-"
             "scaled covariance).",
-            "sca_spectrum.png": "Eigenvalues of the SCA matrix against those of randomised alignments: modes "
+            M.SCA_SPECTRUM_PNG: "Eigenvalues of the SCA matrix against those of randomised alignments: modes "
             "above the random cut-off are significant.",
-            "sca_ics.png": "Positions in the space of the top independent components; sectors are the positions "
+            M.SCA_ICS_PNG: "Positions in the space of the top independent components; sectors are the positions "
             "beyond the 95th percentile of each component.",
         },
     },
@@ -247,13 +251,13 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
         "title": "What the VAE learned: pairwise couplings",
         "intro": "The VAE's L × L matrix: how much a mutation at position j changes the decoded log-probability "
         "at position i (root mean square over references and substitutions).",
-        "markers": ["couplings.npz", "comparison.json", "contacts.json"],
+        "markers": [COUPLINGS_FILE, COMPARISON_FILE, "contacts.json"],
         "figures": {
-            "couplings_matrix.png": "The VAE coupling matrix.",
-            "compare_heatmaps.png": "Two L × L matrices side by side on their common positions.",
-            "compare_overlaps.png": "Overlap |v_k · w_k| of the matrices' top eigenvectors, against the random "
+            M.COUPLINGS_MATRIX_PNG: "The VAE coupling matrix.",
+            M.COMPARE_HEATMAPS_PNG: "Two L × L matrices side by side on their common positions.",
+            M.COMPARE_OVERLAPS_PNG: "Overlap |v_k · w_k| of the matrices' top eigenvectors, against the random "
             "expectation for unit vectors in L dimensions.",
-            "contact_map.png": "Contacts in the structure (grey) with the matrix's strongest pairs overlaid.",
+            M.CONTACT_MAP_PNG: "Contacts in the structure (grey) with the matrix's strongest pairs overlaid.",
         },
     },
 }
@@ -347,7 +351,7 @@ def analysis_sections(context: ReportContext) -> list[Section]:
     """One section per analysis found in the included folders (see ``ANALYSIS_FIGURES``)."""
     sections = []
     for key, spec in ANALYSIS_FIGURES.items():
-        folders = [f for f in context.include if any((f / m).exists() for m in spec["markers"])]
+        folders = [f for f in context.include if any(_holds(f, m) for m in spec["markers"])]
         if not folders:
             continue
         section = Section(f"analysis-{key}", str(spec["title"]), str(spec["intro"]))
@@ -357,7 +361,7 @@ def analysis_sections(context: ReportContext) -> list[Section]:
                     section.blocks.append(
                         Figure((folder / name).read_bytes(), f"{caption} ({folder.name}/{name})", name)
                     )
-            for summary_name in ("summary.json", "comparison.json", "contacts.json"):
+            for summary_name in ("summary.json", COMPARISON_FILE, "contacts.json"):
                 summary = folder / summary_name
                 if summary.exists():
                     flat = _flatten_numbers(json.loads(summary.read_text(encoding="utf-8")))
@@ -366,6 +370,21 @@ def analysis_sections(context: ReportContext) -> list[Section]:
                         section.blocks.append(Table(table, f"{folder.name}/{summary_name}"))
         sections.append(section)
     return sections
+
+
+def _holds(folder: Path, marker: str) -> bool:
+    """Whether ``folder`` holds an analysis' marker file. A Potts baseline's ``couplings.npz`` is
+    not the VAE's: the file's ``kind`` tells them apart."""
+    path = folder / marker
+    if not path.exists():
+        return False
+    if marker == COUPLINGS_FILE:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return "kind" in data.files and str(data["kind"]) == COUPLINGS_KIND
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 def _flatten_numbers(data, prefix: str = "") -> dict[str, float | str]:
