@@ -70,7 +70,7 @@ class TrainingDiverged(InputError):
         self.step = step
         kept = (
             f"the last checkpoint (step {checkpoint_step}) is from before"
-            if checkpoint_step
+            if checkpoint_step is not None
             else "no weights were saved"
         )
         super().__init__(
