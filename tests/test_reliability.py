@@ -19,7 +19,6 @@ import pytest
 
 from builders import TINY, fails_cleanly, write_family
 from seqvae.cli.main import main
-from seqvae.io.atomic import atomic_open, atomic_path, remove_stale_temporaries, write_json
 
 
 # -- atomic writes -------------------------------------------------------------------------------
@@ -38,6 +37,8 @@ def test_symlink_output_is_written_through(tmp_path, tiny_run, capsys):
 
 
 def test_special_files_are_streamed_not_replaced(tmp_path, tiny_run, capsys):
+    from seqvae.io.atomic import atomic_open
+
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
     reader = subprocess.Popen(
@@ -58,6 +59,8 @@ def test_special_files_are_streamed_not_replaced(tmp_path, tiny_run, capsys):
 
 
 def test_stale_temporaries_of_the_target_are_removed(tmp_path):
+    from seqvae.io.atomic import remove_stale_temporaries, write_json
+
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -74,6 +77,8 @@ def test_stale_temporaries_of_the_target_are_removed(tmp_path):
 
 
 def test_written_files_get_the_usual_mode(tmp_path, tiny_run):
+    from seqvae.io.atomic import atomic_path
+
     umask = os.umask(0o022)
     os.umask(umask)
     expected = 0o666 & ~umask
@@ -103,6 +108,8 @@ def test_errors_name_the_target_not_the_temporary(tmp_path, tiny_run, capsys):
 
 
 def test_errors_name_the_target_when_writing_fails(tmp_path):
+    from seqvae.io.atomic import atomic_path
+
     target = tmp_path / "out.bin"
     with pytest.raises(OSError) as caught, atomic_path(target) as tmp:
         raise OSError(28, "No space left on device", str(tmp))
