@@ -13,13 +13,10 @@ from builders import DAMAGES, RUN_COMMANDS, TINY, cases, fails_cleanly, write_fa
 from seqvae.cli.main import main
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("trained")
-    aln = write_family(folder / "family.fasta")
-    run_dir = folder / "run"
-    assert main(["train", str(aln), "--out", str(run_dir), *TINY]) == 0
-    return run_dir, aln
+@pytest.fixture
+def trained_run(tiny_run) -> tuple[Path, Path]:
+    """The session's tiny run (tests/builders.py); tests copy it before changing anything."""
+    return tiny_run.run, tiny_run.alignment
 
 
 def test_empty_file(tmp_path, capsys):

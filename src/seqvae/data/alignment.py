@@ -486,7 +486,7 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
         records = _strip_inserts(records)
         what = "match columns (upper case and '-', inserts removed)"
     rows = _row_matrix(records, source, what)
-    if mode == "columns":
+    if mode == "columns" and raw.format == "a2m":  # FASTA rows may use lower case on match columns
         _check_match_states(rows, records, _match_count(reference_raw), source)
     raw_length = rows.shape[1]
     focus = _match_columns(mode, reference_raw, raw_length)
@@ -650,7 +650,7 @@ def map_to_registry(raw: RawAlignment, registry: AlignmentRegistry) -> Alignment
             records[0].line,
         )
     rows = _row_matrix(records, raw.source)
-    if registry.a2m_mode == "columns" and rows.shape[1] == registry.raw_length:
+    if registry.a2m_mode == "columns" and raw.format == "a2m" and rows.shape[1] == registry.raw_length:
         _check_match_states(rows, records, _match_count(registry.reference_raw), raw.source)
     rows = rows[:, columns]
     codes, nonstandard = _code_letters(rows, alphabet, records, raw.source, columns)

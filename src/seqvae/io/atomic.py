@@ -168,10 +168,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     given = Path(target)
     if given.is_dir():
         raise InputError("is a folder, expected a file name", given)
-    target = resolve_target(given)
-    if _is_stream(target):
-        yield target
+    if _is_stream(given) or (given.exists() and given.absolute().parts[1:2] in (("dev",), ("proc",))):
+        # /dev/stdout may lead to a pipe, a terminal or the file the shell redirected it to:
+        # write to it as it is, never replace what it leads to
+        yield given
         return
+    target = resolve_target(given)
     ensure_directory(target.parent, given)
     remove_stale_temporaries(target.parent, target.name)
     try:
