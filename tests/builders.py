@@ -212,6 +212,12 @@ DAMAGES: dict[str, Damage] = {
         "all",
     ),
     "weights-not-finite": Damage(_nan_weights, "model.safetensors", "not finite", "weights"),
+    "summary-wrong-types": Damage(
+        lambda run: _edit_json(run / "summary.json", lambda s: {**s, "best_step": "six", "steps": [12]}),
+        "summary.json",
+        "must be int",
+        "weights",
+    ),
     "config-other-latent-size": Damage(_config_latent_dim, "", "", "all"),
     "ids-not-json": Damage(
         lambda run: (run / "data" / "ids.json").write_text("[1, 2,"),
@@ -222,6 +228,24 @@ DAMAGES: dict[str, Damage] = {
     "ids-too-few": Damage(_ids_short, "data/ids.json", "sequence ids", "data"),
     "codes-wrong-columns": Damage(_codes_shape, "data/codes.npy", "columns", "data"),
     "codes-flat": Damage(_codes_flat, "data/codes.npy", "shape", "data"),
+    "codes-out-of-range": Damage(
+        lambda run: np.save(run / "data" / "codes.npy", np.load(run / "data" / "codes.npy") + 30),
+        "data/codes.npy",
+        "outside",
+        "data",
+    ),
+    "sequence-weights-nan": Damage(
+        lambda run: np.save(run / "data" / "sequence_weights.npy", np.full(60, np.nan)),
+        "data/sequence_weights.npy",
+        "finite sequence weights",
+        "data",
+    ),
+    "validation-mask-wrong-length": Damage(
+        lambda run: np.save(run / "data" / "validation_mask.npy", np.zeros(7, dtype=bool)),
+        "data/validation_mask.npy",
+        "booleans",
+        "data",
+    ),
     "data-missing": Damage(lambda run: shutil.rmtree(run / "data"), "data", "missing", "data-required"),
     "checkpoint-no-step": Damage(
         _checkpoint_without("step"), "checkpoint.pt", "'step' is missing", "checkpoint"

@@ -352,7 +352,7 @@ def _run_training(
         config,
         registry,
         trainer.model.cpu(),
-        files.read_json(out / files.SUMMARY, "summary.json"),
+        files.read_summary(out),
     )
 
 
@@ -493,5 +493,5 @@ def load(path: str | Path) -> Run:
             path / files.WEIGHTS,
         ) from None
     model.eval()
-    summary = files.read_json(path / files.SUMMARY, "summary.json") if (path / files.SUMMARY).exists() else {}
+    summary = files.read_summary(path)
     return Run(path, config, registry, model, summary)

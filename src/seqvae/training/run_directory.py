@@ -156,6 +156,36 @@ def read_json(path: str | Path, what: str, expect: type | None = dict) -> Any:
     return data
 
 
+# summary.json fields that readers use, with their types (None is always allowed)
+SUMMARY_FIELDS: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "steps": (int,),
+    "stop_reason": (str,),
+    "best_val_elbo": (int, float),
+    "best_step": (int,),
+    "weights": (str,),
+    "weights_step": (int,),
+    "checkpoint_step": (int,),
+    "train_time_s": (int, float),
+    "device": (str,),
+    "error": (str,),
+}
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    """``summary.json`` of a run, its fields checked (``{}`` when there is none yet)."""
+    path = Path(run_dir) / SUMMARY
+    if not path.exists():
+        return {}
+    summary = read_json(path, SUMMARY)
+    for name, types in SUMMARY_FIELDS.items():
+        value = summary.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+            expected = " or ".join(t.__name__ for t in types)
+            raise InputError(f"{name}: must be {expected} or null, got {value!r:.40}", path)
+    return summary
+
+
 def read_registry(run_dir: str | Path) -> tuple[dict[str, Any], AlignmentRegistry | None]:
     """``registry.json`` of a run or baseline directory, validated: (its dict, the registry).
 
