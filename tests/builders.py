@@ -247,6 +247,9 @@ DAMAGES: dict[str, Damage] = {
         "data",
     ),
     "data-missing": Damage(lambda run: shutil.rmtree(run / "data"), "data", "missing", "data-required"),
+    "checkpoint-missing": Damage(
+        lambda run: (run / "checkpoint.pt").unlink(), "checkpoint.pt", "train it again", "checkpoint"
+    ),
     "checkpoint-no-step": Damage(
         _checkpoint_without("step"), "checkpoint.pt", "'step' is missing", "checkpoint"
     ),

@@ -108,7 +108,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     and check that it holds every field of a training state with the right types."""
     path = Path(path)
     if not path.exists():
-        raise InputError("no checkpoint to resume from", path)
+        raise InputError(
+            "no checkpoint to resume from: the run stopped before training began "
+            "(its first checkpoint is written before step 1); train it again with --overwrite",
+            path,
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -239,7 +243,10 @@ def save_training_data(
 
 def _load_array(path: Path) -> np.ndarray:
     if not path.exists():
-        raise InputError("training data of the run is missing (no data/ folder or file)", path)
+        raise InputError(
+            "training data of the run is missing (data/ was removed, or the run stopped before writing it)",
+            path,
+        )
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
