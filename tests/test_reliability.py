@@ -249,7 +249,9 @@ def test_divergence_stops_training_and_fails(tmp_path, capsys):
     rows = pd.read_csv(out / "metrics.csv")
     assert np.isfinite(rows["loss"]).all()  # no NaN row was written
     fails_cleanly(
-        capsys, ["score", out, "--all-singles", "--out", tmp_path / "s.csv"], "weights file not found"
+        capsys,
+        ["score", out, "--all-singles", "--out", tmp_path / "s.csv"],
+        "no weights: training failed at step 6",
     )
 
 

@@ -484,6 +484,14 @@ def load(path: str | Path) -> Run:
     config = _read_config(path)
     registry = _read_registry(path)
     model = VAE(config.model)
+    summary = files.read_summary(path)
+    if not (path / files.WEIGHTS).exists() and summary.get("status") in ("failed", "running"):
+        why = {"failed": "training failed", "running": "training has not finished (or was killed)"}
+        detail = f": {summary['error']}" if summary.get("error") else ""
+        raise InputError(
+            f"no weights: {why[summary['status']]} at step {summary.get('steps')}{detail}",
+            path / files.WEIGHTS,
+        )
     state = files.load_weights(path / files.WEIGHTS)
     try:
         model.load_state_dict(state)
@@ -493,5 +501,4 @@ def load(path: str | Path) -> Run:
             path / files.WEIGHTS,
         ) from None
     model.eval()
-    summary = files.read_summary(path)
     return Run(path, config, registry, model, summary)
