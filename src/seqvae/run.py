@@ -221,7 +221,6 @@ def train(
     config.model.validate()
     out.mkdir(parents=True, exist_ok=True)
     mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
-    _warn_without_validation(len(tensor), mask, config)
     write_json(out / files.CONFIG, config.to_dict())
     write_json(
         out / files.REGISTRY,
@@ -253,7 +252,7 @@ def _warn_without_validation(n: int, mask: np.ndarray, config: RunConfig) -> Non
             f"(training.validation_fraction = {config.training.validation_fraction:g}), so no validation "
             f"ELBO is reported{stopping}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -311,6 +310,8 @@ def _run_training(
         trainer.load_state(resume_state, source=out / files.CHECKPOINT)
         remove_stale_temporaries(out)
         remove_stale_temporaries(out / files.DATA)
+    else:
+        _warn_without_validation(len(tensor), mask, config)
     _log(
         out,
         f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "

@@ -301,8 +301,12 @@ class Trainer:
 
     def _load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        if state.get("best_model") is not None:
-            VAE(self.model.config).load_state_dict(state["best_model"])  # same shapes as the model
+        if state.get("best_model") is not None:  # the best weights must fit the model too
+            shapes = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+            best = {k: tuple(v.shape) for k, v in state["best_model"].items()}
+            if best != shapes:
+                wrong = sorted(set(best.items()) ^ set(shapes.items()))[0][0]
+                raise ValueError(f"best_model tensor {wrong!r} does not match the model")
         self.optimizer.load_state_dict(state["optimizer"])
         for parameter, moments in self.optimizer.state.items():
             for name, value in moments.items():
