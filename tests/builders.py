@@ -150,6 +150,12 @@ def _checkpoint_shapes(run: Path) -> None:
     torch.save(state, run / "checkpoint.pt")
 
 
+def _checkpoint_best_shapes(run: Path) -> None:
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state["best_model"] = {name: torch.zeros(2) for name in state["model"]}
+    torch.save(state, run / "checkpoint.pt")
+
+
 def _config_latent_dim(run: Path) -> None:
     def change(config):
         config["model"]["latent_dim"] = config["model"]["latent_dim"] + 3
@@ -257,6 +263,9 @@ DAMAGES: dict[str, Damage] = {
         _checkpoint_without("optimizer"), "checkpoint.pt", "'optimizer'", "checkpoint"
     ),
     "checkpoint-wrong-shapes": Damage(_checkpoint_shapes, "checkpoint.pt", "does not fit", "checkpoint"),
+    "checkpoint-best-wrong-shapes": Damage(
+        _checkpoint_best_shapes, "checkpoint.pt", "best_model", "checkpoint"
+    ),
     "metrics-garbage": Damage(
         lambda run: (run / "metrics.csv").write_bytes(b"step,elbo\n1,2\n\x00\x01garbage,,\n"),
         "metrics.csv",
