@@ -38,3 +38,12 @@ def blat_full() -> Path:
 @pytest.fixture
 def sh3_fasta() -> Path:
     return shared_file("sh3/sh3_59.fasta")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One tiny trained run directory per session (see ``tests/builders.py``); copy it before
+    changing anything in it."""
+    from builders import train_tiny_run
+
+    return train_tiny_run(tmp_path_factory.mktemp("tiny_run"))

@@ -7,68 +7,16 @@ import gzip
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from builders import DAMAGES, RUN_COMMANDS, TINY, cases, fails_cleanly, write_family
 from seqvae.cli.main import main
 
-LETTERS = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
-TINY = [
-    "--set",
-    "model.encoder_hidden=[16]",
-    "--set",
-    "model.decoder_hidden=[16]",
-    "--max-steps",
-    "12",
-    "--batch-size",
-    "16",
-    "--set",
-    "training.eval_every=6",
-    "--set",
-    "training.log_every=3",
-    "--no-progress",
-]
 
-
-def write_family(path: Path, n: int = 60, length: int = 12, seed: int = 0) -> Path:
-    """A small aligned family: three ancestors, 20 % random substitutions."""
-    rng = np.random.default_rng(seed)
-    ancestors = rng.integers(0, 20, (3, length))
-    rows = ancestors[rng.integers(0, 3, n)]
-    rows = np.where(rng.random((n, length)) < 0.2, rng.integers(0, 20, (n, length)), rows)
-    path.write_text("".join(f">s{i}\n{''.join(LETTERS[r])}\n" for i, r in enumerate(rows)))
-    return path
-
-
-def files_under(folder: Path) -> set[Path]:
-    return {p.relative_to(folder) for p in folder.rglob("*")}
-
-
-def fails_cleanly(capsys, args, *fragments: str, folder: Path | None = None) -> str:
-    """Run the CLI; check exit code 2, one stderr line with ``fragments``, nothing written."""
-    before = files_under(folder) if folder is not None else None
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    lines = [line for line in captured.err.splitlines() if line.strip()]
-    assert code == 2, (code, captured.err)
-    assert len(lines) == 1, lines
-    line = lines[0]
-    assert line.startswith("error: "), line
-    assert "Traceback" not in captured.err and "Traceback" not in captured.out
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    if folder is not None:
-        assert files_under(folder) == before, files_under(folder) - before
-    return line
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("trained")
-    aln = write_family(folder / "family.fasta")
-    run_dir = folder / "run"
-    assert main(["train", str(aln), "--out", str(run_dir), *TINY]) == 0
-    return run_dir, aln
+@pytest.fixture
+def trained_run(tiny_run) -> tuple[Path, Path]:
+    """The session's tiny run (tests/builders.py); tests copy it before changing anything."""
+    return tiny_run.run, tiny_run.alignment
 
 
 def test_empty_file(tmp_path, capsys):
@@ -89,7 +37,7 @@ def test_not_an_alignment(tmp_path, capsys):
     fails_cleanly(capsys, ["info", text], f"{text}:1: not an alignment", folder=tmp_path)
     binary = tmp_path / "image.fasta"
     binary.write_bytes(bytes(range(256)))
-    fails_cleanly(capsys, ["info", binary], f"{binary}: not a text file", folder=tmp_path)
+    fails_cleanly(capsys, ["info", binary], f"{binary}:", "not a text file", folder=tmp_path)
     broken_gz = tmp_path / "cut.fasta.gz"
     broken_gz.write_bytes(gzip.compress(b">a\nACDE\n" * 100)[:30])
     fails_cleanly(capsys, ["info", broken_gz], "corrupt gzip", folder=tmp_path)
@@ -328,3 +276,15 @@ def test_damaged_run_config(trained_run, tmp_path, capsys):
     (damaged / "checkpoint.pt").write_bytes(b"garbage")
     config.write_text((run_dir / "config.json").read_text())
     fails_cleanly(capsys, ["resume", damaged], "checkpoint is damaged or truncated")
+
+
+# -- every command that reads a run directory, against every damage (tests/builders.py) ---------
+@pytest.mark.parametrize(("command", "damage"), cases())
+def test_damaged_run_directory(tiny_run, tmp_path, capsys, command, damage):
+    run = tiny_run.copy(tmp_path)
+    spec = DAMAGES[damage]
+    spec.apply(run)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = RUN_COMMANDS[command].argv(run, tiny_run.alignment, out)
+    fails_cleanly(capsys, argv, str(run / spec.file), spec.fragment, folder=tmp_path)

@@ -83,14 +83,33 @@ def start_training(aln: Path, config: Path, out: Path) -> subprocess.Popen:
     )
 
 
-def wait_for_checkpoint(process: subprocess.Popen, out: Path, timeout: float = 120.0) -> None:
+def _checkpoint_step(out: Path) -> int:
+    try:
+        return int(torch.load(out / "checkpoint.pt", weights_only=True)["step"])
+    except Exception:  # not there yet (written atomically, so never half-read)
+        return -1
+
+
+def wait_for_checkpoint(process: subprocess.Popen, out: Path, timeout: float = 120.0, step: int = 1) -> None:
+    """Wait until a checkpoint of at least ``step`` exists (training writes one at step 0)."""
     deadline = time.monotonic() + timeout
-    while not (out / "checkpoint.pt").exists():
+    while _checkpoint_step(out) < step:
         if process.poll() is not None:
             raise AssertionError(f"training ended before a checkpoint: {process.communicate()}")
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError("no checkpoint written in time")
+        time.sleep(0.02)
+
+
+def wait_for_metrics(process: subprocess.Popen, out: Path, rows: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (out / "metrics.csv").exists() or len((out / "metrics.csv").read_text().splitlines()) <= rows:
+        if process.poll() is not None:
+            raise AssertionError(f"training ended too early: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("no metrics written in time")
         time.sleep(0.01)
 
 
@@ -181,7 +200,8 @@ def test_resume_of_finished_run_changes_nothing(tmp_path, reference_runs):
 
 
 def test_metrics_truncation_drops_late_and_cut_rows(tmp_path):
-    from seqvae.training.trainer import METRIC_COLUMNS, _truncate_metrics
+    from seqvae.training.run_directory import METRIC_COLUMNS
+    from seqvae.training.trainer import _truncate_metrics
 
     path = tmp_path / "metrics.csv"
     rows = [",".join([str(step)] + ["1.0"] * (len(METRIC_COLUMNS) - 1)) for step in (10, 20, 30, 40)]
@@ -189,3 +209,94 @@ def test_metrics_truncation_drops_late_and_cut_rows(tmp_path):
     _truncate_metrics(path, 30)
     with open(path, newline="") as handle:
         assert [int(r["step"]) for r in csv.DictReader(handle)] == [10, 20, 30]
+
+
+def test_sigterm_is_handled_like_ctrl_c_then_resumes_exactly(tmp_path, family, reference_runs, capsys):
+    config = write_config(tmp_path / "kl.yaml", "kl")
+    out = tmp_path / "terminated"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out)
+    process.send_signal(signal.SIGTERM)  # what `timeout` and job schedulers send
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.fail("training finished before SIGTERM arrived; make the run longer")
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted by SIGTERM at step" in stderr.strip().splitlines()[-1]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["steps"] == state["step"] == summary["checkpoint_step"]
+    assert "SIGTERM" in (out / "train.log").read_text()
+
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert_same_run(out, reference_runs["kl"])
+
+
+def test_killed_before_first_checkpoint_is_resumable(tmp_path, family, reference_runs, capsys):
+    config = write_config(tmp_path / "kl.yaml", "kl")
+    settings = yaml.safe_load(config.read_text())
+    settings["training"]["checkpoint_every"] = 10_000  # no regular checkpoint before the end
+    config.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "early"
+    process = start_training(family, config, out)
+    wait_for_metrics(process, out, rows=2)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert _checkpoint_step(out) == 0  # the state before the first step
+
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert_same_run(out, reference_runs["kl"])
+
+
+def test_interrupted_weights_agree_with_summary(tmp_path, family, capsys):
+    """After Ctrl-C, model.safetensors holds what summary.json says (the best validation ELBO's
+    weights with early stopping) and the report says which step they are from."""
+    from seqvae.report.sections import training_summary_text
+
+    config = write_config(tmp_path / "kl.yaml", "kl")
+    out = tmp_path / "stopped"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out, step=60)  # past three evaluations
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.fail("training finished before Ctrl-C arrived; make the run longer")
+    assert process.returncode == 130, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert summary["weights"] == "best validation ELBO"
+    assert summary["weights_step"] == summary["best_step"] == state["best_step"] is not None
+    assert summary["best_step"] < summary["steps"] or summary["best_step"] == summary["steps"]
+    weights = load_file(out / "model.safetensors")
+    for name, tensor in state["best_model"].items():
+        assert torch.equal(weights[name], tensor), name
+    text = training_summary_text(summary)
+    assert f"best validation ELBO (step {summary['best_step']}" in text and "None" not in text
+    assert "Interrupted at step" in text
+
+
+def test_resume_removes_stale_temporaries(tmp_path, reference_runs, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(reference_runs["kl"], copy)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)  # a process that has exited
+    stale = [copy / f".checkpoint.pt.{dead_pid}.abc123.tmp", copy / "data" / f".codes.npy.{dead_pid}.x1.tmp"]
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = copy / f".summary.json.{sleeper.pid}.zz9.tmp"  # another process still writing
+        for path in [*stale, live]:
+            path.write_bytes(b"partial")
+        assert main(["resume", str(copy), "--no-progress"]) == 0
+        assert not any(path.exists() for path in stale)
+        assert live.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

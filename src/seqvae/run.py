@@ -7,7 +7,9 @@ model in eval mode. The CLI commands are thin wrappers over these functions.
 from __future__ import annotations
 
 import platform
+import signal
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry,
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
-from seqvae.io.atomic import write_json
+from seqvae.io.atomic import remove_stale_temporaries, write_json
 from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.output_dirs import claim_directory, lock_directory
 from seqvae.models.vae import VAE
@@ -72,7 +74,7 @@ class Run:
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """Codes (or vectors), sequence weights, ids and validation mask used in training."""
-        return files.load_training_data(self.path)
+        return files.load_training_data(self.path, *_data_shape(self.config))
 
     def training_alignment(self) -> Alignment:
         """The training sequences as an :class:`Alignment` (with their weights)."""
@@ -237,6 +239,30 @@ def train(
         )
 
 
+def _warn_without_validation(n: int, mask: np.ndarray, config: RunConfig) -> None:
+    """Say so when a validation split was asked for but the data are too few to make one."""
+    if config.training.validation_fraction > 0 and not mask.any():
+        stopping = (
+            "; early stopping is off (it needs the validation ELBO)"
+            if config.training.early_stopping_patience is not None
+            else ""
+        )
+        warnings.warn(
+            f"only {n} sequence{'s' if n != 1 else ''}: no validation split is possible "
+            f"(training.validation_fraction = {config.training.validation_fraction:g}), so no validation "
+            f"ELBO is reported{stopping}",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _data_shape(config: RunConfig) -> tuple[int | None, int | None]:
+    """(columns, number of states) that the run's training data must have."""
+    if config.model.likelihood == "categorical":
+        return config.model.length, config.model.alphabet_size
+    return config.model.input_dim, None
+
+
 def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
     """A new run directory must not exist (or be empty); ``overwrite`` replaces only a run directory.
 
@@ -278,29 +304,42 @@ def _run_training(
     seed_everything(config.seed)
     model = VAE(config.model)
     trainer = Trainer(model, tensor, weights, mask, config.training, out, config.seed, show_progress)
+    if resume_state is not None:  # a checkpoint that does not fit fails before anything is written
+        trainer.load_state(resume_state, source=out / files.CHECKPOINT)
+        remove_stale_temporaries(out)
+        remove_stale_temporaries(out / files.DATA)
+    else:
+        _warn_without_validation(len(tensor), mask, config)
     _log(
         out,
         f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
         f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
         f"device={trainer.device}, seed={config.seed}",
     )
-    if resume_state is not None:
-        trainer.load_state(resume_state)
-    write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask))
+    previous = _previous_weights(out)
+    write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask, previous))
     try:
         outcome = trainer.fit()
     except TrainingInterrupted as err:
-        write_json(out / files.SUMMARY, _summary(config, "interrupted", None, trainer, weights, mask))
-        _log(out, f"interrupted at step {err.step}; resume from the checkpoint of step {err.saved_step}")
+        kept = previous
         if err.saved_step == err.step:  # consistent weights: save them so the run can be used as is
-            files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+            kept = _save_kept_weights(out, config, trainer)
+        write_json(out / files.SUMMARY, _summary(config, "interrupted", None, trainer, weights, mask, kept))
+        how = "SIGTERM" if err.signum == signal.SIGTERM else "Ctrl-C"
+        _log(
+            out,
+            f"interrupted ({how}) at step {err.step}; resume from the checkpoint of step {err.saved_step}",
+        )
         raise
     except BaseException as err:
-        write_json(out / files.SUMMARY, _summary(config, "failed", None, trainer, weights, mask))
-        _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {err}")
+        write_json(
+            out / files.SUMMARY,
+            _summary(config, "failed", None, trainer, weights, mask, previous, error=_one_line(err)),
+        )
+        _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {_one_line(err)}")
         raise
-    files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
-    write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask))
+    kept = _save_kept_weights(out, config, trainer, outcome)
+    write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask, kept))
     _log(
         out,
         f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
@@ -312,8 +351,45 @@ def _run_training(
         config,
         registry,
         trainer.model.cpu(),
-        files.read_json(out / files.SUMMARY, "summary.json"),
+        files.read_summary(out),
     )
+
+
+def _one_line(err: BaseException) -> str:
+    text = err.one_line() if isinstance(err, InputError) else str(err)
+    return text.replace("\n", " ")
+
+
+def _previous_weights(out: Path) -> tuple[str, int | None] | None:
+    """What an existing ``model.safetensors`` holds, as the last summary described it."""
+    if not (out / files.WEIGHTS).exists() or not (out / files.SUMMARY).exists():
+        return None
+    try:
+        summary = files.read_json(out / files.SUMMARY, files.SUMMARY)
+    except InputError:
+        return None
+    kind, step = summary.get("weights"), summary.get("weights_step")
+    if not isinstance(kind, str) or not (step is None or isinstance(step, int)):
+        return None
+    return kind, step
+
+
+def _save_kept_weights(
+    out: Path, config: RunConfig, trainer: Trainer, outcome: TrainingOutcome | None = None
+) -> tuple[str, int | None]:
+    """Write ``model.safetensors`` and say what it holds: (description, step of the weights).
+
+    With early stopping the best validation ELBO's weights are kept (also after an
+    interruption, so that the file and ``summary.json`` always agree); otherwise the latest.
+    """
+    if config.training.early_stopping_patience is not None and trainer.best_state is not None:
+        if outcome is None:  # interrupted: the trainer still holds the current step's weights
+            files.save_weights(out / files.WEIGHTS, trainer.best_state)
+        else:  # fit() has already restored the best weights
+            files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+        return "best validation ELBO", trainer.best_step
+    files.save_weights(out / files.WEIGHTS, trainer.model.state_dict())
+    return ("final" if outcome is not None else "latest (interrupted)"), trainer.step
 
 
 def _summary(
@@ -323,18 +399,18 @@ def _summary(
     trainer: Trainer,
     weights: np.ndarray,
     mask: np.ndarray,
+    kept: tuple[str, int | None] | None = None,
+    error: str | None = None,
 ) -> dict:
-    return {
+    summary = {
         "status": status,
         "steps": trainer.step,
         "stop_reason": None if outcome is None else outcome.stop_reason,
         "best_val_elbo": trainer.best_val_elbo,
         "best_step": trainer.best_step,
-        "weights": (
-            "best validation ELBO"
-            if config.training.early_stopping_patience is not None and trainer.best_state is not None
-            else "final"
-        ),
+        # what model.safetensors holds now (None: no weights written yet)
+        "weights": None if kept is None else kept[0],
+        "weights_step": None if kept is None else kept[1],
         "checkpoint_step": trainer.saved_step,
         "train_time_s": None if outcome is None else round(outcome.elapsed_s, 3),
         "n_train": int((~mask).sum()),
@@ -349,6 +425,9 @@ def _summary(
             "python": platform.python_version(),
         },
     }
+    if error is not None:
+        summary["error"] = error
+    return summary
 
 
 def _log(out: Path, message: str) -> None:
@@ -357,10 +436,28 @@ def _log(out: Path, message: str) -> None:
 
 
 def _read_registry(path: Path) -> AlignmentRegistry | None:
-    data = files.read_json(path / files.REGISTRY, "registry.json")
-    if data.get("registry") is None:
-        return None
-    return AlignmentRegistry.from_dict(data["registry"])
+    """The run's registry, validated field by field and against its config.json."""
+    _, registry = files.read_registry(path)
+    config = _read_config(path)
+    where = path / files.REGISTRY
+    if config.model.likelihood == "categorical":
+        if registry is None:
+            raise InputError("kind: 'continuous', but config.json describes a sequence model", where)
+        if registry.length != config.model.length:
+            raise InputError(
+                f"registry.focus_columns: {registry.length} columns, config.json's model.length is "
+                f"{config.model.length}",
+                where,
+            )
+        if registry.alphabet.size != config.model.alphabet_size:
+            raise InputError(
+                f"registry.alphabet: {registry.alphabet.size} states ({registry.alphabet.symbols!r}), "
+                f"config.json's model.alphabet_size is {config.model.alphabet_size}",
+                where,
+            )
+    elif registry is not None:
+        raise InputError("registry: a sequence registry, but config.json describes continuous data", where)
+    return registry
 
 
 def _read_config(path: Path) -> RunConfig:
@@ -384,6 +481,14 @@ def load(path: str | Path) -> Run:
     config = _read_config(path)
     registry = _read_registry(path)
     model = VAE(config.model)
+    summary = files.read_summary(path)
+    if not (path / files.WEIGHTS).exists() and summary.get("status") in ("failed", "running"):
+        why = {"failed": "training failed", "running": "training has not finished (or was killed)"}
+        detail = f": {summary['error']}" if summary.get("error") else ""
+        raise InputError(
+            f"no weights: {why[summary['status']]} at step {summary.get('steps')}{detail}",
+            path / files.WEIGHTS,
+        )
     state = files.load_weights(path / files.WEIGHTS)
     try:
         model.load_state_dict(state)
@@ -393,5 +498,4 @@ def load(path: str | Path) -> Run:
             path / files.WEIGHTS,
         ) from None
     model.eval()
-    summary = files.read_json(path / files.SUMMARY, "summary.json") if (path / files.SUMMARY).exists() else {}
     return Run(path, config, registry, model, summary)

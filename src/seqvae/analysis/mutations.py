@@ -21,6 +21,7 @@ import pandas as pd
 
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.errors import InputError
+from seqvae.io.tables import read_table, read_table_chunks
 
 _SUBSTITUTION = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*])$")
 IDENTITY_NAMES = ("", "wt", "_wt", "wildtype", "wild_type", "wild-type")
@@ -279,12 +280,7 @@ def read_mutation_table(
     that must not write partial output validates first (see :func:`validate_mutation_table`).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    try:
-        header = pd.read_csv(path, nrows=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read CSV ({str(err).splitlines()[0]})", path) from None
+    header = read_table(path, "cannot read CSV", nrows=0)
     columns = list(header.columns)
     if sequence_column is None and mutant_column is None:
         if "mutant" in columns:
@@ -302,23 +298,19 @@ def read_mutation_table(
         if name not in columns:
             raise InputError(f"column {name!r} not found (columns: {', '.join(columns)})", path)
     first_line = 2
-    try:
-        reader = pd.read_csv(path, chunksize=chunk_size, dtype=str, keep_default_na=False)
-        for block in reader:
-            yield (
-                map_table(
-                    block,
-                    mapper,
-                    None if sequence_column else mutant_column,
-                    sequence_column,
-                    skip_mismatches,
-                    str(path),
-                    first_line,
-                )
+    for block in read_table_chunks(path, chunk_size, "cannot read CSV", dtype=str, keep_default_na=False):
+        yield (
+            map_table(
+                block,
+                mapper,
+                None if sequence_column else mutant_column,
+                sequence_column,
+                skip_mismatches,
+                str(path),
+                first_line,
             )
-            first_line += len(block)
-    except pd.errors.ParserError as err:
-        raise InputError(f"cannot read CSV ({str(err).splitlines()[0]})", path) from None
+        )
+        first_line += len(block)
 
 
 def all_single_mutants(registry: AlignmentRegistry) -> pd.DataFrame:

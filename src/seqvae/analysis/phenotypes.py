@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
+from seqvae.io.tables import read_table
 
 __all__ = [
     "PhenotypeJoin",
@@ -50,10 +51,9 @@ def read_phenotype_table(path: str | Path, id_column: str = "id") -> pd.DataFram
     if not path.exists():
         raise InputError("phenotype table not found", path)
     separator = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        table = pd.read_csv(path, sep=separator, dtype={id_column: str}, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the phenotype table ({err})", path) from None
+    table = read_table(
+        path, "cannot read the phenotype table", sep=separator, dtype={id_column: str}, keep_default_na=True
+    )
     if id_column not in table.columns:
         raise InputError(
             f"no id column {id_column!r} in the phenotype table (columns: {', '.join(map(str, table.columns[:12]))}); "

@@ -26,12 +26,13 @@ def _parse_id_list(value: str) -> list[str]:
     """Ids from a file (one per line, or a CSV/TSV with an ``id`` column) or a comma list."""
     path = Path(value)
     if path.is_file():
-        text = path.read_text(encoding="utf-8")
+        from seqvae.io.alignment_formats import read_text
+        from seqvae.io.tables import read_table
+
+        text = read_text(path)
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
         if lines and ("," in lines[0] or "\t" in lines[0]):
-            import pandas as pd
-
-            table = pd.read_csv(path, sep=None, engine="python", dtype=str)
+            table = read_table(path, "cannot read the id table", sep=None, engine="python", dtype=str)
             if "id" not in table.columns:
                 raise InputError("an id table needs an 'id' column", path, 1)
             return [v for v in table["id"].dropna().astype(str)]

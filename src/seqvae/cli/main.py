@@ -1,10 +1,14 @@
 """The ``seqvae`` command. Every :class:`~seqvae.errors.InputError` becomes one line on stderr
-and exit code 2; Ctrl-C during training saves the state and exits with code 130."""
+and exit code 2; Ctrl-C (SIGTERM) during training saves the state and exits with code 130 (143)."""
 
 from __future__ import annotations
 
+import errno
 import importlib
+import signal
 import sys
+import warnings
+from pathlib import Path
 
 import typer
 from rich.text import Text
@@ -41,8 +45,32 @@ def _error_line(message: str) -> None:
     console.print(Text.assemble(("error: ", "bold red"), message.replace("\n", " ")), soft_wrap=True)
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr (no source file and line of the library)."""
+    console.print(Text.assemble(("warning: ", "yellow"), str(message).replace("\n", " ")), soft_wrap=True)
+
+
+def _os_error_line(err: OSError) -> str:
+    """An OS error as one line naming the path; a file where a folder is needed says so."""
+    filename = err.filename
+    if filename is not None and err.errno in (errno.EEXIST, errno.ENOTDIR):
+        for parent in Path(str(filename)).absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{filename}: cannot create it: {parent} is a file, not a folder"
+                break
+    where = f"{filename}: " if filename else ""
+    return f"{where}{err.strerror or err}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (no ``sys.exit``; tests call this)."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from typer.exceptions import TyperException
 
     try:
@@ -55,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
             where = f"state saved at step {err.step}"
         else:
             where = f"the last checkpoint is step {err.saved_step}"
+        how = "by SIGTERM " if err.signum == signal.SIGTERM else ""
         console.print(
-            f"interrupted at step {err.step}; {where}. Continue with: seqvae resume {err.run_dir}",
+            f"interrupted {how}at step {err.step}; {where}. Continue with: seqvae resume {err.run_dir}",
             highlight=False,
             soft_wrap=True,
             markup=False,
         )
-        return 130
+        return 128 + err.signum  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
     except (KeyboardInterrupt, typer.Abort):
         console.print("interrupted", highlight=False)
         return 130
@@ -75,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             _error_line(err.format_message())
         return err.exit_code
     except OSError as err:  # e.g. an output folder that cannot be written
-        where = f"{err.filename}: " if err.filename else ""
-        _error_line(f"{where}{err.strerror or err}")
+        _error_line(_os_error_line(err))
         return 2
     if isinstance(result, int) and not isinstance(result, bool):
         # typer turns a KeyboardInterrupt outside training into exit code 130

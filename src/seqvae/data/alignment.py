@@ -127,21 +127,110 @@ class AlignmentRegistry:
 
     @classmethod
     def from_dict(cls, data: dict) -> AlignmentRegistry:
-        return cls(
-            alphabet=Alphabet.from_dict(data["alphabet"]),
-            raw_length=int(data["raw_length"]),
-            focus_columns=np.asarray(data["focus_columns"], dtype=np.int64),
-            reference_id=data["reference_id"],
-            reference_sequence=data["reference_sequence"],
-            reference_start=int(data["reference_start"]),
-            numbering=np.asarray(data["numbering"], dtype=np.int64),
-            reference_raw=data["reference_raw"],
-            options=AlignmentOptions(**data["options"]),
-            a2m_mode=data.get("a2m_mode", "columns"),
-        )
+        """Rebuild a registry from :meth:`to_dict`'s output, checking every field.
+
+        Raises
+        ------
+        InputError
+            Naming the first field (``registry.numbering``) that is missing, of the wrong type or
+            inconsistent with the others; the caller adds the file.
+        """
+        return cls(**_validated_registry_fields(data))
 
     def reference_codes(self) -> np.ndarray:
         return self.alphabet.encode(self.reference_sequence)
+
+
+A2M_MODES = ("columns", "strip", "plain")
+
+
+def _registry_field(data: dict, name: str, kind: type | tuple[type, ...]):
+    if name not in data:
+        raise InputError(f"registry.{name}: missing")
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise InputError(f"registry.{name}: must be {expected}, got {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _int_list(data: dict, name: str) -> np.ndarray:
+    values = _registry_field(data, name, list)
+    for k, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"registry.{name}[{k}]: must be an integer, got {value!r:.40}")
+    return np.asarray(values, dtype=np.int64)
+
+
+def _validated_registry_fields(data: object) -> dict:
+    """The keyword arguments of :class:`AlignmentRegistry` from its saved dict, all checked."""
+    if not isinstance(data, dict):
+        raise InputError(f"registry: must be a mapping, got {type(data).__name__}")
+    alphabet_data = _registry_field(data, "alphabet", dict)
+    residues = alphabet_data.get("residues")
+    if not isinstance(residues, str) or not residues:
+        raise InputError("registry.alphabet.residues: must be a non-empty string of letters")
+    for key in ("gap", "nonstandard", "name"):
+        if key in alphabet_data and not isinstance(alphabet_data[key], str):
+            raise InputError(f"registry.alphabet.{key}: must be a string")
+    try:
+        alphabet = Alphabet.from_dict(alphabet_data)
+    except (InputError, ValueError, TypeError) as err:
+        raise InputError(f"registry.alphabet: {getattr(err, 'message', err)}") from None
+    raw_length = _registry_field(data, "raw_length", int)
+    if raw_length < 1:
+        raise InputError(f"registry.raw_length: must be >= 1, got {raw_length}")
+    focus = _int_list(data, "focus_columns")
+    if focus.size == 0:
+        raise InputError("registry.focus_columns: empty")
+    if focus.min() < 0 or focus.max() >= raw_length or np.any(np.diff(focus) <= 0):
+        raise InputError(
+            f"registry.focus_columns: must be increasing column indices in 0..{raw_length - 1} (raw_length)"
+        )
+    reference_id = _registry_field(data, "reference_id", str)
+    reference_sequence = _registry_field(data, "reference_sequence", str)
+    if len(reference_sequence) != focus.size:
+        raise InputError(
+            f"registry.reference_sequence: has {len(reference_sequence)} letters, "
+            f"focus_columns has {focus.size} columns"
+        )
+    unknown = sorted(set(reference_sequence) - set(alphabet.symbols))
+    if unknown:
+        raise InputError(
+            f"registry.reference_sequence: letter {unknown[0]!r} is not in the alphabet {alphabet.symbols!r}"
+        )
+    reference_start = _registry_field(data, "reference_start", int)
+    numbering = _int_list(data, "numbering")
+    if numbering.size != focus.size:
+        raise InputError(
+            f"registry.numbering: has {numbering.size} entries, focus_columns has {focus.size} columns"
+        )
+    reference_raw = _registry_field(data, "reference_raw", str)
+    a2m_mode = data.get("a2m_mode", "columns")
+    if a2m_mode not in A2M_MODES:
+        raise InputError(f"registry.a2m_mode: must be one of {', '.join(A2M_MODES)}, got {a2m_mode!r:.40}")
+    raw_columns = len(re.sub(r"[a-z.]", "", reference_raw)) if a2m_mode == "strip" else len(reference_raw)
+    if raw_columns != raw_length:
+        raise InputError(f"registry.reference_raw: has {raw_columns} columns, raw_length says {raw_length}")
+    options = _registry_field(data, "options", dict)
+    try:
+        options = AlignmentOptions(**options)
+    except TypeError as err:
+        raise InputError(f"registry.options: {err}") from None
+    except InputError as err:
+        raise InputError(f"registry.options: {err.message}") from None
+    return {
+        "alphabet": alphabet,
+        "raw_length": raw_length,
+        "focus_columns": focus,
+        "reference_id": reference_id,
+        "reference_sequence": reference_sequence,
+        "reference_start": reference_start,
+        "numbering": numbering,
+        "reference_raw": reference_raw,
+        "options": options,
+        "a2m_mode": a2m_mode,
+    }
 
 
 @dataclass
@@ -244,8 +333,40 @@ def _row_matrix(records: list[SequenceRecord], source: str, what: str = "columns
                 source,
                 record.line,
             )
-    joined = "".join(r.text for r in records).encode("ascii", "replace")
-    return np.frombuffer(joined, dtype=np.uint8).reshape(len(records), expected)
+    joined = "".join(r.text for r in records)
+    if not joined.isascii():
+        record = next(r for r in records if not r.text.isascii())
+        column = next(i for i, c in enumerate(record.text) if not c.isascii())
+        raise InputError(
+            f"unknown character {record.text[column]!r} (U+{ord(record.text[column]):04X}) in sequence "
+            f"{record.id!r} at column {column + 1}: alignments hold ASCII letters, '-' and '.'",
+            source,
+            record.line,
+        )
+    return np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(len(records), expected)
+
+
+def _check_match_states(rows: np.ndarray, records: list[SequenceRecord], expected: int, source: str) -> None:
+    """A2M rows of one alignment share their match states: each row has as many upper-case
+    letters and '-' as the reference (else its letters would be read shifted).
+
+    ``rows`` is the ``uint8 [N, raw_length]`` byte matrix of ``records``.
+    """
+    is_match = ((rows >= ord("A")) & (rows <= ord("Z"))) | (rows == ord("-"))
+    counts = is_match.sum(axis=1)
+    wrong = np.flatnonzero(counts != expected)
+    if wrong.size:
+        record = records[int(wrong[0])]
+        raise InputError(
+            f"sequence {record.id!r} has {int(counts[wrong[0]])} match columns (upper case or '-'), the "
+            f"reference has {expected}: its inserts are not those of an A2M row of this alignment",
+            source,
+            record.line,
+        )
+
+
+def _match_count(reference_raw: str) -> int:
+    return sum(1 for c in reference_raw if c.isupper() or c == "-")
 
 
 def _strip_inserts(records: list[SequenceRecord]) -> list[SequenceRecord]:
@@ -365,6 +486,8 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
         records = _strip_inserts(records)
         what = "match columns (upper case and '-', inserts removed)"
     rows = _row_matrix(records, source, what)
+    if mode == "columns" and raw.format == "a2m":  # FASTA rows may use lower case on match columns
+        _check_match_states(rows, records, _match_count(reference_raw), source)
     raw_length = rows.shape[1]
     focus = _match_columns(mode, reference_raw, raw_length)
     if focus.size == 0:
@@ -423,6 +546,12 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
     focus = focus[column_keep]
     numbering = numbering[column_keep]
     codes = np.ascontiguousarray(codes[:, column_keep])
+    if not (codes != alphabet.gap_code).any():
+        raise InputError(
+            f"the alignment holds no residues: all {codes.shape[0]} sequences are gaps on every "
+            f"one of the {codes.shape[1]} columns, so there is nothing to learn",
+            source,
+        )
     report["sequences_kept"] = int(kept_rows.size)
     report["columns_kept"] = int(focus.size)
 
@@ -520,7 +649,10 @@ def map_to_registry(raw: RawAlignment, registry: AlignmentRegistry) -> Alignment
             raw.source,
             records[0].line,
         )
-    rows = _row_matrix(records, raw.source)[:, columns]
+    rows = _row_matrix(records, raw.source)
+    if registry.a2m_mode == "columns" and raw.format == "a2m" and rows.shape[1] == registry.raw_length:
+        _check_match_states(rows, records, _match_count(registry.reference_raw), raw.source)
+    rows = rows[:, columns]
     codes, nonstandard = _code_letters(rows, alphabet, records, raw.source, columns)
     codes = np.where(nonstandard, alphabet.gap_code, codes).astype(np.uint8)
     return Alignment(

@@ -7,6 +7,7 @@ text into codes, focus columns and filters is the job of :mod:`seqvae.data.align
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,11 @@ class RawAlignment:
 
 
 def read_text(path: str | Path) -> str:
-    """Read a text file, transparently un-gzipping it; errors name the file."""
+    """Read a text file, transparently un-gzipping it; errors name the file.
+
+    A UTF-8 byte-order mark at the start is dropped; corrupt gzip data (a cut file or damaged
+    deflate blocks) and bytes that are not UTF-8 are an :class:`InputError`.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
@@ -58,12 +63,14 @@ def read_text(path: str | Path) -> str:
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise InputError(f"corrupt gzip data ({err})", path) from None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"not a text file (byte {err.start} is not UTF-8)", path) from None
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(f"not a text file (byte {err.start} is not UTF-8)", path, line) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def detect_format(path: str | Path, text: str) -> str:
@@ -167,6 +174,7 @@ def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
     chunks: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
     in_block: dict[str, int] = {}  # ids seen in the current block, with their line
+    terminated = False
     for number, raw_line in enumerate(lines[first + 1 :], start=first + 2):
         line = raw_line.strip()
         if not line:
@@ -175,6 +183,7 @@ def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
         if line.startswith("#"):
             continue
         if line == "//":
+            terminated = True
             break
         parts = line.split()
         if len(parts) != 2:
@@ -189,4 +198,8 @@ def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
         in_block[name] = number
         chunks.setdefault(name, []).append(piece)
         first_line.setdefault(name, number)
+    if not terminated:
+        raise InputError(
+            "Stockholm alignment has no '//' terminator: the file may be cut short", source, len(lines)
+        )
     return [SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.report.document import Section, Text, render_page
@@ -48,12 +46,9 @@ def build_report(
     run = load(run_dir)
     table = None
     if phenotypes is not None:
-        try:
-            table = pd.read_csv(phenotypes)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read phenotype table ({err})", phenotypes) from None
-        if id_column not in table.columns:
-            raise InputError(f"no column {id_column!r} in the phenotype table", phenotypes)
+        from seqvae.analysis.phenotypes import read_phenotype_table
+
+        table = read_phenotype_table(phenotypes, id_column)
         for column in [*(color or []), *(group or [])]:
             if column not in table.columns:
                 raise InputError(f"no column {column!r} in the phenotype table", phenotypes)

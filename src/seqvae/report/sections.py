@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +56,7 @@ def data_section(context: ReportContext) -> Section | None:
     registry_path = context.run.path / files.REGISTRY
     if not registry_path.exists():
         return None
-    info = json.loads(registry_path.read_text(encoding="utf-8"))
+    info, _ = files.read_registry(context.run.path)
     section = Section("data", "Data", "The alignment the model was trained on and what the filters removed.")
     rows = [
         ("sequences used", info.get("n_sequences")),
@@ -86,21 +87,52 @@ def data_section(context: ReportContext) -> Section | None:
     return section
 
 
+def training_summary_text(summary: dict) -> str:
+    """One paragraph on how training went and which weights the run holds, from summary.json."""
+    status = summary.get("status")
+    steps = summary.get("steps")
+    if status == "finished":
+        text = f"{steps} steps, stopped by {str(summary.get('stop_reason')).replace('_', ' ')}"
+    elif status == "interrupted":
+        text = f"Interrupted at step {steps} (seqvae resume continues it)"
+    elif status == "failed":
+        text = f"Failed at step {steps}" + (f": {summary['error']}" if summary.get("error") else "")
+    else:
+        text = f"Status {status!r} at step {steps}"
+    if summary.get("train_time_s") is not None:
+        text += f", {summary.get('train_time_s')} s"
+    if summary.get("device"):
+        text += f" on {summary.get('device')}"
+    text += ". "
+    kind, step = summary.get("weights"), summary.get("weights_step")
+    if kind is None and "weights_step" not in summary:  # a run written before weights_step existed
+        kind, step = summary.get("weights"), summary.get("best_step")
+        if kind != "best validation ELBO":
+            step = None
+    best = summary.get("best_val_elbo")
+    if kind == "best validation ELBO" and step is not None:
+        text += f"The weights kept are those of the best validation ELBO (step {step}"
+        text += f", {best:.3f})." if isinstance(best, int | float) else ")."
+    elif kind is not None and step is not None:
+        text += f"The weights kept are those of step {step} ({kind})."
+    elif kind is not None:
+        text += f"The weights kept: {kind}."
+    else:
+        text += "No weights have been saved."
+    if best is None:
+        text += " No validation ELBO was computed (no validation split)."
+    return text
+
+
 def training_section(context: ReportContext) -> Section | None:
     path = context.run.path / files.METRICS
     if not path.exists():
         return None
-    metrics = pd.read_csv(path)
+    metrics = files.read_metrics(path)
     if metrics.empty:
         return None
     summary = context.run.summary
-    section = Section(
-        "training",
-        "Training",
-        f"{summary.get('steps')} steps, stopped by {summary.get('stop_reason')}, "
-        f"{summary.get('train_time_s')} s on {summary.get('device')}. The weights kept are those of the best "
-        f"validation ELBO (step {summary.get('best_step')}).",
-    )
+    section = Section("training", "Training", training_summary_text(summary))
     terms = [
         c
         for c in ("reconstruction", "kl", "mmd", "weight_penalty")
@@ -162,7 +194,18 @@ def latent_section(context: ReportContext) -> Section | None:
 
     run = context.run
     if not (run.path / files.DATA).exists():
-        return None
+        warnings.warn(
+            f"{run.path}: no {files.DATA}/ folder (training sequences): the report has no latent-space maps",
+            UserWarning,
+            stacklevel=2,
+        )
+        return Section(
+            "latent",
+            "Latent space",
+            f"Not shown: the run directory has no {files.DATA}/ folder (the training sequences), so there "
+            "is nothing to embed. Run `seqvae latent RUN ALIGNMENT` with the alignment and include its "
+            "folder instead.",
+        )
     columns = context.color_columns
     if context.phenotypes is not None and not columns:
         columns = [c for c in context.phenotypes.columns if c != context.phenotype_id_column][:3]

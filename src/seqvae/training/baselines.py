@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.onehot import one_hot
@@ -358,20 +358,24 @@ def load_baseline(path: str | Path) -> tuple[SiteIndependentModel | PottsModel, 
     """Read a baseline directory: (model, registry, kind)."""
     path = Path(path)
     info = files.read_json(path / BASELINE, BASELINE)
-    registry_data = files.read_json(path / files.REGISTRY, "registry.json")
-    registry = AlignmentRegistry.from_dict(registry_data["registry"])
+    _, registry = files.read_registry(path)
+    if registry is None:
+        raise InputError("registry: a baseline needs a sequence registry", path / files.REGISTRY)
     weights_path = path / files.WEIGHTS
-    if not weights_path.exists():
-        raise InputError("baseline weights missing", weights_path)
-    try:
-        tensors = load_file(str(weights_path))
-    except Exception as err:
-        raise InputError(f"baseline weights are damaged ({type(err).__name__})", weights_path) from None
+    # a state never seen without pseudocount has log-frequency -inf: allowed; NaN never is
+    tensors = files.load_weights(weights_path, allow_neg_inf=True)
     kind = info.get("kind")
     try:
         if kind == "site-independent":
+            gap_code = info.get("gap_code")
+            if gap_code != registry.alphabet.gap_code:
+                raise InputError(
+                    f"gap_code: {gap_code!r:.20} does not match the registry's alphabet "
+                    f"(gap code {registry.alphabet.gap_code})",
+                    path / BASELINE,
+                )
             model: SiteIndependentModel | PottsModel = SiteIndependentModel(
-                tensors["log_frequencies"], int(info["gap_code"])
+                tensors["log_frequencies"], gap_code
             )
         elif kind == "potts":
             model = PottsModel(tensors["fields"], tensors["couplings"])
@@ -379,6 +383,16 @@ def load_baseline(path: str | Path) -> tuple[SiteIndependentModel | PottsModel, 
             raise InputError(f"unknown baseline kind {kind!r}", path / BASELINE)
     except KeyError as err:
         raise InputError(f"baseline weights lack tensor {err}", weights_path) from None
+    except ValueError as err:  # e.g. couplings of the wrong shape
+        raise InputError(f"baseline weights are inconsistent ({err})", weights_path) from None
+    table = model.log_frequencies if kind == "site-independent" else model.fields
+    allowed = (registry.alphabet.gap_code, registry.alphabet.size)
+    if table.dim() != 2 or table.shape[1] not in allowed:
+        raise InputError(
+            f"baseline weights have shape {tuple(table.shape)}, the registry needs "
+            f"[{registry.length}, {allowed[0]} or {allowed[1]}]",
+            weights_path,
+        )
     if model.length != registry.length:
         raise InputError("baseline weights do not match its registry's length", weights_path)
     return model.eval(), registry, kind

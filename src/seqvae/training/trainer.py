@@ -26,36 +26,44 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from seqvae.errors import ConfigError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 from seqvae.utils import torch_threads
 
-METRIC_COLUMNS = [
-    "step",
-    "epoch",
-    "time_s",
-    "loss",
-    "reconstruction",
-    "kl",
-    "mmd",
-    "regulariser_weight",
-    "weight_penalty",
-    "elbo",
-    "val_elbo",
-]
-
 
 class TrainingInterrupted(Exception):
-    """Raised after Ctrl-C. ``saved_step`` is the step of the checkpoint to resume from."""
+    """Raised after Ctrl-C or SIGTERM. ``saved_step`` is the step of the checkpoint to resume
+    from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``)."""
 
-    def __init__(self, step: int, run_dir: Path, saved_step: int | None = None):
+    def __init__(self, step: int, run_dir: Path, saved_step: int | None = None, signum: int = signal.SIGINT):
         self.step = step
         self.run_dir = run_dir
         self.saved_step = step if saved_step is None else saved_step
+        self.signum = int(signum)
         super().__init__(f"interrupted at step {step}; state of step {self.saved_step} saved in {run_dir}")
+
+
+class TrainingDiverged(InputError):
+    """The loss became NaN or infinite: training stopped, nothing of the diverged state was kept.
+
+    The last checkpoint (before the divergence) stays; the run's status is ``failed``.
+    """
+
+    def __init__(self, step: int, term: str, value: float, run_dir: Path, checkpoint_step: int | None):
+        self.step = step
+        kept = (
+            f"the last checkpoint (step {checkpoint_step}) is from before"
+            if checkpoint_step is not None
+            else "no weights were saved"
+        )
+        super().__init__(
+            f"training diverged: the {term} became {value} by step {step} (status failed; {kept}); "
+            "lower training.learning_rate (--lr) or raise training.batch_size",
+            run_dir,
+        )
 
 
 @dataclass
@@ -153,29 +161,34 @@ def choose_threads(threads: int | None, model: VAE | ModelConfig, batch_size: in
     return max(1, torch.get_num_threads() - 1)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class _StopFlag:
-    """SIGINT handler for the training loop: the first Ctrl-C asks the loop to stop after the
-    current step (state saved); a second one interrupts at once."""
+    """SIGINT/SIGTERM handler for the training loop: the first Ctrl-C (or the SIGTERM that
+    ``timeout`` and job schedulers send) asks the loop to stop after the current step (state
+    saved); a second one interrupts at once."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
-        self._installed = False
+        self.signum: int = signal.SIGINT
+        self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
 
     def __exit__(self, *exc) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 class Trainer:
@@ -260,9 +273,33 @@ class Trainer:
             "metrics_window_steps": self.window_steps,
         }
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: dict, source: Path | None = None) -> None:
+        """Restore a :meth:`state`; one that does not fit this model (a checkpoint of another
+        config, damaged tensors) is an :class:`InputError` naming ``source``."""
+        try:
+            self._load_state(state)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise InputError(
+                f"checkpoint does not fit the run's config.json ({type(err).__name__}: {detail[:200]})",
+                source,
+            ) from None
+
+    def _load_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
+        if state.get("best_model") is not None:  # the best weights must fit the model too
+            shapes = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+            best = {k: tuple(v.shape) for k, v in state["best_model"].items()}
+            if best != shapes:
+                wrong = sorted(set(best.items()) ^ set(shapes.items()))[0][0]
+                raise ValueError(f"best_model tensor {wrong!r} does not match the model")
         self.optimizer.load_state_dict(state["optimizer"])
+        for parameter, moments in self.optimizer.state.items():
+            for name, value in moments.items():
+                if name != "step" and isinstance(value, torch.Tensor) and value.shape != parameter.shape:
+                    raise ValueError(
+                        f"optimizer {name} has shape {tuple(value.shape)}, its parameter {tuple(parameter.shape)}"
+                    )
         self.sampler.set_state(state["sampler_rng"])
         torch.set_rng_state(state["global_rng"])
         if (
@@ -347,10 +384,13 @@ class Trainer:
             progress,
             _StopFlag() as stop_flag,
         ):
-            writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=files.METRIC_COLUMNS)
             if new_file:
                 writer.writeheader()
             task = progress.add_task("train", total=max_steps, completed=self.step, terms="")
+            if self.saved_step is None:
+                # a run stopped (or killed) before its first regular checkpoint can still be resumed
+                self.save_checkpoint()
             try:
                 while True:
                     if max_steps is not None and self.step >= max_steps:
@@ -367,8 +407,9 @@ class Trainer:
                         stop_reason = "max_time"
                         break
                     if stop_flag.requested:
+                        self._check_finite(weights=True)
                         self.save_checkpoint()
-                        raise TrainingInterrupted(self.step, self.run_dir)
+                        raise TrainingInterrupted(self.step, self.run_dir, signum=stop_flag.signum)
                     terms = self._train_step()
                     self.step += 1
                     # loss terms are summed on the device between metric rows and read back
@@ -379,6 +420,7 @@ class Trainer:
                     is_log = self.step % config.log_every == 0
                     is_eval = self.step % config.eval_every == 0
                     if is_log or is_eval:
+                        self._check_finite()
                         means = {k: float(v) / self.window_steps for k, v in self.window.items()}
                         self.window, self.window_steps = {}, 0
                         means["weight_penalty"] = self._weight_penalty()
@@ -395,16 +437,20 @@ class Trainer:
                             if val is not None:
                                 row["val_elbo"] = val
                                 self._track_best(val)
-                        writer.writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
+                        writer.writerow({k: row.get(k, "") for k in files.METRIC_COLUMNS})
                         handle.flush()
                         progress.update(task, terms=self._progress_text(means))
                     progress.update(task, completed=self.step)
                     if self.step % config.checkpoint_every == 0:
+                        self._check_finite(weights=True)
                         self.save_checkpoint()
             except KeyboardInterrupt:
                 # a second Ctrl-C (or one outside the main thread) may land mid-step: the
                 # weights can be half-updated, so keep the last consistent checkpoint
-                raise TrainingInterrupted(self.step, self.run_dir, self.saved_step) from None
+                raise TrainingInterrupted(
+                    self.step, self.run_dir, self.saved_step, signum=stop_flag.signum
+                ) from None
+        self._check_finite(weights=True)
         self.save_checkpoint()
         if config.early_stopping_patience is not None and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
@@ -415,6 +461,27 @@ class Trainer:
             best_step=self.best_step,
             elapsed_s=self.elapsed_before + time.perf_counter() - self._started,
         )
+
+    def _check_finite(self, weights: bool = False) -> None:
+        """Stop with :class:`TrainingDiverged` once a loss term summed since the last metrics row
+        is NaN or infinite (one device read per logging step, not per step); a non-finite loss
+        makes every later step non-finite, so nothing is lost by checking only here and before
+        each checkpoint, which thus never holds a diverged state."""
+        if weights:
+            bad = files.non_finite_tensor(dict(self.model.named_parameters()))
+            if bad is not None:
+                raise TrainingDiverged(
+                    self.step, f"weight {bad}", float("nan"), self.run_dir, self.saved_step
+                )
+        if not self.window:
+            return
+        names = list(self.window)
+        values = torch.stack([self.window[n].detach().float().reshape(()) for n in names]).cpu()
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return
+        k = int((~finite).nonzero()[0])
+        raise TrainingDiverged(self.step, names[k], float(values[k]), self.run_dir, self.saved_step)
 
     @torch.no_grad()
     def _weight_penalty(self) -> float:
@@ -465,7 +532,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     kept = []
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if None in row or any(row.get(k) is None for k in METRIC_COLUMNS):
+            if None in row or any(row.get(k) is None for k in files.METRIC_COLUMNS):
                 continue  # a row cut short
             try:
                 step = int(row["step"])
@@ -474,6 +541,6 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
             if step <= last_step and (not kept or step > int(kept[-1]["step"])):
                 kept.append(row)
     with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=files.METRIC_COLUMNS)
         writer.writeheader()
         writer.writerows(kept)
