@@ -36,6 +36,20 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 LOG = "train.log"
 DATA = "data"
+# the columns of metrics.csv, one row per logging step
+METRIC_COLUMNS = [
+    "step",
+    "epoch",
+    "time_s",
+    "loss",
+    "reconstruction",
+    "kl",
+    "mmd",
+    "regulariser_weight",
+    "weight_penalty",
+    "elbo",
+    "val_elbo",
+]
 
 
 def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
@@ -332,7 +346,6 @@ def load_training_data(
 def read_metrics(path: str | Path) -> pd.DataFrame:
     """``metrics.csv``, checked: the logging columns present and numeric, steps increasing."""
     from seqvae.io.tables import read_table
-    from seqvae.training.trainer import METRIC_COLUMNS
 
     path = Path(path)
     table = read_table(path, "cannot read metrics.csv", dtype=str, keep_default_na=False)

@@ -33,19 +33,7 @@ from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 from seqvae.utils import torch_threads
 
-METRIC_COLUMNS = [
-    "step",
-    "epoch",
-    "time_s",
-    "loss",
-    "reconstruction",
-    "kl",
-    "mmd",
-    "regulariser_weight",
-    "weight_penalty",
-    "elbo",
-    "val_elbo",
-]
+METRIC_COLUMNS = files.METRIC_COLUMNS  # the columns of metrics.csv
 
 
 class TrainingInterrupted(Exception):
