@@ -36,20 +36,6 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 LOG = "train.log"
 DATA = "data"
-# the columns of metrics.csv, one row per logging step
-METRIC_COLUMNS = [
-    "step",
-    "epoch",
-    "time_s",
-    "loss",
-    "reconstruction",
-    "kl",
-    "mmd",
-    "regulariser_weight",
-    "weight_penalty",
-    "elbo",
-    "val_elbo",
-]
 
 
 def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor]) -> None:
@@ -341,6 +327,22 @@ def load_training_data(
             f"must list {n} sequence ids (strings), one per row of codes.npy", folder / "ids.json"
         )
     return codes, weights, ids, mask
+
+
+# the columns of metrics.csv, one row per logging step
+METRIC_COLUMNS = [
+    "step",
+    "epoch",
+    "time_s",
+    "loss",
+    "reconstruction",
+    "kl",
+    "mmd",
+    "regulariser_weight",
+    "weight_penalty",
+    "elbo",
+    "val_elbo",
+]
 
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
