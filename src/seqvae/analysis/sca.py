@@ -350,7 +350,9 @@ def _present_states(codes: np.ndarray, n_residues: int) -> tuple[np.ndarray, np.
     return state_id, offsets
 
 
-def _state_one_hot(codes: np.ndarray, state_id: np.ndarray, positions: np.ndarray, first: int, size: int, dtype):
+def _state_one_hot(
+    codes: np.ndarray, state_id: np.ndarray, positions: np.ndarray, first: int, size: int, dtype
+):
     """``[M, size]`` one-hot of the present states of ``positions`` (state ``first`` is column 0)."""
     ids = state_id[positions[None, :], codes[:, positions].astype(np.int64)]
     ids = torch.from_numpy(np.where(ids >= 0, ids - first, size))
@@ -374,14 +376,18 @@ def exact_count_dtype() -> torch.dtype:
     if not _INT8_MATMUL:
         try:
             probe = (torch.arange(48 * 40).reshape(48, 40) % 3 == 0).to(torch.int8)
-            ok = torch.equal(torch._int_mm(probe.T.contiguous(), probe).float(), probe.float().T @ probe.float())
+            ok = torch.equal(
+                torch._int_mm(probe.T.contiguous(), probe).float(), probe.float().T @ probe.float()
+            )
         except (AttributeError, RuntimeError, NotImplementedError):
             ok = False
         _INT8_MATMUL.append(bool(ok))
     return torch.int8 if _INT8_MATMUL[0] else fast_exact_dtype()
 
 
-def _pair_products(left: torch.Tensor, right: torch.Tensor, weights: torch.Tensor | None, dtype) -> np.ndarray:
+def _pair_products(
+    left: torch.Tensor, right: torch.Tensor, weights: torch.Tensor | None, dtype
+) -> np.ndarray:
     """``Σ_s w_s left_s ⊗ right_s`` in float64: weighted in float64, unweighted as exact counts.
 
     Unweighted one-hot products are integer counts: exact in int8 x int8 -> int32, in float32
@@ -462,7 +468,9 @@ def sca_matrix(
     residues cost nothing.
     """
     if pair_regularisation not in PAIR_REGULARISATIONS:
-        raise InputError(f"pair_regularisation must be one of {PAIR_REGULARISATIONS}, got {pair_regularisation!r}")
+        raise InputError(
+            f"pair_regularisation must be one of {PAIR_REGULARISATIONS}, got {pair_regularisation!r}"
+        )
     codes = np.ascontiguousarray(codes)
     n, length = codes.shape
     q = background_frequencies(n_residues) if background is None else np.asarray(background, np.float64)
@@ -576,7 +584,9 @@ def randomised_eigenvalues(
     out = np.zeros((n_trials, codes.shape[1]))
     for t in range(n_trials):
         random_codes = randomised_alignment(column_frequencies, n_sequences, rng)
-        c = sca_matrix(random_codes, None, n_residues, pseudocount, pair_regularisation=pair_regularisation).matrix
+        c = sca_matrix(
+            random_codes, None, n_residues, pseudocount, pair_regularisation=pair_regularisation
+        ).matrix
         with single_threaded_blas():
             out[t] = np.sort(np.linalg.eigvalsh(c))[::-1]
         if progress is not None:
@@ -642,7 +652,8 @@ def infomax_ica(
     change = np.inf
     done = 0
     with single_threaded_blas():
-        for done in range(1, iterations + 1):
+        while done < iterations:
+            done += 1
             u = w @ x
             delta = step * (identity + (1.0 - 2.0 * expit(u)) @ u.T) @ w
             w = w + delta
@@ -681,7 +692,9 @@ def pysca_cutoff(values: np.ndarray, params: tuple[float, float, float], quantil
     return float(grid[peak + int(np.argmin(np.abs(tail - quantile)))])
 
 
-def ic_positions(ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95, cutoff: str = "pysca") -> ICGroups:
+def ic_positions(
+    ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95, cutoff: str = "pysca"
+) -> ICGroups:
     """Positions above the ``quantile`` of a t-distribution fitted to each IC; overlaps resolved
     by the norm of the position's row of ``matrix`` (diagonal removed) over each IC's positions.
 
@@ -830,7 +843,9 @@ def run_sca(
     started = time.perf_counter()
     k = options.n_components or min(max(2, n_significant), options.max_components)
     k = min(k, processed.codes.shape[1])
-    ica = infomax_ica(eigenvectors[:, :k], options.ica_learning_rate, options.ica_iterations, options.ica_tolerance)
+    ica = infomax_ica(
+        eigenvectors[:, :k], options.ica_learning_rate, options.ica_iterations, options.ica_tolerance
+    )
     ics = ica.ics
     groups = ic_positions(ics, sca.matrix, options.sector_quantile, options.sector_cutoff)
     timings["ica"] = time.perf_counter() - started

@@ -109,7 +109,10 @@ def sca(
     ] = 0.3,
     pseudocount: Annotated[float, typer.Option(help="λ, frequency regularisation.")] = 0.03,
     pair_regularisation: Annotated[
-        str, typer.Option(help="pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount).")
+        str,
+        typer.Option(
+            help="pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount)."
+        ),
     ] = "pysca7",
     randomisations: Annotated[
         int, typer.Option(help="Randomised alignments per significance estimate.")
@@ -124,7 +127,9 @@ def sca(
         int | None, typer.Option(help="Number of ICs (default: significant modes, at most --max-components).")
     ] = None,
     max_components: Annotated[int, typer.Option(help="Cap on the default number of ICs (pySCA: 10).")] = 10,
-    ica_iterations: Annotated[int, typer.Option(help="Most infomax iterations (stops at convergence).")] = 100000,
+    ica_iterations: Annotated[
+        int, typer.Option(help="Most infomax iterations (stops at convergence).")
+    ] = 100000,
     ica_learning_rate: Annotated[
         float, typer.Option(help="Infomax relaxation r0, each step r0 / L (pySCA's rotICA: 0.1).")
     ] = 0.1,
