@@ -406,22 +406,6 @@ def _pair_products(
     return (left.T @ right).numpy().astype(np.float64)
 
 
-def _segment_sums(values: np.ndarray, offsets: np.ndarray, axis: int) -> np.ndarray:
-    """Sums of ``values`` along ``axis`` over the segments ``offsets[k]:offsets[k + 1]`` (0 if empty)."""
-    n = offsets.size - 1
-    shape = list(values.shape)
-    shape[axis] = n
-    out = np.zeros(shape)
-    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
-    if nonempty.size:
-        sums = np.add.reduceat(values, offsets[nonempty], axis=axis)
-        if axis == 0:
-            out[nonempty] = sums
-        else:
-            out[:, nonempty] = sums
-    return out
-
-
 def sca_matrix(
     codes: np.ndarray,
     weights: np.ndarray | None,
@@ -431,6 +415,7 @@ def sca_matrix(
     block_size: int = 24,
     pair_regularisation: str = "pysca7",
     exact_dtype: torch.dtype | None = None,
+    square_sum_dtype: torch.dtype = torch.float64,
 ) -> SCAMatrix:
     """The SCA matrix ``C̃_ij`` (Frobenius norm of the weighted 20 x 20 covariance blocks).
 
@@ -457,6 +442,10 @@ def sca_matrix(
         Matmul dtype for the exact integer counts of an unweighted alignment: ``torch.int8``,
         ``torch.bfloat16`` or ``torch.float32`` (all exact; ``None``: the fastest here, see
         :func:`exact_count_dtype`).
+    square_sum_dtype
+        Unweighted only: the dtype of the sums of squared counts (float64 by default;
+        float32 is faster and good to ~1e-5 relative, which the randomised alignments of
+        the significance test use).
 
     Notes
     -----
@@ -487,34 +476,50 @@ def sca_matrix(
     c = lam / n_codes**2 if pair_regularisation == "pysca7" else 0.0
     phi2 = phi**2
 
-    # (1 - λ)² Σ_ab φ²φ² F², over the present residues, block by block (j >= i)
+    # (1 - λ)² Σ_ab φ²φ² F², over the present residues, block by block (j >= i): with P_i the
+    # [states, positions] matrix holding φ² of each state at its position, Σ = P_iᵀ (F∘F) P_j
     state_id, offsets = _present_states(codes, n_residues)
     present = state_id[:, :n_residues] >= 0
-    phi_state = phi[present]  # ordered like the states
+    phi2_state = phi2[present]  # ordered like the states
+    state_position = np.nonzero(present)[0]
     term1 = np.zeros((length, length))
     dtype = torch.float64 if weights is not None else (exact_dtype or exact_count_dtype())
+    # exact counts are squared exactly; the sums run in float64, or in float32 if asked
+    sum_dtype = torch.float64 if weights is not None else square_sum_dtype
     wt = torch.from_numpy(wn) if weights is not None else None
     blocks = [np.arange(s, min(s + block_size, length)) for s in range(0, length, block_size)]
-    hot = {}
+    hot: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def block_data(bk: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if bk not in hot:
+            rows = blocks[bk]
+            first, stop = offsets[rows[0]], offsets[rows[-1] + 1]
+            one_hot = _state_one_hot(codes, state_id, rows, first, stop - first, dtype)
+            weights_of_states = torch.zeros(stop - first, rows.size, dtype=sum_dtype)
+            local = torch.from_numpy(state_position[first:stop] - rows[0])
+            weights_of_states[torch.arange(stop - first), local] = torch.from_numpy(
+                phi2_state[first:stop]
+            ).to(sum_dtype)
+            hot[bk] = (one_hot, weights_of_states)
+        return hot[bk]
+
     with torch.no_grad():
         for bi, rows_i in enumerate(blocks):
-            first_i, stop_i = offsets[rows_i[0]], offsets[rows_i[-1] + 1]
-            if bi not in hot:
-                hot[bi] = _state_one_hot(codes, state_id, rows_i, first_i, stop_i - first_i, dtype)
-            left = hot[bi].T.contiguous() if dtype == torch.int8 else hot[bi]
+            one_hot_i, p_i = block_data(bi)
+            left = one_hot_i.T.contiguous() if dtype == torch.int8 else one_hot_i
             for bj in range(bi, len(blocks)):
                 rows_j = blocks[bj]
-                first_j, stop_j = offsets[rows_j[0]], offsets[rows_j[-1] + 1]
-                if bj not in hot:
-                    hot[bj] = _state_one_hot(codes, state_id, rows_j, first_j, stop_j - first_j, dtype)
-                f2 = _pair_products(left, hot[bj], wt, dtype)
+                one_hot_j, p_j = block_data(bj)
+                if weights is not None:
+                    f2 = left.T @ (one_hot_j * wt[:, None])
+                elif dtype == torch.int8:
+                    f2 = torch._int_mm(left, one_hot_j).to(sum_dtype)
+                else:
+                    f2 = torch.from_numpy(_pair_products(left, one_hot_j, None, dtype)).to(sum_dtype)
+                f2.mul_(f2)
+                y = (p_i.T @ (f2 @ p_j)).numpy().astype(np.float64)
                 if weights is None:
-                    f2 /= n
-                f2 *= phi_state[first_i:stop_i, None]
-                f2 *= phi_state[None, first_j:stop_j]
-                y = np.square(f2, out=f2)
-                y = _segment_sums(y, offsets[rows_i[0] : rows_i[-1] + 2] - first_i, axis=0)
-                y = _segment_sums(y, offsets[rows_j[0] : rows_j[-1] + 2] - first_j, axis=1)
+                    y /= float(n) ** 2
                 term1[np.ix_(rows_i, rows_j)] = y
                 term1[np.ix_(rows_j, rows_i)] = y.T
             hot.pop(bi)
@@ -585,8 +590,9 @@ def randomised_eigenvalues(
     for t in range(n_trials):
         random_codes = randomised_alignment(column_frequencies, n_sequences, rng)
         c = sca_matrix(
-            random_codes, None, n_residues, pseudocount, pair_regularisation=pair_regularisation
-        ).matrix
+            random_codes, None, n_residues, pseudocount, pair_regularisation=pair_regularisation,
+            square_sum_dtype=torch.float32,
+        ).matrix  # fmt: skip
         with single_threaded_blas():
             out[t] = np.sort(np.linalg.eigvalsh(c))[::-1]
         if progress is not None:
