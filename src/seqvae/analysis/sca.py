@@ -1,34 +1,38 @@
-"""Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) with pySCA's semantics.
+"""Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) giving pySCA 7's numbers.
 
-Steps (defaults are pySCA 7's, see ``SCAOptions``):
+Steps (defaults are pySCA 7's, see ``SCAOptions``; checked side by side with pySCA 7 on S1A by
+``benchmarks/bench_sca_parity.py`` and pinned by ``tests/test_sca_parity.py``):
 
-1. **Preprocessing.** Drop columns with >= 80 % gaps; then sequences with > 20 % gaps; then
-   sequences whose identity to the reference is outside 15-85 % (the reference is always
-   kept); sequence weights with gaps as a 21st letter and an 80 % identity cutoff; drop
-   columns whose *weighted* gap fraction is >= 30 %; recompute the weights on the final
-   alignment (pySCA recomputes them too).
+1. **Preprocessing.** Drop columns with >= 80 % gaps; then keep sequences with < 20 % gaps
+   and an identity to the reference strictly between 15 % and 85 % (the reference is always
+   kept); weight them (gaps as a 21st letter, 85 % identity cut-off, as pySCA's filterSeq)
+   and drop columns whose *weighted* gap fraction is >= 30 %; weight again on the final
+   alignment with an 80 % cut-off. (pySCA's own intermediate weights count matches in uint8,
+   which wraps past 255 columns; seqvae counts exactly. On S1A both keep the same 239 columns.)
 2. **Frequencies.** Weighted single and pair frequencies over the 20 residues (a gap is an
-   all-zero row). Regularised like pySCA: for the correlation tensor
-   ``f <- (1 - λ) f + λ/21`` (and ``λ/21²`` on the diagonal 20 x 20 blocks of the pair
-   frequencies); for conservation and position weights the pseudocount is drawn toward the
-   background ``q`` instead (pySCA's ``posWeights``), λ = 0.03.
+   all-zero row), regularised like pySCA 7's ``freq``: ``f_i^a <- (1 - λ) f_i^a + λ/21``,
+   ``f_ij^ab <- (1 - λ) f_ij^ab + λ/21²`` for i != j and ``f_i^a δ_ab`` (regularised) on the
+   diagonal blocks; for conservation and position weights the single-site pseudocount is
+   drawn toward the background ``q`` instead (pySCA's ``posWeights``), λ = 0.03. The pair
+   pseudocount before pySCA's April 2020 fix is ``pair_regularisation="pre2020"``.
 3. **Conservation** ``D_i`` (relative entropy to ``(1 - θ) q`` plus the gap term, θ = mean
    gap frequency) and **position weights** ``φ_i^a = |ln[f(1 - q) / ((1 - f) q)]|``.
 4. **SCA matrix** ``C̃_ij = ‖φ_i^a φ_j^b (f_ij^ab - f_i^a f_j^b)‖_F`` over the 20 x 20 block.
-   Pair frequencies are products of one-hot matrices of column *blocks* (never of the
-   whole alignment), computed in float32 BLAS.
+   Only residues present at a position enter the matrix products (see :func:`sca_matrix`);
+   an unweighted alignment (the randomised ones) is counted exactly in int8/bfloat16/float32.
 5. **Spectrum and significance.** Eigenvalues in descending order (vectors signed so their
    mean is >= 0). Each randomised alignment resamples every column independently from its
    (regularised) weighted frequencies, gaps included, with round(N_eff) sequences; modes
    above the mean second eigenvalue of the randomised matrices (plus ``significance_std``
    standard deviations) are significant. The count is repeated over several randomisation
    seeds to show how stable it is.
-6. **ICA and sectors.** Infomax ICA (Bell & Sejnowski's natural-gradient rule, implemented
-   here in numpy) on the top ``k`` eigenvectors; each IC's positions are those above the
-   ``sector_quantile`` of a Student-t fitted to the IC's entries; a position selected by
-   several ICs goes to the IC whose positions it is most correlated with (norm of its row of
-   ``C̃`` over them). Each IC's positions form one "sector" group here; pySCA leaves merging
-   ICs into sectors to the user.
+6. **ICA and sectors.** pySCA's infomax ICA (Bell & Sejnowski's natural-gradient rule,
+   relaxation 0.1 / L, stopped once the squared change of the unmixing matrix is <= 1e-15)
+   on the top ``k`` eigenvectors; each IC's positions are those above the ``sector_quantile``
+   of a Student-t fitted to the IC's entries, read off pySCA's 100-point grid; a position
+   selected by several ICs goes to the IC whose positions it is most correlated with (norm of
+   its row of ``C̃`` over them). Each IC's positions form one "sector" group here; pySCA
+   leaves merging ICs into sectors to the user.
 """
 
 from __future__ import annotations
