@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,13 +102,17 @@ def environment(extra_path: list[str]) -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+def timed(command: list[str], cwd: Path, env: dict[str, str]) -> np.ndarray:
+    """Run a command; ``[wall seconds, CPU seconds (user + system, its processes)]``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return np.array([elapsed, cpu])
 
 
 def pysca_reference_index(alignment: Path, reference: str) -> int:
@@ -130,7 +135,7 @@ def pysca_reference_index(alignment: Path, reference: str) -> int:
 # -- SCA ------------------------------------------------------------------------------------------
 def run_pysca(
     pysca: Path, alignment: Path, reference: str, work: Path, env: dict[str, str]
-) -> tuple[float, Path]:
+) -> tuple[np.ndarray, Path]:
     work.mkdir(parents=True, exist_ok=True)
     index = pysca_reference_index(alignment, reference)
     python = sys.executable
@@ -148,7 +153,7 @@ def run_pysca(
 
 def run_seqvae_cli(
     alignment: Path, reference: str, work: Path, env: dict[str, str], extra: list[str]
-) -> float:
+) -> np.ndarray:
     work.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "seqvae.cli.main", "sca", str(alignment), "--reference", reference,
                "--out", str(work / "sca"), "--no-figures", *extra]  # fmt: skip
@@ -228,16 +233,27 @@ def sca_section(args, env_pysca, env_seqvae, work: Path) -> dict:
             run_seqvae_cli(args.alignment, args.reference, work / f"seqvae{r}", env_seqvae, [])
         )
         print(
-            f"  SCA round {r + 1}: pySCA {pysca_times[-1]:.1f} s, seqvae {seqvae_times[-1]:.1f} s", flush=True
+            f"  SCA round {r + 1}: pySCA {pysca_times[-1][0]:.1f} s wall / {pysca_times[-1][1]:.1f} s CPU, "
+            f"seqvae {seqvae_times[-1][0]:.1f} / {seqvae_times[-1][1]:.1f} s",
+            flush=True,
         )
     aln = read_alignment(args.alignment, reference=args.reference, nonstandard="drop")
     result = run_sca(aln, SCAOptions())
     out = compare_sca(reference_npz, result)
-    out["wall_s"] = {"pysca": pysca_times, "seqvae": seqvae_times}
-    out["speed_ratio_median"] = float(np.median(pysca_times) / np.median(seqvae_times))
-    out["speed_ratio_pairs"] = [round(p / s, 2) for p, s in zip(pysca_times, seqvae_times)]
+    out.update(_speed(pysca_times, seqvae_times, "pysca"))
     out["seqvae_stage_timings_s"] = {k: round(v, 3) for k, v in result.timings.items()}
     return out
+
+
+def _speed(peer: list[np.ndarray], mine: list[np.ndarray], name: str) -> dict:
+    peer_a, mine_a = np.array(peer), np.array(mine)
+    return {
+        "wall_s": {name: peer_a[:, 0].round(2).tolist(), "seqvae": mine_a[:, 0].round(2).tolist()},
+        "cpu_s": {name: peer_a[:, 1].round(2).tolist(), "seqvae": mine_a[:, 1].round(2).tolist()},
+        "speed_ratio_wall_median": float(np.median(peer_a[:, 0]) / np.median(mine_a[:, 0])),
+        "speed_ratio_cpu_median": float(np.median(peer_a[:, 1]) / np.median(mine_a[:, 1])),
+        "speed_ratio_wall_pairs": (peer_a[:, 0] / mine_a[:, 0]).round(2).tolist(),
+    }
 
 
 # -- r20 ------------------------------------------------------------------------------------------
@@ -287,16 +303,18 @@ def r20_section(args, env_hom, env_seqvae, work: Path) -> dict:
         "    np.save(f'seqvae_r20_{k}.npy', r.per_set)\n"
     )
     for r in range(args.repeats):
-        started = time.perf_counter()
         driver = [sys.executable, "-c", HOM_DRIVER, str(args.hom)]
-        timed([*driver, "make_db", f"db{r}", str(args.r20_sets), str(target)], work, env_hom)
-        timed([*driver, "count", f"db{r}", f"hom_model{r}", str(model)], work, env_hom)
-        timed([*driver, "count", f"db{r}", f"hom_indep{r}", str(indep)], work, env_hom)
-        hom_times.append(time.perf_counter() - started)
+        hom_times.append(
+            timed([*driver, "make_db", f"db{r}", str(args.r20_sets), str(target)], work, env_hom)
+            + timed([*driver, "count", f"db{r}", f"hom_model{r}", str(model)], work, env_hom)
+            + timed([*driver, "count", f"db{r}", f"hom_indep{r}", str(indep)], work, env_hom)
+        )
         command = [sys.executable, "-c", seqvae_script, str(ROOT), str(target), str(model), str(indep)]
         seqvae_times.append(timed([*command, str(args.r20_sets)], work, env_seqvae))
         print(
-            f"  r20 round {r + 1}: HOM_r20 {hom_times[-1]:.1f} s, seqvae {seqvae_times[-1]:.1f} s", flush=True
+            f"  r20 round {r + 1}: HOM_r20 {hom_times[-1][0]:.1f} s wall / {hom_times[-1][1]:.1f} s CPU, "
+            f"seqvae {seqvae_times[-1][0]:.1f} / {seqvae_times[-1][1]:.1f} s",
+            flush=True,
         )
     n_values = list(range(2, 11))
     codes = {"target": read_plain_msa(target), "model": read_plain_msa(model), "indep": read_plain_msa(indep)}
@@ -343,8 +361,7 @@ def r20_section(args, env_hom, env_seqvae, work: Path) -> dict:
     if calibration:
         out["hom_vs_hom_z"] = {"values": len(calibration), "max_abs": max(map(abs, calibration)),
                                "beyond_2": sum(abs(z) > 2 for z in calibration)}  # fmt: skip
-    out["wall_s"] = {"hom_r20": hom_times, "seqvae": seqvae_times}
-    out["speed_ratio_median"] = float(np.median(hom_times) / np.median(seqvae_times))
+    out.update(_speed(hom_times, seqvae_times, "hom_r20"))
     return out
 
 
@@ -401,26 +418,27 @@ def _gapped(sequence: str, rng: np.random.Generator, fraction: float) -> str:
 
 
 def synthetic_r20_msas(seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
-    """Target and model MSAs (400 x 30, 21 codes) drawn from three clades around their own
-    ancestors; the model mutates more and mixes the clades in other proportions."""
+    """Target and model MSAs (1000 x 30, 21 codes). The target: three clades around their own
+    ancestors; the model: 6 % from the same clades with more mutations, 94 % uniform noise,
+    so that large position sets are often flat (none of the target's top sub-sequences)."""
     rng = np.random.default_rng(seed)
-    n, length = 400, 30
+    n, length = 1000, 30
     ancestors = rng.integers(0, 21, (3, length))
 
-    def draw(rate: float, mix: list[float]) -> np.ndarray:
-        clade = rng.choice(3, size=n, p=mix)
-        codes = ancestors[clade]
-        mutate = rng.random((n, length)) < rate
-        return np.where(mutate, rng.integers(0, 21, (n, length)), codes).astype(np.uint8)
+    def clades(count: int, rate: float) -> np.ndarray:
+        codes = ancestors[rng.choice(3, size=count, p=[0.5, 0.3, 0.2])]
+        return np.where(rng.random((count, length)) < rate, rng.integers(0, 21, (count, length)), codes)
 
-    return draw(0.3, [0.5, 0.3, 0.2]), draw(0.4, [0.4, 0.4, 0.2])
+    target = clades(n, 0.15)
+    model = np.concatenate([clades(60, 0.5), rng.integers(0, 21, (940, length))])
+    return target.astype(np.uint8), model.astype(np.uint8)
 
 
 def make_fixtures(args, env_pysca, env_hom, work: Path, s1a_npz: Path | None) -> None:
     data = ROOT / "tests" / "data"
     data.mkdir(parents=True, exist_ok=True)
-    pysca_commit = _git_commit(args.pysca)
-    hom_commit = _git_commit(args.hom)
+    pysca_commit = args.pysca_label or _git_commit(args.pysca)
+    hom_commit = args.hom_label or _git_commit(args.hom)
     # 1. SCA on a small synthetic alignment, through pySCA
     fasta = data / "sca_parity_alignment.fasta"
     reference = synthetic_sca_alignment(fasta)
@@ -447,15 +465,15 @@ def make_fixtures(args, env_pysca, env_hom, work: Path, s1a_npz: Path | None) ->
     for name, codes in (("target", target), ("model", model)):
         (rwork / name).write_text("\n".join("".join(letters[c] for c in row) for row in codes) + "\n")
     driver = [sys.executable, "-c", HOM_DRIVER, str(args.hom)]
-    timed([*driver, "make_db", "fx", "25", "target", "--npos", "2-6"], rwork, env_hom)
+    timed([*driver, "make_db", "fx", "25", "target", "--npos", "2-8"], rwork, env_hom)
     timed([*driver, "count", "fx", "fx_model", "model"], rwork, env_hom)
     db = read_hom_db(rwork / "fx.db")
     hom = np.load(rwork / "fx_model.npy")
-    order = {n: 0 for n in range(2, 7)}
+    order = {n: 0 for n in range(2, 9)}
     positions, r_hom, unambiguous = [], [], []
     for pos, _, freqs in db:
         n = pos.size
-        positions.append(np.r_[pos, np.full(6 - n, -1)])
+        positions.append(np.r_[pos, np.full(8 - n, -1)])
         r_hom.append(hom[n - 2, order[n]])
         order[n] += 1
         unambiguous.append(_unambiguous_top(target, pos, freqs))
@@ -469,7 +487,7 @@ def make_fixtures(args, env_pysca, env_hom, work: Path, s1a_npz: Path | None) ->
         "sca-core Outputs/msa.db.gz --do-sector-id (defaults, one thread)",
         "sca_parity_s1a_pysca7.npz": f"pySCA {pysca_commit} on ../shared/data/s1a/halabi_s1a_alignment.fasta, "
         "-i <index of 4139558>, same commands; Csca stored as float32",
-        "r20_hom.npz": f"HOM_r20 {hom_commit}: make_db fx 25 target --npos 2-6; count fx fx_model model "
+        "r20_hom.npz": f"HOM_r20 {hom_commit}: make_db fx 25 target --npos 2-8; count fx fx_model model "
         "(one worker; make_db keeps all sub-sequences of a set with fewer than 20); MSAs from "
         "benchmarks/bench_sca_parity.py synthetic_r20_msas(seed=11)",
         "made_with": "python benchmarks/bench_sca_parity.py --pysca PYSCA --hom HOM --make-fixtures",
@@ -488,6 +506,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pysca", type=Path, default=os.environ.get("SEQVAE_PYSCA"))
     parser.add_argument("--hom", type=Path, default=os.environ.get("SEQVAE_HOM_R20"))
+    parser.add_argument("--pysca-label", help="version/commit to record (default: git rev-parse of --pysca)")
+    parser.add_argument("--hom-label", help="version/commit to record (default: git rev-parse of --hom)")
     parser.add_argument("--peer-path", default=os.environ.get("SEQVAE_PEER_PYTHONPATH", ""))
     parser.add_argument("--alignment", type=Path, default=S1A)
     parser.add_argument("--reference", default="4139558")
@@ -510,10 +530,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="seqvae_parity_") as tmp:
         work = Path(tmp)
         if not args.skip_sca:
-            report["pysca_commit"] = _git_commit(args.pysca)
+            report["pysca_commit"] = args.pysca_label or _git_commit(args.pysca)
             report["sca"] = sca_section(args, env_pysca, env_seqvae, work / "sca")
         if not args.skip_r20:
-            report["hom_r20_commit"] = _git_commit(args.hom)
+            report["hom_r20_commit"] = args.hom_label or _git_commit(args.hom)
             report["r20"] = r20_section(args, env_hom, env_seqvae, work / "r20")
         if args.make_fixtures:
             s1a = None if args.skip_sca else work / "sca" / "pysca0" / "pysca.npz"

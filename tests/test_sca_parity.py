@@ -72,7 +72,7 @@ def test_s1a_matches_pysca7():
     c_ref = ref["Csca"].astype(np.float64)  # stored as float32
     assert np.corrcoef(sca.matrix.ravel(), c_ref.ravel())[0, 1] >= 0.99999
     assert np.max(np.abs(sca.matrix - c_ref) / c_ref) < 1e-3
-    np.testing.assert_allclose(sca.conservation, ref["Di"], rtol=1e-9)
+    np.testing.assert_allclose(sca.conservation, ref["Di"], rtol=1e-6)  # pySCA keeps float32 weights
     values, vectors = S.eigen_decomposition(sca.matrix)
     np.testing.assert_allclose(values[:10], ref["L"], rtol=1e-3)
     kpos = int(ref["kpos"])
