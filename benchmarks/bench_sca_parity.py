@@ -29,7 +29,7 @@ Usage:
   python benchmarks/bench_sca_parity.py --pysca PYSCA_DIR --hom HOM_DIR [--repeats 3]
   python benchmarks/bench_sca_parity.py ... --make-fixtures   # rewrite tests/data/ fixtures
 
-Writes benchmarks/results/sca_parity.json (override with --out).
+Writes benchmarks/out/sca_parity.json (override with --out).
 """
 
 from __future__ import annotations
@@ -516,7 +516,7 @@ def main() -> None:
     parser.add_argument("--skip-sca", action="store_true")
     parser.add_argument("--skip-r20", action="store_true")
     parser.add_argument("--make-fixtures", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "sca_parity.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "sca_parity.json")
     args = parser.parse_args()
     if args.pysca is None and not args.skip_sca:
         raise SystemExit("pySCA not given: --pysca DIR or SEQVAE_PYSCA (or --skip-sca)")

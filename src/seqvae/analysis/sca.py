@@ -125,7 +125,7 @@ class SCAOptions:
     pair_regularisation: str = "pysca7"
     n_randomisations: int = 10
     significance_std: float = 0.0
-    n_stability_seeds: int = 5
+    n_stability_seeds: int = 3
     n_components: int | None = None
     max_components: int = 10
     ica_learning_rate: float = 0.1

@@ -119,7 +119,7 @@ def sca(
     ] = 10,
     stability_seeds: Annotated[
         int, typer.Option(help="Independent randomisation sets to count modes over.")
-    ] = 5,
+    ] = 3,
     significance_std: Annotated[
         float, typer.Option(help="Cut-off = mean + this x std of random 2nd eigenvalues.")
     ] = 0.0,
