@@ -21,7 +21,7 @@ def _toy_codes(n: int = 60, length: int = 7, seed: int = 0) -> np.ndarray:
     return codes.astype(np.uint8)
 
 
-def _dense_sca(codes, weights, lam):
+def _dense_sca(codes, weights, lam, convention="pysca7"):
     """SCA straight from the definitions with a dense one-hot (toy sizes only)."""
     n, length = codes.shape
     q = S.BACKGROUND_FREQUENCIES
@@ -35,9 +35,15 @@ def _dense_sca(codes, weights, lam):
     f1 = wn @ x
     f2 = x.T @ (wn[:, None] * x)
     f1_cov = (1 - lam) * f1 + lam / 21
-    f2_cov = (1 - lam) * f2
-    for i in range(length):
-        f2_cov[i * 20 : (i + 1) * 20, i * 20 : (i + 1) * 20] += lam / 21**2
+    if convention == "pysca7":  # pySCA's freq(): background 1/21² off the diagonal blocks, δ_ab/21 on them
+        background = np.full((length * 20, length * 20), 1 / 21**2)
+        for i in range(length):
+            background[i * 20 : (i + 1) * 20, i * 20 : (i + 1) * 20] = np.eye(20) / 21
+        f2_cov = (1 - lam) * f2 + lam * background
+    else:
+        f2_cov = (1 - lam) * f2
+        for i in range(length):
+            f2_cov[i * 20 : (i + 1) * 20, i * 20 : (i + 1) * 20] += lam / 21**2
     f1_q = (1 - lam) * f1 + lam * np.tile(q, length)
     qq = np.tile(q, length)
     phi = np.abs(np.log(f1_q * (1 - qq) / ((1 - f1_q) * qq)))
@@ -53,16 +59,32 @@ def _dense_sca(codes, weights, lam):
     return c, phi.reshape(length, 20), d
 
 
-def test_sca_matrix_matches_dense_formula():
+@pytest.mark.parametrize("convention", ["pysca7", "pre2020"])
+def test_sca_matrix_matches_dense_formula(convention):
     codes = _toy_codes()
     weights = np.random.default_rng(1).uniform(0.3, 1.0, codes.shape[0])
-    result = S.sca_matrix(codes, weights, 20, pseudocount=0.03, block_size=3)
-    dense, phi, d = _dense_sca(codes, weights, 0.03)
-    np.testing.assert_allclose(result.matrix, dense, rtol=2e-4, atol=1e-6)
+    result = S.sca_matrix(codes, weights, 20, pseudocount=0.03, block_size=3, pair_regularisation=convention)
+    dense, phi, d = _dense_sca(codes, weights, 0.03, convention)
+    np.testing.assert_allclose(result.matrix, dense, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(result.position_weights, phi, rtol=1e-10)
     np.testing.assert_allclose(result.conservation, d, rtol=1e-10)
     # the co-varying pair (0, 3) stands out against an unrelated pair
     assert result.matrix[0, 3] > 3 * result.matrix[2, 5]
+
+
+def test_sca_matrix_conventions_differ_and_exact_count_paths_agree():
+    import torch
+
+    codes = _toy_codes(n=300, length=9, seed=3)
+    new = S.sca_matrix(codes, None, 20, 0.03, block_size=4).matrix
+    old = S.sca_matrix(codes, None, 20, 0.03, block_size=4, pair_regularisation="pre2020").matrix
+    assert np.abs(new - old).max() > 1e-3  # the pair pseudocount matters
+    dense, _, _ = _dense_sca(codes, np.ones(codes.shape[0]), 0.03)
+    for dtype in (torch.float32, torch.bfloat16, S.exact_count_dtype()):
+        counts = S.sca_matrix(codes, None, 20, 0.03, block_size=4, exact_dtype=dtype).matrix
+        np.testing.assert_allclose(counts, dense, rtol=1e-9, atol=1e-12)
+    with pytest.raises(InputError):
+        S.sca_matrix(codes, None, 20, 0.03, pair_regularisation="2019")
 
 
 def test_sca_weights_count_gaps_as_a_letter():
@@ -90,6 +112,24 @@ def test_preprocessing_filters_in_pysca_order():
     assert list(processed.numbering) == list(range(1, 11))
     with pytest.raises(InputError):
         S.SCAOptions(min_identity=0.9, max_identity=0.5).validate()
+    with pytest.raises(InputError):
+        S.SCAOptions(bounds="loose").validate()
+
+
+def test_preprocessing_bounds_are_strict_as_pysca7():
+    reference = "ACDEFGHIKLMNPQRSTVWY"
+    seqs = [
+        reference,
+        "ACDE----KLMNPQRSTVWY",  # exactly 20 % gaps: pySCA drops it (gap fraction < 0.2)
+        "ACDEFGHIKLMNPQRSAAAY",  # exactly 85 % identity: pySCA drops it (identity < 0.85)
+        "ACDEFGHIKLMNPQAAAAAA",  # 70 %: kept
+        "ACDEFGHIKLMNPAAAAAAA",  # 65 %: kept
+    ]
+    aln = alignment_from_sequences(seqs)
+    strict = S.preprocess_alignment(aln, S.SCAOptions(max_column_gaps=1.0))
+    assert strict.ids == ["seq0", "seq3", "seq4"]
+    inclusive = S.preprocess_alignment(aln, S.SCAOptions(max_column_gaps=1.0, bounds="inclusive"))
+    assert inclusive.ids == ["seq0", "seq1", "seq2", "seq3", "seq4"]
 
 
 def test_eigen_sign_and_ica_recovers_mixed_sources():
@@ -105,9 +145,27 @@ def test_eigen_sign_and_ica_recovers_mixed_sources():
     q, _ = np.linalg.qr(sources)
     angle = 0.6
     mixed = q @ np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    ics, _ = S.infomax_ica(mixed, learning_rate=1e-3, iterations=3000)
-    match = np.abs(np.corrcoef(np.c_[ics, sources].T)[:2, 2:])
+    ica = S.infomax_ica(mixed)
+    assert ica.converged and 10 < ica.iterations < 100000 and ica.last_change <= 1e-15
+    match = np.abs(np.corrcoef(np.c_[ica.ics, sources].T)[:2, 2:])
     assert match.max(axis=1).min() > 0.95
+    # stopping at convergence gives what running on would give
+    longer = S.infomax_ica(mixed, iterations=ica.iterations + 2000, tolerance=0.0)
+    assert not longer.converged and longer.iterations == ica.iterations + 2000
+    assert np.abs(longer.ics - ica.ics).max() < 1e-5
+    short = S.infomax_ica(mixed, iterations=3)
+    assert not short.converged and short.iterations == 3
+
+
+def test_pysca_cutoff_is_a_grid_point_near_the_quantile():
+    from scipy.stats import t as student_t
+
+    values = np.random.default_rng(0).standard_t(3, 400) * 0.02
+    params = student_t.fit(values)
+    cut = S.pysca_cutoff(values, params, 0.95)
+    grid = np.linspace(values.min(), values.max(), 100)
+    assert np.isclose(grid, cut).any()
+    assert abs(cut - student_t.ppf(0.95, *params)) <= grid[1] - grid[0]
 
 
 def test_randomised_alignment_keeps_column_frequencies():

@@ -216,6 +216,10 @@ def compare_connected_correlations(
 
 
 # -- higher-order marginals: r20 -----------------------------------------------------------------
+R20_FLAT = ("drop", "zero")
+R20_TIES = ("hom_r20", "order")
+
+
 @dataclass
 class R20Result:
     """r20 per number of positions n.
@@ -229,10 +233,12 @@ class R20Result:
     r20_std
         Standard deviation over those position sets.
     per_set
-        ``[len(n_values), n_sets]`` r of each position set (NaN where undefined: the
-        target's top frequencies were all equal).
+        ``[len(n_values), n_sets]`` r of each position set (NaN where undefined, see
+        :func:`higher_order_r20`).
     n_undefined
         Position sets skipped per n because r was undefined.
+    flat
+        How position sets with flat sample frequencies were treated (``"drop"`` or ``"zero"``).
     """
 
     n_values: list[int]
@@ -241,6 +247,7 @@ class R20Result:
     per_set: np.ndarray
     n_undefined: list[int]
     top: int = 20
+    flat: str = "drop"
 
     def mean(self) -> float:
         """r20 averaged over n (the single number quoted in tables)."""
@@ -253,6 +260,7 @@ class R20Result:
             "r20_std": [float(v) for v in self.r20_std],
             "undefined_sets": self.n_undefined,
             "top": self.top,
+            "flat": self.flat,
             "mean": self.mean(),
         }
 
@@ -270,6 +278,27 @@ def _key_frequencies(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray,
     return unique, np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.size)
 
 
+def _top_subsequences(
+    keys: np.ndarray, weights: np.ndarray, top: int, ties: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique keys (sorted), their weighted frequencies, and the indices of the ``top`` most
+    frequent (all of them when there are fewer).
+
+    ``ties="hom_r20"`` picks among equal frequencies as HOM_r20 does: sub-sequences in order
+    of first appearance in the target, then numpy's ``argpartition``; ``"order"`` takes the
+    smallest keys (a stable sort).
+    """
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    freq = np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.size)
+    kth = min(top, unique.size)
+    if ties == "hom_r20":
+        appearance = np.argsort(first, kind="stable")
+        order = appearance[np.argpartition(freq[appearance], -kth)[-kth:]]
+    else:
+        order = np.argsort(-freq, kind="stable")[:kth]
+    return unique, freq, order
+
+
 def higher_order_r20(
     target: np.ndarray,
     samples: np.ndarray,
@@ -280,21 +309,64 @@ def higher_order_r20(
     target_weights: np.ndarray | None = None,
     sample_weights: np.ndarray | None = None,
     seed: int = 0,
+    flat: str = "drop",
+    position_sets: Sequence[Sequence[int]] | None = None,
+    ties: str = "hom_r20",
 ) -> R20Result:
-    """Higher-order marginal statistic r20 (McGee et al. 2021).
+    """Higher-order marginal statistic r20 (McGee et al. 2021), with HOM_r20's conventions.
 
     For each n, draw ``n_sets`` random sets of n distinct positions (seeded); on each, find the
-    ``top`` most frequent sub-sequences of the target set (ties broken by sub-sequence order),
-    and take the Pearson r between their frequencies in the target and in the samples. A set
-    where the samples give all ``top`` sub-sequences the same frequency (e.g. none of them
-    appears) scores r = 0; a set where the target's top frequencies are all equal is skipped
-    (r undefined) and counted in ``n_undefined``.
+    ``top`` most frequent sub-sequences of the target set (all of them when the set has fewer
+    than ``top`` distinct sub-sequences, at least 2), and take the Pearson r between their
+    frequencies in the target and in the samples.
+
+    Parameters
+    ----------
+    flat
+        A set where the samples give all its top sub-sequences the same frequency (usually
+        none of them appears) has no Pearson r. ``"drop"`` (default, as HOM_r20, whose r is
+        NaN there and is averaged with ``nanmean``) leaves it out of the mean and counts it
+        in ``n_undefined``; ``"zero"`` (seqvae before issue 17) scores it r = 0. A set whose
+        target frequencies are all equal, or with a single distinct sub-sequence, is always
+        left out.
+    position_sets
+        Use these position sets (e.g. those of a HOM_r20 database) instead of random ones;
+        ``n_values`` and ``n_sets`` then follow from them (sets of equal size form one n).
+    ties
+        Which sub-sequences enter the top when frequencies tie across its boundary (common
+        for n >= 6, where most sub-sequences are seen once): ``"hom_r20"`` (default) picks
+        those HOM_r20 picks, so that per position set r equals HOM_r20's; ``"order"``
+        (seqvae before issue 17) the smallest sub-sequence codes. The choice moves r20 by
+        about 0.01 at n >= 5 on HOM_r20's example MSAs.
     """
     target = _check_codes(target, "target")
     samples = _check_codes(samples, "samples")
     length = target.shape[1]
     if samples.shape[1] != length:
         raise InputError(f"target has {length} columns but samples have {samples.shape[1]}")
+    if flat not in R20_FLAT:
+        raise InputError(f"r20 flat must be one of {', '.join(R20_FLAT)}, got {flat!r}")
+    if ties not in R20_TIES:
+        raise InputError(f"r20 ties must be one of {', '.join(R20_TIES)}, got {ties!r}")
+    given: dict[int, list[np.ndarray]] | None = None
+    if position_sets is not None:
+        given = {}
+        for positions in position_sets:
+            positions = np.sort(np.asarray(positions, dtype=np.int64))
+            if (
+                positions.size < 1
+                or positions[0] < 0
+                or positions[-1] >= length
+                or np.unique(positions).size != positions.size
+            ):
+                raise InputError(
+                    f"r20 position set {positions.tolist()} is not a set of distinct columns of 0..{length - 1}"
+                )
+            given.setdefault(int(positions.size), []).append(positions)
+        if not given:
+            raise InputError("r20 needs at least one position set")
+        n_values = sorted(given)
+        n_sets = max(len(v) for v in given.values())
     n_values = [int(n) for n in n_values]
     if not n_values or min(n_values) < 1 or max(n_values) > length:
         raise InputError(f"r20 position-set sizes must be between 1 and L = {length}, got {n_values}")
@@ -306,11 +378,16 @@ def higher_order_r20(
     ws = _normalised_weights(sample_weights, samples.shape[0], "samples")
     rng = np.random.default_rng(seed)
     per_set = np.full((len(n_values), n_sets), np.nan)
+    n_sets_of = [n_sets if given is None else len(given[n]) for n in n_values]
     for row, n in enumerate(n_values):
-        for k in range(n_sets):
-            positions = np.sort(rng.choice(length, size=n, replace=False))
-            t_keys, t_freq = _key_frequencies(_subsequence_keys(target, positions, n_codes), wt)
-            order = np.argsort(-t_freq, kind="stable")[:top]
+        for k in range(n_sets_of[row]):
+            if given is None:
+                positions = np.sort(rng.choice(length, size=n, replace=False))
+            else:
+                positions = given[n][k]
+            t_keys, t_freq, order = _top_subsequences(
+                _subsequence_keys(target, positions, n_codes), wt, top, ties
+            )
             if order.size < 2:
                 continue
             top_keys = t_keys[order]
@@ -322,7 +399,11 @@ def higher_order_r20(
             top_samples = np.where(found, s_freq[where], 0.0)
             if np.ptp(top_target) == 0:
                 continue
-            per_set[row, k] = 0.0 if np.ptp(top_samples) == 0 else pearson(top_target, top_samples)
+            if np.ptp(top_samples) == 0:
+                if flat == "zero":
+                    per_set[row, k] = 0.0
+                continue
+            per_set[row, k] = pearson(top_target, top_samples)
     with np.errstate(invalid="ignore"):
         defined = ~np.isnan(per_set)
         counts = defined.sum(axis=1)
@@ -333,8 +414,9 @@ def higher_order_r20(
         r20=means,
         r20_std=stds,
         per_set=per_set,
-        n_undefined=[int(n_sets - c) for c in counts],
+        n_undefined=[int(total - c) for total, c in zip(n_sets_of, counts)],
         top=top,
+        flat=flat,
     )
 
 
@@ -653,6 +735,7 @@ def evaluate_samples(
     include_gaps: bool = True,
     r20_n_values: Sequence[int] = tuple(range(2, 11)),
     r20_sets: int = 200,
+    r20_flat: str = "drop",
     max_pairs: int = 100_000,
     seed: int = 0,
     energy_fn: EnergyFn | None = None,
@@ -686,6 +769,9 @@ def evaluate_samples(
         trained with ``model_gaps=False``, whose samples never contain gaps).
     r20_n_values, r20_sets, seed
         r20 position-set sizes, sets per size and the seed for position sets and pair sampling.
+    r20_flat
+        r20's treatment of position sets with flat sample frequencies (``"drop"``, HOM_r20's,
+        or ``"zero"``; see :func:`higher_order_r20`).
     max_pairs
         Pairs of sequences for the within-set Hamming distributions (all pairs when fewer).
     energy_fn
@@ -741,6 +827,7 @@ def evaluate_samples(
         target_weights=reference_weights,
         sample_weights=design_weights,
         seed=seed,
+        flat=r20_flat,
     )
     evaluation = SampleEvaluation(
         summary={},

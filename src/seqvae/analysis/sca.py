@@ -1,34 +1,38 @@
-"""Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) with pySCA's semantics.
+"""Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) giving pySCA 7's numbers.
 
-Steps (defaults are pySCA 7's, see ``SCAOptions``):
+Steps (defaults are pySCA 7's, see ``SCAOptions``; checked side by side with pySCA 7 on S1A by
+``benchmarks/bench_sca_parity.py`` and pinned by ``tests/test_sca_parity.py``):
 
-1. **Preprocessing.** Drop columns with >= 80 % gaps; then sequences with > 20 % gaps; then
-   sequences whose identity to the reference is outside 15-85 % (the reference is always
-   kept); sequence weights with gaps as a 21st letter and an 80 % identity cutoff; drop
-   columns whose *weighted* gap fraction is >= 30 %; recompute the weights on the final
-   alignment (pySCA recomputes them too).
+1. **Preprocessing.** Drop columns with >= 80 % gaps; then keep sequences with < 20 % gaps
+   and an identity to the reference strictly between 15 % and 85 % (the reference is always
+   kept); weight them (gaps as a 21st letter, 85 % identity cut-off, as pySCA's filterSeq)
+   and drop columns whose *weighted* gap fraction is >= 30 %; weight again on the final
+   alignment with an 80 % cut-off. (pySCA's own intermediate weights count matches in uint8,
+   which wraps past 255 columns; seqvae counts exactly. On S1A both keep the same 239 columns.)
 2. **Frequencies.** Weighted single and pair frequencies over the 20 residues (a gap is an
-   all-zero row). Regularised like pySCA: for the correlation tensor
-   ``f <- (1 - λ) f + λ/21`` (and ``λ/21²`` on the diagonal 20 x 20 blocks of the pair
-   frequencies); for conservation and position weights the pseudocount is drawn toward the
-   background ``q`` instead (pySCA's ``posWeights``), λ = 0.03.
+   all-zero row), regularised like pySCA 7's ``freq``: ``f_i^a <- (1 - λ) f_i^a + λ/21``,
+   ``f_ij^ab <- (1 - λ) f_ij^ab + λ/21²`` for i != j and ``f_i^a δ_ab`` (regularised) on the
+   diagonal blocks; for conservation and position weights the single-site pseudocount is
+   drawn toward the background ``q`` instead (pySCA's ``posWeights``), λ = 0.03. The pair
+   pseudocount before pySCA's April 2020 fix is ``pair_regularisation="pre2020"``.
 3. **Conservation** ``D_i`` (relative entropy to ``(1 - θ) q`` plus the gap term, θ = mean
    gap frequency) and **position weights** ``φ_i^a = |ln[f(1 - q) / ((1 - f) q)]|``.
 4. **SCA matrix** ``C̃_ij = ‖φ_i^a φ_j^b (f_ij^ab - f_i^a f_j^b)‖_F`` over the 20 x 20 block.
-   Pair frequencies are products of one-hot matrices of column *blocks* (never of the
-   whole alignment), computed in float32 BLAS.
+   Only residues present at a position enter the matrix products (see :func:`sca_matrix`);
+   an unweighted alignment (the randomised ones) is counted exactly in int8/bfloat16/float32.
 5. **Spectrum and significance.** Eigenvalues in descending order (vectors signed so their
    mean is >= 0). Each randomised alignment resamples every column independently from its
    (regularised) weighted frequencies, gaps included, with round(N_eff) sequences; modes
    above the mean second eigenvalue of the randomised matrices (plus ``significance_std``
    standard deviations) are significant. The count is repeated over several randomisation
    seeds to show how stable it is.
-6. **ICA and sectors.** Infomax ICA (Bell & Sejnowski's natural-gradient rule, implemented
-   here in numpy) on the top ``k`` eigenvectors; each IC's positions are those above the
-   ``sector_quantile`` of a Student-t fitted to the IC's entries; a position selected by
-   several ICs goes to the IC whose positions it is most correlated with (norm of its row of
-   ``C̃`` over them). Each IC's positions form one "sector" group here; pySCA leaves merging
-   ICs into sectors to the user.
+6. **ICA and sectors.** pySCA's infomax ICA (Bell & Sejnowski's natural-gradient rule,
+   relaxation 0.1 / L, stopped once the squared change of the unmixing matrix is <= 1e-15)
+   on the top ``k`` eigenvectors; each IC's positions are those above the ``sector_quantile``
+   of a Student-t fitted to the IC's entries, read off pySCA's 100-point grid; a position
+   selected by several ICs goes to the IC whose positions it is most correlated with (norm of
+   its row of ``C̃`` over them). Each IC's positions form one "sector" group here; pySCA
+   leaves merging ICs into sectors to the user.
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ BACKGROUND_FREQUENCIES = np.array(
 )  # fmt: skip
 
 
+BOUNDS = ("strict", "inclusive")
+PAIR_REGULARISATIONS = ("pysca7", "pre2020")
+SECTOR_CUTOFFS = ("pysca", "exact")
+
+
 @dataclass(frozen=True)
 class SCAOptions:
     """SCA settings; the defaults are pySCA 7's.
@@ -60,16 +69,25 @@ class SCAOptions:
     initial_column_gaps
         Drop columns whose (unweighted) gap fraction is >= this first.
     max_sequence_gaps
-        Then drop sequences whose gap fraction is > this.
+        Then keep sequences whose gap fraction is < this (pySCA's strict bound).
     min_identity, max_identity
         Then keep sequences whose identity to the reference (matching letters, gaps
-        included, over the columns kept so far) is within [min, max]; the reference stays.
+        included, over the columns kept so far) is strictly between min and max; the
+        reference stays.
+    bounds
+        ``"strict"`` (pySCA 7, default) or ``"inclusive"`` (seqvae before issue 17: gap
+        fraction <= max, min <= identity <= max).
+    filter_weight_identity
+        Identity cut-off of the intermediate weights that weight the column gap filter
+        (pySCA 7 weights it with its max identity, 0.85; seqvae before issue 17 used 0.8).
     weight_identity
         Sequence weights: 1 / #(sequences with identity > this), gaps as a 21st letter.
     max_column_gaps
         Then drop columns whose weighted gap fraction is >= this.
     pseudocount
         λ, the regularisation of frequencies.
+    pair_regularisation
+        ``"pysca7"`` (default) or ``"pre2020"``, see :func:`sca_matrix`.
     n_randomisations
         Randomised alignments per significance estimate.
     significance_std
@@ -78,11 +96,19 @@ class SCAOptions:
     n_stability_seeds
         How many independent sets of randomisations to count significant modes over.
     n_components
-        Number of ICs (default: the number of significant modes, at least 2).
-    ica_learning_rate, ica_iterations
-        Infomax step size and number of iterations.
+        Number of ICs (default: the number of significant modes, at least 2, at most
+        ``max_components``).
+    max_components
+        Cap on the default number of ICs (pySCA's ``--kmax-cap``, 10).
+    ica_learning_rate, ica_iterations, ica_tolerance
+        Infomax: pySCA's relaxation parameter r0 (each step is ``r0 / L``), the most
+        iterations, and the convergence test (stop once the squared change of the unmixing
+        matrix is <= this), as pySCA's ``rotICA``.
     sector_quantile
         Positions above this quantile of the t-distribution fitted to an IC belong to it.
+    sector_cutoff
+        ``"pysca"`` (default): the cut-off is read off pySCA's 100-point grid between the IC's
+        smallest and largest entry (``icList``); ``"exact"``: the t-distribution's quantile.
     seed
         Seed of the randomisations.
     """
@@ -91,16 +117,22 @@ class SCAOptions:
     max_sequence_gaps: float = 0.2
     min_identity: float = 0.15
     max_identity: float = 0.85
+    bounds: str = "strict"
+    filter_weight_identity: float = 0.85
     weight_identity: float = 0.8
     max_column_gaps: float = 0.3
     pseudocount: float = 0.03
+    pair_regularisation: str = "pysca7"
     n_randomisations: int = 10
     significance_std: float = 0.0
-    n_stability_seeds: int = 5
+    n_stability_seeds: int = 3
     n_components: int | None = None
-    ica_learning_rate: float = 1e-4
-    ica_iterations: int = 10000
+    max_components: int = 10
+    ica_learning_rate: float = 0.1
+    ica_iterations: int = 100000
+    ica_tolerance: float = 1e-15
     sector_quantile: float = 0.95
+    sector_cutoff: str = "pysca"
     seed: int = 0
 
     def validate(self) -> SCAOptions:
@@ -111,7 +143,7 @@ class SCAOptions:
             )
 
         for name in ("initial_column_gaps", "max_sequence_gaps", "max_column_gaps", "min_identity",
-                     "max_identity", "weight_identity", "sector_quantile"):  # fmt: skip
+                     "max_identity", "weight_identity", "filter_weight_identity", "sector_quantile"):  # fmt: skip
             if not 0.0 <= getattr(self, name) <= 1.0:
                 fail(name, "must be between 0 and 1")
         if self.min_identity > self.max_identity:
@@ -124,8 +156,14 @@ class SCAOptions:
             fail("n_stability_seeds", "must be >= 1")
         if self.n_components is not None and self.n_components < 1:
             fail("n_components", "must be >= 1")
-        if self.ica_iterations < 1 or self.ica_learning_rate <= 0:
-            fail("ica_iterations", "ICA needs >= 1 iteration and a positive learning rate")
+        if self.ica_iterations < 1 or self.ica_learning_rate <= 0 or self.ica_tolerance < 0:
+            fail("ica_iterations", "ICA needs >= 1 iteration, a positive learning rate and a tolerance >= 0")
+        if self.max_components < 1:
+            fail("max_components", "must be >= 1")
+        for name, allowed in (("bounds", BOUNDS), ("pair_regularisation", PAIR_REGULARISATIONS),
+                              ("sector_cutoff", SECTOR_CUTOFFS)):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                fail(name, f"must be one of {', '.join(allowed)}")
         if self.seed < 0:
             fail("seed", "must be >= 0")
         return self
@@ -203,18 +241,23 @@ def preprocess_alignment(alignment: Alignment, options: SCAOptions | None = None
     if columns.size < 2:
         raise InputError("fewer than 2 columns left after the initial column gap filter", alignment.source)
     work = codes[:, columns]
-    keep = (work == gap).mean(axis=1) <= options.max_sequence_gaps
-    keep[ref] = True
-    report["sequences_after_gap_filter"] = int(keep.sum())
+    gaps = (work == gap).mean(axis=1)
     identity = (work == work[ref]).mean(axis=1)
-    keep &= (identity >= options.min_identity) & (identity <= options.max_identity)
+    if options.bounds == "strict":  # pySCA 7's filterSeq
+        keep = gaps < options.max_sequence_gaps
+        report["sequences_after_gap_filter"] = int(keep.sum())
+        keep &= (identity > options.min_identity) & (identity < options.max_identity)
+    else:
+        keep = gaps <= options.max_sequence_gaps
+        report["sequences_after_gap_filter"] = int(keep.sum())
+        keep &= (identity >= options.min_identity) & (identity <= options.max_identity)
     keep[ref] = True
     report["sequences_after_identity_filter"] = int(keep.sum())
     rows = np.flatnonzero(keep)
     if rows.size < 2:
         raise InputError("fewer than 2 sequences left after SCA's sequence filters", alignment.source)
     work = work[rows]
-    weights = sca_weights(work, n_res, options.weight_identity)
+    weights = sca_weights(work, n_res, options.filter_weight_identity)
     weighted_gaps = weights @ (work == gap) / weights.sum()
     column_keep = weighted_gaps < options.max_column_gaps
     if column_keep.sum() < 2:
@@ -259,34 +302,6 @@ def single_frequencies(codes: np.ndarray, weights: np.ndarray, n_codes: int) -> 
     return counts.reshape(length, n_codes)
 
 
-def one_hot_block(codes: np.ndarray, n_residues: int) -> torch.Tensor:
-    """Dense one-hot ``float32 [M, b * n_residues]`` of a *block* of columns (gap = all zeros)."""
-    m, b = codes.shape
-    out = torch.zeros(m, b, n_residues + 1, dtype=torch.float32)
-    out.scatter_(2, torch.from_numpy(np.ascontiguousarray(codes)).long().unsqueeze(-1), 1.0)
-    return out[:, :, :n_residues].reshape(m, b * n_residues)
-
-
-def pair_frequency_blocks(codes: np.ndarray, weights: np.ndarray, n_residues: int, block_size: int = 48):
-    """Yield ``(rows_i, rows_j, f2)`` for every pair of column blocks with ``j >= i``.
-
-    ``f2[i, j, a, b]`` are the weighted pair frequencies of residues (gaps excluded). Each
-    block is a matrix product of two blocked one-hot matrices, so no one-hot of the whole
-    alignment is ever held and the work runs in BLAS.
-    """
-    length = codes.shape[1]
-    wn = torch.from_numpy(np.asarray(weights, np.float64) / np.sum(weights)).to(torch.float32)
-    starts = list(range(0, length, block_size))
-    blocks = [np.arange(s, min(s + block_size, length)) for s in starts]
-    for bi, rows_i in enumerate(blocks):
-        left = one_hot_block(codes[:, rows_i], n_residues) * wn[:, None]
-        for rows_j in blocks[bi:]:
-            right = one_hot_block(codes[:, rows_j], n_residues)
-            product = (left.T @ right).to(torch.float64).numpy()
-            f2 = product.reshape(rows_i.size, n_residues, rows_j.size, n_residues).transpose(0, 2, 1, 3)
-            yield rows_i, rows_j, f2
-
-
 def regularised_frequencies(f1: np.ndarray, pseudocount: float, toward: np.ndarray) -> np.ndarray:
     """``(1 - λ) f + λ q`` per position."""
     return (1.0 - pseudocount) * f1 + pseudocount * toward[None, :]
@@ -325,13 +340,86 @@ class SCAMatrix:
     conservation: np.ndarray  # [L]
 
 
+def _present_states(codes: np.ndarray, n_residues: int) -> tuple[np.ndarray, np.ndarray]:
+    """``state_id [L, n_residues + 1]`` (index of each residue present at a position, -1 where absent
+    or for the gap) and ``offsets [L + 1]`` (first state of each position; states run by position)."""
+    length = codes.shape[1]
+    n_codes = n_residues + 1
+    index = codes.astype(np.int64) + np.arange(length) * n_codes
+    counts = np.bincount(index.ravel(), minlength=length * n_codes).reshape(length, n_codes)
+    present = counts[:, :n_residues] > 0
+    state_id = np.full((length, n_codes), -1, dtype=np.int64)
+    state_id[:, :n_residues][present] = np.arange(int(present.sum()))
+    offsets = np.r_[0, np.cumsum(present.sum(axis=1))]
+    return state_id, offsets
+
+
+def _state_one_hot(
+    codes: np.ndarray, state_id: np.ndarray, positions: np.ndarray, first: int, size: int, dtype
+):
+    """``[M, size]`` one-hot of the present states of ``positions`` (state ``first`` is column 0)."""
+    ids = state_id[positions[None, :], codes[:, positions].astype(np.int64)]
+    ids = torch.from_numpy(np.where(ids >= 0, ids - first, size))
+    out = torch.zeros(codes.shape[0], size + 1, dtype=dtype)
+    out.scatter_(1, ids, torch.ones(ids.shape, dtype=dtype))
+    return out[:, :size].contiguous()
+
+
+_INT8_MATMUL: list[bool] = []
+
+
+def exact_count_dtype() -> torch.dtype:
+    """The fastest exact matmul dtype for one-hot counts on this CPU.
+
+    ``torch.int8`` where ``torch._int_mm`` runs on the CPU and agrees with float32 on a probe
+    (int32 accumulation: exact, 2-4x faster than float32 here with AMX/VNNI), otherwise the
+    choice of :func:`seqvae.data.weights.fast_exact_dtype` (bfloat16 or float32).
+    """
+    from seqvae.data.weights import fast_exact_dtype
+
+    if not _INT8_MATMUL:
+        try:
+            probe = (torch.arange(48 * 40).reshape(48, 40) % 3 == 0).to(torch.int8)
+            ok = torch.equal(
+                torch._int_mm(probe.T.contiguous(), probe).float(), probe.float().T @ probe.float()
+            )
+        except (AttributeError, RuntimeError, NotImplementedError):
+            ok = False
+        _INT8_MATMUL.append(bool(ok))
+    return torch.int8 if _INT8_MATMUL[0] else fast_exact_dtype()
+
+
+def _pair_products(
+    left: torch.Tensor, right: torch.Tensor, weights: torch.Tensor | None, dtype
+) -> np.ndarray:
+    """``Σ_s w_s left_s ⊗ right_s`` in float64: weighted in float64, unweighted as exact counts.
+
+    Unweighted one-hot products are integer counts: exact in int8 x int8 -> int32, in float32
+    and, summed over chunks of at most 256 sequences, in bfloat16 (oneDNN accumulates in
+    float32; integers <= 256 are exact in bfloat16).
+    """
+    if weights is not None:
+        return (left.T @ (right * weights[:, None])).numpy()
+    if dtype == torch.int8:  # ``left`` comes transposed (and contiguous) for _int_mm
+        return torch._int_mm(left, right).numpy().astype(np.float64)
+    if dtype == torch.bfloat16:
+        total = torch.zeros(left.shape[1], right.shape[1], dtype=torch.float32)
+        for start in range(0, left.shape[0], 256):
+            total += (left[start : start + 256].T @ right[start : start + 256]).float()
+        return total.numpy().astype(np.float64)
+    return (left.T @ right).numpy().astype(np.float64)
+
+
 def sca_matrix(
     codes: np.ndarray,
     weights: np.ndarray | None,
     n_residues: int = 20,
     pseudocount: float = 0.03,
     background: np.ndarray | None = None,
-    block_size: int = 48,
+    block_size: int = 24,
+    pair_regularisation: str = "pysca7",
+    exact_dtype: torch.dtype | None = None,
+    square_sum_dtype: torch.dtype = torch.float64,
 ) -> SCAMatrix:
     """The SCA matrix ``C̃_ij`` (Frobenius norm of the weighted 20 x 20 covariance blocks).
 
@@ -340,7 +428,7 @@ def sca_matrix(
     codes
         ``uint8 [M, L]``, gap = ``n_residues``.
     weights
-        Sequence weights (``None``: uniform).
+        Sequence weights (``None``: uniform; pair counts are then exact integers).
     n_residues
         Residue states (gap excluded).
     pseudocount
@@ -348,32 +436,117 @@ def sca_matrix(
     background
         q; pySCA's amino-acid background by default.
     block_size
-        Columns per one-hot block (memory O(M x 20 x block + (20 x block)^2)).
+        Positions per one-hot block (memory O(M x states of a block + states of two blocks²)).
+    pair_regularisation
+        ``"pysca7"`` (default, pySCA since its April 2020 fix): ``f_ij^ab <- (1 - λ) f_ij^ab + λ/21²``
+        for i != j and ``(1 - λ) f_i^a δ_ab + (λ/21) δ_ab`` on the diagonal blocks. ``"pre2020"``
+        (seqvae before issue 17, pySCA before that fix): no pseudocount on the i != j blocks and
+        ``λ/21²`` on every entry of the diagonal blocks.
+    exact_dtype
+        Matmul dtype for the exact integer counts of an unweighted alignment: ``torch.int8``,
+        ``torch.bfloat16`` or ``torch.float32`` (all exact; ``None``: the fastest here, see
+        :func:`exact_count_dtype`).
+    square_sum_dtype
+        Unweighted only: the dtype of the sums of squared counts (float64 by default;
+        float32 is faster and good to ~1e-5 relative, which the randomised alignments of
+        the significance test use).
+
+    Notes
+    -----
+    Only residues present at a position enter the matrix products: with ``F`` the raw pair
+    frequencies, ``g`` the frequencies regularised toward ``1/21``, ``c`` the pair pseudocount
+    and ``φ`` the position weights, the squared norm of an i != j block is
+    ``(1-λ)² Σ φ²φ² F² + 2(1-λ) Σ φ²φ² F (c - g g) + Σ φ²φ² (c - g g)²``; the last two sums are
+    weighted sums over sequences and outer products of per-position vectors, so absent
+    residues cost nothing.
     """
-    codes = np.asarray(codes)
+    if pair_regularisation not in PAIR_REGULARISATIONS:
+        raise InputError(
+            f"pair_regularisation must be one of {PAIR_REGULARISATIONS}, got {pair_regularisation!r}"
+        )
+    codes = np.ascontiguousarray(codes)
     n, length = codes.shape
-    weights = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     q = background_frequencies(n_residues) if background is None else np.asarray(background, np.float64)
     n_codes = n_residues + 1
     lam = float(pseudocount)
-    f1_raw = single_frequencies(codes, weights, n_codes)[:, :n_residues]
+    w = np.ones(n) if weights is None else np.asarray(weights, np.float64)
+    wn = w / w.sum()
+    f1_raw = single_frequencies(codes, w, n_codes)[:, :n_residues]
     uniform = np.full(n_residues, 1.0 / n_codes)
-    f1_cov = regularised_frequencies(f1_raw, lam, uniform)
+    g = regularised_frequencies(f1_raw, lam, uniform)
     f1_q = regularised_frequencies(f1_raw, lam, q)
     phi = position_weights(f1_q, q)
     d = conservation(f1_q, q)
-    out = np.zeros((length, length))
-    diag_pseudo = lam / n_codes**2
-    for rows_i, rows_j, f2 in pair_frequency_blocks(codes, weights, n_residues, block_size):
-        cov = (1.0 - lam) * f2
-        if rows_i[0] == rows_j[0]:
-            cov[np.arange(rows_i.size), np.arange(rows_i.size)] += diag_pseudo
-        cov -= f1_cov[rows_i][:, None, :, None] * f1_cov[rows_j][None, :, None, :]
-        cov *= phi[rows_i][:, None, :, None]
-        cov *= phi[rows_j][None, :, None, :]
-        block = np.sqrt((cov**2).sum(axis=(2, 3)))
-        out[np.ix_(rows_i, rows_j)] = block
-        out[np.ix_(rows_j, rows_i)] = block.T
+    c = lam / n_codes**2 if pair_regularisation == "pysca7" else 0.0
+    phi2 = phi**2
+
+    # (1 - λ)² Σ_ab φ²φ² F², over the present residues, block by block (j >= i): with P_i the
+    # [states, positions] matrix holding φ² of each state at its position, Σ = P_iᵀ (F∘F) P_j
+    state_id, offsets = _present_states(codes, n_residues)
+    present = state_id[:, :n_residues] >= 0
+    phi2_state = phi2[present]  # ordered like the states
+    state_position = np.nonzero(present)[0]
+    term1 = np.zeros((length, length))
+    dtype = torch.float64 if weights is not None else (exact_dtype or exact_count_dtype())
+    # exact counts are squared exactly; the sums run in float64, or in float32 if asked
+    sum_dtype = torch.float64 if weights is not None else square_sum_dtype
+    wt = torch.from_numpy(wn) if weights is not None else None
+    blocks = [np.arange(s, min(s + block_size, length)) for s in range(0, length, block_size)]
+    hot: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def block_data(bk: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if bk not in hot:
+            rows = blocks[bk]
+            first, stop = offsets[rows[0]], offsets[rows[-1] + 1]
+            one_hot = _state_one_hot(codes, state_id, rows, first, stop - first, dtype)
+            weights_of_states = torch.zeros(stop - first, rows.size, dtype=sum_dtype)
+            local = torch.from_numpy(state_position[first:stop] - rows[0])
+            weights_of_states[torch.arange(stop - first), local] = torch.from_numpy(
+                phi2_state[first:stop]
+            ).to(sum_dtype)
+            hot[bk] = (one_hot, weights_of_states)
+        return hot[bk]
+
+    with torch.no_grad():
+        for bi, rows_i in enumerate(blocks):
+            one_hot_i, p_i = block_data(bi)
+            left = one_hot_i.T.contiguous() if dtype == torch.int8 else one_hot_i
+            for bj in range(bi, len(blocks)):
+                rows_j = blocks[bj]
+                one_hot_j, p_j = block_data(bj)
+                if weights is not None:
+                    f2 = left.T @ (one_hot_j * wt[:, None])
+                elif dtype == torch.int8:
+                    f2 = torch._int_mm(left, one_hot_j).to(sum_dtype)
+                else:
+                    f2 = torch.from_numpy(_pair_products(left, one_hot_j, None, dtype)).to(sum_dtype)
+                f2.mul_(f2)
+                y = (p_i.T @ (f2 @ p_j)).numpy().astype(np.float64)
+                if weights is None:
+                    y /= float(n) ** 2
+                term1[np.ix_(rows_i, rows_j)] = y
+                term1[np.ix_(rows_j, rows_i)] = y.T
+            hot.pop(bi)
+    # 2 (1 - λ) Σ_ab φ²φ² F (c - g g): weighted sums over sequences of per-position scalars
+    gap = codes >= n_residues
+    safe = np.where(gap, 0, codes).astype(np.int64)
+    columns = np.arange(length)[None, :]
+    p = np.where(gap, 0.0, phi2[columns, safe])
+    pg = np.where(gap, 0.0, (phi2 * g)[columns, safe])
+    with single_threaded_blas():
+        term2 = 2.0 * (1.0 - lam) * (c * (p.T @ (wn[:, None] * p)) - pg.T @ (wn[:, None] * pg))
+    # Σ_ab φ²φ² (c - g g)²: outer products of per-position sums
+    a, b, e = phi2.sum(axis=1), (phi2 * g).sum(axis=1), (phi2 * g * g).sum(axis=1)
+    term3 = c * c * np.outer(a, a) - 2.0 * c * np.outer(b, b) + np.outer(e, e)
+    out = np.sqrt(np.clip((1.0 - lam) ** 2 * term1 + term2 + term3, 0.0, None))
+    # diagonal blocks: f_ii^ab is f_i^a δ_ab, regularised as the convention says
+    for i in range(length):
+        if pair_regularisation == "pysca7":
+            block = np.diag(g[i])
+        else:
+            block = (1.0 - lam) * np.diag(f1_raw[i]) + lam / n_codes**2
+        block = phi[i][:, None] * (block - np.outer(g[i], g[i])) * phi[i][None, :]
+        out[i, i] = np.sqrt((block**2).sum())
     out = 0.5 * (out + out.T)
     return SCAMatrix(out, f1_q, phi, d)
 
@@ -408,6 +581,7 @@ def randomised_eigenvalues(
     n_trials: int,
     rng: np.random.Generator,
     progress=None,
+    pair_regularisation: str = "pysca7",
 ) -> np.ndarray:
     """Eigenvalues ``[n_trials, L]`` of SCA matrices of randomised alignments (pySCA's null)."""
     n_codes = n_residues + 1
@@ -419,7 +593,10 @@ def randomised_eigenvalues(
     out = np.zeros((n_trials, codes.shape[1]))
     for t in range(n_trials):
         random_codes = randomised_alignment(column_frequencies, n_sequences, rng)
-        c = sca_matrix(random_codes, None, n_residues, pseudocount).matrix
+        c = sca_matrix(
+            random_codes, None, n_residues, pseudocount, pair_regularisation=pair_regularisation,
+            square_sum_dtype=torch.float32,
+        ).matrix  # fmt: skip
         with single_threaded_blas():
             out[t] = np.sort(np.linalg.eigvalsh(c))[::-1]
         if progress is not None:
@@ -438,21 +615,42 @@ def count_significant(eigenvalues: np.ndarray, cutoff: float) -> int:
 
 
 # -- ICA and sectors ----------------------------------------------------------------------------
+@dataclass
+class ICA:
+    """Result of :func:`infomax_ica`."""
+
+    ics: np.ndarray  # [L, k], unit norm, largest entry positive
+    unmixing: np.ndarray  # [k, k]
+    iterations: int
+    converged: bool
+    last_change: float
+
+
 def infomax_ica(
-    vectors: np.ndarray, learning_rate: float = 1e-4, iterations: int = 10000
-) -> tuple[np.ndarray, np.ndarray]:
+    vectors: np.ndarray, learning_rate: float = 0.1, iterations: int = 100000, tolerance: float = 1e-15
+) -> ICA:
     """Infomax ICA (Bell & Sejnowski, natural gradient) of ``k`` vectors over ``L`` positions.
+
+    The update and the stopping rule are pySCA's ``basicICA``: ``W <- W + (r0 / L) (L I +
+    (1 - 2 σ(U)) Uᵀ) W`` with ``U = W X``, stopped at the first step whose squared change
+    ``‖ΔW‖²`` is <= ``tolerance`` (pySCA: 1e-15), or after ``iterations`` steps.
 
     Parameters
     ----------
     vectors
         ``[L, k]``: the top eigenvectors (orthonormal columns, i.e. already sphered).
+    learning_rate
+        r0, pySCA's relaxation parameter (its ``rotICA`` default 0.1); each step is ``r0 / L``.
+    iterations
+        The most steps (pySCA: 100,000).
+    tolerance
+        Convergence threshold on ``‖ΔW‖²``.
 
     Returns
     -------
-    (ics, unmixing)
+    ICA
         ``ics [L, k]``: unit-norm independent components, each signed so that its largest
-        entry (in absolute value) is positive; ``unmixing [k, k]``.
+        entry (in absolute value) is positive; the unmixing matrix; the steps taken.
     """
     from scipy.special import expit
 
@@ -460,16 +658,24 @@ def infomax_ica(
     k, length = x.shape
     w = np.eye(k)
     identity = length * np.eye(k)
+    step = learning_rate / length
+    change = np.inf
+    done = 0
     with single_threaded_blas():
-        for _ in range(iterations):
+        while done < iterations:
+            done += 1
             u = w @ x
-            w = w + learning_rate * (identity + (1.0 - 2.0 * expit(u)) @ u.T) @ w
+            delta = step * (identity + (1.0 - 2.0 * expit(u)) @ u.T) @ w
+            w = w + delta
+            change = float(np.sum(delta * delta))
+            if change <= tolerance:
+                break
     ics = (w @ x).T
     for j in range(k):
         peak = np.argmax(np.abs(ics[:, j]))
         norm = np.linalg.norm(ics[:, j])
         ics[:, j] = np.sign(ics[peak, j]) * ics[:, j] / (norm if norm > 0 else 1.0)
-    return ics, w
+    return ICA(ics, w, done, change <= tolerance, change)
 
 
 @dataclass
@@ -481,11 +687,34 @@ class ICGroups:
     fits: np.ndarray  # [k, 3] Student-t (df, loc, scale)
 
 
-def ic_positions(ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95) -> ICGroups:
-    """Positions above the ``quantile`` of a t-distribution fitted to each IC; overlaps resolved
-    by the norm of the position's row of ``matrix`` (diagonal removed) over each IC's positions."""
+def pysca_cutoff(values: np.ndarray, params: tuple[float, float, float], quantile: float) -> float:
+    """pySCA's ``icList`` cut-off: the point of a 100-point grid from ``min`` to ``max`` of the IC,
+    right of the fitted density's peak, whose t-distribution CDF is closest to ``quantile``.
+
+    (pySCA's branch for ICs whose most negative entry is the largest in size never runs here:
+    the ICs are signed so that their largest entry is positive.)
+    """
     from scipy.stats import t as student_t
 
+    grid = np.linspace(values.min(), values.max(), 100)
+    peak = int(np.argmax(student_t.pdf(grid, *params)))
+    tail = student_t.cdf(grid, *params)[peak:]
+    return float(grid[peak + int(np.argmin(np.abs(tail - quantile)))])
+
+
+def ic_positions(
+    ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95, cutoff: str = "pysca"
+) -> ICGroups:
+    """Positions above the ``quantile`` of a t-distribution fitted to each IC; overlaps resolved
+    by the norm of the position's row of ``matrix`` (diagonal removed) over each IC's positions.
+
+    ``cutoff="pysca"`` reads the quantile off pySCA's grid (:func:`pysca_cutoff`), ``"exact"``
+    takes the t-distribution's quantile itself.
+    """
+    from scipy.stats import t as student_t
+
+    if cutoff not in SECTOR_CUTOFFS:
+        raise InputError(f"cutoff must be one of {SECTOR_CUTOFFS}, got {cutoff!r}")
     k = ics.shape[1]
     fits = np.zeros((k, 3))
     cutoffs = np.zeros(k)
@@ -493,7 +722,10 @@ def ic_positions(ics: np.ndarray, matrix: np.ndarray, quantile: float = 0.95) ->
     for j in range(k):
         params = student_t.fit(ics[:, j])
         fits[j] = params
-        cutoffs[j] = student_t.ppf(quantile, *params)
+        if cutoff == "pysca":
+            cutoffs[j] = pysca_cutoff(ics[:, j], params, quantile)
+        else:
+            cutoffs[j] = student_t.ppf(quantile, *params)
         initial.append(np.flatnonzero(ics[:, j] > cutoffs[j]))
     off = matrix.copy()
     np.fill_diagonal(off, 0.0)
@@ -529,6 +761,8 @@ class SCAResult:
     options: SCAOptions
     labels: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    ica_iterations: int = 0
+    ica_converged: bool = False
 
     @property
     def n_components(self) -> int:
@@ -548,6 +782,8 @@ class SCAResult:
             "cutoff_by_seed": self.cutoff_by_seed,
             "n_components": self.n_components,
             "ic_sizes": sizes,
+            "ica_iterations": self.ica_iterations,
+            "ica_converged": self.ica_converged,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             "options": asdict(self.options),
         }
@@ -580,7 +816,10 @@ def run_sca(
     timings["preprocess"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    sca = sca_matrix(processed.codes, processed.weights, processed.n_residues, options.pseudocount)
+    sca = sca_matrix(
+        processed.codes, processed.weights, processed.n_residues, options.pseudocount,
+        pair_regularisation=options.pair_regularisation,
+    )  # fmt: skip
     eigenvalues, eigenvectors = eigen_decomposition(sca.matrix)
     timings["sca_matrix"] = time.perf_counter() - started
 
@@ -600,7 +839,7 @@ def run_sca(
         rng = np.random.default_rng([options.seed, s])
         random_values = randomised_eigenvalues(
             processed.codes, processed.weights, processed.n_residues, options.pseudocount,
-            options.n_randomisations, rng, progress=tick,
+            options.n_randomisations, rng, progress=tick, pair_regularisation=options.pair_regularisation,
         )  # fmt: skip
         cut = significance_cutoff(random_values, options.significance_std)
         cutoffs.append(cut)
@@ -612,10 +851,13 @@ def run_sca(
     n_significant = by_seed[0]
 
     started = time.perf_counter()
-    k = options.n_components or max(2, n_significant)
+    k = options.n_components or min(max(2, n_significant), options.max_components)
     k = min(k, processed.codes.shape[1])
-    ics, _ = infomax_ica(eigenvectors[:, :k], options.ica_learning_rate, options.ica_iterations)
-    groups = ic_positions(ics, sca.matrix, options.sector_quantile)
+    ica = infomax_ica(
+        eigenvectors[:, :k], options.ica_learning_rate, options.ica_iterations, options.ica_tolerance
+    )
+    ics = ica.ics
+    groups = ic_positions(ics, sca.matrix, options.sector_quantile, options.sector_cutoff)
     timings["ica"] = time.perf_counter() - started
     labels = None if structure_labels is None else np.asarray(structure_labels, str)[processed.columns]
     return SCAResult(
@@ -633,6 +875,8 @@ def run_sca(
         options=options,
         labels=labels,
         timings=timings,
+        ica_iterations=ica.iterations,
+        ica_converged=ica.converged,
     )
 
 

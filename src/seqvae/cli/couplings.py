@@ -87,13 +87,19 @@ def sca(
         float, typer.Option(help="Drop columns with >= this gap fraction first.")
     ] = 0.8,
     max_sequence_gaps: Annotated[
-        float, typer.Option(help="Then drop sequences with > this gap fraction.")
+        float, typer.Option(help="Then keep sequences with < this gap fraction.")
     ] = 0.2,
     min_identity: Annotated[
-        float, typer.Option(help="Keep sequences with identity to the reference >= this.")
+        float, typer.Option(help="Keep sequences with identity to the reference > this.")
     ] = 0.15,
     max_identity: Annotated[
-        float, typer.Option(help="... and <= this (the reference is always kept).")
+        float, typer.Option(help="... and < this (the reference is always kept).")
+    ] = 0.85,
+    bounds: Annotated[
+        str, typer.Option(help="strict (pySCA 7: <, >, <) or inclusive (seqvae before 2026-12: <=, >=, <=).")
+    ] = "strict",
+    filter_weight_identity: Annotated[
+        float, typer.Option(help="Identity cut-off of the weights of the column gap filter (pySCA 7: 0.85).")
     ] = 0.85,
     weight_identity: Annotated[
         float, typer.Option(help="Sequence weights: identity cut-off (gaps as a letter).")
@@ -102,23 +108,40 @@ def sca(
         float, typer.Option(help="Then drop columns with weighted gap fraction >= this.")
     ] = 0.3,
     pseudocount: Annotated[float, typer.Option(help="λ, frequency regularisation.")] = 0.03,
+    pair_regularisation: Annotated[
+        str,
+        typer.Option(
+            help="pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount)."
+        ),
+    ] = "pysca7",
     randomisations: Annotated[
         int, typer.Option(help="Randomised alignments per significance estimate.")
     ] = 10,
     stability_seeds: Annotated[
         int, typer.Option(help="Independent randomisation sets to count modes over.")
-    ] = 5,
+    ] = 3,
     significance_std: Annotated[
         float, typer.Option(help="Cut-off = mean + this x std of random 2nd eigenvalues.")
     ] = 0.0,
     components: Annotated[
-        int | None, typer.Option(help="Number of ICs (default: significant modes).")
+        int | None, typer.Option(help="Number of ICs (default: significant modes, at most --max-components).")
     ] = None,
-    ica_iterations: Annotated[int, typer.Option(help="Infomax iterations.")] = 10000,
-    ica_learning_rate: Annotated[float, typer.Option(help="Infomax learning rate.")] = 1e-4,
+    max_components: Annotated[int, typer.Option(help="Cap on the default number of ICs (pySCA: 10).")] = 10,
+    ica_iterations: Annotated[
+        int, typer.Option(help="Most infomax iterations (stops at convergence).")
+    ] = 100000,
+    ica_learning_rate: Annotated[
+        float, typer.Option(help="Infomax relaxation r0, each step r0 / L (pySCA's rotICA: 0.1).")
+    ] = 0.1,
+    ica_tolerance: Annotated[
+        float, typer.Option(help="Infomax stops once the squared change of the unmixing matrix is <= this.")
+    ] = 1e-15,
     sector_quantile: Annotated[
         float, typer.Option(help="t-distribution quantile selecting IC positions.")
     ] = 0.95,
+    sector_cutoff: Annotated[
+        str, typer.Option(help="pysca (the quantile on pySCA's 100-point grid) or exact (the t quantile).")
+    ] = "pysca",
     published: Annotated[
         Path | None,
         typer.Option(help="NPZ of published sectors (name -> residue labels) to score the ICs against."),
@@ -135,16 +158,22 @@ def sca(
         max_sequence_gaps=max_sequence_gaps,
         min_identity=min_identity,
         max_identity=max_identity,
+        bounds=bounds,
+        filter_weight_identity=filter_weight_identity,
         weight_identity=weight_identity,
         max_column_gaps=max_column_gaps,
         pseudocount=pseudocount,
+        pair_regularisation=pair_regularisation,
         n_randomisations=randomisations,
         significance_std=significance_std,
         n_stability_seeds=stability_seeds,
         n_components=components,
+        max_components=max_components,
         ica_learning_rate=ica_learning_rate,
         ica_iterations=ica_iterations,
+        ica_tolerance=ica_tolerance,
         sector_quantile=sector_quantile,
+        sector_cutoff=sector_cutoff,
         seed=seed,
     ).validate()
     published_sets = _read_published(published) if published is not None else None
@@ -166,7 +195,9 @@ def sca(
     )
     console.print(
         f"significant modes: {result.n_significant} (cut-off {result.cutoff:.2f}); over {stability_seeds} "
-        f"randomisation seeds: {result.n_significant_by_seed}; IC group sizes {s['ic_sizes']}"
+        f"randomisation seeds: {result.n_significant_by_seed}; IC group sizes {s['ic_sizes']} "
+        f"(ICA {'converged after' if result.ica_converged else 'stopped unconverged at'} "
+        f"{result.ica_iterations} iterations)"
     )
     if published_sets is not None:
         if result.labels is None:

@@ -348,6 +348,13 @@ def evaluate_samples_command(
         ),
     ] = None,
     r20_sets: Annotated[int, typer.Option(help="Random position sets per n for r20.")] = 200,
+    r20_flat: Annotated[
+        str,
+        typer.Option(
+            help="r20 position sets whose top sub-sequences all have the same frequency in the designs: "
+            "drop (HOM_r20's convention) or zero (score r = 0)."
+        ),
+    ] = "drop",
     max_pairs: Annotated[int, typer.Option(help="Pairs per set for within-set Hamming distances.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed for r20 position sets and pair sampling.")] = 0,
     figures: Annotated[bool, typer.Option(help="Draw statistics.png and logos.png.")] = True,
@@ -377,6 +384,8 @@ def evaluate_samples_command(
         raise InputError(f"--weighting must be 'reference' or 'none', got {weighting!r}", "--weighting")
     if r20_sets < 1:
         raise InputError(f"--r20-sets must be >= 1, got {r20_sets}", "--r20-sets")
+    if r20_flat not in ("drop", "zero"):
+        raise InputError(f"--r20-flat must be 'drop' or 'zero', got {r20_flat!r}", "--r20-flat")
     if max_pairs < 1:
         raise InputError(f"--max-pairs must be >= 1, got {max_pairs}", "--max-pairs")
     run = None
@@ -451,6 +460,7 @@ def evaluate_samples_command(
             weighting_note=note,
             include_gaps=include_gaps,
             r20_sets=r20_sets,
+            r20_flat=r20_flat,
             max_pairs=max_pairs,
             seed=seed,
             energy_fn=None if family_model is None else family_model.energy,
