@@ -7,6 +7,7 @@ SCA, PCA and Potts models.
 
 __version__ = "0.1.0"
 
+from seqvae.align import align
 from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
 from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
 from seqvae.data.weights import compute_sequence_weights
@@ -32,6 +33,7 @@ __all__ = [
     "Run",
     "RunConfig",
     "TrainingConfig",
+    "align",
     "compute_sequence_weights",
     "load",
     "preset_config",
