@@ -370,3 +370,19 @@ def test_bad_pyhmmer_missing(tiny, capsys, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     message = _run_bad(tiny, capsys)
     assert "pip install 'seqvae[align]'" in message
+
+
+def test_gzip_database_and_a_progress_line_per_iteration(tiny, capsys):
+    import gzip
+
+    packed = tiny["dir"] / "db.fasta.gz"
+    packed.write_bytes(gzip.compress(tiny["db"].read_bytes()))
+    code = cli(
+        ["align", str(tiny["query"]), "--database", str(packed), "--out", str(tiny["out"]), "--cpus", "1"]
+    )
+    assert code == 0
+    provenance = json.loads(tiny["out"].with_name("family.json").read_text())
+    assert provenance["database"]["gzip"] is True
+    progress = [line for line in _error_lines(capsys) if line.startswith("iteration ")]
+    assert len(progress) == provenance["iterations"]["run"] >= 1
+    assert seqvae.read_alignment(tiny["out"]).n_sequences == 21
