@@ -42,6 +42,7 @@ def import_pyhmmer() -> Any:
     try:
         import pyhmmer
         import pyhmmer.easel
+        import pyhmmer.errors
         import pyhmmer.hmmer
         import pyhmmer.plan7
     except ImportError:
