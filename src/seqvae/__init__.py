@@ -14,6 +14,7 @@ from seqvae.run import Run, load, resume, train
 from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset_config
 from seqvae.utils import seed_everything
 from seqvae.version import __version__ as __version__
+from seqvae.workflows.align import align
 
 __all__ = [
     "DNA",
@@ -31,6 +32,7 @@ __all__ = [
     "Run",
     "RunConfig",
     "TrainingConfig",
+    "align",
     "compute_sequence_weights",
     "load",
     "preset_config",

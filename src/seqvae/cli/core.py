@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from seqvae.cli.common import console, parse_set_options, print_json, stdout
-from seqvae.data.alignment import read_alignment
+from seqvae.data.alignment import alignment_summary, read_alignment
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
@@ -85,30 +85,17 @@ def info(
     if not no_weights:
         aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta)
         aln.theta = theta
-    seq_gaps = aln.gap_fraction_per_sequence()
-    col_gaps = aln.gap_fraction_per_column()
-    numbering = aln.registry.numbering
-    numbered = numbering[numbering >= 0]
-    summary: dict[str, Any] = {
-        "file": str(alignment),
-        "alphabet": aln.alphabet.name,
-        "n_sequences": aln.n_sequences,
-        "length": aln.length,
-        "n_eff": None if no_weights else round(aln.n_eff, 3),
-        "theta": None if no_weights else theta,
-        "reference_id": aln.registry.reference_id,
-        "reference_numbering": (f"{int(numbered.min())}-{int(numbered.max())}" if numbered.size else None),
-        "reference_focus_sequence": aln.registry.reference_sequence,
-        "gap_fraction_mean": round(float(seq_gaps.mean()), 4),
-        "sequence_gap_fraction_max": round(float(seq_gaps.max()), 4),
-        "column_gap_fraction_max": round(float(col_gaps.max()), 4),
-        "filters": aln.filter_report,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    summary = alignment_summary(aln, alignment, theta=None if no_weights else theta)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
     if as_json:
         print_json(summary)
         return
-    table = Table(title=f"alignment {alignment.name}", show_header=False)
+    print_summary_tables(summary, alignment.name)
+
+
+def print_summary_tables(summary: dict[str, Any], name: str) -> None:
+    """The two tables of ``seqvae info``: the summary fields and the filters, in order."""
+    table = Table(title=f"alignment {name}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in summary.items():
@@ -121,7 +108,7 @@ def info(
     filters = Table(title="filters (in order)")
     filters.add_column("step")
     filters.add_column("count", justify="right")
-    for key, value in aln.filter_report.items():
+    for key, value in summary["filters"].items():
         filters.add_row(key.replace("_", " "), str(value))
     stdout.print(filters)
 

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "score",
     "experiment",
     "couplings",
+    "align",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)

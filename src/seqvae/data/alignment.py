@@ -681,3 +681,36 @@ def alignment_from_sequences(
     records = [SequenceRecord(i, i, s, n + 1) for n, (i, s) in enumerate(zip(ids, sequences))]
     options = AlignmentOptions(alphabet=alphabet.name if alphabet.name != "custom" else alphabet.residues)
     return build_alignment(RawAlignment(records, "fasta", source), options)
+
+
+def alignment_summary(aln: Alignment, file: str | Path | None = None, theta: float | None = None) -> dict:
+    """The summary ``seqvae info`` prints: size, N_eff, gaps, reference numbering, filters.
+
+    Parameters
+    ----------
+    aln
+        The alignment; N_eff is reported when ``theta`` is given (weights already computed).
+    file
+        The file it came from (default: ``aln.source``).
+    theta
+        The identity threshold its sequence weights were computed with, or ``None``.
+    """
+    seq_gaps = aln.gap_fraction_per_sequence()
+    col_gaps = aln.gap_fraction_per_column()
+    numbering = aln.registry.numbering
+    numbered = numbering[numbering >= 0]
+    return {
+        "file": str(aln.source if file is None else file),
+        "alphabet": aln.alphabet.name,
+        "n_sequences": aln.n_sequences,
+        "length": aln.length,
+        "n_eff": None if theta is None else round(aln.n_eff, 3),
+        "theta": theta,
+        "reference_id": aln.registry.reference_id,
+        "reference_numbering": (f"{int(numbered.min())}-{int(numbered.max())}" if numbered.size else None),
+        "reference_focus_sequence": aln.registry.reference_sequence,
+        "gap_fraction_mean": round(float(seq_gaps.mean()), 4),
+        "sequence_gap_fraction_max": round(float(seq_gaps.max()), 4),
+        "column_gap_fraction_max": round(float(col_gaps.max()), 4),
+        "filters": aln.filter_report,
+    }
