@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "score",
     "experiment",
     "couplings",
+    "batch",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)
