@@ -360,6 +360,8 @@ class RayExecutor(Executor):
             from ray._private import ray_constants  # read once, when ray was first imported
 
             ray_constants.ENABLE_RAY_CLUSTER = False
+            for key in THREAD_VARIABLES:  # the workers start with one BLAS thread per task
+                os.environ.setdefault(key, str(self.threads_per_job))
             context = ray.init(num_cpus=self.jobs, **RAY_LOCAL_OPTIONS)
         else:
             context = ray.init(address=self.address, configure_logging=False, log_to_driver=False)
@@ -368,6 +370,7 @@ class RayExecutor(Executor):
             "gcs_address": getattr(node, "gcs_address", None),
             "node_ip_address": getattr(context, "address_info", {}).get("node_ip_address"),
             "dashboard_url": getattr(context, "dashboard_url", None),
+            "session_dir": getattr(context, "address_info", {}).get("session_dir"),
         }
         self._started_here = True
 
@@ -391,13 +394,10 @@ class RayExecutor(Executor):
         held = getattr(self, "_held", False)
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(execute_task)
-            env = dict.fromkeys(THREAD_VARIABLES, str(self.threads_per_job))
-            refs = {
-                remote.options(runtime_env={"env_vars": env}).remote(
-                    *_arguments(task, self.threads_per_job)
-                ): task
-                for task in tasks
-            }
+            if self.address is not None:  # a local cluster's workers inherit this process's variables
+                env = dict.fromkeys(THREAD_VARIABLES, str(self.threads_per_job))
+                remote = remote.options(runtime_env={"env_vars": env})
+            refs = {remote.remote(*_arguments(task, self.threads_per_job)): task for task in tasks}
             remaining = list(refs)
             while remaining:
                 done, remaining = ray.wait(remaining, num_returns=1)
