@@ -27,7 +27,7 @@ TINY = {
     "model.encoder_hidden": [16],
     "model.decoder_hidden": [16],
     "model.warmup_steps": 10,
-    "training.max_steps": 60,
+    "training.max_steps": 40,
     "training.eval_every": 20,
     "training.checkpoint_every": 20,
     "training.log_every": 10,
@@ -36,7 +36,7 @@ TINY = {
 }
 
 
-def _manifest(folder: Path, report: bool = False, steps: int = 60) -> Path:
+def _manifest(folder: Path, report: bool = False, steps: int = 40) -> Path:
     """Two families on the small BLAT alignment (a 300-mutant slice of its scan): 3 models."""
     folder.mkdir(parents=True, exist_ok=True)
     alignment = shared_file("blat/BLAT_ECOLX_test.a2m")
@@ -95,7 +95,10 @@ def test_batch_trains_scores_and_summarises(sequential):
     assert len(dims) == 2 and all(0 <= d <= 2 for d in dims)  # one per seed, of a 2-D latent space
     assert -1 <= summary["rho_stiffler"].iloc[0] <= 1
     assert 200 <= summary["n_scored_stiffler"].iloc[0] <= 300  # mutants on focus columns
-    assert pd.isna(summary["rho_stiffler"].iloc[1]) and summary["n_scored_scan"].iloc[1] == summary["n_scored_stiffler"].iloc[0]
+    assert (
+        pd.isna(summary["rho_stiffler"].iloc[1])
+        and summary["n_scored_scan"].iloc[1] == summary["n_scored_stiffler"].iloc[0]
+    )
     assert (out / "blat" / "report.html").stat().st_size > 1000
     # the ensemble score is the mean of the two seeds' scores
     scores = pd.read_csv(out / "blat" / "scores" / "stiffler.csv")
@@ -111,7 +114,7 @@ def test_batch_trains_scores_and_summarises(sequential):
 
 
 def test_local_jobs_equal_sequential(sequential, tmp_path):
-    manifest = _manifest(tmp_path, report=True)
+    manifest = _manifest(tmp_path, report=False)
     result = run_batch(manifest, tmp_path / "out", executor=LocalExecutor(jobs=2))
     assert result.info["n_tasks"] == 7 and not result.failures
     _same_results(sequential / "out", tmp_path / "out")
@@ -121,7 +124,7 @@ def test_local_jobs_equal_sequential(sequential, tmp_path):
 
 
 def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_path):
-    manifest = _manifest(tmp_path, report=True)
+    manifest = _manifest(tmp_path, report=False)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     driver = subprocess.Popen(
@@ -147,7 +150,7 @@ def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_p
 def test_ray_backend_gives_identical_scores(sequential, tmp_path):
     if os.environ.get("CI", "").lower() != "true":
         pytest.importorskip("ray")
-    manifest = _manifest(tmp_path, report=True)
+    manifest = _manifest(tmp_path, report=False)
     code = main(["batch", str(manifest), "--out", str(tmp_path / "ray"), "--backend", "ray", "--jobs", "2"])
     assert code == 0
     _same_results(sequential / "out", tmp_path / "ray")
@@ -156,7 +159,7 @@ def test_ray_backend_gives_identical_scores(sequential, tmp_path):
 def test_slurm_backend_through_submitit_gives_identical_scores(sequential, tmp_path):
     if os.environ.get("CI", "").lower() != "true":
         pytest.importorskip("submitit")
-    manifest = _manifest(tmp_path, report=True)
+    manifest = _manifest(tmp_path, report=False)
     arguments = ["batch", str(manifest), "--out", str(tmp_path / "slurm"), "--backend", "slurm"]
     assert main([*arguments, "--slurm-cluster", "debug", "--quiet"]) == 0
     _same_results(sequential / "out", tmp_path / "slurm")

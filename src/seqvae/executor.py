@@ -275,46 +275,69 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in worker processes
 
 
 class LocalExecutor(Executor):
-    """This process (``jobs=1``) or a pool of spawned worker processes."""
+    """This process (``jobs=1``) or a pool of spawned worker processes.
+
+    Inside ``with executor:`` one pool serves every :meth:`run` call (workers start once)."""
 
     name = "local"
+    _pool: ProcessPoolExecutor | None = None
+    _held = False
 
-    def _run(self, tasks, deliver, catch) -> None:
-        threads = self.threads_per_job
-        if self.jobs == 1 or len(tasks) == 1:
-            from seqvae.utils import torch_threads
-
-            with torch_threads(threads):  # restored afterwards
-                for task in tasks:
-                    deliver(execute_task(*_arguments(task, None), catch=catch))
-            return
+    def _start_pool(self, workers: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
         # one thread per worker everywhere (BLAS too), set before the workers start
         saved = {key: os.environ.get(key) for key in THREAD_VARIABLES}
         for key in saved:
-            os.environ[key] = str(threads)
+            os.environ[key] = str(self.threads_per_job)
         try:
-            with ProcessPoolExecutor(
-                max_workers=min(self.jobs, len(tasks)), mp_context=context, initializer=_die_with_parent
-            ) as pool:
-                futures: dict[Future, Task] = {
-                    pool.submit(execute_task, *_arguments(task, threads)): task for task in tasks
-                }
-                remaining = set(futures)
-                while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        error = future.exception()
-                        if error is not None:  # the worker itself died
-                            deliver(TaskResult(futures[future].key, error=_one_line(error)))
-                        else:
-                            deliver(future.result())
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent)
+            pool.submit(int).result()  # the workers start now, with these variables
         finally:
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        return pool
+
+    def __enter__(self) -> LocalExecutor:
+        self._held = True
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._held = False
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _run(self, tasks, deliver, catch) -> None:
+        threads = self.threads_per_job
+        if self.jobs == 1 or (len(tasks) == 1 and self._pool is None):
+            from seqvae.utils import torch_threads
+
+            with torch_threads(threads):  # restored afterwards
+                for task in tasks:
+                    deliver(execute_task(*_arguments(task, None), catch=catch))
+            return
+        pool = self._pool or self._start_pool(self.jobs if self._held else min(self.jobs, len(tasks)))
+        if self._held:
+            self._pool = pool
+        try:
+            futures: dict[Future, Task] = {
+                pool.submit(execute_task, *_arguments(task, threads)): task for task in tasks
+            }
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in done:
+                    error = future.exception()
+                    if error is not None:  # the worker itself died
+                        deliver(TaskResult(futures[future].key, error=_one_line(error)))
+                    else:
+                        deliver(future.result())
+        finally:
+            if not self._held:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def require(module: str):
