@@ -18,8 +18,9 @@ from conftest import shared_file
 from seqvae.analysis.mutations import MutationMapper, parse_mutant
 from seqvae.analysis.scoring import load_scorer
 from seqvae.cli.main import main
-from seqvae.executor import LocalExecutor
+from seqvae.executor import LocalExecutor, RayExecutor
 from seqvae.workflows.batch import read_manifest, run_batch
+from test_executor import _check, _is_loopback, _listening_addresses, _need, _ray_processes, _tasks
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 TIMES = ["prepare_s", "train_s", "score_s", "report_s"]
@@ -147,18 +148,32 @@ def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_p
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
-def test_ray_backend_gives_identical_scores(sequential, tmp_path):
-    if os.environ.get("CI", "").lower() != "true":
-        pytest.importorskip("ray")
-    manifest = _manifest(tmp_path, report=False)
-    code = main(["batch", str(manifest), "--out", str(tmp_path / "ray"), "--backend", "ray", "--jobs", "2"])
-    assert code == 0
+def test_ray_cluster_binds_to_loopback_only_and_gives_identical_scores(sequential, tmp_path):
+    _need("ray")
+    manifest = _manifest(tmp_path)
+    executor = RayExecutor(jobs=2)
+    with executor:
+        ray = executor.ray
+        addresses = executor.addresses
+        assert addresses["node_ip_address"] == "127.0.0.1"
+        assert addresses["gcs_address"].startswith("127.0.0.1:")
+        assert not addresses["dashboard_url"]  # no dashboard
+        assert [node["NodeManagerAddress"] for node in ray.nodes()] == ["127.0.0.1"]
+        tasks = executor.run(_tasks(tmp_path / "tasks"))
+        result = run_batch(manifest, tmp_path / "ray", executor=executor)  # the same cluster
+        # every socket the driver, the Ray daemons and the workers listen on is on loopback
+        listening = _listening_addresses(_ray_processes(addresses["session_dir"]))
+        assert listening, "found no listening socket of the Ray processes"
+        assert all(_is_loopback(a) for a in listening), listening
+        assert ray.is_initialized()  # held over several runs inside the block
+    assert not ray.is_initialized()
+    _check(tasks)
+    assert not result.failures and result.info["backend"] == "ray"
     _same_results(sequential / "out", tmp_path / "ray")
 
 
 def test_slurm_backend_through_submitit_gives_identical_scores(sequential, tmp_path):
-    if os.environ.get("CI", "").lower() != "true":
-        pytest.importorskip("submitit")
+    _need("submitit")
     manifest = _manifest(tmp_path, report=False)
     arguments = ["batch", str(manifest), "--out", str(tmp_path / "slurm"), "--backend", "slurm"]
     assert main([*arguments, "--slurm-cluster", "debug", "--quiet"]) == 0

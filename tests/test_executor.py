@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seqvae.errors import InputError
-from seqvae.executor import RESULT_FILE, LocalExecutor, RayExecutor, SlurmExecutor, Task, make_executor
+from seqvae.executor import RESULT_FILE, LocalExecutor, SlurmExecutor, Task, make_executor
 
 
 def _tasks(folder: Path | None = None) -> list[Task]:
@@ -102,7 +102,7 @@ def test_slurm_backend_through_submitits_local_executor(tmp_path):
     assert any((tmp_path / "jobs").rglob("*_submission.sh")) or any((tmp_path / "jobs").rglob("*.pkl"))
 
 
-# -- Ray: a local cluster binds to 127.0.0.1 only ------------------------------------------------
+# -- Ray: a local cluster binds to 127.0.0.1 only (the test is in test_batch.py: one cluster for both) ------------------------------------------------
 def _hex_address(text: str) -> str:
     """The IP of a /proc/net/tcp{,6} ``local_address`` field."""
     host = text.split(":")[0]
@@ -167,23 +167,3 @@ def _ray_processes(session_dir: str) -> set[int]:
 def _is_loopback(address: str) -> bool:
     host = address.rsplit(":", 1)[0]
     return host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1") or host.startswith("::ffff:127.")
-
-
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
-def test_ray_local_cluster_binds_to_loopback_only_and_matches_local(tmp_path):
-    _need("ray")
-    executor = RayExecutor(jobs=2)
-    with executor:
-        ray = executor.ray
-        addresses = executor.addresses
-        assert addresses["node_ip_address"] == "127.0.0.1"
-        assert addresses["gcs_address"].startswith("127.0.0.1:")
-        assert not addresses["dashboard_url"]  # no dashboard
-        assert [node["NodeManagerAddress"] for node in ray.nodes()] == ["127.0.0.1"]
-        results = executor.run(_tasks(tmp_path / "ray"))  # the workers are up now
-        listening = _listening_addresses(_ray_processes(addresses["session_dir"]))
-        assert listening, "found no listening socket of the Ray processes"
-        assert all(_is_loopback(a) for a in listening), listening
-        assert ray.is_initialized()  # held over several runs inside the block
-    assert not ray.is_initialized()
-    _check(results)

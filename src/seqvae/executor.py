@@ -301,10 +301,14 @@ class LocalExecutor(Executor):
         return pool
 
     def __enter__(self) -> LocalExecutor:
+        self._depth = getattr(self, "_depth", 0) + 1
         self._held = True
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._depth -= 1
+        if self._depth:
+            return  # an outer block still holds the pool
         self._held = False
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -399,10 +403,14 @@ class RayExecutor(Executor):
 
     def __enter__(self) -> RayExecutor:
         self.start()
+        self._depth = getattr(self, "_depth", 0) + 1
         self._held = True
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._depth -= 1
+        if self._depth:
+            return  # an outer block still holds the cluster
         self._held = False
         self.stop()
 
