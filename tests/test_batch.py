@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,7 +144,29 @@ def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_p
     assert first.exists(), "the driver never finished its first model"
     assert not (out / "batch_summary.csv").exists()  # killed half-way
     result = run_batch(manifest, out)
+    assert not result.failures, result.failures
     assert 2 <= result.info["n_skipped"] < result.info["n_tasks"] == 7
+    _same_results(sequential / "out", out)
+
+
+def test_a_run_killed_during_its_first_write_starts_afresh(sequential, tmp_path):
+    """The state kill -9 leaves when it lands inside the first atomic write of a run directory."""
+    out = tmp_path / "out"
+    shutil.copytree(sequential / "out", out)
+    shutil.copy(sequential / "scan.csv", tmp_path / "scan.csv")
+    manifest = _manifest(tmp_path, report=True)
+    for folder in (
+        out / "blat" / "seed1",
+        out / "blat" / "tasks" / "train-seed1",
+        out / "blat" / "tasks" / "score",
+    ):
+        shutil.rmtree(folder)
+    (out / "blat" / "seed1").mkdir()
+    (out / "blat" / "seed1" / ".seqvae.lock").touch()
+    (out / "blat" / "seed1" / ".config.json.ab12cd.tmp").touch()
+    result = run_batch(manifest, out)
+    assert not result.failures, result.failures
+    assert result.info["n_skipped"] == 5
     _same_results(sequential / "out", out)
 
 

@@ -367,6 +367,21 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
     }
 
 
+def _drop_leftover_temporaries(path: Path) -> None:
+    """A run killed during its first atomic write leaves only ``.NAME.XXXX.tmp`` files (and the
+    lock): no run directory that ``--overwrite`` recognises. Such a folder is started afresh."""
+    import fnmatch
+
+    from seqvae.io.output_dirs import LOCK_FILE
+
+    if not path.is_dir():
+        return
+    entries = [entry for entry in path.iterdir() if entry.name != LOCK_FILE]
+    if entries and all(fnmatch.fnmatchcase(entry.name, ".*.tmp") and entry.is_file() for entry in entries):
+        for entry in entries:
+            entry.unlink()
+
+
 def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
     """Train one seed of a family (resume an interrupted run; a finished one is only read)."""
     from seqvae.analysis.diagnostics import latent_diagnostics
@@ -376,6 +391,7 @@ def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: 
     started = time.perf_counter()
     path = Path(run_dir)
     if not is_finished(path):
+        _drop_leftover_temporaries(path)
         if (path / "checkpoint.pt").exists() and (path / "config.json").exists():
             resume(path, show_progress=False)
         else:
@@ -545,7 +561,7 @@ def run_batch(
                     "folder": str(_family_dir(out, f) / "data"),
                 },
                 folder=tasks_dir(f, "prepare"),
-                inputs={"alignment": str(f.alignment), "data": f.config.to_dict()["data"]},
+                inputs={"alignment": _digest(f.alignment), "data": f.config.to_dict()["data"]},
             )
             for f in families
         ]
@@ -568,7 +584,7 @@ def run_batch(
                             "run_dir": str(_family_dir(out, f) / f"seed{seed}"),
                         },
                         folder=tasks_dir(f, f"train-seed{seed}"),
-                        inputs={"alignment": str(f.alignment), "config": _without_device(config)},
+                        inputs={"alignment": _digest(f.alignment), "config": _without_device(config)},
                     )
                 )
         executor.run(train_tasks, on_result=note)
@@ -593,7 +609,11 @@ def run_batch(
                         "device": device,
                     },
                     folder=tasks_dir(f, "score"),
-                    inputs={"run_dirs": run_dirs, "scans": scans, "samples": manifest.samples},
+                    inputs={
+                        "seeds": f.seeds,
+                        "scans": [{**scan, "file": _digest(Path(scan["file"]))} for scan in scans],
+                        "samples": manifest.samples,
+                    },
                 )
             )
         executor.run(score_tasks, on_result=note)
@@ -607,6 +627,21 @@ def run_batch(
         **executor.describe(),
     }
     return BatchResult(out=out, summary=summary, failures=failures, info=info)
+
+
+def _digest(path: Path, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache on purpose
+    """The SHA-256 of a file's content: task inputs name files by content, so that a batch folder
+    moved together with its inputs is still recognised."""
+    import hashlib
+
+    key = str(Path(path).resolve())
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _cache[key] = digest.hexdigest()[:16]
+    return _cache[key]
 
 
 def _without_device(config: dict[str, Any]) -> dict[str, Any]:
