@@ -19,6 +19,7 @@ PACKAGE = SRC / "seqvae"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "version", "utils"),
     ("io",),
+    ("executor",),
     ("data",),
     ("models",),
     ("training",),

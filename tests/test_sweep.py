@@ -78,7 +78,7 @@ def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path):
     for child in sorted(missing.rglob("*"), reverse=True):
         child.unlink() if child.is_file() else child.rmdir()
     missing.rmdir()
-    assert main([*arguments, "--jobs", "2"]) == 0  # the missing point trains in a worker process
+    assert main([*arguments, "--jobs", "2"]) == 0  # only the missing point trains
     again = pd.read_csv(out / "sweep_summary.csv").sort_values("value")
     assert (point / "model.safetensors").stat().st_mtime_ns == weights_mtime
     assert list(again["skipped"]) == [True, True, False, True]

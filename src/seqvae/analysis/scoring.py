@@ -50,6 +50,7 @@ class Scorer:
 
     registry: AlignmentRegistry
     name: str = "model"
+    device: torch.device = torch.device("cpu")
 
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
         """The model's (unnormalised) log-probability proxy per sequence, ``float64 [B]``."""
@@ -57,7 +58,7 @@ class Scorer:
 
     def wild_type_value(self) -> float:
         if not hasattr(self, "_wild_type"):
-            wt = torch.from_numpy(self.registry.reference_codes()[None, :])
+            wt = torch.from_numpy(self.registry.reference_codes()[None, :]).to(self.device)
             self._wild_type = float(self.log_value(wt)[0])
         return self._wild_type
 
@@ -74,7 +75,7 @@ class Scorer:
         # a variant identical to the wild type has, by definition, the wild type's value
         differs = np.flatnonzero((codes != wt).any(axis=1))
         if differs.size:
-            values = self.log_value(torch.from_numpy(codes[differs])).double().numpy()
+            values = self.log_value(torch.from_numpy(codes[differs]).to(self.device)).double().cpu().numpy()
             out[differs] = values - self.wild_type_value()
         return out
 
@@ -94,6 +95,9 @@ class VAEScorer(Scorer):
         Seeds the shared standard-normal draws.
     iw
         Score with the importance-weighted estimate of log p(x) instead of the ELBO.
+    device
+        Where to compute (``cpu``, ``cuda``, ``mps``, ``auto``; default cpu). The noise is drawn
+        on the CPU, so scores agree across devices to floating-point tolerance.
     """
 
     def __init__(
@@ -104,18 +108,24 @@ class VAEScorer(Scorer):
         seed: int = 0,
         iw: bool = False,
         name: str = "vae",
+        device: str | torch.device | None = None,
     ):
         if samples < 1:
             raise InputError(f"--samples must be >= 1, got {samples}")
         if model.config.likelihood != "categorical":
             raise InputError("mutation scoring needs a model trained on sequences")
-        self.model = model.eval()
+        if device is not None and not isinstance(device, torch.device):
+            from seqvae.training.trainer import resolve_device
+
+            device = resolve_device(str(device))
+        self.device = device or next(model.parameters()).device
+        self.model = model.eval().to(self.device)
         self.registry = registry
         self.samples = samples
         self.iw = iw
         self.name = name
         generator = torch.Generator().manual_seed(seed)
-        self.noise = torch.randn(samples, model.config.latent_dim, generator=generator)
+        self.noise = torch.randn(samples, model.config.latent_dim, generator=generator).to(self.device)
         self._buffer: torch.Tensor | None = None
         # the fast path knows the plain decoder: an MLP body and one linear output layer
         self._fast = (
@@ -152,7 +162,7 @@ class VAEScorer(Scorer):
         # one reused buffer for the [n, S, L] logits, transformed in place: no large temporaries,
         # so the allocator's footprint stays flat over millions of rows
         if self._buffer is None or self._buffer.shape[0] < n:
-            self._buffer = torch.empty(max(n, DECODE_ROWS), states * length)
+            self._buffer = torch.empty(max(n, DECODE_ROWS), states * length, device=self.device)
         logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(n, states, length)
         x = codes.long()
         is_gap = None if model.config.model_gaps else x == model.config.alphabet_size - 1
@@ -237,8 +247,12 @@ class EnsembleScorer(Scorer):
         return total / len(self.members)
 
 
-def load_scorer(path: str | Path, samples: int = 200, seed: int = 0, iw: bool = False) -> Scorer:
-    """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``."""
+def load_scorer(
+    path: str | Path, samples: int = 200, seed: int = 0, iw: bool = False, device: str | None = None
+) -> Scorer:
+    """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``.
+
+    ``device`` places a VAE's computation (baselines always score on the CPU)."""
     from seqvae.training.baselines import is_baseline_directory, load_baseline
 
     path = Path(path)
@@ -252,7 +266,9 @@ def load_scorer(path: str | Path, samples: int = 200, seed: int = 0, iw: bool = 
     run = load(path)
     if run.registry is None:
         raise InputError("this run was trained on continuous data; it cannot score mutations", path)
-    return VAEScorer(run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name)
+    return VAEScorer(
+        run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name, device=device
+    )
 
 
 # -- tables --------------------------------------------------------------------------------

@@ -39,3 +39,34 @@ def parse_set_options(values: list[str] | None) -> dict[str, Any]:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
+
+
+DEVICE_HELP = "cpu, cuda, mps or auto (default: cpu; same numbers as on the CPU to float32 rounding)."
+
+
+def device_option(device: str | None):
+    """The torch device of a ``--device`` option (None: leave the model on the CPU).
+
+    Raises
+    ------
+    InputError
+        An unknown or unavailable device, in one line.
+    """
+    if device is None:
+        return None
+    from seqvae.training.trainer import resolve_device
+
+    if device not in ("auto", "cpu", "cuda", "mps") and not device.startswith("cuda:"):
+        raise InputError(f"unknown device {device!r}; choose cpu, cuda, mps or auto", "--device")
+    try:
+        return resolve_device(device)
+    except ConfigError as err:
+        raise InputError(err.message.replace("training.device: ", ""), "--device") from None
+
+
+def run_on_device(run, device: str | None):
+    """Move a loaded run's model to ``--device`` (analyses follow the model's device)."""
+    target = device_option(device)
+    if target is not None:
+        run.model.to(target)
+    return run

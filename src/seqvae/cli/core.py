@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, parse_set_options, print_json, stdout
+from seqvae.cli.common import DEVICE_HELP, console, parse_set_options, print_json, run_on_device, stdout
 from seqvae.data.alignment import alignment_summary, read_alignment
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError
@@ -271,11 +271,12 @@ def embed(
         typer.Argument(help="Sequences aligned like the training alignment (default: the training set)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
 ) -> None:
     """Write id, weight, z_mean_* and z_logvar_* for each sequence."""
     from seqvae.run import load
 
-    run = load(run_dir)
+    run = run_on_device(load(run_dir), device)
     table = run.embed(alignment)
     with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False)

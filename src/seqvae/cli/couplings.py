@@ -22,7 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from seqvae.cli.common import console
+from seqvae.cli.common import DEVICE_HELP, console, run_on_device
 from seqvae.errors import InputError
 
 AlignmentArg = Annotated[
@@ -301,6 +301,7 @@ def couplings(
         ),
     ] = "float32",
     figures: Annotated[bool, typer.Option(help="Write a PNG heatmap.")] = True,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
 ) -> None:
     """The VAE's L x L coupling matrix: RMS change of log p(x_i) when x_j is mutated (all Hamming-1)."""
     from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs
@@ -316,7 +317,7 @@ def couplings(
         method=method,
         decoder_precision=decoder_precision,
     ).validate()
-    run = load(run_dir)
+    run = run_on_device(load(run_dir), device)
     if run.registry is None:
         raise InputError("this run was trained on continuous data, not sequences", run_dir)
     codes = weights = None

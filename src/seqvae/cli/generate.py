@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, parse_number_list, stdout
+from seqvae.cli.common import DEVICE_HELP, console, parse_number_list, run_on_device, stdout
 from seqvae.errors import InputError
 
 
@@ -114,6 +114,7 @@ def generate_command(
         int | None,
         typer.Option(help="Potts baselines: Gibbs sweeps per chain (default 200; one chain per sample)."),
     ] = None,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
 ) -> None:
     """Generate sequences: z from the prior (or a region, or a path between two sequences),
     decoded by sampling (default, T = 1) or argmax.
@@ -182,7 +183,7 @@ def generate_command(
     if out.suffix.lower() in (".csv", ".json", ".png"):
         raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
 
-    run = load(run_dir)
+    run = run_on_device(load(run_dir), device)
     if interpolate is not None:
         decoding = "sample" if temperature is not None else "argmax"
         designs = gen.interpolate(

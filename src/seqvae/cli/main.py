@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "experiment",
     "couplings",
     "align",
+    "batch",
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"seqvae.cli.{_name}").register(app)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from seqvae.cli.common import console, stdout
+from seqvae.cli.common import DEVICE_HELP, console, device_option, stdout
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
 
@@ -80,6 +80,7 @@ def score(
     iw: Annotated[
         bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")
     ] = False,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
     skip_mismatches: Annotated[
         bool, typer.Option("--skip-mismatches", help="Drop rows whose wild type does not match.")
     ] = False,
@@ -111,7 +112,8 @@ def score(
             raise InputError("give a mutation table (CSV) or --all-singles")
         if samples < 1:
             raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
-        scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw) for p in run_dirs]
+        target = device_option(device)
+        scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw, device=target) for p in run_dirs]
         scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
         started = time.perf_counter()
         if all_singles:

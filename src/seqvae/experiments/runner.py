@@ -24,11 +24,8 @@ default: small models train many times faster on one thread when cores are share
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import resource
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
+from seqvae.executor import LocalExecutor, Task
 from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
@@ -351,13 +349,13 @@ def run_experiment(
                     rows.extend(records[p.name]["rows"])
             return rows
 
-        def record(point: GridPoint, result: dict | None, error: BaseException | None) -> None:
+        def record(point: GridPoint, result: dict | None, error: str | None) -> None:
             if error is not None:
                 failed_row = {
                     "experiment": name,
                     "point": point.name,
                     **point.values,
-                    "status": f"failed: {type(error).__name__}: {error}",
+                    "status": f"failed: {error}",
                 }
                 records[point.name] = {"rows": [failed_row], "failed": True}
             else:
@@ -381,40 +379,12 @@ def run_experiment(
                 "threads": threads_per_job,
             }
 
-        if jobs == 1 or len(pending) <= 1:
-            from seqvae.utils import torch_threads
-
-            with torch_threads(threads_per_job):  # restored after the run
-                for point in pending:
-                    try:
-                        record(point, run_point(task_of(point)), None)
-                    except (InputError, ValueError, RuntimeError, np.linalg.LinAlgError) as err:
-                        record(point, None, err)
-        elif pending:
-            context = multiprocessing.get_context("spawn")
-            # one thread per worker everywhere (BLAS too), set before the workers start
-            saved = {
-                k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-            }
-            for key in saved:
-                os.environ[key] = str(threads_per_job)
-            try:
-                with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
-                    futures: dict[Future, GridPoint] = {
-                        pool.submit(run_point, task_of(p)): p for p in pending
-                    }
-                    remaining = set(futures)
-                    while remaining:
-                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            error = future.exception()
-                            record(futures[future], None if error else future.result(), error)
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+        by_name = {point.name: point for point in pending}
+        LocalExecutor(jobs, threads_per_job).run(
+            [Task(point.name, run_point, {"task": task_of(point)}) for point in pending],
+            on_result=lambda result: record(by_name[result.key], result.value, result.error),
+            catch=(InputError, ValueError, RuntimeError, np.linalg.LinAlgError),
+        )
 
     table = _write_table(ordered_rows(), out)
     finished = table[table["status"] == "finished"] if "status" in table else table.iloc[0:0]

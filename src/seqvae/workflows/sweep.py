@@ -2,7 +2,7 @@
 space is used at each point: tr Cov(z_mean), active dimensions, validation ELBO.
 
 Each grid point is its own run directory ``OUT/<param>=<value>[__<param2>=<value2>]__seed=<s>``.
-Points run in parallel worker processes (``jobs``), each with ``threads_per_job`` torch threads.
+Points run in parallel worker processes (``jobs``, :mod:`seqvae.executor`), each with ``threads_per_job`` torch threads.
 A sweep is resumable: finished points are read back, interrupted ones resume from their
 checkpoint, and only missing ones are trained. ``OUT/sweep_summary.csv`` is rewritten after
 every finished point.
@@ -11,9 +11,7 @@ every finished point.
 from __future__ import annotations
 
 import json
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
+from seqvae.executor import LocalExecutor, Task
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
@@ -278,9 +277,9 @@ def run_sweep(
     with progress:
         task = progress.add_task("sweep", total=len(points), completed=len(rows), last="")
 
-        def record(point: SweepPoint, result: dict | None, error: BaseException | None) -> None:
+        def record(point: SweepPoint, result: dict | None, error: str | None) -> None:
             if error is not None:
-                rows[point.name] = {**describe(point), "status": f"failed: {type(error).__name__}: {error}"}
+                rows[point.name] = {**describe(point), "status": f"failed: {error}"}
             else:
                 rows[point.name] = {**describe(point), **result, "skipped": False}
             _write_summary(ordered_rows(), summary_path)
@@ -291,31 +290,25 @@ def run_sweep(
                 last=f"{point.name}: active {last.get('active_dims', '?')}, tr {last.get('trace_cov', float('nan')):.2f}",
             )
 
-        if jobs == 1:
-            from seqvae.utils import torch_threads
-
-            with torch_threads(threads_per_job):  # restored after the sweep
-                for point in pending:
-                    try:
-                        result = _train_point(
-                            data, point.config.to_dict(), str(out / point.name), threads_per_job
-                        )
-                        record(point, result, None)
-                    except InputError as err:
-                        record(point, None, err)
-        elif pending:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
-                futures: dict[Future, SweepPoint] = {
-                    pool.submit(_train_point, data, p.config.to_dict(), str(out / p.name), threads_per_job): p
-                    for p in pending
-                }
-                remaining = set(futures)
-                while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        error = future.exception()
-                        record(futures[future], None if error else future.result(), error)
+        by_name = {point.name: point for point in pending}
+        tasks = [
+            Task(
+                point.name,
+                _train_point,
+                {
+                    "data": data,
+                    "config_dict": point.config.to_dict(),
+                    "run_dir": str(out / point.name),
+                    "threads": threads_per_job,
+                },
+            )
+            for point in pending
+        ]
+        LocalExecutor(jobs, threads_per_job).run(
+            tasks,
+            on_result=lambda result: record(by_name[result.key], result.value, result.error),
+            catch=(InputError,),
+        )
     frame = _write_summary(ordered_rows(), summary_path)
     finished = frame[frame["status"] == "finished"] if "status" in frame else frame.iloc[0:0]
     if len(finished):

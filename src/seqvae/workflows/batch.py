@@ -1,0 +1,714 @@
+"""Many families, many seeds: ``seqvae batch MANIFEST``.
+
+For each family of a manifest: weight the alignment once, train one VAE per seed, score each
+deep mutational scan with the ensemble of that family's seeds, write the family's report;
+then one summary table. Every step is a task of :mod:`seqvae.executor` (local pool, Ray or a
+Slurm job array), complete tasks are read back, so that rerunning the same command after an
+interruption or a failure does only what is missing.
+
+Layout of a batch folder ``OUT``::
+
+    OUT/batch.json                         the resolved manifest and the backend
+    OUT/<family>/data/weights.npy          sequence weights (computed once per family)
+    OUT/<family>/seed<k>/                  a seqvae run directory per seed
+    OUT/<family>/scores/<scan>.csv         ensemble scores of each scan
+    OUT/<family>/report.html               the family's report (its first seed's run)
+    OUT/<family>/tasks/<task>/.seqvae-task.json   each finished task's result
+    OUT/batch_summary.csv, batch_summary.md        one row per family, and the failures
+
+The manifest (YAML, or CSV with one row per family and scan) names files relative to its
+own folder; see :func:`read_manifest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqvae.analysis.scoring import score_file
+from seqvae.errors import ConfigError, InputError
+from seqvae.executor import Executor, Task, TaskResult, make_executor
+from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.config_files import read_config_file
+from seqvae.io.output_dirs import DirectoryKind, lock_directory
+from seqvae.training.config import RunConfig, preset_config
+
+__all__ = [
+    "BATCH_DIRECTORY",
+    "BatchResult",
+    "FamilySpec",
+    "Manifest",
+    "ScanSpec",
+    "read_manifest",
+    "run_batch",
+]
+
+SUMMARY_CSV = "batch_summary.csv"
+SUMMARY_MD = "batch_summary.md"
+BATCH_FILE = "batch.json"
+BATCH_DIRECTORY = DirectoryKind(
+    "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
+)
+# score_file reading options a scan may set (every keyword of score_file but these)
+_NOT_SCAN_OPTIONS = {"scorer", "mutations", "out", "progress", "chunk_size"}
+SCAN_OPTIONS = tuple(
+    name for name in inspect.signature(score_file).parameters if name not in _NOT_SCAN_OPTIONS
+)
+FAMILY_KEYS = {"name", "alignment", "reference", "scans", "seeds", "preset", "config", "overrides"}
+TOP_KEYS = {"families", "seeds", "preset", "config", "overrides", "samples", "report"}
+SCAN_KEYS = {"name", "file", *SCAN_OPTIONS}
+CSV_FAMILY_COLUMNS = ("family", "alignment", "reference", "seeds", "preset", "config")
+CSV_SCAN_COLUMNS = ("scan", "scan_name", *SCAN_OPTIONS)
+
+
+@dataclass
+class ScanSpec:
+    """One deep mutational scan of a family and how to read it (``score_file`` options)."""
+
+    name: str
+    file: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FamilySpec:
+    """One family: its alignment, scans, seeds and resolved run config."""
+
+    name: str
+    alignment: Path
+    reference: str | None
+    scans: list[ScanSpec]
+    seeds: list[int]
+    config: RunConfig
+
+
+@dataclass
+class Manifest:
+    """A read and checked manifest."""
+
+    path: Path
+    families: list[FamilySpec]
+    samples: int = 200
+    report: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest": str(self.path),
+            "samples": self.samples,
+            "report": self.report,
+            "families": [
+                {
+                    "name": f.name,
+                    "alignment": str(f.alignment),
+                    "reference": f.reference,
+                    "seeds": f.seeds,
+                    "scans": [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans],
+                    "config": f.config.to_dict(),
+                }
+                for f in self.families
+            ],
+        }
+
+
+# -- reading the manifest ------------------------------------------------------------------
+def _seeds(value: Any, source: str, where: str) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
+    try:
+        seeds = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: seeds must be integers, got {value!r}", source) from None
+    if not seeds:
+        raise InputError(f"{where}: no seeds", source)
+    duplicate = next((s for s in seeds if seeds.count(s) > 1), None)
+    if duplicate is not None:
+        raise InputError(f"{where}: duplicate task: seed {duplicate} is listed twice", source)
+    return seeds
+
+
+def _file(folder: Path, value: Any, source: str, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: expected a file name", source)
+    path = Path(value)
+    path = path if path.is_absolute() else folder / path
+    if not path.is_file():
+        raise InputError(f"{where}: file not found: {value}", source)
+    return path
+
+
+def _config(
+    folder: Path,
+    preset: str | None,
+    config_file: str | None,
+    overrides: dict | None,
+    reference: str | None,
+    device: str | None,
+    source: str,
+    where: str,
+) -> RunConfig:
+    try:
+        values: dict[str, Any] = {}
+        if config_file:
+            values = read_config_file(_file(folder, config_file, source, f"{where}.config"))
+            preset = preset or values.pop("preset", None)
+            values.pop("preset", None)
+        config = preset_config(preset or "fitness").updated(values).updated(overrides or {})
+        extra: dict[str, Any] = {}
+        if reference:
+            extra["data.reference"] = reference
+        if device:
+            extra["training.device"] = device
+        return config.updated(extra).validate()
+    except ConfigError as err:
+        raise InputError(f"{where}: {err.message}", source) from None
+
+
+def _check_keys(values: dict, allowed: set[str], source: str, where: str) -> None:
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key {unknown[0]!r}; keys are {', '.join(sorted(allowed))}", source
+        )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the manifest ({err})", path) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise InputError(
+            f"not valid YAML ({getattr(err, 'problem', err)})", path, None if mark is None else mark.line + 1
+        ) from None
+    if not isinstance(values, dict) or not isinstance(values.get("families"), list) or not values["families"]:
+        raise InputError("a manifest needs a non-empty 'families' list", path)
+    return values
+
+
+def _read_csv(path: Path) -> dict[str, Any]:
+    """One row per family and scan; family columns repeat (or stay empty) on a family's later rows."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read the manifest ({err})", path) from None
+    if not rows:
+        raise InputError("the manifest has no rows", path)
+    columns = set(rows[0])
+    unknown = sorted(columns - set(CSV_FAMILY_COLUMNS) - set(CSV_SCAN_COLUMNS))
+    if unknown:
+        raise InputError(f"unknown column {unknown[0]!r}", path, 1)
+    for required in ("family", "alignment"):
+        if required not in columns:
+            raise InputError(f"no column {required!r}", path, 1)
+    families: dict[str, dict[str, Any]] = {}
+    for line, row in enumerate(rows, start=2):
+        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        name = row["family"]
+        if not name:
+            raise InputError("empty family name", path, line)
+        family = families.setdefault(name, {"name": name, "scans": [], "_line": line})
+        for column in CSV_FAMILY_COLUMNS[1:]:
+            value = row.get(column, "")
+            if not value:
+                continue
+            if column in family and family[column] != value:
+                raise InputError(
+                    f"family {name!r}: {column} {value!r} differs from its earlier row", path, line
+                )
+            family[column] = value
+        if row.get("scan"):
+            scan: dict[str, Any] = {
+                "name": row.get("scan_name") or Path(row["scan"]).stem,
+                "file": row["scan"],
+            }
+            for option in SCAN_OPTIONS:
+                value = row.get(option, "")
+                if value:
+                    scan[option] = (
+                        value.lower() in ("1", "true", "yes") if option == "skip_mismatches" else value
+                    )
+            scan["_line"] = line
+            family["scans"].append(scan)
+    return {"families": list(families.values())}
+
+
+def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
+    """Read a batch manifest (``.yaml``/``.yml`` or ``.csv``) and check every file and name.
+
+    YAML::
+
+        preset: fitness                  # or config: run.yaml; overrides: {training.max_steps: 500}
+        seeds: [0, 1, 2]
+        samples: 200                     # draws of z per sequence when scoring
+        report: true
+        families:
+          - name: BLAT
+            alignment: blat/BLAT_ECOLX.a2m
+            reference: null              # default: the first sequence
+            scans:
+              - name: stiffler2015
+                file: blat/BLAT_ECOLX_Ranganathan2015.csv
+                mutant_column: mutant
+                score_column: "2500"     # the measured column: gives the Spearman rho
+
+    Families may set their own ``seeds``, ``preset``, ``config`` and ``overrides``. CSV: one row
+    per family and scan with columns ``family, alignment, reference, seeds (0;1;2), preset,
+    config, scan, scan_name`` and the scan reading options (``mutant_column``,
+    ``score_column``, ...). Relative paths are relative to the manifest's folder.
+
+    Raises
+    ------
+    InputError
+        A missing file, a duplicate family, seed or scan, an unknown key, a bad config value:
+        one line naming the manifest and the entry.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("manifest not found", path)
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        values = _read_yaml(path)
+    elif suffix == ".csv":
+        values = _read_csv(path)
+    else:
+        raise InputError("a manifest is a .yaml, .yml or .csv file", path)
+    _check_keys(values, TOP_KEYS, source, "manifest")
+    folder = path.parent
+    top_seeds = _seeds(values.get("seeds", [0]), source, "seeds")
+    samples = values.get("samples", 200)
+    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+        raise InputError(f"samples: must be an integer >= 1, got {samples!r}", source)
+    families: list[FamilySpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(values["families"]):
+        where = f"families[{index}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: expected a mapping", source)
+        line = entry.pop("_line", None)
+        entry_source = f"{source}:{line}" if line else source
+        _check_keys(entry, FAMILY_KEYS, entry_source, where)
+        name = str(entry.get("name") or "").strip()
+        if not name or any(c in name for c in "/\\") or name.startswith("."):
+            raise InputError(f"{where}: a family needs a name usable as a folder name", entry_source)
+        if name in seen:
+            raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
+        seen.add(name)
+        where = f"family {name!r}"
+        alignment = _file(folder, entry.get("alignment"), entry_source, f"{where} alignment")
+        reference = entry.get("reference") or None
+        config = _config(
+            folder,
+            entry.get("preset") or values.get("preset"),
+            entry.get("config") or values.get("config"),
+            {**(values.get("overrides") or {}), **(entry.get("overrides") or {})},
+            reference,
+            device,
+            entry_source,
+            where,
+        )
+        scans: list[ScanSpec] = []
+        for k, scan in enumerate(entry.get("scans") or []):
+            if isinstance(scan, str):
+                scan = {"file": scan}
+            scan_line = scan.pop("_line", None) if isinstance(scan, dict) else None
+            scan_source = f"{source}:{scan_line}" if scan_line else entry_source
+            if not isinstance(scan, dict):
+                raise InputError(f"{where} scans[{k}]: expected a file name or a mapping", scan_source)
+            _check_keys(scan, SCAN_KEYS, scan_source, f"{where} scans[{k}]")
+            file = _file(folder, scan.get("file"), scan_source, f"{where} scan")
+            scan_name = str(scan.get("name") or file.stem)
+            if any(s.name == scan_name for s in scans):
+                raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
+            options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            scans.append(ScanSpec(scan_name, file, options))
+        seeds = _seeds(entry["seeds"], entry_source, where) if "seeds" in entry else top_seeds
+        families.append(FamilySpec(name, alignment, reference, scans, seeds, config))
+    return Manifest(path, families, samples=samples, report=bool(values.get("report", True)))
+
+
+# -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
+def _read_family(alignment: str, config: RunConfig):
+    from seqvae.data.alignment import read_alignment
+
+    return read_alignment(alignment, config.data.alignment_options())
+
+
+def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Read a family's alignment, compute its sequence weights once and save them."""
+    from seqvae.data.weights import compute_sequence_weights
+
+    started = time.perf_counter()
+    run_config = RunConfig.from_dict(config)
+    aln = _read_family(alignment, run_config)
+    weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, run_config.data.theta)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with atomic_open(Path(folder) / "weights.npy", "wb") as handle:
+        np.save(handle, weights)
+    return {
+        "n_sequences": int(aln.n_sequences),
+        "length": int(aln.length),
+        "n_eff": float(weights.sum()),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _drop_leftover_temporaries(path: Path) -> None:
+    """A run killed during its first atomic write leaves only ``.NAME.XXXX.tmp`` files (and the
+    lock): no run directory that ``--overwrite`` recognises. Such a folder is started afresh."""
+    import fnmatch
+
+    from seqvae.io.output_dirs import LOCK_FILE
+
+    if not path.is_dir():
+        return
+    entries = [entry for entry in path.iterdir() if entry.name != LOCK_FILE]
+    if entries and all(fnmatch.fnmatchcase(entry.name, ".*.tmp") and entry.is_file() for entry in entries):
+        for entry in entries:
+            entry.unlink()
+
+
+def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
+    """Train one seed of a family (resume an interrupted run; a finished one is only read)."""
+    from seqvae.analysis.diagnostics import latent_diagnostics
+    from seqvae.run import load, resume, train
+    from seqvae.training.run_directory import is_finished
+
+    started = time.perf_counter()
+    path = Path(run_dir)
+    if not is_finished(path):
+        _drop_leftover_temporaries(path)
+        if (path / "checkpoint.pt").exists() and (path / "config.json").exists():
+            resume(path, show_progress=False)
+        else:
+            run_config = RunConfig.from_dict(config)
+            aln = _read_family(alignment, run_config)
+            aln.sequence_weights = np.load(weights, allow_pickle=False)
+            aln.theta = run_config.data.theta
+            train(aln, run_config, out=path, overwrite=True, show_progress=False)
+    run = load(path)
+    data, sample_weights, _, _ = run.training_data()
+    z_mean, z_logvar = run.encode(data)
+    diagnostics = latent_diagnostics(z_mean, z_logvar, sample_weights)
+    summary = run.summary
+    return {
+        "steps": summary.get("steps"),
+        "best_val_elbo": summary.get("best_val_elbo"),
+        "stop_reason": summary.get("stop_reason"),
+        "train_time_s": summary.get("train_time_s"),
+        "active_dims": int(diagnostics.n_active),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def score_family(
+    run_dirs: list[str],
+    scans: list[dict[str, Any]],
+    folder: str,
+    samples: int,
+    report: bool,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Score every scan with the ensemble of a family's runs; write the family's report."""
+    from seqvae.analysis.evaluation import evaluate_scores
+    from seqvae.analysis.scoring import EnsembleScorer, VAEScorer
+    from seqvae.run import load
+
+    started = time.perf_counter()
+    members = []
+    for run_dir in run_dirs:
+        run = load(run_dir)
+        members.append(
+            VAEScorer(
+                run.model, run.registry, samples=samples, seed=0, name=Path(run_dir).name, device=device
+            )
+        )
+    scorer = EnsembleScorer(members)
+    out = Path(folder)
+    (out / "scores").mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    for scan in scans:
+        options = {k: v for k, v in scan.items() if k not in ("name", "file")}
+        scored = score_file(scorer, scan["file"], out / "scores" / f"{scan['name']}.csv", **options)
+        entry: dict[str, Any] = {"n_scored": scored.n_scored, "n_unscored": scored.n_unscored}
+        if options.get("score_column") and scored.n_scored >= 3:
+            evaluation = evaluate_scores(scored.predicted, scored.measured, n_unscored=scored.n_unscored)
+            entry["spearman"] = evaluation.spearman
+        results[scan["name"]] = entry
+    score_s = time.perf_counter() - started
+    report_s = 0.0
+    if report:
+        from seqvae.report.builder import build_report
+
+        started = time.perf_counter()
+        build_report(run_dirs[0], out / "report.html")
+        report_s = time.perf_counter() - started
+    return {"scans": results, "score_s": round(score_s, 3), "report_s": round(report_s, 3)}
+
+
+# -- the driver ------------------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` returns."""
+
+    out: Path
+    summary: pd.DataFrame
+    failures: list[tuple[str, str]]
+    info: dict[str, Any]
+
+
+def _family_dir(out: Path, family: FamilySpec) -> Path:
+    return out / family.name
+
+
+def _claim(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", out)
+    if out.is_dir() and any(out.iterdir()) and not (out / BATCH_FILE).exists():
+        raise InputError("is not a seqvae batch folder and not empty (use a new --out)", out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_batch(
+    manifest: str | Path | Manifest,
+    out: str | Path,
+    backend: str = "local",
+    jobs: int = 1,
+    address: str | None = None,
+    device: str | None = None,
+    executor: Executor | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Train, score and report every family of a manifest; write the summary table.
+
+    Parameters
+    ----------
+    manifest
+        A manifest file (see :func:`read_manifest`) or a read one.
+    out
+        The batch folder; rerunning into it does only what is missing.
+    backend, jobs, address
+        Where the tasks run (see :func:`seqvae.executor.make_executor`).
+    device
+        ``cpu``, ``cuda``, ``mps`` or ``auto`` for training and scoring (default: the config's).
+    executor
+        An executor to use instead of ``backend``/``jobs``/``address``.
+
+    Returns
+    -------
+    BatchResult
+        The summary (one row per family: ``family``, ``n_sequences``, ``L``, ``N_eff``,
+        ``seeds``, ``active_dims``, ``rho_<scan>`` per scan with a measured column,
+        ``n_scored_<scan>``, ``prepare_s``, ``train_s``, ``score_s``, ``report_s``,
+        ``status``) and the failures as ``(task, one-line reason)``.
+    """
+    say = log or (lambda _message: None)
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest, device=device)
+    if device is not None:
+        from seqvae.training.trainer import resolve_device
+
+        try:
+            resolve_device(device)
+        except ConfigError as err:
+            raise InputError(err.message.replace("training.device", "--device"), "--device") from None
+    out = Path(out)
+    if executor is None:
+        executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")
+    _claim(out)
+    started = time.perf_counter()
+    with lock_directory(out, BATCH_DIRECTORY), executor:
+        write_json(out / BATCH_FILE, {**manifest.to_dict(), "executor": executor.describe()})
+        families = manifest.families
+        failures: list[tuple[str, str]] = []
+        results: dict[str, TaskResult] = {}
+
+        def note(result: TaskResult) -> None:
+            results[result.key] = result
+            if not result.ok:
+                failures.append((result.key, result.error or "failed"))
+                say(f"{result.key}: failed: {result.error}")
+            else:
+                say(
+                    f"{result.key}: {'already done' if result.skipped else f'done in {result.seconds:.1f} s'}"
+                )
+
+        def tasks_dir(family: FamilySpec, name: str) -> str:
+            return str(_family_dir(out, family) / "tasks" / name)
+
+        # 1. weights, once per family
+        prepare = [
+            Task(
+                f"{f.name}/prepare",
+                prepare_family,
+                {
+                    "alignment": str(f.alignment),
+                    "config": f.config.to_dict(),
+                    "folder": str(_family_dir(out, f) / "data"),
+                },
+                folder=tasks_dir(f, "prepare"),
+                inputs={"alignment": _digest(f.alignment), "data": f.config.to_dict()["data"]},
+            )
+            for f in families
+        ]
+        executor.run(prepare, on_result=note)
+        # 2. one model per family and seed
+        train_tasks = []
+        for f in families:
+            if not results[f"{f.name}/prepare"].ok:
+                continue
+            for seed in f.seeds:
+                config = f.config.updated({"seed": seed}).to_dict()
+                train_tasks.append(
+                    Task(
+                        f"{f.name}/seed{seed}",
+                        train_member,
+                        {
+                            "alignment": str(f.alignment),
+                            "config": config,
+                            "weights": str(_family_dir(out, f) / "data" / "weights.npy"),
+                            "run_dir": str(_family_dir(out, f) / f"seed{seed}"),
+                        },
+                        folder=tasks_dir(f, f"train-seed{seed}"),
+                        inputs={"alignment": _digest(f.alignment), "config": _without_device(config)},
+                    )
+                )
+        executor.run(train_tasks, on_result=note)
+        # 3. score each scan with the family's ensemble, write the report
+        score_tasks = []
+        for f in families:
+            member_keys = [f"{f.name}/seed{seed}" for seed in f.seeds]
+            if not all(key in results and results[key].ok for key in member_keys):
+                continue
+            scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
+            run_dirs = [str(_family_dir(out, f) / f"seed{seed}") for seed in f.seeds]
+            score_tasks.append(
+                Task(
+                    f"{f.name}/score",
+                    score_family,
+                    {
+                        "run_dirs": run_dirs,
+                        "scans": scans,
+                        "folder": str(_family_dir(out, f)),
+                        "samples": manifest.samples,
+                        "report": manifest.report,
+                        "device": device,
+                    },
+                    folder=tasks_dir(f, "score"),
+                    inputs={
+                        "seeds": f.seeds,
+                        "scans": [{**scan, "file": _digest(Path(scan["file"]))} for scan in scans],
+                        "samples": manifest.samples,
+                    },
+                )
+            )
+        executor.run(score_tasks, on_result=note)
+        summary = _summary(families, results)
+        _write_summary(summary, failures, out)
+    info = {
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "n_tasks": len(results),
+        "n_skipped": sum(r.skipped for r in results.values()),
+        "n_failed": len(failures),
+        **executor.describe(),
+    }
+    return BatchResult(out=out, summary=summary, failures=failures, info=info)
+
+
+def _digest(path: Path, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache on purpose
+    """The SHA-256 of a file's content: task inputs name files by content, so that a batch folder
+    moved together with its inputs is still recognised."""
+    import hashlib
+
+    key = str(Path(path).resolve())
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _cache[key] = digest.hexdigest()[:16]
+    return _cache[key]
+
+
+def _without_device(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config without its device: a model trained on a GPU is reused on a CPU rerun."""
+    training = {k: v for k, v in config["training"].items() if k != "device"}
+    return {**config, "training": training}
+
+
+def _summary(families: list[FamilySpec], results: dict[str, TaskResult]) -> pd.DataFrame:
+    rows = []
+    for f in families:
+        row: dict[str, Any] = {"family": f.name}
+        prepared = results.get(f"{f.name}/prepare")
+        if prepared is not None and prepared.ok:
+            row.update(
+                n_sequences=prepared.value["n_sequences"],
+                L=prepared.value["length"],
+                N_eff=round(prepared.value["n_eff"], 2),
+            )
+        members = [results.get(f"{f.name}/seed{seed}") for seed in f.seeds]
+        finished = [m for m in members if m is not None and m.ok]
+        row["seeds"] = " ".join(str(s) for s in f.seeds)
+        row["active_dims"] = " ".join(str(m.value["active_dims"]) for m in finished)
+        scored = results.get(f"{f.name}/score")
+        for scan in f.scans:
+            entry = scored.value["scans"].get(scan.name, {}) if scored is not None and scored.ok else {}
+            if scan.options.get("score_column"):
+                row[f"rho_{scan.name}"] = entry.get("spearman")
+            row[f"n_scored_{scan.name}"] = entry.get("n_scored")
+        row["prepare_s"] = prepared.value["seconds"] if prepared is not None and prepared.ok else None
+        row["train_s"] = round(sum(m.value["train_time_s"] or 0.0 for m in finished), 2) if finished else None
+        row["score_s"] = scored.value["score_s"] if scored is not None and scored.ok else None
+        row["report_s"] = scored.value["report_s"] if scored is not None and scored.ok else None
+        failed = [r for r in [prepared, *members, scored] if r is not None and not r.ok]
+        if failed:
+            row["status"] = f"failed: {failed[0].key}: {failed[0].error}"
+        elif scored is None or not scored.ok:
+            row["status"] = "incomplete"
+        else:
+            row["status"] = "finished"
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    front = ["family", "n_sequences", "L", "N_eff", "seeds", "active_dims"]
+    back = ["prepare_s", "train_s", "score_s", "report_s", "status"]
+    scans = [c for c in frame.columns if c not in front and c not in back]
+    return frame.reindex(columns=[*front, *scans, *back])
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(cell(v) for v in row.tolist()) + " |")
+    return "\n".join(lines)
+
+
+def _write_summary(frame: pd.DataFrame, failures: list[tuple[str, str]], out: Path) -> None:
+    with atomic_open(out / SUMMARY_CSV, "w", newline="", encoding="utf-8") as handle:
+        frame.to_csv(handle, index=False)
+    text = ["# seqvae batch", "", _markdown(frame), ""]
+    if failures:
+        text += ["## Failures", ""] + [f"- `{key}`: {reason}" for key, reason in failures] + [""]
+    with atomic_open(out / SUMMARY_MD, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(text))
