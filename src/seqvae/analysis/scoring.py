@@ -50,6 +50,8 @@ class Scorer:
 
     registry: AlignmentRegistry
     name: str = "model"
+    #: warnings about the model to repeat to the user (e.g. a collapsed posterior)
+    warnings: tuple[str, ...] = ()
 
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
         """The model's (unnormalised) log-probability proxy per sequence, ``float64 [B]``."""
@@ -227,6 +229,7 @@ class EnsembleScorer(Scorer):
                     f"({member.name} differs from {members[0].name})"
                 )
         self.members = list(members)
+        self.warnings = tuple(w for m in members for w in m.warnings)
         self.registry = first
         self.name = "ensemble(" + ",".join(m.name for m in members) + ")"
 
@@ -252,7 +255,10 @@ def load_scorer(path: str | Path, samples: int = 200, seed: int = 0, iw: bool = 
     run = load(path)
     if run.registry is None:
         raise InputError("this run was trained on continuous data; it cannot score mutations", path)
-    return VAEScorer(run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name)
+    scorer = VAEScorer(run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name)
+    if run.collapse_warning:
+        scorer.warnings = (run.collapse_warning.replace("warning: ", f"warning: {path.name}: ", 1),)
+    return scorer
 
 
 # -- tables --------------------------------------------------------------------------------

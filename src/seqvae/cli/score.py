@@ -113,6 +113,8 @@ def score(
             raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
         scorers = [load_scorer(p, samples=samples, seed=seed, iw=iw) for p in run_dirs]
         scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
+        for warning in scorer.warnings:
+            console.print(warning)
         started = time.perf_counter()
         if all_singles:
             from seqvae.plots.mutations import plot_singles_heatmap
