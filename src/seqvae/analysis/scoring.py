@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     MutationMapper,
     all_single_mutants,
@@ -81,8 +82,35 @@ class Scorer:
         return out
 
 
+DECODER_PRECISIONS = ("float32", "bfloat16")
+# The fast settings (``seqvae score --fast``): 20 antithetic shared draws and the bfloat16 output
+# layer; measured against the 200-draw float32 default in benchmarks/RESULTS.md.
+FAST_SAMPLES = 20
+
+
+def shared_noise(samples: int, latent_dim: int, seed: int, antithetic: bool = False) -> torch.Tensor:
+    """The standard-normal draws shared by every sequence, ``float32 [samples, latent_dim]``.
+
+    Fixed up front by ``seed`` alone, so a sequence's score never depends on which other
+    sequences are scored with it. ``antithetic``: ``samples / 2`` draws and their negatives
+    (``samples`` must be even), which cancels the odd terms of the ELBO's expansion around the
+    posterior mean and so needs fewer draws for the same accuracy.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if not antithetic:
+        return torch.randn(samples, latent_dim, generator=generator)
+    if samples % 2:
+        raise InputError(f"antithetic draws need an even number of samples, got {samples}", "--samples")
+    half = torch.randn(samples // 2, latent_dim, generator=generator)
+    return torch.cat([half, -half])
+
+
 class VAEScorer(Scorer):
     """ELBO (or importance-weighted log-likelihood) differences under a trained VAE.
+
+    Every sequence is scored in blocks of the same shape (the last one padded), with draws
+    fixed up front, so a score does not depend on the row order, the table size or the other
+    rows of the table; identical sequences are scored once.
 
     Parameters
     ----------
@@ -96,6 +124,13 @@ class VAEScorer(Scorer):
         Seeds the shared standard-normal draws.
     iw
         Score with the importance-weighted estimate of log p(x) instead of the ELBO.
+    antithetic
+        Use ``samples / 2`` draws and their negatives (see :func:`shared_noise`).
+    decoder_precision
+        ``float32``, or ``bfloat16``: the output layer's matrix product computes the change of
+        the logits from those at the wild type's posterior mean in bfloat16 (several times
+        faster on CPUs with AMX / AVX512-BF16; the rounding is relative to the change, not to
+        the logits). Plain decoders only.
     """
 
     def __init__(
@@ -106,26 +141,43 @@ class VAEScorer(Scorer):
         seed: int = 0,
         iw: bool = False,
         name: str = "vae",
+        antithetic: bool = False,
+        decoder_precision: str = "float32",
     ):
         if samples < 1:
             raise InputError(f"--samples must be >= 1, got {samples}")
         if model.config.likelihood != "categorical":
             raise InputError("mutation scoring needs a model trained on sequences")
+        if decoder_precision not in DECODER_PRECISIONS:
+            raise InputError(
+                f"decoder precision must be one of {', '.join(DECODER_PRECISIONS)}, got {decoder_precision!r}",
+                "--decoder-precision",
+            )
         self.model = model.eval()
         self.registry = registry
         self.samples = samples
         self.iw = iw
         self.name = name
-        generator = torch.Generator().manual_seed(seed)
-        self.noise = torch.randn(samples, model.config.latent_dim, generator=generator)
+        self.antithetic = antithetic
+        self.decoder_precision = decoder_precision
+        self.noise = shared_noise(samples, model.config.latent_dim, seed, antithetic)
         self._buffer: torch.Tensor | None = None
         # the fast path knows the plain decoder: an MLP body and one linear output layer
         self._fast = (
             isinstance(getattr(model, "decoder_out", None), torch.nn.Linear)
             and type(model).decode is _plain_decode()
         )
+        if decoder_precision == "bfloat16" and not self._fast:
+            raise InputError(
+                "a bfloat16 decoder needs a plain decoder (MLP + linear output)", "--decoder-precision"
+            )
         if self._fast:
             self._prepare_fast_path()
+
+    @property
+    def block_sequences(self) -> int:
+        """Sequences per block: every block has this many rows (the last one padded)."""
+        return max(1, DECODE_ROWS // self.samples)
 
     def _prepare_fast_path(self) -> None:
         """Re-order the output layer state-major (``[S, L]`` instead of ``[L, S]``).
@@ -142,6 +194,12 @@ class VAEScorer(Scorer):
             weight.view(length, states, -1).transpose(0, 1).reshape(states * length, -1).T.contiguous()
         )
         self._bias = bias.view(length, states).T.reshape(-1).contiguous()
+        if self.decoder_precision == "bfloat16":
+            with torch.no_grad():
+                wt = torch.from_numpy(self.registry.reference_codes()[None, :])
+                self._hidden_ref = model.decoder_body(model.encode(wt)[0])  # [1, H]
+                self._logits_ref = torch.addmm(self._bias, self._hidden_ref, self._weight_t)[0]  # [S*L]
+            self._weight_t_low = self._weight_t.to(torch.bfloat16)
 
     def _log_px(self, codes: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for paired rows of ``codes [n, L]`` and ``z [n, d]``, ``[n]``."""
@@ -155,7 +213,13 @@ class VAEScorer(Scorer):
         # so the allocator's footprint stays flat over millions of rows
         if self._buffer is None or self._buffer.shape[0] < n:
             self._buffer = torch.empty(max(n, DECODE_ROWS), states * length)
-        logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(n, states, length)
+        if self.decoder_precision == "bfloat16":
+            delta = (hidden - self._hidden_ref).to(torch.bfloat16) @ self._weight_t_low
+            logits = torch.add(self._logits_ref, delta, out=self._buffer[:n]).view(n, states, length)
+        else:
+            logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(
+                n, states, length
+            )
         x = codes.long()
         is_gap = None if model.config.model_gaps else x == model.config.alphabet_size - 1
         index = x if is_gap is None else torch.where(is_gap, 0, x)
@@ -170,33 +234,43 @@ class VAEScorer(Scorer):
 
     @torch.no_grad()
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = torch.as_tensor(codes)
+        if codes.shape[0] == 0:
+            return torch.zeros(0, dtype=torch.float64)
+        # identical sequences are scored once
+        unique, inverse = torch.unique(codes, dim=0, return_inverse=True)
+        per_block = self.block_sequences
+        results = []
+        for start in range(0, unique.shape[0], per_block):
+            block = unique[start : start + per_block]
+            real = block.shape[0]
+            if real < per_block:  # pad: every block has the same shape, hence the same rounding
+                block = torch.cat([block, block[-1:].expand(per_block - real, -1)])
+            results.append(self._block_value(block)[:real])
+        return torch.cat(results)[inverse]
+
+    def _block_value(self, block: torch.Tensor) -> torch.Tensor:
         model = self.model
         n_samples = self.samples
-        per_block = max(1, DECODE_ROWS // n_samples)
-        results = []
-        for start in range(0, codes.shape[0], per_block):
-            block = codes[start : start + per_block]
-            mean, logvar = model.encode(block)
-            std = torch.exp(0.5 * logvar)
-            z = mean[:, None, :] + std[:, None, :] * self.noise[None, :, :]  # [b, S, d]
-            flat_z = z.reshape(-1, z.shape[-1])
-            flat_x = block[:, None, :].expand(-1, n_samples, -1).reshape(-1, block.shape[1])
-            log_px = torch.cat(
-                [
-                    self._log_px(flat_x[piece : piece + DECODE_ROWS], flat_z[piece : piece + DECODE_ROWS])
-                    for piece in range(0, flat_z.shape[0], DECODE_ROWS)
-                ]
-            ).view(block.shape[0], n_samples)
-            if self.iw:
-                # log w = log p(x|z) + log p(z) - log q(z|x); the 2*pi constants cancel
-                log_prior = -0.5 * z.pow(2).sum(-1)
-                log_q = -0.5 * (self.noise.pow(2).sum(-1)[None, :] + logvar.sum(-1, keepdim=True))
-                log_w = (log_px + log_prior - log_q).double()
-                results.append(torch.logsumexp(log_w, dim=1) - math.log(n_samples))
-            else:
-                kl = gaussian_kl(mean, logvar).sum(-1)
-                results.append(log_px.double().mean(dim=1) - kl.double())
-        return torch.cat(results)
+        mean, logvar = model.encode(block)
+        std = torch.exp(0.5 * logvar)
+        z = mean[:, None, :] + std[:, None, :] * self.noise[None, :, :]  # [b, S, d]
+        flat_z = z.reshape(-1, z.shape[-1])
+        flat_x = block[:, None, :].expand(-1, n_samples, -1).reshape(-1, block.shape[1])
+        log_px = torch.cat(
+            [
+                self._log_px(flat_x[piece : piece + DECODE_ROWS], flat_z[piece : piece + DECODE_ROWS])
+                for piece in range(0, flat_z.shape[0], DECODE_ROWS)
+            ]
+        ).view(block.shape[0], n_samples)
+        if self.iw:
+            # log w = log p(x|z) + log p(z) - log q(z|x); the 2*pi constants cancel
+            log_prior = -0.5 * z.pow(2).sum(-1)
+            log_q = -0.5 * (self.noise.pow(2).sum(-1)[None, :] + logvar.sum(-1, keepdim=True))
+            log_w = (log_px + log_prior - log_q).double()
+            return torch.logsumexp(log_w, dim=1) - math.log(n_samples)
+        kl = gaussian_kl(mean, logvar).sum(-1)
+        return log_px.double().mean(dim=1) - kl.double()
 
 
 class ModelScorer(Scorer):
@@ -240,8 +314,19 @@ class EnsembleScorer(Scorer):
         return total / len(self.members)
 
 
-def load_scorer(path: str | Path, samples: int = 200, seed: int = 0, iw: bool = False) -> Scorer:
-    """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``."""
+def load_scorer(
+    path: str | Path,
+    samples: int = 200,
+    seed: int = 0,
+    iw: bool = False,
+    antithetic: bool = False,
+    decoder_precision: str = "float32",
+) -> Scorer:
+    """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``.
+
+    ``samples``, ``seed``, ``iw``, ``antithetic`` and ``decoder_precision`` apply to VAE runs
+    (see :class:`VAEScorer`); baselines are exact and ignore them.
+    """
     from seqvae.training.baselines import is_baseline_directory, load_baseline
 
     path = Path(path)
@@ -255,7 +340,16 @@ def load_scorer(path: str | Path, samples: int = 200, seed: int = 0, iw: bool = 
     run = load(path)
     if run.registry is None:
         raise InputError("this run was trained on continuous data; it cannot score mutations", path)
-    scorer = VAEScorer(run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name)
+    scorer = VAEScorer(
+        run.model,
+        run.registry,
+        samples=samples,
+        seed=seed,
+        iw=iw,
+        name=path.name,
+        antithetic=antithetic,
+        decoder_precision=decoder_precision,
+    )
     if run.collapse_warning:
         scorer.warnings = (run.collapse_warning.replace("warning: ", f"warning: {path.name}: ", 1),)
     return scorer
@@ -274,15 +368,26 @@ class ScoringReport:
     measured: np.ndarray = field(default_factory=lambda: np.zeros(0))
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    evaluation: Evaluation | None = None
+
+
+# Cells of a measured column read as missing values, like an empty cell (pandas' defaults)
+MISSING_VALUES = frozenset(
+    {"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "<na>", "null", "none", "#n/a n/a", "-1.#ind", "1.#ind"}
+    | {"-1.#qnan", "1.#qnan"}
+)
 
 
 def _numeric_column(block: pd.DataFrame, column: str, source: str, first_line: int) -> np.ndarray:
-    values = pd.to_numeric(block[column].replace("", np.nan), errors="coerce")
-    text = values.isna() & block[column].notna() & (block[column].astype(str).str.strip() != "")
+    """A measured column as floats; empty cells and ``NaN``/``NA``-style markers are missing."""
+    cells = block[column].astype(str).str.strip()
+    cells = cells.where(~cells.str.lower().isin(MISSING_VALUES), "")
+    values = pd.to_numeric(cells.replace("", np.nan), errors="coerce")
+    text = values.isna() & (cells != "")
     if text.any():
         k = int(np.flatnonzero(text.to_numpy())[0])
         raise InputError(
-            f"column {column!r} must be numeric; found {block[column].iloc[k]!r}",
+            f"column {column!r} must be numeric (or empty, NaN, NA for missing); found {block[column].iloc[k]!r}",
             source,
             first_line + k,
         )
@@ -300,11 +405,16 @@ def score_file(
     skip_mismatches: bool = False,
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    evaluate: bool = True,
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
     The output keeps the input columns and adds ``n_mutations``, ``score`` (empty when not
     scorable) and ``reason``. A bad row anywhere aborts the whole file: nothing is written.
+    With ``score_column`` (and ``evaluate``) the scores are evaluated against it
+    (:func:`~seqvae.analysis.evaluation.evaluate_scores`, in ``report.evaluation``) before the
+    output is committed, so a column that cannot be evaluated (no measured value, a constant
+    column) leaves no output behind either.
     """
     mapper = MutationMapper(scorer.registry)
     required = tuple(c for c in (score_column, label_column) if c)
@@ -349,12 +459,22 @@ def score_file(
             first_line += len(table) + n_skipped
             if progress is not None:
                 progress(report.n_rows)
+        if measured:
+            report.measured = np.concatenate(measured)
+            report.predicted = np.concatenate(predicted)
+            if labels:
+                report.labels = np.concatenate(labels)
+        if score_column and evaluate:
+            try:
+                report.evaluation = evaluate_scores(
+                    report.predicted,
+                    report.measured,
+                    report.labels if label_column else None,
+                    n_unscored=report.n_unscored + report.n_mismatches_skipped,
+                )
+            except InputError as err:
+                raise InputError(f"--score-col {score_column!r}: {err.message}", source) from None
     report.seconds = time.perf_counter() - started
-    if measured:
-        report.measured = np.concatenate(measured)
-        report.predicted = np.concatenate(predicted)
-        if labels:
-            report.labels = np.concatenate(labels)
     return report
 
 

@@ -97,7 +97,6 @@ def score(
     ] = None,
 ) -> None:
     """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter)."""
-    from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.scoring import EnsembleScorer, load_scorer, score_all_singles, score_file
     from seqvae.utils import torch_threads
 
@@ -162,12 +161,7 @@ def score(
         )
         console.print(message, soft_wrap=True, highlight=False)
         if score_col:
-            evaluation = evaluate_scores(
-                report.predicted,
-                report.measured,
-                report.labels if label_col else None,
-                n_unscored=report.n_unscored + report.n_mismatches_skipped,
-            )
+            evaluation = report.evaluation  # computed before the scores were committed
             print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
             from seqvae.plots.mutations import plot_score_scatter
 
