@@ -14,6 +14,7 @@ and a given seed gives the same scores whatever the batch size or the order of t
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +29,10 @@ from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     MutationMapper,
     all_single_mutants,
+    parse_mutant,
     read_mutation_table,
 )
-from seqvae.data.alignment import AlignmentRegistry
+from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.regularisers import gaussian_kl
@@ -80,6 +82,10 @@ class Scorer:
             values = self.log_value(torch.from_numpy(codes[differs])).double().numpy()
             out[differs] = values - self.wild_type_value()
         return out
+
+    def score_columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """One score column per model: ``{name: scores}`` (an ensemble: each member and the mean)."""
+        return {self.name: self.score_codes(codes)}
 
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -313,6 +319,21 @@ class EnsembleScorer(Scorer):
             total += member.score_codes(codes)
         return total / len(self.members)
 
+    def wild_type_value(self) -> float:
+        """The mean of the members' values of the wild type (so value = score + this)."""
+        return float(np.mean([m.wild_type_value() for m in self.members]))
+
+    def score_columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        columns: dict[str, np.ndarray] = {}
+        for member in self.members:
+            for name, values in member.score_columns(codes).items():
+                unique, k = name, 2
+                while unique in columns:  # two runs with the same folder name
+                    unique, k = f"{name}_{k}", k + 1
+                columns[unique] = values
+        columns["ensemble"] = np.mean(list(columns.values()), axis=0)
+        return columns
+
 
 def load_scorer(
     path: str | Path,
@@ -406,6 +427,7 @@ def score_file(
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
     evaluate: bool = True,
+    output_format: str = "seqvae",
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
@@ -415,7 +437,16 @@ def score_file(
     (:func:`~seqvae.analysis.evaluation.evaluate_scores`, in ``report.evaluation``) before the
     output is committed, so a column that cannot be evaluated (no measured value, a constant
     column) leaves no output behind either.
+
+    ``output_format="proteingym"`` writes the columns of ProteinGym's score tables instead:
+    ``mutant`` (``A23V:G45D``), ``mutated_sequence`` (the reference span with the substitutions),
+    the measured column when given, and one score column per model (an ensemble: each member
+    and ``ensemble``, their mean).
     """
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
+        )
     mapper = MutationMapper(scorer.registry)
     required = tuple(c for c in (score_column, label_column) if c)
     report = ScoringReport()
@@ -440,12 +471,22 @@ def score_file(
             )
             label_values = _numeric_column(table, label_column, source, first_line) if label_column else None
             scores = np.full(len(table), np.nan)
-            scores[chunk.scorable] = scorer.score_codes(chunk.codes)
-            # the input columns are written back as read; scores keep 8 significant digits
-            table["score"] = [f"{v:.8g}" if np.isfinite(v) else "" for v in scores]
-            cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
-            table = table[[*cols, "n_mutations", "score", "reason"]]
-            table.to_csv(handle, index=False, header=header)
+            if output_format == "proteingym":
+                columns = {}
+                for name, values in scorer.score_columns(chunk.codes).items():
+                    columns[name] = np.full(len(table), np.nan)
+                    columns[name][chunk.scorable] = values
+                scores = columns[list(columns)[-1]]
+                _proteingym_table(table, columns, mapper, score_column).to_csv(
+                    handle, index=False, header=header
+                )
+            else:
+                scores[chunk.scorable] = scorer.score_codes(chunk.codes)
+                # the input columns are written back as read; scores keep 8 significant digits
+                table["score"] = _formatted(scores)
+                cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
+                table = table[[*cols, "n_mutations", "score", "reason"]]
+                table.to_csv(handle, index=False, header=header)
             header = False
             report.n_rows += len(table) + n_skipped
             report.n_scored += int(chunk.scorable.sum())
@@ -474,6 +515,155 @@ def score_file(
                 )
             except InputError as err:
                 raise InputError(f"--score-col {score_column!r}: {err.message}", source) from None
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+OUTPUT_FORMATS = ("seqvae", "proteingym")
+
+
+def _formatted(values: np.ndarray) -> list[str]:
+    """Scores as text with 8 significant digits; empty where there is no score."""
+    return [f"{v:.8g}" if np.isfinite(v) else "" for v in values]
+
+
+def _mutated_sequence(mapper: MutationMapper, mutant: str) -> str:
+    """The reference span with a mutant's substitutions applied ('' when one falls outside)."""
+    residues = list(mapper.reference_residues)
+    for part in filter(None, str(mutant).split(":")):
+        sub = parse_mutant(part)[0]
+        if not mapper.start <= sub.position <= mapper.end:
+            return ""
+        residues[sub.position - mapper.start] = sub.mutant
+    return "".join(residues)
+
+
+def _proteingym_table(
+    table: pd.DataFrame, columns: dict[str, np.ndarray], mapper: MutationMapper, score_column: str | None
+) -> pd.DataFrame:
+    """``mutant``, ``mutated_sequence``, the measured column and one column per model."""
+    if "mutated_sequence" in table.columns:
+        sequences = table["mutated_sequence"].astype(str).str.strip().str.upper()
+    else:
+        sequences = [_mutated_sequence(mapper, m) for m in table["mutant"]]
+    out = pd.DataFrame({"mutant": table["mutant"].to_numpy(), "mutated_sequence": list(sequences)})
+    if score_column:
+        out[score_column] = table[score_column].to_numpy()
+    for name, values in columns.items():
+        out[name if name not in out.columns else f"{name}_score"] = _formatted(values)
+    return out
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+SEQUENCE_COLUMNS = ("aligned_sequence", "sequence", "mutated_sequence")
+
+
+def read_aligned_sequences(
+    path: str | Path,
+    registry: AlignmentRegistry,
+    sequence_column: str | None = None,
+    id_column: str | None = None,
+) -> Alignment:
+    """Sequences aligned like a run's training alignment, coded with its registry.
+
+    ``path`` is an alignment file (FASTA, A2M, A3M, Stockholm; full rows of the training
+    alignment, rows with inserts removed, or the focus columns only), or a table (``.csv``,
+    ``.tsv``, ``.txt``; separator detected) whose ``sequence_column`` (default: the first of
+    ``aligned_sequence``, ``sequence``, ``mutated_sequence``) holds such rows, with ids in
+    ``id_column`` (default ``id`` when present, else ``row1``, ``row2``, ...). Unlike mutant
+    tables, a sequence may differ from the reference anywhere, including columns where the
+    reference has a gap.
+    """
+    from seqvae.data.alignment import map_to_registry
+    from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return map_to_registry(read_records(path), registry)
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read table ({str(err).splitlines()[0]})", path) from None
+    columns = list(table.columns)
+    if sequence_column is None:
+        sequence_column = next((c for c in SEQUENCE_COLUMNS if c in columns), None)
+        if sequence_column is None:
+            raise InputError(
+                f"no {' or '.join(repr(c) for c in SEQUENCE_COLUMNS)} column (columns: {', '.join(columns)}); "
+                "name one with --sequence-col",
+                path,
+            )
+    for name in (sequence_column, id_column):
+        if name is not None and name not in columns:
+            raise InputError(f"column {name!r} not found (columns: {', '.join(columns)})", path)
+    if id_column is None and "id" in columns:
+        id_column = "id"
+    if table.empty:
+        raise InputError("the table has no rows", path)
+    records = []
+    for k, text in enumerate(table[sequence_column]):
+        name = str(table[id_column].iloc[k]) if id_column else f"row{k + 1}"
+        if not str(text).strip():
+            raise InputError(f"column {sequence_column!r} is empty", path, k + 2)
+        records.append(SequenceRecord(id=name, header=name, text=str(text).strip(), line=k + 2))
+    return map_to_registry(RawAlignment(records, "fasta", str(path)), registry)
+
+
+@dataclass
+class SequenceScoringReport:
+    """What :func:`score_sequences` did."""
+
+    n_sequences: int = 0
+    reference_value: float = 0.0
+    n_nonstandard_as_gap: int = 0
+    seconds: float = 0.0
+
+
+def score_sequences(
+    scorer: Scorer,
+    path: str | Path,
+    out: str | Path,
+    sequence_column: str | None = None,
+    id_column: str | None = None,
+    chunk_size: int = 20_000,
+) -> SequenceScoringReport:
+    """Score whole aligned sequences (designs, natural variants) and write a CSV atomically.
+
+    Each row gets ``id``, ``sequence`` (the focus columns as coded), ``n_differences`` (focus
+    columns that differ from the reference), ``n_gaps``, ``log_value`` (the model's ELBO for
+    a VAE, or the importance-weighted log p(x) with ``iw``; log p(x) for a site-independent
+    model; -H for a Potts model; the members' mean for an ensemble) and ``score`` (``log_value``
+    minus the reference's; higher = fitter). Gaps are part of the sequence for models that
+    model gaps; models trained with gaps masked (the fitness preset) leave gapped positions
+    out of the sum, so compare sequences with the same gaps there.
+    """
+    started = time.perf_counter()
+    alignment = read_aligned_sequences(path, scorer.registry, sequence_column, id_column)
+    registry = scorer.registry
+    codes = alignment.codes
+    wt = registry.reference_codes()
+    report = SequenceScoringReport(
+        n_sequences=len(codes),
+        reference_value=scorer.wild_type_value(),
+        n_nonstandard_as_gap=int(alignment.filter_report.get("nonstandard_residues_mapped_to_gap", 0)),
+    )
+    gap = registry.alphabet.gap_code
+    with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+        for start in range(0, len(codes), chunk_size):
+            block = codes[start : start + chunk_size]
+            scores = scorer.score_codes(block)
+            pd.DataFrame(
+                {
+                    "id": alignment.ids[start : start + chunk_size],
+                    "sequence": [registry.alphabet.decode(row) for row in block],
+                    "n_differences": (block != wt).sum(axis=1),
+                    "n_gaps": (block == gap).sum(axis=1),
+                    "log_value": _formatted(scores + report.reference_value),
+                    "score": _formatted(scores),
+                }
+            ).to_csv(handle, index=False, header=start == 0)
     report.seconds = time.perf_counter() - started
     return report
 
