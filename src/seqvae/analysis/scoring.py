@@ -219,8 +219,17 @@ class VAEScorer(Scorer):
         # so the allocator's footprint stays flat over millions of rows
         if self._buffer is None or self._buffer.shape[0] < n:
             self._buffer = torch.empty(max(n, DECODE_ROWS), states * length)
+            self._buffer_low = (
+                torch.empty(self._buffer.shape, dtype=torch.bfloat16)
+                if self.decoder_precision == "bfloat16"
+                else None
+            )
         if self.decoder_precision == "bfloat16":
-            delta = (hidden - self._hidden_ref).to(torch.bfloat16) @ self._weight_t_low
+            # the bfloat16 product goes to a reused buffer too (a fresh 10 MB block per call
+            # fragments the heap: peak memory then grows with the table)
+            delta = torch.mm(
+                (hidden - self._hidden_ref).to(torch.bfloat16), self._weight_t_low, out=self._buffer_low[:n]
+            )
             logits = torch.add(self._logits_ref, delta, out=self._buffer[:n]).view(n, states, length)
         else:
             logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(
