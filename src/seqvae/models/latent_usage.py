@@ -1,4 +1,4 @@
-"""Which latent dimensions a model uses: the seeds' table of per-dimension mean and variance of
+"""Which latent dimensions a model uses: Sachdeva et al.'s table of per-dimension mean and variance of
 the mean embeddings, posterior variances, KL per dimension, active dimensions, tr Cov(z_mean),
 and the redundancy between dimensions (correlation matrix and its participation ratio).
 
