@@ -103,3 +103,20 @@ def _number(value: Any) -> float | int | None:
         except ValueError:
             return None
     return None
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the system between the chunks of a long streaming job.
+
+    A garbage collection, then glibc's ``malloc_trim(0)`` where it exists (a no-op elsewhere).
+    Without it the C heap's high-water mark creeps up over many chunks through fragmentation
+    (measured: 1.8 GB after 200,000 scored rows, 0.69 GB with it; benchmarks/RESULTS.md).
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -36,6 +36,7 @@ from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.regularisers import gaussian_kl
+from seqvae.utils import release_free_memory
 
 # Rows (variants x z samples) decoded at once: big enough for efficient matrix products,
 # small enough that the [rows, L, states] log-probabilities stay within a few tens of MB.
@@ -507,6 +508,7 @@ def score_file(
                 if label_values is not None:
                     labels.append(label_values[chunk.scorable])
             first_line += len(table) + n_skipped
+            release_free_memory()  # keeps the peak flat over millions of rows
             if progress is not None:
                 progress(report.n_rows)
         if measured:
@@ -673,6 +675,7 @@ def score_sequences(
                     "score": _formatted(scores),
                 }
             ).to_csv(handle, index=False, header=start == 0)
+            release_free_memory()
     report.seconds = time.perf_counter() - started
     return report
 
