@@ -23,6 +23,7 @@ from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import remove_stale_temporaries, write_json
 from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.output_dirs import claim_directory, lock_directory
+from seqvae.models.latent_usage import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
@@ -30,7 +31,7 @@ from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcom
 from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
-__all__ = ["Run", "load", "resume", "train"]
+__all__ = ["Run", "collapse_warning", "latent_usage_record", "load", "resume", "train"]
 
 
 class Run:
@@ -61,6 +62,11 @@ class Run:
         self.registry = registry
         self.model = model
         self.summary = summary
+
+    @property
+    def collapse_warning(self) -> str | None:
+        """The warning line when training recorded no active latent dimension (else ``None``)."""
+        return collapse_warning(self.summary)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, latent_dim={self.config.model.latent_dim}, status={self.summary.get('status')!r})"
@@ -339,12 +345,20 @@ def _run_training(
         _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {_one_line(err)}")
         raise
     kept = _save_kept_weights(out, config, trainer, outcome)
-    write_json(out / files.SUMMARY, _summary(config, "finished", outcome, trainer, weights, mask, kept))
+    usage = latent_usage_record(trainer.model, tensor, weights, mask)
+    write_json(
+        out / files.SUMMARY,
+        _summary(config, "finished", outcome, trainer, weights, mask, kept, latent=usage),
+    )
     _log(
         out,
         f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
-        f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s",
+        f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s, "
+        f"{usage['n_active']} of {usage['latent_dim']} latent dimensions active",
     )
+    warning = collapse_warning(usage)
+    if warning:
+        _log(out, warning)
     trainer.model.eval()
     return Run(
         out,
@@ -401,6 +415,7 @@ def _summary(
     mask: np.ndarray,
     kept: tuple[str, int | None] | None = None,
     error: str | None = None,
+    latent: dict | None = None,
 ) -> dict:
     summary = {
         "status": status,
@@ -427,7 +442,100 @@ def _summary(
     }
     if error is not None:
         summary["error"] = error
+    if latent is not None:
+        summary["latent"] = latent
     return summary
+
+
+@torch.no_grad()
+def latent_usage_record(
+    model: VAE,
+    data: torch.Tensor,
+    weights: np.ndarray,
+    mask: np.ndarray,
+    threshold: float = DEFAULT_ACTIVE_THRESHOLD,
+    batch_size: int = 4096,
+) -> dict:
+    """What ``summary.json`` records about the latent space of a trained model.
+
+    The training sequences (validation rows excluded) are encoded and summarised as in
+    :func:`~seqvae.models.latent_usage.latent_diagnostics`, weighted by the sequence weights:
+    per dimension the variance of z_mean, the mean posterior variance and the mean KL, and the
+    number of active dimensions (Var(z_mean) > ``threshold``).
+
+    Parameters
+    ----------
+    model
+        The trained :class:`VAE` (put in eval mode, left there).
+    data, weights, mask
+        Training codes (or vectors), sequence weights and validation mask.
+    threshold
+        Var(z_mean) above which a dimension is active.
+
+    Returns
+    -------
+    dict
+        ``latent_dim``, ``threshold``, ``n_active``, ``active_dimensions``, ``total_kl`` and
+        ``per_dimension`` (rows of ``dimension``, ``variance``, ``posterior_variance``, ``kl``).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    rows = np.flatnonzero(~mask) if (~mask).sum() >= 2 else np.arange(len(data))
+    means, logvars = [], []
+    for start in range(0, len(rows), batch_size):
+        block = data[torch.from_numpy(rows[start : start + batch_size])].to(device)
+        mean, logvar = model.encode(block)
+        means.append(mean.double().cpu().numpy())
+        logvars.append(logvar.double().cpu().numpy())
+    z_mean, z_logvar = np.concatenate(means), np.concatenate(logvars)
+    if len(rows) < 2 or not (np.isfinite(z_mean).all() and np.isfinite(z_logvar).all()):
+        d = model.config.latent_dim
+        return {
+            "latent_dim": d,
+            "threshold": threshold,
+            "n_active": None,
+            "active_dimensions": [],
+            "total_kl": None,
+            "per_dimension": [],
+        }
+    diagnostics = latent_diagnostics(z_mean, z_logvar, weights[rows], threshold)
+    table = diagnostics.table
+    return {
+        "latent_dim": int(len(table)),
+        "threshold": float(threshold),
+        "n_active": diagnostics.n_active,
+        "active_dimensions": diagnostics.active_dimensions,
+        "total_kl": round(diagnostics.total_kl, 6),
+        "per_dimension": [
+            {
+                "dimension": int(row.dimension),
+                "variance": round(float(row.variance), 6),
+                "posterior_variance": round(float(row.posterior_variance), 6),
+                "kl": round(float(row.kl), 6),
+            }
+            for row in table.itertuples()
+        ],
+    }
+
+
+def collapse_warning(summary: dict | None) -> str | None:
+    """One warning line when a run has no active latent dimension, else ``None``.
+
+    ``summary`` is a run's ``summary.json`` (or its ``latent`` record); runs written before the
+    record existed give ``None``.
+    """
+    if not summary:
+        return None
+    latent = summary.get("latent", summary)
+    if not isinstance(latent, dict) or latent.get("n_active") != 0:
+        return None
+    total_kl = latent.get("total_kl")
+    kl = f"{total_kl:.2f}" if isinstance(total_kl, int | float) else "?"
+    return (
+        f"warning: no active latent dimension (Var(z_mean) <= {latent.get('threshold')} in all "
+        f"{latent.get('latent_dim')}, total KL {kl} nats): the posterior collapsed, z carries "
+        "nothing and the model is site-independent (try a weaker decoder prior or KL weight)"
+    )
 
 
 def _log(out: Path, message: str) -> None:

@@ -113,3 +113,20 @@ def format_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value) if abs(value) < 1e15 else value
     return re.sub(r"[^A-Za-z0-9.+_-]", "_", str(value))
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the system between the chunks of a long streaming job.
+
+    A garbage collection, then glibc's ``malloc_trim(0)`` where it exists (a no-op elsewhere).
+    Without it the C heap's high-water mark creeps up over many chunks through fragmentation
+    (measured: 1.8 GB after 200,000 scored rows, 0.69 GB with it; benchmarks/RESULTS.md).
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -73,6 +73,8 @@ def bootstrap_spearman(
         values.append(_pearson_rows(ranks_p, ranks_m))
     rho = np.concatenate(values)
     rho = rho[np.isfinite(rho)]
+    if not rho.size:
+        return float("nan"), float("nan")
     return float(np.percentile(rho, 2.5)), float(np.percentile(rho, 97.5))
 
 
@@ -102,8 +104,16 @@ def evaluate_scores(
     if n < 3:
         raise InputError(f"need at least 3 rows with both a score and a measurement to evaluate, got {n}")
     p, m = predicted[ok], measured[ok]
-    rho = float(spearmanr(p, m).statistic)
-    low, high = bootstrap_spearman(p, m, n_bootstrap=n_bootstrap, seed=seed)
+    if m.min() == m.max():
+        raise InputError(
+            f"the measured values are all {m[0]:g} over the {n} scored rows: Spearman rho is undefined "
+            "for a constant column"
+        )
+    if p.min() == p.max():  # every prediction equal (e.g. a model that ignores the mutated sites)
+        rho, low, high = float("nan"), float("nan"), float("nan")
+    else:
+        rho = float(spearmanr(p, m).statistic)
+        low, high = bootstrap_spearman(p, m, n_bootstrap=n_bootstrap, seed=seed)
     auc = None
     if labels is not None and len(labels):
         from sklearn.metrics import roc_auc_score

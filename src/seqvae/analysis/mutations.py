@@ -135,6 +135,22 @@ class MutationMapper:
         the focus columns only (length L, ``-`` allowed where the reference has a gap).
         """
         sequence = str(sequence).strip().upper()
+        aligned = len(sequence) == self.length and len(sequence) != len(self.reference_residues)
+        # residue letters (and '*' for a stop); a gap only in the aligned (focus-column) form
+        bad = next(
+            (k for k, c in enumerate(sequence) if not (c.isalpha() or c == "*" or (aligned and c in "-."))),
+            None,
+        )
+        if bad is not None:
+            what = "a gap" if sequence[bad] in "-." else "not a residue letter"
+            raise InputError(
+                f"mutated sequence has {sequence[bad]!r} at position {bad + 1} ({what}); expected "
+                + ("residue letters or '-' on the focus columns" if aligned else "residue letters")
+                + f" (the reference span has {len(self.reference_residues)} residues, the focus "
+                f"columns {self.length})",
+                source,
+                line,
+            )
         if len(sequence) == len(self.reference_residues):
             return [
                 Substitution(wt, self.start + i, new)

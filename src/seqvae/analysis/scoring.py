@@ -14,6 +14,7 @@ and a given seed gives the same scores whatever the batch size or the order of t
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -24,15 +25,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     MutationMapper,
     all_single_mutants,
+    parse_mutant,
     read_mutation_table,
 )
-from seqvae.data.alignment import AlignmentRegistry
+from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.regularisers import gaussian_kl
+from seqvae.utils import release_free_memory
 
 # Rows (variants x z samples) decoded at once: big enough for efficient matrix products,
 # small enough that the [rows, L, states] log-probabilities stay within a few tens of MB.
@@ -51,6 +55,8 @@ class Scorer:
     registry: AlignmentRegistry
     name: str = "model"
     device: torch.device = torch.device("cpu")
+    #: warnings about the model to repeat to the user (e.g. a collapsed posterior)
+    warnings: tuple[str, ...] = ()
 
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
         """The model's (unnormalised) log-probability proxy per sequence, ``float64 [B]``."""
@@ -79,9 +85,40 @@ class Scorer:
             out[differs] = values - self.wild_type_value()
         return out
 
+    def score_columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """One score column per model: ``{name: scores}`` (an ensemble: each member and the mean)."""
+        return {self.name: self.score_codes(codes)}
+
+
+DECODER_PRECISIONS = ("float32", "bfloat16")
+# The fast settings (``seqvae score --fast``): 20 antithetic shared draws and the bfloat16 output
+# layer; measured against the 200-draw float32 default in benchmarks/RESULTS.md.
+FAST_SAMPLES = 20
+
+
+def shared_noise(samples: int, latent_dim: int, seed: int, antithetic: bool = False) -> torch.Tensor:
+    """The standard-normal draws shared by every sequence, ``float32 [samples, latent_dim]``.
+
+    Fixed up front by ``seed`` alone, so a sequence's score never depends on which other
+    sequences are scored with it. ``antithetic``: ``samples / 2`` draws and their negatives
+    (``samples`` must be even), which cancels the odd terms of the ELBO's expansion around the
+    posterior mean and so needs fewer draws for the same accuracy.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    if not antithetic:
+        return torch.randn(samples, latent_dim, generator=generator)
+    if samples % 2:
+        raise InputError(f"antithetic draws need an even number of samples, got {samples}", "--samples")
+    half = torch.randn(samples // 2, latent_dim, generator=generator)
+    return torch.cat([half, -half])
+
 
 class VAEScorer(Scorer):
     """ELBO (or importance-weighted log-likelihood) differences under a trained VAE.
+
+    Every sequence is scored in blocks of the same shape (the last one padded), with draws
+    fixed up front, so a score does not depend on the row order, the table size or the other
+    rows of the table; identical sequences are scored once.
 
     Parameters
     ----------
@@ -98,6 +135,13 @@ class VAEScorer(Scorer):
     device
         Where to compute (``cpu``, ``cuda``, ``mps``, ``auto``; default cpu). The noise is drawn
         on the CPU, so scores agree across devices to floating-point tolerance.
+    antithetic
+        Use ``samples / 2`` draws and their negatives (see :func:`shared_noise`).
+    decoder_precision
+        ``float32``, or ``bfloat16``: the output layer's matrix product computes the change of
+        the logits from those at the wild type's posterior mean in bfloat16 (several times
+        faster on CPUs with AMX / AVX512-BF16; the rounding is relative to the change, not to
+        the logits). Plain decoders only.
     """
 
     def __init__(
@@ -109,11 +153,18 @@ class VAEScorer(Scorer):
         iw: bool = False,
         name: str = "vae",
         device: str | torch.device | None = None,
+        antithetic: bool = False,
+        decoder_precision: str = "float32",
     ):
         if samples < 1:
             raise InputError(f"--samples must be >= 1, got {samples}")
         if model.config.likelihood != "categorical":
             raise InputError("mutation scoring needs a model trained on sequences")
+        if decoder_precision not in DECODER_PRECISIONS:
+            raise InputError(
+                f"decoder precision must be one of {', '.join(DECODER_PRECISIONS)}, got {decoder_precision!r}",
+                "--decoder-precision",
+            )
         if device is not None and not isinstance(device, torch.device):
             from seqvae.training.trainer import resolve_device
 
@@ -124,16 +175,26 @@ class VAEScorer(Scorer):
         self.samples = samples
         self.iw = iw
         self.name = name
-        generator = torch.Generator().manual_seed(seed)
-        self.noise = torch.randn(samples, model.config.latent_dim, generator=generator).to(self.device)
+        self.antithetic = antithetic
+        self.decoder_precision = decoder_precision
+        self.noise = shared_noise(samples, model.config.latent_dim, seed, antithetic).to(self.device)
         self._buffer: torch.Tensor | None = None
         # the fast path knows the plain decoder: an MLP body and one linear output layer
         self._fast = (
             isinstance(getattr(model, "decoder_out", None), torch.nn.Linear)
             and type(model).decode is _plain_decode()
         )
+        if decoder_precision == "bfloat16" and not self._fast:
+            raise InputError(
+                "a bfloat16 decoder needs a plain decoder (MLP + linear output)", "--decoder-precision"
+            )
         if self._fast:
             self._prepare_fast_path()
+
+    @property
+    def block_sequences(self) -> int:
+        """Sequences per block: every block has this many rows (the last one padded)."""
+        return max(1, DECODE_ROWS // self.samples)
 
     def _prepare_fast_path(self) -> None:
         """Re-order the output layer state-major (``[S, L]`` instead of ``[L, S]``).
@@ -150,6 +211,12 @@ class VAEScorer(Scorer):
             weight.view(length, states, -1).transpose(0, 1).reshape(states * length, -1).T.contiguous()
         )
         self._bias = bias.view(length, states).T.reshape(-1).contiguous()
+        if self.decoder_precision == "bfloat16":
+            with torch.no_grad():
+                wt = torch.from_numpy(self.registry.reference_codes()[None, :]).to(self.device)
+                self._hidden_ref = model.decoder_body(model.encode(wt)[0])  # [1, H]
+                self._logits_ref = torch.addmm(self._bias, self._hidden_ref, self._weight_t)[0]  # [S*L]
+            self._weight_t_low = self._weight_t.to(torch.bfloat16)
 
     def _log_px(self, codes: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for paired rows of ``codes [n, L]`` and ``z [n, d]``, ``[n]``."""
@@ -163,7 +230,22 @@ class VAEScorer(Scorer):
         # so the allocator's footprint stays flat over millions of rows
         if self._buffer is None or self._buffer.shape[0] < n:
             self._buffer = torch.empty(max(n, DECODE_ROWS), states * length, device=self.device)
-        logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(n, states, length)
+            self._buffer_low = (
+                torch.empty(self._buffer.shape, dtype=torch.bfloat16, device=self.device)
+                if self.decoder_precision == "bfloat16"
+                else None
+            )
+        if self.decoder_precision == "bfloat16":
+            # the bfloat16 product goes to a reused buffer too (a fresh 10 MB block per call
+            # fragments the heap: peak memory then grows with the table)
+            delta = torch.mm(
+                (hidden - self._hidden_ref).to(torch.bfloat16), self._weight_t_low, out=self._buffer_low[:n]
+            )
+            logits = torch.add(self._logits_ref, delta, out=self._buffer[:n]).view(n, states, length)
+        else:
+            logits = torch.addmm(self._bias, hidden, self._weight_t, out=self._buffer[:n]).view(
+                n, states, length
+            )
         x = codes.long()
         is_gap = None if model.config.model_gaps else x == model.config.alphabet_size - 1
         index = x if is_gap is None else torch.where(is_gap, 0, x)
@@ -178,33 +260,43 @@ class VAEScorer(Scorer):
 
     @torch.no_grad()
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
+        codes = torch.as_tensor(codes)
+        if codes.shape[0] == 0:
+            return torch.zeros(0, dtype=torch.float64)
+        # identical sequences are scored once
+        unique, inverse = torch.unique(codes, dim=0, return_inverse=True)
+        per_block = self.block_sequences
+        results = []
+        for start in range(0, unique.shape[0], per_block):
+            block = unique[start : start + per_block]
+            real = block.shape[0]
+            if real < per_block:  # pad: every block has the same shape, hence the same rounding
+                block = torch.cat([block, block[-1:].expand(per_block - real, -1)])
+            results.append(self._block_value(block)[:real])
+        return torch.cat(results)[inverse]
+
+    def _block_value(self, block: torch.Tensor) -> torch.Tensor:
         model = self.model
         n_samples = self.samples
-        per_block = max(1, DECODE_ROWS // n_samples)
-        results = []
-        for start in range(0, codes.shape[0], per_block):
-            block = codes[start : start + per_block]
-            mean, logvar = model.encode(block)
-            std = torch.exp(0.5 * logvar)
-            z = mean[:, None, :] + std[:, None, :] * self.noise[None, :, :]  # [b, S, d]
-            flat_z = z.reshape(-1, z.shape[-1])
-            flat_x = block[:, None, :].expand(-1, n_samples, -1).reshape(-1, block.shape[1])
-            log_px = torch.cat(
-                [
-                    self._log_px(flat_x[piece : piece + DECODE_ROWS], flat_z[piece : piece + DECODE_ROWS])
-                    for piece in range(0, flat_z.shape[0], DECODE_ROWS)
-                ]
-            ).view(block.shape[0], n_samples)
-            if self.iw:
-                # log w = log p(x|z) + log p(z) - log q(z|x); the 2*pi constants cancel
-                log_prior = -0.5 * z.pow(2).sum(-1)
-                log_q = -0.5 * (self.noise.pow(2).sum(-1)[None, :] + logvar.sum(-1, keepdim=True))
-                log_w = (log_px + log_prior - log_q).double()
-                results.append(torch.logsumexp(log_w, dim=1) - math.log(n_samples))
-            else:
-                kl = gaussian_kl(mean, logvar).sum(-1)
-                results.append(log_px.double().mean(dim=1) - kl.double())
-        return torch.cat(results)
+        mean, logvar = model.encode(block)
+        std = torch.exp(0.5 * logvar)
+        z = mean[:, None, :] + std[:, None, :] * self.noise[None, :, :]  # [b, S, d]
+        flat_z = z.reshape(-1, z.shape[-1])
+        flat_x = block[:, None, :].expand(-1, n_samples, -1).reshape(-1, block.shape[1])
+        log_px = torch.cat(
+            [
+                self._log_px(flat_x[piece : piece + DECODE_ROWS], flat_z[piece : piece + DECODE_ROWS])
+                for piece in range(0, flat_z.shape[0], DECODE_ROWS)
+            ]
+        ).view(block.shape[0], n_samples)
+        if self.iw:
+            # log w = log p(x|z) + log p(z) - log q(z|x); the 2*pi constants cancel
+            log_prior = -0.5 * z.pow(2).sum(-1)
+            log_q = -0.5 * (self.noise.pow(2).sum(-1)[None, :] + logvar.sum(-1, keepdim=True))
+            log_w = (log_px + log_prior - log_q).double()
+            return torch.logsumexp(log_w, dim=1) - math.log(n_samples)
+        kl = gaussian_kl(mean, logvar).sum(-1)
+        return log_px.double().mean(dim=1) - kl.double()
 
 
 class ModelScorer(Scorer):
@@ -237,6 +329,7 @@ class EnsembleScorer(Scorer):
                     f"({member.name} differs from {members[0].name})"
                 )
         self.members = list(members)
+        self.warnings = tuple(w for m in members for w in m.warnings)
         self.registry = first
         self.name = "ensemble(" + ",".join(m.name for m in members) + ")"
 
@@ -246,13 +339,37 @@ class EnsembleScorer(Scorer):
             total += member.score_codes(codes)
         return total / len(self.members)
 
+    def wild_type_value(self) -> float:
+        """The mean of the members' values of the wild type (so value = score + this)."""
+        return float(np.mean([m.wild_type_value() for m in self.members]))
+
+    def score_columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        columns: dict[str, np.ndarray] = {}
+        for member in self.members:
+            for name, values in member.score_columns(codes).items():
+                unique, k = name, 2
+                while unique in columns:  # two runs with the same folder name
+                    unique, k = f"{name}_{k}", k + 1
+                columns[unique] = values
+        columns["ensemble"] = np.mean(list(columns.values()), axis=0)
+        return columns
+
 
 def load_scorer(
-    path: str | Path, samples: int = 200, seed: int = 0, iw: bool = False, device: str | None = None
+    path: str | Path,
+    samples: int = 200,
+    seed: int = 0,
+    iw: bool = False,
+    antithetic: bool = False,
+    decoder_precision: str = "float32",
+    device: str | None = None,
 ) -> Scorer:
     """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``.
 
-    ``device`` places a VAE's computation (baselines always score on the CPU)."""
+    ``samples``, ``seed``, ``iw``, ``antithetic`` and ``decoder_precision`` apply to VAE runs
+    (see :class:`VAEScorer`); baselines are exact and ignore them. ``device`` places a VAE's
+    computation (baselines always score on the CPU).
+    """
     from seqvae.training.baselines import is_baseline_directory, load_baseline
 
     path = Path(path)
@@ -266,9 +383,20 @@ def load_scorer(
     run = load(path)
     if run.registry is None:
         raise InputError("this run was trained on continuous data; it cannot score mutations", path)
-    return VAEScorer(
-        run.model, run.registry, samples=samples, seed=seed, iw=iw, name=path.name, device=device
+    scorer = VAEScorer(
+        run.model,
+        run.registry,
+        samples=samples,
+        seed=seed,
+        iw=iw,
+        name=path.name,
+        antithetic=antithetic,
+        decoder_precision=decoder_precision,
+        device=device,
     )
+    if run.collapse_warning:
+        scorer.warnings = (run.collapse_warning.replace("warning: ", f"warning: {path.name}: ", 1),)
+    return scorer
 
 
 # -- tables --------------------------------------------------------------------------------
@@ -284,15 +412,26 @@ class ScoringReport:
     measured: np.ndarray = field(default_factory=lambda: np.zeros(0))
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    evaluation: Evaluation | None = None
+
+
+# Cells of a measured column read as missing values, like an empty cell (pandas' defaults)
+MISSING_VALUES = frozenset(
+    {"", "nan", "-nan", "na", "n/a", "#n/a", "#na", "<na>", "null", "none", "#n/a n/a", "-1.#ind", "1.#ind"}
+    | {"-1.#qnan", "1.#qnan"}
+)
 
 
 def _numeric_column(block: pd.DataFrame, column: str, source: str, first_line: int) -> np.ndarray:
-    values = pd.to_numeric(block[column].replace("", np.nan), errors="coerce")
-    text = values.isna() & block[column].notna() & (block[column].astype(str).str.strip() != "")
+    """A measured column as floats; empty cells and ``NaN``/``NA``-style markers are missing."""
+    cells = block[column].astype(str).str.strip()
+    cells = cells.where(~cells.str.lower().isin(MISSING_VALUES), "")
+    values = pd.to_numeric(cells.replace("", np.nan), errors="coerce")
+    text = values.isna() & (cells != "")
     if text.any():
         k = int(np.flatnonzero(text.to_numpy())[0])
         raise InputError(
-            f"column {column!r} must be numeric; found {block[column].iloc[k]!r}",
+            f"column {column!r} must be numeric (or empty, NaN, NA for missing); found {block[column].iloc[k]!r}",
             source,
             first_line + k,
         )
@@ -310,12 +449,27 @@ def score_file(
     skip_mismatches: bool = False,
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    evaluate: bool = True,
+    output_format: str = "seqvae",
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
     The output keeps the input columns and adds ``n_mutations``, ``score`` (empty when not
     scorable) and ``reason``. A bad row anywhere aborts the whole file: nothing is written.
+    With ``score_column`` (and ``evaluate``) the scores are evaluated against it
+    (:func:`~seqvae.analysis.evaluation.evaluate_scores`, in ``report.evaluation``) before the
+    output is committed, so a column that cannot be evaluated (no measured value, a constant
+    column) leaves no output behind either.
+
+    ``output_format="proteingym"`` writes the columns of ProteinGym's score tables instead:
+    ``mutant`` (``A23V:G45D``), ``mutated_sequence`` (the reference span with the substitutions),
+    the measured column when given, and one score column per model (an ensemble: each member
+    and ``ensemble``, their mean).
     """
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
+        )
     mapper = MutationMapper(scorer.registry)
     required = tuple(c for c in (score_column, label_column) if c)
     report = ScoringReport()
@@ -340,12 +494,22 @@ def score_file(
             )
             label_values = _numeric_column(table, label_column, source, first_line) if label_column else None
             scores = np.full(len(table), np.nan)
-            scores[chunk.scorable] = scorer.score_codes(chunk.codes)
-            # the input columns are written back as read; scores keep 8 significant digits
-            table["score"] = [f"{v:.8g}" if np.isfinite(v) else "" for v in scores]
-            cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
-            table = table[[*cols, "n_mutations", "score", "reason"]]
-            table.to_csv(handle, index=False, header=header)
+            if output_format == "proteingym":
+                columns = {}
+                for name, values in scorer.score_columns(chunk.codes).items():
+                    columns[name] = np.full(len(table), np.nan)
+                    columns[name][chunk.scorable] = values
+                scores = columns[list(columns)[-1]]
+                _proteingym_table(table, columns, mapper, score_column).to_csv(
+                    handle, index=False, header=header
+                )
+            else:
+                scores[chunk.scorable] = scorer.score_codes(chunk.codes)
+                # the input columns are written back as read; scores keep 8 significant digits
+                table["score"] = _formatted(scores)
+                cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
+                table = table[[*cols, "n_mutations", "score", "reason"]]
+                table.to_csv(handle, index=False, header=header)
             header = False
             report.n_rows += len(table) + n_skipped
             report.n_scored += int(chunk.scorable.sum())
@@ -357,14 +521,175 @@ def score_file(
                 if label_values is not None:
                     labels.append(label_values[chunk.scorable])
             first_line += len(table) + n_skipped
+            release_free_memory()  # keeps the peak flat over millions of rows
             if progress is not None:
                 progress(report.n_rows)
+        if measured:
+            report.measured = np.concatenate(measured)
+            report.predicted = np.concatenate(predicted)
+            if labels:
+                report.labels = np.concatenate(labels)
+        if score_column and evaluate:
+            try:
+                report.evaluation = evaluate_scores(
+                    report.predicted,
+                    report.measured,
+                    report.labels if label_column else None,
+                    n_unscored=report.n_unscored + report.n_mismatches_skipped,
+                )
+            except InputError as err:
+                raise InputError(f"--score-col {score_column!r}: {err.message}", source) from None
     report.seconds = time.perf_counter() - started
-    if measured:
-        report.measured = np.concatenate(measured)
-        report.predicted = np.concatenate(predicted)
-        if labels:
-            report.labels = np.concatenate(labels)
+    return report
+
+
+OUTPUT_FORMATS = ("seqvae", "proteingym")
+
+
+def _formatted(values: np.ndarray) -> list[str]:
+    """Scores as text with 8 significant digits; empty where there is no score."""
+    return [f"{v:.8g}" if np.isfinite(v) else "" for v in values]
+
+
+def _mutated_sequence(mapper: MutationMapper, mutant: str) -> str:
+    """The reference span with a mutant's substitutions applied ('' when one falls outside)."""
+    residues = list(mapper.reference_residues)
+    for part in filter(None, str(mutant).split(":")):
+        sub = parse_mutant(part)[0]
+        if not mapper.start <= sub.position <= mapper.end:
+            return ""
+        residues[sub.position - mapper.start] = sub.mutant
+    return "".join(residues)
+
+
+def _proteingym_table(
+    table: pd.DataFrame, columns: dict[str, np.ndarray], mapper: MutationMapper, score_column: str | None
+) -> pd.DataFrame:
+    """``mutant``, ``mutated_sequence``, the measured column and one column per model."""
+    if "mutated_sequence" in table.columns:
+        sequences = table["mutated_sequence"].astype(str).str.strip().str.upper()
+    else:
+        sequences = [_mutated_sequence(mapper, m) for m in table["mutant"]]
+    out = pd.DataFrame({"mutant": table["mutant"].to_numpy(), "mutated_sequence": list(sequences)})
+    if score_column:
+        out[score_column] = table[score_column].to_numpy()
+    for name, values in columns.items():
+        out[name if name not in out.columns else f"{name}_score"] = _formatted(values)
+    return out
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+SEQUENCE_COLUMNS = ("aligned_sequence", "sequence", "mutated_sequence")
+
+
+def read_aligned_sequences(
+    path: str | Path,
+    registry: AlignmentRegistry,
+    sequence_column: str | None = None,
+    id_column: str | None = None,
+) -> Alignment:
+    """Sequences aligned like a run's training alignment, coded with its registry.
+
+    ``path`` is an alignment file (FASTA, A2M, A3M, Stockholm; full rows of the training
+    alignment, rows with inserts removed, or the focus columns only), or a table (``.csv``,
+    ``.tsv``, ``.txt``; separator detected) whose ``sequence_column`` (default: the first of
+    ``aligned_sequence``, ``sequence``, ``mutated_sequence``) holds such rows, with ids in
+    ``id_column`` (default ``id`` when present, else ``row1``, ``row2``, ...). Unlike mutant
+    tables, a sequence may differ from the reference anywhere, including columns where the
+    reference has a gap.
+    """
+    from seqvae.data.alignment import map_to_registry
+    from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return map_to_registry(read_records(path), registry)
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read table ({str(err).splitlines()[0]})", path) from None
+    columns = list(table.columns)
+    if sequence_column is None:
+        sequence_column = next((c for c in SEQUENCE_COLUMNS if c in columns), None)
+        if sequence_column is None:
+            raise InputError(
+                f"no {' or '.join(repr(c) for c in SEQUENCE_COLUMNS)} column (columns: {', '.join(columns)}); "
+                "name one with --sequence-col",
+                path,
+            )
+    for name in (sequence_column, id_column):
+        if name is not None and name not in columns:
+            raise InputError(f"column {name!r} not found (columns: {', '.join(columns)})", path)
+    if id_column is None and "id" in columns:
+        id_column = "id"
+    if table.empty:
+        raise InputError("the table has no rows", path)
+    records = []
+    for k, text in enumerate(table[sequence_column]):
+        name = str(table[id_column].iloc[k]) if id_column else f"row{k + 1}"
+        if not str(text).strip():
+            raise InputError(f"column {sequence_column!r} is empty", path, k + 2)
+        records.append(SequenceRecord(id=name, header=name, text=str(text).strip(), line=k + 2))
+    return map_to_registry(RawAlignment(records, "fasta", str(path)), registry)
+
+
+@dataclass
+class SequenceScoringReport:
+    """What :func:`score_sequences` did."""
+
+    n_sequences: int = 0
+    reference_value: float = 0.0
+    n_nonstandard_as_gap: int = 0
+    seconds: float = 0.0
+
+
+def score_sequences(
+    scorer: Scorer,
+    path: str | Path,
+    out: str | Path,
+    sequence_column: str | None = None,
+    id_column: str | None = None,
+    chunk_size: int = 20_000,
+) -> SequenceScoringReport:
+    """Score whole aligned sequences (designs, natural variants) and write a CSV atomically.
+
+    Each row gets ``id``, ``sequence`` (the focus columns as coded), ``n_differences`` (focus
+    columns that differ from the reference), ``n_gaps``, ``log_value`` (the model's ELBO for
+    a VAE, or the importance-weighted log p(x) with ``iw``; log p(x) for a site-independent
+    model; -H for a Potts model; the members' mean for an ensemble) and ``score`` (``log_value``
+    minus the reference's; higher = fitter). Gaps are part of the sequence for models that
+    model gaps; models trained with gaps masked (the fitness preset) leave gapped positions
+    out of the sum, so compare sequences with the same gaps there.
+    """
+    started = time.perf_counter()
+    alignment = read_aligned_sequences(path, scorer.registry, sequence_column, id_column)
+    registry = scorer.registry
+    codes = alignment.codes
+    wt = registry.reference_codes()
+    report = SequenceScoringReport(
+        n_sequences=len(codes),
+        reference_value=scorer.wild_type_value(),
+        n_nonstandard_as_gap=int(alignment.filter_report.get("nonstandard_residues_mapped_to_gap", 0)),
+    )
+    gap = registry.alphabet.gap_code
+    with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+        for start in range(0, len(codes), chunk_size):
+            block = codes[start : start + chunk_size]
+            scores = scorer.score_codes(block)
+            pd.DataFrame(
+                {
+                    "id": alignment.ids[start : start + chunk_size],
+                    "sequence": [registry.alphabet.decode(row) for row in block],
+                    "n_differences": (block != wt).sum(axis=1),
+                    "n_gaps": (block == gap).sum(axis=1),
+                    "log_value": _formatted(scores + report.reference_value),
+                    "score": _formatted(scores),
+                }
+            ).to_csv(handle, index=False, header=start == 0)
+            release_free_memory()
+    report.seconds = time.perf_counter() - started
     return report
 
 

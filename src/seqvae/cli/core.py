@@ -251,6 +251,8 @@ def _print_finished(run) -> None:
         f"{s['best_val_elbo'] if s['best_val_elbo'] is None else round(s['best_val_elbo'], 3)}, "
         f"{s['train_time_s']:.1f} s\nrun directory: {run.path}"
     )
+    if run.collapse_warning:
+        console.print(run.collapse_warning)
 
 
 def resume(

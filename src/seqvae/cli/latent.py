@@ -132,6 +132,8 @@ def latent(
     console.print(
         f"wrote {len(written) + 2} files to {out} (latent_metrics.json, latent_coordinates.csv, figures)"
     )
+    if run.collapse_warning:
+        console.print(run.collapse_warning)
 
 
 def _print_report(report) -> None:

@@ -32,8 +32,12 @@ def report(
 ) -> None:
     """Write a self-contained HTML report (figures embedded, opens offline)."""
     from seqvae.report import build_report
+    from seqvae.run import load
 
+    warning = load(run_dir).collapse_warning if Path(run_dir).is_dir() else None
     path = build_report(
         run_dir, out, include=include, phenotypes=phenotypes, id_column=id_column, color=color, group=group
     )
     console.print(f"report written: {path}")
+    if warning:
+        console.print(warning)

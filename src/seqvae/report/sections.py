@@ -466,7 +466,20 @@ def config_section(context: ReportContext) -> Section | None:
     return section
 
 
+def collapse_section(context: ReportContext) -> Section | None:
+    """A warning at the top of the page when training recorded no active latent dimension."""
+    warning = context.run.collapse_warning
+    if warning is None:
+        return None
+    return Section(
+        "collapse",
+        "Warning: posterior collapse",
+        blocks=[Text(warning.removeprefix("warning: ").capitalize())],
+    )
+
+
 PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
+    collapse_section,
     data_section,
     training_section,
     latent_section,

@@ -138,7 +138,7 @@ def _point_row(run_dir: Path) -> dict[str, Any]:
     if diagnostics_path.exists():
         diagnostics = json.loads(diagnostics_path.read_text(encoding="utf-8"))
     else:
-        from seqvae.analysis.diagnostics import latent_diagnostics
+        from seqvae.models.latent_usage import latent_diagnostics
         from seqvae.run import load
 
         run = load(run_dir)
