@@ -198,3 +198,14 @@ def test_a_running_training_keeps_the_directory(tmp_path, family):
         runner.kill()
         runner.communicate()
     assert json.loads((out / "config.json").read_text())["seed"] == 1
+
+
+def test_a_folder_with_only_seqvae_debris_counts_as_empty(tmp_path, family, capsys):
+    # a run killed during its very first write leaves the lock and a temporary, nothing else
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_FILE).write_text("")
+    (out / ".config.json.123.abc.tmp").write_text("{")
+    assert train_tiny(family, out) == 0
+    assert not (out / ".config.json.123.abc.tmp").exists()
+    assert (out / "config.json").exists()

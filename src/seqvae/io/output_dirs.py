@@ -87,7 +87,13 @@ def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool
         raise InputError("exists and is not a directory", out)
     if not out.exists():
         return
-    present = sorted(entry.name for entry in out.iterdir() if entry.name != LOCK_FILE)
+    # the lock and temporaries of an atomic write (left by a process killed during its first
+    # write) are seqvae's own debris: a folder holding nothing else counts as empty
+    present = sorted(
+        entry.name
+        for entry in out.iterdir()
+        if entry.name != LOCK_FILE and not fnmatch.fnmatchcase(entry.name, _TEMPORARY)
+    )
     if not present:
         return
     if not overwrite:

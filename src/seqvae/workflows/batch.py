@@ -367,21 +367,6 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
     }
 
 
-def _drop_leftover_temporaries(path: Path) -> None:
-    """A run killed during its first atomic write leaves only ``.NAME.XXXX.tmp`` files (and the
-    lock): no run directory that ``--overwrite`` recognises. Such a folder is started afresh."""
-    import fnmatch
-
-    from seqvae.io.output_dirs import LOCK_FILE
-
-    if not path.is_dir():
-        return
-    entries = [entry for entry in path.iterdir() if entry.name != LOCK_FILE]
-    if entries and all(fnmatch.fnmatchcase(entry.name, ".*.tmp") and entry.is_file() for entry in entries):
-        for entry in entries:
-            entry.unlink()
-
-
 def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
     """Train one seed of a family (resume an interrupted run; a finished one is only read)."""
     from seqvae.analysis.diagnostics import latent_diagnostics
@@ -391,7 +376,6 @@ def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: 
     started = time.perf_counter()
     path = Path(run_dir)
     if not is_finished(path):
-        _drop_leftover_temporaries(path)
         if (path / "checkpoint.pt").exists() and (path / "config.json").exists():
             resume(path, show_progress=False)
         else:
