@@ -26,6 +26,7 @@ import torch
 
 from seqvae.analysis.mutations import (
     MutationMapper,
+    WildType,
     all_single_mutants,
     read_mutation_table,
 )
@@ -268,6 +269,7 @@ class ScoringReport:
     measured: np.ndarray = field(default_factory=lambda: np.zeros(0))
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    notes: list[str] = field(default_factory=list)
 
 
 def _numeric_column(block: pd.DataFrame, column: str, source: str, first_line: int) -> np.ndarray:
@@ -294,15 +296,23 @@ def score_file(
     skip_mismatches: bool = False,
     chunk_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    sep: str | None = None,
+    mutation_separator: str | None = None,
+    wild_type: WildType | None = None,
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
-    The output keeps the input columns and adds ``n_mutations``, ``score`` (empty when not
-    scorable) and ``reason``. A bad row anywhere aborts the whole file: nothing is written.
+    The output (comma-separated, whatever the input's ``sep``) keeps the input columns as read
+    and adds ``n_mutations``, ``score`` (empty when not scorable) and ``reason``; an added
+    column whose name the input already uses is written as ``seqvae_<name>`` (see
+    :func:`~seqvae.analysis.mutations.output_column_names`). ``sep`` (``None``: detected),
+    ``mutation_separator`` (``None``: ``:`` or ``/``) and ``wild_type`` (numbering of a trimmed
+    reference row) are passed to the reader and mapper. A bad row anywhere aborts the whole
+    file: nothing is written.
     """
-    mapper = MutationMapper(scorer.registry)
+    mapper = MutationMapper(scorer.registry, wild_type)
     required = tuple(c for c in (score_column, label_column) if c)
-    report = ScoringReport()
+    report = ScoringReport(notes=list(mapper.notes))
     measured, predicted, labels = [], [], []
     started = time.perf_counter()
     source = str(mutations)
@@ -317,6 +327,8 @@ def score_file(
             required_columns=required,
             chunk_size=chunk_size,
             skip_mismatches=skip_mismatches,
+            sep=sep,
+            mutation_separator=mutation_separator,
         ):
             table = chunk.table
             measured_values = (
@@ -326,9 +338,10 @@ def score_file(
             scores = np.full(len(table), np.nan)
             scores[chunk.scorable] = scorer.score_codes(chunk.codes)
             # the input columns are written back as read; scores keep 8 significant digits
-            table["score"] = [f"{v:.8g}" if np.isfinite(v) else "" for v in scores]
-            cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
-            table = table[[*cols, "n_mutations", "score", "reason"]]
+            names = chunk.columns
+            table[names["score"]] = [f"{v:.8g}" if np.isfinite(v) else "" for v in scores]
+            added = [names["n_mutations"], names["score"], names["reason"]]
+            table = table[[*(c for c in table.columns if c not in added), *added]]
             table.to_csv(handle, index=False, header=header)
             header = False
             report.n_rows += len(table) + n_skipped
