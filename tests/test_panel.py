@@ -30,7 +30,7 @@ def _write_panel(tmp_path, scan_name="scan.csv", variant="variant", measured="fi
     alignment = shared_file("blat/BLAT_ECOLX_test.a2m")
     scan = tmp_path / "scan.csv"
     scan.write_text(
-        "variant;fitness\nA182T;1.0\nV29A;0.4\nA182T/V29A;0.2\nH24A;0.3\nA300V;0.1\nG45A;0.8\nE104K;0.9\n"
+        "variant;fitness\nA182T;1.0\nV29A;0.4\nA182T/V29A;0.2\nH24A;0.3\nA300V;0.1\nI45A;0.8\nS104K;0.9\n"
     )
     panel = tmp_path / "panel.yaml"
     panel.write_text(
@@ -81,7 +81,7 @@ def test_panel_command_table_figure_and_resume(tmp_path, capsys):
     assert main(args) == 0, capsys.readouterr().err
     table = pd.read_csv(out / "panel.csv")
     assert list(table["model"]) == ["site-independent", "vae (seed 0)"]
-    assert (table["n_scored"] == 4).all()  # H24A: not a focus column; A300V: outside the reference
+    assert (table["n_scored"] == 5).all()  # H24A: not a focus column; A300V: outside the reference
     assert (table["n_skipped"] == 2).all()
     assert table["train_s"].notna().all() and table["score_s"].notna().all()
     assert table.loc[1, "active_dims"] >= 0
