@@ -80,10 +80,12 @@ def test_non_focus_and_outside(registry):
     assert list(chunk.scorable) == [False, True, False, False]
     assert "not a focus column" in chunk.table["reason"][0]
     assert "stop" in chunk.table["reason"][3]
-    with pytest.raises(InputError, match="outside the reference"):
-        map_table(pd.DataFrame({"mutant": ["A300V"]}), mapper)
-    with pytest.raises(InputError, match="outside the reference"):
-        map_table(pd.DataFrame({"mutant": ["A23V"]}), mapper)
+    # outside the reference's residues: kept, not scored, with a reason (no wild-type check)
+    chunk, skipped = map_table(pd.DataFrame({"mutant": ["A300V", "A23V", "A23V:A182T"]}), mapper)
+    assert skipped == 0
+    assert not chunk.scorable.any()
+    assert all("outside the reference BLAT_ECOLX/24-286" in r for r in chunk.table["reason"])
+    assert "position 300" in chunk.table["reason"][0]
 
 
 def test_mutated_sequence_column_matches_mutant_strings(registry):
@@ -259,7 +261,6 @@ def test_all_singles(runs, tmp_path):
     ("content", "extra", "message"),
     [
         ("mutant,fitness\nA182T,1\nM18-2T,2\n", [], "malformed mutant"),
-        ("mutant,fitness\nA182T,1\nA400V,2\n", [], "outside the reference"),
         ("mutant,fitness\nA182T,1\nM182T,2\n", [], "do not match"),
         ("mutant,fitness\nA182T,1\n", ["--score-col", "missing"], "column 'missing' not found"),
         ("variant,fitness\nA182T,1\n", [], "no 'mutant' or 'mutated_sequence' column"),

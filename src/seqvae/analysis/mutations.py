@@ -6,14 +6,24 @@ header ``NAME/start-end`` gives the number of its first residue, and every resid
 the raw reference row (upper *and* lower case) counts. ``M182T`` on ``BLAT_ECOLX/24-286`` is
 therefore residue index ``182 - 24`` among the letters of the raw reference row. A mutation on
 a lower-case (insert) column, or on a column removed by a gap filter, is not modelled: it gets
-no score and a ``reason``.
+no score and a ``reason``; so does one outside the reference's residues.
+
+Trimmed reference rows (Pfam drops residues inside the domain, so counting from ``start`` goes
+wrong after a cut): give the full wild type (:class:`WildType`, e.g. from a FASTA with
+:func:`read_wild_type`). It is aligned to the reference row's residues (Biopython's
+``PairwiseAligner``) and positions are then the wild type's own numbers: a substitution at a
+wild-type residue the row does not hold gets a ``reason``.
+
+Real scans come as they come: ``,``, ``;`` or tab between fields (detected from the header
+line), ``:`` or ``/`` between the substitutions of one variant (either is accepted unless one is
+named).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +34,17 @@ from seqvae.errors import InputError
 from seqvae.io.tables import read_table, read_table_chunks
 
 _SUBSTITUTION = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*])$")
+_RANGE = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
 IDENTITY_NAMES = ("", "wt", "_wt", "wildtype", "wild_type", "wild-type")
 MAX_REPORTED = 5
+MUTATION_SEPARATORS = (":", "/")
+FIELD_SEPARATORS = (",", ";", "\t")
+# the columns the scored table adds; an input column of the same name is kept and the added one
+# is written as OUTPUT_PREFIX + name
+OUTPUT_COLUMNS = ("mutant", "n_mutations", "score", "reason")
+OUTPUT_PREFIX = "seqvae_"
+# a wild type must match at least this fraction of the reference row's residues once aligned
+MIN_WILD_TYPE_IDENTITY = 0.8
 
 
 @dataclass(frozen=True)
@@ -40,8 +59,16 @@ class Substitution:
         return f"{self.wild_type}{self.position}{self.mutant}"
 
 
-def parse_mutant(text: str, source: str | None = None, line: int | None = None) -> list[Substitution]:
+def parse_mutant(
+    text: str, source: str | None = None, line: int | None = None, separator: str | None = ":"
+) -> list[Substitution]:
     """Parse ``A23V`` or ``A23V:G45D`` (``WT`` or an empty string: no substitution).
+
+    Parameters
+    ----------
+    separator
+        Between the substitutions of one variant: ``:`` (default), ``/``, or ``None`` for either
+        (a variant may not mix them).
 
     Raises
     ------
@@ -51,12 +78,17 @@ def parse_mutant(text: str, source: str | None = None, line: int | None = None) 
     stripped = str(text).strip()
     if stripped.lower() in IDENTITY_NAMES:
         return []
+    if separator is None:
+        used = [sep for sep in MUTATION_SEPARATORS if sep in stripped]
+        if len(used) > 1:
+            raise InputError(f"mutant {stripped!r} mixes ':' and '/' between substitutions", source, line)
+        separator = used[0] if used else ":"
     out = []
-    for part in stripped.split(":"):
+    for part in stripped.split(separator):
         match = _SUBSTITUTION.match(part.strip())
         if match is None:
             raise InputError(
-                f"malformed mutant {stripped!r}: expected substitutions like A23V, joined by ':'",
+                f"malformed mutant {stripped!r}: expected substitutions like A23V, joined by {separator!r}",
                 source,
                 line,
             )
@@ -67,6 +99,74 @@ def parse_mutant(text: str, source: str | None = None, line: int | None = None) 
     return out
 
 
+@dataclass(frozen=True)
+class WildType:
+    """The full wild-type sequence a scan is numbered on: its letters and the number of its
+    first residue."""
+
+    sequence: str
+    start: int = 1
+    name: str = "wild type"
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.sequence) - 1
+
+
+def read_wild_type(path: str | Path) -> WildType:
+    """The first sequence of a FASTA file as a :class:`WildType`.
+
+    Its first residue is numbered by a ``NAME/start-end`` id, else 1. Gaps are removed.
+    """
+    from seqvae.io.alignment_formats import read_records
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("reference sequence file not found", path)
+    record = read_records(path, "fasta").records[0]
+    letters = "".join(c for c in record.text if c.isalpha()).upper()
+    if not letters:
+        raise InputError("the reference sequence has no residues", path, record.line)
+    match = _RANGE.match(record.id)
+    start = int(match.group("start")) if match else 1
+    if match and int(match.group("end")) - start + 1 != len(letters):
+        raise InputError(
+            f"sequence {record.id!r} has {len(letters)} residues, its range says "
+            f"{int(match.group('end')) - start + 1}",
+            path,
+            record.line,
+        )
+    return WildType(letters, start, record.id)
+
+
+def align_wild_type(wild_type: str, reference: str) -> tuple[dict[int, int], float]:
+    """Align a full wild type to a (possibly trimmed) reference row's residues.
+
+    Global alignment with free end gaps (Biopython ``PairwiseAligner``: match 2, mismatch -1,
+    gap open -5, extend -0.5): the row may be a part of the wild type with residues cut out.
+
+    Returns
+    -------
+    (dict, float)
+        Wild-type index -> reference index for every aligned pair, and the fraction of the
+        reference's residues aligned to the same letter.
+    """
+    from Bio.Align import PairwiseAligner
+
+    aligner = PairwiseAligner(mode="global")
+    aligner.match_score, aligner.mismatch_score = 2.0, -1.0
+    aligner.open_gap_score, aligner.extend_gap_score = -5.0, -0.5
+    aligner.end_gap_score = 0.0
+    alignment = aligner.align(wild_type, reference)[0]
+    pairs: dict[int, int] = {}
+    identical = 0
+    for (w0, w1), (r0, _r1) in zip(*alignment.aligned):
+        for k in range(w1 - w0):
+            pairs[w0 + k] = r0 + k
+            identical += wild_type[w0 + k] == reference[r0 + k]
+    return pairs, identical / max(len(reference), 1)
+
+
 class MutationMapper:
     """Maps substitutions onto a registry's focus columns and codes mutated sequences.
 
@@ -74,16 +174,58 @@ class MutationMapper:
     ----------
     registry
         The run's :class:`~seqvae.data.alignment.AlignmentRegistry`.
+    wild_type
+        The full wild type the mutants are numbered on, for a trimmed reference row: it is
+        aligned to the row (see :func:`align_wild_type`) and positions are its numbers.
+        ``None``: positions count the row's letters from its ``NAME/start-end`` start.
+    source
+        Where ``wild_type`` came from (for messages).
+
+    Attributes
+    ----------
+    notes
+        Warnings about the numbering (e.g. a header range that disagrees with the row).
     """
 
-    def __init__(self, registry: AlignmentRegistry):
+    def __init__(
+        self, registry: AlignmentRegistry, wild_type: WildType | None = None, source: str | None = None
+    ):
         self.registry = registry
         self.alphabet = registry.alphabet
         raw = registry.reference_raw
         # residue letters of the raw reference row, upper and lower case, in order
-        self.reference_residues = "".join(c for c in raw if c.isalpha()).upper()
-        self.start = int(registry.reference_start)
+        row_residues = "".join(c for c in raw if c.isalpha()).upper()
+        row_start = int(registry.reference_start)
+        self.notes: list[str] = []
+        match = _RANGE.match(registry.reference_id)
+        if match and int(match.group("end")) - int(match.group("start")) + 1 != len(row_residues):
+            span = int(match.group("end")) - int(match.group("start")) + 1
+            self.notes.append(
+                f"the reference row {registry.reference_id} holds {len(row_residues)} residues, its range "
+                f"says {span}: the row is trimmed, so numbers counted from its start are wrong after a cut"
+                + ("" if wild_type else "; give the full wild type (--reference-sequence) to number it")
+            )
+        if wild_type is None:
+            self.reference_residues = row_residues
+            self.start = row_start
+            # scan position -> residue number in the registry's numbering
+            self.number_of_position = {row_start + i: row_start + i for i in range(len(row_residues))}
+            self.region = f"the reference {registry.reference_id}"
+        else:
+            pairs, identity = align_wild_type(wild_type.sequence, row_residues)
+            if identity < MIN_WILD_TYPE_IDENTITY:
+                raise InputError(
+                    f"the reference sequence {wild_type.name!r} does not align to the reference row "
+                    f"{registry.reference_id}: {identity:.0%} of the row's residues match "
+                    f"(at least {MIN_WILD_TYPE_IDENTITY:.0%} needed)",
+                    source,
+                )
+            self.reference_residues = wild_type.sequence
+            self.start = wild_type.start
+            self.number_of_position = {wild_type.start + w: row_start + r for w, r in pairs.items()}
+            self.region = f"the reference sequence {wild_type.name}"
         self.end = self.start + len(self.reference_residues) - 1
+        self.position_of_number = {n: p for p, n in self.number_of_position.items()}
         self.column_of_number = {
             int(number): column for column, number in enumerate(registry.numbering) if number >= 0
         }
@@ -96,14 +238,16 @@ class MutationMapper:
     def reference_letter(self, position: int) -> str:
         return self.reference_residues[position - self.start]
 
-    def check_position(self, sub: Substitution, source: str | None = None, line: int | None = None) -> None:
+    def outside_reason(self, sub: Substitution) -> str:
+        """Why a substitution lies outside the numbered region ('' when it lies inside)."""
         if not self.start <= sub.position <= self.end:
-            raise InputError(
-                f"mutant {sub}: position {sub.position} is outside the reference "
-                f"{self.registry.reference_id} (residues {self.start}-{self.end})",
-                source,
-                line,
-            )
+            return f"position {sub.position} is outside {self.region} (residues {self.start}-{self.end})"
+        return ""
+
+    def column_of(self, position: int) -> int | None:
+        """The focus column of a residue number of the scan, ``None`` if it has none."""
+        number = self.number_of_position.get(position)
+        return None if number is None else self.column_of_number.get(number)
 
     def wild_type_matches(self, sub: Substitution) -> bool:
         return self.reference_letter(sub.position) == sub.wild_type
@@ -111,7 +255,12 @@ class MutationMapper:
     def unscorable_reason(self, subs: list[Substitution]) -> str:
         """Why a (position-checked, wild-type-checked) mutant cannot be scored; '' if it can."""
         for sub in subs:
-            if sub.position not in self.column_of_number:
+            if sub.position not in self.number_of_position:
+                return (
+                    f"position {sub.position} ({sub.wild_type}) is not in the alignment's reference row "
+                    f"{self.registry.reference_id}"
+                )
+            if self.column_of(sub.position) is None:
                 return f"position {sub.position} is not a focus column of the alignment"
             if sub.mutant == "*":
                 return f"{sub}: stop codon"
@@ -123,7 +272,7 @@ class MutationMapper:
         """The coded focus sequence of a scorable mutant, ``uint8 [L]``."""
         codes = self.wild_type_codes.copy()
         for sub in subs:
-            codes[self.column_of_number[sub.position]] = self.alphabet.residues.index(sub.mutant)
+            codes[self.column_of(sub.position)] = self.alphabet.residues.index(sub.mutant)
         return codes
 
     def substitutions_from_sequence(
@@ -163,13 +312,13 @@ class MutationMapper:
             for column, (wt, new) in enumerate(zip(ref, sequence)):
                 if wt != new:
                     number = int(self.registry.numbering[column])
-                    if number < 0:
+                    if number < 0 or number not in self.position_of_number:
                         raise InputError(
                             f"mutated sequence changes focus column {column + 1}, a gap in the reference",
                             source,
                             line,
                         )
-                    subs.append(Substitution(wt, number, new))
+                    subs.append(Substitution(wt, self.position_of_number[number], new))
             return subs
         raise InputError(
             f"mutated sequence has {len(sequence)} residues; expected the reference span "
@@ -187,17 +336,32 @@ class MappedChunk:
     Attributes
     ----------
     table
-        The input rows (all columns kept) plus ``mutant`` (normalised), ``n_mutations`` and
-        ``reason`` ('' for scorable rows).
+        The input rows (all columns kept as read) plus ``mutant`` (normalised),
+        ``n_mutations`` and ``reason`` ('' for scorable rows), under the names in ``columns``.
     codes
         ``uint8 [n_scorable, L]`` coded sequences of the scorable rows, in row order.
     scorable
         Boolean mask over ``table`` rows.
+    columns
+        The name each added column has in ``table`` (see :func:`output_column_names`).
     """
 
     table: pd.DataFrame
     codes: np.ndarray
     scorable: np.ndarray
+    columns: dict[str, str] = field(default_factory=lambda: {c: c for c in OUTPUT_COLUMNS})
+
+
+def output_column_names(input_columns: list[str], variant_column: str | None) -> dict[str, str]:
+    """Names of the columns a scored table adds (``mutant``, ``n_mutations``, ``score``,
+    ``reason``): an input column is never overwritten, so an added column whose name the input
+    already uses is called ``seqvae_<name>`` instead. The one exception is the variant column
+    ``mutant`` itself, rewritten in normalised form (``A23V:G45D``)."""
+    names = {}
+    for name in OUTPUT_COLUMNS:
+        taken = name in input_columns and not (name == "mutant" and variant_column == "mutant")
+        names[name] = OUTPUT_PREFIX + name if taken else name
+    return names
 
 
 def _mismatch_error(offenders: list[tuple[int, str, str]], total: int, source: str | None) -> InputError:
@@ -218,6 +382,7 @@ def map_table(
     skip_mismatches: bool = False,
     source: str | None = None,
     first_line: int = 2,
+    mutation_separator: str | None = None,
 ) -> tuple[MappedChunk, int]:
     """Map one block of a mutation table.
 
@@ -232,6 +397,11 @@ def map_table(
         ``sequence_column`` (exactly one of them).
     skip_mismatches
         Drop rows whose wild-type letters do not match the reference instead of failing.
+    mutation_separator
+        ``:`` or ``/`` between substitutions; ``None`` accepts either.
+
+    Substitutions outside the numbered region (see :meth:`MutationMapper.outside_reason`) keep
+    their row, without a score and with a ``reason``.
 
     Returns
     -------
@@ -254,15 +424,14 @@ def map_table(
         else:
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 value = ""
-            subs = parse_mutant(value, source, line)
-        for sub in subs:
-            mapper.check_position(sub, source, line)
-        bad = [s for s in subs if not mapper.wild_type_matches(s)]
+            subs = parse_mutant(value, source, line, mutation_separator)
         name = ":".join(str(s) for s in subs)
+        outside = next((r for r in map(mapper.outside_reason, subs) if r), "")
+        bad = [] if outside else [s for s in subs if not mapper.wild_type_matches(s)]
         if bad:
             mismatches.append((line, str(bad[0]), mapper.reference_letter(bad[0].position)))
             keep[k] = False
-        reason = mapper.unscorable_reason(subs) if not bad else "wild-type mismatch"
+        reason = outside or (mapper.unscorable_reason(subs) if not bad else "wild-type mismatch")
         if not reason and not bad:
             codes.append(mapper.apply(subs))
         names.append(name)
@@ -270,14 +439,32 @@ def map_table(
         counts.append(len(subs))
     if mismatches and not skip_mismatches:
         raise _mismatch_error(mismatches, len(mismatches), source)
+    columns = output_column_names(list(table.columns), None if sequence_column else mutant_column)
     out = table.copy()
-    out["mutant"] = names
-    out["n_mutations"] = counts
-    out["reason"] = reasons
+    out[columns["mutant"]] = names
+    out[columns["n_mutations"]] = counts
+    out[columns["reason"]] = reasons
     out = out.loc[keep].reset_index(drop=True)
-    scorable = (out["reason"] == "").to_numpy()
+    scorable = (out[columns["reason"]] == "").to_numpy()
     array = np.stack(codes) if codes else np.zeros((0, mapper.length), dtype=np.uint8)
-    return MappedChunk(out, array.astype(np.uint8), scorable), len(mismatches)
+    return MappedChunk(out, array.astype(np.uint8), scorable, columns), len(mismatches)
+
+
+def detect_separator(path: str | Path) -> str:
+    """The field separator of a table: whichever of ``,``, ``;`` and tab its header line
+    holds most (``,`` when none)."""
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            header = handle.readline()
+    except OSError as err:
+        raise InputError(f"cannot read ({err.strerror or err})", path) from None
+    counts = {sep: header.count(sep) for sep in FIELD_SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
 
 
 def read_mutation_table(
@@ -288,15 +475,27 @@ def read_mutation_table(
     required_columns: tuple[str, ...] = (),
     chunk_size: int = 50_000,
     skip_mismatches: bool = False,
+    sep: str | None = None,
+    mutation_separator: str | None = None,
 ) -> Iterator[tuple[MappedChunk, int]]:
     """Read and map a mutation CSV in chunks (constant memory for large tables).
 
     The column holding the variants is ``mutant_column`` when given, else ``mutant`` when
-    present, else ``mutated_sequence``. All chunks are validated as they are read; a caller
+    present, else ``mutated_sequence``. ``sep`` is the field separator (``None``: detected,
+    see :func:`detect_separator`); ``mutation_separator`` the one between substitutions
+    (``None``: ``:`` or ``/``). All chunks are validated as they are read; a caller
     that must not write partial output validates first (see :func:`validate_mutation_table`).
     """
     path = Path(path)
-    header = read_table(path, "cannot read CSV", nrows=0)
+    if not path.exists():
+        raise InputError("file not found", path)
+    if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
+        raise InputError(
+            f"mutation separator must be one of {', '.join(MUTATION_SEPARATORS)}, got {mutation_separator!r}",
+            "--mutation-separator",
+        )
+    sep = sep or detect_separator(path)
+    header = read_table(path, "cannot read CSV", nrows=0, sep=sep)
     columns = list(header.columns)
     if sequence_column is None and mutant_column is None:
         if "mutant" in columns:
@@ -314,7 +513,9 @@ def read_mutation_table(
         if name not in columns:
             raise InputError(f"column {name!r} not found (columns: {', '.join(columns)})", path)
     first_line = 2
-    for block in read_table_chunks(path, chunk_size, "cannot read CSV", dtype=str, keep_default_na=False):
+    for block in read_table_chunks(
+        path, chunk_size, "cannot read CSV", dtype=str, keep_default_na=False, sep=sep
+    ):
         yield (
             map_table(
                 block,
@@ -324,6 +525,7 @@ def read_mutation_table(
                 skip_mismatches,
                 str(path),
                 first_line,
+                mutation_separator,
             )
         )
         first_line += len(block)

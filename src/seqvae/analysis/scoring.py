@@ -28,6 +28,7 @@ import torch
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     MutationMapper,
+    WildType,
     all_single_mutants,
     parse_mutant,
     read_mutation_table,
@@ -413,6 +414,7 @@ class ScoringReport:
     predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
     evaluation: Evaluation | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 # Cells of a measured column read as missing values, like an empty cell (pandas' defaults)
@@ -451,11 +453,19 @@ def score_file(
     progress: Callable[[int], None] | None = None,
     evaluate: bool = True,
     output_format: str = "seqvae",
+    sep: str | None = None,
+    mutation_separator: str | None = None,
+    wild_type: WildType | None = None,
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
-    The output keeps the input columns and adds ``n_mutations``, ``score`` (empty when not
-    scorable) and ``reason``. A bad row anywhere aborts the whole file: nothing is written.
+    The output (comma-separated, whatever the input's ``sep``) keeps the input columns as read
+    and adds ``n_mutations``, ``score`` (empty when not scorable) and ``reason``; an added
+    column whose name the input already uses is written as ``seqvae_<name>`` (see
+    :func:`~seqvae.analysis.mutations.output_column_names`). ``sep`` (``None``: detected),
+    ``mutation_separator`` (``None``: ``:`` or ``/``) and ``wild_type`` (numbering of a trimmed
+    reference row) are passed to the reader and mapper. A bad row anywhere aborts the whole
+    file: nothing is written.
     With ``score_column`` (and ``evaluate``) the scores are evaluated against it
     (:func:`~seqvae.analysis.evaluation.evaluate_scores`, in ``report.evaluation``) before the
     output is committed, so a column that cannot be evaluated (no measured value, a constant
@@ -470,9 +480,9 @@ def score_file(
         raise InputError(
             f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
         )
-    mapper = MutationMapper(scorer.registry)
+    mapper = MutationMapper(scorer.registry, wild_type)
     required = tuple(c for c in (score_column, label_column) if c)
-    report = ScoringReport()
+    report = ScoringReport(notes=list(mapper.notes))
     measured, predicted, labels = [], [], []
     started = time.perf_counter()
     source = str(mutations)
@@ -487,6 +497,8 @@ def score_file(
             required_columns=required,
             chunk_size=chunk_size,
             skip_mismatches=skip_mismatches,
+            sep=sep,
+            mutation_separator=mutation_separator,
         ):
             table = chunk.table
             measured_values = (
@@ -506,9 +518,10 @@ def score_file(
             else:
                 scores[chunk.scorable] = scorer.score_codes(chunk.codes)
                 # the input columns are written back as read; scores keep 8 significant digits
-                table["score"] = _formatted(scores)
-                cols = [c for c in table.columns if c not in ("n_mutations", "score", "reason")]
-                table = table[[*cols, "n_mutations", "score", "reason"]]
+                names = chunk.columns
+                table[names["score"]] = _formatted(scores)
+                added = [names["n_mutations"], names["score"], names["reason"]]
+                table = table[[*(c for c in table.columns if c not in added), *added]]
                 table.to_csv(handle, index=False, header=header)
             header = False
             report.n_rows += len(table) + n_skipped

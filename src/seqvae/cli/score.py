@@ -68,6 +68,22 @@ def score(
     label_col: Annotated[
         str | None, typer.Option("--label-col", help="Binary 0/1 column: report ROC AUC against it.")
     ] = None,
+    sep: Annotated[
+        str | None,
+        typer.Option("--sep", help="Field separator of the table (default: detected: , ; or tab)."),
+    ] = None,
+    mutation_separator: Annotated[
+        str | None,
+        typer.Option("--mutation-separator", help="Between substitutions: ':' or '/' (default: either)."),
+    ] = None,
+    reference_sequence: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-sequence",
+            help="FASTA of the full wild type (id NAME/start-end numbers it): aligned to the reference "
+            "row, so mutants are numbered by it (for trimmed rows, e.g. Pfam).",
+        ),
+    ] = None,
     samples: Annotated[
         int | None, typer.Option(help="Draws of z per sequence (VAE; default 200, 20 with --fast).")
     ] = None,
@@ -140,9 +156,14 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter)."""
+    """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter).
+
+    The output keeps every input column as read; an added column (mutant, n_mutations, score,
+    reason) whose name the input already uses is written as seqvae_<name>.
+    """
     import torch
 
+    from seqvae.analysis.mutations import read_wild_type
     from seqvae.analysis.scoring import (
         FAST_SAMPLES,
         OUTPUT_FORMATS,
@@ -156,6 +177,7 @@ def score(
     from seqvae.utils import torch_threads
 
     run_dirs, table = _split_paths(paths, runs)
+    wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
     if output_format not in OUTPUT_FORMATS:
@@ -246,7 +268,12 @@ def score(
                 skip_mismatches=skip_mismatches,
                 progress=lambda n: bar.update(task, completed=n),
                 output_format=output_format,
+                sep=sep,
+                mutation_separator=mutation_separator,
+                wild_type=wild_type,
             )
+        for note in report.notes:
+            console.print(f"warning: {note}", soft_wrap=True, highlight=False)
         message = (
             f"scored {report.n_scored} of {report.n_rows} rows in {report.seconds:.1f} s "
             f"({report.n_unscored} without a score, see 'reason'"
@@ -346,9 +373,24 @@ def baseline_fit(
 
 
 def benchmark_dms(
-    alignment: Annotated[Path, typer.Argument(help="Training alignment.")],
-    dms: Annotated[Path, typer.Argument(help="Deep mutational scan CSV with a 'mutant' column.")],
-    score_col: Annotated[str, typer.Option("--score-col", help="Measured column.")],
+    alignment: Annotated[
+        Path | None, typer.Argument(help="Training alignment (not with --panel).", show_default=False)
+    ] = None,
+    dms: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Deep mutational scan with a 'mutant' column (not with --panel).", show_default=False
+        ),
+    ] = None,
+    score_col: Annotated[str | None, typer.Option("--score-col", help="Measured column.")] = None,
+    panel: Annotated[
+        Path | None,
+        typer.Option(
+            "--panel",
+            help="A panel file (YAML, e.g. benchmarks/panel.yaml): train, score and evaluate every protein "
+            "in it, resumably; writes OUT/panel.csv, panel.md and panel.png.",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
     models: Annotated[
         str, typer.Option(help="Comma-separated: site-independent, potts, vae.")
@@ -357,39 +399,92 @@ def benchmark_dms(
     preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
     samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
     potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: the preset's choice).")] = None,
+    sep: Annotated[
+        str | None, typer.Option("--sep", help="Field separator of the scan (default: detected).")
+    ] = None,
+    mutation_separator: Annotated[
+        str | None, typer.Option("--mutation-separator", help="':' or '/' (default: either).")
+    ] = None,
+    reference_sequence: Annotated[
+        Path | None,
+        typer.Option("--reference-sequence", help="FASTA of the full wild type numbering the scan."),
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="Reference row id (default: first).")] = None,
     set_values: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
     ] = None,
 ) -> None:
-    """Train -> score -> evaluate on one DMS and print one table (rho, interval, times)."""
+    """Train -> score -> evaluate on one DMS (or every protein of a --panel) and print one table."""
     from seqvae.cli.common import parse_set_options
-    from seqvae.workflows.dms_benchmark import run_dms_benchmark
 
-    rows = run_dms_benchmark(
-        alignment,
-        dms,
-        score_col,
-        out,
-        models=[m.strip() for m in models.split(",") if m.strip()],
-        ensemble=ensemble,
-        preset=preset,
-        samples=samples,
-        potts_iterations=potts_iterations,
-        overrides=parse_set_options(set_values),
-        log=console.print,
-    )
-    table = Table(title=f"{dms.name} ({score_col})")
-    for name in ("model", "rho", "95% CI", "N scored", "train s", "score s"):
-        table.add_column(name, justify="left" if name == "model" else "right")
+    model_list = [m.strip() for m in models.split(",") if m.strip()]
+    overrides = parse_set_options(set_values)
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
+    if panel is not None:
+        from seqvae.workflows.dms_panel import load_panel, run_panel
+
+        if alignment is not None or dms is not None:
+            raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
+        proteins = load_panel(panel)
+        table = run_panel(
+            proteins,
+            out,
+            preset=preset,
+            models=model_list,
+            ensemble=ensemble,
+            samples=samples,
+            potts_iterations=potts_iterations,
+            overrides=overrides,
+            threads=threads,
+            log=lambda text: console.print(text, soft_wrap=True, highlight=False),
+        )
+        rows = table.to_dict("records")
+        title = f"panel {panel.name}"
+    else:
+        from seqvae.workflows.dms_benchmark import run_dms_benchmark
+
+        if alignment is None or dms is None or score_col is None:
+            raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
+        if reference is not None:
+            overrides = {**overrides, "data.reference": reference}
+        if threads is not None:
+            overrides = {**overrides, "training.threads": threads}
+        rows = run_dms_benchmark(
+            alignment,
+            dms,
+            score_col,
+            out,
+            models=model_list,
+            ensemble=ensemble,
+            preset=preset,
+            samples=samples,
+            potts_iterations=potts_iterations,
+            overrides=overrides,
+            log=console.print,
+            sep=sep,
+            mutation_separator=mutation_separator,
+            reference_sequence=reference_sequence,
+        )
+        title = f"{dms.name} ({score_col})"
+    table = Table(title=title)
+    columns = ("protein", "model", "rho", "95% CI", "N scored", "train s", "score s")
+    for name in columns if panel is not None else columns[1:]:
+        table.add_column(name, justify="left" if name in ("model", "protein") else "right")
     for row in rows:
-        table.add_row(
+        cells = [
             row["model"],
             f"{row['spearman']:.3f}",
             f"{row['ci_low']:.3f}-{row['ci_high']:.3f}",
             str(row["n_scored"]),
             f"{row['train_s']:.0f}",
             f"{row['score_s']:.1f}",
-        )
+        ]
+        table.add_row(*([row["protein"], *cells] if panel is not None else cells))
     stdout.print(table)
-    write_json(out / "benchmark.json", rows)
+    if panel is not None:
+        console.print(f"panel table: {out / 'panel.csv'}, {out / 'panel.md'}, {out / 'panel.png'}")
+    else:
+        write_json(out / "benchmark.json", rows)

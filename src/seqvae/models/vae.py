@@ -26,6 +26,7 @@ ACTIVATIONS = {
 LIKELIHOODS = ("categorical", "gaussian")
 REGULARISERS = ("kl", "mmd")
 KERNELS = ("imq", "rbf")
+DECODER_L2_SCALINGS = ("constant", "sqrt_neff")
 
 
 @dataclass
@@ -63,6 +64,23 @@ class ModelConfig:
         Linear warm-up of β or λ from 0.
     decoder_l2
         Strength c of a Gaussian prior on decoder weights: c · ½‖W‖² / N_eff per sequence.
+    decoder_l2_scaling
+        ``constant``: c is ``decoder_l2`` whatever the data. ``sqrt_neff``: the prior follows the
+        family's depth, c = ``decoder_l2`` · √N_eff (per sequence ``decoder_l2`` · ½‖W‖² / √N_eff):
+        a shallow family gets a weaker prior than a deep one, in absolute terms a stronger one
+        relative to its data.
+    decoder_bayesian
+        Variational decoder (Riesselman et al. 2018, DeepSequence): every decoder weight and bias
+        has a mean-field Gaussian posterior N(μ, σ²) under a N(0, 1) prior; training samples
+        the weights once per step and adds KL(q(W) ‖ N(0, 1)) / N_eff per sequence; evaluation
+        and scoring (eval mode) use the mean weights.
+    decoder_logvar_init
+        Initial log σ² of the variational decoder's weights (DeepSequence: log σ = -5).
+    free_bits
+        KL "free bits" per latent dimension (Kingma et al. 2016): the KL term trained on is
+        Σ_d max(λ, mean over the batch of KL_d), so a dimension is not pushed below λ nats and
+        the posterior cannot collapse entirely. The reported KL and the ELBO stay unchanged.
+        Only with the ``kl`` regulariser.
     """
 
     likelihood: str = "categorical"
@@ -82,6 +100,10 @@ class ModelConfig:
     mmd_kernel: str = "imq"
     warmup_steps: int = 0
     decoder_l2: float = 0.0
+    decoder_l2_scaling: str = "constant"
+    decoder_bayesian: bool = False
+    decoder_logvar_init: float = -10.0
+    free_bits: float = 0.0
 
     def validate(self) -> ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
@@ -125,7 +147,28 @@ class ModelConfig:
             fail("warmup_steps", "must be >= 0")
         if self.decoder_l2 < 0:
             fail("decoder_l2", "must be >= 0")
+        if self.decoder_l2_scaling not in DECODER_L2_SCALINGS:
+            fail("decoder_l2_scaling", f"must be one of {DECODER_L2_SCALINGS}")
+        if not isinstance(self.decoder_bayesian, bool):
+            fail("decoder_bayesian", "must be true or false")
+        if not math.isfinite(self.decoder_logvar_init) or not -30.0 <= self.decoder_logvar_init <= 2.0:
+            fail("decoder_logvar_init", "must be a number in [-30, 2]")
+        if not math.isfinite(self.free_bits) or self.free_bits < 0:
+            fail("free_bits", "must be >= 0")
+        if self.free_bits > 0 and self.regulariser != "kl":
+            fail("free_bits", "needs the kl regulariser")
         return self
+
+    def decoder_prior_coefficient(self, n_eff: float) -> float:
+        """Per-sequence coefficient of ½‖W‖² of the decoder prior for a family of ``n_eff``
+        effective sequences: c / N_eff, with c = ``decoder_l2`` (constant) or
+        ``decoder_l2`` · √N_eff (sqrt_neff)."""
+        if self.decoder_l2 <= 0:
+            return 0.0
+        n_eff = max(float(n_eff), 1.0)
+        if self.decoder_l2_scaling == "sqrt_neff":
+            return self.decoder_l2 / math.sqrt(n_eff)
+        return self.decoder_l2 / n_eff
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,10 +205,49 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
     return first + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
 
 
-def _mlp(sizes: list[int], activation: str, last_activation: str | None, dropout: float) -> nn.Sequential:
+class BayesianLinear(nn.Linear):
+    """A linear layer with a mean-field Gaussian posterior over its weights and bias.
+
+    ``weight`` and ``bias`` are the posterior means (so eval mode, scoring and every fast path
+    that reads ``weight`` use the mean weights); ``weight_logvar`` and ``bias_logvar`` their
+    log-variances. In training mode each call draws one weight matrix (shared by the batch).
+    """
+
+    def __init__(self, n_in: int, n_out: int, logvar_init: float = -10.0):
+        super().__init__(n_in, n_out)
+        self.weight_logvar = nn.Parameter(torch.full_like(self.weight, logvar_init))
+        self.bias_logvar = nn.Parameter(torch.full_like(self.bias, logvar_init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        weight = self.weight + torch.randn_like(self.weight) * torch.exp(0.5 * self.weight_logvar)
+        bias = self.bias + torch.randn_like(self.bias) * torch.exp(0.5 * self.bias_logvar)
+        return nn.functional.linear(x, weight, bias)
+
+    def kl(self) -> torch.Tensor:
+        """KL(q(W, b) ‖ N(0, 1)) summed over every weight and bias."""
+        total = self.weight.new_zeros(())
+        for mean, logvar in ((self.weight, self.weight_logvar), (self.bias, self.bias_logvar)):
+            total = total + 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum()
+        return total
+
+
+def _linear(n_in: int, n_out: int, bayesian: bool, logvar_init: float) -> nn.Linear:
+    return BayesianLinear(n_in, n_out, logvar_init) if bayesian else nn.Linear(n_in, n_out)
+
+
+def _mlp(
+    sizes: list[int],
+    activation: str,
+    last_activation: str | None,
+    dropout: float,
+    bayesian: bool = False,
+    logvar_init: float = -10.0,
+) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(_linear(n_in, n_out, bayesian, logvar_init))
         is_last = i == len(sizes) - 2
         act = last_activation if (is_last and last_activation) else activation
         layers.append(ACTIVATIONS[act]())
@@ -249,8 +331,12 @@ class VAE(nn.Module):
             config.activation,
             config.decoder_last_activation,
             config.dropout,
+            config.decoder_bayesian,
+            config.decoder_logvar_init,
         )
-        self.decoder_out = nn.Linear(config.decoder_hidden[-1], output_size)
+        self.decoder_out = _linear(
+            config.decoder_hidden[-1], output_size, config.decoder_bayesian, config.decoder_logvar_init
+        )
         if config.regulariser == "kl":
             self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(config.beta, config.warmup_steps)
         else:
@@ -316,6 +402,27 @@ class VAE(nn.Module):
             total = total + 0.5 * weight.pow(2).sum()
         return total
 
+    def decoder_weight_kl(self) -> torch.Tensor:
+        """KL(q(W) ‖ N(0, 1)) of the variational decoder's weights (0 for a plain decoder)."""
+        total = torch.zeros((), device=self.decoder_out.weight.device)
+        for module in [*self.decoder_body, self.decoder_out]:
+            if isinstance(module, BayesianLinear):
+                total = total + module.kl()
+        return total
+
+    def decoder_prior_penalty(self, n_eff: float, include_weight_penalty: bool = True) -> torch.Tensor:
+        """The decoder's prior terms per sequence: c·½‖W‖²/N_eff (see
+        :meth:`ModelConfig.decoder_prior_coefficient`; left out when ``include_weight_penalty``
+        is false, the optimiser then applies it as weight decay) plus, for a variational
+        decoder, KL(q(W) ‖ N(0, 1)) / N_eff."""
+        penalty = torch.zeros((), device=self.decoder_out.weight.device)
+        coefficient = self.config.decoder_prior_coefficient(n_eff)
+        if coefficient > 0 and include_weight_penalty:
+            penalty = penalty + coefficient * self.decoder_weight_penalty()
+        if self.config.decoder_bayesian:
+            penalty = penalty + self.decoder_weight_kl() / max(float(n_eff), 1.0)
+        return penalty
+
     def loss(
         self, x: torch.Tensor, step: int = 0, n_eff: float = 1.0, include_weight_penalty: bool = True
     ) -> LossTerms:
@@ -323,18 +430,21 @@ class VAE(nn.Module):
 
         ``include_weight_penalty=False`` leaves the decoder prior c·½‖W‖²/N_eff out of the
         total (its gradient, c/N_eff·W, is then added by the optimiser's weight decay, which
-        is the same update without the extra passes over the weights).
+        is the same update without the extra passes over the weights). A variational
+        decoder's KL / N_eff is always in the total.
         """
         mean, logvar = self.encode(x)
         z = self.reparameterise(mean, logvar)
         log_px = self.log_likelihood(x, z)
-        kl = gaussian_kl(mean, logvar).sum(dim=-1)
+        kl_dims = gaussian_kl(mean, logvar)
+        kl = kl_dims.sum(dim=-1)
         weight = self.regulariser.weight(step)
-        regulariser = self.regulariser.penalty(z, kl)
-        if self.config.decoder_l2 > 0 and include_weight_penalty:
-            penalty = self.config.decoder_l2 * self.decoder_weight_penalty() / max(n_eff, 1.0)
+        if self.config.free_bits > 0:
+            # free bits: no gradient pushes a dimension's batch-mean KL below the floor
+            regulariser = kl_dims.mean(dim=0).clamp(min=self.config.free_bits).sum()
         else:
-            penalty = torch.zeros((), device=x.device)
+            regulariser = self.regulariser.penalty(z, kl)
+        penalty = self.decoder_prior_penalty(n_eff, include_weight_penalty)
         reconstruction = -log_px.mean()
         total = reconstruction + weight * regulariser + penalty
         mmd = regulariser if self.config.regulariser == "mmd" else torch.zeros_like(reconstruction)

@@ -288,9 +288,11 @@ PRESETS: dict[str, dict[str, Any]] = {
             "early_stopping_patience": 6,
         },
     },
-    # Mutation effects (tuned on BLAT, see benchmarks/RESULTS.md): z = 30, gaps masked, an
-    # embedding-lookup encoder 512-256, decoder 256-512, a strong Gaussian prior on the decoder
-    # weights (c = 1000), KL warm-up, 1,500 steps of batch 256 (~3-4 CPU-minutes). Limited by
+    # Mutation effects (chosen on the DMS panel BLAT / avGFP / PDZ3, see benchmarks/RESULTS.md):
+    # z = 30, gaps masked, an embedding-lookup encoder 512-256, decoder 256-512, a Gaussian prior
+    # on the decoder weights whose strength follows the family's depth, c = 20 * sqrt(N_eff)
+    # (c ~ 970 on BLAT, ~220 on the shallow avGFP, where the former constant c = 1000 collapsed
+    # the posterior), KL warm-up, 1,500 steps of batch 256 (~3-5 CPU-minutes). Limited by
     # steps, not wall time, so a busy machine gives the same model, only later.
     "fitness": {
         "model": {
@@ -302,7 +304,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "regulariser": "kl",
             "beta": 1.0,
             "warmup_steps": 1000,
-            "decoder_l2": 1000.0,
+            "decoder_l2": 20.0,
+            "decoder_l2_scaling": "sqrt_neff",
         },
         "training": {
             "batch_size": 256,

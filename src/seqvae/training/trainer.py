@@ -120,7 +120,7 @@ def parameter_groups(model: VAE, weight_decay: float, n_eff: float) -> list[dict
     c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W`` to the
     gradient, which is exactly the prior's gradient, without computing the penalty and its
     backward pass over every decoder weight at each step."""
-    prior = model.config.decoder_l2 / max(n_eff, 1.0) if model.config.decoder_l2 > 0 else 0.0
+    prior = model.config.decoder_prior_coefficient(n_eff)
     decoder = model.decoder_weight_matrices() if prior > 0 else []
     decoder_ids = {id(p) for p in decoder}
     groups = [
@@ -423,8 +423,9 @@ class Trainer:
                         self._check_finite()
                         means = {k: float(v) / self.window_steps for k, v in self.window.items()}
                         self.window, self.window_steps = {}, 0
+                        # the L2 part is applied as weight decay, outside the loss: add it back
                         means["weight_penalty"] = self._weight_penalty()
-                        means["loss"] += means["weight_penalty"]
+                        means["loss"] += self._weight_penalty(include_kl=False)
                         row = {
                             "step": self.step,
                             "epoch": round(self.step / self.steps_per_epoch, 4),
@@ -484,12 +485,13 @@ class Trainer:
         raise TrainingDiverged(self.step, names[k], float(values[k]), self.run_dir, self.saved_step)
 
     @torch.no_grad()
-    def _weight_penalty(self) -> float:
-        """The decoder prior c·½‖W‖²/N_eff at the current weights (reported, not differentiated)."""
-        c = self.model.config.decoder_l2
-        if c <= 0:
-            return 0.0
-        return float(c * self.model.decoder_weight_penalty() / max(self.n_eff, 1.0))
+    def _weight_penalty(self, include_kl: bool = True) -> float:
+        """The decoder prior per sequence at the current weights (reported, not differentiated):
+        c·½‖W‖²/N_eff plus (``include_kl``) a variational decoder's KL / N_eff."""
+        l2 = self.model.config.decoder_prior_coefficient(self.n_eff) * self.model.decoder_weight_penalty()
+        if include_kl and self.model.config.decoder_bayesian:
+            l2 = l2 + self.model.decoder_weight_kl() / max(self.n_eff, 1.0)
+        return float(l2)
 
     def _progress_text(self, means: dict[str, float]) -> str:
         text = f"loss {means['loss']:.2f} rec {means['reconstruction']:.2f} kl {means['kl']:.2f}"

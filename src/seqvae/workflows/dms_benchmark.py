@@ -20,8 +20,10 @@ from seqvae.training.config import preset_config
 MODEL_KINDS = ("site-independent", "potts", "vae")
 
 
-def _evaluate(scorer: Scorer, dms: Path, score_col: str, out_csv: Path) -> tuple[dict, float]:
-    report = score_file(scorer, dms, out_csv, score_column=score_col)
+def _evaluate(
+    scorer: Scorer, dms: Path, score_col: str, out_csv: Path, read_options: dict | None = None
+) -> tuple[dict, float]:
+    report = score_file(scorer, dms, out_csv, score_column=score_col, **(read_options or {}))
     evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
     return evaluation.to_dict(), report.seconds
 
@@ -38,14 +40,19 @@ def run_dms_benchmark(
     potts_iterations: int = 30,
     overrides: dict | None = None,
     log: Callable[[str], None] = print,
+    sep: str | None = None,
+    mutation_separator: str | None = None,
+    reference_sequence: str | Path | None = None,
 ) -> list[dict]:
     """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``.
 
     Returns one row per model: ``model``, ``spearman``, ``ci_low``, ``ci_high``, ``n_scored``,
     ``n_skipped``, ``train_s`` (wall time of fitting) and ``score_s`` (wall time of scoring).
     ``overrides`` (``{"training.max_steps": 500}``) change the VAE preset. With ``ensemble > 1`` VAEs with seeds ``0 .. ensemble-1`` are trained and an extra row
-    gives their average.
+    gives their average. ``sep``, ``mutation_separator`` and ``reference_sequence`` (a FASTA of
+    the full wild type) say how to read the scan (see :func:`~seqvae.analysis.scoring.score_file`).
     """
+    from seqvae.analysis.mutations import read_wild_type
     from seqvae.run import train
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
@@ -54,6 +61,11 @@ def run_dms_benchmark(
     out = Path(out)
     dms = Path(dms)
     config = preset_config(preset).updated(overrides or {})
+    read_options = {
+        "sep": sep,
+        "mutation_separator": mutation_separator,
+        "wild_type": read_wild_type(reference_sequence) if reference_sequence is not None else None,
+    }
     aln = read_alignment(alignment, config.data.alignment_options())
     started = time.perf_counter()
     aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
@@ -75,7 +87,9 @@ def run_dms_benchmark(
         )
         train_s = time.perf_counter() - started
         log(f"{kind}: fitted in {train_s:.1f} s")
-        result, score_s = _evaluate(load_scorer(out / kind), dms, score_col, out / f"scores_{kind}.csv")
+        result, score_s = _evaluate(
+            load_scorer(out / kind), dms, score_col, out / f"scores_{kind}.csv", read_options
+        )
         rows.append({"model": kind, **result, "train_s": train_s, "score_s": score_s})
         log(f"{kind}: rho {result['spearman']:.4f}")
     if "vae" in models:
@@ -87,14 +101,18 @@ def run_dms_benchmark(
             train_s = time.perf_counter() - started
             scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=f"vae_seed{seed}")
             members.append((scorer, train_s))
-            result, score_s = _evaluate(scorer, dms, score_col, out / f"scores_vae_seed{seed}.csv")
+            result, score_s = _evaluate(
+                scorer, dms, score_col, out / f"scores_vae_seed{seed}.csv", read_options
+            )
             rows.append({"model": f"vae (seed {seed})", **result, "train_s": train_s, "score_s": score_s})
             log(
                 f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {result['spearman']:.4f}"
             )
         if len(members) > 1:
             ensemble_scorer = EnsembleScorer([m for m, _ in members])
-            result, score_s = _evaluate(ensemble_scorer, dms, score_col, out / "scores_vae_ensemble.csv")
+            result, score_s = _evaluate(
+                ensemble_scorer, dms, score_col, out / "scores_vae_ensemble.csv", read_options
+            )
             rows.append(
                 {
                     "model": f"vae ensemble of {len(members)}",

@@ -1,0 +1,104 @@
+"""The fitness-model study of issue 12: model variants side by side on the whole DMS panel.
+
+    python benchmarks/dms_study.py train --out runs/study [--variants a,b] [--proteins BLAT,avGFP] [--jobs 2]
+    python benchmarks/dms_study.py score --out runs/study [--samples 50]
+
+``train`` fits each variant (the ``fitness`` preset plus the variant's overrides, seed 0, one
+thread per training, ``--jobs`` trainings at once) on each panel protein; a finished run is
+skipped on rerun. ``score`` scores every finished run on a fixed seeded subsample of each scan
+(all of BLAT's and PDZ3's mutants; avGFP: every single mutant plus 3,000 multi-mutants drawn
+with seed 0, the same for every variant) and writes ``study.csv``: ρ, active latent dimensions,
+last KL, train seconds per variant and protein.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+PANEL = ROOT / "benchmarks" / "panel.yaml"
+
+# name -> overrides of the fitness preset (each sets the decoder prior explicitly, so the table
+# means the same whatever the preset ships)
+VARIANTS: dict[str, dict] = {
+    "l2_c1000": {"model.decoder_l2": 1000.0, "model.decoder_l2_scaling": "constant"},
+    "l2_sqrt20": {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"},
+    "l2_sqrt30": {"model.decoder_l2": 30.0, "model.decoder_l2_scaling": "sqrt_neff"},
+    "l2_sqrt20_fb": {
+        "model.decoder_l2": 20.0,
+        "model.decoder_l2_scaling": "sqrt_neff",
+        "model.free_bits": 0.1,
+    },
+    "bayes": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True},
+    "l2_sqrt20_3k": {
+        "model.decoder_l2": 20.0,
+        "model.decoder_l2_scaling": "sqrt_neff",
+        "training.max_steps": 3000,
+    },
+    "bayes_lv6": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "model.decoder_logvar_init": -6.0},
+}
+
+
+def _fit(variant: str, protein: dict, out: Path) -> str:
+    from seqvae.data.alignment import read_alignment
+    from seqvae.run import train
+    from seqvae.training.config import preset_config
+
+    run_dir = out / variant / protein["name"]
+    if (run_dir / "study_train.json").exists():
+        return f"{variant}/{protein['name']}: done before"
+    overrides = {**VARIANTS[variant], "training.threads": 1, "seed": 0}
+    if protein.get("reference"):
+        overrides["data.reference"] = protein["reference"]
+    config = preset_config("fitness").updated(overrides)
+    aln = read_alignment(ROOT / protein["alignment"], config.data.alignment_options())
+    started = time.perf_counter()
+    run = train(aln, config, out=run_dir, overwrite=True, show_progress=False)
+    seconds = time.perf_counter() - started
+    (run_dir / "study_train.json").write_text(json.dumps({"train_s": seconds, "steps": run.summary["steps"]}))
+    return f"{variant}/{protein['name']}: {run.summary['steps']} steps in {seconds:.0f} s"
+
+
+def _proteins(names: str | None) -> list[dict]:
+    import yaml
+
+    proteins = yaml.safe_load(PANEL.read_text())["proteins"]
+    if names:
+        wanted = names.split(",")
+        proteins = [p for p in proteins if p["name"] in wanted]
+    return proteins
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("train", "score"))
+    parser.add_argument("--out", type=Path, default=Path("runs/study"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--proteins", default=None)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=50)
+    args = parser.parse_args()
+    proteins = _proteins(args.proteins)
+    variants = args.variants.split(",")
+    if args.action == "train":
+        jobs = [(v, p) for v in variants for p in proteins]
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = [pool.submit(_fit, v, p, args.out) for v, p in jobs]
+            for future in futures:
+                print(future.result(), flush=True)
+    else:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.dms_study_score import score_study
+
+        score_study(args.out, variants, proteins, args.samples)
+
+
+if __name__ == "__main__":
+    main()

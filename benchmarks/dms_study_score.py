@@ -1,0 +1,127 @@
+"""Scoring half of ``dms_study.py``: ρ, active dimensions, last KL and train time of every
+finished study run, on a fixed subsample of each scan (see ``dms_study.py``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+AVGFP_MULTI = 3000
+
+
+def _scan(protein, out: Path) -> Path:
+    """The scan the study scores: the full one, or for avGFP every single + 3,000 multi-mutants."""
+    if protein.name != "avGFP":
+        return protein.scan
+    target = out / "scans" / "avGFP_subsample.csv"
+    if target.exists():
+        return target
+    table = pd.read_csv(protein.scan, sep=";", dtype=str, keep_default_na=False)
+    n = table[protein.variant_column].str.count("/") + 1
+    singles = table[n == 1]
+    multi = table[n > 1].sample(n=AVGFP_MULTI, random_state=0)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat([singles, multi]).to_csv(target, sep=";", index=False)
+    return target
+
+
+def _evaluate(scorer, protein, scan: Path, out_csv: Path) -> dict:
+    from seqvae.analysis.evaluation import evaluate_scores
+    from seqvae.analysis.mutations import read_wild_type
+    from seqvae.analysis.scoring import score_file
+
+    wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+    report = score_file(
+        scorer,
+        scan,
+        out_csv,
+        mutant_column=protein.variant_column,
+        score_column=protein.measured_column,
+        sep=protein.separator,
+        mutation_separator=protein.mutation_separator,
+        wild_type=wild_type,
+    )
+    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
+    return {**evaluation.to_dict(), "score_s": report.seconds}
+
+
+def _site_independent(protein, out: Path, scan: Path) -> dict:
+    from seqvae.analysis.scoring import load_scorer
+    from seqvae.data.alignment import AlignmentOptions, read_alignment
+    from seqvae.training.baselines import fit_baseline, is_baseline_directory
+
+    folder = out / "_site_independent" / protein.name
+    cached = folder / "study_eval.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    if not is_baseline_directory(folder):
+        aln = read_alignment(protein.alignment, AlignmentOptions(reference=protein.reference))
+        fit_baseline(aln, "site-independent", folder, theta=0.2, overwrite=True)
+    result = _evaluate(load_scorer(folder), protein, scan, folder / "scores.csv")
+    cached.write_text(json.dumps(result))
+    return result
+
+
+def score_study(out: Path, variants: list[str], proteins: list[dict], samples: int) -> None:
+    import torch
+
+    from seqvae.analysis.scoring import VAEScorer
+    from seqvae.run import load
+    from seqvae.workflows.dms_panel import active_dimensions, load_panel
+
+    torch.set_num_threads(1)
+    root = Path(__file__).resolve().parents[1]
+    panel = {p.name: p for p in load_panel(root / "benchmarks" / "panel.yaml")}
+    rows = []
+    for entry in proteins:
+        protein = panel[entry["name"]]
+        scan = _scan(protein, out)
+        site = _site_independent(protein, out, scan)
+        rows.append(
+            {
+                "variant": "site-independent",
+                "protein": protein.name,
+                "spearman": site["spearman"],
+                "n_scored": site["n_scored"],
+            }
+        )
+        for variant in variants:
+            run_dir = out / variant / protein.name
+            if not (run_dir / "study_train.json").exists():
+                continue
+            cached = run_dir / f"study_eval_s{samples}.json"
+            if cached.exists():
+                result = json.loads(cached.read_text())
+            else:
+                run = load(run_dir)
+                started = time.perf_counter()
+                scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=variant)
+                result = _evaluate(scorer, protein, scan, run_dir / "study_scores.csv")
+                active, kl_total = active_dimensions(run)
+                with open(run_dir / "metrics.csv", newline="") as handle:
+                    last = list(csv.DictReader(handle))[-1]
+                train = json.loads((run_dir / "study_train.json").read_text())
+                result.update(
+                    active_dims=active,
+                    kl_encoded=kl_total,
+                    last_kl=float(last["kl"]),
+                    train_s=train["train_s"],
+                    steps=train["steps"],
+                    wall_s=time.perf_counter() - started,
+                )
+                cached.write_text(json.dumps(result))
+            rows.append({"variant": variant, "protein": protein.name, **result})
+            print(
+                f"{variant:>16} {protein.name:>6}: rho {result['spearman']:.4f} (site-ind. {site['spearman']:.4f}) "
+                f"active {result['active_dims']} KL {result['last_kl']:.2f} train {result['train_s']:.0f} s",
+                flush=True,
+            )
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "study.csv", index=False, float_format="%.6g")
+    print(table.pivot_table(index="variant", columns="protein", values="spearman").round(4).to_string())
+    if "active_dims" in table:
+        print(table.pivot_table(index="variant", columns="protein", values="active_dims").to_string())

@@ -1,0 +1,455 @@
+"""A panel of deep mutational scans as data, and train -> score -> evaluate over all of it.
+
+A panel file (YAML) lists proteins: the training alignment and its wild-type row, the scan and
+how to read it, and the Spearman ρ published on the same assay. :func:`run_panel` fits the
+site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
+ensemble) on every protein, scores its scan and writes one table (``panel.csv``,
+``panel.md``) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
+score are kept in ``OUT/<protein>/`` and skipped when the command is run again.
+
+A workflow (it trains, then analyses), like :mod:`seqvae.workflows.dms_benchmark`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_open, write_json
+
+__all__ = [
+    "PANEL_COLUMNS",
+    "PanelProtein",
+    "active_dimensions",
+    "load_panel",
+    "panel_markdown",
+    "run_panel",
+]
+
+_REQUIRED = ("name", "alignment", "scan", "measured_column")
+_KNOWN = (
+    *_REQUIRED,
+    "reference",
+    "separator",
+    "variant_column",
+    "mutation_separator",
+    "reference_sequence",
+    "published",
+    "notes",
+)
+PANEL_COLUMNS = (
+    "protein",
+    "model",
+    "spearman",
+    "ci_low",
+    "ci_high",
+    "n_scored",
+    "n_skipped",
+    "train_s",
+    "score_s",
+    "active_dims",
+    "kl",
+    "n_eff",
+    "length",
+)
+
+
+@dataclass
+class PanelProtein:
+    """One protein of a panel: what to train on, what to score, how to read it.
+
+    Attributes
+    ----------
+    name
+        Short name (also the folder under the output directory).
+    alignment, reference
+        Training alignment and the id of its wild-type row (``None``: the first row).
+    scan, separator, variant_column, measured_column, mutation_separator
+        The scan and how to read it (``separator``/``mutation_separator`` ``None``: detected).
+    reference_sequence
+        FASTA of the full wild type, for a trimmed reference row (see
+        :class:`~seqvae.analysis.mutations.MutationMapper`); ``None`` counts from the row's start.
+    published
+        Published Spearman ρ on the same assay, by method name.
+    """
+
+    name: str
+    alignment: Path
+    scan: Path
+    measured_column: str
+    reference: str | None = None
+    separator: str | None = None
+    variant_column: str | None = None
+    mutation_separator: str | None = None
+    reference_sequence: Path | None = None
+    published: dict[str, float] = field(default_factory=dict)
+
+
+def _auto(value: Any) -> Any:
+    return None if value in (None, "auto") else value
+
+
+def load_panel(path: str | Path) -> list[PanelProtein]:
+    """Read and check a panel file.
+
+    Relative paths are resolved against the folder named by the file's top-level ``root``
+    (itself relative to the panel file; default: the panel file's folder). Every file must
+    exist and every scan must have the named variant and measured columns.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the entry at fault: unreadable YAML, a missing key or file, a
+        column the scan lacks.
+    """
+    import yaml
+
+    from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("panel file not found", path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"cannot read the panel file ({first})", path) from None
+    if not isinstance(data, dict) or not isinstance(data.get("proteins"), list) or not data["proteins"]:
+        raise InputError("a panel file needs a non-empty list 'proteins'", path)
+    root = (path.parent / str(data.get("root", "."))).resolve()
+    proteins: list[PanelProtein] = []
+    for k, entry in enumerate(data["proteins"]):
+        where = f"proteins[{k}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: must be a mapping of settings", path)
+        where = f"protein {entry.get('name', k)!r}"
+        unknown = sorted(set(entry) - set(_KNOWN))
+        if unknown:
+            raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_KNOWN)})", path)
+        for key in _REQUIRED:
+            if entry.get(key) in (None, ""):
+                raise InputError(f"{where}: missing {key!r}", path)
+        files: dict[str, Path | None] = {}
+        for key in ("alignment", "scan", "reference_sequence"):
+            value = entry.get(key)
+            if value is None:
+                files[key] = None
+                continue
+            resolved = Path(value) if Path(value).is_absolute() else root / str(value)
+            if not resolved.is_file():
+                raise InputError(f"{where}: {key} {str(value)!r} not found (looked at {resolved})", path)
+            files[key] = resolved
+        mutation_separator = _auto(entry.get("mutation_separator"))
+        if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
+            raise InputError(
+                f"{where}: mutation_separator must be one of {', '.join(MUTATION_SEPARATORS)} or auto", path
+            )
+        published = entry.get("published") or {}
+        if not isinstance(published, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in published.values()
+        ):
+            raise InputError(f"{where}: published must map method names to numbers", path)
+        protein = PanelProtein(
+            name=str(entry["name"]),
+            alignment=files["alignment"],  # type: ignore[arg-type]
+            scan=files["scan"],  # type: ignore[arg-type]
+            measured_column=str(entry["measured_column"]),
+            reference=None if entry.get("reference") is None else str(entry["reference"]),
+            separator=_auto(entry.get("separator")),
+            variant_column=_auto(entry.get("variant_column")),
+            mutation_separator=mutation_separator,
+            reference_sequence=files["reference_sequence"],
+            published={str(name): float(v) for name, v in published.items()},
+        )
+        sep = protein.separator or detect_separator(protein.scan)
+        try:
+            columns = list(pd.read_csv(protein.scan, nrows=0, sep=sep).columns)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise InputError(f"{where}: cannot read the scan ({str(err).splitlines()[0]})", path) from None
+        for key in ("variant_column", "measured_column"):
+            column = getattr(protein, key)
+            if column is not None and column not in columns:
+                raise InputError(
+                    f"{where}: {key} {column!r} is not a column of {protein.scan.name} "
+                    f"(columns: {', '.join(columns)})",
+                    path,
+                )
+        if protein.variant_column is None and not {"mutant", "mutated_sequence"} & set(columns):
+            raise InputError(f"{where}: name the variant_column ({protein.scan.name} has no 'mutant')", path)
+        proteins.append(protein)
+    names = [p.name for p in proteins]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InputError(f"protein name {duplicated[0]!r} appears twice", path)
+    return proteins
+
+
+def active_dimensions(run, threshold: float | None = None) -> tuple[int, float]:
+    """Active latent dimensions of a VAE run over its training sequences, and their mean KL.
+
+    A dimension is active when the weighted variance of its posterior mean exceeds the
+    threshold of :func:`~seqvae.analysis.diagnostics.latent_diagnostics` (0.1).
+    """
+    from seqvae.analysis.diagnostics import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
+
+    codes, weights, _, _ = run.training_data()
+    mean, logvar = run.encode(codes)
+    diagnostics = latent_diagnostics(mean, logvar, weights, threshold or DEFAULT_ACTIVE_THRESHOLD)
+    return diagnostics.n_active, diagnostics.total_kl
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _run_finished(path: Path) -> bool:
+    summary = _read_json(path / "summary.json")
+    return bool(summary) and summary.get("status") == "finished" and (path / "model.safetensors").exists()
+
+
+def _evaluate_member(
+    scorer,
+    protein: PanelProtein,
+    wild_type,
+    folder: Path,
+    key: str,
+) -> dict:
+    """Score the scan with ``scorer`` (skipped when ``eval_<key>.json`` exists) and evaluate."""
+    from seqvae.analysis.evaluation import evaluate_scores
+    from seqvae.analysis.scoring import score_file
+
+    cached = _read_json(folder / f"eval_{key}.json")
+    if cached is not None:
+        return cached
+    report = score_file(
+        scorer,
+        protein.scan,
+        folder / f"scores_{key}.csv",
+        mutant_column=protein.variant_column,
+        score_column=protein.measured_column,
+        sep=protein.separator,
+        mutation_separator=protein.mutation_separator,
+        wild_type=wild_type,
+        skip_mismatches=False,
+    )
+    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
+    result = {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
+    write_json(folder / f"eval_{key}.json", result)
+    return result
+
+
+def run_panel(
+    proteins: list[PanelProtein],
+    out: str | Path,
+    preset: str = "fitness",
+    models: tuple[str, ...] | list[str] = ("site-independent", "potts", "vae"),
+    ensemble: int = 1,
+    samples: int = 200,
+    potts_iterations: int = 30,
+    overrides: dict | None = None,
+    threads: int | None = None,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Train -> score -> evaluate every protein of a panel; resumable.
+
+    Parameters
+    ----------
+    proteins
+        From :func:`load_panel`.
+    out
+        Output folder: ``<protein>/`` with the fitted models (``site-independent/``,
+        ``potts/``, ``vae_seed<k>/``), their scores and evaluations, plus ``panel.csv``,
+        ``panel.md`` and ``panel.png`` for the whole panel (rewritten after each protein).
+    preset, overrides
+        The VAE: a preset and ``{"model.x": value}`` overrides (also ``training.threads``).
+    ensemble
+        VAEs with seeds ``0 .. ensemble-1``; with more than one, an ensemble row averages them.
+    samples
+        z draws per variant when scoring VAEs.
+    threads
+        CPU threads for training and scoring (``None``: the preset's / torch's choice).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per protein and model, columns :data:`PANEL_COLUMNS`.
+    """
+    from seqvae.analysis.mutations import read_wild_type
+    from seqvae.analysis.scoring import EnsembleScorer, VAEScorer, load_scorer
+    from seqvae.data.alignment import read_alignment
+    from seqvae.data.weights import compute_sequence_weights
+    from seqvae.run import load, train
+    from seqvae.training.baselines import PottsSettings, fit_baseline, is_baseline_directory
+    from seqvae.training.config import preset_config
+    from seqvae.utils import torch_threads
+
+    unknown = sorted(set(models) - {"site-independent", "potts", "vae"})
+    if unknown:
+        raise InputError(f"unknown model {unknown[0]!r}; choose from site-independent, potts, vae")
+    if ensemble < 1:
+        raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
+    out = Path(out)
+    base = preset_config(preset).updated(overrides or {})
+    if threads is not None:
+        base = base.updated({"training.threads": threads})
+    # every alignment is read and every reference sequence checked against its row before
+    # anything is written
+    from seqvae.analysis.mutations import MutationMapper
+
+    prepared = []
+    for protein in proteins:
+        wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+        config = base.updated({"data.reference": protein.reference}) if protein.reference else base
+        aln = read_alignment(protein.alignment, config.data.alignment_options())
+        MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
+        prepared.append((protein, wild_type, config, aln))
+    rows: list[dict] = []
+    for protein, wild_type, config, aln in prepared:
+        folder = out / protein.name
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
+        aln.theta = config.data.theta
+        log(
+            f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f} "
+            f"(weights {time.perf_counter() - started:.1f} s)"
+        )
+        common = {"protein": protein.name, "n_eff": aln.n_eff, "length": aln.length}
+        timings = _read_json(folder / "timings.json") or {}
+        for kind in ("site-independent", "potts"):
+            if kind not in models:
+                continue
+            target = folder / kind
+            if not (is_baseline_directory(target) and kind in timings):
+                started = time.perf_counter()
+                with torch_threads(threads):
+                    fit_baseline(
+                        aln,
+                        kind,
+                        target,
+                        theta=config.data.theta,
+                        potts=PottsSettings(max_iterations=potts_iterations),
+                        overwrite=True,
+                    )
+                timings[kind] = time.perf_counter() - started
+                write_json(folder / "timings.json", timings)
+                log(f"{protein.name} {kind}: fitted in {timings[kind]:.1f} s")
+            with torch_threads(threads):
+                result = _evaluate_member(load_scorer(target), protein, wild_type, folder, kind)
+            rows.append(_row(common, kind, result, timings[kind]))
+            log(f"{protein.name} {kind}: rho {result['spearman']:.4f}")
+        if "vae" in models:
+            members = []
+            for seed in range(ensemble):
+                key = f"vae_seed{seed}"
+                target = folder / key
+                if not (_run_finished(target) and key in timings):
+                    started = time.perf_counter()
+                    train(
+                        aln, config.updated({"seed": seed}), out=target, overwrite=True, show_progress=False
+                    )
+                    timings[key] = time.perf_counter() - started
+                    write_json(folder / "timings.json", timings)
+                run = load(target)
+                if f"{key}_active" not in timings:
+                    timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
+                    write_json(folder / "timings.json", timings)
+                scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=key)
+                members.append(scorer)
+                with torch_threads(threads):
+                    result = _evaluate_member(scorer, protein, wild_type, folder, key)
+                rows.append(
+                    _row(
+                        common,
+                        f"vae (seed {seed})",
+                        result,
+                        timings[key],
+                        timings[f"{key}_active"],
+                        timings[f"{key}_kl"],
+                    )
+                )
+                log(
+                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
+                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+                )
+            if len(members) > 1:
+                with torch_threads(threads):
+                    result = _evaluate_member(
+                        EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
+                    )
+                total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
+                rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
+        write_panel_outputs(rows, proteins, out, preset)
+    return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+
+
+def _row(
+    common: dict, model: str, result: dict, train_s: float, active: int | None = None, kl: float | None = None
+) -> dict:
+    return {
+        **common,
+        "model": model,
+        "spearman": result["spearman"],
+        "ci_low": result["ci_low"],
+        "ci_high": result["ci_high"],
+        "n_scored": result["n_scored"],
+        "n_skipped": result["n_skipped"],
+        "train_s": train_s,
+        "score_s": result["score_s"],
+        "active_dims": active,
+        "kl": kl,
+    }
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: str) -> str:
+    """The panel table as Markdown: ρ with its 95 % bootstrap interval, counts, times, active
+    dimensions, and the published figures per protein."""
+    lines = [
+        f"# DMS panel (VAE preset `{preset}`)",
+        "",
+        "| protein | model | Spearman ρ | 95 % CI | N scored | N skipped | train s | score s | active dims | KL |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table.to_dict("records"):
+        active = row["active_dims"]
+        lines.append(
+            f"| {row['protein']} | {row['model']} | {_fmt(row['spearman'], 3)} | "
+            f"{_fmt(row['ci_low'], 3)}–{_fmt(row['ci_high'], 3)} | {row['n_scored']} | {row['n_skipped']} | "
+            f"{_fmt(row['train_s'], 0)} | {_fmt(row['score_s'], 1)} | "
+            f"{'' if active is None or pd.isna(active) else int(active)} | {_fmt(row['kl'], 2)} |"
+        )
+    lines += ["", "Published on the same assays:", ""]
+    for protein in proteins:
+        if protein.published:
+            shown = ", ".join(f"{name} {value:.3f}" for name, value in protein.published.items())
+            lines.append(f"- {protein.name}: {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def write_panel_outputs(rows: list[dict], proteins: list[PanelProtein], out: Path, preset: str) -> None:
+    """Write ``panel.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
+    from seqvae.plots.panel import plot_panel
+
+    table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+    with atomic_open(out / "panel.csv", "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
+    with atomic_open(out / "panel.md", "w", encoding="utf-8") as handle:
+        handle.write(panel_markdown(table, proteins, preset))
+    plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")

@@ -1,0 +1,142 @@
+"""The DMS panel: a panel file, one resumable command, its table and figure, and bad panels."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import shared_file
+from seqvae.cli.main import main
+from seqvae.errors import InputError
+from seqvae.workflows.dms_panel import load_panel
+
+TINY_VAE = [
+    "--set",
+    "training.max_steps=3",
+    "--set",
+    "model.encoder_hidden=[16]",
+    "--set",
+    "model.decoder_hidden=[16]",
+    "--set",
+    "model.latent_dim=2",
+    "--set",
+    "training.batch_size=16",
+]
+
+
+def _write_panel(tmp_path, scan_name="scan.csv", variant="variant", measured="fitness", extra="") -> object:
+    alignment = shared_file("blat/BLAT_ECOLX_test.a2m")
+    scan = tmp_path / "scan.csv"
+    scan.write_text(
+        "variant;fitness\nA182T;1.0\nV29A;0.4\nA182T/V29A;0.2\nH24A;0.3\nA300V;0.1\nI45A;0.8\nS104K;0.9\n"
+    )
+    panel = tmp_path / "panel.yaml"
+    panel.write_text(
+        "proteins:\n"
+        "  - name: tinyBLAT\n"
+        f"    alignment: {alignment}\n"
+        f"    scan: {scan_name}\n"
+        "    separator: auto\n"
+        f"    variant_column: {variant}\n"
+        f"    measured_column: {measured}\n"
+        "    mutation_separator: /\n"
+        "    published: {DeepSequence: 0.744}\n" + extra
+    )
+    return panel
+
+
+def test_project_panel_reads():
+    from pathlib import Path
+
+    for name in (
+        "blat/BLAT_ECOLX_Ranganathan2015.csv",
+        "avgfp/avGFP.csv",
+        "pdz3/DLG4_RAT_Ranganathan2012.csv",
+    ):
+        shared_file(name)
+    proteins = load_panel(Path(__file__).resolve().parents[1] / "benchmarks" / "panel.yaml")
+    assert [p.name for p in proteins] == ["BLAT", "avGFP", "PDZ3"]
+    gfp = proteins[1]
+    assert (gfp.separator, gfp.mutation_separator, gfp.variant_column) == (";", "/", "variant")
+    assert proteins[2].reference == "DLG4_RAT/313-391" and proteins[2].reference_sequence.is_file()
+
+
+def test_panel_command_table_figure_and_resume(tmp_path, capsys):
+    panel = _write_panel(tmp_path)
+    out = tmp_path / "out"
+    args = [
+        "benchmark-dms",
+        "--panel",
+        str(panel),
+        "--out",
+        str(out),
+        "--models",
+        "site-independent,vae",
+        "--samples",
+        "2",
+        *TINY_VAE,
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "panel.csv")
+    assert list(table["model"]) == ["site-independent", "vae (seed 0)"]
+    assert (table["n_scored"] == 5).all()  # H24A: not a focus column; A300V: outside the reference
+    assert (table["n_skipped"] == 2).all()
+    assert table["train_s"].notna().all() and table["score_s"].notna().all()
+    assert table.loc[1, "active_dims"] >= 0
+    markdown = (out / "panel.md").read_text()
+    assert "| tinyBLAT | vae (seed 0) |" in markdown and "DeepSequence 0.744" in markdown
+    assert (out / "panel.png").stat().st_size > 1000
+    model_file = out / "tinyBLAT" / "vae_seed0" / "model.safetensors"
+    stamp = model_file.stat().st_mtime_ns
+    timings = json.loads((out / "tinyBLAT" / "timings.json").read_text())
+    capsys.readouterr()
+    # rerun: nothing is fitted or scored again, the same table comes out
+    assert main(args) == 0
+    log = capsys.readouterr().err
+    assert "fitted" not in log
+    assert model_file.stat().st_mtime_ns == stamp
+    assert json.loads((out / "tinyBLAT" / "timings.json").read_text()) == timings
+    pd.testing.assert_frame_equal(pd.read_csv(out / "panel.csv"), table)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scan_name": "missing.csv"}, "scan 'missing.csv' not found"),
+        ({"measured": "nope"}, "measured_column 'nope' is not a column of scan.csv"),
+        ({"variant": "mutant"}, "variant_column 'mutant' is not a column"),
+        ({"extra": "    colour: red\n"}, "unknown key 'colour'"),
+    ],
+)
+def test_bad_panel_entry(tmp_path, capsys, kwargs, message):
+    panel = _write_panel(tmp_path, **kwargs)
+    out = tmp_path / "out"
+    assert main(["benchmark-dms", "--panel", str(panel), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unreadable_panel_file(tmp_path, capsys):
+    panel = tmp_path / "panel.yaml"
+    panel.write_text("proteins: [\n  - name: x\n")
+    out = tmp_path / "out"
+    assert main(["benchmark-dms", "--panel", str(panel), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the panel file" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    with pytest.raises(InputError, match="panel file not found"):
+        load_panel(tmp_path / "absent.yaml")
+
+
+def test_panel_reference_sequence_that_does_not_align(tmp_path, capsys):
+    fasta = tmp_path / "wt.fasta"
+    fasta.write_text(">other\n" + "W" * 200 + "\n")
+    panel = _write_panel(tmp_path, extra=f"    reference_sequence: {fasta}\n")
+    out = tmp_path / "out"
+    assert main(["benchmark-dms", "--panel", str(panel), "--out", str(out), *TINY_VAE]) == 2
+    err = capsys.readouterr().err
+    assert "does not align" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
