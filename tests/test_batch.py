@@ -253,7 +253,7 @@ def _one_error_line(capsys) -> str:
         (lambda m: m.update(seeds=[0, 0]), "duplicate task: seed 0 is listed twice"),
         (lambda m: m["families"][1].update(scans=["scan.csv", "scan.csv"]), "duplicate task: scan 'scan'"),
         (lambda m: m["families"][0].update(colour="red"), "unknown key 'colour'"),
-        (lambda m: m["families"][0]["scans"][0].update(sep=";"), "unknown key 'sep'"),
+        (lambda m: m["families"][0]["scans"][0].update(separator=";"), "unknown key 'separator'"),
         (lambda m: m["overrides"].update({"model.beta": -1}), "model.beta"),
     ],
 )
