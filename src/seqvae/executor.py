@@ -203,12 +203,30 @@ class Executor:
         self.jobs = jobs
         self.threads_per_job = threads_per_job
 
+    # with-blocks nest: the backend's resources are held until the outermost block ends
+    _depth = 0
+    _held = False
+
     def __enter__(self) -> Executor:
-        """Hold the backend's resources (a Ray cluster) over several :meth:`run` calls."""
+        """Hold the backend's resources (a worker pool, a Ray cluster) over several :meth:`run` calls."""
+        if not self._depth:
+            self._acquire()
+        self._depth += 1
+        self._held = True
         return self
 
     def __exit__(self, *exc_info) -> None:
-        return None
+        self._depth -= 1
+        if self._depth:
+            return  # an outer block still holds the resources
+        self._held = False
+        self._release()
+
+    def _acquire(self) -> None:
+        """Start what :meth:`__enter__` holds (nothing by default)."""
+
+    def _release(self) -> None:
+        """Free what :meth:`__enter__` held (nothing by default)."""
 
     def run(
         self,
@@ -281,7 +299,6 @@ class LocalExecutor(Executor):
 
     name = "local"
     _pool: ProcessPoolExecutor | None = None
-    _held = False
 
     def _start_pool(self, workers: int) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
@@ -300,16 +317,7 @@ class LocalExecutor(Executor):
                     os.environ[key] = value
         return pool
 
-    def __enter__(self) -> LocalExecutor:
-        self._depth = getattr(self, "_depth", 0) + 1
-        self._held = True
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._depth -= 1
-        if self._depth:
-            return  # an outer block still holds the pool
-        self._held = False
+    def _release(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -401,17 +409,10 @@ class RayExecutor(Executor):
         }
         self._started_here = True
 
-    def __enter__(self) -> RayExecutor:
+    def _acquire(self) -> None:
         self.start()
-        self._depth = getattr(self, "_depth", 0) + 1
-        self._held = True
-        return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._depth -= 1
-        if self._depth:
-            return  # an outer block still holds the cluster
-        self._held = False
+    def _release(self) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -422,7 +423,7 @@ class RayExecutor(Executor):
     def _run(self, tasks, deliver, catch) -> None:
         ray = self.ray
         self.start()
-        held = getattr(self, "_held", False)
+        held = self._held
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(execute_task)
             if self.address is not None:  # a local cluster's workers inherit this process's variables
