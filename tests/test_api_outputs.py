@@ -1,4 +1,4 @@
-"""Every CLI output folder can be rebuilt from the Python API alone: results save themselves
+"""The CLI output folders of couplings, compare and sca rebuilt from the Python API alone: results save themselves
 (data files), plots draw them (figures), byte for byte apart from timings."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from seqvae.plots.matrices import plot_comparison, plot_coupling_matrix
 from seqvae.report.sections import _holds
 from test_couplings_cli import _toy_fasta
 
-TIMINGS = {"elapsed_s", "neighbours_per_s"}
+TIMINGS = {"elapsed_s", "neighbours_per_s", "timings_s"}
 
 
 def same_folder(cli_dir, api_dir) -> None:
@@ -79,3 +79,20 @@ def test_report_tells_a_potts_folder_from_vae_couplings(tiny_run, tmp_path):
     assert (potts / "couplings.npz").exists() and not _holds(potts, "couplings.npz")
     assert main(["couplings", str(root / "run"), "--out", str(tmp_path / "vae"), "--n-ref", "2"]) == 0
     assert _holds(tmp_path / "vae", "couplings.npz")
+
+
+def test_sca_folder_from_the_api(tiny_run):
+    from seqvae.analysis.sca import SCAOptions, run_sca
+    from seqvae.data.alignment import read_alignment
+    from seqvae.plots.matrices import plot_sca
+
+    root, fasta = tiny_run
+    flags = ["--randomisations", "2", "--stability-seeds", "2", "--min-identity", "0", "--max-identity", "1"]
+    assert main(["sca", str(fasta), "--out", str(root / "cli_sca"), *flags]) == 0
+    options = SCAOptions(
+        n_randomisations=2, n_stability_seeds=2, min_identity=0.0, max_identity=1.0
+    ).validate()
+    result = run_sca(read_alignment(fasta, nonstandard="drop"), options, None)
+    result.save(root / "api_sca")
+    plot_sca(result, root / "api_sca")
+    same_folder(root / "cli_sca", root / "api_sca")

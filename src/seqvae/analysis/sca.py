@@ -768,6 +768,10 @@ class SCAResult:
     def n_components(self) -> int:
         return int(self.ics.shape[1])
 
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write this result's files into ``out`` (see :func:`write_sca_outputs`)."""
+        return write_sca_outputs(self, out)
+
     def summary(self) -> dict:
         sizes = [int(g.size) for g in self.ic_groups.groups]
         return {
