@@ -56,6 +56,7 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no empty line on a redirected stderr
     )
 
 

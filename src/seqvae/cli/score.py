@@ -255,6 +255,7 @@ def score(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # no empty line on a redirected stderr
         ) as bar:
             task = bar.add_task("score", total=None)
             report = score_file(
@@ -345,6 +346,7 @@ def baseline_fit(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no empty line on a redirected stderr
     ) as bar:
         task = bar.add_task("fit", info="")
         _, info = fit_baseline(
