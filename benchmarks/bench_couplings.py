@@ -27,12 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 import seqvae  # noqa: E402
 from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E402
+from benchmarks.shared_data import BLAT_ALIGNMENT, SHARED_DATA  # noqa: E402
 from seqvae.analysis import sca as S  # noqa: E402
 from seqvae.analysis.couplings import CouplingOptions, coupling_deltas, first_layer_table, vae_couplings  # noqa: E402
 from seqvae.models.vae import VAE  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-BLAT = DATA / "blat" / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
+DATA = SHARED_DATA
+BLAT = BLAT_ALIGNMENT
 S1A = DATA / "s1a" / "halabi_s1a_alignment.fasta"
 BLAT_MODEL = {
     "latent_dim": 30,

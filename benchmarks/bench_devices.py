@@ -25,10 +25,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.roof import machine_description  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data" / "blat"
-ALIGNMENT = DATA / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
-DMS = DATA / "BLAT_ECOLX_Ranganathan2015.csv"
+from benchmarks.shared_data import BLAT_ALIGNMENT as ALIGNMENT  # noqa: E402
+from benchmarks.shared_data import BLAT_DMS as DMS  # noqa: E402
 
 
 def _sync(device: str) -> None:

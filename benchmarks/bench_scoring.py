@@ -33,11 +33,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E402
+from benchmarks.shared_data import BLAT_ALIGNMENT as ALIGNMENT  # noqa: E402
+from benchmarks.shared_data import BLAT_DMS as DMS  # noqa: E402
 from seqvae.analysis.scoring import VAEScorer, load_scorer, score_file  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "blat"
-ALIGNMENT = DATA / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m"
-DMS = DATA / "BLAT_ECOLX_Ranganathan2015.csv"
 DEFAULT_CONFIGS = "200:iid:float32,20:anti:float32,20:anti:bfloat16"
 
 

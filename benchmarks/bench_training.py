@@ -37,14 +37,15 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E402
+from benchmarks.shared_data import BLAT_ALIGNMENT, SHARED_DATA  # noqa: E402
 from seqvae import preset_config, read_alignment  # noqa: E402
 from seqvae.data.weights import compute_sequence_weights  # noqa: E402
 from seqvae.models.vae import VAE  # noqa: E402
 from seqvae.training.trainer import Trainer, choose_threads, make_adam, parameter_groups  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 CASES = {
-    "fitness": DATA / "blat" / "BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m",
+    "fitness": BLAT_ALIGNMENT,
     "explore": DATA / "sh3" / "sh3_59.fasta",
 }
 DEFAULT_THREADS = torch.get_num_threads()
