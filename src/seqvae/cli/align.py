@@ -10,6 +10,7 @@ from rich.table import Table
 
 from seqvae.cli.common import console, parse_number_list, stdout
 from seqvae.cli.core import print_summary_tables
+from seqvae.data.weights import DEFAULT_THETA
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +41,9 @@ def align(
         float, typer.Option(help="Lower-case (do not model) columns occupied in fewer of the kept sequences.")
     ] = 0.7,
     cpus: Annotated[int, typer.Option(help="Search threads (0: automatic).")] = 0,
-    theta: Annotated[float, typer.Option(help="Identity threshold of the weights in the summary.")] = 0.2,
+    theta: Annotated[
+        float, typer.Option(help="Identity threshold of the weights in the summary.")
+    ] = DEFAULT_THETA,
 ) -> None:
     """Build a family alignment from one sequence: jackhmmer with EVcouplings/EVE's defaults."""
     from seqvae.workflows.align import align_sweep, build_family

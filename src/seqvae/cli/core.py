@@ -11,7 +11,7 @@ from rich.table import Table
 
 from seqvae.cli.common import DEVICE_HELP, console, parse_set_options, print_json, run_on_device, stdout
 from seqvae.data.alignment import alignment_summary, read_alignment
-from seqvae.data.weights import compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
 def info(
     alignment: AlignmentArg,
     reference: ReferenceOpt = None,
-    theta: ThetaOpt = 0.2,
+    theta: ThetaOpt = DEFAULT_THETA,
     no_weights: Annotated[bool, typer.Option("--no-weights", help="Skip sequence weights (N_eff).")] = False,
     nonstandard: Annotated[
         str, typer.Option(help="drop sequences with non-standard residues, or map them to gap")

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seqvae.cli.common import DEVICE_HELP, console, device_option, stdout
+from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
 
@@ -318,7 +319,7 @@ def baseline_fit(
     alignment: Annotated[Path, typer.Argument(help="Training alignment (FASTA, A2M, A3M, Stockholm).")],
     model: Annotated[str, typer.Option("--model", help="site-independent or potts.")] = "site-independent",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to create.")] = Path("runs/baseline"),
-    theta: Annotated[float | None, typer.Option(help="Sequence-weight identity threshold.")] = 0.2,
+    theta: Annotated[float | None, typer.Option(help="Sequence-weight identity threshold.")] = DEFAULT_THETA,
     pseudocount: Annotated[
         float, typer.Option(help="Site-independent: weighted pseudocount per state.")
     ] = 1.0,

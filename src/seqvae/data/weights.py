@@ -24,6 +24,9 @@ import torch
 from seqvae.data.onehot import one_hot
 from seqvae.errors import InputError
 
+# DeepSequence/EVE: neighbours are sequences with identity > 1 - θ
+DEFAULT_THETA = 0.2
+
 
 def fast_exact_dtype() -> torch.dtype:
     """bfloat16 where oneDNN has a bfloat16 matmul for this CPU (AVX512 / AMX), else float32.
@@ -60,7 +63,7 @@ def identity_thresholds(non_gap_lengths: np.ndarray, theta: float) -> np.ndarray
 def compute_sequence_weights(
     codes: np.ndarray,
     gap_code: int,
-    theta: float | None = 0.2,
+    theta: float | None = DEFAULT_THETA,
     block_size: int = 2048,
     dtype: torch.dtype | None = None,
     cache_bytes: int = 512 * 2**20,

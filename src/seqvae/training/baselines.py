@@ -27,7 +27,7 @@ from safetensors.torch import save_file
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.onehot import one_hot
-from seqvae.data.weights import compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
@@ -298,7 +298,7 @@ def fit_baseline(
     alignment: Alignment,
     kind: str,
     out: str | Path,
-    theta: float | None = 0.2,
+    theta: float | None = DEFAULT_THETA,
     pseudocount: float = 1.0,
     model_gaps: bool = False,
     potts: PottsSettings | None = None,

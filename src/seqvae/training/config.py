@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from seqvae.data.alphabet import get_alphabet
+from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import FORMATS
 from seqvae.models.vae import ModelConfig
@@ -32,7 +33,7 @@ class DataConfig:
     max_sequence_gap_fraction: float | None = None
     max_column_gap_fraction: float | None = None
     format: str | None = None
-    theta: float | None = 0.2
+    theta: float | None = DEFAULT_THETA
 
     def validate(self) -> DataConfig:
         coerce_fields(self, "data")

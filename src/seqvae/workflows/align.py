@@ -34,7 +34,7 @@ from seqvae.data.search import (
     jackhmmer_search,
     read_query,
 )
-from seqvae.data.weights import compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import RawAlignment, SequenceRecord
 from seqvae.io.atomic import atomic_open, write_json
@@ -117,7 +117,7 @@ def build_family(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_column_occupancy: float = DEFAULT_MIN_COLUMN_OCCUPANCY,
     cpus: int = 0,
-    theta: float = 0.2,
+    theta: float = DEFAULT_THETA,
     progress: Callable[[IterationSummary], None] | None = None,
 ) -> FamilyAlignment:
     """Search, filter, write (when ``out`` is given) and read back a family alignment.
@@ -233,7 +233,7 @@ def align(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_column_occupancy: float = DEFAULT_MIN_COLUMN_OCCUPANCY,
     cpus: int = 0,
-    theta: float = 0.2,
+    theta: float = DEFAULT_THETA,
     progress: Callable[[IterationSummary], None] | None = None,
 ) -> Alignment:
     """Build a family alignment from one sequence (jackhmmer, EVcouplings/EVE defaults).
@@ -364,7 +364,7 @@ def align_sweep(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     min_column_occupancy: float = DEFAULT_MIN_COLUMN_OCCUPANCY,
     cpus: int = 0,
-    theta: float = 0.2,
+    theta: float = DEFAULT_THETA,
     progress: Callable[[float, IterationSummary], None] | None = None,
 ) -> SweepResult:
     """One alignment per bit score (``<stem>_b0.3.a2m``, ...), a table of the candidates
