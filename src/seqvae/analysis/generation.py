@@ -21,6 +21,7 @@ ELBO samples never changes the designs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,26 @@ from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.models.vae import VAE
 
 DECODINGS = ("sample", "argmax")
+
+# The files of a generated set are named after its FASTA: designs.fasta, designs.csv (one row per
+# sequence), designs.json (the settings) and, for an interpolation, designs.png (the figure drawn
+# by seqvae.plots.generation.plot_design_figures).
+DESIGNS_FASTA = "designs.fasta"  # `seqvae generate`'s default --out
+TABLE_SUFFIX = ".csv"
+SETTINGS_SUFFIX = ".json"
+FIGURE_SUFFIX = ".png"
+
+
+def sequence_set_files(fasta_path: str | Path) -> dict[str, Path]:
+    """The files of a generated set written to ``fasta_path``: ``fasta``, ``table`` (CSV),
+    ``settings`` (JSON) and ``figure`` (PNG, interpolations only), all beside the FASTA."""
+    fasta_path = Path(fasta_path)
+    return {
+        "fasta": fasta_path,
+        "table": fasta_path.with_suffix(TABLE_SUFFIX),
+        "settings": fasta_path.with_suffix(SETTINGS_SUFFIX),
+        "figure": fasta_path.with_suffix(FIGURE_SUFFIX),
+    }
 
 
 # -- latent regions ----------------------------------------------------------------------------
@@ -699,10 +720,49 @@ class DesignSet:
         data.update(self.extra)
         return pd.DataFrame(data)
 
-    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
-        """Write ``designs.fasta``, ``designs.csv`` and ``designs.json`` (settings), atomically."""
+    def to_frame(self) -> pd.DataFrame:
+        """The CSV :meth:`save` writes (the same as :meth:`table`)."""
+        return self.table()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings and counts :meth:`save` writes as JSON beside the FASTA."""
+        return dict(self.metadata)
+
+    def save(self, fasta_path: str | Path = DESIGNS_FASTA) -> dict[str, Path]:
+        """Write the FASTA, the CSV and the JSON of settings (:func:`sequence_set_files`), atomically.
+
+        Returns
+        -------
+        dict
+            ``fasta``, ``table`` and ``settings`` paths.
+        """
         notes = [f" elbo={elbo:.3f}" if np.isfinite(elbo) else "" for elbo in self.elbo]
         return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
+        """Write ``designs.fasta``, ``designs.csv`` and ``designs.json`` (settings), atomically."""
+        paths = self.save(fasta_path)
+        return paths["fasta"], paths["table"], paths["settings"]
+
+    def describe(self) -> str:
+        """One line: how many designs, their median ELBO and their distance to the training set."""
+        elbo = (
+            f"median ELBO {float(np.median(self.elbo)):.2f}"
+            if self.metadata.get("elbo_samples")
+            else "ELBO skipped"
+        )
+        return (
+            f"{len(self)} designs ({self.metadata['decoding']}): {elbo}, "
+            f"median Hamming to nearest natural {np.median(self.nearest_hamming):.0f}, "
+            f"{int((self.nearest_hamming == 0).sum())} identical to a training sequence"
+        )
+
+    @property
+    def note(self) -> str | None:
+        """What to tell a reader about gaps (a run without a gap state designs none), or ``None``."""
+        if self.metadata.get("model_gaps", True):
+            return None
+        return "note: the run has no gap state (model_gaps=False), so the designs contain no gaps"
 
 
 def _write_sequence_set(
@@ -712,20 +772,20 @@ def _write_sequence_set(
     notes: list[str],
     table: pd.DataFrame,
     metadata: dict[str, Any],
-) -> tuple[Path, Path, Path]:
+) -> dict[str, Path]:
     """The FASTA (header notes after the id), the CSV and the JSON of settings, atomically."""
     fasta_path = Path(fasta_path)
-    if fasta_path.suffix.lower() in (".csv", ".json"):
+    if fasta_path.suffix.lower() in (TABLE_SUFFIX, SETTINGS_SUFFIX):
         raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
-    csv_path = fasta_path.with_suffix(".csv")
-    json_path = fasta_path.with_suffix(".json")
-    with atomic_open(fasta_path, "w", encoding="utf-8") as handle:
+    paths = sequence_set_files(fasta_path)
+    del paths["figure"]
+    with atomic_open(paths["fasta"], "w", encoding="utf-8") as handle:
         for name, sequence, note in zip(ids, sequences, notes):
             handle.write(f">{name}{note}\n{sequence}\n")
-    with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_open(paths["table"], "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False, float_format="%.6g")
-    write_json(json_path, metadata)
-    return fasta_path, csv_path, json_path
+    write_json(paths["settings"], metadata)
+    return paths
 
 
 def _annotate(
@@ -925,10 +985,45 @@ class SampleSet:
             {"id": self.ids, "sequence": self.sequences(), self.score_name: self.log_likelihood}
         )
 
-    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
-        """Write the FASTA, a CSV (id, sequence, score) and a JSON of settings."""
+    def to_frame(self) -> pd.DataFrame:
+        """The CSV :meth:`save` writes (the same as :meth:`table`)."""
+        return self.table()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings and counts :meth:`save` writes as JSON beside the FASTA."""
+        return dict(self.metadata)
+
+    def save(self, fasta_path: str | Path = DESIGNS_FASTA) -> dict[str, Path]:
+        """Write the FASTA, a CSV (id, sequence, score) and a JSON of settings
+        (:func:`sequence_set_files`); returns the ``fasta``, ``table`` and ``settings`` paths."""
         notes = [f" {self.score_name}={value:.3f}" for value in self.log_likelihood]
         return _write_sequence_set(fasta_path, self.ids, self.sequences(), notes, self.table(), self.metadata)
+
+    def write(self, fasta_path: str | Path) -> tuple[Path, Path, Path]:
+        """Write the FASTA, a CSV (id, sequence, score) and a JSON of settings."""
+        paths = self.save(fasta_path)
+        return paths["fasta"], paths["table"], paths["settings"]
+
+    def describe(self) -> str:
+        """One line: how the samples were drawn and their score (a Potts model: whether the chains settled)."""
+        if self.metadata.get("model") == "potts":
+            before, last = self.metadata["mean_hamiltonian_last_two_tenths"]
+            return (
+                f"{len(self)} Gibbs samples from the Potts model ({self.metadata['sweeps']} sweeps): "
+                f"mean H {before:.2f} over the second-last tenth of the sweeps, {last:.2f} over the last "
+                "(close values: the chains have settled; otherwise raise --sweeps)"
+            )
+        return (
+            f"{len(self)} samples from the site-independent model: median log-likelihood "
+            f"{float(np.median(self.log_likelihood)):.2f}"
+        )
+
+    @property
+    def note(self) -> str | None:
+        """What to tell a reader about gaps (a model fitted without the gap state draws none), or ``None``."""
+        if self.metadata.get("model_gaps", True):
+            return None
+        return "note: fitted without --model-gaps, so the samples contain no gaps"
 
 
 def sample_site_independent(
@@ -1043,4 +1138,296 @@ def sample_potts(
             "note": "hamiltonian = log p(x) + log Z (higher = more probable); chains start from "
             "uniform random sequences",
         },
+    )
+
+
+# -- what `seqvae generate` does, as one call ------------------------------------------------------
+def read_id_list(value: str | Path) -> list[str]:
+    """Sequence ids from a file (one per line, or a CSV/TSV with an ``id`` column) or a comma list.
+
+    Parameters
+    ----------
+    value
+        A path to an existing file, or ids separated by commas (``"seq1,seq7"``).
+
+    Raises
+    ------
+    InputError
+        A table without an ``id`` column, or a file that cannot be read.
+    """
+    path = Path(value)
+    if path.is_file():
+        from seqvae.io.alignment_formats import read_text
+        from seqvae.io.tables import read_table
+
+        text = read_text(path)
+        lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        if lines and ("," in lines[0] or "\t" in lines[0]):
+            table = read_table(path, "cannot read the id table", sep=None, engine="python", dtype=str)
+            if "id" not in table.columns:
+                raise InputError("an id table needs an 'id' column", path, 1)
+            return [v for v in table["id"].dropna().astype(str)]
+        return lines
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def check_fasta_target(out: str | Path) -> None:
+    """Refuse an output path that names one of the files written beside the FASTA."""
+    if Path(out).suffix.lower() in (TABLE_SUFFIX, SETTINGS_SUFFIX, FIGURE_SUFFIX):
+        raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
+
+
+@dataclass
+class GenerationOptions:
+    """How to draw sequences from a run or a baseline directory (``seqvae generate``'s options).
+
+    Attributes
+    ----------
+    n
+        Number of sequences (>= 1); leave it out with ``interpolate`` (``steps`` sequences).
+    seed
+        Seeds the z draws and the per-position sampling (see the module docstring).
+    temperature
+        Sample each position from softmax(log p / T); ``None`` = 1 (an interpolation: argmax).
+    argmax
+        Decode by argmax instead of sampling (VAE runs).
+    region_ids
+        A Gaussian fitted to these training sequences' latent means: a list of ids, or a string
+        naming a file of ids or a comma list (:func:`read_id_list`).
+    region_phenotype, phenotypes, id_column
+        A Gaussian fitted to the training sequences passing a threshold such as
+        ``"RE_norm >= q90"`` in the phenotype table ``phenotypes`` (ids in ``id_column``).
+    region_scale
+        Scales the fitted Gaussian's standard deviations.
+    region_ball, radius
+        Uniform in the ball of ``radius`` around this training sequence's latent mean.
+    region_coords
+        A ball (``radius``, default 0) around explicit latent coordinates.
+    interpolate, steps
+        Decode ``steps`` points on the straight latent path between two training sequences.
+    elbo_samples
+        z draws per design for its ELBO (0 skips it).
+    sweeps
+        Potts baselines: Gibbs sweeps per chain (default 200).
+    """
+
+    n: int | None = None
+    seed: int = 0
+    temperature: float | None = None
+    argmax: bool = False
+    region_ids: str | Sequence[str] | None = None
+    region_phenotype: str | None = None
+    phenotypes: str | Path | None = None
+    id_column: str = "id"
+    region_scale: float = 1.0
+    region_ball: str | None = None
+    region_coords: Sequence[float] | None = None
+    radius: float | None = None
+    interpolate: tuple[str, str] | None = None
+    steps: int = 10
+    elbo_samples: int = 8
+    sweeps: int | None = None
+
+    def selectors(self) -> list[str]:
+        """The latent-region options in use (at most one may be)."""
+        return [
+            name
+            for name, value in (
+                ("--region-ids", self.region_ids),
+                ("--region-phenotype", self.region_phenotype),
+                ("--region-ball", self.region_ball),
+                ("--region-coords", self.region_coords),
+                ("--interpolate", self.interpolate),
+            )
+            if value is not None
+        ]
+
+    def _check_one_selector(self) -> None:
+        selectors = self.selectors()
+        if len(selectors) > 1:
+            raise InputError(f"choose one of {', '.join(selectors)}", selectors[1])
+
+    def validate(self, out: str | Path | None = None) -> GenerationOptions:
+        """Check the options for a VAE run (and ``out``, the FASTA to write) before any work.
+
+        Raises
+        ------
+        InputError
+            Options that exclude each other or miss a partner, or values out of range, in one
+            line naming the option.
+        """
+        self._check_one_selector()
+        if self.sweeps is not None:
+            raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
+        if self.argmax and self.temperature is not None:
+            raise InputError("--argmax and --temperature exclude each other", "--temperature")
+        if self.region_phenotype is not None and self.phenotypes is None:
+            raise InputError("--region-phenotype needs a phenotype table (--phenotypes)", "--phenotypes")
+        if self.phenotypes is not None and self.region_phenotype is None:
+            raise InputError("--phenotypes goes with --region-phenotype", "--phenotypes")
+        if self.region_phenotype is not None:
+            parse_phenotype_threshold(self.region_phenotype)  # fail on a typo before loading the run
+        if self.radius is not None and self.region_ball is None and self.region_coords is None:
+            raise InputError("--radius goes with --region-ball or --region-coords", "--radius")
+        if self.region_ball is not None and self.radius is None:
+            raise InputError("--region-ball needs --radius", "--region-ball")
+        if self.interpolate is not None:
+            if self.n is not None:
+                raise InputError("--interpolate makes --steps designs; leave out -n", "-n")
+        elif self.n is None:
+            raise InputError("give the number of designs with -n N", "-n")
+        elif self.n < 1:
+            raise InputError(f"the number of designs must be >= 1, got {self.n}", "-n")
+        if self.elbo_samples < 0:
+            raise InputError(f"--elbo-samples must be >= 0, got {self.elbo_samples}", "--elbo-samples")
+        if self.temperature is not None and not self.temperature > 0:
+            raise InputError(f"temperature must be > 0, got {self.temperature}", "--temperature")
+        if out is not None:
+            check_fasta_target(out)
+        return self
+
+    def validate_for_baseline(
+        self, out: str | Path | None = None, vae_only: Sequence[str] = ()
+    ) -> GenerationOptions:
+        """Check the options for a baseline directory, which samples from its columns only.
+
+        ``vae_only`` names further options in use that need a VAE run (the CLI's ``--figure``).
+        """
+        self._check_one_selector()
+        used = [
+            *self.selectors(),
+            *(
+                name
+                for name, flag in (
+                    ("--argmax", self.argmax),
+                    ("--phenotypes", self.phenotypes is not None),
+                    ("--radius", self.radius is not None),
+                )
+                if flag
+            ),
+            *vae_only,
+        ]
+        if used:
+            raise InputError(
+                f"{', '.join(used)} need a VAE run; a baseline directory samples from its columns only",
+                used[0],
+            )
+        if self.n is None:
+            raise InputError("give the number of samples with -n N", "-n")
+        if self.n < 1:
+            raise InputError(f"the number of samples must be >= 1, got {self.n}", "-n")
+        if self.temperature is not None and not self.temperature > 0:
+            raise InputError(f"temperature must be > 0, got {self.temperature}", "--temperature")
+        if out is not None:
+            check_fasta_target(out)
+        return self
+
+
+def region_for(run, options: GenerationOptions, log: Callable[[str], None] | None = None) -> LatentRegion:
+    """The latent region ``options`` choose (the prior when none is chosen).
+
+    ``log`` receives one line on which training sequences a phenotype threshold selected.
+    """
+    d = run.config.model.latent_dim
+    if options.region_ids is not None:
+        ids = options.region_ids
+        return region_from_sequences(
+            run, read_id_list(ids) if isinstance(ids, str | Path) else list(ids), scale=options.region_scale
+        )
+    if options.region_phenotype is not None:
+        region, selection = region_from_phenotype(
+            run,
+            options.phenotypes,
+            options.region_phenotype,
+            id_column=options.id_column,
+            scale=options.region_scale,
+        )
+        if log is not None:
+            log(f"region: {selection.describe()}")
+        return region
+    if options.region_ball is not None:
+        return region_ball(run, options.region_ball, float(options.radius))
+    if options.region_coords is not None:
+        return region_coordinates(options.region_coords, d, options.radius or 0.0)
+    return prior_region(d)
+
+
+def generate_designs(run, options: GenerationOptions, log: Callable[[str], None] | None = None) -> DesignSet:
+    """Designs from a run as ``seqvae generate RUN`` makes them: from the chosen region (or the
+    prior), or along an interpolation path.
+
+    Parameters
+    ----------
+    run
+        A :class:`~seqvae.Run` trained on sequences (on the device it should compute on).
+    options
+        What to draw (checked with :meth:`GenerationOptions.validate`).
+    log
+        Receives progress lines (which sequences a phenotype threshold selected).
+
+    Returns
+    -------
+    DesignSet
+        :meth:`DesignSet.save` writes ``seqvae generate``'s files; an interpolation's figure is
+        :func:`seqvae.plots.generation.plot_design_figures`.
+    """
+    options.validate()
+    temperature = options.temperature or 1.0
+    if options.interpolate is not None:
+        return interpolate(
+            run,
+            options.interpolate[0],
+            options.interpolate[1],
+            steps=options.steps,
+            seed=options.seed,
+            decoding="sample" if options.temperature is not None else "argmax",
+            temperature=temperature,
+            elbo_samples=options.elbo_samples,
+        )
+    return generate(
+        run,
+        int(options.n),
+        seed=options.seed,
+        decoding="argmax" if options.argmax else "sample",
+        temperature=temperature,
+        region=region_for(run, options, log),
+        elbo_samples=options.elbo_samples,
+    )
+
+
+def sample_baseline(
+    baseline_dir: str | Path, options: GenerationOptions, vae_only: Sequence[str] = ()
+) -> SampleSet:
+    """Samples from a baseline directory (``seqvae baseline fit``) as ``seqvae generate`` draws
+    them: column by column from a site-independent model, by Gibbs sampling from a Potts model.
+
+    Parameters
+    ----------
+    baseline_dir
+        The baseline directory.
+    options
+        ``n``, ``seed``, ``temperature`` and (Potts) ``sweeps``; checked with
+        :meth:`GenerationOptions.validate_for_baseline` (``vae_only``: further options in use
+        that need a VAE run).
+    """
+    from seqvae.training.baselines import load_baseline
+
+    options.validate_for_baseline(vae_only=vae_only)
+    model, registry, kind = load_baseline(baseline_dir)
+    temperature = options.temperature or 1.0
+    if kind == "potts":
+        sweeps = 200 if options.sweeps is None else options.sweeps
+        return sample_potts(
+            model,
+            registry.alphabet,
+            int(options.n),
+            options.seed,
+            sweeps,
+            temperature,
+            source=str(baseline_dir),
+        )
+    if options.sweeps is not None:
+        raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
+    return sample_site_independent(
+        model, registry.alphabet, int(options.n), options.seed, temperature, source=str(baseline_dir)
     )

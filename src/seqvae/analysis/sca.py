@@ -55,6 +55,13 @@ BACKGROUND_FREQUENCIES = np.array(
 )  # fmt: skip
 
 
+# the files of an SCA folder (`seqvae report` recognises one by SCA_FILE; the figures' names:
+# seqvae.plots.matrices)
+SCA_FILE = "sca.npz"
+SCA_POSITIONS_FILE = "positions.csv"
+SCA_SUMMARY_FILE = "summary.json"
+PUBLISHED_OVERLAPS_FILE = "published_sector_overlaps.json"
+
 BOUNDS = ("strict", "inclusive")
 PAIR_REGULARISATIONS = ("pysca7", "pre2020")
 SECTOR_CUTOFFS = ("pysca", "exact")
@@ -772,6 +779,38 @@ class SCAResult:
         """Write this result's files into ``out`` (see :func:`write_sca_outputs`)."""
         return write_sca_outputs(self, out)
 
+    def to_dict(self) -> dict:
+        """What ``summary.json`` holds (:meth:`summary`)."""
+        return self.summary()
+
+    def to_frame(self):
+        """One row per retained position (``positions.csv``; :func:`positions_table`)."""
+        return positions_table(self)
+
+    def describe(self) -> str:
+        """Two lines: the alignment and the top eigenvalues; the significant modes and the ICs."""
+        s = self.summary()
+        return (
+            f"SCA: {s['n_sequences']} sequences x {s['n_positions']} positions, N_eff = {s['n_eff']:.1f}; "
+            f"top eigenvalues {', '.join(f'{v:.2f}' for v in s['top_eigenvalues'][:7])}\n"
+            f"significant modes: {self.n_significant} (cut-off {self.cutoff:.2f}); over "
+            f"{self.options.n_stability_seeds} randomisation seeds: {self.n_significant_by_seed}; IC group "
+            f"sizes {s['ic_sizes']} (ICA {'converged after' if self.ica_converged else 'stopped unconverged at'} "
+            f"{self.ica_iterations} iterations)"
+        )
+
+    def published_overlaps(self, published: dict[str, np.ndarray]) -> list[dict]:
+        """:func:`sector_overlaps` of published sectors (in structure numbering) with the IC groups.
+
+        Raises
+        ------
+        InputError
+            The result has no structure labels (run it with labels from a structure).
+        """
+        if self.labels is None:
+            raise InputError("--published needs --pdb (published sectors are given in structure numbering)")
+        return sector_overlaps(self.labels, self.ic_groups.groups, published)
+
     def summary(self) -> dict:
         sizes = [int(g.size) for g in self.ic_groups.groups]
         return {
@@ -951,7 +990,7 @@ def write_sca_outputs(result: SCAResult, out: str | Path) -> dict[str, Path]:
         group_index[group] = j + 1
     paths = {}
     paths["npz"] = save_matrix_npz(
-        out / "sca.npz",
+        out / SCA_FILE,
         result.sca.matrix,
         numbering=processed.numbering,
         labels=result.labels,
@@ -971,12 +1010,42 @@ def write_sca_outputs(result: SCAResult, out: str | Path) -> dict[str, Path]:
         sequence_weights=processed.weights,
     )
     table = positions_table(result)
-    with atomic_open(out / "positions.csv", "w", newline="", encoding="utf-8") as handle:
+    with atomic_open(out / SCA_POSITIONS_FILE, "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False)
-    paths["positions"] = out / "positions.csv"
-    write_json(out / "summary.json", result.summary())
-    paths["summary"] = out / "summary.json"
+    paths["positions"] = out / SCA_POSITIONS_FILE
+    write_json(out / SCA_SUMMARY_FILE, result.summary())
+    paths["summary"] = out / SCA_SUMMARY_FILE
     return paths
+
+
+def read_published_sectors(path: str | Path) -> dict[str, np.ndarray]:
+    """Published sectors from an NPZ file: sector name -> residue labels (structure numbering).
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, or one without arrays.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            sets = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"not a readable NPZ file ({err})", path) from None
+    if not sets:
+        raise InputError("no sector arrays in the file", path)
+    return sets
+
+
+def write_sector_overlaps(rows: list[dict], out: str | Path) -> Path:
+    """Write :meth:`SCAResult.published_overlaps`' rows as ``published_sector_overlaps.json`` in ``out``."""
+    from seqvae.io.atomic import write_json
+
+    target = Path(out) / PUBLISHED_OVERLAPS_FILE
+    write_json(target, rows)
+    return target
 
 
 def sector_overlaps(

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -400,10 +401,119 @@ def load_scorer(
     return scorer
 
 
+@dataclass
+class ScoringOptions:
+    """How VAE runs score (``seqvae score``'s options; baselines are exact and ignore them).
+
+    Attributes
+    ----------
+    samples
+        Draws of z per sequence; ``None``: 200, or :data:`FAST_SAMPLES` with ``fast``.
+    seed
+        Seeds the shared draws.
+    iw
+        The importance-weighted log-likelihood instead of the ELBO.
+    fast
+        :data:`FAST_SAMPLES` antithetic draws and the bfloat16 output layer where the CPU has a
+        bfloat16 matrix product (the defaults ``samples``, ``antithetic`` and
+        ``decoder_precision`` left unset take).
+    antithetic
+        Half the draws and their negatives (an even ``samples``).
+    decoder_precision
+        ``float32`` or ``bfloat16`` (see :class:`VAEScorer`); ``None``: float32, or with
+        ``fast`` bfloat16 where it is fast.
+    """
+
+    samples: int | None = None
+    seed: int = 0
+    iw: bool = False
+    fast: bool = False
+    antithetic: bool = False
+    decoder_precision: str | None = None
+
+    def resolved(self) -> ScoringOptions:
+        """The options with ``fast``'s defaults filled in (nothing left ``None``)."""
+        from seqvae.data.weights import fast_exact_dtype
+
+        precision = self.decoder_precision
+        if precision is None:
+            precision = "bfloat16" if self.fast and fast_exact_dtype() == torch.bfloat16 else "float32"
+        return ScoringOptions(
+            samples=self.samples if self.samples is not None else (FAST_SAMPLES if self.fast else 200),
+            seed=self.seed,
+            iw=self.iw,
+            fast=self.fast,
+            antithetic=self.antithetic or self.fast,
+            decoder_precision=precision,
+        )
+
+    def validate(self) -> ScoringOptions:
+        """Check the (resolved) draws: ``samples >= 1``, and even for antithetic draws."""
+        samples = self.resolved().samples if self.samples is None else self.samples
+        if samples < 1:
+            raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
+        if (self.antithetic or self.fast) and samples % 2:
+            raise InputError(f"antithetic draws need an even --samples, got {samples}", "--samples")
+        return self
+
+
+def load_scorers(
+    paths: Sequence[str | Path],
+    options: ScoringOptions | None = None,
+    device: str | torch.device | None = None,
+) -> Scorer:
+    """The scorer of one run or baseline directory, or the ensemble (mean) of several.
+
+    Parameters
+    ----------
+    paths
+        Run or baseline directories (:func:`load_scorer`).
+    options
+        How VAE runs score (:class:`ScoringOptions`; default: its defaults).
+    device
+        Where VAE runs compute.
+    """
+    options = (options or ScoringOptions()).validate().resolved()
+    scorers = [
+        load_scorer(
+            path,
+            samples=int(options.samples),
+            seed=options.seed,
+            iw=options.iw,
+            antithetic=options.antithetic,
+            decoder_precision=str(options.decoder_precision),
+            device=device,
+        )
+        for path in paths
+    ]
+    return scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
+
+
 # -- tables --------------------------------------------------------------------------------
+# The files beside a scores CSV (OUT.csv): OUT_summary.json, the evaluation against a measured
+# column that `seqvae report` finds by this suffix, and OUT_scatter.png, its figure; the heatmap
+# of an all-singles table is OUT.png.
+SUMMARY_SUFFIX = "_summary.json"
+SCATTER_SUFFIX = "_scatter.png"
+SINGLES_FIGURE_SUFFIX = ".png"
+
+
+def scoring_files(out: str | Path) -> dict[str, Path]:
+    """The files of a scores CSV ``out``: ``scores``, ``summary`` (JSON), ``scatter`` and, for an
+    all-singles table, ``heatmap`` (PNG)."""
+    out = Path(out)
+    return {
+        "scores": out,
+        "summary": out.with_name(f"{out.stem}{SUMMARY_SUFFIX}"),
+        "scatter": out.with_name(f"{out.stem}{SCATTER_SUFFIX}"),
+        "heatmap": out.with_suffix(SINGLES_FIGURE_SUFFIX),
+    }
+
+
 @dataclass
 class ScoringReport:
-    """What :func:`score_file` did."""
+    """What :func:`score_file` did: counts, the scores of the measured rows and, with a
+    measured column, their evaluation (:meth:`save` writes it as ``OUT_summary.json``)."""
 
     n_rows: int = 0
     n_scored: int = 0
@@ -415,6 +525,40 @@ class ScoringReport:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0))
     evaluation: Evaluation | None = None
     notes: list[str] = field(default_factory=list)
+    model: str = ""
+    score_column: str | None = None
+    out: Path | None = None
+
+    def describe(self) -> str:
+        """One line: rows scored, rows without a score, mismatches dropped, and the output."""
+        dropped = (
+            f"; {self.n_mismatches_skipped} wild-type mismatches dropped" if self.n_mismatches_skipped else ""
+        )
+        return (
+            f"scored {self.n_scored} of {self.n_rows} rows in {self.seconds:.1f} s "
+            f"({self.n_unscored} without a score, see 'reason'{dropped}): {self.out}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The evaluation summary: model, measured column, scores file, seconds and the agreement."""
+        if self.evaluation is None:
+            raise InputError("no evaluation: score the table with a measured column (--score-col)")
+        return {
+            "model": self.model,
+            "column": self.score_column,
+            "scores_file": None if self.out is None else self.out.name,
+            "seconds": self.seconds,
+            **self.evaluation.to_dict(),
+        }
+
+    def save(self, path: str | Path | None = None) -> dict[str, Path]:
+        """Write the evaluation summary to ``path`` (default: ``OUT_summary.json`` beside the
+        scores, :func:`scoring_files`), atomically; the scatter: ``plots.mutations.plot_scoring_report``."""
+        from seqvae.io.atomic import write_json
+
+        target = Path(path) if path is not None else scoring_files(self.out or "scores.csv")["summary"]
+        write_json(target, self.to_dict())
+        return {"summary": target}
 
 
 # Cells of a measured column read as missing values, like an empty cell (pandas' defaults)
@@ -482,7 +626,9 @@ def score_file(
         )
     mapper = MutationMapper(scorer.registry, wild_type)
     required = tuple(c for c in (score_column, label_column) if c)
-    report = ScoringReport(notes=list(mapper.notes))
+    report = ScoringReport(
+        notes=list(mapper.notes), model=scorer.name, score_column=score_column, out=Path(out)
+    )
     measured, predicted, labels = [], [], []
     started = time.perf_counter()
     source = str(mutations)
@@ -656,6 +802,20 @@ class SequenceScoringReport:
     reference_value: float = 0.0
     n_nonstandard_as_gap: int = 0
     seconds: float = 0.0
+    reference_id: str = ""
+    out: Path | None = None
+
+    def describe(self) -> str:
+        """One line: sequences scored, the reference's log value, and the output."""
+        nonstandard = (
+            f"; {self.n_nonstandard_as_gap} non-standard residues read as gaps"
+            if self.n_nonstandard_as_gap
+            else ""
+        )
+        return (
+            f"scored {self.n_sequences} aligned sequences in {self.seconds:.1f} s (reference "
+            f"{self.reference_id}: log value {self.reference_value:.4f}{nonstandard}): {self.out}"
+        )
 
 
 def score_sequences(
@@ -685,6 +845,8 @@ def score_sequences(
         n_sequences=len(codes),
         reference_value=scorer.wild_type_value(),
         n_nonstandard_as_gap=int(alignment.filter_report.get("nonstandard_residues_mapped_to_gap", 0)),
+        reference_id=registry.reference_id,
+        out=Path(out),
     )
     gap = registry.alphabet.gap_code
     with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
@@ -718,6 +880,50 @@ def score_all_singles(scorer: Scorer) -> pd.DataFrame:
     )
     table["score"] = scorer.score_codes(codes)
     return table
+
+
+@dataclass
+class SingleMutantScores:
+    """Every single substitution of the reference scored by one model (``seqvae score
+    --all-singles``).
+
+    Attributes
+    ----------
+    table
+        One row per substitution: ``mutant``, ``wild_type``, ``position``, ``residue``, ``score``.
+    registry
+        The model's registry (numbering and wild type, for the heatmap).
+    model
+        The scorer's name.
+    seconds
+        Time spent scoring.
+    """
+
+    table: pd.DataFrame
+    registry: AlignmentRegistry
+    model: str
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table :meth:`save` writes."""
+        return self.table
+
+    def save(self, path: str | Path) -> dict[str, Path]:
+        """Write the table as CSV to ``path``, atomically (the heatmap beside it:
+        ``plots.mutations.plot_single_mutant_scores``)."""
+        with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+            self.table.to_csv(handle, index=False, float_format="%.6g")
+        return {"scores": Path(path)}
+
+
+def single_mutant_scores(scorer: Scorer) -> SingleMutantScores:
+    """:func:`score_all_singles` as a result that saves itself."""
+    started = time.perf_counter()
+    table = score_all_singles(scorer)
+    return SingleMutantScores(table, scorer.registry, scorer.name, time.perf_counter() - started)
 
 
 def _sub(wild_type: str, position: int, residue: str):

@@ -1,18 +1,121 @@
-"""Shared CLI pieces: the console, option parsing helpers, error handling."""
+"""Shared CLI pieces: the console, the option groups several commands take, option parsing
+helpers, error handling."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+import typer
 import yaml
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from seqvae.errors import ConfigError, InputError
 
 # messages on stderr are never wrapped (paths stay whole, errors stay on one line)
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 stdout = Console()
+
+DEVICE_HELP = "cpu, cuda, mps or auto (default: cpu; same numbers as on the CPU to float32 rounding)."
+
+# -- option groups: declared once, used by every command that takes them --------------------------
+# reading an alignment
+AlignmentArg = Annotated[
+    Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")
+]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Reference sequence id (default: first).")
+]
+ThetaOpt = Annotated[
+    float | None,
+    typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2)."),
+]
+# structures
+PdbOpt = Annotated[
+    Path | None,
+    typer.Option("--pdb", help="Structure (PDB/mmCIF) whose residue labels number the positions."),
+]
+ChainOpt = Annotated[str, typer.Option("--chain", help="Chain of the structure.")]
+# where the work runs
+DeviceOpt = Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="CPU threads (default: torch's, every core; training: the config's). On a machine busy "
+        "with other jobs 1 is often several times faster: threads that wait for a busy core stall each batch.",
+    ),
+]
+WorkerThreadsOpt = Annotated[
+    int, typer.Option("--threads", help="torch threads per worker (1 is fastest on shared cores).")
+]
+# randomness
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="The one seed: every random draw of the command follows from it.")
+]
+ZSamplesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--samples", help="Draws of z per sequence when scoring a VAE (default 200; score --fast: 20)."
+    ),
+]
+# outputs
+OutDirOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Replace an existing output directory that seqvae wrote (never a folder holding anything else)."
+    ),
+]
+FiguresOpt = Annotated[bool, typer.Option(help="Write the PNG figures.")]
+# mutation tables (score, benchmark-dms)
+ScoreColOpt = Annotated[
+    str | None, typer.Option("--score-col", help="Measured column: report Spearman rho against it.")
+]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--sep", help="Field separator of the table (default: detected: , ; or tab)."),
+]
+MutationSeparatorOpt = Annotated[
+    str | None,
+    typer.Option("--mutation-separator", help="Between substitutions: ':' or '/' (default: either)."),
+]
+ReferenceSequenceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference-sequence",
+        help="FASTA of the full wild type (id NAME/start-end numbers it): aligned to the reference "
+        "row, so mutants are numbered by it (for trimmed rows, e.g. Pfam).",
+    ),
+]
+
+
+def check_threads(threads: int | None) -> int | None:
+    """A ``--threads`` value: ``None`` or >= 1, else a one-line error."""
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
+    return threads
+
+
+def progress_bar(*columns: Any) -> Progress:
+    """A transient progress bar on stderr, off when stderr is not a terminal (no empty line on a
+    redirected stderr). Without ``columns``: description, bar, done/total, elapsed, remaining."""
+    return Progress(
+        *(columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn())),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )  # fmt: skip
 
 
 def parse_number_list(value: str, option: str, what: str = "values") -> list[float]:
@@ -41,9 +144,6 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-DEVICE_HELP = "cpu, cuda, mps or auto (default: cpu; same numbers as on the CPU to float32 rounding)."
-
-
 def device_option(device: str | None):
     """The torch device of a ``--device`` option (None: leave the model on the CPU).
 
@@ -70,3 +170,23 @@ def run_on_device(run, device: str | None):
     if target is not None:
         run.model.to(target)
     return run
+
+
+def read_alignment_with_labels(alignment: Path, reference: str | None, pdb: Path | None, chain: str):
+    """An alignment (non-standard residues dropped) and, with ``pdb``, the structure label of each
+    column through the reference; prints how well the reference maps onto the structure."""
+    from seqvae.analysis.contacts import read_structure
+    from seqvae.analysis.sca import structure_labels_for_columns
+    from seqvae.data.alignment import read_alignment
+
+    aln = read_alignment(alignment, reference=reference, nonstandard="drop")
+    labels = None
+    if pdb is not None:
+        labels, identity = structure_labels_for_columns(aln, read_structure(pdb, chain))
+        console.print(
+            f"reference {aln.registry.reference_id} mapped onto {pdb.name} chain {chain}: "
+            f"{int((labels != '').sum())} columns labelled, residue identity {identity:.2f}"
+        )
+        if identity < 0.5:
+            console.print("[yellow]warning:[/] low identity: is this the reference's structure?")
+    return aln, labels

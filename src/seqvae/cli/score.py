@@ -1,30 +1,114 @@
-"""Mutation commands: ``score``, ``baseline fit``, ``benchmark-dms``."""
+"""``seqvae score``: mutation (or whole-sequence) scores of runs and baselines. A thin wrapper over
+:mod:`seqvae.analysis.scoring` (``load_scorers``, ``score_file``, ``score_sequences``,
+``single_mutant_scores``; the figures: :mod:`seqvae.plots.mutations`)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-from seqvae.cli.common import DEVICE_HELP, console, device_option, stdout
-from seqvae.data.weights import DEFAULT_THETA
-from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_json
-
-baseline_app = typer.Typer(
-    help="Classical baselines: site-independent and Potts models.", no_args_is_help=True
+from seqvae.cli.common import (
+    DeviceOpt,
+    MutationSeparatorOpt,
+    ReferenceSequenceOpt,
+    ScoreColOpt,
+    SeedOpt,
+    SepOpt,
+    ThreadsOpt,
+    ZSamplesOpt,
+    check_threads,
+    console,
+    device_option,
+    progress_bar,
 )
+from seqvae.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
-    app.command("benchmark-dms")(benchmark_dms)
-    app.add_typer(baseline_app, name="baseline")
-    baseline_app.command("fit")(baseline_fit)
+
+
+PathsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="RUN [RUN ...] [MUTATIONS.csv]: run or baseline directories (several = an ensemble) "
+        "and a CSV with a 'mutant' (A23V:G45D) or 'mutated_sequence' column."
+    ),
+]
+ScoresOutOpt = Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")]
+RunsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--runs", help="More runs for the ensemble average: --runs A,B,C (repeatable)."),
+]
+MutantColOpt = Annotated[
+    str | None, typer.Option("--mutant-col", help="Column with mutant strings (default: mutant).")
+]
+SequenceColOpt = Annotated[
+    str | None,
+    typer.Option("--sequence-col", help="Column with full mutated sequences (e.g. mutated_sequence)."),
+]
+LabelColOpt = Annotated[
+    str | None, typer.Option("--label-col", help="Binary 0/1 column: report ROC AUC against it.")
+]
+FastOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fast",
+        help="VAE: 20 antithetic draws and the bfloat16 output layer (where the CPU has a "
+        "bfloat16 matmul): >10x faster, rho within 0.001 of the 200-draw default on the "
+        "benchmark scans (benchmarks/RESULTS.md).",
+    ),
+]
+AntitheticOpt = Annotated[
+    bool, typer.Option("--antithetic", help="VAE: half the draws and their negatives (even --samples).")
+]
+DecoderPrecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--decoder-precision",
+        help="VAE: float32 (default) or bfloat16 (the output layer's product, relative to the "
+        "wild type's logits; fast on CPUs with AMX / AVX512-BF16).",
+    ),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="seqvae (input columns + n_mutations, score, reason) or proteingym (mutant, "
+        "mutated_sequence, the --score-col column, one score column per model).",
+    ),
+]
+SequencesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sequences",
+        help="Score whole aligned sequences instead of mutants: an alignment (FASTA, A2M, "
+        "Stockholm) or a table (.csv/.tsv) aligned like the training alignment; designs may "
+        "fill columns where the reference has a gap. Writes id, sequence, n_differences, "
+        "n_gaps, log_value (ELBO / log p(x) / -H) and score (minus the reference's).",
+    ),
+]
+IdColOpt = Annotated[
+    str | None, typer.Option("--id-col", help="With --sequences: the table's id column (default: id).")
+]
+IwOpt = Annotated[bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")]
+SkipMismatchesOpt = Annotated[
+    bool, typer.Option("--skip-mismatches", help="Drop rows whose wild type does not match.")
+]
+AllSinglesOpt = Annotated[
+    bool, typer.Option("--all-singles", help="Score every single mutant of the reference (+ heatmap PNG).")
+]
+SummaryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary",
+        help="Where to write the evaluation JSON (with --score-col; default: OUT_summary.json "
+        "beside OUT, and a scatter OUT_scatter.png).",
+    ),
+]
 
 
 def _split_paths(paths: list[Path], runs: list[str] | None) -> tuple[list[Path], Path | None]:
@@ -43,451 +127,116 @@ def _split_paths(paths: list[Path], runs: list[str] | None) -> tuple[list[Path],
     return run_dirs, tables[0] if tables else None
 
 
+def _check_inputs(table, all_singles, sequences, options, output_format, measured: bool) -> None:
+    """One input of three, options that fit it, draws that fit the options."""
+    from seqvae.analysis.scoring import OUTPUT_FORMATS
+
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"--format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
+        )
+    inputs = [table is not None, all_singles, sequences is not None]
+    if sum(inputs) > 1:
+        raise InputError("give one of: a mutation table, --all-singles, --sequences FILE")
+    if not any(inputs):
+        raise InputError("give a mutation table (CSV), --all-singles or --sequences FILE")
+    options.validate()
+    if sequences is not None and (measured or output_format != "seqvae"):
+        raise InputError(
+            "--sequences writes its own columns; --score-col, --label-col and --format do not apply"
+        )
+
+
+def _print(message: str) -> None:
+    console.print(message, soft_wrap=True, highlight=False)
+
+
+def _score_singles(scorer, out: Path) -> None:
+    from seqvae.analysis.scoring import single_mutant_scores
+    from seqvae.plots.mutations import plot_single_mutant_scores
+
+    singles = single_mutant_scores(scorer)
+    singles.save(out)
+    png = plot_single_mutant_scores(singles, out)
+    _print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
+
+
+def _score_table(scorer, table: Path, out: Path, summary: Path | None, **options) -> None:
+    from seqvae.analysis.scoring import score_file
+    from seqvae.plots.mutations import plot_scoring_report
+
+    columns = (
+        TextColumn("[bold]scoring"),
+        TextColumn("{task.completed} rows"),
+        BarColumn(),
+        TimeElapsedColumn(),
+    )
+    with progress_bar(*columns) as bar:
+        task = bar.add_task("score", total=None)
+        report = score_file(scorer, table, out, progress=lambda n: bar.update(task, completed=n), **options)
+    for note in report.notes:
+        _print(f"warning: {note}")
+    _print(report.describe())
+    if report.evaluation is not None:
+        print(f"{report.model} vs {report.score_column}: {report.evaluation.describe()}")
+        scatter = plot_scoring_report(report)
+        _print(f"evaluation: {report.save(summary)['summary']}, {scatter}")
+
+
 def score(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="RUN [RUN ...] [MUTATIONS.csv]: run or baseline directories (several = an ensemble) "
-            "and a CSV with a 'mutant' (A23V:G45D) or 'mutated_sequence' column."
-        ),
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("scores.csv"),
-    runs: Annotated[
-        list[str] | None,
-        typer.Option("--runs", help="More runs for the ensemble average: --runs A,B,C (repeatable)."),
-    ] = None,
-    mutant_col: Annotated[
-        str | None, typer.Option("--mutant-col", help="Column with mutant strings (default: mutant).")
-    ] = None,
-    sequence_col: Annotated[
-        str | None,
-        typer.Option("--sequence-col", help="Column with full mutated sequences (e.g. mutated_sequence)."),
-    ] = None,
-    score_col: Annotated[
-        str | None, typer.Option("--score-col", help="Measured column: report Spearman rho against it.")
-    ] = None,
-    label_col: Annotated[
-        str | None, typer.Option("--label-col", help="Binary 0/1 column: report ROC AUC against it.")
-    ] = None,
-    sep: Annotated[
-        str | None,
-        typer.Option("--sep", help="Field separator of the table (default: detected: , ; or tab)."),
-    ] = None,
-    mutation_separator: Annotated[
-        str | None,
-        typer.Option("--mutation-separator", help="Between substitutions: ':' or '/' (default: either)."),
-    ] = None,
-    reference_sequence: Annotated[
-        Path | None,
-        typer.Option(
-            "--reference-sequence",
-            help="FASTA of the full wild type (id NAME/start-end numbers it): aligned to the reference "
-            "row, so mutants are numbered by it (for trimmed rows, e.g. Pfam).",
-        ),
-    ] = None,
-    samples: Annotated[
-        int | None, typer.Option(help="Draws of z per sequence (VAE; default 200, 20 with --fast).")
-    ] = None,
-    fast: Annotated[
-        bool,
-        typer.Option(
-            "--fast",
-            help="VAE: 20 antithetic draws and the bfloat16 output layer (where the CPU has a "
-            "bfloat16 matmul): >10x faster, rho within 0.001 of the 200-draw default on the "
-            "benchmark scans (benchmarks/RESULTS.md).",
-        ),
-    ] = False,
-    antithetic: Annotated[
-        bool, typer.Option("--antithetic", help="VAE: half the draws and their negatives (even --samples).")
-    ] = False,
-    decoder_precision: Annotated[
-        str | None,
-        typer.Option(
-            "--decoder-precision",
-            help="VAE: float32 (default) or bfloat16 (the output layer's product, relative to the "
-            "wild type's logits; fast on CPUs with AMX / AVX512-BF16).",
-        ),
-    ] = None,
-    output_format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="seqvae (input columns + n_mutations, score, reason) or proteingym (mutant, "
-            "mutated_sequence, the --score-col column, one score column per model).",
-        ),
-    ] = "seqvae",
-    sequences: Annotated[
-        Path | None,
-        typer.Option(
-            "--sequences",
-            help="Score whole aligned sequences instead of mutants: an alignment (FASTA, A2M, "
-            "Stockholm) or a table (.csv/.tsv) aligned like the training alignment; designs may "
-            "fill columns where the reference has a gap. Writes id, sequence, n_differences, "
-            "n_gaps, log_value (ELBO / log p(x) / -H) and score (minus the reference's).",
-        ),
-    ] = None,
-    id_col: Annotated[
-        str | None, typer.Option("--id-col", help="With --sequences: the table's id column (default: id).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the z draws.")] = 0,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help="CPU threads (default: torch's, every core). On a machine busy with other jobs 1 "
-            "is often several times faster: threads that wait for a busy core stall each batch."
-        ),
-    ] = None,
-    iw: Annotated[
-        bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")
-    ] = False,
-    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
-    skip_mismatches: Annotated[
-        bool, typer.Option("--skip-mismatches", help="Drop rows whose wild type does not match.")
-    ] = False,
-    all_singles: Annotated[
-        bool,
-        typer.Option("--all-singles", help="Score every single mutant of the reference (+ heatmap PNG)."),
-    ] = False,
-    summary: Annotated[
-        Path | None,
-        typer.Option(
-            "--summary",
-            help="Where to write the evaluation JSON (with --score-col; default: OUT_summary.json "
-            "beside OUT, and a scatter OUT_scatter.png).",
-        ),
-    ] = None,
+    paths: PathsArg,
+    out: ScoresOutOpt = Path("scores.csv"),
+    runs: RunsOpt = None,
+    mutant_col: MutantColOpt = None,
+    sequence_col: SequenceColOpt = None,
+    score_col: ScoreColOpt = None,
+    label_col: LabelColOpt = None,
+    sep: SepOpt = None,
+    mutation_separator: MutationSeparatorOpt = None,
+    reference_sequence: ReferenceSequenceOpt = None,
+    samples: ZSamplesOpt = None,
+    fast: FastOpt = False,
+    antithetic: AntitheticOpt = False,
+    decoder_precision: DecoderPrecisionOpt = None,
+    output_format: FormatOpt = "seqvae",
+    sequences: SequencesOpt = None,
+    id_col: IdColOpt = None,
+    seed: SeedOpt = 0,
+    threads: ThreadsOpt = None,
+    iw: IwOpt = False,
+    device: DeviceOpt = None,
+    skip_mismatches: SkipMismatchesOpt = False,
+    all_singles: AllSinglesOpt = False,
+    summary: SummaryOpt = None,
 ) -> None:
     """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter).
 
     The output keeps every input column as read; an added column (mutant, n_mutations, score,
     reason) whose name the input already uses is written as seqvae_<name>.
     """
-    import torch
-
     from seqvae.analysis.mutations import read_wild_type
-    from seqvae.analysis.scoring import (
-        FAST_SAMPLES,
-        OUTPUT_FORMATS,
-        EnsembleScorer,
-        load_scorer,
-        score_all_singles,
-        score_file,
-        score_sequences,
-    )
-    from seqvae.data.weights import fast_exact_dtype
+    from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_sequences
     from seqvae.utils import torch_threads
 
     run_dirs, table = _split_paths(paths, runs)
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
-    if output_format not in OUTPUT_FORMATS:
-        raise InputError(
-            f"--format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
-        )
-    samples = samples if samples is not None else (FAST_SAMPLES if fast else 200)
-    antithetic = antithetic or fast
-    if decoder_precision is None:
-        decoder_precision = "bfloat16" if fast and fast_exact_dtype() == torch.bfloat16 else "float32"
-    with torch_threads(threads):
-        inputs = [table is not None, all_singles, sequences is not None]
-        if sum(inputs) > 1:
-            raise InputError("give one of: a mutation table, --all-singles, --sequences FILE")
-        if not any(inputs):
-            raise InputError("give a mutation table (CSV), --all-singles or --sequences FILE")
-        if samples < 1:
-            raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
-        if antithetic and samples % 2:
-            raise InputError(f"antithetic draws need an even --samples, got {samples}", "--samples")
-        if sequences is not None and (score_col or label_col or output_format != "seqvae"):
-            raise InputError(
-                "--sequences writes its own columns; --score-col, --label-col and --format do not apply"
-            )
-        target = device_option(device)
-        scorers = [
-            load_scorer(
-                p,
-                samples=samples,
-                seed=seed,
-                iw=iw,
-                antithetic=antithetic,
-                decoder_precision=decoder_precision,
-                device=target,
-            )
-            for p in run_dirs
-        ]
-        scorer = scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
+    options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
+    with torch_threads(check_threads(threads)):
+        _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
+        scorer = load_scorers(run_dirs, options, device_option(device))
         for warning in scorer.warnings:
             console.print(warning)
-        started = time.perf_counter()
         if sequences is not None:
-            result = score_sequences(scorer, sequences, out, sequence_column=sequence_col, id_column=id_col)
-            console.print(
-                f"scored {result.n_sequences} aligned sequences in {result.seconds:.1f} s (reference "
-                f"{scorer.registry.reference_id}: log value {result.reference_value:.4f}"
-                + (
-                    f"; {result.n_nonstandard_as_gap} non-standard residues read as gaps"
-                    if result.n_nonstandard_as_gap
-                    else ""
-                )
-                + f"): {out}",
-                soft_wrap=True,
-                highlight=False,
+            _print(
+                score_sequences(
+                    scorer, sequences, out, sequence_column=sequence_col, id_column=id_col
+                ).describe()
             )
-            return
-        if all_singles:
-            from seqvae.plots.mutations import plot_singles_heatmap
-
-            singles = score_all_singles(scorer)
-            with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
-                singles.to_csv(handle, index=False, float_format="%.6g")
-            png = out.with_suffix(".png")
-            plot_singles_heatmap(singles, scorer.registry, png, title=f"single mutants: {scorer.name}")
-            console.print(
-                f"scored {len(singles)} single mutants in {time.perf_counter() - started:.1f} s: {out}, {png}",
-                soft_wrap=True,
-                highlight=False,
-            )
-            return
-        with Progress(
-            TextColumn("[bold]scoring"),
-            TextColumn("{task.completed} rows"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,  # no empty line on a redirected stderr
-        ) as bar:
-            task = bar.add_task("score", total=None)
-            report = score_file(
-                scorer,
-                table,
-                out,
-                mutant_column=mutant_col,
-                sequence_column=sequence_col,
-                score_column=score_col,
-                label_column=label_col,
-                skip_mismatches=skip_mismatches,
-                progress=lambda n: bar.update(task, completed=n),
-                output_format=output_format,
-                sep=sep,
-                mutation_separator=mutation_separator,
-                wild_type=wild_type,
-            )
-        for note in report.notes:
-            console.print(f"warning: {note}", soft_wrap=True, highlight=False)
-        message = (
-            f"scored {report.n_scored} of {report.n_rows} rows in {report.seconds:.1f} s "
-            f"({report.n_unscored} without a score, see 'reason'"
-            + (
-                f"; {report.n_mismatches_skipped} wild-type mismatches dropped"
-                if report.n_mismatches_skipped
-                else ""
-            )
-            + f"): {out}"
-        )
-        console.print(message, soft_wrap=True, highlight=False)
-        if score_col:
-            evaluation = report.evaluation  # computed before the scores were committed
-            print(f"{scorer.name} vs {score_col}: {evaluation.describe()}")
-            from seqvae.plots.mutations import plot_score_scatter
-
-            scatter = plot_score_scatter(
-                report.predicted,
-                report.measured,
-                evaluation.spearman,
-                (evaluation.ci_low, evaluation.ci_high),
-                measured_label=score_col,
-                model_name=scorer.name,
-                path=out.with_name(f"{out.stem}_scatter.png"),
-            )
-            summary = summary or out.with_name(f"{out.stem}_summary.json")
-            write_json(
-                summary,
-                {
-                    "model": scorer.name,
-                    "column": score_col,
-                    "scores_file": out.name,
-                    "seconds": report.seconds,
-                    **evaluation.to_dict(),
-                },
-            )
-            console.print(f"evaluation: {summary}, {scatter}", soft_wrap=True, highlight=False)
-
-
-def baseline_fit(
-    alignment: Annotated[Path, typer.Argument(help="Training alignment (FASTA, A2M, A3M, Stockholm).")],
-    model: Annotated[str, typer.Option("--model", help="site-independent or potts.")] = "site-independent",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to create.")] = Path("runs/baseline"),
-    theta: Annotated[float | None, typer.Option(help="Sequence-weight identity threshold.")] = DEFAULT_THETA,
-    pseudocount: Annotated[
-        float, typer.Option(help="Site-independent: weighted pseudocount per state.")
-    ] = 1.0,
-    model_gaps: Annotated[
-        bool, typer.Option("--model-gaps", help="Site-independent: treat the gap as a state.")
-    ] = False,
-    lambda_h: Annotated[float, typer.Option(help="Potts: L2 on fields.")] = 0.01,
-    lambda_j: Annotated[float, typer.Option(help="Potts: L2 on couplings (times (q-1)(L-1)).")] = 0.01,
-    max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 30,
-    reference: Annotated[str | None, typer.Option(help="Reference sequence id (default: first).")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing directory.")] = False,
-) -> None:
-    """Fit a baseline and write a directory that ``seqvae score`` accepts like a run."""
-    from seqvae.data.alignment import read_alignment
-    from seqvae.io.output_dirs import check_output_directory
-    from seqvae.training.baselines import BASELINE_DIRECTORY, PottsSettings, fit_baseline
-
-    check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before reading the alignment
-    aln = read_alignment(alignment, reference=reference)
-    console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
-    settings = PottsSettings(lambda_h=lambda_h, lambda_j=lambda_j, max_iterations=max_iterations)
-    with Progress(
-        TextColumn(f"[bold]fitting {model}"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,  # no empty line on a redirected stderr
-    ) as bar:
-        task = bar.add_task("fit", info="")
-        _, info = fit_baseline(
-            aln,
-            model,
-            out,
-            theta=theta,
-            pseudocount=pseudocount,
-            model_gaps=model_gaps,
-            potts=settings,
-            overwrite=overwrite,
-            progress=lambda n, f: bar.update(task, info=f"evaluation {n}, objective {f:.4f}"),
-        )
-    console.print(
-        f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}",
-        soft_wrap=True,
-        highlight=False,
-    )
-    if model == "potts":
-        console.print(
-            f"coupling matrices (Frobenius norms, without / with APC): {out}/couplings.npz, "
-            f"{out}/couplings_apc.npz (seqvae compare / contacts read them)",
-            soft_wrap=True,
-            highlight=False,
-        )
-
-
-def benchmark_dms(
-    alignment: Annotated[
-        Path | None, typer.Argument(help="Training alignment (not with --panel).", show_default=False)
-    ] = None,
-    dms: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Deep mutational scan with a 'mutant' column (not with --panel).", show_default=False
-        ),
-    ] = None,
-    score_col: Annotated[str | None, typer.Option("--score-col", help="Measured column.")] = None,
-    panel: Annotated[
-        Path | None,
-        typer.Option(
-            "--panel",
-            help="A panel file (YAML, e.g. benchmarks/panel.yaml): train, score and evaluate every protein "
-            "in it, resumably; writes OUT/panel.csv, panel.md and panel.png.",
-        ),
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
-    models: Annotated[
-        str, typer.Option(help="Comma-separated: site-independent, potts, vae.")
-    ] = "site-independent,potts,vae",
-    ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
-    preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
-    samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
-    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: the preset's choice).")] = None,
-    sep: Annotated[
-        str | None, typer.Option("--sep", help="Field separator of the scan (default: detected).")
-    ] = None,
-    mutation_separator: Annotated[
-        str | None, typer.Option("--mutation-separator", help="':' or '/' (default: either).")
-    ] = None,
-    reference_sequence: Annotated[
-        Path | None,
-        typer.Option("--reference-sequence", help="FASTA of the full wild type numbering the scan."),
-    ] = None,
-    reference: Annotated[str | None, typer.Option(help="Reference row id (default: first).")] = None,
-    set_values: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
-    ] = None,
-) -> None:
-    """Train -> score -> evaluate on one DMS (or every protein of a --panel) and print one table."""
-    from seqvae.cli.common import parse_set_options
-
-    model_list = [m.strip() for m in models.split(",") if m.strip()]
-    overrides = parse_set_options(set_values)
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
-    if panel is not None:
-        from seqvae.workflows.dms_panel import load_panel, run_panel
-
-        if alignment is not None or dms is not None:
-            raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
-        proteins = load_panel(panel)
-        table = run_panel(
-            proteins,
-            out,
-            preset=preset,
-            models=model_list,
-            ensemble=ensemble,
-            samples=samples,
-            potts_iterations=potts_iterations,
-            overrides=overrides,
-            threads=threads,
-            log=lambda text: console.print(text, soft_wrap=True, highlight=False),
-        )
-        rows = table.to_dict("records")
-        title = f"panel {panel.name}"
-    else:
-        from seqvae.workflows.dms_benchmark import run_dms_benchmark
-
-        if alignment is None or dms is None or score_col is None:
-            raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
-        if reference is not None:
-            overrides = {**overrides, "data.reference": reference}
-        if threads is not None:
-            overrides = {**overrides, "training.threads": threads}
-        rows = run_dms_benchmark(
-            alignment,
-            dms,
-            score_col,
-            out,
-            models=model_list,
-            ensemble=ensemble,
-            preset=preset,
-            samples=samples,
-            potts_iterations=potts_iterations,
-            overrides=overrides,
-            log=console.print,
-            sep=sep,
-            mutation_separator=mutation_separator,
-            reference_sequence=reference_sequence,
-        )
-        title = f"{dms.name} ({score_col})"
-    table = Table(title=title)
-    columns = ("protein", "model", "rho", "95% CI", "N scored", "train s", "score s")
-    for name in columns if panel is not None else columns[1:]:
-        table.add_column(name, justify="left" if name in ("model", "protein") else "right")
-    for row in rows:
-        cells = [
-            row["model"],
-            f"{row['spearman']:.3f}",
-            f"{row['ci_low']:.3f}-{row['ci_high']:.3f}",
-            str(row["n_scored"]),
-            f"{row['train_s']:.0f}",
-            f"{row['score_s']:.1f}",
-        ]
-        table.add_row(*([row["protein"], *cells] if panel is not None else cells))
-    stdout.print(table)
-    if panel is not None:
-        console.print(f"panel table: {out / 'panel.csv'}, {out / 'panel.md'}, {out / 'panel.png'}")
-    else:
-        write_json(out / "benchmark.json", rows)
+        elif all_singles:
+            _score_singles(scorer, out)
+        else:
+            _score_table(
+                scorer, table, out, summary, mutant_column=mutant_col, sequence_column=sequence_col,
+                score_column=score_col, label_column=label_col, skip_mismatches=skip_mismatches,
+                output_format=output_format, sep=sep, mutation_separator=mutation_separator, wild_type=wild_type,
+            )  # fmt: skip

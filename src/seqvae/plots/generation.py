@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.collections import PatchCollection
@@ -20,9 +21,17 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
 from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
-from seqvae.analysis.generation import DesignSet
+from seqvae.analysis.generation import DesignSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
 from seqvae.plots.style import CATEGORICAL, categorical_colors, new_figure, save_figure
+
+if TYPE_CHECKING:
+    from seqvae.analysis.sample_evaluation import SampleSetEvaluation
+
+# the figures of an evaluation folder (seqvae evaluate-samples; seqvae report embeds them)
+STATISTICS_PNG = "statistics.png"
+LOGOS_PNG = "logos.png"
+ENERGIES_PNG = "energies.png"
 
 # Residue colours by chemistry (Okabe–Ito hues): hydrophobic, polar, amide, basic, acidic.
 _CHEMISTRY = {
@@ -353,6 +362,52 @@ def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None =
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def plot_sample_evaluation(result: SampleSetEvaluation, out: str | Path) -> dict[str, Path]:
+    """The figures of an evaluation folder (``seqvae evaluate-samples``): the statistics
+    (:func:`plot_sample_statistics`), the logos of the natural set beside the designs
+    (:func:`plot_sequence_logos`) and, for a synthetic family, the energies (:func:`plot_energies`).
+
+    Returns
+    -------
+    dict
+        ``statistics``, ``logos`` and (with energies) ``energies``: the paths written in ``out``.
+    """
+    out = Path(out)
+    natural, generated = f"natural: {result.reference_name}", f"generated: {result.design_name}"
+    paths = {
+        "statistics": plot_sample_statistics(result.evaluation, out / STATISTICS_PNG, title=result.title)
+    }
+    paths["logos"] = plot_sequence_logos(
+        {natural: result.reference.codes, generated: result.designs.codes},
+        result.designs.alphabet,
+        out / LOGOS_PNG,
+        weights={natural: result.reference_weights},
+        position_labels=result.numbering,
+    )
+    if result.evaluation.energies is not None:
+        paths["energies"] = plot_energies(result.evaluation, out / ENERGIES_PNG, title=result.title)
+    return paths
+
+
+def plot_design_figures(
+    designs: DesignSet, fasta_path: str | Path, figure: str | Path | None = None
+) -> dict[str, Path]:
+    """The figures ``seqvae generate`` draws beside a design set written to ``fasta_path``: for an
+    interpolation, :func:`plot_interpolation` at ``figure`` (default: the FASTA's ``.png``);
+    nothing for other sets.
+
+    Returns
+    -------
+    dict
+        ``figure``: the path written, when one was.
+    """
+    if "t" not in designs.extra:
+        return {}
+    target = Path(figure) if figure is not None else sequence_set_files(fasta_path)["figure"]
+    run_name = Path(str(designs.metadata.get("run", ""))).name
+    return {"figure": plot_interpolation(designs, target, title=f"latent interpolation, {run_name}")}
 
 
 def plot_energies(evaluation: SampleEvaluation, path: str | Path, title: str | None = None) -> Path:

@@ -1,15 +1,19 @@
-"""Figures for mutation scores: the L x 20 single-mutant heatmap."""
+"""Figures for mutation scores: the L x 20 single-mutant heatmap and predicted vs measured scores."""
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, new_figure, save_figure
+
+if TYPE_CHECKING:
+    from seqvae.analysis.scoring import ScoringReport, SingleMutantScores
 
 
 def plot_singles_heatmap(
@@ -95,3 +99,34 @@ def plot_score_scatter(
     if path is None:
         return fig
     return save_figure(fig, path)
+
+
+def plot_single_mutant_scores(singles: SingleMutantScores, table_path: str | Path) -> Path:
+    """The heatmap ``seqvae score --all-singles`` draws beside its table ``table_path``
+    (:func:`plot_singles_heatmap`, at the table's ``.png``)."""
+    from seqvae.analysis.scoring import scoring_files
+
+    target = scoring_files(table_path)["heatmap"]
+    return plot_singles_heatmap(
+        singles.table, singles.registry, target, title=f"single mutants: {singles.model}"
+    )
+
+
+def plot_scoring_report(report: ScoringReport, path: str | Path | None = None) -> Path:
+    """The scatter ``seqvae score --score-col`` draws of a scored table against its measured column
+    (:func:`plot_score_scatter`; default path: ``OUT_scatter.png`` beside the scores)."""
+    from seqvae.analysis.scoring import scoring_files
+
+    evaluation = report.evaluation
+    if evaluation is None:
+        raise ValueError("the report has no evaluation (score_file(score_column=...))")
+    target = Path(path) if path is not None else scoring_files(report.out or "scores.csv")["scatter"]
+    return plot_score_scatter(
+        report.predicted,
+        report.measured,
+        evaluation.spearman,
+        (evaluation.ci_low, evaluation.ci_high),
+        measured_label=str(report.score_column),
+        model_name=report.model,
+        path=target,
+    )

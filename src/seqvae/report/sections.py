@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.compare import COMPARISON_FILE
-from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND
+from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_SUMMARY_FILE
+from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
+from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
+from seqvae.analysis.scoring import SINGLES_FIGURE_SUFFIX, SUMMARY_SUFFIX
+from seqvae.plots import generation as G
 from seqvae.plots import matrices as M
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
@@ -267,20 +271,20 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
     "generation": {
         "title": "Generated sequences",
         "intro": "Designs judged against held-out natural sequences (seqvae evaluate-samples).",
-        "markers": ["per_design.csv"],
+        "markers": [PER_DESIGN_FILE],
         "figures": {
-            "statistics.png": "Single-site frequencies, pairwise connected correlations, higher-order r20 and "
+            G.STATISTICS_PNG: "Single-site frequencies, pairwise connected correlations, higher-order r20 and "
             "Hamming distances: designs (y) against the natural target set (x); points on the diagonal mean "
             "the model reproduces that statistic.",
-            "logos.png": "Sequence logos of the designs beside their natural counterpart.",
-            "energies.png": "Synthetic family: energies of the designs against true samples under the known "
+            G.LOGOS_PNG: "Sequence logos of the designs beside their natural counterpart.",
+            G.ENERGIES_PNG: "Synthetic family: energies of the designs against true samples under the known "
             "energy function (lower = more probable), and how many designs reach each known pattern.",
         },
     },
     "sca": {
         "title": "Statistical Coupling Analysis",
         "intro": "SCA with pySCA's defaults on the same alignment.",
-        "markers": ["sca.npz"],
+        "markers": [SCA_FILE],
         "figures": {
             M.SCA_MATRIX_PNG: "The SCA matrix (Frobenius norm of each 20 × 20 block of the weighted, conservation-"
             "scaled covariance).",
@@ -316,7 +320,7 @@ def mutations_section(context: ReportContext) -> Section | None:
 
     blocks: list[Figure | Table] = []
     rows = []
-    for summary_path in context.find("*_summary.json"):
+    for summary_path in context.find(f"*{SUMMARY_SUFFIX}"):
         try:
             info = json.loads(summary_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
@@ -360,7 +364,7 @@ def mutations_section(context: ReportContext) -> Section | None:
             }
         )
     for folder in context.include:
-        for heatmap in sorted(folder.glob("*.png")):
+        for heatmap in sorted(folder.glob(f"*{SINGLES_FIGURE_SUFFIX}")):
             scores_path = heatmap.with_suffix(".csv")
             if scores_path.exists() and {"position", "residue", "score"} <= set(
                 pd.read_csv(scores_path, nrows=0).columns
@@ -390,6 +394,14 @@ def mutations_section(context: ReportContext) -> Section | None:
     return section
 
 
+# the JSON summaries an analysis folder may hold, each shown as a table (one name may serve several)
+SUMMARY_FILES = tuple(
+    dict.fromkeys(
+        (EVALUATION_SUMMARY_FILE, SCA_SUMMARY_FILE, COUPLINGS_SUMMARY_FILE, COMPARISON_FILE, "contacts.json")
+    )
+)
+
+
 def analysis_sections(context: ReportContext) -> list[Section]:
     """One section per analysis found in the included folders (see ``ANALYSIS_FIGURES``)."""
     sections = []
@@ -404,7 +416,7 @@ def analysis_sections(context: ReportContext) -> list[Section]:
                     section.blocks.append(
                         Figure((folder / name).read_bytes(), f"{caption} ({folder.name}/{name})", name)
                     )
-            for summary_name in ("summary.json", COMPARISON_FILE, "contacts.json"):
+            for summary_name in SUMMARY_FILES:
                 summary = folder / summary_name
                 if summary.exists():
                     flat = _flatten_numbers(json.loads(summary.read_text(encoding="utf-8")))

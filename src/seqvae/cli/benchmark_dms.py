@@ -1,0 +1,122 @@
+"""``seqvae benchmark-dms``: train, score and evaluate on one deep mutational scan, or on every
+protein of a panel. A thin wrapper over :mod:`seqvae.workflows.dms_benchmark` and
+:mod:`seqvae.workflows.dms_panel`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from seqvae.cli.common import (
+    MutationSeparatorOpt,
+    ReferenceOpt,
+    ReferenceSequenceOpt,
+    ScoreColOpt,
+    SepOpt,
+    ThreadsOpt,
+    ZSamplesOpt,
+    check_threads,
+    console,
+    parse_set_options,
+    stdout,
+)
+from seqvae.errors import InputError
+from seqvae.io.atomic import write_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark-dms")(benchmark_dms)
+
+
+BENCHMARK_COLUMNS = ("protein", "model", "rho", "95% CI", "N scored", "train s", "score s")
+
+
+def _print_table(rows: list[dict], title: str, panel: bool) -> None:
+    table = Table(title=title)
+    for name in BENCHMARK_COLUMNS if panel else BENCHMARK_COLUMNS[1:]:
+        table.add_column(name, justify="left" if name in ("model", "protein") else "right")
+    for row in rows:
+        cells = [
+            row["model"],
+            f"{row['spearman']:.3f}",
+            f"{row['ci_low']:.3f}-{row['ci_high']:.3f}",
+            str(row["n_scored"]),
+            f"{row['train_s']:.0f}",
+            f"{row['score_s']:.1f}",
+        ]
+        table.add_row(*([row["protein"], *cells] if panel else cells))
+    stdout.print(table)
+
+
+def benchmark_dms(
+    alignment: Annotated[
+        Path | None, typer.Argument(help="Training alignment (not with --panel).", show_default=False)
+    ] = None,
+    dms: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Deep mutational scan with a 'mutant' column (not with --panel).", show_default=False
+        ),
+    ] = None,
+    score_col: ScoreColOpt = None,
+    panel: Annotated[
+        Path | None,
+        typer.Option(
+            "--panel",
+            help="A panel file (YAML, e.g. benchmarks/panel.yaml): train, score and evaluate every protein "
+            "in it, resumably; writes OUT/panel.csv, panel.md and panel.png.",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
+    models: Annotated[
+        str, typer.Option(help="Comma-separated: site-independent, potts, vae.")
+    ] = "site-independent,potts,vae",
+    ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
+    preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
+    samples: ZSamplesOpt = 200,
+    potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
+    threads: ThreadsOpt = None,
+    sep: SepOpt = None,
+    mutation_separator: MutationSeparatorOpt = None,
+    reference_sequence: ReferenceSequenceOpt = None,
+    reference: ReferenceOpt = None,
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
+    ] = None,
+) -> None:
+    """Train -> score -> evaluate on one DMS (or every protein of a --panel) and print one table."""
+    model_list = [m.strip() for m in models.split(",") if m.strip()]
+    overrides = parse_set_options(set_values)
+    check_threads(threads)
+    common = {"models": model_list, "ensemble": ensemble, "preset": preset, "samples": samples,
+              "potts_iterations": potts_iterations}  # fmt: skip
+    if panel is not None:
+        from seqvae.workflows.dms_panel import load_panel, run_panel
+
+        if alignment is not None or dms is not None:
+            raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
+        table = run_panel(
+            load_panel(panel), out, overrides=overrides, threads=threads,
+            log=lambda text: console.print(text, soft_wrap=True, highlight=False), **common,
+        )  # fmt: skip
+        _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
+        console.print(f"panel table: {out / 'panel.csv'}, {out / 'panel.md'}, {out / 'panel.png'}")
+        return
+    from seqvae.workflows.dms_benchmark import run_dms_benchmark
+
+    if alignment is None or dms is None or score_col is None:
+        raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
+    if reference is not None:
+        overrides = {**overrides, "data.reference": reference}
+    if threads is not None:
+        overrides = {**overrides, "training.threads": threads}
+    rows = run_dms_benchmark(
+        alignment, dms, score_col, out, overrides=overrides, log=console.print, sep=sep,
+        mutation_separator=mutation_separator, reference_sequence=reference_sequence, **common,
+    )  # fmt: skip
+    _print_table(rows, f"{dms.name} ({score_col})", panel=False)
+    write_json(out / "benchmark.json", rows)

@@ -1,0 +1,127 @@
+"""``seqvae sca``: Statistical Coupling Analysis with pySCA's defaults. A thin wrapper over
+:func:`seqvae.analysis.sca.run_sca` (the files: ``SCAResult.save``; the figures:
+:func:`seqvae.plots.matrices.plot_sca`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqvae.cli.common import (
+    AlignmentArg,
+    ChainOpt,
+    FiguresOpt,
+    OutDirOpt,
+    PdbOpt,
+    ReferenceOpt,
+    SeedOpt,
+    console,
+    progress_bar,
+    read_alignment_with_labels,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sca")(sca)
+
+
+def _opt(kind: type, help: str):
+    """An option of this command: its type and help (the name follows the parameter)."""
+    return Annotated[kind, typer.Option(help=help)]
+
+
+InitialColumnGapsOpt = _opt(float, "Drop columns with >= this gap fraction first.")
+MaxSequenceGapsOpt = _opt(float, "Then keep sequences with < this gap fraction.")
+MinIdentityOpt = _opt(float, "Keep sequences with identity to the reference > this.")
+MaxIdentityOpt = _opt(float, "... and < this (the reference is always kept).")
+BoundsOpt = _opt(str, "strict (pySCA 7: <, >, <) or inclusive (seqvae before 2026-12: <=, >=, <=).")
+FilterWeightIdentityOpt = _opt(
+    float, "Identity cut-off of the weights of the column gap filter (pySCA 7: 0.85)."
+)
+WeightIdentityOpt = _opt(float, "Sequence weights: identity cut-off (gaps as a letter).")
+MaxColumnGapsOpt = _opt(float, "Then drop columns with weighted gap fraction >= this.")
+PseudocountOpt = _opt(float, "λ, frequency regularisation.")
+PairRegularisationOpt = _opt(
+    str, "pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount)."
+)
+RandomisationsOpt = _opt(int, "Randomised alignments per significance estimate.")
+StabilitySeedsOpt = _opt(int, "Independent randomisation sets to count modes over.")
+SignificanceStdOpt = _opt(float, "Cut-off = mean + this x std of random 2nd eigenvalues.")
+ComponentsOpt = _opt(int | None, "Number of ICs (default: significant modes, at most --max-components).")
+MaxComponentsOpt = _opt(int, "Cap on the default number of ICs (pySCA: 10).")
+IcaIterationsOpt = _opt(int, "Most infomax iterations (stops at convergence).")
+IcaLearningRateOpt = _opt(float, "Infomax relaxation r0, each step r0 / L (pySCA's rotICA: 0.1).")
+IcaToleranceOpt = _opt(float, "Infomax stops once the squared change of the unmixing matrix is <= this.")
+SectorQuantileOpt = _opt(float, "t-distribution quantile selecting IC positions.")
+SectorCutoffOpt = _opt(str, "pysca (the quantile on pySCA's 100-point grid) or exact (the t quantile).")
+PublishedOpt = _opt(
+    Path | None, "NPZ of published sectors (name -> residue labels) to score the ICs against."
+)
+
+
+def sca(
+    alignment: AlignmentArg,
+    out: OutDirOpt = Path("sca"),
+    reference: ReferenceOpt = None,
+    pdb: PdbOpt = None,
+    chain: ChainOpt = "A",
+    initial_column_gaps: InitialColumnGapsOpt = 0.8,
+    max_sequence_gaps: MaxSequenceGapsOpt = 0.2,
+    min_identity: MinIdentityOpt = 0.15,
+    max_identity: MaxIdentityOpt = 0.85,
+    bounds: BoundsOpt = "strict",
+    filter_weight_identity: FilterWeightIdentityOpt = 0.85,
+    weight_identity: WeightIdentityOpt = 0.8,
+    max_column_gaps: MaxColumnGapsOpt = 0.3,
+    pseudocount: PseudocountOpt = 0.03,
+    pair_regularisation: PairRegularisationOpt = "pysca7",
+    randomisations: RandomisationsOpt = 10,
+    stability_seeds: StabilitySeedsOpt = 3,
+    significance_std: SignificanceStdOpt = 0.0,
+    components: ComponentsOpt = None,
+    max_components: MaxComponentsOpt = 10,
+    ica_iterations: IcaIterationsOpt = 100000,
+    ica_learning_rate: IcaLearningRateOpt = 0.1,
+    ica_tolerance: IcaToleranceOpt = 1e-15,
+    sector_quantile: SectorQuantileOpt = 0.95,
+    sector_cutoff: SectorCutoffOpt = "pysca",
+    published: PublishedOpt = None,
+    seed: SeedOpt = 0,
+    figures: FiguresOpt = True,
+) -> None:
+    """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
+    from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca, write_sector_overlaps
+
+    options = SCAOptions(
+        initial_column_gaps=initial_column_gaps, max_sequence_gaps=max_sequence_gaps, min_identity=min_identity,
+        max_identity=max_identity, bounds=bounds, filter_weight_identity=filter_weight_identity,
+        weight_identity=weight_identity, max_column_gaps=max_column_gaps, pseudocount=pseudocount,
+        pair_regularisation=pair_regularisation, n_randomisations=randomisations, significance_std=significance_std,
+        n_stability_seeds=stability_seeds, n_components=components, max_components=max_components,
+        ica_learning_rate=ica_learning_rate, ica_iterations=ica_iterations, ica_tolerance=ica_tolerance,
+        sector_quantile=sector_quantile, sector_cutoff=sector_cutoff, seed=seed,
+    ).validate()  # fmt: skip
+    published_sets = read_published_sectors(published) if published is not None else None
+    aln, labels = read_alignment_with_labels(alignment, reference, pdb, chain)
+    with progress_bar() as bar:
+        task = bar.add_task("randomised alignments", total=randomisations * stability_seeds)
+        result = run_sca(
+            aln, options, labels, progress=lambda done, total, what: bar.update(task, completed=done)
+        )
+    result.save(out)
+    if figures:
+        from seqvae.plots.matrices import plot_sca
+
+        plot_sca(result, out)
+    console.print(result.describe())
+    if published_sets is not None:
+        rows = result.published_overlaps(published_sets)
+        write_sector_overlaps(rows, out)
+        for row in rows:
+            console.print(
+                f"  {row['sector']}: {row['overlap']}/{row['retained']} retained residues in IC{row['best_ic']} "
+                f"(size {row['ic_size']}; chance {row['expected_by_chance']:.1f}; p = {row['hypergeometric_p']:.1e})"
+            )
+    console.print(f"wrote {out}/sca.npz, positions.csv, summary.json")
