@@ -9,7 +9,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import DEVICE_HELP, console, parse_set_options, print_json, run_on_device, stdout
+from seqvae.cli.common import (
+    AlignmentArg,
+    DeviceOpt,
+    OverwriteOpt,
+    ReferenceOpt,
+    ThetaOpt,
+    console,
+    parse_set_options,
+    print_json,
+    run_on_device,
+    stdout,
+)
 from seqvae.data.alignment import alignment_summary, read_alignment
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import ConfigError
@@ -17,18 +28,6 @@ from seqvae.io.atomic import atomic_open
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
 from seqvae.training.config import RunConfig, preset_config
 from seqvae.training.trainer import resolve_device
-
-AlignmentArg = Annotated[
-    Path, typer.Argument(help="Alignment: FASTA, A2M, A3M or Stockholm (optionally .gz).")
-]
-ReferenceOpt = Annotated[
-    str | None, typer.Option("--reference", help="Reference sequence id (default: first).")
-]
-ThetaOpt = Annotated[
-    float | None,
-    typer.Option("--theta", help="Identity threshold for sequence weights (default 0.2)."),
-]
-
 
 TRAIN_OPTION_NAMES = {
     "model.latent_dim": "--latent-dim",
@@ -181,7 +180,7 @@ def train(
     theta: ThetaOpt = None,
     reference: ReferenceOpt = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
+    overwrite: OverwriteOpt = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a VAE on an alignment and write a run directory."""
@@ -273,7 +272,7 @@ def embed(
         typer.Argument(help="Sequences aligned like the training alignment (default: the training set)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
-    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Write id, weight, z_mean_* and z_logvar_* for each sequence."""
     from seqvae.run import load

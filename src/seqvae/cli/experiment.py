@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqvae.cli.common import console, stdout
+from seqvae.cli.common import WorkerThreadsOpt, console, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -71,9 +71,7 @@ def experiment(
         typer.Option("--out", "-o", help="Experiment folder (default: experiments/NAME); reruns resume."),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel worker processes.")] = 1,
-    threads: Annotated[
-        int, typer.Option(help="torch threads per worker (1 is fastest on shared cores).")
-    ] = 1,
+    threads: WorkerThreadsOpt = 1,
     quick: Annotated[
         bool, typer.Option("--quick", help="Run the config's quick (test-sized) section.")
     ] = False,

@@ -12,7 +12,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from seqvae.cli.common import console, parse_set_options, stdout
+from seqvae.cli.common import WorkerThreadsOpt, console, parse_set_options, stdout
 from seqvae.errors import InputError
 
 
@@ -223,7 +223,7 @@ def sweep(
     values2: Annotated[str | None, typer.Option("--values2", help="Values of the second key.")] = None,
     seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds per point.")] = "0",
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel worker processes.")] = 1,
-    threads: Annotated[int, typer.Option(help="torch threads per worker.")] = 1,
+    threads: WorkerThreadsOpt = 1,
     preset: Annotated[str | None, typer.Option(help="Base preset: explore or fitness.")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="Base config file.")] = None,
     set_values: Annotated[
