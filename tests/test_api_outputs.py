@@ -1,5 +1,5 @@
-"""The CLI output folders of couplings, compare and sca rebuilt from the Python API alone: results save themselves
-(data files), plots draw them (figures), byte for byte apart from timings."""
+"""The CLI outputs of couplings, compare, sca, generate, evaluate-samples and score rebuilt from the Python API
+alone: results save themselves (data files), plots draw them (figures), byte for byte apart from timings."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from seqvae.plots.matrices import plot_comparison, plot_coupling_matrix
 from seqvae.report.sections import _holds
 from test_couplings_cli import _toy_fasta
 
-TIMINGS = {"elapsed_s", "neighbours_per_s", "timings_s"}
+TIMINGS = {"elapsed_s", "neighbours_per_s", "timings_s", "seconds"}
 
 
 def same_folder(cli_dir, api_dir) -> None:
     cli_files = sorted(p.name for p in cli_dir.iterdir())
-    assert cli_files == sorted(p.name for p in api_dir.iterdir())
+    assert cli_files and cli_files == sorted(p.name for p in api_dir.iterdir())
     for name in cli_files:
         a, b = (cli_dir / name).read_bytes(), (api_dir / name).read_bytes()
         if name.endswith(".json"):
@@ -96,3 +96,210 @@ def test_sca_folder_from_the_api(tiny_run):
     result.save(root / "api_sca")
     plot_sca(result, root / "api_sca")
     same_folder(root / "cli_sca", root / "api_sca")
+
+
+# -- generate ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("flags", "options"),
+    [
+        (["-n", "6", "--elbo-samples", "2"], {"n": 6, "elbo_samples": 2}),
+        (
+            ["-n", "5", "--argmax", "--region-ids", "s0,s1,s2", "--seed", "3"],
+            {"n": 5, "argmax": True, "region_ids": ["s0", "s1", "s2"], "seed": 3},
+        ),
+        (
+            ["-n", "4", "--region-coords", "0.1,-0.2", "--radius", "0.5", "--temperature", "0.7"],
+            {"n": 4, "region_coords": [0.1, -0.2], "radius": 0.5, "temperature": 0.7},
+        ),
+        (["--interpolate", "s0", "s1", "--steps", "4"], {"interpolate": ("s0", "s1"), "steps": 4}),
+    ],
+    ids=["prior", "region-ids", "region-coords", "interpolate"],
+)
+def test_generate_files_from_the_api(tiny_run, tmp_path, flags, options):
+    from seqvae.analysis.generation import GenerationOptions, generate_designs
+    from seqvae.plots.generation import plot_design_figures
+
+    root, _ = tiny_run
+    if "--region-coords" in flags and seqvae.load(root / "run").config.model.latent_dim != 2:
+        pytest.skip("the coordinates are for a 2-D latent space")
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    assert main(["generate", str(root / "run"), *flags, "--out", str(cli / "designs.fasta")]) == 0
+    designs = generate_designs(seqvae.load(root / "run"), GenerationOptions(**options))
+    designs.save(api / "designs.fasta")
+    plot_design_figures(designs, api / "designs.fasta")
+    same_folder(cli, api)
+    assert (api / "designs.png").exists() == ("--interpolate" in flags)
+
+
+@pytest.fixture(scope="module")
+def baselines(tiny_run):
+    root, fasta = tiny_run
+    for kind, extra in (("site-independent", ["--model-gaps"]), ("potts", ["--max-iterations", "3"])):
+        command = ["baseline", "fit", str(fasta), "--model", kind, *extra, "--out", str(root / kind)]
+        assert main(command) == 0
+    return {kind: root / kind for kind in ("site-independent", "potts")}
+
+
+@pytest.mark.parametrize(
+    ("kind", "flags", "options"),
+    [
+        ("site-independent", ["-n", "7", "--temperature", "0.8"], {"n": 7, "temperature": 0.8}),
+        ("potts", ["-n", "3", "--sweeps", "4", "--seed", "1"], {"n": 3, "sweeps": 4, "seed": 1}),
+    ],
+)
+def test_baseline_samples_from_the_api(baselines, tmp_path, kind, flags, options):
+    from seqvae.analysis.generation import GenerationOptions, sample_baseline
+
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    assert main(["generate", str(baselines[kind]), *flags, "--out", str(cli / "samples.fasta")]) == 0
+    sample_baseline(baselines[kind], GenerationOptions(**options)).save(api / "samples.fasta")
+    same_folder(cli, api)
+
+
+# -- evaluate-samples -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("flags", "options", "with_run"),
+    [
+        (["--r20-sets", "5", "--max-pairs", "300"], {"r20_sets": 5, "max_pairs": 300}, True),
+        (
+            ["--weighting", "none", "--exclude-gaps", "--r20-flat", "zero", "--r20-sets", "4", "--seed", "2"],
+            {"weighting": "none", "include_gaps": False, "r20_flat": "zero", "r20_sets": 4, "seed": 2},
+            False,
+        ),
+    ],
+    ids=["run", "no-run"],
+)
+def test_evaluate_samples_folder_from_the_api(tiny_run, tmp_path, flags, options, with_run):
+    from seqvae.analysis.generation import GenerationOptions, generate_designs
+    from seqvae.analysis.sample_evaluation import EvaluationOptions, evaluate_sample_files
+    from seqvae.plots.generation import plot_sample_evaluation
+
+    root, fasta = tiny_run
+    designs = tmp_path / "designs.fasta"
+    generate_designs(seqvae.load(root / "run"), GenerationOptions(n=30, elbo_samples=0)).save(designs)
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    extra = ["--run", str(root / "run")] if with_run else ["--training", str(fasta)]
+    command = ["evaluate-samples", str(designs), "--reference", str(fasta), *extra, *flags, "--out", str(cli)]
+    assert main(command) == 0
+    result = evaluate_sample_files(
+        designs,
+        fasta,
+        EvaluationOptions(**options),
+        run=root / "run" if with_run else None,
+        training=None if with_run else fasta,
+    )
+    result.save(api)
+    plot_sample_evaluation(result, api)
+    same_folder(cli, api)
+
+
+def test_evaluate_samples_of_a_synthetic_family_from_the_api(tmp_path):
+    from seqvae.analysis.sample_evaluation import EvaluationOptions, evaluate_sample_files
+    from seqvae.plots.generation import plot_sample_evaluation
+
+    prefix = tmp_path / "am"
+    simulate = [
+        "simulate",
+        "associative-memory",
+        "-L",
+        "16",
+        "-q",
+        "4",
+        "-K",
+        "3",
+        "-n",
+        "120",
+        "--seed",
+        "1",
+    ]
+    assert main([*simulate, "--motifs", "none", "--out", str(prefix)]) == 0
+    lines = (tmp_path / "am.fasta").read_text().splitlines(keepends=True)
+    (tmp_path / "designs.fasta").write_text("".join(lines[:80]))
+    (tmp_path / "natural.fasta").write_text("".join(lines[80:]))
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    flags = ["--alphabet", "ACDE", "--r20-sets", "4", "--coverage-threshold", "0.7"]
+    family = tmp_path / "am_patterns.npz"
+    command = [
+        "evaluate-samples",
+        str(tmp_path / "designs.fasta"),
+        "--reference",
+        str(tmp_path / "natural.fasta"),
+    ]
+    assert main([*command, *flags, "--family", str(family), "--out", str(cli)]) == 0
+    result = evaluate_sample_files(
+        tmp_path / "designs.fasta",
+        tmp_path / "natural.fasta",
+        EvaluationOptions(r20_sets=4, coverage_threshold=0.7),
+        alphabet="ACDE",
+        family=family,
+    )
+    result.save(api)
+    plot_sample_evaluation(result, api)
+    same_folder(cli, api)
+    assert (api / "energies.png").exists()
+
+
+# -- score ------------------------------------------------------------------------------------------
+def _mutation_table(path):
+    """Single and double mutants of the toy reference with a measured column and a binary label."""
+    from test_couplings_cli import REFERENCE
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(40):
+        i, j = sorted(rng.choice(len(REFERENCE), size=2, replace=False))
+        subs = [f"{REFERENCE[p]}{p + 1}{rng.choice([a for a in 'ACDEFGHIKLMNPQRSTVWY' if a != REFERENCE[p]])}"
+                for p in ((i,) if k % 2 else (i, j))]  # fmt: skip
+        rows.append(f"{':'.join(subs)},{rng.normal():.4f},{k % 3 == 0:d}")
+    path.write_text("mutant,fitness,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("ensemble", [False, True], ids=["run", "ensemble"])
+def test_score_table_and_evaluation_from_the_api(tiny_run, baselines, tmp_path, ensemble):
+    from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_file
+    from seqvae.plots.mutations import plot_scoring_report
+
+    root, _ = tiny_run
+    table = _mutation_table(tmp_path / "mutants.csv")
+    runs = [root / "run", *([baselines["site-independent"]] if ensemble else [])]
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    flags = ["--score-col", "fitness", "--label-col", "label", "--samples", "4", "--seed", "1"]
+    assert main(["score", *map(str, runs), str(table), *flags, "--out", str(cli / "scores.csv")]) == 0
+    scorer = load_scorers(runs, ScoringOptions(samples=4, seed=1))
+    report = score_file(scorer, table, api / "scores.csv", score_column="fitness", label_column="label")
+    report.save()
+    plot_scoring_report(report)
+    same_folder(cli, api)
+    assert sorted(p.name for p in api.iterdir()) == [
+        "scores.csv",
+        "scores_scatter.png",
+        "scores_summary.json",
+    ]
+
+
+def test_score_all_singles_from_the_api(tiny_run, tmp_path):
+    from seqvae.analysis.scoring import ScoringOptions, load_scorers, single_mutant_scores
+    from seqvae.plots.mutations import plot_single_mutant_scores
+
+    root, _ = tiny_run
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    assert (
+        main(["score", str(root / "run"), "--all-singles", "--fast", "--out", str(cli / "singles.csv")]) == 0
+    )
+    singles = single_mutant_scores(load_scorers([root / "run"], ScoringOptions(fast=True)))
+    singles.save(api / "singles.csv")
+    plot_single_mutant_scores(singles, api / "singles.csv")
+    same_folder(cli, api)
+
+
+def test_score_sequences_from_the_api(tiny_run, tmp_path):
+    from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_sequences
+
+    root, fasta = tiny_run
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    command = ["score", str(root / "run"), "--sequences", str(fasta), "--iw", "--samples", "6"]
+    assert main([*command, "--out", str(cli / "sequences.csv")]) == 0
+    scorer = load_scorers([root / "run"], ScoringOptions(samples=6, iw=True))
+    score_sequences(scorer, fasta, api / "sequences.csv")
+    same_folder(cli, api)
