@@ -112,6 +112,8 @@ def generate_command(
     from a Potts model (--sweeps; the CSV holds the Hamiltonian). --seed and --temperature apply.
     """
     from seqvae.analysis import generation as gen
+    from seqvae.plots.generation import plot_design_figures
+    from seqvae.run import load
     from seqvae.training.baselines import is_baseline_directory
 
     options = gen.GenerationOptions(
@@ -125,10 +127,8 @@ def generate_command(
         with console.status(f"sampling {n} sequences"):
             result = gen.sample_baseline(run_dir, options)
     else:
-        from seqvae.run import load
-
         options.validate(out)
-        if region_coords is not None:
+        if region_coords is not None:  # the text becomes numbers once the combination is known to be valid
             options.region_coords = parse_number_list(region_coords, "--region-coords", "coordinates")
         run = run_on_device(load(run_dir), device)
         with console.status(f"generating {n or steps} designs"):
@@ -138,7 +138,5 @@ def generate_command(
     if result.note:
         console.print(result.note)
     if isinstance(result, gen.DesignSet):
-        from seqvae.plots.generation import plot_design_figures
-
         for path in plot_design_figures(result, out, figure).values():
             console.print(f"wrote {path}")

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,11 @@ from seqvae.cli.common import (
     progress_bar,
     read_alignment_with_labels,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from seqvae.analysis.sca import SCAResult
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +66,19 @@ PublishedOpt = _opt(
 )
 
 
+def _published_overlaps(result: SCAResult, published: dict[str, np.ndarray], out: Path) -> None:
+    """Score the ICs against published sectors: write the overlaps and print one line per sector."""
+    from seqvae.analysis.sca import write_sector_overlaps
+
+    rows = result.published_overlaps(published)
+    write_sector_overlaps(rows, out)
+    for row in rows:
+        console.print(
+            f"  {row['sector']}: {row['overlap']}/{row['retained']} retained residues in IC{row['best_ic']} "
+            f"(size {row['ic_size']}; chance {row['expected_by_chance']:.1f}; p = {row['hypergeometric_p']:.1e})"
+        )
+
+
 def sca(
     alignment: AlignmentArg,
     out: OutDirOpt = Path("sca"),
@@ -92,7 +110,7 @@ def sca(
     figures: FiguresOpt = True,
 ) -> None:
     """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
-    from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca, write_sector_overlaps
+    from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca
 
     options = SCAOptions(
         initial_column_gaps=initial_column_gaps, max_sequence_gaps=max_sequence_gaps, min_identity=min_identity,
@@ -117,11 +135,5 @@ def sca(
         plot_sca(result, out)
     console.print(result.describe())
     if published_sets is not None:
-        rows = result.published_overlaps(published_sets)
-        write_sector_overlaps(rows, out)
-        for row in rows:
-            console.print(
-                f"  {row['sector']}: {row['overlap']}/{row['retained']} retained residues in IC{row['best_ic']} "
-                f"(size {row['ic_size']}; chance {row['expected_by_chance']:.1f}; p = {row['hypergeometric_p']:.1e})"
-            )
+        _published_overlaps(result, published_sets, out)
     console.print(f"wrote {out}/sca.npz, positions.csv, summary.json")

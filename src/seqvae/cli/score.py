@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
@@ -25,6 +25,9 @@ from seqvae.cli.common import (
     progress_bar,
 )
 from seqvae.errors import InputError
+
+if TYPE_CHECKING:
+    from seqvae.analysis.scoring import Scorer, ScoringOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -127,8 +130,15 @@ def _split_paths(paths: list[Path], runs: list[str] | None) -> tuple[list[Path],
     return run_dirs, tables[0] if tables else None
 
 
-def _check_inputs(table, all_singles, sequences, options, output_format, measured: bool) -> None:
-    """One input of three, options that fit it, draws that fit the options."""
+def _check_inputs(
+    table: Path | None,
+    all_singles: bool,
+    sequences: Path | None,
+    options: ScoringOptions,
+    output_format: str,
+    measured: bool,
+) -> None:
+    """One input of three, options that fit it, draws that fit the options (one-line errors)."""
     from seqvae.analysis.scoring import OUTPUT_FORMATS
 
     if output_format not in OUTPUT_FORMATS:
@@ -151,7 +161,7 @@ def _print(message: str) -> None:
     console.print(message, soft_wrap=True, highlight=False)
 
 
-def _score_singles(scorer, out: Path) -> None:
+def _score_singles(scorer: Scorer, out: Path) -> None:
     from seqvae.analysis.scoring import single_mutant_scores
     from seqvae.plots.mutations import plot_single_mutant_scores
 
@@ -161,7 +171,7 @@ def _score_singles(scorer, out: Path) -> None:
     _print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
 
 
-def _score_table(scorer, table: Path, out: Path, summary: Path | None, **options) -> None:
+def _score_table(scorer: Scorer, table: Path, out: Path, summary: Path | None, **options: Any) -> None:
     from seqvae.analysis.scoring import score_file
     from seqvae.plots.mutations import plot_scoring_report
 
