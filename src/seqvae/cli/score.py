@@ -403,6 +403,12 @@ def benchmark_dms(
     samples: Annotated[int, typer.Option(help="Draws of z per sequence when scoring.")] = 200,
     potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: the preset's choice).")] = None,
+    jobs: Annotated[
+        int, typer.Option(help="--panel: models fitted at once (a local process pool, one thread each).")
+    ] = 1,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="--panel: score VAEs with `score --fast`'s settings.")
+    ] = False,
     sep: Annotated[
         str | None, typer.Option("--sep", help="Field separator of the scan (default: detected).")
     ] = None,
@@ -443,6 +449,8 @@ def benchmark_dms(
             overrides=overrides,
             threads=threads,
             log=lambda text: console.print(text, soft_wrap=True, highlight=False),
+            jobs=jobs,
+            fast=fast,
         )
         rows = table.to_dict("records")
         title = f"panel {panel.name}"
