@@ -174,6 +174,7 @@ def test_a_run_killed_during_its_first_write_starts_afresh(sequential, tmp_path)
 def test_ray_cluster_binds_to_loopback_only_and_gives_identical_scores(sequential, tmp_path):
     _need("ray")
     manifest = _manifest(tmp_path)
+    environment = dict(os.environ)
     executor = RayExecutor(jobs=2)
     with executor:
         ray = executor.ray
@@ -190,6 +191,7 @@ def test_ray_cluster_binds_to_loopback_only_and_gives_identical_scores(sequentia
         assert all(_is_loopback(a) for a in listening), listening
         assert ray.is_initialized()  # held over several runs inside the block
     assert not ray.is_initialized()
+    assert dict(os.environ) == environment  # the thread and Ray variables are restored
     _check(tasks)
     assert not result.failures and result.info["backend"] == "ray"
     _same_results(sequential / "out", tmp_path / "ray")

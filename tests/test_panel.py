@@ -101,6 +101,30 @@ def test_panel_command_table_figure_and_resume(tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(out / "panel.csv"), table)
 
 
+def test_panel_in_parallel_equals_sequential(tmp_path, capsys):
+    """Two fitting workers give the same models and table as one process; --fast scores."""
+    panel = _write_panel(tmp_path)
+    common = ["--models", "site-independent,vae", "--ensemble", "2", "--fast", *TINY_VAE]
+    tables = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        args = ["benchmark-dms", "--panel", str(panel), "--out", str(out), "--jobs", str(jobs), *common]
+        assert main(args) == 0, capsys.readouterr().err
+        tables.append(pd.read_csv(out / "panel.csv"))
+    assert list(tables[0]["model"]) == [
+        "site-independent",
+        "vae (seed 0)",
+        "vae (seed 1)",
+        "vae ensemble of 2",
+    ]
+    pd.testing.assert_series_equal(tables[0]["spearman"], tables[1]["spearman"])
+    for seed in (0, 1):
+        first, second = (
+            pd.read_csv(tmp_path / f"jobs{j}" / "tinyBLAT" / f"scores_vae_seed{seed}.csv") for j in (1, 2)
+        )
+        pd.testing.assert_frame_equal(first, second)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

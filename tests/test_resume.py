@@ -36,7 +36,7 @@ def write_family(path: Path, n: int = 300, length: int = 20, seed: int = 0) -> P
     return path
 
 
-def write_config(path: Path, regulariser: str) -> Path:
+def write_config(path: Path, regulariser: str, **training) -> Path:
     config = {
         "seed": 3,
         "model": {
@@ -55,6 +55,7 @@ def write_config(path: Path, regulariser: str) -> Path:
             "checkpoint_every": 20,
             "early_stopping_patience": 3,
             "validation_fraction": 0.2,
+            **training,
         },
     }
     path.write_text(yaml.safe_dump(config))
@@ -300,3 +301,29 @@ def test_resume_removes_stale_temporaries(tmp_path, reference_runs, capsys):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_sigkill_then_resume_with_weight_averaging(tmp_path, family):
+    """The moving average of the weights is part of the training state: a killed run resumes
+    to the same averaged weights, and those (not the last step's) are the ones kept."""
+    config = write_config(tmp_path / "avg.yaml", "kl", weight_averaging=0.95, early_stopping_patience=None)
+    reference = tmp_path / "reference"
+    assert (
+        main(["train", str(family), "--config", str(config), "--out", str(reference), "--no-progress"]) == 0
+    )
+    state = torch.load(reference / "checkpoint.pt", weights_only=True)
+    kept = load_file(reference / "model.safetensors")
+    averaged, live = state["averaged_model"], state["model"]
+    assert set(averaged) <= set(kept)
+    for name, value in averaged.items():
+        assert torch.equal(kept[name], value), name
+    assert any(not torch.equal(live[k], averaged[k]) for k in averaged)  # really an average
+
+    out = tmp_path / "killed"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out, step=20)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert 0 < torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    assert_same_run(out, reference)

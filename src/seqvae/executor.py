@@ -378,10 +378,12 @@ class RayExecutor(Executor):
     def __init__(self, jobs: int = 1, threads_per_job: int = 1, address: str | None = None):
         super().__init__(jobs, threads_per_job)
         self.address = address
+        # environment variables set for the cluster, restored by stop(): {name: value before}
+        self._saved_environment: dict[str, str | None] = {}
         if address is None:
             # Ray resolves 127.0.0.1 to the machine's primary address (and its gRPC servers then
             # listen on every interface) unless it is told this node is no cluster member
-            os.environ[RAY_NO_CLUSTER_VARIABLE] = "0"
+            self._set_environment(RAY_NO_CLUSTER_VARIABLE, "0")
         self.ray = require("ray")
         self.addresses: dict[str, Any] = {}
 
@@ -390,13 +392,13 @@ class RayExecutor(Executor):
         ray = self.ray
         if ray.is_initialized():
             return
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no reporting to the outside
+        self._set_environment("RAY_USAGE_STATS_ENABLED", "0", keep=True)  # no reporting to the outside
         if self.address is None:
             from ray._private import ray_constants  # read once, when ray was first imported
 
             ray_constants.ENABLE_RAY_CLUSTER = False
             for key in THREAD_VARIABLES:  # the workers start with one BLAS thread per task
-                os.environ.setdefault(key, str(self.threads_per_job))
+                self._set_environment(key, str(self.threads_per_job), keep=True)
             context = ray.init(num_cpus=self.jobs, **RAY_LOCAL_OPTIONS)
         else:
             context = ray.init(address=self.address, configure_logging=False, log_to_driver=False)
@@ -415,10 +417,24 @@ class RayExecutor(Executor):
     def _release(self) -> None:
         self.stop()
 
+    def _set_environment(self, name: str, value: str, keep: bool = False) -> None:
+        """Set ``name`` (unless ``keep`` and it is set already), remembering the value before."""
+        if keep and name in os.environ:
+            return
+        self._saved_environment.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
     def stop(self) -> None:
         if self.ray.is_initialized() and getattr(self, "_started_here", False):
             self.ray.shutdown()
             self._started_here = False
+        # the driver's environment as it was: later work in this process is not Ray's
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment = {}
 
     def _run(self, tasks, deliver, catch) -> None:
         ray = self.ray

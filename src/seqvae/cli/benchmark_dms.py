@@ -79,6 +79,12 @@ def benchmark_dms(
     samples: ZSamplesOpt = 200,
     potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
     threads: ThreadsOpt = None,
+    jobs: Annotated[
+        int, typer.Option(help="--panel: models fitted at once (a local process pool, one thread each).")
+    ] = 1,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="--panel: score VAEs with `score --fast`'s settings.")
+    ] = False,
     sep: SepOpt = None,
     mutation_separator: MutationSeparatorOpt = None,
     reference_sequence: ReferenceSequenceOpt = None,
@@ -100,7 +106,7 @@ def benchmark_dms(
         if alignment is not None or dms is not None:
             raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
         table = run_panel(
-            load_panel(panel), out, overrides=overrides, threads=threads,
+            load_panel(panel), out, overrides=overrides, threads=threads, jobs=jobs, fast=fast,
             log=lambda text: console.print(text, soft_wrap=True, highlight=False), **common,
         )  # fmt: skip
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)

@@ -105,6 +105,12 @@ class TrainingConfig:
         one of torch's threads (one core left free: threads that wait for a busy core stall
         every step). Set it to use every core on a machine you have to yourself.
         The choice is part of the run's config, so a resumed run uses the same.
+    weight_averaging
+        Decay of an exponential moving average of the weights (Polyak averaging), or
+        ``null`` for none. With it, validation, early stopping and the weights kept all use the
+        averaged weights, which smooths out the last steps' noise (like a small ensemble of
+        the iterates, at no cost at scoring). Its effective decay ramps up as
+        ``min(decay, (1 + step) / (10 + step))`` so the first steps do not dominate.
     """
 
     batch_size: int = 128
@@ -122,6 +128,7 @@ class TrainingConfig:
     device: str = "auto"
     flush_denormal: bool = True
     threads: int | None = None
+    weight_averaging: float | None = None
 
     def validate(self) -> TrainingConfig:
         def fail(name: str, why: str) -> None:
@@ -153,6 +160,8 @@ class TrainingConfig:
             fail("threads", "must be an integer >= 1 or null (auto)")
         if self.device not in DEVICES:
             fail("device", f"must be one of {DEVICES}")
+        if self.weight_averaging is not None and not 0.0 < self.weight_averaging < 1.0:
+            fail("weight_averaging", "must be in (0, 1) or null")
         return self
 
 

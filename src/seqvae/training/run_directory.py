@@ -152,8 +152,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             raise InputError(f"checkpoint is damaged: field {name!r} is a {type(value).__name__}", path)
     if state["step"] < 0:
         raise InputError(f"checkpoint is damaged: step {state['step']} is negative", path)
-    for name in ("model", "best_model"):
-        tensors = state[name] or {}
+    for name in ("model", "best_model", "averaged_model"):
+        tensors = state.get(name) or {}
+        if not isinstance(tensors, dict):
+            raise InputError(f"checkpoint is damaged: field {name!r} is a {type(tensors).__name__}", path)
         if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
             raise InputError(f"checkpoint is damaged: {name!r} holds values that are not tensors", path)
         bad = non_finite_tensor(tensors)

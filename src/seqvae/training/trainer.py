@@ -13,6 +13,7 @@ raises :class:`TrainingInterrupted`, so an interrupted run resumes exactly where
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import signal
@@ -251,6 +252,12 @@ class Trainer:
         self.window: dict[str, torch.Tensor] = {}
         self.window_steps = 0
         self.threads = choose_threads(config.threads, model, config.batch_size)
+        # the moving average of the floating-point weights (training.weight_averaging)
+        self.averaged: dict[str, torch.Tensor] | None = None
+        if config.weight_averaging is not None:
+            self.averaged = {
+                k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()
+            }
         self._started = time.perf_counter()
 
     # -- state -----------------------------------------------------------------------------
@@ -268,6 +275,11 @@ class Trainer:
             "best_step": self.best_step,
             "evals_since_best": self.evals_since_best,
             "best_model": self.best_state,
+            "averaged_model": (
+                None
+                if self.averaged is None
+                else {k: v.detach().cpu().clone() for k, v in self.averaged.items()}
+            ),
             # loss terms summed since the last metrics row, so that row comes out the same
             "metrics_window": {k: v.detach().cpu().clone() for k, v in self.window.items()},
             "metrics_window_steps": self.window_steps,
@@ -313,6 +325,12 @@ class Trainer:
         self.best_step = state["best_step"]
         self.evals_since_best = int(state["evals_since_best"])
         self.best_state = state["best_model"]
+        if self.averaged is not None:
+            averaged = state.get("averaged_model")
+            if averaged is None or set(averaged) != set(self.averaged):
+                raise ValueError("averaged_model does not match training.weight_averaging")
+            for name, value in averaged.items():
+                self.averaged[name].copy_(value)
         self.window = {k: v.to(self.device) for k, v in state.get("metrics_window", {}).items()}
         self.window_steps = int(state.get("metrics_window_steps", 0))
         self.saved_step = self.step
@@ -332,12 +350,33 @@ class Trainer:
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         values = []
-        for start in range(0, len(self.val_data), 2048):
-            batch = self.val_data[start : start + 2048]
-            values.append(self.model.elbo(batch, self.config.eval_samples, generator).cpu())
+        with self._averaged_weights():
+            for start in range(0, len(self.val_data), 2048):
+                batch = self.val_data[start : start + 2048]
+                values.append(self.model.elbo(batch, self.config.eval_samples, generator).cpu())
         self.model.train(was_training)
         elbo = torch.cat(values).double()
         return float((elbo * self.val_weights).sum() / self.val_weights.sum())
+
+    @contextlib.contextmanager
+    def _averaged_weights(self):
+        """Within the block the model holds the averaged weights (if any), then its own again."""
+        if self.averaged is None:
+            yield
+            return
+        live = {k: v.detach().clone() for k, v in self.model.state_dict().items() if k in self.averaged}
+        self.model.load_state_dict(self.averaged, strict=False)
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(live, strict=False)
+
+    def _update_average(self) -> None:
+        decay = min(self.config.weight_averaging, (1 + self.step) / (10 + self.step))
+        current = self.model.state_dict()
+        names = list(self.averaged)
+        with torch.no_grad():
+            torch._foreach_lerp_([self.averaged[k] for k in names], [current[k] for k in names], 1.0 - decay)
 
     # -- loop ------------------------------------------------------------------------------
     def _limit_steps(self) -> int | None:
@@ -455,6 +494,8 @@ class Trainer:
         self.save_checkpoint()
         if config.early_stopping_patience is not None and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        elif self.averaged is not None:
+            self.model.load_state_dict(self.averaged, strict=False)
         return TrainingOutcome(
             steps=self.step,
             stop_reason=stop_reason,
@@ -511,6 +552,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
+        if self.averaged is not None:
+            self._update_average()
         return terms.as_tensors()
 
     def _track_best(self, val: float) -> None:
@@ -518,7 +561,8 @@ class Trainer:
             self.best_val_elbo = val
             self.best_step = self.step
             self.evals_since_best = 0
-            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            with self._averaged_weights():
+                self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         else:
             self.evals_since_best += 1
 

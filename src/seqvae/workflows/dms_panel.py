@@ -249,6 +249,46 @@ def _evaluate_member(
     return result
 
 
+def fit_panel_member(
+    kind: str,
+    alignment: str,
+    config: dict,
+    target: str,
+    potts_iterations: int = 30,
+    threads: int | None = None,
+) -> dict:
+    """Fit one model of a panel protein into ``target`` (an executor task; pure function of
+    its arguments): a baseline (``site-independent``, ``potts``) or a VAE (``vae``, the seed
+    is the config's). Returns the fitting seconds."""
+    from seqvae.data.alignment import read_alignment
+    from seqvae.data.weights import compute_sequence_weights
+    from seqvae.run import train
+    from seqvae.training.baselines import PottsSettings, fit_baseline
+    from seqvae.training.config import RunConfig
+    from seqvae.utils import torch_threads
+
+    run_config = RunConfig.from_dict(config)
+    aln = read_alignment(alignment, run_config.data.alignment_options())
+    started = time.perf_counter()
+    if kind == "vae":
+        train(aln, run_config, out=target, overwrite=True, show_progress=False)
+    else:
+        aln.sequence_weights = compute_sequence_weights(
+            aln.codes, aln.alphabet.gap_code, run_config.data.theta
+        )
+        aln.theta = run_config.data.theta
+        with torch_threads(threads):
+            fit_baseline(
+                aln,
+                kind,
+                target,
+                theta=run_config.data.theta,
+                potts=PottsSettings(max_iterations=potts_iterations),
+                overwrite=True,
+            )
+    return {"seconds": time.perf_counter() - started}
+
+
 def run_panel(
     proteins: list[PanelProtein],
     out: str | Path,
@@ -260,6 +300,9 @@ def run_panel(
     overrides: dict | None = None,
     threads: int | None = None,
     log: Callable[[str], None] = print,
+    jobs: int = 1,
+    fast: bool = False,
+    executor=None,
 ) -> pd.DataFrame:
     """Train -> score -> evaluate every protein of a panel; resumable.
 
@@ -278,19 +321,29 @@ def run_panel(
     samples
         z draws per variant when scoring VAEs.
     threads
-        CPU threads for training and scoring (``None``: the preset's / torch's choice).
+        CPU threads for training and scoring (``None``: the preset's / torch's choice); with
+        ``jobs > 1`` each fitting worker gets ``threads`` (default 1).
+    jobs
+        Models fitted at once (every protein's baselines and VAE seeds are tasks of one
+        :mod:`seqvae.executor` local pool); scoring then runs in this process.
+    fast
+        Score VAEs with ``seqvae score --fast``'s settings (20 antithetic shared draws, the
+        bfloat16 output layer) instead of ``samples`` plain draws.
+    executor
+        An :class:`~seqvae.executor.Executor` to fit with instead of a local pool of ``jobs``.
 
     Returns
     -------
     pandas.DataFrame
         One row per protein and model, columns :data:`PANEL_COLUMNS`.
     """
-    from seqvae.analysis.mutations import read_wild_type
-    from seqvae.analysis.scoring import EnsembleScorer, VAEScorer, load_scorer
+    from seqvae.analysis.mutations import MutationMapper, read_wild_type
+    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, VAEScorer, load_scorer
     from seqvae.data.alignment import read_alignment
     from seqvae.data.weights import compute_sequence_weights
-    from seqvae.run import load, train
-    from seqvae.training.baselines import PottsSettings, fit_baseline, is_baseline_directory
+    from seqvae.executor import Task, make_executor
+    from seqvae.run import load
+    from seqvae.training.baselines import is_baseline_directory
     from seqvae.training.config import preset_config
     from seqvae.utils import torch_threads
 
@@ -299,97 +352,123 @@ def run_panel(
         raise InputError(f"unknown model {unknown[0]!r}; choose from site-independent, potts, vae")
     if ensemble < 1:
         raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {jobs}", "--jobs")
     out = Path(out)
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
         base = base.updated({"training.threads": threads})
+    elif jobs > 1:
+        base = base.updated({"training.threads": 1})
     # every alignment is read and every reference sequence checked against its row before
     # anything is written
-    from seqvae.analysis.mutations import MutationMapper
-
     prepared = []
     for protein in proteins:
         wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
         config = base.updated({"data.reference": protein.reference}) if protein.reference else base
         aln = read_alignment(protein.alignment, config.data.alignment_options())
         MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
+        log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
         prepared.append((protein, wild_type, config, aln))
+
+    # 1. fit every missing model of every protein (baselines first: they are quick)
+    keys = [kind for kind in ("site-independent", "potts") if kind in models]
+    if "vae" in models:
+        keys += [f"vae_seed{seed}" for seed in range(ensemble)]
+    all_timings: dict[str, dict] = {}
+    tasks = []
+    for protein, _, config, _ in prepared:
+        folder = out / protein.name
+        folder.mkdir(parents=True, exist_ok=True)
+        timings = all_timings[protein.name] = _read_json(folder / "timings.json") or {}
+        for key in keys:
+            target = folder / key
+            kind = "vae" if key.startswith("vae_seed") else key
+            done = _run_finished(target) if kind == "vae" else is_baseline_directory(target)
+            if done and key in timings:
+                continue
+            member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
+            tasks.append(
+                Task(
+                    f"{protein.name}/{key}",
+                    fit_panel_member,
+                    {
+                        "kind": kind,
+                        "alignment": str(protein.alignment),
+                        "config": member_config.to_dict(),
+                        "target": str(target),
+                        "potts_iterations": potts_iterations,
+                        "threads": threads,
+                    },
+                )
+            )
+    if tasks:
+        failures: list[str] = []
+
+        def note(result) -> None:
+            name, key = result.key.split("/", 1)
+            if not result.ok:
+                failures.append(f"{result.key}: {result.error}")
+                log(f"{result.key}: failed: {result.error}")
+                return
+            timings = all_timings[name]
+            timings[key] = result.value["seconds"]
+            write_json(out / name / "timings.json", timings)
+            log(f"{result.key}: fitted in {timings[key]:.1f} s")
+
+        runner = executor or make_executor("local", jobs, threads or 1)
+        with runner:
+            runner.run(tasks, on_result=note)
+        if failures:
+            raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
+
+    # 2. score and evaluate, protein by protein (the tables are rewritten after each)
+    vae_samples = FAST_SAMPLES if fast else samples
+    fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
     rows: list[dict] = []
     for protein, wild_type, config, aln in prepared:
         folder = out / protein.name
-        folder.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
+        timings = all_timings[protein.name]
         aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
-        aln.theta = config.data.theta
-        log(
-            f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f} "
-            f"(weights {time.perf_counter() - started:.1f} s)"
-        )
         common = {"protein": protein.name, "n_eff": aln.n_eff, "length": aln.length}
-        timings = _read_json(folder / "timings.json") or {}
-        for kind in ("site-independent", "potts"):
-            if kind not in models:
+        members = []
+        for key in keys:
+            if not key.startswith("vae_seed"):
+                with torch_threads(threads):
+                    result = _evaluate_member(load_scorer(folder / key), protein, wild_type, folder, key)
+                rows.append(_row(common, key, result, timings[key]))
+                log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
                 continue
-            target = folder / kind
-            if not (is_baseline_directory(target) and kind in timings):
-                started = time.perf_counter()
-                with torch_threads(threads):
-                    fit_baseline(
-                        aln,
-                        kind,
-                        target,
-                        theta=config.data.theta,
-                        potts=PottsSettings(max_iterations=potts_iterations),
-                        overwrite=True,
-                    )
-                timings[kind] = time.perf_counter() - started
+            run = load(folder / key)
+            if f"{key}_active" not in timings:
+                timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
                 write_json(folder / "timings.json", timings)
-                log(f"{protein.name} {kind}: fitted in {timings[kind]:.1f} s")
+            scorer = VAEScorer(run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options)
+            members.append(scorer)
             with torch_threads(threads):
-                result = _evaluate_member(load_scorer(target), protein, wild_type, folder, kind)
-            rows.append(_row(common, kind, result, timings[kind]))
-            log(f"{protein.name} {kind}: rho {result['spearman']:.4f}")
-        if "vae" in models:
-            members = []
-            for seed in range(ensemble):
-                key = f"vae_seed{seed}"
-                target = folder / key
-                if not (_run_finished(target) and key in timings):
-                    started = time.perf_counter()
-                    train(
-                        aln, config.updated({"seed": seed}), out=target, overwrite=True, show_progress=False
-                    )
-                    timings[key] = time.perf_counter() - started
-                    write_json(folder / "timings.json", timings)
-                run = load(target)
-                if f"{key}_active" not in timings:
-                    timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
-                    write_json(folder / "timings.json", timings)
-                scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=key)
-                members.append(scorer)
-                with torch_threads(threads):
-                    result = _evaluate_member(scorer, protein, wild_type, folder, key)
-                rows.append(
-                    _row(
-                        common,
-                        f"vae (seed {seed})",
-                        result,
-                        timings[key],
-                        timings[f"{key}_active"],
-                        timings[f"{key}_kl"],
-                    )
+                result = _evaluate_member(scorer, protein, wild_type, folder, key)
+            seed = int(key[8:])
+            rows.append(
+                _row(
+                    common,
+                    f"vae (seed {seed})",
+                    result,
+                    timings[key],
+                    timings[f"{key}_active"],
+                    timings[f"{key}_kl"],
                 )
-                log(
-                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+            )
+            log(
+                f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
+                f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+            )
+        if len(members) > 1:
+            with torch_threads(threads):
+                result = _evaluate_member(
+                    EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
                 )
-            if len(members) > 1:
-                with torch_threads(threads):
-                    result = _evaluate_member(
-                        EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
-                    )
-                total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
-                rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
+            total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
+            rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
         write_panel_outputs(rows, proteins, out, preset)
     return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
 
