@@ -98,17 +98,28 @@ def benchmark_dms(
     model_list = [m.strip() for m in models.split(",") if m.strip()]
     overrides = parse_set_options(set_values)
     check_threads(threads)
-    common = {"models": model_list, "ensemble": ensemble, "preset": preset, "samples": samples,
-              "potts_iterations": potts_iterations}  # fmt: skip
+    common = {
+        "models": model_list,
+        "ensemble": ensemble,
+        "preset": preset,
+        "samples": samples,
+        "potts_iterations": potts_iterations,
+    }
     if panel is not None:
         from seqvae.workflows.dms_panel import load_panel, run_panel
 
         if alignment is not None or dms is not None:
             raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
         table = run_panel(
-            load_panel(panel), out, overrides=overrides, threads=threads, jobs=jobs, fast=fast,
-            log=lambda text: console.print(text, soft_wrap=True, highlight=False), **common,
-        )  # fmt: skip
+            load_panel(panel),
+            out,
+            overrides=overrides,
+            threads=threads,
+            jobs=jobs,
+            fast=fast,
+            log=lambda text: console.print(text, soft_wrap=True, highlight=False),
+            **common,
+        )
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
         console.print(f"panel table: {out / 'panel.csv'}, {out / 'panel.md'}, {out / 'panel.png'}")
         return
@@ -121,8 +132,16 @@ def benchmark_dms(
     if threads is not None:
         overrides = {**overrides, "training.threads": threads}
     rows = run_dms_benchmark(
-        alignment, dms, score_col, out, overrides=overrides, log=console.print, sep=sep,
-        mutation_separator=mutation_separator, reference_sequence=reference_sequence, **common,
-    )  # fmt: skip
+        alignment,
+        dms,
+        score_col,
+        out,
+        overrides=overrides,
+        log=console.print,
+        sep=sep,
+        mutation_separator=mutation_separator,
+        reference_sequence=reference_sequence,
+        **common,
+    )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)
     write_json(out / "benchmark.json", rows)

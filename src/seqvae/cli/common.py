@@ -110,12 +110,20 @@ def progress_bar(*columns: Any) -> Progress:
     """A transient progress bar on stderr, off when stderr is not a terminal (no empty line on a
     redirected stderr). Without ``columns``: description, bar, done/total, elapsed, remaining."""
     return Progress(
-        *(columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn())),
+        *(
+            columns
+            or (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+        ),
         console=console,
         transient=True,
         disable=not console.is_terminal,
-    )  # fmt: skip
+    )
 
 
 def parse_number_list(value: str, option: str, what: str = "values") -> list[float]:

@@ -99,9 +99,15 @@ def evaluate_samples_command(
     from seqvae.analysis.sample_evaluation import EvaluationOptions, evaluate_sample_files
 
     options = EvaluationOptions(
-        weighting=weighting, theta=theta, include_gaps=include_gaps, r20_sets=r20_sets, r20_flat=r20_flat,
-        max_pairs=max_pairs, seed=seed, coverage_threshold=coverage_threshold,
-    ).validate()  # fmt: skip
+        weighting=weighting,
+        theta=theta,
+        include_gaps=include_gaps,
+        r20_sets=r20_sets,
+        r20_flat=r20_flat,
+        max_pairs=max_pairs,
+        seed=seed,
+        coverage_threshold=coverage_threshold,
+    ).validate()
     with console.status("evaluating samples"):
         result = evaluate_sample_files(
             designs, reference, options, training=training, run=run_dir, alphabet=alphabet, family=family

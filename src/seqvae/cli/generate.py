@@ -117,11 +117,23 @@ def generate_command(
     from seqvae.training.baselines import is_baseline_directory
 
     options = gen.GenerationOptions(
-        n=n, seed=seed, temperature=temperature, argmax=argmax, region_ids=region_ids,
-        region_phenotype=region_phenotype, phenotypes=phenotypes, id_column=id_column,
-        region_scale=region_scale, region_ball=region_ball, region_coords=region_coords, radius=radius,
-        interpolate=interpolate, steps=steps, elbo_samples=elbo_samples, sweeps=sweeps,
-    )  # fmt: skip
+        n=n,
+        seed=seed,
+        temperature=temperature,
+        argmax=argmax,
+        region_ids=region_ids,
+        region_phenotype=region_phenotype,
+        phenotypes=phenotypes,
+        id_column=id_column,
+        region_scale=region_scale,
+        region_ball=region_ball,
+        region_coords=region_coords,
+        radius=radius,
+        interpolate=interpolate,
+        steps=steps,
+        elbo_samples=elbo_samples,
+        sweeps=sweeps,
+    )
     if is_baseline_directory(run_dir):
         options.validate_for_baseline(out, vae_only=["--figure"] if figure is not None else [])
         with console.status(f"sampling {n} sequences"):

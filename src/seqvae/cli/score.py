@@ -246,7 +246,17 @@ def score(
             _score_singles(scorer, out)
         else:
             _score_table(
-                scorer, table, out, summary, mutant_column=mutant_col, sequence_column=sequence_col,
-                score_column=score_col, label_column=label_col, skip_mismatches=skip_mismatches,
-                output_format=output_format, sep=sep, mutation_separator=mutation_separator, wild_type=wild_type,
-            )  # fmt: skip
+                scorer,
+                table,
+                out,
+                summary,
+                mutant_column=mutant_col,
+                sequence_column=sequence_col,
+                score_column=score_col,
+                label_column=label_col,
+                skip_mismatches=skip_mismatches,
+                output_format=output_format,
+                sep=sep,
+                mutation_separator=mutation_separator,
+                wild_type=wild_type,
+            )
