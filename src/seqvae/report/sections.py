@@ -75,6 +75,21 @@ def data_section(context: ReportContext) -> Section | None:
             ("reference", registry["reference_id"]),
             ("reference numbering", f"{min(numbering)}–{max(numbering)}" if numbering else "none"),
         ]
+    elif info.get("kind") == "counts":
+        library = info.get("library_size") or {}
+        likelihood = str(info.get("likelihood", "")).replace("_", "-")
+        rows += [
+            (
+                "data",
+                f"count matrix, {info.get('n_cells')} cells x {info.get('n_genes')} genes ({likelihood} likelihood)",
+            ),
+            ("model input", info.get("input")),
+            (
+                "library size (min / median / max)",
+                " / ".join(f"{library.get(k, float('nan')):g}" for k in ("min", "median", "max")),
+            ),
+            ("cell metadata columns", ", ".join(info.get("metadata_columns") or []) or "none"),
+        ]
     else:
         rows.append(("data", "continuous vectors (Gaussian likelihood)"))
     section.blocks.append(Table(pd.DataFrame(rows, columns=["quantity", "value"]).astype(str)))
