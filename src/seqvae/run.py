@@ -25,15 +25,17 @@ from seqvae.io.atomic import remove_stale_temporaries, write_json
 from seqvae.io.count_files import is_count_file
 from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.output_dirs import claim_directory, lock_directory
+from seqvae.models.interface import SequenceModel
 from seqvae.models.latent_usage import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
+from seqvae.training.baselines import is_baseline_directory, load_baseline
 from seqvae.training.config import RunConfig
 from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
 from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
-__all__ = ["Run", "collapse_warning", "latent_usage_record", "load", "resume", "train"]
+__all__ = ["Run", "collapse_warning", "latent_usage_record", "load", "load_model", "resume", "train"]
 
 
 class Run:
@@ -743,3 +745,22 @@ def load(path: str | Path) -> Run:
         ) from None
     model.eval()
     return Run(path, config, registry, model, summary, genes)
+
+
+def load_model(path: str | Path) -> tuple[SequenceModel, AlignmentRegistry, str]:
+    """Any sequence model from its directory: ``(model, registry, kind)``.
+
+    A VAE run directory gives its :class:`VAE` (kind ``vae``); a baseline directory
+    (``seqvae baseline fit``) its site-independent or Potts model (kind ``site-independent`` or
+    ``potts``). Each satisfies :class:`~seqvae.models.interface.SequenceModel`: ``log_value``
+    and ``sample`` the same way, in eval mode.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError("run directory not found", path)
+    if is_baseline_directory(path):
+        return load_baseline(path)
+    run = load(path)
+    if run.registry is None:
+        raise InputError(f"this run was trained on {run.kind} data, not sequences", path)
+    return run.model, run.registry, "vae"

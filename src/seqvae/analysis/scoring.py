@@ -36,6 +36,7 @@ from seqvae.analysis.mutations import (
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
+from seqvae.models.interface import SequenceModel
 from seqvae.models.regularisers import gaussian_kl
 from seqvae.utils import release_free_memory
 
@@ -301,9 +302,10 @@ class VAEScorer(Scorer):
 
 
 class ModelScorer(Scorer):
-    """Wraps a baseline module with a ``log_value(codes)`` method (site-independent, Potts)."""
+    """Wraps a :class:`~seqvae.models.interface.SequenceModel` by its ``log_value(codes)``
+    (the site-independent and Potts baselines; a VAE is scored by :class:`VAEScorer`)."""
 
-    def __init__(self, model, registry: AlignmentRegistry, name: str):
+    def __init__(self, model: SequenceModel, registry: AlignmentRegistry, name: str):
         self.model = model.eval()
         self.registry = registry
         self.name = name

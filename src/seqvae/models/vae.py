@@ -418,6 +418,61 @@ class VAE(nn.Module):
             elbo_per_sequence=(log_px - kl).detach(),
         )
 
+    # -- the sequence-model interface (models/interface.py) --------------------------------
+    @property
+    def length(self) -> int:
+        """Columns of a data row: positions L (sequences), dimensions or genes."""
+        return self.likelihood.n_columns
+
+    @torch.no_grad()
+    def log_value(
+        self, codes: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """What mutation scores compare: the ELBO per sequence (eval mode), ``float64 [B]``.
+
+        ``seqvae score`` uses :class:`~seqvae.analysis.scoring.VAEScorer`, which shares the z
+        draws across sequences and can use the importance-weighted bound; this is the plain ELBO.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self.elbo(codes, n_samples, generator).double()
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        *,
+        temperature: float = 1.0,
+        library: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``n`` draws from the model: z from the prior N(0, I), then x from p(x|z).
+
+        Sequences: ``uint8 [n, L]`` codes, each position from softmax(log p / ``temperature``).
+        Other data: :meth:`sample_data` (``temperature`` must be 1; counts need ``library``).
+        """
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ConfigError(f"temperature must be > 0, got {temperature}")
+        device = self.decoder_out.weight.device
+        z = torch.randn(int(n), self.config.latent_dim, generator=generator).to(device)
+        was_training = self.training
+        self.eval()
+        try:
+            if self.config.likelihood != "categorical":
+                if temperature != 1.0:
+                    raise ConfigError(
+                        f"temperature applies to sequences only ({self.config.likelihood} model)"
+                    )
+                return self.sample_data(z, generator, library)
+            probs = torch.softmax(self.decode(z).double() / temperature, dim=-1).cpu()
+            flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+            return flat.reshape(probs.shape[:2]).to(torch.uint8)
+        finally:
+            self.train(was_training)
+
     @torch.no_grad()
     def elbo(
         self, x: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
