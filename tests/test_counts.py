@@ -9,6 +9,7 @@ Gaussian likelihood on log(1 + counts).
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -454,3 +455,56 @@ def test_bad_counts_for_a_trained_run_and_wrong_likelihoods(tmp_path, monkeypatc
             out=tmp_path / "x",
         )
     assert not (tmp_path / "x").exists()
+
+
+def _edit_registry(edit):
+    def damage(run: Path) -> None:
+        path = run / "registry.json"
+        info = json.loads(path.read_text())
+        edit(info)
+        path.write_text(json.dumps(info))
+
+    return damage
+
+
+def _cut_counts(run: Path) -> None:
+    path = run / "data" / "counts.npz"
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def _fewer_genes(run: Path) -> None:
+    matrix = sparse.load_npz(run / "data" / "counts.npz")
+    sparse.save_npz(run / "data" / "counts.npz", matrix[:, :5].tocsr())
+
+
+COUNT_RUN_DAMAGES = {
+    "genes not a list": (_edit_registry(lambda i: i.update(genes="g1")), ("registry.json", "genes: must be")),
+    "genes of another length": (
+        _edit_registry(lambda i: i.update(genes=i["genes"][:-1])),
+        ("registry.json", "genes: 7 names", "input_dim is 8"),
+    ),
+    "likelihood disagrees": (
+        _edit_registry(lambda i: i.update(likelihood="gaussian")),
+        ("registry.json", "likelihood: 'gaussian'"),
+    ),
+    "counts cut short": (_cut_counts, ("counts.npz", "damaged")),
+    "counts of other genes": (_fewer_genes, ("counts.npz", "has 5 genes", "has 8")),
+}
+
+
+@pytest.fixture(scope="module")
+def count_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("count_run")
+    counts = simulate_counts(n_cells=60, n_genes=8, seed=8)
+    seqvae.train(counts, small_config(**{"training.max_steps": 5}), out=folder / "run", show_progress=False)
+    return folder / "run"
+
+
+@pytest.mark.parametrize("damage", sorted(COUNT_RUN_DAMAGES))
+@pytest.mark.parametrize("command", ["embed", "latent", "report"])
+def test_a_damaged_count_run_is_one_line(count_run, tmp_path, capsys, damage, command):
+    run = tmp_path / "run"
+    shutil.copytree(count_run, run)
+    edit, fragments = COUNT_RUN_DAMAGES[damage]
+    edit(run)
+    fails_cleanly(capsys, [command, run, "-o", tmp_path / "out"], *fragments, folder=tmp_path)

@@ -57,7 +57,12 @@ def data_section(context: ReportContext) -> Section | None:
     if not registry_path.exists():
         return None
     info, _ = files.read_registry(context.run.path)
-    section = Section("data", "Data", "The alignment the model was trained on and what the filters removed.")
+    intro = (
+        "The count matrix the model was trained on."
+        if info.get("kind") == "counts"
+        else "The alignment the model was trained on and what the filters removed."
+    )
+    section = Section("data", "Data", intro)
     rows = [
         ("sequences used", info.get("n_sequences")),
         ("N_eff (sum of sequence weights)", round(info.get("n_eff", 0.0), 2)),
@@ -254,6 +259,12 @@ def latent_section(context: ReportContext) -> Section | None:
                     "Simpson's-paradox check: the phenotype against its best latent predictor pooled over "
                     "all sequences and within each group; flagged groups disagree with the pooled relation "
                     "in strength or sign."
+                )
+            elif stem == "pca_comparison" and run.kind == "counts":
+                caption = (
+                    "The latent means against principal components of log(1 + counts scaled to the "
+                    "median library size): canonical correlations, and how much of each space the other "
+                    "predicts (R²)."
                 )
             else:
                 caption = LATENT_CAPTIONS.get(stem, stem.replace("_", " "))

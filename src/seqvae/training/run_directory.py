@@ -17,6 +17,7 @@ Layout::
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -335,7 +336,7 @@ def _load_counts(path: Path, n_columns: int | None, transform: str | None) -> Sp
         )
     try:
         matrix = sparse.load_npz(path)
-    except (OSError, ValueError, EOFError, KeyError, TypeError) as err:
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as err:
         raise InputError(f"training counts file is damaged ({str(err).splitlines()[0]})", path) from None
     if matrix.ndim != 2 or matrix.shape[0] < 1:
         raise InputError(f"must be a [cells, genes] matrix, has shape {matrix.shape}", path)
