@@ -83,7 +83,7 @@ def data_section(context: ReportContext) -> Section | None:
     elif info.get("kind") == "counts":
         library = info.get("library_size") or {}
         likelihood = str(info.get("likelihood", "")).replace("_", "-")
-        rows += [
+        rows = [  # every cell weighs 1: no sequence weights
             (
                 "data",
                 f"count matrix, {info.get('n_cells')} cells x {info.get('n_genes')} genes ({likelihood} likelihood)",
