@@ -385,7 +385,10 @@ def load_scorer(
 
     run = load(path)
     if run.registry is None:
-        raise InputError("this run was trained on continuous data; it cannot score mutations", path)
+        raise InputError(
+            f"this run was trained on {getattr(run, 'kind', 'continuous')} data; it cannot score mutations",
+            path,
+        )
     scorer = VAEScorer(
         run.model,
         run.registry,
