@@ -8,6 +8,7 @@ Gaussian likelihood on log(1 + counts).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -237,7 +238,7 @@ def test_h5ad_needs_the_cells_extra(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.skipif(
-    __import__("importlib").util.find_spec("anndata") is None, reason="the optional anndata is not installed"
+    importlib.util.find_spec("anndata") is None, reason="the optional anndata is not installed"
 )
 def test_real_h5ad_file_round_trip(tmp_path):
     import anndata

@@ -14,8 +14,13 @@ import torch
 from torch import nn
 
 from seqvae.errors import ConfigError
-from seqvae.models.layers import CodeEmbedding
-from seqvae.models.likelihoods import LIKELIHOOD_CLASSES, Likelihood, make_likelihood
+from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: its old home
+from seqvae.models.likelihoods import (
+    LIKELIHOOD_CLASSES,
+    CategoricalLikelihood,
+    Likelihood,
+    make_likelihood,
+)
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
 from seqvae.utils import coerce_fields
@@ -271,7 +276,7 @@ class VAE(nn.Module):
         self.likelihood: Likelihood = make_likelihood(config)
         hidden_in = config.encoder_hidden[0]
         self.input_layer: nn.Module = self.likelihood.input_layer(hidden_in)
-        if isinstance(self.input_layer, CodeEmbedding):
+        if isinstance(self.likelihood, CategoricalLikelihood):
             self.n_output_states = self.likelihood.n_states
         output_size = self.likelihood.output_size
         # the likelihood's own parameters (Gaussian log-variances, NB inverse dispersions) live
