@@ -17,21 +17,25 @@ import pandas as pd
 import torch
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
+from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows, read_counts
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import remove_stale_temporaries, write_json
+from seqvae.io.count_files import is_count_file
 from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.output_dirs import claim_directory, lock_directory
+from seqvae.models.interface import SequenceModel
 from seqvae.models.latent_usage import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
 from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
+from seqvae.training.baselines import is_baseline_directory, load_baseline
 from seqvae.training.config import RunConfig
 from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
 from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
-__all__ = ["Run", "collapse_warning", "latent_usage_record", "load", "resume", "train"]
+__all__ = ["Run", "collapse_warning", "latent_usage_record", "load", "load_model", "resume", "train"]
 
 
 class Run:
@@ -44,9 +48,11 @@ class Run:
     config
         The resolved :class:`RunConfig`.
     registry
-        The :class:`AlignmentRegistry` for sequence runs, ``None`` for continuous data.
+        The :class:`AlignmentRegistry` for sequence runs, ``None`` for continuous data and counts.
     model
         The :class:`VAE` with the saved weights, in eval mode.
+    genes
+        The gene names of a run on a count matrix (``None`` for other runs).
     """
 
     def __init__(
@@ -56,12 +62,21 @@ class Run:
         registry: AlignmentRegistry | None,
         model: VAE,
         summary: dict,
+        genes: list[str] | None = None,
     ):
         self.path = Path(path)
         self.config = config
         self.registry = registry
         self.model = model
         self.summary = summary
+        self.genes = genes
+
+    @property
+    def kind(self) -> str:
+        """``sequences``, ``continuous`` or ``counts``: what the run was trained on."""
+        if self.registry is not None:
+            return "sequences"
+        return "counts" if self.genes is not None else "continuous"
 
     @property
     def collapse_warning(self) -> str | None:
@@ -75,8 +90,24 @@ class Run:
     def read_alignment(self, path: str | Path) -> Alignment:
         """Read sequences aligned like the training alignment and code them with the registry."""
         if self.registry is None:
-            raise InputError("this run was trained on continuous data, not sequences", self.path)
+            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
         return map_to_registry(read_records(path, self.registry.options.format), self.registry)
+
+    def read_counts(self, counts: CountMatrix | str | Path) -> CountMatrix:
+        """A count matrix (or file) with its genes put in the order of the run's genes."""
+        if self.genes is None:
+            raise InputError(f"this run was trained on {self.kind} data, not a count matrix", self.path)
+        if not isinstance(counts, CountMatrix):
+            counts = read_counts(counts)
+        return counts.conform_to(self.genes)
+
+    def count_rows(self, counts: CountMatrix) -> SparseRows:
+        """Counts as the model's input rows (log(1 + x) for a Gaussian run on counts)."""
+        return counts.rows(INPUT_TRANSFORMS[self.config.model.likelihood])
+
+    def cell_metadata(self) -> pd.DataFrame | None:
+        """The training cells' metadata (``id`` first) of a run on counts, else ``None``."""
+        return files.load_cell_metadata(self.path) if self.genes is not None else None
 
     def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """Codes (or vectors), sequence weights, ids and validation mask used in training."""
@@ -85,7 +116,7 @@ class Run:
     def training_alignment(self) -> Alignment:
         """The training sequences as an :class:`Alignment` (with their weights)."""
         if self.registry is None:
-            raise InputError("this run was trained on continuous data, not sequences", self.path)
+            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
         codes, weights, ids, _ = self.training_data()
         return Alignment(
             ids=ids,
@@ -99,12 +130,13 @@ class Run:
 
     # -- inference -------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, data: np.ndarray, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-        """Latent means and log-variances, each ``[N, d]``, computed in batches."""
+    def encode(self, data: np.ndarray | SparseRows, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+        """Latent means and log-variances, each ``[N, d]``, computed in batches (counts as
+        :class:`~seqvae.data.counts.SparseRows`: one dense batch at a time)."""
         self.model.eval()
         device = next(self.model.parameters()).device
         means, logvars = [], []
-        tensor = torch.as_tensor(np.asarray(data))
+        tensor = data if isinstance(data, SparseRows) else torch.as_tensor(np.asarray(data))
         for start in range(0, len(tensor), batch_size):
             mean, logvar = self.model.encode(tensor[start : start + batch_size].to(device))
             means.append(mean.cpu())
@@ -114,17 +146,23 @@ class Run:
             return np.zeros((0, d), np.float32), np.zeros((0, d), np.float32)
         return torch.cat(means).numpy(), torch.cat(logvars).numpy()
 
-    def embed(self, alignment: Alignment | str | Path | None = None) -> pd.DataFrame:
-        """Embed sequences: ``id``, ``weight``, ``z_mean_*``, ``z_logvar_*`` per sequence.
+    def embed(self, alignment: Alignment | CountMatrix | str | Path | None = None) -> pd.DataFrame:
+        """Embed sequences (or cells): ``id``, ``weight``, ``z_mean_*``, ``z_logvar_*`` per row.
 
         Parameters
         ----------
         alignment
             An :class:`Alignment` coded with this run's registry, a path to read with it, or
-            ``None`` for the training sequences.
+            ``None`` for the training sequences. For a run on counts: a
+            :class:`~seqvae.data.counts.CountMatrix` or a count file with the run's genes (any
+            order; extra genes are ignored), every cell weighted 1.
         """
         if alignment is None:
             codes, weights, ids, _ = self.training_data()
+        elif self.genes is not None:
+            counts = self.read_counts(alignment)
+            codes, ids = self.count_rows(counts), counts.cells
+            weights = np.ones(counts.n_cells)
         else:
             if not isinstance(alignment, Alignment):
                 alignment = self.read_alignment(alignment)
@@ -146,7 +184,7 @@ class Run:
 
     def _check_fits(self, alignment: Alignment) -> None:
         if self.registry is None:
-            raise InputError("this run was trained on continuous data, not sequences", self.path)
+            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
         if (
             alignment.length != self.registry.length
             or alignment.alphabet.symbols != self.registry.alphabet.symbols
@@ -178,8 +216,34 @@ def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
+def _count_likelihood(config: RunConfig, source: str) -> str:
+    """The likelihood of a run on counts: negative_binomial unless gaussian (on log(1 + x)) is
+    asked for; the default ``categorical`` means "choose for the data"."""
+    likelihood = config.model.likelihood
+    if likelihood == "categorical":
+        return "negative_binomial"
+    if likelihood not in INPUT_TRANSFORMS:
+        raise ConfigError(
+            f"model.likelihood: a count matrix takes negative_binomial or gaussian (on log(1 + counts)), "
+            f"not {likelihood!r}",
+            source,
+            field="model.likelihood",
+        )
+    return likelihood
+
+
+def _check_sequence_likelihood(config: RunConfig, data) -> None:
+    if isinstance(data, Alignment) and config.model.likelihood == "negative_binomial":
+        raise ConfigError(
+            "model.likelihood: negative_binomial needs a count matrix (.h5ad, .npz, .csv or .tsv), "
+            "not an alignment",
+            data.source,
+            field="model.likelihood",
+        )
+
+
 def train(
-    data: Alignment | np.ndarray | str | Path,
+    data: Alignment | CountMatrix | np.ndarray | str | Path,
     config: RunConfig | None = None,
     out: str | Path = "runs/run",
     overwrite: bool = False,
@@ -190,8 +254,11 @@ def train(
     Parameters
     ----------
     data
-        An :class:`Alignment` (categorical likelihood), a path to one (read with
-        ``config.data``), or a float array ``[N, D]`` (Gaussian likelihood).
+        An :class:`Alignment` (categorical likelihood), a
+        :class:`~seqvae.data.counts.CountMatrix` (negative-binomial likelihood, or Gaussian on
+        log(1 + counts) when ``config.model.likelihood`` is ``gaussian``), a path to either (a
+        ``.h5ad``, ``.npz``, ``.csv`` or ``.tsv`` file is read as counts, anything else as an
+        alignment with ``config.data``), or a float array ``[N, D]`` (Gaussian likelihood).
     config
         The run configuration (defaults: :class:`RunConfig`). ``model.length`` and
         ``model.alphabet_size`` (or ``input_dim``) are filled in from the data.
@@ -203,9 +270,24 @@ def train(
     resolve_device(config.training.device)  # an unavailable device fails before any file is written
     out = Path(out)
     if isinstance(data, str | Path):
-        data = read_alignment(data, config.data.alignment_options())
+        data = (
+            read_counts(data)
+            if is_count_file(data)
+            else read_alignment(data, config.data.alignment_options())
+        )
+    _check_sequence_likelihood(config, data)
     check_output_directory(out, overwrite)
-    if isinstance(data, Alignment):
+    counts: CountMatrix | None = None
+    if isinstance(data, CountMatrix):
+        counts = data
+        config.model.likelihood = _count_likelihood(config, counts.source)
+        config.model.input_dim = counts.n_genes
+        tensor = counts.rows(INPUT_TRANSFORMS[config.model.likelihood])
+        weights = np.ones(counts.n_cells, dtype=np.float64)
+        registry = None
+        ids = list(counts.cells)
+        filter_report = {}
+    elif isinstance(data, Alignment):
         config.model.likelihood = "categorical"
         config.model.length = data.length
         config.model.alphabet_size = data.alphabet.size
@@ -228,21 +310,54 @@ def train(
     with claim_directory(out, files.RUN_DIRECTORY, overwrite):
         mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
         write_json(out / files.CONFIG, config.to_dict())
-        write_json(
-            out / files.REGISTRY,
-            {
-                "kind": "sequences" if registry is not None else "continuous",
-                "registry": None if registry is None else registry.to_dict(),
-                "theta": config.data.theta,
-                "filter_report": filter_report,
-                "n_sequences": len(tensor),
-                "n_eff": float(weights.sum()),
-            },
-        )
-        files.save_training_data(out, tensor.numpy(), weights, ids, mask)
+        info = {
+            "kind": "sequences" if registry is not None else "continuous",
+            "registry": None if registry is None else registry.to_dict(),
+            "theta": config.data.theta,
+            "filter_report": filter_report,
+            "n_sequences": len(tensor),
+            "n_eff": float(weights.sum()),
+        }
+        if counts is not None:
+            info.update(_count_registry(counts, config))
+        write_json(out / files.REGISTRY, info)
+        if counts is not None:
+            files.save_training_counts(out, counts.counts, weights, ids, mask, counts.metadata())
+        else:
+            files.save_training_data(out, tensor.numpy(), weights, ids, mask)
         return _run_training(
-            out, config, registry, tensor, weights, mask, resume_state=None, show_progress=show_progress
+            out,
+            config,
+            registry,
+            tensor,
+            weights,
+            mask,
+            resume_state=None,
+            show_progress=show_progress,
+            genes=None if counts is None else list(counts.genes),
         )
+
+
+def _count_registry(counts: CountMatrix, config: RunConfig) -> dict:
+    """What registry.json records of a run on counts (beside kind, n_sequences, n_eff)."""
+    library = counts.library_sizes()
+    return {
+        "kind": "counts",
+        "theta": None,
+        "likelihood": config.model.likelihood,
+        "input": "log1p(counts)" if INPUT_TRANSFORMS[config.model.likelihood] else "counts",
+        "source": counts.source,
+        "layer": counts.layer,
+        "n_cells": counts.n_cells,
+        "n_genes": counts.n_genes,
+        "library_size": {
+            "min": float(library.min()),
+            "median": float(np.median(library)),
+            "max": float(library.max()),
+        },
+        "metadata_columns": [] if counts.obs is None else [str(c) for c in counts.obs.columns],
+        "genes": list(counts.genes),
+    }
 
 
 def _warn_without_validation(n: int, mask: np.ndarray, config: RunConfig) -> None:
@@ -269,6 +384,11 @@ def _data_shape(config: RunConfig) -> tuple[int | None, int | None]:
     return config.model.input_dim, None
 
 
+def _as_input(data: np.ndarray | SparseRows) -> torch.Tensor | SparseRows:
+    """Training data as the trainer takes it: a tensor, or counts kept sparse."""
+    return data if isinstance(data, SparseRows) else torch.from_numpy(data)
+
+
 def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
     """A new run directory must not exist (or be empty); ``overwrite`` replaces only a run directory.
 
@@ -281,7 +401,7 @@ def resume(path: str | Path, show_progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
     path = Path(path)
     config = _read_config(path)
-    registry = _read_registry(path)
+    registry, genes = _read_registry(path, with_genes=True)
     with lock_directory(path, files.RUN_DIRECTORY):
         data, weights, _, mask = files.load_training_data(path)
         state = files.load_checkpoint(path / files.CHECKPOINT)
@@ -289,11 +409,12 @@ def resume(path: str | Path, show_progress: bool = True) -> Run:
             path,
             config,
             registry,
-            torch.from_numpy(data),
+            _as_input(data),
             weights,
             mask,
             resume_state=state,
             show_progress=show_progress,
+            genes=genes,
         )
 
 
@@ -301,11 +422,12 @@ def _run_training(
     out: Path,
     config: RunConfig,
     registry: AlignmentRegistry | None,
-    tensor: torch.Tensor,
+    tensor: torch.Tensor | SparseRows,
     weights: np.ndarray,
     mask: np.ndarray,
     resume_state: dict | None,
     show_progress: bool,
+    genes: list[str] | None = None,
 ) -> Run:
     seed_everything(config.seed)
     model = VAE(config.model)
@@ -366,6 +488,7 @@ def _run_training(
         registry,
         trainer.model.cpu(),
         files.read_summary(out),
+        genes,
     )
 
 
@@ -543,14 +666,29 @@ def _log(out: Path, message: str) -> None:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
 
-def _read_registry(path: Path) -> AlignmentRegistry | None:
-    """The run's registry, validated field by field and against its config.json."""
-    _, registry = files.read_registry(path)
+def _read_registry(path: Path, with_genes: bool = False):
+    """The run's registry, validated field by field and against its config.json
+    (``with_genes``: and the gene names of a run on counts, ``(registry, genes)``)."""
+    info, registry = files.read_registry(path)
     config = _read_config(path)
     where = path / files.REGISTRY
+    genes = files.count_genes(info)
+    if genes is not None:
+        if info.get("likelihood") != config.model.likelihood:
+            raise InputError(
+                f"likelihood: {info.get('likelihood')!r}, config.json's model.likelihood is "
+                f"{config.model.likelihood!r}",
+                where,
+            )
+        if len(genes) != config.model.input_dim:
+            raise InputError(
+                f"genes: {len(genes)} names, config.json's model.input_dim is {config.model.input_dim}", where
+            )
+    elif config.model.likelihood == "negative_binomial":
+        raise InputError(f"kind: {info.get('kind')!r}, but config.json describes a count model", where)
     if config.model.likelihood == "categorical":
         if registry is None:
-            raise InputError("kind: 'continuous', but config.json describes a sequence model", where)
+            raise InputError(f"kind: {info.get('kind')!r}, but config.json describes a sequence model", where)
         if registry.length != config.model.length:
             raise InputError(
                 f"registry.focus_columns: {registry.length} columns, config.json's model.length is "
@@ -565,7 +703,7 @@ def _read_registry(path: Path) -> AlignmentRegistry | None:
             )
     elif registry is not None:
         raise InputError("registry: a sequence registry, but config.json describes continuous data", where)
-    return registry
+    return (registry, genes) if with_genes else registry
 
 
 def _read_config(path: Path) -> RunConfig:
@@ -587,7 +725,7 @@ def load(path: str | Path) -> Run:
     if not path.is_dir():
         raise InputError("run directory not found", path)
     config = _read_config(path)
-    registry = _read_registry(path)
+    registry, genes = _read_registry(path, with_genes=True)
     model = VAE(config.model)
     summary = files.read_summary(path)
     if not (path / files.WEIGHTS).exists() and summary.get("status") in ("failed", "running"):
@@ -606,4 +744,23 @@ def load(path: str | Path) -> Run:
             path / files.WEIGHTS,
         ) from None
     model.eval()
-    return Run(path, config, registry, model, summary)
+    return Run(path, config, registry, model, summary, genes)
+
+
+def load_model(path: str | Path) -> tuple[SequenceModel, AlignmentRegistry, str]:
+    """Any sequence model from its directory: ``(model, registry, kind)``.
+
+    A VAE run directory gives its :class:`VAE` (kind ``vae``); a baseline directory
+    (``seqvae baseline fit``) its site-independent or Potts model (kind ``site-independent`` or
+    ``potts``). Each satisfies :class:`~seqvae.models.interface.SequenceModel`: ``log_value``
+    and ``sample`` the same way, in eval mode.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError("run directory not found", path)
+    if is_baseline_directory(path):
+        return load_baseline(path)
+    run = load(path)
+    if run.registry is None:
+        raise InputError(f"this run was trained on {run.kind} data, not sequences", path)
+    return run.model, run.registry, "vae"

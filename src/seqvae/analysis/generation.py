@@ -819,7 +819,9 @@ def _annotate(
 def _check_sequence_run(run) -> None:
     if run.registry is None or run.model.config.likelihood != "categorical":
         raise InputError(
-            "this run models continuous data; only sequence runs can generate sequences", run.path
+            f"this run models {getattr(run, 'kind', 'continuous')} data; only sequence runs can generate "
+            "sequences",
+            run.path,
         )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 from scipy.sparse.linalg import LinearOperator, svds
 from scipy.spatial.distance import pdist
 
@@ -116,11 +116,49 @@ def alignment_pca(
         Seeds ARPACK's start vector, for reproducible signs and values.
     """
     x = one_hot_sparse(codes, n_codes, include_gaps)
+    w = _unit_weights(weights, x.shape[0])
+    mu = np.asarray(x.T @ w).ravel()
+    total_variance = float((mu - mu**2).sum())  # one-hot entries: E[x²] = E[x]
+    return _sparse_pca(x, w, n_components, seed, total_variance, include_gaps)
+
+
+def count_pca(
+    counts: sparse.csr_matrix,
+    weights: np.ndarray | None = None,
+    n_components: int = 10,
+    seed: int = 0,
+) -> AlignmentPCA:
+    """PCA of a count matrix (cells × genes) as log(1 + counts scaled to the median library
+    size), computed like :func:`alignment_pca` without forming a dense matrix.
+
+    ``components`` are then ``[genes, k]`` loadings; ``include_gaps`` is ``False``.
+    """
+    x = sparse.csr_matrix(counts, dtype=np.float64)
+    library = np.asarray(x.sum(axis=1)).ravel()
+    scale = np.median(library) / np.maximum(library, 1.0)
+    x = sparse.diags(scale) @ x
+    x.data = np.log1p(x.data)
+    x = x.tocsr()
+    w = _unit_weights(weights, x.shape[0])
+    mu = np.asarray(x.T @ w).ravel()
+    second = np.asarray(x.multiply(x).T @ w).ravel()
+    total_variance = float((second - mu**2).sum())
+    return _sparse_pca(x, w, n_components, seed, total_variance, False)
+
+
+def _sparse_pca(
+    x: sparse.csr_matrix,
+    w: np.ndarray,
+    n_components: int,
+    seed: int,
+    total_variance: float,
+    include_gaps: bool,
+) -> AlignmentPCA:
+    """Top principal axes of the sparse ``x`` with normalised weights ``w`` (see alignment_pca)."""
     n, dim = x.shape
     k = min(int(n_components), min(n, dim) - 1)
     if k < 1:
         raise InputError(f"too few sequences or columns for PCA ({n} x {dim})")
-    w = _unit_weights(weights, n)
     root_w = np.sqrt(w)
     mu = np.asarray(x.T @ w).ravel()
     xt = x.T.tocsr()
@@ -150,7 +188,6 @@ def alignment_pca(
     signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(k)])
     components = components * np.where(signs == 0, 1.0, signs)
     scores = np.asarray(x @ components) - mu @ components
-    total_variance = float((mu - mu**2).sum())  # one-hot entries: E[x²] = E[x]
     variance = singular**2
     return AlignmentPCA(
         scores=scores,

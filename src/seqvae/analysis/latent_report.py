@@ -24,6 +24,7 @@ from seqvae.analysis.latent import (
     LocalisationResult,
     alignment_pca,
     canonical_correlations,
+    count_pca,
     cross_validated_accuracy,
     cross_validated_r2,
     grouped_predictability,
@@ -40,6 +41,8 @@ from seqvae.analysis.phenotypes import (
     read_phenotype_table,
     top_categories,
 )
+from seqvae.data.counts import SparseRows
+from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
 
 __all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
@@ -197,13 +200,15 @@ class LatentReport:
 
 def _embed(
     run, alignment
-) -> tuple[list[str], np.ndarray, np.ndarray | None, int | None, np.ndarray, np.ndarray, str]:
-    """ids, weights, codes (or float data), alphabet size, z_mean, z_logvar, description."""
-    from seqvae.data.weights import compute_sequence_weights
-
+) -> tuple[list[str], np.ndarray, np.ndarray | SparseRows, int | None, np.ndarray, np.ndarray, str]:
+    """ids, weights, codes (float data, or counts), alphabet size, z_mean, z_logvar, description."""
     if alignment is None:
         data, weights, ids, _ = run.training_data()
-        description = "training sequences of the run"
+        description = f"training {'cells' if run.kind == 'counts' else 'sequences'} of the run"
+    elif run.kind == "counts":
+        description = alignment.source if hasattr(alignment, "source") else str(alignment)
+        counts = run.read_counts(alignment)
+        data, ids, weights = run.count_rows(counts), counts.cells, np.ones(counts.n_cells)
     else:
         if isinstance(alignment, str | Path):
             description = str(alignment)
@@ -273,6 +278,9 @@ def analyse_latent(
     """
     options = (options or LatentOptions()).validate()
     say = progress or (lambda message: None)
+    if phenotypes is None and alignment is None and getattr(run, "kind", None) == "counts":
+        phenotypes = run.cell_metadata()  # the training cells' metadata (obs) as labels
+        id_column = "id"
     if (color_columns or group_columns) and phenotypes is None:
         raise InputError("--color and --group need a phenotype table (--phenotypes)", "--phenotypes")
     say("embedding sequences")
@@ -284,6 +292,8 @@ def analyse_latent(
     n_components = max(options.n_pcs, d)
     if n_codes is not None:
         pca = alignment_pca(data, n_codes, weights, n_components, options.include_gaps, options.seed)
+    elif isinstance(data, SparseRows):  # counts: PCA of log(1 + normalised counts), kept sparse
+        pca = count_pca(data.matrix, weights, n_components, options.seed)
     else:
         pca = _continuous_pca(data, weights, n_components)
     top = pca.scores[:, : options.n_pcs]

@@ -37,6 +37,7 @@ from seqvae.analysis.mutations import (
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
+from seqvae.models.interface import SequenceModel
 from seqvae.models.regularisers import gaussian_kl
 from seqvae.utils import release_free_memory
 
@@ -302,9 +303,10 @@ class VAEScorer(Scorer):
 
 
 class ModelScorer(Scorer):
-    """Wraps a baseline module with a ``log_value(codes)`` method (site-independent, Potts)."""
+    """Wraps a :class:`~seqvae.models.interface.SequenceModel` by its ``log_value(codes)``
+    (the site-independent and Potts baselines; a VAE is scored by :class:`VAEScorer`)."""
 
-    def __init__(self, model, registry: AlignmentRegistry, name: str):
+    def __init__(self, model: SequenceModel, registry: AlignmentRegistry, name: str):
         self.model = model.eval()
         self.registry = registry
         self.name = name
@@ -384,7 +386,10 @@ def load_scorer(
 
     run = load(path)
     if run.registry is None:
-        raise InputError("this run was trained on continuous data; it cannot score mutations", path)
+        raise InputError(
+            f"this run was trained on {getattr(run, 'kind', 'continuous')} data; it cannot score mutations",
+            path,
+        )
     scorer = VAEScorer(
         run.model,
         run.registry,

@@ -22,15 +22,18 @@ from seqvae.cli.common import (
     stdout,
 )
 from seqvae.data.alignment import alignment_summary, read_alignment
+from seqvae.data.counts import read_counts
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
+from seqvae.io.count_files import is_count_file
 from seqvae.training.config import RunConfig, preset_config
 from seqvae.training.trainer import resolve_device
 
 TRAIN_OPTION_NAMES = {
     "model.latent_dim": "--latent-dim",
+    "model.likelihood": "--likelihood",
     "model.regulariser": "--regulariser",
     "model.beta": "--beta",
     "model.mmd_weight": "--mmd-weight",
@@ -155,8 +158,20 @@ def _build_config(
         raise
 
 
+LIKELIHOOD_HELP = (
+    "auto (categorical for an alignment, negative_binomial for a count matrix: .h5ad, .npz, .csv, "
+    ".tsv), negative_binomial, or gaussian (a count matrix as log(1 + counts))."
+)
+
+
 def train(
-    alignment: AlignmentArg,
+    alignment: Annotated[
+        Path,
+        typer.Argument(
+            help="Alignment (FASTA, A2M, A3M or Stockholm, optionally .gz), or a count matrix of "
+            "cells x genes (.h5ad, .npz, .csv, .tsv)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to create.")] = Path("runs/run"),
     preset: Annotated[
         str | None,
@@ -168,6 +183,7 @@ def train(
         typer.Option("--set", help="Override any knob: --set model.beta=2 (repeatable)."),
     ] = None,
     latent_dim: Annotated[int | None, typer.Option(help="Latent size d.")] = None,
+    likelihood: Annotated[str | None, typer.Option(help=LIKELIHOOD_HELP)] = None,
     regulariser: Annotated[str | None, typer.Option(help="kl or mmd.")] = None,
     beta: Annotated[float | None, typer.Option(help="KL weight β.")] = None,
     mmd_weight: Annotated[float | None, typer.Option(help="MMD weight λ.")] = None,
@@ -183,11 +199,14 @@ def train(
     overwrite: OverwriteOpt = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a VAE on an alignment and write a run directory."""
+    """Train a VAE on an alignment (or a count matrix of cells) and write a run directory."""
     from seqvae.run import train as train_run
 
+    counts_in = is_count_file(alignment)
+    _check_likelihood_option(likelihood, counts_in, alignment)
     options = {
         "model.latent_dim": latent_dim,
+        "model.likelihood": None if likelihood in (None, "auto") else likelihood,
         "model.regulariser": regulariser,
         "model.beta": beta,
         "model.mmd_weight": mmd_weight,
@@ -205,6 +224,12 @@ def train(
 
     cfg = _build_config(preset, config_file, options, parse_set_options(set_values), TRAIN_OPTION_NAMES)
     check_output_directory(out, overwrite)
+    if counts_in:
+        counts = read_counts(alignment)
+        console.print(f"read {counts.n_cells} cells x {counts.n_genes} genes from {alignment}")
+        run = train_run(counts, cfg, out=out, overwrite=overwrite, show_progress=progress)
+        _print_finished(run)
+        return
     aln = read_alignment(alignment, cfg.data.alignment_options())
     console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
     _busy_machine_hint(cfg, aln.length, aln.alphabet.size)
@@ -217,6 +242,20 @@ def train(
         )
     run = train_run(aln, cfg, out=out, overwrite=overwrite, show_progress=progress)
     _print_finished(run)
+
+
+def _check_likelihood_option(likelihood: str | None, counts_in: bool, data: Path) -> None:
+    """``--likelihood`` must suit the data: counts take negative_binomial or gaussian."""
+    if likelihood is None or likelihood == "auto":
+        return
+    allowed = ("negative_binomial", "gaussian") if counts_in else ("categorical",)
+    if likelihood not in allowed:
+        what = "a count matrix" if counts_in else "an alignment"
+        raise ConfigError(
+            f"{likelihood!r} does not apply to {what} ({data}); choose auto or {' or '.join(allowed)}",
+            "--likelihood",
+            field="model.likelihood",
+        )
 
 
 def _busy_machine_hint(cfg: RunConfig, length: int, alphabet_size: int) -> None:
@@ -269,19 +308,23 @@ def embed(
     run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
     alignment: Annotated[
         Path | None,
-        typer.Argument(help="Sequences aligned like the training alignment (default: the training set)."),
+        typer.Argument(
+            help="Sequences aligned like the training alignment, or for a run on counts a count file "
+            "with its genes (default: the training set)."
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
     device: DeviceOpt = None,
 ) -> None:
-    """Write id, weight, z_mean_* and z_logvar_* for each sequence."""
+    """Write id, weight, z_mean_* and z_logvar_* for each sequence (or cell of a count run)."""
     from seqvae.run import load
 
     run = run_on_device(load(run_dir), device)
     table = run.embed(alignment)
     with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False)
-    console.print(f"embedded {len(table)} sequences into {run.config.model.latent_dim} dimensions: {out}")
+    what = "cells" if run.kind == "counts" else "sequences"
+    console.print(f"embedded {len(table)} {what} into {run.config.model.latent_dim} dimensions: {out}")
 
 
 def config(

@@ -33,10 +33,18 @@ def latent(
     run_dir: Annotated[Path, typer.Argument(help="A trained run directory.")],
     alignment: Annotated[
         Path | None,
-        typer.Argument(help="Sequences aligned like the training alignment (default: the training set)."),
+        typer.Argument(
+            help="Sequences aligned like the training alignment, or a count file for a run on counts "
+            "(default: the training set)."
+        ),
     ] = None,
     phenotypes: Annotated[
-        Path | None, typer.Option("--phenotypes", "-p", help="CSV/TSV table, one row per sequence id.")
+        Path | None,
+        typer.Option(
+            "--phenotypes",
+            "-p",
+            help="CSV/TSV table, one row per sequence id (a run on counts: default, its cell metadata).",
+        ),
     ] = None,
     color: Annotated[
         list[str] | None,
@@ -103,9 +111,11 @@ def latent(
         max_categories=max_categories,
         include_gaps=pca_gaps,
     ).validate()
-    if (color or group) and phenotypes is None:
-        raise InputError("--color and --group need a phenotype table", "--phenotypes")
     run = load(run_dir)
+    # a run on counts brings its cells' metadata (obs) as the phenotype table of its training cells
+    has_metadata = alignment is None and run.cell_metadata() is not None
+    if (color or group) and phenotypes is None and not has_metadata:
+        raise InputError("--color and --group need a phenotype table", "--phenotypes")
     with console.status("latent analysis") as status:
         report = analyse_latent(
             run,
@@ -120,7 +130,8 @@ def latent(
         if report.join is not None:
             j = report.join
             console.print(
-                f"phenotypes: {j.n_matched} of {j.n_sequences} sequences matched a row of {phenotypes} "
+                f"phenotypes: {j.n_matched} of {j.n_sequences} {'cells' if run.kind == 'counts' else 'sequences'} "
+                f"matched a row of {phenotypes if phenotypes is not None else 'the cell metadata'} "
                 f"({j.n_unused_rows} of {j.n_table_rows} table rows unused)"
             )
         status.update("latent analysis: drawing figures")

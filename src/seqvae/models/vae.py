@@ -1,5 +1,7 @@
-"""The VAE: an MLP encoder whose first layer is an embedding lookup on uint8 codes, a Gaussian
-q(z|x), and an MLP decoder with a categorical (per-position log-softmax) or Gaussian likelihood.
+"""The VAE: an MLP encoder (its first layer an embedding lookup on uint8 codes, or a linear
+layer), a Gaussian q(z|x), and an MLP decoder whose output the likelihood strategy turns into
+p(x|z): categorical (per-position log-softmax), Gaussian, or negative binomial for counts
+(:mod:`seqvae.models.likelihoods`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ import torch
 from torch import nn
 
 from seqvae.errors import ConfigError
+from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: its old home
+from seqvae.models.likelihoods import (
+    LIKELIHOOD_CLASSES,
+    CategoricalLikelihood,
+    Likelihood,
+    make_likelihood,
+)
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
 from seqvae.utils import coerce_fields
@@ -23,7 +32,7 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "gelu": nn.GELU,
 }
-LIKELIHOODS = ("categorical", "gaussian")
+LIKELIHOODS = tuple(LIKELIHOOD_CLASSES)  # categorical, gaussian, negative_binomial
 REGULARISERS = ("kl", "mmd")
 KERNELS = ("imq", "rbf")
 DECODER_L2_SCALINGS = ("constant", "sqrt_neff")
@@ -36,11 +45,13 @@ class ModelConfig:
     Parameters
     ----------
     likelihood
-        ``categorical`` for coded sequences, ``gaussian`` for continuous vectors.
+        ``categorical`` for coded sequences, ``gaussian`` for continuous vectors,
+        ``negative_binomial`` for count matrices (cells × genes, scVI's likelihood); see
+        :mod:`seqvae.models.likelihoods`.
     length, alphabet_size
         Sequence length L and number of codes Q including the gap (categorical).
     input_dim
-        Dimension D of continuous inputs (gaussian).
+        Dimension D of continuous inputs (gaussian), or number of genes G (negative_binomial).
     model_gaps
         Categorical only. ``False`` (DeepSequence): gaps are masked out of the likelihood and
         the decoder predicts residues only. ``True``: the gap is a state like any residue
@@ -114,13 +125,7 @@ class ModelConfig:
         coerce_fields(self, "model")
         if self.likelihood not in LIKELIHOODS:
             fail("likelihood", f"must be one of {LIKELIHOODS}")
-        if self.likelihood == "categorical":
-            if self.length < 1:
-                fail("length", "must be >= 1")
-            if self.alphabet_size < 2:
-                fail("alphabet_size", "must be >= 2")
-        elif self.input_dim < 1:
-            fail("input_dim", "must be >= 1")
+        LIKELIHOOD_CLASSES[self.likelihood].check_config(self, fail)
         if self.latent_dim < 1:
             fail("latent_dim", "must be an integer >= 1")
         for name in ("encoder_hidden", "decoder_hidden"):
@@ -189,13 +194,9 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
     the first-layer embedding lookup of coded sequences: B·L·H additions each way.
     Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound.
     """
-    if config.likelihood == "categorical":
-        states = config.alphabet_size if config.model_gaps else config.alphabet_size - 1
-        first = 2.0 * batch_size * config.length * config.encoder_hidden[0]
-        output = config.length * states
-    else:
-        first = 6.0 * batch_size * config.input_dim * config.encoder_hidden[0]
-        output = config.input_dim
+    likelihood = make_likelihood(config)
+    first = likelihood.first_layer_flops(batch_size, config.encoder_hidden[0])
+    output = likelihood.output_size
     sizes = [
         *itertools.pairwise(config.encoder_hidden),
         (config.encoder_hidden[-1], 2 * config.latent_dim),
@@ -256,48 +257,11 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
-class CodeEmbedding(nn.Module):
-    """First encoder layer on uint8 codes: sum over positions of W[l, x_l] (+ bias).
-
-    Mathematically the same as a linear layer on the flattened one-hot input, without ever
-    building it. Masked gaps map to a padding row that contributes nothing.
-    """
-
-    def __init__(self, length: int, alphabet_size: int, hidden: int, gap_is_state: bool):
-        super().__init__()
-        self.length = length
-        self.alphabet_size = alphabet_size
-        self.gap_is_state = gap_is_state
-        self.padding_index = length * alphabet_size
-        self.table = nn.EmbeddingBag(
-            length * alphabet_size + 1, hidden, mode="sum", padding_idx=self.padding_index
-        )
-        self.bias = nn.Parameter(torch.zeros(hidden))
-        nn.init.normal_(self.table.weight, std=(1.0 / length) ** 0.5)
-        with torch.no_grad():
-            self.table.weight[self.padding_index].zero_()
-        self.register_buffer(
-            "offsets", torch.arange(length, dtype=torch.long) * alphabet_size, persistent=False
-        )
-
-    def flat_indices(self, codes: torch.Tensor) -> torch.Tensor:
-        indices = codes.long() + self.offsets
-        if not self.gap_is_state:
-            indices = torch.where(codes.long() == self.alphabet_size - 1, self.padding_index, indices)
-        return indices
-
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.table(self.flat_indices(codes)) + self.bias
-
-    def column(self, position: int, code: int) -> torch.Tensor:
-        """The weight column a residue ``code`` at ``position`` adds (zero for a masked gap)."""
-        if not self.gap_is_state and code == self.alphabet_size - 1:
-            return torch.zeros_like(self.bias)
-        return self.table.weight[position * self.alphabet_size + code]
-
-
 class VAE(nn.Module):
-    """Variational autoencoder for coded sequences or continuous vectors.
+    """Variational autoencoder for coded sequences, continuous vectors or count matrices.
+
+    What depends on the kind of data (the encoder's first layer and input, the decoder's
+    output, the likelihood and its parameters) is the :attr:`likelihood` strategy's.
 
     Parameters
     ----------
@@ -309,18 +273,18 @@ class VAE(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
+        self.likelihood: Likelihood = make_likelihood(config)
         hidden_in = config.encoder_hidden[0]
-        if config.likelihood == "categorical":
-            self.input_layer: nn.Module = CodeEmbedding(
-                config.length, config.alphabet_size, hidden_in, config.model_gaps
-            )
-            self.n_output_states = config.alphabet_size if config.model_gaps else config.alphabet_size - 1
-            output_size = config.length * self.n_output_states
-        else:
-            self.input_layer = nn.Linear(config.input_dim, hidden_in)
-            output_size = config.input_dim
-            # one learned log-variance per input dimension
-            self.output_logvar = nn.Parameter(torch.zeros(config.input_dim))
+        self.input_layer: nn.Module = self.likelihood.input_layer(hidden_in)
+        if isinstance(self.likelihood, CategoricalLikelihood):
+            self.n_output_states = self.likelihood.n_states
+        output_size = self.likelihood.output_size
+        # the likelihood's own parameters (Gaussian log-variances, NB inverse dispersions) live
+        # on the model under their names, so weight files keep their tensor names
+        parameters = self.likelihood.make_parameters()
+        self.likelihood_parameter_names = tuple(parameters)
+        for name, parameter in parameters.items():
+            self.register_parameter(name, parameter)
         self.input_activation = ACTIVATIONS[config.activation]()
         self.input_dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.encoder_body = _mlp(config.encoder_hidden, config.activation, None, config.dropout)
@@ -354,30 +318,31 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x) parameters: mean and log-variance, each ``[B, d]``."""
-        return self.encode_from_preactivation(self.input_layer(x))
+        return self.encode_from_preactivation(self.input_layer(self.likelihood.encoder_input(x)))
 
     # -- decoder -------------------------------------------------------------------------
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder output: log-probabilities ``[B, L, S]`` (categorical) or means ``[B, D]``."""
-        out = self.decoder_out(self.decoder_body(z))
-        if self.config.likelihood == "categorical":
-            logits = out.view(z.shape[0], self.config.length, self.n_output_states)
-            return torch.log_softmax(logits, dim=-1)
-        return out
+        """Decoder output: log-probabilities ``[B, L, S]`` (categorical), means ``[B, D]``
+        (gaussian) or log-proportions ``[B, G]`` (negative_binomial)."""
+        return self.likelihood.decoder_output(self.decoder_out(self.decoder_body(z)))
+
+    def likelihood_parameters(self) -> dict[str, torch.Tensor]:
+        """The likelihood's learned parameters (the ``extra`` of :meth:`Likelihood.log_prob`)."""
+        return {name: getattr(self, name) for name in self.likelihood_parameter_names}
 
     def log_likelihood_terms(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-        """Per-position (categorical, ``[B, L]``) or per-dimension log p(x|z)."""
-        if self.config.likelihood == "categorical":
-            codes = x.long()
-            if self.config.model_gaps:
-                return decoded.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
-            gap = self.config.alphabet_size - 1
-            is_gap = codes == gap
-            safe = torch.where(is_gap, 0, codes)
-            terms = decoded.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-            return terms.masked_fill(is_gap, 0.0)
-        var = self.output_logvar.exp()
-        return -0.5 * ((x - decoded).pow(2) / var + self.output_logvar + math.log(2 * math.pi))
+        """Per-position (categorical, ``[B, L]``), per-dimension or per-gene log p(x|z)."""
+        return self.likelihood.log_prob(x, decoded, self.likelihood_parameters())
+
+    @torch.no_grad()
+    def sample_data(
+        self,
+        z: torch.Tensor,
+        generator: torch.Generator | None = None,
+        library: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One draw of x from p(x|z) per row of ``z`` (``library``: total counts, for counts)."""
+        return self.likelihood.sample(self.decode(z), self.likelihood_parameters(), generator, library)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per sequence, ``[B]``."""
@@ -457,6 +422,61 @@ class VAE(nn.Module):
             weight_penalty=penalty,
             elbo_per_sequence=(log_px - kl).detach(),
         )
+
+    # -- the sequence-model interface (models/interface.py) --------------------------------
+    @property
+    def length(self) -> int:
+        """Columns of a data row: positions L (sequences), dimensions or genes."""
+        return self.likelihood.n_columns
+
+    @torch.no_grad()
+    def log_value(
+        self, codes: torch.Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """What mutation scores compare: the ELBO per sequence (eval mode), ``float64 [B]``.
+
+        ``seqvae score`` uses :class:`~seqvae.analysis.scoring.VAEScorer`, which shares the z
+        draws across sequences and can use the importance-weighted bound; this is the plain ELBO.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self.elbo(codes, n_samples, generator).double()
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        *,
+        temperature: float = 1.0,
+        library: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``n`` draws from the model: z from the prior N(0, I), then x from p(x|z).
+
+        Sequences: ``uint8 [n, L]`` codes, each position from softmax(log p / ``temperature``).
+        Other data: :meth:`sample_data` (``temperature`` must be 1; counts need ``library``).
+        """
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ConfigError(f"temperature must be > 0, got {temperature}")
+        device = self.decoder_out.weight.device
+        z = torch.randn(int(n), self.config.latent_dim, generator=generator).to(device)
+        was_training = self.training
+        self.eval()
+        try:
+            if self.config.likelihood != "categorical":
+                if temperature != 1.0:
+                    raise ConfigError(
+                        f"temperature applies to sequences only ({self.config.likelihood} model)"
+                    )
+                return self.sample_data(z, generator, library)
+            probs = torch.softmax(self.decode(z).double() / temperature, dim=-1).cpu()
+            flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+            return flat.reshape(probs.shape[:2]).to(torch.uint8)
+        finally:
+            self.train(was_training)
 
     @torch.no_grad()
     def elbo(

@@ -52,6 +52,15 @@ def build_report(
         for column in [*(color or []), *(group or [])]:
             if column not in table.columns:
                 raise InputError(f"no column {column!r} in the phenotype table", phenotypes)
+    elif run.cell_metadata() is not None:  # a run on counts: its cells' metadata (obs)
+        table, id_column = run.cell_metadata(), "id"
+        for column in [*(color or []), *(group or [])]:
+            if column not in table.columns:
+                raise InputError(
+                    f"no column {column!r} in the cell metadata (columns: "
+                    f"{', '.join(map(str, table.columns[1:13]))})",
+                    run.path / "data" / "obs.csv",
+                )
     elif color or group:
         raise InputError("--color and --group need --phenotypes", "--phenotypes")
     include_paths = [Path(p) for p in include or []]

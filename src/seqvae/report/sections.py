@@ -61,7 +61,12 @@ def data_section(context: ReportContext) -> Section | None:
     if not registry_path.exists():
         return None
     info, _ = files.read_registry(context.run.path)
-    section = Section("data", "Data", "The alignment the model was trained on and what the filters removed.")
+    intro = (
+        "The count matrix the model was trained on."
+        if info.get("kind") == "counts"
+        else "The alignment the model was trained on and what the filters removed."
+    )
+    section = Section("data", "Data", intro)
     rows = [
         ("sequences used", info.get("n_sequences")),
         ("N_eff (sum of sequence weights)", round(info.get("n_eff", 0.0), 2)),
@@ -78,6 +83,21 @@ def data_section(context: ReportContext) -> Section | None:
             ("focus columns L", len(registry["focus_columns"])),
             ("reference", registry["reference_id"]),
             ("reference numbering", f"{min(numbering)}–{max(numbering)}" if numbering else "none"),
+        ]
+    elif info.get("kind") == "counts":
+        library = info.get("library_size") or {}
+        likelihood = str(info.get("likelihood", "")).replace("_", "-")
+        rows = [  # every cell weighs 1: no sequence weights
+            (
+                "data",
+                f"count matrix, {info.get('n_cells')} cells x {info.get('n_genes')} genes ({likelihood} likelihood)",
+            ),
+            ("model input", info.get("input")),
+            (
+                "library size (min / median / max)",
+                " / ".join(f"{library.get(k, float('nan')):g}" for k in ("min", "median", "max")),
+            ),
+            ("cell metadata columns", ", ".join(info.get("metadata_columns") or []) or "none"),
         ]
     else:
         rows.append(("data", "continuous vectors (Gaussian likelihood)"))
@@ -243,6 +263,12 @@ def latent_section(context: ReportContext) -> Section | None:
                     "Simpson's-paradox check: the phenotype against its best latent predictor pooled over "
                     "all sequences and within each group; flagged groups disagree with the pooled relation "
                     "in strength or sign."
+                )
+            elif stem == "pca_comparison" and run.kind == "counts":
+                caption = (
+                    "The latent means against principal components of log(1 + counts scaled to the "
+                    "median library size): canonical correlations, and how much of each space the other "
+                    "predicts (R²)."
                 )
             else:
                 caption = LATENT_CAPTIONS.get(stem, stem.replace("_", " "))

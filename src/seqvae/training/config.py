@@ -189,7 +189,7 @@ class RunConfig:
         model = copy.deepcopy(self.model)
         if model.likelihood == "categorical" and model.length < 1:
             model.length = 1
-        if model.likelihood == "gaussian" and model.input_dim < 1:
+        if model.likelihood != "categorical" and model.input_dim < 1:
             model.input_dim = 1
         model.validate()
         self.training.validate()

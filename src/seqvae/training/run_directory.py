@@ -3,18 +3,21 @@
 Layout::
 
     RUN/config.json          resolved RunConfig (model length/alphabet filled in)
-    RUN/registry.json        alphabet, focus columns, reference and numbering, filters, theta
+    RUN/registry.json        alphabet, focus columns, reference and numbering, filters, theta;
+                             for counts (kind "counts"): the likelihood, the gene names, library sizes
     RUN/model.safetensors    final weights (best validation ELBO when early stopping)
     RUN/checkpoint.pt        latest training state (tensors and numbers only, weights_only load)
     RUN/metrics.csv          one row per logging step
     RUN/summary.json         status, steps, timings, best validation ELBO, versions
     RUN/train.log            human-readable log
-    RUN/data/                training codes (uint8), sequence weights, ids, validation split
+    RUN/data/                training codes (uint8), sequence weights, ids, validation split;
+                             for counts: counts.npz (sparse, raw counts) and obs.csv (cell metadata)
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +26,14 @@ import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from scipy import sparse
 
 from seqvae.data.alignment import AlignmentRegistry
+from seqvae.data.counts import INPUT_TRANSFORMS, SparseRows
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_path, write_json
+from seqvae.io.atomic import atomic_open, atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind
+from seqvae.io.tables import read_table
 
 CONFIG = "config.json"
 REGISTRY = "registry.json"
@@ -37,6 +43,10 @@ METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 LOG = "train.log"
 DATA = "data"
+# the training counts of a run on a count matrix (in DATA), and its cell metadata
+COUNTS = "counts.npz"
+OBS = "obs.csv"
+REGISTRY_KINDS = ("sequences", "continuous", "counts")
 # the columns of metrics.csv, one row per logging step
 METRIC_COLUMNS = [
     "step",
@@ -224,8 +234,10 @@ def read_registry(run_dir: str | Path) -> tuple[dict[str, Any], AlignmentRegistr
     path = Path(run_dir) / REGISTRY
     info = read_json(path, REGISTRY)
     kind = info.get("kind", "sequences")
-    if kind not in ("sequences", "continuous"):
-        raise InputError(f"kind: must be 'sequences' or 'continuous', got {kind!r:.40}", path)
+    if kind not in REGISTRY_KINDS:
+        raise InputError(
+            f"kind: must be one of {', '.join(map(repr, REGISTRY_KINDS))}, got {kind!r:.40}", path
+        )
     for name, types in (("n_sequences", (int,)), ("n_eff", (int, float))):
         value = info.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
@@ -235,9 +247,11 @@ def read_registry(run_dir: str | Path) -> tuple[dict[str, Any], AlignmentRegistr
         raise InputError(f"theta: must be a number or null, got {theta!r:.40}", path)
     if not isinstance(info.get("filter_report", {}), dict):
         raise InputError("filter_report: must be a mapping", path)
-    if kind == "continuous":
+    if kind == "counts":
+        _check_count_registry(info, path)
+    if kind in ("continuous", "counts"):
         if info.get("registry") is not None:
-            raise InputError("registry: must be null for a run on continuous data", path)
+            raise InputError(f"registry: must be null for a run on {kind} data", path)
         return info, None
     if "registry" not in info:
         raise InputError("registry: missing", path)
@@ -245,6 +259,26 @@ def read_registry(run_dir: str | Path) -> tuple[dict[str, Any], AlignmentRegistr
         return info, AlignmentRegistry.from_dict(info["registry"])
     except InputError as err:
         raise InputError(err.message, path) from None
+
+
+def _check_count_registry(info: dict[str, Any], path: Path) -> None:
+    """The fields of a count run's registry.json: its likelihood and unique gene names."""
+    likelihood = info.get("likelihood")
+    if likelihood not in INPUT_TRANSFORMS:
+        raise InputError(
+            f"likelihood: must be one of {', '.join(map(repr, INPUT_TRANSFORMS))}, got {likelihood!r:.40}",
+            path,
+        )
+    genes = info.get("genes")
+    if not isinstance(genes, list) or not genes or not all(isinstance(g, str) for g in genes):
+        raise InputError("genes: must be a non-empty list of gene names", path)
+    if len(set(genes)) != len(genes):
+        raise InputError("genes: gene names must be unique", path)
+
+
+def count_genes(info: dict[str, Any]) -> list[str] | None:
+    """The gene names of a count run's registry (``None`` for other runs)."""
+    return list(info["genes"]) if info.get("kind") == "counts" else None
 
 
 def save_training_data(
@@ -264,6 +298,56 @@ def save_training_data(
         with atomic_path(folder / name) as tmp, open(tmp, "wb") as handle:
             np.save(handle, array, allow_pickle=False)
     write_json(folder / "ids.json", ids)
+
+
+def save_training_counts(
+    run_dir: Path,
+    counts: sparse.csr_matrix,
+    weights: np.ndarray,
+    ids: list[str],
+    validation_mask: np.ndarray,
+    metadata: pd.DataFrame | None = None,
+) -> None:
+    """``data/`` of a run on counts: the sparse counts, weights, ids, split and cell metadata."""
+    folder = run_dir / DATA
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / COUNTS) as tmp, open(tmp, "wb") as handle:
+        sparse.save_npz(handle, sparse.csr_matrix(counts), compressed=True)
+    for name, array in (("sequence_weights.npy", weights), ("validation_mask.npy", validation_mask)):
+        with atomic_path(folder / name) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+    write_json(folder / "ids.json", ids)
+    if metadata is not None:
+        with atomic_open(folder / OBS, "w", newline="", encoding="utf-8") as handle:
+            metadata.to_csv(handle, index=False)
+
+
+def load_cell_metadata(run_dir: str | Path) -> pd.DataFrame | None:
+    """``data/obs.csv`` of a run on counts (``id`` first), or ``None`` when it has none."""
+    path = Path(run_dir) / DATA / OBS
+    if not path.exists():
+        return None
+    return read_table(path, "cannot read the cell metadata", dtype={"id": str})
+
+
+def _load_counts(path: Path, n_columns: int | None, transform: str | None) -> SparseRows:
+    if not path.exists():
+        raise InputError(
+            "training counts of the run are missing (data/ was removed, or the run stopped before writing it)",
+            path,
+        )
+    try:
+        matrix = sparse.load_npz(path)
+    except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        raise InputError(f"training counts file is damaged ({str(err).splitlines()[0]})", path) from None
+    if matrix.ndim != 2 or matrix.shape[0] < 1:
+        raise InputError(f"must be a [cells, genes] matrix, has shape {matrix.shape}", path)
+    if n_columns is not None and matrix.shape[1] != n_columns:
+        raise InputError(f"has {matrix.shape[1]} genes, the run's model (config.json) has {n_columns}", path)
+    values = matrix.data
+    if values.size and (not np.all(np.isfinite(values)) or values.min() < 0):
+        raise InputError("holds negative or non-finite counts", path)
+    return SparseRows(matrix.tocsr(), transform=transform)
 
 
 def _load_array(path: Path) -> np.ndarray:
@@ -291,17 +375,30 @@ def _expected_shape(run_dir: Path) -> tuple[int | None, int | None]:
         value = model.get(key)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    if model.get("likelihood") == "gaussian":
+    if model.get("likelihood") in ("gaussian", "negative_binomial"):
         return number("input_dim"), None
     return number("length"), number("alphabet_size")
+
+
+def _count_transform(run_dir: Path) -> str | None:
+    """What the model sees of the stored counts: by the run's likelihood (config.json)."""
+    try:
+        model = read_json(run_dir / CONFIG, CONFIG).get("model")
+    except InputError:
+        return None
+    likelihood = model.get("likelihood") if isinstance(model, dict) else None
+    return INPUT_TRANSFORMS.get(likelihood) if isinstance(likelihood, str) else None
 
 
 def load_training_data(
     run_dir: Path,
     length: int | None = None,
     n_states: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+) -> tuple[np.ndarray | SparseRows, np.ndarray, list[str], np.ndarray]:
     """``data/``: codes (or vectors), sequence weights, ids and validation mask, all checked.
+
+    A run on counts gives its counts as :class:`~seqvae.data.counts.SparseRows` (sparse; dense
+    one batch at a time, log(1 + x) for a Gaussian likelihood).
 
     Parameters
     ----------
@@ -315,18 +412,29 @@ def load_training_data(
     folder = Path(run_dir) / DATA
     if length is None and n_states is None:
         length, n_states = _expected_shape(Path(run_dir))
-    codes = _load_array(folder / "codes.npy")
+    if (folder / COUNTS).exists():
+        codes: np.ndarray | SparseRows = _load_counts(
+            folder / COUNTS, length, _count_transform(Path(run_dir))
+        )
+        n_states = None
+    else:
+        codes = _load_array(folder / "codes.npy")
     weights = _load_array(folder / "sequence_weights.npy")
     mask = _load_array(folder / "validation_mask.npy")
     ids = read_json(folder / "ids.json", "data/ids.json", expect=list)
-    if codes.ndim != 2 or codes.shape[0] < 1:
+    if isinstance(codes, SparseRows):  # its shape was checked when it was read
+        n = len(codes)
+    elif codes.ndim != 2 or codes.shape[0] < 1:
         raise InputError(f"must be a [N, L] array, has shape {codes.shape}", folder / "codes.npy")
-    n = codes.shape[0]
-    if length is not None and codes.shape[1] != length:
+    else:
+        n = codes.shape[0]
+    if isinstance(codes, SparseRows):
+        pass
+    elif length is not None and codes.shape[1] != length:
         raise InputError(
             f"has {codes.shape[1]} columns, the run's model (config.json) has {length}", folder / "codes.npy"
         )
-    if codes.dtype.kind in "ui":
+    elif codes.dtype.kind in "ui":
         if n_states is not None and codes.size and (codes.min() < 0 or codes.max() >= n_states):
             raise InputError(f"holds codes outside 0..{n_states - 1}", folder / "codes.npy")
     elif codes.dtype.kind != "f" or (n_states is not None):
@@ -367,8 +475,6 @@ def is_finished(run_dir: str | Path) -> bool:
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
     """``metrics.csv``, checked: the logging columns present and numeric, steps increasing."""
-    from seqvae.io.tables import read_table
-
     path = Path(path)
     table = read_table(path, "cannot read metrics.csv", dtype=str, keep_default_na=False)
     missing = [c for c in METRIC_COLUMNS if c not in table.columns]
