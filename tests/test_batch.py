@@ -19,6 +19,7 @@ from conftest import shared_file
 from seqvae.analysis.mutations import MutationMapper, parse_mutant
 from seqvae.analysis.scoring import load_scorer
 from seqvae.cli.main import main
+from seqvae.errors import InputError
 from seqvae.executor import RAY_NO_CLUSTER_VARIABLE, THREAD_VARIABLES, LocalExecutor, RayExecutor
 from seqvae.workflows.batch import read_manifest, run_batch
 from test_executor import _check, _is_loopback, _listening_addresses, _need, _ray_processes, _tasks
@@ -123,6 +124,36 @@ def test_local_jobs_equal_sequential(sequential, tmp_path):
     # a rerun does nothing
     again = run_batch(manifest, tmp_path / "out", jobs=2)
     assert again.info["n_skipped"] == 7
+
+
+def test_a_scan_numbered_by_its_full_wild_type(sequential, tmp_path):
+    """A scan may be numbered from a full wild type (``wild_type: FASTA``) instead of from the
+    reference row's ``NAME/start-end``: the same mutants renumbered give the same scores."""
+    manifest = _manifest(tmp_path)
+    values = yaml.safe_load(manifest.read_text())
+    text = shared_file("blat/BLAT_ECOLX_test.a2m").read_text().split(">")[1]  # the reference row
+    residues = "".join(c for c in "".join(text.splitlines()[1:]) if c.isalpha()).upper()
+    (tmp_path / "wild_type.fasta").write_text(">wt with 5 extra N-terminal residues\nMSIQH" + residues + "\n")
+    scan = pd.read_csv(tmp_path / "scan.csv")
+    # row residue 24 is residue 6 of the full wild type
+    scan["mutant"] = [f"{m[0]}{int(m[1:-1]) - 24 + 6}{m[-1]}" for m in scan["mutant"]]
+    scan.to_csv(tmp_path / "renumbered.csv", index=False)
+    values["families"] = [values["families"][0]]
+    values["families"][0]["scans"] = [
+        {"name": "stiffler", "file": "renumbered.csv", "score_column": "2500", "wild_type": "wild_type.fasta"}
+    ]
+    manifest.write_text(yaml.safe_dump(values))
+    result = run_batch(manifest, tmp_path / "out")
+    assert not result.failures, result.failures
+    renumbered = pd.read_csv(tmp_path / "out" / "blat" / "scores" / "stiffler.csv")
+    original = pd.read_csv(sequential / "out" / "blat" / "scores" / "stiffler.csv")
+    assert renumbered["score"].notna().sum() > 200
+    np.testing.assert_array_equal(renumbered["score"].to_numpy(), original["score"].to_numpy())
+
+    values["families"][0]["scans"][0]["wild_type"] = "missing.fasta"
+    manifest.write_text(yaml.safe_dump(values))
+    with pytest.raises(InputError, match=r"wild_type: file not found: missing\.fasta"):
+        run_batch(manifest, tmp_path / "out2")
 
 
 def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_path):

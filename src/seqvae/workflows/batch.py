@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.mutations import read_wild_type
 from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, make_executor
@@ -264,6 +265,8 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                 file: blat/BLAT_ECOLX_Ranganathan2015.csv
                 mutant_column: mutant
                 score_column: "2500"     # the measured column: gives the Spearman rho
+                # wild_type: pdz3/DLG4_RAT_PDZ3.fasta   # a trimmed reference row: number the scan
+                #                                      # from the full wild type (FASTA)
 
     Families may set their own ``seeds``, ``preset``, ``config`` and ``overrides``. CSV: one row
     per family and scan with columns ``family, alignment, reference, seeds (0;1;2), preset,
@@ -335,6 +338,10 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             if any(s.name == scan_name for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
+                options["wild_type"] = str(
+                    _file(folder, options["wild_type"], scan_source, f"{where} scan wild_type")
+                )
             scans.append(ScanSpec(scan_name, file, options))
         seeds = _seeds(entry["seeds"], entry_source, where) if "seeds" in entry else top_seeds
         families.append(FamilySpec(name, alignment, reference, scans, seeds, config))
@@ -427,6 +434,8 @@ def score_family(
     results: dict[str, Any] = {}
     for scan in scans:
         options = {k: v for k, v in scan.items() if k not in ("name", "file")}
+        if options.get("wild_type") is not None:
+            options["wild_type"] = read_wild_type(options["wild_type"])
         scored = score_file(scorer, scan["file"], out / "scores" / f"{scan['name']}.csv", **options)
         entry: dict[str, Any] = {"n_scored": scored.n_scored, "n_unscored": scored.n_unscored}
         if options.get("score_column") and scored.n_scored >= 3:
