@@ -10,6 +10,14 @@ This module talks to pyhmmer (an optional dependency, ``pip install 'seqvae[alig
 turns the last iteration's alignment into query-centred A2M rows: one column per query
 residue, the query first, its match columns in upper case. Writing files is left to
 :mod:`seqvae.workflows.align`.
+
+Each hit's row spans its HMMER *envelope* (``env_from``-``env_to``), not only its aligned region
+(``ali_from``-``ali_to``): HMMER's local (optimal-accuracy) alignment often leaves one to three
+residues at each end of the envelope unaligned, and jackhmmer's ``-A`` rows (and EVcouplings',
+which are cut from them) drop them, so the query's first and last match columns end up
+under-occupied. Those residues are placed, without gaps, in the model's match columns next to
+the aligned region (at most as many as there are columns before ``hmm_from`` / after
+``hmm_to``; any more are left out).
 """
 
 from __future__ import annotations
@@ -209,11 +217,32 @@ class SearchHit:
     ali_from: int
     ali_to: int
     included: bool
+    hmm_from: int = 0
+    hmm_to: int = 0
+    hmm_length: int = 0
+    envelope_left: str = ""
+    envelope_right: str = ""
+
+    @property
+    def alignment_name(self) -> str:
+        """The name jackhmmer gives the domain in its alignment: ``name/ali_from-ali_to``."""
+        return f"{self.name}/{self.ali_from}-{self.ali_to}"
+
+    @property
+    def left_extension(self) -> int:
+        """Envelope residues before ``ali_from`` that fit in the match columns before ``hmm_from``."""
+        return min(len(self.envelope_left), max(self.hmm_from - 1, 0))
+
+    @property
+    def right_extension(self) -> int:
+        """Envelope residues after ``ali_to`` that fit in the match columns after ``hmm_to``."""
+        return min(len(self.envelope_right), max(self.hmm_length - self.hmm_to, 0))
 
     @property
     def row_name(self) -> str:
-        """The name jackhmmer gives the domain in its alignment: ``name/ali_from-ali_to``."""
-        return f"{self.name}/{self.ali_from}-{self.ali_to}"
+        """The name of the domain's A2M row: ``name/first-last`` of the residues it holds (the
+        aligned region extended into the envelope, see the module docstring)."""
+        return f"{self.name}/{self.ali_from - self.left_extension}-{self.ali_to + self.right_extension}"
 
 
 @dataclass
@@ -335,14 +364,17 @@ def jackhmmer_search(
         raise InputError(f"cannot search the database: {str(err).splitlines()[0]}", database) from None
     final = results[-1]
     hits: list[SearchHit] = []
+    lengths: dict[str, int] = {}
     for hit in final.hits:
         if not hit.reported:
             continue
+        name = hit.name if isinstance(hit.name, str) else hit.name.decode()
+        lengths[name] = int(hit.length)
         domains = [d for d in hit.domains if d.reported]
         for number, domain in enumerate(domains, start=1):
             hits.append(
                 SearchHit(
-                    name=hit.name if isinstance(hit.name, str) else hit.name.decode(),
+                    name=name,
                     sequence_score=round(float(hit.score), 2),
                     sequence_evalue=float(f"{hit.evalue:.3g}"),
                     domain=number,
@@ -354,8 +386,15 @@ def jackhmmer_search(
                     ali_from=int(domain.alignment.target_from),
                     ali_to=int(domain.alignment.target_to),
                     included=bool(domain.included and hit.included),
+                    hmm_from=int(domain.alignment.hmm_from),
+                    hmm_to=int(domain.alignment.hmm_to),
+                    hmm_length=int(domain.alignment.hmm_length),
                 )
             )
+    try:
+        _read_envelope_flanks(database, alphabet, hits, lengths)
+    except (ValueError, EOFError, pyhmmer.errors.EaselError, pyhmmer.errors.AlphabetMismatch) as err:
+        raise InputError(f"cannot read the database: {str(err).splitlines()[0]}", database) from None
     text_msa = final.msa.textize() if final.msa is not None else None
     names = [n if isinstance(n, str) else n.decode() for n in text_msa.names] if text_msa else []
     rows = [str(row) for row in text_msa.alignment] if text_msa else []
@@ -373,6 +412,36 @@ def jackhmmer_search(
         hmmer_version=_hmmer_version(pyhmmer, final.hmm),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _read_envelope_flanks(
+    database: str | Path, alphabet: Any, hits: list[SearchHit], lengths: dict[str, int]
+) -> None:
+    """Fill in ``envelope_left``/``envelope_right`` of the hits whose envelope is wider than their
+    aligned region: one more pass over the database, stopping once every such sequence is read.
+
+    HMMER keeps only the aligned residues of a hit, so the envelope's other residues come from
+    the database; a sequence is recognised by its name and length.
+    """
+    from pyhmmer import easel
+
+    wanted: dict[str, list[SearchHit]] = {}
+    for hit in hits:
+        if hit.env_from < hit.ali_from or hit.env_to > hit.ali_to:
+            wanted.setdefault(hit.name, []).append(hit)
+    if not wanted:
+        return
+    with easel.SequenceFile(str(database), digital=True, alphabet=alphabet, format="fasta") as targets:
+        for sequence in targets:
+            name = sequence.name if isinstance(sequence.name, str) else sequence.name.decode()
+            if name not in wanted or len(sequence) != lengths.get(name):
+                continue
+            residues = sequence.textize().sequence
+            for hit in wanted.pop(name):
+                hit.envelope_left = residues[hit.env_from - 1 : hit.ali_from - 1]
+                hit.envelope_right = residues[hit.ali_to : hit.env_to]
+            if not wanted:
+                break
 
 
 @dataclass
@@ -399,6 +468,44 @@ def _locate_query(query: Query, row: str) -> tuple[np.ndarray, int]:
     return np.asarray(residues, dtype=np.int64), offset
 
 
+def _extend_to_envelopes(
+    result: SearchResult,
+    names: list[str],
+    match: np.ndarray,
+    query_index: int,
+    gap_codes: np.ndarray,
+    nodes_are_positions: bool,
+) -> tuple[list[str], int]:
+    """Place each hit's envelope residues outside its aligned region into the match columns
+    next to it (in place, in ``match``); return the rows' names (``name/first-last`` of the
+    residues they now hold) and how many residues were placed.
+
+    Only when model node k is query position k (jackhmmer's models keep one node per query
+    residue) and the columns are empty in that row (they always are: a domain's row has no
+    residue before ``hmm_from`` or after ``hmm_to``).
+    """
+    if not nodes_are_positions:
+        return names, 0
+    length = match.shape[1]
+    by_alignment = {hit.alignment_name: hit for hit in result.hits if hit.included}
+    out = list(names)
+    added = 0
+    for index, name in enumerate(names):
+        hit = by_alignment.get(name) if index != query_index else None
+        if hit is None or hit.hmm_length != length:
+            continue
+        left, right = hit.left_extension, hit.right_extension
+        # 0-based query positions: the `left` before node hmm_from, the `right` after node hmm_to
+        span = np.r_[hit.hmm_from - 1 - left : hit.hmm_from - 1, hit.hmm_to : hit.hmm_to + right]
+        letters = hit.envelope_left[len(hit.envelope_left) - left :] + hit.envelope_right[:right]
+        if not letters or not np.isin(match[index, span], gap_codes).all():
+            continue
+        match[index, span] = np.frombuffer(letters.encode("ascii"), dtype=np.uint8)
+        out[index] = hit.row_name
+        added += len(letters)
+    return out, added
+
+
 def family_rows(
     result: SearchResult,
     min_coverage: float = 0.5,
@@ -408,7 +515,9 @@ def family_rows(
 
     One column per query residue (a residue the search left unaligned is a gap in every hit);
     a hit's residues between two query residues are inserts (lower case, dropped by every
-    reader of A2M). Hits covering fewer than ``min_coverage`` of the query's residues are
+    reader of A2M). A hit's envelope residues outside its aligned region fill the match columns
+    next to it (see the module docstring) and its row is named by the residues it holds. Hits
+    covering fewer than ``min_coverage`` of the query's residues (envelope residues included) are
     dropped; query columns occupied (not a gap) in fewer than ``min_column_occupancy`` of the
     kept sequences, the query included, become lower case too (``.`` for gaps), so that the
     focus columns are those in upper case.
@@ -439,13 +548,16 @@ def family_rows(
     match = np.full((len(rows), length), ord("-"), dtype=np.uint8)
     match[:, offset : offset + n_aligned] = matrix[:, columns]
     match[query_index] = np.frombuffer(query.sequence.encode("ascii"), dtype=np.uint8)
-    is_gap = np.isin(match, np.frombuffer(_GAPS.encode(), dtype=np.uint8))
+    gap_codes = np.frombuffer(_GAPS.encode(), dtype=np.uint8)
+    names, added = _extend_to_envelopes(result, names, match, query_index, gap_codes, n_aligned == length)
+    is_gap = np.isin(match, gap_codes)
     match[is_gap] = ord("-")
     coverage = 1.0 - is_gap.mean(axis=1)
     keep = coverage >= min_coverage
     keep[query_index] = True
     report = {
         "search_alignment_sequences": len(rows) - 1,
+        "envelope_residues_added": added,
         "below_coverage_removed": int((~keep).sum()),
     }
     kept = np.flatnonzero(keep)

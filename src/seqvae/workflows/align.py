@@ -57,6 +57,8 @@ HIT_COLUMNS = (
     "domain_evalue",
     "env_from",
     "env_to",
+    "ali_from",
+    "ali_to",
     "included",
     "coverage",
     "in_alignment",
