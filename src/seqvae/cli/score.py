@@ -22,6 +22,7 @@ from seqvae.cli.common import (
     check_threads,
     console,
     device_option,
+    fields_as_flags,
     progress_bar,
 )
 from seqvae.errors import InputError
@@ -231,7 +232,7 @@ def score(
     run_dirs, table = _split_paths(paths, runs)
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
-    with torch_threads(check_threads(threads)):
+    with fields_as_flags("scoring"), torch_threads(check_threads(threads)):
         _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
         scorer = load_scorers(run_dirs, options, device_option(device))
         for warning in scorer.warnings:
