@@ -9,14 +9,19 @@ says "did you mean"; and ``seqvae train --set section.key=BAD`` fails in one lin
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import inspect
 import json
-from typing import ClassVar
+import typing
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+import typer
 import yaml
 
-import seqvae  # noqa: F401 - imports every module, so that every options class is registered
 from builders import fails_cleanly, write_family
+from seqvae.cli.common import flag_of
 from seqvae.errors import ConfigError
 from seqvae.options import (
     OPTIONS_CLASSES,
@@ -32,6 +37,11 @@ from seqvae.options import (
     check_options,
 )
 
+SRC = Path(__file__).resolve().parents[1] / "src"
+# import every module that registers an options class, so that the table below lists them all
+for _path in sorted(SRC.rglob("*.py")):
+    if "@register\n@dataclass" in _path.read_text(encoding="utf-8"):
+        importlib.import_module(".".join(_path.relative_to(SRC).with_suffix("").parts))
 CLASSES = sorted(OPTIONS_CLASSES.items())
 BAD_VALUES = [
     pytest.param(cls, name, bad, id=f"{cls.section}.{name}={bad!r}")
@@ -158,3 +168,98 @@ def test_the_escape_hatch_and_the_prefix():
     with pytest.raises(ConfigError, match=r"did you mean 'size'"):
         Small.from_dict({"sise": 2})
     assert Small.from_yaml("even: 4\nsize: '3'\n").check() == Small(even=4, size=3)
+
+
+# -- every command's flags come from the same declarations ---------------------------------
+
+OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags fill)
+    "score": ("seqvae.cli.score", "seqvae.analysis.scoring.ScoringOptions"),
+    "generate": ("seqvae.cli.generate", "seqvae.analysis.generation.GenerationOptions"),
+    "evaluate-samples": (
+        "seqvae.cli.evaluate_samples",
+        "seqvae.analysis.sample_evaluation.EvaluationOptions",
+    ),
+}
+
+
+def _click_params(command: str) -> dict[str, Any]:
+    """The command's options by every spelling (``--include-gaps`` and ``--exclude-gaps``)."""
+    from seqvae.cli.main import app
+
+    params = typer.main.get_command(app).commands[command].params
+    return {opt: p for p in params for opt in (*p.opts, *p.secondary_opts)}
+
+
+_UNSPELLABLE = object()
+
+
+def _hints(command: str) -> dict[str, Any]:
+    from seqvae.cli.main import app
+
+    callback = inspect.unwrap(typer.main.get_command(app).commands[command].callback)
+    return typing.get_type_hints(callback)
+
+
+def _spelt(hint: Any, bad: Any) -> Any:
+    """``bad`` as the command line reads it into a parameter of type ``hint``, or _UNSPELLABLE."""
+    kinds = [t for t in typing.get_args(hint) or (hint,) if t is not type(None)]
+    kind = kinds[0] if len(kinds) == 1 else str
+    if kind is bool or isinstance(bad, bool):
+        return _UNSPELLABLE
+    try:
+        value = kind(str(bad)) if kind in (int, float, str) else str(bad)
+    except ValueError:
+        return _UNSPELLABLE
+    return value
+
+
+def _flag_cases():
+    cases = []
+    for command, (module_name, key) in OPTION_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        cls = OPTIONS_CLASSES[key]
+        assert module.OPTIONS_SECTION == cls.section
+        params = _click_params(command)
+        hints = _hints(command)
+        for name, constraint in cls.constraints.items():
+            flag = flag_of(f"{cls.section}.{name}", module.OPTION_FLAGS)
+            param = params.get(flag)
+            assert param is not None, f"seqvae {command}: {cls.section}.{name} has no flag {flag}"
+            if param.nargs != 1 or getattr(param, "is_flag", False):
+                continue
+            for bad in constraint.bad_values():
+                if isinstance(bad, list | tuple):
+                    continue
+                value = _spelt(hints[param.name], bad)
+                if value is _UNSPELLABLE:  # the command line's own types turn it away
+                    continue
+                if constraint.reason(value) is None:
+                    continue
+                cases.append(
+                    pytest.param(
+                        command, flag, f"{cls.section}.{name}", str(bad), id=f"{command} {flag} {bad}"
+                    )
+                )
+    return cases
+
+
+FLAG_CASES = _flag_cases()
+
+
+def test_every_command_field_has_its_flag_and_some_are_tried():
+    assert {case.values[0] for case in FLAG_CASES} == set(OPTION_COMMANDS)
+
+
+@pytest.mark.parametrize(("command", "flag", "key", "bad"), FLAG_CASES)
+def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
+    tmp_path, capsys, tiny_run, command, flag, key, bad
+):
+    fasta = tmp_path / "designs.fasta"
+    inputs = {
+        "score": [tiny_run.run, "--all-singles", "--out", tmp_path / "scores.csv"],
+        "generate": [tiny_run.run, "-n", "3", "--out", fasta],
+        "evaluate-samples": [fasta, "--reference", fasta, "--out", tmp_path / "evaluation"],
+    }[command]
+    if flag == "-n":
+        inputs = inputs[:1] + inputs[3:]
+    fails_cleanly(capsys, [command, *inputs, flag, bad], f"{flag}: {key}: ")

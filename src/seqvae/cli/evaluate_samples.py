@@ -13,6 +13,10 @@ from rich.table import Table
 from seqvae.cli.common import FiguresOpt, SeedOpt, ThetaOpt, console, fields_as_flags, stdout
 from seqvae.data.weights import DEFAULT_THETA
 
+#: the options section this command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "evaluation"
+OPTION_FLAGS = {"include_gaps": "--include-gaps"}
+
 
 def register(app: typer.Typer) -> None:
     app.command("evaluate-samples")(evaluate_samples_command)
@@ -98,7 +102,7 @@ def evaluate_samples_command(
     energies and pattern coverage."""
     from seqvae.analysis.sample_evaluation import EvaluationOptions, evaluate_sample_files
 
-    with fields_as_flags("evaluation", {"include_gaps": "--include-gaps/--exclude-gaps"}):
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = EvaluationOptions(
             weighting=weighting,
             theta=theta,

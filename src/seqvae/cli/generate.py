@@ -12,6 +12,10 @@ import typer
 from seqvae.analysis.generation import DESIGNS_FASTA
 from seqvae.cli.common import DeviceOpt, SeedOpt, console, fields_as_flags, parse_number_list, run_on_device
 
+#: the options section this command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "generation"
+OPTION_FLAGS = {"n": "-n"}
+
 
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate_command)
@@ -134,7 +138,7 @@ def generate_command(
         elbo_samples=elbo_samples,
         sweeps=sweeps,
     )
-    with fields_as_flags("generation", {"n": "-n"}):
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         if is_baseline_directory(run_dir):
             options.validate_for_baseline(out, vae_only=["--figure"] if figure is not None else [])
         else:
