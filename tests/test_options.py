@@ -263,3 +263,38 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]
     fails_cleanly(capsys, [command, *inputs, flag, bad], f"{flag}: {key}: ")
+
+
+# -- the experiments' knobs: the same rules, the same generated bad values -----------------
+
+
+def _knob_cases():
+    from seqvae.experiments.registry import EXPERIMENTS, get_experiment
+
+    return [
+        pytest.param(knob, f"{name}.{section}.{key}", bad, id=f"{name}.{section}.{key}={bad!r}")
+        for name in sorted(EXPERIMENTS)
+        for spec in (get_experiment(name),)
+        for section, knobs in (("family", spec.family_knobs), ("analysis", spec.analysis_knobs))
+        for key, knob in knobs.items()
+        for bad in knob.constraint.bad_values()
+    ]
+
+
+KNOB_CASES = _knob_cases()
+
+
+def test_every_knob_default_passes_its_constraint():
+    assert KNOB_CASES
+    for case in KNOB_CASES:
+        knob, key, _ = case.values
+        assert knob.constraint.reason(knob.check(key, knob.default)) is None, key
+
+
+@pytest.mark.parametrize(("knob", "key", "bad"), KNOB_CASES)
+def test_a_bad_knob_value_names_its_key(knob, key, bad):
+    assert knob.constraint.reason(bad) is not None
+    with pytest.raises(ConfigError) as err:
+        knob.check(key, bad)
+    assert err.value.field == key
+    assert str(err.value).startswith(f"{key}: ")
