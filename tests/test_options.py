@@ -179,6 +179,7 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
         "seqvae.cli.evaluate_samples",
         "seqvae.analysis.sample_evaluation.EvaluationOptions",
     ),
+    "couplings": ("seqvae.cli.couplings", "seqvae.analysis.couplings.CouplingOptions"),
 }
 
 
@@ -259,6 +260,7 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "score": [tiny_run.run, "--all-singles", "--out", tmp_path / "scores.csv"],
         "generate": [tiny_run.run, "-n", "3", "--out", fasta],
         "evaluate-samples": [fasta, "--reference", fasta, "--out", tmp_path / "evaluation"],
+        "couplings": [tiny_run.run, "--out", tmp_path / "couplings"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]
