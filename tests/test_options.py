@@ -180,6 +180,7 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
         "seqvae.analysis.sample_evaluation.EvaluationOptions",
     ),
     "couplings": ("seqvae.cli.couplings", "seqvae.analysis.couplings.CouplingOptions"),
+    "sca": ("seqvae.cli.sca", "seqvae.analysis.sca.SCAOptions"),
 }
 
 
@@ -261,6 +262,7 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "generate": [tiny_run.run, "-n", "3", "--out", fasta],
         "evaluate-samples": [fasta, "--reference", fasta, "--out", tmp_path / "evaluation"],
         "couplings": [tiny_run.run, "--out", tmp_path / "couplings"],
+        "sca": [tiny_run.alignment, "--out", tmp_path / "sca"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]
