@@ -181,6 +181,7 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
     ),
     "couplings": ("seqvae.cli.couplings", "seqvae.analysis.couplings.CouplingOptions"),
     "sca": ("seqvae.cli.sca", "seqvae.analysis.sca.SCAOptions"),
+    "latent": ("seqvae.cli.latent", "seqvae.analysis.latent_report.LatentOptions"),
 }
 
 
@@ -225,6 +226,8 @@ def _flag_cases():
         hints = _hints(command)
         for name, constraint in cls.constraints.items():
             flag = flag_of(f"{cls.section}.{name}", module.OPTION_FLAGS)
+            if flag is None:  # declared as a library-only field
+                continue
             param = params.get(flag)
             assert param is not None, f"seqvae {command}: {cls.section}.{name} has no flag {flag}"
             if param.nargs != 1 or getattr(param, "is_flag", False):
@@ -263,6 +266,7 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "evaluate-samples": [fasta, "--reference", fasta, "--out", tmp_path / "evaluation"],
         "couplings": [tiny_run.run, "--out", tmp_path / "couplings"],
         "sca": [tiny_run.alignment, "--out", tmp_path / "sca"],
+        "latent": [tiny_run.run, "--out", tmp_path / "latent"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]

@@ -149,15 +149,17 @@ def parse_set_options(values: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def flag_of(field: str, flags: dict[str, str] | None = None) -> str:
+def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | None:
     """The command-line flag of a library field: ``scoring.decoder_precision`` → ``--decoder-precision``
-    (``flags`` maps the exceptions, by field name without its section: ``{"n": "-n"}``)."""
+    (``flags`` maps the exceptions, by field name without its section: ``{"n": "-n"}``; ``None``:
+    the field has no flag)."""
     name = field.split(".", 1)[-1]
-    return (flags or {}).get(name, "--" + name.replace("_", "-"))
+    flags = flags or {}
+    return flags[name] if name in flags else "--" + name.replace("_", "-")
 
 
 @contextlib.contextmanager
-def fields_as_flags(section: str, flags: dict[str, str] | None = None):
+def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
     """Report a :class:`ConfigError` on a field of ``section`` against its command-line flag.
 
     Library errors name fields (``scoring.samples: must be …``); inside this block one that
@@ -168,7 +170,9 @@ def fields_as_flags(section: str, flags: dict[str, str] | None = None):
         yield
     except ConfigError as err:
         if err.source is None and err.field is not None and err.field.startswith(f"{section}."):
-            raise ConfigError(err.message, flag_of(err.field, flags), field=err.field) from None
+            flag = flag_of(err.field, flags)
+            if flag is not None:
+                raise ConfigError(err.message, flag, field=err.field) from None
         raise
 
 
