@@ -51,7 +51,7 @@ def coerce_fields(instance: Any, section: str) -> None:
             continue
         name = f"{section}.{spec.name}"
         value = getattr(instance, spec.name)
-        setattr(instance, spec.name, _coerce(value, hints[spec.name], name))
+        object.__setattr__(instance, spec.name, _coerce(value, hints[spec.name], name))  # frozen ones too
 
 
 def _coerce(value: Any, hint: Any, name: str) -> Any:

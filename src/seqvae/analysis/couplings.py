@@ -29,11 +29,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
+from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
 
@@ -44,8 +46,9 @@ COUPLINGS_SUMMARY_FILE = "summary.json"
 COUPLINGS_KIND = "vae"  # the `kind` of couplings.npz: a Potts baseline's couplings.npz says "potts"
 
 
+@register
 @dataclass(frozen=True)
-class CouplingOptions:
+class CouplingOptions(Options):
     """Settings of :func:`vae_couplings`.
 
     Parameters
@@ -81,23 +84,26 @@ class CouplingOptions:
     method: str = "fast"
     decoder_precision: str = "float32"
 
-    def validate(self) -> CouplingOptions:
-        if self.n_references is not None and self.n_references < 1:
-            raise InputError(f"n_references must be >= 1, got {self.n_references}", source="--n-ref")
-        if self.batch_size < 1:
-            raise InputError(f"batch_size must be >= 1, got {self.batch_size}", source="--batch-size")
-        if self.method not in ("fast", "naive"):
-            raise InputError(f"method must be 'fast' or 'naive', got {self.method!r}", source="--method")
-        if self.decoder_precision not in DECODER_PRECISIONS:
-            raise InputError(
-                f"decoder_precision must be one of {DECODER_PRECISIONS}, got {self.decoder_precision!r}",
-                source="--decoder-precision",
-            )
+    section: ClassVar[str] = "couplings"
+    constraints: ClassVar[dict] = {
+        "n_references": Optional(Integer(1), note="all"),
+        "seed": Integer(0),
+        "batch_size": Integer(1),
+        "include_gap_substitutions": Boolean(),
+        "full": Boolean(),
+        "method": OneOf(("fast", "naive")),
+        "decoder_precision": OneOf(DECODER_PRECISIONS),
+    }
+
+    def extra_checks(self, prefix: str) -> None:
         if self.decoder_precision != "float32" and self.method != "fast":
-            raise InputError("a bfloat16 decoder needs the fast method", source="--decoder-precision")
-        if self.seed < 0:
-            raise InputError(f"seed must be >= 0, got {self.seed}", source="--seed")
-        return self
+            raise ConfigError(
+                f"{prefix}.decoder_precision: a bfloat16 decoder needs the fast method",
+                field=f"{prefix}.decoder_precision",
+            )
+
+    def validate(self) -> CouplingOptions:
+        return self.check()
 
 
 def _check_model(model) -> None:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from seqvae.io.atomic import atomic_open, write_json
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.models.vae import VAE
+from seqvae.options import Boolean, Check, Integer, Interval, Optional, Options, Text, register
 
 DECODINGS = ("sample", "argmax")
 
@@ -1179,8 +1180,43 @@ def check_fasta_target(out: str | Path) -> None:
         raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
 
 
+def _ids_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, str | Path):
+        return None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return None
+    return f"must be a list of ids, a file of ids, a comma list or null (got {value!r})"
+
+
+def _path_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, str | Path):
+        return None
+    return f"must be a path or null (got {value!r})"
+
+
+def _coords_problem(value: Any) -> str | None:
+    if value is None or isinstance(value, str):  # the CLI's text is parsed once the options fit
+        return None
+    if (
+        isinstance(value, list | tuple | np.ndarray)
+        and len(value) > 0
+        and all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in value)
+    ):
+        return None
+    return f"must be a non-empty list of numbers, a comma list or null (got {value!r})"
+
+
+def _pair_problem(value: Any) -> str | None:
+    if value is None or (
+        isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    ):
+        return None
+    return f"must be two training sequence ids or null (got {value!r})"
+
+
+@register
 @dataclass
-class GenerationOptions:
+class GenerationOptions(Options):
     """How to draw sequences from a run or a baseline directory (``seqvae generate``'s options).
 
     Attributes
@@ -1230,6 +1266,26 @@ class GenerationOptions:
     elbo_samples: int = 8
     sweeps: int | None = None
 
+    section: ClassVar[str] = "generation"
+    constraints: ClassVar[dict] = {
+        "n": Optional(Integer(1)),
+        "seed": Integer(),
+        "temperature": Optional(Interval(0.0, closed="neither")),
+        "argmax": Boolean(),
+        "region_ids": Check(_ids_problem, "a list of ids, a file of ids, a comma list or null", (3, [1, 2])),
+        "region_phenotype": Optional(Text()),
+        "phenotypes": Check(_path_problem, "a path or null", (3,)),
+        "id_column": Text(),
+        "region_scale": Interval(0.0),
+        "region_ball": Optional(Text()),
+        "region_coords": Check(_coords_problem, "a non-empty list of numbers or null", ([], ["a"], 3)),
+        "radius": Optional(Interval(0.0)),
+        "interpolate": Check(_pair_problem, "two training sequence ids or null", (("a",), "a", ("a", 1))),
+        "steps": Integer(2),
+        "elbo_samples": Integer(0),
+        "sweeps": Optional(Integer(1)),
+    }
+
     def selectors(self) -> list[str]:
         """The latent-region options in use (at most one may be)."""
         return [
@@ -1256,8 +1312,10 @@ class GenerationOptions:
         ------
         InputError
             Options that exclude each other or miss a partner, or values out of range, in one
-            line naming the option.
+            line naming the option; a bad value of one field is a :class:`ConfigError` naming
+            it (``generation.n``).
         """
+        self.check()
         self._check_one_selector()
         if self.sweeps is not None:
             raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
@@ -1278,12 +1336,6 @@ class GenerationOptions:
                 raise InputError("--interpolate makes --steps designs; leave out -n", "-n")
         elif self.n is None:
             raise InputError("give the number of designs with -n N", "-n")
-        elif self.n < 1:
-            raise InputError(f"the number of designs must be >= 1, got {self.n}", "-n")
-        if self.elbo_samples < 0:
-            raise InputError(f"--elbo-samples must be >= 0, got {self.elbo_samples}", "--elbo-samples")
-        if self.temperature is not None and not self.temperature > 0:
-            raise InputError(f"temperature must be > 0, got {self.temperature}", "--temperature")
         if out is not None:
             check_fasta_target(out)
         return self
@@ -1295,6 +1347,7 @@ class GenerationOptions:
 
         ``vae_only`` names further options in use that need a VAE run (the CLI's ``--figure``).
         """
+        self.check()
         self._check_one_selector()
         used = [
             *self.selectors(),
@@ -1316,10 +1369,6 @@ class GenerationOptions:
             )
         if self.n is None:
             raise InputError("give the number of samples with -n N", "-n")
-        if self.n < 1:
-            raise InputError(f"the number of samples must be >= 1, got {self.n}", "-n")
-        if self.temperature is not None and not self.temperature > 0:
-            raise InputError(f"temperature must be > 0, got {self.temperature}", "--temperature")
         if out is not None:
             check_fasta_target(out)
         return self

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -44,12 +44,20 @@ from seqvae.analysis.phenotypes import (
 from seqvae.data.counts import SparseRows
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
+from seqvae.options import Boolean, Check, Integer, Interval, OneOf, Options, register
 
 __all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
 
 
+def _top_fraction_problem(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 < value < 1.0:
+        return None
+    return f"must be in (0, 1): the top fraction of a phenotype (got {value!r})"
+
+
+@register
 @dataclass
-class LatentOptions:
+class LatentOptions(Options):
     """Settings of :func:`analyse_latent` (defaults are those of ``seqvae latent``).
 
     Parameters
@@ -94,26 +102,28 @@ class LatentOptions:
     min_category_size: int = 5
     include_gaps: bool = True
 
+    section: ClassVar[str] = "latent"
+    constraints: ClassVar[dict] = {
+        "threshold": Interval(0.0),
+        "n_pcs": Integer(1),
+        "folds": Integer(2),
+        "neighbours": Integer(1),
+        "seed": Integer(),
+        "top_fraction": Check(_top_fraction_problem, "must be in (0, 1)", (0.0, 1.5, "x")),
+        "n_permutations": Integer(1),
+        "statistic": OneOf(("pairwise", "knn")),
+        "null_sampling": OneOf(("weighted", "uniform")),
+        "n_clusters": Integer(0),
+        "min_group_size": Integer(3),
+        "strength_delta": Interval(),
+        "alpha": Interval(),
+        "max_categories": Integer(2),
+        "min_category_size": Integer(),
+        "include_gaps": Boolean(),
+    }
+
     def validate(self) -> LatentOptions:
-        if not 0.0 < self.top_fraction < 1.0:
-            raise InputError(f"top fraction must be in (0, 1), got {self.top_fraction}", "--top-fraction")
-        if self.folds < 2:
-            raise InputError(f"folds must be >= 2, got {self.folds}", "--folds")
-        if self.n_permutations < 1:
-            raise InputError(f"permutations must be >= 1, got {self.n_permutations}", "--permutations")
-        if self.statistic not in ("pairwise", "knn"):
-            raise InputError(f"statistic must be pairwise or knn, got {self.statistic!r}", "--statistic")
-        if self.null_sampling not in ("weighted", "uniform"):
-            raise InputError(
-                f"null sampling must be weighted or uniform, got {self.null_sampling!r}", "--null"
-            )
-        if self.threshold < 0:
-            raise InputError(f"threshold must be >= 0, got {self.threshold}", "--threshold")
-        if self.n_pcs < 1 or self.neighbours < 1 or self.max_categories < 2:
-            raise InputError("--pcs and --neighbours must be >= 1, --max-categories >= 2")
-        if self.n_clusters < 0 or self.min_group_size < 3:
-            raise InputError("--clusters must be >= 0 and --min-group-size >= 3")
-        return self
+        return self.check()
 
 
 @dataclass

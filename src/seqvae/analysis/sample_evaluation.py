@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, ensure_directory, write_json
+from seqvae.options import Boolean, Integer, Interval, OneOf, Optional, Options, register
 
 # the files of an evaluation folder (the figures' names: seqvae.plots.generation)
 EVALUATION_SUMMARY_FILE = "summary.json"
@@ -33,8 +34,9 @@ WEIGHTINGS = ("reference", "none")
 R20_FLAT = ("drop", "zero")
 
 
+@register
 @dataclass
-class EvaluationOptions:
+class EvaluationOptions(Options):
     """How to judge a design set (``seqvae evaluate-samples``'s options).
 
     Attributes
@@ -66,19 +68,22 @@ class EvaluationOptions:
     seed: int = 0
     coverage_threshold: float = 0.8
 
+    section: ClassVar[str] = "evaluation"
+    constraints: ClassVar[dict] = {
+        "weighting": OneOf(WEIGHTINGS),
+        "theta": Interval(0.0, 1.0, closed="left"),
+        "include_gaps": Optional(Boolean(), note="yes, unless the run has no gap state"),
+        "r20_sets": Integer(1),
+        "r20_flat": OneOf(R20_FLAT),
+        "max_pairs": Integer(1),
+        "seed": Integer(),
+        "coverage_threshold": Interval(0.0, 1.0),
+    }
+
     def validate(self) -> EvaluationOptions:
-        """Check the options before any file is read; a bad one is a one-line :class:`InputError`."""
-        if self.weighting not in WEIGHTINGS:
-            raise InputError(
-                f"--weighting must be 'reference' or 'none', got {self.weighting!r}", "--weighting"
-            )
-        if self.r20_sets < 1:
-            raise InputError(f"--r20-sets must be >= 1, got {self.r20_sets}", "--r20-sets")
-        if self.r20_flat not in R20_FLAT:
-            raise InputError(f"--r20-flat must be 'drop' or 'zero', got {self.r20_flat!r}", "--r20-flat")
-        if self.max_pairs < 1:
-            raise InputError(f"--max-pairs must be >= 1, got {self.max_pairs}", "--max-pairs")
-        return self
+        """Check the options before any file is read; a bad one is a one-line :class:`ConfigError`
+        naming the field (``evaluation.r20_sets``)."""
+        return self.check()
 
 
 @dataclass

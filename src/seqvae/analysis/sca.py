@@ -40,13 +40,15 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from seqvae.data.alignment import Alignment
 from seqvae.data.weights import compute_sequence_weights
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
+from seqvae.options import Integer, Interval, OneOf, Optional, Options, register
 
 # Background amino-acid frequencies q (order ACDEFGHIKLMNPQRSTVWY), as in pySCA.
 BACKGROUND_FREQUENCIES = np.array(
@@ -67,8 +69,9 @@ PAIR_REGULARISATIONS = ("pysca7", "pre2020")
 SECTOR_CUTOFFS = ("pysca", "exact")
 
 
+@register
 @dataclass(frozen=True)
-class SCAOptions:
+class SCAOptions(Options):
     """SCA settings; the defaults are pySCA 7's.
 
     Parameters
@@ -142,38 +145,40 @@ class SCAOptions:
     sector_cutoff: str = "pysca"
     seed: int = 0
 
-    def validate(self) -> SCAOptions:
-        def fail(name: str, why: str) -> None:
-            raise InputError(
-                f"SCA option {name}: {why} (got {getattr(self, name)!r})",
-                source=f"--{name.replace('_', '-')}",
+    section: ClassVar[str] = "sca"
+    constraints: ClassVar[dict] = {
+        "initial_column_gaps": Interval(0.0, 1.0),
+        "max_sequence_gaps": Interval(0.0, 1.0),
+        "min_identity": Interval(0.0, 1.0),
+        "max_identity": Interval(0.0, 1.0),
+        "bounds": OneOf(BOUNDS),
+        "filter_weight_identity": Interval(0.0, 1.0),
+        "weight_identity": Interval(0.0, 1.0),
+        "max_column_gaps": Interval(0.0, 1.0),
+        "pseudocount": Interval(0.0, 1.0, closed="left"),
+        "pair_regularisation": OneOf(PAIR_REGULARISATIONS),
+        "n_randomisations": Integer(1),
+        "significance_std": Interval(),
+        "n_stability_seeds": Integer(1),
+        "n_components": Optional(Integer(1), note="the significant modes, at most max_components"),
+        "max_components": Integer(1),
+        "ica_learning_rate": Interval(0.0, closed="neither"),
+        "ica_iterations": Integer(1),
+        "ica_tolerance": Interval(0.0),
+        "sector_quantile": Interval(0.0, 1.0),
+        "sector_cutoff": OneOf(SECTOR_CUTOFFS),
+        "seed": Integer(0),
+    }
+
+    def extra_checks(self, prefix: str) -> None:
+        if self.min_identity > self.max_identity:
+            raise ConfigError(
+                f"{prefix}.min_identity: must not exceed max_identity ({self.min_identity} > {self.max_identity})",
+                field=f"{prefix}.min_identity",
             )
 
-        for name in ("initial_column_gaps", "max_sequence_gaps", "max_column_gaps", "min_identity",
-                     "max_identity", "weight_identity", "filter_weight_identity", "sector_quantile"):  # fmt: skip
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                fail(name, "must be between 0 and 1")
-        if self.min_identity > self.max_identity:
-            fail("min_identity", "must not exceed max_identity")
-        if not 0.0 <= self.pseudocount < 1.0:
-            fail("pseudocount", "must be in [0, 1)")
-        if self.n_randomisations < 1:
-            fail("n_randomisations", "must be >= 1")
-        if self.n_stability_seeds < 1:
-            fail("n_stability_seeds", "must be >= 1")
-        if self.n_components is not None and self.n_components < 1:
-            fail("n_components", "must be >= 1")
-        if self.ica_iterations < 1 or self.ica_learning_rate <= 0 or self.ica_tolerance < 0:
-            fail("ica_iterations", "ICA needs >= 1 iteration, a positive learning rate and a tolerance >= 0")
-        if self.max_components < 1:
-            fail("max_components", "must be >= 1")
-        for name, allowed in (("bounds", BOUNDS), ("pair_regularisation", PAIR_REGULARISATIONS),
-                              ("sector_cutoff", SECTOR_CUTOFFS)):  # fmt: skip
-            if getattr(self, name) not in allowed:
-                fail(name, f"must be one of {', '.join(allowed)}")
-        if self.seed < 0:
-            fail("seed", "must be >= 0")
-        return self
+    def validate(self) -> SCAOptions:
+        return self.check()
 
 
 def single_threaded_blas():

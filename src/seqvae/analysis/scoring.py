@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,11 @@ from seqvae.analysis.mutations import (
     read_mutation_table,
 )
 from seqvae.data.alignment import Alignment, AlignmentRegistry
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.interface import SequenceModel
 from seqvae.models.regularisers import gaussian_kl
+from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 from seqvae.utils import release_free_memory
 
 # Rows (variants x z samples) decoded at once: big enough for efficient matrix products,
@@ -406,8 +407,9 @@ def load_scorer(
     return scorer
 
 
+@register
 @dataclass
-class ScoringOptions:
+class ScoringOptions(Options):
     """How VAE runs score (``seqvae score``'s options; baselines are exact and ignore them).
 
     Attributes
@@ -452,14 +454,28 @@ class ScoringOptions:
             decoder_precision=precision,
         )
 
-    def validate(self) -> ScoringOptions:
-        """Check the (resolved) draws: ``samples >= 1``, and even for antithetic draws."""
+    section: ClassVar[str] = "scoring"
+    constraints: ClassVar[dict] = {
+        "samples": Optional(Integer(1), note="200, or FAST_SAMPLES with fast"),
+        "seed": Integer(),
+        "iw": Boolean(),
+        "fast": Boolean(),
+        "antithetic": Boolean(),
+        "decoder_precision": Optional(OneOf(DECODER_PRECISIONS)),
+    }
+
+    def extra_checks(self, prefix: str) -> None:
+        """Antithetic draws come in pairs: the (resolved) number of draws must be even."""
         samples = self.resolved().samples if self.samples is None else self.samples
-        if samples < 1:
-            raise InputError(f"--samples must be >= 1, got {samples}", "--samples")
         if (self.antithetic or self.fast) and samples % 2:
-            raise InputError(f"antithetic draws need an even --samples, got {samples}", "--samples")
-        return self
+            raise ConfigError(
+                f"{prefix}.samples: antithetic draws need an even number (got {samples})",
+                field=f"{prefix}.samples",
+            )
+
+    def validate(self) -> ScoringOptions:
+        """Check the fields, and that antithetic draws get an even number of ``samples``."""
+        return self.check()
 
 
 def load_scorers(

@@ -3,6 +3,7 @@ helpers, error handling."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -146,6 +147,33 @@ def parse_set_options(values: list[str] | None) -> dict[str, Any]:
         except yaml.YAMLError:
             raise ConfigError(f"--set {key}: cannot parse value {raw!r}") from None
     return overrides
+
+
+def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | None:
+    """The command-line flag of a library field: ``scoring.decoder_precision`` → ``--decoder-precision``
+    (``flags`` maps the exceptions, by field name without its section: ``{"n": "-n"}``; ``None``:
+    the field has no flag)."""
+    name = field.split(".", 1)[-1]
+    flags = flags or {}
+    return flags[name] if name in flags else "--" + name.replace("_", "-")
+
+
+@contextlib.contextmanager
+def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
+    """Report a :class:`ConfigError` on a field of ``section`` against its command-line flag.
+
+    Library errors name fields (``scoring.samples: must be …``); inside this block one that
+    names a field of ``section`` and no source is re-raised with the flag as its source
+    (``--samples: scoring.samples: must be …``).
+    """
+    try:
+        yield
+    except ConfigError as err:
+        if err.source is None and err.field is not None and err.field.startswith(f"{section}."):
+            flag = flag_of(err.field, flags)
+            if flag is not None:
+                raise ConfigError(err.message, flag, field=err.field) from None
+        raise
 
 
 def print_json(data: Any) -> None:

@@ -24,11 +24,16 @@ from seqvae.cli.common import (
     ReferenceOpt,
     SeedOpt,
     console,
+    fields_as_flags,
     progress_bar,
     read_alignment_with_labels,
     run_on_device,
 )
 from seqvae.errors import InputError
+
+#: the options section the couplings command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "couplings"
+OPTION_FLAGS = {"n_references": "--n-ref", "include_gap_substitutions": "--gap-substitutions"}
 
 
 def register(app: typer.Typer) -> None:
@@ -121,15 +126,16 @@ def couplings(
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.run import load
 
-    options = CouplingOptions(
-        n_references=n_ref,
-        seed=seed,
-        batch_size=batch_size,
-        include_gap_substitutions=gap_substitutions,
-        full=full,
-        method=method,
-        decoder_precision=decoder_precision,
-    ).validate()
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+        options = CouplingOptions(
+            n_references=n_ref,
+            seed=seed,
+            batch_size=batch_size,
+            include_gap_substitutions=gap_substitutions,
+            full=full,
+            method=method,
+            decoder_precision=decoder_precision,
+        ).validate()
     run = run_on_device(load(run_dir), device)
     if run.registry is None:
         raise InputError("this run was trained on continuous data, not sequences", run_dir)

@@ -10,7 +10,11 @@ from typing import Annotated
 import typer
 
 from seqvae.analysis.generation import DESIGNS_FASTA
-from seqvae.cli.common import DeviceOpt, SeedOpt, console, parse_number_list, run_on_device
+from seqvae.cli.common import DeviceOpt, SeedOpt, console, fields_as_flags, parse_number_list, run_on_device
+
+#: the options section this command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "generation"
+OPTION_FLAGS = {"n": "-n"}
 
 
 def register(app: typer.Typer) -> None:
@@ -134,12 +138,15 @@ def generate_command(
         elbo_samples=elbo_samples,
         sweeps=sweeps,
     )
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+        if is_baseline_directory(run_dir):
+            options.validate_for_baseline(out, vae_only=["--figure"] if figure is not None else [])
+        else:
+            options.validate(out)
     if is_baseline_directory(run_dir):
-        options.validate_for_baseline(out, vae_only=["--figure"] if figure is not None else [])
         with console.status(f"sampling {n} sequences"):
             result = gen.sample_baseline(run_dir, options)
     else:
-        options.validate(out)
         if region_coords is not None:  # the text becomes numbers once the combination is known to be valid
             options.region_coords = parse_number_list(region_coords, "--region-coords", "coordinates")
         run = run_on_device(load(run_dir), device)

@@ -12,8 +12,21 @@ import typer
 import yaml
 from rich.table import Table
 
-from seqvae.cli.common import WorkerThreadsOpt, console, parse_set_options, stdout
+from seqvae.cli.common import WorkerThreadsOpt, console, fields_as_flags, parse_set_options, stdout
 from seqvae.errors import InputError
+
+#: the options section the latent command's flags set, and the flags not spelt ``--field-name``
+#: (``None``: the field has no flag)
+OPTIONS_SECTION = "latent"
+OPTION_FLAGS: dict[str, str | None] = {
+    "n_pcs": "--pcs",
+    "n_permutations": "--permutations",
+    "null_sampling": "--null",
+    "n_clusters": "--clusters",
+    "include_gaps": "--pca-gaps",
+    "alpha": None,
+    "min_category_size": None,
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -95,22 +108,23 @@ def latent(
 
     if interactive:
         _require_plotly()  # fail before the long part
-    options = LatentOptions(
-        threshold=threshold,
-        n_pcs=pcs,
-        folds=folds,
-        neighbours=neighbours,
-        seed=seed,
-        top_fraction=top_fraction,
-        n_permutations=permutations,
-        statistic=statistic,
-        null_sampling=null,
-        n_clusters=clusters,
-        min_group_size=min_group_size,
-        strength_delta=strength_delta,
-        max_categories=max_categories,
-        include_gaps=pca_gaps,
-    ).validate()
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+        options = LatentOptions(
+            threshold=threshold,
+            n_pcs=pcs,
+            folds=folds,
+            neighbours=neighbours,
+            seed=seed,
+            top_fraction=top_fraction,
+            n_permutations=permutations,
+            statistic=statistic,
+            null_sampling=null,
+            n_clusters=clusters,
+            min_group_size=min_group_size,
+            strength_delta=strength_delta,
+            max_categories=max_categories,
+            include_gaps=pca_gaps,
+        ).validate()
     run = load(run_dir)
     # a run on counts brings its cells' metadata (obs) as the phenotype table of its training cells
     has_metadata = alignment is None and run.cell_metadata() is not None

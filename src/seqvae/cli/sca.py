@@ -18,6 +18,7 @@ from seqvae.cli.common import (
     ReferenceOpt,
     SeedOpt,
     console,
+    fields_as_flags,
     progress_bar,
     read_alignment_with_labels,
 )
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     import numpy as np
 
     from seqvae.analysis.sca import SCAResult
+
+
+#: the options section the sca command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "sca"
+OPTION_FLAGS = {
+    "n_randomisations": "--randomisations",
+    "n_stability_seeds": "--stability-seeds",
+    "n_components": "--components",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -112,29 +122,30 @@ def sca(
     """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
     from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca
 
-    options = SCAOptions(
-        initial_column_gaps=initial_column_gaps,
-        max_sequence_gaps=max_sequence_gaps,
-        min_identity=min_identity,
-        max_identity=max_identity,
-        bounds=bounds,
-        filter_weight_identity=filter_weight_identity,
-        weight_identity=weight_identity,
-        max_column_gaps=max_column_gaps,
-        pseudocount=pseudocount,
-        pair_regularisation=pair_regularisation,
-        n_randomisations=randomisations,
-        significance_std=significance_std,
-        n_stability_seeds=stability_seeds,
-        n_components=components,
-        max_components=max_components,
-        ica_learning_rate=ica_learning_rate,
-        ica_iterations=ica_iterations,
-        ica_tolerance=ica_tolerance,
-        sector_quantile=sector_quantile,
-        sector_cutoff=sector_cutoff,
-        seed=seed,
-    ).validate()
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+        options = SCAOptions(
+            initial_column_gaps=initial_column_gaps,
+            max_sequence_gaps=max_sequence_gaps,
+            min_identity=min_identity,
+            max_identity=max_identity,
+            bounds=bounds,
+            filter_weight_identity=filter_weight_identity,
+            weight_identity=weight_identity,
+            max_column_gaps=max_column_gaps,
+            pseudocount=pseudocount,
+            pair_regularisation=pair_regularisation,
+            n_randomisations=randomisations,
+            significance_std=significance_std,
+            n_stability_seeds=stability_seeds,
+            n_components=components,
+            max_components=max_components,
+            ica_learning_rate=ica_learning_rate,
+            ica_iterations=ica_iterations,
+            ica_tolerance=ica_tolerance,
+            sector_quantile=sector_quantile,
+            sector_cutoff=sector_cutoff,
+            seed=seed,
+        ).validate()
     published_sets = read_published_sectors(published) if published is not None else None
     aln, labels = read_alignment_with_labels(alignment, reference, pdb, chain)
     with progress_bar() as bar:

@@ -22,12 +22,18 @@ from seqvae.cli.common import (
     check_threads,
     console,
     device_option,
+    fields_as_flags,
     progress_bar,
 )
 from seqvae.errors import InputError
 
 if TYPE_CHECKING:
     from seqvae.analysis.scoring import Scorer, ScoringOptions
+
+
+#: the options section this command's flags set, and the flags not spelt ``--field-name``
+OPTIONS_SECTION = "scoring"
+OPTION_FLAGS: dict[str, str] = {}
 
 
 def register(app: typer.Typer) -> None:
@@ -231,7 +237,7 @@ def score(
     run_dirs, table = _split_paths(paths, runs)
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
-    with torch_threads(check_threads(threads)):
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):
         _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
         scorer = load_scorers(run_dirs, options, device_option(device))
         for warning in scorer.warnings:

@@ -1,4 +1,8 @@
-"""One declared config value of an experiment: default, kind, limits and its check."""
+"""One declared config value of an experiment: default, kind, limits and its check.
+
+A knob is the experiments' spelling of an option; :attr:`Knob.constraint` is the same rule as
+a :mod:`seqvae.options` constraint, from which ``tests/test_options.py`` builds bad values.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seqvae.errors import ConfigError
+from seqvae.options import Boolean, Check, Constraint, Integer, Interval, ListOf, OneOf, Optional, Text
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Knob:
         """The value (normalised: ints stay ints, lists become lists) or an InputError naming ``key``."""
 
         def fail(why: str) -> None:
-            raise ConfigError(f"{key}: {why} (got {value!r})")
+            raise ConfigError(f"{key}: {why} (got {value!r})", field=key)
 
         def number(v: Any, integer: bool) -> Any:
             if isinstance(v, bool) or not isinstance(v, int | float):
@@ -95,6 +100,47 @@ class Knob:
                 motifs.append([int(item[0]), int(item[1])])
             return motifs
         raise AssertionError(f"unknown knob kind {self.kind}")  # pragma: no cover
+
+    @property
+    def constraint(self) -> Constraint:
+        """The knob's rule as a :mod:`seqvae.options` constraint (its bad values, its description)."""
+
+        def number(integer: bool) -> Constraint:
+            if integer:
+                low = None if self.minimum is None else math.ceil(self.minimum)
+                high = None if self.maximum is None else math.floor(self.maximum)
+                return Integer(low, high)
+            return Interval(self.minimum, self.maximum)
+
+        if self.kind in ("int", "float"):
+            return number(self.kind == "int")
+        if self.kind == "bool":
+            return Boolean()
+        if self.kind == "str":
+            return Text()
+        if self.kind == "choice":
+            return OneOf(tuple(self.choices))
+        if self.kind in ("floats", "ints"):
+            return ListOf(number(self.kind == "ints"), min_length=1)
+        if self.kind == "floats_or_null":
+            return Optional(ListOf(number(False), min_length=1))
+        if self.kind == "strs":
+            return ListOf(OneOf(tuple(self.choices)) if self.choices else Text(), min_length=1)
+        if self.kind == "motifs":
+            return Check(
+                lambda v: _reason(self, v),
+                "a list of [start, length] integer pairs (1-based start)",
+                ("x", [[0, 4]], [[1]], [[1.5, 2]]),
+            )
+        raise AssertionError(f"unknown knob kind {self.kind}")  # pragma: no cover
+
+
+def _reason(knob: Knob, value: Any) -> str | None:
+    try:
+        knob.check("value", value)
+    except ConfigError as err:
+        return err.message.removeprefix("value: ")
+    return None
 
 
 def _plain(value: float) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from seqvae.models.likelihoods import (
 )
 from seqvae.models.losses import LossTerms
 from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
-from seqvae.utils import coerce_fields
+from seqvae.options import Boolean, Integer, Interval, ListOf, OneOf, Optional, Options, register
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -38,8 +39,9 @@ KERNELS = ("imq", "rbf")
 DECODER_L2_SCALINGS = ("constant", "sqrt_neff")
 
 
+@register
 @dataclass
-class ModelConfig:
+class ModelConfig(Options):
     """Architecture and objective of a :class:`VAE`. Validated in :meth:`validate`.
 
     Parameters
@@ -116,53 +118,51 @@ class ModelConfig:
     decoder_logvar_init: float = -10.0
     free_bits: float = 0.0
 
-    def validate(self) -> ModelConfig:
-        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+    constraints: ClassVar[dict] = {
+        "likelihood": OneOf(LIKELIHOODS),
+        "length": Integer(),
+        "alphabet_size": Integer(),
+        "input_dim": Integer(0),
+        "model_gaps": Boolean(),
+        "latent_dim": Integer(1),
+        "encoder_hidden": ListOf(Integer(1), min_length=1),
+        "decoder_hidden": ListOf(Integer(1), min_length=1),
+        "activation": OneOf(tuple(ACTIVATIONS)),
+        "decoder_last_activation": Optional(OneOf(tuple(ACTIVATIONS))),
+        "dropout": Interval(0.0, 1.0, closed="left"),
+        "regulariser": OneOf(REGULARISERS),
+        "beta": Interval(0.0),
+        "mmd_weight": Interval(0.0),
+        "mmd_kernel": OneOf(KERNELS),
+        "warmup_steps": Integer(0),
+        "decoder_l2": Interval(0.0),
+        "decoder_l2_scaling": OneOf(DECODER_L2_SCALINGS),
+        "decoder_bayesian": Boolean(),
+        "decoder_logvar_init": Interval(-30.0, 2.0),
+        "free_bits": Interval(0.0),
+    }
+
+    section: ClassVar[str] = "model"
+
+    def extra_checks(self, prefix: str) -> None:
+        """The likelihood's own fields, and free bits with the KL regulariser only."""
 
         def fail(name: str, why: str) -> None:
-            raise ConfigError(f"model.{name}: {why} (got {getattr(self, name)!r})", field=f"model.{name}")
+            raise ConfigError(
+                f"{prefix}.{name}: {why} (got {getattr(self, name)!r})", field=f"{prefix}.{name}"
+            )
 
-        coerce_fields(self, "model")
-        if self.likelihood not in LIKELIHOODS:
-            fail("likelihood", f"must be one of {LIKELIHOODS}")
         LIKELIHOOD_CLASSES[self.likelihood].check_config(self, fail)
-        if self.latent_dim < 1:
-            fail("latent_dim", "must be an integer >= 1")
-        for name in ("encoder_hidden", "decoder_hidden"):
-            sizes = getattr(self, name)
-            if not sizes or any(s < 1 for s in sizes):
-                fail(name, "must be a non-empty list of positive integers")
-        if self.activation not in ACTIVATIONS:
-            fail("activation", f"must be one of {tuple(ACTIVATIONS)}")
-        if self.decoder_last_activation is not None and self.decoder_last_activation not in ACTIVATIONS:
-            fail("decoder_last_activation", f"must be one of {tuple(ACTIVATIONS)} or null")
-        if self.input_dim < 0:
-            fail("input_dim", "must be >= 0")
-        if not 0.0 <= self.dropout < 1.0:
-            fail("dropout", "must be in [0, 1)")
-        if self.regulariser not in REGULARISERS:
-            fail("regulariser", f"must be one of {REGULARISERS}")
-        if self.beta < 0:
-            fail("beta", "must be >= 0")
-        if self.mmd_weight < 0:
-            fail("mmd_weight", "must be >= 0")
-        if self.mmd_kernel not in KERNELS:
-            fail("mmd_kernel", f"must be one of {KERNELS}")
-        if self.warmup_steps < 0:
-            fail("warmup_steps", "must be >= 0")
-        if self.decoder_l2 < 0:
-            fail("decoder_l2", "must be >= 0")
-        if self.decoder_l2_scaling not in DECODER_L2_SCALINGS:
-            fail("decoder_l2_scaling", f"must be one of {DECODER_L2_SCALINGS}")
-        if not isinstance(self.decoder_bayesian, bool):
-            fail("decoder_bayesian", "must be true or false")
-        if not math.isfinite(self.decoder_logvar_init) or not -30.0 <= self.decoder_logvar_init <= 2.0:
-            fail("decoder_logvar_init", "must be a number in [-30, 2]")
-        if not math.isfinite(self.free_bits) or self.free_bits < 0:
-            fail("free_bits", "must be >= 0")
         if self.free_bits > 0 and self.regulariser != "kl":
             fail("free_bits", "needs the kl regulariser")
-        return self
+
+    def validate(self) -> ModelConfig:
+        """Check every field; raise :class:`ConfigError` naming the first bad one."""
+        return self.check()
+
+    @classmethod
+    def example(cls) -> ModelConfig:
+        return cls(length=10)
 
     def decoder_prior_coefficient(self, n_eff: float) -> float:
         """Per-sequence coefficient of ½‖W‖² of the decoder prior for a family of ``n_eff``
@@ -174,17 +174,6 @@ class ModelConfig:
         if self.decoder_l2_scaling == "sqrt_neff":
             return self.decoder_l2 / math.sqrt(n_eff)
         return self.decoder_l2 / n_eff
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"model: unknown key {unknown[0]!r}", field=f"model.{unknown[0]}")
-        return cls(**data)
 
 
 def step_flops(config: ModelConfig, batch_size: int) -> float:

@@ -7,15 +7,26 @@ round-trips through JSON/YAML (``RunConfig.from_dict(cfg.to_dict()) == cfg``).
 from __future__ import annotations
 
 import copy
-import difflib
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 from seqvae.data.alphabet import get_alphabet
 from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import FORMATS
 from seqvae.models.vae import ModelConfig
+from seqvae.options import (
+    Boolean,
+    Check,
+    Integer,
+    Interval,
+    OneOf,
+    Optional,
+    Options,
+    Text,
+    register,
+    suggest,
+)
 from seqvae.utils import coerce_fields
 
 NONSTANDARD_MODES = ("drop", "gap")
@@ -23,8 +34,17 @@ NONSTANDARD_MODES = ("drop", "gap")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def _alphabet_problem(name: Any) -> str | None:
+    try:
+        get_alphabet(name)
+    except InputError as err:
+        return err.message
+    return None
+
+
+@register
 @dataclass
-class DataConfig:
+class DataConfig(Options):
     """How the alignment is read and weighted (see :class:`seqvae.AlignmentOptions`)."""
 
     alphabet: str = "protein"
@@ -35,32 +55,21 @@ class DataConfig:
     format: str | None = None
     theta: float | None = DEFAULT_THETA
 
+    section: ClassVar[str] = "data"
+    constraints: ClassVar[dict] = {
+        "alphabet": Check(
+            _alphabet_problem, "must be protein, dna, rna or a string of distinct residue letters", ("AA", "")
+        ),
+        "reference": Optional(Text()),
+        "nonstandard": OneOf(NONSTANDARD_MODES),
+        "max_sequence_gap_fraction": Optional(Interval(0.0, 1.0)),
+        "max_column_gap_fraction": Optional(Interval(0.0, 1.0)),
+        "format": Optional(OneOf(FORMATS)),
+        "theta": Optional(Interval(0.0, 1.0, closed="left")),
+    }
+
     def validate(self) -> DataConfig:
-        coerce_fields(self, "data")
-        if self.theta is not None and not 0.0 <= self.theta < 1.0:
-            raise ConfigError(
-                f"data.theta: must be in [0, 1) or null (got {self.theta!r})", field="data.theta"
-            )
-        for name in ("max_sequence_gap_fraction", "max_column_gap_fraction"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ConfigError(
-                    f"data.{name}: must be in [0, 1] or null (got {value!r})", field=f"data.{name}"
-                )
-        if self.nonstandard not in NONSTANDARD_MODES:
-            raise ConfigError(
-                f"data.nonstandard: must be one of {NONSTANDARD_MODES} (got {self.nonstandard!r})",
-                field="data.nonstandard",
-            )
-        if self.format is not None and self.format not in FORMATS:
-            raise ConfigError(
-                f"data.format: must be one of {FORMATS} or null (got {self.format!r})", field="data.format"
-            )
-        try:
-            get_alphabet(self.alphabet)
-        except InputError as err:
-            raise ConfigError(f"data.alphabet: {err.message}", field="data.alphabet") from None
-        return self
+        return self.check()
 
     def alignment_options(self):
         from seqvae.data.alignment import AlignmentOptions
@@ -70,8 +79,9 @@ class DataConfig:
         return AlignmentOptions(**values)
 
 
+@register
 @dataclass
-class TrainingConfig:
+class TrainingConfig(Options):
     """Optimisation and bookkeeping.
 
     Parameters
@@ -130,39 +140,35 @@ class TrainingConfig:
     threads: int | None = None
     weight_averaging: float | None = None
 
-    def validate(self) -> TrainingConfig:
-        def fail(name: str, why: str) -> None:
+    section: ClassVar[str] = "training"
+    constraints: ClassVar[dict] = {
+        "batch_size": Integer(1),
+        "learning_rate": Interval(0.0, closed="neither"),
+        "weight_decay": Interval(0.0),
+        "max_steps": Optional(Integer(1)),
+        "max_epochs": Optional(Interval(0.0, closed="neither")),
+        "max_time_s": Optional(Interval(0.0, closed="neither")),
+        "validation_fraction": Interval(0.0, 1.0, closed="left"),
+        "eval_every": Integer(1),
+        "eval_samples": Integer(1),
+        "early_stopping_patience": Optional(Integer(1)),
+        "log_every": Integer(1),
+        "checkpoint_every": Integer(1),
+        "device": OneOf(DEVICES),
+        "flush_denormal": Boolean(),
+        "threads": Optional(Integer(1), note="auto"),
+        "weight_averaging": Optional(Interval(0.0, 1.0, closed="neither")),
+    }
+
+    def extra_checks(self, prefix: str) -> None:
+        if self.max_steps is None and self.max_epochs is None and self.max_time_s is None:
             raise ConfigError(
-                f"training.{name}: {why} (got {getattr(self, name)!r})", field=f"training.{name}"
+                f"{prefix}.max_steps: set at least one of max_steps, max_epochs, max_time_s (got None)",
+                field=f"{prefix}.max_steps",
             )
 
-        coerce_fields(self, "training")
-        for name in ("batch_size", "eval_every", "eval_samples", "log_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                fail(name, "must be an integer >= 1")
-        if not self.learning_rate > 0:
-            fail("learning_rate", "must be > 0")
-        if self.weight_decay < 0:
-            fail("weight_decay", "must be >= 0")
-        if self.max_steps is None and self.max_epochs is None and self.max_time_s is None:
-            fail("max_steps", "set at least one of max_steps, max_epochs, max_time_s")
-        if self.max_steps is not None and self.max_steps < 1:
-            fail("max_steps", "must be an integer >= 1 or null")
-        if self.max_epochs is not None and not self.max_epochs > 0:
-            fail("max_epochs", "must be > 0 or null")
-        if self.max_time_s is not None and not self.max_time_s > 0:
-            fail("max_time_s", "must be > 0 or null")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            fail("validation_fraction", "must be in [0, 1)")
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
-            fail("early_stopping_patience", "must be >= 1 or null")
-        if self.threads is not None and self.threads < 1:
-            fail("threads", "must be an integer >= 1 or null (auto)")
-        if self.device not in DEVICES:
-            fail("device", f"must be one of {DEVICES}")
-        if self.weight_averaging is not None and not 0.0 < self.weight_averaging < 1.0:
-            fail("weight_averaging", "must be in (0, 1) or null")
-        return self
+    def validate(self) -> TrainingConfig:
+        return self.check()
 
 
 @dataclass
@@ -257,23 +263,10 @@ def _flatten(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _section(cls, values: dict[str, Any], name: str):
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{name}: must be a mapping of settings (got {values!r})", field=name)
-    known = [f.name for f in fields(cls) if f.init]
-    unknown = [k for k in values if k not in known]
-    if unknown:
-        raise ConfigError(
-            f"{name}: unknown key {unknown[0]!r}{_suggest(str(unknown[0]), known)}",
-            field=f"{name}.{unknown[0]}",
-        )
-    return cls(**values)
+    return cls.from_dict(values, name)
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+_suggest = suggest
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -1,0 +1,361 @@
+"""One way to declare and check options: constraints per field, one check, dict/JSON/YAML.
+
+An options class is a dataclass that derives from :class:`Options` and declares, once, a
+``constraints`` table (field name → constraint) and its ``section`` (the prefix errors use:
+``model``, ``training``, …). :func:`check_options` normalises every field against its type hint
+(:func:`seqvae.utils.coerce_fields`), then checks each declared constraint, and raises
+:class:`~seqvae.errors.ConfigError` whose ``field`` is ``section.name`` and whose message names
+the allowed values. Library errors name fields; the CLI maps fields to its flags.
+
+The same table drives the generated tests (``tests/test_options.py``): every constraint can
+build values that break it (:meth:`Constraint.bad_values`).
+
+Like scikit-learn's ``_parameter_constraints``, and the experiments' ``Knob`` generalised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from seqvae.errors import ConfigError
+from seqvae.utils import coerce_fields
+
+T = TypeVar("T", bound="Options")
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class Constraint:
+    """What one field accepts: :meth:`accepts` a value, :meth:`describe` it, break it."""
+
+    def accepts(self, value: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """The rule as the tail of ``field: must be …``."""
+        raise NotImplementedError  # pragma: no cover
+
+    def bad_values(self) -> list[Any]:
+        """Values this constraint rejects (for the generated tests)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def reason(self, value: Any) -> str | None:
+        """``None`` when ``value`` is accepted, else why not (without the field name)."""
+        return None if self.accepts(value) else f"{self.describe()} (got {value!r})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval(Constraint):
+    """A finite real number between ``low`` and ``high`` (``None``: unbounded on that side).
+
+    ``closed``: ``both``, ``left``, ``right`` or ``neither`` (which ends are allowed).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+
+    def __post_init__(self):
+        if self.closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be both, left, right or neither, not {self.closed!r}")
+
+    def _low_closed(self) -> bool:
+        return self.closed in ("both", "left")
+
+    def _high_closed(self) -> bool:
+        return self.closed in ("both", "right")
+
+    def accepts(self, value: Any) -> bool:
+        if not _is_number(value) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (value == self.low and not self._low_closed())):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and not self._high_closed()))
+        )
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            left = "[" if self._low_closed() else "("
+            right = "]" if self._high_closed() else ")"
+            return f"must be in {left}{_plain(self.low)}, {_plain(self.high)}{right}"
+        if self.low is not None:
+            return f"must be {'>=' if self._low_closed() else '>'} {_plain(self.low)}"
+        if self.high is not None:
+            return f"must be {'<=' if self._high_closed() else '<'} {_plain(self.high)}"
+        return "must be a finite number"
+
+    def bad_values(self) -> list[Any]:
+        bad: list[Any] = ["abc"]
+        if self.low is not None:
+            bad.append(self.low if not self._low_closed() else self.low - 1)
+        if self.high is not None:
+            bad.append(self.high if not self._high_closed() else self.high + 1)
+        return bad
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer(Constraint):
+    """An integer ``>= min`` (``None``: any integer), ``<= max`` when given."""
+
+    min: int | None = None
+    max: int | None = None
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"must be an integer in [{self.min}, {self.max}]"
+        if self.min is not None:
+            return f"must be an integer >= {self.min}"
+        if self.max is not None:
+            return f"must be an integer <= {self.max}"
+        return "must be an integer"
+
+    def bad_values(self) -> list[Any]:
+        bad: list[Any] = [1.5]
+        if self.min is not None:
+            bad.append(self.min - 1)
+        if self.max is not None:
+            bad.append(self.max + 1)
+        return bad
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf(Constraint):
+    """One of a fixed set of values (shown as a tuple in messages)."""
+
+    values: tuple
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            return value in self.values
+        except TypeError:
+            return False
+
+    def describe(self) -> str:
+        return f"must be one of {tuple(self.values)}"
+
+    def bad_values(self) -> list[Any]:
+        return ["no-such-choice"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Boolean(Constraint):
+    """``true`` or ``false``."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def describe(self) -> str:
+        return "must be true or false"
+
+    def bad_values(self) -> list[Any]:
+        return ["yes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Text(Constraint):
+    """Any string."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def describe(self) -> str:
+        return "must be a string"
+
+    def bad_values(self) -> list[Any]:
+        return [[1, 2]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Optional(Constraint):
+    """``null`` or a value ``inner`` accepts; ``note`` says what null means (``auto``)."""
+
+    inner: Constraint
+    note: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.inner.accepts(value)
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()} or null" + (f" ({self.note})" if self.note else "")
+
+    def bad_values(self) -> list[Any]:
+        return [v for v in self.inner.bad_values() if v is not None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ListOf(Constraint):
+    """A list of at least ``min_length`` values, each accepted by ``inner``."""
+
+    inner: Constraint
+    min_length: int = 0
+
+    def accepts(self, value: Any) -> bool:
+        return (
+            isinstance(value, list | tuple)
+            and len(value) >= self.min_length
+            and all(self.inner.accepts(v) for v in value)
+        )
+
+    def describe(self) -> str:
+        what = "a non-empty list" if self.min_length == 1 else "a list"
+        if self.min_length > 1:
+            what = f"a list of at least {self.min_length} values"
+        inner = self.inner.describe().removeprefix("must be ").removeprefix("an ").removeprefix("a ")
+        return f"must be {what}, each {inner}"
+
+    def bad_values(self) -> list[Any]:
+        bad: list[Any] = ["not-a-list", [v for v in self.inner.bad_values()[:1]]]
+        if self.min_length >= 1:
+            bad.append([])
+        return bad
+
+
+@dataclasses.dataclass(frozen=True)
+class Check(Constraint):
+    """The escape hatch: ``function(value)`` returns ``None`` or why the value is wrong.
+
+    ``description`` is the rule for documentation; ``bad`` the values the generated tests try.
+    """
+
+    function: Callable[[Any], str | None]
+    description: str
+    bad: tuple = ()
+
+    def accepts(self, value: Any) -> bool:
+        return self.function(value) is None
+
+    def describe(self) -> str:
+        return self.description
+
+    def reason(self, value: Any) -> str | None:
+        return self.function(value)
+
+    def bad_values(self) -> list[Any]:
+        return list(self.bad)
+
+
+def _fail(field: str, why: str) -> None:
+    raise ConfigError(f"{field}: {why}", field=field)
+
+
+def check_options(obj: Any, prefix: str | None = None) -> Any:
+    """Normalise and check every field of an options dataclass against its constraints.
+
+    Types first (:func:`seqvae.utils.coerce_fields`: numeric strings, integral floats, ``"null"``),
+    then each declared constraint in field order. Raises :class:`ConfigError` with
+    ``field="prefix.name"`` and a message that names the allowed values. Returns ``obj``.
+    """
+    prefix = prefix if prefix is not None else getattr(obj, "section", type(obj).__name__)
+    coerce_fields(obj, prefix)
+    constraints = getattr(type(obj), "constraints", {})
+    for spec in dataclasses.fields(obj):
+        constraint = constraints.get(spec.name)
+        if constraint is None:
+            continue
+        why = constraint.reason(getattr(obj, spec.name))
+        if why is not None:
+            _fail(f"{prefix}.{spec.name}" if prefix else spec.name, why)
+    return obj
+
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: every options class, by section (filled by :func:`register`)
+OPTIONS_CLASSES: dict[str, type[Options]] = {}
+
+
+def register(cls: type[T]) -> type[T]:
+    """Class decorator: list an options class in :data:`OPTIONS_CLASSES` (for the generated tests)."""
+    OPTIONS_CLASSES[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return cls
+
+
+class Options:
+    """Base of options dataclasses: declared constraints, one check, dict/JSON/YAML round trip.
+
+    Subclasses set ``section`` (the prefix of their field names in errors) and ``constraints``,
+    and may override :meth:`extra_checks` for rules that tie fields together.
+    """
+
+    section: ClassVar[str] = ""
+    constraints: ClassVar[dict[str, Constraint]] = {}
+
+    def extra_checks(self, prefix: str) -> None:
+        """Cross-field rules, after every field passed its own constraint."""
+
+    def check(self: T, prefix: str | None = None) -> T:
+        prefix = self.section if prefix is None else prefix
+        check_options(self, prefix)
+        self.extra_checks(prefix)
+        return self
+
+    def validate(self: T) -> T:
+        return self.check()
+
+    @classmethod
+    def example(cls: type[T]) -> T:
+        """A valid instance (the defaults, unless some field has no valid default)."""
+        return cls()
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], values: Any, prefix: str | None = None) -> T:
+        """An instance from a mapping; an unknown key is a :class:`ConfigError` with "did you mean"."""
+        prefix = cls.section if prefix is None else prefix
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{prefix}: must be a mapping of settings (got {values!r})", field=prefix)
+        known = cls.field_names()
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            raise ConfigError(
+                f"{prefix}: unknown key {unknown[0]!r}{suggest(str(unknown[0]), known)}",
+                field=f"{prefix}.{unknown[0]}" if prefix else str(unknown[0]),
+            )
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls: type[T], text: str) -> T:
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(text))
