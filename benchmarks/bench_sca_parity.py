@@ -57,10 +57,27 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 PYSCA_LETTERS = set("ACDEFGHIKLMNPQRSTVWY-")
 
 # Reads a pySCA database and writes what is compared to an NPZ (runs with pySCA importable,
-# as its pickle holds pySCA objects).
+# as its pickle holds pySCA objects). pySCA writes nothing but a pickle, so it is read with an
+# unpickler that builds only numpy/scipy arrays, plain containers and pySCA's own classes and
+# refuses any other global (no arbitrary code runs, whatever the file holds).
 PYSCA_EXTRACT = r"""
 import gzip, pickle, sys, numpy as np
-db = pickle.load(gzip.open(sys.argv[1]))
+
+SAFE_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "complex", "slice", "bytearray"}
+
+
+class PyscaUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        top = module.split(".")[0]
+        if top in ("numpy", "pysca") or module.startswith("scipy.sparse") or (
+            module == "collections" and name == "OrderedDict"
+        ) or (module == "builtins" and name in SAFE_BUILTINS):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in a pySCA database")
+
+
+with gzip.open(sys.argv[1]) as handle:
+    db = PyscaUnpickler(handle).load()
 q, s, t = db["sequence"], db["sca"], db.get("sector", {})
 ics = t.get("ic_list", [])
 np.savez_compressed(
