@@ -255,9 +255,11 @@ class Trainer:
         # the moving average of the floating-point weights (training.weight_averaging)
         self.averaged: dict[str, torch.Tensor] | None = None
         if config.weight_averaging is not None:
-            self.averaged = {
-                k: v.detach().clone() for k, v in self.model.state_dict().items() if v.is_floating_point()
-            }
+            live = {k: v for k, v in self.model.state_dict().items() if v.is_floating_point()}
+            self.averaged = {k: v.detach().clone() for k, v in live.items()}
+            # paired once: the state dict's tensors share the parameters' storage, and every
+            # later load (resume, the averaged-weights swap) copies into them in place
+            self._average_pairs = ([self.averaged[k] for k in live], list(live.values()))
         self._started = time.perf_counter()
 
     # -- state -----------------------------------------------------------------------------
@@ -373,10 +375,8 @@ class Trainer:
 
     def _update_average(self) -> None:
         decay = min(self.config.weight_averaging, (1 + self.step) / (10 + self.step))
-        current = self.model.state_dict()
-        names = list(self.averaged)
         with torch.no_grad():
-            torch._foreach_lerp_([self.averaged[k] for k in names], [current[k] for k in names], 1.0 - decay)
+            torch._foreach_lerp_(*self._average_pairs, 1.0 - decay)
 
     # -- loop ------------------------------------------------------------------------------
     def _limit_steps(self) -> int | None:
