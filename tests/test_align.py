@@ -216,8 +216,8 @@ def test_blat_family_a2m_is_read_as_is(blat_search):
     # residues short of a sequence's ends, inside the envelope. Extended to their envelopes, the
     # rows occupy the query's terminal match columns as the original's do: 29, 30 and 283 (249 of
     # 253 without the envelope residues) are upper case. 216 stays under 70 % on this database:
-    # HMMER's own model places a frequent one-residue deletion at 216 where the original's
-    # placed it at 215 (the same members aligned to an HMM of the original alignment give 216)
+    # HMMER's own model places a frequent one-residue deletion at 216 where the original spread
+    # it over 213-215 (see test_blat_position_216_is_the_originals_deletion_in_one_column)
     assert {29, 30, 31, 282, 283} <= covered
     assert original - covered <= {216}, sorted(original - covered)
     assert len(covered - original) <= 0.02 * len(original), sorted(covered - original)
@@ -226,6 +226,61 @@ def test_blat_family_a2m_is_read_as_is(blat_search):
     # the A2M's query row holds every residue of the query, in order
     wt = db["query"].read_text().split("\n")[1]
     assert first.replace(".", "").upper().startswith(wt[:60])
+
+
+def _letters_by_position(text: str, position_columns: list[int]) -> str:
+    """An A2M row's letters on the query's positions, upper case, ``-`` for a gap."""
+    return "".join(text[i] for i in position_columns).upper().replace(".", "-")
+
+
+def test_blat_position_216_is_the_originals_deletion_in_one_column(blat_search):
+    # Why 216 is the one original position not covered. About 30 % of the members lack one of the
+    # query's residues 213-216 (KVAG). HMMER's search model puts that deletion at 216 for (nearly)
+    # all of them; the original alignment spread the same deletions over 213, 214 and 215 (mostly
+    # 215), so none of its columns reached 30 % gaps. Same rows, same number of residues in the
+    # loop: only the column that holds the gap differs, and one column cannot hold it under the
+    # 70 % rule once the deletion is placed consistently.
+    from seqvae.io.alignment_formats import read_records
+
+    _, out, _ = blat_search
+    original = read_records(
+        shared_file("blat/BLAT_ECOLX_hmmerbit_plmc_n5_m30_f50_t0.2_r24-286_id100_b105.a2m")
+    ).records
+    o_query = original[0].text
+    o_columns = [i for i, c in enumerate(o_query) if c not in ".-"]
+    by_id = {r.id.replace("/", "_"): _letters_by_position(r.text, o_columns) for r in original[1:]}
+    records = read_records(out).records
+    query = records[0].text
+    columns = [i for i, c in enumerate(query) if c != "."]
+    assert len(columns) == len(o_columns) == 263
+    ours, theirs = [], []
+    for record in records[1:]:
+        member = record.id.rsplit("/", 1)[0].split("_", 2)[2]
+        ours.append(_letters_by_position(record.text, columns))
+        theirs.append(by_id[member])
+    loop = slice(213 - 24, 217 - 24)  # residues 213-216
+
+    def gaps(rows: list[str], position: int) -> int:
+        return sum(row[position - 24] == "-" for row in rows)
+
+    n = len(ours) + 1  # the query counts, as in the 70 % rule
+    assert 1 - gaps(ours, 216) / n < 0.70 <= 1 - max(gaps(ours, p) for p in (213, 214, 215)) / n
+    # the original's placement of the same rows: spread, every column above 70 %
+    spread = [gaps(theirs, p) for p in (213, 214, 215, 216)]
+    assert sum(g > 0.02 * n for g in spread[:3]) >= 2 and spread[3] < 0.05 * n, spread
+    assert all(1 - g / n >= 0.70 for g in spread), spread
+    # the same deletion: a row's number of gaps in 213-216 is the same in both for almost all rows
+    same = sum(a[loop].count("-") == b[loop].count("-") for a, b in zip(ours, theirs))
+    assert same >= 0.95 * len(ours)
+    # most gaps at 216 are one-residue deletions the original placed at 213-215, with the same
+    # letters around them
+    moved = [
+        (a, b)
+        for a, b in zip(ours, theirs)
+        if a[216 - 24] == "-" and b[216 - 24] != "-" and a[loop].count("-") == b[loop].count("-") == 1
+    ]
+    assert len(moved) >= 0.85 * gaps(ours, 216)
+    assert all(a[loop].replace("-", "") == b[loop].replace("-", "") for a, b in moved)
 
 
 def test_blat_family_provenance_and_hits(blat_search):
