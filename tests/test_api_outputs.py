@@ -67,6 +67,36 @@ def test_compare_folder_from_the_api(tiny_run, tmp_path):
     same_folder(cli, tmp_path / "api_compare")
 
 
+def test_contacts_folder_from_the_api(tmp_path):
+    from seqvae.analysis.contacts import CONTACTS_FILE, SECTORS_PML_FILE, analyse_contacts
+    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contacts
+    from test_contacts import _hairpin_pdb
+    from test_couplings_cli import REFERENCE
+
+    rng = np.random.default_rng(3)
+    m = rng.random((14, 14))
+    groups = np.array([1, 1, 1, 0, 0, 2, 2, 2, 0, 0, 0, 1, 0, 2])
+    save_matrix_npz(tmp_path / "m.npz", m + m.T, numbering=np.arange(1, 15), residues=REFERENCE,
+                    kind="test", ic_group=groups)  # fmt: skip
+    pdb = _hairpin_pdb(tmp_path / "toy.pdb")
+    cli, api, other = tmp_path / "cli", tmp_path / "api", tmp_path / "other"
+    flags = ["--random-sets", "30", "--apc", "--min-separation", "3", "--distance", "cb"]
+    assert main(["contacts", str(tmp_path / "m.npz"), "--pdb", str(pdb), "--out", str(cli), *flags]) == 0
+    settings = {"random_sets": 30, "apc": True, "min_separation": 3, "distance": "cb"}
+    analysis = analyse_contacts(tmp_path / "m.npz", pdb, **settings)
+    analysis.save(api)
+    plot_contacts(analysis, api)
+    same_folder(cli, api)
+    assert sorted(p.name for p in api.iterdir()) == sorted([CONTACTS_FILE, SECTORS_PML_FILE, CONTACT_MAP_PNG])
+    assert json.loads((api / CONTACTS_FILE).read_text())["clusters"][0]["name"] == "IC1"
+    # the comparison sees a changed setting
+    changed = analyse_contacts(tmp_path / "m.npz", pdb, **{**settings, "min_separation": 4})
+    changed.save(other)
+    plot_contacts(changed, other)
+    with pytest.raises(AssertionError):
+        same_folder(cli, other)
+
+
 def test_report_tells_a_potts_folder_from_vae_couplings(tiny_run, tmp_path):
     root, fasta = tiny_run
     potts = tmp_path / "potts"

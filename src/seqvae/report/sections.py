@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.compare import COMPARISON_FILE
+from seqvae.analysis.contacts import CONTACTS_FILE
 from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_SUMMARY_FILE
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
 from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
@@ -324,7 +325,7 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
         "title": "What the VAE learned: pairwise couplings",
         "intro": "The VAE's L × L matrix: how much a mutation at position j changes the decoded log-probability "
         "at position i (root mean square over references and substitutions).",
-        "markers": [COUPLINGS_FILE, COMPARISON_FILE, "contacts.json"],
+        "markers": [COUPLINGS_FILE, COMPARISON_FILE, CONTACTS_FILE],
         "figures": {
             M.COUPLINGS_MATRIX_PNG: "The VAE coupling matrix.",
             M.COMPARE_HEATMAPS_PNG: "Two L × L matrices side by side on their common positions.",
@@ -423,7 +424,7 @@ def mutations_section(context: ReportContext) -> Section | None:
 # the JSON summaries an analysis folder may hold, each shown as a table (one name may serve several)
 SUMMARY_FILES = tuple(
     dict.fromkeys(
-        (EVALUATION_SUMMARY_FILE, SCA_SUMMARY_FILE, COUPLINGS_SUMMARY_FILE, COMPARISON_FILE, "contacts.json")
+        (EVALUATION_SUMMARY_FILE, SCA_SUMMARY_FILE, COUPLINGS_SUMMARY_FILE, COMPARISON_FILE, CONTACTS_FILE)
     )
 )
 
