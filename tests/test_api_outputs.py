@@ -1,5 +1,6 @@
-"""The CLI outputs of couplings, compare, sca, generate, evaluate-samples and score rebuilt from the Python API
-alone: results save themselves (data files), plots draw them (figures), byte for byte apart from timings."""
+"""The CLI outputs of couplings, compare, contacts, latent, sca, generate, evaluate-samples and score rebuilt
+from the Python API alone: results save themselves (data files), plots draw them (figures), byte for byte
+apart from timings; a changed setting shows in the comparison (contacts, latent)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,53 @@ def test_contacts_folder_from_the_api(tmp_path):
     changed = analyse_contacts(tmp_path / "m.npz", pdb, **{**settings, "min_separation": 4})
     changed.save(other)
     plot_contacts(changed, other)
+    with pytest.raises(AssertionError):
+        same_folder(cli, other)
+
+
+def test_latent_folder_from_the_api(tiny_run, tmp_path):
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from seqvae.analysis.latent_report import (
+        LATENT_COORDINATES_FILE,
+        LATENT_METRICS_FILE,
+        LatentOptions,
+        analyse_latent,
+    )
+    from seqvae.plots.latent import LOCALISATION_PNG, write_latent_report
+
+    root, fasta = tiny_run
+    rng = np.random.default_rng(4)
+    ids = [line[1:].strip() for line in fasta.read_text().splitlines() if line.startswith(">")]
+    phenotypes = tmp_path / "phenotypes.csv"
+    pd.DataFrame(
+        {
+            "id": ids[:-3],
+            "score": rng.normal(size=len(ids) - 3),
+            "clade": rng.choice(list("abc"), len(ids) - 3),
+        }
+    ).to_csv(phenotypes, index=False)
+    cli, api, other = tmp_path / "cli", tmp_path / "api", tmp_path / "other"
+    flags = ["-p", str(phenotypes), "-c", "score", "-c", "clade", "--permutations", "19", "--min-group-size",
+             "10", "--pcs", "4", "--clusters", "2", "--seed", "2"]  # fmt: skip
+    assert main(["latent", str(root / "run"), str(fasta), *flags, "--out", str(cli)]) == 0
+    options = LatentOptions(n_permutations=19, min_group_size=10, n_pcs=4, n_clusters=2, seed=2)
+    run = seqvae.load(root / "run")
+    report = analyse_latent(run, fasta, phenotypes, color_columns=["score", "clade"], options=options)
+    report.save(api)
+    write_latent_report(report, api)
+    same_folder(cli, api)
+    names = {p.name for p in api.iterdir()}
+    assert {LATENT_METRICS_FILE, LATENT_COORDINATES_FILE, LOCALISATION_PNG, "latent_clade.png"} <= names
+    assert any(name.startswith("simpson_score_") for name in names)
+    # the comparison sees a changed setting
+    changed = analyse_latent(
+        run, fasta, phenotypes, color_columns=["score", "clade"], options=replace(options, seed=3)
+    )
+    changed.save(other)
+    write_latent_report(changed, other)
     with pytest.raises(AssertionError):
         same_folder(cli, other)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -21,6 +21,11 @@ from rich.progress import (
 )
 
 from seqvae.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from seqvae.options import Options
+
+T = TypeVar("T", bound="Options")
 
 # messages on stderr are never wrapped (paths stay whole, errors stay on one line)
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -156,6 +161,26 @@ def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | Non
     name = field.split(".", 1)[-1]
     flags = flags or {}
     return flags[name] if name in flags else "--" + name.replace("_", "-")
+
+
+def options_from_arguments(
+    cls: type[T], arguments: dict[str, Any], flags: dict[str, str | None] | None = None
+) -> T:
+    """The options a command's parameters set: each field from the parameter its flag is spelt
+    after (``n_pcs`` → ``--pcs`` → parameter ``pcs``; ``flags`` as in :func:`flag_of`); a field
+    without a flag keeps its default. Not validated.
+
+    Raises
+    ------
+    KeyError
+        A field has a flag but the command no parameter of that name (a bug, not bad input).
+    """
+    values = {}
+    for name in cls.field_names():
+        flag = flag_of(name, flags)
+        if flag is not None:
+            values[name] = arguments[flag.lstrip("-").replace("-", "_")]
+    return cls(**values)
 
 
 @contextlib.contextmanager
