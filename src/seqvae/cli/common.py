@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -189,7 +190,10 @@ def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
 
     Library errors name fields (``scoring.samples: must be …``); inside this block one that
     names a field of ``section`` and no source is re-raised with the flag as its source
-    (``--samples: scoring.samples: must be …``).
+    (``--samples: scoring.samples: must be …``). An error about several fields names them in
+    its text (``generation.argmax and generation.temperature exclude each other``): past a
+    leading ``field:``, the fields of ``section`` in the text become their flags too
+    (``--temperature: --argmax and --temperature exclude each other``).
     """
     try:
         yield
@@ -197,7 +201,13 @@ def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
         if err.source is None and err.field is not None and err.field.startswith(f"{section}."):
             flag = flag_of(err.field, flags)
             if flag is not None:
-                raise ConfigError(err.message, flag, field=err.field) from None
+                head = f"{err.field}: " if err.message.startswith(f"{err.field}: ") else ""
+                body = re.sub(
+                    rf"\b{re.escape(section)}\.\w+",
+                    lambda match: flag_of(match[0], flags) or match[0],
+                    err.message[len(head) :],
+                )
+                raise ConfigError(head + body, flag, field=err.field) from None
         raise
 
 
