@@ -43,14 +43,17 @@ def tiny_run(tmp_path_factory):
     return root, fasta
 
 
-def test_couplings_folder_from_the_api(tiny_run):
-    root, _ = tiny_run
-    assert main(["couplings", str(root / "run"), "--out", str(root / "cli_couplings"), "--n-ref", "4"]) == 0
+@pytest.mark.parametrize("with_alignment", [False, True], ids=["training-set", "alignment"])
+def test_couplings_folder_from_the_api(tiny_run, tmp_path, with_alignment):
+    root, fasta = tiny_run
+    cli, api = tmp_path / "cli_couplings", tmp_path / "api_couplings"
+    references = [str(fasta)] if with_alignment else []
+    assert main(["couplings", str(root / "run"), *references, "--out", str(cli), "--n-ref", "4"]) == 0
     run = seqvae.load(root / "run")
-    result = vae_couplings(run, None, None, CouplingOptions(n_references=4))
-    result.save(root / "api_couplings", run)
-    plot_coupling_matrix(result, root / "api_couplings")
-    same_folder(root / "cli_couplings", root / "api_couplings")
+    result = vae_couplings(run, fasta if with_alignment else None, None, CouplingOptions(n_references=4))
+    result.save(api, run)
+    plot_coupling_matrix(result, api)
+    same_folder(cli, api)
 
 
 def test_compare_folder_from_the_api(tiny_run, tmp_path):

@@ -24,6 +24,7 @@ from seqvae.cli.common import (
     SeedOpt,
     console,
     fields_as_flags,
+    options_from_arguments,
     progress_bar,
     read_alignment_with_labels,
     run_on_device,
@@ -125,15 +126,7 @@ def couplings(
     from seqvae.run import load
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
-        options = CouplingOptions(
-            n_references=n_ref,
-            seed=seed,
-            batch_size=batch_size,
-            include_gap_substitutions=gap_substitutions,
-            full=full,
-            method=method,
-            decoder_precision=decoder_precision,
-        ).validate()
+        options = options_from_arguments(CouplingOptions, locals(), OPTION_FLAGS).validate()
     run = run_on_device(load(run_dir), device)
     with progress_bar() as bar:
         task = bar.add_task("references", total=None)
