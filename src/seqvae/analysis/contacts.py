@@ -7,6 +7,9 @@ written in S1A structures. Matrix positions reach structure residues in one of t
 their ``labels`` (e.g. written by ``seqvae sca --pdb``), their reference ``numbering`` plus an
 ``offset`` (BLAT in 1FQG: PDB number = UniProt number + 2), or a pairwise alignment of the
 reference residues to the structure's sequence.
+
+:func:`analyse_contacts` is ``seqvae contacts`` as one call; :meth:`ContactAnalysis.save` writes
+its files and :func:`seqvae.plots.matrices.plot_contacts` its contact map.
 """
 
 from __future__ import annotations

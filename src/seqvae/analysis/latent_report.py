@@ -4,7 +4,8 @@
 comparison, and for each phenotype column its predictability (continuous: cross-validated R²;
 categorical: k-NN accuracy), within-group predictability (Simpson's paradox check) and
 localisation tests. The result's :attr:`LatentReport.metrics` is what ``latent_metrics.json``
-holds; :func:`seqvae.plots.latent.write_latent_report` draws the figures.
+holds; :meth:`LatentReport.save` writes it and ``latent_coordinates.csv``, and
+:func:`seqvae.plots.latent.write_latent_report` draws the figures: ``seqvae latent``'s folder.
 """
 
 from __future__ import annotations
