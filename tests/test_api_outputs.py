@@ -1,5 +1,6 @@
-"""The CLI outputs of couplings, compare, sca, generate, evaluate-samples and score rebuilt from the Python API
-alone: results save themselves (data files), plots draw them (figures), byte for byte apart from timings."""
+"""The CLI outputs of couplings, compare, contacts, latent, sca, generate, evaluate-samples and score rebuilt
+from the Python API alone: results save themselves (data files), plots draw them (figures), byte for byte
+apart from timings; a changed setting shows in the comparison (contacts, latent)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,17 @@ def tiny_run(tmp_path_factory):
     return root, fasta
 
 
-def test_couplings_folder_from_the_api(tiny_run):
-    root, _ = tiny_run
-    assert main(["couplings", str(root / "run"), "--out", str(root / "cli_couplings"), "--n-ref", "4"]) == 0
+@pytest.mark.parametrize("with_alignment", [False, True], ids=["training-set", "alignment"])
+def test_couplings_folder_from_the_api(tiny_run, tmp_path, with_alignment):
+    root, fasta = tiny_run
+    cli, api = tmp_path / "cli_couplings", tmp_path / "api_couplings"
+    references = [str(fasta)] if with_alignment else []
+    assert main(["couplings", str(root / "run"), *references, "--out", str(cli), "--n-ref", "4"]) == 0
     run = seqvae.load(root / "run")
-    result = vae_couplings(run, None, None, CouplingOptions(n_references=4))
-    result.save(root / "api_couplings", run)
-    plot_coupling_matrix(result, root / "api_couplings")
-    same_folder(root / "cli_couplings", root / "api_couplings")
+    result = vae_couplings(run, fasta if with_alignment else None, None, CouplingOptions(n_references=4))
+    result.save(api, run)
+    plot_coupling_matrix(result, api)
+    same_folder(cli, api)
 
 
 def test_compare_folder_from_the_api(tiny_run, tmp_path):
@@ -65,6 +69,83 @@ def test_compare_folder_from_the_api(tiny_run, tmp_path):
     comparison.save(tmp_path / "api_compare")
     plot_comparison(comparison, a_sub, b_sub, tmp_path / "api_compare")
     same_folder(cli, tmp_path / "api_compare")
+
+
+def test_contacts_folder_from_the_api(tmp_path):
+    from seqvae.analysis.contacts import CONTACTS_FILE, SECTORS_PML_FILE, analyse_contacts
+    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contacts
+    from test_contacts import _hairpin_pdb
+    from test_couplings_cli import REFERENCE
+
+    rng = np.random.default_rng(3)
+    m = rng.random((14, 14))
+    groups = np.array([1, 1, 1, 0, 0, 2, 2, 2, 0, 0, 0, 1, 0, 2])
+    save_matrix_npz(tmp_path / "m.npz", m + m.T, numbering=np.arange(1, 15), residues=REFERENCE,
+                    kind="test", ic_group=groups)  # fmt: skip
+    pdb = _hairpin_pdb(tmp_path / "toy.pdb")
+    cli, api, other = tmp_path / "cli", tmp_path / "api", tmp_path / "other"
+    flags = ["--random-sets", "30", "--apc", "--min-separation", "3", "--distance", "cb"]
+    assert main(["contacts", str(tmp_path / "m.npz"), "--pdb", str(pdb), "--out", str(cli), *flags]) == 0
+    settings = {"random_sets": 30, "apc": True, "min_separation": 3, "distance": "cb"}
+    analysis = analyse_contacts(tmp_path / "m.npz", pdb, **settings)
+    analysis.save(api)
+    plot_contacts(analysis, api)
+    same_folder(cli, api)
+    assert sorted(p.name for p in api.iterdir()) == sorted([CONTACTS_FILE, SECTORS_PML_FILE, CONTACT_MAP_PNG])
+    assert json.loads((api / CONTACTS_FILE).read_text())["clusters"][0]["name"] == "IC1"
+    # the comparison sees a changed setting
+    changed = analyse_contacts(tmp_path / "m.npz", pdb, **{**settings, "min_separation": 4})
+    changed.save(other)
+    plot_contacts(changed, other)
+    with pytest.raises(AssertionError):
+        same_folder(cli, other)
+
+
+def test_latent_folder_from_the_api(tiny_run, tmp_path):
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from seqvae.analysis.latent_report import (
+        LATENT_COORDINATES_FILE,
+        LATENT_METRICS_FILE,
+        LatentOptions,
+        analyse_latent,
+    )
+    from seqvae.plots.latent import LOCALISATION_PNG, write_latent_report
+
+    root, fasta = tiny_run
+    rng = np.random.default_rng(4)
+    ids = [line[1:].strip() for line in fasta.read_text().splitlines() if line.startswith(">")]
+    phenotypes = tmp_path / "phenotypes.csv"
+    pd.DataFrame(
+        {
+            "id": ids[:-3],
+            "score": rng.normal(size=len(ids) - 3),
+            "clade": rng.choice(list("abc"), len(ids) - 3),
+        }
+    ).to_csv(phenotypes, index=False)
+    cli, api, other = tmp_path / "cli", tmp_path / "api", tmp_path / "other"
+    flags = ["-p", str(phenotypes), "-c", "score", "-c", "clade", "--permutations", "19", "--min-group-size",
+             "10", "--pcs", "4", "--clusters", "2", "--seed", "2"]  # fmt: skip
+    assert main(["latent", str(root / "run"), str(fasta), *flags, "--out", str(cli)]) == 0
+    options = LatentOptions(n_permutations=19, min_group_size=10, n_pcs=4, n_clusters=2, seed=2)
+    run = seqvae.load(root / "run")
+    report = analyse_latent(run, fasta, phenotypes, color_columns=["score", "clade"], options=options)
+    report.save(api)
+    write_latent_report(report, api)
+    same_folder(cli, api)
+    names = {p.name for p in api.iterdir()}
+    assert {LATENT_METRICS_FILE, LATENT_COORDINATES_FILE, LOCALISATION_PNG, "latent_clade.png"} <= names
+    assert any(name.startswith("simpson_score_") for name in names)
+    # the comparison sees a changed setting
+    changed = analyse_latent(
+        run, fasta, phenotypes, color_columns=["score", "clade"], options=replace(options, seed=3)
+    )
+    changed.save(other)
+    write_latent_report(changed, other)
+    with pytest.raises(AssertionError):
+        same_folder(cli, other)
 
 
 def test_report_tells_a_potts_folder_from_vae_couplings(tiny_run, tmp_path):

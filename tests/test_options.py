@@ -273,6 +273,98 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
     fails_cleanly(capsys, [command, *inputs, flag, bad], f"{flag}: {key}: ")
 
 
+# -- rules across fields: the library names fields, the command line its flags ------------------
+CROSS_FIELD = [
+    (
+        {"n": 3, "argmax": True, "temperature": 0.5},
+        ["-n", "3", "--argmax", "--temperature", "0.5"],
+        "generation.temperature",
+        "generation.argmax and generation.temperature exclude each other",
+        "--temperature: --argmax and --temperature exclude each other",
+    ),
+    (
+        {"n": 3, "region_ids": "a,b", "region_coords": "0,0"},
+        ["-n", "3", "--region-ids", "a,b", "--region-coords", "0,0"],
+        "generation.region_coords",
+        "choose one of generation.region_ids, generation.region_coords",
+        "--region-coords: choose one of --region-ids, --region-coords",
+    ),
+    (
+        {"n": 3, "interpolate": ("a", "b")},
+        ["-n", "3", "--interpolate", "a", "b"],
+        "generation.n",
+        "generation.interpolate makes generation.steps designs; leave out generation.n",
+        "-n: --interpolate makes --steps designs; leave out -n",
+    ),
+    (
+        {"n": 3, "radius": 1.0},
+        ["-n", "3", "--radius", "1"],
+        "generation.radius",
+        "generation.radius goes with generation.region_ball or generation.region_coords",
+        "--radius: --radius goes with --region-ball or --region-coords",
+    ),
+    (
+        {},
+        [],
+        "generation.n",
+        "give the number of designs with generation.n N",
+        "-n: give the number of designs with -n N",
+    ),
+    (
+        {"n": 3, "region_coords": "0.1,x"},
+        ["-n", "3", "--region-coords", "0.1,x"],
+        "generation.region_coords",
+        "coordinates must be comma-separated numbers, got '0.1,x'",
+        "--region-coords: coordinates must be comma-separated numbers, got '0.1,x'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("values", "flags", "field", "message", "line"), CROSS_FIELD)
+def test_a_cross_field_rule_names_fields_and_the_command_its_flags(
+    tmp_path, capsys, tiny_run, values, flags, field, message, line
+):
+    from seqvae.analysis.generation import GenerationOptions
+
+    with pytest.raises(ConfigError) as err:
+        GenerationOptions(**values).validate()
+    assert (err.value.field, err.value.message, err.value.source) == (field, message, None)
+    fails_cleanly(capsys, ["generate", tiny_run.run, *flags, "--out", tmp_path / "d.fasta"], f"error: {line}")
+
+
+def test_baseline_rules_name_fields_too(tmp_path, capsys, tiny_run):
+    from seqvae.analysis.generation import GenerationOptions
+
+    with pytest.raises(ConfigError) as err:
+        GenerationOptions(n=3, region_ids="a", radius=2.0).validate_for_baseline(vae_only=["--figure"])
+    assert err.value.field == "generation.region_ids"
+    assert err.value.message.startswith("generation.region_ids, generation.radius, --figure need a VAE run")
+    with pytest.raises(ConfigError, match=r"^give the number of samples with generation\.n N$"):
+        GenerationOptions().validate_for_baseline()
+
+
+def test_options_come_from_the_parameters_their_flags_name():
+    from seqvae.analysis.latent_report import LatentOptions
+    from seqvae.cli.common import options_from_arguments
+    from seqvae.cli.latent import OPTION_FLAGS
+
+    names = {"threshold", "pcs", "folds", "neighbours", "seed", "top_fraction", "permutations"}
+    arguments = {name: 7 for name in names} | {"statistic": "knn", "null": "uniform", "clusters": 0}
+    arguments |= {"min_group_size": 9, "strength_delta": 0.5, "max_categories": 3, "pca_gaps": False}
+    options = options_from_arguments(LatentOptions, arguments, OPTION_FLAGS)
+    assert (options.n_pcs, options.n_permutations, options.null_sampling, options.include_gaps) == (
+        7,
+        7,
+        "uniform",
+        False,
+    )
+    assert options.alpha == LatentOptions().alpha  # a field without a flag keeps its default
+    with pytest.raises(KeyError, match="pcs"):
+        options_from_arguments(
+            LatentOptions, {k: v for k, v in arguments.items() if k != "pcs"}, OPTION_FLAGS
+        )
+
+
 # -- the experiments' knobs: the same rules, the same generated bad values -----------------
 
 

@@ -7,11 +7,14 @@ written in S1A structures. Matrix positions reach structure residues in one of t
 their ``labels`` (e.g. written by ``seqvae sca --pdb``), their reference ``numbering`` plus an
 ``offset`` (BLAT in 1FQG: PDB number = UniProt number + 2), or a pairwise alignment of the
 reference residues to the structure's sequence.
+
+:func:`analyse_contacts` is ``seqvae contacts`` as one call; :meth:`ContactAnalysis.save` writes
+its files and :func:`seqvae.plots.matrices.plot_contacts` its contact map.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -384,3 +387,176 @@ def structure_clusters(
         if labels:
             selections.append(pymol_selection(name, labels, structure.chain))
     return tests, selections
+
+
+# -- `seqvae contacts` as one call ----------------------------------------------------------------
+# the files of a contacts folder (the contact map: seqvae.plots.matrices.CONTACT_MAP_PNG)
+CONTACTS_FILE = "contacts.json"  # the summary; `seqvae report` reads it
+SECTORS_PML_FILE = "sectors.pml"  # PyMOL selections of the clustering tests' position sets
+
+
+@dataclass
+class ContactAnalysis:
+    """A position matrix on a structure: contact precision and, optionally, 3-D clustering of its
+    sectors (what ``seqvae contacts`` computes; :meth:`save` writes its files, the contact map is
+    drawn by :func:`seqvae.plots.matrices.plot_contacts`).
+
+    Attributes
+    ----------
+    positions
+        The matrix (average-product corrected when ``settings["apc"]``).
+    structure, structure_map, distances
+        The chain, where each matrix position sits in it, and its residue distances (Å).
+    result
+        Contact precision of the strongest pairs.
+    clusters
+        The 3-D clustering tests (``None``: not run); ``selections`` their PyMOL selections.
+    settings
+        The matrix and structure files and the settings, as written to ``contacts.json``.
+    """
+
+    positions: PositionMatrix
+    structure: Structure
+    structure_map: StructureMap
+    distances: np.ndarray
+    result: ContactResult
+    clusters: list[ClusterTest] | None
+    selections: list[str]
+    settings: dict
+
+    @property
+    def warning(self) -> str | None:
+        """A warning when under 60% of the mapped positions carry the structure's residue, else ``None``."""
+        identity = self.structure_map.identity
+        if identity is None or identity >= 0.6:
+            return None
+        return (
+            f"only {identity:.0%} of mapped positions carry the structure's residue: check --offset / --chain"
+        )
+
+    def to_dict(self) -> dict:
+        """The summary written to ``contacts.json`` (plain JSON types)."""
+        import json
+
+        s = self.settings
+        summary = {
+            "matrix": s["matrix"],
+            "structure": s["structure"],
+            "chain": s["chain"],
+            "mapping": self.structure_map.method,
+            "mapped_positions": self.structure_map.n_mapped,
+            "mapped_identity": self.structure_map.identity,
+            "distance": s["distance"],
+            "threshold": s["threshold"],
+            "min_separation": s["min_separation"],
+            "apc": s["apc"],
+            "precision": self.result.precision,
+            "n_pairs": self.result.n_pairs,
+            "contact_fraction_among_candidates": self.result.contact_fraction,
+        }
+        if self.clusters is not None:
+            summary["clusters"] = [t.__dict__ for t in self.clusters]
+        return json.loads(json.dumps(summary, default=float))
+
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write ``contacts.json`` and, with clustering tests, ``sectors.pml`` into ``out``.
+
+        Returns
+        -------
+        dict
+            ``summary`` and, when written, ``pymol``: the paths.
+        """
+        from seqvae.io.atomic import atomic_open, write_json
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        if self.clusters is not None:
+            with atomic_open(out / SECTORS_PML_FILE, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(self.selections) + "\n")
+            paths["pymol"] = out / SECTORS_PML_FILE
+        write_json(out / CONTACTS_FILE, self.to_dict())
+        paths["summary"] = out / CONTACTS_FILE
+        return paths
+
+    def describe(self) -> str:
+        """One line per clustering test and the precision line, as ``seqvae contacts`` prints them."""
+        s = self.settings
+        lines = [
+            f"  {t.name}: {t.size} residues, mean distance {t.mean_distance:.1f} Å vs random "
+            f"{t.random_mean:.1f} ± {t.random_std:.1f} Å, p = {t.p_value:.3g}"
+            for t in self.clusters or []
+        ]
+        precision = ", ".join(f"{k}: {v:.3f}" for k, v in self.result.precision.items())
+        lines.append(
+            f"{self.structure_map.n_mapped} positions on {Path(s['structure']).name} chain {s['chain']} "
+            f"(by {self.structure_map.method}); precision at {s['threshold']:g} Å, |i-j| >= "
+            f"{s['min_separation']}: {precision} (background contact rate {self.result.contact_fraction:.3f})"
+        )
+        return "\n".join(lines)
+
+
+def analyse_contacts(
+    matrix: str | Path | PositionMatrix,
+    structure: str | Path,
+    chain: str = "A",
+    offset: int | None = None,
+    mapping: str = "auto",
+    distance: str = "heavy",
+    apc: bool = False,
+    threshold: float = 8.0,
+    min_separation: int = 6,
+    clusters: bool = True,
+    random_sets: int = 2000,
+) -> ContactAnalysis:
+    """A position matrix on a structure, as ``seqvae contacts`` computes it.
+
+    Parameters
+    ----------
+    matrix
+        A position-matrix NPZ (key ``matrix``, see :mod:`seqvae.io.matrix_file`) or a loaded one.
+    structure, chain
+        The structure file (PDB or mmCIF) and its chain.
+    offset, mapping
+        How positions reach residues (see :func:`map_positions`).
+    distance
+        ``heavy`` (minimum heavy-atom distance) or ``cb``.
+    apc
+        Average-product-correct the matrix before ranking pairs.
+    threshold, min_separation
+        Contact distance in Å; the smallest ``|i - j|`` in reference numbering.
+    clusters, random_sets
+        Test the 3-D clustering of the IC groups / top-eigenvector positions against this many
+        random sets each.
+
+    Returns
+    -------
+    ContactAnalysis
+    """
+    from seqvae.analysis.compare import average_product_correction
+    from seqvae.io.matrix_file import load_matrix_npz
+
+    positions = matrix if isinstance(matrix, PositionMatrix) else load_matrix_npz(matrix)
+    if apc:
+        positions = replace(positions, matrix=average_product_correction(positions.matrix))
+    chain_residues = read_structure(structure, chain)
+    structure_map = map_positions(positions, chain_residues, offset=offset, method=mapping)
+    distances = residue_distances(chain_residues, distance)
+    result = contact_precision(positions, structure_map, distances, min_separation, threshold)
+    tests, selections = None, []
+    if clusters:
+        tests, selections = structure_clusters(
+            positions, chain_residues, structure_map, sector_sets(positions), n_random=random_sets
+        )
+    settings = {
+        "matrix": str(matrix.source if isinstance(matrix, PositionMatrix) else matrix),
+        "structure": str(structure),
+        "chain": chain,
+        "distance": distance,
+        "threshold": threshold,
+        "min_separation": min_separation,
+        "apc": apc,
+    }
+    return ContactAnalysis(
+        positions, chain_residues, structure_map, distances, result, tests, selections, settings
+    )

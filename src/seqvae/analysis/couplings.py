@@ -308,6 +308,39 @@ class CouplingResult:
         """Write this result's files into ``out`` (see :func:`write_coupling_outputs`)."""
         return write_coupling_outputs(self, run, out)
 
+    def describe(self) -> str:
+        """References, neighbours and speed in one line, as ``seqvae couplings`` prints them."""
+        rate = self.n_neighbours / max(self.elapsed_s, 1e-9)
+        return (
+            f"couplings: {self.reference_rows.size} references, {self.n_neighbours} neighbours in "
+            f"{self.elapsed_s:.1f} s ({rate:.0f} neighbours/s)"
+        )
+
+
+def reference_sequences(run, alignment) -> tuple[np.ndarray, np.ndarray]:
+    """The codes and weights of reference sequences for :func:`vae_couplings`.
+
+    Parameters
+    ----------
+    run
+        A loaded :class:`seqvae.Run` on sequences.
+    alignment
+        A path (read like the training alignment) or an :class:`~seqvae.Alignment`; its sequence
+        weights, or else weights at the run's identity threshold θ.
+
+    Returns
+    -------
+    tuple
+        ``uint8 [N, L]`` codes and ``float [N]`` weights.
+    """
+    from seqvae.data.weights import compute_sequence_weights
+
+    aln = run.read_alignment(alignment) if isinstance(alignment, str | Path) else alignment
+    weights = aln.sequence_weights
+    if weights is None:
+        weights = compute_sequence_weights(aln.codes, run.registry.alphabet.gap_code, run.config.data.theta)
+    return aln.codes, weights
+
 
 def vae_couplings(
     run,
@@ -324,13 +357,18 @@ def vae_couplings(
         A loaded :class:`seqvae.Run` (or anything with ``.model``) on sequences.
     codes, weights
         Reference sequences ``uint8 [N, L]`` coded like the training data, and their weights;
-        default: the run's training sequences and weights.
+        or an alignment (path or :class:`~seqvae.Alignment`) with ``weights=None``: its sequences
+        and weights (:func:`reference_sequences`); default: the run's training sequences and weights.
     options
         :class:`CouplingOptions`.
     progress
         Optional callable ``progress(n_done, n_total)`` called after each reference.
     """
     options = (options or CouplingOptions()).validate()
+    if getattr(run, "kind", "sequences") != "sequences":  # a Run on continuous data or counts
+        raise InputError("this run was trained on continuous data, not sequences", run.path)
+    if codes is not None and weights is None and not isinstance(codes, np.ndarray):
+        codes, weights = reference_sequences(run, codes)
     model = run.model
     _check_model(model)
     if codes is None:

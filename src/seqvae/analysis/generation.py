@@ -38,7 +38,7 @@ from seqvae.analysis.reconstruction import (
 )
 from seqvae.data.alignment import Alignment
 from seqvae.data.alphabet import Alphabet
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
@@ -1206,6 +1206,21 @@ def _coords_problem(value: Any) -> str | None:
     return f"must be a non-empty list of numbers, a comma list or null (got {value!r})"
 
 
+def _field(name: str) -> str:
+    """The dotted name of a generation option in errors: ``generation.n`` (the CLI shows its flag)."""
+    return f"{GenerationOptions.section}.{name}"
+
+
+def _parse_coordinates(text: str) -> list[float]:
+    """``"0.1,-0.3"`` (commas or semicolons) -> ``[0.1, -0.3]``."""
+    try:
+        return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"coordinates must be comma-separated numbers, got {text!r}", field=_field("region_coords")
+        ) from None
+
+
 def _pair_problem(value: Any) -> str | None:
     if value is None or (
         isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)
@@ -1287,57 +1302,66 @@ class GenerationOptions(Options):
     }
 
     def selectors(self) -> list[str]:
-        """The latent-region options in use (at most one may be)."""
+        """The latent-region fields in use (at most one may be), ``generation.region_ids`` …"""
         return [
-            name
-            for name, value in (
-                ("--region-ids", self.region_ids),
-                ("--region-phenotype", self.region_phenotype),
-                ("--region-ball", self.region_ball),
-                ("--region-coords", self.region_coords),
-                ("--interpolate", self.interpolate),
-            )
-            if value is not None
+            _field(name)
+            for name in ("region_ids", "region_phenotype", "region_ball", "region_coords", "interpolate")
+            if getattr(self, name) is not None
         ]
 
     def _check_one_selector(self) -> None:
         selectors = self.selectors()
         if len(selectors) > 1:
-            raise InputError(f"choose one of {', '.join(selectors)}", selectors[1])
+            raise ConfigError(f"choose one of {', '.join(selectors)}", field=selectors[1])
 
     def validate(self, out: str | Path | None = None) -> GenerationOptions:
         """Check the options for a VAE run (and ``out``, the FASTA to write) before any work.
 
+        ``region_coords`` given as text (``"0.1,-0.3"``) becomes numbers once the combination
+        of options is known to be valid.
+
         Raises
         ------
+        ConfigError
+            A bad value of one field (``generation.n: must be …``), or fields that exclude each
+            other or miss a partner, in one line naming the fields (``generation.argmax and
+            generation.temperature exclude each other``) with ``field`` the one at fault.
         InputError
-            Options that exclude each other or miss a partner, or values out of range, in one
-            line naming the option; a bad value of one field is a :class:`ConfigError` naming
-            it (``generation.n``).
+            An unreadable phenotype selector, or an ``out`` that names a file written beside the
+            FASTA.
         """
         self.check()
         self._check_one_selector()
+        n, steps, sweeps = _field("n"), _field("steps"), _field("sweeps")
+        temperature, phenotypes, radius = _field("temperature"), _field("phenotypes"), _field("radius")
+        region_phenotype, ball, coords = (
+            _field("region_phenotype"),
+            _field("region_ball"),
+            _field("region_coords"),
+        )
         if self.sweeps is not None:
-            raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
+            raise ConfigError(f"{sweeps} applies to Potts baselines only", field=sweeps)
         if self.argmax and self.temperature is not None:
-            raise InputError("--argmax and --temperature exclude each other", "--temperature")
+            raise ConfigError(f"{_field('argmax')} and {temperature} exclude each other", field=temperature)
         if self.region_phenotype is not None and self.phenotypes is None:
-            raise InputError("--region-phenotype needs a phenotype table (--phenotypes)", "--phenotypes")
+            raise ConfigError(f"{region_phenotype} needs a phenotype table ({phenotypes})", field=phenotypes)
         if self.phenotypes is not None and self.region_phenotype is None:
-            raise InputError("--phenotypes goes with --region-phenotype", "--phenotypes")
+            raise ConfigError(f"{phenotypes} goes with {region_phenotype}", field=phenotypes)
         if self.region_phenotype is not None:
             parse_phenotype_threshold(self.region_phenotype)  # fail on a typo before loading the run
         if self.radius is not None and self.region_ball is None and self.region_coords is None:
-            raise InputError("--radius goes with --region-ball or --region-coords", "--radius")
+            raise ConfigError(f"{radius} goes with {ball} or {coords}", field=radius)
         if self.region_ball is not None and self.radius is None:
-            raise InputError("--region-ball needs --radius", "--region-ball")
+            raise ConfigError(f"{ball} needs {radius}", field=ball)
         if self.interpolate is not None:
             if self.n is not None:
-                raise InputError("--interpolate makes --steps designs; leave out -n", "-n")
+                raise ConfigError(f"{_field('interpolate')} makes {steps} designs; leave out {n}", field=n)
         elif self.n is None:
-            raise InputError("give the number of designs with -n N", "-n")
+            raise ConfigError(f"give the number of designs with {n} N", field=n)
         if out is not None:
             check_fasta_target(out)
+        if isinstance(self.region_coords, str):
+            self.region_coords = _parse_coordinates(self.region_coords)
         return self
 
     def validate_for_baseline(
@@ -1346,29 +1370,37 @@ class GenerationOptions(Options):
         """Check the options for a baseline directory, which samples from its columns only.
 
         ``vae_only`` names further options in use that need a VAE run (the CLI's ``--figure``).
+
+        Raises
+        ------
+        ConfigError
+            A bad value of one field, fields in use that need a VAE run (naming them, ``field``
+            the first), or no ``n``.
+        InputError
+            Only ``vae_only`` options in use (``source``: the first).
         """
         self.check()
         self._check_one_selector()
-        used = [
+        fields = [
             *self.selectors(),
             *(
-                name
-                for name, flag in (
-                    ("--argmax", self.argmax),
-                    ("--phenotypes", self.phenotypes is not None),
-                    ("--radius", self.radius is not None),
+                _field(name)
+                for name, used in (
+                    ("argmax", self.argmax),
+                    ("phenotypes", self.phenotypes is not None),
+                    ("radius", self.radius is not None),
                 )
-                if flag
+                if used
             ),
-            *vae_only,
         ]
-        if used:
-            raise InputError(
-                f"{', '.join(used)} need a VAE run; a baseline directory samples from its columns only",
-                used[0],
+        if fields or vae_only:
+            message = (
+                f"{', '.join([*fields, *vae_only])} need a VAE run; a baseline directory samples from "
+                "its columns only"
             )
+            raise ConfigError(message, field=fields[0]) if fields else InputError(message, vae_only[0])
         if self.n is None:
-            raise InputError("give the number of samples with -n N", "-n")
+            raise ConfigError(f"give the number of samples with {_field('n')} N", field=_field("n"))
         if out is not None:
             check_fasta_target(out)
         return self
@@ -1478,7 +1510,52 @@ def sample_baseline(
             source=str(baseline_dir),
         )
     if options.sweeps is not None:
-        raise InputError("--sweeps applies to Potts baselines only", "--sweeps")
+        raise ConfigError(f"{_field('sweeps')} applies to Potts baselines only", field=_field("sweeps"))
     return sample_site_independent(
         model, registry.alphabet, int(options.n), options.seed, temperature, source=str(baseline_dir)
     )
+
+
+def generate_from(
+    source: str | Path,
+    options: GenerationOptions,
+    out: str | Path | None = None,
+    *,
+    vae_only: Sequence[str] = (),
+    device: torch.device | None = None,
+    log: Callable[[str], None] | None = None,
+) -> DesignSet | SampleSet:
+    """``seqvae generate SOURCE`` as one call: designs from a VAE run directory
+    (:func:`generate_designs`), samples from a baseline directory (:func:`sample_baseline`).
+
+    Parameters
+    ----------
+    source
+        A trained run directory or a baseline directory (``seqvae baseline fit``).
+    options
+        What to draw; checked for what ``source`` is, with ``out`` (the FASTA to be written),
+        before anything is loaded.
+    vae_only
+        Further options in use that need a VAE run (the CLI's ``--figure``).
+    device
+        Where a VAE computes (``None``: the CPU); baselines sample on the CPU.
+    log
+        Receives progress lines (which sequences a phenotype threshold selected).
+
+    Returns
+    -------
+    DesignSet or SampleSet
+        ``save(fasta_path)`` writes the command's files; the figures:
+        :func:`seqvae.plots.generation.plot_design_figures`.
+    """
+    from seqvae.run import load
+    from seqvae.training.baselines import is_baseline_directory
+
+    if is_baseline_directory(source):
+        options.validate_for_baseline(out, vae_only)
+        return sample_baseline(source, options)
+    options.validate(out)
+    run = load(source)
+    if device is not None:
+        run.model.to(device)
+    return generate_designs(run, options, log=log)

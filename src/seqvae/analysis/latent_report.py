@@ -4,11 +4,13 @@
 comparison, and for each phenotype column its predictability (continuous: cross-validated R²;
 categorical: k-NN accuracy), within-group predictability (Simpson's paradox check) and
 localisation tests. The result's :attr:`LatentReport.metrics` is what ``latent_metrics.json``
-holds; :func:`seqvae.plots.latent.write_latent_report` draws the figures.
+holds; :meth:`LatentReport.save` writes it and ``latent_coordinates.csv``, and
+:func:`seqvae.plots.latent.write_latent_report` draws the figures: ``seqvae latent``'s folder.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,10 @@ from seqvae.errors import InputError
 from seqvae.options import Boolean, Check, Integer, Interval, OneOf, Options, register
 
 __all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
+
+# the data files of a latent folder (its figures: seqvae.plots.latent.write_latent_report)
+LATENT_METRICS_FILE = "latent_metrics.json"  # LatentReport.metrics
+LATENT_COORDINATES_FILE = "latent_coordinates.csv"  # LatentReport.coordinates_table()
 
 
 def _top_fraction_problem(value: Any) -> str | None:
@@ -126,6 +132,15 @@ class LatentOptions(Options):
         return self.check()
 
 
+def format_number(value: Any, digits: int = 3) -> str:
+    """A number for a summary line: ``-`` for none, ``nan``, or ``digits`` decimals."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
 @dataclass
 class ColumnAnalysis:
     """What was computed for one phenotype column."""
@@ -141,6 +156,41 @@ class ColumnAnalysis:
     pooled_prediction: np.ndarray | None = None
     pooled_model: str = "linear"
     localisation: list[LocalisationResult] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        """Predictability or classification, within-group results and localisation tests, one
+        line each."""
+        name, lines = self.column, []
+        if self.predictability is not None:
+            p = self.predictability
+            lines.append(
+                f"{name} (n={p['n']}): cross-validated R² latent linear {format_number(p['latent_linear'])}, "
+                f"kNN {format_number(p['latent_knn'])}; {p['n_features']} PCs linear {format_number(p['pca_linear'])}, "
+                f"kNN {format_number(p['pca_knn'])}"
+            )
+        if self.classification is not None:
+            c = self.classification
+            lines.append(
+                f"{name} (n={c['latent']['n']}, {c['latent']['n_classes']} classes): k-NN accuracy latent "
+                f"{format_number(c['latent']['accuracy'])} vs PCs {format_number(c['pca']['accuracy'])} "
+                f"(majority class {format_number(c['latent']['chance'])})"
+            )
+        for grouped in self.grouped:
+            flagged = grouped.groups[grouped.groups["flag_strength"] | grouped.groups["flag_sign"]]
+            parts = ", ".join(
+                f"{g} {format_number(r)}"
+                for g, r in zip(grouped.groups["group"], grouped.groups["r2_linear"])
+            )
+            lines.append(
+                f"  within {grouped.grouping}: pooled R² {format_number(grouped.pooled['r2_linear'])}; {parts}"
+                + (f"  [Simpson flag: {', '.join(flagged['group'])}]" if len(flagged) else "")
+            )
+        for result in self.localisation:
+            lines.append(
+                f"  localisation of {result.name}: observed/null = {result.ratio:.2f}, "
+                f"p = {result.p_value:.3g} ({len(result.null)} random sets)"
+            )
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "n_measured": self.n_measured}
@@ -170,6 +220,8 @@ class LatentReport:
     columns: dict[str, ColumnAnalysis]
     options: LatentOptions
     source: dict[str, Any]
+    phenotype_source: str | None = None  # the phenotype table: a path, "the cell metadata", …
+    unit: str = "sequences"  # what the rows are: "sequences", or "cells" for a run on counts
 
     @property
     def latent_dim(self) -> int:
@@ -190,6 +242,51 @@ class LatentReport:
             "pca_comparison": self.comparison,
             "columns": {name: column.to_dict() for name, column in self.columns.items()},
         }
+
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write ``latent_metrics.json`` (:attr:`metrics`) and ``latent_coordinates.csv``
+        (:meth:`coordinates_table`) into ``out``.
+
+        Returns
+        -------
+        dict
+            ``metrics`` and ``coordinates``: the paths.
+        """
+        from seqvae.io.atomic import atomic_open, write_json
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / LATENT_METRICS_FILE, self.metrics)
+        with atomic_open(out / LATENT_COORDINATES_FILE, "w", newline="", encoding="utf-8") as handle:
+            self.coordinates_table().to_csv(handle, index=False)
+        return {"metrics": out / LATENT_METRICS_FILE, "coordinates": out / LATENT_COORDINATES_FILE}
+
+    def describe_join(self) -> str | None:
+        """How many sequences matched a row of the phenotype table (``None``: no table)."""
+        j = self.join
+        if j is None:
+            return None
+        return (
+            f"phenotypes: {j.n_matched} of {j.n_sequences} {self.unit} matched a row of "
+            f"{self.phenotype_source} ({j.n_unused_rows} of {j.n_table_rows} table rows unused)"
+        )
+
+    def describe(self) -> str:
+        """The diagnostics, the PCA comparison and each column's results, one line each (the
+        per-dimension table: :attr:`diagnostics`)."""
+        diagnostics, comparison = self.diagnostics, self.comparison
+        lines = [
+            f"active dimensions: {diagnostics.n_active} (Var > {diagnostics.threshold:g}); "
+            f"tr Cov(z_mean) = {diagnostics.trace_cov:.3f}; participation ratio of the active "
+            f"correlation matrix = {diagnostics.participation_ratio_active:.2f}",
+            f"PCA (top {comparison['n_pcs']}): canonical correlations "
+            + ", ".join(f"{c:.2f}" for c in comparison["canonical_correlations"])
+            + f"; R² latent from PCs = {comparison['r2_latent_from_pcs']['total']:.3f}, "
+            f"PCs from latent = {comparison['r2_pcs_from_latent']['total']:.3f}",
+        ]
+        for column in self.columns.values():
+            lines.extend(column.describe())
+        return "\n".join(lines)
 
     def coordinates_table(self) -> pd.DataFrame:
         """id, weight, z_mean_*, z_logvar_*, PC_* and the analysed phenotype columns."""
@@ -288,11 +385,13 @@ def analyse_latent(
     """
     options = (options or LatentOptions()).validate()
     say = progress or (lambda message: None)
+    phenotype_source = str(phenotypes) if isinstance(phenotypes, str | Path) else "a phenotype table"
     if phenotypes is None and alignment is None and getattr(run, "kind", None) == "counts":
         phenotypes = run.cell_metadata()  # the training cells' metadata (obs) as labels
         id_column = "id"
+        phenotype_source = "the cell metadata"
     if (color_columns or group_columns) and phenotypes is None:
-        raise InputError("--color and --group need a phenotype table (--phenotypes)", "--phenotypes")
+        raise InputError("--color and --group need a phenotype table", "--phenotypes")
     say("embedding sequences")
     ids, weights, data, n_codes, z_mean, z_logvar, description = _embed(run, alignment)
     diagnostics = latent_diagnostics(z_mean, z_logvar, weights, options.threshold)
@@ -363,6 +462,8 @@ def analyse_latent(
         columns=columns,
         options=options,
         source={"run": str(run.path), "sequences": description},
+        phenotype_source=phenotype_source,
+        unit="cells" if getattr(run, "kind", None) == "counts" else "sequences",
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -21,6 +22,11 @@ from rich.progress import (
 )
 
 from seqvae.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from seqvae.options import Options
+
+T = TypeVar("T", bound="Options")
 
 # messages on stderr are never wrapped (paths stay whole, errors stay on one line)
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -158,13 +164,36 @@ def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | Non
     return flags[name] if name in flags else "--" + name.replace("_", "-")
 
 
+def options_from_arguments(
+    cls: type[T], arguments: dict[str, Any], flags: dict[str, str | None] | None = None
+) -> T:
+    """The options a command's parameters set: each field from the parameter its flag is spelt
+    after (``n_pcs`` → ``--pcs`` → parameter ``pcs``; ``flags`` as in :func:`flag_of`); a field
+    without a flag keeps its default. Not validated.
+
+    Raises
+    ------
+    KeyError
+        A field has a flag but the command no parameter of that name (a bug, not bad input).
+    """
+    values = {}
+    for name in cls.field_names():
+        flag = flag_of(name, flags)
+        if flag is not None:
+            values[name] = arguments[flag.lstrip("-").replace("-", "_")]
+    return cls(**values)
+
+
 @contextlib.contextmanager
 def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
     """Report a :class:`ConfigError` on a field of ``section`` against its command-line flag.
 
     Library errors name fields (``scoring.samples: must be …``); inside this block one that
     names a field of ``section`` and no source is re-raised with the flag as its source
-    (``--samples: scoring.samples: must be …``).
+    (``--samples: scoring.samples: must be …``). An error about several fields names them in
+    its text (``generation.argmax and generation.temperature exclude each other``): past a
+    leading ``field:``, the fields of ``section`` in the text become their flags too
+    (``--temperature: --argmax and --temperature exclude each other``).
     """
     try:
         yield
@@ -172,7 +201,13 @@ def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
         if err.source is None and err.field is not None and err.field.startswith(f"{section}."):
             flag = flag_of(err.field, flags)
             if flag is not None:
-                raise ConfigError(err.message, flag, field=err.field) from None
+                head = f"{err.field}: " if err.message.startswith(f"{err.field}: ") else ""
+                body = re.sub(
+                    rf"\b{re.escape(section)}\.\w+",
+                    lambda match: flag_of(match[0], flags) or match[0],
+                    err.message[len(head) :],
+                )
+                raise ConfigError(head + body, flag, field=err.field) from None
         raise
 
 

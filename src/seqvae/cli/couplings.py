@@ -7,7 +7,6 @@ structure.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from seqvae.cli.common import (
     SeedOpt,
     console,
     fields_as_flags,
+    options_from_arguments,
     progress_bar,
     read_alignment_with_labels,
     run_on_device,
@@ -122,47 +122,23 @@ def couplings(
     device: DeviceOpt = None,
 ) -> None:
     """The VAE's L x L coupling matrix: RMS change of log p(x_i) when x_j is mutated (all Hamming-1)."""
-    from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs
-    from seqvae.data.weights import compute_sequence_weights
+    from seqvae.analysis.couplings import CouplingOptions, vae_couplings
     from seqvae.run import load
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
-        options = CouplingOptions(
-            n_references=n_ref,
-            seed=seed,
-            batch_size=batch_size,
-            include_gap_substitutions=gap_substitutions,
-            full=full,
-            method=method,
-            decoder_precision=decoder_precision,
-        ).validate()
+        options = options_from_arguments(CouplingOptions, locals(), OPTION_FLAGS).validate()
     run = run_on_device(load(run_dir), device)
-    if run.registry is None:
-        raise InputError("this run was trained on continuous data, not sequences", run_dir)
-    codes = weights = None
-    if alignment is not None:
-        aln = run.read_alignment(alignment)
-        codes = aln.codes
-        weights = compute_sequence_weights(codes, run.registry.alphabet.gap_code, run.config.data.theta)
     with progress_bar() as bar:
         task = bar.add_task("references", total=None)
         result = vae_couplings(
-            run,
-            codes,
-            weights,
-            options,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            run, alignment, None, options, lambda done, total: bar.update(task, completed=done, total=total)
         )
-    write_coupling_outputs(result, run, out)
+    paths = result.save(out, run)
     if figures:
         from seqvae.plots.matrices import plot_coupling_matrix
 
         plot_coupling_matrix(result, out)
-    console.print(
-        f"couplings: {result.reference_rows.size} references, {result.n_neighbours} neighbours in "
-        f"{result.elapsed_s:.1f} s ({result.n_neighbours / max(result.elapsed_s, 1e-9):.0f} neighbours/s); "
-        f"wrote {out}/couplings.npz"
-    )
+    console.print(f"{result.describe()}; wrote {paths['npz']}")
 
 
 def compare(
@@ -244,65 +220,26 @@ def contacts(
     figures: FiguresOpt = True,
 ) -> None:
     """Contact precision of a matrix's top pairs on a structure; 3-D clustering of its sectors."""
-    from seqvae.analysis.compare import average_product_correction
-    from seqvae.analysis.contacts import (
-        contact_precision,
-        map_positions,
-        read_structure,
-        residue_distances,
-        sector_sets,
-        structure_clusters,
-    )
-    from seqvae.io.atomic import atomic_open, write_json
-    from seqvae.io.matrix_file import load_matrix_npz
-    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contact_map
+    from seqvae.analysis.contacts import analyse_contacts
 
-    positions = load_matrix_npz(matrix_file)
-    if apc:
-        positions.matrix = average_product_correction(positions.matrix)
-    structure = read_structure(pdb, chain)
-    structure_map = map_positions(positions, structure, offset=offset, method=mapping)
-    if structure_map.identity is not None and structure_map.identity < 0.6:
-        console.print(
-            f"[yellow]warning:[/] only {structure_map.identity:.0%} of mapped positions carry the structure's "
-            "residue: check --offset / --chain"
-        )
-    distances = residue_distances(structure, distance)
-    result = contact_precision(positions, structure_map, distances, min_separation, threshold)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "matrix": str(matrix_file),
-        "structure": str(pdb),
-        "chain": chain,
-        "mapping": structure_map.method,
-        "mapped_positions": structure_map.n_mapped,
-        "mapped_identity": structure_map.identity,
-        "distance": distance,
-        "threshold": threshold,
-        "min_separation": min_separation,
-        "apc": apc,
-        "precision": result.precision,
-        "n_pairs": result.n_pairs,
-        "contact_fraction_among_candidates": result.contact_fraction,
-    }
-    if clusters:
-        tests, selections = structure_clusters(
-            positions, structure, structure_map, sector_sets(positions), n_random=random_sets
-        )
-        summary["clusters"] = [t.__dict__ for t in tests]
-        with atomic_open(out / "sectors.pml", "w", encoding="utf-8") as handle:
-            handle.write("\n".join(selections) + "\n")
-        for t in tests:
-            console.print(
-                f"  {t.name}: {t.size} residues, mean distance {t.mean_distance:.1f} Å vs random "
-                f"{t.random_mean:.1f} ± {t.random_std:.1f} Å, p = {t.p_value:.3g}"
-            )
-    write_json(out / "contacts.json", json.loads(json.dumps(summary, default=float)))
-    if figures:
-        plot_contact_map(positions, structure_map, distances, result, out / CONTACT_MAP_PNG, threshold)
-    precision = ", ".join(f"{k}: {v:.3f}" for k, v in result.precision.items())
-    console.print(
-        f"{structure_map.n_mapped} positions on {pdb.name} chain {chain} (by {structure_map.method}); "
-        f"precision at {threshold:g} Å, |i-j| >= {min_separation}: {precision} "
-        f"(background contact rate {result.contact_fraction:.3f}); wrote {out}/contacts.json"
+    analysis = analyse_contacts(
+        matrix_file,
+        pdb,
+        chain,
+        offset=offset,
+        mapping=mapping,
+        distance=distance,
+        apc=apc,
+        threshold=threshold,
+        min_separation=min_separation,
+        clusters=clusters,
+        random_sets=random_sets,
     )
+    if analysis.warning:
+        console.print(f"[yellow]warning:[/] {analysis.warning}")
+    paths = analysis.save(out)
+    if figures:
+        from seqvae.plots.matrices import plot_contacts
+
+        plot_contacts(analysis, out)
+    console.print(f"{analysis.describe()}; wrote {paths['summary']}")

@@ -1,6 +1,6 @@
 """``seqvae generate``: designs from a run, or samples from a baseline directory. A thin wrapper
-over :func:`seqvae.analysis.generation.generate_designs` / :func:`~seqvae.analysis.generation.sample_baseline`
-(the files: ``DesignSet.save``; the interpolation figure: :func:`seqvae.plots.generation.plot_design_figures`)."""
+over :func:`seqvae.analysis.generation.generate_from` (the files: ``DesignSet.save`` /
+``SampleSet.save``; the interpolation figure: :func:`seqvae.plots.generation.plot_design_figures`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 
 from seqvae.analysis.generation import DESIGNS_FASTA
-from seqvae.cli.common import DeviceOpt, SeedOpt, console, fields_as_flags, parse_number_list, run_on_device
+from seqvae.cli.common import (
+    DeviceOpt,
+    SeedOpt,
+    console,
+    device_option,
+    fields_as_flags,
+    options_from_arguments,
+)
 
 #: the options section this command's flags set, and the flags not spelt ``--field-name``
 OPTIONS_SECTION = "generation"
@@ -117,45 +124,15 @@ def generate_command(
     """
     from seqvae.analysis import generation as gen
     from seqvae.plots.generation import plot_design_figures
-    from seqvae.run import load
-    from seqvae.training.baselines import is_baseline_directory
 
-    options = gen.GenerationOptions(
-        n=n,
-        seed=seed,
-        temperature=temperature,
-        argmax=argmax,
-        region_ids=region_ids,
-        region_phenotype=region_phenotype,
-        phenotypes=phenotypes,
-        id_column=id_column,
-        region_scale=region_scale,
-        region_ball=region_ball,
-        region_coords=region_coords,
-        radius=radius,
-        interpolate=interpolate,
-        steps=steps,
-        elbo_samples=elbo_samples,
-        sweeps=sweeps,
-    )
-    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
-        if is_baseline_directory(run_dir):
-            options.validate_for_baseline(out, vae_only=["--figure"] if figure is not None else [])
-        else:
-            options.validate(out)
-    if is_baseline_directory(run_dir):
-        with console.status(f"sampling {n} sequences"):
-            result = gen.sample_baseline(run_dir, options)
-    else:
-        if region_coords is not None:  # the text becomes numbers once the combination is known to be valid
-            options.region_coords = parse_number_list(region_coords, "--region-coords", "coordinates")
-        run = run_on_device(load(run_dir), device)
-        with console.status(f"generating {n or steps} designs"):
-            result = gen.generate_designs(run, options, log=console.print)
+    options = options_from_arguments(gen.GenerationOptions, locals(), OPTION_FLAGS)
+    target = device_option(device)
+    vae_only = ["--figure"] if figure is not None else []
+    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), console.status(f"generating {n or steps} sequences"):
+        result = gen.generate_from(run_dir, options, out, vae_only=vae_only, device=target, log=console.print)
     paths = result.save(out)
     console.print(f"{result.describe()}\nwrote {paths['fasta']}, {paths['table']}, {paths['settings']}")
     if result.note:
         console.print(result.note)
-    if isinstance(result, gen.DesignSet):
-        for path in plot_design_figures(result, out, figure).values():
-            console.print(f"wrote {path}")
+    for path in plot_design_figures(result, out, figure).values():
+        console.print(f"wrote {path}")

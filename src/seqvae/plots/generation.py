@@ -21,7 +21,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
 from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
-from seqvae.analysis.generation import DesignSet, sequence_set_files
+from seqvae.analysis.generation import DesignSet, SampleSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
 from seqvae.plots.style import CATEGORICAL, categorical_colors, new_figure, save_figure
 
@@ -392,18 +392,18 @@ def plot_sample_evaluation(result: SampleSetEvaluation, out: str | Path) -> dict
 
 
 def plot_design_figures(
-    designs: DesignSet, fasta_path: str | Path, figure: str | Path | None = None
+    designs: DesignSet | SampleSet, fasta_path: str | Path, figure: str | Path | None = None
 ) -> dict[str, Path]:
     """The figures ``seqvae generate`` draws beside a design set written to ``fasta_path``: for an
     interpolation, :func:`plot_interpolation` at ``figure`` (default: the FASTA's ``.png``);
-    nothing for other sets.
+    nothing for other sets, nor for a baseline's :class:`~seqvae.analysis.generation.SampleSet`.
 
     Returns
     -------
     dict
         ``figure``: the path written, when one was.
     """
-    if "t" not in designs.extra:
+    if not isinstance(designs, DesignSet) or "t" not in designs.extra:
         return {}
     target = Path(figure) if figure is not None else sequence_set_files(fasta_path)["figure"]
     run_name = Path(str(designs.metadata.get("run", ""))).name

@@ -39,6 +39,15 @@ __all__ = [
 
 OTHER_COLOR = "#8c8c8c"
 
+# the figures write_latent_report draws (and `seqvae report` captions); per phenotype column also
+# latent_<column>.png, simpson_<column>_<grouping>.png and, interactive, latent_<column>.html
+LATENT_DENSITY_PNG = "latent_density.png"
+LATENT_DIMENSIONS_PNG = "latent_dimensions.png"
+PCA_COMPARISON_PNG = "pca_comparison.png"
+PREDICTABILITY_PNG = "predictability.png"
+CLASSIFICATION_PNG = "classification.png"
+LOCALISATION_PNG = "localisation.png"
+
 
 @dataclass
 class LatentPanel:
@@ -582,8 +591,8 @@ def write_latent_report(report, out: str | Path, interactive: bool = False) -> l
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     panels = latent_panels(report.z_mean, report.diagnostics, report.weights)
-    written.append(plot_latent_density(panels, report.weights, out / "latent_density.png"))
-    written.append(plot_dimension_diagnostics(report.diagnostics, out / "latent_dimensions.png"))
+    written.append(plot_latent_density(panels, report.weights, out / LATENT_DENSITY_PNG))
+    written.append(plot_dimension_diagnostics(report.diagnostics, out / LATENT_DIMENSIONS_PNG))
     comparison = report.comparison
     written.append(
         plot_pca_comparison(
@@ -591,7 +600,7 @@ def write_latent_report(report, out: str | Path, interactive: bool = False) -> l
             comparison["r2_latent_from_pcs"]["per_target"],
             comparison["r2_pcs_from_latent"]["per_target"],
             np.asarray(comparison["explained_variance_ratio"]),
-            out / "pca_comparison.png",
+            out / PCA_COMPARISON_PNG,
         )
     )
     predictability_rows, classification_rows, localisation = [], [], []
@@ -617,11 +626,11 @@ def write_latent_report(report, out: str | Path, interactive: bool = False) -> l
             )
         localisation.extend(column.localisation)
     if predictability_rows:
-        written.append(plot_predictability(predictability_rows, out / "predictability.png"))
+        written.append(plot_predictability(predictability_rows, out / PREDICTABILITY_PNG))
     if classification_rows:
-        written.append(plot_classification(classification_rows, out / "classification.png"))
+        written.append(plot_classification(classification_rows, out / CLASSIFICATION_PNG))
     if localisation:
-        written.append(plot_localisation(localisation, out / "localisation.png"))
+        written.append(plot_localisation(localisation, out / LOCALISATION_PNG))
     if interactive:
         names = list(report.columns) or [None]
         for name in names:

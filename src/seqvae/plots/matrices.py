@@ -14,7 +14,7 @@ from seqvae.plots.style import CATEGORICAL, SEQUENTIAL_CMAP, categorical_colors,
 
 if TYPE_CHECKING:
     from seqvae.analysis.compare import Comparison
-    from seqvae.analysis.contacts import ContactResult, StructureMap
+    from seqvae.analysis.contacts import ContactAnalysis, ContactResult, StructureMap
     from seqvae.analysis.couplings import CouplingResult
     from seqvae.analysis.sca import SCAResult
     from seqvae.io.matrix_file import PositionMatrix
@@ -135,6 +135,21 @@ def plot_contact_map(
     ax.set_title(title or f"top {key} = {n} pairs: precision {hits.mean():.2f}")
     ax.legend(loc="lower left", fontsize=7, markerscale=1.5)
     return save_figure(fig, out)
+
+
+def plot_contacts(analysis: ContactAnalysis, out: str | Path) -> dict[str, Path]:
+    """The contact map of a :class:`~seqvae.analysis.contacts.ContactAnalysis` into ``out``
+    (``contact_map.png``: :func:`plot_contact_map` at the analysis' threshold).
+
+    Returns
+    -------
+    dict
+        ``contact_map``: the path.
+    """
+    path = Path(out) / CONTACT_MAP_PNG
+    threshold = analysis.settings["threshold"]
+    args = (analysis.positions, analysis.structure_map, analysis.distances, analysis.result)
+    return {"contact_map": plot_contact_map(*args, path, threshold)}
 
 
 def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:

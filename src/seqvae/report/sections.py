@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.compare import COMPARISON_FILE
+from seqvae.analysis.contacts import CONTACTS_FILE
 from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_SUMMARY_FILE
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
 from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
 from seqvae.analysis.scoring import SINGLES_FIGURE_SUFFIX, SUMMARY_SUFFIX
 from seqvae.plots import generation as G
+from seqvae.plots import latent as L
 from seqvae.plots import matrices as M
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
@@ -192,20 +194,20 @@ def training_section(context: ReportContext) -> Section | None:
     return section
 
 
-# Captions for the figures that ``seqvae.plots.latent.write_latent_report`` draws.
+# Captions for the figures that ``seqvae.plots.latent.write_latent_report`` draws, by file name.
 LATENT_CAPTIONS = {
-    "latent_density": "Density of all sequences in the latent space (sequence-weighted): where the model "
+    L.LATENT_DENSITY_PNG: "Density of all sequences in the latent space (sequence-weighted): where the model "
     "places the family, and which regions are empty.",
-    "latent_dimensions": "Per-dimension use: variance of the latent means across sequences (active above the "
+    L.LATENT_DIMENSIONS_PNG: "Per-dimension use: variance of the latent means across sequences (active above the "
     "threshold line), mean posterior variance and KL per dimension, and the correlation between dimensions "
     "(redundancy).",
-    "pca_comparison": "The latent means against principal components of the weighted one-hot alignment: "
+    L.PCA_COMPARISON_PNG: "The latent means against principal components of the weighted one-hot alignment: "
     "canonical correlations, and how much of each space the other predicts (R²).",
-    "predictability": "Cross-validated R² of each continuous phenotype from the latent means (linear and "
+    L.PREDICTABILITY_PNG: "Cross-validated R² of each continuous phenotype from the latent means (linear and "
     "k-nearest-neighbour) beside the same number of principal components.",
-    "classification": "k-NN classification accuracy of each categorical column from the latent means and "
+    L.CLASSIFICATION_PNG: "k-NN classification accuracy of each categorical column from the latent means and "
     "from as many principal components.",
-    "localisation": "Permutation tests: how concentrated the top sequences of each phenotype (or each "
+    L.LOCALISATION_PNG: "Permutation tests: how concentrated the top sequences of each phenotype (or each "
     "category) are in the latent space, against random sets of the same size.",
 }
 
@@ -253,7 +255,7 @@ def latent_section(context: ReportContext) -> Section | None:
         for stem, path in written.items():
             if path.suffix != ".png":
                 continue
-            if stem.startswith("latent_") and stem not in LATENT_CAPTIONS:
+            if stem.startswith("latent_") and path.name not in LATENT_CAPTIONS:
                 caption = (
                     f"Latent means coloured by {stem[len('latent_') :]}: continuous values use a colour bar, "
                     "categories a legend; sequences without a value are grey, beneath."
@@ -264,14 +266,14 @@ def latent_section(context: ReportContext) -> Section | None:
                     "all sequences and within each group; flagged groups disagree with the pooled relation "
                     "in strength or sign."
                 )
-            elif stem == "pca_comparison" and run.kind == "counts":
+            elif path.name == L.PCA_COMPARISON_PNG and run.kind == "counts":
                 caption = (
                     "The latent means against principal components of log(1 + counts scaled to the "
                     "median library size): canonical correlations, and how much of each space the other "
                     "predicts (R²)."
                 )
             else:
-                caption = LATENT_CAPTIONS.get(stem, stem.replace("_", " "))
+                caption = LATENT_CAPTIONS.get(path.name, stem.replace("_", " "))
             section.blocks.append(Figure(path.read_bytes(), caption, stem.replace("_", " ")))
     table = diagnostics.table.rename(
         columns={
@@ -324,7 +326,7 @@ ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
         "title": "What the VAE learned: pairwise couplings",
         "intro": "The VAE's L × L matrix: how much a mutation at position j changes the decoded log-probability "
         "at position i (root mean square over references and substitutions).",
-        "markers": [COUPLINGS_FILE, COMPARISON_FILE, "contacts.json"],
+        "markers": [COUPLINGS_FILE, COMPARISON_FILE, CONTACTS_FILE],
         "figures": {
             M.COUPLINGS_MATRIX_PNG: "The VAE coupling matrix.",
             M.COMPARE_HEATMAPS_PNG: "Two L × L matrices side by side on their common positions.",
@@ -423,7 +425,7 @@ def mutations_section(context: ReportContext) -> Section | None:
 # the JSON summaries an analysis folder may hold, each shown as a table (one name may serve several)
 SUMMARY_FILES = tuple(
     dict.fromkeys(
-        (EVALUATION_SUMMARY_FILE, SCA_SUMMARY_FILE, COUPLINGS_SUMMARY_FILE, COMPARISON_FILE, "contacts.json")
+        (EVALUATION_SUMMARY_FILE, SCA_SUMMARY_FILE, COUPLINGS_SUMMARY_FILE, COMPARISON_FILE, CONTACTS_FILE)
     )
 )
 
