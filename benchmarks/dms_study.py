@@ -27,6 +27,8 @@ PANEL = ROOT / "benchmarks" / "panel.yaml"
 
 # name -> overrides of the fitness preset (each sets the decoder prior explicitly, so the table
 # means the same whatever the preset ships)
+_SHIPPED = {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"}
+_BAYES_LV6 = {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "model.decoder_logvar_init": -6.0}
 VARIANTS: dict[str, dict] = {
     "l2_c1000": {"model.decoder_l2": 1000.0, "model.decoder_l2_scaling": "constant"},
     "l2_sqrt20": {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"},
@@ -43,6 +45,15 @@ VARIANTS: dict[str, dict] = {
         "training.max_steps": 3000,
     },
     "bayes_lv6": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "model.decoder_logvar_init": -6.0},
+    # session 5: DeepSequence's output-layer ideas and the schedule, on top of the shipped prior
+    "dict40": {**_SHIPPED, "model.output_dictionary": 40},
+    "dict10": {**_SHIPPED, "model.output_dictionary": 10},
+    "group_sparsity1": {**_SHIPPED, "model.decoder_group_sparsity": 1.0},
+    "group_sparsity3": {**_SHIPPED, "model.decoder_group_sparsity": 3.0},
+    "bayes_lv6_vlr3": {**_BAYES_LV6, "training.variance_learning_rate": 3e-3},
+    "bayes_lv6_vlr10": {**_BAYES_LV6, "training.variance_learning_rate": 1e-2},
+    "no_validation": {**_SHIPPED, "training.validation_fraction": 0.0},
+    "warmup1500": {**_SHIPPED, "model.warmup_steps": 1500},
 }
 
 

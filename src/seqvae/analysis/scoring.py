@@ -38,6 +38,7 @@ from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.models.interface import SequenceModel
+from seqvae.models.layers import DictionaryLinear
 from seqvae.models.regularisers import gaussian_kl
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 from seqvae.utils import release_free_memory
@@ -185,7 +186,7 @@ class VAEScorer(Scorer):
         self._buffer: torch.Tensor | None = None
         # the fast path knows the plain decoder: an MLP body and one linear output layer
         self._fast = (
-            isinstance(getattr(model, "decoder_out", None), torch.nn.Linear)
+            isinstance(getattr(model, "decoder_out", None), (torch.nn.Linear, DictionaryLinear))
             and type(model).decode is _plain_decode()
         )
         if decoder_precision == "bfloat16" and not self._fast:

@@ -16,6 +16,7 @@ from torch import nn
 
 from seqvae.errors import ConfigError
 from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: its old home
+from seqvae.models.layers import DictionaryLinear
 from seqvae.models.likelihoods import (
     LIKELIHOOD_CLASSES,
     CategoricalLikelihood,
@@ -82,6 +83,11 @@ class ModelConfig(Options):
         family's depth, c = ``decoder_l2`` · √N_eff (per sequence ``decoder_l2`` · ½‖W‖² / √N_eff):
         a shallow family gets a weaker prior than a deep one, in absolute terms a stronger one
         relative to its data.
+    decoder_group_sparsity
+        Strength g of a group-sparsity prior on the output layer (DeepSequence's idea that a
+        hidden unit speaks to few positions): g · Σ_{l,h} ‖W_{l·,h}‖₂ / N_eff per sequence, one
+        group per position l and last hidden unit h (its weights to the S residues); scaled
+        with the depth like ``decoder_l2`` (``decoder_l2_scaling``).
     decoder_bayesian
         Variational decoder (Riesselman et al. 2018, DeepSequence): every decoder weight and bias
         has a mean-field Gaussian posterior N(μ, σ²) under a N(0, 1) prior; training samples
@@ -89,6 +95,11 @@ class ModelConfig(Options):
         and scoring (eval mode) use the mean weights.
     decoder_logvar_init
         Initial log σ² of the variational decoder's weights (DeepSequence: log σ = -5).
+    output_dictionary
+        Categorical only. 0: the decoder's last layer is one linear map to the L·S logits.
+        K > 0: each position's weights are mixed from a dictionary of K vectors over the
+        residues, shared by all positions (DeepSequence's convolved output layer, K = 40 there;
+        :class:`~seqvae.models.layers.DictionaryLinear`); the decoder prior covers both factors.
     free_bits
         KL "free bits" per latent dimension (Kingma et al. 2016): the KL term trained on is
         Σ_d max(λ, mean over the batch of KL_d), so a dimension is not pushed below λ nats and
@@ -114,9 +125,11 @@ class ModelConfig(Options):
     warmup_steps: int = 0
     decoder_l2: float = 0.0
     decoder_l2_scaling: str = "constant"
+    decoder_group_sparsity: float = 0.0
     decoder_bayesian: bool = False
     decoder_logvar_init: float = -10.0
     free_bits: float = 0.0
+    output_dictionary: int = 0
 
     constraints: ClassVar[dict] = {
         "likelihood": OneOf(LIKELIHOODS),
@@ -137,9 +150,11 @@ class ModelConfig(Options):
         "warmup_steps": Integer(0),
         "decoder_l2": Interval(0.0),
         "decoder_l2_scaling": OneOf(DECODER_L2_SCALINGS),
+        "decoder_group_sparsity": Interval(0.0),
         "decoder_bayesian": Boolean(),
         "decoder_logvar_init": Interval(-30.0, 2.0),
         "free_bits": Interval(0.0),
+        "output_dictionary": Integer(0),
     }
 
     section: ClassVar[str] = "model"
@@ -155,6 +170,10 @@ class ModelConfig(Options):
         LIKELIHOOD_CLASSES[self.likelihood].check_config(self, fail)
         if self.free_bits > 0 and self.regulariser != "kl":
             fail("free_bits", "needs the kl regulariser")
+        if self.decoder_group_sparsity > 0 and self.likelihood != "categorical":
+            fail("decoder_group_sparsity", "needs the categorical likelihood")
+        if self.output_dictionary > 0 and (self.likelihood != "categorical" or self.decoder_bayesian):
+            fail("output_dictionary", "needs the categorical likelihood and a plain (not bayesian) decoder")
 
     def validate(self) -> ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
@@ -168,12 +187,20 @@ class ModelConfig(Options):
         """Per-sequence coefficient of ½‖W‖² of the decoder prior for a family of ``n_eff``
         effective sequences: c / N_eff, with c = ``decoder_l2`` (constant) or
         ``decoder_l2`` · √N_eff (sqrt_neff)."""
-        if self.decoder_l2 <= 0:
+        return self._per_sequence(self.decoder_l2, n_eff)
+
+    def group_sparsity_coefficient(self, n_eff: float) -> float:
+        """Per-sequence coefficient of the output layer's Σ ‖W_group‖₂ (``decoder_group_sparsity``
+        scaled like the decoder prior)."""
+        return self._per_sequence(self.decoder_group_sparsity, n_eff)
+
+    def _per_sequence(self, strength: float, n_eff: float) -> float:
+        if strength <= 0:
             return 0.0
         n_eff = max(float(n_eff), 1.0)
         if self.decoder_l2_scaling == "sqrt_neff":
-            return self.decoder_l2 / math.sqrt(n_eff)
-        return self.decoder_l2 / n_eff
+            return strength / math.sqrt(n_eff)
+        return strength / n_eff
 
 
 def step_flops(config: ModelConfig, batch_size: int) -> float:
@@ -287,9 +314,15 @@ class VAE(nn.Module):
             config.decoder_bayesian,
             config.decoder_logvar_init,
         )
-        self.decoder_out = _linear(
-            config.decoder_hidden[-1], output_size, config.decoder_bayesian, config.decoder_logvar_init
-        )
+        self.decoder_out: nn.Module
+        if config.output_dictionary > 0:
+            self.decoder_out = DictionaryLinear(
+                config.decoder_hidden[-1], config.length, self.n_output_states, config.output_dictionary
+            )
+        else:
+            self.decoder_out = _linear(
+                config.decoder_hidden[-1], output_size, config.decoder_bayesian, config.decoder_logvar_init
+            )
         if config.regulariser == "kl":
             self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(config.beta, config.warmup_steps)
         else:
@@ -347,18 +380,35 @@ class VAE(nn.Module):
 
     def decoder_weight_matrices(self) -> list[nn.Parameter]:
         """The decoder's weight matrices (biases excluded): what the decoder prior acts on."""
-        return [m.weight for m in [*self.decoder_body, self.decoder_out] if isinstance(m, nn.Linear)]
+        matrices = [m.weight for m in [*self.decoder_body, self.decoder_out] if isinstance(m, nn.Linear)]
+        if isinstance(self.decoder_out, DictionaryLinear):
+            matrices.extend(self.decoder_out.weight_matrices())
+        return matrices
+
+    def decoder_log_variances(self) -> list[nn.Parameter]:
+        """The variational decoder's log-variance parameters (empty for a plain decoder)."""
+        return [
+            p
+            for m in [*self.decoder_body, self.decoder_out]
+            if isinstance(m, BayesianLinear)
+            for p in (m.weight_logvar, m.bias_logvar)
+        ]
 
     def decoder_weight_penalty(self) -> torch.Tensor:
         """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
-        total = torch.zeros((), device=self.decoder_out.weight.device)
+        total = torch.zeros((), device=self.decoder_out.bias.device)
         for weight in self.decoder_weight_matrices():
             total = total + 0.5 * weight.pow(2).sum()
         return total
 
+    def output_group_norms(self) -> torch.Tensor:
+        """‖W_{l·,h}‖₂ of the output layer for every position l and last hidden unit h, ``[L, H]``."""
+        weight = self.decoder_out.weight
+        return weight.view(self.config.length, self.n_output_states, -1).norm(dim=1)
+
     def decoder_weight_kl(self) -> torch.Tensor:
         """KL(q(W) ‖ N(0, 1)) of the variational decoder's weights (0 for a plain decoder)."""
-        total = torch.zeros((), device=self.decoder_out.weight.device)
+        total = torch.zeros((), device=self.decoder_out.bias.device)
         for module in [*self.decoder_body, self.decoder_out]:
             if isinstance(module, BayesianLinear):
                 total = total + module.kl()
@@ -368,13 +418,16 @@ class VAE(nn.Module):
         """The decoder's prior terms per sequence: c·½‖W‖²/N_eff (see
         :meth:`ModelConfig.decoder_prior_coefficient`; left out when ``include_weight_penalty``
         is false, the optimiser then applies it as weight decay) plus, for a variational
-        decoder, KL(q(W) ‖ N(0, 1)) / N_eff."""
-        penalty = torch.zeros((), device=self.decoder_out.weight.device)
+        decoder, KL(q(W) ‖ N(0, 1)) / N_eff, plus the output layer's group sparsity."""
+        penalty = torch.zeros((), device=self.decoder_out.bias.device)
         coefficient = self.config.decoder_prior_coefficient(n_eff)
         if coefficient > 0 and include_weight_penalty:
             penalty = penalty + coefficient * self.decoder_weight_penalty()
         if self.config.decoder_bayesian:
             penalty = penalty + self.decoder_weight_kl() / max(float(n_eff), 1.0)
+        sparsity = self.config.group_sparsity_coefficient(n_eff)
+        if sparsity > 0:
+            penalty = penalty + sparsity * self.output_group_norms().sum()
         return penalty
 
     def loss(
@@ -450,7 +503,7 @@ class VAE(nn.Module):
         """
         if not (math.isfinite(temperature) and temperature > 0):
             raise ConfigError(f"temperature must be > 0, got {temperature}")
-        device = self.decoder_out.weight.device
+        device = self.decoder_out.bias.device
         z = torch.randn(int(n), self.config.latent_dim, generator=generator).to(device)
         was_training = self.training
         self.eval()

@@ -121,6 +121,12 @@ class TrainingConfig(Options):
         averaged weights, which smooths out the last steps' noise (like a small ensemble of
         the iterates, at no cost at scoring). Its effective decay ramps up as
         ``min(decay, (1 + step) / (10 + step))`` so the first steps do not dominate.
+    variance_learning_rate
+        Adam's learning rate for the variational decoder's log-variances (``null``: the
+        ``learning_rate``). Adam moves a parameter by about its learning rate per step, so
+        at 1e-3 the weights' log σ² climbs from its init by ~1.5 in 1,500 steps:
+        DeepSequence's 300,000 steps let it reach its balance, a short schedule needs a
+        larger rate for the variances alone.
     """
 
     batch_size: int = 128
@@ -139,6 +145,7 @@ class TrainingConfig(Options):
     flush_denormal: bool = True
     threads: int | None = None
     weight_averaging: float | None = None
+    variance_learning_rate: float | None = None
 
     section: ClassVar[str] = "training"
     constraints: ClassVar[dict] = {
@@ -158,6 +165,7 @@ class TrainingConfig(Options):
         "flush_denormal": Boolean(),
         "threads": Optional(Integer(1), note="auto"),
         "weight_averaging": Optional(Interval(0.0, 1.0, closed="neither")),
+        "variance_learning_rate": Optional(Interval(0.0, closed="neither")),
     }
 
     def extra_checks(self, prefix: str) -> None:

@@ -116,19 +116,25 @@ def set_device_rng_state(device: torch.device, state: torch.Tensor | None) -> No
         torch.mps.set_rng_state(state)
 
 
-def parameter_groups(model: VAE, weight_decay: float, n_eff: float) -> list[dict]:
+def parameter_groups(
+    model: VAE, weight_decay: float, n_eff: float, variance_learning_rate: float | None = None
+) -> list[dict]:
     """Adam parameter groups. The decoder prior c·½‖W‖²/N_eff is applied as extra weight decay
     c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W`` to the
     gradient, which is exactly the prior's gradient, without computing the penalty and its
-    backward pass over every decoder weight at each step."""
+    backward pass over every decoder weight at each step. With ``variance_learning_rate`` the
+    variational decoder's log-variances get their own group with that learning rate."""
     prior = model.config.decoder_prior_coefficient(n_eff)
     decoder = model.decoder_weight_matrices() if prior > 0 else []
-    decoder_ids = {id(p) for p in decoder}
+    variances = model.decoder_log_variances() if variance_learning_rate is not None else []
+    special = {id(p) for p in [*decoder, *variances]}
     groups = [
-        {"params": [p for p in model.parameters() if id(p) not in decoder_ids], "weight_decay": weight_decay}
+        {"params": [p for p in model.parameters() if id(p) not in special], "weight_decay": weight_decay}
     ]
     if decoder:
         groups.append({"params": decoder, "weight_decay": weight_decay + prior})
+    if variances:
+        groups.append({"params": variances, "weight_decay": weight_decay, "lr": variance_learning_rate})
     return groups
 
 
@@ -239,7 +245,8 @@ class Trainer:
         self.n_eff = float(self.train_weights.sum())
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / config.batch_size))
         self.optimizer = make_adam(
-            parameter_groups(self.model, config.weight_decay, self.n_eff), config.learning_rate
+            parameter_groups(self.model, config.weight_decay, self.n_eff, config.variance_learning_rate),
+            config.learning_rate,
         )
         self.sampler = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -528,10 +535,14 @@ class Trainer:
     @torch.no_grad()
     def _weight_penalty(self, include_kl: bool = True) -> float:
         """The decoder prior per sequence at the current weights (reported, not differentiated):
-        c·½‖W‖²/N_eff plus (``include_kl``) a variational decoder's KL / N_eff."""
+        c·½‖W‖²/N_eff plus (``include_kl``) a variational decoder's KL / N_eff and the group
+        sparsity, the terms the loss itself holds."""
         l2 = self.model.config.decoder_prior_coefficient(self.n_eff) * self.model.decoder_weight_penalty()
         if include_kl and self.model.config.decoder_bayesian:
             l2 = l2 + self.model.decoder_weight_kl() / max(self.n_eff, 1.0)
+        sparsity = self.model.config.group_sparsity_coefficient(self.n_eff)
+        if include_kl and sparsity > 0:  # like the KL, already in the loss
+            l2 = l2 + sparsity * self.model.output_group_norms().sum()
         return float(l2)
 
     def _progress_text(self, means: dict[str, float]) -> str:
