@@ -4,6 +4,8 @@ For every registered options class (:data:`seqvae.options.OPTIONS_CLASSES`) and 
 constraint, each value the constraint itself says it rejects must raise a ``ConfigError``
 naming ``section.field``; the defaults round-trip through dicts, JSON and YAML; an unknown key
 says "did you mean"; and ``seqvae train --set section.key=BAD`` fails in one line naming the key.
+The config's top level (``RunConfig``: ``seed``, ``preset`` and its sections) has an empty
+section, so its fields are named bare (``--set seed=-1`` → ``seed: must be …``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,26 +46,40 @@ for _path in sorted(SRC.rglob("*.py")):
     if "@register\n@dataclass" in _path.read_text(encoding="utf-8"):
         importlib.import_module(".".join(_path.relative_to(SRC).with_suffix("").parts))
 CLASSES = sorted(OPTIONS_CLASSES.items())
+
+
+def _key(cls: type[Options], name: str) -> str:
+    """The field's name in errors: ``section.name``, or ``name`` at the config's top level."""
+    return f"{cls.section}.{name}" if cls.section else name
+
+
 BAD_VALUES = [
-    pytest.param(cls, name, bad, id=f"{cls.section}.{name}={bad!r}")
+    pytest.param(cls, name, bad, id=f"{_key(cls, name)}={bad!r}")
     for _, cls in CLASSES
     for name, constraint in cls.constraints.items()
     for bad in constraint.bad_values()
 ]
-# the sections `seqvae train --set` takes
-TRAIN_SECTIONS = ("data", "model", "training")
+# the sections `seqvae train --set` takes ("": the top level, seed and preset)
+TRAIN_SECTIONS = ("", "data", "model", "training")
+TOP_LEVEL = "seqvae.training.config.RunConfig"
 CLI_BAD_VALUES = [case for case in BAD_VALUES if case.values[0].section in TRAIN_SECTIONS]
 
 
 def test_the_run_config_sections_are_registered():
     assert {cls.section for _, cls in CLASSES} >= set(TRAIN_SECTIONS)
+    assert [key for key, cls in CLASSES if not cls.section] == [TOP_LEVEL]
+    top = OPTIONS_CLASSES[TOP_LEVEL]
+    assert {"seed", "preset"} <= set(top.constraints)
+    assert {
+        f"{name}={bad!r}" for name in ("seed", "preset") for bad in top.constraints[name].bad_values()
+    } <= {case.id for case in CLI_BAD_VALUES}
     assert len(BAD_VALUES) > 3 * len(CLASSES)
 
 
 @pytest.mark.parametrize(("key", "cls"), CLASSES, ids=[key for key, _ in CLASSES])
 def test_every_field_is_declared_and_the_example_passes(key, cls):
     assert issubclass(cls, Options) and dataclasses.is_dataclass(cls)
-    assert cls.section, f"{key} has no section"
+    assert cls.section or key == TOP_LEVEL, f"{key} has no section"
     undeclared = sorted(set(cls.field_names()) - set(cls.constraints))
     assert not undeclared, f"{key}: fields without a constraint: {undeclared}"
     stray = sorted(set(cls.constraints) - set(cls.field_names()))
@@ -76,7 +93,7 @@ def test_a_bad_value_names_its_field(cls, name, bad):
     constraint = cls.constraints[name]
     assert constraint.reason(bad) is not None, f"{constraint} accepts its own bad value {bad!r}"
     options = dataclasses.replace(cls.example(), **{name: bad})
-    key = f"{cls.section}.{name}"
+    key = _key(cls, name)
     with pytest.raises(ConfigError) as err:
         options.check()
     assert err.value.field == key, (err.value.field, str(err.value))
@@ -100,8 +117,8 @@ def test_an_unknown_key_says_did_you_mean(key, cls):
         typo = name + "x"
         with pytest.raises(ConfigError) as err:
             cls.from_dict({typo: 1})
-        assert err.value.field == f"{cls.section}.{typo}"
-        assert f"unknown key {typo!r}" in str(err.value)
+        assert err.value.field == _key(cls, typo)
+        assert re.search(rf"unknown (config )?key {re.escape(repr(typo))}", str(err.value)), str(err.value)
         assert "did you mean" in str(err.value), str(err.value)
     with pytest.raises(ConfigError, match="must be a mapping"):
         cls.from_dict([1, 2])
@@ -111,7 +128,7 @@ def test_an_unknown_key_says_did_you_mean(key, cls):
 def test_train_set_with_a_bad_value_fails_in_one_line(tmp_path, capsys, cls, name, bad):
     aln = write_family(tmp_path / "family.fasta")
     out = tmp_path / "run"
-    key = f"{cls.section}.{name}"
+    key = _key(cls, name)
     args = ["train", aln, "--set", f"{key}={json.dumps(bad)}", "--out", out, "--no-progress"]
     fails_cleanly(capsys, args, f"--set {key}: {key}: ", folder=tmp_path)
 

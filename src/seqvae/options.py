@@ -127,7 +127,7 @@ class Integer(Constraint):
         return "must be an integer"
 
     def bad_values(self) -> list[Any]:
-        bad: list[Any] = [1.5]
+        bad: list[Any] = ["abc", 1.5]
         if self.min is not None:
             bad.append(self.min - 1)
         if self.max is not None:
@@ -225,6 +225,27 @@ class ListOf(Constraint):
         if self.min_length >= 1:
             bad.append([])
         return bad
+
+
+@dataclasses.dataclass(frozen=True)
+class Section(Constraint):
+    """A nested section: an instance of the options class ``cls`` (``RunConfig.data``).
+
+    Only the section's type is checked here; its own fields are checked by its own
+    :meth:`Options.check`, which the owner calls (in its :meth:`Options.extra_checks`), so their
+    errors name ``section.name``.
+    """
+
+    cls: type
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, self.cls)
+
+    def describe(self) -> str:
+        return "must be a mapping of settings"
+
+    def bad_values(self) -> list[Any]:
+        return ["not-a-mapping"]
 
 
 @dataclasses.dataclass(frozen=True)
