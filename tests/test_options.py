@@ -199,14 +199,23 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
     "couplings": ("seqvae.cli.couplings", "seqvae.analysis.couplings.CouplingOptions"),
     "sca": ("seqvae.cli.sca", "seqvae.analysis.sca.SCAOptions"),
     "latent": ("seqvae.cli.latent", "seqvae.analysis.latent_report.LatentOptions"),
+    "baseline fit": ("seqvae.cli.baseline", "seqvae.training.baselines.PottsSettings"),
 }
+
+
+def _command(command: str):
+    """The click command of ``seqvae COMMAND`` (``baseline fit``: a subcommand of a group)."""
+    from seqvae.cli.main import app
+
+    found = typer.main.get_command(app)
+    for word in command.split():
+        found = found.commands[word]
+    return found
 
 
 def _click_params(command: str) -> dict[str, Any]:
     """The command's options by every spelling (``--include-gaps`` and ``--exclude-gaps``)."""
-    from seqvae.cli.main import app
-
-    params = typer.main.get_command(app).commands[command].params
+    params = _command(command).params
     return {opt: p for p in params for opt in (*p.opts, *p.secondary_opts)}
 
 
@@ -214,9 +223,7 @@ _UNSPELLABLE = object()
 
 
 def _hints(command: str) -> dict[str, Any]:
-    from seqvae.cli.main import app
-
-    callback = inspect.unwrap(typer.main.get_command(app).commands[command].callback)
+    callback = inspect.unwrap(_command(command).callback)
     return typing.get_type_hints(callback)
 
 
@@ -284,10 +291,11 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "couplings": [tiny_run.run, "--out", tmp_path / "couplings"],
         "sca": [tiny_run.alignment, "--out", tmp_path / "sca"],
         "latent": [tiny_run.run, "--out", tmp_path / "latent"],
+        "baseline fit": [tiny_run.alignment, "--model", "potts", "--out", tmp_path / "potts"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]
-    fails_cleanly(capsys, [command, *inputs, flag, bad], f"{flag}: {key}: ")
+    fails_cleanly(capsys, [*command.split(), *inputs, flag, bad], f"{flag}: {key}: ", folder=tmp_path)
 
 
 # -- rules across fields: the library names fields, the command line its flags ------------------
