@@ -156,6 +156,12 @@ def test_train_set_with_a_bad_value_fails_in_one_line(tmp_path, capsys, cls, nam
         (Text(), ["x"], [1], "must be a string"),
         (Optional(Integer(1), note="auto"), [None, 2], [0], "must be an integer >= 1 or null (auto)"),
         (ListOf(Integer(1), min_length=1), [[1], (2, 3)], [[], [0], "1"], "must be a non-empty list"),
+        (
+            ListOf(OneOf(("a", "b")), distinct=True),
+            [[], ["a", "b"]],
+            [["a", "a"], ["c"]],
+            "must be a list of distinct values, each one of ('a', 'b')",
+        ),
     ],
 )
 def test_constraints_accept_reject_and_describe(constraint, good, bad, text):
@@ -414,6 +420,18 @@ def test_every_knob_default_passes_its_constraint():
     for case in KNOB_CASES:
         knob, key, _ = case.values
         assert knob.constraint.reason(knob.check(key, knob.default)) is None, key
+
+
+def test_a_knob_checks_with_its_constraint_and_normalises():
+    from seqvae.experiments.knobs import Knob
+
+    assert Knob(2, "int", 1).check("k", 3.0) == 3 and isinstance(Knob(1.0, "float").check("k", 2), float)
+    assert Knob([], "motifs").check("k", None) == [] and Knob([], "motifs").check("k", ((1, 2),)) == [[1, 2]]
+    assert Knob([1.0], "floats").check("k", (1, 2)) == [1.0, 2.0]
+    for knob, bad in ((Knob(2, "int", 1, 8), 0), (Knob("a", "choice", choices=("a", "b")), "c")):
+        with pytest.raises(ConfigError) as err:
+            knob.check("family.k", bad)
+        assert str(err.value) == f"family.k: {knob.constraint.reason(bad)}"
 
 
 @pytest.mark.parametrize(("knob", "key", "bad"), KNOB_CASES)
