@@ -363,6 +363,94 @@ def test_a_cross_field_rule_names_fields_and_the_command_its_flags(
     fails_cleanly(capsys, ["generate", tiny_run.run, *flags, "--out", tmp_path / "d.fasta"], f"error: {line}")
 
 
+# -- generation's helpers: library errors name fields, the command shows the same line as before -----
+HELPER_ERRORS = [
+    (
+        lambda gen, run: gen.region_from_sequences(run, ["s0"]),
+        ["-n", "3", "--region-ids", "s0"],
+        "generation.region_ids",
+        "a Gaussian region needs at least two sequences; for one sequence use a ball "
+        "(generation.region_ball ID generation.radius R)",
+        "--region-ids: a Gaussian region needs at least two sequences; for one sequence use a ball "
+        "(--region-ball ID --radius R)",
+    ),
+    (
+        lambda gen, run: gen.interpolate(run, "s0", "nope"),
+        ["--interpolate", "s0", "nope"],
+        "generation.interpolate",
+        "the region selection matches no training sequence: 'nope'",
+        "--interpolate: the region selection matches no training sequence: 'nope'",
+    ),
+    (
+        lambda gen, run: gen.region_ball(run, "nope", 1.0),
+        ["-n", "3", "--region-ball", "nope", "--radius", "1"],
+        "generation.region_ball",
+        "the region selection matches no training sequence: 'nope'",
+        "--region-ball: the region selection matches no training sequence: 'nope'",
+    ),
+    (
+        lambda gen, run: gen.region_coordinates([0.1], run.config.model.latent_dim),
+        ["-n", "3", "--region-coords", "0.1"],
+        "generation.region_coords",
+        "1 coordinates given but the run's latent space has 2 dimensions",
+        "--region-coords: 1 coordinates given but the run's latent space has 2 dimensions",
+    ),
+    (
+        lambda gen, run: gen.parse_phenotype_threshold("score >= q200"),
+        ["-n", "3", "--region-phenotype", "score >= q200", "--phenotypes", "table.csv"],
+        "generation.region_phenotype",
+        "quantile 'q200' in 'score >= q200' must lie between q0 and q100",
+        "--region-phenotype: quantile 'q200' in 'score >= q200' must lie between q0 and q100",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "flags", "field", "message", "line"),
+    HELPER_ERRORS,
+    ids=[case[2] for case in HELPER_ERRORS],
+)
+def test_generation_helpers_name_fields_and_the_command_its_flags(
+    tmp_path, capsys, tiny_run, call, flags, field, message, line
+):
+    from seqvae import load
+    from seqvae.analysis import generation as gen
+
+    with pytest.raises(ConfigError) as err:
+        call(gen, load(tiny_run.run))
+    assert (err.value.field, err.value.message, err.value.source) == (field, message, None)
+    out = tmp_path / "d.fasta"
+    fails_cleanly(capsys, ["generate", tiny_run.run, *flags, "--out", out], f"error: {line}", folder=tmp_path)
+
+
+def test_generation_value_checks_use_the_declared_constraints(tmp_path, capsys, tiny_run):
+    from seqvae import load
+    from seqvae.analysis import generation as gen
+
+    run = load(tiny_run.run)
+    calls = [
+        (lambda: gen.generate(run, 0), "generation.n", 0),
+        (lambda: gen.generate(run, 2, temperature=0.0), "generation.temperature", 0.0),
+        (lambda: gen.interpolate(run, "s0", "s1", steps=1), "generation.steps", 1),
+        (lambda: gen.region_from_sequences(run, ["s0", "s1"], scale=-1.0), "generation.region_scale", -1.0),
+        (lambda: gen.region_ball(run, "s0", -1.0), "generation.radius", -1.0),
+    ]
+    for call, field, bad in calls:
+        constraint = gen.GenerationOptions.constraints[field.split(".")[1]]
+        rule = constraint.inner if isinstance(constraint, Optional) else constraint
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert (err.value.field, err.value.message) == (field, f"{field}: {rule.reason(bad)}")
+    with pytest.raises(ConfigError) as err:
+        gen.GenerationOptions(n=3).validate(tmp_path / "d.csv")
+    assert (err.value.field, err.value.source) == ("generation.out", str(tmp_path / "d.csv"))
+    assert err.value.message == "generation.out is the FASTA file; the CSV and JSON are written beside it"
+    line = f"{tmp_path / 'd.csv'}: --out is the FASTA file; the CSV and JSON are written beside it"
+    fails_cleanly(
+        capsys, ["generate", tiny_run.run, "-n", "3", "--out", tmp_path / "d.csv"], f"error: {line}"
+    )
+
+
 def test_baseline_rules_name_fields_too(tmp_path, capsys, tiny_run):
     from seqvae.analysis.generation import GenerationOptions
 
