@@ -4,6 +4,8 @@ For every registered options class (:data:`seqvae.options.OPTIONS_CLASSES`) and 
 constraint, each value the constraint itself says it rejects must raise a ``ConfigError``
 naming ``section.field``; the defaults round-trip through dicts, JSON and YAML; an unknown key
 says "did you mean"; and ``seqvae train --set section.key=BAD`` fails in one line naming the key.
+The config's top level (``RunConfig``: ``seed``, ``preset`` and its sections) has an empty
+section, so its fields are named bare (``--set seed=-1`` → ``seed: must be …``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,26 +46,40 @@ for _path in sorted(SRC.rglob("*.py")):
     if "@register\n@dataclass" in _path.read_text(encoding="utf-8"):
         importlib.import_module(".".join(_path.relative_to(SRC).with_suffix("").parts))
 CLASSES = sorted(OPTIONS_CLASSES.items())
+
+
+def _key(cls: type[Options], name: str) -> str:
+    """The field's name in errors: ``section.name``, or ``name`` at the config's top level."""
+    return f"{cls.section}.{name}" if cls.section else name
+
+
 BAD_VALUES = [
-    pytest.param(cls, name, bad, id=f"{cls.section}.{name}={bad!r}")
+    pytest.param(cls, name, bad, id=f"{_key(cls, name)}={bad!r}")
     for _, cls in CLASSES
     for name, constraint in cls.constraints.items()
     for bad in constraint.bad_values()
 ]
-# the sections `seqvae train --set` takes
-TRAIN_SECTIONS = ("data", "model", "training")
+# the sections `seqvae train --set` takes ("": the top level, seed and preset)
+TRAIN_SECTIONS = ("", "data", "model", "training")
+TOP_LEVEL = "seqvae.training.config.RunConfig"
 CLI_BAD_VALUES = [case for case in BAD_VALUES if case.values[0].section in TRAIN_SECTIONS]
 
 
 def test_the_run_config_sections_are_registered():
     assert {cls.section for _, cls in CLASSES} >= set(TRAIN_SECTIONS)
+    assert [key for key, cls in CLASSES if not cls.section] == [TOP_LEVEL]
+    top = OPTIONS_CLASSES[TOP_LEVEL]
+    assert {"seed", "preset"} <= set(top.constraints)
+    assert {
+        f"{name}={bad!r}" for name in ("seed", "preset") for bad in top.constraints[name].bad_values()
+    } <= {case.id for case in CLI_BAD_VALUES}
     assert len(BAD_VALUES) > 3 * len(CLASSES)
 
 
 @pytest.mark.parametrize(("key", "cls"), CLASSES, ids=[key for key, _ in CLASSES])
 def test_every_field_is_declared_and_the_example_passes(key, cls):
     assert issubclass(cls, Options) and dataclasses.is_dataclass(cls)
-    assert cls.section, f"{key} has no section"
+    assert cls.section or key == TOP_LEVEL, f"{key} has no section"
     undeclared = sorted(set(cls.field_names()) - set(cls.constraints))
     assert not undeclared, f"{key}: fields without a constraint: {undeclared}"
     stray = sorted(set(cls.constraints) - set(cls.field_names()))
@@ -76,7 +93,7 @@ def test_a_bad_value_names_its_field(cls, name, bad):
     constraint = cls.constraints[name]
     assert constraint.reason(bad) is not None, f"{constraint} accepts its own bad value {bad!r}"
     options = dataclasses.replace(cls.example(), **{name: bad})
-    key = f"{cls.section}.{name}"
+    key = _key(cls, name)
     with pytest.raises(ConfigError) as err:
         options.check()
     assert err.value.field == key, (err.value.field, str(err.value))
@@ -100,8 +117,8 @@ def test_an_unknown_key_says_did_you_mean(key, cls):
         typo = name + "x"
         with pytest.raises(ConfigError) as err:
             cls.from_dict({typo: 1})
-        assert err.value.field == f"{cls.section}.{typo}"
-        assert f"unknown key {typo!r}" in str(err.value)
+        assert err.value.field == _key(cls, typo)
+        assert re.search(rf"unknown (config )?key {re.escape(repr(typo))}", str(err.value)), str(err.value)
         assert "did you mean" in str(err.value), str(err.value)
     with pytest.raises(ConfigError, match="must be a mapping"):
         cls.from_dict([1, 2])
@@ -111,7 +128,7 @@ def test_an_unknown_key_says_did_you_mean(key, cls):
 def test_train_set_with_a_bad_value_fails_in_one_line(tmp_path, capsys, cls, name, bad):
     aln = write_family(tmp_path / "family.fasta")
     out = tmp_path / "run"
-    key = f"{cls.section}.{name}"
+    key = _key(cls, name)
     args = ["train", aln, "--set", f"{key}={json.dumps(bad)}", "--out", out, "--no-progress"]
     fails_cleanly(capsys, args, f"--set {key}: {key}: ", folder=tmp_path)
 
@@ -139,6 +156,12 @@ def test_train_set_with_a_bad_value_fails_in_one_line(tmp_path, capsys, cls, nam
         (Text(), ["x"], [1], "must be a string"),
         (Optional(Integer(1), note="auto"), [None, 2], [0], "must be an integer >= 1 or null (auto)"),
         (ListOf(Integer(1), min_length=1), [[1], (2, 3)], [[], [0], "1"], "must be a non-empty list"),
+        (
+            ListOf(OneOf(("a", "b")), distinct=True),
+            [[], ["a", "b"]],
+            [["a", "a"], ["c"]],
+            "must be a list of distinct values, each one of ('a', 'b')",
+        ),
     ],
 )
 def test_constraints_accept_reject_and_describe(constraint, good, bad, text):
@@ -182,14 +205,23 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
     "couplings": ("seqvae.cli.couplings", "seqvae.analysis.couplings.CouplingOptions"),
     "sca": ("seqvae.cli.sca", "seqvae.analysis.sca.SCAOptions"),
     "latent": ("seqvae.cli.latent", "seqvae.analysis.latent_report.LatentOptions"),
+    "baseline fit": ("seqvae.cli.baseline", "seqvae.training.baselines.PottsSettings"),
 }
+
+
+def _command(command: str):
+    """The click command of ``seqvae COMMAND`` (``baseline fit``: a subcommand of a group)."""
+    from seqvae.cli.main import app
+
+    found = typer.main.get_command(app)
+    for word in command.split():
+        found = found.commands[word]
+    return found
 
 
 def _click_params(command: str) -> dict[str, Any]:
     """The command's options by every spelling (``--include-gaps`` and ``--exclude-gaps``)."""
-    from seqvae.cli.main import app
-
-    params = typer.main.get_command(app).commands[command].params
+    params = _command(command).params
     return {opt: p for p in params for opt in (*p.opts, *p.secondary_opts)}
 
 
@@ -197,9 +229,7 @@ _UNSPELLABLE = object()
 
 
 def _hints(command: str) -> dict[str, Any]:
-    from seqvae.cli.main import app
-
-    callback = inspect.unwrap(typer.main.get_command(app).commands[command].callback)
+    callback = inspect.unwrap(_command(command).callback)
     return typing.get_type_hints(callback)
 
 
@@ -267,10 +297,11 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "couplings": [tiny_run.run, "--out", tmp_path / "couplings"],
         "sca": [tiny_run.alignment, "--out", tmp_path / "sca"],
         "latent": [tiny_run.run, "--out", tmp_path / "latent"],
+        "baseline fit": [tiny_run.alignment, "--model", "potts", "--out", tmp_path / "potts"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]
-    fails_cleanly(capsys, [command, *inputs, flag, bad], f"{flag}: {key}: ")
+    fails_cleanly(capsys, [*command.split(), *inputs, flag, bad], f"{flag}: {key}: ", folder=tmp_path)
 
 
 # -- rules across fields: the library names fields, the command line its flags ------------------
@@ -332,6 +363,94 @@ def test_a_cross_field_rule_names_fields_and_the_command_its_flags(
     fails_cleanly(capsys, ["generate", tiny_run.run, *flags, "--out", tmp_path / "d.fasta"], f"error: {line}")
 
 
+# -- generation's helpers: library errors name fields, the command shows the same line as before -----
+HELPER_ERRORS = [
+    (
+        lambda gen, run: gen.region_from_sequences(run, ["s0"]),
+        ["-n", "3", "--region-ids", "s0"],
+        "generation.region_ids",
+        "a Gaussian region needs at least two sequences; for one sequence use a ball "
+        "(generation.region_ball ID generation.radius R)",
+        "--region-ids: a Gaussian region needs at least two sequences; for one sequence use a ball "
+        "(--region-ball ID --radius R)",
+    ),
+    (
+        lambda gen, run: gen.interpolate(run, "s0", "nope"),
+        ["--interpolate", "s0", "nope"],
+        "generation.interpolate",
+        "the region selection matches no training sequence: 'nope'",
+        "--interpolate: the region selection matches no training sequence: 'nope'",
+    ),
+    (
+        lambda gen, run: gen.region_ball(run, "nope", 1.0),
+        ["-n", "3", "--region-ball", "nope", "--radius", "1"],
+        "generation.region_ball",
+        "the region selection matches no training sequence: 'nope'",
+        "--region-ball: the region selection matches no training sequence: 'nope'",
+    ),
+    (
+        lambda gen, run: gen.region_coordinates([0.1], run.config.model.latent_dim),
+        ["-n", "3", "--region-coords", "0.1"],
+        "generation.region_coords",
+        "1 coordinates given but the run's latent space has 2 dimensions",
+        "--region-coords: 1 coordinates given but the run's latent space has 2 dimensions",
+    ),
+    (
+        lambda gen, run: gen.parse_phenotype_threshold("score >= q200"),
+        ["-n", "3", "--region-phenotype", "score >= q200", "--phenotypes", "table.csv"],
+        "generation.region_phenotype",
+        "quantile 'q200' in 'score >= q200' must lie between q0 and q100",
+        "--region-phenotype: quantile 'q200' in 'score >= q200' must lie between q0 and q100",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "flags", "field", "message", "line"),
+    HELPER_ERRORS,
+    ids=[case[2] for case in HELPER_ERRORS],
+)
+def test_generation_helpers_name_fields_and_the_command_its_flags(
+    tmp_path, capsys, tiny_run, call, flags, field, message, line
+):
+    from seqvae import load
+    from seqvae.analysis import generation as gen
+
+    with pytest.raises(ConfigError) as err:
+        call(gen, load(tiny_run.run))
+    assert (err.value.field, err.value.message, err.value.source) == (field, message, None)
+    out = tmp_path / "d.fasta"
+    fails_cleanly(capsys, ["generate", tiny_run.run, *flags, "--out", out], f"error: {line}", folder=tmp_path)
+
+
+def test_generation_value_checks_use_the_declared_constraints(tmp_path, capsys, tiny_run):
+    from seqvae import load
+    from seqvae.analysis import generation as gen
+
+    run = load(tiny_run.run)
+    calls = [
+        (lambda: gen.generate(run, 0), "generation.n", 0),
+        (lambda: gen.generate(run, 2, temperature=0.0), "generation.temperature", 0.0),
+        (lambda: gen.interpolate(run, "s0", "s1", steps=1), "generation.steps", 1),
+        (lambda: gen.region_from_sequences(run, ["s0", "s1"], scale=-1.0), "generation.region_scale", -1.0),
+        (lambda: gen.region_ball(run, "s0", -1.0), "generation.radius", -1.0),
+    ]
+    for call, field, bad in calls:
+        constraint = gen.GenerationOptions.constraints[field.split(".")[1]]
+        rule = constraint.inner if isinstance(constraint, Optional) else constraint
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert (err.value.field, err.value.message) == (field, f"{field}: {rule.reason(bad)}")
+    with pytest.raises(ConfigError) as err:
+        gen.GenerationOptions(n=3).validate(tmp_path / "d.csv")
+    assert (err.value.field, err.value.source) == ("generation.out", str(tmp_path / "d.csv"))
+    assert err.value.message == "generation.out is the FASTA file; the CSV and JSON are written beside it"
+    line = f"{tmp_path / 'd.csv'}: --out is the FASTA file; the CSV and JSON are written beside it"
+    fails_cleanly(
+        capsys, ["generate", tiny_run.run, "-n", "3", "--out", tmp_path / "d.csv"], f"error: {line}"
+    )
+
+
 def test_baseline_rules_name_fields_too(tmp_path, capsys, tiny_run):
     from seqvae.analysis.generation import GenerationOptions
 
@@ -389,6 +508,18 @@ def test_every_knob_default_passes_its_constraint():
     for case in KNOB_CASES:
         knob, key, _ = case.values
         assert knob.constraint.reason(knob.check(key, knob.default)) is None, key
+
+
+def test_a_knob_checks_with_its_constraint_and_normalises():
+    from seqvae.experiments.knobs import Knob
+
+    assert Knob(2, "int", 1).check("k", 3.0) == 3 and isinstance(Knob(1.0, "float").check("k", 2), float)
+    assert Knob([], "motifs").check("k", None) == [] and Knob([], "motifs").check("k", ((1, 2),)) == [[1, 2]]
+    assert Knob([1.0], "floats").check("k", (1, 2)) == [1.0, 2.0]
+    for knob, bad in ((Knob(2, "int", 1, 8), 0), (Knob("a", "choice", choices=("a", "b")), "c")):
+        with pytest.raises(ConfigError) as err:
+            knob.check("family.k", bad)
+        assert str(err.value) == f"family.k: {knob.constraint.reason(bad)}"
 
 
 @pytest.mark.parametrize(("knob", "key", "bad"), KNOB_CASES)

@@ -127,7 +127,7 @@ class Integer(Constraint):
         return "must be an integer"
 
     def bad_values(self) -> list[Any]:
-        bad: list[Any] = [1.5]
+        bad: list[Any] = ["abc", 1.5]
         if self.min is not None:
             bad.append(self.min - 1)
         if self.max is not None:
@@ -201,22 +201,27 @@ class Optional(Constraint):
 
 @dataclasses.dataclass(frozen=True)
 class ListOf(Constraint):
-    """A list of at least ``min_length`` values, each accepted by ``inner``."""
+    """A list of at least ``min_length`` values, each accepted by ``inner`` (and no two equal when
+    ``distinct``)."""
 
     inner: Constraint
     min_length: int = 0
+    distinct: bool = False
 
     def accepts(self, value: Any) -> bool:
         return (
             isinstance(value, list | tuple)
             and len(value) >= self.min_length
             and all(self.inner.accepts(v) for v in value)
+            and (not self.distinct or all(v not in value[:i] for i, v in enumerate(value)))
         )
 
     def describe(self) -> str:
         what = "a non-empty list" if self.min_length == 1 else "a list"
         if self.min_length > 1:
             what = f"a list of at least {self.min_length} values"
+        if self.distinct:
+            what += " of distinct values"
         inner = self.inner.describe().removeprefix("must be ").removeprefix("an ").removeprefix("a ")
         return f"must be {what}, each {inner}"
 
@@ -224,7 +229,32 @@ class ListOf(Constraint):
         bad: list[Any] = ["not-a-list", [v for v in self.inner.bad_values()[:1]]]
         if self.min_length >= 1:
             bad.append([])
+        if self.distinct:  # a repeated value the inner constraint accepts
+            good = self.inner.values[0] if isinstance(self.inner, OneOf) and self.inner.values else "x"
+            if self.inner.accepts(good):
+                bad.append([good, good])
         return bad
+
+
+@dataclasses.dataclass(frozen=True)
+class Section(Constraint):
+    """A nested section: an instance of the options class ``cls`` (``RunConfig.data``).
+
+    Only the section's type is checked here; its own fields are checked by its own
+    :meth:`Options.check`, which the owner calls (in its :meth:`Options.extra_checks`), so their
+    errors name ``section.name``.
+    """
+
+    cls: type
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, self.cls)
+
+    def describe(self) -> str:
+        return "must be a mapping of settings"
+
+    def bad_values(self) -> list[Any]:
+        return ["not-a-mapping"]
 
 
 @dataclasses.dataclass(frozen=True)

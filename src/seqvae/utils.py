@@ -43,13 +43,14 @@ def coerce_fields(instance: Any, section: str) -> None:
 
     Integers are accepted for floats, integral floats for integers, numeric strings for both
     (YAML reads ``1e-3`` as a string), and the string ``"null"`` for optional fields (TOML has
-    no null). Anything else raises :class:`~seqvae.errors.ConfigError` naming ``section.field``.
+    no null). Anything else raises :class:`~seqvae.errors.ConfigError` naming ``section.field``
+    (``field`` alone when ``section`` is empty: a config's top level).
     """
     hints = typing.get_type_hints(type(instance))
     for spec in dataclasses.fields(instance):
         if not spec.init:
             continue
-        name = f"{section}.{spec.name}"
+        name = f"{section}.{spec.name}" if section else spec.name  # "": a top level
         value = getattr(instance, spec.name)
         object.__setattr__(instance, spec.name, _coerce(value, hints[spec.name], name))  # frozen ones too
 

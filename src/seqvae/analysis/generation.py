@@ -43,7 +43,7 @@ from seqvae.io.atomic import atomic_open, write_json
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.models.vae import VAE
-from seqvae.options import Boolean, Check, Integer, Interval, Optional, Options, Text, register
+from seqvae.options import Boolean, Check, Constraint, Integer, Interval, Optional, Options, Text, register
 
 DECODINGS = ("sample", "argmax")
 
@@ -141,12 +141,12 @@ def _training_view(run) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return codes, weights, ids
 
 
-def select_training_rows(ids: list[str], selection: Any, source: str = "--region-ids") -> np.ndarray:
+def select_training_rows(ids: list[str], selection: Any, field: str = "generation.region_ids") -> np.ndarray:
     """Row indices of a selection among ``ids``.
 
     ``selection`` is a list of ids, or a boolean mask (or array of booleans) over ``ids``.
     Unknown ids, a mask of the wrong length, or a selection matching no sequence raise
-    :class:`InputError`.
+    :class:`~seqvae.errors.ConfigError` naming the option ``field`` that gave the selection.
     """
     is_mask = (isinstance(selection, np.ndarray) and selection.dtype == bool) or (
         isinstance(selection, list | tuple)
@@ -156,17 +156,17 @@ def select_training_rows(ids: list[str], selection: Any, source: str = "--region
     if is_mask:
         mask = np.asarray(selection, dtype=bool)
         if mask.shape != (len(ids),):
-            raise InputError(
+            raise ConfigError(
                 f"boolean selection has {mask.size} entries but the run has {len(ids)} training sequences",
-                source,
+                field=field,
             )
         rows = np.flatnonzero(mask)
         if rows.size == 0:
-            raise InputError("the region selection matches no training sequence", source)
+            raise ConfigError("the region selection matches no training sequence", field=field)
         return rows
     wanted = [str(v).strip() for v in selection if str(v).strip()]
     if not wanted:
-        raise InputError("the region selection matches no training sequence (no ids given)", source)
+        raise ConfigError("the region selection matches no training sequence (no ids given)", field=field)
     position = {name: i for i, name in enumerate(ids)}
     missing = [name for name in wanted if name not in position]
     if missing:
@@ -179,12 +179,12 @@ def select_training_rows(ids: list[str], selection: Any, source: str = "--region
             if found == 0
             else f"has ids not in the run's training set ({found} found)"
         )
-        raise InputError(f"the region selection {what}: {shown}", source)
+        raise ConfigError(f"the region selection {what}: {shown}", field=field)
     return np.unique(np.asarray([position[name] for name in wanted], dtype=np.int64))
 
 
 def region_from_sequences(
-    run, selection: Any, scale: float = 1.0, source: str = "--region-ids"
+    run, selection: Any, scale: float = 1.0, field: str = "generation.region_ids"
 ) -> LatentRegion:
     """A Gaussian fitted to the weighted latent means of chosen training sequences.
 
@@ -197,6 +197,8 @@ def region_from_sequences(
         phenotype threshold joined on ids).
     scale
         Multiplies the fitted standard deviations (covariance × scale²); 0 gives the mean only.
+    field
+        The option that gave the selection, which errors about it name (the CLI shows its flag).
 
     Notes
     -----
@@ -204,15 +206,14 @@ def region_from_sequences(
     weights w and latent means z. At least two sequences are needed (one sequence: use
     :func:`region_ball`).
     """
-    if scale < 0:
-        raise InputError(f"region scale must be >= 0, got {scale}", "--region-scale")
+    scale = _check_value("region_scale", scale)
     codes, weights, ids = _training_view(run)
-    rows = select_training_rows(ids, selection, source)
+    rows = select_training_rows(ids, selection, field)
     if rows.size < 2:
-        raise InputError(
+        raise ConfigError(
             "a Gaussian region needs at least two sequences; for one sequence use a ball "
-            "(--region-ball ID --radius R)",
-            source,
+            f"({_field('region_ball')} ID {_field('radius')} R)",
+            field=field,
         )
     means, _ = run.encode(codes[rows])
     means = means.astype(np.float64)
@@ -263,29 +264,33 @@ class PhenotypeThreshold:
         return self.quantile is not None or isinstance(self.value, float)
 
 
-def parse_phenotype_threshold(expression: str, source: str = "--region-phenotype") -> PhenotypeThreshold:
+def parse_phenotype_threshold(
+    expression: str, field: str = "generation.region_phenotype"
+) -> PhenotypeThreshold:
     """Parse ``COLUMN OP VALUE`` with OP in ``>= > <= < ==`` and VALUE a number, a quantile
     ``qNN`` (``q90`` = the 90th percentile, ``q2.5`` allowed) or, with ``==``, a label
     (quotes optional).
 
     Raises
     ------
-    InputError
-        When the expression does not have that form.
+    ConfigError
+        When the expression does not have that form; ``field`` names the option it came from.
     """
     match = _EXPRESSION.match(str(expression))
     usage = "expected COLUMN OP VALUE with OP one of >=, >, <=, <, == and VALUE a number or qNN, e.g. 'RE_norm >= q90'"
     if match is None or not match["column"] or not match["value"]:
-        raise InputError(f"cannot parse phenotype selector {expression!r}: {usage}", source)
+        raise ConfigError(f"cannot parse phenotype selector {expression!r}: {usage}", field=field)
     column, operator, text = match["column"].strip("'\" "), match["operator"], match["value"]
     # "score => 3" would otherwise read as column "score =": no comparison characters in names
     if any(ch in text or ch in column for ch in "<>=") or not column:
-        raise InputError(f"cannot parse phenotype selector {expression!r}: {usage}", source)
+        raise ConfigError(f"cannot parse phenotype selector {expression!r}: {usage}", field=field)
     quantile = _QUANTILE.match(text)
     if quantile is not None:
         percent = float(quantile["percent"])
         if not 0.0 <= percent <= 100.0:
-            raise InputError(f"quantile {text!r} in {expression!r} must lie between q0 and q100", source)
+            raise ConfigError(
+                f"quantile {text!r} in {expression!r} must lie between q0 and q100", field=field
+            )
         return PhenotypeThreshold(column, operator, None, percent / 100.0, expression)
     try:
         number = float(text)
@@ -294,10 +299,10 @@ def parse_phenotype_threshold(expression: str, source: str = "--region-phenotype
     if number is not None and np.isfinite(number):
         return PhenotypeThreshold(column, operator, number, None, expression)
     if operator != "==" or number is not None:
-        raise InputError(
+        raise ConfigError(
             f"cannot parse phenotype selector {expression!r}: {text!r} is not a number or a quantile "
             "qNN (labels can only be compared with ==)",
-            source,
+            field=field,
         )
     return PhenotypeThreshold(column, operator, text.strip("'\""), None, expression)
 
@@ -341,7 +346,7 @@ def select_by_phenotype(
     phenotypes: str | Path | pd.DataFrame,
     expression: str | PhenotypeThreshold,
     id_column: str = "id",
-    source: str = "--region-phenotype",
+    field: str = "generation.region_phenotype",
 ) -> PhenotypeSelection:
     """The sequences among ``ids`` whose phenotype passes a threshold such as ``RE_norm >= q90``.
 
@@ -356,19 +361,22 @@ def select_by_phenotype(
         ``COLUMN OP VALUE`` (:func:`parse_phenotype_threshold`). A quantile ``qNN`` is taken
         over the measured values among ``ids`` (unweighted); sequences without a value are
         never selected.
+    field
+        The option the expression came from, which errors about it name.
 
     Raises
     ------
+    ConfigError
+        Unparsable expression, or no sequence selected (naming ``field``).
     InputError
-        Unparsable expression, unknown column, a numeric comparison on a non-numeric column,
-        or no sequence selected.
+        Unknown column, or a numeric comparison on a non-numeric column (naming the table).
     """
     from seqvae.analysis.phenotypes import join_phenotypes, read_phenotype_table
 
     threshold = (
         expression
         if isinstance(expression, PhenotypeThreshold)
-        else parse_phenotype_threshold(expression, source)
+        else parse_phenotype_threshold(expression, field)
     )
     table_source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
     table = (
@@ -395,10 +403,10 @@ def select_by_phenotype(
             )
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         if n_measured == 0:
-            raise InputError(
+            raise ConfigError(
                 f"{threshold.expression!r} matches no training sequence: column {threshold.column!r} "
                 "has no value for any of them",
-                source,
+                field=field,
             )
         if threshold.quantile is not None:
             cutoff: float | str = float(np.quantile(numbers[measured], threshold.quantile))
@@ -428,9 +436,9 @@ def select_by_phenotype(
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         shown_cutoff = f" (= {cutoff:.4g})" if threshold.quantile is not None else ""
-        raise InputError(
+        raise ConfigError(
             f"{threshold.expression!r}{shown_cutoff} matches no training sequence ({shown_range})",
-            source,
+            field=field,
         )
     return PhenotypeSelection(mask=mask, threshold=threshold, cutoff=cutoff, n_measured=n_measured)
 
@@ -455,21 +463,22 @@ def region_from_phenotype(
     """
     _, _, ids = _training_view(run)
     selection = select_by_phenotype(ids, phenotypes, expression, id_column)
-    region = region_from_sequences(run, selection.mask, scale=scale, source="--region-phenotype")
+    region = region_from_sequences(run, selection.mask, scale=scale, field=_field("region_phenotype"))
     region.description = f"{region.description}; selected by {selection.describe()}"
     return region, selection
 
 
-def sequence_latent_mean(run, sequence_id: str, source: str = "--region-ball") -> np.ndarray:
-    """The latent mean of one training sequence, ``float64 [d]``."""
+def sequence_latent_mean(run, sequence_id: str, field: str = "generation.region_ball") -> np.ndarray:
+    """The latent mean of one training sequence, ``float64 [d]`` (an unknown id: a ConfigError
+    naming ``field``)."""
     codes, _, ids = _training_view(run)
-    rows = select_training_rows(ids, [sequence_id], source)
+    rows = select_training_rows(ids, [sequence_id], field)
     return run.encode(codes[rows])[0][0].astype(np.float64)
 
 
 def region_ball(run, sequence_id: str, radius: float) -> LatentRegion:
     """Uniform draws in the ball of ``radius`` around one training sequence's latent mean."""
-    _check_radius(radius)
+    radius = _check_value("radius", radius)
     center = sequence_latent_mean(run, sequence_id)
     return LatentRegion(
         "ball", center, radius=float(radius), description=f"ball of radius {radius:g} around {sequence_id}"
@@ -478,15 +487,15 @@ def region_ball(run, sequence_id: str, radius: float) -> LatentRegion:
 
 def region_coordinates(coordinates: Any, latent_dim: int, radius: float = 0.0) -> LatentRegion:
     """Uniform draws in the ball of ``radius`` around explicit coordinates (radius 0: the point)."""
-    _check_radius(radius)
+    radius = _check_value("radius", radius)
     center = np.asarray(coordinates, dtype=np.float64).reshape(-1)
     if center.size != latent_dim:
-        raise InputError(
+        raise ConfigError(
             f"{center.size} coordinates given but the run's latent space has {latent_dim} dimensions",
-            "--region-coords",
+            field=_field("region_coords"),
         )
     if not np.all(np.isfinite(center)):
-        raise InputError("coordinates must be finite numbers", "--region-coords")
+        raise ConfigError("coordinates must be finite numbers", field=_field("region_coords"))
     return LatentRegion(
         "ball",
         center,
@@ -495,17 +504,33 @@ def region_coordinates(coordinates: Any, latent_dim: int, radius: float = 0.0) -
     )
 
 
-def _check_radius(radius: float) -> None:
-    if not np.isfinite(radius) or radius < 0:
-        raise InputError(f"radius must be a finite number >= 0, got {radius}", "--radius")
+def _check_value(name: str, value: Any, constraint: Constraint | None = None) -> Any:
+    """``value`` (numpy scalars as Python numbers, an integral float as an integer for an integer
+    field) once the constraint of :class:`GenerationOptions`' field ``name`` accepts it (its
+    non-null rule; or ``constraint``), else a :class:`ConfigError` naming ``generation.name``.
+
+    The functions below check their own arguments with the options' declarations, so a library
+    call and ``seqvae generate`` reject a value in the same words.
+    """
+    rule = constraint or GenerationOptions.constraints[name]
+    if isinstance(rule, Optional):
+        rule = rule.inner
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(rule, Integer) and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    why = rule.reason(value)
+    if why is not None:
+        raise ConfigError(f"{_field(name)}: {why}", field=_field(name))
+    return value
 
 
 # -- decoding and scoring ------------------------------------------------------------------------
 def _check_decoding(decoding: str, temperature: float) -> None:
     if decoding not in DECODINGS:
         raise InputError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
-    if decoding == "sample" and not (np.isfinite(temperature) and temperature > 0):
-        raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+    if decoding == "sample":
+        _check_value("temperature", temperature)
 
 
 @torch.no_grad()
@@ -551,8 +576,7 @@ def sequence_elbo(
     batch_size: int = 2048,
 ) -> np.ndarray:
     """ELBO of each coded sequence under the model (``n_samples`` z draws each), ``float64 [N]``."""
-    if n_samples < 1:
-        raise InputError(f"ELBO samples must be >= 1, got {n_samples}", "--elbo-samples")
+    n_samples = _check_value("elbo_samples", n_samples, Integer(1))
     model.eval()
     device = model_device(model)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -855,8 +879,7 @@ def generate(
         z draws per design for its ELBO (0 skips it).
     """
     _check_sequence_run(run)
-    if not isinstance(n, int | np.integer) or n < 1:
-        raise InputError(f"the number of designs must be >= 1, got {n}", "-n")
+    n = _check_value("n", n)
     _check_decoding(decoding, temperature)
     d = run.config.model.latent_dim
     region = region or prior_region(d)
@@ -899,11 +922,10 @@ def interpolate(
     sequences A and B (``hamming_to_a``, ``hamming_to_b``).
     """
     _check_sequence_run(run)
-    if not isinstance(steps, int | np.integer) or steps < 2:
-        raise InputError(f"--steps must be >= 2, got {steps}", "--steps")
+    steps = _check_value("steps", steps)
     _check_decoding(decoding, temperature)
     codes_all, _, ids_all = _training_view(run)
-    rows = [select_training_rows(ids_all, [name], "--interpolate")[0] for name in (id_a, id_b)]
+    rows = [select_training_rows(ids_all, [name], _field("interpolate"))[0] for name in (id_a, id_b)]
     means, _ = run.encode(codes_all[rows])
     t = np.linspace(0.0, 1.0, steps)
     z = (1.0 - t)[:, None] * means[0][None, :].astype(np.float64) + t[:, None] * means[1][None, :]
@@ -1107,12 +1129,9 @@ def sample_potts(
     source
         Where the model came from (recorded in the metadata).
     """
-    if n < 1:
-        raise InputError(f"the number of samples must be >= 1, got {n}", "-n")
-    if sweeps < 1:
-        raise InputError(f"sweeps must be >= 1, got {sweeps}", "--sweeps")
-    if not temperature > 0:
-        raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+    n = _check_value("n", n)
+    sweeps = _check_value("sweeps", sweeps)
+    temperature = _check_value("temperature", temperature)
     if alphabet.size != model.n_states:
         raise InputError("the alphabet does not match the Potts model")
     generator = torch.Generator().manual_seed(int(seed))
@@ -1175,9 +1194,16 @@ def read_id_list(value: str | Path) -> list[str]:
 
 
 def check_fasta_target(out: str | Path) -> None:
-    """Refuse an output path that names one of the files written beside the FASTA."""
+    """Refuse an output path that names one of the files written beside the FASTA.
+
+    The error's ``source`` is the path and its ``field`` ``generation.out`` (the FASTA a
+    generated set is saved to; ``seqvae generate --out``).
+    """
     if Path(out).suffix.lower() in (TABLE_SUFFIX, SETTINGS_SUFFIX, FIGURE_SUFFIX):
-        raise InputError("--out is the FASTA file; the CSV and JSON are written beside it", out)
+        out_field = _field("out")
+        raise ConfigError(
+            f"{out_field} is the FASTA file; the CSV and JSON are written beside it", out, field=out_field
+        )
 
 
 def _ids_problem(value: Any) -> str | None:
@@ -1326,9 +1352,9 @@ class GenerationOptions(Options):
             A bad value of one field (``generation.n: must be …``), or fields that exclude each
             other or miss a partner, in one line naming the fields (``generation.argmax and
             generation.temperature exclude each other``) with ``field`` the one at fault.
-        InputError
-            An unreadable phenotype selector, or an ``out`` that names a file written beside the
-            FASTA.
+            An unreadable phenotype selector (``field``: ``generation.region_phenotype``), or an
+            ``out`` that names a file written beside the FASTA (``generation.out``, the path as
+            ``source``).
         """
         self.check()
         self._check_one_selector()

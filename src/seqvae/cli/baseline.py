@@ -9,8 +9,21 @@ from typing import Annotated
 import typer
 from rich.progress import TextColumn, TimeElapsedColumn
 
-from seqvae.cli.common import AlignmentArg, OverwriteOpt, ReferenceOpt, ThetaOpt, console, progress_bar
+from seqvae.cli.common import (
+    AlignmentArg,
+    OverwriteOpt,
+    ReferenceOpt,
+    ThetaOpt,
+    console,
+    fields_as_flags,
+    options_from_arguments,
+    progress_bar,
+)
 from seqvae.data.weights import DEFAULT_THETA
+
+#: the options section the Potts flags of ``baseline fit`` set; the fields without a flag (``None``)
+OPTIONS_SECTION = "potts"
+OPTION_FLAGS = {"scale_lambda_j": None, "tolerance": None, "block_rows": None, "bfloat16_gradient": None}
 
 baseline_app = typer.Typer(
     help="Classical baselines: site-independent and Potts models.", no_args_is_help=True
@@ -44,10 +57,13 @@ def baseline_fit(
     from seqvae.io.output_dirs import check_output_directory
     from seqvae.training.baselines import BASELINE_DIRECTORY, PottsSettings, fit_baseline
 
+    settings = options_from_arguments(PottsSettings, locals(), OPTION_FLAGS)
+    if model == "potts":  # the Potts flags are checked before any work; a site-independent fit ignores them
+        with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+            settings.validate()
     check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before reading the alignment
     aln = read_alignment(alignment, reference=reference)
     console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
-    settings = PottsSettings(lambda_h=lambda_h, lambda_j=lambda_j, max_iterations=max_iterations)
     with progress_bar(
         TextColumn(f"[bold]fitting {model}"), TextColumn("{task.fields[info]}"), TimeElapsedColumn()
     ) as bar:

@@ -193,21 +193,26 @@ def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
     (``--samples: scoring.samples: must be …``). An error about several fields names them in
     its text (``generation.argmax and generation.temperature exclude each other``): past a
     leading ``field:``, the fields of ``section`` in the text become their flags too
-    (``--temperature: --argmax and --temperature exclude each other``).
+    (``--temperature: --argmax and --temperature exclude each other``). One that has a source
+    already (a file: ``designs.csv: generation.out is the FASTA file; …``) keeps it, and only the
+    fields in its text become flags (``designs.csv: --out is the FASTA file; …``).
     """
+
+    def as_flags(text: str) -> str:
+        return re.sub(
+            rf"\b{re.escape(section)}\.\w+", lambda match: flag_of(match[0], flags) or match[0], text
+        )
+
     try:
         yield
     except ConfigError as err:
-        if err.source is None and err.field is not None and err.field.startswith(f"{section}."):
+        if err.field is not None and err.field.startswith(f"{section}."):
+            if err.source is not None:
+                raise ConfigError(as_flags(err.message), err.source, err.line, field=err.field) from None
             flag = flag_of(err.field, flags)
             if flag is not None:
                 head = f"{err.field}: " if err.message.startswith(f"{err.field}: ") else ""
-                body = re.sub(
-                    rf"\b{re.escape(section)}\.\w+",
-                    lambda match: flag_of(match[0], flags) or match[0],
-                    err.message[len(head) :],
-                )
-                raise ConfigError(head + body, flag, field=err.field) from None
+                raise ConfigError(head + as_flags(err.message[len(head) :]), flag, field=err.field) from None
         raise
 
 

@@ -1,7 +1,8 @@
 """One declared config value of an experiment: default, kind, limits and its check.
 
 A knob is the experiments' spelling of an option; :attr:`Knob.constraint` is the same rule as
-a :mod:`seqvae.options` constraint, from which ``tests/test_options.py`` builds bad values.
+a :mod:`seqvae.options` constraint, from which ``tests/test_options.py`` builds bad values, and
+:meth:`Knob.check` checks a value with that constraint (no checking code of its own).
 """
 
 from __future__ import annotations
@@ -32,74 +33,26 @@ class Knob:
     help: str = ""
 
     def check(self, key: str, value: Any) -> Any:
-        """The value (normalised: ints stay ints, lists become lists) or an InputError naming ``key``."""
+        """The value, normalised, once :attr:`constraint` accepts it; else a ConfigError naming ``key``.
 
-        def fail(why: str) -> None:
-            raise ConfigError(f"{key}: {why} (got {value!r})", field=key)
-
-        def number(v: Any, integer: bool) -> Any:
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                fail("must be an integer" if integer else "must be a number")
-            if integer and not (isinstance(v, int) or float(v).is_integer()):
-                fail("must be an integer")
-            if not math.isfinite(float(v)):
-                fail("must be finite")
-            v = int(v) if integer else float(v)
-            if self.minimum is not None and v < self.minimum:
-                fail(f"must be >= {_plain(self.minimum)}")
-            if self.maximum is not None and v > self.maximum:
-                fail(f"must be <= {_plain(self.maximum)}")
-            return v
-
-        if self.kind == "int":
-            return number(value, True)
-        if self.kind == "float":
-            return number(value, False)
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                fail("must be true or false")
-            return value
-        if self.kind == "str":
-            if not isinstance(value, str):
-                fail("must be a string")
-            return value
-        if self.kind == "choice":
-            if value not in self.choices:
-                fail(f"must be one of {list(self.choices)}")
-            return value
-        if self.kind in ("floats", "ints", "floats_or_null"):
-            if value is None and self.kind == "floats_or_null":
-                return None
-            if not isinstance(value, list | tuple) or not value:
-                fail("must be a non-empty list")
-            return [number(v, self.kind == "ints") for v in value]
-        if self.kind == "strs":
-            if not isinstance(value, list | tuple) or not value or any(not isinstance(v, str) for v in value):
-                fail("must be a non-empty list of names")
-            for v in value:
-                if self.choices and v not in self.choices:
-                    fail(f"unknown name {v!r}; choose from {list(self.choices)}")
-            if len(set(value)) != len(value):
-                fail("repeated name")
-            return list(value)
+        Normalised: an integral float is an integer for ``int``/``ints``, an integer a float for
+        ``float``/``floats``, lists are new lists, ``motifs`` null is ``[]``.
+        """
+        candidate = self._numbers(value)
+        why = self.constraint.reason(candidate)
+        if why is not None:
+            raise ConfigError(f"{key}: {why}", field=key)
         if self.kind == "motifs":
-            if value is None:
-                return []
-            if not isinstance(value, list | tuple):
-                fail("must be a list of [start, length] pairs (1-based start)")
-            motifs = []
-            for item in value:
-                if (
-                    not isinstance(item, list | tuple)
-                    or len(item) != 2
-                    or any(isinstance(v, bool) or not isinstance(v, int) for v in item)
-                ):
-                    fail("must be a list of [start, length] integer pairs (1-based start)")
-                if item[0] < 1 or item[1] < 1:
-                    fail("motif start (1-based) and length must be >= 1")
-                motifs.append([int(item[0]), int(item[1])])
-            return motifs
-        raise AssertionError(f"unknown knob kind {self.kind}")  # pragma: no cover
+            return [] if candidate is None else [[int(start), int(length)] for start, length in candidate]
+        return list(candidate) if isinstance(candidate, list | tuple) else candidate
+
+    def _numbers(self, value: Any) -> Any:
+        """``value`` with its numbers as the knob reads them (anything else unchanged, for the check)."""
+        if self.kind in ("int", "float"):
+            return _number(value, self.kind == "int")
+        if self.kind in ("ints", "floats", "floats_or_null") and isinstance(value, list | tuple):
+            return [_number(v, self.kind == "ints") for v in value]
+        return value
 
     @property
     def constraint(self) -> Constraint:
@@ -125,23 +78,40 @@ class Knob:
         if self.kind == "floats_or_null":
             return Optional(ListOf(number(False), min_length=1))
         if self.kind == "strs":
-            return ListOf(OneOf(tuple(self.choices)) if self.choices else Text(), min_length=1)
+            return ListOf(OneOf(tuple(self.choices)) if self.choices else Text(), min_length=1, distinct=True)
         if self.kind == "motifs":
             return Check(
-                lambda v: _reason(self, v),
-                "a list of [start, length] integer pairs (1-based start)",
+                _motifs_problem,
+                "must be null or a list of [start, length] integer pairs (1-based start)",
                 ("x", [[0, 4]], [[1]], [[1.5, 2]]),
             )
         raise AssertionError(f"unknown knob kind {self.kind}")  # pragma: no cover
 
 
-def _reason(knob: Knob, value: Any) -> str | None:
-    try:
-        knob.check("value", value)
-    except ConfigError as err:
-        return err.message.removeprefix("value: ")
+def _number(value: Any, integer: bool) -> Any:
+    """An integral float as an integer (``integer``) or an integer as a float; else ``value``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if integer and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not integer and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _motifs_problem(value: Any) -> str | None:
+    """Why ``value`` is not null or a list of ``[start, length]`` integer pairs, both >= 1."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        return f"must be a list of [start, length] pairs (1-based start) (got {value!r})"
+    for item in value:
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in item)
+        ):
+            return f"must be a list of [start, length] integer pairs (1-based start) (got {value!r})"
+        if item[0] < 1 or item[1] < 1:
+            return f"motif start (1-based) and length must be >= 1 (got {value!r})"
     return None
-
-
-def _plain(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)

@@ -20,6 +20,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from seqvae.io.atomic import atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
+from seqvae.options import Boolean, Integer, Interval, Options, register
 from seqvae.training import run_directory as files
 
 BASELINE = "baseline.json"
@@ -91,8 +93,9 @@ def fit_site_independent(
 
 
 # -- Potts -----------------------------------------------------------------------------------
+@register
 @dataclass
-class PottsSettings:
+class PottsSettings(Options):
     """Pseudo-likelihood fit settings (plmc / EVcouplings defaults).
 
     Parameters
@@ -112,6 +115,8 @@ class PottsSettings:
         Compute the couplings' gradient ``X^T R`` (one-hot ``X`` times residuals ``R``) in
         bfloat16: the one-hots are exact, the residuals keep ~3 significant digits, and on CPUs
         with AMX/AVX-512 the product is ~5x faster. The objective itself stays float32.
+
+    Errors name ``potts.<field>``; ``seqvae baseline fit`` reports them against its flags.
     """
 
     lambda_h: float = 0.01
@@ -122,14 +127,20 @@ class PottsSettings:
     block_rows: int = 2048
     bfloat16_gradient: bool = True
 
+    section: ClassVar[str] = "potts"
+    constraints: ClassVar[dict] = {
+        "lambda_h": Interval(0.0),
+        "lambda_j": Interval(0.0),
+        "scale_lambda_j": Boolean(),
+        "max_iterations": Integer(1),
+        "tolerance": Interval(0.0),
+        "block_rows": Integer(1),
+        "bfloat16_gradient": Boolean(),
+    }
+
     def validate(self) -> PottsSettings:
-        if self.lambda_h < 0 or self.lambda_j < 0:
-            raise InputError("lambda_h and lambda_j must be >= 0")
-        if self.max_iterations < 1:
-            raise InputError(f"max_iterations must be >= 1, got {self.max_iterations}")
-        if self.block_rows < 1:
-            raise InputError(f"block_rows must be >= 1, got {self.block_rows}")
-        return self
+        """Every field against its constraint; a :class:`~seqvae.errors.ConfigError` naming it."""
+        return self.check()
 
 
 def _deduplicate(codes: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

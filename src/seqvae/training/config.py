@@ -18,11 +18,13 @@ from seqvae.models.vae import ModelConfig
 from seqvae.options import (
     Boolean,
     Check,
+    Constraint,
     Integer,
     Interval,
     OneOf,
     Optional,
     Options,
+    Section,
     Text,
     register,
     suggest,
@@ -179,9 +181,34 @@ class TrainingConfig(Options):
         return self.check()
 
 
+class _PresetName(Constraint):
+    """A preset's name (a key of :data:`PRESETS`) or null, with "did you mean" for a typo."""
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or (isinstance(value, str) and value in PRESETS)
+
+    def describe(self) -> str:
+        return f"must be one of {tuple(PRESETS)} or null"
+
+    def reason(self, value: Any) -> str | None:
+        if self.accepts(value):
+            return None
+        return f"{self.describe()} (got {value!r}){suggest(str(value), list(PRESETS))}"
+
+    def bad_values(self) -> list[Any]:
+        return ["fitnes", 3]
+
+
+@register
 @dataclass
-class RunConfig:
-    """Everything that defines a training run. ``seed`` is the one seed entry point."""
+class RunConfig(Options):
+    """Everything that defines a training run. ``seed`` is the one seed entry point.
+
+    The top level of a config: its sections (``data``, ``model``, ``training``, each an options
+    class of its own) and the scalar fields ``seed`` and ``preset``. Its ``section`` is empty, so
+    errors name top-level fields bare (``seed: must be an integer >= 0 (got -1)``) and the
+    sections' fields as ``section.name``.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -189,14 +216,17 @@ class RunConfig:
     seed: int = 0
     preset: str | None = None
 
-    def validate(self) -> RunConfig:
-        for name, cls in (("data", DataConfig), ("model", ModelConfig), ("training", TrainingConfig)):
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"{name}: must be a mapping of settings", field=name)
-        if self.preset is not None and self.preset not in PRESETS:
-            raise ConfigError(
-                f"preset: unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}", field="preset"
-            )
+    section: ClassVar[str] = ""
+    constraints: ClassVar[dict] = {
+        "data": Section(DataConfig),
+        "model": Section(ModelConfig),
+        "training": Section(TrainingConfig),
+        "seed": Integer(0),
+        "preset": _PresetName(),
+    }
+
+    def extra_checks(self, prefix: str) -> None:
+        """Each section's own checks (the model's length and input size come from the data later)."""
         self.data.validate()
         coerce_fields(self.model, "model")
         # length/alphabet are filled in from the data at training time; check the rest here
@@ -207,9 +237,10 @@ class RunConfig:
             model.input_dim = 1
         model.validate()
         self.training.validate()
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ConfigError(f"seed: must be a non-negative integer (got {self.seed!r})", field="seed")
-        return self
+
+    def validate(self) -> RunConfig:
+        """The top-level fields against their constraints, then every section; returns ``self``."""
+        return self.check()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,10 +252,15 @@ class RunConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, data: Any, prefix: str | None = None) -> RunConfig:
+        """A config from its dict (``config.json``'s layout); an unknown key says "did you mean".
+
+        ``prefix`` is accepted for the :class:`~seqvae.options.Options` interface; the top level
+        has none.
+        """
         if not isinstance(data, dict):
             raise ConfigError("a config must be a mapping of sections")
-        sections = ("data", "model", "training", "seed", "preset")
+        sections = tuple(cls.field_names())
         unknown = [k for k in data if k not in sections]
         if unknown:
             raise ConfigError(
