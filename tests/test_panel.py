@@ -125,6 +125,27 @@ def test_panel_in_parallel_equals_sequential(tmp_path, capsys):
         pd.testing.assert_frame_equal(first, second)
 
 
+def test_panel_row_of_the_vae_and_potts_mean(tmp_path, capsys):
+    """With both fitted, a row scores the mean of the seed-0 VAE's and the Potts model's scores."""
+    panel = _write_panel(tmp_path)
+    out = tmp_path / "out"
+    args = ["benchmark-dms", "--panel", str(panel), "--out", str(out), "--models", "potts,vae"]
+    assert main([*args, "--potts-iterations", "3", "--samples", "2", *TINY_VAE]) == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "panel.csv")
+    assert list(table["model"]) == ["potts", "vae (seed 0)", "vae (seed 0) + potts"]
+    folder = out / "tinyBLAT"
+    vae, potts, mean = (
+        pd.read_csv(folder / f"scores_{k}.csv") for k in ("vae_seed0", "potts", "vae_seed0_potts")
+    )
+    scored = mean["score"].notna()
+    assert scored.sum() == 5 and (vae["score"].notna() == scored).all()
+    expected = (vae["score"] + potts["score"]) / 2
+    assert (mean.loc[scored, "score"] - expected[scored]).abs().max() < 1e-4
+    assert (mean.loc[scored, "score"] - vae.loc[scored, "score"]).abs().max() > 1e-6  # not one member
+    row = table.iloc[2]
+    assert row["train_s"] == pytest.approx(table.iloc[0]["train_s"] + table.iloc[1]["train_s"], rel=1e-4)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
