@@ -115,7 +115,8 @@ def test_variance_learning_rate_moves_the_log_variances_faster():
             model.loss(_codes(16, seed=step), step=step, n_eff=50.0).total.backward()
             optimiser.step()
         return max(
-            float((p - b).abs().max()) for p, b in zip(model.decoder_log_variances(), before, strict=True)
+            float((p.detach() - b).abs().max())
+            for p, b in zip(model.decoder_log_variances(), before, strict=True)
         )
 
     groups = parameter_groups(_model(decoder_bayesian=True), 0.0, 50.0, 0.05)
