@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import FiguresOpt, SeedOpt, ThetaOpt, console, fields_as_flags, stdout
+from seqvae.cli.common import (
+    FiguresOpt,
+    SeedOpt,
+    ThetaOpt,
+    console,
+    fields_as_flags,
+    options_from_arguments,
+    stdout,
+)
 from seqvae.data.weights import DEFAULT_THETA
 
 #: the options section this command's flags set, and the flags not spelt ``--field-name``
@@ -103,16 +111,7 @@ def evaluate_samples_command(
     from seqvae.analysis.sample_evaluation import EvaluationOptions, evaluate_sample_files
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
-        options = EvaluationOptions(
-            weighting=weighting,
-            theta=theta,
-            include_gaps=include_gaps,
-            r20_sets=r20_sets,
-            r20_flat=r20_flat,
-            max_pairs=max_pairs,
-            seed=seed,
-            coverage_threshold=coverage_threshold,
-        ).validate()
+        options = options_from_arguments(EvaluationOptions, locals(), OPTION_FLAGS).validate()
     with console.status("evaluating samples"):
         result = evaluate_sample_files(
             designs, reference, options, training=training, run=run_dir, alphabet=alphabet, family=family

@@ -19,6 +19,7 @@ from seqvae.cli.common import (
     SeedOpt,
     console,
     fields_as_flags,
+    options_from_arguments,
     progress_bar,
     read_alignment_with_labels,
 )
@@ -123,29 +124,7 @@ def sca(
     from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
-        options = SCAOptions(
-            initial_column_gaps=initial_column_gaps,
-            max_sequence_gaps=max_sequence_gaps,
-            min_identity=min_identity,
-            max_identity=max_identity,
-            bounds=bounds,
-            filter_weight_identity=filter_weight_identity,
-            weight_identity=weight_identity,
-            max_column_gaps=max_column_gaps,
-            pseudocount=pseudocount,
-            pair_regularisation=pair_regularisation,
-            n_randomisations=randomisations,
-            significance_std=significance_std,
-            n_stability_seeds=stability_seeds,
-            n_components=components,
-            max_components=max_components,
-            ica_learning_rate=ica_learning_rate,
-            ica_iterations=ica_iterations,
-            ica_tolerance=ica_tolerance,
-            sector_quantile=sector_quantile,
-            sector_cutoff=sector_cutoff,
-            seed=seed,
-        ).validate()
+        options = options_from_arguments(SCAOptions, locals(), OPTION_FLAGS).validate()
     published_sets = read_published_sectors(published) if published is not None else None
     aln, labels = read_alignment_with_labels(alignment, reference, pdb, chain)
     with progress_bar() as bar:
