@@ -146,3 +146,10 @@ def test_a_dictionary_run_saves_loads_and_scores(tiny_run, tmp_path):
     z = torch.zeros(2, model.config.latent_dim)
     with torch.no_grad():
         assert torch.equal(model.log_likelihood(codes, z), run.model.eval().log_likelihood(codes, z))
+
+
+def test_step_flops_count_the_dictionary_product_once_per_step():
+    plain, mixed = VAE(_model().config), VAE(_model(output_dictionary=4).config)
+    extra = {batch: mixed.flops_per_step(batch) - plain.flops_per_step(batch) for batch in (8, 64)}
+    # forming the [H, L·S] weight from [H, L, K] @ [K, S]: 6·H·L·S·K, the same for every batch size
+    assert extra == {8: 6.0 * 12 * LENGTH * STATES * 4, 64: 6.0 * 12 * LENGTH * STATES * 4}

@@ -208,7 +208,9 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
 
     Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight gradients);
     the first-layer embedding lookup of coded sequences: B·L·H additions each way.
-    Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound.
+    Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound. An
+    output dictionary (``output_dictionary = K``) adds the product that forms the output weight,
+    ``[H, L, K] @ [K, S]``, once per step whatever the batch: 2·H·L·K·S forward, twice that backward.
     """
     likelihood = make_likelihood(config)
     first = likelihood.first_layer_flops(batch_size, config.encoder_hidden[0])
@@ -219,7 +221,8 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
         *itertools.pairwise([config.latent_dim, *config.decoder_hidden]),
         (config.decoder_hidden[-1], output),
     ]
-    return first + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
+    dictionary = 6.0 * config.decoder_hidden[-1] * output * config.output_dictionary
+    return first + dictionary + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
 
 
 class BayesianLinear(nn.Linear):
