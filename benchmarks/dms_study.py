@@ -54,6 +54,32 @@ VARIANTS: dict[str, dict] = {
     "bayes_lv6_vlr10": {**_BAYES_LV6, "training.variance_learning_rate": 1e-2},
     "no_validation": {**_SHIPPED, "training.validation_fraction": 0.0},
     "warmup1500": {**_SHIPPED, "model.warmup_steps": 1500},
+    # session 6: smaller batches over the same epochs, the variational decoder trained longer,
+    # a wider encoder or latent
+    "batch128": {
+        **_SHIPPED,
+        "training.batch_size": 128,
+        "training.max_steps": 3000,
+        "model.warmup_steps": 2000,
+    },
+    "batch64": {
+        **_SHIPPED,
+        "training.batch_size": 64,
+        "training.max_steps": 6000,
+        "model.warmup_steps": 4000,
+    },
+    "bayes_lv6_vlr10_4500": {
+        **_BAYES_LV6,
+        "training.variance_learning_rate": 1e-2,
+        "training.max_steps": 4500,
+    },
+    "bayes_lv6_vlr30_3000": {
+        **_BAYES_LV6,
+        "training.variance_learning_rate": 3e-2,
+        "training.max_steps": 3000,
+    },
+    "encoder1024": {**_SHIPPED, "model.encoder_hidden": [1024, 1024]},
+    "latent50": {**_SHIPPED, "model.latent_dim": 50},
 }
 
 
