@@ -185,3 +185,32 @@ def test_panel_reference_sequence_that_does_not_align(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not align" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_depth_benchmark_subsamples_keep_the_reference_first(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.dms_depth import subsample_alignment
+
+    from seqvae.io.alignment_formats import read_records
+
+    def rows(path):
+        return [(r.id, r.header, r.text) for r in read_records(path).records]
+
+    (protein,) = load_panel(_write_panel(tmp_path))
+    original = rows(protein.alignment)
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+    first = subsample_alignment(protein, 5, seed=0, folder=tmp_path / "a")
+    assert first.suffix == protein.alignment.suffix
+    sampled = rows(first)
+    # the reference row first, then 5 distinct other rows of the original in the file's order
+    assert len(sampled) == 6 and sampled[0] == original[0]
+    positions = [original.index(row) for row in sampled[1:]]
+    assert positions == sorted(set(positions)) and 0 not in positions
+    # the same seed draws the same rows, another seed other rows
+    assert rows(subsample_alignment(protein, 5, seed=0, folder=tmp_path / "b")) == sampled
+    assert rows(subsample_alignment(protein, 5, seed=1, folder=tmp_path / "c")) != sampled
+    assert subsample_alignment(protein, len(original) - 1, seed=0, folder=tmp_path) is None
