@@ -33,6 +33,8 @@ VARIANTS: dict[str, dict] = {
     "l2_c1000": {"model.decoder_l2": 1000.0, "model.decoder_l2_scaling": "constant"},
     "l2_sqrt20": {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"},
     "l2_sqrt30": {"model.decoder_l2": 30.0, "model.decoder_l2_scaling": "sqrt_neff"},
+    # session 6: c = 0.08 L sqrt(N_eff), the shipped prior since (the same c as l2_sqrt20 at L = 250)
+    "l2_residues": {"model.decoder_l2": 0.08, "model.decoder_l2_scaling": "sqrt_neff_length"},
     "l2_sqrt20_fb": {
         "model.decoder_l2": 20.0,
         "model.decoder_l2_scaling": "sqrt_neff",

@@ -66,6 +66,20 @@ def test_prior_strength_follows_sqrt_neff():
     assert {id(p) for p in groups[1]["params"]} == {id(w) for w in model.decoder_weight_matrices()}
 
 
+def test_prior_strength_follows_the_residues_of_the_family():
+    # c = k L sqrt(N_eff): against a reconstruction summed over N_eff L residues the prior's
+    # weight is k / sqrt(N_eff) whatever the length
+    long, short = (
+        _config(length=length, decoder_l2=0.08, decoder_l2_scaling="sqrt_neff_length") for length in (250, 80)
+    )
+    assert long.decoder_prior_coefficient(2500.0) * 2500.0 == pytest.approx(0.08 * 250 * 50.0)
+    assert short.decoder_prior_coefficient(2500.0) * 2500.0 == pytest.approx(0.08 * 80 * 50.0)
+    for n_eff in (100.0, 2500.0):
+        ratio = long.decoder_prior_coefficient(n_eff) / (250 * 1.0)
+        assert short.decoder_prior_coefficient(n_eff) / 80 == pytest.approx(ratio)
+        assert ratio == pytest.approx(0.08 / math.sqrt(n_eff))
+
+
 def test_variational_decoder_samples_in_training_and_uses_means_in_eval():
     torch.manual_seed(0)
     model = VAE(_config(decoder_bayesian=True, decoder_logvar_init=-4.0))

@@ -37,7 +37,7 @@ ACTIVATIONS = {
 LIKELIHOODS = tuple(LIKELIHOOD_CLASSES)  # categorical, gaussian, negative_binomial
 REGULARISERS = ("kl", "mmd")
 KERNELS = ("imq", "rbf")
-DECODER_L2_SCALINGS = ("constant", "sqrt_neff")
+DECODER_L2_SCALINGS = ("constant", "sqrt_neff", "sqrt_neff_length")
 
 
 @register
@@ -82,7 +82,10 @@ class ModelConfig(Options):
         ``constant``: c is ``decoder_l2`` whatever the data. ``sqrt_neff``: the prior follows the
         family's depth, c = ``decoder_l2`` · √N_eff (per sequence ``decoder_l2`` · ½‖W‖² / √N_eff):
         a shallow family gets a weaker prior than a deep one, in absolute terms a stronger one
-        relative to its data.
+        relative to its data. ``sqrt_neff_length``: c = ``decoder_l2`` · L · √N_eff, so the
+        prior's weight against the reconstruction term, a sum over N_eff · L residues, falls as
+        1 / √N_eff whatever the length L (with ``sqrt_neff`` a short family's shared decoder
+        layers are regularised as if it were long, and its latent collapses).
     decoder_group_sparsity
         Strength g of a group-sparsity prior on the output layer (DeepSequence's idea that a
         hidden unit speaks to few positions): g · Σ_{l,h} ‖W_{l·,h}‖₂ / N_eff per sequence, one
@@ -185,8 +188,8 @@ class ModelConfig(Options):
 
     def decoder_prior_coefficient(self, n_eff: float) -> float:
         """Per-sequence coefficient of ½‖W‖² of the decoder prior for a family of ``n_eff``
-        effective sequences: c / N_eff, with c = ``decoder_l2`` (constant) or
-        ``decoder_l2`` · √N_eff (sqrt_neff)."""
+        effective sequences: c / N_eff, with c = ``decoder_l2`` (constant),
+        ``decoder_l2`` · √N_eff (sqrt_neff) or ``decoder_l2`` · L · √N_eff (sqrt_neff_length)."""
         return self._per_sequence(self.decoder_l2, n_eff)
 
     def group_sparsity_coefficient(self, n_eff: float) -> float:
@@ -200,6 +203,8 @@ class ModelConfig(Options):
         n_eff = max(float(n_eff), 1.0)
         if self.decoder_l2_scaling == "sqrt_neff":
             return strength / math.sqrt(n_eff)
+        if self.decoder_l2_scaling == "sqrt_neff_length":
+            return strength * self.length / math.sqrt(n_eff)
         return strength / n_eff
 
 

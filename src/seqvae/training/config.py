@@ -337,10 +337,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # Mutation effects (chosen on the DMS panel BLAT / avGFP / PDZ3, see benchmarks/RESULTS.md):
     # z = 30, gaps masked, an embedding-lookup encoder 512-256, decoder 256-512, a Gaussian prior
-    # on the decoder weights whose strength follows the family's depth, c = 20 * sqrt(N_eff)
-    # (c ~ 970 on BLAT, ~220 on the shallow avGFP, where the former constant c = 1000 collapsed
-    # the posterior), KL warm-up, 1,500 steps of batch 256 (~3-5 CPU-minutes), and the kept
-    # weights are a moving average of the iterates (decay 0.995: BLAT +0.003, avGFP +0.003,
+    # on the decoder weights whose strength follows the family's size in residues,
+    # c = 0.08 * L * sqrt(N_eff) (c ~ 980 on BLAT; ~180 on the shallow avGFP, where the former
+    # constant c = 1000 collapsed the posterior; ~400 on the short PDZ3, whose latent the former
+    # c = 20 * sqrt(N_eff) nearly collapsed, and did collapse on subsampled copies), KL warm-up,
+    # 1,500 steps of batch 256 (~3-5 CPU-minutes), and the kept weights are a moving average of the iterates (decay 0.995: BLAT +0.003, avGFP +0.003,
     # PDZ3 -0.001 on the panel study). Limited by steps, not wall time, so a busy machine gives
     # the same model, only later.
     "fitness": {
@@ -353,8 +354,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "regulariser": "kl",
             "beta": 1.0,
             "warmup_steps": 1000,
-            "decoder_l2": 20.0,
-            "decoder_l2_scaling": "sqrt_neff",
+            "decoder_l2": 0.08,
+            "decoder_l2_scaling": "sqrt_neff_length",
         },
         "training": {
             "batch_size": 256,
