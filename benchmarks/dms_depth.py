@@ -6,8 +6,9 @@ drawn at random with the seed), and the subsampled families go through the panel
 proteins of their own: the site-independent model and the VAE of the shipped preset, trained,
 scored on the same scan and evaluated. The alignment is the only thing that changes, so a
 column of the table is the preset's ρ as a function of the family's depth (N_eff is recomputed
-on every subsample). Nothing is tuned here: this is a check of the depth rule of the decoder's
-prior (c = 20·√N_eff), on the same protein and assay.
+on every subsample). Nothing is tuned here: this is a check of how the decoder's prior follows
+the family (c = 0.08·L·√N_eff since session 6; the former c = 20·√N_eff collapsed PDZ3's copies),
+on the same protein and assay.
 
     python benchmarks/dms_depth.py --proteins BLAT,PDZ3 --sizes 250,1000,3000 --out runs/depth --jobs 2
 
@@ -38,16 +39,15 @@ def subsample_alignment(protein: PanelProtein, size: int, seed: int, folder: Pat
     without replacement; the file's order is kept) and return the file's path (``None``: the
     alignment has no more than ``size`` other rows)."""
     records = read_records(protein.alignment).records
-    ids = [record.id for record in records]
-    reference = ids.index(protein.reference) if protein.reference else 0
-    others = np.array([i for i in range(len(records)) if i != reference])
+    reference = [r.id for r in records].index(protein.reference) if protein.reference else 0
+    others = np.delete(np.arange(len(records)), reference)
     if size >= others.size:
         return None
     chosen = np.random.default_rng(seed).choice(others, size=size, replace=False)
     rows = [reference, *sorted(int(i) for i in chosen)]
     # the original's format, written uncompressed (PF00595_mgap6.fasta.gz: .fasta)
-    plain = protein.alignment.with_suffix("") if protein.alignment.suffix == ".gz" else protein.alignment
-    suffix = plain.suffix
+    source = protein.alignment
+    suffix = (source.with_suffix("") if source.suffix == ".gz" else source).suffix
     path = folder / f"{protein.name}_n{size}{suffix}"
     with atomic_open(path) as handle:
         for i in rows:

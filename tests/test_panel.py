@@ -188,10 +188,6 @@ def test_panel_reference_sequence_that_does_not_align(tmp_path, capsys):
 
 
 def test_depth_benchmark_subsamples_keep_the_reference_first(tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.dms_depth import subsample_alignment
 
     from seqvae.io.alignment_formats import read_records
