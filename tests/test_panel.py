@@ -118,6 +118,12 @@ def test_panel_in_parallel_equals_sequential(tmp_path, capsys):
         "vae ensemble of 2",
     ]
     pd.testing.assert_series_equal(tables[0]["spearman"], tables[1]["spearman"])
+    summary = pd.read_csv(tmp_path / "jobs1" / "panel_summary.csv")
+    assert list(summary["model"]) == ["site-independent", "vae seed mean", "vae ensemble of 2"]
+    seeds = tables[0]["spearman"].iloc[1:3]
+    assert summary.loc[1, "tinyBLAT"] == pytest.approx(seeds.mean(), abs=1e-6)
+    assert summary.loc[1, "seeds"] == 2
+    assert "| vae seed mean (2 seeds; sd " in (tmp_path / "jobs1" / "panel.md").read_text()
     for seed in (0, 1):
         first, second = (
             pd.read_csv(tmp_path / f"jobs{j}" / "tinyBLAT" / f"scores_vae_seed{seed}.csv") for j in (1, 2)
@@ -144,6 +150,37 @@ def test_panel_row_of_the_vae_and_potts_mean(tmp_path, capsys):
     assert (mean.loc[scored, "score"] - vae.loc[scored, "score"]).abs().max() > 1e-6  # not one member
     row = table.iloc[2]
     assert row["train_s"] == pytest.approx(table.iloc[0]["train_s"] + table.iloc[1]["train_s"], rel=1e-4)
+
+
+def test_panel_summary_folds_seeds_and_averages_over_proteins():
+    from seqvae.workflows.dms_panel import panel_summary
+
+    table = pd.DataFrame(
+        {
+            "protein": ["A", "A", "A", "A", "B", "B", "B"],
+            "model": [
+                "potts",
+                "vae (seed 0)",
+                "vae (seed 1)",
+                "vae (seed 2)",
+                "vae (seed 0)",
+                "vae (seed 1)",
+                "vae (seed 2)",
+            ],
+            "spearman": [0.7, 0.60, 0.62, 0.64, 0.40, 0.50, 0.45],
+        }
+    )
+    summary = panel_summary(table).set_index("model")
+    assert list(summary.index) == ["potts", "vae seed mean"]
+    seeds = summary.loc["vae seed mean"]
+    assert seeds["A"] == pytest.approx(0.62) and seeds["B"] == pytest.approx(0.45)
+    assert seeds["panel mean"] == pytest.approx(0.535)
+    assert seeds["seeds"] == 3
+    assert seeds["seed_sd"] == pytest.approx((0.02 + 0.05) / 2)
+    assert seeds["seed_min"] == pytest.approx((0.60 + 0.40) / 2)
+    assert seeds["seed_max"] == pytest.approx((0.64 + 0.50) / 2)
+    # a model scored on one protein only: its panel mean is over that protein
+    assert summary.loc["potts", "panel mean"] == pytest.approx(0.7) and pd.isna(summary.loc["potts", "B"])
 
 
 @pytest.mark.parametrize(

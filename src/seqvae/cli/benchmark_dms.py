@@ -67,7 +67,8 @@ def benchmark_dms(
         typer.Option(
             "--panel",
             help="A panel file (YAML, e.g. benchmarks/panel.yaml): train, score and evaluate every protein "
-            "in it, resumably; writes OUT/panel.csv, panel.md and panel.png.",
+            "in it, resumably; writes OUT/panel.csv, panel_summary.csv (seed means, panel means), panel.md "
+            "and panel.png.",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
@@ -121,7 +122,9 @@ def benchmark_dms(
             **common,
         )
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
-        console.print(f"panel table: {out / 'panel.csv'}, {out / 'panel.md'}, {out / 'panel.png'}")
+        console.print(
+            f"panel table: {out / 'panel.csv'}, {out / 'panel_summary.csv'}, {out / 'panel.md'}, {out / 'panel.png'}"
+        )
         return
     from seqvae.workflows.dms_benchmark import run_dms_benchmark
 

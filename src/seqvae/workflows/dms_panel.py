@@ -5,7 +5,9 @@ how to read it, and the Spearman ρ published on the same assay. :func:`run_pane
 site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
 ensemble) on every protein, scores its scan (with the Potts model and a VAE, also their mean: the
 seed-0 VAE + Potts row) and writes one table (``panel.csv``,
-``panel.md``) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
+``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
+one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
+the mean over the panel) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
 score are kept in ``OUT/<protein>/`` and skipped when the command is run again.
 
 A workflow (it trains, then analyses), like :mod:`seqvae.workflows.dms_benchmark`.
@@ -32,6 +34,7 @@ __all__ = [
     "active_dimensions",
     "load_panel",
     "panel_markdown",
+    "panel_summary",
     "run_panel",
 ]
 
@@ -510,6 +513,74 @@ def _fmt(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+SEED_MEAN = "vae seed mean"
+
+
+def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """ρ per model and protein, with the VAE seeds folded into their mean, and the panel mean.
+
+    One row per model (in the table's order; every ``vae (seed k)`` row becomes one
+    ``vae seed mean`` row), one column per protein, then ``panel mean`` (over the proteins the
+    model was scored on), and for the seed mean ``seeds``, ``seed_sd`` (the mean over proteins
+    of the seeds' standard deviation), ``seed_min`` and ``seed_max`` (the panel means of the
+    worst and best seed per protein).
+
+    Parameters
+    ----------
+    table
+        The panel table (``protein``, ``model``, ``spearman``), as :func:`run_panel` returns it.
+    """
+    proteins = list(dict.fromkeys(table["protein"]))
+    is_seed = table["model"].str.fullmatch(r"vae \(seed \d+\)")
+    folded = table.assign(model=table["model"].where(~is_seed, SEED_MEAN))
+    models = list(dict.fromkeys(folded["model"]))
+    rows = []
+    for model in models:
+        part = folded[folded["model"] == model].groupby("protein", sort=False)["spearman"]
+        means = part.mean()
+        row: dict[str, Any] = {"model": model}
+        row.update({protein: means.get(protein, math.nan) for protein in proteins})
+        row["panel mean"] = float(means.mean())
+        if model == SEED_MEAN:
+            row["seeds"] = int(part.count().min())
+            row["seed_sd"] = float(part.std(ddof=1).mean()) if row["seeds"] > 1 else math.nan
+            row["seed_min"] = float(part.min().mean())
+            row["seed_max"] = float(part.max().mean())
+        rows.append(row)
+    return pd.DataFrame(
+        rows, columns=["model", *proteins, "panel mean", "seeds", "seed_sd", "seed_min", "seed_max"]
+    )
+
+
+def _summary_markdown(summary: pd.DataFrame) -> list[str]:
+    proteins = [
+        c
+        for c in summary.columns
+        if c not in ("model", "panel mean", "seeds", "seed_sd", "seed_min", "seed_max")
+    ]
+    lines = [
+        "",
+        "Summary (ρ; the VAE seeds folded into their mean; compare settings on these):",
+        "",
+        "| model | " + " | ".join(proteins) + " | panel mean |",
+        "|---|" + "---|" * (len(proteins) + 1),
+    ]
+    for row in summary.to_dict("records"):
+        name = row["model"]
+        if name == SEED_MEAN:
+            seeds = int(row["seeds"])
+            name += f" ({seeds} seed{'s' if seeds > 1 else ''}"
+            if seeds > 1:
+                name += (
+                    f"; sd {_fmt(row['seed_sd'], 3)}, panel mean of the worst / best seed "
+                    f"{_fmt(row['seed_min'], 3)} / {_fmt(row['seed_max'], 3)}"
+                )
+            name += ")"
+        values = " | ".join(_fmt(row[p], 3) for p in proteins)
+        lines.append(f"| {name} | {values} | {_fmt(row['panel mean'], 3)} |")
+    return lines
+
+
 def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: str) -> str:
     """The panel table as Markdown: ρ with its 95 % bootstrap interval, counts, times, active
     dimensions, and the published figures per protein."""
@@ -527,6 +598,8 @@ def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: st
             f"{_fmt(row['train_s'], 0)} | {_fmt(row['score_s'], 1)} | "
             f"{'' if active is None or pd.isna(active) else int(active)} | {_fmt(row['kl'], 2)} |"
         )
+    if len(table):
+        lines += _summary_markdown(panel_summary(table))
     lines += ["", "Published on the same assays:", ""]
     for protein in proteins:
         if protein.published:
@@ -536,12 +609,14 @@ def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: st
 
 
 def write_panel_outputs(rows: list[dict], proteins: list[PanelProtein], out: Path, preset: str) -> None:
-    """Write ``panel.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
+    """Write ``panel.csv``, ``panel_summary.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
     from seqvae.plots.panel import plot_panel
 
     table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
     with atomic_open(out / "panel.csv", "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False, float_format="%.6g")
+    with atomic_open(out / "panel_summary.csv", "w", newline="", encoding="utf-8") as handle:
+        panel_summary(table).to_csv(handle, index=False, float_format="%.6g")
     with atomic_open(out / "panel.md", "w", encoding="utf-8") as handle:
         handle.write(panel_markdown(table, proteins, preset))
     plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")
