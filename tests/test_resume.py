@@ -327,3 +327,26 @@ def test_sigkill_then_resume_with_weight_averaging(tmp_path, family):
     assert 0 < torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
     assert main(["resume", str(out), "--no-progress"]) == 0
     assert_same_run(out, reference)
+
+
+def test_sigkill_inside_the_focus_phase_then_resume(tmp_path, family):
+    """A run killed after its family phase resumes in the focus phase: same weights, same
+    record of the best (focused) validation ELBO, same metrics."""
+    config = write_config(
+        tmp_path / "focus.yaml", "kl", focus_steps=100, focus_power=2.0, weight_averaging=0.95
+    )
+    reference = tmp_path / "reference"
+    assert (
+        main(["train", str(family), "--config", str(config), "--out", str(reference), "--no-progress"]) == 0
+    )
+    summary = json.loads((reference / "summary.json").read_text())
+    assert summary["focus"]["start_step"] == 140 and summary["best_step"] >= 140  # kept: the focus phase
+
+    out = tmp_path / "killed"
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out, step=160)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert 140 < torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    assert_same_run(out, reference)

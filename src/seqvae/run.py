@@ -18,7 +18,7 @@ import torch
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
 from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows, read_counts
-from seqvae.data.weights import compute_sequence_weights
+from seqvae.data.weights import compute_sequence_weights, reference_identity
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import read_records
 from seqvae.io.atomic import remove_stale_temporaries, write_json
@@ -431,7 +431,12 @@ def _run_training(
 ) -> Run:
     seed_everything(config.seed)
     model = VAE(config.model)
-    trainer = Trainer(model, tensor, weights, mask, config.training, out, config.seed, show_progress)
+    focus_factors = None
+    if config.training.focus_steps > 0:
+        focus_factors = reference_identity(np.asarray(tensor), registry.reference_codes())
+    trainer = Trainer(
+        model, tensor, weights, mask, config.training, out, config.seed, show_progress, focus_factors
+    )
     if resume_state is not None:  # a checkpoint that does not fit fails before anything is written
         trainer.load_state(resume_state, source=out / files.CHECKPOINT)
         remove_stale_temporaries(out)
@@ -442,7 +447,13 @@ def _run_training(
         out,
         f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
         f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
-        f"device={trainer.device}, seed={config.seed}",
+        f"device={trainer.device}, seed={config.seed}"
+        + (
+            ""
+            if trainer.focus_start is None
+            else f"; from step {trainer.focus_start} weighted towards the reference "
+            f"(identity^{config.training.focus_power:g}, N_eff {trainer.focus_n_eff:.2f})"
+        ),
     )
     previous = _previous_weights(out)
     write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask, previous))
@@ -563,6 +574,12 @@ def _summary(
             "python": platform.python_version(),
         },
     }
+    if trainer.focus_start is not None:
+        summary["focus"] = {
+            "start_step": trainer.focus_start,
+            "power": config.training.focus_power,
+            "n_eff_train": trainer.focus_n_eff,
+        }
     if error is not None:
         summary["error"] = error
     if latent is not None:

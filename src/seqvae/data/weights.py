@@ -153,3 +153,24 @@ def compute_sequence_weights(
                 cache.pop(start_i, None)  # never needed again
     # an all-gap sequence has no neighbours by this rule (EVE gives it weight 0); it counts itself
     return 1.0 / np.maximum(neighbours, 1).astype(np.float64)
+
+
+def reference_identity(codes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Fraction of columns where each row holds the reference's code (a gap where the
+    reference has a residue counts as a difference), ``float64 [N]``.
+
+    Parameters
+    ----------
+    codes
+        ``uint8 [N, L]`` coded rows.
+    reference
+        ``uint8 [L]`` the reference row.
+    """
+    codes = np.asarray(codes)
+    reference = np.asarray(reference)
+    if codes.ndim != 2 or reference.shape != (codes.shape[1],):
+        raise ValueError(f"reference of shape {reference.shape} does not fit rows of shape {codes.shape}")
+    matches = np.zeros(len(codes), dtype=np.int64)
+    for start in range(0, len(codes), 65536):  # bounded memory for very deep alignments
+        matches[start : start + 65536] = (codes[start : start + 65536] == reference).sum(axis=1)
+    return matches / max(codes.shape[1], 1)

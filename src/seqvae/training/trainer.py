@@ -217,6 +217,10 @@ class Trainer:
         Where checkpoints and metrics go.
     seed
         Seeds the sampling generator (the global generator is seeded by the caller).
+    focus_factors
+        ``[N]`` factors (e.g. each sequence's identity to the reference) that multiply the
+        weights, raised to ``config.focus_power``, in the last ``config.focus_steps`` steps;
+        needed when ``focus_steps > 0``.
     """
 
     def __init__(
@@ -229,6 +233,7 @@ class Trainer:
         run_dir: Path,
         seed: int,
         show_progress: bool = True,
+        focus_factors: np.ndarray | None = None,
     ):
         self.config = config
         self.device = resolve_device(config.device)
@@ -243,6 +248,16 @@ class Trainer:
         self.val_data = data[mask].to(self.device)
         self.val_weights = weights[mask]
         self.n_eff = float(self.train_weights.sum())
+        # the focus phase (training.focus_steps): the same rows, weighted towards the reference;
+        # the decoder prior keeps the whole family's N_eff
+        self._weights = {"family": (self.train_weights, self.val_weights)}
+        if config.focus_steps > 0:
+            if focus_factors is None:
+                raise ValueError("training.focus_steps needs focus_factors")
+            factors = torch.as_tensor(focus_factors, dtype=torch.float64) ** config.focus_power
+            self._weights["focus"] = (self.train_weights * factors[~mask], self.val_weights * factors[mask])
+            if not float(self._weights["focus"][0].sum()) > 0:
+                raise ValueError("training.focus_steps: every training sequence has focus weight 0")
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / config.batch_size))
         self.optimizer = make_adam(
             parameter_groups(self.model, config.weight_decay, self.n_eff, config.variance_learning_rate),
@@ -386,6 +401,31 @@ class Trainer:
             torch._foreach_lerp_(*self._average_pairs, 1.0 - decay)
 
     # -- loop ------------------------------------------------------------------------------
+    @property
+    def focus_start(self) -> int | None:
+        """The step where the focus phase begins (``None``: no focus phase)."""
+        if self.config.focus_steps <= 0:
+            return None
+        return int(self.config.max_steps) - self.config.focus_steps
+
+    @property
+    def focus_n_eff(self) -> float | None:
+        """N_eff of the training sequences under the focus weights (``None``: no focus phase)."""
+        return float(self._weights["focus"][0].sum()) if "focus" in self._weights else None
+
+    def _set_phase(self) -> None:
+        """The sampling and validation weights of the current step's phase."""
+        start = self.focus_start
+        phase = "focus" if start is not None and self.step >= start else "family"
+        self.train_weights, self.val_weights = self._weights[phase]
+
+    def _begin_focus(self) -> None:
+        """Enter the focus phase: its weights, and a fresh best-validation record, so the
+        weights kept are the best under the focused validation ELBO."""
+        self._set_phase()
+        self.best_val_elbo, self.best_step, self.best_state = None, None, None
+        self.evals_since_best = 0
+
     def _limit_steps(self) -> int | None:
         limits = []
         if self.config.max_steps is not None:
@@ -410,6 +450,7 @@ class Trainer:
             # strong weight priors push weights into the denormal range, which slows steps ~10x
             torch.set_flush_denormal(True)
         max_steps = self._limit_steps()
+        self._set_phase()  # a run resumed inside the focus phase continues in it
         metrics_path = self.run_dir / files.METRICS
         new_file = not metrics_path.exists()
         stop_reason = "max_steps"
@@ -445,6 +486,8 @@ class Trainer:
                     if (
                         config.early_stopping_patience is not None
                         and self.evals_since_best >= config.early_stopping_patience
+                        # before a focus phase the family phase runs its full length
+                        and (self.focus_start is None or self.step >= self.focus_start)
                     ):
                         stop_reason = "early_stopping"
                         break
@@ -456,6 +499,8 @@ class Trainer:
                         self._check_finite(weights=True)
                         self.save_checkpoint()
                         raise TrainingInterrupted(self.step, self.run_dir, signum=stop_flag.signum)
+                    if self.step == self.focus_start:
+                        self._begin_focus()
                     terms = self._train_step()
                     self.step += 1
                     # loss terms are summed on the device between metric rows and read back
