@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from seqvae.cli.common import parse_set_options  # noqa: E402
 from seqvae.io.alignment_formats import read_records  # noqa: E402
 from seqvae.io.atomic import atomic_open, ensure_directory  # noqa: E402
 from seqvae.workflows.dms_panel import PanelProtein, load_panel, run_panel  # noqa: E402
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the subsampling seed (the VAEs use seed 0)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a VAE config override (repeatable)"
+    )
     args = parser.parse_args(argv)
 
     panel = {protein.name: protein for protein in load_panel(args.panel)}
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         proteins,
         args.out,
         models=("site-independent", "vae"),
+        overrides=parse_set_options(args.set),
         samples=args.samples,
         threads=1,
         jobs=args.jobs,
