@@ -109,7 +109,8 @@ def test_train_with_focus_records_it(tmp_path, capsys):
     assert summary["focus"]["start_step"] == 20 and summary["focus"]["power"] == 1.0
     assert 0 < summary["focus"]["n_eff_train"] < summary["n_eff_train"]
     assert "weighted towards the reference" in (out / "train.log").read_text()
-    capsys.readouterr()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "only" in warnings[0] and "effective sequences" in warnings[0]
     bad = ["train", str(aln), "--out", str(tmp_path / "bad"), "--set", "training.focus_steps=40"]
     assert main([*bad, "--set", "training.max_steps=40"]) == 2
     err = capsys.readouterr().err.strip()
