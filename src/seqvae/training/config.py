@@ -138,7 +138,8 @@ class TrainingConfig(Options):
         learns the whole family, then the part of it nearest the wild type; the decoder
         prior keeps the whole family's N_eff. On the DMS panel (benchmarks/RESULTS.md) 1,000
         such steps after 1,500 lift PDZ3, a deep and diverse family, by 0.03 and leave BLAT
-        unchanged, but cost the shallow avGFP 0.04: not in the ``fitness`` preset.
+        unchanged, but cost the shallow avGFP 0.04 and BLAT's subsampled copies 0.01-0.03:
+        not in the ``fitness`` preset.
     """
 
     batch_size: int = 128
