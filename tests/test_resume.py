@@ -131,6 +131,18 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     assert metric_rows(resumed) == metric_rows(reference)
 
 
+def kill_then_resume(family: Path, config: Path, out: Path, reference: Path, after_step: int) -> None:
+    """SIGKILL a training once a checkpoint of ``after_step`` or later exists (before its end),
+    resume it, and check it ends as the uninterrupted ``reference``."""
+    process = start_training(family, config, out)
+    wait_for_checkpoint(process, out, step=after_step)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert after_step <= torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
+    assert main(["resume", str(out), "--no-progress"]) == 0
+    assert_same_run(out, reference)
+
+
 @pytest.fixture(scope="module")
 def family(tmp_path_factory) -> Path:
     return write_family(tmp_path_factory.mktemp("family") / "family.fasta")
@@ -319,14 +331,7 @@ def test_sigkill_then_resume_with_weight_averaging(tmp_path, family):
         assert torch.equal(kept[name], value), name
     assert any(not torch.equal(live[k], averaged[k]) for k in averaged)  # really an average
 
-    out = tmp_path / "killed"
-    process = start_training(family, config, out)
-    wait_for_checkpoint(process, out, step=20)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert 0 < torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
-    assert main(["resume", str(out), "--no-progress"]) == 0
-    assert_same_run(out, reference)
+    kill_then_resume(family, config, tmp_path / "killed", reference, after_step=20)
 
 
 def test_sigkill_inside_the_focus_phase_then_resume(tmp_path, family):
@@ -342,11 +347,4 @@ def test_sigkill_inside_the_focus_phase_then_resume(tmp_path, family):
     summary = json.loads((reference / "summary.json").read_text())
     assert summary["focus"]["start_step"] == 140 and summary["best_step"] >= 140  # kept: the focus phase
 
-    out = tmp_path / "killed"
-    process = start_training(family, config, out)
-    wait_for_checkpoint(process, out, step=160)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
-    assert 140 < torch.load(out / "checkpoint.pt", weights_only=True)["step"] < 240
-    assert main(["resume", str(out), "--no-progress"]) == 0
-    assert_same_run(out, reference)
+    kill_then_resume(family, config, tmp_path / "killed", reference, after_step=160)
