@@ -522,7 +522,7 @@ def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
     One row per model (in the table's order; every ``vae (seed k)`` row becomes one
     ``vae seed mean`` row), one column per protein, then ``panel mean`` (over the proteins the
     model was scored on), and for the seed mean ``seeds``, ``seed_sd`` (the mean over proteins
-    of the seeds' standard deviation), ``seed_min`` and ``seed_max`` (the panel means of the
+    of the standard deviation over seeds), ``seed_min`` and ``seed_max`` (the panel means of the
     worst and best seed per protein).
 
     Parameters
