@@ -461,17 +461,17 @@ def _run_training(
     else:
         _warn_without_validation(len(tensor), mask, config)
         _warn_small_focus(trainer)
+    focus = ""
+    if trainer.focus_start is not None:
+        focus = (
+            f"; from step {trainer.focus_start} weighted towards the reference "
+            f"(identity^{config.training.focus_power:g}, N_eff {trainer.focus_n_eff:.2f})"
+        )
     _log(
         out,
         f"{'resuming at step ' + str(resume_state['step']) if resume_state else 'training'}: "
         f"N={len(tensor)} (validation {int(mask.sum())}), N_eff={weights.sum():.2f}, "
-        f"device={trainer.device}, seed={config.seed}"
-        + (
-            ""
-            if trainer.focus_start is None
-            else f"; from step {trainer.focus_start} weighted towards the reference "
-            f"(identity^{config.training.focus_power:g}, N_eff {trainer.focus_n_eff:.2f})"
-        ),
+        f"device={trainer.device}, seed={config.seed}{focus}",
     )
     previous = _previous_weights(out)
     write_json(out / files.SUMMARY, _summary(config, "running", None, trainer, weights, mask, previous))

@@ -514,6 +514,8 @@ def _fmt(value: Any, digits: int) -> str:
 
 
 SEED_MEAN = "vae seed mean"
+# the summary's columns besides the model and one per protein
+_SUMMARY_COLUMNS = ("panel mean", "seeds", "seed_sd", "seed_min", "seed_max")
 
 
 def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -547,17 +549,11 @@ def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
             row["seed_min"] = float(part.min().mean())
             row["seed_max"] = float(part.max().mean())
         rows.append(row)
-    return pd.DataFrame(
-        rows, columns=["model", *proteins, "panel mean", "seeds", "seed_sd", "seed_min", "seed_max"]
-    )
+    return pd.DataFrame(rows, columns=["model", *proteins, *_SUMMARY_COLUMNS])
 
 
 def _summary_markdown(summary: pd.DataFrame) -> list[str]:
-    proteins = [
-        c
-        for c in summary.columns
-        if c not in ("model", "panel mean", "seeds", "seed_sd", "seed_min", "seed_max")
-    ]
+    proteins = [c for c in summary.columns if c != "model" and c not in _SUMMARY_COLUMNS]
     lines = [
         "",
         "Summary (ρ; the VAE seeds folded into their mean; compare settings on these):",
@@ -581,9 +577,12 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
-def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: str) -> str:
+def panel_markdown(
+    table: pd.DataFrame, proteins: list[PanelProtein], preset: str, summary: pd.DataFrame | None = None
+) -> str:
     """The panel table as Markdown: ρ with its 95 % bootstrap interval, counts, times, active
-    dimensions, and the published figures per protein."""
+    dimensions, the summary (``summary``, or :func:`panel_summary` of ``table``), and the
+    published figures per protein."""
     lines = [
         f"# DMS panel (VAE preset `{preset}`)",
         "",
@@ -599,7 +598,7 @@ def panel_markdown(table: pd.DataFrame, proteins: list[PanelProtein], preset: st
             f"{'' if active is None or pd.isna(active) else int(active)} | {_fmt(row['kl'], 2)} |"
         )
     if len(table):
-        lines += _summary_markdown(panel_summary(table))
+        lines += _summary_markdown(panel_summary(table) if summary is None else summary)
     lines += ["", "Published on the same assays:", ""]
     for protein in proteins:
         if protein.published:
@@ -613,10 +612,11 @@ def write_panel_outputs(rows: list[dict], proteins: list[PanelProtein], out: Pat
     from seqvae.plots.panel import plot_panel
 
     table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+    summary = panel_summary(table)
     with atomic_open(out / "panel.csv", "w", newline="", encoding="utf-8") as handle:
         table.to_csv(handle, index=False, float_format="%.6g")
     with atomic_open(out / "panel_summary.csv", "w", newline="", encoding="utf-8") as handle:
-        panel_summary(table).to_csv(handle, index=False, float_format="%.6g")
+        summary.to_csv(handle, index=False, float_format="%.6g")
     with atomic_open(out / "panel.md", "w", encoding="utf-8") as handle:
-        handle.write(panel_markdown(table, proteins, preset))
+        handle.write(panel_markdown(table, proteins, preset, summary))
     plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")
