@@ -122,7 +122,9 @@ class TrainingConfig(Options):
         ``null`` for none. With it, validation, early stopping and the weights kept all use the
         averaged weights, which smooths out the last steps' noise (like a small ensemble of
         the iterates, at no cost at scoring). Its effective decay ramps up as
-        ``min(decay, (1 + step) / (10 + step))`` so the first steps do not dominate.
+        ``min(decay, (1 + step) / (10 + step))`` so the first steps do not dominate. A
+        decay above (1 + max_steps) / (10 + max_steps) is never reached (0.994 at 1,500 steps:
+        the ``fitness`` preset's 0.995 and any larger value give the same weights there).
     variance_learning_rate
         Adam's learning rate for the variational decoder's log-variances (``null``: the
         ``learning_rate``). Adam moves a parameter by about its learning rate per step, so
