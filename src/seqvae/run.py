@@ -31,7 +31,13 @@ from seqvae.models.vae import VAE
 from seqvae.training import run_directory as files
 from seqvae.training.baselines import is_baseline_directory, load_baseline
 from seqvae.training.config import RunConfig
-from seqvae.training.trainer import Trainer, TrainingInterrupted, TrainingOutcome, resolve_device
+from seqvae.training.trainer import (
+    Trainer,
+    TrainingInterrupted,
+    TrainingOutcome,
+    averaging_decay,
+    resolve_device,
+)
 from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
@@ -377,6 +383,22 @@ def _warn_small_focus(trainer: Trainer) -> None:
         )
 
 
+def _warn_unreached_averaging(config: RunConfig) -> None:
+    """Say so when the moving average's decay ramp never reaches the configured decay: every
+    decay above the ramp's last value then gives the same weights."""
+    training = config.training
+    if training.weight_averaging is None or training.max_steps is None:
+        return
+    reached = averaging_decay(training.weight_averaging, training.max_steps)
+    if reached < training.weight_averaging:
+        warnings.warn(
+            f"training.weight_averaging: {training.weight_averaging} is never reached in "
+            f"{training.max_steps} steps (its ramp (1 + step) / (10 + step) ends at {reached:.4f}), "
+            f"so it averages like {reached:.4f}; any larger decay gives the same weights",
+            stacklevel=2,
+        )
+
+
 def _warn_without_validation(n: int, mask: np.ndarray, config: RunConfig) -> None:
     """Say so when a validation split was asked for but the data are too few to make one."""
     if config.training.validation_fraction > 0 and not mask.any():
@@ -461,6 +483,7 @@ def _run_training(
     else:
         _warn_without_validation(len(tensor), mask, config)
         _warn_small_focus(trainer)
+        _warn_unreached_averaging(config)
     focus = ""
     if trainer.focus_start is not None:
         focus = (

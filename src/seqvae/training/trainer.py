@@ -148,6 +148,12 @@ def make_adam(parameters, learning_rate: float, weight_decay: float = 0.0):
         return torch.optim.Adam(parameters, lr=learning_rate, weight_decay=weight_decay)
 
 
+def averaging_decay(decay: float, step: int) -> float:
+    """The moving average's decay at ``step``: ``decay`` ramped up as (1 + step) / (10 + step),
+    so that the first iterates, far from the optimum, do not dominate the average."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 SMALL_STEP_FLOPS = 2e9
 
 
@@ -396,7 +402,7 @@ class Trainer:
             self.model.load_state_dict(live, strict=False)
 
     def _update_average(self) -> None:
-        decay = min(self.config.weight_averaging, (1 + self.step) / (10 + self.step))
+        decay = averaging_decay(self.config.weight_averaging, self.step)
         with torch.no_grad():
             torch._foreach_lerp_(*self._average_pairs, 1.0 - decay)
 
