@@ -3,6 +3,8 @@ configured decay is never reached within the schedule."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ def test_the_ramp_rises_to_the_configured_decay_and_stops_there():
     assert averaging_decay(0.995, 1500) < 0.995  # not reached in the fitness schedule
     assert averaging_decay(0.995, 10_000) == 0.995
     ramp = [averaging_decay(0.9, step) for step in range(200)]
-    assert all(a <= b for a, b in zip(ramp, ramp[1:], strict=False)) and ramp[-1] == 0.9
+    assert all(a <= b for a, b in itertools.pairwise(ramp)) and ramp[-1] == 0.9
 
 
 def test_the_fitness_preset_asks_for_no_more_than_its_schedule_reaches():
