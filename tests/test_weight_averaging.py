@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 
+from builders import write_family
 from seqvae.cli.main import main
 from seqvae.training.config import preset_config
 from seqvae.training.trainer import averaging_decay
@@ -27,14 +27,6 @@ def test_the_fitness_preset_asks_for_no_more_than_its_schedule_reaches():
     assert training.weight_averaging <= averaging_decay(1.0, training.max_steps)
 
 
-def _family(tmp_path):
-    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
-    rows = np.random.default_rng(0).integers(0, 20, (40, 10))
-    aln = tmp_path / "family.fasta"
-    aln.write_text("".join(f">s{i}\n{''.join(letters[r])}\n" for i, r in enumerate(rows)))
-    return aln
-
-
 def _warnings(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("warning:") and "weight_averaging" in line]
 
@@ -42,7 +34,7 @@ def _warnings(text: str) -> list[str]:
 @pytest.mark.parametrize(("decay", "warned"), [(0.99, True), (0.5, False)])
 def test_train_warns_when_the_decay_is_never_reached(tmp_path, capsys, decay, warned):
     out = tmp_path / "run"
-    args = ["train", str(_family(tmp_path)), "--out", str(out), "--no-progress"]
+    args = ["train", str(write_family(tmp_path / "family.fasta")), "--out", str(out), "--no-progress"]
     args += ["--set", "training.max_steps=30", "--set", f"training.weight_averaging={decay}"]
     args += ["--set", "model.latent_dim=2"]
     assert main(args) == 0
