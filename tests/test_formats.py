@@ -182,6 +182,22 @@ def test_reference_option_in_cli_info(tmp_path, capsys):
     assert summary["reference_id"] == "s3/1-9"
     assert summary["reference_numbering"] == "3-9"
     assert summary["n_sequences"] == 4 and summary["length"] == 6
+    assert summary["notes"] == []  # s3/1-9 holds its 9 residues
+
+
+def test_cli_info_warns_of_a_trimmed_reference_row(tmp_path, capsys):
+    # a Pfam-style row whose range spans more residues than it holds (a cut inside it)
+    rows = {"ref/10-20": A2M_ROWS["ref/10-17"], **{k: v for k, v in A2M_ROWS.items() if k != "ref/10-17"}}
+    path = tmp_path / "family.a2m"
+    write_fasta(path, rows)
+    assert main(["info", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["notes"] == [
+        "the reference row ref/10-20 holds 8 residues, its range says 11: the row is trimmed, "
+        "so numbers counted from its start are wrong after a cut"
+    ]
+    assert f"warning: {summary['notes'][0]}" in " ".join(captured.err.split())
 
 
 def test_nonstandard_residues_dropped_or_gapped(tmp_path):

@@ -171,8 +171,9 @@ def test_pdz3_renumbered_from_the_wild_type(pdz3_registry, tmp_path):
     assert int(chunk.scorable.sum()) == 1500
     reasons = chunk.table.loc[scan["mutant"].str[1:-1] == "352", "reason"]
     assert len(reasons) > 0 and all("not in the alignment's reference row" in r for r in reasons)
-    # counting from the header's start instead: everything after the cut mismatches
-    with pytest.raises(InputError, match="do not match"):
+    # counting from the header's start instead: everything after the cut mismatches, and the
+    # error names the cause and the option that fixes it
+    with pytest.raises(InputError, match=r"do not match.*the reference row is trimmed.*--reference-sequence"):
         map_table(scan, plain)
 
 

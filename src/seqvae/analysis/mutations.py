@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqvae.data.alignment import AlignmentRegistry
+from seqvae.data.alignment import RANGE_HEADER, AlignmentRegistry
 from seqvae.errors import InputError
 from seqvae.io.tables import read_table, read_table_chunks
 
 _SUBSTITUTION = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*])$")
-_RANGE = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
 IDENTITY_NAMES = ("", "wt", "_wt", "wildtype", "wild_type", "wild-type")
 MAX_REPORTED = 5
 MUTATION_SEPARATORS = (":", "/")
@@ -127,7 +126,7 @@ def read_wild_type(path: str | Path) -> WildType:
     letters = "".join(c for c in record.text if c.isalpha()).upper()
     if not letters:
         raise InputError("the reference sequence has no residues", path, record.line)
-    match = _RANGE.match(record.id)
+    match = RANGE_HEADER.match(record.id)
     start = int(match.group("start")) if match else 1
     if match and int(match.group("end")) - start + 1 != len(letters):
         raise InputError(
@@ -185,6 +184,9 @@ class MutationMapper:
     ----------
     notes
         Warnings about the numbering (e.g. a header range that disagrees with the row).
+    trimmed_without_wild_type
+        The reference row is trimmed and no ``wild_type`` numbers it: wild-type mismatches
+        then say so in their error.
     """
 
     def __init__(
@@ -197,14 +199,11 @@ class MutationMapper:
         row_residues = "".join(c for c in raw if c.isalpha()).upper()
         row_start = int(registry.reference_start)
         self.notes: list[str] = []
-        match = _RANGE.match(registry.reference_id)
-        if match and int(match.group("end")) - int(match.group("start")) + 1 != len(row_residues):
-            span = int(match.group("end")) - int(match.group("start")) + 1
-            self.notes.append(
-                f"the reference row {registry.reference_id} holds {len(row_residues)} residues, its range "
-                f"says {span}: the row is trimmed, so numbers counted from its start are wrong after a cut"
-                + ("" if wild_type else "; give the full wild type (--reference-sequence) to number it")
-            )
+        # numbers counted from a trimmed row's start are wrong after its cut
+        self.trimmed_without_wild_type = wild_type is None and registry.range_note() is not None
+        if note := registry.range_note():
+            hint = "" if wild_type else "; give the full wild type (--reference-sequence) to number it"
+            self.notes.append(note + hint)
         if wild_type is None:
             self.reference_residues = row_residues
             self.start = row_start
@@ -364,12 +363,20 @@ def output_column_names(input_columns: list[str], variant_column: str | None) ->
     return names
 
 
-def _mismatch_error(offenders: list[tuple[int, str, str]], total: int, source: str | None) -> InputError:
+def _mismatch_error(
+    offenders: list[tuple[int, str, str]], total: int, source: str | None, trimmed: bool = False
+) -> InputError:
     shown = ", ".join(f"{m} (line {line}: reference has {wt})" for line, m, wt in offenders[:MAX_REPORTED])
     more = f" and {total - MAX_REPORTED} more" if total > MAX_REPORTED else ""
+    # a trimmed row (its range spans more residues than it holds) is the usual cause
+    check = (
+        "the reference row is trimmed: number the mutants by the full wild type with --reference-sequence"
+        if trimmed
+        else "check the numbering"
+    )
     return InputError(
         f"{total} mutant(s) do not match the reference's wild-type residues: {shown}{more} "
-        "(check the numbering, or pass --skip-mismatches to drop them)",
+        f"({check}, or pass --skip-mismatches to drop them)",
         source,
     )
 
@@ -438,7 +445,7 @@ def map_table(
         reasons.append(reason)
         counts.append(len(subs))
     if mismatches and not skip_mismatches:
-        raise _mismatch_error(mismatches, len(mismatches), source)
+        raise _mismatch_error(mismatches, len(mismatches), source, mapper.trimmed_without_wild_type)
     columns = output_column_names(list(table.columns), None if sequence_column else mutant_column)
     out = table.copy()
     out[columns["mutant"]] = names

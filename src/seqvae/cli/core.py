@@ -89,6 +89,8 @@ def info(
         aln.theta = theta
     summary = alignment_summary(aln, alignment, theta=None if no_weights else theta)
     summary["seconds"] = round(time.perf_counter() - started, 3)
+    for note in summary["notes"]:
+        console.print(f"warning: {note}")
     if as_json:
         print_json(summary)
         return
@@ -101,7 +103,7 @@ def print_summary_tables(summary: dict[str, Any], name: str) -> None:
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in summary.items():
-        if key == "filters":
+        if key in ("filters", "notes"):  # the notes are printed as warnings
             continue
         if key == "reference_focus_sequence" and len(str(value)) > 60:
             value = str(value)[:57] + "..."

@@ -18,7 +18,8 @@ from seqvae.data.alphabet import INVALID_CODE, PROTEIN, Alphabet, get_alphabet
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import FORMATS, RawAlignment, SequenceRecord, read_records
 
-_RANGE_HEADER = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
+# a header NAME/start-end numbers the row's residues from start
+RANGE_HEADER = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
 NONSTANDARD_MODES = ("drop", "gap")
 
 
@@ -110,6 +111,22 @@ class AlignmentRegistry:
     @property
     def length(self) -> int:
         return len(self.focus_columns)
+
+    def range_note(self) -> str | None:
+        """A warning when the reference's ``NAME/start-end`` range spans another number of
+        residues than its row holds (a trimmed Pfam row: ``DLG4_RAT/313-391`` holds 75, not
+        79), so numbers counted from its start are wrong after the cut; ``None`` otherwise."""
+        match = RANGE_HEADER.match(self.reference_id)
+        if not match:
+            return None
+        residues = sum(c.isalpha() for c in self.reference_raw)
+        span = int(match.group("end")) - int(match.group("start")) + 1
+        if span == residues:
+            return None
+        return (
+            f"the reference row {self.reference_id} holds {residues} residues, its range says {span}: "
+            "the row is trimmed, so numbers counted from its start are wrong after a cut"
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -413,7 +430,7 @@ def _reference_numbering(
     Every letter of the reference row counts as a residue, insert (lower-case) letters too,
     so number ``n`` sits at index ``n - start`` of the reference's letters.
     """
-    match = _RANGE_HEADER.match(reference_id)
+    match = RANGE_HEADER.match(reference_id)
     start = int(match.group("start")) if match else 1
     is_residue = np.array([c not in "-." for c in reference_raw], dtype=bool)
     residue_number = np.where(is_residue, np.cumsum(is_residue) - 1 + start, -1)
@@ -713,4 +730,5 @@ def alignment_summary(aln: Alignment, file: str | Path | None = None, theta: flo
         "sequence_gap_fraction_max": round(float(seq_gaps.max()), 4),
         "column_gap_fraction_max": round(float(col_gaps.max()), 4),
         "filters": aln.filter_report,
+        "notes": [note] if (note := aln.registry.range_note()) else [],
     }

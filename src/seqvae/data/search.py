@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from seqvae.data.alignment import _RANGE_HEADER
+from seqvae.data.alignment import RANGE_HEADER
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import read_records
 
@@ -130,7 +130,7 @@ def read_query(path: str | Path) -> Query:
                 record.line,
             )
     name, start = record.id, 1
-    match = _RANGE_HEADER.match(record.id)
+    match = RANGE_HEADER.match(record.id)
     if match:
         first, last = int(match.group("start")), int(match.group("end"))
         if last - first + 1 != len(sequence):
