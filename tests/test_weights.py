@@ -90,6 +90,16 @@ def test_blocks_chunks_and_dtypes_agree_with_direct(length):
         assert np.array_equal(weights, expected[theta]), (theta, dtype, block_size)
 
 
+def test_progress_counts_every_block_product_once():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 21, (1000, 30)).astype(np.uint8)
+    calls = []
+    weights = compute_sequence_weights(codes, 20, 0.2, block_size=300, progress=lambda *c: calls.append(c))
+    assert np.array_equal(weights, compute_sequence_weights(codes, 20, 0.2, block_size=300))
+    # 4 row blocks: 4 · 5 / 2 = 10 products on and above the diagonal, counted 1..10
+    assert calls == [(done, 10) for done in range(1, 11)]
+
+
 def test_bad_theta():
     codes = np.zeros((3, 4), dtype=np.uint8)
     with pytest.raises(seqvae.InputError, match=r"\[0, 1\)"):

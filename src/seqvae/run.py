@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry, read_alignment
 from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows, read_counts
@@ -203,9 +205,40 @@ class Run:
 
 
 # -- training ------------------------------------------------------------------------------
-def _prepare_sequence_data(alignment: Alignment, config: RunConfig) -> tuple[torch.Tensor, np.ndarray]:
+# from about this many sequences the weights take more than a few seconds (they grow as N²)
+WEIGHTS_PROGRESS_ROWS = 20_000
+
+
+def sequence_weights_with_progress(
+    alignment: Alignment, theta: float | None, show_progress: bool = True
+) -> np.ndarray:
+    """:func:`~seqvae.data.weights.compute_sequence_weights` of ``alignment``, with a
+    transient progress bar on stderr for alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences
+    or more (200,000 sequences take minutes on two cores)."""
+    progress = Progress(
+        TextColumn("[bold]sequence weights"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not show_progress or alignment.n_sequences < WEIGHTS_PROGRESS_ROWS,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("weights", total=None)
+        return compute_sequence_weights(
+            alignment.codes,
+            alignment.alphabet.gap_code,
+            theta,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+def _prepare_sequence_data(
+    alignment: Alignment, config: RunConfig, show_progress: bool = True
+) -> tuple[torch.Tensor, np.ndarray]:
     if alignment.sequence_weights is None:
-        weights = compute_sequence_weights(alignment.codes, alignment.alphabet.gap_code, config.data.theta)
+        weights = sequence_weights_with_progress(alignment, config.data.theta, show_progress)
     else:
         weights = alignment.sequence_weights
     return torch.from_numpy(np.ascontiguousarray(alignment.codes)), np.asarray(weights, np.float64)
@@ -297,7 +330,7 @@ def train(
         config.model.likelihood = "categorical"
         config.model.length = data.length
         config.model.alphabet_size = data.alphabet.size
-        tensor, weights = _prepare_sequence_data(data, config)
+        tensor, weights = _prepare_sequence_data(data, config, show_progress)
         registry = data.registry
         ids = list(data.ids)
         filter_report = data.filter_report

@@ -23,7 +23,7 @@ from seqvae.cli.common import (
 )
 from seqvae.data.alignment import alignment_summary, read_alignment
 from seqvae.data.counts import read_counts
-from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError
 from seqvae.io.atomic import atomic_open
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
@@ -85,7 +85,9 @@ def info(
         alphabet=alphabet,
     )
     if not no_weights:
-        aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta)
+        from seqvae.run import sequence_weights_with_progress
+
+        aln.sequence_weights = sequence_weights_with_progress(aln, theta)
         aln.theta = theta
     summary = alignment_summary(aln, alignment, theta=None if no_weights else theta)
     summary["seconds"] = round(time.perf_counter() - started, 3)

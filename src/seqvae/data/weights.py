@@ -18,6 +18,8 @@ How it is computed:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -67,6 +69,7 @@ def compute_sequence_weights(
     block_size: int = 2048,
     dtype: torch.dtype | None = None,
     cache_bytes: int = 512 * 2**20,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Per-sequence weights 1 / (number of neighbours within identity 1 - theta).
 
@@ -85,6 +88,9 @@ def compute_sequence_weights(
         faster one on this CPU.
     cache_bytes
         Keep all one-hot blocks between products while they fit in this many bytes.
+    progress
+        Called as ``progress(done, total)`` after each product of two row blocks (the work
+        grows as N², so a deep alignment takes minutes: callers show a bar).
 
     Returns
     -------
@@ -135,6 +141,7 @@ def compute_sequence_weights(
         return total
 
     neighbours = np.zeros(n_sequences, dtype=np.int64)
+    total_products, done_products = len(starts) * (len(starts) + 1) // 2, 0
     with torch.no_grad():
         for i, start_i in enumerate(starts):
             rows_i = block(start_i)
@@ -149,6 +156,9 @@ def compute_sequence_weights(
                 if start_j != start_i:  # the same block, transposed, counts for rows j
                     k_j = k[None, start_j:stop_j]
                     neighbours[start_j:stop_j] += np.count_nonzero((matches >= k_j).numpy(), axis=0)
+                done_products += 1
+                if progress is not None:
+                    progress(done_products, total_products)
             if cache is not None:
                 cache.pop(start_i, None)  # never needed again
     # an all-gap sequence has no neighbours by this rule (EVE gives it weight 0); it counts itself
