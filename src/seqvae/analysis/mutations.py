@@ -200,8 +200,9 @@ class MutationMapper:
         row_start = int(registry.reference_start)
         self.notes: list[str] = []
         # numbers counted from a trimmed row's start are wrong after its cut
-        self.trimmed_without_wild_type = wild_type is None and registry.range_note() is not None
-        if note := registry.range_note():
+        note = registry.range_note()
+        self.trimmed_without_wild_type = wild_type is None and note is not None
+        if note:
             hint = "" if wild_type else "; give the full wild type (--reference-sequence) to number it"
             self.notes.append(note + hint)
         if wild_type is None:
