@@ -21,6 +21,7 @@ from seqvae.io.matrix_file import load_matrix_npz
 from seqvae.models.potts import PottsModel, average_product_correction
 from seqvae.training.baselines import (
     PottsSettings,
+    fit_baseline,
     fit_potts,
     fit_site_independent,
     load_baseline,
@@ -111,6 +112,51 @@ def test_apc_removes_rank_one_background():
     corrected = average_product_correction(background)
     assert np.abs(corrected).max() < 0.1 * np.abs(background).max()
     assert np.all(np.diag(corrected) == 0)
+
+
+def test_site_independent_weighted_towards_the_reference(tmp_path, capsys):
+    # column 0: the reference's near relatives hold A, the distant majority G
+    near = ["ACDEF", "ACDEY", "ACDWF"]
+    far = ["GKLMN", "GKLMP", "GKLQN", "GRLMN", "GKTMN"]
+    aln = alignment_from_sequences(near + far)
+    plain, plain_info = fit_baseline(aln, "site-independent", tmp_path / "plain", theta=None, pseudocount=0.1)
+    near_model, info = fit_baseline(
+        aln, "site-independent", tmp_path / "near", theta=None, pseudocount=0.1, reference_power=2.0
+    )
+    a, g = RESIDUES.index("A"), RESIDUES.index("G")
+    assert plain.log_frequencies[0, g] > plain.log_frequencies[0, a]  # the family's majority
+    assert near_model.log_frequencies[0, a] > near_model.log_frequencies[0, g]  # the relatives'
+    # each weight times identity²: 1 + 0.8² + 0.8² for the relatives, 0 for the rest
+    assert info["n_eff"] == pytest.approx(1 + 2 * 0.64)
+    assert info["report"]["reference_power"] == 2.0 and "reference_power" not in plain_info["report"]
+    # p = 0 is the plain fit, byte for byte
+    same, _ = fit_baseline(
+        aln, "site-independent", tmp_path / "zero", theta=None, pseudocount=0.1, reference_power=0
+    )
+    assert torch.equal(same.log_frequencies, plain.log_frequencies)
+    with pytest.raises(InputError, match="site-independent model only"):
+        fit_baseline(aln, "potts", tmp_path / "p", reference_power=1.0)
+    with pytest.raises(InputError, match=">= 0"):
+        fit_baseline(aln, "site-independent", tmp_path / "n", reference_power=-1.0)
+    assert not (tmp_path / "p").exists() and not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--reference-power", "-1"], "--reference-power must be a number >= 0"),
+        (["--reference-power", "nan"], "--reference-power must be a number >= 0"),
+        (["--model", "potts", "--reference-power", "2"], "weights a site-independent model only"),
+    ],
+)
+def test_bad_reference_power(tmp_path, capsys, flags, message):
+    fasta = tmp_path / "family.fasta"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(_planted_family(n=20))))
+    out = tmp_path / "out"
+    assert main(["baseline", "fit", str(fasta), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_baseline_directories_score_like_runs(tmp_path, capsys):

@@ -131,6 +131,44 @@ def test_panel_in_parallel_equals_sequential(tmp_path, capsys):
         pd.testing.assert_frame_equal(first, second)
 
 
+def test_panel_profile_of_the_wild_types_relatives(tmp_path, capsys):
+    """``site-independent-wt``: the site-independent model weighted towards the wild type
+    (identity², fit_baseline's reference_power), a row of its own beside the plain one."""
+    panel = _write_panel(tmp_path)
+    out = tmp_path / "out"
+    args = ["benchmark-dms", "--panel", str(panel), "--out", str(out)]
+    assert main([*args, "--models", "site-independent,site-independent-wt"]) == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "panel.csv")
+    assert list(table["model"]) == ["site-independent", "site-independent-wt"]
+    info = json.loads((out / "tinyBLAT" / "site-independent-wt" / "baseline.json").read_text())
+    plain = json.loads((out / "tinyBLAT" / "site-independent" / "baseline.json").read_text())
+    assert info["report"]["reference_power"] == 2.0
+    assert 1.0 <= info["n_eff"] < plain["n_eff"]  # the relatives are fewer than the family
+    scores = [
+        pd.read_csv(out / "tinyBLAT" / f"scores_{k}.csv")["score"]
+        for k in ("site-independent", "site-independent-wt")
+    ]
+    assert (scores[0] - scores[1]).abs().max() > 1e-3
+    # the one-scan command knows the name too (and reads the scan's variant column)
+    single = [
+        str(shared_file("blat/BLAT_ECOLX_test.a2m")),
+        str(tmp_path / "scan.csv"),
+        "--score-col",
+        "fitness",
+    ]
+    single += ["--mutant-col", "variant"]
+    one = tmp_path / "one"
+    assert main(["benchmark-dms", *single, "--models", "site-independent-wt", "--out", str(one)]) == 0
+    rows = json.loads((one / "benchmark.json").read_text())
+    assert [r["model"] for r in rows] == ["site-independent-wt"]
+    assert rows[0]["spearman"] == pytest.approx(table.loc[1, "spearman"])  # the panel's row
+    capsys.readouterr()
+    assert main(["benchmark-dms", *single, "--models", "nope", "--out", str(tmp_path / "two")]) == 2
+    assert "choose from site-independent, site-independent-wt, potts, vae" in capsys.readouterr().err
+    assert main([*args, "--mutant-col", "variant"]) == 2  # the panel file names it
+    assert "--panel takes no ALIGNMENT, DMS or --mutant-col" in capsys.readouterr().err
+
+
 def test_panel_row_of_the_vae_and_potts_mean(tmp_path, capsys):
     """With both fitted, a row scores the mean of the seed-0 VAE's and the Potts model's scores."""
     panel = _write_panel(tmp_path)

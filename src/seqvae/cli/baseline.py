@@ -20,6 +20,7 @@ from seqvae.cli.common import (
     progress_bar,
 )
 from seqvae.data.weights import DEFAULT_THETA
+from seqvae.errors import InputError
 
 #: the options section the Potts flags of ``baseline fit`` set; the fields without a flag (``None``)
 OPTIONS_SECTION = "potts"
@@ -46,6 +47,14 @@ def baseline_fit(
     model_gaps: Annotated[
         bool, typer.Option("--model-gaps", help="Site-independent: treat the gap as a state.")
     ] = False,
+    reference_power: Annotated[
+        float,
+        typer.Option(
+            help="Site-independent: weigh each sequence by its identity to the reference to this "
+            "power (0: the family's weights; 2: a profile of the wild type's near relatives, which "
+            "ranks DMS scans better)."
+        ),
+    ] = 0.0,
     lambda_h: Annotated[float, typer.Option(help="Potts: L2 on fields.")] = 0.01,
     lambda_j: Annotated[float, typer.Option(help="Potts: L2 on couplings (times (q-1)(L-1)).")] = 0.01,
     max_iterations: Annotated[int, typer.Option(help="Potts: L-BFGS iterations.")] = 30,
@@ -58,6 +67,14 @@ def baseline_fit(
     from seqvae.training.baselines import BASELINE_DIRECTORY, PottsSettings, fit_baseline
 
     settings = options_from_arguments(PottsSettings, locals(), OPTION_FLAGS)
+    if not reference_power >= 0 or reference_power == float("inf"):
+        raise InputError(
+            f"--reference-power must be a number >= 0, got {reference_power}", "--reference-power"
+        )
+    if reference_power > 0 and model == "potts":
+        raise InputError(
+            f"--reference-power weights a site-independent model only, not {model}", "--reference-power"
+        )
     if model == "potts":  # the Potts flags are checked before any work; a site-independent fit ignores them
         with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
             settings.validate()
@@ -78,6 +95,7 @@ def baseline_fit(
             potts=settings,
             overwrite=overwrite,
             progress=lambda n, f: bar.update(task, info=f"evaluation {n}, objective {f:.4f}"),
+            reference_power=reference_power,
         )
     console.print(
         f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}",

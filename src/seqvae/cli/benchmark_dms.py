@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from seqvae.cli.common import (
+    MutantColOpt,
     MutationSeparatorOpt,
     ReferenceOpt,
     ReferenceSequenceOpt,
@@ -58,7 +59,8 @@ def benchmark_dms(
     dms: Annotated[
         Path | None,
         typer.Argument(
-            help="Deep mutational scan with a 'mutant' column (not with --panel).", show_default=False
+            help="Deep mutational scan with a 'mutant' column, or name it with --mutant-col (not with --panel).",
+            show_default=False,
         ),
     ] = None,
     score_col: ScoreColOpt = None,
@@ -73,7 +75,11 @@ def benchmark_dms(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
     models: Annotated[
-        str, typer.Option(help="Comma-separated: site-independent, potts, vae.")
+        str,
+        typer.Option(
+            help="Comma-separated: site-independent, site-independent-wt (the profile of the "
+            "wild type's near relatives), potts, vae."
+        ),
     ] = "site-independent,potts,vae",
     ensemble: Annotated[int, typer.Option(help="Also train this many VAEs (seeds 0..n-1) and average.")] = 1,
     preset: Annotated[str, typer.Option(help="VAE preset.")] = "fitness",
@@ -86,6 +92,7 @@ def benchmark_dms(
     fast: Annotated[
         bool, typer.Option("--fast", help="--panel: score VAEs with `score --fast`'s settings.")
     ] = False,
+    mutant_col: MutantColOpt = None,
     sep: SepOpt = None,
     mutation_separator: MutationSeparatorOpt = None,
     reference_sequence: ReferenceSequenceOpt = None,
@@ -109,8 +116,10 @@ def benchmark_dms(
     if panel is not None:
         from seqvae.workflows.dms_panel import load_panel, run_panel
 
-        if alignment is not None or dms is not None:
-            raise InputError("--panel takes no ALIGNMENT or DMS arguments (the panel file names them)")
+        if alignment is not None or dms is not None or mutant_col is not None:
+            raise InputError(
+                "--panel takes no ALIGNMENT, DMS or --mutant-col (the panel file names them)", "--panel"
+            )
         table = run_panel(
             load_panel(panel),
             out,
@@ -144,6 +153,7 @@ def benchmark_dms(
         sep=sep,
         mutation_separator=mutation_separator,
         reference_sequence=reference_sequence,
+        mutant_column=mutant_col,
         **common,
     )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)

@@ -88,6 +88,9 @@ FiguresOpt = Annotated[bool, typer.Option(help="Write the PNG figures.")]
 ScoreColOpt = Annotated[
     str | None, typer.Option("--score-col", help="Measured column: report Spearman rho against it.")
 ]
+MutantColOpt = Annotated[
+    str | None, typer.Option("--mutant-col", help="Column with mutant strings (default: mutant).")
+]
 SepOpt = Annotated[
     str | None,
     typer.Option("--sep", help="Field separator of the table (default: detected: , ; or tab)."),

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.cli.common import (
     DeviceOpt,
+    MutantColOpt,
     MutationSeparatorOpt,
     ReferenceSequenceOpt,
     ScoreColOpt,
@@ -51,9 +52,6 @@ ScoresOutOpt = Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")
 RunsOpt = Annotated[
     list[str] | None,
     typer.Option("--runs", help="More runs for the ensemble average: --runs A,B,C (repeatable)."),
-]
-MutantColOpt = Annotated[
-    str | None, typer.Option("--mutant-col", help="Column with mutant strings (default: mutant).")
 ]
 SequenceColOpt = Annotated[
     str | None,

@@ -1,6 +1,8 @@
 """Fit the classical baselines and keep them in run-like directories.
 
-* :func:`fit_site_independent`: weighted column frequencies plus a pseudocount.
+* :func:`fit_site_independent`: weighted column frequencies plus a pseudocount; with a
+  ``reference_power`` p > 0 (:func:`fit_baseline`), each sequence's weight is multiplied by its
+  identity to the reference to the power p, a profile of the wild type's near relatives.
 * :func:`fit_potts`: a Potts model by weighted pseudo-likelihood with L2 on fields and
   couplings (the plmc / EVmutation recipe), optimised with L-BFGS in torch.
 
@@ -28,7 +30,7 @@ from safetensors.torch import save_file
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.onehot import one_hot
-from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights, reference_identity
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
@@ -46,6 +48,14 @@ BASELINE_DIRECTORY = DirectoryKind(
     entries=(BASELINE, files.REGISTRY, files.WEIGHTS, COUPLINGS, COUPLINGS_APC),
 )
 KINDS = ("site-independent", "potts")
+#: the baselines the DMS benchmarks fit, by name: (kind, ``reference_power`` of
+#: :func:`fit_baseline`); ``site-independent-wt`` is the site-independent profile of the
+#: family weighted towards the wild type (identity²)
+NAMED_BASELINES = {
+    "site-independent": ("site-independent", 0.0),
+    "site-independent-wt": ("site-independent", 2.0),
+    "potts": ("potts", 0.0),
+}
 
 
 def _weights(alignment: Alignment, theta: float | None) -> np.ndarray:
@@ -315,18 +325,34 @@ def fit_baseline(
     potts: PottsSettings | None = None,
     overwrite: bool = False,
     progress=None,
+    reference_power: float = 0.0,
 ) -> tuple[SiteIndependentModel | PottsModel, dict]:
-    """Fit a baseline on an alignment and write its directory (see module docstring)."""
+    """Fit a baseline on an alignment and write its directory (see module docstring).
+
+    ``reference_power`` (site-independent only): multiply each sequence's weight by its
+    identity to the reference (the fraction of focus columns holding the reference's residue)
+    to this power before counting, so the profile is that of the wild type's near relatives
+    (0: the family's own weights). On the DMS panel p = 2 ranks every protein's scan better
+    than p = 0 (benchmarks/RESULTS.md, session 7).
+    """
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
+    if not (math.isfinite(reference_power) and reference_power >= 0):
+        raise InputError(f"must be a number >= 0, got {reference_power}", "reference_power")
+    if reference_power > 0 and kind != "site-independent":
+        raise InputError(f"weights a site-independent model only, not {kind}", "reference_power")
     out = Path(out)
     check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before a long fit
     started = time.perf_counter()
     weights = _weights(alignment, theta)
     gap = alignment.alphabet.gap_code
     if kind == "site-independent":
-        model = fit_site_independent(alignment.codes, weights, gap, pseudocount, model_gaps)
         report: dict = {"pseudocount": pseudocount, "model_gaps": model_gaps}
+        if reference_power > 0:
+            identity = reference_identity(alignment.codes, alignment.registry.reference_codes())
+            weights = weights * identity**reference_power
+            report["reference_power"] = reference_power
+        model = fit_site_independent(alignment.codes, weights, gap, pseudocount, model_gaps)
         tensors = {"log_frequencies": model.log_frequencies}
     else:
         settings = potts or PottsSettings()

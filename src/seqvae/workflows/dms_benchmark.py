@@ -14,10 +14,10 @@ from seqvae.analysis.scoring import EnsembleScorer, Scorer, VAEScorer, load_scor
 from seqvae.data.alignment import read_alignment
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
-from seqvae.training.baselines import PottsSettings, fit_baseline
+from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
 from seqvae.training.config import preset_config
 
-MODEL_KINDS = ("site-independent", "potts", "vae")
+MODEL_KINDS = (*NAMED_BASELINES, "vae")
 
 
 def _evaluate(
@@ -43,21 +43,24 @@ def run_dms_benchmark(
     sep: str | None = None,
     mutation_separator: str | None = None,
     reference_sequence: str | Path | None = None,
+    mutant_column: str | None = None,
 ) -> list[dict]:
     """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``.
 
     Returns one row per model: ``model``, ``spearman``, ``ci_low``, ``ci_high``, ``n_scored``,
     ``n_skipped``, ``train_s`` (wall time of fitting) and ``score_s`` (wall time of scoring).
     ``overrides`` (``{"training.max_steps": 500}``) change the VAE preset. With ``ensemble > 1`` VAEs with seeds ``0 .. ensemble-1`` are trained and an extra row
-    gives their average. ``sep``, ``mutation_separator`` and ``reference_sequence`` (a FASTA of
-    the full wild type) say how to read the scan (see :func:`~seqvae.analysis.scoring.score_file`).
+    gives their average. ``models`` are names of :data:`~seqvae.training.baselines.NAMED_BASELINES`
+    and ``vae``. ``sep``, ``mutation_separator``, ``mutant_column`` (default ``mutant``) and
+    ``reference_sequence`` (a FASTA of the full wild type) say how to read the scan (see
+    :func:`~seqvae.analysis.scoring.score_file`).
     """
     from seqvae.analysis.mutations import read_wild_type
     from seqvae.run import train
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
-        raise InputError(f"unknown model {unknown[0]!r}; choose from {MODEL_KINDS}")
+        raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
     out = Path(out)
     dms = Path(dms)
     config = preset_config(preset).updated(overrides or {})
@@ -65,6 +68,7 @@ def run_dms_benchmark(
         "sep": sep,
         "mutation_separator": mutation_separator,
         "wild_type": read_wild_type(reference_sequence) if reference_sequence is not None else None,
+        "mutant_column": mutant_column,
     }
     aln = read_alignment(alignment, config.data.alignment_options())
     started = time.perf_counter()
@@ -73,17 +77,18 @@ def run_dms_benchmark(
     weights_s = time.perf_counter() - started
     log(f"{aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f} ({weights_s:.1f} s)")
     rows = []
-    for kind in ("site-independent", "potts"):
+    for kind, (baseline, reference_power) in NAMED_BASELINES.items():
         if kind not in models:
             continue
         started = time.perf_counter()
         fit_baseline(
             aln,
-            kind,
+            baseline,
             out / kind,
             theta=config.data.theta,
             potts=PottsSettings(max_iterations=potts_iterations),
             overwrite=True,
+            reference_power=reference_power,
         )
         train_s = time.perf_counter() - started
         log(f"{kind}: fitted in {train_s:.1f} s")

@@ -27,6 +27,8 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.training.baselines import NAMED_BASELINES
+from seqvae.workflows.dms_benchmark import MODEL_KINDS
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -264,7 +266,7 @@ def fit_panel_member(
     threads: int | None = None,
 ) -> dict:
     """Fit one model of a panel protein into ``target`` (an executor task; pure function of
-    its arguments): a baseline (``site-independent``, ``potts``) or a VAE (``vae``, the seed
+    its arguments): a baseline (a key of :data:`~seqvae.training.baselines.NAMED_BASELINES`) or a VAE (``vae``, the seed
     is the config's). Returns the fitting seconds."""
     from seqvae.data.alignment import read_alignment
     from seqvae.data.weights import compute_sequence_weights
@@ -283,14 +285,16 @@ def fit_panel_member(
             aln.codes, aln.alphabet.gap_code, run_config.data.theta
         )
         aln.theta = run_config.data.theta
+        baseline, reference_power = NAMED_BASELINES[kind]
         with torch_threads(threads):
             fit_baseline(
                 aln,
-                kind,
+                baseline,
                 target,
                 theta=run_config.data.theta,
                 potts=PottsSettings(max_iterations=potts_iterations),
                 overwrite=True,
+                reference_power=reference_power,
             )
     return {"seconds": time.perf_counter() - started}
 
@@ -353,9 +357,9 @@ def run_panel(
     from seqvae.training.config import preset_config
     from seqvae.utils import torch_threads
 
-    unknown = sorted(set(models) - {"site-independent", "potts", "vae"})
+    unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
-        raise InputError(f"unknown model {unknown[0]!r}; choose from site-independent, potts, vae")
+        raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
     if ensemble < 1:
         raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
     if jobs < 1:
@@ -378,7 +382,7 @@ def run_panel(
         prepared.append((protein, wild_type, config, aln))
 
     # 1. fit every missing model of every protein (baselines first: they are quick)
-    keys = [kind for kind in ("site-independent", "potts") if kind in models]
+    keys = [kind for kind in NAMED_BASELINES if kind in models]
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
     all_timings: dict[str, dict] = {}
