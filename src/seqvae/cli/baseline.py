@@ -20,7 +20,6 @@ from seqvae.cli.common import (
     progress_bar,
 )
 from seqvae.data.weights import DEFAULT_THETA
-from seqvae.errors import InputError
 
 #: the options section the Potts flags of ``baseline fit`` set; the fields without a flag (``None``)
 OPTIONS_SECTION = "potts"
@@ -64,17 +63,15 @@ def baseline_fit(
     """Fit a baseline and write a directory that ``seqvae score`` accepts like a run."""
     from seqvae.data.alignment import read_alignment
     from seqvae.io.output_dirs import check_output_directory
-    from seqvae.training.baselines import BASELINE_DIRECTORY, PottsSettings, fit_baseline
+    from seqvae.training.baselines import (
+        BASELINE_DIRECTORY,
+        PottsSettings,
+        check_reference_power,
+        fit_baseline,
+    )
 
     settings = options_from_arguments(PottsSettings, locals(), OPTION_FLAGS)
-    if not reference_power >= 0 or reference_power == float("inf"):
-        raise InputError(
-            f"--reference-power must be a number >= 0, got {reference_power}", "--reference-power"
-        )
-    if reference_power > 0 and model == "potts":
-        raise InputError(
-            f"--reference-power weights a site-independent model only, not {model}", "--reference-power"
-        )
+    check_reference_power(reference_power, model, "--reference-power")  # before any work
     if model == "potts":  # the Potts flags are checked before any work; a site-independent fit ignores them
         with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
             settings.validate()

@@ -315,6 +315,16 @@ def is_baseline_directory(path: str | Path) -> bool:
     return (Path(path) / BASELINE).exists()
 
 
+def check_reference_power(power: float, kind: str, name: str = "reference_power") -> None:
+    """The one check of :func:`fit_baseline`'s ``reference_power`` (``name``: how the caller
+    spells it, e.g. ``--reference-power``): a finite number >= 0, and > 0 only for a
+    site-independent model."""
+    if not (math.isfinite(power) and power >= 0):
+        raise InputError(f"{name} must be a number >= 0, got {power}", name)
+    if power > 0 and kind == "potts":
+        raise InputError(f"{name} weights a site-independent model only, not {kind}", name)
+
+
 def fit_baseline(
     alignment: Alignment,
     kind: str,
@@ -337,10 +347,7 @@ def fit_baseline(
     """
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
-    if not (math.isfinite(reference_power) and reference_power >= 0):
-        raise InputError(f"must be a number >= 0, got {reference_power}", "reference_power")
-    if reference_power > 0 and kind != "site-independent":
-        raise InputError(f"weights a site-independent model only, not {kind}", "reference_power")
+    check_reference_power(reference_power, kind)
     out = Path(out)
     check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before a long fit
     started = time.perf_counter()

@@ -27,8 +27,6 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
-from seqvae.training.baselines import NAMED_BASELINES
-from seqvae.workflows.dms_benchmark import MODEL_KINDS
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -271,7 +269,7 @@ def fit_panel_member(
     from seqvae.data.alignment import read_alignment
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.run import train
-    from seqvae.training.baselines import PottsSettings, fit_baseline
+    from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
     from seqvae.training.config import RunConfig
     from seqvae.utils import torch_threads
 
@@ -353,9 +351,10 @@ def run_panel(
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.executor import Task, make_executor
     from seqvae.run import load
-    from seqvae.training.baselines import is_baseline_directory
+    from seqvae.training.baselines import NAMED_BASELINES, is_baseline_directory
     from seqvae.training.config import preset_config
     from seqvae.utils import torch_threads
+    from seqvae.workflows.dms_benchmark import MODEL_KINDS
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
