@@ -88,11 +88,6 @@ def _coords_problem(value: Any) -> str | None:
     return f"must be a non-empty list of numbers, a comma list or null (got {value!r})"
 
 
-def option_field(name: str) -> str:
-    """The dotted name of a generation option in errors: ``generation.n`` (the CLI shows its flag)."""
-    return f"{GenerationOptions.section}.{name}"
-
-
 def _parse_coordinates(text: str) -> list[float]:
     """``"0.1,-0.3"`` (commas or semicolons) -> ``[0.1, -0.3]``."""
     try:
@@ -296,6 +291,11 @@ class GenerationOptions(Options):
         if out is not None:
             check_fasta_target(out)
         return self
+
+
+def option_field(name: str) -> str:
+    """The dotted name of a generation option in errors: ``generation.n`` (the CLI shows its flag)."""
+    return f"{GenerationOptions.section}.{name}"
 
 
 def check_option_value(name: str, value: Any, constraint: Constraint | None = None) -> Any:

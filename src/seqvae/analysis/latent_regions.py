@@ -196,7 +196,7 @@ def region_from_phenotype(
     (LatentRegion, PhenotypeSelection)
         The region and which sequences defined it.
     """
-    ids = run.training_data()[2]
+    _, _, ids, _ = run.training_data()
     selection = select_by_phenotype(ids, phenotypes, expression, id_column)
     region = region_from_sequences(run, selection.mask, scale=scale, field=option_field("region_phenotype"))
     region.description = f"{region.description}; selected by {selection.describe()}"
