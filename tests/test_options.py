@@ -197,7 +197,7 @@ def test_the_escape_hatch_and_the_prefix():
 
 OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags fill)
     "score": ("seqvae.cli.score", "seqvae.analysis.scoring.ScoringOptions"),
-    "generate": ("seqvae.cli.generate", "seqvae.analysis.generation.GenerationOptions"),
+    "generate": ("seqvae.cli.generate", "seqvae.analysis.generation_options.GenerationOptions"),
     "evaluate-samples": (
         "seqvae.cli.evaluate_samples",
         "seqvae.analysis.sample_evaluation.EvaluationOptions",

@@ -1,6 +1,6 @@
 """``seqvae generate``: designs from a run, or samples from a baseline directory. A thin wrapper
-over :func:`seqvae.analysis.generation.generate_from` (the files: ``DesignSet.save`` /
-``SampleSet.save``; the interpolation figure: :func:`seqvae.plots.generation.plot_design_figures`)."""
+over :func:`seqvae.analysis.generation.generate_from` (the files: ``SequenceSet.save``; the
+interpolation figure: :func:`seqvae.plots.generation.plot_design_figures`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from seqvae.analysis.generation import DESIGNS_FASTA
+from seqvae.analysis.sequence_sets import DESIGNS_FASTA
 from seqvae.cli.common import (
     DeviceOpt,
     SeedOpt,

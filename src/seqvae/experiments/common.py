@@ -85,8 +85,8 @@ def measure_latent_usage(ctx: PointContext) -> dict[str, Any]:
 
 def measure_reconstruction(ctx: PointContext) -> dict[str, Any]:
     """Argmax reconstruction at the latent mean of the measured sequences
-    (:func:`seqvae.analysis.generation.reconstruction_accuracy`)."""
-    from seqvae.analysis.generation import reconstruction_accuracy
+    (:func:`seqvae.analysis.reconstruction.reconstruction_accuracy`)."""
+    from seqvae.analysis.reconstruction import reconstruction_accuracy
 
     result = reconstruction_accuracy(ctx.run, training_inputs(ctx))
     return {"reconstruction_accuracy": result.overall, "reconstruction_exact": result.exact_fraction}

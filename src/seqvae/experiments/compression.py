@@ -65,7 +65,7 @@ def _anticorrelated(ctx: PointContext) -> dict[str, Any]:
 
 
 def _decode(ctx: PointContext, z: np.ndarray) -> np.ndarray:
-    from seqvae.analysis.generation import decode_latents
+    from seqvae.analysis.reconstruction import decode_latents
 
     return decode_latents(ctx.run.model, np.asarray(z, dtype=np.float32), decoding="argmax")
 

@@ -293,8 +293,7 @@ def decode_stability(model, z: np.ndarray) -> dict[str, Any]:
     second decoding equals the first on every predictable position) and ``identity`` (``[n]``
     fraction of positions kept), via :func:`seqvae.analysis.reconstruction.reconstruction_stability`.
     """
-    from seqvae.analysis.generation import decode_latents
-    from seqvae.analysis.reconstruction import reconstruction_stability
+    from seqvae.analysis.reconstruction import decode_latents, reconstruction_stability
 
     codes = decode_latents(model, np.asarray(z, dtype=np.float32), decoding="argmax")
     stable, distance = reconstruction_stability(model, codes)

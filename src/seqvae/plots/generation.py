@@ -21,7 +21,7 @@ from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
 from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
-from seqvae.analysis.generation import DesignSet, SampleSet, sequence_set_files
+from seqvae.analysis.sequence_sets import SequenceSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
 from seqvae.plots.style import CATEGORICAL, categorical_colors, new_figure, save_figure
 
@@ -337,7 +337,7 @@ def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def plot_interpolation(designs: DesignSet, path: str | Path, title: str | None = None) -> Path:
+def plot_interpolation(designs: SequenceSet, path: str | Path, title: str | None = None) -> Path:
     """Hamming distance of each interpolated sequence to both end sequences, and its ELBO,
     along the straight latent path from A (t = 0) to B (t = 1)."""
     from seqvae.errors import InputError
@@ -392,18 +392,18 @@ def plot_sample_evaluation(result: SampleSetEvaluation, out: str | Path) -> dict
 
 
 def plot_design_figures(
-    designs: DesignSet | SampleSet, fasta_path: str | Path, figure: str | Path | None = None
+    designs: SequenceSet, fasta_path: str | Path, figure: str | Path | None = None
 ) -> dict[str, Path]:
-    """The figures ``seqvae generate`` draws beside a design set written to ``fasta_path``: for an
-    interpolation, :func:`plot_interpolation` at ``figure`` (default: the FASTA's ``.png``);
-    nothing for other sets, nor for a baseline's :class:`~seqvae.analysis.generation.SampleSet`.
+    """The figures ``seqvae generate`` draws beside a sequence set written to ``fasta_path``: for
+    an interpolation, :func:`plot_interpolation` at ``figure`` (default: the FASTA's ``.png``);
+    nothing for other sets, nor for a baseline's samples.
 
     Returns
     -------
     dict
         ``figure``: the path written, when one was.
     """
-    if not isinstance(designs, DesignSet) or "t" not in designs.extra:
+    if "t" not in designs.extra:
         return {}
     target = Path(figure) if figure is not None else sequence_set_files(fasta_path)["figure"]
     run_name = Path(str(designs.metadata.get("run", ""))).name
