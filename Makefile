@@ -1,5 +1,6 @@
 # Two commands: `make demo` and `make test`. Each sets up its own virtual environment.
-# `make test` also builds the documentation site (mkdocs.yml, docs/) with --strict into site/.
+# `make test` also builds the documentation site (mkdocs.yml, docs/) with --strict into site/,
+# before pytest so that pytest's summary is the last line CI reads.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -23,8 +24,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -q --timeout=600
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python -m pytest -q --timeout=600
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
