@@ -18,6 +18,7 @@ from seqvae.cli.common import (
     fields_as_flags,
     options_from_arguments,
 )
+from seqvae.io.output_dirs import check_output_paths
 
 #: the options section this command's flags set, and the flags not spelt ``--field-name``
 OPTIONS_SECTION = "generation"
@@ -126,6 +127,13 @@ def generate_command(
     from seqvae.plots.generation import plot_design_figures
 
     options = options_from_arguments(gen.GenerationOptions, locals(), OPTION_FLAGS)
+    outputs = {f"the {kind} file": path for kind, path in gen.sequence_set_files(out).items()}
+    if interpolate is None:
+        del outputs["the figure file"]
+    elif figure is not None:
+        outputs["the figure file"] = figure
+    inputs = {"the run": run_dir, **({"--phenotypes": phenotypes} if phenotypes is not None else {})}
+    check_output_paths(outputs, inputs, "--out")
     target = device_option(device)
     vae_only = ["--figure"] if figure is not None else []
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), console.status(f"generating {n or steps} sequences"):

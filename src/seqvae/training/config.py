@@ -222,6 +222,10 @@ class _PresetName(Constraint):
         return ["fitnes", 3]
 
 
+# numpy's and torch's generators both take a seed below 2**32
+MAX_SEED = 2**32 - 1
+
+
 @register
 @dataclass
 class RunConfig(Options):
@@ -244,7 +248,7 @@ class RunConfig(Options):
         "data": Section(DataConfig),
         "model": Section(ModelConfig),
         "training": Section(TrainingConfig),
-        "seed": Integer(0),
+        "seed": Integer(0, MAX_SEED),
         "preset": _PresetName(),
     }
 

@@ -39,8 +39,14 @@ from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, make_executor
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.config_files import read_config_file
-from seqvae.io.output_dirs import DirectoryKind, lock_directory
-from seqvae.training.config import RunConfig, preset_config
+from seqvae.io.output_dirs import (
+    DirectoryKind,
+    check_name,
+    check_output_paths,
+    lock_directory,
+    open_resumable_directory,
+)
+from seqvae.training.config import MAX_SEED, RunConfig, preset_config
 
 __all__ = [
     "BATCH_DIRECTORY",
@@ -55,6 +61,8 @@ __all__ = [
 SUMMARY_CSV = "batch_summary.csv"
 SUMMARY_MD = "batch_summary.md"
 BATCH_FILE = "batch.json"
+# the batch folder's own entries: no family may be named like one of them
+OWN_FILES = (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)
 BATCH_DIRECTORY = DirectoryKind(
     "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
 )
@@ -89,6 +97,7 @@ class FamilySpec:
     scans: list[ScanSpec]
     seeds: list[int]
     config: RunConfig
+    config_file: Path | None = None
 
 
 @dataclass
@@ -125,10 +134,14 @@ def _seeds(value: Any, source: str, where: str) -> list[int]:
         value = [value]
     if isinstance(value, str):
         value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
-    try:
-        seeds = [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: seeds must be integers, got {value!r}", source) from None
+    if not isinstance(value, list):
+        raise InputError(f"{where}: seeds must be a list of integers, got {value!r}", source)
+    seeds = []
+    for v in value:  # 1.5 or true is no seed; a CSV cell holds digits
+        seed = int(v) if isinstance(v, str) and v.isdigit() else v
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise InputError(f"{where}: seeds must be integers in [0, {MAX_SEED}], got {v!r}", source)
+        seeds.append(seed)
     if not seeds:
         raise InputError(f"{where}: no seeds", source)
     duplicate = next((s for s in seeds if seeds.count(s) > 1), None)
@@ -305,27 +318,34 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
         line = entry.pop("_line", None)
         entry_source = f"{source}:{line}" if line else source
         _check_keys(entry, FAMILY_KEYS, entry_source, where)
-        name = str(entry.get("name") or "").strip()
-        if not name or any(c in name for c in "/\\") or name.startswith("."):
-            raise InputError(f"{where}: a family needs a name usable as a folder name", entry_source)
-        if name in seen:
+        name = check_name(entry.get("name"), f"{where}: family name", entry_source, OWN_FILES)
+        if name.casefold() in seen:
             raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
-        seen.add(name)
+        seen.add(name.casefold())
         where = f"family {name!r}"
         alignment = _file(folder, entry.get("alignment"), entry_source, f"{where} alignment")
         reference = entry.get("reference") or None
+        config_name = entry.get("config") or values.get("config")
         config = _config(
             folder,
             entry.get("preset") or values.get("preset"),
-            entry.get("config") or values.get("config"),
-            {**(values.get("overrides") or {}), **(entry.get("overrides") or {})},
+            config_name,
+            {
+                **_mapping(values.get("overrides"), source, "overrides"),
+                **_mapping(entry.get("overrides"), entry_source, f"{where} overrides"),
+            },
             reference,
             device,
             entry_source,
             where,
         )
         scans: list[ScanSpec] = []
-        for k, scan in enumerate(entry.get("scans") or []):
+        scan_entries = entry.get("scans") or []
+        if not isinstance(scan_entries, list):
+            raise InputError(
+                f"{where}: scans must be a list of files or mappings, got {scan_entries!r}", entry_source
+            )
+        for k, scan in enumerate(scan_entries):
             if isinstance(scan, str):
                 scan = {"file": scan}
             scan_line = scan.pop("_line", None) if isinstance(scan, dict) else None
@@ -334,8 +354,12 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                 raise InputError(f"{where} scans[{k}]: expected a file name or a mapping", scan_source)
             _check_keys(scan, SCAN_KEYS, scan_source, f"{where} scans[{k}]")
             file = _file(folder, scan.get("file"), scan_source, f"{where} scan")
-            scan_name = str(scan.get("name") or file.stem)
-            if any(s.name == scan_name for s in scans):
+            scan_name = check_name(
+                file.stem if scan.get("name") is None else scan["name"],
+                f"{where} scans[{k}]: scan name",
+                scan_source,
+            )
+            if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
             if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
@@ -344,8 +368,20 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                 )
             scans.append(ScanSpec(scan_name, file, options))
         seeds = _seeds(entry["seeds"], entry_source, where) if "seeds" in entry else top_seeds
-        families.append(FamilySpec(name, alignment, reference, scans, seeds, config))
-    return Manifest(path, families, samples=samples, report=bool(values.get("report", True)))
+        config_file = None if not config_name else _file(folder, config_name, entry_source, f"{where}.config")
+        families.append(FamilySpec(name, alignment, reference, scans, seeds, config, config_file))
+    report = values.get("report", True)
+    if not isinstance(report, bool):
+        raise InputError(f"report: must be true or false, got {report!r}", source)
+    return Manifest(path, families, samples=samples, report=report)
+
+
+def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: must be a mapping of config keys to values, got {value!r}", source)
+    return value
 
 
 # -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
@@ -468,12 +504,36 @@ def _family_dir(out: Path, family: FamilySpec) -> Path:
     return out / family.name
 
 
-def _claim(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
-    if out.is_dir() and any(out.iterdir()) and not (out / BATCH_FILE).exists():
-        raise InputError("is not a seqvae batch folder and not empty (use a new --out)", out)
-    out.mkdir(parents=True, exist_ok=True)
+def output_files(manifest: Manifest, out: Path) -> dict[str, Path]:
+    """Every file and run folder a batch writes, by what messages call it."""
+    from seqvae.analysis.scoring import scoring_files
+
+    files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
+    for f in manifest.families:
+        folder = _family_dir(out, f)
+        files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
+        files[f"family {f.name!r}'s report"] = folder / "report.html"
+        files[f"family {f.name!r}'s task results"] = folder / "tasks"
+        for seed in f.seeds:
+            files[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
+        for scan in f.scans:
+            for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
+                files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
+    return files
+
+
+def input_files(manifest: Manifest) -> dict[str, Path]:
+    """Every file a manifest reads, by what messages call it."""
+    files = {"the manifest": manifest.path}
+    for f in manifest.families:
+        files[f"family {f.name!r}'s alignment"] = f.alignment
+        if f.config_file is not None:
+            files[f"family {f.name!r}'s config"] = f.config_file
+        for scan in f.scans:
+            files[f"scan {scan.name!r} of {f.name!r}"] = scan.file
+            if scan.options.get("wild_type") is not None:
+                files[f"the wild type of scan {scan.name!r} of {f.name!r}"] = Path(scan.options["wild_type"])
+    return files
 
 
 def run_batch(
@@ -520,9 +580,10 @@ def run_batch(
         except ConfigError as err:
             raise InputError(err.message.replace("training.device", "--device"), "--device") from None
     out = Path(out)
+    check_output_paths(output_files(manifest, out), input_files(manifest), out)
+    open_resumable_directory(out, BATCH_DIRECTORY)
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")
-    _claim(out)
     started = time.perf_counter()
     with lock_directory(out, BATCH_DIRECTORY), executor:
         write_json(out / BATCH_FILE, {**manifest.to_dict(), "executor": executor.describe()})

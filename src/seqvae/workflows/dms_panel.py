@@ -27,6 +27,14 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.output_dirs import (
+    DirectoryKind,
+    check_name,
+    check_output_paths,
+    check_resumable_directory,
+    lock_directory,
+    open_resumable_directory,
+)
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -51,6 +59,10 @@ _KNOWN = (
 )
 # the key (file names) of the mean of the seed-0 VAE and the Potts model
 VAE_POTTS = "vae_seed0_potts"
+PANEL_FILE = "panel.json"
+# the panel folder's own files: no protein may be named like one of them
+PANEL_FILES = (PANEL_FILE, "panel.csv", "panel_summary.csv", "panel.md", "panel.png")
+PANEL_DIRECTORY = DirectoryKind("seqvae panel folder", markers=(PANEL_FILE, "panel.csv"), entries=("*",))
 PANEL_COLUMNS = (
     "protein",
     "model",
@@ -97,6 +109,16 @@ class PanelProtein:
     mutation_separator: str | None = None
     reference_sequence: Path | None = None
     published: dict[str, float] = field(default_factory=dict)
+    panel_file: Path | None = None
+
+    def inputs(self) -> dict[str, Path]:
+        """The files this protein reads, by what messages call them."""
+        files = {f"{self.name}'s alignment": self.alignment, f"{self.name}'s scan": self.scan}
+        if self.reference_sequence is not None:
+            files[f"{self.name}'s reference_sequence"] = self.reference_sequence
+        if self.panel_file is not None:
+            files["the panel file"] = self.panel_file
+        return files
 
 
 def _auto(value: Any) -> Any:
@@ -136,7 +158,8 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         where = f"proteins[{k}]"
         if not isinstance(entry, dict):
             raise InputError(f"{where}: must be a mapping of settings", path)
-        where = f"protein {entry.get('name', k)!r}"
+        name = check_name(entry.get("name"), f"{where}: protein name", path, PANEL_FILES)
+        where = f"protein {name!r}"
         unknown = sorted(set(entry) - set(_KNOWN))
         if unknown:
             raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_KNOWN)})", path)
@@ -164,7 +187,7 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         ):
             raise InputError(f"{where}: published must map method names to numbers", path)
         protein = PanelProtein(
-            name=str(entry["name"]),
+            name=name,
             alignment=files["alignment"],  # type: ignore[arg-type]
             scan=files["scan"],  # type: ignore[arg-type]
             measured_column=str(entry["measured_column"]),
@@ -173,7 +196,8 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             variant_column=_auto(entry.get("variant_column")),
             mutation_separator=mutation_separator,
             reference_sequence=files["reference_sequence"],
-            published={str(name): float(v) for name, v in published.items()},
+            published={str(method): float(v) for method, v in published.items()},
+            panel_file=path,
         )
         sep = protein.separator or detect_separator(protein.scan)
         try:
@@ -191,8 +215,8 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         if protein.variant_column is None and not {"mutant", "mutated_sequence"} & set(columns):
             raise InputError(f"{where}: name the variant_column ({protein.scan.name} has no 'mutant')", path)
         proteins.append(protein)
-    names = [p.name for p in proteins]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    names = [p.name.casefold() for p in proteins]
+    duplicated = sorted({p.name for p in proteins if names.count(p.name.casefold()) > 1})
     if duplicated:
         raise InputError(f"protein name {duplicated[0]!r} appears twice", path)
     return proteins
@@ -253,6 +277,26 @@ def _evaluate_member(
     result = {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
     write_json(folder / f"eval_{key}.json", result)
     return result
+
+
+def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]) -> dict[str, Path]:
+    """Every file and model folder a panel writes, by what messages call them."""
+    from seqvae.analysis.scoring import scoring_files
+
+    out = Path(out)
+    files = {f"the panel's {name}": out / name for name in PANEL_FILES}
+    seeds = [key for key in keys if key.startswith("vae_seed")]
+    scored = [*keys, f"vae_ensemble{len(seeds)}", VAE_POTTS]
+    for protein in proteins:
+        folder = out / protein.name
+        files[f"{protein.name}'s timings"] = folder / "timings.json"
+        for key in keys:
+            files[f"{protein.name}'s {key} model"] = folder / key
+        for key in scored:
+            files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
+            for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
+                files[f"{protein.name}'s {key} {kind}"] = path
+    return files
 
 
 def fit_panel_member(
@@ -369,6 +413,12 @@ def run_panel(
         base = base.updated({"training.threads": threads})
     elif jobs > 1:
         base = base.updated({"training.threads": 1})
+    keys = [kind for kind in NAMED_BASELINES if kind in models]
+    if "vae" in models:
+        keys += [f"vae_seed{seed}" for seed in range(ensemble)]
+    inputs = {label: path for protein in proteins for label, path in protein.inputs().items()}
+    check_output_paths(panel_outputs(proteins, out, keys), inputs, out)
+    check_resumable_directory(out, PANEL_DIRECTORY)
     # every alignment is read and every reference sequence checked against its row before
     # anything is written
     prepared = []
@@ -380,116 +430,128 @@ def run_panel(
         log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
         prepared.append((protein, wild_type, config, aln))
 
-    # 1. fit every missing model of every protein (baselines first: they are quick)
-    keys = [kind for kind in NAMED_BASELINES if kind in models]
-    if "vae" in models:
-        keys += [f"vae_seed{seed}" for seed in range(ensemble)]
-    all_timings: dict[str, dict] = {}
-    tasks = []
-    for protein, _, config, _ in prepared:
-        folder = out / protein.name
-        folder.mkdir(parents=True, exist_ok=True)
-        timings = all_timings[protein.name] = _read_json(folder / "timings.json") or {}
-        for key in keys:
-            target = folder / key
-            kind = "vae" if key.startswith("vae_seed") else key
-            done = _run_finished(target) if kind == "vae" else is_baseline_directory(target)
-            if done and key in timings:
-                continue
-            member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
-            tasks.append(
-                Task(
-                    f"{protein.name}/{key}",
-                    fit_panel_member,
-                    {
-                        "kind": kind,
-                        "alignment": str(protein.alignment),
-                        "config": member_config.to_dict(),
-                        "target": str(target),
-                        "potts_iterations": potts_iterations,
-                        "threads": threads,
-                    },
+    open_resumable_directory(out, PANEL_DIRECTORY)
+    with lock_directory(out, PANEL_DIRECTORY):
+        write_json(
+            out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
+        )
+        # 1. fit every missing model of every protein (baselines first: they are quick)
+        all_timings: dict[str, dict] = {}
+        tasks = []
+        for protein, _, config, _ in prepared:
+            folder = out / protein.name
+            folder.mkdir(parents=True, exist_ok=True)
+            timings = all_timings[protein.name] = _read_json(folder / "timings.json") or {}
+            for key in keys:
+                target = folder / key
+                kind = "vae" if key.startswith("vae_seed") else key
+                done = _run_finished(target) if kind == "vae" else is_baseline_directory(target)
+                if done and key in timings:
+                    continue
+                member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
+                tasks.append(
+                    Task(
+                        f"{protein.name}/{key}",
+                        fit_panel_member,
+                        {
+                            "kind": kind,
+                            "alignment": str(protein.alignment),
+                            "config": member_config.to_dict(),
+                            "target": str(target),
+                            "potts_iterations": potts_iterations,
+                            "threads": threads,
+                        },
+                    )
                 )
+        if tasks:
+            failures: list[str] = []
+
+            def note(result) -> None:
+                name, key = result.key.split("/", 1)
+                if not result.ok:
+                    failures.append(f"{result.key}: {result.error}")
+                    log(f"{result.key}: failed: {result.error}")
+                    return
+                timings = all_timings[name]
+                timings[key] = result.value["seconds"]
+                write_json(out / name / "timings.json", timings)
+                log(f"{result.key}: fitted in {timings[key]:.1f} s")
+
+            runner = executor or make_executor("local", jobs, threads or 1)
+            with runner:
+                runner.run(tasks, on_result=note)
+            if failures:
+                raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
+
+        # 2. score and evaluate, protein by protein (the tables are rewritten after each)
+        vae_samples = FAST_SAMPLES if fast else samples
+        fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
+        rows: list[dict] = []
+        for protein, wild_type, config, aln in prepared:
+            folder = out / protein.name
+            timings = all_timings[protein.name]
+            aln.sequence_weights = compute_sequence_weights(
+                aln.codes, aln.alphabet.gap_code, config.data.theta
             )
-    if tasks:
-        failures: list[str] = []
-
-        def note(result) -> None:
-            name, key = result.key.split("/", 1)
-            if not result.ok:
-                failures.append(f"{result.key}: {result.error}")
-                log(f"{result.key}: failed: {result.error}")
-                return
-            timings = all_timings[name]
-            timings[key] = result.value["seconds"]
-            write_json(out / name / "timings.json", timings)
-            log(f"{result.key}: fitted in {timings[key]:.1f} s")
-
-        runner = executor or make_executor("local", jobs, threads or 1)
-        with runner:
-            runner.run(tasks, on_result=note)
-        if failures:
-            raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
-
-    # 2. score and evaluate, protein by protein (the tables are rewritten after each)
-    vae_samples = FAST_SAMPLES if fast else samples
-    fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
-    rows: list[dict] = []
-    for protein, wild_type, config, aln in prepared:
-        folder = out / protein.name
-        timings = all_timings[protein.name]
-        aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
-        common = {"protein": protein.name, "n_eff": aln.n_eff, "length": aln.length}
-        members = []
-        baselines = {}
-        for key in keys:
-            if not key.startswith("vae_seed"):
-                baselines[key] = load_scorer(folder / key)
+            common = {"protein": protein.name, "n_eff": aln.n_eff, "length": aln.length}
+            members = []
+            baselines = {}
+            for key in keys:
+                if not key.startswith("vae_seed"):
+                    baselines[key] = load_scorer(folder / key)
+                    with torch_threads(threads):
+                        result = _evaluate_member(baselines[key], protein, wild_type, folder, key)
+                    rows.append(_row(common, key, result, timings[key]))
+                    log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
+                    continue
+                run = load(folder / key)
+                if f"{key}_active" not in timings:
+                    timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
+                    write_json(folder / "timings.json", timings)
+                scorer = VAEScorer(
+                    run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options
+                )
+                members.append(scorer)
                 with torch_threads(threads):
-                    result = _evaluate_member(baselines[key], protein, wild_type, folder, key)
-                rows.append(_row(common, key, result, timings[key]))
-                log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
-                continue
-            run = load(folder / key)
-            if f"{key}_active" not in timings:
-                timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
-                write_json(folder / "timings.json", timings)
-            scorer = VAEScorer(run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options)
-            members.append(scorer)
-            with torch_threads(threads):
-                result = _evaluate_member(scorer, protein, wild_type, folder, key)
-            seed = int(key[8:])
-            rows.append(
-                _row(
-                    common,
-                    f"vae (seed {seed})",
-                    result,
-                    timings[key],
-                    timings[f"{key}_active"],
-                    timings[f"{key}_kl"],
+                    result = _evaluate_member(scorer, protein, wild_type, folder, key)
+                seed = int(key[8:])
+                rows.append(
+                    _row(
+                        common,
+                        f"vae (seed {seed})",
+                        result,
+                        timings[key],
+                        timings[f"{key}_active"],
+                        timings[f"{key}_kl"],
+                    )
                 )
-            )
-            log(
-                f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
-            )
-        if len(members) > 1:
-            with torch_threads(threads):
-                result = _evaluate_member(
-                    EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
+                log(
+                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
+                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
                 )
-            total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
-            rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
-        if members and "potts" in baselines:
-            # the two models err on different mutants (the VAE on positions whose wild-type
-            # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
-            with torch_threads(threads):
-                result = _evaluate_member(
-                    EnsembleScorer([members[0], baselines["potts"]]), protein, wild_type, folder, VAE_POTTS
+            if len(members) > 1:
+                with torch_threads(threads):
+                    result = _evaluate_member(
+                        EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
+                    )
+                total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
+                rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
+            if members and "potts" in baselines:
+                # the two models err on different mutants (the VAE on positions whose wild-type
+                # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
+                with torch_threads(threads):
+                    result = _evaluate_member(
+                        EnsembleScorer([members[0], baselines["potts"]]),
+                        protein,
+                        wild_type,
+                        folder,
+                        VAE_POTTS,
+                    )
+                rows.append(
+                    _row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"])
                 )
-            rows.append(_row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"]))
-        write_panel_outputs(rows, proteins, out, preset)
-    return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+            write_panel_outputs(rows, proteins, out, preset)
+        return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
 
 
 def _row(
