@@ -50,6 +50,7 @@ __all__ = [
     "SlurmExecutor",
     "Task",
     "TaskResult",
+    "file_digest",
     "fingerprint",
     "make_executor",
 ]
@@ -76,6 +77,20 @@ def fingerprint(value: Any) -> str:
     """A short stable hash of a JSON-able value (a task's inputs)."""
     text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_digest(path: str | Path, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006 - a cache on purpose
+    """A short SHA-256 of a file's content: task inputs name files by content, so that an output
+    folder moved together with its inputs is still recognised."""
+    info = os.stat(path)
+    key = (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _cache[key] = digest.hexdigest()[:16]
+    return _cache[key]
 
 
 @dataclass

@@ -36,7 +36,7 @@ import pandas as pd
 from seqvae.analysis.mutations import read_wild_type
 from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
-from seqvae.executor import Executor, Task, TaskResult, make_executor
+from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.config_files import read_config_file
 from seqvae.io.output_dirs import (
@@ -411,18 +411,23 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
 
 
 def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
-    """Train one seed of a family (resume an interrupted run; a finished one is only read)."""
+    """Train one seed of a family: a run made with this config is resumed (interrupted) or
+    only read (finished); a run made with another config is replaced by a new one."""
     from seqvae.analysis.diagnostics import latent_diagnostics
-    from seqvae.run import load, resume, train
+    from seqvae.run import load, read_config, resume, train
     from seqvae.training.run_directory import is_finished
 
     started = time.perf_counter()
     path = Path(run_dir)
-    if not is_finished(path):
-        if (path / "checkpoint.pt").exists() and (path / "config.json").exists():
+    run_config = RunConfig.from_dict(config)
+    try:
+        same = (path / "checkpoint.pt").exists() and not read_config(path).differences(run_config)
+    except InputError:  # no config, or a damaged one: nothing to resume
+        same = False
+    if not (same and is_finished(path)):
+        if same:
             resume(path, show_progress=False)
         else:
-            run_config = RunConfig.from_dict(config)
             aln = _read_family(alignment, run_config)
             aln.sequence_weights = np.load(weights, allow_pickle=False)
             aln.theta = run_config.data.theta
@@ -585,6 +590,9 @@ def run_batch(
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")
     started = time.perf_counter()
+    prepare, train, score = _tasks(manifest, out, device)
+    for task in (*prepare, *train, *score):
+        task.load_complete()  # a result made with other inputs is refused before anything runs
     with lock_directory(out, BATCH_DIRECTORY), executor:
         write_json(out / BATCH_FILE, {**manifest.to_dict(), "executor": executor.describe()})
         families = manifest.families
@@ -601,76 +609,17 @@ def run_batch(
                     f"{result.key}: {'already done' if result.skipped else f'done in {result.seconds:.1f} s'}"
                 )
 
-        def tasks_dir(family: FamilySpec, name: str) -> str:
-            return str(_family_dir(out, family) / "tasks" / name)
+        def ready(needs: list[str]) -> bool:
+            return all(key in results and results[key].ok for key in needs)
 
-        # 1. weights, once per family
-        prepare = [
-            Task(
-                f"{f.name}/prepare",
-                prepare_family,
-                {
-                    "alignment": str(f.alignment),
-                    "config": f.config.to_dict(),
-                    "folder": str(_family_dir(out, f) / "data"),
-                },
-                folder=tasks_dir(f, "prepare"),
-                inputs={"alignment": _digest(f.alignment), "data": f.config.to_dict()["data"]},
-            )
-            for f in families
-        ]
+        # 1. weights, once per family; 2. one model per family and seed; 3. score each scan with
+        # the family's ensemble, write the report
         executor.run(prepare, on_result=note)
-        # 2. one model per family and seed
-        train_tasks = []
-        for f in families:
-            if not results[f"{f.name}/prepare"].ok:
-                continue
-            for seed in f.seeds:
-                config = f.config.updated({"seed": seed}).to_dict()
-                train_tasks.append(
-                    Task(
-                        f"{f.name}/seed{seed}",
-                        train_member,
-                        {
-                            "alignment": str(f.alignment),
-                            "config": config,
-                            "weights": str(_family_dir(out, f) / "data" / "weights.npy"),
-                            "run_dir": str(_family_dir(out, f) / f"seed{seed}"),
-                        },
-                        folder=tasks_dir(f, f"train-seed{seed}"),
-                        inputs={"alignment": _digest(f.alignment), "config": _without_device(config)},
-                    )
-                )
-        executor.run(train_tasks, on_result=note)
-        # 3. score each scan with the family's ensemble, write the report
-        score_tasks = []
-        for f in families:
-            member_keys = [f"{f.name}/seed{seed}" for seed in f.seeds]
-            if not all(key in results and results[key].ok for key in member_keys):
-                continue
-            scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
-            run_dirs = [str(_family_dir(out, f) / f"seed{seed}") for seed in f.seeds]
-            score_tasks.append(
-                Task(
-                    f"{f.name}/score",
-                    score_family,
-                    {
-                        "run_dirs": run_dirs,
-                        "scans": scans,
-                        "folder": str(_family_dir(out, f)),
-                        "samples": manifest.samples,
-                        "report": manifest.report,
-                        "device": device,
-                    },
-                    folder=tasks_dir(f, "score"),
-                    inputs={
-                        "seeds": f.seeds,
-                        "scans": [{**scan, "file": _digest(Path(scan["file"]))} for scan in scans],
-                        "samples": manifest.samples,
-                    },
-                )
-            )
-        executor.run(score_tasks, on_result=note)
+        executor.run([t for t in train if ready([t.key.rsplit("/", 1)[0] + "/prepare"])], on_result=note)
+        executor.run(
+            [t for f, t in zip(families, score) if ready([f"{f.name}/seed{seed}" for seed in f.seeds])],
+            on_result=note,
+        )
         summary = _summary(families, results)
         _write_summary(summary, failures, out)
     info = {
@@ -683,19 +632,61 @@ def run_batch(
     return BatchResult(out=out, summary=summary, failures=failures, info=info)
 
 
-def _digest(path: Path, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache on purpose
-    """The SHA-256 of a file's content: task inputs name files by content, so that a batch folder
-    moved together with its inputs is still recognised."""
-    import hashlib
-
-    key = str(Path(path).resolve())
-    if key not in _cache:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _cache[key] = digest.hexdigest()[:16]
-    return _cache[key]
+def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task], list[Task], list[Task]]:
+    """The batch's tasks: one prepare per family, one train per family and seed, one score per
+    family. A task's inputs (what its stored result is recognised by) hold every file by its
+    content and the full resolved config."""
+    prepare, train, score = [], [], []
+    for f in manifest.families:
+        folder = _family_dir(out, f)
+        digest = file_digest(f.alignment)
+        prepare.append(
+            Task(
+                f"{f.name}/prepare",
+                prepare_family,
+                {"alignment": str(f.alignment), "config": f.config.to_dict(), "folder": str(folder / "data")},
+                folder=str(folder / "tasks" / "prepare"),
+                inputs={"alignment": digest, "data": f.config.to_dict()["data"]},
+            )
+        )
+        for seed in f.seeds:
+            config = f.config.updated({"seed": seed}).to_dict()
+            train.append(
+                Task(
+                    f"{f.name}/seed{seed}",
+                    train_member,
+                    {
+                        "alignment": str(f.alignment),
+                        "config": config,
+                        "weights": str(folder / "data" / "weights.npy"),
+                        "run_dir": str(folder / f"seed{seed}"),
+                    },
+                    folder=str(folder / "tasks" / f"train-seed{seed}"),
+                    inputs={"alignment": digest, "config": _without_device(config)},
+                )
+            )
+        scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
+        score.append(
+            Task(
+                f"{f.name}/score",
+                score_family,
+                {
+                    "run_dirs": [str(folder / f"seed{seed}") for seed in f.seeds],
+                    "scans": scans,
+                    "folder": str(folder),
+                    "samples": manifest.samples,
+                    "report": manifest.report,
+                    "device": device,
+                },
+                folder=str(folder / "tasks" / "score"),
+                inputs={
+                    "seeds": f.seeds,
+                    "scans": [{**scan, "file": file_digest(Path(scan["file"]))} for scan in scans],
+                    "samples": manifest.samples,
+                },
+            )
+        )
+    return prepare, train, score
 
 
 def _without_device(config: dict[str, Any]) -> dict[str, Any]:

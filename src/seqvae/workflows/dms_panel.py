@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from seqvae.errors import InputError
+from seqvae.executor import file_digest, fingerprint
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.output_dirs import (
     DirectoryKind,
@@ -60,6 +61,8 @@ _KNOWN = (
 # the key (file names) of the mean of the seed-0 VAE and the Potts model
 VAE_POTTS = "vae_seed0_potts"
 PANEL_FILE = "panel.json"
+# per protein: the identity of each fitted model (see _fit_identity)
+FITS_FILE = "fits.json"
 # the panel folder's own files: no protein may be named like one of them
 PANEL_FILES = (PANEL_FILE, "panel.csv", "panel_summary.csv", "panel.md", "panel.png")
 PANEL_DIRECTORY = DirectoryKind("seqvae panel folder", markers=(PANEL_FILE, "panel.csv"), entries=("*",))
@@ -254,13 +257,15 @@ def _evaluate_member(
     wild_type,
     folder: Path,
     key: str,
+    inputs: str,
 ) -> dict:
-    """Score the scan with ``scorer`` (skipped when ``eval_<key>.json`` exists) and evaluate."""
+    """Score the scan with ``scorer`` and evaluate (skipped when ``eval_<key>.json`` holds the
+    evaluation of the same ``inputs``: a fingerprint of the models, the scan and the settings)."""
     from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.scoring import score_file
 
     cached = _read_json(folder / f"eval_{key}.json")
-    if cached is not None:
+    if cached is not None and cached.get("inputs") == inputs:
         return cached
     report = score_file(
         scorer,
@@ -274,7 +279,7 @@ def _evaluate_member(
         skip_mismatches=False,
     )
     evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
-    result = {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
+    result = {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes, "inputs": inputs}
     write_json(folder / f"eval_{key}.json", result)
     return result
 
@@ -290,6 +295,7 @@ def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]
     for protein in proteins:
         folder = out / protein.name
         files[f"{protein.name}'s timings"] = folder / "timings.json"
+        files[f"{protein.name}'s fitted settings"] = folder / FITS_FILE
         for key in keys:
             files[f"{protein.name}'s {key} model"] = folder / key
         for key in scored:
@@ -297,6 +303,36 @@ def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]
             for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
                 files[f"{protein.name}'s {key} {kind}"] = path
     return files
+
+
+def _fit_identity(kind: str, protein: PanelProtein, config, potts_iterations: int) -> str:
+    """What makes a fitted model of a panel protein what it is: a baseline depends on the data
+    settings only, a VAE on its whole config."""
+    settings = config.identity()
+    if kind != "vae":
+        settings = {key: value for key, value in settings.items() if key.startswith("data.")}
+    return fingerprint(
+        {
+            "kind": kind,
+            "alignment": file_digest(protein.alignment),
+            "settings": settings,
+            "potts_iterations": potts_iterations if kind == "potts" else None,
+        }
+    )
+
+
+def _scan_identity(protein: PanelProtein) -> dict:
+    reference = protein.reference_sequence
+    return {
+        "scan": file_digest(protein.scan),
+        "reading": [
+            protein.separator,
+            protein.variant_column,
+            protein.measured_column,
+            protein.mutation_separator,
+        ],
+        "reference_sequence": None if reference is None else file_digest(reference),
+    }
 
 
 def fit_panel_member(
@@ -432,23 +468,30 @@ def run_panel(
 
     open_resumable_directory(out, PANEL_DIRECTORY)
     with lock_directory(out, PANEL_DIRECTORY):
-        write_json(
-            out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
-        )
         # 1. fit every missing model of every protein (baselines first: they are quick)
         all_timings: dict[str, dict] = {}
+        all_fits: dict[str, dict] = {}
         tasks = []
         for protein, _, config, _ in prepared:
             folder = out / protein.name
-            folder.mkdir(parents=True, exist_ok=True)
             timings = all_timings[protein.name] = _read_json(folder / "timings.json") or {}
+            fits = all_fits[protein.name] = _read_json(folder / FITS_FILE) or {}
             for key in keys:
                 target = folder / key
                 kind = "vae" if key.startswith("vae_seed") else key
+                member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
+                identity = _fit_identity(kind, protein, member_config, potts_iterations)
                 done = _run_finished(target) if kind == "vae" else is_baseline_directory(target)
                 if done and key in timings:
+                    if fits.get(key) != identity:
+                        raise InputError(
+                            "holds a model fitted with other settings (the preset, a --set, "
+                            "--potts-iterations or the alignment differ); use a new --out, or delete "
+                            "this folder to fit it again",
+                            target,
+                        )
                     continue
-                member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
+                fits[key] = identity
                 tasks.append(
                     Task(
                         f"{protein.name}/{key}",
@@ -463,6 +506,9 @@ def run_panel(
                         },
                     )
                 )
+        write_json(
+            out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
+        )
         if tasks:
             failures: list[str] = []
 
@@ -474,7 +520,10 @@ def run_panel(
                     return
                 timings = all_timings[name]
                 timings[key] = result.value["seconds"]
+                for stale in (f"{key}_active", f"{key}_kl"):
+                    timings.pop(stale, None)
                 write_json(out / name / "timings.json", timings)
+                write_json(out / name / FITS_FILE, {k: v for k, v in all_fits[name].items() if k in timings})
                 log(f"{result.key}: fitted in {timings[key]:.1f} s")
 
             runner = executor or make_executor("local", jobs, threads or 1)
@@ -483,7 +532,22 @@ def run_panel(
             if failures:
                 raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
 
-        # 2. score and evaluate, protein by protein (the tables are rewritten after each)
+        # 2. score and evaluate, protein by protein (the tables are rewritten after each); an
+        # evaluation is reused only for the same models, scan and scoring settings
+        scoring = {"samples": FAST_SAMPLES if fast else samples, "fast": fast}
+
+        def evaluate(scorer, protein: PanelProtein, wild_type, key: str, members: list[str]) -> dict:
+            fits = all_fits[protein.name]
+            inputs = fingerprint(
+                {
+                    "models": [fits.get(m) for m in members],
+                    "scoring": scoring,
+                    "scan": _scan_identity(protein),
+                }
+            )
+            with torch_threads(threads):
+                return _evaluate_member(scorer, protein, wild_type, out / protein.name, key, inputs)
+
         vae_samples = FAST_SAMPLES if fast else samples
         fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
@@ -499,8 +563,7 @@ def run_panel(
             for key in keys:
                 if not key.startswith("vae_seed"):
                     baselines[key] = load_scorer(folder / key)
-                    with torch_threads(threads):
-                        result = _evaluate_member(baselines[key], protein, wild_type, folder, key)
+                    result = evaluate(baselines[key], protein, wild_type, key, [key])
                     rows.append(_row(common, key, result, timings[key]))
                     log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
                     continue
@@ -512,8 +575,7 @@ def run_panel(
                     run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options
                 )
                 members.append(scorer)
-                with torch_threads(threads):
-                    result = _evaluate_member(scorer, protein, wild_type, folder, key)
+                result = evaluate(scorer, protein, wild_type, key, [key])
                 seed = int(key[8:])
                 rows.append(
                     _row(
@@ -530,23 +592,22 @@ def run_panel(
                     f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
                 )
             if len(members) > 1:
-                with torch_threads(threads):
-                    result = _evaluate_member(
-                        EnsembleScorer(members), protein, wild_type, folder, f"vae_ensemble{len(members)}"
-                    )
+                seeds = [key for key in keys if key.startswith("vae_seed")]
+                result = evaluate(
+                    EnsembleScorer(members), protein, wild_type, f"vae_ensemble{len(members)}", seeds
+                )
                 total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
                 rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
             if members and "potts" in baselines:
                 # the two models err on different mutants (the VAE on positions whose wild-type
                 # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
-                with torch_threads(threads):
-                    result = _evaluate_member(
-                        EnsembleScorer([members[0], baselines["potts"]]),
-                        protein,
-                        wild_type,
-                        folder,
-                        VAE_POTTS,
-                    )
+                result = evaluate(
+                    EnsembleScorer([members[0], baselines["potts"]]),
+                    protein,
+                    wild_type,
+                    VAE_POTTS,
+                    ["vae_seed0", "potts"],
+                )
                 rows.append(
                     _row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"])
                 )
