@@ -273,7 +273,7 @@ def test_score_outputs_that_are_one_file(tiny_run, tmp_path, capsys):
     fails_cleanly(capsys, args, "same file", folder=tmp_path)
 
 
-@pytest.mark.parametrize("out", ["run/config.json", "run/metrics.csv"])
+@pytest.mark.parametrize("out", ["run/train.log", "run/model.safetensors"])
 def test_generate_out_equal_to_an_input(tiny_run, tmp_path, capsys, out):
     run = tiny_run.copy(tmp_path)
     fails_cleanly(
@@ -287,7 +287,10 @@ def test_generate_out_equal_to_an_input(tiny_run, tmp_path, capsys, out):
 def test_generate_out_equal_to_its_own_table(tiny_run, tmp_path, capsys):
     run = tiny_run.copy(tmp_path)
     fails_cleanly(
-        capsys, ["generate", run, "-n", "3", "--out", tmp_path / "d.csv"], "same file", folder=tmp_path
+        capsys,
+        ["generate", run, "-n", "3", "--out", tmp_path / "d.csv"],
+        "--out is the FASTA",
+        folder=tmp_path,
     )
 
 

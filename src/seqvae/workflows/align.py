@@ -107,6 +107,25 @@ def _check_outputs(outputs: dict[str, Path], query: str | Path | Query, database
     check_output_paths(outputs, {"query": Path(source), "--database": Path(database)}, out)
 
 
+def _check_distinct_ids(names: list[str], query: Query, database: str | Path) -> None:
+    """Rows of an alignment need distinct ids: two database records with one id (and the same
+    hit region) would give an A2M no reader accepts."""
+    ids = [name.split()[0] for name in names]
+    seen: set[str] = set()
+    for row_id in ids:
+        if row_id in seen:
+            if row_id == ids[0]:
+                raise InputError(
+                    f"a database record's hit has the query's id {row_id!r}: give the query another name",
+                    query.source,
+                )
+            raise InputError(
+                f"two database records are named {row_id.split('/')[0]!r}; the alignment's rows need distinct ids",
+                database,
+            )
+        seen.add(row_id)
+
+
 def _a2m_text(names: list[str], rows: list[str], width: int = 80) -> str:
     chunks = []
     for name, row in zip(names, rows):
@@ -143,6 +162,7 @@ def build_family(
         q, database, bitscore=bitscore, iterations=iterations, cpus=cpus, progress=progress
     )
     rows = family_rows(result, min_coverage=min_coverage, min_column_occupancy=min_column_occupancy)
+    _check_distinct_ids(rows.names, q, database)
     text = _a2m_text(rows.names, rows.rows)
     source = str(paths.get("a2m", "<seqvae align>"))
     records = [SequenceRecord(n.split()[0], n, r, 0) for n, r in zip(rows.names, rows.rows)]

@@ -38,7 +38,7 @@ from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
 from seqvae.io.atomic import atomic_open, write_json
-from seqvae.io.config_files import read_config_file
+from seqvae.io.config_files import read_config_file, read_yaml
 from seqvae.io.output_dirs import (
     DirectoryKind,
     check_name,
@@ -196,17 +196,7 @@ def _check_keys(values: dict, allowed: set[str], source: str, where: str) -> Non
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the manifest ({err})", path) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML ({getattr(err, 'problem', err)})", path, None if mark is None else mark.line + 1
-        ) from None
+    values = read_yaml(path)
     if not isinstance(values, dict) or not isinstance(values.get("families"), list) or not values["families"]:
         raise InputError("a manifest needs a non-empty 'families' list", path)
     return values
@@ -362,6 +352,7 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            _check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
             if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
                 options["wild_type"] = str(
                     _file(folder, options["wild_type"], scan_source, f"{where} scan wild_type")
@@ -374,6 +365,22 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
     if not isinstance(report, bool):
         raise InputError(f"report: must be true or false, got {report!r}", source)
     return Manifest(path, families, samples=samples, report=report)
+
+
+def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where: str) -> None:
+    """The columns a scan names are in its header: found now, not after training."""
+    from seqvae.analysis.mutations import detect_separator
+    from seqvae.io.tables import read_table
+
+    sep = options.get("sep") or detect_separator(file)
+    columns = [str(c) for c in read_table(file, "cannot read the scan", nrows=0, sep=sep).columns]
+    for key in ("mutant_column", "sequence_column", "score_column", "label_column"):
+        column = options.get(key)
+        if column is not None and str(column) not in columns:
+            raise InputError(
+                f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
+                source,
+            )
 
 
 def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:

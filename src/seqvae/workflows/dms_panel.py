@@ -28,6 +28,7 @@ import pandas as pd
 from seqvae.errors import InputError
 from seqvae.executor import file_digest, fingerprint
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
     DirectoryKind,
     check_name,
@@ -141,18 +142,12 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         Naming the file and the entry at fault: unreadable YAML, a missing key or file, a
         column the scan lacks.
     """
-    import yaml
-
     from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator
 
     path = Path(path)
     if not path.is_file():
         raise InputError("panel file not found", path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"cannot read the panel file ({first})", path) from None
+    data = read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("proteins"), list) or not data["proteins"]:
         raise InputError("a panel file needs a non-empty list 'proteins'", path)
     root = (path.parent / str(data.get("root", "."))).resolve()
