@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -174,3 +175,133 @@ def test_report_include_with_a_damaged_scores_csv(tiny_run, tmp_path, capsys, da
     (scores / "s.csv").write_bytes(content)
     args = ["report", tiny_run.run, "--include", scores, "--out", tmp_path / "r.html"]
     fails_cleanly(capsys, args, "s.csv", folder=tmp_path)
+
+
+# -- batch on a Ray cluster that is not there --------------------------------------------------
+def test_a_ray_address_with_nothing_listening_is_one_line(tmp_path, capsys):
+    """``--address 127.0.0.1:9`` retried for ever (issue 30, 9)."""
+    pytest.importorskip("ray")
+    path = _manifest(tmp_path)
+    args = ["batch", path, "--out", tmp_path / "out", "--backend", "ray", "--address", "127.0.0.1:9"]
+    fails_cleanly(capsys, args, "--address", "no Ray cluster answers at 127.0.0.1:9", folder=tmp_path)
+
+
+def test_a_loopback_ray_cluster_is_joined_from_the_loopback(monkeypatch):
+    """Ray rewrote a loopback address to the machine's LAN address (issue 30, 9)."""
+    pytest.importorskip("ray")
+    import socket
+
+    from seqvae.executor import RayExecutor
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        executor = RayExecutor(address=f"127.0.0.1:{server.getsockname()[1]}")
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(executor.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(executor.ray, "init", init)
+    with pytest.raises(Stop):
+        executor.start()
+    assert calls[0]["_node_ip_address"] == "127.0.0.1"
+
+
+# -- counts --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("cell,G1,G4,G4\nc1,1,2,3\nc2,0,1,4\n", "'G4' appears twice"),
+        ("cell,G1,G2\nc1,0,0\nc2,0,0\n", "every count is zero"),
+    ],
+)
+def test_count_tables_that_trained_before(tmp_path, capsys, text, fragment):
+    """Duplicate gene names were renamed G4.1; an all-zero matrix trained to finished (issue 30, 11)."""
+    (tmp_path / "counts.csv").write_text(text)
+    fails_cleanly(
+        capsys, ["train", tmp_path / "counts.csv", "-o", tmp_path / "run"], fragment, folder=tmp_path
+    )
+
+
+# -- score ---------------------------------------------------------------------------------------
+def _rows(tiny_run) -> list[str]:
+    return tiny_run.alignment.read_text().splitlines()[1::2]
+
+
+def _mutants(tiny_run) -> list[str]:
+    reference = _rows(tiny_run)[0]
+    return [f"{wt}{i + 1}{'A' if wt != 'A' else 'C'}" for i, wt in enumerate(reference)]
+
+
+def test_score_sequences_from_a_one_column_csv(tiny_run, tmp_path):
+    """csv.Sniffer split a one-column header on the letter e (issue 30, 12)."""
+    from seqvae.cli.main import main as cli
+
+    rows = _rows(tiny_run)[:3]
+    (tmp_path / "seqs.csv").write_text("sequence\n" + "".join(f"{r}\n" for r in rows))
+    assert (
+        cli(
+            [
+                "score",
+                str(tiny_run.run),
+                "--sequences",
+                str(tmp_path / "seqs.csv"),
+                "--out",
+                str(tmp_path / "s.csv"),
+                "--samples",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 3
+
+
+def test_a_full_disk_names_the_file(tiny_run, tmp_path, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    (tmp_path / "muts.csv").write_text("mutant\n" + "\n".join(_mutants(tiny_run) * 500) + "\n")
+    args = ["score", tiny_run.run, tmp_path / "muts.csv", "--out", "/dev/full", "--samples", "1"]
+    fails_cleanly(capsys, args, "/dev/full", "No space left on device")
+
+
+def test_sigterm_during_score_leaves_no_temporary(tiny_run, tmp_path):
+    """SIGTERM during ``score`` left its hidden temporary (issue 30, 12)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "muts.csv").write_text("mutant\n" + "\n".join(_mutants(tiny_run) * 20000) + "\n")
+    out = tmp_path / "out" / "s.csv"
+    out.parent.mkdir()
+    source = Path(__file__).resolve().parents[1] / "src"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqvae.cli.main",
+            "score",
+            str(tiny_run.run),
+            str(tmp_path / "muts.csv"),
+            "--out",
+            str(out),
+            "--samples",
+            "1",
+        ],
+        env={**__import__("os").environ, "PYTHONPATH": str(source)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(".*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "score finished before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert list(out.parent.iterdir()) == []
