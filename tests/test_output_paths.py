@@ -298,3 +298,17 @@ def test_generate_default_outputs_still_write(tiny_run, tmp_path):
     run = tiny_run.copy(tmp_path)
     assert main(["generate", str(run), "-n", "3", "--out", str(tmp_path / "d.fasta")]) == 0
     assert (tmp_path / "d.csv").exists() and (tmp_path / "d.json").exists()
+
+
+# -- benchmark-dms (one scan) and simulate (files from a prefix) -------------------------------
+def test_benchmark_dms_scores_equal_to_its_scan(tmp_path, capsys):
+    aln = write_family(tmp_path / "fam.fasta")
+    (tmp_path / "scores_site-independent.csv").write_text("mutant,fitness\nA1C,0.5\n")
+    args = ["benchmark-dms", aln, tmp_path / "scores_site-independent.csv", "--score-col", "fitness"]
+    args += ["--out", tmp_path, "--models", "site-independent"]
+    fails_cleanly(capsys, args, "would overwrite the input DMS", folder=tmp_path)
+
+
+@pytest.mark.parametrize("command", ["associative-memory", "linear-factors"])
+def test_simulate_to_a_device_prefix_is_refused(tmp_path, capsys, command):
+    fails_cleanly(capsys, ["simulate", command, "--out", "/dev/stdout"], "device", folder=tmp_path)
