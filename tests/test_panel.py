@@ -245,7 +245,7 @@ def test_unreadable_panel_file(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["benchmark-dms", "--panel", str(panel), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "cannot read the panel file" in err and len(err.strip().splitlines()) == 1
+    assert "invalid YAML" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     with pytest.raises(InputError, match="panel file not found"):
         load_panel(tmp_path / "absent.yaml")

@@ -145,7 +145,7 @@ def test_proteingym_output_has_one_column_per_model(blat_run, tmp_path, capsys):
         "mutated_sequence",
         "fitness",
         "blat",
-        f"site-independent:{other.name}",
+        other.name,  # named by its directory, like the VAE's (issue 30, 12)
         "ensemble",
     ]
     mapper = MutationMapper(seqvae.load(blat_run).registry)

@@ -50,6 +50,7 @@ __all__ = [
     "SlurmExecutor",
     "Task",
     "TaskResult",
+    "file_digest",
     "fingerprint",
     "make_executor",
 ]
@@ -76,6 +77,20 @@ def fingerprint(value: Any) -> str:
     """A short stable hash of a JSON-able value (a task's inputs)."""
     text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_digest(path: str | Path, _cache: dict[tuple, str] = {}) -> str:  # noqa: B006 - a cache on purpose
+    """A short SHA-256 of a file's content: task inputs name files by content, so that an output
+    folder moved together with its inputs is still recognised."""
+    info = os.stat(path)
+    key = (str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+    if key not in _cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _cache[key] = digest.hexdigest()[:16]
+    return _cache[key]
 
 
 @dataclass
@@ -347,8 +362,16 @@ class LocalExecutor(Executor):
                         deliver(TaskResult(futures[future].key, error=_one_line(error)))
                     else:
                         deliver(future.result())
+        except BaseException:
+            # the driver is stopped (SIGTERM, Ctrl-C): so are its workers, at once (a training
+            # worker saves its state on SIGTERM), rather than after their tasks
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         finally:
-            if not self._held:
+            if not self._held and self._pool is not pool:
                 pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -360,6 +383,36 @@ def require(module: str):
         return importlib.import_module(module)
     except ImportError:
         raise InputError(INSTALL_HINTS[module], "--backend") from None
+
+
+def _is_loopback(host: str | None) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> str:
+    """The host of a Ray cluster's ``[ray://]host:port``, once something answers there: Ray
+    itself would retry a dead address for ever."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"expected HOST:PORT (or ray://HOST:PORT), got {address!r}", "--address")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        raise InputError(
+            f"no Ray cluster answers at {address} ({err.strerror or err}); start one with `ray start --head` "
+            "or leave --address out for a local one",
+            "--address",
+        ) from None
+    return host
 
 
 class RayExecutor(Executor):
@@ -386,6 +439,7 @@ class RayExecutor(Executor):
             self._set_environment(RAY_NO_CLUSTER_VARIABLE, "0")
         self.ray = require("ray")
         self.addresses: dict[str, Any] = {}
+        self._host = None if address in (None, "auto") else _reachable(address)
 
     def start(self) -> None:
         """Connect to the cluster (or start the local one) unless already connected."""
@@ -401,7 +455,10 @@ class RayExecutor(Executor):
                 self._set_environment(key, str(self.threads_per_job), keep=True)
             context = ray.init(num_cpus=self.jobs, **RAY_LOCAL_OPTIONS)
         else:
-            context = ray.init(address=self.address, configure_logging=False, log_to_driver=False)
+            # a cluster on this machine's loopback is joined from the loopback, not from the
+            # address Ray would otherwise pick (the machine's LAN address)
+            loopback = {"_node_ip_address": "127.0.0.1"} if _is_loopback(self._host) else {}
+            context = ray.init(address=self.address, configure_logging=False, log_to_driver=False, **loopback)
         node = ray.get_runtime_context()
         self.addresses = {
             "gcs_address": getattr(node, "gcs_address", None),

@@ -472,7 +472,7 @@ def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
 def resume(path: str | Path, show_progress: bool = True) -> Run:
     """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
     path = Path(path)
-    config = _read_config(path)
+    config = read_config(path)
     registry, genes = _read_registry(path, with_genes=True)
     with lock_directory(path, files.RUN_DIRECTORY):
         data, weights, _, mask = files.load_training_data(path)
@@ -761,7 +761,7 @@ def _read_registry(path: Path, with_genes: bool = False):
     """The run's registry, validated field by field and against its config.json
     (``with_genes``: and the gene names of a run on counts, ``(registry, genes)``)."""
     info, registry = files.read_registry(path)
-    config = _read_config(path)
+    config = read_config(path)
     where = path / files.REGISTRY
     genes = files.count_genes(info)
     if genes is not None:
@@ -797,8 +797,9 @@ def _read_registry(path: Path, with_genes: bool = False):
     return (registry, genes) if with_genes else registry
 
 
-def _read_config(path: Path) -> RunConfig:
+def read_config(path: str | Path) -> RunConfig:
     """The run's resolved config; a bad one is reported against its config.json."""
+    path = Path(path)
     try:
         config = RunConfig.from_dict(files.read_json(path / files.CONFIG, "config.json"))
         config.validate()
@@ -815,7 +816,7 @@ def load(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir():
         raise InputError("run directory not found", path)
-    config = _read_config(path)
+    config = read_config(path)
     registry, genes = _read_registry(path, with_genes=True)
     model = VAE(config.model)
     summary = files.read_summary(path)

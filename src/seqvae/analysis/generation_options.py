@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from seqvae.analysis.mutations import detect_separator
 from seqvae.analysis.phenotype_selection import parse_phenotype_threshold
 from seqvae.analysis.sequence_sets import FIGURE_SUFFIX, SETTINGS_SUFFIX, TABLE_SUFFIX
 from seqvae.errors import ConfigError, InputError
@@ -41,7 +42,7 @@ def read_id_list(value: str | Path) -> list[str]:
         text = read_text(path)
         lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
         if lines and ("," in lines[0] or "\t" in lines[0]):
-            table = read_table(path, "cannot read the id table", sep=None, engine="python", dtype=str)
+            table = read_table(path, "cannot read the id table", sep=detect_separator(path), dtype=str)
             if "id" not in table.columns:
                 raise InputError("an id table needs an 'id' column", path, 1)
             return [v for v in table["id"].dropna().astype(str)]

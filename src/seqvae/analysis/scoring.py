@@ -14,7 +14,6 @@ and a given seed gives the same scores whatever the batch size or the order of t
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -31,12 +30,14 @@ from seqvae.analysis.mutations import (
     MutationMapper,
     WildType,
     all_single_mutants,
+    detect_separator,
     parse_mutant,
     read_mutation_table,
 )
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
+from seqvae.io.tables import read_table
 from seqvae.models.interface import SequenceModel
 from seqvae.models.layers import DictionaryLinear
 from seqvae.models.regularisers import gaussian_kl
@@ -90,9 +91,14 @@ class Scorer:
             out[differs] = values - self.wild_type_value()
         return out
 
+    @property
+    def column(self) -> str:
+        """The name of this model's column in a table of several models (its directory's)."""
+        return self.name
+
     def score_columns(self, codes: np.ndarray) -> dict[str, np.ndarray]:
-        """One score column per model: ``{name: scores}`` (an ensemble: each member and the mean)."""
-        return {self.name: self.score_codes(codes)}
+        """One score column per model: ``{column: scores}`` (an ensemble: each member and the mean)."""
+        return {self.column: self.score_codes(codes)}
 
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -308,10 +314,17 @@ class ModelScorer(Scorer):
     """Wraps a :class:`~seqvae.models.interface.SequenceModel` by its ``log_value(codes)``
     (the site-independent and Potts baselines; a VAE is scored by :class:`VAEScorer`)."""
 
-    def __init__(self, model: SequenceModel, registry: AlignmentRegistry, name: str):
+    def __init__(
+        self, model: SequenceModel, registry: AlignmentRegistry, name: str, column: str | None = None
+    ):
         self.model = model.eval()
         self.registry = registry
         self.name = name
+        self._column = column or name
+
+    @property
+    def column(self) -> str:
+        return self._column
 
     @torch.no_grad()
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
@@ -383,7 +396,7 @@ def load_scorer(
         raise InputError("run directory not found", path)
     if is_baseline_directory(path):
         model, registry, kind = load_baseline(path)
-        return ModelScorer(model, registry, f"{kind}:{path.name}")
+        return ModelScorer(model, registry, f"{kind}:{path.name}", column=path.name)
     from seqvae.run import load
 
     run = load(path)
@@ -787,10 +800,10 @@ def read_aligned_sequences(
         raise InputError("file not found", path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
         return map_to_registry(read_records(path), registry)
-    try:
-        table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"cannot read table ({str(err).splitlines()[0]})", path) from None
+    # the separator from the header's , ; or tab: a sniffer splits a one-column header on a letter
+    table = read_table(
+        path, "cannot read table", sep=detect_separator(path), dtype=str, keep_default_na=False
+    )
     columns = list(table.columns)
     if sequence_column is None:
         sequence_column = next((c for c in SEQUENCE_COLUMNS if c in columns), None)

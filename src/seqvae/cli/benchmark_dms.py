@@ -135,7 +135,7 @@ def benchmark_dms(
             f"panel table: {out / 'panel.csv'}, {out / 'panel_summary.csv'}, {out / 'panel.md'}, {out / 'panel.png'}"
         )
         return
-    from seqvae.workflows.dms_benchmark import run_dms_benchmark
+    from seqvae.workflows.dms_benchmark import BENCHMARK_FILE, run_dms_benchmark
 
     if alignment is None or dms is None or score_col is None:
         raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
@@ -157,4 +157,4 @@ def benchmark_dms(
         **common,
     )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)
-    write_json(out / "benchmark.json", rows)
+    write_json(out / BENCHMARK_FILE, rows)

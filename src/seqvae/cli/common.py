@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,6 +21,7 @@ from rich.progress import (
 )
 
 from seqvae.errors import ConfigError, InputError
+from seqvae.io.config_files import parse_yaml
 
 if TYPE_CHECKING:
     from seqvae.options import Options
@@ -152,9 +152,9 @@ def parse_set_options(values: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, raw = item.split("=", 1)
         try:
-            overrides[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {key}: cannot parse value {raw!r}") from None
+            overrides[key.strip()] = parse_yaml(raw)
+        except InputError:
+            raise ConfigError(f"--set {key}: cannot parse value {raw[:80]!r}") from None
     return overrides
 
 

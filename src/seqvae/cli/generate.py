@@ -18,6 +18,7 @@ from seqvae.cli.common import (
     fields_as_flags,
     options_from_arguments,
 )
+from seqvae.io.output_dirs import check_output_paths
 
 #: the options section this command's flags set, and the flags not spelt ``--field-name``
 OPTIONS_SECTION = "generation"
@@ -129,6 +130,14 @@ def generate_command(
     target = device_option(device)
     vae_only = ["--figure"] if figure is not None else []
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), console.status(f"generating {n or steps} sequences"):
+        gen.check_fasta_target(out)  # its own message first: --out is the FASTA
+        outputs = {f"the {kind} file": path for kind, path in gen.sequence_set_files(out).items()}
+        if interpolate is None:
+            del outputs["the figure file"]
+        elif figure is not None:
+            outputs["the figure file"] = figure
+        inputs = {"the run": run_dir, **({"--phenotypes": phenotypes} if phenotypes is not None else {})}
+        check_output_paths(outputs, inputs, "--out")
         result = gen.generate_from(run_dir, options, out, vae_only=vae_only, device=target, log=console.print)
     paths = result.save(out)
     console.print(f"{result.describe()}\nwrote {paths['fasta']}, {paths['table']}, {paths['settings']}")

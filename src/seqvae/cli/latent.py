@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from seqvae.cli.common import (
@@ -20,6 +19,7 @@ from seqvae.cli.common import (
     stdout,
 )
 from seqvae.errors import InputError
+from seqvae.io.config_files import parse_yaml
 
 #: the options section the latent command's flags set, and the flags not spelt ``--field-name``
 #: (``None``: the field has no flag)
@@ -172,9 +172,9 @@ def _parse_values(text: str, option: str) -> list[Any]:
         if not item:
             continue
         try:
-            values.append(yaml.safe_load(item))
-        except yaml.YAMLError:
-            raise InputError(f"cannot parse value {item!r}", option) from None
+            values.append(parse_yaml(item))
+        except InputError:
+            raise InputError(f"cannot parse value {item[:80]!r}", option) from None
     if not values:
         raise InputError("no values given", option)
     return values

@@ -69,11 +69,30 @@ def _os_error_line(err: OSError) -> str:
     return f"{where}{err.strerror or err}"
 
 
+class Terminated(BaseException):
+    """SIGTERM outside training: unwinds like an exception, so no temporary is left behind."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (no ``sys.exit``; tests call this)."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _warning_line
-        return _main(argv)
+    try:  # the trainer puts its own handler in place while it trains (it saves the state)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        previous = None
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            # a library's notice to developers (pandas' FutureWarning) is not the user's to act on
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -100,6 +119,9 @@ def _main(argv: list[str] | None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         console.print("interrupted", highlight=False)
         return 130
+    except Terminated:
+        console.print("interrupted by SIGTERM", highlight=False)
+        return 128 + signal.SIGTERM
     except typer.Exit as err:
         return err.exit_code
     except TyperException as err:  # usage errors: show the usage line and the error

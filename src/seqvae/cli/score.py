@@ -134,6 +134,35 @@ def _split_paths(paths: list[Path], runs: list[str] | None) -> tuple[list[Path],
     return run_dirs, tables[0] if tables else None
 
 
+def _check_outputs(
+    out: Path,
+    summary: Path | None,
+    run_dirs: list[Path],
+    table: Path | None,
+    reference_sequence: Path | None,
+    sequences: Path | None,
+    all_singles: bool,
+    measured: str | None,
+) -> None:
+    """The files this call writes replace no input and no other of them (one-line errors)."""
+    from seqvae.analysis.scoring import scoring_files
+    from seqvae.io.output_dirs import check_output_paths
+
+    files = scoring_files(out)
+    outputs = {"the scores": out}
+    if all_singles:
+        outputs["the heatmap"] = files["heatmap"]
+    if measured and sequences is None and not all_singles:
+        outputs.update({"the summary": summary or files["summary"], "the scatter plot": files["scatter"]})
+    inputs = {f"run {path}": path for path in run_dirs}
+    for label, path in (("the mutation table", table), ("--reference-sequence", reference_sequence)):
+        if path is not None:
+            inputs[label] = path
+    if sequences is not None:
+        inputs["--sequences"] = sequences
+    check_output_paths(outputs, inputs, "--out")
+
+
 def _check_inputs(
     table: Path | None,
     all_singles: bool,
@@ -233,6 +262,9 @@ def score(
     from seqvae.utils import torch_threads
 
     run_dirs, table = _split_paths(paths, runs)
+    _check_outputs(
+        out, summary, run_dirs, table, reference_sequence, sequences, all_singles, score_col or label_col
+    )
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):

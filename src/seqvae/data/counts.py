@@ -255,6 +255,8 @@ def count_matrix(
         raise InputError(f"cell metadata has {len(obs)} rows for {n_cells} cells", source)
     counts = sparse.csr_matrix(csr if csr is not None else values, dtype=np.float32)
     counts.eliminate_zeros()
+    if counts.nnz == 0:
+        raise InputError(f"{where}every count is zero: there is nothing to learn from", source)
     return CountMatrix(counts, cells, genes, obs, source, layer)
 
 

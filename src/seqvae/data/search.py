@@ -27,6 +27,7 @@ import hashlib
 import io
 import re
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -157,8 +158,9 @@ class DatabaseInfo:
 def check_database(path: str | Path) -> DatabaseInfo:
     """Check that ``path`` is a (possibly gzipped) FASTA file and fingerprint it.
 
-    Only the first 64 KiB are parsed; the sha256 is computed in 1 MiB chunks, so the database is
-    never held in memory.
+    The start must be FASTA; a gzip file is decompressed to its end, so that a cut or corrupt
+    stream is refused here rather than searched up to the damage. Everything is read in 1 MiB
+    chunks: the database is never held in memory.
     """
     path = Path(path)
     if not path.exists():
@@ -172,8 +174,10 @@ def check_database(path: str | Path) -> DatabaseInfo:
         opener = gzip.open if compressed else open
         with opener(path, "rb") as handle:
             head = handle.read(65536)
-    except (OSError, EOFError) as err:
-        raise InputError(f"cannot read the database ({err})", path) from None
+            while compressed and handle.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as err:
+        raise InputError(f"cannot read the database ({err or type(err).__name__})", path) from None
     stripped = head.lstrip()
     if not stripped:
         raise InputError("the database is empty", path)

@@ -151,9 +151,10 @@ def _umask() -> int:
 
 
 def _renamed(err: OSError, tmp: Path, target: Path) -> OSError:
-    """The same error, naming ``target`` instead of the hidden temporary."""
-    if err.filename is not None and Path(str(err.filename)).name == tmp.name:
-        return type(err)(err.errno, err.strerror, str(target))
+    """The same error, naming ``target`` instead of the hidden temporary, or naming it at all
+    (a full disk fails a write, which names no file)."""
+    if err.filename is None or Path(str(err.filename)).name == tmp.name:
+        return type(err)(err.errno, err.strerror or str(err), str(target))
     return err
 
 
@@ -171,7 +172,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     if _is_stream(given) or (given.exists() and given.absolute().parts[1:2] in (("dev",), ("proc",))):
         # /dev/stdout may lead to a pipe, a terminal or the file the shell redirected it to:
         # write to it as it is, never replace what it leads to
-        yield given
+        try:
+            yield given
+        except OSError as err:
+            raise _renamed(err, given, given) from None
         return
     target = resolve_target(given)
     ensure_directory(target.parent, given)

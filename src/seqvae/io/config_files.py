@@ -22,6 +22,47 @@ else:  # pragma: no cover
 CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *base" may be overridden key by key
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader refuses it itself
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str, source: str | Path | None = None) -> Any:
+    """Parse YAML: every parser error, a key given twice and nesting too deep for the parser are
+    one :class:`InputError` naming ``source`` and the line."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(
+            f"invalid YAML ({problem})", source, None if mark is None else mark.line + 1
+        ) from None
+    except RecursionError:
+        raise InputError("invalid YAML (nested too deeply)", source) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content (see :func:`parse_yaml`); unreadable files are InputErrors too."""
+    return parse_yaml(read_text(path), path)
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Parse a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file into a dict."""
     path = Path(path)
@@ -31,24 +72,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     text = read_text(path)
     try:
         if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
+            data = parse_yaml(text, path)
         elif suffix == ".toml":
             data = _toml_nulls(tomllib.loads(text))
         else:
             data = json.loads(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"invalid YAML ({getattr(err, 'problem', None) or err})",
-            path,
-            None if mark is None else mark.line + 1,
-        ) from None
     except tomllib.TOMLDecodeError as err:
         match = re.search(r"\(at line (\d+)", str(err))
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         raise InputError(f"invalid TOML ({message})", path, int(match.group(1)) if match else None) from None
     except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON ({err.msg})", path, err.lineno) from None
+    except RecursionError:
+        raise InputError("nested too deeply", path) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

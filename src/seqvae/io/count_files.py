@@ -170,23 +170,29 @@ def _read_npz(path: Path) -> CountTable:
 def _read_delimited(path: Path) -> CountTable:
     name = path.name.lower()
     separator = "\t" if name.endswith((".tsv", ".tsv.gz")) else ","
-    table = read_table(path, "cannot read the count table", sep=separator, dtype=str, keep_default_na=False)
-    if table.shape[1] == 0:
+    # the header is read as it is: pandas would rename a second "G4" to "G4.1"
+    table = read_table(
+        path, "cannot read the count table", sep=separator, dtype=str, keep_default_na=False, header=None
+    )
+    if table.shape[1] == 0 or table.shape[0] == 0:
         raise InputError("the count table has no columns", path)
-    first = str(table.columns[0])
+    header = [str(c) for c in table.iloc[0]]
+    table = table.iloc[1:].reset_index(drop=True)
+    table.columns = header
     cells = None
-    if first.strip().lower() in ID_HEADERS or first.startswith("Unnamed: 0"):
+    if header[0].strip().lower() in ID_HEADERS or header[0].strip() == "":
         cells = table.iloc[:, 0].astype(str).tolist()
         table = table.iloc[:, 1:]
-    genes = [str(c) for c in table.columns]
+        header = header[1:]
+    genes = header
     values = np.empty(table.shape, dtype=np.float64)
-    for j, column in enumerate(table.columns):
-        text = table[column].str.strip()
+    for j, column in enumerate(genes):
+        text = table.iloc[:, j].str.strip()
         parsed = pd.to_numeric(text, errors="coerce")
         bad = parsed.isna().to_numpy() & ~text.str.lower().isin(["nan"]).to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            shown = table[column].iloc[row]
+            shown = table.iloc[row, j]
             what = "is empty" if shown.strip() == "" else f"{shown!r:.30} is not a number"
             raise InputError(
                 f"column {column!r}: {what} (a count table holds numbers, one row per cell, "

@@ -19,10 +19,13 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import re
 import shutil
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from seqvae.errors import InputError
 
@@ -114,6 +117,40 @@ def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool
         )
 
 
+def open_resumable_directory(out: str | Path, kind: DirectoryKind) -> Path:
+    """Create ``out`` (see :func:`check_resumable_directory`) and return it."""
+    out = Path(out)
+    check_resumable_directory(out, kind)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder ({err.strerror})", out) from None
+    return out
+
+
+def check_resumable_directory(out: str | Path, kind: DirectoryKind) -> None:
+    """Refuse an output folder that a rerun of a workflow may not write into.
+
+    A workflow that resumes into its output folder (a batch, a panel) writes into a new or
+    empty folder, or into one holding a marker of ``kind``; a folder of other files (the
+    user's) is refused with one line, untouched.
+    """
+    out = Path(out)
+    _check_parents(out)
+    if out.is_symlink() and not out.exists():
+        raise InputError("is a broken symbolic link", out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", out)
+    if out.is_dir():
+        present = {
+            entry.name
+            for entry in out.iterdir()
+            if entry.name != LOCK_FILE and not fnmatch.fnmatchcase(entry.name, _TEMPORARY)
+        }
+        if present and not present & set(kind.markers):
+            raise InputError(f"is not a {kind.name} and not empty (use a new --out)", out)
+
+
 @contextlib.contextmanager
 def lock_directory(out: str | Path, kind: DirectoryKind) -> Iterator[Path]:
     """Hold the exclusive write lock of an existing directory (e.g. to resume a run in it)."""
@@ -183,3 +220,115 @@ def claim_directory(out: str | Path, kind: DirectoryKind, overwrite: bool = Fals
         raise
     finally:
         os.close(handle)
+
+
+# -- names and paths of a command's outputs ---------------------------------------------------
+# a name that a manifest or a panel turns into a file or folder name: no separator, no "..",
+# no hidden or device-like name, nothing a shell or another file system would read differently
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 _.+-]{0,98}[A-Za-z0-9_+-])?")
+
+
+def check_name(value: Any, what: str, source: str | Path | None = None, reserved: Iterable[str] = ()) -> str:
+    """The name ``value`` as a string, if it can be a file or folder name inside an output folder.
+
+    A name starts with a letter or digit, holds only letters, digits, spaces and ``_ . + -``,
+    ends with neither a space nor a dot and has at most 100 characters; it must differ (ignoring
+    case) from every name in ``reserved`` (the folder's own files).
+
+    Raises
+    ------
+    InputError
+        Naming ``what`` (``family 'x'``, ``scan name``) and the rule.
+    """
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _NAME.fullmatch(text):
+        raise InputError(
+            f"{what} {value!r} cannot be a file name: use up to 100 letters, digits, spaces and _ . + -, "
+            "starting with a letter or digit",
+            source,
+        )
+    taken = {name.casefold(): name for name in reserved}
+    if text.casefold() in taken:
+        raise InputError(
+            f"{what} {text!r} is the name of the output folder's own {taken[text.casefold()]!r}", source
+        )
+    return text
+
+
+def _is_device(path: Path) -> bool:
+    """A character or block device, FIFO or socket, or anything under /dev, /proc or /sys."""
+    if path.absolute().parts[1:2] in (("dev",), ("proc",), ("sys",)):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _identity(path: Path) -> tuple:
+    """What tells two paths apart: the file itself where it exists (hard links, symlinks)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", info.st_dev, info.st_ino)
+
+
+def _files_of(inputs: Mapping[str, str | Path]) -> Iterator[tuple[str, Path]]:
+    """Each input file; an input folder (a run directory) stands for every file in it."""
+    for label, path in inputs.items():
+        path = Path(path)
+        if path.is_dir():
+            for inner in sorted(path.rglob("*")):
+                if inner.is_file():
+                    yield f"{label}'s {inner.relative_to(path)}", inner
+        else:
+            yield label, path
+
+
+def check_output_paths(
+    outputs: Mapping[str, str | Path],
+    inputs: Mapping[str, str | Path],
+    source: str | Path | None = None,
+) -> None:
+    """Refuse the files of one command's output that would replace an input or each other.
+
+    One rule for every command that writes more than one file: no output is an input or a
+    folder holding one, no two outputs are the same file or one inside the other, and no output is a
+    device, a pipe or beside one (``/dev/stdout`` cannot hold a second file). Nothing is written.
+
+    Parameters
+    ----------
+    outputs, inputs
+        Paths by what the messages call them (``"the A2M"``, ``"--database"``); an input folder
+        stands for the files in it.
+    source
+        The option or file the outputs come from (``--out``), named in the message.
+    """
+    outputs = {label: Path(path) for label, path in outputs.items()}
+    if len(outputs) > 1:
+        for path in outputs.values():
+            if _is_device(path) or _is_device(path.parent):
+                raise InputError(
+                    f"{path} is a device or pipe, and this command writes {len(outputs)} files "
+                    f"({', '.join(p.name for p in outputs.values())}) beside it: give a file name",
+                    source,
+                )
+    resolved = {label: Path(os.path.realpath(path)) for label, path in outputs.items()}
+    for label, path in _files_of(inputs):
+        real = Path(os.path.realpath(path))
+        for out_label, out in outputs.items():
+            if _identity(out) == _identity(path) or resolved[out_label] in real.parents:
+                raise InputError(f"{out_label} ({out}) would overwrite the input {label} ({path})", source)
+    labels = list(outputs)
+    for i, first in enumerate(labels):
+        for second in labels[i + 1 :]:
+            a, b = resolved[first], resolved[second]
+            if _identity(outputs[first]) == _identity(outputs[second]) or a == b:
+                raise InputError(f"{first} and {second} would be the same file ({outputs[first]})", source)
+            if a in b.parents or b in a.parents:
+                inner, outer = (second, first) if a in b.parents else (first, second)
+                raise InputError(
+                    f"{inner} ({outputs[inner]}) would lie inside {outer} ({outputs[outer]})", source
+                )

@@ -37,6 +37,10 @@ ACTIVATIONS = {
 LIKELIHOODS = tuple(LIKELIHOOD_CLASSES)  # categorical, gaussian, negative_binomial
 REGULARISERS = ("kl", "mmd")
 KERNELS = ("imq", "rbf")
+# upper bounds on the sizes a config may ask for: beyond them an allocation would exhaust memory
+MAX_LATENT_DIM = 4096
+MAX_LAYER_WIDTH = 65536
+MAX_PARAMETERS = 500_000_000
 DECODER_L2_SCALINGS = ("constant", "sqrt_neff", "sqrt_neff_length")
 
 
@@ -140,9 +144,9 @@ class ModelConfig(Options):
         "alphabet_size": Integer(),
         "input_dim": Integer(0),
         "model_gaps": Boolean(),
-        "latent_dim": Integer(1),
-        "encoder_hidden": ListOf(Integer(1), min_length=1),
-        "decoder_hidden": ListOf(Integer(1), min_length=1),
+        "latent_dim": Integer(1, MAX_LATENT_DIM),
+        "encoder_hidden": ListOf(Integer(1, MAX_LAYER_WIDTH), min_length=1),
+        "decoder_hidden": ListOf(Integer(1, MAX_LAYER_WIDTH), min_length=1),
         "activation": OneOf(tuple(ACTIVATIONS)),
         "decoder_last_activation": Optional(OneOf(tuple(ACTIVATIONS))),
         "dropout": Interval(0.0, 1.0, closed="left"),
@@ -162,6 +166,24 @@ class ModelConfig(Options):
 
     section: ClassVar[str] = "model"
 
+    def parameter_count(self) -> int:
+        """About how many weights the encoder and decoder hold (their linear layers), once the
+        data's size is known (0 before): bounded, so that a typo cannot exhaust the memory."""
+        data = max(self.length * self.alphabet_size, self.input_dim)
+        if data <= 0:
+            return 0
+        widths = [
+            data,
+            *self.encoder_hidden,
+            2 * self.latent_dim,
+            self.latent_dim,
+            *self.decoder_hidden,
+            data,
+        ]
+        return sum(
+            a * b for i, (a, b) in enumerate(itertools.pairwise(widths)) if i != len(self.encoder_hidden)
+        )
+
     def extra_checks(self, prefix: str) -> None:
         """The likelihood's own fields, and free bits with the KL regulariser only."""
 
@@ -171,6 +193,12 @@ class ModelConfig(Options):
             )
 
         LIKELIHOOD_CLASSES[self.likelihood].check_config(self, fail)
+        if self.parameter_count() > MAX_PARAMETERS:
+            fail(
+                "decoder_hidden",
+                f"the model would have about {self.parameter_count():,} weights, more than the bound of "
+                f"{MAX_PARAMETERS:,} (smaller layers, a smaller latent_dim or a shorter alignment)",
+            )
         if self.free_bits > 0 and self.regulariser != "kl":
             fail("free_bits", "needs the kl regulariser")
         if self.decoder_group_sparsity > 0 and self.likelihood != "categorical":

@@ -19,6 +19,8 @@ from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
 from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
 from seqvae.analysis.scoring import SINGLES_FIGURE_SUFFIX, SUMMARY_SUFFIX
+from seqvae.errors import InputError
+from seqvae.io.tables import read_table
 from seqvae.plots import generation as G
 from seqvae.plots import latent as L
 from seqvae.plots import matrices as M
@@ -353,13 +355,21 @@ def mutations_section(context: ReportContext) -> Section | None:
             info = json.loads(summary_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             continue
-        if not isinstance(info, dict) or not {"column", "spearman", "scores_file"} <= info.keys():
+        numbers = ("spearman", "ci_low", "ci_high")
+        if not isinstance(info, dict) or not {"column", "scores_file", *numbers} <= info.keys():
             continue
+        if any(info[key] is None for key in numbers):
+            continue  # nothing to evaluate (fewer than three measured rows)
+        if not all(isinstance(info[key], int | float) and not isinstance(info[key], bool) for key in numbers):
+            raise InputError(f"{', '.join(numbers)} must be numbers", summary_path)
         scores_path = summary_path.parent / str(info["scores_file"])
         if not scores_path.exists():
             continue
         column = str(info["column"])
-        table = pd.read_csv(scores_path, usecols=["score", column])
+        table = read_table(scores_path, "cannot read the scores named in " + summary_path.name)
+        missing = sorted({"score", column} - set(table.columns))
+        if missing:
+            raise InputError(f"no column {missing[0]!r} (named in {summary_path.name})", scores_path)
         predicted = pd.to_numeric(table["score"], errors="coerce").to_numpy()
         measured = pd.to_numeric(table[column], errors="coerce").to_numpy()
         fig = plot_score_scatter(
@@ -395,7 +405,7 @@ def mutations_section(context: ReportContext) -> Section | None:
         for heatmap in sorted(folder.glob(f"*{SINGLES_FIGURE_SUFFIX}")):
             scores_path = heatmap.with_suffix(".csv")
             if scores_path.exists() and {"position", "residue", "score"} <= set(
-                pd.read_csv(scores_path, nrows=0).columns
+                read_table(scores_path, "cannot read the single-mutant scores", nrows=0).columns
             ):
                 blocks.append(
                     Figure(

@@ -7,6 +7,7 @@ round-trips through JSON/YAML (``RunConfig.from_dict(cfg.to_dict()) == cfg``).
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -222,6 +223,14 @@ class _PresetName(Constraint):
         return ["fitnes", 3]
 
 
+# numpy's and torch's generators both take a seed below 2**32
+MAX_SEED = 2**32 - 1
+# settings that do not change what a run learns, and those training fills in from the data
+NOT_RUN_IDENTITY = frozenset(
+    ("training.device", "training.threads", "model.length", "model.alphabet_size", "model.input_dim")
+)
+
+
 @register
 @dataclass
 class RunConfig(Options):
@@ -244,7 +253,7 @@ class RunConfig(Options):
         "data": Section(DataConfig),
         "model": Section(ModelConfig),
         "training": Section(TrainingConfig),
-        "seed": Integer(0),
+        "seed": Integer(0, MAX_SEED),
         "preset": _PresetName(),
     }
 
@@ -304,6 +313,20 @@ class RunConfig(Options):
             seed=data.get("seed", 0),
             preset=data.get("preset"),
         )
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """The settings (``section.name``) in which ``other`` would train another model.
+
+        Where a run trains (device, threads) and what training fills in from the data (the
+        model's length, alphabet and input sizes) are not compared.
+        """
+        mine, theirs = self.identity(), other.identity()
+        return sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that make a run what it is, as ``{"section.name": JSON value}``."""
+        flat = json.loads(json.dumps(_flatten(self.to_dict()), default=str))
+        return {key: value for key, value in flat.items() if key not in NOT_RUN_IDENTITY}
 
     def updated(self, overrides: dict[str, Any]) -> RunConfig:
         """A copy with ``{"section.key": value}`` or nested-dict overrides applied and checked."""

@@ -38,6 +38,7 @@ from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import RawAlignment, SequenceRecord
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.output_dirs import check_output_paths
 
 DEFAULT_BITSCORE = 0.5
 DEFAULT_ITERATIONS = 5
@@ -101,6 +102,30 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     }
 
 
+def _check_outputs(outputs: dict[str, Path], query: str | Path | Query, database: str | Path, out) -> None:
+    source = query.source if isinstance(query, Query) else query
+    check_output_paths(outputs, {"query": Path(source), "--database": Path(database)}, out)
+
+
+def _check_distinct_ids(names: list[str], query: Query, database: str | Path) -> None:
+    """Rows of an alignment need distinct ids: two database records with one id (and the same
+    hit region) would give an A2M no reader accepts."""
+    ids = [name.split()[0] for name in names]
+    seen: set[str] = set()
+    for row_id in ids:
+        if row_id in seen:
+            if row_id == ids[0]:
+                raise InputError(
+                    f"a database record's hit has the query's id {row_id!r}: give the query another name",
+                    query.source,
+                )
+            raise InputError(
+                f"two database records are named {row_id.split('/')[0]!r}; the alignment's rows need distinct ids",
+                database,
+            )
+        seen.add(row_id)
+
+
 def _a2m_text(names: list[str], rows: list[str], width: int = 80) -> str:
     chunks = []
     for name, row in zip(names, rows):
@@ -128,14 +153,17 @@ def build_family(
     """
     import_pyhmmer()
     started = time.perf_counter()
+    paths = output_paths(out) if out is not None else {}
+    if out is not None:
+        _check_outputs({f"the {k} file": p for k, p in paths.items()}, query, database, out)
     q = query if isinstance(query, Query) else read_query(query)
     db = check_database(database)
     result = jackhmmer_search(
         q, database, bitscore=bitscore, iterations=iterations, cpus=cpus, progress=progress
     )
     rows = family_rows(result, min_coverage=min_coverage, min_column_occupancy=min_column_occupancy)
+    _check_distinct_ids(rows.names, q, database)
     text = _a2m_text(rows.names, rows.rows)
-    paths = output_paths(out) if out is not None else {}
     source = str(paths.get("a2m", "<seqvae align>"))
     records = [SequenceRecord(n.split()[0], n, r, 0) for n, r in zip(rows.names, rows.rows)]
     aln = build_alignment(RawAlignment(records, "a2m", source), AlignmentOptions())
@@ -351,8 +379,12 @@ CANDIDATE_COLUMNS = (
 
 
 def candidate_path(out: str | Path, bitscore: float) -> Path:
+    """``family.a2m`` -> ``family_b0.3.a2m``: the bit score as short as it reads back exactly."""
     out = Path(out)
-    return out.with_name(f"{out.stem}_b{bitscore:g}{out.suffix or '.a2m'}")
+    text = f"{bitscore:g}"
+    if float(text) != bitscore:
+        text = repr(float(bitscore))
+    return out.with_name(f"{out.stem}_b{text}{out.suffix or '.a2m'}")
 
 
 def align_sweep(
@@ -382,9 +414,16 @@ def align_sweep(
     import_pyhmmer()
     if not bitscores:
         raise InputError("give at least one bit score", "--bitscores")
+    out = Path(out)
+    outputs = {"the candidate table": out.with_name(out.stem + "_candidates.csv")}
+    if select:
+        outputs.update({f"the selected {k} file": p for k, p in output_paths(out).items()})
+    for bitscore in sorted(set(bitscores)):
+        for kind, path in output_paths(candidate_path(out, bitscore)).items():
+            outputs[f"the {kind} file of bit score {bitscore!r}"] = path
+    _check_outputs(outputs, query, database, out)
     q = read_query(query)
     check_database(database)
-    out = Path(out)
     candidates: list[dict[str, Any]] = []
     families: dict[float, FamilyAlignment] = {}
     for bitscore in sorted(set(bitscores)):
@@ -423,7 +462,7 @@ def align_sweep(
     for row in candidates:
         row["tier"] = tier if row is selected else ""
         row["selected"] = row is selected
-    paths = {"candidates": out.with_name(out.stem + "_candidates.csv")}
+    paths = {"candidates": outputs["the candidate table"]}
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CANDIDATE_COLUMNS)
     writer.writeheader()

@@ -36,11 +36,17 @@ import pandas as pd
 from seqvae.analysis.mutations import read_wild_type
 from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
-from seqvae.executor import Executor, Task, TaskResult, make_executor
+from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
 from seqvae.io.atomic import atomic_open, write_json
-from seqvae.io.config_files import read_config_file
-from seqvae.io.output_dirs import DirectoryKind, lock_directory
-from seqvae.training.config import RunConfig, preset_config
+from seqvae.io.config_files import read_config_file, read_yaml
+from seqvae.io.output_dirs import (
+    DirectoryKind,
+    check_name,
+    check_output_paths,
+    lock_directory,
+    open_resumable_directory,
+)
+from seqvae.training.config import MAX_SEED, RunConfig, preset_config
 
 __all__ = [
     "BATCH_DIRECTORY",
@@ -55,6 +61,8 @@ __all__ = [
 SUMMARY_CSV = "batch_summary.csv"
 SUMMARY_MD = "batch_summary.md"
 BATCH_FILE = "batch.json"
+# the batch folder's own entries: no family may be named like one of them
+OWN_FILES = (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)
 BATCH_DIRECTORY = DirectoryKind(
     "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
 )
@@ -89,6 +97,7 @@ class FamilySpec:
     scans: list[ScanSpec]
     seeds: list[int]
     config: RunConfig
+    config_file: Path | None = None
 
 
 @dataclass
@@ -125,10 +134,14 @@ def _seeds(value: Any, source: str, where: str) -> list[int]:
         value = [value]
     if isinstance(value, str):
         value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
-    try:
-        seeds = [int(v) for v in value]
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: seeds must be integers, got {value!r}", source) from None
+    if not isinstance(value, list):
+        raise InputError(f"{where}: seeds must be a list of integers, got {value!r}", source)
+    seeds = []
+    for v in value:  # 1.5 or true is no seed; a CSV cell holds digits
+        seed = int(v) if isinstance(v, str) and v.isdigit() else v
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise InputError(f"{where}: seeds must be integers in [0, {MAX_SEED}], got {v!r}", source)
+        seeds.append(seed)
     if not seeds:
         raise InputError(f"{where}: no seeds", source)
     duplicate = next((s for s in seeds if seeds.count(s) > 1), None)
@@ -183,17 +196,7 @@ def _check_keys(values: dict, allowed: set[str], source: str, where: str) -> Non
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the manifest ({err})", path) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(
-            f"not valid YAML ({getattr(err, 'problem', err)})", path, None if mark is None else mark.line + 1
-        ) from None
+    values = read_yaml(path)
     if not isinstance(values, dict) or not isinstance(values.get("families"), list) or not values["families"]:
         raise InputError("a manifest needs a non-empty 'families' list", path)
     return values
@@ -305,27 +308,34 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
         line = entry.pop("_line", None)
         entry_source = f"{source}:{line}" if line else source
         _check_keys(entry, FAMILY_KEYS, entry_source, where)
-        name = str(entry.get("name") or "").strip()
-        if not name or any(c in name for c in "/\\") or name.startswith("."):
-            raise InputError(f"{where}: a family needs a name usable as a folder name", entry_source)
-        if name in seen:
+        name = check_name(entry.get("name"), f"{where}: family name", entry_source, OWN_FILES)
+        if name.casefold() in seen:
             raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
-        seen.add(name)
+        seen.add(name.casefold())
         where = f"family {name!r}"
         alignment = _file(folder, entry.get("alignment"), entry_source, f"{where} alignment")
         reference = entry.get("reference") or None
+        config_name = entry.get("config") or values.get("config")
         config = _config(
             folder,
             entry.get("preset") or values.get("preset"),
-            entry.get("config") or values.get("config"),
-            {**(values.get("overrides") or {}), **(entry.get("overrides") or {})},
+            config_name,
+            {
+                **_mapping(values.get("overrides"), source, "overrides"),
+                **_mapping(entry.get("overrides"), entry_source, f"{where} overrides"),
+            },
             reference,
             device,
             entry_source,
             where,
         )
         scans: list[ScanSpec] = []
-        for k, scan in enumerate(entry.get("scans") or []):
+        scan_entries = entry.get("scans") or []
+        if not isinstance(scan_entries, list):
+            raise InputError(
+                f"{where}: scans must be a list of files or mappings, got {scan_entries!r}", entry_source
+            )
+        for k, scan in enumerate(scan_entries):
             if isinstance(scan, str):
                 scan = {"file": scan}
             scan_line = scan.pop("_line", None) if isinstance(scan, dict) else None
@@ -334,18 +344,51 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                 raise InputError(f"{where} scans[{k}]: expected a file name or a mapping", scan_source)
             _check_keys(scan, SCAN_KEYS, scan_source, f"{where} scans[{k}]")
             file = _file(folder, scan.get("file"), scan_source, f"{where} scan")
-            scan_name = str(scan.get("name") or file.stem)
-            if any(s.name == scan_name for s in scans):
+            scan_name = check_name(
+                file.stem if scan.get("name") is None else scan["name"],
+                f"{where} scans[{k}]: scan name",
+                scan_source,
+            )
+            if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            _check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
             if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
                 options["wild_type"] = str(
                     _file(folder, options["wild_type"], scan_source, f"{where} scan wild_type")
                 )
             scans.append(ScanSpec(scan_name, file, options))
         seeds = _seeds(entry["seeds"], entry_source, where) if "seeds" in entry else top_seeds
-        families.append(FamilySpec(name, alignment, reference, scans, seeds, config))
-    return Manifest(path, families, samples=samples, report=bool(values.get("report", True)))
+        config_file = None if not config_name else _file(folder, config_name, entry_source, f"{where}.config")
+        families.append(FamilySpec(name, alignment, reference, scans, seeds, config, config_file))
+    report = values.get("report", True)
+    if not isinstance(report, bool):
+        raise InputError(f"report: must be true or false, got {report!r}", source)
+    return Manifest(path, families, samples=samples, report=report)
+
+
+def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where: str) -> None:
+    """The columns a scan names are in its header: found now, not after training."""
+    from seqvae.analysis.mutations import detect_separator
+    from seqvae.io.tables import read_table
+
+    sep = options.get("sep") or detect_separator(file)
+    columns = [str(c) for c in read_table(file, "cannot read the scan", nrows=0, sep=sep).columns]
+    for key in ("mutant_column", "sequence_column", "score_column", "label_column"):
+        column = options.get(key)
+        if column is not None and str(column) not in columns:
+            raise InputError(
+                f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
+                source,
+            )
+
+
+def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: must be a mapping of config keys to values, got {value!r}", source)
+    return value
 
 
 # -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
@@ -375,18 +418,23 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
 
 
 def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
-    """Train one seed of a family (resume an interrupted run; a finished one is only read)."""
+    """Train one seed of a family: a run made with this config is resumed (interrupted) or
+    only read (finished); a run made with another config is replaced by a new one."""
     from seqvae.analysis.diagnostics import latent_diagnostics
-    from seqvae.run import load, resume, train
+    from seqvae.run import load, read_config, resume, train
     from seqvae.training.run_directory import is_finished
 
     started = time.perf_counter()
     path = Path(run_dir)
-    if not is_finished(path):
-        if (path / "checkpoint.pt").exists() and (path / "config.json").exists():
+    run_config = RunConfig.from_dict(config)
+    try:
+        same = (path / "checkpoint.pt").exists() and not read_config(path).differences(run_config)
+    except InputError:  # no config, or a damaged one: nothing to resume
+        same = False
+    if not (same and is_finished(path)):
+        if same:
             resume(path, show_progress=False)
         else:
-            run_config = RunConfig.from_dict(config)
             aln = _read_family(alignment, run_config)
             aln.sequence_weights = np.load(weights, allow_pickle=False)
             aln.theta = run_config.data.theta
@@ -468,12 +516,36 @@ def _family_dir(out: Path, family: FamilySpec) -> Path:
     return out / family.name
 
 
-def _claim(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
-    if out.is_dir() and any(out.iterdir()) and not (out / BATCH_FILE).exists():
-        raise InputError("is not a seqvae batch folder and not empty (use a new --out)", out)
-    out.mkdir(parents=True, exist_ok=True)
+def output_files(manifest: Manifest, out: Path) -> dict[str, Path]:
+    """Every file and run folder a batch writes, by what messages call it."""
+    from seqvae.analysis.scoring import scoring_files
+
+    files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
+    for f in manifest.families:
+        folder = _family_dir(out, f)
+        files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
+        files[f"family {f.name!r}'s report"] = folder / "report.html"
+        files[f"family {f.name!r}'s task results"] = folder / "tasks"
+        for seed in f.seeds:
+            files[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
+        for scan in f.scans:
+            for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
+                files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
+    return files
+
+
+def input_files(manifest: Manifest) -> dict[str, Path]:
+    """Every file a manifest reads, by what messages call it."""
+    files = {"the manifest": manifest.path}
+    for f in manifest.families:
+        files[f"family {f.name!r}'s alignment"] = f.alignment
+        if f.config_file is not None:
+            files[f"family {f.name!r}'s config"] = f.config_file
+        for scan in f.scans:
+            files[f"scan {scan.name!r} of {f.name!r}"] = scan.file
+            if scan.options.get("wild_type") is not None:
+                files[f"the wild type of scan {scan.name!r} of {f.name!r}"] = Path(scan.options["wild_type"])
+    return files
 
 
 def run_batch(
@@ -520,10 +592,14 @@ def run_batch(
         except ConfigError as err:
             raise InputError(err.message.replace("training.device", "--device"), "--device") from None
     out = Path(out)
+    check_output_paths(output_files(manifest, out), input_files(manifest), out)
+    open_resumable_directory(out, BATCH_DIRECTORY)
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")
-    _claim(out)
     started = time.perf_counter()
+    prepare, train, score = _tasks(manifest, out, device)
+    for task in (*prepare, *train, *score):
+        task.load_complete()  # a result made with other inputs is refused before anything runs
     with lock_directory(out, BATCH_DIRECTORY), executor:
         write_json(out / BATCH_FILE, {**manifest.to_dict(), "executor": executor.describe()})
         families = manifest.families
@@ -540,76 +616,17 @@ def run_batch(
                     f"{result.key}: {'already done' if result.skipped else f'done in {result.seconds:.1f} s'}"
                 )
 
-        def tasks_dir(family: FamilySpec, name: str) -> str:
-            return str(_family_dir(out, family) / "tasks" / name)
+        def ready(needs: list[str]) -> bool:
+            return all(key in results and results[key].ok for key in needs)
 
-        # 1. weights, once per family
-        prepare = [
-            Task(
-                f"{f.name}/prepare",
-                prepare_family,
-                {
-                    "alignment": str(f.alignment),
-                    "config": f.config.to_dict(),
-                    "folder": str(_family_dir(out, f) / "data"),
-                },
-                folder=tasks_dir(f, "prepare"),
-                inputs={"alignment": _digest(f.alignment), "data": f.config.to_dict()["data"]},
-            )
-            for f in families
-        ]
+        # 1. weights, once per family; 2. one model per family and seed; 3. score each scan with
+        # the family's ensemble, write the report
         executor.run(prepare, on_result=note)
-        # 2. one model per family and seed
-        train_tasks = []
-        for f in families:
-            if not results[f"{f.name}/prepare"].ok:
-                continue
-            for seed in f.seeds:
-                config = f.config.updated({"seed": seed}).to_dict()
-                train_tasks.append(
-                    Task(
-                        f"{f.name}/seed{seed}",
-                        train_member,
-                        {
-                            "alignment": str(f.alignment),
-                            "config": config,
-                            "weights": str(_family_dir(out, f) / "data" / "weights.npy"),
-                            "run_dir": str(_family_dir(out, f) / f"seed{seed}"),
-                        },
-                        folder=tasks_dir(f, f"train-seed{seed}"),
-                        inputs={"alignment": _digest(f.alignment), "config": _without_device(config)},
-                    )
-                )
-        executor.run(train_tasks, on_result=note)
-        # 3. score each scan with the family's ensemble, write the report
-        score_tasks = []
-        for f in families:
-            member_keys = [f"{f.name}/seed{seed}" for seed in f.seeds]
-            if not all(key in results and results[key].ok for key in member_keys):
-                continue
-            scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
-            run_dirs = [str(_family_dir(out, f) / f"seed{seed}") for seed in f.seeds]
-            score_tasks.append(
-                Task(
-                    f"{f.name}/score",
-                    score_family,
-                    {
-                        "run_dirs": run_dirs,
-                        "scans": scans,
-                        "folder": str(_family_dir(out, f)),
-                        "samples": manifest.samples,
-                        "report": manifest.report,
-                        "device": device,
-                    },
-                    folder=tasks_dir(f, "score"),
-                    inputs={
-                        "seeds": f.seeds,
-                        "scans": [{**scan, "file": _digest(Path(scan["file"]))} for scan in scans],
-                        "samples": manifest.samples,
-                    },
-                )
-            )
-        executor.run(score_tasks, on_result=note)
+        executor.run([t for t in train if ready([t.key.rsplit("/", 1)[0] + "/prepare"])], on_result=note)
+        executor.run(
+            [t for f, t in zip(families, score) if ready([f"{f.name}/seed{seed}" for seed in f.seeds])],
+            on_result=note,
+        )
         summary = _summary(families, results)
         _write_summary(summary, failures, out)
     info = {
@@ -622,19 +639,61 @@ def run_batch(
     return BatchResult(out=out, summary=summary, failures=failures, info=info)
 
 
-def _digest(path: Path, _cache: dict[str, str] = {}) -> str:  # noqa: B006 - a cache on purpose
-    """The SHA-256 of a file's content: task inputs name files by content, so that a batch folder
-    moved together with its inputs is still recognised."""
-    import hashlib
-
-    key = str(Path(path).resolve())
-    if key not in _cache:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _cache[key] = digest.hexdigest()[:16]
-    return _cache[key]
+def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task], list[Task], list[Task]]:
+    """The batch's tasks: one prepare per family, one train per family and seed, one score per
+    family. A task's inputs (what its stored result is recognised by) hold every file by its
+    content and the full resolved config."""
+    prepare, train, score = [], [], []
+    for f in manifest.families:
+        folder = _family_dir(out, f)
+        digest = file_digest(f.alignment)
+        prepare.append(
+            Task(
+                f"{f.name}/prepare",
+                prepare_family,
+                {"alignment": str(f.alignment), "config": f.config.to_dict(), "folder": str(folder / "data")},
+                folder=str(folder / "tasks" / "prepare"),
+                inputs={"alignment": digest, "data": f.config.to_dict()["data"]},
+            )
+        )
+        for seed in f.seeds:
+            config = f.config.updated({"seed": seed}).to_dict()
+            train.append(
+                Task(
+                    f"{f.name}/seed{seed}",
+                    train_member,
+                    {
+                        "alignment": str(f.alignment),
+                        "config": config,
+                        "weights": str(folder / "data" / "weights.npy"),
+                        "run_dir": str(folder / f"seed{seed}"),
+                    },
+                    folder=str(folder / "tasks" / f"train-seed{seed}"),
+                    inputs={"alignment": digest, "config": _without_device(config)},
+                )
+            )
+        scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
+        score.append(
+            Task(
+                f"{f.name}/score",
+                score_family,
+                {
+                    "run_dirs": [str(folder / f"seed{seed}") for seed in f.seeds],
+                    "scans": scans,
+                    "folder": str(folder),
+                    "samples": manifest.samples,
+                    "report": manifest.report,
+                    "device": device,
+                },
+                folder=str(folder / "tasks" / "score"),
+                inputs={
+                    "seeds": f.seeds,
+                    "scans": [{**scan, "file": file_digest(Path(scan["file"]))} for scan in scans],
+                    "samples": manifest.samples,
+                },
+            )
+        )
+    return prepare, train, score
 
 
 def _without_device(config: dict[str, Any]) -> dict[str, Any]:

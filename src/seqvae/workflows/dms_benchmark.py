@@ -10,14 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqvae.analysis.evaluation import evaluate_scores
-from seqvae.analysis.scoring import EnsembleScorer, Scorer, VAEScorer, load_scorer, score_file
+from seqvae.analysis.scoring import EnsembleScorer, Scorer, VAEScorer, load_scorer, score_file, scoring_files
 from seqvae.data.alignment import read_alignment
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
+from seqvae.io.output_dirs import check_output_paths
 from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
 from seqvae.training.config import preset_config
 
 MODEL_KINDS = (*NAMED_BASELINES, "vae")
+# the rows of the benchmark, written beside the models (``seqvae benchmark-dms``)
+BENCHMARK_FILE = "benchmark.json"
 
 
 def _evaluate(
@@ -63,6 +66,18 @@ def run_dms_benchmark(
         raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
     out = Path(out)
     dms = Path(dms)
+    keys = [kind for kind in NAMED_BASELINES if kind in models]
+    if "vae" in models:
+        keys += [f"vae_seed{seed}" for seed in range(max(1, ensemble))]
+    outputs = {"the benchmark table": out / BENCHMARK_FILE}
+    for key in [*keys, "vae_ensemble"]:
+        outputs[f"the {key} model"] = out / key
+        outputs.update({f"the {key} {k}": p for k, p in scoring_files(out / f"scores_{key}.csv").items()})
+    del outputs["the vae_ensemble model"]
+    inputs = {"ALIGNMENT": Path(alignment), "DMS": dms}
+    if reference_sequence is not None:
+        inputs["--reference-sequence"] = Path(reference_sequence)
+    check_output_paths(outputs, inputs, out)
     config = preset_config(preset).updated(overrides or {})
     read_options = {
         "sep": sep,

@@ -80,6 +80,7 @@ from seqvae.data.alignment import Alignment, alignment_from_sequences
 from seqvae.data.alphabet import PROTEIN, PROTEIN_RESIDUES, Alphabet
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.output_dirs import check_output_paths
 
 __all__ = [
     "AssociativeMemoryModel",
@@ -583,6 +584,7 @@ def write_associative_memory(sample: AssociativeMemorySample, prefix: str | Path
         "patterns": prefix.with_name(prefix.name + "_patterns.npz"),
         "mcmc": prefix.with_name(prefix.name + "_mcmc.json"),
     }
+    check_output_paths({f"the {kind} file": path for kind, path in paths.items()}, {}, prefix)
     alignment = sample.alignment
     with atomic_open(paths["fasta"], "w", encoding="ascii") as handle:
         for seq_id, sequence in zip(alignment.ids, alignment.sequences()):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
+from seqvae.io.output_dirs import check_output_paths
 
 __all__ = ["LinearFactors", "simulate_linear_factors", "write_linear_factors"]
 
@@ -138,6 +139,11 @@ def write_linear_factors(data: LinearFactors, prefix: str | Path, format: str = 
         "factors": (data.factors, "alpha"),
         "directions": (data.directions, "d"),
     }
+    suffixes = [suffix for suffix in ("npy", "csv") if format in (suffix, "both")]
+    outputs = {
+        f"the {n} {x} file": prefix.with_name(f"{prefix.name}_{n}.{x}") for n in arrays for x in suffixes
+    }
+    check_output_paths(outputs, {}, prefix)
     written: list[Path] = []
     for name, (array, column) in arrays.items():
         if format in ("npy", "both"):
