@@ -254,9 +254,9 @@ def run_on_device(run, device: str | None):
 def read_alignment_with_labels(alignment: Path, reference: str | None, pdb: Path | None, chain: str):
     """An alignment (non-standard residues dropped) and, with ``pdb``, the structure label of each
     column through the reference; prints how well the reference maps onto the structure."""
-    from seqvae.analysis.contacts import read_structure
     from seqvae.analysis.sca import structure_labels_for_columns
     from seqvae.data.alignment import read_alignment
+    from seqvae.io.structure_files import read_structure
 
     aln = read_alignment(alignment, reference=reference, nonstandard="drop")
     labels = None
