@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import shared_file
@@ -252,3 +253,94 @@ def test_pdz3_contact_map_gives_contact_numbers():
     near = (pairs.distance < 6.0) & (np.abs(pairs.i - pairs.j) >= 3)
     expected = int((near & ((pairs.i == column) | (pairs.j == column))).sum())
     assert numbers[column] == expected > 0
+
+
+# -- through the command line ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def a2m_baseline(tmp_path_factory):
+    """A site-independent baseline on the A2M family (quick to fit; scores like a run)."""
+    from builders import write_a2m_family
+    from seqvae.cli.main import main
+
+    folder = tmp_path_factory.mktemp("a2m")
+    alignment = write_a2m_family(folder / "family.a2m")
+    assert main(["baseline", "fit", str(alignment), "--out", str(folder / "si")]) == 0
+    return folder / "si"
+
+
+def _scan(path: Path) -> Path:
+    # M1 and K2 are covered; T3 and A4 lie in the structure's missing stretch; fitness made up
+    path.write_text(
+        "mutant,fitness\nM1A,0.1\nK2R,0.9\nT3A,0.5\nA4G,0.7\nM1A:T3A,0.2\nT3A:A4G,0.3\nI30V,0.6\nQ9E,0.4\n"
+    )
+    return path
+
+
+def test_score_with_a_structure_keeps_the_plain_score_beside_the_structure_aware_one(tmp_path, a2m_baseline):
+    from builders import STRUCTURE_FOCUS, STRUCTURE_INSERT, write_chain
+    from seqvae.cli.main import main
+
+    # the chain lacks reference residues 3-4 (a missing stretch) and carries the insert residues
+    chain = write_chain(
+        STRUCTURE_FOCUS[:2] + STRUCTURE_FOCUS[4:] + STRUCTURE_INSERT, tmp_path / "model.pdb.gz"
+    )
+    out = tmp_path / "scores.csv"
+    args = ["score", a2m_baseline, _scan(tmp_path / "scan.csv"), "--score-col", "fitness", "--out", out]
+    assert main([str(a) for a in [*args, "--structure", chain]]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == [
+        "mutant",
+        "fitness",
+        "n_mutations",
+        "score",
+        "score_structure",
+        "burial",
+        "reason",
+    ]
+    rows = table.set_index("mutant")
+    # T3A, A4G and T3A:A4G touch no covered position: their plain score is kept, burial empty
+    for mutant in ("T3A", "A4G", "T3A:A4G"):
+        assert rows.loc[mutant, "score_structure"] == pytest.approx(rows.loc[mutant, "score"], rel=1e-7)
+        assert np.isnan(rows.loc[mutant, "burial"])
+    # M1A:T3A: only M1 is covered, so it takes M1's factor
+    factor = rows.loc["M1A", "score_structure"] / rows.loc["M1A", "score"]
+    assert rows.loc["M1A:T3A", "score_structure"] == pytest.approx(
+        rows.loc["M1A:T3A", "score"] * factor, rel=1e-6
+    )
+    summary = json.loads((tmp_path / "scores_summary.json").read_text())
+    structure = summary["structure"]
+    assert structure["covered_positions"] == 28 and structure["focus_positions"] == 30
+    assert structure["identity"] == 1.0 and structure["variants_without_covered_position"] == 3
+    assert structure["rule"] == DEFAULT_STRUCTURE_RULE.to_dict()
+    assert set(structure["evaluation"]) >= {"spearman", "n_scored"}
+    # the ProteinGym format: one column for each
+    gym = tmp_path / "gym.csv"
+    assert main([str(a) for a in [*args[:-1], gym, "--format", "proteingym", "--structure", chain]]) == 0
+    gym_table = pd.read_csv(gym)
+    name = gym_table.columns[3]
+    assert list(gym_table.columns[3:]) == [name, f"{name}_structure"]
+    np.testing.assert_allclose(gym_table[f"{name}_structure"], table["score_structure"], rtol=1e-6)
+
+
+def test_all_singles_get_a_burial_column_and_a_strip_under_the_heatmap(tmp_path, a2m_baseline):
+    from builders import STRUCTURE_FOCUS, write_chain
+    from seqvae.analysis.scoring import load_scorer, single_mutant_scores
+
+    chain = write_chain(STRUCTURE_FOCUS[:20], tmp_path / "part.cif")
+    out = tmp_path / "singles.csv"
+    from seqvae.cli.main import main
+
+    assert (
+        main(["score", str(a2m_baseline), "--all-singles", "--out", str(out), "--structure", str(chain)]) == 0
+    )
+    table = pd.read_csv(out)
+    assert {"burial", "score_structure"} <= set(table.columns)
+    assert table.loc[table["position"] > 20, "burial"].isna().all()
+    assert table.loc[table["position"] <= 20, "burial"].between(0, 1).all()
+    assert out.with_suffix(".png").stat().st_size > 1000
+    # the Python API gives the same table
+    scorer = load_scorer(a2m_baseline)
+    singles = single_mutant_scores(scorer, position_burial(scorer.registry, chain))
+    pd.testing.assert_frame_equal(
+        singles.to_frame().reset_index(drop=True), table, check_dtype=False, rtol=1e-5
+    )
