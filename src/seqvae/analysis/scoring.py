@@ -603,6 +603,57 @@ class StructureScoring:
         )
 
 
+def structure_from_scores(
+    scores: str | Path | pd.DataFrame,
+    mapper: MutationMapper,
+    burial: PositionBurial,
+    rule: StructureRule | None = None,
+    score_column: str | None = None,
+) -> StructureScoring:
+    """The structure-aware side of a scores table :func:`score_file` wrote (seqvae format),
+    without scoring again: its ``mutant`` and ``score`` columns (``seqvae_``-prefixed ones when
+    the input had those names) and the rows without a ``reason``.
+
+    ``mapper`` is the :class:`~seqvae.analysis.mutations.MutationMapper` the table was scored
+    with (its registry and wild type); with ``score_column`` (a measured column of the table)
+    the structure-aware scores are evaluated against it (``.evaluation``). The scores, in the
+    table's order, are ``.predicted``; the plain ones are the table's.
+    """
+    table = (
+        scores if isinstance(scores, pd.DataFrame) else pd.read_csv(scores, dtype=str, keep_default_na=False)
+    )
+    source = "scores" if isinstance(scores, pd.DataFrame) else str(scores)
+
+    def column(name: str) -> str:
+        for candidate in (OUTPUT_PREFIX + name, name):
+            if candidate in table.columns:
+                return candidate
+        raise InputError(f"no {name!r} column: not a table written by seqvae score", source)
+
+    reason = table[column("reason")].astype(str).str.strip()
+    scored = table[reason == ""]
+    plain = pd.to_numeric(scored[column("score")], errors="coerce").to_numpy(dtype=np.float64)
+    structure = StructureScoring.of(burial, rule)
+    columns = [
+        [mapper.column_of(sub.position) for sub in parse_mutant(text)] for text in scored[column("mutant")]
+    ]
+    if any(c is None for row in columns for c in row):
+        raise InputError(
+            "a scored mutant has no focus column: was the table scored with this alignment?", source
+        )
+    factor, n_covered = variant_factors(columns, structure.factors)
+    structure.n_uncovered = int((n_covered == 0).sum())
+    structure.predicted = plain * factor
+    if score_column is not None:
+        if score_column not in table.columns:
+            raise InputError(f"column {score_column!r} not found", source)
+        measured = _numeric_column(scored, score_column, source, 2)
+        structure.evaluation = evaluate_scores(
+            structure.predicted, measured, n_unscored=int(len(table) - len(scored))
+        )
+    return structure
+
+
 @dataclass
 class ScoringReport:
     """What :func:`score_file` did: counts, the scores of the measured rows and, with a
