@@ -269,9 +269,11 @@ def a2m_baseline(tmp_path_factory):
 
 
 def _scan(path: Path) -> Path:
-    # M1 and K2 are covered; T3 and A4 lie in the structure's missing stretch; fitness made up
+    # M1 and K2 are covered; T3 and A4 lie in the structure's missing stretch; K2K is the wild
+    # type (no mutated position: not counted as uncovered); fitness made up
     path.write_text(
         "mutant,fitness\nM1A,0.1\nK2R,0.9\nT3A,0.5\nA4G,0.7\nM1A:T3A,0.2\nT3A:A4G,0.3\nI30V,0.6\nQ9E,0.4\n"
+        "K2K,0.8\n"
     )
     return path
 
@@ -311,6 +313,17 @@ def test_score_with_a_structure_keeps_the_plain_score_beside_the_structure_aware
     structure = summary["structure"]
     assert structure["covered_positions"] == 28 and structure["focus_positions"] == 30
     assert structure["identity"] == 1.0 and structure["variants_without_covered_position"] == 3
+    # the same from the saved table, without scoring again
+    from seqvae.analysis.mutations import MutationMapper
+    from seqvae.analysis.scoring import load_scorer, structure_from_scores
+
+    scorer = load_scorer(a2m_baseline)
+    again = structure_from_scores(
+        out, MutationMapper(scorer.registry), position_burial(scorer.registry, chain), score_column="fitness"
+    )
+    assert again.n_uncovered == 3
+    np.testing.assert_allclose(again.predicted, table["score_structure"], rtol=1e-6)
+    assert again.evaluation.spearman == pytest.approx(structure["evaluation"]["spearman"])
     assert structure["rule"] == DEFAULT_STRUCTURE_RULE.to_dict()
     assert set(structure["evaluation"]) >= {"spearman", "n_scored"}
     # the ProteinGym format: one column for each

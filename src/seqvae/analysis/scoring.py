@@ -556,7 +556,8 @@ class StructureScoring:
     factors
         ``float [L]``: the rule's factor per focus column (NaN: not covered).
     n_uncovered
-        Scored variants none of whose mutated positions the structure covers (plain score kept).
+        Scored variants none of whose mutated positions the structure covers (plain score kept;
+        a variant identical to the wild type has no mutated position and is not counted).
     predicted
         The structure-aware scores of the measured rows (beside ``ScoringReport.predicted``).
     evaluation
@@ -581,7 +582,7 @@ class StructureScoring:
         factor 1 and burial NaN where none is covered, and such variants are counted)."""
         mask = np.asarray(codes) != wild_type[None, :]
         factor, n_covered = variant_factors(mask, self.factors)
-        self.n_uncovered += int((n_covered == 0).sum())
+        self.n_uncovered += int(((n_covered == 0) & mask.any(1)).sum())
         return factor, variant_burial(mask, self.burial.burial(self.measure))
 
     def to_dict(self) -> dict[str, Any]:
@@ -598,7 +599,7 @@ class StructureScoring:
 
     def describe(self) -> str:
         return (
-            f"structure: {self.burial.describe()}; {self.rule.describe()}; "
+            f"structure: {self.burial.describe()}; {self.rule.describe(self.measure)}; "
             f"{self.n_uncovered} scored variants with no covered position keep their plain score"
         )
 
@@ -635,14 +636,15 @@ def structure_from_scores(
     plain = pd.to_numeric(scored[column("score")], errors="coerce").to_numpy(dtype=np.float64)
     structure = StructureScoring.of(burial, rule)
     columns = [
-        [mapper.column_of(sub.position) for sub in parse_mutant(text)] for text in scored[column("mutant")]
+        [mapper.column_of(sub.position) for sub in parse_mutant(text) if sub.mutant != sub.wild_type]
+        for text in scored[column("mutant")]
     ]
     if any(c is None for row in columns for c in row):
         raise InputError(
             "a scored mutant has no focus column: was the table scored with this alignment?", source
         )
     factor, n_covered = variant_factors(columns, structure.factors)
-    structure.n_uncovered = int((n_covered == 0).sum())
+    structure.n_uncovered = int(sum(1 for row, n in zip(columns, n_covered) if row and n == 0))
     structure.predicted = plain * factor
     if score_column is not None:
         if score_column not in table.columns:

@@ -74,8 +74,9 @@ class StructureRule(Options):
         burial.burial(self.measure)  # raises, naming what is available
         raise AssertionError  # pragma: no cover
 
-    def describe(self) -> str:
-        return f"factor = {self.floor:g} + {1 - self.floor:g} * {self.measure}^{self.power:g}"
+    def describe(self, measure: str | None = None) -> str:
+        """The factor as a formula, of ``measure`` (default: the rule's own)."""
+        return f"factor = {self.floor:g} + {1 - self.floor:g} * {measure or self.measure}^{self.power:g}"
 
 
 #: THE defaults of the structure-aware score (set from the panel study; every surface reads them here)

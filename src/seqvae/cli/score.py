@@ -176,7 +176,8 @@ def _score_singles(scorer: Scorer, out: Path, burial: PositionBurial | None) -> 
     singles = single_mutant_scores(scorer, burial)
     singles.save(out)
     if singles.structure is not None:
-        _print(f"structure: {singles.structure.burial.describe()}; {singles.structure.rule.describe()}")
+        structure = singles.structure
+        _print(f"structure: {structure.burial.describe()}; {structure.rule.describe(structure.measure)}")
     png = plot_single_mutant_scores(singles, out)
     _print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
 

@@ -473,8 +473,8 @@ def run_panel(
         aware, structure = _structure_row(row, out / row["protein"], key, burials[row["protein"]], proteins)
         rows.append(aware)
         structures[row["protein"]] = (
-            f"{structure.burial.describe()}; {structure.n_uncovered} scored variants with no covered "
-            "position keep their plain score"
+            f"{structure.burial.describe()}; burial by {structure.measure}; {structure.n_uncovered} scored "
+            "variants with no covered position keep their plain score"
         )
         log(f"{row['protein']} {aware['model']}: rho {aware['spearman']:.4f}")
 
