@@ -357,3 +357,26 @@ def test_all_singles_get_a_burial_column_and_a_strip_under_the_heatmap(tmp_path,
     pd.testing.assert_frame_equal(
         singles.to_frame().reset_index(drop=True), table, check_dtype=False, rtol=1e-5
     )
+
+
+def test_predicted_contacts_of_a_position_matrix(tmp_path):
+    from seqvae.io.matrix_file import save_matrix_npz
+
+    registry = toy_registry(tmp_path)
+    length = registry.length
+    matrix = np.zeros((length, length))
+    for i, j, value in ((0, 10, 5.0), (0, 20, 4.0), (5, 30, 3.0), (1, 3, 9.0)):  # (1, 3): too close
+        matrix[i, j] = matrix[j, i] = value
+    path = save_matrix_npz(tmp_path / "couplings_apc.npz", matrix, numbering=registry.numbering)
+    burial = position_burial(registry, contact_map=path)
+    assert burial.kind == "predicted contacts" and burial.n_covered == length
+    counts = burial.burial("contacts") * 5.0  # COUNT_SCALES["predicted"]
+    # the 40 strongest pairs at |i - j| >= 6 include the three set ones; column 0 is in two
+    assert counts[0] >= 2 and counts[10] >= 1 and counts[30] >= 1
+    from seqvae.analysis.burial import predicted_contact_burial
+
+    three = predicted_contact_burial(registry, path, n_pairs=3).burial("contacts") * 5.0
+    assert three[[0, 10, 20, 5, 30]].tolist() == [2, 1, 1, 1, 1] and three.sum() == 6
+    other = save_matrix_npz(tmp_path / "other.npz", np.zeros((7, 7)))
+    with pytest.raises(InputError, match="not the 40 focus columns"):
+        position_burial(registry, contact_map=other)

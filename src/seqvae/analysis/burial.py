@@ -15,7 +15,10 @@ Every measure lies in [0, 1], 1 = buried:
   the "up" count), over its scale, capped at 1.
 * ``contacts``: the contact number, residues closer than :data:`CONTACT_CUTOFF` Å (minimum
   heavy-atom distance) with ``|i - j| >= CONTACT_MIN_SEPARATION``, over its scale, capped at 1.
-  The one measure a contact map without coordinates gives (PDZ3's ``PF00595_struct.dat``).
+  The one measure a contact map without coordinates gives (PDZ3's ``PF00595_struct.dat``), and
+  the one predicted contacts give: a position matrix on the run's focus columns (a Potts
+  baseline's ``couplings_apc.npz``, ``seqvae couplings``' ``couplings.npz``), whose strongest
+  ``L`` pairs with ``|i - j| >= PREDICTED_MIN_SEPARATION`` count as contacts.
 
 The counts are scaled by fixed numbers (:data:`COUNT_SCALES`, about the 95th percentile of each
 count over TEM-1 (1FQG), avGFP (a predicted model) and Sho1 SH3 (2VKN)), not by a chain's
@@ -57,7 +60,8 @@ HSE_RADIUS = 13.0
 CONTACT_CUTOFF = 6.0
 CONTACT_MIN_SEPARATION = 3
 #: the count at which a count measure reaches burial 1 (fixed: see the module)
-COUNT_SCALES = {"neighbours": 28.0, "hse": 32.0, "contacts": 17.0, "contact_map": 40.0}
+COUNT_SCALES = {"neighbours": 28.0, "hse": 32.0, "contacts": 17.0, "contact_map": 40.0, "predicted": 5.0}
+PREDICTED_MIN_SEPARATION = 6
 #: a chain must carry the reference's residue at this fraction of its aligned positions
 MIN_STRUCTURE_IDENTITY = 0.5
 
@@ -360,6 +364,63 @@ def contact_map_burial(
     )
 
 
+def predicted_contact_burial(
+    registry: AlignmentRegistry,
+    matrix: str | Path | Any,
+    n_pairs: int | None = None,
+    min_separation: int = PREDICTED_MIN_SEPARATION,
+) -> PositionBurial:
+    """Burial (``contacts``) from predicted contacts: the ``n_pairs`` (default: the number of
+    focus columns with a reference residue, L) strongest pairs of a position matrix on the run's
+    focus columns with ``|i - j| >= min_separation`` (reference numbering) are contacts; a
+    position's count is scaled by ``COUNT_SCALES["predicted"]`` (the 95th percentile of the
+    counts of PDZ3's Potts model, ``couplings_apc.npz``, with L pairs), capped at 1. A weak
+    proxy: on PDZ3 these counts follow the true contact numbers only loosely (Spearman 0.19).
+
+    Raises
+    ------
+    InputError
+        The matrix is not on this run's focus columns (its size or numbering differs).
+    """
+    from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz
+
+    positions = matrix if isinstance(matrix, PositionMatrix) else load_matrix_npz(matrix)
+    numbering = np.asarray(registry.numbering, dtype=np.int64)
+    if positions.length != len(numbering) or (
+        positions.numbering is not None and list(positions.numbering) != list(numbering)
+    ):
+        raise InputError(
+            f"the matrix has {positions.length} positions, not the {len(numbering)} focus columns of "
+            f"{registry.reference_id} (numbered as its registry): predicted contacts must come from "
+            "a model of this alignment",
+            positions.source,
+        )
+    present = numbering >= 0
+    i, j = np.triu_indices(len(numbering), k=1)
+    keep = present[i] & present[j] & (np.abs(numbering[i] - numbering[j]) >= min_separation)
+    i, j = i[keep], j[keep]
+    values = np.asarray(positions.matrix, dtype=np.float64)[i, j]
+    n = int(present.sum()) if n_pairs is None else int(n_pairs)
+    order = np.argsort(-values, kind="stable")[: max(0, n)]
+    counts = np.zeros(len(numbering))
+    np.add.at(counts, i[order], 1)
+    np.add.at(counts, j[order], 1)
+    counts[~present] = np.nan
+    n_focus = int(present.sum())
+    return PositionBurial(
+        values={"contacts": scaled(counts, "predicted")},
+        numbering=numbering,
+        wild_type=registry.reference_sequence,
+        labels=[str(c + 1) if ok else "" for c, ok in enumerate(present)],
+        confidence=None,
+        n_focus=n_focus,
+        n_covered=n_focus,
+        identity=None,
+        source=str(positions.source),
+        kind="predicted contacts",
+    )
+
+
 def position_burial(
     registry: AlignmentRegistry,
     structure: str | Path | Structure | None = None,
@@ -368,11 +429,15 @@ def position_burial(
     confidence: str = "auto",
 ) -> PositionBurial:
     """Burial of a run's focus columns from a structure (``seqvae score --structure``) or, without
-    one, a contact map (``--contact-map``); exactly one of them."""
+    one, a contact map (``--contact-map``): a text map of distances (:func:`contact_map_burial`)
+    or, as ``.npz``, a position matrix of predicted contacts (:func:`predicted_contact_burial`);
+    exactly one of them."""
     if (structure is None) == (contact_map is None):
         raise InputError("give one of: a structure, a contact map", "--structure")
     if structure is not None:
         return structure_burial(registry, structure, chain, confidence)
     if chain is not None:
         raise InputError("--chain applies to a structure, not to a contact map", "--chain")
+    if isinstance(contact_map, str | Path) and str(contact_map).lower().endswith(".npz"):
+        return predicted_contact_burial(registry, contact_map)
     return contact_map_burial(registry, contact_map)

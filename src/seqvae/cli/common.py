@@ -67,7 +67,8 @@ ContactMapOpt = Annotated[
     typer.Option(
         "--contact-map",
         help="Instead of --structure: a contact map numbered by the alignment's columns "
-        "(lines 'i j score distance', 1-based; e.g. PF00595_struct.dat); burial = contact number.",
+        "(lines 'i j score distance', 1-based; e.g. PF00595_struct.dat), or predicted contacts "
+        "(.npz: a Potts baseline's couplings_apc.npz, its L strongest pairs); burial = contact number.",
     ),
 ]
 # where the work runs
