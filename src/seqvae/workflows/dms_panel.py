@@ -4,7 +4,10 @@ A panel file (YAML) lists proteins: the training alignment and its wild-type row
 how to read it, and the Spearman ρ published on the same assay. :func:`run_panel` fits the
 site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
 ensemble) on every protein, scores its scan (with the Potts model and a VAE, also their mean: the
-seed-0 VAE + Potts row) and writes one table (``panel.csv``,
+seed-0 VAE + Potts row; for a protein with a ``structure:`` or ``contact_map:`` entry, beside
+every row its ``+ structure`` row: the same scores made structure-aware by
+:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`, one rule for every protein)
+and writes one table (``panel.csv``,
 ``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
 one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
 the mean over the panel) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
@@ -363,7 +366,8 @@ def run_panel(
     Returns
     -------
     pandas.DataFrame
-        One row per protein and model, columns :data:`PANEL_COLUMNS`.
+        One row per protein and model (and its ``<model> + structure`` row where the protein
+        has a structure), columns :data:`PANEL_COLUMNS`.
     """
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
