@@ -130,6 +130,10 @@ def test_plddt_is_detected_and_low_confidence_flagged(tmp_path):
     text = "TITLE     ALPHAFOLD MONOMER V2.0 PREDICTION FOR TOY\n" + (tmp_path / "crystal.pdb").read_text()
     (tmp_path / "af.pdb").write_text(text)
     assert read_structure(tmp_path / "af.pdb").confidence_rule == "declared"
+    # pLDDT written as a fraction (ESMFold) is read on the 0-100 scale
+    fractions = _with_bfactors(build_chain("GAWKLE"), [v / 100 for v in values])
+    scaled = read_structure(write_structure(fractions, tmp_path / "esm.pdb"), confidence="plddt")
+    np.testing.assert_allclose(scaled.confidence, values)
 
 
 # -- burial ----------------------------------------------------------------------------------
@@ -324,6 +328,13 @@ def test_score_with_a_structure_keeps_the_plain_score_beside_the_structure_aware
     assert again.n_uncovered == 3
     np.testing.assert_allclose(again.predicted, table["score_structure"], rtol=1e-6)
     assert again.evaluation.spearman == pytest.approx(structure["evaluation"]["spearman"])
+    # the study's path: read the table once, then the two pure functions per rule
+    from seqvae.analysis.scoring import read_scored_variants
+
+    variants = read_scored_variants(out, MutationMapper(scorer.registry))
+    factors = structure_factors(position_burial(scorer.registry, chain), DEFAULT_STRUCTURE_RULE)
+    np.testing.assert_allclose(structure_aware(variants.scores, variants.columns, factors), again.predicted)
+    np.testing.assert_allclose(variants.measured("fitness"), table["fitness"])
     assert structure["rule"] == DEFAULT_STRUCTURE_RULE.to_dict()
     assert set(structure["evaluation"]) >= {"spearman", "n_scored"}
     # the ProteinGym format: one column for each

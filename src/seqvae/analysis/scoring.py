@@ -604,22 +604,44 @@ class StructureScoring:
         )
 
 
-def structure_from_scores(
-    scores: str | Path | pd.DataFrame,
-    mapper: MutationMapper,
-    burial: PositionBurial,
-    rule: StructureRule | None = None,
-    score_column: str | None = None,
-) -> StructureScoring:
-    """The structure-aware side of a scores table :func:`score_file` wrote (seqvae format),
-    without scoring again: its ``mutant`` and ``score`` columns (``seqvae_``-prefixed ones when
-    the input had those names) and the rows without a ``reason``.
+@dataclass
+class ScoredVariants:
+    """The scored rows of a saved scores table, ready for the combination rule.
 
-    ``mapper`` is the :class:`~seqvae.analysis.mutations.MutationMapper` the table was scored
-    with (its registry and wild type); with ``score_column`` (a measured column of the table)
-    the structure-aware scores are evaluated against it (``.evaluation``). The scores, in the
-    table's order, are ``.predicted``; the plain ones are the table's.
+    Attributes
+    ----------
+    table
+        The scored rows (no ``reason``), every column as text, in the table's order.
+    scores
+        ``float [B]``: their plain scores.
+    columns
+        The mutated focus columns (0-based) of each row (a wild-type row: none).
+    n_rows
+        Rows of the whole table (scored or not).
+    source
+        The file.
     """
+
+    table: pd.DataFrame
+    scores: np.ndarray
+    columns: list[list[int]]
+    n_rows: int
+    source: str
+
+    def measured(self, column: str) -> np.ndarray:
+        """``float [B]``: a measured column of the scored rows (empty, NaN, NA: missing)."""
+        if column not in self.table.columns:
+            raise InputError(f"column {column!r} not found", self.source)
+        return _numeric_column(self.table, column, self.source, 2)
+
+
+def read_scored_variants(scores: str | Path | pd.DataFrame, mapper: MutationMapper) -> ScoredVariants:
+    """The scored rows of a table :func:`score_file` wrote (seqvae format: its ``mutant``,
+    ``score`` and ``reason`` columns, ``seqvae_``-prefixed where the input had those names) and
+    the focus columns each mutates, through ``mapper`` (the
+    :class:`~seqvae.analysis.mutations.MutationMapper` it was scored with: registry and wild
+    type). Read once, then try rules with :func:`~seqvae.analysis.structure_scores.structure_factors`
+    and :func:`~seqvae.analysis.structure_scores.structure_aware`."""
     table = (
         scores if isinstance(scores, pd.DataFrame) else pd.read_csv(scores, dtype=str, keep_default_na=False)
     )
@@ -632,9 +654,8 @@ def structure_from_scores(
         raise InputError(f"no {name!r} column: not a table written by seqvae score", source)
 
     reason = table[column("reason")].astype(str).str.strip()
-    scored = table[reason == ""]
+    scored = table[(reason == "").to_numpy()].reset_index(drop=True)
     plain = pd.to_numeric(scored[column("score")], errors="coerce").to_numpy(dtype=np.float64)
-    structure = StructureScoring.of(burial, rule)
     columns = [
         [mapper.column_of(sub.position) for sub in parse_mutant(text) if sub.mutant != sub.wild_type]
         for text in scored[column("mutant")]
@@ -643,15 +664,33 @@ def structure_from_scores(
         raise InputError(
             "a scored mutant has no focus column: was the table scored with this alignment?", source
         )
-    factor, n_covered = variant_factors(columns, structure.factors)
-    structure.n_uncovered = int(sum(1 for row, n in zip(columns, n_covered) if row and n == 0))
-    structure.predicted = plain * factor
+    return ScoredVariants(scored, plain, columns, len(table), source)  # type: ignore[arg-type]
+
+
+def structure_from_scores(
+    scores: str | Path | pd.DataFrame | ScoredVariants,
+    mapper: MutationMapper | None,
+    burial: PositionBurial,
+    rule: StructureRule | None = None,
+    score_column: str | None = None,
+) -> StructureScoring:
+    """The structure-aware side of a scores table :func:`score_file` wrote, without scoring
+    again (see :func:`read_scored_variants`; ``mapper`` may be ``None`` when ``scores`` is
+    already read). The structure-aware scores of the scored rows, in the table's order, are
+    ``.predicted``; with ``score_column`` (a measured column of the table) they are evaluated
+    against it (``.evaluation``, with its bootstrap interval: seconds on a large scan).
+    """
+    if not isinstance(scores, ScoredVariants):
+        if mapper is None:
+            raise InputError("reading a scores table needs the MutationMapper it was scored with")
+        scores = read_scored_variants(scores, mapper)
+    structure = StructureScoring.of(burial, rule)
+    factor, n_covered = variant_factors(scores.columns, structure.factors)
+    structure.n_uncovered = int(sum(1 for row, n in zip(scores.columns, n_covered) if row and n == 0))
+    structure.predicted = scores.scores * factor
     if score_column is not None:
-        if score_column not in table.columns:
-            raise InputError(f"column {score_column!r} not found", source)
-        measured = _numeric_column(scored, score_column, source, 2)
         structure.evaluation = evaluate_scores(
-            structure.predicted, measured, n_unscored=int(len(table) - len(scored))
+            structure.predicted, scores.measured(score_column), n_unscored=scores.n_rows - len(scores.scores)
         )
     return structure
 

@@ -13,7 +13,9 @@ convention, or a header/title naming AlphaFold, ColabFold, ESMFold, RoseTTAFold 
 model) or, failing a declaration, when its B-factors look like pLDDT and not like a crystal's:
 every residue's atoms share one value, all values lie in [0, 100], they are not all equal, and
 the model holds no water (refined structures have per-atom B-factors and waters; a predicted
-model has neither). Residues under :data:`LOW_CONFIDENCE_PLDDT` are flagged.
+model has neither). Some predictors (ESMFold) write pLDDT as a fraction: a predicted model
+whose values all lie in [0, 1] is read on the 0-100 scale (times 100). Residues under
+:data:`LOW_CONFIDENCE_PLDDT` are flagged.
 
 A contact map (:func:`read_contact_map`) is whitespace columns ``i j score distance``, with
 ``i, j`` 1-based alignment columns and the distance in Å (``PF00595_struct.dat`` of ArDCA's data).
@@ -222,6 +224,9 @@ def read_structure(path: str | Path, chain: str | None = None, confidence: str =
             waters = any(r.get_resname().upper() in _WATERS for r in model.get_residues())
             if constant_b and np.ptp(b) > 0 and not waters:
                 rule = "per-residue B-factors"
+    plddt = None
+    if rule:
+        plddt = b * 100.0 if b.max() <= 1.0 else b.copy()
     return Structure(
         labels=labels,
         sequence="".join(letters),
@@ -231,7 +236,7 @@ def read_structure(path: str | Path, chain: str | None = None, confidence: str =
         chain=chain,
         source=str(path),
         bfactor=b,
-        confidence=b.copy() if rule else None,
+        confidence=plddt,
         confidence_rule=rule,
         residues=residues,
     )
