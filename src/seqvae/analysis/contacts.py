@@ -403,7 +403,7 @@ class ContactAnalysis:
 def analyse_contacts(
     matrix: str | Path | PositionMatrix,
     structure: str | Path,
-    chain: str | None = "A",
+    chain: str | None = None,
     offset: int | None = None,
     mapping: str = "auto",
     distance: str = "heavy",
