@@ -28,9 +28,10 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's seqvae, not an installe
 import seqvae  # noqa: E402
 from seqvae.analysis import sca as S  # noqa: E402
 from seqvae.analysis.compare import compare_matrices, pca_loading_matrix, write_comparison  # noqa: E402
-from seqvae.analysis.contacts import contact_precision, map_positions, read_structure, residue_distances  # noqa: E402
+from seqvae.analysis.contacts import contact_precision, map_positions, residue_distances  # noqa: E402
 from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs  # noqa: E402
 from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz, save_matrix_npz  # noqa: E402
+from seqvae.io.structure_files import read_structure  # noqa: E402
 from seqvae.plots.matrices import plot_comparison, plot_coupling_matrix, plot_sca  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

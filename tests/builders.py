@@ -53,6 +53,52 @@ def write_family(path: Path, n: int = 60, length: int = 12, seed: int = 0) -> Pa
     return path
 
 
+# a family whose reference has focus (upper case) and insert (lower case) residues, for structures
+STRUCTURE_FOCUS = "MKTAYIAKQRQISFVKSHFSRQLEERLGLI"
+STRUCTURE_INSERT = "evqapilsrv"
+
+
+def write_a2m_family(path: Path, n: int = 30, seed: int = 0) -> Path:
+    """An A2M family: the reference ``REF/1-40`` is STRUCTURE_FOCUS + STRUCTURE_INSERT (its last ten
+    residues are an insert: no focus column), the other rows carry 15 % substitutions."""
+    rng = np.random.default_rng(seed)
+    rows = [STRUCTURE_FOCUS + STRUCTURE_INSERT]
+    for _ in range(n - 1):
+        focus = [c if rng.random() > 0.15 else LETTERS[rng.integers(20)] for c in STRUCTURE_FOCUS]
+        rows.append("".join(focus) + STRUCTURE_INSERT)
+    names = ["REF/1-40", *(f"s{k}" for k in range(1, n))]
+    path.write_text("".join(f">{name}\n{row}\n" for name, row in zip(names, rows)))
+    return path
+
+
+def write_chain(sequence: str, path: Path, chain: str = "A") -> Path:
+    """A PDB file of one chain of ``sequence`` with Biopython's default internal coordinates;
+    ``.cif`` writes mmCIF, ``.gz`` gzip."""
+    import gzip
+    import io
+    import warnings
+
+    from Bio.PDB import MMCIFIO, PDBIO
+    from Bio.PDB.PICIO import read_PIC_seq
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structure = read_PIC_seq(SeqRecord(Seq(sequence.upper()), id="toy", description=""), chain=chain)
+        structure.internal_to_atom_coordinates()
+    writer = MMCIFIO() if ".cif" in path.suffixes else PDBIO()
+    writer.set_structure(structure)
+    handle = io.StringIO()
+    writer.save(handle)
+    text = handle.getvalue()
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
 def snapshot(folder: Path) -> dict[Path, str]:
     """Every file and folder under ``folder`` with a digest of its content (folders: "")."""
     state: dict[Path, str] = {}

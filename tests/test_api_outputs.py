@@ -387,3 +387,34 @@ def test_score_sequences_from_the_api(tiny_run, tmp_path):
     scorer = load_scorers([root / "run"], ScoringOptions(samples=6, iw=True))
     score_sequences(scorer, fasta, api / "sequences.csv")
     same_folder(cli, api)
+
+
+def test_structure_aware_scores_from_the_api(tiny_run, baselines, tmp_path):
+    """`score --structure` (table and all singles) rebuilt from position_burial, score_file and
+    single_mutant_scores."""
+    from builders import write_chain
+    from seqvae.analysis.burial import position_burial
+    from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_file, single_mutant_scores
+    from seqvae.plots.mutations import plot_scoring_report, plot_single_mutant_scores
+    from test_couplings_cli import REFERENCE
+
+    root, _ = tiny_run
+    table = _mutation_table(tmp_path / "mutants.csv")
+    chain = write_chain(REFERENCE[:10], tmp_path / "part.pdb.gz")  # covers the first 10 positions
+    runs = [root / "run", baselines["potts"]]
+    cli, api = tmp_path / "cli", tmp_path / "api"
+    flags = ["--score-col", "fitness", "--samples", "4", "--structure", str(chain)]
+    assert main(["score", *map(str, runs), str(table), *flags, "--out", str(cli / "scores.csv")]) == 0
+    assert (
+        main(["score", *map(str, runs), "--all-singles", *flags[2:], "--out", str(cli / "singles.csv")]) == 0
+    )
+    scorer = load_scorers(runs, ScoringOptions(samples=4))
+    burial = position_burial(scorer.registry, chain)
+    report = score_file(scorer, table, api / "scores.csv", score_column="fitness", burial=burial)
+    report.save()
+    plot_scoring_report(report)
+    singles = single_mutant_scores(scorer, burial)
+    singles.save(api / "singles.csv")
+    plot_single_mutant_scores(singles, api / "singles.csv")
+    same_folder(cli, api)
+    assert report.structure is not None and report.structure.burial.n_covered == 10

@@ -288,3 +288,63 @@ def test_damaged_run_directory(tiny_run, tmp_path, capsys, command, damage):
     out.mkdir()
     argv = RUN_COMMANDS[command].argv(run, tiny_run.alignment, out)
     fails_cleanly(capsys, argv, str(run / spec.file), spec.fragment, folder=tmp_path)
+
+
+# -- structures (seqvae score --structure / --contact-map) -----------------------------------
+@pytest.fixture(scope="module")
+def structure_case(tmp_path_factory):
+    """A site-independent baseline on an A2M family whose reference ends in ten insert residues."""
+    from builders import write_a2m_family
+
+    folder = tmp_path_factory.mktemp("structure_case")
+    alignment = write_a2m_family(folder / "family.a2m")
+    assert main(["baseline", "fit", str(alignment), "--out", str(folder / "si")]) == 0
+    return folder / "si"
+
+
+def _structure_args(run: Path, tmp_path: Path, *extra) -> list:
+    (tmp_path / "scan.csv").write_text("mutant,fitness\nM1A,0.1\nK2R,0.9\nT3A,0.5\n")
+    return ["score", run, tmp_path / "scan.csv", "--out", tmp_path / "scores.csv", *extra]
+
+
+def test_structure_that_is_not_a_structure(structure_case, tmp_path, capsys):
+    (tmp_path / "notes.pdb").write_text("these are notes\nnot atoms\n")
+    args = _structure_args(structure_case, tmp_path, "--structure", tmp_path / "notes.pdb")
+    fails_cleanly(capsys, args, f"{tmp_path / 'notes.pdb'}: no atoms read", folder=tmp_path)
+    (tmp_path / "binary.pdb.gz").write_bytes(b"\x00\x01 not gzip")
+    args = _structure_args(structure_case, tmp_path, "--structure", tmp_path / "binary.pdb.gz")
+    fails_cleanly(capsys, args, "cannot read the structure", folder=tmp_path)
+
+
+def test_structure_chain_that_is_absent(structure_case, tmp_path, capsys):
+    from builders import STRUCTURE_FOCUS, write_chain
+
+    chain = write_chain(STRUCTURE_FOCUS, tmp_path / "model.pdb")
+    args = _structure_args(structure_case, tmp_path, "--structure", chain, "--chain", "Q")
+    fails_cleanly(capsys, args, "chain 'Q' not found (chains: A)", folder=tmp_path)
+
+
+def test_structure_chain_that_does_not_align_to_the_reference(structure_case, tmp_path, capsys):
+    from builders import write_chain
+
+    chain = write_chain("WWGPWWGPHHCCWWGPWWGPHHCCWWGPWWGP", tmp_path / "other.pdb")
+    args = _structure_args(structure_case, tmp_path, "--structure", chain)
+    fails_cleanly(capsys, args, f"{chain}: chain A does not match the reference REF/1-40", folder=tmp_path)
+
+
+def test_structure_with_no_residue_in_the_focus_columns(structure_case, tmp_path, capsys):
+    from builders import STRUCTURE_INSERT, write_chain
+
+    chain = write_chain(STRUCTURE_INSERT, tmp_path / "insert.pdb")  # the reference's insert residues only
+    args = _structure_args(structure_case, tmp_path, "--structure", chain)
+    fails_cleanly(capsys, args, "chain A covers none of the 30 focus positions", folder=tmp_path)
+
+
+def test_contact_map_that_does_not_fit_the_alignment(structure_case, tmp_path, capsys):
+    (tmp_path / "map.dat").write_text("1 2 0.5 3.0\n1 99 0.5 4.0\n")
+    args = _structure_args(structure_case, tmp_path, "--contact-map", tmp_path / "map.dat")
+    fails_cleanly(capsys, args, "numbers columns up to 99", folder=tmp_path)
+    (tmp_path / "map.dat").write_text("1 2 0.5\n")
+    fails_cleanly(capsys, args, "map.dat:1: expected four numbers", folder=tmp_path)
+    args = _structure_args(structure_case, tmp_path, "--chain", "A")
+    fails_cleanly(capsys, args, "--chain: --chain needs --structure", folder=tmp_path)

@@ -8,12 +8,12 @@ from seqvae.analysis.contacts import (
     contact_precision,
     map_positions,
     pymol_selection,
-    read_structure,
     residue_distances,
 )
 from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
 from seqvae.io.matrix_file import PositionMatrix
+from seqvae.io.structure_files import read_structure
 
 ONE_TO_THREE = {"A": "ALA", "G": "GLY", "K": "LYS", "W": "TRP", "S": "SER", "L": "LEU", "E": "GLU"}
 

@@ -285,3 +285,58 @@ def test_depth_benchmark_subsamples_keep_the_reference_first(tmp_path):
     assert rows(subsample_alignment(protein, 5, seed=0, folder=tmp_path / "b")) == sampled
     assert rows(subsample_alignment(protein, 5, seed=1, folder=tmp_path / "c")) != sampled
     assert subsample_alignment(protein, len(original) - 1, seed=0, folder=tmp_path) is None
+
+
+def test_panel_and_benchmark_rows_with_a_structure(tmp_path, capsys):
+    """A protein with a ``structure:`` entry gets a ``+ structure`` row per model, from the same
+    scores; the seeds fold into ``vae seed mean + structure``; the one-scan command agrees."""
+    structure = shared_file("blat/1FQG.pdb")
+    panel = _write_panel(tmp_path, extra=f"    structure: {structure}\n    chain: A\n")
+    out = tmp_path / "out"
+    args = ["benchmark-dms", "--panel", str(panel), "--out", str(out), "--models", "site-independent,vae"]
+    assert main([*args, "--ensemble", "2", "--samples", "2", *TINY_VAE]) == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "panel.csv")
+    assert list(table["model"]) == [
+        "site-independent",
+        "site-independent + structure",
+        "vae (seed 0)",
+        "vae (seed 0) + structure",
+        "vae (seed 1)",
+        "vae (seed 1) + structure",
+        "vae ensemble of 2",
+        "vae ensemble of 2 + structure",
+    ]
+    assert (table["n_scored"] == 5).all()
+    assert (table.iloc[1::2]["spearman"].to_numpy() != table.iloc[0::2]["spearman"].to_numpy()).any()
+    summary = pd.read_csv(out / "panel_summary.csv")
+    assert list(summary["model"]) == [
+        "site-independent",
+        "site-independent + structure",
+        "vae seed mean",
+        "vae seed mean + structure",
+        "vae ensemble of 2",
+        "vae ensemble of 2 + structure",
+    ]
+    assert summary.loc[3, "seeds"] == 2
+    markdown = (out / "panel.md").read_text()
+    assert "tinyBLAT: 1FQG.pdb chain A covers" in markdown and "factor = " in markdown
+    # the one-scan command: the same structure-aware row
+    single = [
+        str(shared_file("blat/BLAT_ECOLX_test.a2m")),
+        str(tmp_path / "scan.csv"),
+        "--score-col",
+        "fitness",
+    ]
+    single += ["--mutant-col", "variant", "--models", "site-independent", "--structure", str(structure)]
+    assert main(["benchmark-dms", *single, "--out", str(tmp_path / "one")]) == 0
+    rows = json.loads((tmp_path / "one" / "benchmark.json").read_text())
+    assert [r["model"] for r in rows] == ["site-independent", "site-independent + structure"]
+    assert rows[1]["spearman"] == pytest.approx(table.loc[1, "spearman"])
+    capsys.readouterr()
+    assert main([*args, "--structure", str(structure)]) == 2
+    assert "--panel takes no --structure" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text(
+        panel.read_text().replace(f"    structure: {structure}\n", "    structure: missing.pdb\n")
+    )
+    with pytest.raises(InputError, match=r"structure 'missing\.pdb' not found"):
+        load_panel(tmp_path / "bad.yaml")

@@ -171,3 +171,34 @@ def test_scored_scan_gets_a_scatter_with_rho(small_run, tmp_path):
     assert ">Mutation effects</h2>" in html
     assert f"{summary['spearman']:.4f}".rstrip("0") in html
     assert "mutation scores vs fitness" in html
+
+
+def test_structure_aware_scores_and_the_burial_strip_reach_the_report(small_run, tmp_path):
+    """`seqvae score --structure`: the report's table gets the structure-aware ρ, the heatmap's
+    caption the burial strip."""
+    import pandas as pd
+
+    from builders import write_chain
+    from seqvae.cli.main import main
+    from seqvae.report import build_report
+
+    registry = small_run.registry
+    residues = "".join(c for c in registry.reference_raw if c.isalpha()).upper()
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    chain = write_chain(residues, tmp_path / "model.pdb")
+    rng = np.random.default_rng(2)
+    rows = [
+        {"mutant": f"{wt}{number}{'A' if wt != 'A' else 'G'}", "fitness": rng.normal()}
+        for wt, number in zip(registry.reference_sequence, registry.numbering)
+        if number >= 0
+    ]
+    pd.DataFrame(rows).to_csv(folder / "dms.csv", index=False)
+    common = ["--samples", "4", "--structure", str(chain)]
+    score = ["score", str(small_run.path), str(folder / "dms.csv"), "--score-col", "fitness"]
+    assert main([*score, *common, "--out", str(folder / "scores.csv")]) == 0
+    singles = ["score", str(small_run.path), "--all-singles", *common, "--out", str(folder / "singles.csv")]
+    assert main(singles) == 0
+    html = build_report(small_run.path, tmp_path / "r.html", include=[folder]).read_text()
+    assert "structure-aware ρ" in html and f"{len(rows)} of {len(rows)} positions" in html
+    assert "The strip under it is the burial of each position" in html

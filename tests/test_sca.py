@@ -180,7 +180,7 @@ def test_randomised_alignment_keeps_column_frequencies():
 
 def test_s1a_sectors_overlap_published_sectors():
     import seqvae
-    from seqvae.analysis.contacts import read_structure
+    from seqvae.io.structure_files import read_structure
 
     started = time.perf_counter()
     aln = seqvae.read_alignment(shared_file("s1a/halabi_s1a_alignment.fasta"))

@@ -1,7 +1,7 @@
 """Position matrices on a 3-D structure: numbering maps, contact precision, 3-D clustering of
 position sets (sectors, eigenvector tops) and PyMOL selections.
 
-Structures are read with Biopython's PDB (or mmCIF) parser. A residue's *label* is its PDB
+Structures are read by :func:`seqvae.io.structure_files.read_structure`. A residue's *label* is its PDB
 residue number plus insertion code (``"184A"``), which is how chymotrypsin numbering is
 written in S1A structures. Matrix positions reach structure residues in one of three ways:
 their ``labels`` (e.g. written by ``seqvae sca --pdb``), their reference ``numbering`` plus an
@@ -22,103 +22,7 @@ import numpy as np
 from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
 from seqvae.io.matrix_file import PositionMatrix
-
-THREE_TO_ONE = {
-    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
-    "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S",
-    "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V", "MSE": "M", "SEC": "C", "PYL": "K",
-}  # fmt: skip
-
-
-@dataclass
-class Structure:
-    """The amino-acid residues of one chain.
-
-    Attributes
-    ----------
-    labels
-        Residue number plus insertion code, as written in the file (``"184A"``).
-    sequence
-        One-letter residues in chain order.
-    atoms
-        ``float [n_atoms, 3]`` heavy-atom coordinates of all residues, grouped by residue.
-    atom_residue
-        ``int [n_atoms]``: the residue index of each atom.
-    beta
-        ``float [R, 3]``: C-beta coordinates (C-alpha for glycine; NaN when missing).
-    """
-
-    labels: list[str]
-    sequence: str
-    atoms: np.ndarray
-    atom_residue: np.ndarray
-    beta: np.ndarray
-    chain: str
-    source: str
-
-    @property
-    def n_residues(self) -> int:
-        return len(self.labels)
-
-    def index_of(self) -> dict[str, int]:
-        return {label: i for i, label in enumerate(self.labels)}
-
-
-def read_structure(path: str | Path, chain: str = "A") -> Structure:
-    """Read one chain's amino-acid residues from a PDB or mmCIF file (first model)."""
-    from Bio.PDB import MMCIFParser, PDBParser
-    from Bio.PDB.PDBExceptions import PDBConstructionException
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("structure file not found", path)
-    parser = MMCIFParser(QUIET=True) if path.suffix.lower() in (".cif", ".mmcif") else PDBParser(QUIET=True)
-    try:
-        model_set = parser.get_structure(path.stem, str(path))
-    except (PDBConstructionException, ValueError, KeyError, IndexError) as err:
-        raise InputError(f"cannot parse structure ({err})", path) from None
-    models = list(model_set)
-    if not models:
-        raise InputError("no model in the structure file", path)
-    model = models[0]
-    chains = [c.id for c in model]
-    if chain not in chains:
-        raise InputError(f"chain {chain!r} not found (chains: {', '.join(chains) or 'none'})", path)
-    labels: list[str] = []
-    letters: list[str] = []
-    atoms: list[np.ndarray] = []
-    atom_residue: list[int] = []
-    beta: list[np.ndarray] = []
-    for residue in model[chain]:
-        hetero, number, icode = residue.id
-        name = residue.get_resname().upper()
-        if name not in THREE_TO_ONE or (hetero.strip() and name != "MSE"):
-            continue
-        heavy = [a.coord for a in residue if (a.element or a.get_id()[0]).upper() != "H"]
-        if not heavy:
-            continue
-        index = len(labels)
-        labels.append(f"{number}{icode.strip()}")
-        letters.append(THREE_TO_ONE[name])
-        atoms.extend(np.asarray(heavy, dtype=np.float64))
-        atom_residue.extend([index] * len(heavy))
-        if "CB" in residue:
-            beta.append(np.asarray(residue["CB"].coord, dtype=np.float64))
-        elif "CA" in residue:
-            beta.append(np.asarray(residue["CA"].coord, dtype=np.float64))
-        else:
-            beta.append(np.full(3, np.nan))
-    if not labels:
-        raise InputError(f"chain {chain!r} has no amino-acid residues", path)
-    return Structure(
-        labels=labels,
-        sequence="".join(letters),
-        atoms=np.asarray(atoms, dtype=np.float64),
-        atom_residue=np.asarray(atom_residue, dtype=np.int64),
-        beta=np.asarray(beta, dtype=np.float64),
-        chain=chain,
-        source=str(path),
-    )
+from seqvae.io.structure_files import Structure, read_structure
 
 
 def residue_distances(structure: Structure, mode: str = "heavy") -> np.ndarray:
@@ -499,7 +403,7 @@ class ContactAnalysis:
 def analyse_contacts(
     matrix: str | Path | PositionMatrix,
     structure: str | Path,
-    chain: str = "A",
+    chain: str | None = None,
     offset: int | None = None,
     mapping: str = "auto",
     distance: str = "heavy",
@@ -516,7 +420,7 @@ def analyse_contacts(
     matrix
         A position-matrix NPZ (key ``matrix``, see :mod:`seqvae.io.matrix_file`) or a loaded one.
     structure, chain
-        The structure file (PDB or mmCIF) and its chain.
+        The structure file (PDB or mmCIF, plain or gzip) and its chain (``None``: the first).
     offset, mapping
         How positions reach residues (see :func:`map_positions`).
     distance
@@ -551,7 +455,7 @@ def analyse_contacts(
     settings = {
         "matrix": str(matrix.source if isinstance(matrix, PositionMatrix) else matrix),
         "structure": str(structure),
-        "chain": chain,
+        "chain": chain_residues.chain,
         "distance": distance,
         "threshold": threshold,
         "min_separation": min_separation,

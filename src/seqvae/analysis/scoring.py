@@ -25,14 +25,23 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqvae.analysis.burial import PositionBurial
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
+    OUTPUT_PREFIX,
     MutationMapper,
     WildType,
     all_single_mutants,
     detect_separator,
     parse_mutant,
     read_mutation_table,
+)
+from seqvae.analysis.structure_scores import (
+    DEFAULT_STRUCTURE_RULE,
+    StructureRule,
+    structure_factors,
+    variant_burial,
+    variant_factors,
 )
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import ConfigError, InputError
@@ -545,6 +554,160 @@ def scoring_files(out: str | Path) -> dict[str, Path]:
     }
 
 
+STRUCTURE_SCORE_COLUMN = "score_structure"
+BURIAL_COLUMN = "burial"
+
+
+@dataclass
+class StructureScoring:
+    """The structure-aware side of a scored table (``score_file(burial=...)``).
+
+    Attributes
+    ----------
+    burial, rule, measure
+        Where the burial came from, the rule, and the measure it used.
+    factors
+        ``float [L]``: the rule's factor per focus column (NaN: not covered).
+    n_uncovered
+        Scored variants none of whose mutated positions the structure covers (plain score kept;
+        a variant identical to the wild type has no mutated position and is not counted).
+    predicted
+        The structure-aware scores of the measured rows (beside ``ScoringReport.predicted``).
+    evaluation
+        Their agreement with the measured column.
+    """
+
+    burial: PositionBurial
+    rule: StructureRule
+    measure: str
+    factors: np.ndarray
+    n_uncovered: int = 0
+    predicted: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    evaluation: Evaluation | None = None
+
+    @classmethod
+    def of(cls, burial: PositionBurial, rule: StructureRule | None = None) -> StructureScoring:
+        rule = (rule or DEFAULT_STRUCTURE_RULE).check()
+        return cls(burial, rule, rule.measure_for(burial), structure_factors(burial, rule))
+
+    def variant_factors(self, codes: np.ndarray, wild_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each coded variant's factor and burial (means over its covered mutated positions;
+        factor 1 and burial NaN where none is covered, and such variants are counted)."""
+        mask = np.asarray(codes) != wild_type[None, :]
+        factor, n_covered = variant_factors(mask, self.factors)
+        self.n_uncovered += int(((n_covered == 0) & mask.any(1)).sum())
+        return factor, variant_burial(mask, self.burial.burial(self.measure))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Coverage, identity, the rule, the uncovered variants and, when evaluated, ρ."""
+        out = {
+            **self.burial.to_dict(),
+            "measure": self.measure,
+            "rule": self.rule.to_dict(),
+            "variants_without_covered_position": self.n_uncovered,
+        }
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation.to_dict()
+        return out
+
+    def describe(self) -> str:
+        return (
+            f"structure: {self.burial.describe()}; {self.rule.describe(self.measure)}; "
+            f"{self.n_uncovered} scored variants with no covered position keep their plain score"
+        )
+
+
+@dataclass
+class ScoredVariants:
+    """The scored rows of a saved scores table, ready for the combination rule.
+
+    Attributes
+    ----------
+    table
+        The scored rows (no ``reason``), every column as text, in the table's order.
+    scores
+        ``float [B]``: their plain scores.
+    columns
+        The mutated focus columns (0-based) of each row (a wild-type row: none).
+    n_rows
+        Rows of the whole table (scored or not).
+    source
+        The file.
+    """
+
+    table: pd.DataFrame
+    scores: np.ndarray
+    columns: list[list[int]]
+    n_rows: int
+    source: str
+
+    def measured(self, column: str) -> np.ndarray:
+        """``float [B]``: a measured column of the scored rows (empty, NaN, NA: missing)."""
+        if column not in self.table.columns:
+            raise InputError(f"column {column!r} not found", self.source)
+        return _numeric_column(self.table, column, self.source, 2)
+
+
+def read_scored_variants(scores: str | Path | pd.DataFrame, mapper: MutationMapper) -> ScoredVariants:
+    """The scored rows of a table :func:`score_file` wrote (seqvae format: its ``mutant``,
+    ``score`` and ``reason`` columns, ``seqvae_``-prefixed where the input had those names) and
+    the focus columns each mutates, through ``mapper`` (the
+    :class:`~seqvae.analysis.mutations.MutationMapper` it was scored with: registry and wild
+    type). Read once, then try rules with :func:`~seqvae.analysis.structure_scores.structure_factors`
+    and :func:`~seqvae.analysis.structure_scores.structure_aware`."""
+    table = (
+        scores if isinstance(scores, pd.DataFrame) else pd.read_csv(scores, dtype=str, keep_default_na=False)
+    )
+    source = "scores" if isinstance(scores, pd.DataFrame) else str(scores)
+
+    def column(name: str) -> str:
+        for candidate in (OUTPUT_PREFIX + name, name):
+            if candidate in table.columns:
+                return candidate
+        raise InputError(f"no {name!r} column: not a table written by seqvae score", source)
+
+    reason = table[column("reason")].astype(str).str.strip()
+    scored = table[(reason == "").to_numpy()].reset_index(drop=True)
+    plain = pd.to_numeric(scored[column("score")], errors="coerce").to_numpy(dtype=np.float64)
+    columns = [
+        [mapper.column_of(sub.position) for sub in parse_mutant(text) if sub.mutant != sub.wild_type]
+        for text in scored[column("mutant")]
+    ]
+    if any(c is None for row in columns for c in row):
+        raise InputError(
+            "a scored mutant has no focus column: was the table scored with this alignment?", source
+        )
+    return ScoredVariants(scored, plain, columns, len(table), source)  # type: ignore[arg-type]
+
+
+def structure_from_scores(
+    scores: str | Path | pd.DataFrame | ScoredVariants,
+    mapper: MutationMapper | None,
+    burial: PositionBurial,
+    rule: StructureRule | None = None,
+    score_column: str | None = None,
+) -> StructureScoring:
+    """The structure-aware side of a scores table :func:`score_file` wrote, without scoring
+    again (see :func:`read_scored_variants`; ``mapper`` may be ``None`` when ``scores`` is
+    already read). The structure-aware scores of the scored rows, in the table's order, are
+    ``.predicted``; with ``score_column`` (a measured column of the table) they are evaluated
+    against it (``.evaluation``, with its bootstrap interval: seconds on a large scan).
+    """
+    if not isinstance(scores, ScoredVariants):
+        if mapper is None:
+            raise InputError("reading a scores table needs the MutationMapper it was scored with")
+        scores = read_scored_variants(scores, mapper)
+    structure = StructureScoring.of(burial, rule)
+    factor, n_covered = variant_factors(scores.columns, structure.factors)
+    structure.n_uncovered = int(sum(1 for row, n in zip(scores.columns, n_covered) if row and n == 0))
+    structure.predicted = scores.scores * factor
+    if score_column is not None:
+        structure.evaluation = evaluate_scores(
+            structure.predicted, scores.measured(score_column), n_unscored=scores.n_rows - len(scores.scores)
+        )
+    return structure
+
+
 @dataclass
 class ScoringReport:
     """What :func:`score_file` did: counts, the scores of the measured rows and, with a
@@ -563,28 +726,36 @@ class ScoringReport:
     model: str = ""
     score_column: str | None = None
     out: Path | None = None
+    structure: StructureScoring | None = None
 
     def describe(self) -> str:
-        """One line: rows scored, rows without a score, mismatches dropped, and the output."""
+        """One line: rows scored, rows without a score, mismatches dropped, and the output (and,
+        with a structure, a second line: its coverage and the variants it does not cover)."""
         dropped = (
             f"; {self.n_mismatches_skipped} wild-type mismatches dropped" if self.n_mismatches_skipped else ""
         )
-        return (
+        text = (
             f"scored {self.n_scored} of {self.n_rows} rows in {self.seconds:.1f} s "
             f"({self.n_unscored} without a score, see 'reason'{dropped}): {self.out}"
         )
+        if self.structure is not None:
+            text += "\n" + self.structure.describe()
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """The evaluation summary: model, measured column, scores file, seconds and the agreement."""
         if self.evaluation is None:
             raise InputError("no evaluation: score the table with a measured column (--score-col)")
-        return {
+        summary = {
             "model": self.model,
             "column": self.score_column,
             "scores_file": None if self.out is None else self.out.name,
             "seconds": self.seconds,
             **self.evaluation.to_dict(),
         }
+        if self.structure is not None:
+            summary["structure"] = self.structure.to_dict()
+        return summary
 
     def save(self, path: str | Path | None = None) -> dict[str, Path]:
         """Write the evaluation summary to ``path`` (default: ``OUT_summary.json`` beside the
@@ -635,6 +806,8 @@ def score_file(
     sep: str | None = None,
     mutation_separator: str | None = None,
     wild_type: WildType | None = None,
+    burial: PositionBurial | None = None,
+    rule: StructureRule | None = None,
 ) -> ScoringReport:
     """Score a mutation CSV chunk by chunk and stream the result to ``out`` (written atomically).
 
@@ -654,6 +827,14 @@ def score_file(
     ``mutant`` (``A23V:G45D``), ``mutated_sequence`` (the reference span with the substitutions),
     the measured column when given, and one score column per model (an ensemble: each member
     and ``ensemble``, their mean).
+
+    With ``burial`` (:func:`~seqvae.analysis.burial.position_burial` of the scorer's registry)
+    the scores are also made structure-aware by ``rule`` (default
+    :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`): the output adds
+    ``score_structure`` and ``burial`` (the mean burial of the variant's covered positions,
+    empty when none is) after ``score``; the ProteinGym format adds ``<model>_structure`` after
+    each model's column. ``report.structure`` holds the coverage, the variants with no covered
+    position and, with a measured column, the structure-aware ρ.
     """
     if output_format not in OUTPUT_FORMATS:
         raise InputError(
@@ -664,7 +845,15 @@ def score_file(
     report = ScoringReport(
         notes=list(mapper.notes), model=scorer.name, score_column=score_column, out=Path(out)
     )
-    measured, predicted, labels = [], [], []
+    if burial is not None:
+        if burial.length != scorer.registry.length or list(burial.numbering) != list(
+            scorer.registry.numbering
+        ):
+            raise InputError("the burial was computed for another alignment's focus columns")
+        report.structure = StructureScoring.of(burial, rule)
+    structure = report.structure
+    wild_type_codes = scorer.registry.reference_codes()
+    measured, predicted, labels, predicted_structure = [], [], [], []
     started = time.perf_counter()
     source = str(mutations)
     first_line = 2
@@ -687,12 +876,23 @@ def score_file(
             )
             label_values = _numeric_column(table, label_column, source, first_line) if label_column else None
             scores = np.full(len(table), np.nan)
+            aware = np.full(len(table), np.nan)
+            buried = np.full(len(table), np.nan)
+            factor = None
+            if structure is not None:
+                factor, buried[chunk.scorable] = structure.variant_factors(chunk.codes, wild_type_codes)
             if output_format == "proteingym":
                 columns = {}
                 for name, values in scorer.score_columns(chunk.codes).items():
                     columns[name] = np.full(len(table), np.nan)
                     columns[name][chunk.scorable] = values
-                scores = columns[list(columns)[-1]]
+                    if factor is not None:
+                        columns[f"{name}_structure"] = np.full(len(table), np.nan)
+                        columns[f"{name}_structure"][chunk.scorable] = values * factor
+                last = list(columns)[-2 if factor is not None else -1]
+                scores = columns[last]
+                if factor is not None:
+                    aware = columns[f"{last}_structure"]
                 _proteingym_table(table, columns, mapper, score_column).to_csv(
                     handle, index=False, header=header
                 )
@@ -702,6 +902,12 @@ def score_file(
                 names = chunk.columns
                 table[names["score"]] = _formatted(scores)
                 added = [names["n_mutations"], names["score"], names["reason"]]
+                if factor is not None:
+                    aware[chunk.scorable] = scores[chunk.scorable] * factor
+                    extra = _added_names(table, (STRUCTURE_SCORE_COLUMN, BURIAL_COLUMN))
+                    table[extra[0]] = _formatted(aware)
+                    table[extra[1]] = _formatted(buried)
+                    added = [names["n_mutations"], names["score"], *extra, names["reason"]]
                 table = table[[*(c for c in table.columns if c not in added), *added]]
                 table.to_csv(handle, index=False, header=header)
             header = False
@@ -712,6 +918,7 @@ def score_file(
             if measured_values is not None:
                 measured.append(measured_values[chunk.scorable])
                 predicted.append(scores[chunk.scorable])
+                predicted_structure.append(aware[chunk.scorable])
                 if label_values is not None:
                     labels.append(label_values[chunk.scorable])
             first_line += len(table) + n_skipped
@@ -721,6 +928,8 @@ def score_file(
         if measured:
             report.measured = np.concatenate(measured)
             report.predicted = np.concatenate(predicted)
+            if structure is not None:
+                structure.predicted = np.concatenate(predicted_structure)
             if labels:
                 report.labels = np.concatenate(labels)
         if score_column and evaluate:
@@ -731,6 +940,13 @@ def score_file(
                     report.labels if label_column else None,
                     n_unscored=report.n_unscored + report.n_mismatches_skipped,
                 )
+                if structure is not None:
+                    structure.evaluation = evaluate_scores(
+                        structure.predicted,
+                        report.measured,
+                        report.labels if label_column else None,
+                        n_unscored=report.n_unscored + report.n_mismatches_skipped,
+                    )
             except InputError as err:
                 raise InputError(f"--score-col {score_column!r}: {err.message}", source) from None
     report.seconds = time.perf_counter() - started
@@ -738,6 +954,11 @@ def score_file(
 
 
 OUTPUT_FORMATS = ("seqvae", "proteingym")
+
+
+def _added_names(table: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """Added column names that never overwrite an input column (``seqvae_<name>`` when taken)."""
+    return [OUTPUT_PREFIX + name if name in table.columns else name for name in names]
 
 
 def _formatted(values: np.ndarray) -> list[str]:
@@ -925,19 +1146,23 @@ class SingleMutantScores:
     Attributes
     ----------
     table
-        One row per substitution: ``mutant``, ``wild_type``, ``position``, ``residue``, ``score``.
+        One row per substitution: ``mutant``, ``wild_type``, ``position``, ``residue``, ``score``
+        and, with a structure, ``score_structure`` and ``burial`` (empty where not covered).
     registry
         The model's registry (numbering and wild type, for the heatmap).
     model
         The scorer's name.
     seconds
         Time spent scoring.
+    structure
+        The structure-aware side (``None``: no structure given).
     """
 
     table: pd.DataFrame
     registry: AlignmentRegistry
     model: str
     seconds: float = 0.0
+    structure: StructureScoring | None = None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -954,11 +1179,23 @@ class SingleMutantScores:
         return {"scores": Path(path)}
 
 
-def single_mutant_scores(scorer: Scorer) -> SingleMutantScores:
-    """:func:`score_all_singles` as a result that saves itself."""
+def single_mutant_scores(
+    scorer: Scorer, burial: PositionBurial | None = None, rule: StructureRule | None = None
+) -> SingleMutantScores:
+    """:func:`score_all_singles` as a result that saves itself; with ``burial`` (of the scorer's
+    registry) also ``score_structure`` and ``burial`` by ``rule`` (see :func:`score_file`)."""
     started = time.perf_counter()
     table = score_all_singles(scorer)
-    return SingleMutantScores(table, scorer.registry, scorer.name, time.perf_counter() - started)
+    structure = None
+    if burial is not None:
+        structure = StructureScoring.of(burial, rule)
+        column_of = {int(n): c for c, n in enumerate(scorer.registry.numbering) if n >= 0}
+        columns = np.array([column_of[int(p)] for p in table["position"]], dtype=np.int64)
+        factors = structure.factors[columns]
+        structure.n_uncovered = int(np.isnan(factors).sum())
+        table[STRUCTURE_SCORE_COLUMN] = table["score"] * np.where(np.isnan(factors), 1.0, factors)
+        table[BURIAL_COLUMN] = burial.burial(structure.measure)[columns]
+    return SingleMutantScores(table, scorer.registry, scorer.name, time.perf_counter() - started, structure)
 
 
 def _sub(wild_type: str, position: int, residue: str):

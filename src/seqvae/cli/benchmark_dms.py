@@ -11,12 +11,15 @@ import typer
 from rich.table import Table
 
 from seqvae.cli.common import (
+    ChainOpt,
+    ContactMapOpt,
     MutantColOpt,
     MutationSeparatorOpt,
     ReferenceOpt,
     ReferenceSequenceOpt,
     ScoreColOpt,
     SepOpt,
+    StructureOpt,
     ThreadsOpt,
     ZSamplesOpt,
     check_threads,
@@ -101,6 +104,9 @@ def benchmark_dms(
         list[str] | None,
         typer.Option("--set", help="Override a VAE config knob: --set training.max_steps=500 (repeatable)."),
     ] = None,
+    structure: StructureOpt = None,
+    chain: ChainOpt = None,
+    contact_map: ContactMapOpt = None,
 ) -> None:
     """Train -> score -> evaluate on one DMS (or every protein of a --panel) and print one table."""
     model_list = [m.strip() for m in models.split(",") if m.strip()]
@@ -119,6 +125,12 @@ def benchmark_dms(
         if alignment is not None or dms is not None or mutant_col is not None:
             raise InputError(
                 "--panel takes no ALIGNMENT, DMS or --mutant-col (the panel file names them)", "--panel"
+            )
+        if structure is not None or chain is not None or contact_map is not None:
+            raise InputError(
+                "--panel takes no --structure, --chain or --contact-map (a protein's 'structure:' "
+                "entry names it)",
+                "--panel",
             )
         table = run_panel(
             load_panel(panel),
@@ -139,6 +151,8 @@ def benchmark_dms(
 
     if alignment is None or dms is None or score_col is None:
         raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
+    if chain is not None and structure is None:
+        raise InputError("--chain needs --structure", "--chain")
     if reference is not None:
         overrides = {**overrides, "data.reference": reference}
     if threads is not None:
@@ -154,6 +168,9 @@ def benchmark_dms(
         mutation_separator=mutation_separator,
         reference_sequence=reference_sequence,
         mutant_column=mutant_col,
+        structure=structure,
+        chain=chain,
+        contact_map=contact_map,
         **common,
     )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)

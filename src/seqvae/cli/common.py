@@ -51,7 +51,26 @@ PdbOpt = Annotated[
     Path | None,
     typer.Option("--pdb", help="Structure (PDB/mmCIF) whose residue labels number the positions."),
 ]
-ChainOpt = Annotated[str, typer.Option("--chain", help="Chain of the structure.")]
+ChainOpt = Annotated[
+    str | None, typer.Option("--chain", help="Chain of the structure (when not given: the first chain).")
+]
+StructureOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--structure",
+        help="Structure of the reference (PDB or mmCIF, plain or .gz; a predicted model's pLDDT is "
+        "read from its B-factors): adds structure-aware scores (score_structure) and burial.",
+    ),
+]
+ContactMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--contact-map",
+        help="Instead of --structure: a contact map numbered by the alignment's columns "
+        "(lines 'i j score distance', 1-based; e.g. PF00595_struct.dat), or predicted contacts "
+        "(.npz: a Potts baseline's couplings_apc.npz, its L strongest pairs); burial = contact number.",
+    ),
+]
 # where the work runs
 DeviceOpt = Annotated[str | None, typer.Option("--device", help=DEVICE_HELP)]
 ThreadsOpt = Annotated[
@@ -251,19 +270,20 @@ def run_on_device(run, device: str | None):
     return run
 
 
-def read_alignment_with_labels(alignment: Path, reference: str | None, pdb: Path | None, chain: str):
+def read_alignment_with_labels(alignment: Path, reference: str | None, pdb: Path | None, chain: str | None):
     """An alignment (non-standard residues dropped) and, with ``pdb``, the structure label of each
     column through the reference; prints how well the reference maps onto the structure."""
-    from seqvae.analysis.contacts import read_structure
     from seqvae.analysis.sca import structure_labels_for_columns
     from seqvae.data.alignment import read_alignment
+    from seqvae.io.structure_files import read_structure
 
     aln = read_alignment(alignment, reference=reference, nonstandard="drop")
     labels = None
     if pdb is not None:
-        labels, identity = structure_labels_for_columns(aln, read_structure(pdb, chain))
+        structure = read_structure(pdb, chain)
+        labels, identity = structure_labels_for_columns(aln, structure)
         console.print(
-            f"reference {aln.registry.reference_id} mapped onto {pdb.name} chain {chain}: "
+            f"reference {aln.registry.reference_id} mapped onto {pdb.name} chain {structure.chain}: "
             f"{int((labels != '').sum())} columns labelled, residue identity {identity:.2f}"
         )
         if identity < 0.5:

@@ -48,7 +48,7 @@ def pca_matrix(
     out: Annotated[Path, typer.Option("--out", "-o", help="NPZ file to write.")] = Path("pca.npz"),
     reference: ReferenceOpt = None,
     pdb: PdbOpt = None,
-    chain: ChainOpt = "A",
+    chain: ChainOpt = None,
     components: Annotated[int, typer.Option(help="Principal components kept.")] = 10,
     sca_filters: Annotated[
         bool,
@@ -200,7 +200,7 @@ def compare(
 def contacts(
     matrix_file: Annotated[Path, typer.Argument(help="Position-matrix NPZ (key 'matrix').")],
     pdb: Annotated[Path, typer.Option("--pdb", help="Structure file (PDB or mmCIF).")],
-    chain: ChainOpt = "A",
+    chain: ChainOpt = None,
     out: OutDirOpt = Path("contacts"),
     offset: Annotated[
         int | None,

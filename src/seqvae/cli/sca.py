@@ -95,7 +95,7 @@ def sca(
     out: OutDirOpt = Path("sca"),
     reference: ReferenceOpt = None,
     pdb: PdbOpt = None,
-    chain: ChainOpt = "A",
+    chain: ChainOpt = None,
     initial_column_gaps: InitialColumnGapsOpt = 0.8,
     max_sequence_gaps: MaxSequenceGapsOpt = 0.2,
     min_identity: MinIdentityOpt = 0.15,

@@ -11,6 +11,8 @@ import typer
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.cli.common import (
+    ChainOpt,
+    ContactMapOpt,
     DeviceOpt,
     MutantColOpt,
     MutationSeparatorOpt,
@@ -18,6 +20,7 @@ from seqvae.cli.common import (
     ScoreColOpt,
     SeedOpt,
     SepOpt,
+    StructureOpt,
     ThreadsOpt,
     ZSamplesOpt,
     check_threads,
@@ -29,6 +32,7 @@ from seqvae.cli.common import (
 from seqvae.errors import InputError
 
 if TYPE_CHECKING:
+    from seqvae.analysis.burial import PositionBurial
     from seqvae.analysis.scoring import Scorer, ScoringOptions
 
 
@@ -194,12 +198,15 @@ def _print(message: str) -> None:
     console.print(message, soft_wrap=True, highlight=False)
 
 
-def _score_singles(scorer: Scorer, out: Path) -> None:
+def _score_singles(scorer: Scorer, out: Path, burial: PositionBurial | None) -> None:
     from seqvae.analysis.scoring import single_mutant_scores
     from seqvae.plots.mutations import plot_single_mutant_scores
 
-    singles = single_mutant_scores(scorer)
+    singles = single_mutant_scores(scorer, burial)
     singles.save(out)
+    if singles.structure is not None:
+        structure = singles.structure
+        _print(f"structure: {structure.burial.describe()}; {structure.rule.describe(structure.measure)}")
     png = plot_single_mutant_scores(singles, out)
     _print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
 
@@ -222,6 +229,8 @@ def _score_table(scorer: Scorer, table: Path, out: Path, summary: Path | None, *
     _print(report.describe())
     if report.evaluation is not None:
         print(f"{report.model} vs {report.score_column}: {report.evaluation.describe()}")
+        if report.structure is not None and report.structure.evaluation is not None:
+            print(f"structure-aware vs {report.score_column}: {report.structure.evaluation.describe()}")
         scatter = plot_scoring_report(report)
         _print(f"evaluation: {report.save(summary)['summary']}, {scatter}")
 
@@ -251,11 +260,16 @@ def score(
     skip_mismatches: SkipMismatchesOpt = False,
     all_singles: AllSinglesOpt = False,
     summary: SummaryOpt = None,
+    structure: StructureOpt = None,
+    chain: ChainOpt = None,
+    contact_map: ContactMapOpt = None,
 ) -> None:
     """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter).
 
     The output keeps every input column as read; an added column (mutant, n_mutations, score,
-    reason) whose name the input already uses is written as seqvae_<name>.
+    reason) whose name the input already uses is written as seqvae_<name>. With --structure
+    (or --contact-map) it also gets score_structure (the score times the mean burial factor of
+    the covered mutated positions; uncovered variants keep their score) and burial.
     """
     from seqvae.analysis.mutations import read_wild_type
     from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_sequences
@@ -269,9 +283,20 @@ def score(
     options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):
         _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
+        if sequences is not None and (structure or contact_map):
+            raise InputError("--sequences scores whole sequences; --structure and --contact-map do not apply")
+        if chain is not None and structure is None:
+            raise InputError("--chain needs --structure", "--chain")
+        if structure is not None and contact_map is not None:
+            raise InputError("give one of --structure, --contact-map", "--contact-map")
         scorer = load_scorers(run_dirs, options, device_option(device))
         for warning in scorer.warnings:
             console.print(warning)
+        burial = None
+        if structure is not None or contact_map is not None:
+            from seqvae.analysis.burial import position_burial
+
+            burial = position_burial(scorer.registry, structure, chain, contact_map)
         if sequences is not None:
             _print(
                 score_sequences(
@@ -279,7 +304,7 @@ def score(
                 ).describe()
             )
         elif all_singles:
-            _score_singles(scorer, out)
+            _score_singles(scorer, out, burial)
         else:
             _score_table(
                 scorer,
@@ -295,4 +320,5 @@ def score(
                 sep=sep,
                 mutation_separator=mutation_separator,
                 wild_type=wild_type,
+                burial=burial,
             )

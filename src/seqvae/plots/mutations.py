@@ -17,11 +17,18 @@ if TYPE_CHECKING:
 
 
 def plot_singles_heatmap(
-    table: pd.DataFrame, registry: AlignmentRegistry, path: str | Path, title: str = "single mutants"
+    table: pd.DataFrame,
+    registry: AlignmentRegistry,
+    path: str | Path,
+    title: str = "single mutants",
+    burial: np.ndarray | None = None,
+    burial_label: str = "burial",
 ) -> Path:
     """Heatmap of single-mutant scores: residues (rows) x positions (columns), wild type marked.
 
     The colour scale is centred on 0 (the wild type) and clipped at the 1st/99th percentiles.
+    ``burial`` (one value in [0, 1] per focus column, NaN: not covered) is drawn as a strip
+    under the heatmap, position by position.
     """
     from seqvae.analysis.scoring import singles_matrix
 
@@ -34,9 +41,20 @@ def plot_singles_heatmap(
     finite = matrix[np.isfinite(matrix) & (matrix != 0)]
     limit = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
     width = min(30.0, max(6.0, 0.06 * len(positions) + 2.0))
-    fig, axes = new_figure(width=width, height=4.2)
-    ax = axes[0, 0]
     import matplotlib.pyplot as plt
+
+    if burial is None:
+        fig, axes = new_figure(width=width, height=4.2)
+    else:
+        fig, axes = new_figure(
+            2,
+            1,
+            width=width,
+            height=2.45,
+            sharex=True,
+            gridspec_kw={"height_ratios": [12, 1], "hspace": 0.08},
+        )
+    ax = axes[0, 0]
 
     cmap = plt.get_cmap(DIVERGING_CMAP).with_extremes(bad=MISSING_COLOR)
     image = ax.imshow(data, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
@@ -45,12 +63,25 @@ def plot_singles_heatmap(
     ax.set_yticks(range(len(residues)), list(residues))
     step = max(1, len(positions) // 25)
     ticks = list(range(0, len(positions), step))
-    ax.set_xticks(ticks, [str(positions[t]) for t in ticks], rotation=90)
-    ax.set_xlabel(f"position ({registry.reference_id} numbering)")
+    bottom = ax if burial is None else axes[1, 0]
+    bottom.set_xticks(ticks, [str(positions[t]) for t in ticks], rotation=90)
+    bottom.set_xlabel(f"position ({registry.reference_id} numbering)")
     ax.set_ylabel("substituted residue")
     ax.set_title(f"{title} (black dot: wild type; grey: not scored)")
     bar = fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     bar.set_label("score (higher = fitter than wild type)")
+    if burial is not None:
+        focus = np.asarray(burial, dtype=np.float64)[np.asarray(registry.numbering) >= 0]
+        strip = bottom.imshow(
+            np.ma.masked_invalid(focus[None, :]),
+            aspect="auto",
+            cmap=plt.get_cmap("Greys").with_extremes(bad=MISSING_COLOR),
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+        )
+        bottom.set_yticks([0], [burial_label])
+        fig.colorbar(strip, ax=bottom, fraction=0.02, pad=0.01).set_label("1 = buried", fontsize=7)
     return save_figure(fig, path)
 
 
@@ -107,8 +138,14 @@ def plot_single_mutant_scores(singles: SingleMutantScores, table_path: str | Pat
     from seqvae.analysis.scoring import scoring_files
 
     target = scoring_files(table_path)["heatmap"]
+    structure = singles.structure
     return plot_singles_heatmap(
-        singles.table, singles.registry, target, title=f"single mutants: {singles.model}"
+        singles.table,
+        singles.registry,
+        target,
+        title=f"single mutants: {singles.model}",
+        burial=None if structure is None else structure.burial.burial(structure.measure),
+        burial_label=f"burial ({structure.measure})" if structure is not None else "burial",
     )
 
 

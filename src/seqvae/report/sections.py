@@ -401,18 +401,34 @@ def mutations_section(context: ReportContext) -> Section | None:
                 "AUC": "" if info.get("auc") is None else round(float(info["auc"]), 4),
             }
         )
+        structure = info.get("structure")
+        if isinstance(structure, dict) and isinstance(structure.get("evaluation"), dict):
+            rows[-1]["structure-aware ρ"] = round(float(structure["evaluation"]["spearman"]), 4)
+            rows[-1]["structure covers"] = (
+                f"{structure.get('covered_positions')} of {structure.get('focus_positions')} positions; "
+                f"{structure.get('variants_without_covered_position')} variants uncovered"
+            )
     for folder in context.include:
         for heatmap in sorted(folder.glob(f"*{SINGLES_FIGURE_SUFFIX}")):
             scores_path = heatmap.with_suffix(".csv")
-            if scores_path.exists() and {"position", "residue", "score"} <= set(
-                read_table(scores_path, "cannot read the single-mutant scores", nrows=0).columns
-            ):
+            columns = (
+                set(read_table(scores_path, "cannot read the single-mutant scores", nrows=0).columns)
+                if scores_path.exists()
+                else set()
+            )
+            if {"position", "residue", "score"} <= columns:
+                strip = (
+                    " The strip under it is the burial of each position in the structure given "
+                    "(1 = buried; grey: not covered)."
+                    if "burial" in columns
+                    else ""
+                )
                 blocks.append(
                     Figure(
                         heatmap.read_bytes(),
                         "Every single substitution of the reference scored by the model: residues (rows) "
                         "by position (columns); blue = predicted deleterious, red = predicted fitter than "
-                        f"the wild type (black dots) ({folder.name}/{heatmap.name}).",
+                        f"the wild type (black dots) ({folder.name}/{heatmap.name}).{strip}",
                         "single-mutant heatmap",
                     )
                 )

@@ -67,7 +67,7 @@ BATCH_DIRECTORY = DirectoryKind(
     "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
 )
 # score_file reading options a scan may set (every keyword of score_file but these)
-_NOT_SCAN_OPTIONS = {"scorer", "mutations", "out", "progress", "chunk_size"}
+_NOT_SCAN_OPTIONS = {"scorer", "mutations", "out", "progress", "chunk_size", "burial", "rule"}
 SCAN_OPTIONS = tuple(
     name for name in inspect.signature(score_file).parameters if name not in _NOT_SCAN_OPTIONS
 )

@@ -31,6 +31,25 @@ def _evaluate(
     return evaluation.to_dict(), report.seconds
 
 
+def _structure_row(row: dict, out_csv: Path, score_col: str, structure: tuple | None) -> list[dict]:
+    """``[row]``, and with a structure its structure-aware row (the same scores table, rescaled)."""
+    if structure is None:
+        return [row]
+    from seqvae.analysis.scoring import structure_from_scores
+
+    burial, mapper = structure
+    aware = structure_from_scores(out_csv, mapper, burial, score_column=score_col)
+    return [
+        row,
+        {
+            **row,
+            "model": f"{row['model']} + structure",
+            **aware.evaluation.to_dict(),
+            "variants_without_covered_position": aware.n_uncovered,
+        },
+    ]
+
+
 def run_dms_benchmark(
     alignment: str | Path,
     dms: str | Path,
@@ -47,6 +66,9 @@ def run_dms_benchmark(
     mutation_separator: str | None = None,
     reference_sequence: str | Path | None = None,
     mutant_column: str | None = None,
+    structure: str | Path | None = None,
+    chain: str | None = None,
+    contact_map: str | Path | None = None,
 ) -> list[dict]:
     """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``.
 
@@ -56,7 +78,9 @@ def run_dms_benchmark(
     gives their average. ``models`` are names of :data:`~seqvae.training.baselines.NAMED_BASELINES`
     and ``vae``. ``sep``, ``mutation_separator``, ``mutant_column`` (default ``mutant``) and
     ``reference_sequence`` (a FASTA of the full wild type) say how to read the scan (see
-    :func:`~seqvae.analysis.scoring.score_file`).
+    :func:`~seqvae.analysis.scoring.score_file`). With ``structure`` (and ``chain``) or
+    ``contact_map`` each model also gets a ``<model> + structure`` row: its scores made
+    structure-aware by :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`.
     """
     from seqvae.analysis.mutations import read_wild_type
     from seqvae.run import train
@@ -86,6 +110,16 @@ def run_dms_benchmark(
         "mutant_column": mutant_column,
     }
     aln = read_alignment(alignment, config.data.alignment_options())
+    burial = None
+    if structure is not None or contact_map is not None:
+        from seqvae.analysis.burial import position_burial
+        from seqvae.analysis.mutations import MutationMapper
+
+        burial = (
+            position_burial(aln.registry, structure, chain, contact_map),
+            MutationMapper(aln.registry, read_options["wild_type"]),
+        )
+        log(burial[0].describe())
     started = time.perf_counter()
     aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, config.data.theta)
     aln.theta = config.data.theta
@@ -110,7 +144,8 @@ def run_dms_benchmark(
         result, score_s = _evaluate(
             load_scorer(out / kind), dms, score_col, out / f"scores_{kind}.csv", read_options
         )
-        rows.append({"model": kind, **result, "train_s": train_s, "score_s": score_s})
+        row = {"model": kind, **result, "train_s": train_s, "score_s": score_s}
+        rows.extend(_structure_row(row, out / f"scores_{kind}.csv", score_col, burial))
         log(f"{kind}: rho {result['spearman']:.4f}")
     if "vae" in models:
         members = []
@@ -124,7 +159,8 @@ def run_dms_benchmark(
             result, score_s = _evaluate(
                 scorer, dms, score_col, out / f"scores_vae_seed{seed}.csv", read_options
             )
-            rows.append({"model": f"vae (seed {seed})", **result, "train_s": train_s, "score_s": score_s})
+            row = {"model": f"vae (seed {seed})", **result, "train_s": train_s, "score_s": score_s}
+            rows.extend(_structure_row(row, out / f"scores_vae_seed{seed}.csv", score_col, burial))
             log(
                 f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {result['spearman']:.4f}"
             )
@@ -133,12 +169,11 @@ def run_dms_benchmark(
             result, score_s = _evaluate(
                 ensemble_scorer, dms, score_col, out / "scores_vae_ensemble.csv", read_options
             )
-            rows.append(
-                {
-                    "model": f"vae ensemble of {len(members)}",
-                    **result,
-                    "train_s": sum(t for _, t in members),
-                    "score_s": score_s,
-                }
-            )
+            row = {
+                "model": f"vae ensemble of {len(members)}",
+                **result,
+                "train_s": sum(t for _, t in members),
+                "score_s": score_s,
+            }
+            rows.extend(_structure_row(row, out / "scores_vae_ensemble.csv", score_col, burial))
     return rows

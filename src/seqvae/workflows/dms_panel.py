@@ -4,7 +4,10 @@ A panel file (YAML) lists proteins: the training alignment and its wild-type row
 how to read it, and the Spearman ρ published on the same assay. :func:`run_panel` fits the
 site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
 ensemble) on every protein, scores its scan (with the Potts model and a VAE, also their mean: the
-seed-0 VAE + Potts row) and writes one table (``panel.csv``,
+seed-0 VAE + Potts row; for a protein with a ``structure:`` or ``contact_map:`` entry, beside
+every row its ``+ structure`` row: the same scores made structure-aware by
+:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`, one rule for every protein)
+and writes one table (``panel.csv``,
 ``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
 one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
 the mean over the panel) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
@@ -56,9 +59,14 @@ _KNOWN = (
     "variant_column",
     "mutation_separator",
     "reference_sequence",
+    "structure",
+    "chain",
+    "contact_map",
     "published",
     "notes",
 )
+# the suffix of a structure-aware row's model name ("potts + structure")
+STRUCTURE_SUFFIX = " + structure"
 # the key (file names) of the mean of the seed-0 VAE and the Potts model
 VAE_POTTS = "vae_seed0_potts"
 PANEL_FILE = "panel.json"
@@ -99,6 +107,10 @@ class PanelProtein:
     reference_sequence
         FASTA of the full wild type, for a trimmed reference row (see
         :class:`~seqvae.analysis.mutations.MutationMapper`); ``None`` counts from the row's start.
+    structure, chain, contact_map
+        A structure of the reference (PDB/mmCIF, plain or gzip) and its chain (``None``: the
+        first), or a contact map numbered by the alignment's columns: the protein then also gets
+        a structure-aware row per model (:mod:`seqvae.analysis.structure_scores`).
     published
         Published Spearman ρ on the same assay, by method name.
     """
@@ -113,13 +125,17 @@ class PanelProtein:
     mutation_separator: str | None = None
     reference_sequence: Path | None = None
     published: dict[str, float] = field(default_factory=dict)
+    structure: Path | None = None
+    chain: str | None = None
+    contact_map: Path | None = None
     panel_file: Path | None = None
 
     def inputs(self) -> dict[str, Path]:
         """The files this protein reads, by what messages call them."""
         files = {f"{self.name}'s alignment": self.alignment, f"{self.name}'s scan": self.scan}
-        if self.reference_sequence is not None:
-            files[f"{self.name}'s reference_sequence"] = self.reference_sequence
+        for name in ("reference_sequence", "structure", "contact_map"):
+            if getattr(self, name) is not None:
+                files[f"{self.name}'s {name}"] = getattr(self, name)
         if self.panel_file is not None:
             files["the panel file"] = self.panel_file
         return files
@@ -165,7 +181,7 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             if entry.get(key) in (None, ""):
                 raise InputError(f"{where}: missing {key!r}", path)
         files: dict[str, Path | None] = {}
-        for key in ("alignment", "scan", "reference_sequence"):
+        for key in ("alignment", "scan", "reference_sequence", "structure", "contact_map"):
             value = entry.get(key)
             if value is None:
                 files[key] = None
@@ -179,6 +195,10 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             raise InputError(
                 f"{where}: mutation_separator must be one of {', '.join(MUTATION_SEPARATORS)} or auto", path
             )
+        if files["structure"] is not None and files["contact_map"] is not None:
+            raise InputError(f"{where}: give one of structure, contact_map", path)
+        if entry.get("chain") is not None and files["structure"] is None:
+            raise InputError(f"{where}: chain needs a structure", path)
         published = entry.get("published") or {}
         if not isinstance(published, dict) or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in published.values()
@@ -195,6 +215,9 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             mutation_separator=mutation_separator,
             reference_sequence=files["reference_sequence"],
             published={str(method): float(v) for method, v in published.items()},
+            structure=files["structure"],
+            chain=None if entry.get("chain") is None else str(entry["chain"]),
+            contact_map=files["contact_map"],
             panel_file=path,
         )
         sep = protein.separator or detect_separator(protein.scan)
@@ -260,7 +283,12 @@ def _evaluate_member(
     from seqvae.analysis.scoring import score_file
 
     cached = _read_json(folder / f"eval_{key}.json")
-    if cached is not None and cached.get("inputs") == inputs:
+    needs_table = protein.structure is not None or protein.contact_map is not None
+    if (
+        cached is not None
+        and cached.get("inputs") == inputs
+        and (not needs_table or (folder / f"scores_{key}.csv").is_file())
+    ):
         return cached
     report = score_file(
         scorer,
@@ -418,8 +446,10 @@ def run_panel(
     Returns
     -------
     pandas.DataFrame
-        One row per protein and model, columns :data:`PANEL_COLUMNS`.
+        One row per protein and model (and its ``<model> + structure`` row where the protein
+        has a structure), columns :data:`PANEL_COLUMNS`.
     """
+    from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
     from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, VAEScorer, load_scorer
     from seqvae.data.alignment import read_alignment
@@ -453,12 +483,19 @@ def run_panel(
     # every alignment is read and every reference sequence checked against its row before
     # anything is written
     prepared = []
+    burials: dict[str, tuple] = {}
     for protein in proteins:
         wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
         config = base.updated({"data.reference": protein.reference}) if protein.reference else base
         aln = read_alignment(protein.alignment, config.data.alignment_options())
-        MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
+        mapper = MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
         log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
+        if protein.structure is not None or protein.contact_map is not None:
+            burials[protein.name] = (
+                position_burial(aln.registry, protein.structure, protein.chain, protein.contact_map),
+                mapper,
+            )
+            log(f"{protein.name}: {burials[protein.name][0].describe()}")
         prepared.append((protein, wild_type, config, aln))
 
     open_resumable_directory(out, PANEL_DIRECTORY)
@@ -546,6 +583,23 @@ def run_panel(
         vae_samples = FAST_SAMPLES if fast else samples
         fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
+        structures: dict[str, str] = {}
+
+        def add(row: dict, key: str) -> None:
+            """A plain row and, for a protein with a structure, its structure-aware row."""
+            rows.append(row)
+            if row["protein"] not in burials:
+                return
+            aware, structure = _structure_row(
+                row, out / row["protein"], key, burials[row["protein"]], proteins
+            )
+            rows.append(aware)
+            structures[row["protein"]] = (
+                f"{structure.burial.describe()}; burial by {structure.measure}; {structure.n_uncovered} "
+                "scored variants with no covered position keep their plain score"
+            )
+            log(f"{row['protein']} {aware['model']}: rho {aware['spearman']:.4f}")
+
         for protein, wild_type, config, aln in prepared:
             folder = out / protein.name
             timings = all_timings[protein.name]
@@ -559,8 +613,8 @@ def run_panel(
                 if not key.startswith("vae_seed"):
                     baselines[key] = load_scorer(folder / key)
                     result = evaluate(baselines[key], protein, wild_type, key, [key])
-                    rows.append(_row(common, key, result, timings[key]))
                     log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
+                    add(_row(common, key, result, timings[key]), key)
                     continue
                 run = load(folder / key)
                 if f"{key}_active" not in timings:
@@ -572,7 +626,11 @@ def run_panel(
                 members.append(scorer)
                 result = evaluate(scorer, protein, wild_type, key, [key])
                 seed = int(key[8:])
-                rows.append(
+                log(
+                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
+                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+                )
+                add(
                     _row(
                         common,
                         f"vae (seed {seed})",
@@ -580,19 +638,15 @@ def run_panel(
                         timings[key],
                         timings[f"{key}_active"],
                         timings[f"{key}_kl"],
-                    )
-                )
-                log(
-                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+                    ),
+                    key,
                 )
             if len(members) > 1:
                 seeds = [key for key in keys if key.startswith("vae_seed")]
-                result = evaluate(
-                    EnsembleScorer(members), protein, wild_type, f"vae_ensemble{len(members)}", seeds
-                )
+                ensemble_key = f"vae_ensemble{len(members)}"
+                result = evaluate(EnsembleScorer(members), protein, wild_type, ensemble_key, seeds)
                 total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
-                rows.append(_row(common, f"vae ensemble of {len(members)}", result, total))
+                add(_row(common, f"vae ensemble of {len(members)}", result, total), ensemble_key)
             if members and "potts" in baselines:
                 # the two models err on different mutants (the VAE on positions whose wild-type
                 # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
@@ -603,11 +657,31 @@ def run_panel(
                     VAE_POTTS,
                     ["vae_seed0", "potts"],
                 )
-                rows.append(
-                    _row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"])
+                add(
+                    _row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"]),
+                    VAE_POTTS,
                 )
-            write_panel_outputs(rows, proteins, out, preset)
+            write_panel_outputs(rows, proteins, out, preset, structures)
         return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+
+
+def _structure_row(row: dict, folder: Path, key: str, burial_and_mapper: tuple, proteins: list) -> tuple:
+    """The structure-aware row of a plain row: its scores table rescaled by the default rule
+    (:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`), evaluated the same way."""
+    from seqvae.analysis.scoring import structure_from_scores
+
+    burial, mapper = burial_and_mapper
+    protein = next(p for p in proteins if p.name == row["protein"])
+    structure = structure_from_scores(
+        folder / f"scores_{key}.csv", mapper, burial, score_column=protein.measured_column
+    )
+    evaluation = structure.evaluation.to_dict()
+    aware = {
+        **row,
+        "model": row["model"] + STRUCTURE_SUFFIX,
+        **{name: evaluation[name] for name in ("spearman", "ci_low", "ci_high", "n_scored", "n_skipped")},
+    }
+    return aware, structure
 
 
 def _row(
@@ -654,8 +728,10 @@ def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
         The panel table (``protein``, ``model``, ``spearman``), as :func:`run_panel` returns it.
     """
     proteins = list(dict.fromkeys(table["protein"]))
-    is_seed = table["model"].str.fullmatch(r"vae \(seed \d+\)")
-    folded = table.assign(model=table["model"].where(~is_seed, SEED_MEAN))
+    # "vae (seed k)" -> "vae seed mean", "vae (seed k) + structure" -> "vae seed mean + structure"
+    folded = table.assign(
+        model=table["model"].str.replace(r"^vae \(seed \d+\)(?=( \+ structure)?$)", SEED_MEAN, regex=True)
+    )
     models = list(dict.fromkeys(folded["model"]))
     rows = []
     for model in models:
@@ -664,7 +740,7 @@ def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
         row: dict[str, Any] = {"model": model}
         row.update({protein: means.get(protein, math.nan) for protein in proteins})
         row["panel mean"] = float(means.mean())
-        if model == SEED_MEAN:
+        if model in (SEED_MEAN, SEED_MEAN + STRUCTURE_SUFFIX):
             row["seeds"] = int(part.count().min())
             row["seed_sd"] = float(part.std(ddof=1).mean()) if row["seeds"] > 1 else math.nan
             row["seed_min"] = float(part.min().mean())
@@ -684,7 +760,7 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
     ]
     for row in summary.to_dict("records"):
         name = row["model"]
-        if name == SEED_MEAN:
+        if name in (SEED_MEAN, SEED_MEAN + STRUCTURE_SUFFIX):
             seeds = int(row["seeds"])
             name += f" ({seeds} seed{'s' if seeds > 1 else ''}"
             if seeds > 1:
@@ -699,11 +775,16 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
 
 
 def panel_markdown(
-    table: pd.DataFrame, proteins: list[PanelProtein], preset: str, summary: pd.DataFrame | None = None
+    table: pd.DataFrame,
+    proteins: list[PanelProtein],
+    preset: str,
+    summary: pd.DataFrame | None = None,
+    structures: dict[str, str] | None = None,
 ) -> str:
     """The panel table as Markdown: ρ with its 95 % bootstrap interval, counts, times, active
-    dimensions, the summary (``summary``, or :func:`panel_summary` of ``table``), and the
-    published figures per protein."""
+    dimensions, the summary (``summary``, or :func:`panel_summary` of ``table``), the structures
+    behind the ``+ structure`` rows (``structures``: protein -> one line), and the published
+    figures per protein."""
     lines = [
         f"# DMS panel (VAE preset `{preset}`)",
         "",
@@ -720,6 +801,11 @@ def panel_markdown(
         )
     if len(table):
         lines += _summary_markdown(panel_summary(table) if summary is None else summary)
+    if structures:
+        from seqvae.analysis.structure_scores import DEFAULT_STRUCTURE_RULE
+
+        lines += ["", f"Structure-aware rows (`+ structure`): {DEFAULT_STRUCTURE_RULE.describe()}", ""]
+        lines += [f"- {name}: {text}" for name, text in structures.items()]
     lines += ["", "Published on the same assays:", ""]
     for protein in proteins:
         if protein.published:
@@ -728,7 +814,13 @@ def panel_markdown(
     return "\n".join(lines) + "\n"
 
 
-def write_panel_outputs(rows: list[dict], proteins: list[PanelProtein], out: Path, preset: str) -> None:
+def write_panel_outputs(
+    rows: list[dict],
+    proteins: list[PanelProtein],
+    out: Path,
+    preset: str,
+    structures: dict[str, str] | None = None,
+) -> None:
     """Write ``panel.csv``, ``panel_summary.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
     from seqvae.plots.panel import plot_panel
 
@@ -739,5 +831,5 @@ def write_panel_outputs(rows: list[dict], proteins: list[PanelProtein], out: Pat
     with atomic_open(out / "panel_summary.csv", "w", newline="", encoding="utf-8") as handle:
         summary.to_csv(handle, index=False, float_format="%.6g")
     with atomic_open(out / "panel.md", "w", encoding="utf-8") as handle:
-        handle.write(panel_markdown(table, proteins, preset, summary))
+        handle.write(panel_markdown(table, proteins, preset, summary, structures))
     plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")
