@@ -76,11 +76,17 @@ class StructureRule(Options):
 
     def describe(self, measure: str | None = None) -> str:
         """The factor as a formula, of ``measure`` (default: the rule's own)."""
-        return f"factor = {self.floor:g} + {1 - self.floor:g} * {measure or self.measure}^{self.power:g}"
+        burial = BURIAL_NAMES.get(measure or self.measure, measure or self.measure)
+        return f"factor = {self.floor:g} + {1 - self.floor:g} * {burial}^{self.power:g}"
 
 
-#: THE defaults of the structure-aware score (set from the panel study; every surface reads them here)
-DEFAULT_STRUCTURE_RULE = StructureRule(measure="rsa", power=2.0, floor=0.0)
+#: how a summary writes each measure's burial (``rsa`` is 1 - RSA: 1 = buried)
+BURIAL_NAMES = {"rsa": "(1 - RSA)", "neighbours": "neighbours", "hse": "HSE", "contacts": "contacts"}
+
+#: THE defaults of the structure-aware score, every surface reads them here. Chosen on the DMS
+#: panel as a whole by ``benchmarks/structure_study.py`` (benchmarks/RESULTS.md): the largest
+#: mean gain over every protein and model kind, ties within 0.002 to the larger floor.
+DEFAULT_STRUCTURE_RULE = StructureRule(measure="rsa", power=3.0, floor=0.25)
 
 
 def structure_factors(
