@@ -110,13 +110,22 @@ def test_bad_manifest_values_are_one_line(tmp_path, capsys, top, family, fragmen
     fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], fragment, folder=tmp_path)
 
 
-def test_a_scan_without_its_score_column_is_refused_before_training(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "header, scan, fragment",
+    [
+        ("mutant,value", {"score_column": "fitness"}, "score_column 'fitness'"),
+        ("variant,value", {}, "no 'mutant' or 'mutated_sequence'"),
+        ("mutant,value", {"mutant_column": "variant"}, "mutant_column 'variant'"),
+    ],
+)
+def test_a_scan_without_its_columns_is_refused_before_training(tmp_path, capsys, header, scan, fragment):
+    """A scan's missing score_column was found only after training (issue 30, 10)."""
     path = _manifest(tmp_path)
-    (tmp_path / "scan.csv").write_text("mutant,value\nA1C,0.5\n")
+    (tmp_path / "scan.csv").write_text(f"{header}\nA1C,0.5\n")
     values = yaml.safe_load(path.read_text())
-    values["families"][0]["scans"] = [{"file": "scan.csv", "score_column": "fitness"}]
+    values["families"][0]["scans"] = [{"file": "scan.csv", **scan}]
     path.write_text(yaml.safe_dump(values))
-    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], "fitness", folder=tmp_path)
+    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], fragment, folder=tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["manifest", "panel", "config"])

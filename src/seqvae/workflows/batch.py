@@ -381,6 +381,12 @@ def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where:
                 f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
                 source,
             )
+    named = options.get("mutant_column") or options.get("sequence_column")
+    if not named and not {"mutant", "mutated_sequence"} & set(columns):
+        raise InputError(
+            f"{where}: {file.name} has no 'mutant' or 'mutated_sequence' column; name one with mutant_column",
+            source,
+        )
 
 
 def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
