@@ -312,3 +312,34 @@ def test_benchmark_dms_scores_equal_to_its_scan(tmp_path, capsys):
 @pytest.mark.parametrize("command", ["associative-memory", "linear-factors"])
 def test_simulate_to_a_device_prefix_is_refused(tmp_path, capsys, command):
     fails_cleanly(capsys, ["simulate", command, "--out", "/dev/stdout"], "device", folder=tmp_path)
+
+
+# -- single-file commands: never over an input ----------------------------------------------------
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda run, aln, tmp: ["embed", run, aln, "--out", aln],
+        lambda run, aln, tmp: ["embed", run, "--out", run / "config.json"],
+        lambda run, aln, tmp: ["report", run, "--out", run / "summary.json"],
+        lambda run, aln, tmp: ["pca-matrix", aln, "--out", aln],
+    ],
+    ids=["embed-alignment", "embed-run", "report-run", "pca-matrix"],
+)
+def test_a_single_output_equal_to_an_input(tiny_run, tmp_path, capsys, command):
+    run = tiny_run.copy(tmp_path)
+    aln = tmp_path / "family.fasta"
+    aln.write_bytes(tiny_run.alignment.read_bytes())
+    fails_cleanly(capsys, command(run, aln, tmp_path), "would overwrite the input", folder=tmp_path)
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_the_search(family, capsys):
+    (family / "fam.a2m").mkdir()
+    fails_cleanly(capsys, _align(family, family / "fam.a2m"), "is a folder", folder=family)
+
+
+def test_a_batch_run_folder_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    manifest = _batch_manifest(tmp_path)
+    (tmp_path / "out" / "fam").mkdir(parents=True)
+    (tmp_path / "out" / "batch.json").write_text("{}")
+    (tmp_path / "out" / "fam" / "seed0").write_text("mine")
+    fails_cleanly(capsys, ["batch", manifest, "--out", tmp_path / "out"], "is a file", folder=tmp_path)

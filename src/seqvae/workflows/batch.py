@@ -522,22 +522,23 @@ def _family_dir(out: Path, family: FamilySpec) -> Path:
     return out / family.name
 
 
-def output_files(manifest: Manifest, out: Path) -> dict[str, Path]:
-    """Every file and run folder a batch writes, by what messages call it."""
+def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Every file and every run or task folder a batch writes, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
 
     files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
+    folders = {}
     for f in manifest.families:
         folder = _family_dir(out, f)
         files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
         files[f"family {f.name!r}'s report"] = folder / "report.html"
-        files[f"family {f.name!r}'s task results"] = folder / "tasks"
+        folders[f"family {f.name!r}'s task results"] = folder / "tasks"
         for seed in f.seeds:
-            files[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
+            folders[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
         for scan in f.scans:
             for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
                 files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
-    return files
+    return files, folders
 
 
 def input_files(manifest: Manifest) -> dict[str, Path]:
@@ -598,7 +599,8 @@ def run_batch(
         except ConfigError as err:
             raise InputError(err.message.replace("training.device", "--device"), "--device") from None
     out = Path(out)
-    check_output_paths(output_files(manifest, out), input_files(manifest), out)
+    files, folders = output_files(manifest, out)
+    check_output_paths(files, input_files(manifest), out, folders)
     open_resumable_directory(out, BATCH_DIRECTORY)
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")

@@ -279,12 +279,15 @@ def _evaluate_member(
     return result
 
 
-def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]) -> dict[str, Path]:
-    """Every file and model folder a panel writes, by what messages call them."""
+def panel_outputs(
+    proteins: list[PanelProtein], out: str | Path, keys: list[str]
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Every file and every model folder a panel writes, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
 
     out = Path(out)
     files = {f"the panel's {name}": out / name for name in PANEL_FILES}
+    folders = {}
     seeds = [key for key in keys if key.startswith("vae_seed")]
     scored = [*keys, f"vae_ensemble{len(seeds)}", VAE_POTTS]
     for protein in proteins:
@@ -292,12 +295,12 @@ def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]
         files[f"{protein.name}'s timings"] = folder / "timings.json"
         files[f"{protein.name}'s fitted settings"] = folder / FITS_FILE
         for key in keys:
-            files[f"{protein.name}'s {key} model"] = folder / key
+            folders[f"{protein.name}'s {key} model"] = folder / key
         for key in scored:
             files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
             for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
                 files[f"{protein.name}'s {key} {kind}"] = path
-    return files
+    return files, folders
 
 
 def _fit_identity(kind: str, protein: PanelProtein, config, potts_iterations: int) -> str:
@@ -448,7 +451,8 @@ def run_panel(
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
     inputs = {label: path for protein in proteins for label, path in protein.inputs().items()}
-    check_output_paths(panel_outputs(proteins, out, keys), inputs, out)
+    files, folders = panel_outputs(proteins, out, keys)
+    check_output_paths(files, inputs, out, folders)
     check_resumable_directory(out, PANEL_DIRECTORY)
     # every alignment is read and every reference sequence checked against its row before
     # anything is written
