@@ -314,3 +314,45 @@ def test_sigterm_during_score_leaves_no_temporary(tiny_run, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert list(out.parent.iterdir()) == []
+
+
+# -- every field of a manifest or a panel with a value of the wrong type: one line ---------------
+@pytest.mark.parametrize("value", [5, [1], {"a": 1}, True, 1.5])
+@pytest.mark.parametrize(
+    "where, key",
+    [
+        ("top", "preset"),
+        ("family", "preset"),
+        ("scan", "sep"),
+        ("scan", "mutant_column"),
+        ("scan", "evaluate"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type(tmp_path, capsys, where, key, value):
+    if key == "evaluate" and value is True:
+        value = "true"  # a boolean as a string
+    path = _manifest(tmp_path)
+    (tmp_path / "scan.csv").write_text("mutant,value\nA1C,0.5\n")
+    values = yaml.safe_load(path.read_text())
+    family = values["families"][0]
+    family["scans"] = [{"file": "scan.csv"}]
+    {"top": values, "family": family, "scan": family["scans"][0]}[where][key] = value
+    path.write_text(yaml.safe_dump(values))
+    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], key, folder=tmp_path)
+
+
+@pytest.mark.parametrize("value", [5, [1], {"a": 1}, True, 1.5])
+@pytest.mark.parametrize("key", ["alignment", "scan", "reference_sequence", "separator"])
+def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
+    write_family(tmp_path / "fam.fasta")
+    (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
+    protein = {
+        "name": "fam",
+        "alignment": "fam.fasta",
+        "scan": "scan.csv",
+        "measured_column": "fitness",
+        key: value,
+    }
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out"]
+    fails_cleanly(capsys, args, key, folder=tmp_path)

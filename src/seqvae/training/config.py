@@ -427,9 +427,9 @@ def preset_config(name: str | None) -> RunConfig:
     """The :class:`RunConfig` of a named preset (``explore`` or ``fitness``), or the defaults."""
     if name is None:
         return RunConfig()
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(
-            f"unknown preset {name!r}{_suggest(name, PRESETS)}; choose one of {sorted(PRESETS)}",
+            f"unknown preset {name!r}{_suggest(str(name), PRESETS)}; choose one of {sorted(PRESETS)}",
             field="preset",
         )
     config = RunConfig(preset=name).updated(copy.deepcopy(PRESETS[name]))

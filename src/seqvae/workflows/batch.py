@@ -243,7 +243,9 @@ def _read_csv(path: Path) -> dict[str, Any]:
                 value = row.get(option, "")
                 if value:
                     scan[option] = (
-                        value.lower() in ("1", "true", "yes") if option == "skip_mismatches" else value
+                        value.lower() in ("1", "true", "yes")
+                        if option in ("skip_mismatches", "evaluate")
+                        else value
                     )
             scan["_line"] = line
             family["scans"].append(scan)
@@ -352,6 +354,7 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            _check_scan_options(options, scan_source, f"{where} scans[{k}]")
             _check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
             if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
                 options["wild_type"] = str(
@@ -365,6 +368,30 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
     if not isinstance(report, bool):
         raise InputError(f"report: must be true or false, got {report!r}", source)
     return Manifest(path, families, samples=samples, report=report)
+
+
+def _check_scan_options(options: dict[str, Any], source: str, where: str) -> None:
+    """Each reading option of a scan has the type (and value) ``score_file`` takes."""
+    from seqvae.analysis.mutations import MUTATION_SEPARATORS
+    from seqvae.analysis.scoring import OUTPUT_FORMATS
+
+    choices = {
+        "sep": (",", ";", "\t"),
+        "mutation_separator": MUTATION_SEPARATORS,
+        "output_format": OUTPUT_FORMATS,
+    }
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in ("skip_mismatches", "evaluate"):
+            if not isinstance(value, bool):
+                raise InputError(f"{where}: {key} must be true or false, got {value!r}", source)
+        elif not isinstance(value, str) or not value:
+            raise InputError(f"{where}: {key} must be a non-empty string, got {value!r}", source)
+        elif key in choices and value not in choices[key]:
+            raise InputError(
+                f"{where}: {key} must be one of {', '.join(map(repr, choices[key]))}, got {value!r}", source
+            )
 
 
 def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where: str) -> None:

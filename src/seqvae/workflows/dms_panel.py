@@ -37,6 +37,7 @@ from seqvae.io.output_dirs import (
     lock_directory,
     open_resumable_directory,
 )
+from seqvae.io.tables import read_table
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -170,10 +171,15 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             if value is None:
                 files[key] = None
                 continue
+            if not isinstance(value, str):
+                raise InputError(f"{where}: {key} must be a file name, got {value!r}", path)
             resolved = Path(value) if Path(value).is_absolute() else root / str(value)
             if not resolved.is_file():
                 raise InputError(f"{where}: {key} {str(value)!r} not found (looked at {resolved})", path)
             files[key] = resolved
+        separator = _auto(entry.get("separator"))
+        if separator is not None and separator not in (",", ";", "\t"):
+            raise InputError(f"{where}: separator must be ',', ';', a tab or auto, got {separator!r}", path)
         mutation_separator = _auto(entry.get("mutation_separator"))
         if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
             raise InputError(
@@ -190,7 +196,7 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             scan=files["scan"],  # type: ignore[arg-type]
             measured_column=str(entry["measured_column"]),
             reference=None if entry.get("reference") is None else str(entry["reference"]),
-            separator=_auto(entry.get("separator")),
+            separator=separator,
             variant_column=_auto(entry.get("variant_column")),
             mutation_separator=mutation_separator,
             reference_sequence=files["reference_sequence"],
@@ -198,10 +204,10 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             panel_file=path,
         )
         sep = protein.separator or detect_separator(protein.scan)
-        try:
-            columns = list(pd.read_csv(protein.scan, nrows=0, sep=sep).columns)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise InputError(f"{where}: cannot read the scan ({str(err).splitlines()[0]})", path) from None
+        columns = [
+            str(c)
+            for c in read_table(protein.scan, f"{where}: cannot read the scan", nrows=0, sep=sep).columns
+        ]
         for key in ("variant_column", "measured_column"):
             column = getattr(protein, key)
             if column is not None and column not in columns:
