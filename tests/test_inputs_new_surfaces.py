@@ -356,3 +356,19 @@ def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
     (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
     args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out"]
     fails_cleanly(capsys, args, key, folder=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [(["--jobs", "100000000000"], "--jobs"), (["--threads", "100000000000"], "--threads")],
+)
+def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
+    write_family(tmp_path / "fam.fasta")
+    (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
+    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "measured_column": "fitness"}
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out", *extra]
+    fails_cleanly(capsys, args, fragment, "4096", folder=tmp_path)
+    fails_cleanly(
+        capsys, ["batch", _manifest(tmp_path), "--out", tmp_path / "b", "--jobs", "100000000000"], "4096"
+    )

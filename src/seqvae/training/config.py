@@ -30,7 +30,7 @@ from seqvae.options import (
     register,
     suggest,
 )
-from seqvae.utils import coerce_fields
+from seqvae.utils import MAX_THREADS, coerce_fields
 
 NONSTANDARD_MODES = ("drop", "gap")
 
@@ -181,7 +181,7 @@ class TrainingConfig(Options):
         "checkpoint_every": Integer(1),
         "device": OneOf(DEVICES),
         "flush_denormal": Boolean(),
-        "threads": Optional(Integer(1), note="auto"),
+        "threads": Optional(Integer(1, MAX_THREADS), note="auto"),
         "weight_averaging": Optional(Interval(0.0, 1.0, closed="neither")),
         "variance_learning_rate": Optional(Interval(0.0, closed="neither")),
         "focus_steps": Integer(0),

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.executor import file_digest, fingerprint
+from seqvae.executor import MAX_JOBS, file_digest, fingerprint
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
@@ -38,6 +38,7 @@ from seqvae.io.output_dirs import (
     open_resumable_directory,
 )
 from seqvae.io.tables import read_table
+from seqvae.utils import MAX_THREADS
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -445,8 +446,10 @@ def run_panel(
         raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
     if ensemble < 1:
         raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
-    if jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {jobs}", "--jobs")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InputError(f"--jobs must be in [1, {MAX_JOBS}], got {jobs}", "--jobs")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"--threads must be in [1, {MAX_THREADS}], got {threads}", "--threads")
     out = Path(out)
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
