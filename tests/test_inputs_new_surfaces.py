@@ -372,3 +372,16 @@ def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
     fails_cleanly(
         capsys, ["batch", _manifest(tmp_path), "--out", tmp_path / "b", "--jobs", "100000000000"], "4096"
     )
+
+
+def test_a_column_named_by_a_number_reads_unquoted(tmp_path):
+    from seqvae.workflows.batch import read_manifest
+
+    path = _manifest(tmp_path)
+    (tmp_path / "scan.csv").write_text("mutant,2500\nA1C,0.5\n")
+    path.write_text(
+        path.read_text().replace(
+            "alignment: fam.fasta", "alignment: fam.fasta\n  scans: [{file: scan.csv, score_column: 2500}]"
+        )
+    )
+    assert read_manifest(path).families[0].scans[0].options == {"score_column": "2500"}

@@ -371,7 +371,8 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
 
 
 def _check_scan_options(options: dict[str, Any], source: str, where: str) -> None:
-    """Each reading option of a scan has the type (and value) ``score_file`` takes."""
+    """Each reading option of a scan has the type (and value) ``score_file`` takes (a column
+    named by a number becomes its text)."""
     from seqvae.analysis.mutations import MUTATION_SEPARATORS
     from seqvae.analysis.scoring import OUTPUT_FORMATS
 
@@ -381,6 +382,8 @@ def _check_scan_options(options: dict[str, Any], source: str, where: str) -> Non
         "output_format": OUTPUT_FORMATS,
     }
     for key, value in options.items():
+        if key.endswith("_column") and isinstance(value, int) and not isinstance(value, bool):
+            value = options[key] = str(value)  # a column named 2500, unquoted in YAML
         if value is None:
             continue
         if key in ("skip_mismatches", "evaluate"):
