@@ -110,13 +110,22 @@ def test_bad_manifest_values_are_one_line(tmp_path, capsys, top, family, fragmen
     fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], fragment, folder=tmp_path)
 
 
-def test_a_scan_without_its_score_column_is_refused_before_training(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "header, scan, fragment",
+    [
+        ("mutant,value", {"score_column": "fitness"}, "score_column 'fitness'"),
+        ("variant,value", {}, "no 'mutant' or 'mutated_sequence'"),
+        ("mutant,value", {"mutant_column": "variant"}, "mutant_column 'variant'"),
+    ],
+)
+def test_a_scan_without_its_columns_is_refused_before_training(tmp_path, capsys, header, scan, fragment):
+    """A scan's missing score_column was found only after training (issue 30, 10)."""
     path = _manifest(tmp_path)
-    (tmp_path / "scan.csv").write_text("mutant,value\nA1C,0.5\n")
+    (tmp_path / "scan.csv").write_text(f"{header}\nA1C,0.5\n")
     values = yaml.safe_load(path.read_text())
-    values["families"][0]["scans"] = [{"file": "scan.csv", "score_column": "fitness"}]
+    values["families"][0]["scans"] = [{"file": "scan.csv", **scan}]
     path.write_text(yaml.safe_dump(values))
-    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], "fitness", folder=tmp_path)
+    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], fragment, folder=tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["manifest", "panel", "config"])
@@ -305,3 +314,74 @@ def test_sigterm_during_score_leaves_no_temporary(tiny_run, tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert list(out.parent.iterdir()) == []
+
+
+# -- every field of a manifest or a panel with a value of the wrong type: one line ---------------
+@pytest.mark.parametrize("value", [5, [1], {"a": 1}, True, 1.5])
+@pytest.mark.parametrize(
+    "where, key",
+    [
+        ("top", "preset"),
+        ("family", "preset"),
+        ("scan", "sep"),
+        ("scan", "mutant_column"),
+        ("scan", "evaluate"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type(tmp_path, capsys, where, key, value):
+    if key == "evaluate" and value is True:
+        value = "true"  # a boolean as a string
+    path = _manifest(tmp_path)
+    (tmp_path / "scan.csv").write_text("mutant,value\nA1C,0.5\n")
+    values = yaml.safe_load(path.read_text())
+    family = values["families"][0]
+    family["scans"] = [{"file": "scan.csv"}]
+    {"top": values, "family": family, "scan": family["scans"][0]}[where][key] = value
+    path.write_text(yaml.safe_dump(values))
+    fails_cleanly(capsys, ["batch", path, "--out", tmp_path / "out"], key, folder=tmp_path)
+
+
+@pytest.mark.parametrize("value", [5, [1], {"a": 1}, True, 1.5])
+@pytest.mark.parametrize("key", ["alignment", "scan", "reference_sequence", "separator"])
+def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
+    write_family(tmp_path / "fam.fasta")
+    (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
+    protein = {
+        "name": "fam",
+        "alignment": "fam.fasta",
+        "scan": "scan.csv",
+        "measured_column": "fitness",
+        key: value,
+    }
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out"]
+    fails_cleanly(capsys, args, key, folder=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [(["--jobs", "100000000000"], "--jobs"), (["--threads", "100000000000"], "--threads")],
+)
+def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
+    write_family(tmp_path / "fam.fasta")
+    (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
+    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "measured_column": "fitness"}
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out", *extra]
+    fails_cleanly(capsys, args, fragment, "4096", folder=tmp_path)
+    fails_cleanly(
+        capsys, ["batch", _manifest(tmp_path), "--out", tmp_path / "b", "--jobs", "100000000000"], "4096"
+    )
+
+
+def test_a_column_named_by_a_number_reads_unquoted(tmp_path):
+    from seqvae.workflows.batch import read_manifest
+
+    path = _manifest(tmp_path)
+    (tmp_path / "scan.csv").write_text("mutant,2500\nA1C,0.5\n")
+    path.write_text(
+        path.read_text().replace(
+            "alignment: fam.fasta", "alignment: fam.fasta\n  scans: [{file: scan.csv, score_column: 2500}]"
+        )
+    )
+    assert read_manifest(path).families[0].scans[0].options == {"score_column": "2500"}

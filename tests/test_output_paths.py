@@ -312,3 +312,120 @@ def test_benchmark_dms_scores_equal_to_its_scan(tmp_path, capsys):
 @pytest.mark.parametrize("command", ["associative-memory", "linear-factors"])
 def test_simulate_to_a_device_prefix_is_refused(tmp_path, capsys, command):
     fails_cleanly(capsys, ["simulate", command, "--out", "/dev/stdout"], "device", folder=tmp_path)
+
+
+# -- single-file commands: never over an input ----------------------------------------------------
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda run, aln, tmp: ["embed", run, aln, "--out", aln],
+        lambda run, aln, tmp: ["embed", run, "--out", run / "config.json"],
+        lambda run, aln, tmp: ["report", run, "--out", run / "summary.json"],
+        lambda run, aln, tmp: ["pca-matrix", aln, "--out", aln],
+    ],
+    ids=["embed-alignment", "embed-run", "report-run", "pca-matrix"],
+)
+def test_a_single_output_equal_to_an_input(tiny_run, tmp_path, capsys, command):
+    run = tiny_run.copy(tmp_path)
+    aln = tmp_path / "family.fasta"
+    aln.write_bytes(tiny_run.alignment.read_bytes())
+    fails_cleanly(capsys, command(run, aln, tmp_path), "would overwrite the input", folder=tmp_path)
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_the_search(family, capsys):
+    (family / "fam.a2m").mkdir()
+    fails_cleanly(capsys, _align(family, family / "fam.a2m"), "is a folder", folder=family)
+
+
+def test_a_batch_run_folder_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    manifest = _batch_manifest(tmp_path)
+    (tmp_path / "out" / "fam").mkdir(parents=True)
+    (tmp_path / "out" / "batch.json").write_text("{}")
+    (tmp_path / "out" / "fam" / "seed0").write_text("mine")
+    fails_cleanly(capsys, ["batch", manifest, "--out", tmp_path / "out"], "is a file", folder=tmp_path)
+
+
+# -- the class: every multi-file command, --out equal to each input and each other output ------------
+def _commands(folder: Path, run: Path) -> dict:
+    """Per command: its arguments for an --out, its input files and the files an --out derives."""
+    from seqvae.analysis.generation import sequence_set_files
+    from seqvae.analysis.scoring import scoring_files
+
+    score_outputs = lambda out: [p for k, p in scoring_files(out).items() if k != "heatmap"]  # noqa: E731
+    generate_outputs = lambda out: [p for k, p in sequence_set_files(out).items() if k != "figure"]  # noqa: E731
+    commands = {
+        "score": (
+            lambda out: [
+                "score",
+                run,
+                folder / "muts.csv",
+                "--out",
+                out,
+                "--score-col",
+                "fitness",
+                "--samples",
+                "1",
+            ],
+            [folder / "muts.csv", run / "config.json"],
+            score_outputs,
+        ),
+        "generate": (
+            lambda out: ["generate", run, "-n", "2", "--out", out],
+            [run / "train.log"],
+            generate_outputs,
+        ),
+    }
+    if __import__("importlib").util.find_spec("pyhmmer") is not None:
+        commands["align"] = (
+            lambda out: _align(folder, out),
+            [folder / "wt.fasta", folder / "db.fasta"],
+            lambda out: list(output_paths(out).values()),
+        )
+        commands["align --bitscores"] = (
+            lambda out: _align(folder, out, "--bitscores", "0.3,0.5"),
+            [folder / "wt.fasta", folder / "db.fasta"],
+            lambda out: [
+                Path(out),
+                *output_paths(candidate_path(out, 0.3)).values(),
+                *output_paths(candidate_path(out, 0.5)).values(),
+                Path(out).with_name(Path(out).stem + "_candidates.csv"),
+            ],
+        )
+    return commands
+
+
+def test_every_multi_file_command_against_its_inputs_and_its_outputs(tiny_run, tmp_path, capsys):
+    """Each command gets --out equal to each of its inputs (refused, nothing changed) and to
+    each file it derives from a first --out (refused, or every file it derives is its own)."""
+    rng = random.Random(0)
+    records = "".join(
+        f">hit{i}\n{''.join(c if rng.random() > 0.2 else 'A' for c in SEQUENCE)}\n" for i in range(12)
+    )
+    (tmp_path / "db.fasta").write_text(records)
+    (tmp_path / "wt.fasta").write_text(f">wt\n{SEQUENCE}\n")
+    run = tiny_run.copy(tmp_path)
+    reference = tiny_run.alignment.read_text().splitlines()[1]
+    mutants = [f"{wt}{i + 1}{'A' if wt != 'A' else 'C'}" for i, wt in enumerate(reference)]
+    (tmp_path / "muts.csv").write_text(
+        "mutant,fitness\n" + "".join(f"{m},{i}\n" for i, m in enumerate(mutants))
+    )
+    checked = 0
+    for name, (args, inputs, derived) in _commands(tmp_path, run).items():
+        for given in inputs:
+            fails_cleanly(capsys, args(given), "would overwrite the input", folder=tmp_path)
+            checked += 1
+        base = tmp_path / "o" / "f.a2m"
+        for other in derived(base)[1:]:
+            before = snapshot(tmp_path)
+            code = main([str(a) for a in args(other)])
+            capsys.readouterr()
+            if code == 2:
+                assert snapshot(tmp_path) == before, (name, other)
+            else:
+                assert code == 0, (name, other)
+                files = derived(other)
+                assert len({p.resolve() for p in files}) == len(files), (name, other)
+            checked += 1
+            for path in (tmp_path / "o").glob("*"):
+                path.unlink()
+    assert checked >= 10

@@ -40,6 +40,7 @@ from typing import Any
 
 from seqvae.errors import InputError
 from seqvae.io.atomic import write_json
+from seqvae.utils import MAX_THREADS
 
 __all__ = [
     "BACKENDS",
@@ -56,6 +57,8 @@ __all__ = [
 ]
 
 BACKENDS = ("local", "ray", "slurm")
+# tasks at once: a local pool of more processes would exhaust the memory before it started
+MAX_JOBS = 4096
 RESULT_FILE = ".seqvae-task.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # a local Ray cluster started by seqvae: loopback only, no dashboard
@@ -213,8 +216,12 @@ class Executor:
     name = "base"
 
     def __init__(self, jobs: int = 1, threads_per_job: int = 1):
-        if jobs < 1 or threads_per_job < 1:
-            raise InputError("jobs and threads per job must be >= 1", "--jobs")
+        if not 1 <= jobs <= MAX_JOBS:
+            raise InputError(f"--jobs must be in [1, {MAX_JOBS}], got {jobs}", "--jobs")
+        if not 1 <= threads_per_job <= MAX_THREADS:
+            raise InputError(
+                f"threads per job must be in [1, {MAX_THREADS}], got {threads_per_job}", "--threads"
+            )
         self.jobs = jobs
         self.threads_per_job = threads_per_job
 

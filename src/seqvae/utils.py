@@ -24,6 +24,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# more threads than any machine has cores overflows torch's thread count
+MAX_THREADS = 4096
+
+
 @contextlib.contextmanager
 def torch_threads(threads: int | None):
     """Run a block on ``threads`` CPU threads (``None``: leave torch's setting), then restore."""

@@ -22,6 +22,7 @@ from rich.progress import (
 
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.config_files import parse_yaml
+from seqvae.utils import MAX_THREADS
 
 if TYPE_CHECKING:
     from seqvae.options import Options
@@ -130,8 +131,8 @@ ReferenceSequenceOpt = Annotated[
 
 def check_threads(threads: int | None) -> int | None:
     """A ``--threads`` value: ``None`` or >= 1, else a one-line error."""
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads must be >= 1, got {threads}", "--threads")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"--threads must be in [1, {MAX_THREADS}], got {threads}", "--threads")
     return threads
 
 

@@ -321,8 +321,11 @@ def embed(
     device: DeviceOpt = None,
 ) -> None:
     """Write id, weight, z_mean_* and z_logvar_* for each sequence (or cell of a count run)."""
+    from seqvae.io.output_dirs import check_output_paths
     from seqvae.run import load
 
+    inputs = {"the run": run_dir, **({"ALIGNMENT": alignment} if alignment is not None else {})}
+    check_output_paths({"the embedding": out}, inputs, "--out")
     run = run_on_device(load(run_dir), device)
     table = run.embed(alignment)
     with atomic_open(out, "w", newline="", encoding="utf-8") as handle:

@@ -61,7 +61,11 @@ def pca_matrix(
     from seqvae.analysis.compare import pca_loading_matrix
     from seqvae.analysis.sca import SCAOptions, preprocess_alignment, sca_weights
     from seqvae.io.matrix_file import save_matrix_npz
+    from seqvae.io.output_dirs import check_output_paths
 
+    check_output_paths(
+        {"the matrix": out}, {"ALIGNMENT": alignment, **({"--pdb": pdb} if pdb else {})}, "--out"
+    )
     aln, labels = read_alignment_with_labels(alignment, reference, pdb, chain)
     if sca_filters:
         processed = preprocess_alignment(aln, SCAOptions())

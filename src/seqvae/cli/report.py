@@ -31,9 +31,14 @@ def report(
     ] = None,
 ) -> None:
     """Write a self-contained HTML report (figures embedded, opens offline)."""
+    from seqvae.io.output_dirs import check_output_paths
     from seqvae.report import build_report
     from seqvae.run import load
 
+    inputs = {"the run": run_dir, **{f"--include {p}": p for p in include or []}}
+    check_output_paths(
+        {"the report": out}, {**inputs, **({"--phenotypes": phenotypes} if phenotypes else {})}, "--out"
+    )
     warning = load(run_dir).collapse_warning if Path(run_dir).is_dir() else None
     path = build_report(
         run_dir, out, include=include, phenotypes=phenotypes, id_column=id_column, color=color, group=group

@@ -291,12 +291,14 @@ def check_output_paths(
     outputs: Mapping[str, str | Path],
     inputs: Mapping[str, str | Path],
     source: str | Path | None = None,
+    folders: Mapping[str, str | Path] | None = None,
 ) -> None:
     """Refuse the files of one command's output that would replace an input or each other.
 
     One rule for every command that writes more than one file: no output is an input or a
-    folder holding one, no two outputs are the same file or one inside the other, and no output is a
-    device, a pipe or beside one (``/dev/stdout`` cannot hold a second file). Nothing is written.
+    folder holding one, no two outputs are the same file or one inside the other, a file is
+    not an existing folder (nor a folder an existing file), and no output is a device, a pipe or
+    beside one (``/dev/stdout`` cannot hold a second file). Nothing is written.
 
     Parameters
     ----------
@@ -305,8 +307,17 @@ def check_output_paths(
         stands for the files in it.
     source
         The option or file the outputs come from (``--out``), named in the message.
+    folders
+        Output folders (run directories), checked like ``outputs``.
     """
-    outputs = {label: Path(path) for label, path in outputs.items()}
+    folders = {label: Path(path) for label, path in (folders or {}).items()}
+    for label, path in outputs.items():
+        if Path(path).is_dir():
+            raise InputError(f"{label} ({path}) is a folder, expected a file name", source)
+    for label, path in folders.items():
+        if path.exists() and not path.is_dir():
+            raise InputError(f"{label} ({path}) is a file, expected a folder", source)
+    outputs = {**{label: Path(path) for label, path in outputs.items()}, **folders}
     if len(outputs) > 1:
         for path in outputs.values():
             if _is_device(path) or _is_device(path.parent):

@@ -30,7 +30,7 @@ from seqvae.options import (
     register,
     suggest,
 )
-from seqvae.utils import coerce_fields
+from seqvae.utils import MAX_THREADS, coerce_fields
 
 NONSTANDARD_MODES = ("drop", "gap")
 
@@ -181,7 +181,7 @@ class TrainingConfig(Options):
         "checkpoint_every": Integer(1),
         "device": OneOf(DEVICES),
         "flush_denormal": Boolean(),
-        "threads": Optional(Integer(1), note="auto"),
+        "threads": Optional(Integer(1, MAX_THREADS), note="auto"),
         "weight_averaging": Optional(Interval(0.0, 1.0, closed="neither")),
         "variance_learning_rate": Optional(Interval(0.0, closed="neither")),
         "focus_steps": Integer(0),
@@ -427,9 +427,9 @@ def preset_config(name: str | None) -> RunConfig:
     """The :class:`RunConfig` of a named preset (``explore`` or ``fitness``), or the defaults."""
     if name is None:
         return RunConfig()
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(
-            f"unknown preset {name!r}{_suggest(name, PRESETS)}; choose one of {sorted(PRESETS)}",
+            f"unknown preset {name!r}{_suggest(str(name), PRESETS)}; choose one of {sorted(PRESETS)}",
             field="preset",
         )
     config = RunConfig(preset=name).updated(copy.deepcopy(PRESETS[name]))

@@ -415,9 +415,9 @@ def align_sweep(
     if not bitscores:
         raise InputError("give at least one bit score", "--bitscores")
     out = Path(out)
+    # the selected files are checked without --select too: --out names them either way
     outputs = {"the candidate table": out.with_name(out.stem + "_candidates.csv")}
-    if select:
-        outputs.update({f"the selected {k} file": p for k, p in output_paths(out).items()})
+    outputs.update({f"the selected {k} file": p for k, p in output_paths(out).items()})
     for bitscore in sorted(set(bitscores)):
         for kind, path in output_paths(candidate_path(out, bitscore)).items():
             outputs[f"the {kind} file of bit score {bitscore!r}"] = path

@@ -243,7 +243,9 @@ def _read_csv(path: Path) -> dict[str, Any]:
                 value = row.get(option, "")
                 if value:
                     scan[option] = (
-                        value.lower() in ("1", "true", "yes") if option == "skip_mismatches" else value
+                        value.lower() in ("1", "true", "yes")
+                        if option in ("skip_mismatches", "evaluate")
+                        else value
                     )
             scan["_line"] = line
             family["scans"].append(scan)
@@ -352,6 +354,7 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
             options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
+            _check_scan_options(options, scan_source, f"{where} scans[{k}]")
             _check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
             if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
                 options["wild_type"] = str(
@@ -365,6 +368,33 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
     if not isinstance(report, bool):
         raise InputError(f"report: must be true or false, got {report!r}", source)
     return Manifest(path, families, samples=samples, report=report)
+
+
+def _check_scan_options(options: dict[str, Any], source: str, where: str) -> None:
+    """Each reading option of a scan has the type (and value) ``score_file`` takes (a column
+    named by a number becomes its text)."""
+    from seqvae.analysis.mutations import MUTATION_SEPARATORS
+    from seqvae.analysis.scoring import OUTPUT_FORMATS
+
+    choices = {
+        "sep": (",", ";", "\t"),
+        "mutation_separator": MUTATION_SEPARATORS,
+        "output_format": OUTPUT_FORMATS,
+    }
+    for key, value in options.items():
+        if key.endswith("_column") and isinstance(value, int) and not isinstance(value, bool):
+            value = options[key] = str(value)  # a column named 2500, unquoted in YAML
+        if value is None:
+            continue
+        if key in ("skip_mismatches", "evaluate"):
+            if not isinstance(value, bool):
+                raise InputError(f"{where}: {key} must be true or false, got {value!r}", source)
+        elif not isinstance(value, str) or not value:
+            raise InputError(f"{where}: {key} must be a non-empty string, got {value!r}", source)
+        elif key in choices and value not in choices[key]:
+            raise InputError(
+                f"{where}: {key} must be one of {', '.join(map(repr, choices[key]))}, got {value!r}", source
+            )
 
 
 def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where: str) -> None:
@@ -381,6 +411,12 @@ def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where:
                 f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
                 source,
             )
+    named = options.get("mutant_column") or options.get("sequence_column")
+    if not named and not {"mutant", "mutated_sequence"} & set(columns):
+        raise InputError(
+            f"{where}: {file.name} has no 'mutant' or 'mutated_sequence' column; name one with mutant_column",
+            source,
+        )
 
 
 def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
@@ -516,22 +552,23 @@ def _family_dir(out: Path, family: FamilySpec) -> Path:
     return out / family.name
 
 
-def output_files(manifest: Manifest, out: Path) -> dict[str, Path]:
-    """Every file and run folder a batch writes, by what messages call it."""
+def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Every file and every run or task folder a batch writes, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
 
     files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
+    folders = {}
     for f in manifest.families:
         folder = _family_dir(out, f)
         files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
         files[f"family {f.name!r}'s report"] = folder / "report.html"
-        files[f"family {f.name!r}'s task results"] = folder / "tasks"
+        folders[f"family {f.name!r}'s task results"] = folder / "tasks"
         for seed in f.seeds:
-            files[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
+            folders[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
         for scan in f.scans:
             for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
                 files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
-    return files
+    return files, folders
 
 
 def input_files(manifest: Manifest) -> dict[str, Path]:
@@ -592,7 +629,8 @@ def run_batch(
         except ConfigError as err:
             raise InputError(err.message.replace("training.device", "--device"), "--device") from None
     out = Path(out)
-    check_output_paths(output_files(manifest, out), input_files(manifest), out)
+    files, folders = output_files(manifest, out)
+    check_output_paths(files, input_files(manifest), out, folders)
     open_resumable_directory(out, BATCH_DIRECTORY)
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")

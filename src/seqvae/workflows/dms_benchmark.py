@@ -95,13 +95,11 @@ def run_dms_benchmark(
         keys += [f"vae_seed{seed}" for seed in range(max(1, ensemble))]
     outputs = {"the benchmark table": out / BENCHMARK_FILE}
     for key in [*keys, "vae_ensemble"]:
-        outputs[f"the {key} model"] = out / key
         outputs.update({f"the {key} {k}": p for k, p in scoring_files(out / f"scores_{key}.csv").items()})
-    del outputs["the vae_ensemble model"]
     inputs = {"ALIGNMENT": Path(alignment), "DMS": dms}
     if reference_sequence is not None:
         inputs["--reference-sequence"] = Path(reference_sequence)
-    check_output_paths(outputs, inputs, out)
+    check_output_paths(outputs, inputs, out, {f"the {key} model": out / key for key in keys})
     config = preset_config(preset).updated(overrides or {})
     read_options = {
         "sep": sep,

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.executor import file_digest, fingerprint
+from seqvae.executor import MAX_JOBS, file_digest, fingerprint
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
@@ -40,6 +40,8 @@ from seqvae.io.output_dirs import (
     lock_directory,
     open_resumable_directory,
 )
+from seqvae.io.tables import read_table
+from seqvae.utils import MAX_THREADS
 
 __all__ = [
     "PANEL_COLUMNS",
@@ -186,10 +188,15 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             if value is None:
                 files[key] = None
                 continue
+            if not isinstance(value, str):
+                raise InputError(f"{where}: {key} must be a file name, got {value!r}", path)
             resolved = Path(value) if Path(value).is_absolute() else root / str(value)
             if not resolved.is_file():
                 raise InputError(f"{where}: {key} {str(value)!r} not found (looked at {resolved})", path)
             files[key] = resolved
+        separator = _auto(entry.get("separator"))
+        if separator is not None and separator not in (",", ";", "\t"):
+            raise InputError(f"{where}: separator must be ',', ';', a tab or auto, got {separator!r}", path)
         mutation_separator = _auto(entry.get("mutation_separator"))
         if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
             raise InputError(
@@ -210,7 +217,7 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             scan=files["scan"],  # type: ignore[arg-type]
             measured_column=str(entry["measured_column"]),
             reference=None if entry.get("reference") is None else str(entry["reference"]),
-            separator=_auto(entry.get("separator")),
+            separator=separator,
             variant_column=_auto(entry.get("variant_column")),
             mutation_separator=mutation_separator,
             reference_sequence=files["reference_sequence"],
@@ -221,10 +228,10 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
             panel_file=path,
         )
         sep = protein.separator or detect_separator(protein.scan)
-        try:
-            columns = list(pd.read_csv(protein.scan, nrows=0, sep=sep).columns)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise InputError(f"{where}: cannot read the scan ({str(err).splitlines()[0]})", path) from None
+        columns = [
+            str(c)
+            for c in read_table(protein.scan, f"{where}: cannot read the scan", nrows=0, sep=sep).columns
+        ]
         for key in ("variant_column", "measured_column"):
             column = getattr(protein, key)
             if column is not None and column not in columns:
@@ -307,12 +314,15 @@ def _evaluate_member(
     return result
 
 
-def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]) -> dict[str, Path]:
-    """Every file and model folder a panel writes, by what messages call them."""
+def panel_outputs(
+    proteins: list[PanelProtein], out: str | Path, keys: list[str]
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Every file and every model folder a panel writes, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
 
     out = Path(out)
     files = {f"the panel's {name}": out / name for name in PANEL_FILES}
+    folders = {}
     seeds = [key for key in keys if key.startswith("vae_seed")]
     scored = [*keys, f"vae_ensemble{len(seeds)}", VAE_POTTS]
     for protein in proteins:
@@ -320,12 +330,12 @@ def panel_outputs(proteins: list[PanelProtein], out: str | Path, keys: list[str]
         files[f"{protein.name}'s timings"] = folder / "timings.json"
         files[f"{protein.name}'s fitted settings"] = folder / FITS_FILE
         for key in keys:
-            files[f"{protein.name}'s {key} model"] = folder / key
+            folders[f"{protein.name}'s {key} model"] = folder / key
         for key in scored:
             files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
             for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
                 files[f"{protein.name}'s {key} {kind}"] = path
-    return files
+    return files, folders
 
 
 def _fit_identity(kind: str, protein: PanelProtein, config, potts_iterations: int) -> str:
@@ -466,8 +476,10 @@ def run_panel(
         raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
     if ensemble < 1:
         raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
-    if jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {jobs}", "--jobs")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InputError(f"--jobs must be in [1, {MAX_JOBS}], got {jobs}", "--jobs")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"--threads must be in [1, {MAX_THREADS}], got {threads}", "--threads")
     out = Path(out)
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
@@ -478,7 +490,8 @@ def run_panel(
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
     inputs = {label: path for protein in proteins for label, path in protein.inputs().items()}
-    check_output_paths(panel_outputs(proteins, out, keys), inputs, out)
+    files, folders = panel_outputs(proteins, out, keys)
+    check_output_paths(files, inputs, out, folders)
     check_resumable_directory(out, PANEL_DIRECTORY)
     # every alignment is read and every reference sequence checked against its row before
     # anything is written
