@@ -27,6 +27,7 @@ import torch
 
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
+    MismatchTally,
     MutationMapper,
     WildType,
     all_single_mutants,
@@ -574,8 +575,14 @@ class ScoringReport:
             f"({self.n_unscored} without a score, see 'reason'{dropped}): {self.out}"
         )
 
+    @property
+    def mismatch_fraction(self) -> float:
+        """The fraction of the rows dropped as wild-type mismatches."""
+        return self.n_mismatches_skipped / self.n_rows if self.n_rows else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        """The evaluation summary: model, measured column, scores file, seconds and the agreement."""
+        """The evaluation summary: model, measured column, scores file, seconds, the rows read and
+        dropped as wild-type mismatches (and their fraction), the warnings, and the agreement."""
         if self.evaluation is None:
             raise InputError("no evaluation: score the table with a measured column (--score-col)")
         return {
@@ -583,6 +590,10 @@ class ScoringReport:
             "column": self.score_column,
             "scores_file": None if self.out is None else self.out.name,
             "seconds": self.seconds,
+            "n_rows": self.n_rows,
+            "n_mismatches_skipped": self.n_mismatches_skipped,
+            "mismatch_fraction": self.mismatch_fraction,
+            "warnings": list(self.notes),
             **self.evaluation.to_dict(),
         }
 
@@ -665,6 +676,7 @@ def score_file(
         notes=list(mapper.notes), model=scorer.name, score_column=score_column, out=Path(out)
     )
     measured, predicted, labels = [], [], []
+    tally = MismatchTally()
     started = time.perf_counter()
     source = str(mutations)
     first_line = 2
@@ -680,6 +692,7 @@ def score_file(
             skip_mismatches=skip_mismatches,
             sep=sep,
             mutation_separator=mutation_separator,
+            tally=tally,
         ):
             table = chunk.table
             measured_values = (
@@ -718,6 +731,9 @@ def score_file(
             release_free_memory()  # keeps the peak flat over millions of rows
             if progress is not None:
                 progress(report.n_rows)
+        warning = tally.warning(mapper)
+        if warning:
+            report.notes.append(warning)
         if measured:
             report.measured = np.concatenate(measured)
             report.predicted = np.concatenate(predicted)
