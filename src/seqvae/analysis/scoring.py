@@ -367,11 +367,8 @@ class EnsembleScorer(Scorer):
         columns: dict[str, np.ndarray] = {}
         for member in self.members:
             for name, values in member.score_columns(codes).items():
-                unique, k = name, 2
-                while unique in columns:  # two runs with the same folder name
-                    unique, k = f"{name}_{k}", k + 1
-                columns[unique] = values
-        columns["ensemble"] = np.mean(list(columns.values()), axis=0)
+                columns[_unique_name(name, columns)] = values  # two runs with the same folder name
+        columns[_unique_name("ensemble", columns)] = np.mean(list(columns.values()), axis=0)
         return columns
 
 
@@ -663,8 +660,9 @@ def score_file(
 
     ``output_format="proteingym"`` writes the columns of ProteinGym's score tables instead:
     ``mutant`` (``A23V:G45D``), ``mutated_sequence`` (the reference span with the substitutions),
-    the measured column when given, and one score column per model (an ensemble: each member
-    and ``ensemble``, their mean).
+    the measured column as ``DMS_score`` and the label column as ``DMS_score_bin`` when given,
+    and one score column per model, named by its directory (an ensemble: each member and
+    ``ensemble``, their mean; a name already taken gets ``_2``, ``_3``, …).
     """
     if output_format not in OUTPUT_FORMATS:
         raise InputError(
@@ -706,7 +704,7 @@ def score_file(
                     columns[name] = np.full(len(table), np.nan)
                     columns[name][chunk.scorable] = values
                 scores = columns[list(columns)[-1]]
-                _proteingym_table(table, columns, mapper, score_column).to_csv(
+                _proteingym_table(table, columns, mapper, score_column, label_column).to_csv(
                     handle, index=False, header=header
                 )
             else:
@@ -772,19 +770,39 @@ def _mutated_sequence(mapper: MutationMapper, mutant: str) -> str:
     return "".join(residues)
 
 
+# ProteinGym's names of the measured column and of its binary label
+PROTEINGYM_SCORE = "DMS_score"
+PROTEINGYM_LABEL = "DMS_score_bin"
+
+
+def _unique_name(name: str, taken) -> str:
+    """``name``, or ``name_2``, ``name_3``, … when ``taken`` holds it already."""
+    unique, k = name, 2
+    while unique in taken:
+        unique, k = f"{name}_{k}", k + 1
+    return unique
+
+
 def _proteingym_table(
-    table: pd.DataFrame, columns: dict[str, np.ndarray], mapper: MutationMapper, score_column: str | None
+    table: pd.DataFrame,
+    columns: dict[str, np.ndarray],
+    mapper: MutationMapper,
+    score_column: str | None,
+    label_column: str | None = None,
 ) -> pd.DataFrame:
-    """``mutant``, ``mutated_sequence``, the measured column and one column per model."""
+    """``mutant``, ``mutated_sequence``, ``DMS_score`` (the measured column), ``DMS_score_bin``
+    (the label column) and one column per model, named by its directory."""
     if "mutated_sequence" in table.columns:
         sequences = table["mutated_sequence"].astype(str).str.strip().str.upper()
     else:
         sequences = [_mutated_sequence(mapper, m) for m in table["mutant"]]
     out = pd.DataFrame({"mutant": table["mutant"].to_numpy(), "mutated_sequence": list(sequences)})
     if score_column:
-        out[score_column] = table[score_column].to_numpy()
+        out[PROTEINGYM_SCORE] = table[score_column].to_numpy()
+    if label_column:
+        out[PROTEINGYM_LABEL] = table[label_column].to_numpy()
     for name, values in columns.items():
-        out[name if name not in out.columns else f"{name}_score"] = _formatted(values)
+        out[_unique_name(name, out.columns)] = _formatted(values)
     return out
 
 
