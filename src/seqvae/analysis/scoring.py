@@ -562,6 +562,15 @@ class ScoringReport:
     score_column: str | None = None
     out: Path | None = None
 
+    def __repr__(self) -> str:
+        """One line (the arrays are not printed): model, rows, scored, dropped, rho, output."""
+        rho = f", rho = {self.evaluation.spearman:.4f}" if self.evaluation is not None else ""
+        out = f", out = {self.out.name!r}" if self.out is not None else ""
+        return (
+            f"ScoringReport({self.model!r}, {self.n_scored} of {self.n_rows} rows scored, "
+            f"{self.n_mismatches_skipped} mismatches dropped{rho}{out})"
+        )
+
     def describe(self) -> str:
         """One line: rows scored, rows without a score, mismatches dropped, and the output."""
         dropped = (
