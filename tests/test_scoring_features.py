@@ -143,7 +143,7 @@ def test_proteingym_output_has_one_column_per_model(blat_run, tmp_path, capsys):
     assert list(pg.columns) == [
         "mutant",
         "mutated_sequence",
-        "fitness",
+        "DMS_score",  # the measured column under ProteinGym's name (issue 32, item 4)
         "blat",
         other.name,  # named by its directory, like the VAE's (issue 30, 12)
         "ensemble",

@@ -91,8 +91,42 @@ class Run:
         """The warning line when training recorded no active latent dimension (else ``None``)."""
         return collapse_warning(self.summary)
 
+    def _facts(self) -> dict[str, str]:
+        """The few facts the reprs show: path, reference (or data kind), N x L (training and
+        validation), N_eff of the training part, latent_dim, status, best validation ELBO."""
+        summary = self.summary
+        n = sum(int(summary.get(key) or 0) for key in ("n_train", "n_validation"))
+        if self.registry is not None:
+            data, length = self.registry.reference_id, self.registry.length
+        elif self.genes is not None:
+            data, length = "counts", len(self.genes)
+        else:
+            data, length = "continuous", None
+        n_eff = summary.get("n_eff_train")
+        elbo = summary.get("best_val_elbo")
+        steps = summary.get("steps")
+        return {
+            "path": str(self.path),
+            "data": data,
+            "N x L": f"{n} x {length}" if n and length is not None else "",
+            "N_eff_train": f"{n_eff:.1f}" if isinstance(n_eff, int | float) else "",
+            "latent_dim": str(self.config.model.latent_dim),
+            "status": f"{summary.get('status', '?')}" + (f" at step {steps}" if steps is not None else ""),
+            "best validation ELBO": f"{elbo:.2f}" if isinstance(elbo, int | float) else "",
+        }
+
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, latent_dim={self.config.model.latent_dim}, status={self.summary.get('status')!r})"
+        """One line: path, reference (or data kind), N x L, N_eff_train, latent_dim, status."""
+        facts = self._facts()
+        shown = [repr(facts["path"]), facts["data"]]
+        shown += [f"{key} = {facts[key]}" for key in ("N x L", "N_eff_train", "latent_dim") if facts[key]]
+        return f"Run({', '.join(shown)}, {facts['status']})"
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks."""
+        from seqvae.utils import html_table
+
+        return html_table("Run", self._facts())
 
     # -- data ------------------------------------------------------------------------------
     def read_alignment(self, path: str | Path) -> Alignment:

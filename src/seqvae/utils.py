@@ -135,3 +135,15 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def html_table(title: str, rows: dict[str, str]) -> str:
+    """A small two-column HTML table (the notebooks' view of an object); empty values left out."""
+    from html import escape
+
+    body = "".join(
+        f"<tr><th style='text-align:left'>{escape(key)}</th><td style='text-align:left'>{escape(str(value))}</td></tr>"
+        for key, value in rows.items()
+        if value not in ("", None)
+    )
+    return f"<table><caption style='text-align:left'><b>{escape(title)}</b></caption>{body}</table>"

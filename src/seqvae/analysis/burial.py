@@ -241,6 +241,10 @@ class PositionBurial:
             low = f"; predicted model: {int(self.low_confidence.sum())} covered positions with pLDDT < 70"
         return f"{where} covers {self.n_covered} of {self.n_focus} focus positions{identity}{low}"
 
+    def __repr__(self) -> str:
+        """One line (the arrays are not printed): the :meth:`describe` line and the measures."""
+        return f"PositionBurial({self.describe()}; measures {', '.join(self.measures)})"
+
 
 def _reference_residues(registry: AlignmentRegistry) -> tuple[str, np.ndarray]:
     """The reference row's residue letters, and for each focus column its index among them (-1: gap)."""

@@ -22,6 +22,7 @@ named).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,19 @@ OUTPUT_COLUMNS = ("mutant", "n_mutations", "score", "reason")
 OUTPUT_PREFIX = "seqvae_"
 # a wild type must match at least this fraction of the reference row's residues once aligned
 MIN_WILD_TYPE_IDENTITY = 0.8
+# The rule on wild-type mismatches, applied by :func:`read_mutation_table` (so by ``score``,
+# ``benchmark-dms``, batches and the API alike), see :class:`MismatchTally`:
+# more than this fraction of the rows whose wild-type letters are checked (a substitution inside
+# the numbered region) mismatching: the scan is refused, even with skip_mismatches
+WRONG_PROTEIN_FRACTION = 0.5
+# more than this fraction of all rows dropped as mismatches (skip_mismatches): a warning
+WARN_MISMATCH_FRACTION = 0.1
+# a constant numbering offset is looked for within +-MAX_OFFSET residues; it is named when at
+# least OFFSET_MATCH_FRACTION of the substitutions (on at least MIN_OFFSET_POSITIONS positions)
+# match the reference once shifted
+MAX_OFFSET = 300
+OFFSET_MATCH_FRACTION = 0.9
+MIN_OFFSET_POSITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -382,6 +396,134 @@ def _mismatch_error(
     )
 
 
+@dataclass
+class MismatchTally:
+    """Wild-type mismatches over a whole scan, and the rule on them.
+
+    * More than :data:`WRONG_PROTEIN_FRACTION` (half) of the rows whose wild-type letters are
+      checked (a substitution inside the numbered region) mismatching: the scan is for another
+      protein or another numbering; :meth:`check` refuses it, even with ``skip_mismatches``,
+      naming the run's reference and residues, and a constant numbering offset when one
+      explains the letters (:meth:`offset`).
+    * More than :data:`WARN_MISMATCH_FRACTION` (10 %) of all rows dropped: :meth:`warning`.
+
+    Attributes
+    ----------
+    rows
+        Rows seen.
+    checked
+        Rows whose wild-type letters were checked.
+    mismatched
+        Rows with a wild-type mismatch.
+    offenders
+        The first mismatches: (line, substitution, the reference's letter).
+    letters
+        (position, wild-type letter) -> number of substitutions, over every row (for the offset).
+    """
+
+    rows: int = 0
+    checked: int = 0
+    mismatched: int = 0
+    offenders: list[tuple[int, str, str]] = field(default_factory=list)
+    letters: Counter = field(default_factory=Counter)
+
+    def add(
+        self, subs: list[Substitution], checked: bool, bad: list[Substitution], line: int, mapper
+    ) -> None:
+        """Count one row: its substitutions, whether its letters were checked, the mismatching ones."""
+        self.rows += 1
+        self.letters.update((s.position, s.wild_type) for s in subs)
+        self.checked += bool(checked and subs)
+        if bad:
+            self.mismatched += 1
+            if len(self.offenders) < MAX_REPORTED:
+                self.offenders.append((line, str(bad[0]), mapper.reference_letter(bad[0].position)))
+
+    @property
+    def fraction(self) -> float:
+        """Mismatching rows among the checked ones."""
+        return self.mismatched / self.checked if self.checked else 0.0
+
+    @property
+    def wrong_protein(self) -> bool:
+        return self.fraction > WRONG_PROTEIN_FRACTION
+
+    def offset(self, mapper: MutationMapper) -> tuple[int, float] | None:
+        """``(k, fraction)``: the scan's positions minus ``k`` match the reference's letters for
+        ``fraction`` (at least :data:`OFFSET_MATCH_FRACTION`) of its substitutions, ``k`` within
+        ±:data:`MAX_OFFSET` and not 0; ``None`` when no shift does."""
+        if len({p for p, _ in self.letters}) < MIN_OFFSET_POSITIONS:
+            return None
+        keys = list(self.letters)
+        positions = np.array([p for p, _ in keys])
+        letters = np.array([ord(w) for _, w in keys])
+        counts = np.array([self.letters[k] for k in keys])
+        reference = np.frombuffer(mapper.reference_residues.encode("ascii", "replace"), dtype=np.uint8)
+        best = None
+        for k in range(-MAX_OFFSET, MAX_OFFSET + 1):
+            index = positions - k - mapper.start
+            inside = (index >= 0) & (index < len(reference))
+            match = np.zeros(len(keys), dtype=bool)
+            match[inside] = reference[index[inside]] == letters[inside]
+            fraction = counts[match].sum() / counts.sum()
+            if (
+                k != 0
+                and fraction >= OFFSET_MATCH_FRACTION
+                and len(set(positions[match].tolist())) >= MIN_OFFSET_POSITIONS
+                and (best is None or fraction > best[1])
+            ):
+                best = (k, float(fraction))
+        return best
+
+    def wrong_protein_error(self, mapper: MutationMapper, source: str | None) -> InputError:
+        """The refusal: the run's reference and numbering, examples, the likely cause."""
+        registry = mapper.registry
+        numbered = (
+            f", numbered by {mapper.region}" if mapper.region.startswith("the reference sequence") else ""
+        )
+        shown = ", ".join(f"{m} (line {line}: reference has {wt})" for line, m, wt in self.offenders)
+        shift = self.offset(mapper)
+        if shift is not None:
+            k, fraction = shift
+            cause = (
+                f"the scan looks numbered {abs(k)} {'higher' if k > 0 else 'lower'} than the run: "
+                f"with every position {'minus' if k > 0 else 'plus'} {abs(k)}, {fraction:.0%} of its "
+                "substitutions match"
+            )
+        elif mapper.trimmed_without_wild_type:
+            cause = "the reference row is trimmed: number the mutants by the full wild type with --reference-sequence"
+        else:
+            cause = "the scan looks like another protein or another numbering"
+        return InputError(
+            f"{self.mismatched} of {self.checked} rows ({self.fraction:.0%}) do not match the wild-type "
+            f"residues of the run's reference {registry.reference_id} (residues {mapper.start}-{mapper.end}"
+            f"{numbered}), e.g. {shown}; {cause}. More than {WRONG_PROTEIN_FRACTION:.0%} mismatching: "
+            "not scored, even with skip_mismatches",
+            source,
+        )
+
+    def check(self, mapper: MutationMapper, source: str | None) -> None:
+        """Refuse a scan of another protein (see the class); call once the whole scan is read."""
+        if self.wrong_protein:
+            raise self.wrong_protein_error(mapper, source)
+
+    @property
+    def dropped_fraction(self) -> float:
+        """Mismatching rows among all rows."""
+        return self.mismatched / self.rows if self.rows else 0.0
+
+    def warning(self, mapper: MutationMapper) -> str | None:
+        """A warning when more than :data:`WARN_MISMATCH_FRACTION` of the rows mismatch."""
+        if self.dropped_fraction <= WARN_MISMATCH_FRACTION:
+            return None
+        return (
+            f"{self.mismatched} of {self.rows} rows ({self.dropped_fraction:.0%}, more than "
+            f"{WARN_MISMATCH_FRACTION:.0%}) were dropped as wild-type mismatches: check that the scan "
+            f"is numbered like the run's reference {mapper.registry.reference_id} (residues "
+            f"{mapper.start}-{mapper.end})"
+        )
+
+
 def map_table(
     table: pd.DataFrame,
     mapper: MutationMapper,
@@ -391,6 +533,7 @@ def map_table(
     source: str | None = None,
     first_line: int = 2,
     mutation_separator: str | None = None,
+    tally: MismatchTally | None = None,
 ) -> tuple[MappedChunk, int]:
     """Map one block of a mutation table.
 
@@ -407,6 +550,10 @@ def map_table(
         Drop rows whose wild-type letters do not match the reference instead of failing.
     mutation_separator
         ``:`` or ``/`` between substitutions; ``None`` accepts either.
+    tally
+        The :class:`MismatchTally` of the whole scan this block belongs to (``None``: the block
+        is the whole scan, and it is checked here). Mismatches without ``skip_mismatches`` fail
+        at once, as a refused scan when the rows so far are mostly mismatches.
 
     Substitutions outside the numbered region (see :meth:`MutationMapper.outside_reason`) keep
     their row, without a score and with a ``reason``.
@@ -422,6 +569,8 @@ def map_table(
     keep = np.ones(len(table), dtype=bool)
     mismatches: list[tuple[int, str, str]] = []
     codes: list[np.ndarray] = []
+    whole = tally is None
+    tally = MismatchTally() if tally is None else tally
     values = table[sequence_column if sequence_column else mutant_column].tolist()
     for k, value in enumerate(values):
         line = first_line + k
@@ -439,6 +588,7 @@ def map_table(
         if bad:
             mismatches.append((line, str(bad[0]), mapper.reference_letter(bad[0].position)))
             keep[k] = False
+        tally.add(subs, not outside, bad, line, mapper)
         reason = outside or (mapper.unscorable_reason(subs) if not bad else "wild-type mismatch")
         if not reason and not bad:
             codes.append(mapper.apply(subs))
@@ -446,7 +596,11 @@ def map_table(
         reasons.append(reason)
         counts.append(len(subs))
     if mismatches and not skip_mismatches:
+        if tally.wrong_protein:
+            raise tally.wrong_protein_error(mapper, source)
         raise _mismatch_error(mismatches, len(mismatches), source, mapper.trimmed_without_wild_type)
+    if whole:
+        tally.check(mapper, source)
     columns = output_column_names(list(table.columns), None if sequence_column else mutant_column)
     out = table.copy()
     out[columns["mutant"]] = names
@@ -485,6 +639,7 @@ def read_mutation_table(
     skip_mismatches: bool = False,
     sep: str | None = None,
     mutation_separator: str | None = None,
+    tally: MismatchTally | None = None,
 ) -> Iterator[tuple[MappedChunk, int]]:
     """Read and map a mutation CSV in chunks (constant memory for large tables).
 
@@ -493,7 +648,12 @@ def read_mutation_table(
     see :func:`detect_separator`); ``mutation_separator`` the one between substitutions
     (``None``: ``:`` or ``/``). All chunks are validated as they are read; a caller
     that must not write partial output validates first (see :func:`validate_mutation_table`).
+
+    The mismatch rule (:class:`MismatchTally`) runs over the whole scan: after the last chunk,
+    a scan whose rows mostly mismatch the reference raises, even with ``skip_mismatches``; pass
+    a ``tally`` to read its :meth:`~MismatchTally.warning` afterwards.
     """
+    tally = MismatchTally() if tally is None else tally
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
@@ -534,9 +694,11 @@ def read_mutation_table(
                 str(path),
                 first_line,
                 mutation_separator,
+                tally,
             )
         )
         first_line += len(block)
+    tally.check(mapper, str(path))
 
 
 def all_single_mutants(registry: AlignmentRegistry) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from seqvae.analysis.burial import PositionBurial
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     OUTPUT_PREFIX,
+    MismatchTally,
     MutationMapper,
     WildType,
     all_single_mutants,
@@ -375,11 +376,8 @@ class EnsembleScorer(Scorer):
         columns: dict[str, np.ndarray] = {}
         for member in self.members:
             for name, values in member.score_columns(codes).items():
-                unique, k = name, 2
-                while unique in columns:  # two runs with the same folder name
-                    unique, k = f"{name}_{k}", k + 1
-                columns[unique] = values
-        columns["ensemble"] = np.mean(list(columns.values()), axis=0)
+                columns[_unique_name(name, columns)] = values  # two runs with the same folder name
+        columns[_unique_name("ensemble", columns)] = np.mean(list(columns.values()), axis=0)
         return columns
 
 
@@ -728,6 +726,15 @@ class ScoringReport:
     out: Path | None = None
     structure: StructureScoring | None = None
 
+    def __repr__(self) -> str:
+        """One line (the arrays are not printed): model, rows, scored, dropped, rho, output."""
+        rho = f", rho = {self.evaluation.spearman:.4f}" if self.evaluation is not None else ""
+        out = f", out = {self.out.name!r}" if self.out is not None else ""
+        return (
+            f"ScoringReport({self.model!r}, {self.n_scored} of {self.n_rows} rows scored, "
+            f"{self.n_mismatches_skipped} mismatches dropped{rho}{out})"
+        )
+
     def describe(self) -> str:
         """One line: rows scored, rows without a score, mismatches dropped, and the output (and,
         with a structure, a second line: its coverage and the variants it does not cover)."""
@@ -742,8 +749,14 @@ class ScoringReport:
             text += "\n" + self.structure.describe()
         return text
 
+    @property
+    def mismatch_fraction(self) -> float:
+        """The fraction of the rows dropped as wild-type mismatches."""
+        return self.n_mismatches_skipped / self.n_rows if self.n_rows else 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        """The evaluation summary: model, measured column, scores file, seconds and the agreement."""
+        """The evaluation summary: model, measured column, scores file, seconds, the rows read and
+        dropped as wild-type mismatches (and their fraction), the warnings, and the agreement."""
         if self.evaluation is None:
             raise InputError("no evaluation: score the table with a measured column (--score-col)")
         summary = {
@@ -751,6 +764,10 @@ class ScoringReport:
             "column": self.score_column,
             "scores_file": None if self.out is None else self.out.name,
             "seconds": self.seconds,
+            "n_rows": self.n_rows,
+            "n_mismatches_skipped": self.n_mismatches_skipped,
+            "mismatch_fraction": self.mismatch_fraction,
+            "warnings": list(self.notes),
             **self.evaluation.to_dict(),
         }
         if self.structure is not None:
@@ -825,8 +842,9 @@ def score_file(
 
     ``output_format="proteingym"`` writes the columns of ProteinGym's score tables instead:
     ``mutant`` (``A23V:G45D``), ``mutated_sequence`` (the reference span with the substitutions),
-    the measured column when given, and one score column per model (an ensemble: each member
-    and ``ensemble``, their mean).
+    the measured column as ``DMS_score`` and the label column as ``DMS_score_bin`` when given,
+    and one score column per model, named by its directory (an ensemble: each member and
+    ``ensemble``, their mean; a name already taken gets ``_2``, ``_3``, …).
 
     With ``burial`` (:func:`~seqvae.analysis.burial.position_burial` of the scorer's registry)
     the scores are also made structure-aware by ``rule`` (default
@@ -854,6 +872,7 @@ def score_file(
     structure = report.structure
     wild_type_codes = scorer.registry.reference_codes()
     measured, predicted, labels, predicted_structure = [], [], [], []
+    tally = MismatchTally()
     started = time.perf_counter()
     source = str(mutations)
     first_line = 2
@@ -869,6 +888,7 @@ def score_file(
             skip_mismatches=skip_mismatches,
             sep=sep,
             mutation_separator=mutation_separator,
+            tally=tally,
         ):
             table = chunk.table
             measured_values = (
@@ -893,7 +913,7 @@ def score_file(
                 scores = columns[last]
                 if factor is not None:
                     aware = columns[f"{last}_structure"]
-                _proteingym_table(table, columns, mapper, score_column).to_csv(
+                _proteingym_table(table, columns, mapper, score_column, label_column).to_csv(
                     handle, index=False, header=header
                 )
             else:
@@ -925,6 +945,9 @@ def score_file(
             release_free_memory()  # keeps the peak flat over millions of rows
             if progress is not None:
                 progress(report.n_rows)
+        warning = tally.warning(mapper)
+        if warning:
+            report.notes.append(warning)
         if measured:
             report.measured = np.concatenate(measured)
             report.predicted = np.concatenate(predicted)
@@ -977,19 +1000,39 @@ def _mutated_sequence(mapper: MutationMapper, mutant: str) -> str:
     return "".join(residues)
 
 
+# ProteinGym's names of the measured column and of its binary label
+PROTEINGYM_SCORE = "DMS_score"
+PROTEINGYM_LABEL = "DMS_score_bin"
+
+
+def _unique_name(name: str, taken) -> str:
+    """``name``, or ``name_2``, ``name_3``, … when ``taken`` holds it already."""
+    unique, k = name, 2
+    while unique in taken:
+        unique, k = f"{name}_{k}", k + 1
+    return unique
+
+
 def _proteingym_table(
-    table: pd.DataFrame, columns: dict[str, np.ndarray], mapper: MutationMapper, score_column: str | None
+    table: pd.DataFrame,
+    columns: dict[str, np.ndarray],
+    mapper: MutationMapper,
+    score_column: str | None,
+    label_column: str | None = None,
 ) -> pd.DataFrame:
-    """``mutant``, ``mutated_sequence``, the measured column and one column per model."""
+    """``mutant``, ``mutated_sequence``, ``DMS_score`` (the measured column), ``DMS_score_bin``
+    (the label column) and one column per model, named by its directory."""
     if "mutated_sequence" in table.columns:
         sequences = table["mutated_sequence"].astype(str).str.strip().str.upper()
     else:
         sequences = [_mutated_sequence(mapper, m) for m in table["mutant"]]
     out = pd.DataFrame({"mutant": table["mutant"].to_numpy(), "mutated_sequence": list(sequences)})
     if score_column:
-        out[score_column] = table[score_column].to_numpy()
+        out[PROTEINGYM_SCORE] = table[score_column].to_numpy()
+    if label_column:
+        out[PROTEINGYM_LABEL] = table[label_column].to_numpy()
     for name, values in columns.items():
-        out[name if name not in out.columns else f"{name}_score"] = _formatted(values)
+        out[_unique_name(name, out.columns)] = _formatted(values)
     return out
 
 

@@ -89,7 +89,8 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         help="seqvae (input columns + n_mutations, score, reason) or proteingym (mutant, "
-        "mutated_sequence, the --score-col column, one score column per model).",
+        "mutated_sequence, DMS_score from --score-col, DMS_score_bin from --label-col, one score "
+        "column per model named by its directory).",
     ),
 ]
 SequencesOpt = Annotated[

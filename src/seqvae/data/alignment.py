@@ -112,6 +112,15 @@ class AlignmentRegistry:
     def length(self) -> int:
         return len(self.focus_columns)
 
+    def __repr__(self) -> str:
+        """One line (the arrays are not printed): reference, its residues, L of the raw columns."""
+        residues = sum(c.isalpha() for c in self.reference_raw)
+        return (
+            f"AlignmentRegistry({self.reference_id!r}, residues {self.reference_start}-"
+            f"{self.reference_start + residues - 1}, L={self.length} of {self.raw_length} columns, "
+            f"{self.alphabet.name})"
+        )
+
     def range_note(self) -> str | None:
         """A warning when the reference's ``NAME/start-end`` range spans another number of
         residues than its row holds (a trimmed Pfam row: ``DLG4_RAT/313-391`` holds 75, not
@@ -286,6 +295,33 @@ class Alignment:
     @property
     def alphabet(self) -> Alphabet:
         return self.registry.alphabet
+
+    def _summary(self) -> dict[str, str]:
+        """The few facts the reprs show: source, reference, N x L, N_eff, theta."""
+        weighted = self.sequence_weights is not None
+        return {
+            "source": Path(self.source).name if self.source else "",
+            "reference": self.registry.reference_id,
+            "N x L": f"{self.n_sequences} x {self.length}",
+            "N_eff": f"{self.n_eff:.1f}" if weighted else f"{self.n_sequences} (unweighted)",
+            "theta": "" if self.theta is None else f"{self.theta:g}",
+        }
+
+    def __repr__(self) -> str:
+        """One line (the codes are not printed): reference, N x L, N_eff, theta, source."""
+        facts = self._summary()
+        text = f"Alignment({facts['reference']!r}, N x L = {facts['N x L']}, N_eff = {facts['N_eff']}"
+        if facts["theta"]:
+            text += f", theta = {facts['theta']}"
+        if facts["source"]:
+            text += f", from {facts['source']!r}"
+        return text + ")"
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks."""
+        from seqvae.utils import html_table
+
+        return html_table("Alignment", self._summary())
 
     @property
     def n_sequences(self) -> int:
