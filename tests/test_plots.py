@@ -68,6 +68,9 @@ def test_score_scatter_figure_and_given_axes():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "measured: fitness" and "ρ = 0.800" in ax.get_title()
 
+    # shown inline by Jupyter as a cell's value, with or without its matplotlib integration
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+
     host = Figure()
     left, right = host.subplots(1, 2)
     assert draw_score_scatter(predicted, measured, 0.8, ax=right) is host

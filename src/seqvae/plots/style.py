@@ -4,11 +4,13 @@ axes, tight layouts, atomic saving.
 Figures are :class:`matplotlib.figure.Figure` objects made directly, without pyplot: they need no
 backend (saving a PNG renders with Agg whatever the session's backend is), so importing
 ``seqvae.plots`` leaves the backend alone (a notebook keeps its inline figures) and no figure is
-registered in pyplot's global state. A figure displays inline in Jupyter as the value of a cell.
+registered in pyplot's global state. A figure displays inline in Jupyter as the value of a cell
+(:class:`InlineFigure`), whether or not pyplot was ever imported.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -49,6 +51,20 @@ _RC = {
 }
 
 
+class InlineFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that Jupyter shows as a PNG when it is a cell's value.
+
+    Jupyter's own figure display is installed only once its inline backend is loaded (when
+    pyplot is first used); ``_repr_png_`` covers a session that never imports pyplot. Where the
+    inline backend is active, its display is used instead (IPython prefers it).
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def apply_style() -> None:
     """Set seqvae's matplotlib defaults (idempotent)."""
     matplotlib.rcParams.update(_RC)
@@ -58,10 +74,10 @@ def new_figure(n_rows: int = 1, n_cols: int = 1, width: float = 4.5, height: flo
     """A styled figure with a grid of axes; ``width``/``height`` are per panel, in inches.
 
     Returns ``(figure, axes)``, axes as a 2-D array; ``kwargs`` go to ``Figure.subplots``
-    (``sharex``, ``gridspec_kw``, ...). The figure is a plain ``Figure``, not a pyplot one.
+    (``sharex``, ``gridspec_kw``, ...). The figure is an :class:`InlineFigure`, not a pyplot one.
     """
     apply_style()
-    fig = Figure(figsize=(width * n_cols, height * n_rows))
+    fig = InlineFigure(figsize=(width * n_cols, height * n_rows))
     return fig, fig.subplots(n_rows, n_cols, squeeze=False, **kwargs)
 
 
