@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
     from seqvae.experiments.simpson import SimpsonExample
 
 from seqvae.plots.style import (
@@ -17,8 +20,9 @@ from seqvae.plots.style import (
     MISSING_COLOR,
     SEQUENTIAL_CMAP,
     categorical_colors,
-    new_figure,
+    figure_axes,
     save_figure,
+    single_axes,
 )
 
 REGULARISER_LABELS = {"kl": "KL (β-VAE)", "mmd": "MMD (InfoVAE)"}
@@ -86,11 +90,16 @@ def _latent_axis(ax, table: pd.DataFrame, k: int | None) -> None:
 
 
 # -- compression -------------------------------------------------------------------------------
-def plot_compression_summary(table: pd.DataFrame, k: int, regions: list[str], path: str | Path) -> Path:
+def draw_compression_summary(
+    table: pd.DataFrame, k: int, regions: list[str], *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Six panels against the latent size d (K marked by a dashed line): reconstruction, prior
     coverage, stability by latent region, active dimensions and participation ratio,
-    polysemantic dimensions, and the anti-correlated pair's distance ratio."""
-    fig, axes = new_figure(2, 3, width=3.6, height=2.9)
+    polysemantic dimensions, and the anti-correlated pair's distance ratio.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
+    fig, axes = figure_axes(fig, 2, 3, width=3.6, height=2.9)
     colours = _regulariser_colours(table)
     panels = axes.ravel()
 
@@ -167,14 +176,24 @@ def plot_compression_summary(table: pd.DataFrame, k: int, regions: list[str], pa
     panels[2].legend(handles=region_handles, fontsize=7, loc="best", title="region", title_fontsize=7)
     panels[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"compression: associative-memory family, K = {k} patterns (dashed line)")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_compression_coverage(table: pd.DataFrame, k: int, path: str | Path) -> Path:
+def plot_compression_summary(table: pd.DataFrame, k: int, regions: list[str], path: str | Path) -> Path:
+    """:func:`draw_compression_summary`, saved at ``path`` (atomically)."""
+    return save_figure(draw_compression_summary(table=table, k=k, regions=regions), path)
+
+
+def draw_compression_coverage(
+    table: pd.DataFrame, k: int, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Stacked bars per latent size: the share of prior samples whose decoding reaches each
-    pattern, and the share reaching none (grey), one panel per regulariser (mean over seeds)."""
+    pattern, and the share reaching none (grey), one panel per regulariser (mean over seeds).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     regularisers = sorted(table["regulariser"].unique())
-    fig, axes = new_figure(1, len(regularisers), width=3.8, height=3.0)
+    fig, axes = figure_axes(fig, 1, len(regularisers), width=3.8, height=3.0)
     colours = categorical_colors(k)
     for ax, regulariser in zip(axes[0], regularisers):
         part = table[table["regulariser"] == regulariser]
@@ -212,15 +231,25 @@ def plot_compression_coverage(table: pd.DataFrame, k: int, path: str | Path) -> 
         ax.set_title(f"{label}, {'β' if regulariser == 'kl' else 'λ'} = {strengths[0]:g}")
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("coverage of patterns by prior samples (number above a bar: fraction of patterns reached)")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_compression_latents(table: pd.DataFrame, points_dir: Path, k: int, path: str | Path) -> Path:
+def plot_compression_coverage(table: pd.DataFrame, k: int, path: str | Path) -> Path:
+    """:func:`draw_compression_coverage`, saved at ``path`` (atomically)."""
+    return save_figure(draw_compression_coverage(table=table, k=k), path)
+
+
+def draw_compression_latents(
+    table: pd.DataFrame, points_dir: Path, k: int, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Latent means coloured by nearest pattern (the two dimensions of largest variance), gap
-    points marked ×, for the first seed and strength of each regulariser and latent size."""
+    points marked ×, for the first seed and strength of each regulariser and latent size.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     regularisers = sorted(table["regulariser"].unique())
     dims = sorted(table["latent_dim"].unique())
-    fig, axes = new_figure(len(regularisers), len(dims), width=2.5, height=2.4)
+    fig, axes = figure_axes(fig, len(regularisers), len(dims), width=2.5, height=2.4)
     colours = np.array(categorical_colors(k), dtype=object)
     for i, regulariser in enumerate(regularisers):
         part = table[table["regulariser"] == regulariser]
@@ -263,7 +292,12 @@ def plot_compression_latents(table: pd.DataFrame, points_dir: Path, k: int, path
     handles.append(axes[0, 0].scatter([], [], s=12, marker="x", color="black", label="gap points"))
     fig.legend(handles=handles, loc="outside right center", fontsize=7)
     fig.suptitle("latent means by nearest pattern (two highest-variance dims; × = decoded gap points)")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_compression_latents(table: pd.DataFrame, points_dir: Path, k: int, path: str | Path) -> Path:
+    """:func:`draw_compression_latents`, saved at ``path`` (atomically)."""
+    return save_figure(draw_compression_latents(table=table, points_dir=points_dir, k=k), path)
 
 
 # -- posterior collapse ------------------------------------------------------------------------
@@ -274,11 +308,16 @@ def _strength_axis(ax, values: pd.Series, label: str) -> None:
     ax.set_xlabel(label)
 
 
-def plot_collapse_summary(table: pd.DataFrame, n_factors: int, path: str | Path) -> Path:
+def draw_collapse_summary(
+    table: pd.DataFrame, n_factors: int, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Per regulariser (rows): tr Cov(z_mean) against β or λ, and the dimension counts (active,
-    explained by the factors, redundant, noise) against it; seeds as dots, means as lines."""
+    explained by the factors, redundant, noise) against it; seeds as dots, means as lines.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     regularisers = [r for r in ("kl", "mmd") if r in set(table["regulariser"])]
-    fig, axes = new_figure(len(regularisers), 2, width=3.9, height=2.8)
+    fig, axes = figure_axes(fig, len(regularisers), 2, width=3.9, height=2.8)
     counts = [
         ("active_dims", "active", "-"),
         ("factor_dims", "explained by the factors", "--"),
@@ -313,12 +352,22 @@ def plot_collapse_summary(table: pd.DataFrame, n_factors: int, path: str | Path)
         _strength_axis(ax, part["strength"], symbol)
         ax.legend(fontsize=7)
     fig.suptitle(f"selective posterior collapse: {n_factors} linear factors (dashed line)")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_collapse_dimensions(table: pd.DataFrame, n_factors: int, path: str | Path) -> Path:
+def plot_collapse_summary(table: pd.DataFrame, n_factors: int, path: str | Path) -> Path:
+    """:func:`draw_collapse_summary`, saved at ``path`` (atomically)."""
+    return save_figure(draw_collapse_summary(table=table, n_factors=n_factors), path)
+
+
+def draw_collapse_dimensions(
+    table: pd.DataFrame, n_factors: int, *, ax: Axes | None = None
+) -> Figure | SubFigure:
     """Sachdeva et al.'s table as a heat map: Var(z_mean) of every latent dimension (sorted, largest
-    first) for each model of the first seed, one row per regulariser and strength."""
+    first) for each model of the first seed, one row per regulariser and strength.
+
+    Returns the figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
+    """
     seed = sorted(table["seed"].unique())[0]
     part = table[table["seed"] == seed].sort_values(["regulariser", "strength"])
     columns = sorted(
@@ -326,8 +375,7 @@ def plot_collapse_dimensions(table: pd.DataFrame, n_factors: int, path: str | Pa
     )
     values = part[columns].to_numpy(dtype=float)
     labels = [_strength_label(row) for _, row in part.iterrows()]
-    fig, axes = new_figure(1, 1, width=0.55 * len(columns) + 2.2, height=0.32 * len(labels) + 1.4)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=0.55 * len(columns) + 2.2, height=0.32 * len(labels) + 1.4)
     image = ax.imshow(values, cmap=SEQUENTIAL_CMAP, aspect="auto", vmin=0)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -349,7 +397,12 @@ def plot_collapse_dimensions(table: pd.DataFrame, n_factors: int, path: str | Pa
     ax.set_xlabel("latent dimension, sorted by Var(z_mean)")
     ax.set_title(f"Var(z_mean) per dimension (seed {seed}; {n_factors} true factors)")
     fig.colorbar(image, ax=ax, label="Var(z_mean)")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_collapse_dimensions(table: pd.DataFrame, n_factors: int, path: str | Path) -> Path:
+    """:func:`draw_collapse_dimensions`, saved at ``path`` (atomically)."""
+    return save_figure(draw_collapse_dimensions(table=table, n_factors=n_factors), path)
 
 
 # -- simpson -----------------------------------------------------------------------------------
@@ -360,10 +413,13 @@ def _row_key(table: pd.DataFrame) -> str:
     return "latent_dim"
 
 
-def plot_simpson_phase(table: pd.DataFrame, path: str | Path) -> Path:
+def draw_simpson_phase(table: pd.DataFrame, *, fig: Figure | SubFigure | None = None) -> Figure | SubFigure:
     """The phase diagram: mean over seeds of the within-minus-pooled R² gap of the best latent
     coordinate (diverging colours, 0 white) over the trained family knob (rows) × clade effect
-    (columns), beside the within-clade and pooled R² themselves; one row of panels per noise level."""
+    (columns), beside the within-clade and pooled R² themselves; one row of panels per noise level.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     key = _row_key(table)
     panels = [
         ("gap", "R² within − R² pooled", DIVERGING_CMAP),
@@ -373,7 +429,7 @@ def plot_simpson_phase(table: pd.DataFrame, path: str | Path) -> Path:
     rows = sorted(table[key].unique())
     cols = sorted(table["clade_effect"].unique())
     noises = sorted(table["phenotype_noise"].unique())
-    fig, axes = new_figure(len(noises), 3, width=0.55 * len(cols) + 1.9, height=0.42 * len(rows) + 1.5)
+    fig, axes = figure_axes(fig, len(noises), 3, width=0.55 * len(cols) + 1.9, height=0.42 * len(rows) + 1.5)
     limit = max(0.05, float(np.nanmax(np.abs(table["gap"].to_numpy(dtype=float)))))
     for r, noise in enumerate(noises):
         part = table[table["phenotype_noise"] == noise]
@@ -396,19 +452,26 @@ def plot_simpson_phase(table: pd.DataFrame, path: str | Path) -> Path:
             fig.colorbar(image, ax=ax, shrink=0.85)
     seeds = table["seed"].nunique()
     fig.suptitle(f"Simpson's paradox phase diagram: best latent coordinate (mean over {seeds} seed(s))")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_simpson_example(example: SimpsonExample | None, path: str | Path) -> Path:
+def plot_simpson_phase(table: pd.DataFrame, path: str | Path) -> Path:
+    """:func:`draw_simpson_phase`, saved at ``path`` (atomically)."""
+    return save_figure(draw_simpson_phase(table=table), path)
+
+
+def draw_simpson_example(example: SimpsonExample | None, *, ax: Axes | None = None) -> Figure | SubFigure:
     """The setting with the largest gap (see :func:`seqvae.experiments.simpson.simpson_example`):
     phenotype against the latent coordinate that is best within clades, coloured by clade, with
     one least-squares line per clade and a black pooled line; R² values on that coordinate in the
-    title. An empty figure when the example's data were not kept."""
-    fig, axes = new_figure(1, 1, width=4.8, height=3.8)
-    ax = axes[0, 0]
+    title. An empty figure when the example's data were not kept.
+
+    Returns the figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
+    """
+    fig, ax = single_axes(ax, width=4.8, height=3.8)
     if example is None:
         ax.set_axis_off()
-        return save_figure(fig, path)
+        return fig
     z, y, clade, k = example.z_mean, example.phenotype, example.clade, example.dimension
     names = sorted(np.unique(clade))
     for name, colour in zip(names, categorical_colors(len(names))):
@@ -429,14 +492,24 @@ def plot_simpson_example(example: SimpsonExample | None, path: str | Path) -> Pa
         fontsize=8,
     )
     ax.legend(fontsize=7, markerscale=3)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_simpson_example(example: SimpsonExample | None, path: str | Path) -> Path:
+    """:func:`draw_simpson_example`, saved at ``path`` (atomically)."""
+    return save_figure(draw_simpson_example(example=example), path)
 
 
 # -- hamming clusters --------------------------------------------------------------------------
-def plot_hamming_clusters(table: pd.DataFrame, path: str | Path) -> Path:
+def draw_hamming_clusters(
+    table: pd.DataFrame, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Adjusted Rand index of the three pairs of partitions (latent k-means vs Hamming
     clustering, each vs the nearest pattern) for every model; one panel per regulariser, one
-    group of bars per family knob value and latent size (mean over seeds)."""
+    group of bars per family knob value and latent size (mean over seeds).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     key = _row_key(table) if any(c.startswith("family.") for c in table.columns) else None
     pairs = [
         ("ari_latent_hamming", "latent k-means vs Hamming clusters"),
@@ -445,7 +518,7 @@ def plot_hamming_clusters(table: pd.DataFrame, path: str | Path) -> Path:
     ]
     regularisers = sorted(table["regulariser"].unique())
     group_keys = [k for k in (key, "latent_dim") if k is not None and k in table.columns]
-    fig, axes = new_figure(1, len(regularisers), width=4.2, height=3.2)
+    fig, axes = figure_axes(fig, 1, len(regularisers), width=4.2, height=3.2)
     colours = categorical_colors(len(pairs))
     for ax, regulariser in zip(axes[0], regularisers):
         part = table[table["regulariser"] == regulariser]
@@ -470,15 +543,25 @@ def plot_hamming_clusters(table: pd.DataFrame, path: str | Path) -> Path:
         ax.set_title(REGULARISER_LABELS.get(regulariser, regulariser))
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle("Hamming-space vs latent-space clusters (ARI; family β below each group)")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_hamming_latents(table: pd.DataFrame, points_dir: Path, path: str | Path) -> Path:
+def plot_hamming_clusters(table: pd.DataFrame, path: str | Path) -> Path:
+    """:func:`draw_hamming_clusters`, saved at ``path`` (atomically)."""
+    return save_figure(draw_hamming_clusters(table=table), path)
+
+
+def draw_hamming_latents(
+    table: pd.DataFrame, points_dir: Path, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """For the first model of each family variant: latent means (two highest-variance
-    dimensions) coloured by Hamming cluster (left) and by latent k-means cluster (right)."""
+    dimensions) coloured by Hamming cluster (left) and by latent k-means cluster (right).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     key = _row_key(table)
     variants = sorted(table[key].unique())
-    fig, axes = new_figure(len(variants), 2, width=2.8, height=2.5)
+    fig, axes = figure_axes(fig, len(variants), 2, width=2.8, height=2.5)
     for i, value in enumerate(variants):
         rows = table[table[key] == value].sort_values(["regulariser", "latent_dim", "seed"])
         source = points_dir / str(rows["point"].iloc[0]) / "clusters.npz"
@@ -505,4 +588,9 @@ def plot_hamming_latents(table: pd.DataFrame, points_dir: Path, path: str | Path
                 fontsize=8,
             )
     fig.suptitle("latent means coloured by the two clusterings")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_hamming_latents(table: pd.DataFrame, points_dir: Path, path: str | Path) -> Path:
+    """:func:`draw_hamming_latents`, saved at ``path`` (atomically)."""
+    return save_figure(draw_hamming_latents(table=table, points_dir=points_dir), path)

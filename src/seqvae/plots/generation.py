@@ -23,9 +23,16 @@ from matplotlib.transforms import Affine2D
 from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
 from seqvae.analysis.sequence_sets import SequenceSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
-from seqvae.plots.style import CATEGORICAL, categorical_colors, new_figure, save_figure
+from seqvae.plots.style import (
+    CATEGORICAL,
+    categorical_colors,
+    figure_axes,
+    save_figure,
+)
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure, SubFigure
+
     from seqvae.analysis.sample_evaluation import SampleSetEvaluation
 
 # the figures of an evaluation folder (seqvae evaluate-samples; seqvae report embeds them)
@@ -79,17 +86,18 @@ def logo_heights(codes: np.ndarray, alphabet: Alphabet, weights: np.ndarray | No
     return p * information
 
 
-def plot_sequence_logos(
+def draw_sequence_logos(
     sets: Mapping[str, np.ndarray],
     alphabet: Alphabet,
-    path: str | Path,
     weights: Mapping[str, np.ndarray | None] | None = None,
     position_labels: Sequence[int] | None = None,
     positions_per_row: int = 60,
     title: str | None = None,
-) -> Path:
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
     """Sequence logos of several coded sets, one above the other, wrapped every
-    ``positions_per_row`` positions.
+    ``positions_per_row`` positions. Returns the figure drawn on: a new one, or ``fig``.
 
     Parameters
     ----------
@@ -97,12 +105,12 @@ def plot_sequence_logos(
         Name → ``uint8 [N, L]`` codes (e.g. ``{"natural (held out)": ..., "designs": ...}``).
     alphabet
         The alphabet of the codes.
-    path
-        Output image (PNG, SVG or PDF).
     weights
         Optional name → per-sequence weights.
     position_labels
         Numbers to print under the positions (e.g. the reference numbering); 1..L by default.
+    fig
+        A figure or subfigure to draw into (None: a new figure).
     """
     names = list(sets)
     lengths = {np.asarray(codes).shape[1] for codes in sets.values()}
@@ -121,8 +129,8 @@ def plot_sequence_logos(
     chunks = [(s, min(length, s + positions_per_row)) for s in range(0, length, positions_per_row)]
     n_rows = len(chunks) * len(names)
     width_per_position = 0.17
-    fig, axes = new_figure(
-        n_rows, 1, width=max(4.0, width_per_position * min(length, positions_per_row) + 0.8), height=1.35
+    fig, axes = figure_axes(
+        fig, n_rows, 1, width=max(4.0, width_per_position * min(length, positions_per_row) + 0.8), height=1.35
     )
     for c, (start, stop) in enumerate(chunks):
         for s, name in enumerate(names):
@@ -154,7 +162,30 @@ def plot_sequence_logos(
                 ax.set_xlabel("alignment position")
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_sequence_logos(
+    sets: Mapping[str, np.ndarray],
+    alphabet: Alphabet,
+    path: str | Path,
+    weights: Mapping[str, np.ndarray | None] | None = None,
+    position_labels: Sequence[int] | None = None,
+    positions_per_row: int = 60,
+    title: str | None = None,
+) -> Path:
+    """:func:`draw_sequence_logos`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_sequence_logos(
+            sets=sets,
+            alphabet=alphabet,
+            weights=weights,
+            position_labels=position_labels,
+            positions_per_row=positions_per_row,
+            title=title,
+        ),
+        path,
+    )
 
 
 def _as_mapping(
@@ -165,21 +196,24 @@ def _as_mapping(
     return dict(evaluations)
 
 
-def plot_sample_statistics(
+def draw_sample_statistics(
     evaluations: SampleEvaluation | Mapping[str, SampleEvaluation],
-    path: str | Path,
     reference_label: str = "natural (held out)",
     title: str | None = None,
-) -> Path:
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
     """Six panels: single-site and pairwise statistics (samples vs reference), r20 vs n,
     Hamming distance to the nearest training sequence, pairwise Hamming within each set, and
     the summary numbers. Several evaluations against the same reference (e.g. VAE designs and
     a baseline model's samples) are overlaid in different colours.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
     """
     evals = _as_mapping(evaluations)
     colours = dict(zip(evals, CATEGORICAL[1:] + CATEGORICAL[:1]))
     reference_colour = CATEGORICAL[0]
-    fig, axes = new_figure(2, 3, width=4.0, height=3.6)
+    fig, axes = figure_axes(fig, 2, 3, width=4.0, height=3.6)
     ax_site, ax_pair, ax_r20 = axes[0]
     ax_near, ax_within, ax_bar = axes[1]
 
@@ -330,16 +364,33 @@ def plot_sample_statistics(
     ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_sample_statistics(
+    evaluations: SampleEvaluation | Mapping[str, SampleEvaluation],
+    path: str | Path,
+    reference_label: str = "natural (held out)",
+    title: str | None = None,
+) -> Path:
+    """:func:`draw_sample_statistics`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_sample_statistics(evaluations=evaluations, reference_label=reference_label, title=title), path
+    )
 
 
 def _short(name: str, limit: int = 28) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def plot_interpolation(designs: SequenceSet, path: str | Path, title: str | None = None) -> Path:
+def draw_interpolation(
+    designs: SequenceSet, title: str | None = None, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Hamming distance of each interpolated sequence to both end sequences, and its ELBO,
-    along the straight latent path from A (t = 0) to B (t = 1)."""
+    along the straight latent path from A (t = 0) to B (t = 1).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     from seqvae.errors import InputError
 
     needed = ("t", "hamming_to_a", "hamming_to_b")
@@ -347,7 +398,7 @@ def plot_interpolation(designs: SequenceSet, path: str | Path, title: str | None
         raise InputError("not an interpolation: the design set has no t / hamming_to_a / hamming_to_b")
     t = designs.extra["t"]
     id_a, id_b = designs.metadata.get("interpolate", ["A", "B"])
-    fig, axes = new_figure(1, 2, width=4.3, height=3.4)
+    fig, axes = figure_axes(fig, 1, 2, width=4.3, height=3.4)
     ax, ax_elbo = axes[0]
     ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {_short(id_a)}")
     ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {_short(id_b)}")
@@ -361,7 +412,12 @@ def plot_interpolation(designs: SequenceSet, path: str | Path, title: str | None
     ax_elbo.set_title("ELBO of the decoded sequence")
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_interpolation(designs: SequenceSet, path: str | Path, title: str | None = None) -> Path:
+    """:func:`draw_interpolation`, saved at ``path`` (atomically)."""
+    return save_figure(draw_interpolation(designs=designs, title=title), path)
 
 
 def plot_sample_evaluation(result: SampleSetEvaluation, out: str | Path) -> dict[str, Path]:
@@ -410,14 +466,19 @@ def plot_design_figures(
     return {"figure": plot_interpolation(designs, target, title=f"latent interpolation, {run_name}")}
 
 
-def plot_energies(evaluation: SampleEvaluation, path: str | Path, title: str | None = None) -> Path:
+def draw_energies(
+    evaluation: SampleEvaluation, title: str | None = None, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Energy histograms of designs and reference under a synthetic family's known energy, and,
-    when patterns were given, how many designs reach each pattern (missed patterns in red)."""
+    when patterns were given, how many designs reach each pattern (missed patterns in red).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     energies = evaluation.energies
     if energies is None:
         raise ValueError("the evaluation has no energies (evaluate_samples(energy_fn=...))")
     coverage = evaluation.coverage
-    fig, axes = new_figure(1, 2 if coverage is not None else 1, width=4.6, height=3.4)
+    fig, axes = figure_axes(fig, 1, 2 if coverage is not None else 1, width=4.6, height=3.4)
     ax = axes[0, 0]
     design_e, reference_e = energies["design_energies"], energies["reference_energies"]
     bins = np.histogram_bin_edges(np.concatenate([design_e, reference_e]), bins=40)
@@ -451,4 +512,9 @@ def plot_energies(evaluation: SampleEvaluation, path: str | Path, title: str | N
         )
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_energies(evaluation: SampleEvaluation, path: str | Path, title: str | None = None) -> Path:
+    """:func:`draw_energies`, saved at ``path`` (atomically)."""
+    return save_figure(draw_energies(evaluation=evaluation, title=title), path)

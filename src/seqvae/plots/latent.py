@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,12 +20,27 @@ from seqvae.plots.style import (
     MISSING_COLOR,
     SEQUENTIAL_CMAP,
     categorical_colors,
-    new_figure,
+    figure_axes,
     save_figure,
+    single_axes,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "LatentPanel",
+    "draw_classification",
+    "draw_dimension_diagnostics",
+    "draw_grouped_predictability",
+    "draw_latent_by_pattern",
+    "draw_latent_density",
+    "draw_latent_map",
+    "draw_localisation",
+    "draw_pca_comparison",
+    "draw_predictability",
+    "draw_sweep",
     "latent_panels",
     "plot_classification",
     "plot_dimension_diagnostics",
@@ -103,11 +119,14 @@ def latent_panels(
     return panels
 
 
-def _grid(n_panels: int, width: float = 4.2, height: float = 3.8, extra_width: float = 0.0):
+def _grid(fig, n_panels: int, width: float = 4.2, height: float = 3.8, extra_width: float = 0.0):
+    """A grid of ``n_panels`` axes: in a new figure (``fig`` None; ``extra_width`` inches wider
+    for a legend or colour bar), or added to ``fig``, whose size is left alone."""
     n_cols = min(n_panels, 2 if n_panels == 4 else 3)
     n_rows = int(np.ceil(n_panels / n_cols))
-    fig, axes = new_figure(n_rows, n_cols, width=width, height=height)
-    if extra_width:
+    given = fig is not None
+    fig, axes = figure_axes(fig, n_rows, n_cols, width=width, height=height)
+    if extra_width and not given:
         fig.set_size_inches(width * n_cols + extra_width, height * n_rows)
     flat = axes.ravel()
     for ax in flat[n_panels:]:
@@ -119,19 +138,22 @@ def _point_size(n: int) -> float:
     return float(np.clip(6000.0 / max(n, 1), 2.5, 25.0))
 
 
-def plot_latent_map(
+def draw_latent_map(
     panels: list[LatentPanel],
     values: pd.Series,
     column: str,
     kind: str,
-    path: str | Path,
     max_categories: int = 8,
     title: str | None = None,
-) -> Path:
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
     """Latent means coloured by one phenotype column; unmeasured sequences in grey beneath.
 
     ``kind`` is ``continuous`` (colour bar, highest values drawn on top) or ``categorical``
     (legend with counts; the most frequent categories, the rest as "other").
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
     """
     values = pd.Series(values).reset_index(drop=True)
     measured = values.notna().to_numpy()
@@ -143,7 +165,7 @@ def plot_latent_map(
         labels, order_labels = top_categories(values, max_categories)
         longest = max((len(_short(c, 46)) for c in order_labels), default=10)
         extra_width = 1.0 + 0.065 * (longest + 7)  # room for the legend beside the panels
-    fig, axes = _grid(len(panels), extra_width=extra_width)
+    fig, axes = _grid(fig, len(panels), extra_width=extra_width)
     n_missing = int((~measured).sum())
     if kind == "continuous":
         numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
@@ -206,7 +228,25 @@ def plot_latent_map(
         )
     suffix = f"\nmeasured {n - n_missing} of {n}; grey beneath: not measured" if n_missing else ""
     fig.suptitle(title or f"latent means coloured by {column}{suffix}")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_latent_map(
+    panels: list[LatentPanel],
+    values: pd.Series,
+    column: str,
+    kind: str,
+    path: str | Path,
+    max_categories: int = 8,
+    title: str | None = None,
+) -> Path:
+    """:func:`draw_latent_map`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_latent_map(
+            panels=panels, values=values, column=column, kind=kind, max_categories=max_categories, title=title
+        ),
+        path,
+    )
 
 
 def _short(text: str, limit: int = 32) -> str:
@@ -220,11 +260,18 @@ def _label(ax, panel: LatentPanel) -> None:
     ax.set_title(panel.title)
 
 
-def plot_latent_density(
-    panels: list[LatentPanel], weights: np.ndarray | None, path: str | Path, title: str | None = None
-) -> Path:
-    """Hexbin density of all sequences (summed sequence weights per bin, log colour scale)."""
-    fig, axes = _grid(len(panels))
+def draw_latent_density(
+    panels: list[LatentPanel],
+    weights: np.ndarray | None,
+    title: str | None = None,
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Hexbin density of all sequences (summed sequence weights per bin, log colour scale).
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
+    fig, axes = _grid(fig, len(panels))
     n = len(panels[0].x)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     mappable = None
@@ -244,15 +291,27 @@ def plot_latent_density(
     bar = fig.colorbar(mappable, ax=list(axes), shrink=0.85)
     bar.set_label("summed sequence weight per bin (N_eff)")
     fig.suptitle(title or f"density of all {n} sequences (N_eff = {w.sum():.1f})")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_dimension_diagnostics(diagnostics: LatentDiagnostics, path: str | Path) -> Path:
+def plot_latent_density(
+    panels: list[LatentPanel], weights: np.ndarray | None, path: str | Path, title: str | None = None
+) -> Path:
+    """:func:`draw_latent_density`, saved at ``path`` (atomically)."""
+    return save_figure(draw_latent_density(panels=panels, weights=weights, title=title), path)
+
+
+def draw_dimension_diagnostics(
+    diagnostics: LatentDiagnostics, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """Per-dimension variance of z_mean (threshold line), posterior variance, KL, and the
-    correlation matrix of the latent means."""
+    correlation matrix of the latent means.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     table = diagnostics.table
     d = len(table)
-    fig, axes = new_figure(1, 3, width=max(3.6, 0.35 * d + 2.0), height=3.6)
+    fig, axes = figure_axes(fig, 1, 3, width=max(3.6, 0.35 * d + 2.0), height=3.6)
     ax = axes[0, 0]
     positions = table["dimension"].to_numpy()
     colors = np.where(table["active"], "#0072B2", "#bbbbbb")
@@ -292,19 +351,28 @@ def plot_dimension_diagnostics(diagnostics: LatentDiagnostics, path: str | Path)
         f"{diagnostics.participation_ratio_active:.2f})"
     )
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_pca_comparison(
+def plot_dimension_diagnostics(diagnostics: LatentDiagnostics, path: str | Path) -> Path:
+    """:func:`draw_dimension_diagnostics`, saved at ``path`` (atomically)."""
+    return save_figure(draw_dimension_diagnostics(diagnostics=diagnostics), path)
+
+
+def draw_pca_comparison(
     canonical: np.ndarray,
     r2_latent_from_pcs: list[float],
     r2_pcs_from_latent: list[float],
     explained_ratio: np.ndarray,
-    path: str | Path,
-) -> Path:
-    """Canonical correlations latent ↔ top-k PCs, and the R² of each from the other."""
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Canonical correlations latent ↔ top-k PCs, and the R² of each from the other.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     k = len(r2_pcs_from_latent)
-    fig, axes = new_figure(1, 3, width=3.8, height=3.4)
+    fig, axes = figure_axes(fig, 1, 3, width=3.8, height=3.4)
     ax = axes[0, 0]
     ax.bar(np.arange(1, len(canonical) + 1), canonical, color="#0072B2")
     ax.set_xticks(np.arange(1, len(canonical) + 1))
@@ -335,13 +403,34 @@ def plot_pca_comparison(
     ax.set_ylabel("R² (linear, in-sample)")
     ax.set_title("PCs explained by latent means")
     ax.legend(loc="upper right")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_predictability(rows: list[dict], path: str | Path) -> Path:
-    """Cross-validated R² of each continuous phenotype from latent means vs as many PCs."""
-    fig, axes = new_figure(1, 1, width=max(4.0, 1.6 * len(rows) + 2), height=3.6)
-    ax = axes[0, 0]
+def plot_pca_comparison(
+    canonical: np.ndarray,
+    r2_latent_from_pcs: list[float],
+    r2_pcs_from_latent: list[float],
+    explained_ratio: np.ndarray,
+    path: str | Path,
+) -> Path:
+    """:func:`draw_pca_comparison`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_pca_comparison(
+            canonical=canonical,
+            r2_latent_from_pcs=r2_latent_from_pcs,
+            r2_pcs_from_latent=r2_pcs_from_latent,
+            explained_ratio=explained_ratio,
+        ),
+        path,
+    )
+
+
+def draw_predictability(rows: list[dict], *, ax: Axes | None = None) -> Figure | SubFigure:
+    """Cross-validated R² of each continuous phenotype from latent means vs as many PCs.
+
+    Returns the figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
+    """
+    fig, ax = single_axes(ax, width=max(4.0, 1.6 * len(rows) + 2), height=3.6)
     keys = [
         ("latent_linear", "latent, linear", "#0072B2"),
         ("latent_knn", "latent, kNN", "#56B4E9"),
@@ -359,13 +448,20 @@ def plot_predictability(rows: list[dict], path: str | Path) -> Path:
     ax.set_ylabel("cross-validated R²")
     ax.set_title("phenotype from latent means vs the same number of PCs")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_classification(rows: list[dict], path: str | Path) -> Path:
-    """k-NN classification accuracy of each categorical column from latent means vs PCs."""
-    fig, axes = new_figure(1, 1, width=max(4.0, 1.6 * len(rows) + 2), height=3.6)
-    ax = axes[0, 0]
+def plot_predictability(rows: list[dict], path: str | Path) -> Path:
+    """:func:`draw_predictability`, saved at ``path`` (atomically)."""
+    return save_figure(draw_predictability(rows=rows), path)
+
+
+def draw_classification(rows: list[dict], *, ax: Axes | None = None) -> Figure | SubFigure:
+    """k-NN classification accuracy of each categorical column from latent means vs PCs.
+
+    Returns the figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
+    """
+    fig, ax = single_axes(ax, width=max(4.0, 1.6 * len(rows) + 2), height=3.6)
     x = np.arange(len(rows))
     bars = ax.bar(
         x - 0.2, [r["latent"]["accuracy"] for r in rows], 0.4, label="latent means", color="#0072B2"
@@ -391,24 +487,33 @@ def plot_classification(rows: list[dict], path: str | Path) -> Path:
     ax.set_ylabel("cross-validated k-NN accuracy")
     ax.set_title("category from latent means vs PCs")
     ax.legend(loc="lower right")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_grouped_predictability(
+def plot_classification(rows: list[dict], path: str | Path) -> Path:
+    """:func:`draw_classification`, saved at ``path`` (atomically)."""
+    return save_figure(draw_classification(rows=rows), path)
+
+
+def draw_grouped_predictability(
     grouped: GroupedPredictability,
     column: str,
     pooled_prediction: np.ndarray,
     target: np.ndarray,
     groups: np.ndarray,
-    path: str | Path,
     pooled_model: str = "linear",
     max_groups: int = 8,
-) -> Path:
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
     """Simpson's paradox view: within-group vs pooled cross-validated R² (linear and k-NN), and the
     phenotype against the pooled out-of-fold prediction with a least-squares line per group and
-    for all sequences."""
+    for all sequences.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     table = grouped.groups.head(max_groups)
-    fig, axes = new_figure(1, 2, width=5.0, height=max(3.6, 0.45 * len(table) + 1.6))
+    fig, axes = figure_axes(fig, 1, 2, width=5.0, height=max(3.6, 0.45 * len(table) + 1.6))
     ax = axes[0, 0]
     y = np.arange(len(table))[::-1]
     flagged = (table["flag_strength"] | table["flag_sign"]).to_numpy()
@@ -476,13 +581,43 @@ def plot_grouped_predictability(
     ax.set_ylabel(column)
     ax.set_title("least-squares line per group vs all sequences")
     ax.legend(loc="best", fontsize=7)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_localisation(results: list[LocalisationResult], path: str | Path) -> Path:
-    """Null distributions of the concentration statistic with the observed value of each set."""
+def plot_grouped_predictability(
+    grouped: GroupedPredictability,
+    column: str,
+    pooled_prediction: np.ndarray,
+    target: np.ndarray,
+    groups: np.ndarray,
+    path: str | Path,
+    pooled_model: str = "linear",
+    max_groups: int = 8,
+) -> Path:
+    """:func:`draw_grouped_predictability`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_grouped_predictability(
+            grouped=grouped,
+            column=column,
+            pooled_prediction=pooled_prediction,
+            target=target,
+            groups=groups,
+            pooled_model=pooled_model,
+            max_groups=max_groups,
+        ),
+        path,
+    )
+
+
+def draw_localisation(
+    results: list[LocalisationResult], *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
+    """Null distributions of the concentration statistic with the observed value of each set.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     n = len(results)
-    fig, axes = _grid(n, width=3.8, height=3.2)
+    fig, axes = _grid(fig, n, width=3.8, height=3.2)
     for ax, result in zip(axes, results):
         ax.hist(result.null, bins=40, color="#bbbbbb", label=f"random sets ({len(result.null)})")
         ax.axvline(result.observed, color="#D55E00", lw=2, label="observed")
@@ -493,19 +628,29 @@ def plot_localisation(results: list[LocalisationResult], path: str | Path) -> Pa
         ax.set_title(f"{_short(result.name, 34)}\n(n={result.n_members}, p = {result.p_value:.3g})")
         ax.legend(loc="best")
     fig.suptitle("localisation in latent space (latent units)")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_sweep(summary: pd.DataFrame, param: str, path: str | Path, param2: str | None = None) -> Path:
+def plot_localisation(results: list[LocalisationResult], path: str | Path) -> Path:
+    """:func:`draw_localisation`, saved at ``path`` (atomically)."""
+    return save_figure(draw_localisation(results=results), path)
+
+
+def draw_sweep(
+    summary: pd.DataFrame, param: str, param2: str | None = None, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
     """tr Cov(z_mean) and active dimensions against a swept parameter (one line per value of a
     second parameter); every seed as a dot, the mean over seeds as a line. When the summary has
     per-dimension variances (``var_z<k>``), a panel shows them sorted within each run and averaged
-    over seeds: used dimensions sit near 1, collapsed ones near 0."""
+    over seeds: used dimensions sit near 1, collapsed ones near 0.
+
+    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
+    """
     variance_columns = sorted(
         (c for c in summary.columns if c.startswith("var_z") and c[5:].isdigit()), key=lambda c: int(c[5:])
     )
     has_table = bool(variance_columns) and param2 is None
-    fig, axes = new_figure(3 if has_table else 2, 1, width=5.4, height=2.9)
+    fig, axes = figure_axes(fig, 3 if has_table else 2, 1, width=5.4, height=2.9)
     numeric = pd.to_numeric(summary["value"], errors="coerce")
     is_numeric = bool(numeric.notna().all())
     groups = [(None, summary)] if param2 is None else list(summary.groupby("value2", sort=True))
@@ -570,7 +715,12 @@ def plot_sweep(summary: pd.DataFrame, param: str, path: str | Path, param2: str 
         ax.set_xlabel("latent dimension, sorted by Var(z_mean) within each run")
         ax.set_title("Var(z_mean) per dimension (mean over seeds)")
         fig.colorbar(image, ax=ax, label="Var(z_mean)")
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_sweep(summary: pd.DataFrame, param: str, path: str | Path, param2: str | None = None) -> Path:
+    """:func:`draw_sweep`, saved at ``path`` (atomically)."""
+    return save_figure(draw_sweep(summary=summary, param=param, param2=param2), path)
 
 
 # -- the whole report --------------------------------------------------------------------------
@@ -731,25 +881,27 @@ def write_interactive_html(report, column: str | None, path: str | Path) -> Path
     return path
 
 
-def plot_latent_by_pattern(
+def draw_latent_by_pattern(
     z: np.ndarray,
     labels: np.ndarray,
-    path: str | Path,
     pattern_means: np.ndarray | None = None,
     title: str = "VAE latent space",
     unassigned_label: str = "no pattern",
-) -> Path:
+    *,
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Scatter 2-D latent means ``z [N, 2]`` coloured by nearest pattern ``labels`` (1..K).
 
     Label 0 (no pattern) is grey; ``pattern_means`` (the patterns' own encodings, ``[K, 2]``)
     are drawn as labelled stars.
+
+    Returns the figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
     """
     n_patterns = int(labels.max()) if len(labels) else 0
     if pattern_means is not None:
         n_patterns = max(n_patterns, len(pattern_means))
     colors = categorical_colors(n_patterns)
-    fig, axes = new_figure(width=8.0, height=5.0)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=8.0, height=5.0)
     order = np.random.default_rng(0).permutation(len(z))  # no colour drawn systematically on top
     point_colors = np.array([MISSING_COLOR if lab == 0 else colors[lab - 1] for lab in labels], dtype=object)
     ax.scatter(z[order, 0], z[order, 1], c=list(point_colors[order]), s=7, alpha=0.7, linewidths=0)
@@ -797,4 +949,21 @@ def plot_latent_by_pattern(
     ax.set_xlabel("z1 (latent mean)")
     ax.set_ylabel("z2 (latent mean)")
     ax.set_title(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_latent_by_pattern(
+    z: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    pattern_means: np.ndarray | None = None,
+    title: str = "VAE latent space",
+    unassigned_label: str = "no pattern",
+) -> Path:
+    """:func:`draw_latent_by_pattern`, saved at ``path`` (atomically)."""
+    return save_figure(
+        draw_latent_by_pattern(
+            z=z, labels=labels, pattern_means=pattern_means, title=title, unassigned_label=unassigned_label
+        ),
+        path,
+    )

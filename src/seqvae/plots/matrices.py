@@ -1,6 +1,8 @@
 """Figures of position-by-position matrices: SCA, matrix comparisons, VAE couplings, contact maps.
 
-They draw results computed in :mod:`seqvae.analysis` and never recompute them.
+They draw results computed in :mod:`seqvae.analysis` and never recompute them. Each ``draw_*``
+function draws one figure (into a new figure, or the ``ax``/``fig`` given) and returns it; each
+``plot_*`` function draws with them and saves the files the CLI writes.
 """
 
 from __future__ import annotations
@@ -10,9 +12,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seqvae.plots.style import CATEGORICAL, SEQUENTIAL_CMAP, categorical_colors, new_figure, save_figure
+from seqvae.plots.style import (
+    CATEGORICAL,
+    SEQUENTIAL_CMAP,
+    categorical_colors,
+    figure_axes,
+    save_figure,
+    single_axes,
+)
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
     from seqvae.analysis.compare import Comparison
     from seqvae.analysis.contacts import ContactAnalysis, ContactResult, StructureMap
     from seqvae.analysis.couplings import CouplingResult
@@ -29,13 +41,12 @@ SCA_ICS_PNG = "sca_ics.png"
 CONTACT_MAP_PNG = "contact_map.png"
 
 
-def plot_comparison(
-    comparison: Comparison, a: PositionMatrix, b: PositionMatrix, out: str | Path
-) -> dict[str, Path]:
-    """Side-by-side heatmaps (common positions) and the eigenvector overlap matrix."""
-    out = Path(out)
-    paths = {}
-    fig, axes = new_figure(1, 2, width=4.6, height=4.2)
+def draw_comparison_heatmaps(
+    comparison: Comparison, a: PositionMatrix, b: PositionMatrix, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
+    """The two compared matrices side by side over their common positions (diagonal blank), the
+    correlations in the title; returns the figure (a new one, or ``fig``)."""
+    fig, axes = figure_axes(fig, 1, 2, width=4.6, height=4.2)
     for ax, pm, name in ((axes[0, 0], a, comparison.name_a), (axes[0, 1], b, comparison.name_b)):
         m = pm.matrix.copy()
         np.fill_diagonal(m, np.nan)
@@ -50,12 +61,15 @@ def plot_comparison(
         f"off-diagonal Pearson r = {comparison.pearson:.2f}, Spearman ρ = {comparison.spearman:.2f} "
         f"(matched by {comparison.matched_by})"
     )
-    paths["heatmaps_png"] = save_figure(fig, out / COMPARE_HEATMAPS_PNG)
+    return fig
 
+
+def draw_comparison_overlaps(comparison: Comparison, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """The overlaps of the two matrices' top eigenvectors, with the nulls in the title; returns
+    the figure (a new one, or the one that holds ``ax``)."""
     k = comparison.k
     overlaps = np.asarray(comparison.overlap_matrix)
-    fig, axes = new_figure(1, 1, width=5.0, height=4.2)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=5.0, height=4.2)
     image = ax.imshow(overlaps, cmap=SEQUENTIAL_CMAP, vmin=0, vmax=1)
     for r in range(k):
         for c in range(k):
@@ -70,16 +84,25 @@ def plot_comparison(
         note += ", permuted positions " + "/".join(f"{p:.2f}" for p in perm)
     ax.set_title(f"|top eigenvector overlaps| ({comparison.length} positions)\n{note}", fontsize=9)
     fig.colorbar(image, ax=ax, label="|v · w|")
-    paths["overlap_png"] = save_figure(fig, out / COMPARE_OVERLAPS_PNG)
-    return paths
+    return fig
 
 
-def plot_coupling_matrix(result: CouplingResult, out: str | Path) -> dict[str, Path]:
-    """Heatmap of the symmetrised VAE coupling matrix: ``couplings_matrix.png`` in ``out``."""
+def plot_comparison(
+    comparison: Comparison, a: PositionMatrix, b: PositionMatrix, out: str | Path
+) -> dict[str, Path]:
+    """Side-by-side heatmaps (common positions) and the eigenvector overlap matrix, saved in ``out``
+    (:func:`draw_comparison_heatmaps`, :func:`draw_comparison_overlaps`)."""
     out = Path(out)
-    paths = {}
-    fig, axes = new_figure(1, 1, width=5.2, height=4.6)
-    ax = axes[0, 0]
+    return {
+        "heatmaps_png": save_figure(draw_comparison_heatmaps(comparison, a, b), out / COMPARE_HEATMAPS_PNG),
+        "overlap_png": save_figure(draw_comparison_overlaps(comparison), out / COMPARE_OVERLAPS_PNG),
+    }
+
+
+def draw_coupling_matrix(result: CouplingResult, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """Heatmap of the symmetrised VAE coupling matrix; returns the figure (a new one, or the one
+    that holds ``ax``)."""
+    fig, ax = single_axes(ax, width=5.2, height=4.6)
     image = ax.imshow(result.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
                       vmax=float(np.quantile(result.matrix, 0.995)) or None, interpolation="nearest")  # fmt: skip
     ax.set_xlabel("position (model column)")
@@ -88,28 +111,34 @@ def plot_coupling_matrix(result: CouplingResult, out: str | Path) -> dict[str, P
         f"VAE coupling matrix, symmetrised\n(RMS Δ log p over {result.reference_rows.size} references)"
     )
     fig.colorbar(image, ax=ax, label="RMS Δ log p(x_i) [nats]")
-    paths["matrix_png"] = save_figure(fig, out / COUPLINGS_MATRIX_PNG)
-    return paths
+    return fig
 
 
-def plot_contact_map(
+def plot_coupling_matrix(result: CouplingResult, out: str | Path) -> dict[str, Path]:
+    """Heatmap of the symmetrised VAE coupling matrix (:func:`draw_coupling_matrix`):
+    ``couplings_matrix.png`` in ``out``."""
+    return {"matrix_png": save_figure(draw_coupling_matrix(result), Path(out) / COUPLINGS_MATRIX_PNG)}
+
+
+def draw_contact_map(
     positions: PositionMatrix,
     structure_map: StructureMap,
     distances: np.ndarray,
     result: ContactResult,
-    out: str | Path,
     threshold: float = 8.0,
     divisor: int = 2,
     title: str = "",
-) -> Path:
+    *,
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
     """Structure contacts (grey, lower triangle) with the top ``L/divisor`` predicted pairs
-    (upper triangle: blue = contact, orange = not) over the mapped positions."""
+    (upper triangle: blue = contact, orange = not) over the mapped positions; returns the figure
+    (a new one, or the one that holds ``ax``)."""
     mapped = np.flatnonzero(structure_map.residue_index >= 0)
     where = {p: k for k, p in enumerate(mapped)}
     sub = distances[np.ix_(structure_map.residue_index[mapped], structure_map.residue_index[mapped])]
     ci, cj = np.nonzero(np.tril(sub < threshold, k=-1))
-    fig, axes = new_figure(1, 1, width=5.0, height=5.0)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=5.0, height=5.0)
     ax.scatter(cj, ci, s=3, color="#b0b0b0", marker="s", linewidths=0, label=f"contact (< {threshold:g} Å)")
     n = max(1, result.length // divisor)
     pairs = result.top_pairs[:n]
@@ -134,40 +163,62 @@ def plot_contact_map(
     key = "L" if divisor == 1 else f"L/{divisor}"
     ax.set_title(title or f"top {key} = {n} pairs: precision {hits.mean():.2f}")
     ax.legend(loc="lower left", fontsize=7, markerscale=1.5)
+    return fig
+
+
+def plot_contact_map(
+    positions: PositionMatrix,
+    structure_map: StructureMap,
+    distances: np.ndarray,
+    result: ContactResult,
+    out: str | Path,
+    threshold: float = 8.0,
+    divisor: int = 2,
+    title: str = "",
+) -> Path:
+    """:func:`draw_contact_map`, saved at ``out`` (atomically)."""
+    fig = draw_contact_map(positions, structure_map, distances, result, threshold, divisor, title)
     return save_figure(fig, out)
+
+
+def draw_contacts(analysis: ContactAnalysis, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """The contact map of a :class:`~seqvae.analysis.contacts.ContactAnalysis` at its threshold
+    (:func:`draw_contact_map`)."""
+    threshold = analysis.settings["threshold"]
+    args = (analysis.positions, analysis.structure_map, analysis.distances, analysis.result)
+    return draw_contact_map(*args, threshold, ax=ax)
 
 
 def plot_contacts(analysis: ContactAnalysis, out: str | Path) -> dict[str, Path]:
     """The contact map of a :class:`~seqvae.analysis.contacts.ContactAnalysis` into ``out``
-    (``contact_map.png``: :func:`plot_contact_map` at the analysis' threshold).
+    (``contact_map.png``: :func:`draw_contacts`).
 
     Returns
     -------
     dict
         ``contact_map``: the path.
     """
-    path = Path(out) / CONTACT_MAP_PNG
-    threshold = analysis.settings["threshold"]
-    args = (analysis.positions, analysis.structure_map, analysis.distances, analysis.result)
-    return {"contact_map": plot_contact_map(*args, path, threshold)}
+    return {"contact_map": save_figure(draw_contacts(analysis), Path(out) / CONTACT_MAP_PNG)}
 
 
-def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
-    """Matrix heatmap, spectrum against the randomised alignments, IC scatter plots."""
-    paths = {}
+def draw_sca_matrix(result: SCAResult, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """Heatmap of the SCA matrix C̃; returns the figure (a new one, or the one that holds ``ax``)."""
     length = result.sca.matrix.shape[0]
-    fig, axes = new_figure(1, 1, width=5.2, height=4.6)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=5.2, height=4.6)
     image = ax.imshow(result.sca.matrix, cmap=SEQUENTIAL_CMAP, vmin=0,
                       vmax=float(np.quantile(result.sca.matrix, 0.995)), interpolation="nearest")  # fmt: skip
     ax.set_xlabel("position (retained alignment column)")
     ax.set_ylabel("position (retained alignment column)")
     ax.set_title(f"SCA matrix C̃ ({length} positions, N_eff = {result.alignment.n_eff:.0f})")
     fig.colorbar(image, ax=ax, label="C̃_ij (Frobenius norm)")
-    paths["matrix_png"] = save_figure(fig, out / SCA_MATRIX_PNG)
+    return fig
 
-    fig, axes = new_figure(1, 1, width=6.0, height=3.6)
-    ax = axes[0, 0]
+
+def draw_sca_spectrum(result: SCAResult, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """The SCA matrix's eigenvalues against those of the randomised alignments, with the cut-off;
+    returns the figure (a new one, or the one that holds ``ax``)."""
+    length = result.sca.matrix.shape[0]
+    fig, ax = single_axes(ax, width=6.0, height=3.6)
     top = max(result.eigenvalues.max(), result.random_eigenvalues.max())
     bins = np.linspace(0, top * 1.02, max(30, length // 2))
     ax.hist(result.eigenvalues, bins=bins, color="black", label="SCA matrix")
@@ -186,11 +237,16 @@ def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
     ax.set_ylabel("number of eigenvalues")
     ax.set_title("Spectrum of the SCA matrix vs randomised alignments")
     ax.legend()
-    paths["spectrum_png"] = save_figure(fig, out / SCA_SPECTRUM_PNG)
+    return fig
 
+
+def draw_sca_ics(result: SCAResult, *, fig: Figure | SubFigure | None = None) -> Figure | SubFigure:
+    """Scatter plots of the independent components in pairs, positions coloured by IC group;
+    returns the figure (a new one, or ``fig``)."""
+    length = result.sca.matrix.shape[0]
     k = result.n_components
     pairs = [(j, j + 1) for j in range(0, k - 1, 2)] or [(0, 0)]
-    fig, axes = new_figure(1, len(pairs), width=3.4, height=3.3)
+    fig, axes = figure_axes(fig, 1, len(pairs), width=3.4, height=3.3)
     colors = categorical_colors(max(k, 1))
     membership = np.full(length, -1)
     for j, group in enumerate(result.ic_groups.groups):
@@ -215,8 +271,18 @@ def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
         if p == 0:
             ax.legend(fontsize=6, loc="best")
     fig.suptitle("Independent components of the top eigenvectors (positions coloured by IC group)")
-    paths["ic_png"] = save_figure(fig, out / SCA_ICS_PNG)
-    return paths
+    return fig
+
+
+def plot_sca(result: SCAResult, out: Path) -> dict[str, Path]:
+    """Matrix heatmap, spectrum against the randomised alignments, IC scatter plots, saved in
+    ``out`` (:func:`draw_sca_matrix`, :func:`draw_sca_spectrum`, :func:`draw_sca_ics`)."""
+    out = Path(out)
+    return {
+        "matrix_png": save_figure(draw_sca_matrix(result), out / SCA_MATRIX_PNG),
+        "spectrum_png": save_figure(draw_sca_spectrum(result), out / SCA_SPECTRUM_PNG),
+        "ic_png": save_figure(draw_sca_ics(result), out / SCA_ICS_PNG),
+    }
 
 
 # -- comparison with published sectors ------------------------------------------------------------

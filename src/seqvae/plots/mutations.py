@@ -1,4 +1,7 @@
-"""Figures for mutation scores: the L x 20 single-mutant heatmap and predicted vs measured scores."""
+"""Figures for mutation scores: the L x 20 single-mutant heatmap and predicted vs measured scores.
+
+Each ``draw_*`` function draws into a new figure or the ``ax``/``fig`` given and returns the
+figure; each ``plot_*`` function draws with it and saves the file the CLI writes."""
 
 from __future__ import annotations
 
@@ -10,25 +13,30 @@ import numpy as np
 import pandas as pd
 
 from seqvae.data.alignment import AlignmentRegistry
-from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, new_figure, save_figure
+from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, figure_axes, save_figure, single_axes
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
     from seqvae.analysis.scoring import ScoringReport, SingleMutantScores
 
 
-def plot_singles_heatmap(
+def draw_singles_heatmap(
     table: pd.DataFrame,
     registry: AlignmentRegistry,
-    path: str | Path,
     title: str = "single mutants",
     burial: np.ndarray | None = None,
     burial_label: str = "burial",
-) -> Path:
-    """Heatmap of single-mutant scores: residues (rows) x positions (columns), wild type marked.
+    *,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Draw the heatmap of single-mutant scores: residues (rows) x positions (columns), wild type
+    marked; returns the figure (a new one, or ``fig``, a figure or subfigure to draw into).
 
     The colour scale is centred on 0 (the wild type) and clipped at the 1st/99th percentiles.
     ``burial`` (one value in [0, 1] per focus column, NaN: not covered) is drawn as a strip
-    under the heatmap, position by position.
+    under the heatmap, position by position (a second axes).
     """
     from seqvae.analysis.scoring import singles_matrix
 
@@ -41,12 +49,13 @@ def plot_singles_heatmap(
     finite = matrix[np.isfinite(matrix) & (matrix != 0)]
     limit = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
     width = min(30.0, max(6.0, 0.06 * len(positions) + 2.0))
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
     if burial is None:
-        fig, axes = new_figure(width=width, height=4.2)
+        fig, axes = figure_axes(fig, width=width, height=4.2)
     else:
-        fig, axes = new_figure(
+        fig, axes = figure_axes(
+            fig,
             2,
             1,
             width=width,
@@ -56,7 +65,7 @@ def plot_singles_heatmap(
         )
     ax = axes[0, 0]
 
-    cmap = plt.get_cmap(DIVERGING_CMAP).with_extremes(bad=MISSING_COLOR)
+    cmap = colormaps[DIVERGING_CMAP].with_extremes(bad=MISSING_COLOR)
     image = ax.imshow(data, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
     for i, letter in enumerate(wild_type):
         ax.plot(i, residues.index(letter), marker=".", color="black", markersize=2)
@@ -75,39 +84,50 @@ def plot_singles_heatmap(
         strip = bottom.imshow(
             np.ma.masked_invalid(focus[None, :]),
             aspect="auto",
-            cmap=plt.get_cmap("Greys").with_extremes(bad=MISSING_COLOR),
+            cmap=colormaps["Greys"].with_extremes(bad=MISSING_COLOR),
             vmin=0.0,
             vmax=1.0,
             interpolation="nearest",
         )
         bottom.set_yticks([0], [burial_label])
         fig.colorbar(strip, ax=bottom, fraction=0.02, pad=0.01).set_label("1 = buried", fontsize=7)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_score_scatter(
+def plot_singles_heatmap(
+    table: pd.DataFrame,
+    registry: AlignmentRegistry,
+    path: str | Path,
+    title: str = "single mutants",
+    burial: np.ndarray | None = None,
+    burial_label: str = "burial",
+) -> Path:
+    """:func:`draw_singles_heatmap`, saved at ``path`` (atomically)."""
+    return save_figure(draw_singles_heatmap(table, registry, title, burial, burial_label), path)
+
+
+def draw_score_scatter(
     predicted: np.ndarray,
     measured: np.ndarray,
     spearman: float,
     interval: tuple[float, float] | None = None,
     measured_label: str = "measured",
     model_name: str = "model",
-    path: str | Path | None = None,
-):
-    """Predicted mutation scores against measurements, with Spearman ρ in the title.
+    *,
+    ax: Axes | None = None,
+) -> Figure | SubFigure:
+    """Draw predicted mutation scores against measurements, with Spearman ρ in the title; returns
+    the figure (a new one, or the one that holds ``ax``, the axes to draw into).
 
     Points are drawn translucent (a hexagonal density above 3,000 points so a large scan stays
     readable); the black line is the median measurement in each decile of the prediction, which
     shows whether the relation is monotone where ρ only gives one number.
-
-    Returns the saved path when ``path`` is given, else the open figure.
     """
     predicted = np.asarray(predicted, dtype=np.float64)
     measured = np.asarray(measured, dtype=np.float64)
     keep = np.isfinite(predicted) & np.isfinite(measured)
     predicted, measured = predicted[keep], measured[keep]
-    fig, axes = new_figure(width=5.0, height=4.2)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=5.0, height=4.2)
     if len(predicted) > 3000:
         image = ax.hexbin(predicted, measured, gridsize=45, bins="log", mincnt=1, cmap="viridis")
         fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02).set_label("mutants per hexagon")
@@ -127,43 +147,73 @@ def plot_score_scatter(
     ax.set_title(f"{model_name}: Spearman ρ = {spearman:.3f}{ci}, N = {len(predicted)}", fontsize=9)
     ax.set_xlabel("predicted score (log-likelihood vs wild type, nats)")
     ax.set_ylabel(f"measured: {measured_label}")
-    if path is None:
-        return fig
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_score_scatter(
+    predicted: np.ndarray,
+    measured: np.ndarray,
+    spearman: float,
+    interval: tuple[float, float] | None = None,
+    measured_label: str = "measured",
+    model_name: str = "model",
+    path: str | Path | None = None,
+):
+    """:func:`draw_score_scatter`, saved at ``path`` (atomically) when given.
+
+    Returns the saved path when ``path`` is given, else the figure.
+    """
+    fig = draw_score_scatter(predicted, measured, spearman, interval, measured_label, model_name)
+    return fig if path is None else save_figure(fig, path)
+
+
+def draw_single_mutant_scores(
+    singles: SingleMutantScores, *, fig: Figure | SubFigure | None = None
+) -> Figure | SubFigure:
+    """The heatmap of a :class:`~seqvae.analysis.scoring.SingleMutantScores` (with its burial strip
+    when it was scored with a structure), as :func:`draw_singles_heatmap` draws it."""
+    structure = singles.structure
+    return draw_singles_heatmap(
+        singles.table,
+        singles.registry,
+        title=f"single mutants: {singles.model}",
+        burial=None if structure is None else structure.burial.burial(structure.measure),
+        burial_label=f"burial ({structure.measure})" if structure is not None else "burial",
+        fig=fig,
+    )
 
 
 def plot_single_mutant_scores(singles: SingleMutantScores, table_path: str | Path) -> Path:
     """The heatmap ``seqvae score --all-singles`` draws beside its table ``table_path``
-    (:func:`plot_singles_heatmap`, at the table's ``.png``)."""
+    (:func:`draw_single_mutant_scores`, saved at the table's ``.png``)."""
     from seqvae.analysis.scoring import scoring_files
 
-    target = scoring_files(table_path)["heatmap"]
-    structure = singles.structure
-    return plot_singles_heatmap(
-        singles.table,
-        singles.registry,
-        target,
-        title=f"single mutants: {singles.model}",
-        burial=None if structure is None else structure.burial.burial(structure.measure),
-        burial_label=f"burial ({structure.measure})" if structure is not None else "burial",
-    )
+    return save_figure(draw_single_mutant_scores(singles), scoring_files(table_path)["heatmap"])
 
 
-def plot_scoring_report(report: ScoringReport, path: str | Path | None = None) -> Path:
-    """The scatter ``seqvae score --score-col`` draws of a scored table against its measured column
-    (:func:`plot_score_scatter`; default path: ``OUT_scatter.png`` beside the scores)."""
-    from seqvae.analysis.scoring import scoring_files
-
+def draw_scoring_report(report: ScoringReport, *, ax: Axes | None = None) -> Figure | SubFigure:
+    """The scatter of a scored table against its measured column (a
+    :class:`~seqvae.analysis.scoring.ScoringReport` with an evaluation), as
+    :func:`draw_score_scatter` draws it."""
     evaluation = report.evaluation
     if evaluation is None:
         raise ValueError("the report has no evaluation (score_file(score_column=...))")
-    target = Path(path) if path is not None else scoring_files(report.out or "scores.csv")["scatter"]
-    return plot_score_scatter(
+    return draw_score_scatter(
         report.predicted,
         report.measured,
         evaluation.spearman,
         (evaluation.ci_low, evaluation.ci_high),
         measured_label=str(report.score_column),
         model_name=report.model,
-        path=target,
+        ax=ax,
     )
+
+
+def plot_scoring_report(report: ScoringReport, path: str | Path | None = None) -> Path:
+    """The scatter ``seqvae score --score-col`` draws of a scored table against its measured column
+    (:func:`draw_scoring_report`; default path: ``OUT_scatter.png`` beside the scores)."""
+    from seqvae.analysis.scoring import scoring_files
+
+    fig = draw_scoring_report(report)
+    target = Path(path) if path is not None else scoring_files(report.out or "scores.csv")["scatter"]
+    return save_figure(fig, target)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from seqvae.plots.style import categorical_colors, new_figure, save_figure
+from seqvae.plots.style import categorical_colors, save_figure, single_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 _MARKERS = ("x", "+", "1", "2", "3", "4", "*", "d")
 
 
-def plot_panel(table: pd.DataFrame, published: dict[str, dict[str, float]], path: str | Path) -> Path:
+def draw_panel(
+    table: pd.DataFrame, published: dict[str, dict[str, float]], *, ax: Axes | None = None
+) -> Figure | SubFigure:
     """Grouped bars of ρ (with the 95 % bootstrap interval) per protein and model; each
-    published figure is a black mark beside its protein's bars, named in the legend.
+    published figure is a black mark beside its protein's bars, named in the legend. Returns the
+    figure drawn on: a new one, or the one that holds ``ax`` (the axes to draw into).
 
     Parameters
     ----------
@@ -22,16 +30,15 @@ def plot_panel(table: pd.DataFrame, published: dict[str, dict[str, float]], path
         Rows with ``protein``, ``model``, ``spearman``, ``ci_low``, ``ci_high``.
     published
         Protein name -> {method: ρ}.
-    path
-        PNG to write (atomically).
+    ax
+        The axes to draw into (None: a new figure).
     """
     proteins = list(dict.fromkeys(table["protein"]))
     models = list(dict.fromkeys(table["model"]))
     colours = categorical_colors(max(1, len(models)))
     methods = list(dict.fromkeys(m for p in proteins for m in published.get(p, {})))
     width = 0.8 / max(1, len(models))
-    fig, axes = new_figure(width=max(5.0, 1.8 * len(proteins) + 2.5), height=4.2)
-    ax = axes[0, 0]
+    fig, ax = single_axes(ax, width=max(5.0, 1.8 * len(proteins) + 2.5), height=4.2)
     for j, model in enumerate(models):
         part = table[table["model"] == model].set_index("protein")
         x, rho, low, high = [], [], [], []
@@ -59,4 +66,9 @@ def plot_panel(table: pd.DataFrame, published: dict[str, dict[str, float]], path
     ax.set_ylabel("Spearman ρ against the scan")
     ax.set_title("DMS panel")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return save_figure(fig, path)
+    return fig
+
+
+def plot_panel(table: pd.DataFrame, published: dict[str, dict[str, float]], path: str | Path) -> Path:
+    """:func:`draw_panel`, saved at ``path`` (atomically)."""
+    return save_figure(draw_panel(table=table, published=published), path)

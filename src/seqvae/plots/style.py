@@ -1,15 +1,21 @@
 """One plot style for every seqvae figure: readable fonts, colour-blind-safe colours, labelled
-axes, tight layouts, atomic saving. Figures are drawn with the non-interactive Agg backend."""
+axes, tight layouts, atomic saving.
+
+Figures are :class:`matplotlib.figure.Figure` objects made directly, without pyplot: they need no
+backend (saving a PNG renders with Agg whatever the session's backend is), so importing
+``seqvae.plots`` leaves the backend alone (a notebook keeps its inline figures) and no figure is
+registered in pyplot's global state. A figure displays inline in Jupyter as the value of a cell
+(:class:`InlineFigure`), whether or not pyplot was ever imported.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
 
 from seqvae.io.atomic import atomic_path
 
@@ -45,30 +51,91 @@ _RC = {
 }
 
 
+class InlineFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that Jupyter shows as a PNG when it is a cell's value.
+
+    Jupyter's own figure display is installed only once its inline backend is loaded (when
+    pyplot is first used); ``_repr_png_`` covers a session that never imports pyplot. Where the
+    inline backend is active, its display is used instead (IPython prefers it).
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def apply_style() -> None:
     """Set seqvae's matplotlib defaults (idempotent)."""
-    plt.rcParams.update(_RC)
+    matplotlib.rcParams.update(_RC)
 
 
 def new_figure(n_rows: int = 1, n_cols: int = 1, width: float = 4.5, height: float = 4.0, **kwargs):
-    """A styled figure with a grid of axes; ``width``/``height`` are per panel, in inches."""
+    """A styled figure with a grid of axes; ``width``/``height`` are per panel, in inches.
+
+    Returns ``(figure, axes)``, axes as a 2-D array; ``kwargs`` go to ``Figure.subplots``
+    (``sharex``, ``gridspec_kw``, ...). The figure is an :class:`InlineFigure`, not a pyplot one.
+    """
     apply_style()
-    return plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False, **kwargs)
+    fig = InlineFigure(figsize=(width * n_cols, height * n_rows))
+    return fig, fig.subplots(n_rows, n_cols, squeeze=False, **kwargs)
+
+
+def figure_axes(
+    fig: Figure | SubFigure | None,
+    n_rows: int = 1,
+    n_cols: int = 1,
+    width: float = 4.5,
+    height: float = 4.0,
+    **kwargs,
+):
+    """The grid of axes a multi-panel drawing function draws on: a new styled figure when
+    ``fig`` is None (as :func:`new_figure`), else a grid added to ``fig`` (a figure or subfigure)."""
+    if fig is None:
+        return new_figure(n_rows, n_cols, width=width, height=height, **kwargs)
+    apply_style()
+    return fig, fig.subplots(n_rows, n_cols, squeeze=False, **kwargs)
+
+
+def single_axes(ax: Axes | None, width: float = 4.5, height: float = 4.0) -> tuple[Figure | SubFigure, Axes]:
+    """The axes a one-panel drawing function draws on: a new styled figure's when ``ax`` is None,
+    else ``ax`` with the (sub)figure that holds it."""
+    if ax is None:
+        fig, axes = new_figure(width=width, height=height)
+        return fig, axes[0, 0]
+    apply_style()
+    return ax.figure, ax
+
+
+def root_figure(fig: Figure | SubFigure) -> Figure:
+    """The top-level figure of ``fig`` (itself, or the figure a subfigure belongs to)."""
+    return fig.get_figure(root=True) if isinstance(fig, SubFigure) else fig
 
 
 def categorical_colors(n: int) -> list:
     """``n`` distinguishable colours: Okabe–Ito first, then tab20 for larger sets."""
     if n <= len(CATEGORICAL):
         return CATEGORICAL[:n]
-    cmap = plt.get_cmap("tab20")
+    cmap = matplotlib.colormaps["tab20"]
     return [cmap(i % 20) for i in range(n)]
 
 
+def close_figure(fig) -> None:
+    """Drop ``fig`` from pyplot's figure list if it is a pyplot figure (seqvae's own figures are
+    not, so nothing needs closing); pyplot is never imported here."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+
+
 def save_figure(fig, path: str | Path, close: bool = True) -> Path:
-    """Save atomically (PNG, SVG or PDF by extension) and close the figure."""
+    """Save atomically (PNG, SVG or PDF by extension); ``close``: also close it if it is a
+    pyplot figure (:func:`close_figure`)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
     if close:
-        plt.close(fig)
+        close_figure(fig)
     return path

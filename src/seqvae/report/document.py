@@ -46,11 +46,11 @@ class Figure:
 
     @classmethod
     def from_matplotlib(cls, fig, caption: str, alt: str = "figure", dpi: int = 110) -> Figure:
-        import matplotlib.pyplot as plt
+        from seqvae.plots.style import close_figure
 
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-        plt.close(fig)
+        close_figure(fig)
         return cls(buffer.getvalue(), caption, alt)
 
     def render(self) -> str:

@@ -346,7 +346,7 @@ def mutations_section(context: ReportContext) -> Section | None:
     The scatter is drawn from the scores CSV named in each evaluation summary, so the figure
     always shows the numbers on disk.
     """
-    from seqvae.plots.mutations import plot_score_scatter
+    from seqvae.plots.mutations import draw_score_scatter
 
     blocks: list[Figure | Table] = []
     rows = []
@@ -372,7 +372,7 @@ def mutations_section(context: ReportContext) -> Section | None:
             raise InputError(f"no column {missing[0]!r} (named in {summary_path.name})", scores_path)
         predicted = pd.to_numeric(table["score"], errors="coerce").to_numpy()
         measured = pd.to_numeric(table[column], errors="coerce").to_numpy()
-        fig = plot_score_scatter(
+        fig = draw_score_scatter(
             predicted,
             measured,
             float(info["spearman"]),
