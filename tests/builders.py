@@ -71,22 +71,13 @@ def write_a2m_family(path: Path, n: int = 30, seed: int = 0) -> Path:
     return path
 
 
-def write_chain(sequence: str, path: Path, chain: str = "A") -> Path:
-    """A PDB file of one chain of ``sequence`` with Biopython's default internal coordinates;
-    ``.cif`` writes mmCIF, ``.gz`` gzip."""
+def write_structure(structure, path: Path) -> Path:
+    """Write a Biopython structure as PDB, or mmCIF for ``.cif``; ``.gz``: gzip."""
     import gzip
     import io
-    import warnings
 
     from Bio.PDB import MMCIFIO, PDBIO
-    from Bio.PDB.PICIO import read_PIC_seq
-    from Bio.Seq import Seq
-    from Bio.SeqRecord import SeqRecord
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        structure = read_PIC_seq(SeqRecord(Seq(sequence.upper()), id="toy", description=""), chain=chain)
-        structure.internal_to_atom_coordinates()
     writer = MMCIFIO() if ".cif" in path.suffixes else PDBIO()
     writer.set_structure(structure)
     handle = io.StringIO()
@@ -97,6 +88,22 @@ def write_chain(sequence: str, path: Path, chain: str = "A") -> Path:
     else:
         path.write_text(text)
     return path
+
+
+def write_chain(sequence: str, path: Path, chain: str = "A") -> Path:
+    """A PDB file of one chain of ``sequence`` with Biopython's default internal coordinates;
+    ``.cif`` writes mmCIF, ``.gz`` gzip."""
+    import warnings
+
+    from Bio.PDB.PICIO import read_PIC_seq
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structure = read_PIC_seq(SeqRecord(Seq(sequence.upper()), id="toy", description=""), chain=chain)
+        structure.internal_to_atom_coordinates()
+    return write_structure(structure, path)
 
 
 def snapshot(folder: Path) -> dict[Path, str]:

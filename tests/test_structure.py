@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from builders import write_structure
 from conftest import shared_file
 from seqvae.analysis.burial import (
     MAX_ASA,
@@ -47,24 +47,6 @@ def build_chain(sequence: str, chain: str = "A"):
         structure = read_PIC_seq(SeqRecord(Seq(sequence), id="toy", description=""), chain=chain)
         structure.internal_to_atom_coordinates()
     return structure
-
-
-def write_structure(structure, path: Path) -> Path:
-    """Write as PDB, or mmCIF for ``.cif``; ``.gz``: gzip."""
-    import io
-
-    from Bio.PDB import MMCIFIO, PDBIO
-
-    writer = MMCIFIO() if ".cif" in path.suffixes else PDBIO()
-    writer.set_structure(structure)
-    handle = io.StringIO()
-    writer.save(handle)
-    text = handle.getvalue()
-    if path.suffix == ".gz":
-        path.write_bytes(gzip.compress(text.encode()))
-    else:
-        path.write_text(text)
-    return path
 
 
 def toy_registry(tmp_path: Path):
