@@ -196,7 +196,7 @@ def test_the_escape_hatch_and_the_prefix():
 # -- every command's flags come from the same declarations ---------------------------------
 
 OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags fill)
-    "score": ("seqvae.cli.score", "seqvae.analysis.scoring.ScoringOptions"),
+    "score": ("seqvae.cli.score", "seqvae.analysis.scorers.ScoringOptions"),
     "generate": ("seqvae.cli.generate", "seqvae.analysis.generation_options.GenerationOptions"),
     "evaluate-samples": (
         "seqvae.cli.evaluate_samples",
