@@ -14,12 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry, read_alignment
-from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows, read_counts
-from seqvae.data.weights import compute_sequence_weights, reference_identity
+from seqvae.data.counts import CountMatrix, SparseRows, read_counts
+from seqvae.data.weights import reference_identity
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import remove_stale_temporaries, write_json
 from seqvae.io.count_files import is_count_file
@@ -27,6 +25,7 @@ from seqvae.io.output_dirs import claim_directory, lock_directory
 from seqvae.models.latent_usage import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
 from seqvae.models.vae import VAE
 from seqvae.run.artifact import Run, collapse_warning
+from seqvae.run.training_data import training_data
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 from seqvae.training.run_directory import check_output_directory
@@ -40,46 +39,7 @@ from seqvae.training.trainer import (
 from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
-__all__ = ["latent_usage_record", "resume", "sequence_weights_with_progress", "train"]
-
-
-# from about this many sequences the weights take more than a few seconds (they grow as N²)
-WEIGHTS_PROGRESS_ROWS = 20_000
-
-
-def sequence_weights_with_progress(
-    alignment: Alignment, theta: float | None, show_progress: bool = True
-) -> np.ndarray:
-    """:func:`~seqvae.data.weights.compute_sequence_weights` of ``alignment``, with a
-    transient progress bar on stderr for alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences
-    or more (200,000 sequences take minutes on two cores)."""
-    progress = Progress(
-        TextColumn("[bold]sequence weights"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not show_progress or alignment.n_sequences < WEIGHTS_PROGRESS_ROWS,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task("weights", total=None)
-        return compute_sequence_weights(
-            alignment.codes,
-            alignment.alphabet.gap_code,
-            theta,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-
-
-def _prepare_sequence_data(
-    alignment: Alignment, config: RunConfig, show_progress: bool = True
-) -> tuple[torch.Tensor, np.ndarray]:
-    if alignment.sequence_weights is None:
-        weights = sequence_weights_with_progress(alignment, config.data.theta, show_progress)
-    else:
-        weights = alignment.sequence_weights
-    return torch.from_numpy(np.ascontiguousarray(alignment.codes)), np.asarray(weights, np.float64)
+__all__ = ["latent_usage_record", "resume", "train"]
 
 
 def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -91,22 +51,6 @@ def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
     if n_val:
         mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
     return mask
-
-
-def _count_likelihood(config: RunConfig, source: str) -> str:
-    """The likelihood of a run on counts: negative_binomial unless gaussian (on log(1 + x)) is
-    asked for; the default ``categorical`` means "choose for the data"."""
-    likelihood = config.model.likelihood
-    if likelihood == "categorical":
-        return "negative_binomial"
-    if likelihood not in INPUT_TRANSFORMS:
-        raise ConfigError(
-            f"model.likelihood: a count matrix takes negative_binomial or gaussian (on log(1 + counts)), "
-            f"not {likelihood!r}",
-            source,
-            field="model.likelihood",
-        )
-    return likelihood
 
 
 def _check_sequence_likelihood(config: RunConfig, data) -> None:
@@ -154,87 +98,24 @@ def train(
         )
     _check_sequence_likelihood(config, data)
     check_output_directory(out, overwrite)
-    counts: CountMatrix | None = None
-    if isinstance(data, CountMatrix):
-        counts = data
-        config.model.likelihood = _count_likelihood(config, counts.source)
-        config.model.input_dim = counts.n_genes
-        tensor = counts.rows(INPUT_TRANSFORMS[config.model.likelihood])
-        weights = np.ones(counts.n_cells, dtype=np.float64)
-        registry = None
-        ids = list(counts.cells)
-        filter_report = {}
-    elif isinstance(data, Alignment):
-        config.model.likelihood = "categorical"
-        config.model.length = data.length
-        config.model.alphabet_size = data.alphabet.size
-        tensor, weights = _prepare_sequence_data(data, config, show_progress)
-        registry = data.registry
-        ids = list(data.ids)
-        filter_report = data.filter_report
-    else:
-        array = np.asarray(data, dtype=np.float32)
-        if array.ndim != 2 or len(array) < 2:
-            raise InputError("continuous data must be a 2-D array with at least 2 rows")
-        config.model.likelihood = "gaussian"
-        config.model.input_dim = array.shape[1]
-        tensor = torch.from_numpy(array)
-        weights = np.ones(len(array), dtype=np.float64)
-        registry = None
-        ids = [f"row{i}" for i in range(len(array))]
-        filter_report = {}
+    prepared = training_data(data, config, show_progress)
     config.model.validate()
     with claim_directory(out, files.RUN_DIRECTORY, overwrite):
-        mask = _validation_mask(len(tensor), config.training.validation_fraction, config.seed)
+        mask = _validation_mask(len(prepared.rows), config.training.validation_fraction, config.seed)
         write_json(out / files.CONFIG, config.to_dict())
-        info = {
-            "kind": "sequences" if registry is not None else "continuous",
-            "registry": None if registry is None else registry.to_dict(),
-            "theta": config.data.theta,
-            "filter_report": filter_report,
-            "n_sequences": len(tensor),
-            "n_eff": float(weights.sum()),
-        }
-        if counts is not None:
-            info.update(_count_registry(counts, config))
-        write_json(out / files.REGISTRY, info)
-        if counts is not None:
-            files.save_training_counts(out, counts.counts, weights, ids, mask, counts.metadata())
-        else:
-            files.save_training_data(out, tensor.numpy(), weights, ids, mask)
+        write_json(out / files.REGISTRY, prepared.registry_record(config))
+        prepared.save(out, mask)
         return _run_training(
             out,
             config,
-            registry,
-            tensor,
-            weights,
+            prepared.registry,
+            prepared.rows,
+            prepared.weights,
             mask,
             resume_state=None,
             show_progress=show_progress,
-            genes=None if counts is None else list(counts.genes),
+            genes=prepared.genes,
         )
-
-
-def _count_registry(counts: CountMatrix, config: RunConfig) -> dict:
-    """What registry.json records of a run on counts (beside kind, n_sequences, n_eff)."""
-    library = counts.library_sizes()
-    return {
-        "kind": "counts",
-        "theta": None,
-        "likelihood": config.model.likelihood,
-        "input": "log1p(counts)" if INPUT_TRANSFORMS[config.model.likelihood] else "counts",
-        "source": counts.source,
-        "layer": counts.layer,
-        "n_cells": counts.n_cells,
-        "n_genes": counts.n_genes,
-        "library_size": {
-            "min": float(library.min()),
-            "median": float(np.median(library)),
-            "max": float(library.max()),
-        },
-        "metadata_columns": [] if counts.obs is None else [str(c) for c in counts.obs.columns],
-        "genes": list(counts.genes),
-    }
 
 
 # Below this N_eff of the family near the reference, the focus phase fits a few dozen sequences
