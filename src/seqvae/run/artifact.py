@@ -108,11 +108,16 @@ class Run:
         return html_table("Run", self._facts())
 
     # -- data ------------------------------------------------------------------------------
-    def read_alignment(self, path: str | Path) -> Alignment:
-        """Read sequences aligned like the training alignment and code them with the registry."""
+    def sequence_registry(self) -> AlignmentRegistry:
+        """The registry of a run on sequences; any other run is an :class:`InputError`."""
         if self.registry is None:
             raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
-        return map_to_registry(read_records(path, self.registry.options.format), self.registry)
+        return self.registry
+
+    def read_alignment(self, path: str | Path) -> Alignment:
+        """Read sequences aligned like the training alignment and code them with the registry."""
+        registry = self.sequence_registry()
+        return map_to_registry(read_records(path, registry.options.format), registry)
 
     def read_counts(self, counts: CountMatrix | str | Path) -> CountMatrix:
         """A count matrix (or file) with its genes put in the order of the run's genes."""
@@ -136,14 +141,13 @@ class Run:
 
     def training_alignment(self) -> Alignment:
         """The training sequences as an :class:`Alignment` (with their weights)."""
-        if self.registry is None:
-            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
+        registry = self.sequence_registry()
         codes, weights, ids, _ = self.training_data()
         return Alignment(
             ids=ids,
             headers=list(ids),
             codes=codes,
-            registry=self.registry,
+            registry=registry,
             source=str(self.path / files.DATA),
             sequence_weights=weights,
             theta=self.config.data.theta,
@@ -204,15 +208,11 @@ class Run:
         return pd.DataFrame(table)
 
     def _check_fits(self, alignment: Alignment) -> None:
-        if self.registry is None:
-            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
-        if (
-            alignment.length != self.registry.length
-            or alignment.alphabet.symbols != self.registry.alphabet.symbols
-        ):
+        registry = self.sequence_registry()
+        if alignment.length != registry.length or alignment.alphabet.symbols != registry.alphabet.symbols:
             raise InputError(
                 f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
-                f"run expects {self.registry.length} over {self.registry.alphabet.symbols!r}",
+                f"run expects {registry.length} over {registry.alphabet.symbols!r}",
                 alignment.source,
             )
 
@@ -279,6 +279,4 @@ def load_model(path: str | Path) -> tuple[SequenceModel, AlignmentRegistry, str]
     if is_baseline_directory(path):
         return load_baseline(path)
     run = load(path)
-    if run.registry is None:
-        raise InputError(f"this run was trained on {run.kind} data, not sequences", path)
-    return run.model, run.registry, "vae"
+    return run.model, run.sequence_registry(), "vae"
