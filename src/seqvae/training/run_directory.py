@@ -1,4 +1,5 @@
-"""The files of a run directory, written atomically and read back safely (no unpickling).
+"""The files of a run directory, written atomically, read back safely (no unpickling) and checked
+against each other (registry.json and the training data against config.json).
 
 Layout::
 
@@ -30,10 +31,12 @@ from scipy import sparse
 
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.data.counts import INPUT_TRANSFORMS, SparseRows
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open, atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind
+from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.tables import read_table
+from seqvae.training.config import RunConfig
 
 CONFIG = "config.json"
 REGISTRY = "registry.json"
@@ -500,3 +503,73 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
         row = int(np.flatnonzero(np.diff(steps) <= 0)[0]) + 1
         raise InputError("metrics.csv is damaged: steps do not increase", path, row + 2)
     return numeric
+
+
+# -- the files checked against each other ------------------------------------------------------
+def read_config(run_dir: str | Path) -> RunConfig:
+    """The run's resolved config; a bad one is reported against its config.json."""
+    path = Path(run_dir)
+    try:
+        config = RunConfig.from_dict(read_json(path / CONFIG, CONFIG))
+        config.validate()
+        config.model.validate()
+    except ConfigError as err:
+        if err.source is not None:
+            raise
+        raise ConfigError(err.message, path / CONFIG, field=err.field) from None
+    return config
+
+
+def read_run_registry(
+    run_dir: str | Path, config: RunConfig
+) -> tuple[AlignmentRegistry | None, list[str] | None]:
+    """``registry.json`` of a run, checked field by field and against its ``config``:
+    ``(registry, genes)``, the registry ``None`` but for sequences, the genes ``None`` but for counts."""
+    info, registry = read_registry(run_dir)
+    where = Path(run_dir) / REGISTRY
+    model = config.model
+    genes = count_genes(info)
+    if genes is not None:
+        if info.get("likelihood") != model.likelihood:
+            raise InputError(
+                f"likelihood: {info.get('likelihood')!r}, config.json's model.likelihood is {model.likelihood!r}",
+                where,
+            )
+        if len(genes) != model.input_dim:
+            raise InputError(
+                f"genes: {len(genes)} names, config.json's model.input_dim is {model.input_dim}", where
+            )
+    elif model.likelihood == "negative_binomial":
+        raise InputError(f"kind: {info.get('kind')!r}, but config.json describes a count model", where)
+    if model.likelihood == "categorical":
+        if registry is None:
+            raise InputError(f"kind: {info.get('kind')!r}, but config.json describes a sequence model", where)
+        if registry.length != model.length:
+            raise InputError(
+                f"registry.focus_columns: {registry.length} columns, config.json's model.length is {model.length}",
+                where,
+            )
+        if registry.alphabet.size != model.alphabet_size:
+            raise InputError(
+                f"registry.alphabet: {registry.alphabet.size} states ({registry.alphabet.symbols!r}), "
+                f"config.json's model.alphabet_size is {model.alphabet_size}",
+                where,
+            )
+    elif registry is not None:
+        raise InputError("registry: a sequence registry, but config.json describes continuous data", where)
+    return registry, genes
+
+
+def training_data_shape(config: RunConfig) -> tuple[int | None, int | None]:
+    """(columns, number of states) that the run's training data must have."""
+    if config.model.likelihood == "categorical":
+        return config.model.length, config.model.alphabet_size
+    return config.model.input_dim, None
+
+
+def check_output_directory(out: str | Path, overwrite: bool = False) -> None:
+    """A new run directory must not exist (or be empty); ``overwrite`` replaces only a run directory.
+
+    Nothing is changed here: training repeats the check under the directory's write lock.
+    """
+    check_directory(out, RUN_DIRECTORY, overwrite)
