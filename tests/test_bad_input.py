@@ -316,6 +316,18 @@ def test_structure_that_is_not_a_structure(structure_case, tmp_path, capsys):
     fails_cleanly(capsys, args, "cannot read the structure", folder=tmp_path)
 
 
+def test_structure_with_corrupt_deflate_data(structure_case, tmp_path, capsys):
+    import gzip
+
+    from builders import STRUCTURE_FOCUS, write_chain
+
+    packed = gzip.compress(write_chain(STRUCTURE_FOCUS, tmp_path / "model.pdb").read_bytes())
+    damaged = packed[:20] + bytes(b ^ 0x55 for b in packed[20:120]) + packed[120:]
+    (tmp_path / "damaged.pdb.gz").write_bytes(damaged)
+    args = _structure_args(structure_case, tmp_path, "--structure", tmp_path / "damaged.pdb.gz")
+    fails_cleanly(capsys, args, "cannot read the structure (corrupt gzip data", folder=tmp_path)
+
+
 def test_structure_chain_that_is_absent(structure_case, tmp_path, capsys):
     from builders import STRUCTURE_FOCUS, write_chain
 

@@ -23,7 +23,6 @@ A contact map (:func:`read_contact_map`) is whitespace columns ``i j score dista
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from seqvae.errors import InputError
+from seqvae.io.alignment_formats import read_text
 
 THREE_TO_ONE = {
     "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
@@ -105,13 +105,14 @@ class Structure:
 
 
 def _read_text(path: Path) -> str:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    """The file's text through the project's one reader (gzip, UTF-8, errors naming the file);
+    a ``.gz`` name must hold gzip data."""
+    if path.name.lower().endswith(".gz") and path.read_bytes()[:2] != b"\x1f\x8b":
+        raise InputError("cannot read the structure (not gzip: the name ends in .gz)", path)
     try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-            return handle.read()
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        reason = "not gzip" if isinstance(err, gzip.BadGzipFile) else "not text"
-        raise InputError(f"cannot read the structure ({reason}: {err})", path) from None
+        return read_text(path)
+    except InputError as err:
+        raise InputError(f"cannot read the structure ({err.message})", path, err.line) from None
 
 
 def _is_mmcif(text: str) -> bool:
