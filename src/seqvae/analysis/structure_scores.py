@@ -124,19 +124,25 @@ def _mutated_mask(positions_per_variant: np.ndarray | Sequence[Sequence[int]], l
     return mask
 
 
+def _covered_mean(
+    positions_per_variant: np.ndarray | Sequence[Sequence[int]], values: np.ndarray, empty: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of ``values`` over each variant's mutated positions that are not NaN (``empty``
+    where none is) and how many those are, ``(float [B], int [B])``."""
+    values = np.asarray(values, dtype=np.float64)
+    mask = _mutated_mask(positions_per_variant, len(values))
+    covered = mask & ~np.isnan(values)[None, :]
+    n_covered = covered.sum(1)
+    total = np.where(covered, np.nan_to_num(values)[None, :], 0.0).sum(1)
+    return np.where(n_covered > 0, total / np.maximum(n_covered, 1), empty), n_covered
+
+
 def variant_factors(
     positions_per_variant: np.ndarray | Sequence[Sequence[int]], factors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each variant's factor (the mean over its covered mutated positions; 1 where none is
     covered) and how many of its mutated positions are covered, ``(float [B], int [B])``."""
-    factors = np.asarray(factors, dtype=np.float64)
-    mask = _mutated_mask(positions_per_variant, len(factors))
-    covered = mask & ~np.isnan(factors)[None, :]
-    n_covered = covered.sum(1)
-    total = np.where(covered, np.nan_to_num(factors)[None, :], 0.0).sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n_covered > 0, total / np.maximum(n_covered, 1), 1.0)
-    return mean, n_covered
+    return _covered_mean(positions_per_variant, factors, 1.0)
 
 
 def structure_aware(
@@ -167,10 +173,4 @@ def variant_burial(
     positions_per_variant: np.ndarray | Sequence[Sequence[int]], burial: np.ndarray
 ) -> np.ndarray:
     """``float [B]``: the mean burial of each variant's covered mutated positions (NaN: none covered)."""
-    burial = np.asarray(burial, dtype=np.float64)
-    mask = _mutated_mask(positions_per_variant, len(burial))
-    covered = mask & ~np.isnan(burial)[None, :]
-    total = np.where(covered, np.nan_to_num(burial)[None, :], 0.0).sum(1)
-    n = covered.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    return _covered_mean(positions_per_variant, burial, np.nan)[0]
