@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -330,6 +332,11 @@ class Options:
 
     section: ClassVar[str] = ""
     constraints: ClassVar[dict[str, Constraint]] = {}
+    #: fields (``section.name`` inside a nested section) filled in from the data, not by users:
+    #: config files users edit leave them out (:func:`commented_yaml`, :func:`without_derived`)
+    derived: ClassVar[tuple[str, ...]] = ()
+    #: other classes whose docstrings describe fields this one's does not (:func:`field_descriptions`)
+    described_by: ClassVar[tuple[type, ...]] = ()
 
     def extra_checks(self, prefix: str) -> None:
         """Cross-field rules, after every field passed its own constraint."""
@@ -389,3 +396,111 @@ class Options:
         import yaml
 
         return cls.from_dict(yaml.safe_load(text))
+
+
+# -- descriptions and derived fields: the commented config file ----------------------------------
+_SECTION_HEADERS = ("Parameters", "Attributes")
+_ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]+\.)?([^`]+)`")
+
+
+def _plain_text(text: str) -> str:
+    """Docstring markup as plain text (``code`` -> code, :class:`~a.B` -> B)."""
+    return _ROLE.sub(r"\1", text).replace("``", "")
+
+
+def field_descriptions(cls: type) -> dict[str, str]:
+    """Each field's description from the numpydoc ``Parameters`` (or ``Attributes``) section of
+    ``cls``'s docstring and of the classes in its ``described_by``; ``a, b`` entries describe both.
+
+    The docstring is the one source of truth: the API reference, ``seqvae config``'s comments
+    and these descriptions all read it.
+    """
+    found: dict[str, str] = {}
+    for source in (cls, *cls.described_by):
+        for names, body in _docstring_entries(source.__doc__ or ""):
+            for name in names:
+                found.setdefault(name, _plain_text(" ".join(body)))
+    return found
+
+
+def _docstring_entries(doc: str) -> list[tuple[list[str], list[str]]]:
+    """``(names, description lines)`` of each entry of a docstring's Parameters/Attributes sections."""
+    lines = inspect.cleandoc(doc).splitlines()
+    entries: list[tuple[list[str], list[str]]] = []
+    inside = False
+    for k, line in enumerate(lines):
+        if k + 1 < len(lines) and lines[k + 1].strip() and set(lines[k + 1].strip()) == {"-"}:
+            inside = line.strip() in _SECTION_HEADERS
+        elif not inside or not line.strip() or set(line.strip()) == {"-"}:
+            continue
+        elif not line[0].isspace():
+            entries.append(([n.strip() for n in line.split(":")[0].split(",")], []))
+        elif entries:
+            entries[-1][1].append(line.strip())
+    return entries
+
+
+def derived_fields(cls: type) -> set[str]:
+    """The fields (``section.name`` for a nested section's) that are filled in from the data
+    and not set by users, as ``cls.derived`` declares them; config files leave them out."""
+    return set(cls.derived)
+
+
+def _yaml_scalar(value: Any) -> str:
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def _comment(text: str, indent: str, width: int = 96) -> list[str]:
+    import textwrap
+
+    return [f"{indent}# {line}" for line in textwrap.wrap(text, width - len(indent) - 2)] if text else []
+
+
+def commented_yaml(options: Options, header: str = "") -> str:
+    """``options`` as YAML with each field's description (:func:`field_descriptions`) and its
+    allowed values as a comment above it, and without its derived fields (:func:`derived_fields`).
+
+    Reading the text back (``type(options).from_dict(yaml.safe_load(text))``) gives ``options``
+    again when the derived fields hold their defaults, as in a config before training.
+    """
+    hidden = derived_fields(type(options))
+    lines = _comment(header, "")
+
+    def emit(obj: Options, values: dict[str, Any], indent: str, prefix: str) -> None:
+        cls = type(obj)
+        described = field_descriptions(cls)
+        for name, value in values.items():
+            if f"{prefix}{name}" in hidden:
+                continue
+            constraint = cls.constraints.get(name)
+            if isinstance(constraint, Section) and isinstance(value, dict):
+                lines.append("")
+                doc = (constraint.cls.__doc__ or "").strip().splitlines()
+                lines.extend(_comment(_plain_text(described.get(name) or (doc[0] if doc else "")), indent))
+                lines.append(f"{indent}{name}:")
+                emit(getattr(obj, name), value, indent + "  ", f"{prefix}{name}.")
+                continue
+            text = described.get(name, "")
+            if constraint is not None and not isinstance(constraint, Check):
+                text = f"{text} ({constraint.describe()})" if text else constraint.describe()
+            lines.extend(_comment(text, indent))
+            lines.append(f"{indent}{name}: {_yaml_scalar(value)}")
+
+    emit(options, options.to_dict(), "", "")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def without_derived(options: Options) -> dict[str, Any]:
+    """``options.to_dict()`` without its derived fields (for files users edit)."""
+    values = options.to_dict()
+    for dotted in derived_fields(type(options)):
+        *path, last = dotted.split(".")
+        node = values
+        for part in path:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return values

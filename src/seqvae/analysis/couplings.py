@@ -42,6 +42,8 @@ DECODER_PRECISIONS = ("float32", "bfloat16")
 # the files `seqvae couplings` writes (and `seqvae report` reads)
 COUPLINGS_FILE = "couplings.npz"
 COUPLINGS_FULL_FILE = "couplings_full.npz"
+#: the same matrix as a ranked pair table (``i, A_i, j, A_j, score``; EVcouplings' columns)
+COUPLINGS_PAIRS_FILE = "couplings_pairs.csv"
 COUPLINGS_SUMMARY_FILE = "summary.json"
 COUPLINGS_KIND = "vae"  # the `kind` of couplings.npz: a Potts baseline's couplings.npz says "potts"
 
@@ -463,10 +465,10 @@ def full_tensor_to_matrix(full: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict[str, Path]:
-    """Write ``couplings.npz`` (position-matrix convention), optionally ``couplings_full.npz``,
-    and ``summary.json`` into ``out`` (the heatmap: :func:`seqvae.plots.matrices.plot_coupling_matrix`)."""
+    """Write ``couplings.npz`` (position-matrix convention), ``couplings_pairs.csv`` (the ranked
+    pair table), optionally ``couplings_full.npz``, and ``summary.json`` into ``out`` (the heatmap: :func:`seqvae.plots.matrices.plot_coupling_matrix`)."""
     from seqvae.io.atomic import atomic_path, write_json
-    from seqvae.io.matrix_file import save_matrix_npz
+    from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -487,6 +489,9 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
             reference_weights=result.reference_weights,
         )
     }
+    paths["pairs"] = save_pair_table(
+        out / COUPLINGS_PAIRS_FILE, result.matrix, numbering=numbering, residues=residues
+    )
     if result.full is not None:
         with atomic_path(out / COUPLINGS_FULL_FILE) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, **result.full)

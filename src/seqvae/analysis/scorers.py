@@ -50,6 +50,9 @@ class Scorer:
     device: torch.device = torch.device("cpu")
     #: warnings about the model to repeat to the user (e.g. a collapsed posterior)
     warnings: tuple[str, ...] = ()
+    #: +1: scores are log-ratios (higher = fitter); -1: EVE's evolutionary index (higher = more
+    #: damaging), see :data:`SCORE_SIGNS`
+    sign: float = 1.0
 
     def log_value(self, codes: torch.Tensor) -> torch.Tensor:
         """The model's (unnormalised) log-probability proxy per sequence, ``float64 [B]``."""
@@ -63,7 +66,9 @@ class Scorer:
 
     @torch.no_grad()
     def score_codes(self, codes: np.ndarray) -> np.ndarray:
-        """Scores ``float64 [B]`` of coded variants ``uint8 [B, L]``; the wild type scores 0."""
+        """Scores ``float64 [B]`` of coded variants ``uint8 [B, L]``; the wild type scores 0.
+
+        A score is ``sign`` × (log-value of the variant − that of the wild type)."""
         codes = np.asarray(codes, dtype=np.uint8)
         if codes.ndim != 2 or codes.shape[1] != self.registry.length:
             raise InputError(
@@ -75,7 +80,7 @@ class Scorer:
         differs = np.flatnonzero((codes != wt).any(axis=1))
         if differs.size:
             values = self.log_value(torch.from_numpy(codes[differs]).to(self.device)).double().cpu().numpy()
-            out[differs] = values - self.wild_type_value()
+            out[differs] = self.sign * (values - self.wild_type_value())
         return out
 
     @property
@@ -89,6 +94,9 @@ class Scorer:
 
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
+#: the sign of a score: ``fitness`` log p(variant) − log p(wild type) (higher = fitter; DeepSequence,
+#: ProteinGym) or ``eve`` its negative, EVE's evolutionary index (higher = more damaging)
+SCORE_SIGNS = {"fitness": 1.0, "eve": -1.0}
 # The fast settings (``seqvae score --fast``): 20 antithetic shared draws and the bfloat16 output
 # layer; measured against the 200-draw float32 default in benchmarks/RESULTS.md.
 FAST_SAMPLES = 20
@@ -335,6 +343,7 @@ class EnsembleScorer(Scorer):
                     f"({member.name} differs from {members[0].name})"
                 )
         self.members = list(members)
+        self.sign = members[0].sign  # the members' scores carry it; the mean keeps it
         self.warnings = tuple(w for m in members for w in m.warnings)
         self.registry = first
         self.name = "ensemble(" + ",".join(m.name for m in members) + ")"
@@ -408,7 +417,7 @@ def load_scorer(
 @register
 @dataclass
 class ScoringOptions(Options):
-    """How VAE runs score (``seqvae score``'s options; baselines are exact and ignore them).
+    """How runs score (``seqvae score``'s options; baselines are exact and ignore all but ``sign``).
 
     Attributes
     ----------
@@ -427,6 +436,10 @@ class ScoringOptions(Options):
     decoder_precision
         ``float32`` or ``bfloat16`` (see :class:`VAEScorer`); ``None``: float32, or with
         ``fast`` bfloat16 where it is fast.
+    sign
+        ``fitness`` (higher = fitter than the wild type) or ``eve`` (the negative: EVE's
+        evolutionary index, higher = more damaging); every score column and evaluation follows
+        it, so a Spearman ρ against a fitness assay flips sign with it.
     """
 
     samples: int | None = None
@@ -435,6 +448,7 @@ class ScoringOptions(Options):
     fast: bool = False
     antithetic: bool = False
     decoder_precision: str | None = None
+    sign: str = "fitness"
 
     def resolved(self) -> ScoringOptions:
         """The options with ``fast``'s defaults filled in (nothing left ``None``)."""
@@ -450,6 +464,7 @@ class ScoringOptions(Options):
             fast=self.fast,
             antithetic=self.antithetic or self.fast,
             decoder_precision=precision,
+            sign=self.sign,
         )
 
     section: ClassVar[str] = "scoring"
@@ -460,6 +475,7 @@ class ScoringOptions(Options):
         "fast": Boolean(),
         "antithetic": Boolean(),
         "decoder_precision": Optional(OneOf(DECODER_PRECISIONS)),
+        "sign": OneOf(tuple(SCORE_SIGNS)),
     }
 
     def extra_checks(self, prefix: str) -> None:
@@ -505,6 +521,8 @@ def load_scorers(
         )
         for path in paths
     ]
+    for scorer in scorers:
+        scorer.sign = SCORE_SIGNS[options.sign]
     return scorers[0] if len(scorers) == 1 else EnsembleScorer(scorers)
 
 

@@ -30,6 +30,7 @@ from seqvae.analysis.scorers import (  # noqa: F401  (re-exported: scoring's API
     DECODE_ROWS,
     DECODER_PRECISIONS,
     FAST_SAMPLES,
+    SCORE_SIGNS,
     EnsembleScorer,
     ModelScorer,
     Scorer,
@@ -641,7 +642,8 @@ def score_sequences(
     columns that differ from the reference), ``n_gaps``, ``log_value`` (the model's ELBO for
     a VAE, or the importance-weighted log p(x) with ``iw``; log p(x) for a site-independent
     model; -H for a Potts model; the members' mean for an ensemble) and ``score`` (``log_value``
-    minus the reference's; higher = fitter). Gaps are part of the sequence for models that
+    minus the reference's; higher = fitter, or its negative with the scorer's ``sign`` -1).
+    Gaps are part of the sequence for models that
     model gaps; models trained with gaps masked (the fitness preset) leave gapped positions
     out of the sum, so compare sequences with the same gaps there.
     """
@@ -668,7 +670,7 @@ def score_sequences(
                     "sequence": [registry.alphabet.decode(row) for row in block],
                     "n_differences": (block != wt).sum(axis=1),
                     "n_gaps": (block == gap).sum(axis=1),
-                    "log_value": _formatted(scores + report.reference_value),
+                    "log_value": _formatted(scorer.sign * scores + report.reference_value),
                     "score": _formatted(scores),
                 }
             ).to_csv(handle, index=False, header=start == 0)

@@ -108,4 +108,6 @@ def _print_family(family, paths: dict | None = None) -> None:
         f"reported, {hits['included_domains']} included) after {provenance['iterations']['run']} iterations"
         f"{' (converged)' if provenance['iterations']['converged'] else ''}, {provenance['seconds']:.1f} s"
     )
-    console.print(f"wrote {paths['a2m']}, {paths['provenance']} and {paths['hits']}")
+    console.print(
+        f"wrote {paths['a2m']} (and as Stockholm: {paths['stockholm']}), {paths['provenance']} and {paths['hits']}"
+    )

@@ -102,7 +102,8 @@ def baseline_fit(
     if model == "potts":
         console.print(
             f"coupling matrices (Frobenius norms, without / with APC): {out}/couplings.npz, "
-            f"{out}/couplings_apc.npz (seqvae compare / contacts read them)",
+            f"{out}/couplings_apc.npz (seqvae compare / contacts read them); ranked pairs: "
+            f"{out}/couplings_apc_pairs.csv",
             soft_wrap=True,
             highlight=False,
         )

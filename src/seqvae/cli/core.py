@@ -24,8 +24,7 @@ from seqvae.cli.common import (
 from seqvae.data.alignment import alignment_summary, read_alignment
 from seqvae.data.counts import read_counts
 from seqvae.data.weights import DEFAULT_THETA
-from seqvae.errors import ConfigError
-from seqvae.io.atomic import atomic_open
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
 from seqvae.io.count_files import is_count_file
 from seqvae.training.config import RunConfig, preset_config
@@ -317,19 +316,36 @@ def embed(
             "with its genes (default: the training set)."
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write.")] = Path("z.csv"),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File to write (default: z.csv or z.h5ad).")
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv (id, weight, z_mean_*, z_logvar_*) or h5ad (AnnData: z in obsm['X_seqvae'], "
+            "ids and weights in obs; needs anndata). Default: from --out's suffix, else csv.",
+        ),
+    ] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Write id, weight, z_mean_* and z_logvar_* for each sequence (or cell of a count run)."""
+    from seqvae.io.embedding_files import EMBEDDING_FORMATS, write_embedding
     from seqvae.io.output_dirs import check_output_paths
     from seqvae.run import load
 
+    if output_format is None:
+        output_format = "h5ad" if out is not None and out.suffix.lower() == ".h5ad" else "csv"
+    if output_format not in EMBEDDING_FORMATS:
+        raise InputError(
+            f"--format must be one of {', '.join(EMBEDDING_FORMATS)}, got {output_format!r}", "--format"
+        )
+    out = out if out is not None else Path(f"z.{output_format}")
     inputs = {"the run": run_dir, **({"ALIGNMENT": alignment} if alignment is not None else {})}
     check_output_paths({"the embedding": out}, inputs, "--out")
     run = run_on_device(load(run_dir), device)
     table = run.embed(alignment)
-    with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False)
+    write_embedding(table, out, output_format)
     what = "cells" if run.kind == "counts" else "sequences"
     console.print(f"embedded {len(table)} {what} into {run.config.model.latent_dim} dimensions: {out}")
 
@@ -342,12 +358,24 @@ def config(
         Path | None, typer.Option("--out", "-o", help="Write to a .yaml, .toml or .json file.")
     ] = None,
 ) -> None:
-    """Print (or write) a complete config to edit and pass to ``seqvae train --config``."""
-    cfg = preset_config(preset).to_dict()
-    if out is None:
-        import yaml
+    """Print (or write) a complete config to edit and pass to ``seqvae train --config``.
 
-        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+    YAML carries each setting's description and allowed values as a comment; settings training
+    fills in from the data (the sequence length, ...) are left out.
+    """
+    from seqvae.io.atomic import atomic_open
+    from seqvae.options import commented_yaml, without_derived
+
+    cfg = preset_config(preset)
+    header = (
+        f"seqvae config ({preset or 'built-in defaults'}): edit, then seqvae train ALIGNMENT --config FILE"
+    )
+    if out is None:
+        print(commented_yaml(cfg, header), end="")
+    elif out.suffix.lower() in (".yaml", ".yml"):
+        with atomic_open(out, "w", encoding="utf-8") as handle:
+            handle.write(commented_yaml(cfg, header))
+        console.print(f"wrote {out}")
     else:
-        write_config_file(out, cfg)
+        write_config_file(out, without_derived(cfg))
         console.print(f"wrote {out}")

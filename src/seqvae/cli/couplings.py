@@ -142,7 +142,7 @@ def couplings(
         from seqvae.plots.matrices import plot_coupling_matrix
 
         plot_coupling_matrix(result, out)
-    console.print(f"{result.describe()}; wrote {paths['npz']}")
+    console.print(f"{result.describe()}; wrote {paths['npz']} and {paths['pairs']}")
 
 
 def compare(

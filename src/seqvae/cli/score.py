@@ -106,6 +106,14 @@ SequencesOpt = Annotated[
 IdColOpt = Annotated[
     str | None, typer.Option("--id-col", help="With --sequences: the table's id column (default: id).")
 ]
+SignOpt = Annotated[
+    str,
+    typer.Option(
+        "--sign",
+        help="fitness: log p(mutant) - log p(wild type), higher = fitter; eve: its negative, EVE's "
+        "evolutionary index (higher = more damaging). Applies to every score column.",
+    ),
+]
 IwOpt = Annotated[bool, typer.Option("--iw", help="Importance-weighted log-likelihood instead of the ELBO.")]
 SkipMismatchesOpt = Annotated[
     bool, typer.Option("--skip-mismatches", help="Drop rows whose wild type does not match.")
@@ -257,6 +265,7 @@ def score(
     seed: SeedOpt = 0,
     threads: ThreadsOpt = None,
     iw: IwOpt = False,
+    sign: SignOpt = "fitness",
     device: DeviceOpt = None,
     skip_mismatches: SkipMismatchesOpt = False,
     all_singles: AllSinglesOpt = False,
@@ -265,7 +274,8 @@ def score(
     chain: ChainOpt = None,
     contact_map: ContactMapOpt = None,
 ) -> None:
-    """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter).
+    """Score mutations: E[ELBO(mutant)] - E[ELBO(wild type)] (higher = fitter; --sign eve: the
+    negative, EVE's evolutionary index).
 
     The output keeps every input column as read; an added column (mutant, n_mutations, score,
     reason) whose name the input already uses is written as seqvae_<name>. With --structure
@@ -281,7 +291,7 @@ def score(
         out, summary, run_dirs, table, reference_sequence, sequences, all_singles, score_col or label_col
     )
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
-    options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
+    options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision, sign)
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):
         _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
         if sequences is not None and (structure or contact_map):

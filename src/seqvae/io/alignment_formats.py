@@ -1,4 +1,5 @@
-"""Readers for aligned sequence files: FASTA, A2M, A3M and Stockholm, plain or gzip.
+"""Readers for aligned sequence files: FASTA, A2M, A3M and Stockholm, plain or gzip; a writer
+of Stockholm.
 
 Readers only split a file into records (id, header, aligned text, line number); turning the
 text into codes, focus columns and filters is the job of :mod:`seqvae.data.alignment`.
@@ -203,3 +204,48 @@ def _parse_stockholm(text: str, source: str) -> list[SequenceRecord]:
             "Stockholm alignment has no '//' terminator: the file may be cut short", source, len(lines)
         )
     return [SequenceRecord(name, name, "".join(pieces), first_line[name]) for name, pieces in chunks.items()]
+
+
+def stockholm_text(names: list[str], rows: list[str], width: int = 200) -> str:
+    """Aligned rows as Stockholm 1.0 text, which :func:`read_records` reads back row for row.
+
+    ``names`` are FASTA-style headers: the first word is the row's id, the rest its description
+    (a ``#=GS <id> DE`` line). The rows are written as given (A2M's lower case and ``.`` for
+    insert columns included, which the readers treat alike in both formats); a ``#=GC RF`` line
+    marks the match (``x``) and insert (``.``) columns of the first row when it has inserts, as
+    HMMER does. Rows longer than ``width`` are wrapped into interleaved blocks.
+
+    Raises
+    ------
+    InputError
+        Rows of different lengths, a missing or repeated id, or a row with white space.
+    """
+    if not rows or len(names) != len(rows):
+        raise InputError(
+            f"a Stockholm file needs one name per row (got {len(names)} names, {len(rows)} rows)"
+        )
+    ids = []
+    for name, row in zip(names, rows):
+        words = name.split()
+        if not words:
+            raise InputError("a row without an id cannot be written as Stockholm")
+        if words[0] in ids:
+            raise InputError(f"duplicate sequence id {words[0]!r}: Stockholm rows need distinct ids")
+        if len(row) != len(rows[0]) or any(ch.isspace() for ch in row):
+            raise InputError(
+                f"row {words[0]!r} has {len(row)} columns, the first row {len(rows[0])}: "
+                "Stockholm rows must line up (and hold no white space)"
+            )
+        ids.append(words[0])
+    lines = ["# STOCKHOLM 1.0"]
+    lines += [f"#=GS {i} DE {' '.join(n.split()[1:])}" for i, n in zip(ids, names) if len(n.split()) > 1]
+    reference = rows[0]
+    marks = "".join("." if (c.islower() or c == ".") else "x" for c in reference)
+    pad = max(len(i) for i in ids + (["#=GC RF"] if "." in marks else []))
+    for start in range(0, len(reference), width):
+        lines.append("")
+        lines += [f"{i:<{pad}} {row[start : start + width]}" for i, row in zip(ids, rows)]
+        if "." in marks:
+            lines.append(f"{'#=GC RF':<{pad}} {marks[start : start + width]}")
+    lines.append("//")
+    return "\n".join(lines) + "\n"

@@ -20,6 +20,9 @@ An NPZ file holds:
     ``str``: what the matrix is (``sca``, ``vae``, ``pca``, ``potts``...).
 
 Anything else in the file (eigenvectors, sectors, ...) is kept in :attr:`PositionMatrix.extra`.
+
+Coupling matrices are also written as a ranked pair table CSV (:func:`save_pair_table`:
+``i, A_i, j, A_j, score``, EVcouplings' columns) for tools that read contacts as pairs.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_path
+from seqvae.io.atomic import atomic_open, atomic_path
 
 RESERVED_KEYS = ("matrix", "numbering", "labels", "residues", "kind")
 
@@ -139,6 +143,51 @@ def save_matrix_npz(
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
+    return path
+
+
+PAIR_TABLE_COLUMNS = ("i", "A_i", "j", "A_j", "score")
+
+
+def pair_table(
+    matrix: np.ndarray,
+    numbering: np.ndarray | None = None,
+    residues: np.ndarray | list[str] | str | None = None,
+) -> pd.DataFrame:
+    """Every pair ``i < j`` of a symmetric position matrix, ranked by score (highest first).
+
+    The columns follow EVcouplings' coupling-score tables: ``i``, ``A_i``, ``j``, ``A_j``,
+    ``score``. ``i``/``j`` are the positions' reference residue numbers (``numbering``; -1 where
+    the reference has a gap), or 1-based column numbers without one; ``A_i``/``A_j`` the
+    reference residues (empty without them). Ties keep the order of ``(i, j)``.
+    """
+    checked = PositionMatrix(
+        matrix, numbering, residues=None if residues is None else np.asarray(list(residues), str)
+    )
+    length = checked.length
+    rows, cols = np.triu_indices(length, k=1)
+    scores = checked.matrix[rows, cols]
+    order = np.argsort(-scores, kind="stable")
+    rows, cols, scores = rows[order], cols[order], scores[order]
+    number = checked.numbering if checked.numbering is not None else np.arange(1, length + 1)
+    letter = checked.residues if checked.residues is not None else np.full(length, "")
+    return pd.DataFrame(
+        {"i": number[rows], "A_i": letter[rows], "j": number[cols], "A_j": letter[cols], "score": scores}
+    )
+
+
+def save_pair_table(
+    path: str | Path,
+    matrix: np.ndarray,
+    *,
+    numbering: np.ndarray | None = None,
+    residues: np.ndarray | list[str] | str | None = None,
+) -> Path:
+    """Write :func:`pair_table` as CSV atomically (every producer of a coupling matrix uses it)."""
+    table = pair_table(matrix, numbering, residues)
+    path = Path(path)
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format="%.6g")
     return path
 
 

@@ -12,7 +12,8 @@ same schema as a VAE run, so mutations map identically), ``model.safetensors`` a
 zero-sum-gauge ``J_ij`` over the 20 amino acids, gap state dropped), without and with the average
 product correction, in the position-matrix convention of :mod:`seqvae.io.matrix_file`
 (``matrix``, ``numbering``, ``residues``, ``kind``), so ``seqvae compare`` and ``seqvae contacts``
-read them directly.
+read them directly; ``couplings_apc_pairs.csv`` ranks the corrected pairs (``i, A_i, j, A_j,
+score``, EVcouplings' columns).
 ``seqvae score DIR mutations.csv`` accepts such a directory like a VAE run.
 """
 
@@ -42,10 +43,12 @@ from seqvae.training import run_directory as files
 BASELINE = "baseline.json"
 COUPLINGS = "couplings.npz"
 COUPLINGS_APC = "couplings_apc.npz"
+#: ``couplings_apc.npz`` as a ranked pair table (``i, A_i, j, A_j, score``; EVcouplings' columns)
+COUPLINGS_APC_PAIRS = "couplings_apc_pairs.csv"
 BASELINE_DIRECTORY = DirectoryKind(
     name="seqvae baseline directory",
     markers=(BASELINE,),
-    entries=(BASELINE, files.REGISTRY, files.WEIGHTS, COUPLINGS, COUPLINGS_APC),
+    entries=(BASELINE, files.REGISTRY, files.WEIGHTS, COUPLINGS, COUPLINGS_APC, COUPLINGS_APC_PAIRS),
 )
 KINDS = ("site-independent", "potts")
 #: the baselines the DMS benchmarks fit, by name: (kind, ``reference_power`` of
@@ -289,24 +292,25 @@ def write_potts_coupling_matrices(
     ``couplings.npz`` holds the Frobenius norms of the zero-sum-gauge couplings over the amino
     acids (gap state excluded), ``couplings_apc.npz`` the same after the average product
     correction; both carry the registry's reference ``numbering`` and ``residues`` and
-    ``kind`` ``"potts"`` / ``"potts-apc"``.
+    ``kind`` ``"potts"`` / ``"potts-apc"``. ``couplings_apc_pairs.csv`` ranks the corrected
+    pairs (:func:`seqvae.io.matrix_file.save_pair_table`).
 
     Returns
     -------
     dict
-        ``{"couplings": path, "couplings_apc": path}``.
+        ``{"couplings": path, "couplings_apc": path, "couplings_apc_pairs": path}``.
     """
-    from seqvae.io.matrix_file import save_matrix_npz
+    from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
     from seqvae.models.potts import average_product_correction
 
     out = Path(out)
     norms = model.frobenius_norms(exclude_gap=True, apc=False)
+    corrected = average_product_correction(norms)
     common = {"numbering": np.asarray(registry.numbering), "residues": registry.reference_sequence}
     return {
         "couplings": save_matrix_npz(out / COUPLINGS, norms, kind="potts", **common),
-        "couplings_apc": save_matrix_npz(
-            out / COUPLINGS_APC, average_product_correction(norms), kind="potts-apc", **common
-        ),
+        "couplings_apc": save_matrix_npz(out / COUPLINGS_APC, corrected, kind="potts-apc", **common),
+        "couplings_apc_pairs": save_pair_table(out / COUPLINGS_APC_PAIRS, corrected, **common),
     }
 
 

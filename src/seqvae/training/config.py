@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from seqvae.data.alignment import AlignmentOptions
 from seqvae.data.alphabet import get_alphabet
 from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError, InputError
@@ -48,7 +49,16 @@ def _alphabet_problem(name: Any) -> str | None:
 @register
 @dataclass
 class DataConfig(Options):
-    """How the alignment is read and weighted (see :class:`seqvae.AlignmentOptions`)."""
+    """How the alignment is read and weighted (see :class:`seqvae.AlignmentOptions`, whose
+    docstring describes the fields they share).
+
+    Parameters
+    ----------
+    theta
+        Threshold of the sequence weights: a sequence's weight is 1 / the number of sequences
+        with identity > 1 - theta to it (DeepSequence, EVE: 0.2); ``null``: every sequence
+        weighs 1.
+    """
 
     alphabet: str = "protein"
     reference: str | None = None
@@ -59,6 +69,7 @@ class DataConfig(Options):
     theta: float | None = DEFAULT_THETA
 
     section: ClassVar[str] = "data"
+    described_by: ClassVar[tuple[type, ...]] = (AlignmentOptions,)
     constraints: ClassVar[dict] = {
         "alphabet": Check(
             _alphabet_problem, "must be protein, dna, rna or a string of distinct residue letters", ("AA", "")
@@ -240,6 +251,19 @@ class RunConfig(Options):
     class of its own) and the scalar fields ``seed`` and ``preset``. Its ``section`` is empty, so
     errors name top-level fields bare (``seed: must be an integer >= 0 (got -1)``) and the
     sections' fields as ``section.name``.
+
+    Parameters
+    ----------
+    data
+        How the alignment is read and weighted.
+    model
+        Architecture and objective of the VAE.
+    training
+        Optimisation and bookkeeping.
+    seed
+        Seeds the split, the initial weights, the batches and the draws of z.
+    preset
+        The preset these settings started from (``explore``, ``fitness``), or ``null``.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -249,6 +273,8 @@ class RunConfig(Options):
     preset: str | None = None
 
     section: ClassVar[str] = ""
+    # filled in from the training data (extra_checks lets them be unset before training)
+    derived: ClassVar[tuple[str, ...]] = ("model.length", "model.alphabet_size", "model.input_dim")
     constraints: ClassVar[dict] = {
         "data": Section(DataConfig),
         "model": Section(ModelConfig),

@@ -3,8 +3,8 @@
 :func:`align` runs jackhmmer (pyhmmer) from the query against a FASTA database streamed from
 disk, keeps hits covering at least half of the query, lower-cases columns occupied in fewer
 than 70 % of the kept sequences and returns the :class:`~seqvae.data.alignment.Alignment`
-every other command takes. With ``out`` it also writes the A2M, a provenance JSON beside it
-(``family.json``) and the table of every hit with its E-value and bit score
+every other command takes. With ``out`` it also writes the A2M, the same rows as Stockholm
+(``family.sto``), a provenance JSON beside it (``family.json``) and the table of every hit with its E-value and bit score
 (``family_hits.csv``), each written atomically.
 
 :func:`align_sweep` builds one alignment per bit-score threshold and picks one with EVE's rule
@@ -36,7 +36,7 @@ from seqvae.data.search import (
 )
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
-from seqvae.io.alignment_formats import RawAlignment, SequenceRecord
+from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, stockholm_text
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.output_dirs import check_output_paths
 
@@ -76,6 +76,8 @@ class FamilyAlignment:
         The coded alignment (sequence weights computed at ``theta``).
     a2m
         The A2M text.
+    stockholm
+        The same rows as Stockholm text (written beside the A2M as ``<stem>.sto``).
     provenance
         What the provenance JSON holds (query, database, versions, thresholds, iterations,
         hits per iteration, the ``seqvae info`` summary).
@@ -87,16 +89,19 @@ class FamilyAlignment:
 
     alignment: Alignment
     a2m: str
+    stockholm: str
     provenance: dict[str, Any]
     hits: list[dict[str, Any]]
     paths: dict[str, Path] = field(default_factory=dict)
 
 
 def output_paths(out: str | Path) -> dict[str, Path]:
-    """``family.a2m`` -> the A2M, ``family.json`` and ``family_hits.csv`` beside it."""
+    """``family.a2m`` -> the A2M, ``family.sto`` (Stockholm), ``family.json`` and
+    ``family_hits.csv`` beside it."""
     out = Path(out)
     return {
         "a2m": out,
+        "stockholm": out.with_name(out.stem + ".sto"),
         "provenance": out.with_name(out.stem + ".json"),
         "hits": out.with_name(out.stem + "_hits.csv"),
     }
@@ -164,6 +169,7 @@ def build_family(
     rows = family_rows(result, min_coverage=min_coverage, min_column_occupancy=min_column_occupancy)
     _check_distinct_ids(rows.names, q, database)
     text = _a2m_text(rows.names, rows.rows)
+    stockholm = stockholm_text(rows.names, rows.rows)
     source = str(paths.get("a2m", "<seqvae align>"))
     records = [SequenceRecord(n.split()[0], n, r, 0) for n, r in zip(rows.names, rows.rows)]
     aln = build_alignment(RawAlignment(records, "a2m", source), AlignmentOptions())
@@ -179,10 +185,14 @@ def build_family(
             writer = csv.DictWriter(handle, fieldnames=HIT_COLUMNS)
             writer.writeheader()
             writer.writerows(hits)
+        with atomic_open(paths["stockholm"], "w", encoding="utf-8") as handle:
+            handle.write(stockholm)
         with atomic_open(paths["a2m"], "w", encoding="utf-8") as handle:
             handle.write(text)
         write_json(paths["provenance"], provenance)
-    return FamilyAlignment(alignment=aln, a2m=text, provenance=provenance, hits=hits, paths=paths)
+    return FamilyAlignment(
+        alignment=aln, a2m=text, stockholm=stockholm, provenance=provenance, hits=hits, paths=paths
+    )
 
 
 def _hit_row(hit: Any, coverage: dict[str, float]) -> dict[str, Any]:
@@ -276,7 +286,8 @@ def align(
     database
         FASTA file of sequences to search, plain or gzip; streamed from disk at every iteration.
     out
-        Write the A2M here, with ``<stem>.json`` (provenance) and ``<stem>_hits.csv`` beside it.
+        Write the A2M here, with ``<stem>.sto`` (the same rows as Stockholm), ``<stem>.json``
+        (provenance) and ``<stem>_hits.csv`` beside it.
     bitscore
         Bits per query residue for the reporting and inclusion thresholds (EVcouplings: 0.5;
         lower is more inclusive).
@@ -490,6 +501,8 @@ def align_sweep(
         }
         with atomic_open(chosen["hits"], "w", newline="", encoding="utf-8") as handle:
             handle.write(family.paths["hits"].read_text(encoding="utf-8"))
+        with atomic_open(chosen["stockholm"], "w", encoding="utf-8") as handle:
+            handle.write(family.stockholm)
         with atomic_open(chosen["a2m"], "w", encoding="utf-8") as handle:
             handle.write(family.a2m)
         write_json(chosen["provenance"], provenance)
