@@ -39,7 +39,7 @@ from seqvae.data.alignment import RANGE_HEADER
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import read_records
 
-PYHMMER_HINT = "pip install 'seqvae[align]'"
+PYHMMER_HINT = "pip install 'seqvae[align]' (or pip install pyhmmer)"
 PROTEIN_LETTERS = "ACDEFGHIKLMNPQRSTVWY"
 NONSTANDARD_LETTERS = "BJOUXZ"
 NUCLEOTIDE_LETTERS = set("ACGTUN")

@@ -29,7 +29,7 @@ from scipy import sparse
 from seqvae.errors import InputError
 from seqvae.io.tables import read_table
 
-CELLS_EXTRA_HINT = "pip install 'seqvae[cells]'"
+CELLS_EXTRA_HINT = "pip install 'seqvae[cells]' (or pip install anndata)"
 COUNT_SUFFIXES = (".h5ad", ".npz", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 ID_HEADERS = ("", "id", "cell", "cell_id", "cells", "barcode", "barcodes", "obs_names", "index")
 SPARSE_NPZ_KEYS = {"format", "shape", "data"}
