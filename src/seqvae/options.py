@@ -440,12 +440,6 @@ def _docstring_entries(doc: str) -> list[tuple[list[str], list[str]]]:
     return entries
 
 
-def derived_fields(cls: type) -> set[str]:
-    """The fields (``section.name`` for a nested section's) that are filled in from the data
-    and not set by users, as ``cls.derived`` declares them; config files leave them out."""
-    return set(cls.derived)
-
-
 def _yaml_scalar(value: Any) -> str:
     import yaml
 
@@ -461,12 +455,12 @@ def _comment(text: str, indent: str, width: int = 96) -> list[str]:
 
 def commented_yaml(options: Options, header: str = "") -> str:
     """``options`` as YAML with each field's description (:func:`field_descriptions`) and its
-    allowed values as a comment above it, and without its derived fields (:func:`derived_fields`).
+    allowed values as a comment above it, and without its derived fields (``Options.derived``).
 
     Reading the text back (``type(options).from_dict(yaml.safe_load(text))``) gives ``options``
     again when the derived fields hold their defaults, as in a config before training.
     """
-    hidden = derived_fields(type(options))
+    hidden = set(type(options).derived)
     lines = _comment(header, "")
 
     def emit(obj: Options, values: dict[str, Any], indent: str, prefix: str) -> None:
@@ -484,7 +478,7 @@ def commented_yaml(options: Options, header: str = "") -> str:
                 emit(getattr(obj, name), value, indent + "  ", f"{prefix}{name}.")
                 continue
             text = described.get(name, "")
-            if constraint is not None and not isinstance(constraint, Check):
+            if constraint is not None:
                 text = f"{text} ({constraint.describe()})" if text else constraint.describe()
             lines.extend(_comment(text, indent))
             lines.append(f"{indent}{name}: {_yaml_scalar(value)}")
@@ -496,7 +490,7 @@ def commented_yaml(options: Options, header: str = "") -> str:
 def without_derived(options: Options) -> dict[str, Any]:
     """``options.to_dict()`` without its derived fields (for files users edit)."""
     values = options.to_dict()
-    for dotted in derived_fields(type(options)):
+    for dotted in type(options).derived:
         *path, last = dotted.split(".")
         node = values
         for part in path:
