@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,interactive,parquet,align,scale]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,interactive,parquet,align,scale,cells]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -329,7 +329,8 @@ def embed(
     ] = None,
     device: DeviceOpt = None,
 ) -> None:
-    """Write id, weight, z_mean_* and z_logvar_* for each sequence (or cell of a count run)."""
+    """Write id, weight, z_mean_* and z_logvar_* for each sequence (or cell of a count run), as CSV
+    or as an AnnData .h5ad for scanpy and scvi-tools."""
     from seqvae.io.embedding_files import EMBEDDING_FORMATS, write_embedding
     from seqvae.io.output_dirs import check_output_paths
     from seqvae.run import load
