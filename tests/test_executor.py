@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from seqvae.errors import InputError
+from seqvae.errors import InputError, Interrupted
 from seqvae.executor import RESULT_FILE, LocalExecutor, SlurmExecutor, Task, make_executor
+from seqvae.training.trainer import TrainingInterrupted
 
 
 def _tasks(folder: Path | None = None) -> list[Task]:
@@ -167,3 +169,20 @@ def _ray_processes(session_dir: str) -> set[int]:
 def _is_loopback(address: str) -> bool:
     host = address.rsplit(":", 1)[0]
     return host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1") or host.startswith("::ffff:127.")
+
+
+def _stopped_by_user(**_):
+    raise TrainingInterrupted(step=3, run_dir=Path("run"), saved_step=3, signum=signal.SIGTERM)
+
+
+def test_a_user_stop_ends_the_whole_run_not_one_task():
+    """Ctrl-C or SIGTERM during one task's training stops the workflow: it is not recorded as
+    that task's failure with the next task started after it."""
+    ran = []
+    tasks = [
+        Task("first", _stopped_by_user, {}),
+        Task("second", lambda: ran.append("second"), {}),
+    ]
+    with pytest.raises(Interrupted):
+        LocalExecutor(jobs=1).run(tasks)
+    assert ran == []

@@ -36,6 +36,11 @@ class InputError(Exception):
         return (where + self.message).replace("\n", " ")
 
 
+class Interrupted(Exception):
+    """The user stopped the work (Ctrl-C, SIGTERM). A workflow of many tasks stops with it: it is
+    never recorded as one task's failure and followed by the next task."""
+
+
 class ConfigError(InputError):
     """An invalid configuration value or key.
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqvae.errors import InputError
+from seqvae.errors import InputError, Interrupted
 from seqvae.io.atomic import write_json
 from seqvae.utils import MAX_THREADS
 
@@ -197,6 +197,8 @@ def execute_task(
                 {"key": key, "fingerprint": task_fingerprint, "result": value},
             )
     except catch as error:
+        if isinstance(error, Interrupted):
+            raise
         return TaskResult(
             key,
             error=_one_line(error),

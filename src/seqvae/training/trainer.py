@@ -27,7 +27,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from seqvae.errors import ConfigError, InputError
+from seqvae.errors import ConfigError, InputError, Interrupted
 from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.training import run_directory as files
@@ -35,7 +35,7 @@ from seqvae.training.config import TrainingConfig
 from seqvae.utils import torch_threads
 
 
-class TrainingInterrupted(Exception):
+class TrainingInterrupted(Interrupted):
     """Raised after Ctrl-C or SIGTERM. ``saved_step`` is the step of the checkpoint to resume
     from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``)."""
 
