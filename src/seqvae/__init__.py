@@ -5,12 +5,12 @@ the latent space, score mutations, generate sequences and compare what the VAE l
 SCA, PCA and Potts models.
 """
 
+from seqvae.api import Run, load, resume, train
 from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
 from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.models.vae import VAE, ModelConfig
-from seqvae.run import Run, load, resume, train
 from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset_config
 from seqvae.utils import seed_everything
 from seqvae.version import __version__ as __version__

@@ -29,11 +29,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
+from seqvae.analysis.drawable import Drawable
 from seqvae.errors import ConfigError, InputError
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
@@ -289,8 +291,9 @@ def choose_references(
 
 
 @dataclass
-class CouplingResult:
-    """The aggregated VAE coupling matrix and its ingredients."""
+class CouplingResult(Drawable):
+    """The aggregated VAE coupling matrix and its ingredients: :meth:`to_frame` ranks the
+    pairs, :meth:`plot` draws the matrix, :meth:`save` writes ``seqvae couplings``' files."""
 
     matrix: np.ndarray  # [L, L] symmetrised RMS of Δ
     rms: np.ndarray  # [L, L] before symmetrisation: rows i (affected), columns j (mutated)
@@ -303,10 +306,36 @@ class CouplingResult:
     options: CouplingOptions
     elapsed_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    #: the run it was computed with (its numbering and path go into the files)
+    run: Any = field(default=None, repr=False, compare=False)
 
     def save(self, out: str | Path, run=None) -> dict[str, Path]:
-        """Write this result's files into ``out`` (see :func:`write_coupling_outputs`)."""
-        return write_coupling_outputs(self, run, out)
+        """Write this result's files into ``out`` (see :func:`write_coupling_outputs`); ``run``
+        defaults to the run the result was computed with."""
+        return write_coupling_outputs(self, self.run if run is None else run, out)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pairs ``i < j``, strongest first: ``i``, ``A_i``, ``j``, ``A_j`` (positions in the
+        reference numbering and its residues; without a run: columns 1…L, no residues) and
+        ``score`` (the symmetrised coupling)."""
+        length = self.matrix.shape[0]
+        i, j = np.triu_indices(length, k=1)
+        registry = getattr(self.run, "registry", None)
+        if registry is not None:
+            positions = np.asarray(registry.numbering)
+            residues = np.array(list(registry.reference_sequence))
+        else:
+            positions, residues = np.arange(1, length + 1), np.full(length, "")
+        table = pd.DataFrame(
+            {
+                "i": positions[i],
+                "A_i": residues[i],
+                "j": positions[j],
+                "A_j": residues[j],
+                "score": self.matrix[i, j],
+            }
+        )
+        return table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
 
     def describe(self) -> str:
         """References, neighbours and speed in one line, as ``seqvae couplings`` prints them."""
@@ -449,6 +478,7 @@ def vae_couplings(
         full=full,
         options=options,
         elapsed_s=elapsed,
+        run=run,
     )
 
 

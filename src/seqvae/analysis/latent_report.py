@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.diagnostics import DEFAULT_ACTIVE_THRESHOLD, LatentDiagnostics, latent_diagnostics
+from seqvae.analysis.drawable import Drawable
 from seqvae.analysis.latent import (
     AlignmentPCA,
     GroupedPredictability,
@@ -206,8 +207,11 @@ class ColumnAnalysis:
 
 
 @dataclass
-class LatentReport:
-    """Embedding, diagnostics, PCA comparison and per-column analyses of one run."""
+class LatentReport(Drawable):
+    """Embedding, diagnostics, PCA comparison and per-column analyses of one run:
+    :meth:`to_frame` is the coordinates table, :meth:`plot` the latent density (or
+    ``plot(column=...)`` a phenotype on it), :meth:`save` and :meth:`save_figures` write
+    ``seqvae latent``'s files."""
 
     ids: list[str]
     weights: np.ndarray
@@ -287,6 +291,10 @@ class LatentReport:
         for column in self.columns.values():
             lines.extend(column.describe())
         return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coordinates table (:meth:`coordinates_table`, ``latent_coordinates.csv``)."""
+        return self.coordinates_table()
 
     def coordinates_table(self) -> pd.DataFrame:
         """id, weight, z_mean_*, z_logvar_*, PC_* and the analysed phenotype columns."""

@@ -1,0 +1,82 @@
+"""The notebook tour (docs/tour.md) runs, cell by cell, in a real Jupyter kernel: no cell fails,
+`run.score` gives a DataFrame-backed result whose `plot()` displays inline as a PNG, and the
+wrong protein's scan is refused by name."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT, shared_file
+
+TOUR = PROJECT_ROOT / "docs" / "tour.md"
+DATA_LINE = 'DATA = Path("../shared/data")'
+FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def tour_notebook(data: Path):
+    """The tour as a notebook: its prose as markdown cells, each ``python`` block a code cell
+    (the data folder made absolute, as the kernel runs in a scratch folder)."""
+    import nbformat
+
+    text = TOUR.read_text(encoding="utf-8")
+    assert DATA_LINE in text
+    cells, last = [], 0
+    for match in FENCE.finditer(text):
+        prose = text[last : match.start()].strip()
+        if prose:
+            cells.append(nbformat.v4.new_markdown_cell(prose))
+        code = match.group(1).strip().replace(DATA_LINE, f"DATA = Path({str(data)!r})")
+        cells.append(nbformat.v4.new_code_cell(code))
+        last = match.end()
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+@pytest.mark.shared_data
+def test_the_tour_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    data = shared_file("blat/BLAT_ECOLX_test.a2m").parents[1]
+    shared_file("sh3/sh3_59_phenotypes.csv")
+    # the kernel imports this checkout's seqvae, with as many threads as a test
+    source = str(PROJECT_ROOT / "src")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    notebook = tour_notebook(data)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    outputs = [output for cell in code for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+
+    def cell(fragment: str):
+        (found,) = [c for c in code if c.source.startswith(fragment)]
+        return found
+
+    def result(fragment: str) -> dict:
+        (out,) = [o for o in cell(fragment).outputs if o.output_type == "execute_result"]
+        return out.data
+
+    # run.score: a one-line result, a DataFrame of the scan's rows, a PNG shown inline
+    assert result("scan = pd.read_csv")["text/plain"].startswith("ScoringReport('blat', ")
+    table = result("scores.to_frame()")
+    assert "text/html" in table and "dataframe" in table["text/html"]
+    assert "image/png" in result("scores.plot()")
+    rho = float(re.search(r"rho = (-?[0-9.]+)", result("scan = pd.read_csv")["text/plain"]).group(1))
+    assert rho > 0.1, rho  # even a minute's model ranks the ampicillin scan better than chance
+    assert "scores.csv" in result("scores.save(")["text/plain"]
+    assert "image/png" in result("fig, (left, right)")
+    assert "image/png" in result("latent.plot(") and "image/png" in result("designs.plot()")
+    assert "RE_norm" in result("latent = sh3_run.latent")["text/plain"]
+    refusal = "".join(o.get("text", "") for o in cell("try:\n    sh3_run.score").outputs)
+    assert "BLAT" not in refusal and refusal.count("\n") == 1 and "run" in refusal
+    missing = "".join(o.get("text", "") for o in cell("try:\n    run.score(scan.rename").outputs)
+    assert "variant_column" in missing and missing.count("\n") == 1
+    assert (tmp_path / "blat_scores" / "scores_scatter.png").is_file()
