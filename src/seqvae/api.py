@@ -12,6 +12,7 @@ its figure (:mod:`seqvae.plots.results`).
 from __future__ import annotations
 
 import functools
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -146,8 +147,7 @@ class Run(artifact.Run):
             except InputError as err:
                 if not frame:
                     raise
-                row = f" (row {err.line - 2})" if err.line else ""
-                raise InputError(err.message.replace(str(table), DATAFRAME) + row, DATAFRAME) from None
+                raise InputError(_as_rows(err, table), DATAFRAME) from None
             report.scores_csv = out.read_text(encoding="utf-8")
         report.out = None
         return report
@@ -219,6 +219,14 @@ class Run(artifact.Run):
                     )
                 color_columns = [name for name in names if name != id_column]
         return analyse_latent(self, alignment, phenotypes, id_column, color_columns, group_columns, options)
+
+
+def _as_rows(error: InputError, table: Path) -> str:
+    """An error about the temporary CSV of a DataFrame, told in the DataFrame's rows (line
+    ``k`` of the CSV is row ``k - 2``: the header is line 1)."""
+    message = re.sub(r"\bline (\d+)", lambda m: f"row {int(m.group(1)) - 2}", error.message)
+    message = message.replace(str(table), DATAFRAME)
+    return message + (f" (row {error.line - 2})" if error.line else "")
 
 
 def _header(path: str | Path) -> list[str]:
