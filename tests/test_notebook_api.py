@@ -22,6 +22,13 @@ def run(tiny_run):
     return seqvae.load(root / "run")
 
 
+def short(result) -> None:
+    """One line without arrays, and a small table in a notebook."""
+    text = repr(result)
+    assert len(text) < 240 and "\n" not in text and "array" not in text and "[" not in text, text
+    assert result._repr_html_().startswith("<table>")
+
+
 def test_load_gives_the_run_with_the_analyses(run):
     assert isinstance(run, seqvae.Run) and isinstance(run, seqvae.run.Run)
     assert all(callable(getattr(run, name)) for name in ("score", "generate", "couplings", "latent"))
@@ -49,7 +56,8 @@ def test_score_a_dataframe_as_the_command_does(run, tiny_run, tmp_path):
     from_path.save(api)
     from_path.save_figures(api)
     same_folder(cli, api)
-    assert "scores" in repr(result) or "ScoringReport" in repr(result)
+    short(result)
+    assert "rho = " in repr(result) and "Spearman rho" in result._repr_html_()
 
 
 def test_plot_returns_a_figure_and_draws_into_a_given_ax(run, tmp_path):
@@ -102,6 +110,8 @@ def test_generate_as_the_command_does(run, tiny_run, tmp_path):
     designs.save_figures(api)
     same_folder(cli, api)
     assert isinstance(designs.plot(), Figure)
+    short(designs)
+    assert repr(designs).startswith("SequenceSet(designs = 6, L = ")
     path = run.generate(interpolate=("s0", "s1"), steps=4)
     assert isinstance(path.plot(), Figure) and set(path.save_figures(tmp_path / "path")) == {"figure"}
     with pytest.raises(ConfigError, match="did you mean 'temperature'") as caught:
@@ -129,6 +139,8 @@ def test_couplings_rank_the_matrix(run, tiny_run, tmp_path):
     result.save_figures(api)
     same_folder(cli, api)
     assert isinstance(result.plot(), Figure)
+    short(result)
+    assert f"{pairs.loc[0, 'A_i']}{pairs.loc[0, 'i']}-" in repr(result)
 
 
 def test_latent_with_a_phenotype_frame(run):
@@ -139,6 +151,8 @@ def test_latent_with_a_phenotype_frame(run):
     frame = report.to_frame()
     assert len(frame) == len(ids) and "activity" in frame and "z_mean_0" in frame
     assert list(report.columns) == ["activity"]
+    short(report)
+    assert repr(report).endswith("columns = activity)")
     assert isinstance(report.plot(), Figure) and isinstance(report.plot(column="activity"), Figure)
     mine = Figure()
     ax = mine.subplots(1, 2)[1]

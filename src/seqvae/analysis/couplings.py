@@ -290,7 +290,7 @@ def choose_references(
     return np.sort(rows), np.ones(n_references)
 
 
-@dataclass
+@dataclass(repr=False)
 class CouplingResult(Drawable):
     """The aggregated VAE coupling matrix and its ingredients: :meth:`to_frame` ranks the
     pairs, :meth:`plot` draws the matrix, :meth:`save` writes ``seqvae couplings``' files."""
@@ -313,6 +313,19 @@ class CouplingResult(Drawable):
         """Write this result's files into ``out`` (see :func:`write_coupling_outputs`); ``run``
         defaults to the run the result was computed with."""
         return write_coupling_outputs(self, self.run if run is None else run, out)
+
+    def _facts(self) -> dict[str, str]:
+        length = self.matrix.shape[0]
+        top = ""
+        if length > 1:
+            first = self.to_frame().iloc[0]
+            top = f"{first['A_i']}{first['i']}-{first['A_j']}{first['j']} ({first['score']:.3g})"
+        return {
+            "L": str(length),
+            "references": str(self.reference_rows.size),
+            "neighbours": str(self.n_neighbours),
+            "strongest pair": top,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """The pairs ``i < j``, strongest first: ``i``, ``A_i``, ``j``, ``A_j`` (positions in the

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqvae.utils import html_table
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
@@ -57,7 +59,20 @@ def figure_functions(result: Any) -> FigureFunctions:
 
 
 class Drawable:
-    """Mixin of the analysis results: :meth:`plot` and :meth:`save_figures`."""
+    """Mixin of the analysis results: :meth:`plot`, :meth:`save_figures`, and a short repr
+    (one line, or a small table in a notebook) of the facts a result lists in ``_facts``."""
+
+    def _facts(self) -> dict[str, str]:
+        return {}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{key} = {value}" for key, value in self._facts().items() if value not in ("", None)
+        )
+        return f"{type(self).__name__}({shown})"
+
+    def _repr_html_(self) -> str:
+        return html_table(type(self).__name__, self._facts())
 
     def plot(
         self, ax: Axes | None = None, *, fig: Figure | SubFigure | None = None, **options: Any

@@ -206,7 +206,7 @@ class ColumnAnalysis:
         return out
 
 
-@dataclass
+@dataclass(repr=False)
 class LatentReport(Drawable):
     """Embedding, diagnostics, PCA comparison and per-column analyses of one run:
     :meth:`to_frame` is the coordinates table, :meth:`plot` the latent density (or
@@ -291,6 +291,15 @@ class LatentReport(Drawable):
         for column in self.columns.values():
             lines.extend(column.describe())
         return "\n".join(lines)
+
+    def _facts(self) -> dict[str, str]:
+        return {
+            self.unit: str(len(self.ids)),
+            "N_eff": f"{float(self.weights.sum()):.1f}",
+            "latent_dim": str(self.latent_dim),
+            "active": str(self.diagnostics.n_active),
+            "columns": ", ".join(self.columns),
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """The coordinates table (:meth:`coordinates_table`, ``latent_coordinates.csv``)."""

@@ -262,6 +262,18 @@ class ScoringReport(Drawable):
             f"{self.n_mismatches_skipped} mismatches dropped{rho}{out})"
         )
 
+    def _facts(self) -> dict[str, str]:
+        evaluation = self.evaluation
+        return {
+            "model": self.model,
+            "rows": str(self.n_rows),
+            "scored": str(self.n_scored),
+            "mismatches dropped": str(self.n_mismatches_skipped),
+            "measured": self.score_column or "",
+            "Spearman rho": "" if evaluation is None else f"{evaluation.spearman:.4f}",
+            "scores file": "" if self.out is None else str(self.out),
+        }
+
     def describe(self) -> str:
         """One line: rows scored, rows without a score, mismatches dropped, and the output (and,
         with a structure, a second line: its coverage and the variants it does not cover)."""

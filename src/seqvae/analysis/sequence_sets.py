@@ -49,7 +49,7 @@ def numbered_ids(prefix: str, n: int, first: int = 1, digits: int = 5) -> list[s
     return [f"{prefix}_{i:0{width}d}" for i in range(first, first + n)]
 
 
-@dataclass
+@dataclass(repr=False)
 class SequenceSet(Drawable):
     """Generated sequences with their score and annotations (:meth:`to_frame`, :meth:`save`;
     :meth:`plot`: a sequence logo, or an interpolation's path).
@@ -126,6 +126,18 @@ class SequenceSet(Drawable):
             data["nearest_natural_hamming"] = self.nearest_hamming
         data.update(self.extra)
         return pd.DataFrame(data)
+
+    def _facts(self) -> dict[str, str]:
+        scores = self.score[np.isfinite(self.score)]
+        kind = "interpolation" if "t" in self.extra else ("designs" if self.is_design else "samples")
+        return {
+            kind: str(len(self)),
+            "L": str(self.codes.shape[1]) if self.codes.ndim == 2 else "",
+            f"median {self.score_name}": f"{float(np.median(scores)):.2f}" if scores.size else "",
+            "median Hamming to nearest natural": (
+                f"{float(np.median(self.nearest_hamming)):.0f}" if self.nearest_hamming is not None else ""
+            ),
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """The CSV :meth:`save` writes (the same as :meth:`table`)."""
