@@ -37,20 +37,58 @@ def tour_notebook(data: Path):
     return notebook
 
 
-@pytest.mark.shared_data
-def test_the_tour_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
+def execute(notebook, folder: Path, monkeypatch) -> None:
+    """Run ``notebook`` in a python3 Jupyter kernel in ``folder``, importing this checkout's seqvae."""
     from nbclient import NotebookClient
 
-    data = shared_file("blat/BLAT_ECOLX_test.a2m").parents[1]
-    shared_file("sh3/sh3_59_phenotypes.csv")
-    # the kernel imports this checkout's seqvae, with as many threads as a test
     source = str(PROJECT_ROOT / "src")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    notebook = tour_notebook(data)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
+
+
+def test_a_score_displays_inline_without_pyplot(tmp_path, monkeypatch):
+    """The shortest notebook, on a toy family: `run.score(DataFrame)` shows a DataFrame and
+    `plot()` a PNG, with pyplot never imported (seqvae's figures display themselves)."""
+    import nbformat
+    import numpy as np
+
+    from builders import TINY, write_family
+
+    family = write_family(tmp_path / "family.fasta")
+    reference = family.read_text().splitlines()[1]
+    rng = np.random.default_rng(0)
+    rows = [f"{wt}{i + 1}{'A' if wt != 'A' else 'G'},{rng.normal():.3f}" for i, wt in enumerate(reference)]
+    (tmp_path / "scan.csv").write_text("mutant,fitness\n" + "\n".join(rows) + "\n")
+    steps = TINY[TINY.index("--max-steps") + 1]
+    cells = [
+        "import sys\nimport pandas as pd\nimport seqvae",
+        'config = seqvae.preset_config("explore").updated({"model.encoder_hidden": [16], '
+        f'"model.decoder_hidden": [16], "training.max_steps": {steps}, "training.batch_size": 16}})\n'
+        'run = seqvae.train("family.fasta", config, out="run", show_progress=False)',
+        'result = run.score(pd.read_csv("scan.csv"), score_column="fitness", samples=4)\nresult',
+        "result.to_frame()",
+        "result.plot()",
+        'print("matplotlib.pyplot" in sys.modules)',
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    execute(notebook, tmp_path, monkeypatch)
+    outputs = [cell.outputs for cell in notebook.cells]
+    assert not [o for cell in outputs for o in cell if o.output_type == "error"]
+    assert outputs[2][0].data["text/plain"].startswith("ScoringReport('run', ")
+    assert "<table" in outputs[3][0].data["text/html"] and "fitness" in outputs[3][0].data["text/plain"]
+    assert "image/png" in outputs[4][0].data
+    assert outputs[5][0].text.strip() == "False"
+
+
+@pytest.mark.shared_data
+def test_the_tour_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
+    data = shared_file("blat/BLAT_ECOLX_test.a2m").parents[1]
+    shared_file("sh3/sh3_59_phenotypes.csv")
+    notebook = tour_notebook(data)
+    execute(notebook, tmp_path, monkeypatch)
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     outputs = [output for cell in code for output in cell.outputs]
