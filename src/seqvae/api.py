@@ -11,13 +11,13 @@ its figure (:mod:`seqvae.plots.results`).
 
 from __future__ import annotations
 
-import functools
 import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 import seqvae.plots.results  # noqa: F401  (binds each result type to its figure)
@@ -30,9 +30,11 @@ from seqvae.analysis.scorers import ScoringOptions, run_scorer
 from seqvae.analysis.scoring import OUTPUT_FORMATS, SCORES_FILE, ScoringReport, score_file
 from seqvae.analysis.sequence_sets import SequenceSet
 from seqvae.data.alignment import Alignment
+from seqvae.data.counts import CountMatrix
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.tables import read_table
 from seqvae.run import artifact, fitting
+from seqvae.training.config import RunConfig
 
 __all__ = ["Run", "load", "resume", "train"]
 
@@ -271,16 +273,25 @@ def _check_columns(
         )
 
 
-def _upgrade(function):
-    """``function`` (returning a :class:`seqvae.run.Run`) returning this module's :class:`Run`."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Run:
-        return Run.of(function(*args, **kwargs))
-
-    return wrapper
+def load(path: str | Path) -> Run:
+    """Load a run directory (:func:`seqvae.run.load`: config, registry, safetensors weights) as a
+    :class:`Run` with the analyses as methods."""
+    return Run.of(artifact.load(path))
 
 
-load = _upgrade(artifact.load)
-train = _upgrade(fitting.train)
-resume = _upgrade(fitting.resume)
+def train(
+    data: Alignment | CountMatrix | np.ndarray | str | Path,
+    config: RunConfig | None = None,
+    out: str | Path = "runs/run",
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> Run:
+    """Train a VAE into the run directory ``out`` (:func:`seqvae.run.train`, whose parameters
+    these are) and return it as a :class:`Run`."""
+    return Run.of(fitting.train(data, config, out, overwrite, show_progress))
+
+
+def resume(path: str | Path, show_progress: bool = True) -> Run:
+    """Continue an interrupted run from its last checkpoint (:func:`seqvae.run.resume`) and
+    return it as a :class:`Run`."""
+    return Run.of(fitting.resume(path, show_progress))
