@@ -70,6 +70,18 @@ def test_plot_returns_a_figure_and_draws_into_a_given_ax(run, tmp_path):
     assert right.collections and not left.collections
 
 
+def test_score_in_the_proteingym_format(run, tmp_path):
+    scan = pd.read_csv(_mutation_table(tmp_path / "m.csv"))
+    table = run.score(scan, score_column="fitness", output_format="proteingym", samples=4).to_frame()
+    assert {"mutant", "mutated_sequence", "DMS_score"} <= set(table.columns)
+    assert np.allclose(table["DMS_score"], scan["fitness"])
+    unevaluated = run.score(scan, samples=4)
+    assert unevaluated.evaluation is None and len(unevaluated.to_frame()) == len(scan)
+    with pytest.raises(ValueError, match="score_column"):
+        unevaluated.plot()
+    assert unevaluated.save_figures(tmp_path / "none") == {}
+
+
 def test_score_bad_input_names_the_field(run, tmp_path):
     scan = pd.read_csv(_mutation_table(tmp_path / "m.csv"))
     cases = [
