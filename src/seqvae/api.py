@@ -60,7 +60,9 @@ class Run(artifact.Run):
         """The same run directory object, with the analysis methods."""
         if isinstance(run, cls):
             return run
-        return cls(run.path, run.config, run.registry, run.model, run.summary, run.genes)
+        upgraded = cls.__new__(cls)
+        upgraded.__dict__.update(vars(run))  # every attribute, whatever the constructor takes
+        return upgraded
 
     def score(
         self,
