@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("run",),
     ("analysis",),
     ("plots",),
+    ("api",),
     ("report", "experiments"),
     ("workflows",),
     ("cli",),

@@ -5,16 +5,40 @@ the latent space, score mutations, generate sequences and compare what the VAE l
 SCA, PCA and Potts models.
 """
 
-from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
-from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
-from seqvae.data.weights import compute_sequence_weights
-from seqvae.errors import ConfigError, InputError
-from seqvae.models.vae import VAE, ModelConfig
-from seqvae.run import Run, load, resume, train
-from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset_config
-from seqvae.utils import seed_everything
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from seqvae.version import __version__ as __version__
-from seqvae.workflows.align import align
+
+# Each public name and the module it lives in, imported on first use (PEP 562): every command
+# runs this file, and `seqvae --help` should not pay for torch, pandas and the analyses.
+_HOMES = {
+    "Run": "seqvae.api",
+    "load": "seqvae.api",
+    "resume": "seqvae.api",
+    "train": "seqvae.api",
+    "Alignment": "seqvae.data.alignment",
+    "AlignmentOptions": "seqvae.data.alignment",
+    "AlignmentRegistry": "seqvae.data.alignment",
+    "read_alignment": "seqvae.data.alignment",
+    "DNA": "seqvae.data.alphabet",
+    "PROTEIN": "seqvae.data.alphabet",
+    "RNA": "seqvae.data.alphabet",
+    "Alphabet": "seqvae.data.alphabet",
+    "compute_sequence_weights": "seqvae.data.weights",
+    "ConfigError": "seqvae.errors",
+    "InputError": "seqvae.errors",
+    "VAE": "seqvae.models.vae",
+    "ModelConfig": "seqvae.models.vae",
+    "DataConfig": "seqvae.training.config",
+    "RunConfig": "seqvae.training.config",
+    "TrainingConfig": "seqvae.training.config",
+    "preset_config": "seqvae.training.config",
+    "seed_everything": "seqvae.utils",
+    "align": "seqvae.workflows.align",
+}
 
 __all__ = [
     "DNA",
@@ -41,3 +65,28 @@ __all__ = [
     "seed_everything",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'seqvae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
+
+if TYPE_CHECKING:
+    from seqvae.api import Run, load, resume, train
+    from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
+    from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
+    from seqvae.data.weights import compute_sequence_weights
+    from seqvae.errors import ConfigError, InputError
+    from seqvae.models.vae import VAE, ModelConfig
+    from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset_config
+    from seqvae.utils import seed_everything
+    from seqvae.workflows.align import align

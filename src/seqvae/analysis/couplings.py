@@ -29,12 +29,15 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
+from seqvae.analysis.drawable import Drawable
 from seqvae.errors import ConfigError, InputError
+from seqvae.io.matrix_file import pair_table
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -290,9 +293,10 @@ def choose_references(
     return np.sort(rows), np.ones(n_references)
 
 
-@dataclass
-class CouplingResult:
-    """The aggregated VAE coupling matrix and its ingredients."""
+@dataclass(repr=False)
+class CouplingResult(Drawable):
+    """The aggregated VAE coupling matrix and its ingredients: :meth:`to_frame` ranks the
+    pairs, :meth:`plot` draws the matrix, :meth:`save` writes ``seqvae couplings``' files."""
 
     matrix: np.ndarray  # [L, L] symmetrised RMS of Δ
     rms: np.ndarray  # [L, L] before symmetrisation: rows i (affected), columns j (mutated)
@@ -305,10 +309,35 @@ class CouplingResult:
     options: CouplingOptions
     elapsed_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    #: the run it was computed with (its numbering and path go into the files)
+    run: Any = field(default=None, repr=False, compare=False)
 
     def save(self, out: str | Path, run=None) -> dict[str, Path]:
-        """Write this result's files into ``out`` (see :func:`write_coupling_outputs`)."""
-        return write_coupling_outputs(self, run, out)
+        """Write this result's files into ``out`` (see :func:`write_coupling_outputs`); ``run``
+        defaults to the run the result was computed with."""
+        return write_coupling_outputs(self, self.run if run is None else run, out)
+
+    def _facts(self) -> dict[str, str]:
+        length = self.matrix.shape[0]
+        top = ""
+        if length > 1:
+            first = self.to_frame().iloc[0]
+            top = f"{first['A_i']}{first['i']}-{first['A_j']}{first['j']} ({first['score']:.3g})"
+        return {
+            "L": str(length),
+            "references": str(self.reference_rows.size),
+            "neighbours": str(self.n_neighbours),
+            "strongest pair": top,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pairs ``i < j``, strongest first (:func:`seqvae.io.matrix_file.pair_table`: ``i``,
+        ``A_i``, ``j``, ``A_j`` in the run's reference numbering, ``score`` the symmetrised
+        coupling), as ``couplings_pairs.csv`` holds them."""
+        registry = getattr(self.run, "registry", None)
+        if registry is None:
+            return pair_table(self.matrix)
+        return pair_table(self.matrix, registry.numbering, registry.reference_sequence)
 
     def describe(self) -> str:
         """References, neighbours and speed in one line, as ``seqvae couplings`` prints them."""
@@ -451,6 +480,7 @@ def vae_couplings(
         full=full,
         options=options,
         elapsed_s=elapsed,
+        run=run,
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.diagnostics import DEFAULT_ACTIVE_THRESHOLD, LatentDiagnostics, latent_diagnostics
+from seqvae.analysis.drawable import Drawable
 from seqvae.analysis.latent import (
     AlignmentPCA,
     GroupedPredictability,
@@ -205,9 +206,12 @@ class ColumnAnalysis:
         return out
 
 
-@dataclass
-class LatentReport:
-    """Embedding, diagnostics, PCA comparison and per-column analyses of one run."""
+@dataclass(repr=False)
+class LatentReport(Drawable):
+    """Embedding, diagnostics, PCA comparison and per-column analyses of one run:
+    :meth:`to_frame` is the coordinates table, :meth:`plot` the latent density (or
+    ``plot(column=...)`` a phenotype on it), :meth:`save` and :meth:`save_figures` write
+    ``seqvae latent``'s files."""
 
     ids: list[str]
     weights: np.ndarray
@@ -287,6 +291,19 @@ class LatentReport:
         for column in self.columns.values():
             lines.extend(column.describe())
         return "\n".join(lines)
+
+    def _facts(self) -> dict[str, str]:
+        return {
+            self.unit: str(len(self.ids)),
+            "N_eff": f"{float(self.weights.sum()):.1f}",
+            "latent_dim": str(self.latent_dim),
+            "active": str(self.diagnostics.n_active),
+            "columns": ", ".join(self.columns),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coordinates table (:meth:`coordinates_table`, ``latent_coordinates.csv``)."""
+        return self.coordinates_table()
 
     def coordinates_table(self) -> pd.DataFrame:
         """id, weight, z_mean_*, z_logvar_*, PC_* and the analysed phenotype columns."""

@@ -392,7 +392,21 @@ def load_scorer(
         return ModelScorer(model, registry, f"{kind}:{path.name}", column=path.name)
     from seqvae.run import load
 
-    run = load(path)
+    return run_scorer(load(path), samples, seed, iw, antithetic, decoder_precision, device)
+
+
+def run_scorer(
+    run,
+    samples: int = 200,
+    seed: int = 0,
+    iw: bool = False,
+    antithetic: bool = False,
+    decoder_precision: str = "float32",
+    device: str | None = None,
+) -> VAEScorer:
+    """The :class:`VAEScorer` of a loaded :class:`~seqvae.Run` (named by its directory), with the
+    run's collapse warning; the options as in :func:`load_scorer`."""
+    path = Path(run.path)
     if run.registry is None:
         raise InputError(
             f"this run was trained on {getattr(run, 'kind', 'continuous')} data; it cannot score mutations",

@@ -5,6 +5,7 @@ measured column, the structure-aware side and the ProteinGym format.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.analysis.burial import PositionBurial
+from seqvae.analysis.drawable import Drawable
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     OUTPUT_PREFIX,
@@ -54,6 +56,7 @@ from seqvae.io.atomic import atomic_open
 from seqvae.io.tables import read_table
 from seqvae.utils import release_free_memory
 
+SCORES_FILE = "scores.csv"  # `seqvae score`'s default --out, and the scores in a saved folder
 SUMMARY_SUFFIX = "_summary.json"
 SCATTER_SUFFIX = "_scatter.png"
 SINGLES_FIGURE_SUFFIX = ".png"
@@ -226,9 +229,13 @@ def structure_from_scores(
 
 
 @dataclass
-class ScoringReport:
+class ScoringReport(Drawable):
     """What :func:`score_file` did: counts, the scores of the measured rows and, with a
-    measured column, their evaluation (:meth:`save` writes it as ``OUT_summary.json``)."""
+    measured column, their evaluation (:meth:`save` writes it as ``OUT_summary.json``).
+
+    The scores table is :meth:`to_frame`; with a measured column, :meth:`plot` draws predicted
+    against measured scores and :meth:`save_figures` writes ``scores_scatter.png``.
+    """
 
     n_rows: int = 0
     n_scored: int = 0
@@ -244,6 +251,8 @@ class ScoringReport:
     score_column: str | None = None
     out: Path | None = None
     structure: StructureScoring | None = None
+    #: the scores table as CSV text, kept by :meth:`seqvae.Run.score`, which writes no file
+    scores_csv: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         """One line (the arrays are not printed): model, rows, scored, dropped, rho, output."""
@@ -253,6 +262,18 @@ class ScoringReport:
             f"ScoringReport({self.model!r}, {self.n_scored} of {self.n_rows} rows scored, "
             f"{self.n_mismatches_skipped} mismatches dropped{rho}{out})"
         )
+
+    def _facts(self) -> dict[str, str]:
+        evaluation = self.evaluation
+        return {
+            "model": self.model,
+            "rows": str(self.n_rows),
+            "scored": str(self.n_scored),
+            "mismatches dropped": str(self.n_mismatches_skipped),
+            "measured": self.score_column or "",
+            "Spearman rho": "" if evaluation is None else f"{evaluation.spearman:.4f}",
+            "scores file": "" if self.out is None else str(self.out),
+        }
 
     def describe(self) -> str:
         """One line: rows scored, rows without a score, mismatches dropped, and the output (and,
@@ -293,14 +314,48 @@ class ScoringReport:
             summary["structure"] = self.structure.to_dict()
         return summary
 
+    def to_frame(self) -> pd.DataFrame:
+        """The scores table (input columns, ``n_mutations``, ``score``, ``reason``; or the
+        ProteinGym columns) as ``pandas.read_csv`` reads the file ``seqvae score`` writes."""
+        if self.scores_csv is not None:
+            return pd.read_csv(io.StringIO(self.scores_csv))
+        if self.out is None or not self.out.exists():
+            raise InputError("the scores table was not kept: score with seqvae.Run.score or score_file")
+        return pd.read_csv(self.out)
+
     def save(self, path: str | Path | None = None) -> dict[str, Path]:
         """Write the evaluation summary to ``path`` (default: ``OUT_summary.json`` beside the
-        scores, :func:`scoring_files`), atomically; the scatter: ``plots.mutations.plot_scoring_report``."""
+        scores, :func:`scoring_files`), atomically; the scatter: :meth:`save_figures`.
+
+        A ``path`` without a suffix (or an existing directory) is a folder: the files ``seqvae
+        score -o FOLDER/scores.csv`` writes go into it (``scores.csv``, and with an evaluation
+        ``scores_summary.json``; the scatter ``scores_scatter.png``: :meth:`save_figures`).
+        """
         from seqvae.io.atomic import write_json
 
-        target = Path(path) if path is not None else scoring_files(self.out or "scores.csv")["summary"]
+        if path is not None and (Path(path).is_dir() or not Path(path).suffix):
+            return self._save_folder(Path(path))
+        target = Path(path) if path is not None else scoring_files(self.out or SCORES_FILE)["summary"]
         write_json(target, self.to_dict())
         return {"summary": target}
+
+    def _save_folder(self, folder: Path) -> dict[str, Path]:
+        from seqvae.io.atomic import write_json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        files = scoring_files(folder / SCORES_FILE)
+        text = self.scores_csv
+        if text is None:
+            if self.out is None or not self.out.exists():
+                raise InputError("the scores table was not kept: score with seqvae.Run.score or score_file")
+            text = self.out.read_text(encoding="utf-8")
+        with atomic_open(files["scores"], "w", newline="", encoding="utf-8") as handle:
+            handle.write(text)
+        paths = {"scores": files["scores"]}
+        if self.evaluation is not None:
+            write_json(files["summary"], {**self.to_dict(), "scores_file": SCORES_FILE})
+            paths["summary"] = files["summary"]
+        return paths
 
 
 # Cells of a measured column read as missing values, like an empty cell (pandas' defaults)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.drawable import Drawable
 from seqvae.data.alphabet import Alphabet
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
@@ -48,9 +49,10 @@ def numbered_ids(prefix: str, n: int, first: int = 1, digits: int = 5) -> list[s
     return [f"{prefix}_{i:0{width}d}" for i in range(first, first + n)]
 
 
-@dataclass
-class SequenceSet:
-    """Generated sequences with their score and annotations.
+@dataclass(repr=False)
+class SequenceSet(Drawable):
+    """Generated sequences with their score and annotations (:meth:`to_frame`, :meth:`save`;
+    :meth:`plot`: a sequence logo, or an interpolation's path).
 
     Attributes
     ----------
@@ -125,6 +127,18 @@ class SequenceSet:
         data.update(self.extra)
         return pd.DataFrame(data)
 
+    def _facts(self) -> dict[str, str]:
+        scores = self.score[np.isfinite(self.score)]
+        kind = "interpolation" if "t" in self.extra else ("designs" if self.is_design else "samples")
+        return {
+            kind: str(len(self)),
+            "L": str(self.codes.shape[1]) if self.codes.ndim == 2 else "",
+            f"median {self.score_name}": f"{float(np.median(scores)):.2f}" if scores.size else "",
+            "median Hamming to nearest natural": (
+                f"{float(np.median(self.nearest_hamming)):.0f}" if self.nearest_hamming is not None else ""
+            ),
+        }
+
     def to_frame(self) -> pd.DataFrame:
         """The CSV :meth:`save` writes (the same as :meth:`table`)."""
         return self.table()
@@ -135,7 +149,8 @@ class SequenceSet:
 
     def save(self, fasta_path: str | Path = DESIGNS_FASTA) -> dict[str, Path]:
         """Write the FASTA (each header notes the score), the CSV and the JSON of settings
-        (:func:`sequence_set_files`), atomically.
+        (:func:`sequence_set_files`), atomically. A path without a suffix (or an existing
+        directory) is a folder: ``designs.fasta`` and its files go into it.
 
         Returns
         -------
@@ -143,6 +158,9 @@ class SequenceSet:
             ``fasta``, ``table`` and ``settings`` paths.
         """
         fasta_path = Path(fasta_path)
+        if fasta_path.is_dir() or not fasta_path.suffix:  # a folder: the default file name in it
+            fasta_path.mkdir(parents=True, exist_ok=True)
+            fasta_path = fasta_path / DESIGNS_FASTA
         if fasta_path.suffix.lower() in (TABLE_SUFFIX, SETTINGS_SUFFIX):
             raise InputError("the output should be a FASTA file (.fasta/.fa)", fasta_path)
         paths = sequence_set_files(fasta_path)

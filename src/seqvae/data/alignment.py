@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from seqvae.data.alphabet import INVALID_CODE, PROTEIN, Alphabet, get_alphabet
-from seqvae.errors import InputError
+from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
+from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import FORMATS, RawAlignment, SequenceRecord, read_records
 
 # a header NAME/start-end numbers the row's residues from start
@@ -341,6 +342,18 @@ class Alignment:
     @property
     def n_eff(self) -> float:
         return float(self.weights.sum())
+
+    def weighted(self, theta: float | None = DEFAULT_THETA) -> Alignment:
+        """A copy with sequence weights at identity threshold ``theta`` (neighbours share weight
+        when their identity exceeds ``1 - theta``; ``None``: all ones), read back as
+        :attr:`weights` and :attr:`n_eff`
+        (:func:`~seqvae.data.weights.compute_sequence_weights`)."""
+        if theta is not None and not (isinstance(theta, int | float) and 0.0 <= theta <= 1.0):
+            raise ConfigError(f"theta must be a number in [0, 1] or None, got {theta!r}", field="theta")
+        copy = self.subset(np.arange(self.n_sequences))
+        copy.sequence_weights = compute_sequence_weights(self.codes, self.alphabet.gap_code, theta)
+        copy.theta = theta
+        return copy
 
     @property
     def reference_index(self) -> int:

@@ -431,6 +431,8 @@ def load_baseline(path: str | Path) -> tuple[SiteIndependentModel | PottsModel, 
             raise InputError(f"unknown baseline kind {kind!r}", path / BASELINE)
     except KeyError as err:
         raise InputError(f"baseline weights lack tensor {err}", weights_path) from None
+    except InputError:
+        raise
     except ValueError as err:  # e.g. couplings of the wrong shape
         raise InputError(f"baseline weights are inconsistent ({err})", weights_path) from None
     table = model.log_frequencies if kind == "site-independent" else model.fields
