@@ -513,3 +513,16 @@ def test_a_damaged_count_run_is_one_line(count_run, tmp_path, capsys, damage, co
     edit, fragments = COUNT_RUN_DAMAGES[damage]
     edit(run)
     fails_cleanly(capsys, [command, run, "-o", tmp_path / "out"], *fragments, folder=tmp_path)
+
+
+def test_a_count_run_written_with_input_dim_loads_and_resumes(count_run, tmp_path):
+    """Before ``model.length`` counted a row's columns for every likelihood, a count run's
+    config.json held its genes as ``model.input_dim`` (and length 0)."""
+    run = tmp_path / "run"
+    shutil.copytree(count_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["model"].update(length=0, input_dim=config["model"]["length"])
+    (run / "config.json").write_text(json.dumps(config))
+    assert seqvae.load(run).model.config.length == 8
+    pd.testing.assert_frame_equal(seqvae.load(run).embed(), seqvae.load(count_run).embed())
+    assert seqvae.resume(run, show_progress=False).summary["steps"] == 5

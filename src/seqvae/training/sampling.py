@@ -32,6 +32,11 @@ class SamplingSchedule:
         """The step where the last phase begins (``None``: a single phase)."""
         return None
 
+    @property
+    def phase_n_eff(self) -> float | None:
+        """N_eff of the training sequences under the last phase's weights (``None``: one phase)."""
+        return None
+
     def weights(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The training and validation weights of ``step``."""
         return self.family
@@ -69,8 +74,7 @@ class FocusSchedule(SamplingSchedule):
         return self.start
 
     @property
-    def n_eff(self) -> float:
-        """N_eff of the training sequences under the focus weights."""
+    def phase_n_eff(self) -> float:
         return float(self.focus[0].sum())
 
     def weights(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:

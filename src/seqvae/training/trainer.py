@@ -384,7 +384,7 @@ class Trainer:
     @property
     def focus_n_eff(self) -> float | None:
         """N_eff of the training sequences under the focus weights (``None``: no focus phase)."""
-        return getattr(self.schedule, "n_eff", None)
+        return self.schedule.phase_n_eff
 
     def _start_phase(self) -> None:
         """A new phase of the sampling schedule: a fresh best-validation record, so the weights
