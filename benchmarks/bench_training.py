@@ -41,7 +41,7 @@ from benchmarks.shared_data import BLAT_ALIGNMENT, SHARED_DATA  # noqa: E402
 from seqvae import preset_config, read_alignment  # noqa: E402
 from seqvae.data.weights import compute_sequence_weights  # noqa: E402
 from seqvae.models.vae import VAE  # noqa: E402
-from seqvae.training.trainer import Trainer, choose_threads, make_adam, parameter_groups  # noqa: E402
+from seqvae.training.trainer import Trainer, choose_threads, make_adam  # noqa: E402
 
 DATA = SHARED_DATA
 CASES = {
@@ -102,10 +102,10 @@ def variants(config, data, weights, run_dir: Path) -> dict:
     out["+ no step sync"] = (loop_step(model, data, weights, batch, fused, False), DEFAULT_THREADS)
     n_eff = float(weights.sum())
     model = fresh_model(config)
-    fused = make_adam(parameter_groups(model, 0.0, n_eff), 1e-3)
+    fused = make_adam(model.parameter_groups(0.0, n_eff), 1e-3)
     out["+ prior in Adam"] = (loop_step(model, data, weights, batch, fused, False, True), DEFAULT_THREADS)
     model = fresh_model(config)
-    fused = make_adam(parameter_groups(model, 0.0, n_eff), 1e-3)
+    fused = make_adam(model.parameter_groups(0.0, n_eff), 1e-3)
     out["+ 1 thread"] = (loop_step(model, data, weights, batch, fused, False, True), 1)
     mask = np.zeros(len(data), dtype=bool)
     trainer = Trainer(fresh_model(config), data, weights, mask, config.training, run_dir, 0, False)

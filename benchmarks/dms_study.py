@@ -27,33 +27,33 @@ PANEL = ROOT / "benchmarks" / "panel.yaml"
 
 # name -> overrides of the fitness preset (each sets the decoder prior explicitly, so the table
 # means the same whatever the preset ships)
-_SHIPPED = {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"}
-_BAYES_LV6 = {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "model.decoder_logvar_init": -6.0}
+_SHIPPED = {"model.decoder_l2": 20.0, "study.decoder_l2_scaling": "sqrt_neff"}
+_BAYES_LV6 = {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "study.decoder_logvar_init": -6.0}
 VARIANTS: dict[str, dict] = {
     "l2_c1000": {"model.decoder_l2": 1000.0, "model.decoder_l2_scaling": "constant"},
-    "l2_sqrt20": {"model.decoder_l2": 20.0, "model.decoder_l2_scaling": "sqrt_neff"},
-    "l2_sqrt30": {"model.decoder_l2": 30.0, "model.decoder_l2_scaling": "sqrt_neff"},
+    "l2_sqrt20": {"model.decoder_l2": 20.0, "study.decoder_l2_scaling": "sqrt_neff"},
+    "l2_sqrt30": {"model.decoder_l2": 30.0, "study.decoder_l2_scaling": "sqrt_neff"},
     # session 6: c = 0.08 L sqrt(N_eff), the shipped prior since (the same c as l2_sqrt20 at L = 250)
     "l2_residues": {"model.decoder_l2": 0.08, "model.decoder_l2_scaling": "sqrt_neff_length"},
     "l2_sqrt20_fb": {
         "model.decoder_l2": 20.0,
-        "model.decoder_l2_scaling": "sqrt_neff",
-        "model.free_bits": 0.1,
+        "study.decoder_l2_scaling": "sqrt_neff",
+        "study.free_bits": 0.1,
     },
     "bayes": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True},
     "l2_sqrt20_3k": {
         "model.decoder_l2": 20.0,
-        "model.decoder_l2_scaling": "sqrt_neff",
+        "study.decoder_l2_scaling": "sqrt_neff",
         "training.max_steps": 3000,
     },
-    "bayes_lv6": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "model.decoder_logvar_init": -6.0},
+    "bayes_lv6": {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "study.decoder_logvar_init": -6.0},
     # session 5: DeepSequence's output-layer ideas and the schedule, on top of the shipped prior
-    "dict40": {**_SHIPPED, "model.output_dictionary": 40},
-    "dict10": {**_SHIPPED, "model.output_dictionary": 10},
-    "group_sparsity1": {**_SHIPPED, "model.decoder_group_sparsity": 1.0},
-    "group_sparsity3": {**_SHIPPED, "model.decoder_group_sparsity": 3.0},
-    "bayes_lv6_vlr3": {**_BAYES_LV6, "training.variance_learning_rate": 3e-3},
-    "bayes_lv6_vlr10": {**_BAYES_LV6, "training.variance_learning_rate": 1e-2},
+    "dict40": {**_SHIPPED, "study.output_dictionary": 40},
+    "dict10": {**_SHIPPED, "study.output_dictionary": 10},
+    "group_sparsity1": {**_SHIPPED, "study.decoder_group_sparsity": 1.0},
+    "group_sparsity3": {**_SHIPPED, "study.decoder_group_sparsity": 3.0},
+    "bayes_lv6_vlr3": {**_BAYES_LV6, "study.variance_learning_rate": 3e-3},
+    "bayes_lv6_vlr10": {**_BAYES_LV6, "study.variance_learning_rate": 1e-2},
     "no_validation": {**_SHIPPED, "training.validation_fraction": 0.0},
     "warmup1500": {**_SHIPPED, "model.warmup_steps": 1500},
     # session 6: smaller batches over the same epochs, the variational decoder trained longer,
@@ -72,12 +72,12 @@ VARIANTS: dict[str, dict] = {
     },
     "bayes_lv6_vlr10_4500": {
         **_BAYES_LV6,
-        "training.variance_learning_rate": 1e-2,
+        "study.variance_learning_rate": 1e-2,
         "training.max_steps": 4500,
     },
     "bayes_lv6_vlr30_3000": {
         **_BAYES_LV6,
-        "training.variance_learning_rate": 3e-2,
+        "study.variance_learning_rate": 3e-2,
         "training.max_steps": 3000,
     },
     "encoder1024": {**_SHIPPED, "model.encoder_hidden": [1024, 1024]},
@@ -87,19 +87,19 @@ VARIANTS: dict[str, dict] = {
 
 def _fit(variant: str, protein: dict, out: Path) -> str:
     from seqvae.data.alignment import read_alignment
-    from seqvae.run import train
     from seqvae.training.config import preset_config
+    from study_variants import split_overrides, train
 
     run_dir = out / variant / protein["name"]
     if (run_dir / "study_train.json").exists():
         return f"{variant}/{protein['name']}: done before"
-    overrides = {**VARIANTS[variant], "training.threads": 1, "seed": 0}
+    overrides, options = split_overrides({**VARIANTS[variant], "training.threads": 1, "seed": 0})
     if protein.get("reference"):
         overrides["data.reference"] = protein["reference"]
     config = preset_config("fitness").updated(overrides)
     aln = read_alignment(ROOT / protein["alignment"], config.data.alignment_options())
     started = time.perf_counter()
-    run = train(aln, config, out=run_dir, overwrite=True, show_progress=False)
+    run = train(aln, config, options, run_dir, overwrite=True, show_progress=False)
     seconds = time.perf_counter() - started
     (run_dir / "study_train.json").write_text(json.dumps({"train_s": seconds, "steps": run.summary["steps"]}))
     return f"{variant}/{protein['name']}: {run.summary['steps']} steps in {seconds:.0f} s"

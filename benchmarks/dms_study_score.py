@@ -69,8 +69,8 @@ def _site_independent(protein, out: Path, scan: Path) -> dict:
 def score_study(out: Path, variants: list[str], proteins: list[dict], samples: int) -> None:
     import torch
 
+    from benchmarks.study_variants import load
     from seqvae.analysis.scoring import VAEScorer
-    from seqvae.run import load
     from seqvae.workflows.dms_panel import active_dimensions, load_panel
 
     torch.set_num_threads(1)

@@ -33,10 +33,9 @@ def unusual_config() -> RunConfig:
             "data.theta": None,
             "data.max_column_gap_fraction": 0.3,
             "model.encoder_hidden": [64, 32, 16],
-            "model.decoder_last_activation": None,
+            "model.activation": "tanh",
             "model.model_gaps": True,
             "model.regulariser": "mmd",
-            "model.mmd_kernel": "rbf",
             "training.max_steps": None,
             "training.max_time_s": 30.0,
             "training.early_stopping_patience": None,
@@ -118,6 +117,52 @@ def test_precedence_preset_file_options_set(tmp_path, capsys):
     assert saved.model.latent_dim == 4  # --set beats file
     assert saved.training.learning_rate == 0.001  # YAML's '1e-3' is a string: read as a number
     assert saved.model.encoder_hidden == preset_config("explore").model.encoder_hidden  # from the preset
+
+
+# an old run's config.json: every retired key at the one value that means what seqvae does now
+OLD_MODEL_KEYS = {
+    "decoder_last_activation": None,
+    "mmd_kernel": "imq",
+    "decoder_group_sparsity": 0.0,
+    "decoder_logvar_init": -10.0,
+    "free_bits": 0.0,
+    "output_dictionary": 0,
+}
+
+
+def test_an_old_run_config_loads_where_retired_keys_hold_what_is_done_now():
+    cfg = preset_config("fitness")
+    old = cfg.to_dict()
+    old["model"].update(OLD_MODEL_KEYS, input_dim=0)
+    old["training"]["variance_learning_rate"] = None
+    assert RunConfig.from_dict(old) == cfg
+    # a count model's columns were its input_dim: now its length
+    counts = {"likelihood": "negative_binomial", "length": 0, "input_dim": 15}
+    assert RunConfig.from_dict({"model": counts}).model.length == 15
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("model.free_bits", 0.1),
+        ("model.output_dictionary", 40),
+        ("model.decoder_group_sparsity", 1.0),
+        ("model.decoder_logvar_init", -6.0),
+        ("model.mmd_kernel", "rbf"),
+        ("model.decoder_last_activation", "sigmoid"),
+        ("training.variance_learning_rate", 0.01),
+        ("model.input_dim", 7),
+    ],
+)
+def test_a_retired_key_with_another_value_is_one_error_naming_it(key, value):
+    section, name = key.split(".")
+    old = preset_config("fitness").to_dict()
+    old[section][name] = value
+    if name == "input_dim":
+        old["model"]["length"] = 12  # a sequence model's length set as well: which one is meant?
+    with pytest.raises(ConfigError, match=f"^{key}: ") as err:
+        RunConfig.from_dict(old)
+    assert err.value.field == key and "\n" not in str(err.value)
 
 
 def test_unknown_keys_and_bad_values_are_rejected():

@@ -86,7 +86,7 @@ def test_negative_binomial_log_prob_matches_scipy():
 
 
 def test_negative_binomial_likelihood_uses_library_size_and_draws_match_its_moments():
-    config = ModelConfig(likelihood="negative_binomial", input_dim=3, encoder_hidden=[4], decoder_hidden=[4])
+    config = ModelConfig(likelihood="negative_binomial", length=3, encoder_hidden=[4], decoder_hidden=[4])
     likelihood = NegativeBinomialLikelihood(config)
     log_rho = torch.log(torch.tensor([[0.2, 0.3, 0.5]]))
     log_theta = torch.log(torch.tensor([2.0, 5.0, 50.0]))
@@ -110,9 +110,7 @@ def test_negative_binomial_likelihood_uses_library_size_and_draws_match_its_mome
 
 @pytest.mark.parametrize("name", sorted(LIKELIHOOD_CLASSES))
 def test_each_likelihood_is_a_strategy_of_the_one_vae(name):
-    config = ModelConfig(
-        likelihood=name, length=5, input_dim=5, encoder_hidden=[8], decoder_hidden=[8], latent_dim=2
-    )
+    config = ModelConfig(likelihood=name, length=5, encoder_hidden=[8], decoder_hidden=[8], latent_dim=2)
     model = VAE(config)
     strategy = model.likelihood
     assert strategy.name == name
@@ -338,7 +336,7 @@ def test_cli_train_on_a_count_table_and_resume(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "read 80 cells x 15 genes" in err
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["likelihood"] == "negative_binomial" and config["model"]["input_dim"] == 15
+    assert config["model"]["likelihood"] == "negative_binomial" and config["model"]["length"] == 15
     before = seqvae.load(run_dir).embed()
     assert main(["resume", str(run_dir), "--no-progress"]) == 0  # finished: resumes to the same end
     pd.testing.assert_frame_equal(seqvae.load(run_dir).embed(), before)
@@ -488,7 +486,7 @@ COUNT_RUN_DAMAGES = {
     "genes not a list": (_edit_registry(lambda i: i.update(genes="g1")), ("registry.json", "genes: must be")),
     "genes of another length": (
         _edit_registry(lambda i: i.update(genes=i["genes"][:-1])),
-        ("registry.json", "genes: 7 names", "input_dim is 8"),
+        ("registry.json", "genes: 7 names", "model.length is 8"),
     ),
     "likelihood disagrees": (
         _edit_registry(lambda i: i.update(likelihood="gaussian")),
@@ -515,3 +513,16 @@ def test_a_damaged_count_run_is_one_line(count_run, tmp_path, capsys, damage, co
     edit, fragments = COUNT_RUN_DAMAGES[damage]
     edit(run)
     fails_cleanly(capsys, [command, run, "-o", tmp_path / "out"], *fragments, folder=tmp_path)
+
+
+def test_a_count_run_written_with_input_dim_loads_and_resumes(count_run, tmp_path):
+    """Before ``model.length`` counted a row's columns for every likelihood, a count run's
+    config.json held its genes as ``model.input_dim`` (and length 0)."""
+    run = tmp_path / "run"
+    shutil.copytree(count_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["model"].update(length=0, input_dim=config["model"]["length"])
+    (run / "config.json").write_text(json.dumps(config))
+    assert seqvae.load(run).model.config.length == 8
+    pd.testing.assert_frame_equal(seqvae.load(run).embed(), seqvae.load(count_run).embed())
+    assert seqvae.resume(run, show_progress=False).summary["steps"] == 5

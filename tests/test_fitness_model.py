@@ -1,5 +1,6 @@
-"""Model options of the fitness study: a variational (DeepSequence) decoder, a decoder prior that
-follows N_eff, and KL free bits."""
+"""Model options of the fitness study that seqvae ships: a variational (DeepSequence) decoder and a
+decoder prior that follows the family's N_eff and length (the study's other variants:
+tests/test_study_variants.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import torch
 from seqvae.errors import ConfigError
 from seqvae.models.vae import VAE, BayesianLinear, ModelConfig
 from seqvae.training.config import RunConfig, preset_config
-from seqvae.training.trainer import parameter_groups
 
 
 def _config(**kwargs) -> ModelConfig:
@@ -29,9 +29,7 @@ def _codes(n: int = 24, seed: int = 0) -> torch.Tensor:
     ("kwargs", "field"),
     [
         ({"decoder_l2_scaling": "log"}, "decoder_l2_scaling"),
-        ({"free_bits": -0.1}, "free_bits"),
-        ({"free_bits": 0.5, "regulariser": "mmd"}, "free_bits"),
-        ({"decoder_logvar_init": 5.0}, "decoder_logvar_init"),
+        ({"decoder_l2_scaling": "sqrt_neff"}, "decoder_l2_scaling"),
         ({"decoder_bayesian": "yes"}, "decoder_bayesian"),
     ],
 )
@@ -41,28 +39,16 @@ def test_bad_options_name_their_field(kwargs, field):
 
 
 def test_options_round_trip_through_json():
-    config = preset_config("fitness").updated(
-        {
-            "model.decoder_bayesian": True,
-            "model.decoder_logvar_init": -6.0,
-            "model.free_bits": 0.25,
-            "model.decoder_l2_scaling": "sqrt_neff",
-            "model.decoder_l2": 20.0,
-        }
-    )
+    config = preset_config("fitness").updated({"model.decoder_bayesian": True, "model.decoder_l2": 20.0})
     assert RunConfig.from_dict(config.to_dict()) == config
 
 
-def test_prior_strength_follows_sqrt_neff():
+def test_a_constant_prior_is_the_same_whatever_the_family():
     constant = _config(decoder_l2=1000.0)
-    scaled = _config(decoder_l2=20.0, decoder_l2_scaling="sqrt_neff")
     assert constant.decoder_prior_coefficient(2500.0) == pytest.approx(1000.0 / 2500.0)
-    # c = 20 sqrt(N_eff): 1000 at N_eff 2500, 200 at N_eff 100
-    assert scaled.decoder_prior_coefficient(2500.0) * 2500.0 == pytest.approx(1000.0)
-    assert scaled.decoder_prior_coefficient(100.0) * 100.0 == pytest.approx(200.0)
-    model = VAE(scaled)
-    groups = parameter_groups(model, 0.0, 100.0)
-    assert groups[1]["weight_decay"] == pytest.approx(20.0 / math.sqrt(100.0))
+    model = VAE(_config(decoder_l2=0.08, decoder_l2_scaling="sqrt_neff_length"))
+    groups = model.parameter_groups(0.0, 100.0)
+    assert groups[1]["weight_decay"] == pytest.approx(0.08 * 12 / math.sqrt(100.0))
     assert {id(p) for p in groups[1]["params"]} == {id(w) for w in model.decoder_weight_matrices()}
 
 
@@ -82,7 +68,7 @@ def test_prior_strength_follows_the_residues_of_the_family():
 
 def test_variational_decoder_samples_in_training_and_uses_means_in_eval():
     torch.manual_seed(0)
-    model = VAE(_config(decoder_bayesian=True, decoder_logvar_init=-4.0))
+    model = VAE(_config(decoder_bayesian=True))
     layers = [m for m in [*model.decoder_body, model.decoder_out] if isinstance(m, torch.nn.Linear)]
     assert layers and all(isinstance(m, BayesianLinear) for m in layers)
     z = torch.randn(5, 3)
@@ -100,7 +86,7 @@ def test_variational_decoder_samples_in_training_and_uses_means_in_eval():
 
 def test_variational_decoder_kl_is_the_closed_form_and_enters_the_loss():
     torch.manual_seed(1)
-    model = VAE(_config(decoder_bayesian=True, decoder_logvar_init=-4.0))
+    model = VAE(_config(decoder_bayesian=True))
     expected = 0.0
     for module in [*model.decoder_body, model.decoder_out]:
         if isinstance(module, BayesianLinear):
@@ -130,36 +116,10 @@ def test_scoring_fast_path_reads_the_mean_weights():
         "".join(residues[int(i)] for i in torch.randint(0, 20, (12,), generator=generator)) for _ in range(6)
     ]
     aln = alignment_from_sequences(sequences)
-    model = VAE(_config(decoder_bayesian=True, decoder_logvar_init=-2.0, model_gaps=False))
+    model = VAE(_config(decoder_bayesian=True, model_gaps=False))
     scorer = VAEScorer(model, aln.registry, samples=3)
     assert scorer._fast
     codes = torch.from_numpy(aln.codes[:4])
     z = torch.randn(4, 3)
     with torch.no_grad():
         assert torch.allclose(scorer._log_px(codes, z), model.log_likelihood(codes, z), atol=1e-4)
-
-
-def test_free_bits_floor_the_trained_kl_per_dimension():
-    torch.manual_seed(4)
-    free = VAE(_config(free_bits=2.0))
-    plain = VAE(_config())
-    plain.load_state_dict(free.state_dict())
-    x = _codes()
-    torch.manual_seed(5)
-    with torch.no_grad():
-        terms = free.loss(x, step=10)
-    torch.manual_seed(5)
-    with torch.no_grad():
-        reference = plain.loss(x, step=10)
-    # the reported KL is the true one; the trained term is sum_d max(2, mean KL_d) >= 2 d
-    assert float(terms.kl) == pytest.approx(float(reference.kl), rel=1e-6)
-    trained = float(terms.total) - float(terms.reconstruction)
-    assert trained >= 2.0 * 3 - 1e-5
-    assert trained >= float(reference.total) - float(reference.reconstruction) - 1e-5
-    # a dimension below the floor gets no gradient from the KL term
-    free.zero_grad()
-    mean, logvar = free.encode(x)
-    kl_dims = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar)
-    assert (kl_dims.mean(0) < 2.0).all()
-    (kl_dims.mean(0).clamp(min=2.0).sum()).backward()
-    assert float(free.encoder_mean.weight.grad.abs().sum()) == 0.0

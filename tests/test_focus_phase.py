@@ -14,6 +14,7 @@ from seqvae.data.weights import reference_identity
 from seqvae.errors import ConfigError
 from seqvae.models.vae import VAE, ModelConfig
 from seqvae.training.config import RunConfig, TrainingConfig
+from seqvae.training.sampling import FocusSchedule, SamplingSchedule, sampling_schedule
 from seqvae.training.trainer import Trainer
 
 
@@ -23,6 +24,26 @@ def test_reference_identity_counts_matching_columns():
     assert reference_identity(codes, reference).tolist() == [1.0, 0.5, 0.25, 0.0]
     with pytest.raises(ValueError, match="does not fit"):
         reference_identity(codes, reference[:3])
+
+
+def test_the_focus_phase_is_a_sampling_schedule():
+    weights = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    mask = torch.tensor([False, True, False, False])
+    factors = np.array([0.5, 1.0, 0.0, 1.0])
+    plain = sampling_schedule(TrainingConfig(max_steps=10), weights, mask)
+    assert type(plain) is SamplingSchedule and plain.phase_start is None and plain.phase_n_eff is None
+    assert [w.tolist() for w in plain.weights(9)] == [[1.0, 3.0, 4.0], [2.0]]
+    focus = sampling_schedule(
+        TrainingConfig(max_steps=10, focus_steps=4, focus_power=2.0), weights, mask, factors
+    )
+    assert isinstance(focus, FocusSchedule) and focus.phase_start == 6
+    assert [w.tolist() for w in focus.weights(5)] == [[1.0, 3.0, 4.0], [2.0]]
+    assert [w.tolist() for w in focus.weights(6)] == [[0.25, 0.0, 4.0], [2.0]]
+    assert focus.phase_n_eff == 4.25
+    with pytest.raises(ValueError, match="needs focus_factors"):
+        sampling_schedule(TrainingConfig(max_steps=10, focus_steps=4), weights, mask)
+    with pytest.raises(ValueError, match="focus weight 0"):
+        sampling_schedule(TrainingConfig(max_steps=10, focus_steps=4), weights, mask, np.zeros(4))
 
 
 def _trainer(tmp_path, focus_steps: int, factors: np.ndarray | None) -> Trainer:

@@ -47,9 +47,7 @@ def test_load_model_refuses_a_run_on_counts(tmp_path):
 
 
 def test_vae_samples_counts_with_a_library_size():
-    model = VAE(
-        ModelConfig(likelihood="negative_binomial", input_dim=6, encoder_hidden=[8], decoder_hidden=[8])
-    )
+    model = VAE(ModelConfig(likelihood="negative_binomial", length=6, encoder_hidden=[8], decoder_hidden=[8]))
     draws = model.sample(4, torch.Generator().manual_seed(0), library=torch.full((4,), 100.0))
     assert draws.shape == (4, 6) and bool((draws >= 0).all())
     with pytest.raises(seqvae.ConfigError, match="temperature"):

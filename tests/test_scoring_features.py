@@ -29,9 +29,9 @@ def blat_run(tmp_path_factory):
             "model.decoder_hidden": [32, 64],
             "model.latent_dim": 4,
             "model.warmup_steps": 0,
-            # c = 10 sqrt(N_eff) keeps this small model's latent in use on the 46-row test family
-            "model.decoder_l2": 10.0,
-            "model.decoder_l2_scaling": "sqrt_neff",
+            # c = 10 sqrt(N_eff) (10 / 253 per residue of the 253 columns) keeps this small
+            # model's latent in use on the 46-row test family
+            "model.decoder_l2": 10.0 / 253,
             "training.max_steps": 150,
             "training.eval_every": 50,
             "training.batch_size": 32,

@@ -11,7 +11,7 @@ import torch
 
 import seqvae
 from seqvae.models.vae import VAE, ModelConfig
-from seqvae.training.trainer import choose_threads, make_adam, parameter_groups
+from seqvae.training.trainer import choose_threads, make_adam
 
 
 def small_model(decoder_l2: float = 0.0, **changes) -> VAE:
@@ -33,7 +33,7 @@ def test_prior_as_weight_decay_gives_the_penalty_gradient():
     torch.manual_seed(5)
     loss = model.loss(codes, n_eff=n_eff, include_weight_penalty=False).total
     without = torch.autograd.grad(loss, decoder)
-    groups = parameter_groups(model, 0.01, n_eff)
+    groups = model.parameter_groups(0.01, n_eff)
     assert groups[1]["params"] == decoder and groups[1]["weight_decay"] == 0.01 + 300.0 / n_eff
     assert groups[0]["weight_decay"] == 0.01
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
@@ -47,7 +47,7 @@ def test_adam_steps_match_with_penalty_or_weight_decay():
     results = []
     for in_adam in (False, True):
         model = small_model(decoder_l2=300.0)
-        groups = parameter_groups(model, 0.0, 40.0) if in_adam else list(model.parameters())
+        groups = model.parameter_groups(0.0, 40.0) if in_adam else list(model.parameters())
         optimizer = make_adam(groups, 1e-2)
         torch.manual_seed(7)
         for _ in range(5):

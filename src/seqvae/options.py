@@ -337,6 +337,9 @@ class Options:
     derived: ClassVar[tuple[str, ...]] = ()
     #: other classes whose docstrings describe fields this one's does not (:func:`field_descriptions`)
     described_by: ClassVar[tuple[type, ...]] = ()
+    #: keys that were options once, each with the one value that still means what the class
+    #: does now: a file (an old run's config.json) holding that value loads, any other is an error
+    retired: ClassVar[dict[str, Any]] = {}
 
     def extra_checks(self, prefix: str) -> None:
         """Cross-field rules, after every field passed its own constraint."""
@@ -371,6 +374,15 @@ class Options:
         if not isinstance(values, dict):
             raise ConfigError(f"{prefix}: must be a mapping of settings (got {values!r})", field=prefix)
         known = cls.field_names()
+        for key in [k for k in values if k in cls.retired]:
+            if values[key] != cls.retired[key]:
+                name = f"{prefix}.{key}" if prefix else key
+                raise ConfigError(
+                    f"{name}: no longer an option; only {cls.retired[key]!r}, what seqvae does now, "
+                    f"still loads (got {values[key]!r})",
+                    field=name,
+                )
+            values = {k: v for k, v in values.items() if k != key}
         unknown = [k for k in values if k not in known]
         if unknown:
             raise ConfigError(

@@ -27,7 +27,6 @@ import torch
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.errors import ConfigError, InputError
 from seqvae.models.interface import SequenceModel
-from seqvae.models.layers import DictionaryLinear
 from seqvae.models.regularisers import gaussian_kl
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
@@ -185,9 +184,10 @@ class VAEScorer(Scorer):
         self.decoder_precision = decoder_precision
         self.noise = shared_noise(samples, model.config.latent_dim, seed, antithetic).to(self.device)
         self._buffer: torch.Tensor | None = None
-        # the fast path knows the plain decoder: an MLP body and one linear output layer
+        # the fast path knows the plain decoder: an MLP body and an output layer that acts as
+        # one linear map (its ``weight`` and ``bias``; see VAE.output_layer)
         self._fast = (
-            isinstance(getattr(model, "decoder_out", None), (torch.nn.Linear, DictionaryLinear))
+            isinstance(getattr(getattr(model, "decoder_out", None), "weight", None), torch.Tensor)
             and type(model).decode is _plain_decode()
         )
         if decoder_precision == "bfloat16" and not self._fast:

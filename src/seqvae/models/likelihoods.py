@@ -69,13 +69,13 @@ class Likelihood(ABC):
     @classmethod
     def check_config(cls, config: ModelConfig, fail: Fail) -> None:
         """Check the config fields this likelihood uses; ``fail(field, why)`` raises."""
-        if config.input_dim < 1:
-            fail("input_dim", "must be >= 1")
+        if config.length < 1:
+            fail("length", "must be >= 1")
 
     @property
     def n_columns(self) -> int:
         """Columns of one data row (positions, dimensions, genes)."""
-        return self.config.input_dim
+        return self.config.length
 
     # -- encoder ---------------------------------------------------------------------------
     def input_layer(self, hidden: int) -> nn.Module:
@@ -132,14 +132,9 @@ class CategoricalLikelihood(Likelihood):
 
     @classmethod
     def check_config(cls, config: ModelConfig, fail: Fail) -> None:
-        if config.length < 1:
-            fail("length", "must be >= 1")
+        super().check_config(config, fail)
         if config.alphabet_size < 2:
             fail("alphabet_size", "must be >= 2")
-
-    @property
-    def n_columns(self) -> int:
-        return self.config.length
 
     @property
     def n_states(self) -> int:
@@ -195,7 +190,7 @@ class GaussianLikelihood(Likelihood):
     items = "vectors"
 
     def make_parameters(self) -> dict[str, nn.Parameter]:
-        return {"output_logvar": nn.Parameter(torch.zeros(self.config.input_dim))}
+        return {"output_logvar": nn.Parameter(torch.zeros(self.config.length))}
 
     def log_prob(
         self, x: torch.Tensor, decoded: torch.Tensor, extra: Mapping[str, torch.Tensor]
@@ -251,7 +246,7 @@ class NegativeBinomialLikelihood(Likelihood):
 
     def make_parameters(self) -> dict[str, nn.Parameter]:
         # θ = 1 at the start (variance μ + μ²): learned per gene
-        return {"log_inverse_dispersion": nn.Parameter(torch.zeros(self.config.input_dim))}
+        return {"log_inverse_dispersion": nn.Parameter(torch.zeros(self.config.length))}
 
     def decoder_output(self, out: torch.Tensor) -> torch.Tensor:
         """Log-proportions log ρ ``[B, G]`` (each row's proportions sum to 1)."""

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from seqvae.errors import ConfigError
 from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: its old home
-from seqvae.models.layers import DictionaryLinear
 from seqvae.models.likelihoods import (
     LIKELIHOOD_CLASSES,
     CategoricalLikelihood,
@@ -24,8 +24,8 @@ from seqvae.models.likelihoods import (
     make_likelihood,
 )
 from seqvae.models.losses import LossTerms
-from seqvae.models.regularisers import KLRegulariser, MMDRegulariser, gaussian_kl
-from seqvae.options import Boolean, Integer, Interval, ListOf, OneOf, Optional, Options, register
+from seqvae.models.regularisers import Regulariser, gaussian_kl, make_regulariser
+from seqvae.options import Boolean, Integer, Interval, ListOf, OneOf, Options, register
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -36,12 +36,13 @@ ACTIVATIONS = {
 }
 LIKELIHOODS = tuple(LIKELIHOOD_CLASSES)  # categorical, gaussian, negative_binomial
 REGULARISERS = ("kl", "mmd")
-KERNELS = ("imq", "rbf")
 # upper bounds on the sizes a config may ask for: beyond them an allocation would exhaust memory
 MAX_LATENT_DIM = 4096
 MAX_LAYER_WIDTH = 65536
 MAX_PARAMETERS = 500_000_000
-DECODER_L2_SCALINGS = ("constant", "sqrt_neff", "sqrt_neff_length")
+DECODER_L2_SCALINGS = ("constant", "sqrt_neff_length")
+#: the variational decoder's initial log σ² of every weight (DeepSequence: log σ = -5)
+DECODER_LOGVAR_INIT = -10.0
 
 
 @register
@@ -56,9 +57,9 @@ class ModelConfig(Options):
         ``negative_binomial`` for count matrices (cells × genes, scVI's likelihood); see
         :mod:`seqvae.models.likelihoods`.
     length, alphabet_size
-        Sequence length L and number of codes Q including the gap (categorical).
-    input_dim
-        Dimension D of continuous inputs (gaussian), or number of genes G (negative_binomial).
+        Columns of a data row (positions L of a sequence, dimensions D of a vector, genes G of a
+        cell) and, for sequences, the number of codes Q including the gap. Training fills both
+        in from the data.
     model_gaps
         Categorical only. ``False`` (DeepSequence): gaps are masked out of the likelihood and
         the decoder predicts residues only. ``True``: the gap is a state like any residue
@@ -68,108 +69,99 @@ class ModelConfig(Options):
     encoder_hidden, decoder_hidden
         Hidden layer sizes.
     activation
-        Hidden activation; ``decoder_last_activation`` overrides the decoder's last hidden layer
-        (DeepSequence uses a sigmoid there).
+        Hidden activation.
     dropout
         Dropout on hidden layers during training.
     regulariser
-        ``kl`` (β-VAE) or ``mmd`` (InfoVAE).
+        ``kl`` (β-VAE) or ``mmd`` (InfoVAE, with an inverse multiquadric kernel); see
+        :mod:`seqvae.models.regularisers`.
     beta
         KL weight (kl); the KL is still reported under mmd.
-    mmd_weight, mmd_kernel
-        λ and the kernel (``imq`` or ``rbf``) for mmd.
+    mmd_weight
+        λ for mmd.
     warmup_steps
         Linear warm-up of β or λ from 0.
     decoder_l2
         Strength c of a Gaussian prior on decoder weights: c · ½‖W‖² / N_eff per sequence.
     decoder_l2_scaling
-        ``constant``: c is ``decoder_l2`` whatever the data. ``sqrt_neff``: the prior follows the
-        family's depth, c = ``decoder_l2`` · √N_eff (per sequence ``decoder_l2`` · ½‖W‖² / √N_eff):
-        a shallow family gets a weaker prior than a deep one, in absolute terms a stronger one
-        relative to its data. ``sqrt_neff_length``: c = ``decoder_l2`` · L · √N_eff, so the
-        prior's weight against the reconstruction term, a sum over N_eff · L residues, falls as
-        1 / √N_eff whatever the length L (with ``sqrt_neff`` a short family's shared decoder
-        layers are regularised as if it were long, and its latent collapses).
-    decoder_group_sparsity
-        Strength g of a group-sparsity prior on the output layer (DeepSequence's idea that a
-        hidden unit speaks to few positions): g · Σ_{l,h} ‖W_{l·,h}‖₂ / N_eff per sequence, one
-        group per position l and last hidden unit h (its weights to the S residues); scaled
-        with the depth like ``decoder_l2`` (``decoder_l2_scaling``).
+        ``constant``: c is ``decoder_l2`` whatever the data. ``sqrt_neff_length``: c =
+        ``decoder_l2`` · L · √N_eff, so the prior's weight against the reconstruction term, a sum
+        over N_eff · L residues, falls as 1 / √N_eff whatever the length L (the ``fitness``
+        preset's prior).
     decoder_bayesian
         Variational decoder (Riesselman et al. 2018, DeepSequence): every decoder weight and bias
         has a mean-field Gaussian posterior N(μ, σ²) under a N(0, 1) prior; training samples
         the weights once per step and adds KL(q(W) ‖ N(0, 1)) / N_eff per sequence; evaluation
         and scoring (eval mode) use the mean weights.
-    decoder_logvar_init
-        Initial log σ² of the variational decoder's weights (DeepSequence: log σ = -5).
-    output_dictionary
-        Categorical only. 0: the decoder's last layer is one linear map to the L·S logits.
-        K > 0: each position's weights are mixed from a dictionary of K vectors over the
-        residues, shared by all positions (DeepSequence's convolved output layer, K = 40 there;
-        :class:`~seqvae.models.layers.DictionaryLinear`); the decoder prior covers both factors.
-    free_bits
-        KL "free bits" per latent dimension (Kingma et al. 2016): the KL term trained on is
-        Σ_d max(λ, mean over the batch of KL_d), so a dimension is not pushed below λ nats and
-        the posterior cannot collapse entirely. The reported KL and the ELBO stay unchanged.
-        Only with the ``kl`` regulariser.
     """
 
     likelihood: str = "categorical"
     length: int = 0
     alphabet_size: int = 21
-    input_dim: int = 0
     model_gaps: bool = True
     latent_dim: int = 2
     encoder_hidden: list[int] = field(default_factory=lambda: [256, 128])
     decoder_hidden: list[int] = field(default_factory=lambda: [128, 256])
     activation: str = "relu"
-    decoder_last_activation: str | None = None
     dropout: float = 0.0
     regulariser: str = "kl"
     beta: float = 1.0
     mmd_weight: float = 10.0
-    mmd_kernel: str = "imq"
     warmup_steps: int = 0
     decoder_l2: float = 0.0
     decoder_l2_scaling: str = "constant"
-    decoder_group_sparsity: float = 0.0
     decoder_bayesian: bool = False
-    decoder_logvar_init: float = -10.0
-    free_bits: float = 0.0
-    output_dictionary: int = 0
 
     constraints: ClassVar[dict] = {
         "likelihood": OneOf(LIKELIHOODS),
         "length": Integer(),
         "alphabet_size": Integer(),
-        "input_dim": Integer(0),
         "model_gaps": Boolean(),
         "latent_dim": Integer(1, MAX_LATENT_DIM),
         "encoder_hidden": ListOf(Integer(1, MAX_LAYER_WIDTH), min_length=1),
         "decoder_hidden": ListOf(Integer(1, MAX_LAYER_WIDTH), min_length=1),
         "activation": OneOf(tuple(ACTIVATIONS)),
-        "decoder_last_activation": Optional(OneOf(tuple(ACTIVATIONS))),
         "dropout": Interval(0.0, 1.0, closed="left"),
         "regulariser": OneOf(REGULARISERS),
         "beta": Interval(0.0),
         "mmd_weight": Interval(0.0),
-        "mmd_kernel": OneOf(KERNELS),
         "warmup_steps": Integer(0),
         "decoder_l2": Interval(0.0),
         "decoder_l2_scaling": OneOf(DECODER_L2_SCALINGS),
-        "decoder_group_sparsity": Interval(0.0),
         "decoder_bayesian": Boolean(),
-        "decoder_logvar_init": Interval(-30.0, 2.0),
-        "free_bits": Interval(0.0),
-        "output_dictionary": Integer(0),
+    }
+    # the fitness study's variants (benchmarks/study_variants.py) and settings no preset used
+    retired: ClassVar[dict[str, Any]] = {
+        "decoder_last_activation": None,
+        "mmd_kernel": "imq",
+        "decoder_group_sparsity": 0.0,
+        "decoder_logvar_init": DECODER_LOGVAR_INIT,
+        "free_bits": 0.0,
+        "output_dictionary": 0,
     }
 
     section: ClassVar[str] = "model"
 
+    @classmethod
+    def from_dict(cls, values: Any, prefix: str | None = None) -> ModelConfig:
+        """As :meth:`Options.from_dict`; an old config's ``input_dim`` (the columns of a vector
+        or a cell, now ``length``) is read as ``length``."""
+        if isinstance(values, dict) and "input_dim" in values:
+            values = dict(values)
+            input_dim = values.pop("input_dim")
+            if input_dim not in (0, values.get("length", 0)):
+                if values.get("length", 0) != 0:
+                    raise ConfigError(
+                        f"model.input_dim: now model.length, which is set already (got {input_dim!r})",
+                        field="model.input_dim",
+                    )
+                values["length"] = input_dim
+        return super().from_dict(values, prefix)
+
     def parameter_count(self) -> int:
         """About how many weights the encoder and decoder hold (their linear layers), once the
         data's size is known (0 before): bounded, so that a typo cannot exhaust the memory."""
-        data = max(self.length * self.alphabet_size, self.input_dim)
+        data = self.length * (self.alphabet_size if self.likelihood == "categorical" else 1)
         if data <= 0:
             return 0
         widths = [
@@ -185,7 +177,7 @@ class ModelConfig(Options):
         )
 
     def extra_checks(self, prefix: str) -> None:
-        """The likelihood's own fields, and free bits with the KL regulariser only."""
+        """The likelihood's own fields, and a bound on the model's size."""
 
         def fail(name: str, why: str) -> None:
             raise ConfigError(
@@ -199,12 +191,6 @@ class ModelConfig(Options):
                 f"the model would have about {self.parameter_count():,} weights, more than the bound of "
                 f"{MAX_PARAMETERS:,} (smaller layers, a smaller latent_dim or a shorter alignment)",
             )
-        if self.free_bits > 0 and self.regulariser != "kl":
-            fail("free_bits", "needs the kl regulariser")
-        if self.decoder_group_sparsity > 0 and self.likelihood != "categorical":
-            fail("decoder_group_sparsity", "needs the categorical likelihood")
-        if self.output_dictionary > 0 and (self.likelihood != "categorical" or self.decoder_bayesian):
-            fail("output_dictionary", "needs the categorical likelihood and a plain (not bayesian) decoder")
 
     def validate(self) -> ModelConfig:
         """Check every field; raise :class:`ConfigError` naming the first bad one."""
@@ -216,24 +202,14 @@ class ModelConfig(Options):
 
     def decoder_prior_coefficient(self, n_eff: float) -> float:
         """Per-sequence coefficient of ½‖W‖² of the decoder prior for a family of ``n_eff``
-        effective sequences: c / N_eff, with c = ``decoder_l2`` (constant),
-        ``decoder_l2`` · √N_eff (sqrt_neff) or ``decoder_l2`` · L · √N_eff (sqrt_neff_length)."""
-        return self._per_sequence(self.decoder_l2, n_eff)
-
-    def group_sparsity_coefficient(self, n_eff: float) -> float:
-        """Per-sequence coefficient of the output layer's Σ ‖W_group‖₂ (``decoder_group_sparsity``
-        scaled like the decoder prior)."""
-        return self._per_sequence(self.decoder_group_sparsity, n_eff)
-
-    def _per_sequence(self, strength: float, n_eff: float) -> float:
-        if strength <= 0:
+        effective sequences: c / N_eff, with c = ``decoder_l2`` (constant) or ``decoder_l2`` · L ·
+        √N_eff (sqrt_neff_length)."""
+        if self.decoder_l2 <= 0:
             return 0.0
         n_eff = max(float(n_eff), 1.0)
-        if self.decoder_l2_scaling == "sqrt_neff":
-            return strength / math.sqrt(n_eff)
         if self.decoder_l2_scaling == "sqrt_neff_length":
-            return strength * self.length / math.sqrt(n_eff)
-        return strength / n_eff
+            return self.decoder_l2 * self.length / math.sqrt(n_eff)
+        return self.decoder_l2 / n_eff
 
 
 def step_flops(config: ModelConfig, batch_size: int) -> float:
@@ -241,9 +217,7 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
 
     Linear layers: 2·B·in·out forward and 4·B·in·out backward (input and weight gradients);
     the first-layer embedding lookup of coded sequences: B·L·H additions each way.
-    Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound. An
-    output dictionary (``output_dictionary = K``) adds the product that forms the output weight,
-    ``[H, L, K] @ [K, S]``, once per step whatever the batch: 2·H·L·K·S forward, twice that backward.
+    Element-wise work (activations, log-softmax, Adam) is left out: it is memory-bound.
     """
     likelihood = make_likelihood(config)
     first = likelihood.first_layer_flops(batch_size, config.encoder_hidden[0])
@@ -254,8 +228,7 @@ def step_flops(config: ModelConfig, batch_size: int) -> float:
         *itertools.pairwise([config.latent_dim, *config.decoder_hidden]),
         (config.decoder_hidden[-1], output),
     ]
-    dictionary = 6.0 * config.decoder_hidden[-1] * output * config.output_dictionary
-    return first + dictionary + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
+    return first + sum(6.0 * batch_size * n_in * n_out for n_in, n_out in sizes)
 
 
 class BayesianLinear(nn.Linear):
@@ -266,7 +239,7 @@ class BayesianLinear(nn.Linear):
     log-variances. In training mode each call draws one weight matrix (shared by the batch).
     """
 
-    def __init__(self, n_in: int, n_out: int, logvar_init: float = -10.0):
+    def __init__(self, n_in: int, n_out: int, logvar_init: float = DECODER_LOGVAR_INIT):
         super().__init__(n_in, n_out)
         self.weight_logvar = nn.Parameter(torch.full_like(self.weight, logvar_init))
         self.bias_logvar = nn.Parameter(torch.full_like(self.bias, logvar_init))
@@ -286,24 +259,13 @@ class BayesianLinear(nn.Linear):
         return total
 
 
-def _linear(n_in: int, n_out: int, bayesian: bool, logvar_init: float) -> nn.Linear:
-    return BayesianLinear(n_in, n_out, logvar_init) if bayesian else nn.Linear(n_in, n_out)
-
-
 def _mlp(
-    sizes: list[int],
-    activation: str,
-    last_activation: str | None,
-    dropout: float,
-    bayesian: bool = False,
-    logvar_init: float = -10.0,
+    sizes: list[int], activation: str, dropout: float, linear: Callable[[int, int], nn.Module] = nn.Linear
 ) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        layers.append(_linear(n_in, n_out, bayesian, logvar_init))
-        is_last = i == len(sizes) - 2
-        act = last_activation if (is_last and last_activation) else activation
-        layers.append(ACTIVATIONS[act]())
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers.append(linear(n_in, n_out))
+        layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -313,7 +275,11 @@ class VAE(nn.Module):
     """Variational autoencoder for coded sequences, continuous vectors or count matrices.
 
     What depends on the kind of data (the encoder's first layer and input, the decoder's
-    output, the likelihood and its parameters) is the :attr:`likelihood` strategy's.
+    output, the likelihood and its parameters) is the :attr:`likelihood` strategy's; the
+    latent penalty is the :attr:`regulariser` strategy's. Variants of the decoder override
+    :meth:`decoder_layer`, :meth:`output_layer`, :meth:`decoder_prior_coefficient`,
+    :meth:`decoder_prior_terms` or :meth:`parameter_groups` in a subclass (the fitness study's, in
+    ``benchmarks/study_variants.py``, do).
 
     Parameters
     ----------
@@ -339,30 +305,24 @@ class VAE(nn.Module):
             self.register_parameter(name, parameter)
         self.input_activation = ACTIVATIONS[config.activation]()
         self.input_dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.encoder_body = _mlp(config.encoder_hidden, config.activation, None, config.dropout)
+        self.encoder_body = _mlp(config.encoder_hidden, config.activation, config.dropout)
         self.encoder_mean = nn.Linear(config.encoder_hidden[-1], config.latent_dim)
         self.encoder_logvar = nn.Linear(config.encoder_hidden[-1], config.latent_dim)
         self.decoder_body = _mlp(
-            [config.latent_dim, *config.decoder_hidden],
-            config.activation,
-            config.decoder_last_activation,
-            config.dropout,
-            config.decoder_bayesian,
-            config.decoder_logvar_init,
+            [config.latent_dim, *config.decoder_hidden], config.activation, config.dropout, self.decoder_layer
         )
-        self.decoder_out: nn.Module
-        if config.output_dictionary > 0:
-            self.decoder_out = DictionaryLinear(
-                config.decoder_hidden[-1], config.length, self.n_output_states, config.output_dictionary
-            )
-        else:
-            self.decoder_out = _linear(
-                config.decoder_hidden[-1], output_size, config.decoder_bayesian, config.decoder_logvar_init
-            )
-        if config.regulariser == "kl":
-            self.regulariser: KLRegulariser | MMDRegulariser = KLRegulariser(config.beta, config.warmup_steps)
-        else:
-            self.regulariser = MMDRegulariser(config.mmd_weight, config.mmd_kernel, config.warmup_steps)
+        self.decoder_out: nn.Module = self.output_layer(config.decoder_hidden[-1], output_size)
+        self.regulariser: Regulariser = make_regulariser(config)
+
+    def decoder_layer(self, n_in: int, n_out: int) -> nn.Module:
+        """A linear layer of the decoder: a :class:`BayesianLinear` for the variational decoder."""
+        return BayesianLinear(n_in, n_out) if self.config.decoder_bayesian else nn.Linear(n_in, n_out)
+
+    def output_layer(self, n_in: int, n_out: int) -> nn.Module:
+        """The decoder's last layer, to the likelihood's parameters. Scoring's fast path and the
+        couplings read its ``weight`` ``[n_out, n_in]`` and ``bias``; a layer that is no
+        :class:`torch.nn.Linear` names what a weight prior acts on by ``weight_matrices()``."""
+        return self.decoder_layer(n_in, n_out)
 
     def flops_per_step(self, batch_size: int) -> float:
         """Estimated floating-point operations of one training step; see :func:`step_flops`."""
@@ -416,19 +376,13 @@ class VAE(nn.Module):
 
     def decoder_weight_matrices(self) -> list[nn.Parameter]:
         """The decoder's weight matrices (biases excluded): what the decoder prior acts on."""
-        matrices = [m.weight for m in [*self.decoder_body, self.decoder_out] if isinstance(m, nn.Linear)]
-        if isinstance(self.decoder_out, DictionaryLinear):
-            matrices.extend(self.decoder_out.weight_matrices())
+        matrices = []
+        for module in [*self.decoder_body, self.decoder_out]:
+            if isinstance(module, nn.Linear):
+                matrices.append(module.weight)
+            elif hasattr(module, "weight_matrices"):
+                matrices.extend(module.weight_matrices())
         return matrices
-
-    def decoder_log_variances(self) -> list[nn.Parameter]:
-        """The variational decoder's log-variance parameters (empty for a plain decoder)."""
-        return [
-            p
-            for m in [*self.decoder_body, self.decoder_out]
-            if isinstance(m, BayesianLinear)
-            for p in (m.weight_logvar, m.bias_logvar)
-        ]
 
     def decoder_weight_penalty(self) -> torch.Tensor:
         """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
@@ -436,11 +390,6 @@ class VAE(nn.Module):
         for weight in self.decoder_weight_matrices():
             total = total + 0.5 * weight.pow(2).sum()
         return total
-
-    def output_group_norms(self) -> torch.Tensor:
-        """‖W_{l·,h}‖₂ of the output layer for every position l and last hidden unit h, ``[L, H]``."""
-        weight = self.decoder_out.weight
-        return weight.view(self.config.length, self.n_output_states, -1).norm(dim=1)
 
     def decoder_weight_kl(self) -> torch.Tensor:
         """KL(q(W) ‖ N(0, 1)) of the variational decoder's weights (0 for a plain decoder)."""
@@ -450,20 +399,43 @@ class VAE(nn.Module):
                 total = total + module.kl()
         return total
 
-    def decoder_prior_penalty(self, n_eff: float, include_weight_penalty: bool = True) -> torch.Tensor:
-        """The decoder's prior terms per sequence: c·½‖W‖²/N_eff (see
-        :meth:`ModelConfig.decoder_prior_coefficient`; left out when ``include_weight_penalty``
-        is false, the optimiser then applies it as weight decay) plus, for a variational
-        decoder, KL(q(W) ‖ N(0, 1)) / N_eff, plus the output layer's group sparsity."""
+    def decoder_prior_coefficient(self, n_eff: float) -> float:
+        """Per-sequence coefficient c / N_eff of the decoder's Gaussian prior c·½‖W‖² (see
+        :meth:`ModelConfig.decoder_prior_coefficient`)."""
+        return self.config.decoder_prior_coefficient(n_eff)
+
+    def parameter_groups(self, weight_decay: float, n_eff: float) -> list[dict]:
+        """Adam parameter groups. The decoder prior c·½‖W‖²/N_eff is applied as extra weight
+        decay c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W``
+        to the gradient, which is exactly the prior's gradient, without computing the penalty
+        and its backward pass over every decoder weight at each step."""
+        prior = self.decoder_prior_coefficient(n_eff)
+        decoder = self.decoder_weight_matrices() if prior > 0 else []
+        special = {id(p) for p in decoder}
+        groups = [
+            {"params": [p for p in self.parameters() if id(p) not in special], "weight_decay": weight_decay}
+        ]
+        if decoder:
+            groups.append({"params": decoder, "weight_decay": weight_decay + prior})
+        return groups
+
+    def decoder_prior_terms(self, n_eff: float) -> torch.Tensor:
+        """The decoder prior's terms per sequence that the loss holds (the Gaussian one is the
+        optimiser's weight decay, see :meth:`parameter_groups`): for a variational decoder,
+        KL(q(W) ‖ N(0, 1)) / N_eff."""
         penalty = torch.zeros((), device=self.decoder_out.bias.device)
-        coefficient = self.config.decoder_prior_coefficient(n_eff)
-        if coefficient > 0 and include_weight_penalty:
-            penalty = penalty + coefficient * self.decoder_weight_penalty()
         if self.config.decoder_bayesian:
             penalty = penalty + self.decoder_weight_kl() / max(float(n_eff), 1.0)
-        sparsity = self.config.group_sparsity_coefficient(n_eff)
-        if sparsity > 0:
-            penalty = penalty + sparsity * self.output_group_norms().sum()
+        return penalty
+
+    def decoder_prior_penalty(self, n_eff: float, include_weight_penalty: bool = True) -> torch.Tensor:
+        """The decoder prior per sequence: :meth:`decoder_prior_terms` plus, unless
+        ``include_weight_penalty`` is false, the Gaussian c·½‖W‖²/N_eff (see
+        :meth:`ModelConfig.decoder_prior_coefficient`)."""
+        penalty = self.decoder_prior_terms(n_eff)
+        coefficient = self.decoder_prior_coefficient(n_eff)
+        if coefficient > 0 and include_weight_penalty:
+            penalty = coefficient * self.decoder_weight_penalty() + penalty
         return penalty
 
     def loss(
@@ -482,15 +454,11 @@ class VAE(nn.Module):
         kl_dims = gaussian_kl(mean, logvar)
         kl = kl_dims.sum(dim=-1)
         weight = self.regulariser.weight(step)
-        if self.config.free_bits > 0:
-            # free bits: no gradient pushes a dimension's batch-mean KL below the floor
-            regulariser = kl_dims.mean(dim=0).clamp(min=self.config.free_bits).sum()
-        else:
-            regulariser = self.regulariser.penalty(z, kl)
+        regulariser = self.regulariser.penalty(z, kl_dims)
         penalty = self.decoder_prior_penalty(n_eff, include_weight_penalty)
         reconstruction = -log_px.mean()
         total = reconstruction + weight * regulariser + penalty
-        mmd = regulariser if self.config.regulariser == "mmd" else torch.zeros_like(reconstruction)
+        mmd = regulariser if self.regulariser.name == "mmd" else torch.zeros_like(reconstruction)
         return LossTerms(
             total=total,
             reconstruction=reconstruction,

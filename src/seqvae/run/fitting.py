@@ -82,7 +82,7 @@ def train(
         alignment with ``config.data``), or a float array ``[N, D]`` (Gaussian likelihood).
     config
         The run configuration (defaults: :class:`RunConfig`). ``model.length`` and
-        ``model.alphabet_size`` (or ``input_dim``) are filled in from the data.
+        ``model.alphabet_size`` are filled in from the data.
     out
         The run directory; it must not exist unless ``overwrite``.
     """

@@ -123,7 +123,7 @@ class CountData:
 
     def __init__(self, counts: CountMatrix, config: RunConfig):
         config.model.likelihood = _count_likelihood(config, counts.source)
-        config.model.input_dim = counts.n_genes
+        config.model.length = counts.n_genes
         self.counts = counts
         self.rows = counts.rows(INPUT_TRANSFORMS[config.model.likelihood])
         self.weights = np.ones(counts.n_cells, dtype=np.float64)
@@ -165,7 +165,7 @@ class ContinuousData:
         if array.ndim != 2 or len(array) < 2:
             raise InputError("continuous data must be a 2-D array with at least 2 rows")
         config.model.likelihood = "gaussian"
-        config.model.input_dim = array.shape[1]
+        config.model.length = array.shape[1]
         self.rows = torch.from_numpy(array)
         self.weights = np.ones(len(array), dtype=np.float64)
         self.ids = [f"row{i}" for i in range(len(array))]

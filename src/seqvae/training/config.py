@@ -137,12 +137,6 @@ class TrainingConfig(Options):
         ``min(decay, (1 + step) / (10 + step))`` so the first steps do not dominate. A
         decay above (1 + max_steps) / (10 + max_steps) is never reached (0.994 at 1,500 steps,
         the ``fitness`` preset's value), and ``train`` warns when one is set.
-    variance_learning_rate
-        Adam's learning rate for the variational decoder's log-variances (``null``: the
-        ``learning_rate``). Adam moves a parameter by about its learning rate per step, so
-        at 1e-3 the weights' log σ² climbs from its init by ~1.5 in 1,500 steps:
-        DeepSequence's 300,000 steps let it reach its balance, a short schedule needs a
-        larger rate for the variances alone.
     focus_steps, focus_power
         Sequences only (off by default). The last ``focus_steps`` of ``max_steps`` train on the
         family weighted towards the reference: each sequence's weight is multiplied by its
@@ -172,7 +166,6 @@ class TrainingConfig(Options):
     flush_denormal: bool = True
     threads: int | None = None
     weight_averaging: float | None = None
-    variance_learning_rate: float | None = None
     focus_steps: int = 0
     focus_power: float = 1.0
 
@@ -194,10 +187,12 @@ class TrainingConfig(Options):
         "flush_denormal": Boolean(),
         "threads": Optional(Integer(1, MAX_THREADS), note="auto"),
         "weight_averaging": Optional(Interval(0.0, 1.0, closed="neither")),
-        "variance_learning_rate": Optional(Interval(0.0, closed="neither")),
         "focus_steps": Integer(0),
         "focus_power": Interval(0.0, closed="neither"),
     }
+    # the fitness study's own learning rate for the variational decoder's variances
+    # (benchmarks/study_variants.py)
+    retired: ClassVar[dict[str, Any]] = {"variance_learning_rate": None}
 
     def extra_checks(self, prefix: str) -> None:
         if self.max_steps is None and self.max_epochs is None and self.max_time_s is None:
@@ -237,9 +232,7 @@ class _PresetName(Constraint):
 # numpy's and torch's generators both take a seed below 2**32
 MAX_SEED = 2**32 - 1
 # settings that do not change what a run learns, and those training fills in from the data
-NOT_RUN_IDENTITY = frozenset(
-    ("training.device", "training.threads", "model.length", "model.alphabet_size", "model.input_dim")
-)
+NOT_RUN_IDENTITY = frozenset(("training.device", "training.threads", "model.length", "model.alphabet_size"))
 
 
 @register
@@ -274,7 +267,7 @@ class RunConfig(Options):
 
     section: ClassVar[str] = ""
     # filled in from the training data (extra_checks lets them be unset before training)
-    derived: ClassVar[tuple[str, ...]] = ("model.length", "model.alphabet_size", "model.input_dim")
+    derived: ClassVar[tuple[str, ...]] = ("model.length", "model.alphabet_size")
     constraints: ClassVar[dict] = {
         "data": Section(DataConfig),
         "model": Section(ModelConfig),
@@ -287,12 +280,9 @@ class RunConfig(Options):
         """Each section's own checks (the model's length and input size come from the data later)."""
         self.data.validate()
         coerce_fields(self.model, "model")
-        # length/alphabet are filled in from the data at training time; check the rest here
+        # the length is filled in from the data at training time; check the rest here
         model = copy.deepcopy(self.model)
-        if model.likelihood == "categorical" and model.length < 1:
-            model.length = 1
-        if model.likelihood != "categorical" and model.input_dim < 1:
-            model.input_dim = 1
+        model.length = max(model.length, 1)
         model.validate()
         self.training.validate()
         if self.training.focus_steps > 0 and self.model.likelihood != "categorical":
@@ -428,7 +418,6 @@ PRESETS: dict[str, dict[str, Any]] = {
             "latent_dim": 30,
             "encoder_hidden": [512, 256],
             "decoder_hidden": [256, 512],
-            "decoder_last_activation": None,
             "model_gaps": False,
             "regulariser": "kl",
             "beta": 1.0,

@@ -378,8 +378,8 @@ def _expected_shape(run_dir: Path) -> tuple[int | None, int | None]:
         value = model.get(key)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    if model.get("likelihood") in ("gaussian", "negative_binomial"):
-        return number("input_dim"), None
+    if model.get("likelihood") in ("gaussian", "negative_binomial"):  # an old config: input_dim
+        return number("length") or number("input_dim"), None
     return number("length"), number("alphabet_size")
 
 
@@ -535,9 +535,9 @@ def read_run_registry(
                 f"likelihood: {info.get('likelihood')!r}, config.json's model.likelihood is {model.likelihood!r}",
                 where,
             )
-        if len(genes) != model.input_dim:
+        if len(genes) != model.length:
             raise InputError(
-                f"genes: {len(genes)} names, config.json's model.input_dim is {model.input_dim}", where
+                f"genes: {len(genes)} names, config.json's model.length is {model.length}", where
             )
     elif model.likelihood == "negative_binomial":
         raise InputError(f"kind: {info.get('kind')!r}, but config.json describes a count model", where)
@@ -564,7 +564,7 @@ def training_data_shape(config: RunConfig) -> tuple[int | None, int | None]:
     """(columns, number of states) that the run's training data must have."""
     if config.model.likelihood == "categorical":
         return config.model.length, config.model.alphabet_size
-    return config.model.input_dim, None
+    return config.model.length, None
 
 
 def check_output_directory(out: str | Path, overwrite: bool = False) -> None:

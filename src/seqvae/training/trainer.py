@@ -32,6 +32,7 @@ from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
+from seqvae.training.sampling import sampling_schedule
 from seqvae.utils import torch_threads
 
 
@@ -114,28 +115,6 @@ def set_device_rng_state(device: torch.device, state: torch.Tensor | None) -> No
         torch.cuda.set_rng_state(state, device)
     elif device.type == "mps":
         torch.mps.set_rng_state(state)
-
-
-def parameter_groups(
-    model: VAE, weight_decay: float, n_eff: float, variance_learning_rate: float | None = None
-) -> list[dict]:
-    """Adam parameter groups. The decoder prior c·½‖W‖²/N_eff is applied as extra weight decay
-    c/N_eff on the decoder's weight matrices: Adam (not AdamW) adds ``weight_decay · W`` to the
-    gradient, which is exactly the prior's gradient, without computing the penalty and its
-    backward pass over every decoder weight at each step. With ``variance_learning_rate`` the
-    variational decoder's log-variances get their own group with that learning rate."""
-    prior = model.config.decoder_prior_coefficient(n_eff)
-    decoder = model.decoder_weight_matrices() if prior > 0 else []
-    variances = model.decoder_log_variances() if variance_learning_rate is not None else []
-    special = {id(p) for p in [*decoder, *variances]}
-    groups = [
-        {"params": [p for p in model.parameters() if id(p) not in special], "weight_decay": weight_decay}
-    ]
-    if decoder:
-        groups.append({"params": decoder, "weight_decay": weight_decay + prior})
-    if variances:
-        groups.append({"params": variances, "weight_decay": weight_decay, "lr": variance_learning_rate})
-    return groups
 
 
 def make_adam(parameters, learning_rate: float, weight_decay: float = 0.0):
@@ -226,7 +205,7 @@ class Trainer:
     focus_factors
         ``[N]`` factors (e.g. each sequence's identity to the reference) that multiply the
         weights, raised to ``config.focus_power``, in the last ``config.focus_steps`` steps;
-        needed when ``focus_steps > 0``.
+        needed when ``focus_steps > 0`` (see :mod:`seqvae.training.sampling`).
     """
 
     def __init__(
@@ -250,24 +229,14 @@ class Trainer:
         weights = torch.as_tensor(sequence_weights, dtype=torch.float64)
         mask = torch.as_tensor(validation_mask, dtype=torch.bool)
         self.train_data = data[~mask].to(self.device)
-        self.train_weights = weights[~mask]
         self.val_data = data[mask].to(self.device)
-        self.val_weights = weights[mask]
+        self.schedule = sampling_schedule(config, weights, mask, focus_factors)
+        self.train_weights, self.val_weights = self.schedule.weights(0)
+        # the decoder prior's N_eff: the whole family's, in every phase
         self.n_eff = float(self.train_weights.sum())
-        # the focus phase (training.focus_steps): the same rows, weighted towards the reference;
-        # the decoder prior keeps the whole family's N_eff
-        self._weights = {"family": (self.train_weights, self.val_weights)}
-        if config.focus_steps > 0:
-            if focus_factors is None:
-                raise ValueError("training.focus_steps needs focus_factors")
-            factors = torch.as_tensor(focus_factors, dtype=torch.float64) ** config.focus_power
-            self._weights["focus"] = (self.train_weights * factors[~mask], self.val_weights * factors[mask])
-            if not float(self._weights["focus"][0].sum()) > 0:
-                raise ValueError("training.focus_steps: every training sequence has focus weight 0")
         self.steps_per_epoch = max(1, math.ceil(len(self.train_data) / config.batch_size))
         self.optimizer = make_adam(
-            parameter_groups(self.model, config.weight_decay, self.n_eff, config.variance_learning_rate),
-            config.learning_rate,
+            self.model.parameter_groups(config.weight_decay, self.n_eff), config.learning_rate
         )
         self.sampler = torch.Generator().manual_seed(seed)
         self.step = 0
@@ -410,25 +379,16 @@ class Trainer:
     @property
     def focus_start(self) -> int | None:
         """The step where the focus phase begins (``None``: no focus phase)."""
-        if self.config.focus_steps <= 0:
-            return None
-        return int(self.config.max_steps) - self.config.focus_steps
+        return self.schedule.phase_start
 
     @property
     def focus_n_eff(self) -> float | None:
         """N_eff of the training sequences under the focus weights (``None``: no focus phase)."""
-        return float(self._weights["focus"][0].sum()) if "focus" in self._weights else None
+        return self.schedule.phase_n_eff
 
-    def _set_phase(self) -> None:
-        """The sampling and validation weights of the current step's phase."""
-        start = self.focus_start
-        phase = "focus" if start is not None and self.step >= start else "family"
-        self.train_weights, self.val_weights = self._weights[phase]
-
-    def _begin_focus(self) -> None:
-        """Enter the focus phase: its weights, and a fresh best-validation record, so the
-        weights kept are the best under the focused validation ELBO."""
-        self._set_phase()
+    def _start_phase(self) -> None:
+        """A new phase of the sampling schedule: a fresh best-validation record, so the weights
+        kept are the best under that phase's validation ELBO."""
         self.best_val_elbo, self.best_step, self.best_state = None, None, None
         self.evals_since_best = 0
 
@@ -456,10 +416,8 @@ class Trainer:
             # strong weight priors push weights into the denormal range, which slows steps ~10x
             torch.set_flush_denormal(True)
         max_steps = self._limit_steps()
-        self._set_phase()  # a run resumed inside the focus phase continues in it
         metrics_path = self.run_dir / files.METRICS
         new_file = not metrics_path.exists()
-        stop_reason = "max_steps"
         self.model.train()
         progress = Progress(
             TextColumn("[bold]training"),
@@ -485,57 +443,18 @@ class Trainer:
                 # a run stopped (or killed) before its first regular checkpoint can still be resumed
                 self.save_checkpoint()
             try:
-                while True:
-                    if max_steps is not None and self.step >= max_steps:
-                        stop_reason = "max_steps"
-                        break
-                    if (
-                        config.early_stopping_patience is not None
-                        and self.evals_since_best >= config.early_stopping_patience
-                        # before a focus phase the family phase runs its full length
-                        and (self.focus_start is None or self.step >= self.focus_start)
-                    ):
-                        stop_reason = "early_stopping"
-                        break
-                    elapsed = self.elapsed_before + time.perf_counter() - self._started
-                    if config.max_time_s is not None and elapsed >= config.max_time_s:
-                        stop_reason = "max_time"
-                        break
+                while (stop_reason := self._stop_reason(max_steps)) is None:
                     if stop_flag.requested:
                         self._check_finite(weights=True)
                         self.save_checkpoint()
                         raise TrainingInterrupted(self.step, self.run_dir, signum=stop_flag.signum)
-                    if self.step == self.focus_start:
-                        self._begin_focus()
-                    terms = self._train_step()
+                    if self.step == self.schedule.phase_start:
+                        self._start_phase()
+                    self.train_weights, self.val_weights = self.schedule.weights(self.step)
+                    self._add_to_window(self._train_step())
                     self.step += 1
-                    # loss terms are summed on the device between metric rows and read back
-                    # only for a row, so a step never waits for the device (no per-step .item())
-                    for name, value in terms.items():
-                        self.window[name] = value if name not in self.window else self.window[name] + value
-                    self.window_steps += 1
-                    is_log = self.step % config.log_every == 0
-                    is_eval = self.step % config.eval_every == 0
-                    if is_log or is_eval:
-                        self._check_finite()
-                        means = {k: float(v) / self.window_steps for k, v in self.window.items()}
-                        self.window, self.window_steps = {}, 0
-                        # the L2 part is applied as weight decay, outside the loss: add it back
-                        means["weight_penalty"] = self._weight_penalty()
-                        means["loss"] += self._weight_penalty(include_kl=False)
-                        row = {
-                            "step": self.step,
-                            "epoch": round(self.step / self.steps_per_epoch, 4),
-                            "time_s": round(self.elapsed_before + time.perf_counter() - self._started, 3),
-                            **means,
-                            "val_elbo": "",
-                        }
-                        if is_eval:
-                            val = self.validation_elbo()
-                            if val is not None:
-                                row["val_elbo"] = val
-                                self._track_best(val)
-                        writer.writerow({k: row.get(k, "") for k in files.METRIC_COLUMNS})
+                    if self.step % config.log_every == 0 or self.step % config.eval_every == 0:
+                        means = self._metrics_row(writer)
                         handle.flush()
                         progress.update(task, terms=self._progress_text(means))
                     progress.update(task, completed=self.step)
@@ -548,9 +467,14 @@ class Trainer:
                 raise TrainingInterrupted(
                     self.step, self.run_dir, self.saved_step, signum=stop_flag.signum
                 ) from None
+        return self._finish(stop_reason)
+
+    def _finish(self, stop_reason: str) -> TrainingOutcome:
+        """The last checkpoint, then the weights kept: the best (early stopping), else the
+        moving average (if any), else the last."""
         self._check_finite(weights=True)
         self.save_checkpoint()
-        if config.early_stopping_patience is not None and self.best_state is not None:
+        if self.config.early_stopping_patience is not None and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         elif self.averaged is not None:
             self.model.load_state_dict(self.averaged, strict=False)
@@ -561,6 +485,52 @@ class Trainer:
             best_step=self.best_step,
             elapsed_s=self.elapsed_before + time.perf_counter() - self._started,
         )
+
+    def _stop_reason(self, max_steps: int | None) -> str | None:
+        """Why training stops before the next step (``None``: it goes on)."""
+        config = self.config
+        if max_steps is not None and self.step >= max_steps:
+            return "max_steps"
+        # before the schedule's last phase, the earlier ones run their full length
+        last_phase = self.schedule.phase_start or 0
+        patience = config.early_stopping_patience
+        if patience is not None and self.evals_since_best >= patience and self.step >= last_phase:
+            return "early_stopping"
+        elapsed = self.elapsed_before + time.perf_counter() - self._started
+        if config.max_time_s is not None and elapsed >= config.max_time_s:
+            return "max_time"
+        return None
+
+    def _add_to_window(self, terms: dict[str, torch.Tensor]) -> None:
+        """Sum a step's loss terms on the device until the next metrics row reads them back, so a
+        step never waits for the device (no per-step ``.item()``)."""
+        for name, value in terms.items():
+            self.window[name] = value if name not in self.window else self.window[name] + value
+        self.window_steps += 1
+
+    def _metrics_row(self, writer: csv.DictWriter) -> dict[str, float]:
+        """Write the metrics row of this step (the window's means, and the validation ELBO on an
+        evaluation step, which also tracks the best weights); returns the means."""
+        self._check_finite()
+        means = {k: float(v) / self.window_steps for k, v in self.window.items()}
+        self.window, self.window_steps = {}, 0
+        # the Gaussian prior is applied as weight decay, outside the loss: add it back
+        means["weight_penalty"], gaussian = self._decoder_prior()
+        means["loss"] += gaussian
+        row = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 4),
+            "time_s": round(self.elapsed_before + time.perf_counter() - self._started, 3),
+            **means,
+            "val_elbo": "",
+        }
+        if self.step % self.config.eval_every == 0:
+            val = self.validation_elbo()
+            if val is not None:
+                row["val_elbo"] = val
+                self._track_best(val)
+        writer.writerow({k: row.get(k, "") for k in files.METRIC_COLUMNS})
+        return means
 
     def _check_finite(self, weights: bool = False) -> None:
         """Stop with :class:`TrainingDiverged` once a loss term summed since the last metrics row
@@ -584,17 +554,12 @@ class Trainer:
         raise TrainingDiverged(self.step, names[k], float(values[k]), self.run_dir, self.saved_step)
 
     @torch.no_grad()
-    def _weight_penalty(self, include_kl: bool = True) -> float:
+    def _decoder_prior(self) -> tuple[float, float]:
         """The decoder prior per sequence at the current weights (reported, not differentiated):
-        c·½‖W‖²/N_eff plus (``include_kl``) a variational decoder's KL / N_eff and the group
-        sparsity, the terms the loss itself holds."""
-        l2 = self.model.config.decoder_prior_coefficient(self.n_eff) * self.model.decoder_weight_penalty()
-        if include_kl and self.model.config.decoder_bayesian:
-            l2 = l2 + self.model.decoder_weight_kl() / max(self.n_eff, 1.0)
-        sparsity = self.model.config.group_sparsity_coefficient(self.n_eff)
-        if include_kl and sparsity > 0:  # like the KL, already in the loss
-            l2 = l2 + sparsity * self.model.output_group_norms().sum()
-        return float(l2)
+        every term, and the Gaussian c·½‖W‖²/N_eff alone (the weight decay the loss leaves out)."""
+        model = self.model
+        gaussian = model.decoder_prior_coefficient(self.n_eff) * model.decoder_weight_penalty()
+        return float(gaussian + model.decoder_prior_terms(self.n_eff)), float(gaussian)
 
     def _progress_text(self, means: dict[str, float]) -> str:
         text = f"loss {means['loss']:.2f} rec {means['reconstruction']:.2f} kl {means['kl']:.2f}"
