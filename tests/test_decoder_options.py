@@ -139,7 +139,7 @@ def test_a_dictionary_run_saves_loads_and_scores(tiny_run, tmp_path):
             "training.batch_size": 16,
         }
     )
-    run = seqvae.train(alignment, config, out=tmp_path / "run", show_progress=False)
+    run = seqvae.train(alignment, config, out=tmp_path / "run", progress=False)
     model, registry, kind = load_model(tmp_path / "run")
     assert kind == "vae" and isinstance(model.decoder_out, DictionaryLinear)
     codes = torch.from_numpy(registry.reference_codes()[None, :].repeat(2, axis=0))

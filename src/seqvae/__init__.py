@@ -5,6 +5,8 @@ the latent space, score mutations, generate sequences and compare what the VAE l
 SCA, PCA and Potts models.
 """
 
+import logging
+
 from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
 from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
 from seqvae.data.weights import compute_sequence_weights
@@ -15,6 +17,9 @@ from seqvae.training.config import DataConfig, RunConfig, TrainingConfig, preset
 from seqvae.utils import seed_everything
 from seqvae.version import __version__ as __version__
 from seqvae.workflows.align import align
+
+# the library reports through loggers named seqvae.<module>; the application chooses the handlers
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "DNA",

@@ -37,6 +37,7 @@ from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_d
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.options import Boolean, Integer, Interval, Options, register
+from seqvae.progress import Progress, ProgressLike, as_progress, tracking
 from seqvae.training import run_directory as files
 
 BASELINE = "baseline.json"
@@ -166,7 +167,7 @@ def fit_potts(
     weights: np.ndarray,
     n_states: int,
     settings: PottsSettings | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> tuple[PottsModel, dict]:
     """Fit a Potts model by weighted pseudo-likelihood maximisation with L-BFGS.
 
@@ -176,6 +177,8 @@ def fit_potts(
 
     Gradients are computed by hand, one block of one-hot sequences at a time, so memory is
     O(block_rows x L q) plus the parameters. ``J`` stays symmetric with zero diagonal blocks.
+    ``progress`` receives the task ``Potts fit``: each evaluation of the objective (L-BFGS makes
+    about one per iteration, at most ``max_iterations`` x 1.25) with the objective per N_eff.
 
     Returns
     -------
@@ -252,15 +255,16 @@ def fit_potts(
         line_search_fn="strong_wolfe",
     )
     evaluations = {"n": 0}
+    progress = progress or Progress()
 
     def counted() -> torch.Tensor:
         evaluations["n"] += 1
         value = closure()
-        if progress is not None:
-            progress(evaluations["n"], float(value))
+        progress.update(evaluations["n"], objective=float(value))
         return value
 
-    optimiser.step(counted)
+    with tracking(progress, "Potts fit", unit="evaluations"):
+        optimiser.step(counted)
     state = optimiser.state[optimiser._params[0]]
     final = float(state.get("prev_loss", float("nan")))
     with torch.no_grad():
@@ -334,7 +338,7 @@ def fit_baseline(
     model_gaps: bool = False,
     potts: PottsSettings | None = None,
     overwrite: bool = False,
-    progress=None,
+    progress: ProgressLike = None,
     reference_power: float = 0.0,
 ) -> tuple[SiteIndependentModel | PottsModel, dict]:
     """Fit a baseline on an alignment and write its directory (see module docstring).
@@ -344,6 +348,10 @@ def fit_baseline(
     to this power before counting, so the profile is that of the wild type's near relatives
     (0: the family's own weights). On the DMS panel p = 2 ranks every protein's scan better
     than p = 0 (benchmarks/RESULTS.md, session 7).
+
+    ``progress`` (Potts only) follows the fit's evaluations: ``None`` or ``True`` a bar in a
+    notebook and lines through ``logging`` elsewhere, ``False`` nothing, or a
+    :class:`~seqvae.progress.Progress` or a function (see :mod:`seqvae.progress`).
     """
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
@@ -363,7 +371,9 @@ def fit_baseline(
         tensors = {"log_frequencies": model.log_frequencies}
     else:
         settings = potts or PottsSettings()
-        model, report = fit_potts(alignment.codes, weights, alignment.alphabet.size, settings, progress)
+        model, report = fit_potts(
+            alignment.codes, weights, alignment.alphabet.size, settings, as_progress(progress)
+        )
         report["settings"] = asdict(settings)
         tensors = {"fields": model.fields, "couplings": model.couplings}
     elapsed = time.perf_counter() - started
