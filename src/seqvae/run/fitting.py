@@ -282,7 +282,7 @@ def _run_training(
     _log(
         out,
         f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
-        f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s, "
+        f"best val ELBO={_rounded(outcome.best_val_elbo)}, {outcome.elapsed_s:.1f}s, "
         f"{usage['n_active']} of {usage['latent_dim']} latent dimensions active",
     )
     warning = collapse_warning(usage)
@@ -297,6 +297,10 @@ def _run_training(
         files.read_summary(out),
         genes,
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _one_line(err: BaseException) -> str:

@@ -177,8 +177,9 @@ def fit_potts(
 
     Gradients are computed by hand, one block of one-hot sequences at a time, so memory is
     O(block_rows x L q) plus the parameters. ``J`` stays symmetric with zero diagonal blocks.
-    ``progress`` receives the task ``Potts fit``: each evaluation of the objective (L-BFGS makes
-    about one per iteration, at most ``max_iterations`` x 1.25) with the objective per N_eff.
+    ``progress`` receives the task ``Potts fit``: the evaluations of the objective done (L-BFGS
+    makes about one per iteration, at most ``max_iterations`` x 1.25) with the latest objective
+    per N_eff, and the same count again after each block of rows inside an evaluation.
 
     Returns
     -------
@@ -205,6 +206,8 @@ def fit_potts(
     couplings = torch.zeros(lq, lq, requires_grad=True)
     # zero on the diagonal blocks (a site does not couple to itself)
     block_mask = 1.0 - torch.kron(torch.eye(length), torch.ones(q, q))
+    evaluations = {"n": 0}
+    progress = progress or Progress()
 
     def closure() -> torch.Tensor:
         grad_h = torch.zeros(lq, dtype=torch.float64)
@@ -230,6 +233,8 @@ def fit_potts(
                     grad_j += (x.T.bfloat16() @ flat.bfloat16()).float()
                 else:
                     grad_j.addmm_(x.T, flat)
+                # one evaluation of a deep family takes minutes: a log line stays due every interval
+                progress.update(evaluations["n"] - 1)
             # J is used by both conditionals (i given j and j given i): symmetric gradient
             grad_j = 0.5 * (grad_j + grad_j.T)
             grad_j.mul_(block_mask)
@@ -254,8 +259,6 @@ def fit_potts(
         history_size=5,
         line_search_fn="strong_wolfe",
     )
-    evaluations = {"n": 0}
-    progress = progress or Progress()
 
     def counted() -> torch.Tensor:
         evaluations["n"] += 1
