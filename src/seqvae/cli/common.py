@@ -181,9 +181,9 @@ class BarProgress(Progress):
         self.finish()
         self._unit = f" {unit}" if unit else ""
         self._bar = rich_progress.Progress(*self.columns(), console=self.console, expand=True)
-        self._bar.start()
         self._task = self._bar.add_task(task, total=total, completed=done, count="", metrics="")
         self.update(done, total)
+        self._bar.start()  # drawn from here on, by rich's thread: the task is complete
 
     def update(self, done: int, total: int | None = None, **metrics: float) -> None:
         if self._bar is None:
