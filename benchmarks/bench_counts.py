@@ -55,7 +55,7 @@ def accuracy(name: str, seed: int, simulation: dict) -> dict[str, tuple[float, f
         folder = OUT / f"{name.split(':')[0].replace(' ', '_')}_seed{seed}_{likelihood}"
         shutil.rmtree(folder, ignore_errors=True)
         started = time.perf_counter()
-        run = seqvae.train(counts, config, out=folder, show_progress=False)
+        run = seqvae.train(counts, config, out=folder, progress=False)
         elapsed = time.perf_counter() - started
         z = run.embed()[["z_mean_0", "z_mean_1"]].to_numpy()
         value = cross_validated_accuracy(z, labels, folds=5, seed=0, neighbours=15)["accuracy"]

@@ -67,7 +67,7 @@ def main() -> None:
                 }
             )
             started = time.perf_counter()
-            runs[device] = seqvae.train(aln, cfg, out=Path(folder) / device, show_progress=False)
+            runs[device] = seqvae.train(aln, cfg, out=Path(folder) / device, progress=False)
             _sync(device)
             seconds = time.perf_counter() - started
             print(f"train {device}: {seconds:.1f} s, {1000 * seconds / args.steps:.0f} ms/step (with set-up)")

@@ -99,7 +99,7 @@ def main() -> None:
     started = time.perf_counter()
     if args.retrain or not (run_dir / "model.safetensors").exists():
         config = seqvae.preset_config("explore").updated({"seed": args.seed, "training.device": "cpu"})
-        run = seqvae.train(aln.subset(train_rows), config, out=run_dir, overwrite=True, show_progress=False)
+        run = seqvae.train(aln.subset(train_rows), config, out=run_dir, overwrite=True, progress=False)
     else:
         run = seqvae.load(run_dir)
     s = run.summary

@@ -42,7 +42,7 @@ def trained(path: Path, data, config) -> tuple[seqvae.Run, float]:
         run = seqvae.load(path)
         return run, float(run.summary["train_time_s"])
     started = time.perf_counter()
-    run = seqvae.train(data, config, out=path, overwrite=True, show_progress=False)
+    run = seqvae.train(data, config, out=path, overwrite=True, progress=False)
     return run, time.perf_counter() - started
 
 
@@ -227,7 +227,7 @@ def main() -> None:
                 out / f"sweep_{name}_{base.training.max_steps}",
                 seeds=seeds,
                 jobs=args.jobs,
-                show_progress=False,
+                progress=False,
             )
             elapsed = time.perf_counter() - started
             table = summary.groupby("value")[["trace_cov", "active_dims", "val_elbo"]].mean().round(3)

@@ -108,7 +108,7 @@ def variants(config, data, weights, run_dir: Path) -> dict:
     fused = make_adam(model.parameter_groups(0.0, n_eff), 1e-3)
     out["+ 1 thread"] = (loop_step(model, data, weights, batch, fused, False, True), 1)
     mask = np.zeros(len(data), dtype=bool)
-    trainer = Trainer(fresh_model(config), data, weights, mask, config.training, run_dir, 0, False)
+    trainer = Trainer(fresh_model(config), data, weights, mask, config.training, run_dir, 0)
     out["shipped (Trainer)"] = (trainer._train_step, trainer.threads)
     return out
 

@@ -98,7 +98,7 @@ def train_runs(names: list[str] | None = None) -> None:
             continue
         cfg = seqvae.preset_config(preset).updated(overrides)
         print(f"training {name} ...", flush=True)
-        run = seqvae.train(path, cfg, out=out, overwrite=True, show_progress=False)
+        run = seqvae.train(path, cfg, out=out, overwrite=True, progress=False)
         print(
             f"{name}: {run.summary['steps']} steps, {run.summary['train_time_s']:.0f} s, stop={run.summary['stop_reason']}, best val ELBO={run.summary['best_val_elbo']}",
             flush=True,
@@ -385,7 +385,7 @@ def train_size_runs(families: list[str], variant: SizesVariant = SizesVariant())
                         }
                     )
                     print(f"training {name} ...", flush=True)
-                    seqvae.train(path, cfg, out=out, overwrite=True, show_progress=False)
+                    seqvae.train(path, cfg, out=out, overwrite=True, progress=False)
                 summary = json.loads(summary_path.read_text())
                 rows[name] = {
                     k: summary[k]

@@ -99,7 +99,7 @@ def _fit(variant: str, protein: dict, out: Path) -> str:
     config = preset_config("fitness").updated(overrides)
     aln = read_alignment(ROOT / protein["alignment"], config.data.alignment_options())
     started = time.perf_counter()
-    run = train(aln, config, options, run_dir, overwrite=True, show_progress=False)
+    run = train(aln, config, options, run_dir, overwrite=True, progress=False)
     seconds = time.perf_counter() - started
     (run_dir / "study_train.json").write_text(json.dumps({"train_s": seconds, "steps": run.summary["steps"]}))
     return f"{variant}/{protein['name']}: {run.summary['steps']} steps in {seconds:.0f} s"

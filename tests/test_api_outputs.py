@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory):
         {"model.encoder_hidden": [16], "model.decoder_hidden": [16], "training.max_steps": 5,
          "training.eval_every": 5, "training.batch_size": 16}
     )  # fmt: skip
-    seqvae.train(fasta, cfg, out=root / "run", show_progress=False)
+    seqvae.train(fasta, cfg, out=root / "run", progress=False)
     return root, fasta
 
 

@@ -17,7 +17,7 @@ PACKAGE = SRC / "seqvae"
 
 # lowest first; modules in one tuple share a layer
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "version", "utils", "options"),
+    ("errors", "version", "utils", "options", "progress"),
     ("io",),
     ("executor",),
     ("data",),

@@ -262,7 +262,7 @@ def test_sh3_vae_beats_site_independent_on_held_out(tmp_path):
             "training.validation_fraction": 0.1,
         }
     )
-    run = seqvae.train(aln, cfg, out=tmp_path / "sh3", show_progress=False)
+    run = seqvae.train(aln, cfg, out=tmp_path / "sh3", progress=False)
     codes, weights, _, mask = run.training_data()
     si = fit_site_independent(
         codes[~mask], weights[~mask], aln.alphabet.gap_code, pseudocount=1.0, model_gaps=True

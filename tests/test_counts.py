@@ -273,7 +273,7 @@ def test_negative_binomial_latent_separates_groups_beside_a_gaussian_on_log_coun
         ("gaussian", counts),  # a count matrix with a Gaussian likelihood: on log(1 + counts)
     ):
         config = small_config(**settings, **{"model.likelihood": likelihood})
-        run = seqvae.train(data, config, out=tmp_path / likelihood, show_progress=False)
+        run = seqvae.train(data, config, out=tmp_path / likelihood, progress=False)
         assert run.config.model.likelihood == likelihood
         z = run.embed()[["z_mean_0", "z_mean_1"]].to_numpy()
         accuracy[likelihood] = cross_validated_accuracy(z, labels, folds=5, seed=0, neighbours=15)["accuracy"]
@@ -289,7 +289,7 @@ def test_negative_binomial_latent_separates_groups_beside_a_gaussian_on_log_coun
 # -- round trip ---------------------------------------------------------------------------------
 def test_train_load_embed_round_trip_on_counts(tmp_path, capsys):
     counts = simulate_counts(n_cells=150, n_genes=30, seed=2)
-    run = seqvae.train(counts, small_config(), out=tmp_path / "run", show_progress=False)
+    run = seqvae.train(counts, small_config(), out=tmp_path / "run", progress=False)
     assert run.kind == "counts" and run.config.model.likelihood == "negative_binomial"
     registry = json.loads((tmp_path / "run" / "registry.json").read_text())
     assert registry["genes"] == counts.genes and registry["likelihood"] == "negative_binomial"
@@ -418,7 +418,7 @@ def test_bad_count_input_is_one_line_exit_2_and_nothing_written(tmp_path, monkey
 def test_bad_counts_for_a_trained_run_and_wrong_likelihoods(tmp_path, monkeypatch, capsys):
     counts = simulate_counts(n_cells=60, n_genes=8, seed=7)
     run_dir = tmp_path / "run"
-    seqvae.train(counts, small_config(**{"training.max_steps": 5}), out=run_dir, show_progress=False)
+    seqvae.train(counts, small_config(**{"training.max_steps": 5}), out=run_dir, progress=False)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     np.savez(inputs / "fewer.npz", X=counts.counts.toarray()[:, :6], genes=np.array(counts.genes[:6]))
@@ -501,7 +501,7 @@ COUNT_RUN_DAMAGES = {
 def count_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("count_run")
     counts = simulate_counts(n_cells=60, n_genes=8, seed=8)
-    seqvae.train(counts, small_config(**{"training.max_steps": 5}), out=folder / "run", show_progress=False)
+    seqvae.train(counts, small_config(**{"training.max_steps": 5}), out=folder / "run", progress=False)
     return folder / "run"
 
 
@@ -525,4 +525,4 @@ def test_a_count_run_written_with_input_dim_loads_and_resumes(count_run, tmp_pat
     (run / "config.json").write_text(json.dumps(config))
     assert seqvae.load(run).model.config.length == 8
     pd.testing.assert_frame_equal(seqvae.load(run).embed(), seqvae.load(count_run).embed())
-    assert seqvae.resume(run, show_progress=False).summary["steps"] == 5
+    assert seqvae.resume(run, progress=False).summary["steps"] == 5

@@ -90,7 +90,7 @@ def test_couplings_command(workspace, tmp_path):
         {"model.encoder_hidden": [16], "model.decoder_hidden": [16], "training.max_steps": 5,
          "training.eval_every": 5, "training.batch_size": 16}
     )  # fmt: skip
-    seqvae.train(fasta, cfg, out=tmp_path / "run", show_progress=False)
+    seqvae.train(fasta, cfg, out=tmp_path / "run", progress=False)
     out = tmp_path / "couplings"
     assert main(["couplings", str(tmp_path / "run"), "--out", str(out), "--n-ref", "4", "--full"]) == 0
     data = np.load(out / "couplings.npz")

@@ -14,7 +14,7 @@ from seqvae.workflows.demo import run_demo
 
 def test_run_demo_tiny_then_cli_into_the_same_folder(tmp_path, capsys):
     out = tmp_path / "demo"
-    result = run_demo(out, seed=1, n_samples=200, max_steps=60, show_progress=False)
+    result = run_demo(out, seed=1, n_samples=200, max_steps=60, progress=False)
     for name in ("family.fasta", "family_truth.csv", "family_patterns.npz", "family_mcmc.json", "latent.csv"):
         assert (out / name).is_file(), name
     png = out / "latent.png"
@@ -39,4 +39,4 @@ def test_run_demo_tiny_then_cli_into_the_same_folder(tmp_path, capsys):
 @pytest.mark.parametrize("kwargs", [dict(max_steps=0), dict(threads=0), dict(beta=-1.0)])
 def test_demo_bad_parameters(tmp_path, kwargs):
     with pytest.raises(InputError):
-        run_demo(tmp_path / "x", n_samples=50, show_progress=False, **kwargs)
+        run_demo(tmp_path / "x", n_samples=50, progress=False, **kwargs)

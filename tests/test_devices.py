@@ -32,7 +32,7 @@ def tiny_run(tmp_path_factory):
             "training.device": "cpu",
         }
     )
-    seqvae.train(aln, config, out=folder / "run", show_progress=False)
+    seqvae.train(aln, config, out=folder / "run", progress=False)
     scan = pd.read_csv(shared_file("blat/BLAT_ECOLX_Ranganathan2015.csv")).iloc[:200]
     scan[["mutant", "2500"]].to_csv(folder / "scan.csv", index=False)
     return folder

@@ -59,7 +59,7 @@ def test_embed_h5ad_of_a_count_run_has_the_numbers_of_the_csv(tmp_path, capsys):
     pytest.importorskip("anndata")
     counts = simulate_counts(n_cells=60, n_genes=12, seed=1)
     run_dir = tmp_path / "run"
-    seqvae.train(counts, RunConfig().updated(COUNT_RUN), out=run_dir, show_progress=False)
+    seqvae.train(counts, RunConfig().updated(COUNT_RUN), out=run_dir, progress=False)
     csv, h5ad = tmp_path / "z.csv", tmp_path / "z.h5ad"
     assert main(["embed", str(run_dir), "-o", str(csv)]) == 0
     assert main(["embed", str(run_dir), "--format", "h5ad", "-o", str(h5ad)]) == 0

@@ -222,9 +222,7 @@ def test_factor_recovery_separates_factor_noise_and_redundant_dimensions():
 @pytest.fixture(scope="module")
 def quick_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments")
-    return {
-        name: run_experiment(name, out=root / name, quick=True, show_progress=False) for name in EXPERIMENTS
-    }
+    return {name: run_experiment(name, out=root / name, quick=True, progress=False) for name in EXPERIMENTS}
 
 
 def test_quick_experiments_write_table_config_and_figures(quick_runs):
@@ -297,7 +295,7 @@ def test_hamming_clusters_match_the_patterns_in_a_condensed_family(quick_runs):
 
 def test_rerun_skips_finished_points_and_remeasures_changed_analysis(quick_runs, tmp_path):
     first = quick_runs["hamming-clusters"]
-    again = run_experiment("hamming-clusters", out=first.out, quick=True, show_progress=False)
+    again = run_experiment("hamming-clusters", out=first.out, quick=True, progress=False)
     assert again.info["n_skipped"] == again.info["n_points"]
     pd.testing.assert_frame_equal(again.table, first.table)
     changed = run_experiment(
@@ -305,7 +303,7 @@ def test_rerun_skips_finished_points_and_remeasures_changed_analysis(quick_runs,
         {"analysis": {"linkage": "complete"}},
         out=first.out,
         quick=True,
-        show_progress=False,
+        progress=False,
     )
     assert changed.info["n_trained_or_measured"] == changed.info["n_points"]
     point = changed.out / "points" / changed.table["point"].iloc[0] / "measurements.json"
@@ -320,7 +318,7 @@ def test_parallel_workers_give_the_same_rows_as_one_process(quick_runs, tmp_path
         out=tmp_path / "two",
         quick=True,
         jobs=2,
-        show_progress=False,
+        progress=False,
     ).table
     assert len(parallel) == 2
     columns = ["point", "active_dims", "ari_latent_hamming", "ari_latent_truth", "trace_cov"]

@@ -63,9 +63,7 @@ def _trainer(tmp_path, focus_steps: int, factors: np.ndarray | None) -> Trainer:
         early_stopping_patience=1,
         device="cpu",
     ).validate()
-    return Trainer(
-        model, data, np.ones(40), mask, config, tmp_path, seed=0, show_progress=False, focus_factors=factors
-    )
+    return Trainer(model, data, np.ones(40), mask, config, tmp_path, seed=0, focus_factors=factors)
 
 
 def test_focus_phase_samples_by_the_focused_weights_and_keeps_its_best(tmp_path):

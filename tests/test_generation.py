@@ -61,7 +61,7 @@ def _train(codes: np.ndarray, out: Path, model_gaps: bool) -> seqvae.Run:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model trains faster on one thread
     try:
-        return seqvae.train(aln, config, out=out, show_progress=False)
+        return seqvae.train(aln, config, out=out, progress=False)
     finally:
         torch.set_num_threads(threads)
 

@@ -71,7 +71,7 @@ def run(family, tmp_path_factory):
     torch.set_num_threads(1)  # a tiny model trains faster on one thread
     try:
         return seqvae.train(
-            family["training"], config, out=tmp_path_factory.mktemp("am") / "run", show_progress=False
+            family["training"], config, out=tmp_path_factory.mktemp("am") / "run", progress=False
         )
     finally:
         torch.set_num_threads(threads)

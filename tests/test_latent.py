@@ -321,7 +321,7 @@ def tiny_run(tmp_path_factory):
             "seed": 0,
         }
     )
-    run = seqvae.train(aln, config, out=folder / "run", show_progress=False)
+    run = seqvae.train(aln, config, out=folder / "run", progress=False)
     table = pd.DataFrame(
         {
             "id": ids,

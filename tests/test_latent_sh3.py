@@ -31,7 +31,7 @@ def test_sh3_top_re_norm_sequences_are_localised(tmp_path):
             "seed": 0,
         }
     )
-    run = seqvae.train(aln, config, out=tmp_path / "run", show_progress=False)
+    run = seqvae.train(aln, config, out=tmp_path / "run", progress=False)
     codes, weights, ids, _ = run.training_data()
     z_mean, _ = run.encode(codes)
     joined = join_phenotypes(ids, table)

@@ -41,7 +41,7 @@ def test_load_model_refuses_a_run_on_counts(tmp_path):
     config = seqvae.RunConfig().updated(
         {"model.encoder_hidden": [8], "model.decoder_hidden": [8], "training.max_steps": 3}
     )
-    seqvae.train(simulate_counts(n_cells=20, n_genes=5), config, out=tmp_path / "run", show_progress=False)
+    seqvae.train(simulate_counts(n_cells=20, n_genes=5), config, out=tmp_path / "run", progress=False)
     with pytest.raises(seqvae.InputError, match="trained on counts data, not sequences"):
         load_model(tmp_path / "run")
 

@@ -125,7 +125,7 @@ def _tiny_run(path, seed):
             "training.validation_fraction": 0.1,
         }
     )
-    return seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=path, show_progress=False)
+    return seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=path, progress=False)
 
 
 @pytest.fixture(scope="module")

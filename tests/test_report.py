@@ -40,7 +40,7 @@ def small_run(tmp_path_factory):
         {"training.max_steps": 60, "training.eval_every": 20, "training.batch_size": 32}
     )
     out = tmp_path_factory.mktemp("run") / "run"
-    return seqvae.train(aln, cfg, out=out, show_progress=False)
+    return seqvae.train(aln, cfg, out=out, progress=False)
 
 
 def test_report_sections_and_self_contained(small_run, tmp_path):

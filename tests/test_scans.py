@@ -66,7 +66,7 @@ def blat_run(tmp_path_factory):
         }
     )
     out = tmp_path_factory.mktemp("scanrun") / "run"
-    seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=out, show_progress=False)
+    seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=out, progress=False)
     return out
 
 

@@ -39,7 +39,7 @@ def blat_run(tmp_path_factory):
         }
     )
     out = tmp_path_factory.mktemp("featruns") / "blat"
-    return seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=out, show_progress=False).path
+    return seqvae.train(shared_file("blat/BLAT_ECOLX_test.a2m"), cfg, out=out, progress=False).path
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_a_dictionary_run_saves_loads_and_scores(tiny_run, tmp_path):
     )
     assert options == StudyOptions(output_dictionary=6, decoder_group_sparsity=0.5)
     config = seqvae.RunConfig().updated(overrides)
-    run = train(alignment, config, options, tmp_path / "run", show_progress=False)
+    run = train(alignment, config, options, tmp_path / "run", progress=False)
     model = load(tmp_path / "run").model
     assert isinstance(model.decoder_out, DictionaryLinear)
     codes = torch.from_numpy(run.registry.reference_codes()[None, :].repeat(2, axis=0))

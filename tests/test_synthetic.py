@@ -422,7 +422,7 @@ def test_selective_posterior_collapse_on_linear_factors(tmp_path, one_thread):
             "seed": 0,
         }
     )
-    run = seqvae.train(data.x, config, out=tmp_path / "run", show_progress=False)
+    run = seqvae.train(data.x, config, out=tmp_path / "run", progress=False)
     assert run.config.model.likelihood == "gaussian"
     z_mean, _ = run.encode(data.x)
     variances = z_mean.var(axis=0)

@@ -67,7 +67,7 @@ def test_a_score_displays_inline_without_pyplot(tmp_path, monkeypatch):
         "import sys\nimport pandas as pd\nimport seqvae",
         'config = seqvae.preset_config("explore").updated({"model.encoder_hidden": [16], '
         f'"model.decoder_hidden": [16], "training.max_steps": {steps}, "training.batch_size": 16}})\n'
-        'run = seqvae.train("family.fasta", config, out="run", show_progress=False)',
+        'run = seqvae.train("family.fasta", config, out="run", progress=False)',
         'result = run.score(pd.read_csv("scan.csv"), score_column="fitness", samples=4)\nresult',
         "result.to_frame()",
         "result.plot()",

@@ -85,7 +85,7 @@ def test_metrics_rows_average_the_window_and_include_the_prior(tmp_path):
             "training.batch_size": 8,
         }
     )
-    run = seqvae.train(aln, config, out=tmp_path / "run", show_progress=False)
+    run = seqvae.train(aln, config, out=tmp_path / "run", progress=False)
     with open(tmp_path / "run" / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == list(range(10, int(run.summary["steps"]) + 1, 10))

@@ -8,6 +8,7 @@ SCA, PCA and Potts models.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from seqvae.version import __version__ as __version__
@@ -39,6 +40,9 @@ _HOMES = {
     "seed_everything": "seqvae.utils",
     "align": "seqvae.workflows.align",
 }
+
+# the library reports through loggers named seqvae.<module>; the application chooses the handlers
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "DNA",

@@ -32,6 +32,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.counts import CountMatrix
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.tables import read_table
+from seqvae.progress import ProgressLike
 from seqvae.run import artifact, fitting
 from seqvae.training.config import RunConfig
 
@@ -285,14 +286,16 @@ def train(
     config: RunConfig | None = None,
     out: str | Path = "runs/run",
     overwrite: bool = False,
-    show_progress: bool = True,
+    progress: ProgressLike = None,
+    *,
+    show_progress: bool | None = None,
 ) -> Run:
     """Train a VAE into the run directory ``out`` (:func:`seqvae.run.train`, whose parameters
     these are) and return it as a :class:`Run`."""
-    return Run.of(fitting.train(data, config, out, overwrite, show_progress))
+    return Run.of(fitting.train(data, config, out, overwrite, progress, show_progress=show_progress))
 
 
-def resume(path: str | Path, show_progress: bool = True) -> Run:
+def resume(path: str | Path, progress: ProgressLike = None, *, show_progress: bool | None = None) -> Run:
     """Continue an interrupted run from its last checkpoint (:func:`seqvae.run.resume`) and
     return it as a :class:`Run`."""
-    return Run.of(fitting.resume(path, show_progress))
+    return Run.of(fitting.resume(path, progress, show_progress=show_progress))

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import TextColumn, TimeElapsedColumn
 
 from seqvae.cli.common import (
     AlignmentArg,
@@ -17,7 +16,7 @@ from seqvae.cli.common import (
     console,
     fields_as_flags,
     options_from_arguments,
-    progress_bar,
+    progress_display,
 )
 from seqvae.data.weights import DEFAULT_THETA
 
@@ -78,22 +77,18 @@ def baseline_fit(
     check_output_directory(out, BASELINE_DIRECTORY, overwrite)  # before reading the alignment
     aln = read_alignment(alignment, reference=reference)
     console.print(f"read {aln.n_sequences} sequences x {aln.length} columns from {alignment}")
-    with progress_bar(
-        TextColumn(f"[bold]fitting {model}"), TextColumn("{task.fields[info]}"), TimeElapsedColumn()
-    ) as bar:
-        task = bar.add_task("fit", info="")
-        _, info = fit_baseline(
-            aln,
-            model,
-            out,
-            theta=theta,
-            pseudocount=pseudocount,
-            model_gaps=model_gaps,
-            potts=settings,
-            overwrite=overwrite,
-            progress=lambda n, f: bar.update(task, info=f"evaluation {n}, objective {f:.4f}"),
-            reference_power=reference_power,
-        )
+    _, info = fit_baseline(
+        aln,
+        model,
+        out,
+        theta=theta,
+        pseudocount=pseudocount,
+        model_gaps=model_gaps,
+        potts=settings,
+        overwrite=overwrite,
+        progress=progress_display(),
+        reference_power=reference_power,
+    )
     console.print(
         f"fitted {model} in {info['fit_time_s']:.1f} s (N_eff {info['n_eff']:.1f}): {out}",
         soft_wrap=True,

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich import progress as rich_progress
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.table import Column
+from rich.text import Text
 
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.config_files import parse_yaml
+from seqvae.progress import LogProgress, Progress, format_metrics
 from seqvae.utils import MAX_THREADS
 
 if TYPE_CHECKING:
@@ -136,24 +133,108 @@ def check_threads(threads: int | None) -> int | None:
     return threads
 
 
-def progress_bar(*columns: Any) -> Progress:
-    """A transient progress bar on stderr, off when stderr is not a terminal (no empty line on a
-    redirected stderr). Without ``columns``: description, bar, done/total, elapsed, remaining."""
-    return Progress(
-        *(
-            columns
-            or (
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-            )
-        ),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
+ProgressOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Show progress: a bar on a terminal, a line every 30 s when stderr is a file or a pipe."
+    ),
+]
+
+
+# -- progress and messages ------------------------------------------------------------------------
+# the longest a redirected stderr (a log file, nohup, Slurm) goes without a progress line
+PROGRESS_INTERVAL_S = 30.0
+
+
+class BarProgress(Progress):
+    """A rich bar on stderr for one task at a time: name, bar, count, elapsed, left, metrics.
+
+    The counts and times never shrink (an 80-column terminal keeps ``0:01:23`` whole); the
+    metrics take what is left and are cut with an ellipsis.
+    """
+
+    def __init__(self, target: Console | None = None):
+        self.console = target or console
+        self._bar: rich_progress.Progress | None = None
+        self._task: Any = None
+        self._unit = ""
+
+    @staticmethod
+    def columns() -> tuple:
+        def fixed(**kwargs: Any) -> Column:
+            return Column(no_wrap=True, **kwargs)
+
+        return (
+            rich_progress.TextColumn("[bold]{task.description}", table_column=fixed()),
+            rich_progress.BarColumn(bar_width=16, table_column=fixed()),
+            rich_progress.TextColumn("{task.fields[count]}", table_column=fixed()),
+            rich_progress.TimeElapsedColumn(table_column=fixed(min_width=7)),
+            rich_progress.TimeRemainingColumn(table_column=fixed(min_width=7)),
+            rich_progress.TextColumn(
+                "{task.fields[metrics]}",
+                markup=False,
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1, min_width=0),
+            ),
+        )
+
+    def start(self, task: str, total: int | None = None, done: int = 0, unit: str = "") -> None:
+        self.finish()
+        self._unit = f" {unit}" if unit else ""
+        self._bar = rich_progress.Progress(*self.columns(), console=self.console, expand=True)
+        self._task = self._bar.add_task(task, total=total, completed=done, count="", metrics="")
+        self.update(done, total)
+        self._bar.start()  # drawn from here on, by rich's thread: the task is complete
+
+    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+        if self._bar is None:
+            return
+        known = self._bar.tasks[0].total if total is None else total
+        count = f"{done}{self._unit}" if known is None else f"{done}/{known}{self._unit}"
+        fields: dict[str, Any] = {"count": count}
+        if metrics:
+            fields["metrics"] = format_metrics(metrics)
+        self._bar.update(self._task, completed=done, total=known, **fields)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = None
+
+
+def progress_display(enabled: bool = True) -> Progress:
+    """Where a command's long computations report: a bar when stderr is a terminal, else a plain
+    line every :data:`PROGRESS_INTERVAL_S` seconds (through ``logging``, see :func:`logging_to_console`);
+    nothing when not ``enabled`` (``--no-progress``)."""
+    if not enabled:
+        return Progress()
+    if console.is_terminal:
+        return BarProgress()
+    return LogProgress(PROGRESS_INTERVAL_S)
+
+
+class _ConsoleHandler(logging.Handler):
+    """seqvae's log records as lines on the console (printed above a live bar, never wrapped)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+        except Exception:  # a logging handler never raises into the code that logged
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def logging_to_console(level: int = logging.INFO):
+    """The ``seqvae`` logger's INFO (and above) messages on stderr while a command runs."""
+    package = logging.getLogger("seqvae")
+    handler = _ConsoleHandler(level)
+    previous = package.level
+    package.addHandler(handler)
+    package.setLevel(level)
+    try:
+        yield handler
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(previous)
 
 
 def parse_number_list(value: str, option: str, what: str = "values") -> list[float]:

@@ -13,11 +13,13 @@ from seqvae.cli.common import (
     AlignmentArg,
     DeviceOpt,
     OverwriteOpt,
+    ProgressOpt,
     ReferenceOpt,
     ThetaOpt,
     console,
     parse_set_options,
     print_json,
+    progress_display,
     run_on_device,
     stdout,
 )
@@ -85,7 +87,7 @@ def info(
     if not no_weights:
         from seqvae.run import sequence_weights_with_progress
 
-        aln.sequence_weights = sequence_weights_with_progress(aln, theta)
+        aln.sequence_weights = sequence_weights_with_progress(aln, theta, progress_display())
         aln.theta = theta
     summary = alignment_summary(aln, alignment, theta=None if no_weights else theta)
     summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -198,7 +200,7 @@ def train(
     reference: ReferenceOpt = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     overwrite: OverwriteOpt = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Train a VAE on an alignment (or a count matrix of cells) and write a run directory."""
     from seqvae.run import train as train_run
@@ -227,7 +229,7 @@ def train(
     if counts_in:
         counts = read_counts(alignment)
         console.print(f"read {counts.n_cells} cells x {counts.n_genes} genes from {alignment}")
-        run = train_run(counts, cfg, out=out, overwrite=overwrite, show_progress=progress)
+        run = train_run(counts, cfg, out=out, overwrite=overwrite, progress=progress_display(progress))
         _print_finished(run)
         return
     aln = read_alignment(alignment, cfg.data.alignment_options())
@@ -240,7 +242,7 @@ def train(
             "note: early stopping watches the validation ELBO, whose KL term MMD does not "
             "penalise; for MMD models prefer a fixed budget: --set training.early_stopping_patience=null"
         )
-    run = train_run(aln, cfg, out=out, overwrite=overwrite, show_progress=progress)
+    run = train_run(aln, cfg, out=out, overwrite=overwrite, progress=progress_display(progress))
     _print_finished(run)
 
 
@@ -283,24 +285,18 @@ def _busy_machine_hint(cfg: RunConfig, length: int, alphabet_size: int) -> None:
 
 
 def _print_finished(run) -> None:
-    s = run.summary
-    console.print(
-        f"finished: {s['steps']} steps ({s['stop_reason']}), best validation ELBO "
-        f"{s['best_val_elbo'] if s['best_val_elbo'] is None else round(s['best_val_elbo'], 3)}, "
-        f"{s['train_time_s']:.1f} s\nrun directory: {run.path}"
-    )
-    if run.collapse_warning:
-        console.print(run.collapse_warning)
+    # the run's own "finished" line and collapse warning came through logging (train.log's lines)
+    console.print(f"run directory: {run.path}")
 
 
 def resume(
     run_dir: Annotated[Path, typer.Argument(help="An interrupted run directory.")],
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Continue an interrupted run from its last checkpoint."""
     from seqvae.run import resume as resume_run
 
-    run = resume_run(run_dir, show_progress=progress)
+    run = resume_run(run_dir, progress=progress_display(progress))
     _print_finished(run)
 
 

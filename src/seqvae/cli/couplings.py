@@ -25,11 +25,12 @@ from seqvae.cli.common import (
     console,
     fields_as_flags,
     options_from_arguments,
-    progress_bar,
+    progress_display,
     read_alignment_with_labels,
     run_on_device,
 )
 from seqvae.errors import InputError
+from seqvae.progress import tracking
 
 #: the options section the couplings command's flags set, and the flags not spelt ``--field-name``
 OPTIONS_SECTION = "couplings"
@@ -132,11 +133,8 @@ def couplings(
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(CouplingOptions, locals(), OPTION_FLAGS).validate()
     run = run_on_device(load(run_dir), device)
-    with progress_bar() as bar:
-        task = bar.add_task("references", total=None)
-        result = vae_couplings(
-            run, alignment, None, options, lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    with tracking(progress_display(), "couplings", unit="references") as shown:
+        result = vae_couplings(run, alignment, None, options, shown.update)
     paths = result.save(out, run)
     if figures:
         from seqvae.plots.matrices import plot_coupling_matrix

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, stdout
+from seqvae.cli.common import ProgressOpt, console, progress_display, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +26,7 @@ def demo(
     threads: Annotated[
         int, typer.Option(help="torch threads while training (1 is fastest for this small network).")
     ] = 1,
-    progress: Annotated[bool, typer.Option(help="Show the training progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Simulate an associative-memory family, train a 2-D VAE on it and draw its latent space
     coloured by nearest pattern (latent.png)."""
@@ -37,7 +37,13 @@ def demo(
         f"({steps} steps)"
     )
     result = run_demo(
-        out, seed=seed, n_samples=samples, beta=beta, max_steps=steps, threads=threads, show_progress=progress
+        out,
+        seed=seed,
+        n_samples=samples,
+        beta=beta,
+        max_steps=steps,
+        threads=threads,
+        progress=progress_display(progress),
     )
     table = Table(title=f"seqvae demo: everything is in {result.out_dir}")
     table.add_column("what", style="bold")

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqvae.cli.common import WorkerThreadsOpt, console, stdout
+from seqvae.cli.common import ProgressOpt, WorkerThreadsOpt, console, progress_display, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +78,7 @@ def experiment(
     show_config: Annotated[
         bool, typer.Option("--show-config", help="Print the resolved config as YAML and exit.")
     ] = False,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Run a built-in experiment: simulate the family, train the grid of models in parallel
     (finished points are skipped), measure, and write results.csv, figures/ and experiment.json."""
@@ -94,7 +94,13 @@ def experiment(
         return
     out = out or Path("experiments") / name
     result = run_experiment(
-        name, config, out=out, jobs=jobs, quick=quick, threads_per_job=threads, show_progress=progress
+        name,
+        config,
+        out=out,
+        jobs=jobs,
+        quick=quick,
+        threads_per_job=threads,
+        progress=progress_display(progress),
     )
     finished = result.table[result.table["status"] == "finished"]
     if len(finished):

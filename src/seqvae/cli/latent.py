@@ -11,11 +11,13 @@ import typer
 from rich.table import Table
 
 from seqvae.cli.common import (
+    ProgressOpt,
     WorkerThreadsOpt,
     console,
     fields_as_flags,
     options_from_arguments,
     parse_set_options,
+    progress_display,
     stdout,
 )
 from seqvae.errors import InputError
@@ -199,7 +201,7 @@ def sweep(
     set_values: Annotated[
         list[str] | None, typer.Option("--set", help="Override a base knob: --set training.max_steps=2000.")
     ] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Train a grid over one or two parameters and plot tr Cov(z_mean) and active dimensions
     against it (selective posterior collapse). Resumable: finished points are skipped."""
@@ -224,7 +226,7 @@ def sweep(
         seeds=parsed_seeds,
         jobs=jobs,
         threads_per_job=threads,
-        show_progress=progress,
+        progress=progress_display(progress),
     )
     table = Table(title=f"sweep over {param}" + (f" x {param2}" if param2 else ""))
     columns = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from seqvae.cli.common import console
+from seqvae.cli.common import console, logging_to_console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread: signals are not ours to handle
         previous = None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), logging_to_console():
             warnings.showwarning = _warning_line
             # a library's notice to developers (pandas' FutureWarning) is not the user's to act on
             warnings.simplefilter("ignore", FutureWarning)

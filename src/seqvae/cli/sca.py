@@ -20,9 +20,10 @@ from seqvae.cli.common import (
     console,
     fields_as_flags,
     options_from_arguments,
-    progress_bar,
+    progress_display,
     read_alignment_with_labels,
 )
+from seqvae.progress import tracking
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,11 +128,9 @@ def sca(
         options = options_from_arguments(SCAOptions, locals(), OPTION_FLAGS).validate()
     published_sets = read_published_sectors(published) if published is not None else None
     aln, labels = read_alignment_with_labels(alignment, reference, pdb, chain)
-    with progress_bar() as bar:
-        task = bar.add_task("randomised alignments", total=randomisations * stability_seeds)
-        result = run_sca(
-            aln, options, labels, progress=lambda done, total, what: bar.update(task, completed=done)
-        )
+    total = randomisations * stability_seeds
+    with tracking(progress_display(), "randomised alignments", total) as shown:
+        result = run_sca(aln, options, labels, progress=lambda done, total, what: shown.update(done))
     result.save(out)
     if figures:
         from seqvae.plots.matrices import plot_sca

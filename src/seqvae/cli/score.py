@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.cli.common import (
     ChainOpt,
@@ -27,9 +26,10 @@ from seqvae.cli.common import (
     console,
     device_option,
     fields_as_flags,
-    progress_bar,
+    progress_display,
 )
 from seqvae.errors import InputError
+from seqvae.progress import tracking
 
 if TYPE_CHECKING:
     from seqvae.analysis.burial import PositionBurial
@@ -224,15 +224,8 @@ def _score_table(scorer: Scorer, table: Path, out: Path, summary: Path | None, *
     from seqvae.analysis.scoring import score_file
     from seqvae.plots.mutations import plot_scoring_report
 
-    columns = (
-        TextColumn("[bold]scoring"),
-        TextColumn("{task.completed} rows"),
-        BarColumn(),
-        TimeElapsedColumn(),
-    )
-    with progress_bar(*columns) as bar:
-        task = bar.add_task("score", total=None)
-        report = score_file(scorer, table, out, progress=lambda n: bar.update(task, completed=n), **options)
+    with tracking(progress_display(), "scoring", unit="rows") as shown:
+        report = score_file(scorer, table, out, progress=shown.update, **options)
     for note in report.notes:
         _print(f"warning: {note}")
     _print(report.describe())

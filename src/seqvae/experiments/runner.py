@@ -40,6 +40,7 @@ from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value
 
@@ -159,10 +160,10 @@ def _train_or_load(point: dict[str, Any], family, point_dir: Path):
     if same and is_finished(run_dir):
         return load(run_dir), False
     if same and (run_dir / files.CHECKPOINT).exists() and (run_dir / files.CONFIG).exists():
-        return resume(run_dir, show_progress=False), True
+        return resume(run_dir, progress=False), True
     write_json(point_dir / "point.json", {"train_hash": point["train_hash"], "family": point["family"]})
     config = RunConfig.from_dict(point["run_config"])
-    return train(family.data, config, out=run_dir, overwrite=True, show_progress=False), True
+    return train(family.data, config, out=run_dir, overwrite=True, progress=False), True
 
 
 def _combine(rows: list[dict[str, Any]], result: dict | list) -> list[dict[str, Any]]:
@@ -270,7 +271,9 @@ def run_experiment(
     jobs: int = 1,
     quick: bool = False,
     threads_per_job: int = 1,
-    show_progress: bool = True,
+    progress: ProgressLike = None,
+    *,
+    show_progress: bool | None = None,
 ) -> ExperimentResult:
     """Run a built-in experiment: simulate its family, train its grid, measure, tabulate, plot.
 
@@ -289,6 +292,9 @@ def run_experiment(
         Use the config's ``quick`` section (test-sized).
     threads_per_job
         torch threads per worker.
+    progress
+        Where the families built and the models trained are reported, as in
+        :func:`seqvae.train` (``show_progress``: its former name, deprecated).
 
     Returns
     -------
@@ -310,37 +316,26 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / CONFIG_FILE, resolved)
     points = expand_grid(resolved)
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn(f"[bold]{name}"),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(),
-        disable=not show_progress,
-    )
+    progress = progress_argument(progress, show_progress)
     family_dirs: dict[str, Path] = {}
     records: dict[str, dict[str, Any]] = {}
     pending: list[GridPoint] = []
-    with progress:
-        unique = {config_hash(p.family): p.family for p in points}
-        family_task = progress.add_task("families", total=len(unique), last="")
+    unique = {config_hash(p.family): p.family for p in points}
+    with tracking(progress, f"{name} families", len(unique)) as shown:
         for key, family_config in unique.items():
             directory = family_directory(out, spec.family_kind, family_config)
             if not is_built(directory):
                 save_family(build_family(spec.family_kind, family_config), directory)
             family_dirs[key] = directory
-            progress.update(family_task, advance=1, last=directory.name)
+            shown.update(len(family_dirs), last=directory.name)
+    with tracking(progress, f"{name} models", len(points)) as shown:
         for point in points:
             record = _finished_record(out / "points" / point.name, point.point_hash)
             if record is not None:
                 records[point.name] = {**record, "skipped": True}
             else:
                 pending.append(point)
-        model_task = progress.add_task("models", total=len(points), completed=len(records), last="")
+        shown.update(len(records))
 
         def ordered_rows() -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = []
@@ -361,7 +356,7 @@ def run_experiment(
             else:
                 records[point.name] = result
             _write_table(ordered_rows(), out)
-            progress.update(model_task, advance=1, last=point.name)
+            shown.update(len(records), last=point.name)
 
         def task_of(point: GridPoint) -> dict[str, Any]:
             return {

@@ -6,6 +6,7 @@ Both write the run directory's files (:mod:`seqvae.training.run_directory`) arou
 
 from __future__ import annotations
 
+import logging
 import platform
 import signal
 import time
@@ -24,6 +25,7 @@ from seqvae.io.count_files import is_count_file
 from seqvae.io.output_dirs import claim_directory, lock_directory
 from seqvae.models.latent_usage import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
 from seqvae.models.vae import VAE
+from seqvae.progress import Progress, ProgressLike, progress_argument
 from seqvae.run.artifact import Run, collapse_warning
 from seqvae.run.training_data import training_data
 from seqvae.training import run_directory as files
@@ -40,6 +42,8 @@ from seqvae.utils import seed_everything
 from seqvae.version import __version__
 
 __all__ = ["latent_usage_record", "resume", "train"]
+
+logger = logging.getLogger(__name__)
 
 
 def _validation_mask(n: int, fraction: float, seed: int) -> np.ndarray:
@@ -68,7 +72,9 @@ def train(
     config: RunConfig | None = None,
     out: str | Path = "runs/run",
     overwrite: bool = False,
-    show_progress: bool = True,
+    progress: ProgressLike = None,
+    *,
+    show_progress: bool | None = None,
 ) -> Run:
     """Train a VAE and write a complete run directory.
 
@@ -85,7 +91,13 @@ def train(
         ``model.alphabet_size`` are filled in from the data.
     out
         The run directory; it must not exist unless ``overwrite``.
+    progress
+        Where the sequence weights and the training steps report their progress: ``None``
+        or ``True`` a bar in a notebook and lines through ``logging`` elsewhere, ``False``
+        nothing, or a :class:`~seqvae.progress.Progress` or a function (see
+        :mod:`seqvae.progress`). ``show_progress`` is its former name (deprecated).
     """
+    progress = progress_argument(progress, show_progress)
     config = RunConfig.from_dict((config or RunConfig()).to_dict())
     config.validate()
     resolve_device(config.training.device)  # an unavailable device fails before any file is written
@@ -98,7 +110,7 @@ def train(
         )
     _check_sequence_likelihood(config, data)
     check_output_directory(out, overwrite)
-    prepared = training_data(data, config, show_progress)
+    prepared = training_data(data, config, progress)
     config.model.validate()
     with claim_directory(out, files.RUN_DIRECTORY, overwrite):
         mask = _validation_mask(len(prepared.rows), config.training.validation_fraction, config.seed)
@@ -113,7 +125,7 @@ def train(
             prepared.weights,
             mask,
             resume_state=None,
-            show_progress=show_progress,
+            progress=progress,
             genes=prepared.genes,
         )
 
@@ -173,8 +185,12 @@ def _as_input(data: np.ndarray | SparseRows) -> torch.Tensor | SparseRows:
     return data if isinstance(data, SparseRows) else torch.from_numpy(data)
 
 
-def resume(path: str | Path, show_progress: bool = True) -> Run:
-    """Continue an interrupted run from its last checkpoint (bit-identical on the same machine)."""
+def resume(path: str | Path, progress: ProgressLike = None, *, show_progress: bool | None = None) -> Run:
+    """Continue an interrupted run from its last checkpoint (bit-identical on the same machine).
+
+    ``progress`` as in :func:`train`.
+    """
+    progress = progress_argument(progress, show_progress)
     path = Path(path)
     config = files.read_config(path)
     registry, genes = files.read_run_registry(path, config)
@@ -189,7 +205,7 @@ def resume(path: str | Path, show_progress: bool = True) -> Run:
             weights,
             mask,
             resume_state=state,
-            show_progress=show_progress,
+            progress=progress,
             genes=genes,
         )
 
@@ -202,7 +218,7 @@ def _run_training(
     weights: np.ndarray,
     mask: np.ndarray,
     resume_state: dict | None,
-    show_progress: bool,
+    progress: Progress,
     genes: list[str] | None = None,
 ) -> Run:
     seed_everything(config.seed)
@@ -211,7 +227,7 @@ def _run_training(
     if config.training.focus_steps > 0:
         focus_factors = reference_identity(np.asarray(tensor), registry.reference_codes())
     trainer = Trainer(
-        model, tensor, weights, mask, config.training, out, config.seed, show_progress, focus_factors
+        model, tensor, weights, mask, config.training, out, config.seed, progress, focus_factors
     )
     if resume_state is not None:  # a checkpoint that does not fit fails before anything is written
         trainer.load_state(resume_state, source=out / files.CHECKPOINT)
@@ -246,6 +262,7 @@ def _run_training(
         _log(
             out,
             f"interrupted ({how}) at step {err.step}; resume from the checkpoint of step {err.saved_step}",
+            logging.DEBUG,  # the exception carries it to the caller
         )
         raise
     except BaseException as err:
@@ -253,7 +270,8 @@ def _run_training(
             out / files.SUMMARY,
             _summary(config, "failed", None, trainer, weights, mask, previous, error=_one_line(err)),
         )
-        _log(out, f"failed at step {trainer.step}: {type(err).__name__}: {_one_line(err)}")
+        message = f"failed at step {trainer.step}: {type(err).__name__}: {_one_line(err)}"
+        _log(out, message, logging.DEBUG)  # the exception carries it to the caller
         raise
     kept = _save_kept_weights(out, config, trainer, outcome)
     usage = latent_usage_record(trainer.model, tensor, weights, mask)
@@ -264,12 +282,12 @@ def _run_training(
     _log(
         out,
         f"finished: {outcome.steps} steps, stop={outcome.stop_reason}, "
-        f"best val ELBO={outcome.best_val_elbo}, {outcome.elapsed_s:.1f}s, "
+        f"best val ELBO={_rounded(outcome.best_val_elbo)}, {outcome.elapsed_s:.1f}s, "
         f"{usage['n_active']} of {usage['latent_dim']} latent dimensions active",
     )
     warning = collapse_warning(usage)
     if warning:
-        _log(out, warning)
+        _log(out, warning, logging.WARNING)
     trainer.model.eval()
     return Run(
         out,
@@ -279,6 +297,10 @@ def _run_training(
         files.read_summary(out),
         genes,
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _one_line(err: BaseException) -> str:
@@ -436,6 +458,8 @@ def latent_usage_record(
     }
 
 
-def _log(out: Path, message: str) -> None:
+def _log(out: Path, message: str, level: int = logging.INFO) -> None:
+    """A line of ``train.log``, also sent to the ``seqvae.run.fitting`` logger."""
+    logger.log(level, message)
     with open(out / files.LOG, "a", encoding="utf-8") as handle:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")

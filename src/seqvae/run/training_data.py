@@ -12,13 +12,12 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
+from seqvae.progress import Progress, tracking
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 
@@ -36,27 +35,20 @@ WEIGHTS_PROGRESS_ROWS = 20_000
 
 
 def sequence_weights_with_progress(
-    alignment: Alignment, theta: float | None, show_progress: bool = True
+    alignment: Alignment, theta: float | None, progress: Progress | None = None
 ) -> np.ndarray:
-    """:func:`~seqvae.data.weights.compute_sequence_weights` of ``alignment``, with a
-    transient progress bar on stderr for alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences
-    or more (200,000 sequences take minutes on two cores)."""
-    progress = Progress(
-        TextColumn("[bold]sequence weights"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not show_progress or alignment.n_sequences < WEIGHTS_PROGRESS_ROWS,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task("weights", total=None)
+    """:func:`~seqvae.data.weights.compute_sequence_weights` of ``alignment``, reported to
+    ``progress`` as the task ``sequence weights`` (in products of two row blocks) for
+    alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences or more (200,000 sequences take
+    minutes on two cores)."""
+    if progress is None or alignment.n_sequences < WEIGHTS_PROGRESS_ROWS:
+        progress = Progress()
+    with tracking(progress, "sequence weights", unit="blocks") as tracked:
         return compute_sequence_weights(
             alignment.codes,
             alignment.alphabet.gap_code,
             theta,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=lambda done, total: tracked.update(done, total),
         )
 
 
@@ -95,13 +87,13 @@ class SequenceData:
 
     genes = None
 
-    def __init__(self, alignment: Alignment, config: RunConfig, show_progress: bool = True):
+    def __init__(self, alignment: Alignment, config: RunConfig, progress: Progress | None = None):
         config.model.likelihood = "categorical"
         config.model.length = alignment.length
         config.model.alphabet_size = alignment.alphabet.size
         weights = alignment.sequence_weights
         if weights is None:
-            weights = sequence_weights_with_progress(alignment, config.data.theta, show_progress)
+            weights = sequence_weights_with_progress(alignment, config.data.theta, progress)
         self.rows = torch.from_numpy(np.ascontiguousarray(alignment.codes))
         self.weights = np.asarray(weights, np.float64)
         self.ids = list(alignment.ids)
@@ -178,13 +170,14 @@ class ContinuousData:
 
 
 def training_data(
-    data: Alignment | CountMatrix | np.ndarray, config: RunConfig, show_progress: bool = True
+    data: Alignment | CountMatrix | np.ndarray, config: RunConfig, progress: Progress | None = None
 ) -> TrainingData:
-    """``data`` as its kind of :class:`TrainingData`; ``config.model`` is filled in from it."""
+    """``data`` as its kind of :class:`TrainingData`; ``config.model`` is filled in from it
+    (``progress``: where the sequence weights report)."""
     if isinstance(data, CountMatrix):
         return CountData(data, config)
     if isinstance(data, Alignment):
-        return SequenceData(data, config, show_progress)
+        return SequenceData(data, config, progress)
     return ContinuousData(data, config)
 
 

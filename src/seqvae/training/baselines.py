@@ -38,6 +38,7 @@ from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_d
 from seqvae.models.potts import PottsModel
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.options import Boolean, Integer, Interval, Options, register
+from seqvae.progress import Progress, ProgressLike, as_progress, tracking
 from seqvae.training import run_directory as files
 
 BASELINE = "baseline.json"
@@ -169,7 +170,7 @@ def fit_potts(
     weights: np.ndarray,
     n_states: int,
     settings: PottsSettings | None = None,
-    progress=None,
+    progress: Progress | None = None,
 ) -> tuple[PottsModel, dict]:
     """Fit a Potts model by weighted pseudo-likelihood maximisation with L-BFGS.
 
@@ -179,6 +180,9 @@ def fit_potts(
 
     Gradients are computed by hand, one block of one-hot sequences at a time, so memory is
     O(block_rows x L q) plus the parameters. ``J`` stays symmetric with zero diagonal blocks.
+    ``progress`` receives the task ``Potts fit``: the evaluations of the objective done (L-BFGS
+    makes about one per iteration, at most ``max_iterations`` x 1.25) with the latest objective
+    per N_eff, and the same count again after each block of rows inside an evaluation.
 
     Returns
     -------
@@ -205,6 +209,8 @@ def fit_potts(
     couplings = torch.zeros(lq, lq, requires_grad=True)
     # zero on the diagonal blocks (a site does not couple to itself)
     block_mask = 1.0 - torch.kron(torch.eye(length), torch.ones(q, q))
+    evaluations = {"n": 0}
+    progress = progress or Progress()
 
     def closure() -> torch.Tensor:
         grad_h = torch.zeros(lq, dtype=torch.float64)
@@ -230,6 +236,8 @@ def fit_potts(
                     grad_j += (x.T.bfloat16() @ flat.bfloat16()).float()
                 else:
                     grad_j.addmm_(x.T, flat)
+                # one evaluation of a deep family takes minutes: a log line stays due every interval
+                progress.update(evaluations["n"] - 1)
             # J is used by both conditionals (i given j and j given i): symmetric gradient
             grad_j = 0.5 * (grad_j + grad_j.T)
             grad_j.mul_(block_mask)
@@ -254,16 +262,15 @@ def fit_potts(
         history_size=5,
         line_search_fn="strong_wolfe",
     )
-    evaluations = {"n": 0}
 
     def counted() -> torch.Tensor:
         evaluations["n"] += 1
         value = closure()
-        if progress is not None:
-            progress(evaluations["n"], float(value))
+        progress.update(evaluations["n"], objective=float(value))
         return value
 
-    optimiser.step(counted)
+    with tracking(progress, "Potts fit", unit="evaluations"):
+        optimiser.step(counted)
     state = optimiser.state[optimiser._params[0]]
     final = float(state.get("prev_loss", float("nan")))
     with torch.no_grad():
@@ -338,7 +345,7 @@ def fit_baseline(
     model_gaps: bool = False,
     potts: PottsSettings | None = None,
     overwrite: bool = False,
-    progress=None,
+    progress: ProgressLike = None,
     reference_power: float = 0.0,
 ) -> tuple[SiteIndependentModel | PottsModel, dict]:
     """Fit a baseline on an alignment and write its directory (see module docstring).
@@ -348,6 +355,10 @@ def fit_baseline(
     to this power before counting, so the profile is that of the wild type's near relatives
     (0: the family's own weights). On the DMS panel p = 2 ranks every protein's scan better
     than p = 0 (benchmarks/RESULTS.md, session 7).
+
+    ``progress`` (Potts only) follows the fit's evaluations: ``None`` or ``True`` a bar in a
+    notebook and lines through ``logging`` elsewhere, ``False`` nothing, or a
+    :class:`~seqvae.progress.Progress` or a function (see :mod:`seqvae.progress`).
     """
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {KINDS}")
@@ -367,7 +378,9 @@ def fit_baseline(
         tensors = {"log_frequencies": model.log_frequencies}
     else:
         settings = potts or PottsSettings()
-        model, report = fit_potts(alignment.codes, weights, alignment.alphabet.size, settings, progress)
+        model, report = fit_potts(
+            alignment.codes, weights, alignment.alphabet.size, settings, as_progress(progress)
+        )
         report["settings"] = asdict(settings)
         tensors = {"fields": model.fields, "couplings": model.couplings}
     elapsed = time.perf_counter() - started

@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from seqvae.errors import ConfigError, InputError, Interrupted
 from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
+from seqvae.progress import Progress, tracking
 from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 from seqvae.training.sampling import sampling_schedule
@@ -202,6 +201,9 @@ class Trainer:
         Where checkpoints and metrics go.
     seed
         Seeds the sampling generator (the global generator is seeded by the caller).
+    progress
+        Receives the task ``training``: steps, and the loss terms at each metrics row
+        (default: reports nowhere).
     focus_factors
         ``[N]`` factors (e.g. each sequence's identity to the reference) that multiply the
         weights, raised to ``config.focus_power``, in the last ``config.focus_steps`` steps;
@@ -217,7 +219,7 @@ class Trainer:
         config: TrainingConfig,
         run_dir: Path,
         seed: int,
-        show_progress: bool = True,
+        progress: Progress | None = None,
         focus_factors: np.ndarray | None = None,
     ):
         self.config = config
@@ -225,7 +227,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir)
         self.seed = seed
-        self.show_progress = show_progress
+        self.progress = progress or Progress()
         weights = torch.as_tensor(sequence_weights, dtype=torch.float64)
         mask = torch.as_tensor(validation_mask, dtype=torch.bool)
         self.train_data = data[~mask].to(self.device)
@@ -419,26 +421,14 @@ class Trainer:
         metrics_path = self.run_dir / files.METRICS
         new_file = not metrics_path.exists()
         self.model.train()
-        progress = Progress(
-            TextColumn("[bold]training"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TextColumn("{task.fields[terms]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not self.show_progress,
-            transient=False,
-        )
         with (
             open(metrics_path, "a", newline="", encoding="utf-8") as handle,
-            progress,
+            tracking(self.progress, "training", max_steps, self.step, "steps") as progress,
             _StopFlag() as stop_flag,
         ):
             writer = csv.DictWriter(handle, fieldnames=files.METRIC_COLUMNS)
             if new_file:
                 writer.writeheader()
-            task = progress.add_task("train", total=max_steps, completed=self.step, terms="")
             if self.saved_step is None:
                 # a run stopped (or killed) before its first regular checkpoint can still be resumed
                 self.save_checkpoint()
@@ -456,8 +446,9 @@ class Trainer:
                     if self.step % config.log_every == 0 or self.step % config.eval_every == 0:
                         means = self._metrics_row(writer)
                         handle.flush()
-                        progress.update(task, terms=self._progress_text(means))
-                    progress.update(task, completed=self.step)
+                        progress.update(self.step, **self._progress_metrics(means))
+                    else:
+                        progress.update(self.step)
                     if self.step % config.checkpoint_every == 0:
                         self._check_finite(weights=True)
                         self.save_checkpoint()
@@ -561,13 +552,14 @@ class Trainer:
         gaussian = model.decoder_prior_coefficient(self.n_eff) * model.decoder_weight_penalty()
         return float(gaussian + model.decoder_prior_terms(self.n_eff)), float(gaussian)
 
-    def _progress_text(self, means: dict[str, float]) -> str:
-        text = f"loss {means['loss']:.2f} rec {means['reconstruction']:.2f} kl {means['kl']:.2f}"
+    def _progress_metrics(self, means: dict[str, float]) -> dict[str, float]:
+        """The loss terms a progress display shows (``val``: the best validation ELBO so far)."""
+        metrics = {"loss": means["loss"], "rec": means["reconstruction"], "kl": means["kl"]}
         if means.get("mmd"):
-            text += f" mmd {means['mmd']:.3f}"
+            metrics["mmd"] = means["mmd"]
         if self.best_val_elbo is not None:
-            text += f" val {self.best_val_elbo:.2f}"
-        return text
+            metrics["val"] = self.best_val_elbo
+        return metrics
 
     def _train_step(self) -> dict[str, torch.Tensor]:
         indices = torch.multinomial(

@@ -469,12 +469,12 @@ def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: 
         same = False
     if not (same and is_finished(path)):
         if same:
-            resume(path, show_progress=False)
+            resume(path, progress=False)
         else:
             aln = _read_family(alignment, run_config)
             aln.sequence_weights = np.load(weights, allow_pickle=False)
             aln.theta = run_config.data.theta
-            train(aln, run_config, out=path, overwrite=True, show_progress=False)
+            train(aln, run_config, out=path, overwrite=True, progress=False)
     run = load(path)
     data, sample_weights, _, _ = run.training_data()
     z_mean, z_logvar = run.encode(data)

@@ -22,6 +22,7 @@ from seqvae.data.synthetic.associative_memory import (
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.plots.latent import plot_latent_by_pattern
+from seqvae.progress import ProgressLike, progress_argument
 from seqvae.training.config import RunConfig, preset_config
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
@@ -90,7 +91,9 @@ def run_demo(
     beta: float = 1.2,
     max_steps: int = 1000,
     threads: int | None = 1,
-    show_progress: bool = True,
+    progress: ProgressLike = None,
+    *,
+    show_progress: bool | None = None,
 ) -> DemoResult:
     """Simulate a family, train a 2-D VAE on it, embed it and draw the latent means.
 
@@ -109,9 +112,11 @@ def run_demo(
         torch intra-op threads while training (restored afterwards); ``None`` leaves torch's
         setting. The network is small: one thread is about as fast as two on an idle machine
         and many times faster on a busy one, where threads wait on each other.
-    show_progress
-        Show the training progress bar.
+    progress
+        Where training reports its progress, as in :func:`seqvae.train` (``show_progress``:
+        its former name, deprecated).
     """
+    progress = progress_argument(progress, show_progress)
     from seqvae.report import build_report
     from seqvae.run import train
     from seqvae.utils import torch_threads
@@ -149,7 +154,7 @@ def run_demo(
             demo_config(max_steps, seed),
             out=out_dir / "run",
             overwrite=True,
-            show_progress=show_progress,
+            progress=progress,
         )
     timings["train_s"] = time.perf_counter() - started
 

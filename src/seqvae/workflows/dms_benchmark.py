@@ -150,7 +150,7 @@ def run_dms_benchmark(
         for seed in range(max(1, ensemble)):
             cfg = config.updated({"seed": seed})
             started = time.perf_counter()
-            run = train(aln, cfg, out=out / f"vae_seed{seed}", overwrite=True, show_progress=False)
+            run = train(aln, cfg, out=out / f"vae_seed{seed}", overwrite=True, progress=False)
             train_s = time.perf_counter() - started
             scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=f"vae_seed{seed}")
             members.append((scorer, train_s))

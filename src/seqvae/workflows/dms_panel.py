@@ -390,7 +390,7 @@ def fit_panel_member(
     aln = read_alignment(alignment, run_config.data.alignment_options())
     started = time.perf_counter()
     if kind == "vae":
-        train(aln, run_config, out=target, overwrite=True, show_progress=False)
+        train(aln, run_config, out=target, overwrite=True, progress=False)
     else:
         aln.sequence_weights = compute_sequence_weights(
             aln.codes, aln.alphabet.gap_code, run_config.data.theta

@@ -22,6 +22,7 @@ import pandas as pd
 from seqvae.errors import InputError
 from seqvae.executor import LocalExecutor, Task
 from seqvae.io.atomic import atomic_open, write_json
+from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 from seqvae.training.run_directory import is_finished
@@ -173,9 +174,9 @@ def _train_point(data, config_dict: dict, run_dir: str, threads: int) -> dict[st
     if not is_finished(run_dir_path):
         config = RunConfig.from_dict(config_dict)
         if (run_dir_path / "checkpoint.pt").exists() and (run_dir_path / "config.json").exists():
-            resume(run_dir_path, show_progress=False)
+            resume(run_dir_path, progress=False)
         else:
-            train(data, config, out=run_dir_path, overwrite=True, show_progress=False)
+            train(data, config, out=run_dir_path, overwrite=True, progress=False)
     return _point_row(run_dir_path)
 
 
@@ -197,7 +198,9 @@ def run_sweep(
     seeds: Sequence[int] = (0,),
     jobs: int = 1,
     threads_per_job: int = 1,
-    show_progress: bool = True,
+    progress: ProgressLike = None,
+    *,
+    show_progress: bool | None = None,
 ) -> pd.DataFrame:
     """Train every grid point (skipping finished ones) and write the summary CSV and figure.
 
@@ -215,6 +218,9 @@ def run_sweep(
         Worker processes (1: train in this process).
     threads_per_job
         torch threads per worker; 1 avoids oversubscribing cores when jobs run side by side.
+    progress
+        Where the finished runs are reported, as in :func:`seqvae.train` (``show_progress``: its
+        former name, deprecated).
 
     Returns
     -------
@@ -264,18 +270,8 @@ def run_sweep(
     def ordered_rows() -> list[dict]:
         return [rows[p.name] for p in points if p.name in rows]
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("[bold]sweep"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        TimeElapsedColumn(),
-        disable=not show_progress,
-    )
-    with progress:
-        task = progress.add_task("sweep", total=len(points), completed=len(rows), last="")
+    progress = progress_argument(progress, show_progress)
+    with tracking(progress, "sweep", len(points), len(rows), "runs") as shown:
 
         def record(point: SweepPoint, result: dict | None, error: str | None) -> None:
             if error is not None:
@@ -284,9 +280,8 @@ def run_sweep(
                 rows[point.name] = {**describe(point), **result, "skipped": False}
             _write_summary(ordered_rows(), summary_path)
             last = rows[point.name]
-            progress.update(
-                task,
-                advance=1,
+            shown.update(
+                len(rows),
                 last=f"{point.name}: active {last.get('active_dims', '?')}, tr {last.get('trace_cov', float('nan')):.2f}",
             )
 
