@@ -215,8 +215,8 @@ class LatentPhenotypeModel:
         restarts
             Extra optimiser starts from random hyperparameters.
         """
-        from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
         z = np.asarray(z, dtype=np.float64)
