@@ -191,3 +191,13 @@ def test_labels_matching_no_sequence_fail_in_one_line(trained, tmp_path, capsys)
 
 def test_a_missing_label_column_option_names_its_flag(trained, labels, tmp_path, capsys):
     fails_cleanly(capsys, ["design", trained, "--labels", labels, "--out", tmp_path / "d"], "--label-col")
+
+
+def test_the_report_shows_the_phenotype_map_of_a_design_folder(trained, designed, tmp_path):
+    from seqvae.report.builder import build_report
+
+    folder = tmp_path / "designs"
+    designed.save(folder)
+    page = build_report(trained, tmp_path / "report.html", include=[folder]).read_text(encoding="utf-8")
+    assert "Design from a phenotype" in page and "phenotype map" in page
+    assert "cross-validated Spearman" in page

@@ -11,8 +11,8 @@
    climbed on purpose: away from the labelled sequences the sd grows, so the climb stays where
    the predictor has data instead of running off to where it merely extrapolates;
 3. decode every point of every path (by default sampling each position from the decoder at
-   temperature 1, as ``seqvae generate`` does: argmax decoding gives a handful of consensus-like
-   sequences whose ELBOs lie above any natural's), deduplicate, and keep a sequence only if it is
+   temperature 1, as ``seqvae generate`` does; argmax decoding of a 2-D latent space gives only a
+   few dozen distinct sequences along all the climbs), deduplicate, and keep a sequence only if it is
    new (no training sequence equals it), its ELBO is no lower than the ``elbo_quantile`` of the
    naturals' ELBOs (the decoder's trust region), and its predicted phenotype reaches the
    ``target_quantile`` of the measured naturals. The phenotype of a design is predicted at its
@@ -56,12 +56,17 @@ from seqvae.options import Integer, Interval, OneOf, Optional, Options, Text, re
 
 __all__ = [
     "DESIGN_DIRECTORY",
+    "DESIGN_SUMMARY_FILE",
+    "DESIGN_TABLE_FILE",
     "DesignOptions",
     "PhenotypeDesign",
     "design_files",
     "design_from_phenotype",
 ]
 
+# the summary JSON (settings, cross-validation, counts) and the table of a design folder
+DESIGN_SUMMARY_FILE = sequence_set_files(DESIGNS_FASTA)["settings"].name
+DESIGN_TABLE_FILE = sequence_set_files(DESIGNS_FASTA)["table"].name
 DESIGN_DIRECTORY = DirectoryKind(
     "seqvae design folder",
     markers=(DESIGNS_FASTA, PHENOTYPE_MAP_FILE),

@@ -20,10 +20,15 @@ __all__ = ["draw_phenotype_map", "plot_phenotype_map"]
 
 
 def draw_phenotype_map(
-    plane: PhenotypeMap, designs: pd.DataFrame | None = None, *, ax: Axes | None = None
+    plane: PhenotypeMap,
+    designs: pd.DataFrame | None = None,
+    top_quantile: float = 0.9,
+    *,
+    ax: Axes | None = None,
 ) -> Figure | SubFigure:
-    """The predicted phenotype (filled contours) with the naturals' latent means (grey: not
-    measured; coloured on the same scale: measured) and the designs (outlined circles).
+    """The predicted phenotype (filled contours) with the naturals' latent means (grey), the
+    measured ones at or above the ``top_quantile`` of the measured values (black) and the
+    designs (outlined circles).
 
     ``designs`` is a design table (``designs.csv``) with the designs' latent means ``z_mean_*``,
     projected onto the map's plane. Returns the figure drawn on (a new one, or ``ax``'s).
@@ -31,35 +36,29 @@ def draw_phenotype_map(
     fig, ax = single_axes(ax, width=6.0, height=5.0)
     labels = np.asarray(plane.labels, dtype=float)
     measured = np.isfinite(labels)
-    low, high = np.nanpercentile(np.concatenate([plane.mean.ravel(), labels[measured]]), [1, 99])
-    levels = np.linspace(low, high, 15)
-    filled = ax.contourf(
-        plane.u, plane.v, np.clip(plane.mean, low, high), levels=levels, cmap=SEQUENTIAL_CMAP
-    )
+    filled = ax.contourf(plane.u, plane.v, plane.mean, levels=15, cmap=SEQUENTIAL_CMAP)
     points = plane.points
-    size = float(np.clip(3000.0 / max(len(points), 1), 2.0, 20.0))
-    ax.scatter(*points[~measured].T, s=size, c=MISSING_COLOR, linewidths=0, rasterized=True)
-    order = np.flatnonzero(measured)[np.argsort(labels[measured], kind="stable")]
+    size = float(np.clip(2000.0 / max(len(points), 1), 1.0, 12.0))
+    ax.scatter(*points.T, s=size, c=MISSING_COLOR, alpha=0.6, linewidths=0, rasterized=True, label="naturals")
+    cutoff = np.quantile(labels[measured], top_quantile)
+    top = measured & (labels >= cutoff)
     ax.scatter(
-        *points[order].T,
-        s=size,
-        c=labels[order],
-        cmap=SEQUENTIAL_CMAP,
-        vmin=low,
-        vmax=high,
-        edgecolors="white",
-        linewidths=0.2,
+        *points[top].T,
+        s=size * 2,
+        c="black",
+        linewidths=0,
         rasterized=True,
+        label=f"measured {plane.label} >= q{100 * top_quantile:g} ({cutoff:.3g})",
     )
     title = f"predicted {plane.label} on z"
     if designs is not None and len(designs):
         columns = sorted((c for c in designs.columns if c.startswith("z_mean_")), key=lambda c: int(c[7:]))
         xy = plane.project(designs[columns].to_numpy(dtype=float))
-        ax.scatter(*xy.T, s=28, facecolors="none", edgecolors=CATEGORICAL[3], linewidths=1.0, label="designs")
-        ax.legend(loc="best", frameon=False)
+        ax.scatter(*xy.T, s=24, facecolors="none", edgecolors=CATEGORICAL[3], linewidths=0.9, label="designs")
         title += f" with {len(designs)} designs"
+    ax.legend(loc="upper left", frameon=False, markerscale=2.0)
     bar = fig.colorbar(filled, ax=ax, shrink=0.85)
-    bar.set_label(f"{plane.label} (predicted; points: measured)")
+    bar.set_label(f"{plane.label} (GP mean)")
     ax.set_xlabel(plane.axis_names[0])
     ax.set_ylabel(plane.axis_names[1])
     ax.set_title(title)
