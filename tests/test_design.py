@@ -12,10 +12,12 @@ import pytest
 from builders import TINY, fails_cleanly, write_family
 from seqvae.analysis.latent_design import DesignOptions, PhenotypeDesign, design_files, design_from_phenotype
 from seqvae.analysis.latent_phenotype import (
+    LabelledLatent,
     LatentPhenotypeModel,
     PhenotypeMap,
     cross_validate,
     labelled_latent,
+    phenotype_map,
 )
 from seqvae.analysis.reconstruction import sequence_elbo
 from seqvae.cli.main import main
@@ -52,6 +54,23 @@ def test_the_gp_predicts_a_smooth_phenotype_of_z_held_out():
     # far from every labelled point the prediction is uncertain
     _, sd_far = model.predict(z[:20] + 20.0)
     assert np.all(sd_far > 3 * sd_near)
+
+
+def test_a_larger_latent_space_is_mapped_on_its_first_two_principal_axes():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(200, 4)) * [3.0, 2.0, 0.3, 0.1]
+    y = smooth(z[:, :2] / [3.0, 2.0])
+    data = LabelledLatent(ids=[f"s{i}" for i in range(200)], z=z, labels=y, label="y")
+    plane = phenotype_map(LatentPhenotypeModel.fit(z, y), data, resolution=15)
+    assert plane.axis_names == ("PC 1", "PC 2") and plane.mean.shape == (15, 15)
+    assert np.allclose(plane.axes.T @ plane.axes, np.eye(2))
+    assert np.allclose(np.abs(plane.axes[:2]), np.eye(2), atol=0.05)  # the two wide dimensions
+    assert np.allclose(plane.project(z), plane.points)
+    # the map agrees with the phenotype where the naturals are
+    inside = (np.abs(plane.u) < 3)[None, :] & (np.abs(plane.v) < 2)[:, None]
+    uu, vv = np.meshgrid(plane.u, plane.v)
+    truth = smooth(np.column_stack([uu.ravel() / 3.0, vv.ravel() / 2.0])).reshape(uu.shape)
+    assert np.corrcoef(plane.mean[inside], truth[inside])[0, 1] > 0.9
 
 
 @pytest.fixture(scope="module")
