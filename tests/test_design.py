@@ -54,6 +54,9 @@ def test_the_gp_predicts_a_smooth_phenotype_of_z_held_out():
     # far from every labelled point the prediction is uncertain
     _, sd_far = model.predict(z[:20] + 20.0)
     assert np.all(sd_far > 3 * sd_near)
+    # it round-trips through plain arrays
+    again = LatentPhenotypeModel.from_arrays(model.arrays())
+    assert np.array_equal(np.column_stack(again.predict(z)), np.column_stack(model.predict(z)))
 
 
 def test_a_larger_latent_space_is_mapped_on_its_first_two_principal_axes():

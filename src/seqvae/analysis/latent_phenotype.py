@@ -156,8 +156,8 @@ class LatentPhenotypeModel:
 
     Attributes
     ----------
-    x
-        ``[n, d]`` the latent points the posterior is conditioned on.
+    x, y
+        ``[n, d]`` the latent points the posterior is conditioned on and ``[n]`` their phenotype.
     length_scales, amplitude, noise
         The fitted kernel: amplitude · exp(−½ Σ_k ((a_k − b_k) / ℓ_k)²) + noise · δ, on the
         standardised phenotype.
@@ -174,7 +174,7 @@ class LatentPhenotypeModel:
         noise: float,
     ):
         self.x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
+        self.y = y = np.asarray(y, dtype=np.float64)
         self.y_mean = float(y.mean())
         self.y_sd = float(y.std()) or 1.0
         self.length_scales = np.array(length_scales, dtype=np.float64).reshape(-1)
@@ -271,6 +271,27 @@ class LatentPhenotypeModel:
         if not means:
             return np.zeros(0), np.zeros(0)
         return np.concatenate(means), np.concatenate(sds)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the model is, as arrays (for an NPZ; :meth:`from_arrays` rebuilds it)."""
+        return {
+            "x": self.x,
+            "y": self.y,
+            "length_scales": self.length_scales,
+            "amplitude": np.float64(self.amplitude),
+            "noise": np.float64(self.noise),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LatentPhenotypeModel:
+        """The model :meth:`arrays` describes (the same predictions)."""
+        return cls(
+            arrays["x"],
+            arrays["y"],
+            arrays["length_scales"],
+            float(arrays["amplitude"]),
+            float(arrays["noise"]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted kernel and the data size (no data)."""
