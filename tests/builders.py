@@ -346,6 +346,14 @@ class RunCommand:
 
 
 _ALL = frozenset({"all", "weights", "data", "data-required"})
+
+
+def _design_argv(run: Path, aln: Path, out: Path) -> list:
+    labels = out / "labels.csv"
+    labels.write_text("id,y\n" + "".join(f"s{i},{i % 7}\n" for i in range(60)))
+    return ["design", run, "--labels", labels, "--label-col", "y", "-n", "3", "--out", out / "d"]
+
+
 RUN_COMMANDS: dict[str, RunCommand] = {
     "embed": RunCommand(lambda run, aln, out: ["embed", run, "--out", out / "z.csv"], _ALL),
     "embed-alignment": RunCommand(
@@ -366,6 +374,7 @@ RUN_COMMANDS: dict[str, RunCommand] = {
         lambda run, aln, out: ["evaluate-samples", aln, "--reference", aln, "--run", run, "--out", out / "e"],
         _ALL,
     ),
+    "design": RunCommand(_design_argv, _ALL),
     "report": RunCommand(
         lambda run, aln, out: ["report", run, "--out", out / "r.html"],
         frozenset({"all", "weights", "data", "metrics"}),  # without data/ it says so and goes on

@@ -206,6 +206,7 @@ OPTION_COMMANDS = {  # command → (its CLI module, the options class its flags 
     "sca": ("seqvae.cli.sca", "seqvae.analysis.sca.SCAOptions"),
     "latent": ("seqvae.cli.latent", "seqvae.analysis.latent_report.LatentOptions"),
     "baseline fit": ("seqvae.cli.baseline", "seqvae.training.baselines.PottsSettings"),
+    "design": ("seqvae.cli.design", "seqvae.analysis.latent_design.DesignOptions"),
 }
 
 
@@ -298,6 +299,7 @@ def test_a_bad_flag_value_fails_in_one_line_naming_flag_and_field(
         "sca": [tiny_run.alignment, "--out", tmp_path / "sca"],
         "latent": [tiny_run.run, "--out", tmp_path / "latent"],
         "baseline fit": [tiny_run.alignment, "--model", "potts", "--out", tmp_path / "potts"],
+        "design": [tiny_run.run, "-n", "3", "--labels", tmp_path / "labels.csv", "--out", tmp_path / "d"],
     }[command]
     if flag == "-n":
         inputs = inputs[:1] + inputs[3:]

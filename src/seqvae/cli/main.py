@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "simulate",
     "demo",
     "generate",
+    "design",
     "evaluate_samples",
     "report",
     "latent",

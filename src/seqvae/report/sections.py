@@ -16,6 +16,8 @@ import pandas as pd
 from seqvae.analysis.compare import COMPARISON_FILE
 from seqvae.analysis.contacts import CONTACTS_FILE
 from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_SUMMARY_FILE
+from seqvae.analysis.latent_design import DESIGN_SUMMARY_FILE, DESIGN_TABLE_FILE
+from seqvae.analysis.latent_phenotype import PHENOTYPE_MAP_FILE, PhenotypeMap
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
 from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
 from seqvae.analysis.scoring import SINGLES_FIGURE_SUFFIX, SUMMARY_SUFFIX
@@ -24,6 +26,7 @@ from seqvae.io.tables import read_table
 from seqvae.plots import generation as G
 from seqvae.plots import latent as L
 from seqvae.plots import matrices as M
+from seqvae.plots.design import draw_phenotype_map
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
 from seqvae.run import Run
@@ -481,6 +484,52 @@ def analysis_sections(context: ReportContext) -> list[Section]:
     return sections
 
 
+def design_section(context: ReportContext) -> Section | None:
+    """The phenotype map and the counts of each included ``seqvae design`` folder."""
+    folders = [
+        f for f in context.include if (f / DESIGN_SUMMARY_FILE).exists() and (f / PHENOTYPE_MAP_FILE).exists()
+    ]
+    if not folders:
+        return None
+    section = Section(
+        "design",
+        "Design from a phenotype",
+        "A Gaussian process of the phenotype on the latent means of labelled natural sequences, "
+        "and designs that climb it (mean − κ·sd) where the decoder is confident (ELBO no lower "
+        "than a quantile of the naturals').",
+    )
+    for folder in folders:
+        summary = json.loads((folder / DESIGN_SUMMARY_FILE).read_text(encoding="utf-8"))
+        table = read_table(folder / DESIGN_TABLE_FILE, "cannot read the design table")
+        plane = PhenotypeMap.load(folder / PHENOTYPE_MAP_FILE)
+        section.blocks.append(
+            Figure.from_matplotlib(
+                draw_phenotype_map(plane, table),
+                f"Predicted {plane.label} over the latent plane, natural sequences and designs "
+                f"({folder.name}/{PHENOTYPE_MAP_FILE})",
+                "phenotype map",
+            )
+        )
+        cv, counts = summary["cross_validation"], summary["counts"]
+        rows = {
+            "labelled naturals": summary["n_labelled"],
+            "cross-validated Spearman ρ": cv["spearman"],
+            "cross-validated R²": cv["r2"],
+            f"target: q{100 * summary['target_quantile']:g} of the measured naturals": summary["target"],
+            f"ELBO threshold: q{100 * summary['elbo_quantile']:g} of the naturals'": summary[
+                "elbo_threshold"
+            ],
+            "distinct decoded sequences": counts["candidates"],
+            "passing the rules": counts["passing"],
+            "designs": counts["designs"],
+            "designs within 10 mutations of a natural": counts["within_10_mutations"],
+        }
+        section.blocks.append(
+            Table(pd.DataFrame(list(rows.items()), columns=["quantity", "value"]), folder.name)
+        )
+    return section
+
+
 def _holds(folder: Path, marker: str) -> bool:
     """Whether ``folder`` holds an analysis' marker file. A Potts baseline's ``couplings.npz`` is
     not the VAE's: the file's ``kind`` tells them apart."""
@@ -551,5 +600,6 @@ PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
     latent_section,
     mutations_section,
     analysis_sections,
+    design_section,
     config_section,
 ]
