@@ -1,7 +1,8 @@
 """Errors that mean "the input is wrong", as opposed to bugs.
 
 The CLI turns every :class:`InputError` into one line on stderr and exit code 2, with no
-traceback. Library users catch it like any other exception.
+traceback. Library users catch it like any other exception; it is a :class:`ValueError` (a bad
+value was passed in), so code written against the usual Python contract catches it too.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """Bad user input: a file, a field, a parameter.
 
     Parameters

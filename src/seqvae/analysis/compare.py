@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.errors import InputError
 from seqvae.io.matrix_file import PositionMatrix
 
 # the one APC implementation (also used by the Potts coupling norms); importable from here too
 from seqvae.models.potts import average_product_correction
+from seqvae.utils import single_threaded_blas
 
 COMPARISON_FILE = "comparison.json"  # what `seqvae compare` writes and `seqvae report` reads
 
@@ -66,8 +68,6 @@ def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix
 
 def top_eigenvectors(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k eigenvalues and eigenvectors (descending, each vector's mean >= 0)."""
-    from seqvae.analysis.sca import eigen_decomposition
-
     values, vectors = eigen_decomposition(matrix)
     return values[:k], vectors[:, :k]
 
@@ -97,8 +97,6 @@ def principal_cosines(v: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def random_vector_null(length: int, k: int, n_samples: int = 2000, seed: int = 0) -> dict[str, float]:
     """|v · w| and principal-angle cosines for random unit vectors / random k-subspaces in R^L."""
-    from seqvae.analysis.sca import single_threaded_blas
-
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n_samples, length))
     w = rng.standard_normal((n_samples, length))
@@ -132,8 +130,6 @@ def permutation_null(
     permutation p-value ``(1 + #{null >= observed}) / (1 + n_permutations)``: for each
     ``|v_k · w_k|`` (``dot_p``), the mean principal-angle cosine and the off-diagonal Pearson r.
     """
-    from seqvae.analysis.sca import single_threaded_blas
-
     rng = np.random.default_rng(seed)
     _, va = top_eigenvectors(a, k)
     _, vb = top_eigenvectors(b, k)

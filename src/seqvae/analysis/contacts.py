@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
 from seqvae.io.matrix_file import PositionMatrix
@@ -261,7 +262,6 @@ def sector_sets(
     if groups is not None and groups.shape == (positions.length,):
         for g in sorted(set(groups.tolist()) - {0}):
             sets[f"IC{g}"] = np.flatnonzero(groups == g)
-    from seqvae.analysis.sca import eigen_decomposition
 
     _, vectors = eigen_decomposition(positions.matrix)
     size = max(3, round(top_fraction * positions.length))

@@ -120,11 +120,12 @@ def latent(
     """Latent maps coloured by phenotypes, dimension diagnostics, PCA comparison, phenotype
     predictability (with a Simpson's-paradox check) and localisation tests."""
     from seqvae.analysis.latent_report import LatentOptions, analyse_latent
-    from seqvae.plots.latent import _require_plotly, write_latent_report
+    from seqvae.plots.latent import write_latent_report
+    from seqvae.plots.latent_interactive import require_plotly
     from seqvae.run import load
 
     if interactive:
-        _require_plotly()  # fail before the long part
+        require_plotly()  # fail before the long part
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(LatentOptions, locals(), OPTION_FLAGS).validate()
     run = load(run_dir)

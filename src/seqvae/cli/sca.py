@@ -121,7 +121,8 @@ def sca(
     figures: FiguresOpt = True,
 ) -> None:
     """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
-    from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca
+    from seqvae.analysis.sca import SCAOptions, run_sca
+    from seqvae.analysis.sca_sectors import read_published_sectors
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(SCAOptions, locals(), OPTION_FLAGS).validate()

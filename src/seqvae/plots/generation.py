@@ -20,7 +20,8 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
-from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
+from seqvae.analysis.capacity import site_frequencies
+from seqvae.analysis.sample_evaluation import SampleEvaluation, SampleSetEvaluation
 from seqvae.analysis.sequence_sets import SequenceSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
 from seqvae.plots.style import (
@@ -28,12 +29,11 @@ from seqvae.plots.style import (
     categorical_colors,
     figure_axes,
     save_figure,
+    short_text,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
-
-    from seqvae.analysis.sample_evaluation import SampleSetEvaluation
 
 # the figures of an evaluation folder (seqvae evaluate-samples; seqvae report embeds them)
 STATISTICS_PNG = "statistics.png"
@@ -379,10 +379,6 @@ def plot_sample_statistics(
     )
 
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
 def draw_interpolation(
     designs: SequenceSet, title: str | None = None, *, fig: Figure | SubFigure | None = None
 ) -> Figure | SubFigure:
@@ -400,8 +396,8 @@ def draw_interpolation(
     id_a, id_b = designs.metadata.get("interpolate", ["A", "B"])
     fig, axes = figure_axes(fig, 1, 2, width=4.3, height=3.4)
     ax, ax_elbo = axes[0]
-    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {_short(id_a)}")
-    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {_short(id_b)}")
+    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {short_text(id_a, 28)}")
+    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {short_text(id_b, 28)}")
     ax.set_xlabel("position on the latent path t (A → B)")
     ax.set_ylabel("Hamming distance (positions)")
     ax.set_title("decoded sequence vs the end sequences")
