@@ -37,4 +37,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache site
+	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache site

@@ -349,18 +349,18 @@ def higher_order_r20(
     given: dict[int, list[np.ndarray]] | None = None
     if position_sets is not None:
         given = {}
-        for positions in position_sets:
-            positions = np.sort(np.asarray(positions, dtype=np.int64))
+        for position_set in position_sets:
+            chosen = np.sort(np.asarray(position_set, dtype=np.int64))
             if (
-                positions.size < 1
-                or positions[0] < 0
-                or positions[-1] >= length
-                or np.unique(positions).size != positions.size
+                chosen.size < 1
+                or chosen[0] < 0
+                or chosen[-1] >= length
+                or np.unique(chosen).size != chosen.size
             ):
                 raise InputError(
-                    f"r20 position set {positions.tolist()} is not a set of distinct columns of 0..{length - 1}"
+                    f"r20 position set {chosen.tolist()} is not a set of distinct columns of 0..{length - 1}"
                 )
-            given.setdefault(int(positions.size), []).append(positions)
+            given.setdefault(int(chosen.size), []).append(chosen)
         if not given:
             raise InputError("r20 needs at least one position set")
         n_values = sorted(given)

@@ -22,6 +22,7 @@ import numpy as np
 
 from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.errors import InputError
+from seqvae.io.atomic import write_json
 from seqvae.io.matrix_file import PositionMatrix
 
 # the one APC implementation (also used by the Potts coupling norms); importable from here too
@@ -137,19 +138,19 @@ def permutation_null(
     observed_cos = float(principal_cosines(va, vb).mean())
     observed_pearson = offdiagonal_correlations(a, b)[0]
     length = a.shape[0]
-    diag = []
-    cos = []
-    pearson = []
+    diag_rows: list[np.ndarray] = []
+    cos_values: list[float] = []
+    pearson_values: list[float] = []
     with single_threaded_blas():
         for _ in range(n_permutations):
             perm = rng.permutation(length)
             vp = vb[perm]
-            diag.append(np.abs((va * vp).sum(axis=0)))
-            cos.append(principal_cosines(va, vp).mean())
-            pearson.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
-    diag = np.asarray(diag)
-    cos = np.asarray(cos)
-    pearson = np.asarray(pearson)
+            diag_rows.append(np.abs((va * vp).sum(axis=0)))
+            cos_values.append(float(principal_cosines(va, vp).mean()))
+            pearson_values.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
+    diag = np.asarray(diag_rows)
+    cos = np.asarray(cos_values)
+    pearson = np.asarray(pearson_values)
 
     def p_value(null: np.ndarray, observed: float) -> float:
         return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
@@ -208,7 +209,7 @@ def compare_matrices(
     """Compare two position matrices on their common positions; returns the numbers and the
     aligned matrices. With ``apc`` both matrices are average-product corrected after alignment."""
     if k < 1:
-        raise InputError(f"k must be >= 1, got {k}", source="--k")
+        raise InputError(f"k must be >= 1, got {k}")
     a_sub, b_sub, matched_by = align_matrices(a, b)
     if apc:
         a_sub.matrix = average_product_correction(a_sub.matrix)
@@ -245,8 +246,6 @@ def compare_matrices(
 
 def write_comparison(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     """Write ``comparison.json`` into ``out`` (the figures: :func:`seqvae.plots.matrices.plot_comparison`)."""
-    from seqvae.io.atomic import write_json
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / COMPARISON_FILE, comparison.to_dict())
@@ -274,7 +273,7 @@ def pca_loading_matrix(
     (matrix, variances)
         The ``[L, L]`` matrix and the top-k variances.
     """
-    from seqvae.analysis.latent import alignment_pca
+    from seqvae.analysis.latent import alignment_pca  # scipy.sparse.linalg, scipy.spatial: seconds to import
 
     codes = np.asarray(codes)
     length = codes.shape[1]

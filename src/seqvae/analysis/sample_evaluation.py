@@ -38,11 +38,13 @@ from seqvae.analysis.pattern_recovery import (
     pattern_coverage,
 )
 from seqvae.analysis.reconstruction import predictable_positions, reconstruction_stability
-from seqvae.data.alignment import Alignment
+from seqvae.data.alignment import Alignment, read_alignment
+from seqvae.data.synthetic.associative_memory import load_patterns
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, ensure_directory, write_json
 from seqvae.options import Boolean, Integer, Interval, OneOf, Optional, Options, register
+from seqvae.run import load
 
 # the files of an evaluation folder (the figures' names: seqvae.plots.generation)
 EVALUATION_SUMMARY_FILE = "summary.json"
@@ -96,7 +98,7 @@ class EvaluationOptions(Options):
         "r20_flat": OneOf(R20_FLAT),
         "max_pairs": Integer(1),
         "seed": Integer(),
-        "coverage_threshold": Interval(0.0, 1.0),
+        "coverage_threshold": Interval(0.0, 1.0, closed="right"),
     }
 
     def validate(self) -> EvaluationOptions:
@@ -432,7 +434,7 @@ class SampleSetEvaluation:
         distance (with training sequences), reconstruction stability (with a run)."""
         evaluation = self.evaluation
         per_design: dict[str, Any] = {"id": self.designs.ids}
-        if evaluation.design_to_training is not None and self.training is not None:
+        if evaluation.design_nearest_index is not None and self.training is not None:
             per_design["nearest_training_id"] = [
                 self.training.ids[i] for i in evaluation.design_nearest_index
             ]
@@ -479,16 +481,10 @@ class SampleSetEvaluation:
 def _read_set(path: str | Path, run: Any, alphabet: str) -> Alignment:
     if run is not None:
         return run.read_alignment(path)
-    from seqvae.data.alignment import read_alignment
-
     return read_alignment(path, alphabet=alphabet)
 
 
-def _load_family(family: str | Path, designs: Alignment, threshold: float):
-    from seqvae.data.synthetic.associative_memory import load_patterns
-
-    if not 0.0 < threshold <= 1.0:
-        raise InputError(f"--coverage-threshold must be in (0, 1], got {threshold}", "--coverage-threshold")
+def _load_family(family: str | Path, designs: Alignment):
     model = load_patterns(family)
     if model.length != designs.length:
         raise InputError(
@@ -497,7 +493,7 @@ def _load_family(family: str | Path, designs: Alignment, threshold: float):
     if designs.alphabet.size - 1 != model.n_letters:
         raise InputError(
             f"the family has {model.n_letters} letters but the designs' alphabet has "
-            f"{designs.alphabet.size - 1}: pass --run or --alphabet with the family's letters",
+            f"{designs.alphabet.size - 1}: read them with a run or an alphabet of the family's letters",
             family,
         )
     return model
@@ -549,8 +545,6 @@ def evaluate_sample_files(
     run_source = None
     if run is not None:
         if isinstance(run, str | Path):
-            from seqvae.run import load
-
             run_source, run = str(run), load(run)
         else:
             run_source = str(run.path)
@@ -580,7 +574,7 @@ def evaluate_sample_files(
     include_gaps = options.include_gaps
     if include_gaps is None:
         include_gaps = True if run is None else bool(run.model.config.model_gaps)
-    family_model = None if family is None else _load_family(family, design_set, options.coverage_threshold)
+    family_model = None if family is None else _load_family(family, design_set)
 
     reference_weights = None
     note = "designs unweighted, reference unweighted"

@@ -1,7 +1,9 @@
 """Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) giving pySCA 7's numbers.
 
 Steps (defaults are pySCA 7's, see ``SCAOptions``; checked side by side with pySCA 7 on S1A by
-``benchmarks/bench_sca_parity.py`` and pinned by ``tests/test_sca_parity.py``):
+``benchmarks/bench_sca_parity.py`` and pinned by ``tests/test_sca_parity.py``). This module holds
+the options, step 1, :func:`run_sca` and its files; steps 2-5 are in :mod:`seqvae.analysis.sca_matrix`,
+step 6 in :mod:`seqvae.analysis.sca_sectors`.
 
 1. **Preprocessing.** Drop columns with >= 80 % gaps; then keep sequences with < 20 % gaps
    and an identity to the reference strictly between 15 % and 85 % (the reference is always
@@ -18,7 +20,7 @@ Steps (defaults are pySCA 7's, see ``SCAOptions``; checked side by side with pyS
 3. **Conservation** ``D_i`` (relative entropy to ``(1 - θ) q`` plus the gap term, θ = mean
    gap frequency) and **position weights** ``φ_i^a = |ln[f(1 - q) / ((1 - f) q)]|``.
 4. **SCA matrix** ``C̃_ij = ‖φ_i^a φ_j^b (f_ij^ab - f_i^a f_j^b)‖_F`` over the 20 x 20 block.
-   Only residues present at a position enter the matrix products (see :func:`sca_matrix`);
+   Only residues present at a position enter the matrix products (see :func:`seqvae.analysis.sca_matrix.sca_matrix`);
    an unweighted alignment (the randomised ones) is counted exactly in int8/bfloat16/float32.
 5. **Spectrum and significance.** Eigenvalues in descending order (vectors signed so their
    mean is >= 0). Each randomised alignment resamples every column independently from its
@@ -101,7 +103,7 @@ class SCAOptions(Options):
     pseudocount
         λ, the regularisation of frequencies.
     pair_regularisation
-        ``"pysca7"`` (default) or ``"pre2020"``, see :func:`sca_matrix`.
+        ``"pysca7"`` (default) or ``"pre2020"``, see :func:`seqvae.analysis.sca_matrix.sca_matrix`.
     n_randomisations
         Randomised alignments per significance estimate.
     significance_std
@@ -336,7 +338,7 @@ class SCAResult:
         )
 
     def published_overlaps(self, published: dict[str, np.ndarray]) -> list[dict]:
-        """:func:`sector_overlaps` of published sectors (in structure numbering) with the IC groups.
+        """:func:`seqvae.analysis.sca_sectors.sector_overlaps` of published sectors (in structure numbering) with the IC groups.
 
         Raises
         ------
@@ -344,7 +346,9 @@ class SCAResult:
             The result has no structure labels (run it with labels from a structure).
         """
         if self.labels is None:
-            raise InputError("--published needs --pdb (published sectors are given in structure numbering)")
+            raise InputError(
+                "published sectors are given in structure numbering: run SCA with structure labels"
+            )
         return sector_overlaps(self.labels, self.ic_groups.groups, published)
 
     def summary(self) -> dict:
@@ -413,7 +417,7 @@ def run_sca(
 
     by_seed: list[int] = []
     cutoffs: list[float] = []
-    first_random = None
+    random_by_seed: list[np.ndarray] = []
     for s in range(options.n_stability_seeds):
         rng = np.random.default_rng([options.seed, s])
         random_values = randomised_eigenvalues(
@@ -423,8 +427,7 @@ def run_sca(
         cut = significance_cutoff(random_values, options.significance_std)
         cutoffs.append(cut)
         by_seed.append(count_significant(eigenvalues, cut))
-        if first_random is None:
-            first_random = random_values
+        random_by_seed.append(random_values)
     timings["randomisations"] = time.perf_counter() - started
     cutoff = cutoffs[0]
     n_significant = by_seed[0]
@@ -444,7 +447,7 @@ def run_sca(
         sca=sca,
         eigenvalues=eigenvalues,
         eigenvectors=eigenvectors,
-        random_eigenvalues=first_random,
+        random_eigenvalues=random_by_seed[0],
         cutoff=cutoff,
         n_significant=n_significant,
         n_significant_by_seed=by_seed,

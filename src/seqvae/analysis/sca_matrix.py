@@ -253,7 +253,7 @@ def sca_matrix(
             for bj in range(bi, len(blocks)):
                 rows_j = blocks[bj]
                 one_hot_j, p_j = block_data(bj)
-                if weights is not None:
+                if wt is not None:
                     f2 = left.T @ (one_hot_j * wt[:, None])
                 elif dtype == torch.int8:
                     f2 = torch._int_mm(left, one_hot_j).to(sum_dtype)

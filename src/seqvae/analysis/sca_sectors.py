@@ -3,6 +3,7 @@ independent component, and their overlap with published sectors (see :mod:`seqva
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,13 +132,13 @@ def ic_positions(
     np.fill_diagonal(off, 0.0)
     groups = []
     for j in range(k):
-        members = []
+        kept = []
         for i in initial[j]:
             strength = np.linalg.norm(off[i, initial[j]])
             others = [np.linalg.norm(off[i, initial[m]]) for m in range(k) if m != j and i in initial[m]]
             if all(strength >= s for s in others):
-                members.append(i)
-        members = np.asarray(members, dtype=np.int64)
+                kept.append(i)
+        members = np.asarray(kept, dtype=np.int64)
         groups.append(members[np.argsort(-ics[members, j], kind="stable")])
     return ICGroups(groups, cutoffs, fits)
 
@@ -166,7 +167,7 @@ def read_published_sectors(path: str | Path) -> dict[str, np.ndarray]:
 def sector_overlaps(
     labels: np.ndarray,
     groups: list[np.ndarray],
-    published: dict[str, np.ndarray | list],
+    published: Mapping[str, np.ndarray | list],
     n_random: int = 2000,
     seed: int = 0,
 ) -> list[dict]:

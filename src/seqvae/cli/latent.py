@@ -12,6 +12,7 @@ from rich.table import Table
 
 from seqvae.cli.common import (
     WorkerThreadsOpt,
+    arguments_as_flags,
     console,
     fields_as_flags,
     options_from_arguments,
@@ -131,9 +132,10 @@ def latent(
     run = load(run_dir)
     with console.status("latent analysis") as status:
         progress = lambda message: status.update(f"latent analysis: {message}")  # noqa: E731
-        report = analyse_latent(
-            run, alignment, phenotypes, id_column, color or [], group or [], options, progress
-        )
+        with arguments_as_flags({"id_column": "--id-column"}):
+            report = analyse_latent(
+                run, alignment, phenotypes, id_column, color or [], group or [], options, progress
+            )
         if report.join is not None:
             console.print(report.describe_join())
         status.update("latent analysis: drawing figures")

@@ -297,14 +297,14 @@ def run_experiment(
         timings.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})", "--jobs")
+        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
     if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
-        raise InputError(f"threads per job must be an integer >= 1 (got {threads_per_job!r})", "--threads")
+        raise InputError(f"threads per job must be an integer >= 1 (got {threads_per_job!r})")
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError("--out exists and is not a folder", out)
+        raise InputError("exists and is not a folder", out)
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     out.mkdir(parents=True, exist_ok=True)
@@ -335,9 +335,9 @@ def run_experiment(
             family_dirs[key] = directory
             progress.update(family_task, advance=1, last=directory.name)
         for point in points:
-            record = _finished_record(out / "points" / point.name, point.point_hash)
-            if record is not None:
-                records[point.name] = {**record, "skipped": True}
+            finished = _finished_record(out / "points" / point.name, point.point_hash)
+            if finished is not None:
+                records[point.name] = {**finished, "skipped": True}
             else:
                 pending.append(point)
         model_task = progress.add_task("models", total=len(points), completed=len(records), last="")
@@ -349,7 +349,7 @@ def run_experiment(
                     rows.extend(records[p.name]["rows"])
             return rows
 
-        def record(point: GridPoint, result: dict | None, error: str | None) -> None:
+        def record(point: GridPoint, result: Any, error: str | None) -> None:
             if error is not None:
                 failed_row = {
                     "experiment": name,

@@ -240,7 +240,6 @@ def draw_latent_density(
     fig, axes = grid_axes(fig, len(panels))
     n = len(panels[0].x)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    mappable = None
     for ax, panel in zip(axes, panels):
         mappable = ax.hexbin(
             panel.x,
@@ -254,7 +253,7 @@ def draw_latent_density(
             linewidths=0,
         )
         _label(ax, panel)
-    bar = fig.colorbar(mappable, ax=list(axes), shrink=0.85)
+    bar = fig.colorbar(mappable, ax=list(axes), shrink=0.85)  # every panel on one LogNorm scale
     bar.set_label("summed sequence weight per bin (N_eff)")
     fig.suptitle(title or f"density of all {n} sequences (N_eff = {w.sum():.1f})")
     return fig

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
@@ -35,7 +37,7 @@ DIVERGING_CMAP = "RdBu_r"
 MISSING_COLOR = "#c8c8c8"
 OTHER_COLOR = "#8c8c8c"  # the categories past the most frequent ones, pooled
 
-_RC = {
+_RC: dict[Any, Any] = {  # Any keys: matplotlib's stubs list rc names as literals
     "figure.dpi": 110,
     "savefig.dpi": 150,
     "font.size": 10,
@@ -46,7 +48,7 @@ _RC = {
     "ytick.labelsize": 8,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=CATEGORICAL),
+    "axes.prop_cycle": cycler(color=CATEGORICAL),
     "image.cmap": SEQUENTIAL_CMAP,
     "figure.constrained_layout.use": True,
 }
@@ -123,7 +125,7 @@ def grid_axes(
     given = fig is not None
     fig, axes = figure_axes(fig, n_rows, n_cols, width=width, height=height)
     if extra_width and not given:
-        fig.set_size_inches(width * n_cols + extra_width, height * n_rows)
+        root_figure(fig).set_size_inches(width * n_cols + extra_width, height * n_rows)
     flat = axes.ravel()
     for ax in flat[n_panels:]:
         ax.set_visible(False)
