@@ -147,3 +147,15 @@ def test_every_command_names_overwrite_as_its_flag(tmp_path):
         check_output_directory(out, RUN_DIRECTORY, overwrite=False)
     assert "--overwrite" in cli.value.message and "overwrite=True" not in cli.value.message
     assert (out / "mine.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize(("flag", "field"), [("--jobs", "jobs"), ("--threads", "threads_per_job")])
+def test_a_command_names_the_flag_of_a_bad_argument(tmp_path, capsys, flag, field):
+    from seqvae.cli.main import main
+
+    out = tmp_path / "experiment"
+    assert main(["experiment", "simpson", flag, "0", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {flag} must be an integer >= 1 (got 0)", err
+    assert field not in err.replace(flag, "")  # the library's name for it
+    assert not out.exists()

@@ -221,7 +221,7 @@ class Executor:
         if not 1 <= jobs <= MAX_JOBS:
             raise InputError(f"jobs must be in [1, {MAX_JOBS}], got {jobs}")
         if not 1 <= threads_per_job <= MAX_THREADS:
-            raise InputError(f"threads per job must be in [1, {MAX_THREADS}], got {threads_per_job}")
+            raise InputError(f"threads_per_job must be in [1, {MAX_THREADS}], got {threads_per_job}")
         self.jobs = jobs
         self.threads_per_job = threads_per_job
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqvae.cli.common import WorkerThreadsOpt, console, stdout
+from seqvae.cli.common import WorkerThreadsOpt, arguments_as_flags, console, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -93,9 +93,10 @@ def experiment(
         stdout.print(yaml.safe_dump(resolved, sort_keys=False), end="", highlight=False)
         return
     out = out or Path("experiments") / name
-    result = run_experiment(
-        name, config, out=out, jobs=jobs, quick=quick, threads_per_job=threads, show_progress=progress
-    )
+    with arguments_as_flags({"jobs": "--jobs", "threads_per_job": "--threads"}):
+        result = run_experiment(
+            name, config, out=out, jobs=jobs, quick=quick, threads_per_job=threads, show_progress=progress
+        )
     finished = result.table[result.table["status"] == "finished"]
     if len(finished):
         summary = spec.summarise(finished)
