@@ -1,6 +1,7 @@
 # Two commands: `make demo` and `make test`. Each sets up its own virtual environment.
-# `make test` also builds the documentation site (mkdocs.yml, docs/) with --strict into site/,
-# before pytest so that pytest's summary is the last line CI reads.
+# `make test` also type-checks src/ (mypy, configured in pyproject.toml) and builds the documentation
+# site (mkdocs.yml, docs/) with --strict into site/, before pytest so that pytest's summary is the
+# last line CI reads.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -24,6 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/python -m pytest -q --timeout=600
 
@@ -35,4 +37,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache site
+	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache site

@@ -34,6 +34,7 @@ from benchmarks.roof import machine_description, peak_matmul_gflops  # noqa: E40
 from seqvae.analysis import capacity as cap  # noqa: E402
 from seqvae.analysis import generation as gen  # noqa: E402
 from seqvae.analysis import reconstruction as rec  # noqa: E402
+from seqvae.analysis import sample_evaluation as se  # noqa: E402
 from seqvae.cli.main import main as cli  # noqa: E402
 from seqvae.data.weights import compute_sequence_weights  # noqa: E402
 from seqvae.plots.generation import plot_interpolation, plot_sample_statistics, plot_sequence_logos  # noqa: E402
@@ -53,7 +54,7 @@ def write_fasta(path: Path, ids: list[str], sequences: list[str]) -> None:
             handle.write(f">{name}\n{seq}\n")
 
 
-def row(name: str, ev: cap.SampleEvaluation) -> str:
+def row(name: str, ev: se.SampleEvaluation) -> str:
     s = ev.summary
     return (
         f"| {name} | {s['single_site_r']:.3f} | {s['pairwise_r']:.3f} | {s['r20_mean']:.3f} | "
@@ -139,7 +140,7 @@ def main() -> None:
     )
     natural_sample = training.codes[natural_pick]
     held_weights = compute_sequence_weights(held.codes, held.alphabet.gap_code, 0.2)
-    results: dict[str, dict[str, cap.SampleEvaluation]] = {}
+    results: dict[str, dict[str, se.SampleEvaluation]] = {}
     timings = {}
     for weighting, weights in (("weighted", held_weights), ("unweighted", None)):
         results[weighting] = {}
@@ -149,7 +150,7 @@ def main() -> None:
             ("natural: 1,000 training seqs (by weight)", natural_sample),
         ):
             t0 = time.perf_counter()
-            results[weighting][name] = cap.evaluate_samples(
+            results[weighting][name] = se.evaluate_samples(
                 codes,
                 held,
                 training=training,
@@ -405,7 +406,7 @@ def baseline_comparison(args, run, run_dir, train_fasta, held_fasta, held, held_
             ("region designs", region_fastas[expression]),
             ("prior designs", sets["VAE prior"]),
         ):
-            ev = cap.evaluate_samples(
+            ev = se.evaluate_samples(
                 run.read_alignment(fasta).codes,
                 held.codes[held_top],
                 n_codes=held.alphabet.size,
@@ -445,7 +446,7 @@ def baseline_comparison(args, run, run_dir, train_fasta, held_fasta, held, held_
         "site-independent",
         "natural training split (ceiling)",
     ):
-        full[name.split(" (")[0]] = cap.evaluate_samples(
+        full[name.split(" (")[0]] = se.evaluate_samples(
             run.read_alignment(sets[name]).codes,
             held,
             training=training,

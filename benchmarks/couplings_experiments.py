@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "src"))  # this checkout's seqvae, not an installe
 
 import seqvae  # noqa: E402
 from seqvae.analysis import sca as S  # noqa: E402
+from seqvae.analysis import sca_sectors as SS  # noqa: E402
 from seqvae.analysis.compare import compare_matrices, pca_loading_matrix, write_comparison  # noqa: E402
 from seqvae.analysis.contacts import contact_precision, map_positions, residue_distances  # noqa: E402
 from seqvae.analysis.couplings import CouplingOptions, vae_couplings, write_coupling_outputs  # noqa: E402
@@ -124,7 +125,7 @@ def sca_for(
 def s1a_stage() -> dict:
     result = sca_for("s1a", S1A, DATA / "s1a" / "3tgi.pdb", "E", seeds=5)
     published = dict(np.load(DATA / "s1a" / "halabi_s1a_sectors.npz"))
-    rows = S.sector_overlaps(result.labels, result.ic_groups.groups, published, n_random=2000)
+    rows = SS.sector_overlaps(result.labels, result.ic_groups.groups, published, n_random=2000)
     summary = {"sca": result.summary(), "sector_overlaps": rows}
     (OUT / "s1a_sectors.json").write_text(json.dumps(summary, indent=2, default=float))
     for fig in ("sca_matrix.png", "sca_spectrum.png", "sca_ics.png"):

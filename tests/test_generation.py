@@ -13,7 +13,9 @@ import torch
 import seqvae
 from seqvae.analysis import capacity as cap
 from seqvae.analysis import generation as gen
+from seqvae.analysis import pattern_recovery as pr
 from seqvae.analysis import reconstruction as rec
+from seqvae.analysis import sample_evaluation as se
 from seqvae.cli.main import main
 from seqvae.data.alignment import alignment_from_sequences
 from seqvae.errors import InputError
@@ -329,8 +331,8 @@ def test_r20_identical_sets_and_column_shuffles(family):
     codes = family["codes"]
     rng = np.random.default_rng(0)
     shuffled = np.stack([rng.permutation(codes[:, i]) for i in range(LENGTH)], axis=1)
-    same = cap.evaluate_samples(codes, codes, n_codes=21, r20_sets=60)
-    mixed = cap.evaluate_samples(shuffled, codes, n_codes=21, r20_sets=60)
+    same = se.evaluate_samples(codes, codes, n_codes=21, r20_sets=60)
+    mixed = se.evaluate_samples(shuffled, codes, n_codes=21, r20_sets=60)
     assert same.summary["single_site_r"] == pytest.approx(1.0)
     assert same.summary["pairwise_r"] == pytest.approx(1.0)
     assert same.r20.mean() == pytest.approx(1.0)
@@ -349,21 +351,21 @@ def test_pattern_coverage_with_toy_patterns():
     designs = np.repeat(patterns[:2], 10, axis=0)
     flip = rng.random(designs.shape) < 0.1
     designs[flip] = (designs[flip] + 1) % 20
-    coverage = cap.pattern_coverage(designs, patterns, threshold=0.7)
+    coverage = pr.pattern_coverage(designs, patterns, threshold=0.7)
     assert coverage.fraction == pytest.approx(2 / 3)
     assert coverage.missed.tolist() == [2]
     assert coverage.designs_per_pattern.tolist() == [10, 10, 0]
     one_hot = np.eye(21)[patterns]
     assert np.allclose(
-        cap.pattern_coverage(designs, one_hot, threshold=0.7).best_overlap, coverage.best_overlap
+        pr.pattern_coverage(designs, one_hot, threshold=0.7).best_overlap, coverage.best_overlap
     )
 
     def custom_overlap(block, pats):
         return -(block[:, None, :] != pats[None, :, :]).sum(axis=2)  # minus Hamming distance
 
-    custom = cap.pattern_coverage(designs, patterns, overlap_fn=custom_overlap, threshold=-9)
+    custom = pr.pattern_coverage(designs, patterns, overlap_fn=custom_overlap, threshold=-9)
     assert custom.reached.tolist() == [True, True, False]
-    evaluation = cap.evaluate_samples(
+    evaluation = se.evaluate_samples(
         designs,
         designs,
         n_codes=21,
@@ -475,4 +477,4 @@ def test_fasta_of_the_wrong_length_is_an_error(family, tmp_path):
     )
     assert not out.exists()
     with pytest.raises(InputError, match="same columns"):
-        cap.evaluate_samples(codes, np.concatenate([codes, codes], axis=1), n_codes=21)
+        se.evaluate_samples(codes, np.concatenate([codes, codes], axis=1), n_codes=21)

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import seqvae
-from seqvae.analysis import capacity as cap
 from seqvae.analysis import generation as gen
+from seqvae.analysis import sample_evaluation as se
 from seqvae.cli.main import main
 from seqvae.data.synthetic.associative_memory import simulate_associative_memory
 from seqvae.errors import InputError
@@ -128,9 +128,7 @@ def test_vae_samples_match_pairwise_statistics_better_than_site_independent(fami
     designs = gen.generate(run, 800, seed=0, elbo_samples=0)
     held_out = family["held_out"].codes
     results = {
-        name: cap.evaluate_samples(
-            codes, held_out, n_codes=alphabet.size, r20_sets=20, max_pairs=2000
-        ).summary
+        name: se.evaluate_samples(codes, held_out, n_codes=alphabet.size, r20_sets=20, max_pairs=2000).summary
         for name, codes in (("vae", designs.codes), ("site-independent", site_independent.codes))
     }
     vae, independent = results["vae"], results["site-independent"]
@@ -228,7 +226,7 @@ def test_generate_from_a_potts_baseline(family, tmp_path):
     assert settings["model"] == "potts" and len(settings["mean_hamiltonian_per_sweep"]) == 30
     # a pairwise model reproduces the family's pairwise statistics, which site-independent cannot
     held_out = seqvae.read_alignment(_write_fasta(tmp_path / "held.fasta", family["held_out"]))
-    evaluation = cap.evaluate_samples(samples, held_out, r20_sets=20)
+    evaluation = se.evaluate_samples(samples, held_out, r20_sets=20)
     assert evaluation.summary["pairwise_r"] > 0.5, evaluation.summary["pairwise_r"]
 
 

@@ -256,7 +256,7 @@ def test_phenotype_table_errors(tmp_path):
         read_phenotype_table(tmp_path / "missing.csv")
     path = tmp_path / "ph.csv"
     path.write_text("name,score\na,1\n")
-    with pytest.raises(seqvae.InputError, match="--id-column"):
+    with pytest.raises(seqvae.InputError, match="id_column"):
         read_phenotype_table(path)
     path.write_text("id,score\na,1\na,2\n")
     with pytest.raises(seqvae.InputError, match="more than once") as err:

@@ -174,7 +174,8 @@ def _check_draws_into(draw, *args, kind: str, **kwargs):
 
 
 def test_latent_drawings():
-    from seqvae.plots.latent import draw_latent_density, draw_latent_map, draw_predictability, latent_panels
+    from seqvae.plots.latent import draw_latent_density, draw_latent_map, latent_panels
+    from seqvae.plots.latent_prediction import draw_predictability
 
     rng = np.random.default_rng(0)
     panels = latent_panels(rng.normal(size=(80, 3)))

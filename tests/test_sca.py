@@ -7,6 +7,8 @@ import pytest
 
 from conftest import shared_file
 from seqvae.analysis import sca as S
+from seqvae.analysis import sca_matrix as SM
+from seqvae.analysis import sca_sectors as SS
 from seqvae.data.alignment import alignment_from_sequences
 from seqvae.errors import InputError
 
@@ -24,7 +26,7 @@ def _toy_codes(n: int = 60, length: int = 7, seed: int = 0) -> np.ndarray:
 def _dense_sca(codes, weights, lam, convention="pysca7"):
     """SCA straight from the definitions with a dense one-hot (toy sizes only)."""
     n, length = codes.shape
-    q = S.BACKGROUND_FREQUENCIES
+    q = SM.BACKGROUND_FREQUENCIES
     x = np.zeros((n, length, 20))
     for s in range(n):
         for i in range(length):
@@ -63,7 +65,7 @@ def _dense_sca(codes, weights, lam, convention="pysca7"):
 def test_sca_matrix_matches_dense_formula(convention):
     codes = _toy_codes()
     weights = np.random.default_rng(1).uniform(0.3, 1.0, codes.shape[0])
-    result = S.sca_matrix(codes, weights, 20, pseudocount=0.03, block_size=3, pair_regularisation=convention)
+    result = SM.sca_matrix(codes, weights, 20, pseudocount=0.03, block_size=3, pair_regularisation=convention)
     dense, phi, d = _dense_sca(codes, weights, 0.03, convention)
     np.testing.assert_allclose(result.matrix, dense, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(result.position_weights, phi, rtol=1e-10)
@@ -76,15 +78,15 @@ def test_sca_matrix_conventions_differ_and_exact_count_paths_agree():
     import torch
 
     codes = _toy_codes(n=300, length=9, seed=3)
-    new = S.sca_matrix(codes, None, 20, 0.03, block_size=4).matrix
-    old = S.sca_matrix(codes, None, 20, 0.03, block_size=4, pair_regularisation="pre2020").matrix
+    new = SM.sca_matrix(codes, None, 20, 0.03, block_size=4).matrix
+    old = SM.sca_matrix(codes, None, 20, 0.03, block_size=4, pair_regularisation="pre2020").matrix
     assert np.abs(new - old).max() > 1e-3  # the pair pseudocount matters
     dense, _, _ = _dense_sca(codes, np.ones(codes.shape[0]), 0.03)
-    for dtype in (torch.float32, torch.bfloat16, S.exact_count_dtype()):
-        counts = S.sca_matrix(codes, None, 20, 0.03, block_size=4, exact_dtype=dtype).matrix
+    for dtype in (torch.float32, torch.bfloat16, SM.exact_count_dtype()):
+        counts = SM.sca_matrix(codes, None, 20, 0.03, block_size=4, exact_dtype=dtype).matrix
         np.testing.assert_allclose(counts, dense, rtol=1e-9, atol=1e-12)
     with pytest.raises(InputError):
-        S.sca_matrix(codes, None, 20, 0.03, pair_regularisation="2019")
+        SM.sca_matrix(codes, None, 20, 0.03, pair_regularisation="2019")
 
 
 def test_sca_weights_count_gaps_as_a_letter():
@@ -134,7 +136,7 @@ def test_preprocessing_bounds_are_strict_as_pysca7():
 
 def test_eigen_sign_and_ica_recovers_mixed_sources():
     rng = np.random.default_rng(0)
-    values, vectors = S.eigen_decomposition(np.cov(rng.standard_normal((5, 40))))
+    values, vectors = SM.eigen_decomposition(np.cov(rng.standard_normal((5, 40))))
     assert np.all(np.diff(values) <= 1e-12) and np.all(vectors.mean(axis=0) >= 0)
     # two sparse, super-Gaussian sources mixed by a rotation: ICA un-mixes them
     length = 300
@@ -145,15 +147,15 @@ def test_eigen_sign_and_ica_recovers_mixed_sources():
     q, _ = np.linalg.qr(sources)
     angle = 0.6
     mixed = q @ np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    ica = S.infomax_ica(mixed)
+    ica = SS.infomax_ica(mixed)
     assert ica.converged and 10 < ica.iterations < 100000 and ica.last_change <= 1e-15
     match = np.abs(np.corrcoef(np.c_[ica.ics, sources].T)[:2, 2:])
     assert match.max(axis=1).min() > 0.95
     # stopping at convergence gives what running on would give
-    longer = S.infomax_ica(mixed, iterations=ica.iterations + 2000, tolerance=0.0)
+    longer = SS.infomax_ica(mixed, iterations=ica.iterations + 2000, tolerance=0.0)
     assert not longer.converged and longer.iterations == ica.iterations + 2000
     assert np.abs(longer.ics - ica.ics).max() < 1e-5
-    short = S.infomax_ica(mixed, iterations=3)
+    short = SS.infomax_ica(mixed, iterations=3)
     assert not short.converged and short.iterations == 3
 
 
@@ -162,7 +164,7 @@ def test_pysca_cutoff_is_a_grid_point_near_the_quantile():
 
     values = np.random.default_rng(0).standard_t(3, 400) * 0.02
     params = student_t.fit(values)
-    cut = S.pysca_cutoff(values, params, 0.95)
+    cut = SS.pysca_cutoff(values, params, 0.95)
     grid = np.linspace(values.min(), values.max(), 100)
     assert np.isclose(grid, cut).any()
     assert abs(cut - student_t.ppf(0.95, *params)) <= grid[1] - grid[0]
@@ -173,7 +175,7 @@ def test_randomised_alignment_keeps_column_frequencies():
     freqs = np.tile(np.r_[np.full(20, 0.04), 0.2], (3, 1))
     freqs[1] = 0
     freqs[1, 4] = 1.0
-    codes = S.randomised_alignment(freqs, 4000, rng)
+    codes = SM.randomised_alignment(freqs, 4000, rng)
     assert np.all(codes[:, 1] == 4)
     assert abs((codes[:, 0] == 20).mean() - 0.2) < 0.03
 
@@ -198,7 +200,7 @@ def test_s1a_sectors_overlap_published_sectors():
     assert 190 <= length <= 260  # pySCA 7 gives 239 here
     assert 3 <= result.n_significant <= 9
     published = dict(np.load(shared_file("s1a/halabi_s1a_sectors.npz")))
-    rows = S.sector_overlaps(result.labels, result.ic_groups.groups, published, n_random=300)
+    rows = SS.sector_overlaps(result.labels, result.ic_groups.groups, published, n_random=300)
     best_ics = [row["best_ic"] for row in rows]
     assert len(set(best_ics)) == 3  # three different ICs for the three sectors
     for row in rows:

@@ -15,6 +15,8 @@ import pytest
 from conftest import shared_file
 from seqvae.analysis import capacity as cap
 from seqvae.analysis import sca as S
+from seqvae.analysis import sca_matrix as SM
+from seqvae.analysis import sca_sectors as SS
 from seqvae.data.alignment import read_alignment
 from seqvae.errors import InputError
 
@@ -68,21 +70,21 @@ def test_s1a_matches_pysca7():
     assert sorted(processed.ids) == sorted(str(i) for i in ref["ids"])
     assert processed.n_eff == pytest.approx(828.12, abs=0.01)
     assert processed.n_eff == pytest.approx(float(ref["effseqs"]), abs=1e-4)
-    sca = S.sca_matrix(processed.codes, processed.weights)
+    sca = SM.sca_matrix(processed.codes, processed.weights)
     c_ref = ref["Csca"].astype(np.float64)  # stored as float32
     assert np.corrcoef(sca.matrix.ravel(), c_ref.ravel())[0, 1] >= 0.99999
     assert np.max(np.abs(sca.matrix - c_ref) / c_ref) < 1e-3
     np.testing.assert_allclose(sca.conservation, ref["Di"], rtol=1e-6)  # pySCA keeps float32 weights
-    values, vectors = S.eigen_decomposition(sca.matrix)
+    values, vectors = SM.eigen_decomposition(sca.matrix)
     np.testing.assert_allclose(values[:10], ref["L"], rtol=1e-3)
     kpos = int(ref["kpos"])
     assert kpos == 6
-    ica = S.infomax_ica(vectors[:, :kpos])
+    ica = SS.infomax_ica(vectors[:, :kpos])
     assert ica.converged and ica.iterations < 5000  # pySCA: 1,089 here
-    groups = S.ic_positions(ica.ics, sca.matrix)
+    groups = SS.ic_positions(ica.ics, sca.matrix)
     assert _members(groups.groups) == [str(m) for m in ref["ic_members"]]
     # the pre-2020 pair pseudocount is measurably different (up to 17.5 % on the diagonal)
-    old = S.sca_matrix(processed.codes, processed.weights, pair_regularisation="pre2020").matrix
+    old = SM.sca_matrix(processed.codes, processed.weights, pair_regularisation="pre2020").matrix
     assert np.max(np.abs(old - c_ref) / c_ref) > 0.05
 
 

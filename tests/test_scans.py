@@ -173,7 +173,7 @@ def test_pdz3_renumbered_from_the_wild_type(pdz3_registry, tmp_path):
     assert len(reasons) > 0 and all("not in the alignment's reference row" in r for r in reasons)
     # counting from the header's start instead: everything after the cut mismatches, and the
     # error names the cause and the option that fixes it
-    with pytest.raises(InputError, match=r"do not match.*the reference row is trimmed.*--reference-sequence"):
+    with pytest.raises(InputError, match=r"do not match.*the reference row is trimmed.*wild_type"):
         map_table(scan, plain)
 
 

@@ -73,7 +73,7 @@ def test_scan_of_another_protein_is_refused_with_and_without_skip(tiny_run, othe
             "scan.csv",
             f"the run's reference s0 (residues {start}-{start + len(reference) - 1})",
             "another protein",
-            "not scored, even with skip_mismatches",
+            "not scored, even with --skip-mismatches",  # the library names skip_mismatches
             folder=out.parent,
         )
     # the API follows the same rule

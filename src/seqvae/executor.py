@@ -208,7 +208,9 @@ def execute_task(
     return TaskResult(key, value=value, seconds=time.perf_counter() - started)
 
 
-def _arguments(task: Task, threads: int | None) -> tuple:
+def _arguments(
+    task: Task, threads: int | None
+) -> tuple[str, Callable[..., Any], dict[str, Any], str | None, str, int | None]:
     return (task.key, task.function, task.kwargs, task.folder, task.fingerprint, threads)
 
 
@@ -219,11 +221,9 @@ class Executor:
 
     def __init__(self, jobs: int = 1, threads_per_job: int = 1):
         if not 1 <= jobs <= MAX_JOBS:
-            raise InputError(f"--jobs must be in [1, {MAX_JOBS}], got {jobs}", "--jobs")
+            raise InputError(f"jobs must be in [1, {MAX_JOBS}], got {jobs}")
         if not 1 <= threads_per_job <= MAX_THREADS:
-            raise InputError(
-                f"threads per job must be in [1, {MAX_THREADS}], got {threads_per_job}", "--threads"
-            )
+            raise InputError(f"threads_per_job must be in [1, {MAX_THREADS}], got {threads_per_job}")
         self.jobs = jobs
         self.threads_per_job = threads_per_job
 
@@ -391,7 +391,7 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise InputError(INSTALL_HINTS[module], "--backend") from None
+        raise InputError(INSTALL_HINTS[module]) from None
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -412,14 +412,13 @@ def _reachable(address: str, timeout_s: float = 5.0) -> str:
 
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"expected HOST:PORT (or ray://HOST:PORT), got {address!r}", "--address")
+        raise InputError(f"address: expected HOST:PORT (or ray://HOST:PORT), got {address!r}")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as err:
         raise InputError(
             f"no Ray cluster answers at {address} ({err.strerror or err}); start one with `ray start --head` "
-            "or leave --address out for a local one",
-            "--address",
+            "or give no address for a local one",
         ) from None
     return host
 
@@ -627,9 +626,9 @@ def make_executor(
         package (with the command that installs it).
     """
     if backend not in BACKENDS:
-        raise InputError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}", "--backend")
+        raise InputError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
-        raise InputError("--address is for the ray backend", "--address")
+        raise InputError("an address is for the ray backend only")
     if backend == "local":
         return LocalExecutor(jobs, threads_per_job)
     if backend == "ray":

@@ -437,11 +437,12 @@ def position_burial(
     or, as ``.npz``, a position matrix of predicted contacts (:func:`predicted_contact_burial`);
     exactly one of them."""
     if (structure is None) == (contact_map is None):
-        raise InputError("give one of: a structure, a contact map", "--structure")
+        raise InputError("give a structure or a contact map (exactly one)")
     if structure is not None:
         return structure_burial(registry, structure, chain, confidence)
+    assert contact_map is not None  # exactly one of them
     if chain is not None:
-        raise InputError("--chain applies to a structure, not to a contact map", "--chain")
+        raise InputError("a chain applies to a structure, not to a contact map")
     if isinstance(contact_map, str | Path) and str(contact_map).lower().endswith(".npz"):
         return predicted_contact_burial(registry, contact_map)
     return contact_map_burial(registry, contact_map)

@@ -2,8 +2,8 @@
 
 Everything here works on coded sequence sets (``uint8 [N, L]``, gap = last code) from any
 source — VAE designs, a site-independent model's samples, a Potts model's, a held-out
-natural split — and never touches a model, except :func:`evaluate_samples`, which can add
-the reconstruction stability of a run when one is given.
+natural split — and never touches a model. All of them together, with a run's reconstruction
+stability: :func:`seqvae.analysis.sample_evaluation.evaluate_samples`.
 
 Statistics (McGee, Haldane et al. 2021, Nat Commun; see ANCHORS §5):
 
@@ -17,32 +17,30 @@ Statistics (McGee, Haldane et al. 2021, Nat Commun; see ANCHORS §5):
 - Hamming distances: to the nearest training sequence (blockwise on codes) and between pairs
   within a set (all pairs, or a seeded random sample of pairs when there are many);
 - for synthetic families with known patterns or energy: coverage of the patterns and the
-  energy distributions (:func:`pattern_coverage`, :func:`energy_comparison`).
+  energy distributions, in :mod:`seqvae.analysis.pattern_recovery`.
 
 Weighting: frequencies accept per-sequence weights. The CLI weights the natural (reference)
 set with sequence weights (θ = 0.2, computed within that set, as the model was trained on
 weighted data) and leaves designs unweighted (they are independent draws from the model);
-:func:`evaluate_samples` records which was used.
+``evaluate_samples`` records which was used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from seqvae.analysis.reconstruction import predictable_positions, reconstruction_stability
 from seqvae.data.onehot import one_hot_numpy
 from seqvae.errors import InputError
 
-OverlapFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-EnergyFn = Callable[[np.ndarray], np.ndarray]
-
 
 # -- helpers ------------------------------------------------------------------------------------
-def _check_codes(codes: np.ndarray, name: str) -> np.ndarray:
+def check_codes(codes: np.ndarray, name: str) -> np.ndarray:
+    """``codes`` as a contiguous ``uint8 [N, L]`` array (an :class:`InputError` naming ``name`` if
+    it is not a non-empty 2-D array)."""
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise InputError(f"{name} must be a 2-D array of codes [N, L], got shape {codes.shape}")
@@ -93,7 +91,7 @@ def site_frequencies(
         Count the gap as a state (``S = n_codes``) or not (``S = n_codes - 1``; the gap mass
         is then simply missing from each column).
     """
-    codes = _check_codes(codes, "codes")
+    codes = check_codes(codes, "codes")
     w = _normalised_weights(weights, codes.shape[0], "codes")
     n_states = n_codes if include_gaps else n_codes - 1
     freqs = np.zeros((codes.shape[1], n_codes), dtype=np.float64)
@@ -117,7 +115,7 @@ def iter_connected_correlations(
     line up entry by entry. Memory: one ``[block·S, (L − i0)·S]`` matrix and one one-hot
     block of ``row_block`` sequences at a time.
     """
-    codes = _check_codes(codes, "codes")
+    codes = check_codes(codes, "codes")
     n_seq, length = codes.shape
     w = _normalised_weights(weights, n_seq, "codes")
     f = site_frequencies(codes, n_codes, w, include_gaps)
@@ -179,8 +177,8 @@ def compare_connected_correlations(
     The sums for r are accumulated block by block; a seeded random subset of about
     ``max_plot_points`` (target, samples) pairs is kept for a scatter plot.
     """
-    target = _check_codes(target, "target")
-    samples = _check_codes(samples, "samples")
+    target = check_codes(target, "target")
+    samples = check_codes(samples, "samples")
     if target.shape[1] != samples.shape[1]:
         raise InputError(f"target has {target.shape[1]} columns but samples have {samples.shape[1]}")
     length = target.shape[1]
@@ -339,8 +337,8 @@ def higher_order_r20(
         (seqvae before issue 17) the smallest sub-sequence codes. The choice moves r20 by
         about 0.01 at n >= 5 on HOM_r20's example MSAs.
     """
-    target = _check_codes(target, "target")
-    samples = _check_codes(samples, "samples")
+    target = check_codes(target, "target")
+    samples = check_codes(samples, "samples")
     length = target.shape[1]
     if samples.shape[1] != length:
         raise InputError(f"target has {length} columns but samples have {samples.shape[1]}")
@@ -351,18 +349,18 @@ def higher_order_r20(
     given: dict[int, list[np.ndarray]] | None = None
     if position_sets is not None:
         given = {}
-        for positions in position_sets:
-            positions = np.sort(np.asarray(positions, dtype=np.int64))
+        for position_set in position_sets:
+            chosen = np.sort(np.asarray(position_set, dtype=np.int64))
             if (
-                positions.size < 1
-                or positions[0] < 0
-                or positions[-1] >= length
-                or np.unique(positions).size != positions.size
+                chosen.size < 1
+                or chosen[0] < 0
+                or chosen[-1] >= length
+                or np.unique(chosen).size != chosen.size
             ):
                 raise InputError(
-                    f"r20 position set {positions.tolist()} is not a set of distinct columns of 0..{length - 1}"
+                    f"r20 position set {chosen.tolist()} is not a set of distinct columns of 0..{length - 1}"
                 )
-            given.setdefault(int(positions.size), []).append(positions)
+            given.setdefault(int(chosen.size), []).append(chosen)
         if not given:
             raise InputError("r20 needs at least one position set")
         n_values = sorted(given)
@@ -440,8 +438,8 @@ def nearest_sequences(
     (numpy.ndarray, numpy.ndarray)
         ``int64 [Nq]`` index of the nearest reference row and ``int32 [Nq]`` its Hamming distance.
     """
-    query = _check_codes(query, "query")
-    reference = _check_codes(reference, "reference")
+    query = check_codes(query, "query")
+    reference = check_codes(reference, "reference")
     if query.shape[1] != reference.shape[1]:
         raise InputError(
             f"query sequences have {query.shape[1]} columns but reference sequences have {reference.shape[1]}"
@@ -472,7 +470,7 @@ def pairwise_hamming(codes: np.ndarray, max_pairs: int = 100_000, seed: int = 0)
     All pairs i < j when there are at most ``max_pairs`` of them; otherwise ``max_pairs``
     seeded random pairs (i ≠ j, drawn with replacement). ``int32`` vector.
     """
-    codes = _check_codes(codes, "codes")
+    codes = check_codes(codes, "codes")
     n = codes.shape[0]
     if n < 2:
         return np.zeros(0, dtype=np.int32)
@@ -489,437 +487,3 @@ def pairwise_hamming(codes: np.ndarray, max_pairs: int = 100_000, seed: int = 0)
         b = codes[second[start : start + chunk]]
         out[start : start + chunk] = (a != b).sum(axis=1)
     return out
-
-
-# -- synthetic families: patterns and energy ------------------------------------------------------
-def identity_overlap(codes: np.ndarray, patterns: np.ndarray) -> np.ndarray:
-    """Default overlap of designs with patterns, ``float64 [N, P]`` in [0, 1].
-
-    ``patterns`` as codes ``[P, L]``: the fraction of identical positions. As a
-    ``[P, L, Q]`` array (one-hot or any per-position letter scores ξ): the mean over positions
-    of ξ[p, l, x_l], which is the identity fraction for one-hot patterns.
-    """
-    codes = np.asarray(codes)
-    patterns = np.asarray(patterns)
-    length = codes.shape[1]
-    if patterns.ndim == 2:
-        if patterns.shape[1] != length:
-            raise InputError(f"patterns have {patterns.shape[1]} positions, sequences {length}")
-        return (codes[:, None, :] == patterns[None, :, :]).mean(axis=2)
-    if patterns.ndim == 3:
-        if patterns.shape[1] != length:
-            raise InputError(f"patterns have {patterns.shape[1]} positions, sequences {length}")
-        n_codes = patterns.shape[2]
-        if codes.max(initial=0) >= n_codes:
-            raise InputError(f"sequence codes exceed the patterns' {n_codes} letter states")
-        gathered = patterns[:, np.arange(length)[None, :], codes.astype(np.intp)]  # [P, N, L]
-        return gathered.mean(axis=2).T.astype(np.float64)
-    raise InputError(f"patterns must be codes [P, L] or letter scores [P, L, Q], got shape {patterns.shape}")
-
-
-@dataclass
-class PatternCoverage:
-    """Which known patterns (attractors) a design set reaches.
-
-    Attributes
-    ----------
-    threshold
-        A pattern is reached when some design's overlap with it is ≥ threshold.
-    best_overlap
-        ``[P]`` the largest overlap any design has with each pattern.
-    reached
-        ``[P]`` boolean.
-    designs_per_pattern
-        ``[P]`` number of designs whose best pattern is p and whose overlap with it is ≥ threshold.
-    design_best_pattern, design_best_overlap
-        ``[N]`` each design's closest pattern and the overlap with it.
-    """
-
-    threshold: float
-    best_overlap: np.ndarray
-    reached: np.ndarray
-    designs_per_pattern: np.ndarray
-    design_best_pattern: np.ndarray
-    design_best_overlap: np.ndarray
-
-    @property
-    def fraction(self) -> float:
-        """Fraction of patterns reached (the coverage)."""
-        return float(self.reached.mean()) if self.reached.size else float("nan")
-
-    @property
-    def missed(self) -> np.ndarray:
-        """Indices of the patterns no design reaches."""
-        return np.flatnonzero(~self.reached)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "coverage": self.fraction,
-            "n_patterns": int(self.reached.size),
-            "missed": [int(i) for i in self.missed],
-            "best_overlap": [float(v) for v in self.best_overlap],
-            "designs_per_pattern": [int(v) for v in self.designs_per_pattern],
-        }
-
-
-def pattern_coverage(
-    codes: np.ndarray,
-    patterns: np.ndarray,
-    overlap_fn: OverlapFn | None = None,
-    threshold: float = 0.8,
-    block: int = 4096,
-) -> PatternCoverage:
-    """Coverage of known patterns by a set of designs.
-
-    Parameters
-    ----------
-    codes
-        ``uint8 [N, L]`` designs.
-    patterns
-        Anything ``overlap_fn`` understands; by default codes ``[P, L]`` or letter scores
-        ``[P, L, Q]`` (see :func:`identity_overlap`).
-    overlap_fn
-        ``overlap_fn(codes_block, patterns) -> [b, P]`` overlaps (larger = closer); called on
-        blocks of ``block`` designs. Default :func:`identity_overlap`.
-    threshold
-        Overlap at which a design counts as reaching a pattern.
-    """
-    codes = _check_codes(codes, "designs")
-    overlap_fn = overlap_fn or identity_overlap
-    best_pattern = []
-    best_value = []
-    pattern_best: np.ndarray | None = None
-    for start in range(0, codes.shape[0], block):
-        overlaps = np.asarray(overlap_fn(codes[start : start + block], patterns), dtype=np.float64)
-        if overlaps.ndim != 2 or overlaps.shape[0] != min(block, codes.shape[0] - start):
-            raise InputError(f"overlap_fn must return [designs, patterns], got shape {overlaps.shape}")
-        column_max = overlaps.max(axis=0)
-        pattern_best = column_max if pattern_best is None else np.maximum(pattern_best, column_max)
-        best_pattern.append(overlaps.argmax(axis=1))
-        best_value.append(overlaps.max(axis=1))
-    assert pattern_best is not None
-    design_best_pattern = np.concatenate(best_pattern)
-    design_best_overlap = np.concatenate(best_value)
-    counted = design_best_overlap >= threshold
-    per_pattern = np.bincount(design_best_pattern[counted], minlength=pattern_best.size)
-    return PatternCoverage(
-        threshold=float(threshold),
-        best_overlap=pattern_best,
-        reached=pattern_best >= threshold,
-        designs_per_pattern=per_pattern,
-        design_best_pattern=design_best_pattern,
-        design_best_overlap=design_best_overlap,
-    )
-
-
-def energy_comparison(energy_fn: EnergyFn, designs: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
-    """Energies of designs vs true samples of a family with a known energy function.
-
-    Returns both energy vectors and a summary (mean, std, median per set; two-sample
-    Kolmogorov–Smirnov statistic and p-value). The sign convention is the energy function's.
-    """
-    from scipy.stats import ks_2samp
-
-    e_designs = np.asarray(energy_fn(_check_codes(designs, "designs")), dtype=np.float64).reshape(-1)
-    e_reference = np.asarray(energy_fn(_check_codes(reference, "reference")), dtype=np.float64).reshape(-1)
-    if e_designs.size != len(designs) or e_reference.size != len(reference):
-        raise InputError("energy_fn must return one energy per sequence")
-    ks = ks_2samp(e_designs, e_reference)
-
-    def describe(values: np.ndarray) -> dict[str, float]:
-        return {
-            "mean": float(values.mean()),
-            "std": float(values.std()),
-            "median": float(np.median(values)),
-        }
-
-    return {
-        "designs": describe(e_designs),
-        "reference": describe(e_reference),
-        "ks_statistic": float(ks.statistic),
-        "ks_pvalue": float(ks.pvalue),
-        "design_energies": e_designs,
-        "reference_energies": e_reference,
-    }
-
-
-# -- everything together --------------------------------------------------------------------------
-@dataclass
-class SampleEvaluation:
-    """The statistics of :func:`evaluate_samples`; ``summary`` is JSON-ready, the rest feeds figures."""
-
-    summary: dict[str, Any]
-    n_codes: int
-    design_frequencies: np.ndarray
-    reference_frequencies: np.ndarray
-    pairwise: PairwiseComparison
-    r20: R20Result
-    design_to_training: np.ndarray | None = None
-    reference_to_training: np.ndarray | None = None
-    design_nearest_index: np.ndarray | None = None
-    design_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    reference_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    design_stable: np.ndarray | None = None
-    design_redecoded_hamming: np.ndarray | None = None
-    design_redecoded_identity: np.ndarray | None = None
-    reference_stable: np.ndarray | None = None
-    reference_redecoded_identity: np.ndarray | None = None
-    coverage: PatternCoverage | None = None
-    energies: dict[str, Any] | None = None
-
-    def table(self) -> list[tuple[str, str]]:
-        """(statistic, value) rows for printing."""
-        s = self.summary
-        rows = [
-            ("designs / reference sequences", f"{s['n_designs']} / {s['n_reference']}"),
-            ("single-site frequency r", f"{s['single_site_r']:.4f}"),
-            ("pairwise connected-correlation r", f"{s['pairwise_r']:.4f}"),
-            ("r20 (mean over n)", f"{s['r20_mean']:.4f}"),
-        ]
-        for key, label in (
-            ("design_hamming_to_training_median", "designs: median Hamming to nearest training"),
-            ("reference_hamming_to_training_median", "reference: median Hamming to nearest training"),
-            ("design_pairwise_hamming_median", "designs: median pairwise Hamming"),
-            ("reference_pairwise_hamming_median", "reference: median pairwise Hamming"),
-            ("design_reconstruction_stability", "designs: re-encode/decode to themselves"),
-            ("reference_reconstruction_stability", "reference: re-encode/decode to themselves"),
-            ("design_redecode_identity_mean", "designs: identity to own re-decoding"),
-            ("reference_redecode_identity_mean", "reference: identity to own re-decoding"),
-            ("pattern_coverage", "patterns reached"),
-        ):
-            if s.get(key) is not None:
-                value = s[key]
-                digits = 1 if "hamming" in key else 4
-                rows.append((label, f"{value:.{digits}f}" if isinstance(value, float) else str(value)))
-        if s.get("patterns") and s["patterns"].get("missed"):
-            rows.append(("patterns missed", " ".join(str(i + 1) for i in s["patterns"]["missed"])))
-        if s.get("energy"):
-            energy = s["energy"]
-            rows.append(
-                (
-                    "energy: designs / reference (mean ± sd)",
-                    f"{energy['designs']['mean']:.2f} ± {energy['designs']['std']:.2f} / "
-                    f"{energy['reference']['mean']:.2f} ± {energy['reference']['std']:.2f}",
-                )
-            )
-            rows.append(
-                ("energy: KS statistic (p)", f"{energy['ks_statistic']:.3f} ({energy['ks_pvalue']:.2g})")
-            )
-        return rows
-
-
-def _codes_of(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, int | None]:
-    """Codes, weights (if an Alignment carries them) and alphabet size of an input."""
-    from seqvae.data.alignment import Alignment
-
-    if isinstance(data, Alignment):
-        return _check_codes(data.codes, name), data.sequence_weights, data.alphabet.size
-    return _check_codes(data, name), None, None
-
-
-def _median(values: np.ndarray | None) -> float | None:
-    return None if values is None or values.size == 0 else float(np.median(values))
-
-
-def evaluate_samples(
-    designs: Any,
-    reference: Any,
-    *,
-    n_codes: int | None = None,
-    training: Any = None,
-    run: Any = None,
-    design_weights: np.ndarray | None = None,
-    reference_weights: np.ndarray | None = None,
-    weighting_note: str | None = None,
-    include_gaps: bool = True,
-    r20_n_values: Sequence[int] = tuple(range(2, 11)),
-    r20_sets: int = 200,
-    r20_flat: str = "drop",
-    max_pairs: int = 100_000,
-    seed: int = 0,
-    energy_fn: EnergyFn | None = None,
-    patterns: Any = None,
-    overlap_fn: OverlapFn | None = None,
-    overlap_threshold: float = 0.8,
-) -> SampleEvaluation:
-    """Judge a set of generated sequences against a natural (target) set.
-
-    Parameters
-    ----------
-    designs, reference
-        Coded sets ``uint8 [N, L]`` or :class:`~seqvae.Alignment` objects, aligned to the same
-        columns and coded with the same alphabet. ``reference`` is the target (held-out natural
-        sequences); ``designs`` are the model's samples.
-    n_codes
-        Alphabet size including the gap; taken from an Alignment when not given.
-    training
-        The training sequences, for the Hamming distance of each set to its nearest training
-        sequence (optional; codes or Alignment).
-    run
-        A :class:`~seqvae.Run`: adds reconstruction stability (the fraction of sequences that,
-        encoded to their latent mean and decoded by argmax, give themselves back).
-    design_weights, reference_weights
-        Per-sequence weights for the frequency statistics and r20; ``None`` = unweighted.
-        Weights carried by an Alignment are *not* used implicitly: pass them here.
-    weighting_note
-        Free text recorded in the summary (e.g. how the weights were made).
-    include_gaps
-        Count the gap as a state in frequencies and correlations (turn off to compare a model
-        trained with ``model_gaps=False``, whose samples never contain gaps).
-    r20_n_values, r20_sets, seed
-        r20 position-set sizes, sets per size and the seed for position sets and pair sampling.
-    r20_flat
-        r20's treatment of position sets with flat sample frequencies (``"drop"``, HOM_r20's,
-        or ``"zero"``; see :func:`higher_order_r20`).
-    max_pairs
-        Pairs of sequences for the within-set Hamming distributions (all pairs when fewer).
-    energy_fn
-        For synthetic families: energies of sequences (codes → [N]); the design and reference
-        energy distributions are compared.
-    patterns, overlap_fn, overlap_threshold
-        For synthetic families: known patterns and how to measure overlap with them
-        (:func:`pattern_coverage`).
-    """
-    design_codes, _, design_q = _codes_of(designs, "designs")
-    reference_codes, _, reference_q = _codes_of(reference, "reference")
-    if design_codes.shape[1] != reference_codes.shape[1]:
-        raise InputError(
-            f"designs have {design_codes.shape[1]} columns but the reference has "
-            f"{reference_codes.shape[1]}: both must be aligned to the same columns"
-        )
-    known = {q for q in (design_q, reference_q) if q is not None}
-    if len(known) > 1:
-        raise InputError("designs and reference are coded with different alphabets")
-    if n_codes is None:
-        n_codes = known.pop() if known else 21
-    top_code = int(max(design_codes.max(), reference_codes.max()))
-    if top_code >= n_codes:
-        raise InputError(f"codes go up to {top_code} but the alphabet has only {n_codes} codes")
-    training_codes = None
-    if training is not None:
-        training_codes, _, training_q = _codes_of(training, "training")
-        if training_q is not None and training_q != n_codes:
-            raise InputError("the training set is coded with a different alphabet")
-        if training_codes.shape[1] != design_codes.shape[1]:
-            raise InputError(
-                f"training sequences have {training_codes.shape[1]} columns but designs have "
-                f"{design_codes.shape[1]}: all sets must be aligned to the same columns"
-            )
-
-    f_design = site_frequencies(design_codes, n_codes, design_weights, include_gaps)
-    f_reference = site_frequencies(reference_codes, n_codes, reference_weights, include_gaps)
-    pairwise = compare_connected_correlations(
-        reference_codes,
-        design_codes,
-        n_codes,
-        reference_weights,
-        design_weights,
-        include_gaps=include_gaps,
-        seed=seed,
-    )
-    r20 = higher_order_r20(
-        reference_codes,
-        design_codes,
-        n_codes,
-        n_values=r20_n_values,
-        n_sets=r20_sets,
-        target_weights=reference_weights,
-        sample_weights=design_weights,
-        seed=seed,
-        flat=r20_flat,
-    )
-    evaluation = SampleEvaluation(
-        summary={},
-        n_codes=n_codes,
-        design_frequencies=f_design,
-        reference_frequencies=f_reference,
-        pairwise=pairwise,
-        r20=r20,
-        design_pairs=pairwise_hamming(design_codes, max_pairs, seed),
-        reference_pairs=pairwise_hamming(reference_codes, max_pairs, seed + 1),
-    )
-    if training_codes is not None:
-        index, distance = nearest_sequences(design_codes, training_codes, n_codes)
-        evaluation.design_nearest_index = index
-        evaluation.design_to_training = distance
-        evaluation.reference_to_training = nearest_sequences(reference_codes, training_codes, n_codes)[1]
-    if run is not None:
-        if run.model.config.length != design_codes.shape[1]:
-            raise InputError(
-                f"sequences have {design_codes.shape[1]} columns but the run expects {run.model.config.length}"
-            )
-
-        def identity(codes: np.ndarray, distance: np.ndarray) -> np.ndarray:
-            counted = predictable_positions(run.model, codes).sum(axis=1)
-            return 1.0 - distance / np.maximum(counted, 1)
-
-        stable, redecoded = reconstruction_stability(run.model, design_codes)
-        evaluation.design_stable = stable
-        evaluation.design_redecoded_hamming = redecoded
-        evaluation.design_redecoded_identity = identity(design_codes, redecoded)
-        reference_stable, reference_redecoded = reconstruction_stability(run.model, reference_codes)
-        evaluation.reference_stable = reference_stable
-        evaluation.reference_redecoded_identity = identity(reference_codes, reference_redecoded)
-    if patterns is not None:
-        evaluation.coverage = pattern_coverage(design_codes, patterns, overlap_fn, overlap_threshold)
-    if energy_fn is not None:
-        evaluation.energies = energy_comparison(energy_fn, design_codes, reference_codes)
-
-    length = design_codes.shape[1]
-    summary: dict[str, Any] = {
-        "n_designs": int(design_codes.shape[0]),
-        "n_reference": int(reference_codes.shape[0]),
-        "n_training": None if training_codes is None else int(training_codes.shape[0]),
-        "length": int(length),
-        "n_codes": int(n_codes),
-        "gap_is_state": bool(include_gaps),
-        "weighting": weighting_note
-        or (
-            f"designs {'weighted' if design_weights is not None else 'unweighted'}, "
-            f"reference {'weighted' if reference_weights is not None else 'unweighted'}"
-        ),
-        "single_site_r": pearson(f_reference.reshape(-1), f_design.reshape(-1)),
-        "pairwise_r": pairwise.r,
-        "pairwise_values": pairwise.n_values,
-        "r20_mean": r20.mean(),
-        "r20": r20.to_dict(),
-        "r20_sets_per_n": int(r20_sets),
-        "seed": int(seed),
-        "design_hamming_to_training_median": _median(evaluation.design_to_training),
-        "design_hamming_to_training_mean": None
-        if evaluation.design_to_training is None
-        else float(evaluation.design_to_training.mean()),
-        "design_hamming_to_training_min": None
-        if evaluation.design_to_training is None
-        else int(evaluation.design_to_training.min()),
-        "design_exact_copies_of_training": None
-        if evaluation.design_to_training is None
-        else int((evaluation.design_to_training == 0).sum()),
-        "reference_hamming_to_training_median": _median(evaluation.reference_to_training),
-        "reference_hamming_to_training_mean": None
-        if evaluation.reference_to_training is None
-        else float(evaluation.reference_to_training.mean()),
-        "design_pairwise_hamming_median": _median(evaluation.design_pairs),
-        "reference_pairwise_hamming_median": _median(evaluation.reference_pairs),
-        "design_unique_fraction": float(np.unique(design_codes, axis=0).shape[0] / design_codes.shape[0]),
-        "design_reconstruction_stability": None
-        if evaluation.design_stable is None
-        else float(evaluation.design_stable.mean()),
-        "reference_reconstruction_stability": None
-        if evaluation.reference_stable is None
-        else float(evaluation.reference_stable.mean()),
-        "design_redecode_identity_mean": None
-        if evaluation.design_redecoded_identity is None
-        else float(evaluation.design_redecoded_identity.mean()),
-        "reference_redecode_identity_mean": None
-        if evaluation.reference_redecoded_identity is None
-        else float(evaluation.reference_redecoded_identity.mean()),
-        "pattern_coverage": None if evaluation.coverage is None else evaluation.coverage.fraction,
-        "patterns": None if evaluation.coverage is None else evaluation.coverage.to_dict(),
-        "energy": None
-        if evaluation.energies is None
-        else {k: v for k, v in evaluation.energies.items() if not k.endswith("energies")},
-    }
-    evaluation.summary = summary
-    return evaluation

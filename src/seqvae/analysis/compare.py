@@ -20,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.errors import InputError
+from seqvae.io.atomic import write_json
 from seqvae.io.matrix_file import PositionMatrix
 
 # the one APC implementation (also used by the Potts coupling norms); importable from here too
 from seqvae.models.potts import average_product_correction
+from seqvae.utils import single_threaded_blas
 
 COMPARISON_FILE = "comparison.json"  # what `seqvae compare` writes and `seqvae report` reads
 
@@ -66,8 +69,6 @@ def align_matrices(a: PositionMatrix, b: PositionMatrix) -> tuple[PositionMatrix
 
 def top_eigenvectors(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k eigenvalues and eigenvectors (descending, each vector's mean >= 0)."""
-    from seqvae.analysis.sca import eigen_decomposition
-
     values, vectors = eigen_decomposition(matrix)
     return values[:k], vectors[:, :k]
 
@@ -97,8 +98,6 @@ def principal_cosines(v: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def random_vector_null(length: int, k: int, n_samples: int = 2000, seed: int = 0) -> dict[str, float]:
     """|v · w| and principal-angle cosines for random unit vectors / random k-subspaces in R^L."""
-    from seqvae.analysis.sca import single_threaded_blas
-
     rng = np.random.default_rng(seed)
     v = rng.standard_normal((n_samples, length))
     w = rng.standard_normal((n_samples, length))
@@ -132,8 +131,6 @@ def permutation_null(
     permutation p-value ``(1 + #{null >= observed}) / (1 + n_permutations)``: for each
     ``|v_k · w_k|`` (``dot_p``), the mean principal-angle cosine and the off-diagonal Pearson r.
     """
-    from seqvae.analysis.sca import single_threaded_blas
-
     rng = np.random.default_rng(seed)
     _, va = top_eigenvectors(a, k)
     _, vb = top_eigenvectors(b, k)
@@ -141,19 +138,19 @@ def permutation_null(
     observed_cos = float(principal_cosines(va, vb).mean())
     observed_pearson = offdiagonal_correlations(a, b)[0]
     length = a.shape[0]
-    diag = []
-    cos = []
-    pearson = []
+    diag_rows: list[np.ndarray] = []
+    cos_values: list[float] = []
+    pearson_values: list[float] = []
     with single_threaded_blas():
         for _ in range(n_permutations):
             perm = rng.permutation(length)
             vp = vb[perm]
-            diag.append(np.abs((va * vp).sum(axis=0)))
-            cos.append(principal_cosines(va, vp).mean())
-            pearson.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
-    diag = np.asarray(diag)
-    cos = np.asarray(cos)
-    pearson = np.asarray(pearson)
+            diag_rows.append(np.abs((va * vp).sum(axis=0)))
+            cos_values.append(float(principal_cosines(va, vp).mean()))
+            pearson_values.append(offdiagonal_correlations(a, b[np.ix_(perm, perm)])[0])
+    diag = np.asarray(diag_rows)
+    cos = np.asarray(cos_values)
+    pearson = np.asarray(pearson_values)
 
     def p_value(null: np.ndarray, observed: float) -> float:
         return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
@@ -212,7 +209,7 @@ def compare_matrices(
     """Compare two position matrices on their common positions; returns the numbers and the
     aligned matrices. With ``apc`` both matrices are average-product corrected after alignment."""
     if k < 1:
-        raise InputError(f"k must be >= 1, got {k}", source="--k")
+        raise InputError(f"k must be >= 1, got {k}")
     a_sub, b_sub, matched_by = align_matrices(a, b)
     if apc:
         a_sub.matrix = average_product_correction(a_sub.matrix)
@@ -249,8 +246,6 @@ def compare_matrices(
 
 def write_comparison(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     """Write ``comparison.json`` into ``out`` (the figures: :func:`seqvae.plots.matrices.plot_comparison`)."""
-    from seqvae.io.atomic import write_json
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / COMPARISON_FILE, comparison.to_dict())
@@ -278,7 +273,7 @@ def pca_loading_matrix(
     (matrix, variances)
         The ``[L, L]`` matrix and the top-k variances.
     """
-    from seqvae.analysis.latent import alignment_pca
+    from seqvae.analysis.latent import alignment_pca  # scipy.sparse.linalg, scipy.spatial: seconds to import
 
     codes = np.asarray(codes)
     length = codes.shape[1]

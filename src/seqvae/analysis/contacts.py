@@ -14,14 +14,18 @@ its files and :func:`seqvae.plots.matrices.plot_contacts` its contact map.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from seqvae.analysis.compare import average_product_correction
+from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
-from seqvae.io.matrix_file import PositionMatrix
+from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz
 from seqvae.io.structure_files import Structure, read_structure
 
 
@@ -261,7 +265,6 @@ def sector_sets(
     if groups is not None and groups.shape == (positions.length,):
         for g in sorted(set(groups.tolist()) - {0}):
             sets[f"IC{g}"] = np.flatnonzero(groups == g)
-    from seqvae.analysis.sca import eigen_decomposition
 
     _, vectors = eigen_decomposition(positions.matrix)
     size = max(3, round(top_fraction * positions.length))
@@ -340,8 +343,6 @@ class ContactAnalysis:
 
     def to_dict(self) -> dict:
         """The summary written to ``contacts.json`` (plain JSON types)."""
-        import json
-
         s = self.settings
         summary = {
             "matrix": s["matrix"],
@@ -370,8 +371,6 @@ class ContactAnalysis:
         dict
             ``summary`` and, when written, ``pymol``: the paths.
         """
-        from seqvae.io.atomic import atomic_open, write_json
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
@@ -437,9 +436,6 @@ def analyse_contacts(
     -------
     ContactAnalysis
     """
-    from seqvae.analysis.compare import average_product_correction
-    from seqvae.io.matrix_file import load_matrix_npz
-
     positions = matrix if isinstance(matrix, PositionMatrix) else load_matrix_npz(matrix)
     if apc:
         positions = replace(positions, matrix=average_product_correction(positions.matrix))
@@ -447,7 +443,8 @@ def analyse_contacts(
     structure_map = map_positions(positions, chain_residues, offset=offset, method=mapping)
     distances = residue_distances(chain_residues, distance)
     result = contact_precision(positions, structure_map, distances, min_separation, threshold)
-    tests, selections = None, []
+    tests = None
+    selections: list[str] = []
     if clusters:
         tests, selections = structure_clusters(
             positions, chain_residues, structure_map, sector_sets(positions), n_random=random_sets

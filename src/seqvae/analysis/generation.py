@@ -410,7 +410,8 @@ def region_for(run, options: GenerationOptions, log: Callable[[str], None] | Non
             log(f"region: {selection.describe()}")
         return region
     if options.region_ball is not None:
-        return region_ball(run, options.region_ball, float(options.radius))
+        assert options.radius is not None  # validate(): a ball needs a radius
+        return region_ball(run, options.region_ball, options.radius)
     if options.region_coords is not None:
         return region_coordinates(options.region_coords, d, options.radius or 0.0)
     return prior_region(d)
@@ -450,9 +451,10 @@ def generate_designs(
             temperature=temperature,
             elbo_samples=options.elbo_samples,
         )
+    assert options.n is not None  # validate(): n is given unless interpolating
     return generate(
         run,
-        int(options.n),
+        options.n,
         seed=options.seed,
         decoding="argmax" if options.argmax else "sample",
         temperature=temperature,
@@ -477,14 +479,15 @@ def sample_baseline(
         that need a VAE run).
     """
     options.validate_for_baseline(vae_only=vae_only)
-    model, registry, kind = load_baseline(baseline_dir)
+    model, registry, _ = load_baseline(baseline_dir)
+    assert options.n is not None  # validate_for_baseline(): n is given
     temperature = options.temperature or 1.0
-    if kind == "potts":
+    if isinstance(model, PottsModel):
         sweeps = 200 if options.sweeps is None else options.sweeps
         return sample_potts(
             model,
             registry.alphabet,
-            int(options.n),
+            options.n,
             options.seed,
             sweeps,
             temperature,
@@ -495,7 +498,7 @@ def sample_baseline(
             f"{option_field('sweeps')} applies to Potts baselines only", field=option_field("sweeps")
         )
     return sample_site_independent(
-        model, registry.alphabet, int(options.n), options.seed, temperature, source=str(baseline_dir)
+        model, registry.alphabet, options.n, options.seed, temperature, source=str(baseline_dir)
     )
 
 

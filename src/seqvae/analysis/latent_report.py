@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +47,7 @@ from seqvae.analysis.phenotypes import (
 from seqvae.data.counts import SparseRows
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
+from seqvae.io.atomic import atomic_open, write_json
 from seqvae.options import Boolean, Check, Integer, Interval, OneOf, Options, register
 
 __all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
@@ -233,8 +234,6 @@ class LatentReport(Drawable):
 
     @property
     def metrics(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return {
             "source": self.source,
             "n_sequences": len(self.ids),
@@ -256,8 +255,6 @@ class LatentReport(Drawable):
         dict
             ``metrics`` and ``coordinates``: the paths.
         """
-        from seqvae.io.atomic import atomic_open, write_json
-
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / LATENT_METRICS_FILE, self.metrics)
@@ -408,7 +405,7 @@ def analyse_latent(
         id_column = "id"
         phenotype_source = "the cell metadata"
     if (color_columns or group_columns) and phenotypes is None:
-        raise InputError("--color and --group need a phenotype table", "--phenotypes")
+        raise InputError("colour and group columns need a phenotype table")
     say("embedding sequences")
     ids, weights, data, n_codes, z_mean, z_logvar, description = _embed(run, alignment)
     diagnostics = latent_diagnostics(z_mean, z_logvar, weights, options.threshold)
@@ -416,10 +413,10 @@ def analyse_latent(
 
     say("PCA of the alignment")
     n_components = max(options.n_pcs, d)
-    if n_codes is not None:
-        pca = alignment_pca(data, n_codes, weights, n_components, options.include_gaps, options.seed)
-    elif isinstance(data, SparseRows):  # counts: PCA of log(1 + normalised counts), kept sparse
+    if isinstance(data, SparseRows):  # counts: PCA of log(1 + normalised counts), kept sparse
         pca = count_pca(data.matrix, weights, n_components, options.seed)
+    elif n_codes is not None:
+        pca = alignment_pca(data, n_codes, weights, n_components, options.include_gaps, options.seed)
     else:
         pca = _continuous_pca(data, weights, n_components)
     top = pca.scores[:, : options.n_pcs]

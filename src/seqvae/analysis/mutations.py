@@ -217,7 +217,7 @@ class MutationMapper:
         note = registry.range_note()
         self.trimmed_without_wild_type = wild_type is None and note is not None
         if note:
-            hint = "" if wild_type else "; give the full wild type (--reference-sequence) to number it"
+            hint = "" if wild_type else "; give the full wild type (wild_type) to number it"
             self.notes.append(note + hint)
         if wild_type is None:
             self.reference_residues = row_residues
@@ -385,13 +385,13 @@ def _mismatch_error(
     more = f" and {total - MAX_REPORTED} more" if total > MAX_REPORTED else ""
     # a trimmed row (its range spans more residues than it holds) is the usual cause
     check = (
-        "the reference row is trimmed: number the mutants by the full wild type with --reference-sequence"
+        "the reference row is trimmed: number the mutants by the full wild type (wild_type)"
         if trimmed
         else "check the numbering"
     )
     return InputError(
         f"{total} mutant(s) do not match the reference's wild-type residues: {shown}{more} "
-        f"({check}, or pass --skip-mismatches to drop them)",
+        f"({check}, or skip_mismatches to drop them)",
         source,
     )
 
@@ -491,7 +491,7 @@ class MismatchTally:
                 "substitutions match"
             )
         elif mapper.trimmed_without_wild_type:
-            cause = "the reference row is trimmed: number the mutants by the full wild type with --reference-sequence"
+            cause = "the reference row is trimmed: number the mutants by the full wild type (wild_type)"
         else:
             cause = "the scan looks like another protein or another numbering"
         return InputError(
@@ -659,8 +659,7 @@ def read_mutation_table(
         raise InputError("file not found", path)
     if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
         raise InputError(
-            f"mutation separator must be one of {', '.join(MUTATION_SEPARATORS)}, got {mutation_separator!r}",
-            "--mutation-separator",
+            f"mutation_separator must be one of {', '.join(MUTATION_SEPARATORS)}, got {mutation_separator!r}"
         )
     sep = sep or detect_separator(path)
     header = read_table(path, "cannot read CSV", nrows=0, sep=sep)
@@ -673,7 +672,7 @@ def read_mutation_table(
         else:
             raise InputError(
                 f"no 'mutant' or 'mutated_sequence' column (columns: {', '.join(columns)}); "
-                "name one with --mutant-col",
+                "name one as mutant_column or sequence_column",
                 path,
             )
     wanted = sequence_column or mutant_column

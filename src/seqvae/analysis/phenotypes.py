@@ -57,7 +57,7 @@ def read_phenotype_table(path: str | Path, id_column: str = "id") -> pd.DataFram
     if id_column not in table.columns:
         raise InputError(
             f"no id column {id_column!r} in the phenotype table (columns: {', '.join(map(str, table.columns[:12]))}); "
-            "name it with --id-column",
+            "name it as id_column",
             path,
         )
     table[id_column] = table[id_column].astype(str).str.strip()

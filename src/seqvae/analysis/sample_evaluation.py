@@ -1,6 +1,6 @@
 """Judging generated sequences stored in files, as ``seqvae evaluate-samples`` does: read the
 design and natural sets (coded with a run's registry when one is given), weight the natural set,
-compute every statistic of :func:`seqvae.analysis.capacity.evaluate_samples`, and save the result.
+compute every statistic of :func:`evaluate_samples`, and save the result.
 
 The folder :meth:`SampleSetEvaluation.save` writes holds ``summary.json`` (the statistics and
 where the sets came from), ``per_design.csv`` (nearest training sequence, reconstruction
@@ -11,19 +11,40 @@ a folder by :data:`PER_DESIGN_FILE`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.capacity import SampleEvaluation, evaluate_samples
-from seqvae.data.alignment import Alignment
+from seqvae.analysis.capacity import (
+    PairwiseComparison,
+    R20Result,
+    check_codes,
+    compare_connected_correlations,
+    higher_order_r20,
+    nearest_sequences,
+    pairwise_hamming,
+    pearson,
+    site_frequencies,
+)
+from seqvae.analysis.pattern_recovery import (
+    EnergyFn,
+    OverlapFn,
+    PatternCoverage,
+    energy_comparison,
+    pattern_coverage,
+)
+from seqvae.analysis.reconstruction import predictable_positions, reconstruction_stability
+from seqvae.data.alignment import Alignment, read_alignment
+from seqvae.data.synthetic.associative_memory import load_patterns
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, ensure_directory, write_json
 from seqvae.options import Boolean, Integer, Interval, OneOf, Optional, Options, register
+from seqvae.run import load
 
 # the files of an evaluation folder (the figures' names: seqvae.plots.generation)
 EVALUATION_SUMMARY_FILE = "summary.json"
@@ -77,7 +98,7 @@ class EvaluationOptions(Options):
         "r20_flat": OneOf(R20_FLAT),
         "max_pairs": Integer(1),
         "seed": Integer(),
-        "coverage_threshold": Interval(0.0, 1.0),
+        "coverage_threshold": Interval(0.0, 1.0, closed="right"),
     }
 
     def validate(self) -> EvaluationOptions:
@@ -87,13 +108,291 @@ class EvaluationOptions(Options):
 
 
 @dataclass
+class SampleEvaluation:
+    """The statistics of :func:`evaluate_samples`; ``summary`` is JSON-ready, the rest feeds figures."""
+
+    summary: dict[str, Any]
+    n_codes: int
+    design_frequencies: np.ndarray
+    reference_frequencies: np.ndarray
+    pairwise: PairwiseComparison
+    r20: R20Result
+    design_to_training: np.ndarray | None = None
+    reference_to_training: np.ndarray | None = None
+    design_nearest_index: np.ndarray | None = None
+    design_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    reference_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    design_stable: np.ndarray | None = None
+    design_redecoded_hamming: np.ndarray | None = None
+    design_redecoded_identity: np.ndarray | None = None
+    reference_stable: np.ndarray | None = None
+    reference_redecoded_identity: np.ndarray | None = None
+    coverage: PatternCoverage | None = None
+    energies: dict[str, Any] | None = None
+
+    def table(self) -> list[tuple[str, str]]:
+        """(statistic, value) rows for printing."""
+        s = self.summary
+        rows = [
+            ("designs / reference sequences", f"{s['n_designs']} / {s['n_reference']}"),
+            ("single-site frequency r", f"{s['single_site_r']:.4f}"),
+            ("pairwise connected-correlation r", f"{s['pairwise_r']:.4f}"),
+            ("r20 (mean over n)", f"{s['r20_mean']:.4f}"),
+        ]
+        for key, label in (
+            ("design_hamming_to_training_median", "designs: median Hamming to nearest training"),
+            ("reference_hamming_to_training_median", "reference: median Hamming to nearest training"),
+            ("design_pairwise_hamming_median", "designs: median pairwise Hamming"),
+            ("reference_pairwise_hamming_median", "reference: median pairwise Hamming"),
+            ("design_reconstruction_stability", "designs: re-encode/decode to themselves"),
+            ("reference_reconstruction_stability", "reference: re-encode/decode to themselves"),
+            ("design_redecode_identity_mean", "designs: identity to own re-decoding"),
+            ("reference_redecode_identity_mean", "reference: identity to own re-decoding"),
+            ("pattern_coverage", "patterns reached"),
+        ):
+            if s.get(key) is not None:
+                value = s[key]
+                digits = 1 if "hamming" in key else 4
+                rows.append((label, f"{value:.{digits}f}" if isinstance(value, float) else str(value)))
+        if s.get("patterns") and s["patterns"].get("missed"):
+            rows.append(("patterns missed", " ".join(str(i + 1) for i in s["patterns"]["missed"])))
+        if s.get("energy"):
+            energy = s["energy"]
+            rows.append(
+                (
+                    "energy: designs / reference (mean ± sd)",
+                    f"{energy['designs']['mean']:.2f} ± {energy['designs']['std']:.2f} / "
+                    f"{energy['reference']['mean']:.2f} ± {energy['reference']['std']:.2f}",
+                )
+            )
+            rows.append(
+                ("energy: KS statistic (p)", f"{energy['ks_statistic']:.3f} ({energy['ks_pvalue']:.2g})")
+            )
+        return rows
+
+
+def _codes_of(data: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """Codes, weights (if an Alignment carries them) and alphabet size of an input."""
+    if isinstance(data, Alignment):
+        return check_codes(data.codes, name), data.sequence_weights, data.alphabet.size
+    return check_codes(data, name), None, None
+
+
+def _median(values: np.ndarray | None) -> float | None:
+    return None if values is None or values.size == 0 else float(np.median(values))
+
+
+def evaluate_samples(
+    designs: Any,
+    reference: Any,
+    *,
+    n_codes: int | None = None,
+    training: Any = None,
+    run: Any = None,
+    design_weights: np.ndarray | None = None,
+    reference_weights: np.ndarray | None = None,
+    weighting_note: str | None = None,
+    include_gaps: bool = True,
+    r20_n_values: Sequence[int] = tuple(range(2, 11)),
+    r20_sets: int = 200,
+    r20_flat: str = "drop",
+    max_pairs: int = 100_000,
+    seed: int = 0,
+    energy_fn: EnergyFn | None = None,
+    patterns: Any = None,
+    overlap_fn: OverlapFn | None = None,
+    overlap_threshold: float = 0.8,
+) -> SampleEvaluation:
+    """Judge a set of generated sequences against a natural (target) set.
+
+    Parameters
+    ----------
+    designs, reference
+        Coded sets ``uint8 [N, L]`` or :class:`~seqvae.Alignment` objects, aligned to the same
+        columns and coded with the same alphabet. ``reference`` is the target (held-out natural
+        sequences); ``designs`` are the model's samples.
+    n_codes
+        Alphabet size including the gap; taken from an Alignment when not given.
+    training
+        The training sequences, for the Hamming distance of each set to its nearest training
+        sequence (optional; codes or Alignment).
+    run
+        A :class:`~seqvae.Run`: adds reconstruction stability (the fraction of sequences that,
+        encoded to their latent mean and decoded by argmax, give themselves back).
+    design_weights, reference_weights
+        Per-sequence weights for the frequency statistics and r20; ``None`` = unweighted.
+        Weights carried by an Alignment are *not* used implicitly: pass them here.
+    weighting_note
+        Free text recorded in the summary (e.g. how the weights were made).
+    include_gaps
+        Count the gap as a state in frequencies and correlations (turn off to compare a model
+        trained with ``model_gaps=False``, whose samples never contain gaps).
+    r20_n_values, r20_sets, seed
+        r20 position-set sizes, sets per size and the seed for position sets and pair sampling.
+    r20_flat
+        r20's treatment of position sets with flat sample frequencies (``"drop"``, HOM_r20's,
+        or ``"zero"``; see :func:`seqvae.analysis.capacity.higher_order_r20`).
+    max_pairs
+        Pairs of sequences for the within-set Hamming distributions (all pairs when fewer).
+    energy_fn
+        For synthetic families: energies of sequences (codes → [N]); the design and reference
+        energy distributions are compared.
+    patterns, overlap_fn, overlap_threshold
+        For synthetic families: known patterns and how to measure overlap with them
+        (:func:`seqvae.analysis.pattern_recovery.pattern_coverage`).
+    """
+    design_codes, _, design_q = _codes_of(designs, "designs")
+    reference_codes, _, reference_q = _codes_of(reference, "reference")
+    if design_codes.shape[1] != reference_codes.shape[1]:
+        raise InputError(
+            f"designs have {design_codes.shape[1]} columns but the reference has "
+            f"{reference_codes.shape[1]}: both must be aligned to the same columns"
+        )
+    known = {q for q in (design_q, reference_q) if q is not None}
+    if len(known) > 1:
+        raise InputError("designs and reference are coded with different alphabets")
+    if n_codes is None:
+        n_codes = known.pop() if known else 21
+    top_code = int(max(design_codes.max(), reference_codes.max()))
+    if top_code >= n_codes:
+        raise InputError(f"codes go up to {top_code} but the alphabet has only {n_codes} codes")
+    training_codes = None
+    if training is not None:
+        training_codes, _, training_q = _codes_of(training, "training")
+        if training_q is not None and training_q != n_codes:
+            raise InputError("the training set is coded with a different alphabet")
+        if training_codes.shape[1] != design_codes.shape[1]:
+            raise InputError(
+                f"training sequences have {training_codes.shape[1]} columns but designs have "
+                f"{design_codes.shape[1]}: all sets must be aligned to the same columns"
+            )
+
+    f_design = site_frequencies(design_codes, n_codes, design_weights, include_gaps)
+    f_reference = site_frequencies(reference_codes, n_codes, reference_weights, include_gaps)
+    pairwise = compare_connected_correlations(
+        reference_codes,
+        design_codes,
+        n_codes,
+        reference_weights,
+        design_weights,
+        include_gaps=include_gaps,
+        seed=seed,
+    )
+    r20 = higher_order_r20(
+        reference_codes,
+        design_codes,
+        n_codes,
+        n_values=r20_n_values,
+        n_sets=r20_sets,
+        target_weights=reference_weights,
+        sample_weights=design_weights,
+        seed=seed,
+        flat=r20_flat,
+    )
+    evaluation = SampleEvaluation(
+        summary={},
+        n_codes=n_codes,
+        design_frequencies=f_design,
+        reference_frequencies=f_reference,
+        pairwise=pairwise,
+        r20=r20,
+        design_pairs=pairwise_hamming(design_codes, max_pairs, seed),
+        reference_pairs=pairwise_hamming(reference_codes, max_pairs, seed + 1),
+    )
+    if training_codes is not None:
+        index, distance = nearest_sequences(design_codes, training_codes, n_codes)
+        evaluation.design_nearest_index = index
+        evaluation.design_to_training = distance
+        evaluation.reference_to_training = nearest_sequences(reference_codes, training_codes, n_codes)[1]
+    if run is not None:
+        if run.model.config.length != design_codes.shape[1]:
+            raise InputError(
+                f"sequences have {design_codes.shape[1]} columns but the run expects {run.model.config.length}"
+            )
+
+        def identity(codes: np.ndarray, distance: np.ndarray) -> np.ndarray:
+            counted = predictable_positions(run.model, codes).sum(axis=1)
+            return 1.0 - distance / np.maximum(counted, 1)
+
+        stable, redecoded = reconstruction_stability(run.model, design_codes)
+        evaluation.design_stable = stable
+        evaluation.design_redecoded_hamming = redecoded
+        evaluation.design_redecoded_identity = identity(design_codes, redecoded)
+        reference_stable, reference_redecoded = reconstruction_stability(run.model, reference_codes)
+        evaluation.reference_stable = reference_stable
+        evaluation.reference_redecoded_identity = identity(reference_codes, reference_redecoded)
+    if patterns is not None:
+        evaluation.coverage = pattern_coverage(design_codes, patterns, overlap_fn, overlap_threshold)
+    if energy_fn is not None:
+        evaluation.energies = energy_comparison(energy_fn, design_codes, reference_codes)
+
+    length = design_codes.shape[1]
+    summary: dict[str, Any] = {
+        "n_designs": int(design_codes.shape[0]),
+        "n_reference": int(reference_codes.shape[0]),
+        "n_training": None if training_codes is None else int(training_codes.shape[0]),
+        "length": int(length),
+        "n_codes": int(n_codes),
+        "gap_is_state": bool(include_gaps),
+        "weighting": weighting_note
+        or (
+            f"designs {'weighted' if design_weights is not None else 'unweighted'}, "
+            f"reference {'weighted' if reference_weights is not None else 'unweighted'}"
+        ),
+        "single_site_r": pearson(f_reference.reshape(-1), f_design.reshape(-1)),
+        "pairwise_r": pairwise.r,
+        "pairwise_values": pairwise.n_values,
+        "r20_mean": r20.mean(),
+        "r20": r20.to_dict(),
+        "r20_sets_per_n": int(r20_sets),
+        "seed": int(seed),
+        "design_hamming_to_training_median": _median(evaluation.design_to_training),
+        "design_hamming_to_training_mean": None
+        if evaluation.design_to_training is None
+        else float(evaluation.design_to_training.mean()),
+        "design_hamming_to_training_min": None
+        if evaluation.design_to_training is None
+        else int(evaluation.design_to_training.min()),
+        "design_exact_copies_of_training": None
+        if evaluation.design_to_training is None
+        else int((evaluation.design_to_training == 0).sum()),
+        "reference_hamming_to_training_median": _median(evaluation.reference_to_training),
+        "reference_hamming_to_training_mean": None
+        if evaluation.reference_to_training is None
+        else float(evaluation.reference_to_training.mean()),
+        "design_pairwise_hamming_median": _median(evaluation.design_pairs),
+        "reference_pairwise_hamming_median": _median(evaluation.reference_pairs),
+        "design_unique_fraction": float(np.unique(design_codes, axis=0).shape[0] / design_codes.shape[0]),
+        "design_reconstruction_stability": None
+        if evaluation.design_stable is None
+        else float(evaluation.design_stable.mean()),
+        "reference_reconstruction_stability": None
+        if evaluation.reference_stable is None
+        else float(evaluation.reference_stable.mean()),
+        "design_redecode_identity_mean": None
+        if evaluation.design_redecoded_identity is None
+        else float(evaluation.design_redecoded_identity.mean()),
+        "reference_redecode_identity_mean": None
+        if evaluation.reference_redecoded_identity is None
+        else float(evaluation.reference_redecoded_identity.mean()),
+        "pattern_coverage": None if evaluation.coverage is None else evaluation.coverage.fraction,
+        "patterns": None if evaluation.coverage is None else evaluation.coverage.to_dict(),
+        "energy": None
+        if evaluation.energies is None
+        else {k: v for k, v in evaluation.energies.items() if not k.endswith("energies")},
+    }
+    evaluation.summary = summary
+    return evaluation
+
+
+@dataclass
 class SampleSetEvaluation:
     """An evaluation of a design set read from files (see :func:`evaluate_sample_files`).
 
     Attributes
     ----------
     evaluation
-        The statistics (:class:`~seqvae.analysis.capacity.SampleEvaluation`).
+        The statistics (:class:`SampleEvaluation`).
     designs, reference, training
         The sets as read (``training``: ``None`` without training sequences).
     reference_weights
@@ -135,7 +434,7 @@ class SampleSetEvaluation:
         distance (with training sequences), reconstruction stability (with a run)."""
         evaluation = self.evaluation
         per_design: dict[str, Any] = {"id": self.designs.ids}
-        if evaluation.design_to_training is not None and self.training is not None:
+        if evaluation.design_nearest_index is not None and self.training is not None:
             per_design["nearest_training_id"] = [
                 self.training.ids[i] for i in evaluation.design_nearest_index
             ]
@@ -182,16 +481,10 @@ class SampleSetEvaluation:
 def _read_set(path: str | Path, run: Any, alphabet: str) -> Alignment:
     if run is not None:
         return run.read_alignment(path)
-    from seqvae.data.alignment import read_alignment
-
     return read_alignment(path, alphabet=alphabet)
 
 
-def _load_family(family: str | Path, designs: Alignment, threshold: float):
-    from seqvae.data.synthetic.associative_memory import load_patterns
-
-    if not 0.0 < threshold <= 1.0:
-        raise InputError(f"--coverage-threshold must be in (0, 1], got {threshold}", "--coverage-threshold")
+def _load_family(family: str | Path, designs: Alignment):
     model = load_patterns(family)
     if model.length != designs.length:
         raise InputError(
@@ -200,7 +493,7 @@ def _load_family(family: str | Path, designs: Alignment, threshold: float):
     if designs.alphabet.size - 1 != model.n_letters:
         raise InputError(
             f"the family has {model.n_letters} letters but the designs' alphabet has "
-            f"{designs.alphabet.size - 1}: pass --run or --alphabet with the family's letters",
+            f"{designs.alphabet.size - 1}: read them with a run or an alphabet of the family's letters",
             family,
         )
     return model
@@ -252,8 +545,6 @@ def evaluate_sample_files(
     run_source = None
     if run is not None:
         if isinstance(run, str | Path):
-            from seqvae.run import load
-
             run_source, run = str(run), load(run)
         else:
             run_source = str(run.path)
@@ -283,7 +574,7 @@ def evaluate_sample_files(
     include_gaps = options.include_gaps
     if include_gaps is None:
         include_gaps = True if run is None else bool(run.model.config.model_gaps)
-    family_model = None if family is None else _load_family(family, design_set, options.coverage_threshold)
+    family_model = None if family is None else _load_family(family, design_set)
 
     reference_weights = None
     note = "designs unweighted, reference unweighted"

@@ -25,20 +25,19 @@ import numpy as np
 import torch
 
 from seqvae.data.alignment import AlignmentRegistry
+from seqvae.data.weights import fast_exact_dtype
 from seqvae.errors import ConfigError, InputError
 from seqvae.models.interface import SequenceModel
 from seqvae.models.regularisers import gaussian_kl
+from seqvae.models.vae import VAE
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
+from seqvae.run import load
+from seqvae.training.baselines import is_baseline_directory, load_baseline
+from seqvae.training.trainer import resolve_device
 
 # Rows (variants x z samples) decoded at once: big enough for efficient matrix products,
 # small enough that the [rows, L, states] log-probabilities stay within a few tens of MB.
 DECODE_ROWS = 1024
-
-
-def _plain_decode():
-    from seqvae.models.vae import VAE
-
-    return VAE.decode
 
 
 class Scorer:
@@ -113,7 +112,9 @@ def shared_noise(samples: int, latent_dim: int, seed: int, antithetic: bool = Fa
     if not antithetic:
         return torch.randn(samples, latent_dim, generator=generator)
     if samples % 2:
-        raise InputError(f"antithetic draws need an even number of samples, got {samples}", "--samples")
+        raise ConfigError(
+            f"scoring.samples: antithetic draws need an even number (got {samples})", field="scoring.samples"
+        )
     half = torch.randn(samples // 2, latent_dim, generator=generator)
     return torch.cat([half, -half])
 
@@ -162,17 +163,16 @@ class VAEScorer(Scorer):
         decoder_precision: str = "float32",
     ):
         if samples < 1:
-            raise InputError(f"--samples must be >= 1, got {samples}")
+            raise ConfigError(f"scoring.samples: must be >= 1 (got {samples})", field="scoring.samples")
         if model.config.likelihood != "categorical":
             raise InputError("mutation scoring needs a model trained on sequences")
         if decoder_precision not in DECODER_PRECISIONS:
-            raise InputError(
-                f"decoder precision must be one of {', '.join(DECODER_PRECISIONS)}, got {decoder_precision!r}",
-                "--decoder-precision",
+            raise ConfigError(
+                f"scoring.decoder_precision: must be one of {', '.join(DECODER_PRECISIONS)} "
+                f"(got {decoder_precision!r})",
+                field="scoring.decoder_precision",
             )
         if device is not None and not isinstance(device, torch.device):
-            from seqvae.training.trainer import resolve_device
-
             device = resolve_device(str(device))
         self.device = device or next(model.parameters()).device
         self.model = model.eval().to(self.device)
@@ -188,11 +188,12 @@ class VAEScorer(Scorer):
         # one linear map (its ``weight`` and ``bias``; see VAE.output_layer)
         self._fast = (
             isinstance(getattr(getattr(model, "decoder_out", None), "weight", None), torch.Tensor)
-            and type(model).decode is _plain_decode()
+            and type(model).decode is VAE.decode
         )
         if decoder_precision == "bfloat16" and not self._fast:
-            raise InputError(
-                "a bfloat16 decoder needs a plain decoder (MLP + linear output)", "--decoder-precision"
+            raise ConfigError(
+                "scoring.decoder_precision: bfloat16 needs a plain decoder (MLP + linear output)",
+                field="scoring.decoder_precision",
             )
         if self._fast:
             self._prepare_fast_path()
@@ -241,7 +242,7 @@ class VAEScorer(Scorer):
                 if self.decoder_precision == "bfloat16"
                 else None
             )
-        if self.decoder_precision == "bfloat16":
+        if self._buffer_low is not None:  # bfloat16
             # the bfloat16 product goes to a reused buffer too (a fresh 10 MB block per call
             # fragments the heap: peak memory then grows with the table)
             delta = torch.mm(
@@ -374,7 +375,7 @@ def load_scorer(
     iw: bool = False,
     antithetic: bool = False,
     decoder_precision: str = "float32",
-    device: str | None = None,
+    device: str | torch.device | None = None,
 ) -> Scorer:
     """A scorer for a run directory: a VAE run, or a baseline written by ``seqvae baseline fit``.
 
@@ -382,16 +383,12 @@ def load_scorer(
     (see :class:`VAEScorer`); baselines are exact and ignore them. ``device`` places a VAE's
     computation (baselines always score on the CPU).
     """
-    from seqvae.training.baselines import is_baseline_directory, load_baseline
-
     path = Path(path)
     if not path.is_dir():
         raise InputError("run directory not found", path)
     if is_baseline_directory(path):
         model, registry, kind = load_baseline(path)
         return ModelScorer(model, registry, f"{kind}:{path.name}", column=path.name)
-    from seqvae.run import load
-
     return run_scorer(load(path), samples, seed, iw, antithetic, decoder_precision, device)
 
 
@@ -464,15 +461,18 @@ class ScoringOptions(Options):
     decoder_precision: str | None = None
     sign: str = "fitness"
 
+    @property
+    def draws(self) -> int:
+        """``samples``, or its default: :data:`FAST_SAMPLES` with ``fast``, else 200."""
+        return self.samples if self.samples is not None else (FAST_SAMPLES if self.fast else 200)
+
     def resolved(self) -> ScoringOptions:
         """The options with ``fast``'s defaults filled in (nothing left ``None``)."""
-        from seqvae.data.weights import fast_exact_dtype
-
         precision = self.decoder_precision
         if precision is None:
             precision = "bfloat16" if self.fast and fast_exact_dtype() == torch.bfloat16 else "float32"
         return ScoringOptions(
-            samples=self.samples if self.samples is not None else (FAST_SAMPLES if self.fast else 200),
+            samples=self.draws,
             seed=self.seed,
             iw=self.iw,
             fast=self.fast,
@@ -494,7 +494,7 @@ class ScoringOptions(Options):
 
     def extra_checks(self, prefix: str) -> None:
         """Antithetic draws come in pairs: the (resolved) number of draws must be even."""
-        samples = self.resolved().samples if self.samples is None else self.samples
+        samples = self.draws
         if (self.antithetic or self.fast) and samples % 2:
             raise ConfigError(
                 f"{prefix}.samples: antithetic draws need an even number (got {samples})",
@@ -526,7 +526,7 @@ def load_scorers(
     scorers = [
         load_scorer(
             path,
-            samples=int(options.samples),
+            samples=options.draws,
             seed=options.seed,
             iw=options.iw,
             antithetic=options.antithetic,

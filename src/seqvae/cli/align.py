@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, parse_number_list, stdout
+from seqvae.cli.common import arguments_as_flags, console, parse_number_list, stdout
 from seqvae.cli.core import print_summary_tables
 from seqvae.data.weights import DEFAULT_THETA
 
@@ -48,7 +48,7 @@ def align(
     """Build a family alignment from one sequence: jackhmmer with EVcouplings/EVE's defaults."""
     from seqvae.workflows.align import align_sweep, build_family
 
-    options = dict(
+    options: dict[str, Any] = dict(
         iterations=iterations,
         min_coverage=min_coverage,
         min_column_occupancy=min_column_occupancy,
@@ -65,7 +65,8 @@ def align(
                 f"({s.new} new, {s.reported} reported), {s.seconds:.1f} s"
             )
 
-        family = build_family(query, database, out, bitscore=bitscore, progress=progress, **options)
+        with arguments_as_flags({"bitscore": "--bitscore"}):
+            family = build_family(query, database, out, bitscore=bitscore, progress=progress, **options)
         _print_family(family)
         return
 

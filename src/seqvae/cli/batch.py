@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from seqvae.cli.common import console
+from seqvae.cli.common import arguments_as_flags, console
 
 
 def register(app: typer.Typer) -> None:
@@ -42,15 +42,16 @@ def batch(
     from seqvae.workflows.batch import read_manifest, run_batch
 
     read = read_manifest(manifest, device=device)  # bad input fails before any backend starts
-    executor = make_executor(
-        backend,
-        jobs,
-        1,
-        address=address,
-        folder=out / ".submitit",
-        cluster=slurm_cluster,
-        partition=slurm_partition,
-    )
+    with arguments_as_flags({"address": "--address", "jobs": "--jobs"}):
+        executor = make_executor(
+            backend,
+            jobs,
+            1,
+            address=address,
+            folder=out / ".submitit",
+            cluster=slurm_cluster,
+            partition=slurm_partition,
+        )
     log = None if quiet else (lambda line: console.print(line, markup=False))
     result = run_batch(read, out, device=device, executor=executor, log=log)
     info = result.info

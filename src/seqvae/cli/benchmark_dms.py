@@ -5,7 +5,7 @@ protein of a panel. A thin wrapper over :mod:`seqvae.workflows.dms_benchmark` an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -112,7 +112,7 @@ def benchmark_dms(
     model_list = [m.strip() for m in models.split(",") if m.strip()]
     overrides = parse_set_options(set_values)
     check_threads(threads)
-    common = {
+    common: dict[str, Any] = {
         "models": model_list,
         "ensemble": ensemble,
         "preset": preset,

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -259,7 +260,7 @@ def parse_set_options(values: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | None:
+def flag_of(field: str, flags: Mapping[str, str | None] | None = None) -> str | None:
     """The command-line flag of a library field: ``scoring.decoder_precision`` → ``--decoder-precision``
     (``flags`` maps the exceptions, by field name without its section: ``{"n": "-n"}``; ``None``:
     the field has no flag)."""
@@ -269,7 +270,7 @@ def flag_of(field: str, flags: dict[str, str | None] | None = None) -> str | Non
 
 
 def options_from_arguments(
-    cls: type[T], arguments: dict[str, Any], flags: dict[str, str | None] | None = None
+    cls: type[T], arguments: dict[str, Any], flags: Mapping[str, str | None] | None = None
 ) -> T:
     """The options a command's parameters set: each field from the parameter its flag is spelt
     after (``n_pcs`` → ``--pcs`` → parameter ``pcs``; ``flags`` as in :func:`flag_of`); a field
@@ -289,7 +290,7 @@ def options_from_arguments(
 
 
 @contextlib.contextmanager
-def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
+def fields_as_flags(section: str, flags: Mapping[str, str | None] | None = None):
     """Report a :class:`ConfigError` on a field of ``section`` against its command-line flag.
 
     Library errors name fields (``scoring.samples: must be …``); inside this block one that
@@ -318,6 +319,31 @@ def fields_as_flags(section: str, flags: dict[str, str | None] | None = None):
                 head = f"{err.field}: " if err.message.startswith(f"{err.field}: ") else ""
                 raise ConfigError(head + as_flags(err.message[len(head) :]), flag, field=err.field) from None
         raise
+
+
+# library arguments every command spells with the same flag, as library messages name them
+COMMON_ARGUMENT_FLAGS = {"overwrite=True": "--overwrite"}
+
+
+@contextlib.contextmanager
+def arguments_as_flags(flags: dict[str, str]):
+    """Report an :class:`InputError` that names a library argument with its command-line flag.
+
+    Library messages name the arguments of the call (``number the mutants by the full wild type
+    (wild_type)``); inside this block each argument in ``flags`` becomes its flag in the message
+    (``{"wild_type": "--reference-sequence"}``). :class:`ConfigError`s are left to
+    :func:`fields_as_flags`.
+    """
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, flags)) + r")\b")
+    try:
+        yield
+    except ConfigError:
+        raise
+    except InputError as err:
+        text = pattern.sub(lambda match: flags[match[0]], err.message)
+        if text == err.message:
+            raise
+        raise InputError(text, err.source, err.line) from None
 
 
 def print_json(data: Any) -> None:

@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqvae.cli.common import ProgressOpt, WorkerThreadsOpt, console, progress_display, stdout
+from seqvae.cli.common import (
+    ProgressOpt,
+    WorkerThreadsOpt,
+    arguments_as_flags,
+    console,
+    progress_display,
+    stdout,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -93,15 +100,16 @@ def experiment(
         stdout.print(yaml.safe_dump(resolved, sort_keys=False), end="", highlight=False)
         return
     out = out or Path("experiments") / name
-    result = run_experiment(
-        name,
-        config,
-        out=out,
-        jobs=jobs,
-        quick=quick,
-        threads_per_job=threads,
-        progress=progress_display(progress),
-    )
+    with arguments_as_flags({"jobs": "--jobs", "threads_per_job": "--threads"}):
+        result = run_experiment(
+            name,
+            config,
+            out=out,
+            jobs=jobs,
+            quick=quick,
+            threads_per_job=threads,
+            progress=progress_display(progress),
+        )
     finished = result.table[result.table["status"] == "finished"]
     if len(finished):
         summary = spec.summarise(finished)

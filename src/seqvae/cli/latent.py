@@ -13,6 +13,7 @@ from rich.table import Table
 from seqvae.cli.common import (
     ProgressOpt,
     WorkerThreadsOpt,
+    arguments_as_flags,
     console,
     fields_as_flags,
     options_from_arguments,
@@ -122,19 +123,21 @@ def latent(
     """Latent maps coloured by phenotypes, dimension diagnostics, PCA comparison, phenotype
     predictability (with a Simpson's-paradox check) and localisation tests."""
     from seqvae.analysis.latent_report import LatentOptions, analyse_latent
-    from seqvae.plots.latent import _require_plotly, write_latent_report
+    from seqvae.plots.latent import write_latent_report
+    from seqvae.plots.latent_interactive import require_plotly
     from seqvae.run import load
 
     if interactive:
-        _require_plotly()  # fail before the long part
+        require_plotly()  # fail before the long part
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(LatentOptions, locals(), OPTION_FLAGS).validate()
     run = load(run_dir)
     with console.status("latent analysis") as status:
         progress = lambda message: status.update(f"latent analysis: {message}")  # noqa: E731
-        report = analyse_latent(
-            run, alignment, phenotypes, id_column, color or [], group or [], options, progress
-        )
+        with arguments_as_flags({"id_column": "--id-column"}):
+            report = analyse_latent(
+                run, alignment, phenotypes, id_column, color or [], group or [], options, progress
+            )
         if report.join is not None:
             console.print(report.describe_join())
         status.update("latent analysis: drawing figures")

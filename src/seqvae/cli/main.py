@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from seqvae.cli.common import console, logging_to_console
+from seqvae.cli.common import COMMON_ARGUMENT_FLAGS, arguments_as_flags, console, logging_to_console
 from seqvae.errors import InputError
 from seqvae.training.trainer import TrainingInterrupted
 
@@ -100,7 +100,8 @@ def _main(argv: list[str] | None) -> int:
     from typer.exceptions import TyperException
 
     try:
-        result = app(args=argv, standalone_mode=False)
+        with arguments_as_flags(COMMON_ARGUMENT_FLAGS):
+            result = app(args=argv, standalone_mode=False)
     except InputError as err:
         _error_line(err.one_line())
         return 2

@@ -44,38 +44,51 @@ def register(app: typer.Typer) -> None:
     app.command("sca")(sca)
 
 
-def _opt(kind: type, help: str):
-    """An option of this command: its type and help (the name follows the parameter)."""
-    return Annotated[kind, typer.Option(help=help)]
-
-
-InitialColumnGapsOpt = _opt(float, "Drop columns with >= this gap fraction first.")
-MaxSequenceGapsOpt = _opt(float, "Then keep sequences with < this gap fraction.")
-MinIdentityOpt = _opt(float, "Keep sequences with identity to the reference > this.")
-MaxIdentityOpt = _opt(float, "... and < this (the reference is always kept).")
-BoundsOpt = _opt(str, "strict (pySCA 7: <, >, <) or inclusive (seqvae before 2026-12: <=, >=, <=).")
-FilterWeightIdentityOpt = _opt(
-    float, "Identity cut-off of the weights of the column gap filter (pySCA 7: 0.85)."
-)
-WeightIdentityOpt = _opt(float, "Sequence weights: identity cut-off (gaps as a letter).")
-MaxColumnGapsOpt = _opt(float, "Then drop columns with weighted gap fraction >= this.")
-PseudocountOpt = _opt(float, "λ, frequency regularisation.")
-PairRegularisationOpt = _opt(
-    str, "pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount)."
-)
-RandomisationsOpt = _opt(int, "Randomised alignments per significance estimate.")
-StabilitySeedsOpt = _opt(int, "Independent randomisation sets to count modes over.")
-SignificanceStdOpt = _opt(float, "Cut-off = mean + this x std of random 2nd eigenvalues.")
-ComponentsOpt = _opt(int | None, "Number of ICs (default: significant modes, at most --max-components).")
-MaxComponentsOpt = _opt(int, "Cap on the default number of ICs (pySCA: 10).")
-IcaIterationsOpt = _opt(int, "Most infomax iterations (stops at convergence).")
-IcaLearningRateOpt = _opt(float, "Infomax relaxation r0, each step r0 / L (pySCA's rotICA: 0.1).")
-IcaToleranceOpt = _opt(float, "Infomax stops once the squared change of the unmixing matrix is <= this.")
-SectorQuantileOpt = _opt(float, "t-distribution quantile selecting IC positions.")
-SectorCutoffOpt = _opt(str, "pysca (the quantile on pySCA's 100-point grid) or exact (the t quantile).")
-PublishedOpt = _opt(
-    Path | None, "NPZ of published sectors (name -> residue labels) to score the ICs against."
-)
+InitialColumnGapsOpt = Annotated[float, typer.Option(help="Drop columns with >= this gap fraction first.")]
+MaxSequenceGapsOpt = Annotated[float, typer.Option(help="Then keep sequences with < this gap fraction.")]
+MinIdentityOpt = Annotated[float, typer.Option(help="Keep sequences with identity to the reference > this.")]
+MaxIdentityOpt = Annotated[float, typer.Option(help="... and < this (the reference is always kept).")]
+BoundsOpt = Annotated[
+    str, typer.Option(help="strict (pySCA 7: <, >, <) or inclusive (seqvae before 2026-12: <=, >=, <=).")
+]
+FilterWeightIdentityOpt = Annotated[
+    float, typer.Option(help="Identity cut-off of the weights of the column gap filter (pySCA 7: 0.85).")
+]
+WeightIdentityOpt = Annotated[
+    float, typer.Option(help="Sequence weights: identity cut-off (gaps as a letter).")
+]
+MaxColumnGapsOpt = Annotated[
+    float, typer.Option(help="Then drop columns with weighted gap fraction >= this.")
+]
+PseudocountOpt = Annotated[float, typer.Option(help="λ, frequency regularisation.")]
+PairRegularisationOpt = Annotated[
+    str,
+    typer.Option(help="pysca7 (pySCA since its April 2020 fix) or pre2020 (the earlier pair pseudocount)."),
+]
+RandomisationsOpt = Annotated[int, typer.Option(help="Randomised alignments per significance estimate.")]
+StabilitySeedsOpt = Annotated[int, typer.Option(help="Independent randomisation sets to count modes over.")]
+SignificanceStdOpt = Annotated[
+    float, typer.Option(help="Cut-off = mean + this x std of random 2nd eigenvalues.")
+]
+ComponentsOpt = Annotated[
+    int | None, typer.Option(help="Number of ICs (default: significant modes, at most --max-components).")
+]
+MaxComponentsOpt = Annotated[int, typer.Option(help="Cap on the default number of ICs (pySCA: 10).")]
+IcaIterationsOpt = Annotated[int, typer.Option(help="Most infomax iterations (stops at convergence).")]
+IcaLearningRateOpt = Annotated[
+    float, typer.Option(help="Infomax relaxation r0, each step r0 / L (pySCA's rotICA: 0.1).")
+]
+IcaToleranceOpt = Annotated[
+    float, typer.Option(help="Infomax stops once the squared change of the unmixing matrix is <= this.")
+]
+SectorQuantileOpt = Annotated[float, typer.Option(help="t-distribution quantile selecting IC positions.")]
+SectorCutoffOpt = Annotated[
+    str, typer.Option(help="pysca (the quantile on pySCA's 100-point grid) or exact (the t quantile).")
+]
+PublishedOpt = Annotated[
+    Path | None,
+    typer.Option(help="NPZ of published sectors (name -> residue labels) to score the ICs against."),
+]
 
 
 def _published_overlaps(result: SCAResult, published: dict[str, np.ndarray], out: Path) -> None:
@@ -122,7 +135,8 @@ def sca(
     figures: FiguresOpt = True,
 ) -> None:
     """Statistical Coupling Analysis with pySCA's defaults: matrix, spectrum vs random, ICs, sectors."""
-    from seqvae.analysis.sca import SCAOptions, read_published_sectors, run_sca
+    from seqvae.analysis.sca import SCAOptions, run_sca
+    from seqvae.analysis.sca_sectors import read_published_sectors
 
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(SCAOptions, locals(), OPTION_FLAGS).validate()

@@ -22,6 +22,7 @@ from seqvae.cli.common import (
     StructureOpt,
     ThreadsOpt,
     ZSamplesOpt,
+    arguments_as_flags,
     check_threads,
     console,
     device_option,
@@ -38,6 +39,14 @@ if TYPE_CHECKING:
 
 #: the options section this command's flags set, and the flags not spelt ``--field-name``
 OPTIONS_SECTION = "scoring"
+# the arguments of the scoring calls that library messages name, and their flags here
+ARGUMENT_FLAGS = {
+    "wild_type": "--reference-sequence",
+    "skip_mismatches": "--skip-mismatches",
+    "mutant_column": "--mutant-col",
+    "sequence_column": "--sequence-col",
+    "mutation_separator": "--mutation-separator",
+}
 OPTION_FLAGS: dict[str, str] = {}
 
 
@@ -285,7 +294,11 @@ def score(
     )
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     options = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision, sign)
-    with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):
+    with (
+        fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS),
+        arguments_as_flags(ARGUMENT_FLAGS),
+        torch_threads(check_threads(threads)),
+    ):
         _check_inputs(table, all_singles, sequences, options, output_format, bool(score_col or label_col))
         if sequences is not None and (structure or contact_map):
             raise InputError("--sequences scores whole sequences; --structure and --contact-map do not apply")
@@ -309,7 +322,7 @@ def score(
             )
         elif all_singles:
             _score_singles(scorer, out, burial)
-        else:
+        elif table is not None:  # _check_inputs: one input of three
             _score_table(
                 scorer,
                 table,

@@ -594,7 +594,7 @@ def build_alignment(raw: RawAlignment, options: AlignmentOptions | None = None) 
         removed = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items() if k.endswith("removed"))
         raise InputError(
             f"all {len(records) - 1} sequences besides the reference were removed by the filters "
-            f"({removed}); relax them (e.g. --nonstandard gap)",
+            f"({removed}); relax them (e.g. nonstandard letters as gaps)",
             source,
         )
     codes = codes[kept_rows]

@@ -315,11 +315,11 @@ def jackhmmer_search(
     from pyhmmer import easel, hmmer
 
     if not bitscore > 0:
-        raise InputError(f"the bit score per residue must be positive, got {bitscore!r}", "--bitscore")
+        raise InputError(f"bitscore (bits per residue) must be positive, got {bitscore!r}")
     if iterations < 1:
-        raise InputError(f"iterations must be at least 1, got {iterations!r}", "--iterations")
+        raise InputError(f"iterations must be at least 1, got {iterations!r}")
     if cpus < 0:
-        raise InputError(f"cpus must be 0 (automatic) or more, got {cpus!r}", "--cpus")
+        raise InputError(f"cpus must be 0 (automatic) or more, got {cpus!r}")
     alphabet = easel.Alphabet.amino()
     digital_query = easel.TextSequence(name=query.label.encode(), sequence=query.sequence).digitize(alphabet)
     threshold = float(bitscore) * query.length
@@ -538,7 +538,7 @@ def family_rows(
     if not result.msa_rows or len(result.msa_rows) < 2:
         raise InputError(
             f"no hit above the threshold of {result.bitscore:g} bits per residue "
-            f"({result.threshold_bits:g} bits for {query.length} residues); try a lower --bitscore",
+            f"({result.threshold_bits:g} bits for {query.length} residues); try a lower bitscore",
             query.source,
         )
     names = list(result.msa_names)

@@ -72,7 +72,7 @@ def _decode(ctx: PointContext, z: np.ndarray) -> np.ndarray:
 
 def _coverage(ctx: PointContext) -> dict[str, Any]:
     """Decode prior samples by argmax; which patterns do they reach (identity >= threshold)?"""
-    from seqvae.analysis.capacity import pattern_coverage
+    from seqvae.analysis.pattern_recovery import pattern_coverage
 
     analysis = ctx.analysis
     d = ctx.run.config.model.latent_dim
@@ -110,7 +110,7 @@ def _coverage(ctx: PointContext) -> dict[str, Any]:
 
 def _low_density(ctx: PointContext) -> dict[str, Any]:
     """Decode → re-encode → decode identity of points from the prior, its tail and empty gaps."""
-    from seqvae.analysis.capacity import identity_overlap
+    from seqvae.analysis.pattern_recovery import identity_overlap
     from seqvae.analysis.reconstruction import reconstruction_stability
 
     analysis = ctx.analysis

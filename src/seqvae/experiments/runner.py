@@ -303,14 +303,14 @@ def run_experiment(
         timings.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})", "--jobs")
+        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
     if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
-        raise InputError(f"threads per job must be an integer >= 1 (got {threads_per_job!r})", "--threads")
+        raise InputError(f"threads_per_job must be an integer >= 1 (got {threads_per_job!r})")
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError("--out exists and is not a folder", out)
+        raise InputError("exists and is not a folder", out)
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     out.mkdir(parents=True, exist_ok=True)
@@ -330,9 +330,9 @@ def run_experiment(
             shown.update(len(family_dirs), last=directory.name)
     with tracking(progress, f"{name} models", len(points)) as shown:
         for point in points:
-            record = _finished_record(out / "points" / point.name, point.point_hash)
-            if record is not None:
-                records[point.name] = {**record, "skipped": True}
+            finished = _finished_record(out / "points" / point.name, point.point_hash)
+            if finished is not None:
+                records[point.name] = {**finished, "skipped": True}
             else:
                 pending.append(point)
         shown.update(len(records))
@@ -344,7 +344,7 @@ def run_experiment(
                     rows.extend(records[p.name]["rows"])
             return rows
 
-        def record(point: GridPoint, result: dict | None, error: str | None) -> None:
+        def record(point: GridPoint, result: Any, error: str | None) -> None:
             if error is not None:
                 failed_row = {
                     "experiment": name,

@@ -121,14 +121,11 @@ def remove_stale_temporaries(folder: str | Path, name: str | None = None) -> lis
         entry = path.name
         if not (entry.startswith(".") and entry.endswith(".tmp")) or not path.is_file():
             continue
-        if name is not None:
-            if not entry.startswith(f".{name}.") or len(entry) <= len(name) + 6:
-                continue
-            owner = name
-        else:
-            owner = _owner_of(entry)
-            if owner is None:
-                continue
+        if name is not None and (not entry.startswith(f".{name}.") or len(entry) <= len(name) + 6):
+            continue
+        owner = name if name is not None else _owner_of(entry)
+        if owner is None:
+            continue
         if _is_stale(path, owner):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,7 +130,7 @@ def save_matrix_npz(
         None if residues is None else np.asarray(residues, str),
         kind,
     )
-    arrays: dict[str, np.ndarray] = {"matrix": checked.matrix, "kind": np.asarray(kind)}
+    arrays: dict[str, Any] = {"matrix": checked.matrix, "kind": np.asarray(kind)}
     if checked.numbering is not None:
         arrays["numbering"] = checked.numbering
     if checked.labels is not None:

@@ -100,18 +100,20 @@ def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool
     if not present:
         return
     if not overwrite:
-        raise InputError(f"{kind.name} already exists and is not empty (use a new --out or --overwrite)", out)
+        raise InputError(
+            f"{kind.name} already exists and is not empty (write to a new folder, or overwrite=True)", out
+        )
     foreign = [name for name in present if not kind.owns(name)]
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
         raise InputError(
-            f"--overwrite replaces only a {kind.name}; this folder also holds {foreign[0]!r}{more} "
+            f"overwrite=True replaces only a {kind.name}; this folder also holds {foreign[0]!r}{more} "
             "(nothing was deleted)",
             out,
         )
     if not any(name in present for name in kind.markers):
         raise InputError(
-            f"--overwrite replaces only a {kind.name}, and this folder is not one "
+            f"overwrite=True replaces only a {kind.name}, and this folder is not one "
             f"(no {' or '.join(kind.markers)}; nothing was deleted)",
             out,
         )
@@ -148,7 +150,7 @@ def check_resumable_directory(out: str | Path, kind: DirectoryKind) -> None:
             if entry.name != LOCK_FILE and not fnmatch.fnmatchcase(entry.name, _TEMPORARY)
         }
         if present and not present & set(kind.markers):
-            raise InputError(f"is not a {kind.name} and not empty (use a new --out)", out)
+            raise InputError(f"is not a {kind.name} and not empty (write to a new folder)", out)
 
 
 @contextlib.contextmanager
@@ -175,7 +177,7 @@ def _acquire(out: Path, kind: DirectoryKind) -> int:
         except OSError:
             os.close(handle)
             raise InputError(
-                f"another seqvae process is writing to this {kind.name}; wait for it or use another --out",
+                f"another seqvae process is writing to this {kind.name}; wait for it or write to another folder",
                 out,
             ) from None
     return handle
@@ -310,36 +312,36 @@ def check_output_paths(
     folders
         Output folders (run directories), checked like ``outputs``.
     """
-    folders = {label: Path(path) for label, path in (folders or {}).items()}
-    for label, path in outputs.items():
-        if Path(path).is_dir():
-            raise InputError(f"{label} ({path}) is a folder, expected a file name", source)
-    for label, path in folders.items():
-        if path.exists() and not path.is_dir():
-            raise InputError(f"{label} ({path}) is a file, expected a folder", source)
-    outputs = {**{label: Path(path) for label, path in outputs.items()}, **folders}
-    if len(outputs) > 1:
-        for path in outputs.values():
+    folder_paths = {label: Path(path) for label, path in (folders or {}).items()}
+    for label, target in outputs.items():
+        if Path(target).is_dir():
+            raise InputError(f"{label} ({target}) is a folder, expected a file name", source)
+    for label, folder in folder_paths.items():
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{label} ({folder}) is a file, expected a folder", source)
+    paths = {**{label: Path(target) for label, target in outputs.items()}, **folder_paths}
+    if len(paths) > 1:
+        for path in paths.values():
             if _is_device(path) or _is_device(path.parent):
                 raise InputError(
-                    f"{path} is a device or pipe, and this command writes {len(outputs)} files "
-                    f"({', '.join(p.name for p in outputs.values())}) beside it: give a file name",
+                    f"{path} is a device or pipe, and this command writes {len(paths)} files "
+                    f"({', '.join(p.name for p in paths.values())}) beside it: give a file name",
                     source,
                 )
-    resolved = {label: Path(os.path.realpath(path)) for label, path in outputs.items()}
+    resolved = {label: Path(os.path.realpath(path)) for label, path in paths.items()}
     for label, path in _files_of(inputs):
         real = Path(os.path.realpath(path))
-        for out_label, out in outputs.items():
+        for out_label, out in paths.items():
             if _identity(out) == _identity(path) or resolved[out_label] in real.parents:
                 raise InputError(f"{out_label} ({out}) would overwrite the input {label} ({path})", source)
-    labels = list(outputs)
+    labels = list(paths)
     for i, first in enumerate(labels):
         for second in labels[i + 1 :]:
             a, b = resolved[first], resolved[second]
-            if _identity(outputs[first]) == _identity(outputs[second]) or a == b:
-                raise InputError(f"{first} and {second} would be the same file ({outputs[first]})", source)
+            if _identity(paths[first]) == _identity(paths[second]) or a == b:
+                raise InputError(f"{first} and {second} would be the same file ({paths[first]})", source)
             if a in b.parents or b in a.parents:
                 inner, outer = (second, first) if a in b.parents else (first, second)
                 raise InputError(
-                    f"{inner} ({outputs[inner]}) would lie inside {outer} ({outputs[outer]})", source
+                    f"{inner} ({paths[inner]}) would lie inside {outer} ({paths[outer]})", source
                 )

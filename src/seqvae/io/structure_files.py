@@ -197,7 +197,12 @@ def read_structure(path: str | Path, chain: str | None = None, confidence: str =
     residues = amino_acids(model[chain])
     if not residues:
         raise InputError(f"chain {chain!r} has no amino-acid residues", path)
-    labels, letters, atoms, atom_residue, beta, bfactor = [], [], [], [], [], []
+    labels: list[str] = []
+    letters: list[str] = []
+    atoms: list[np.ndarray] = []
+    atom_residue: list[int] = []
+    beta: list[np.ndarray] = []
+    bfactor: list[float] = []
     constant_b = True
     for index, residue in enumerate(residues):
         _, number, icode = residue.id

@@ -20,20 +20,21 @@ from matplotlib.patches import PathPatch
 from matplotlib.textpath import TextPath
 from matplotlib.transforms import Affine2D
 
-from seqvae.analysis.capacity import SampleEvaluation, site_frequencies
+from seqvae.analysis.capacity import site_frequencies
+from seqvae.analysis.sample_evaluation import SampleEvaluation, SampleSetEvaluation
 from seqvae.analysis.sequence_sets import SequenceSet, sequence_set_files
 from seqvae.data.alphabet import Alphabet
+from seqvae.errors import InputError
 from seqvae.plots.style import (
     CATEGORICAL,
     categorical_colors,
     figure_axes,
     save_figure,
+    short_text,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure, SubFigure
-
-    from seqvae.analysis.sample_evaluation import SampleSetEvaluation
 
 # the figures of an evaluation folder (seqvae evaluate-samples; seqvae report embeds them)
 STATISTICS_PNG = "statistics.png"
@@ -115,8 +116,6 @@ def draw_sequence_logos(
     names = list(sets)
     lengths = {np.asarray(codes).shape[1] for codes in sets.values()}
     if len(lengths) != 1:
-        from seqvae.errors import InputError
-
         raise InputError(f"logo sets have different lengths: {sorted(lengths)}")
     (length,) = lengths
     heights = {
@@ -273,8 +272,10 @@ def draw_sample_statistics(
     )
     ax_r20.legend(loc="lower left")
 
-    def histogram(ax, values_by_label: dict[str, tuple[np.ndarray, str]], xlabel: str, title: str) -> None:
-        present = {k: v for k, v in values_by_label.items() if v[0] is not None and v[0].size}
+    def histogram(
+        ax, values_by_label: dict[str, tuple[np.ndarray | None, str]], xlabel: str, title: str
+    ) -> None:
+        present = {k: (v, c) for k, (v, c) in values_by_label.items() if v is not None and v.size}
         # a set whose distances are all equal (e.g. training sequences against themselves) would
         # squash the others into one tall bin: draw it as a vertical line instead
         for label, (values, colour) in list(present.items()):
@@ -306,8 +307,12 @@ def draw_sample_statistics(
         ax.set_title(title)
         ax.legend(loc="best")
 
-    near = {reference_label: (first.reference_to_training, reference_colour)}
-    within = {reference_label: (first.reference_pairs, reference_colour)}
+    near: dict[str, tuple[np.ndarray | None, str]] = {
+        reference_label: (first.reference_to_training, reference_colour)
+    }
+    within: dict[str, tuple[np.ndarray | None, str]] = {
+        reference_label: (first.reference_pairs, reference_colour)
+    }
     for name, ev in evals.items():
         near[name] = (ev.design_to_training, colours[name])
         within[name] = (ev.design_pairs, colours[name])
@@ -324,8 +329,8 @@ def draw_sample_statistics(
     x = np.arange(len(metrics))
     width = 0.8 / len(evals)
     for k, (name, ev) in enumerate(evals.items()):
-        values = [ev.summary.get(key) for _, key in metrics]
-        values = [np.nan if v is None else v for v in values]
+        summary = [ev.summary.get(key) for _, key in metrics]
+        values = [np.nan if v is None else float(v) for v in summary]
         bars = ax_bar.bar(
             x + (k - (len(evals) - 1) / 2) * width, values, width, color=colours[name], label=name
         )
@@ -344,11 +349,11 @@ def draw_sample_statistics(
         first.summary.get("reference_reconstruction_stability"),
         first.summary.get("reference_redecode_identity_mean"),
     ]
-    for offset, value in enumerate(reference_values):
-        if value is not None:
+    for offset, reference_value in enumerate(reference_values):
+        if reference_value is not None:
             position = len(metrics) - 2 + offset
             ax_bar.hlines(
-                value,
+                reference_value,
                 position - 0.45,
                 position + 0.45,
                 color=reference_colour,
@@ -359,7 +364,7 @@ def draw_sample_statistics(
     ax_bar.set_xticks(x)
     ax_bar.set_xticklabels([m for m, _ in metrics])
     ax_bar.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
-    ax_bar.set_ylabel("value")
+    ax_bar.set_ylabel("reference_value")
     ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 46), fontsize=8)
     ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
     if title:
@@ -379,10 +384,6 @@ def plot_sample_statistics(
     )
 
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
 def draw_interpolation(
     designs: SequenceSet, title: str | None = None, *, fig: Figure | SubFigure | None = None
 ) -> Figure | SubFigure:
@@ -391,8 +392,6 @@ def draw_interpolation(
 
     Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
     """
-    from seqvae.errors import InputError
-
     needed = ("t", "hamming_to_a", "hamming_to_b")
     if any(key not in designs.extra for key in needed):
         raise InputError("not an interpolation: the design set has no t / hamming_to_a / hamming_to_b")
@@ -400,8 +399,8 @@ def draw_interpolation(
     id_a, id_b = designs.metadata.get("interpolate", ["A", "B"])
     fig, axes = figure_axes(fig, 1, 2, width=4.3, height=3.4)
     ax, ax_elbo = axes[0]
-    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {_short(id_a)}")
-    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {_short(id_b)}")
+    ax.plot(t, designs.extra["hamming_to_a"], marker="o", label=f"to A = {short_text(id_a, 28)}")
+    ax.plot(t, designs.extra["hamming_to_b"], marker="s", label=f"to B = {short_text(id_b, 28)}")
     ax.set_xlabel("position on the latent path t (A → B)")
     ax.set_ylabel("Hamming distance (positions)")
     ax.set_title("decoded sequence vs the end sequences")

@@ -221,7 +221,7 @@ def draw_sca_spectrum(result: SCAResult, *, ax: Axes | None = None) -> Figure | 
     fig, ax = single_axes(ax, width=6.0, height=3.6)
     top = max(result.eigenvalues.max(), result.random_eigenvalues.max())
     bins = np.linspace(0, top * 1.02, max(30, length // 2))
-    ax.hist(result.eigenvalues, bins=bins, color="black", label="SCA matrix")
+    ax.hist(result.eigenvalues, bins=bins.tolist(), color="black", label="SCA matrix")
     random_hist, _ = np.histogram(result.random_eigenvalues.ravel(), bins=bins)
     centres = 0.5 * (bins[1:] + bins[:-1])
     ax.plot(centres, random_hist / result.random_eigenvalues.shape[0], color="#D55E00", lw=2,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
@@ -33,8 +35,9 @@ CATEGORICAL = [
 SEQUENTIAL_CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 MISSING_COLOR = "#c8c8c8"
+OTHER_COLOR = "#8c8c8c"  # the categories past the most frequent ones, pooled
 
-_RC = {
+_RC: dict[Any, Any] = {  # Any keys: matplotlib's stubs list rc names as literals
     "figure.dpi": 110,
     "savefig.dpi": 150,
     "font.size": 10,
@@ -45,7 +48,7 @@ _RC = {
     "ytick.labelsize": 8,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=CATEGORICAL),
+    "axes.prop_cycle": cycler(color=CATEGORICAL),
     "image.cmap": SEQUENTIAL_CMAP,
     "figure.constrained_layout.use": True,
 }
@@ -105,6 +108,34 @@ def single_axes(ax: Axes | None, width: float = 4.5, height: float = 4.0) -> tup
         return fig, axes[0, 0]
     apply_style()
     return ax.figure, ax
+
+
+def grid_axes(
+    fig: Figure | SubFigure | None,
+    n_panels: int,
+    width: float = 4.2,
+    height: float = 3.8,
+    extra_width: float = 0.0,
+):
+    """A grid of ``n_panels`` axes (up to 3 per row, 2 for 4 panels): in a new figure (``fig`` None;
+    ``extra_width`` inches wider for a legend or colour bar), or added to ``fig``, whose size is
+    left alone. Returns the figure and the flat array of the ``n_panels`` visible axes."""
+    n_cols = min(n_panels, 2 if n_panels == 4 else 3)
+    n_rows = -(-n_panels // n_cols)
+    given = fig is not None
+    fig, axes = figure_axes(fig, n_rows, n_cols, width=width, height=height)
+    if extra_width and not given:
+        root_figure(fig).set_size_inches(width * n_cols + extra_width, height * n_rows)
+    flat = axes.ravel()
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
+
+
+def short_text(text, limit: int = 32) -> str:
+    """``text`` cut to ``limit`` characters, the last one an ellipsis, for titles and legends."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def root_figure(fig: Figure | SubFigure) -> Figure:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from seqvae.errors import InputError
@@ -15,7 +16,7 @@ from seqvae.run import load
 def build_report(
     run_dir: str | Path,
     out: str | Path,
-    include: list[str | Path] | None = None,
+    include: Sequence[str | Path] | None = None,
     phenotypes: str | Path | None = None,
     id_column: str = "id",
     color: list[str] | None = None,
@@ -52,8 +53,8 @@ def build_report(
         for column in [*(color or []), *(group or [])]:
             if column not in table.columns:
                 raise InputError(f"no column {column!r} in the phenotype table", phenotypes)
-    elif run.cell_metadata() is not None:  # a run on counts: its cells' metadata (obs)
-        table, id_column = run.cell_metadata(), "id"
+    elif (cells := run.cell_metadata()) is not None:  # a run on counts: its cells' metadata (obs)
+        table, id_column = cells, "id"
         for column in [*(color or []), *(group or [])]:
             if column not in table.columns:
                 raise InputError(
@@ -62,7 +63,7 @@ def build_report(
                     run.path / "data" / "obs.csv",
                 )
     elif color or group:
-        raise InputError("--color and --group need --phenotypes", "--phenotypes")
+        raise InputError("colour and group columns need a phenotype table (phenotypes)")
     include_paths = [Path(p) for p in include or []]
     for folder in include_paths:
         if not folder.is_dir():

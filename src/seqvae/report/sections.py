@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -300,7 +301,7 @@ def latent_section(context: ReportContext) -> Section | None:
 
 # Figures written by seqvae's analysis commands, grouped by analysis, with what each shows.
 # An included folder gets one section per analysis whose marker file it holds.
-ANALYSIS_FIGURES: dict[str, dict[str, object]] = {
+ANALYSIS_FIGURES: dict[str, dict[str, Any]] = {
     "generation": {
         "title": "Generated sequences",
         "intro": "Designs judged against held-out natural sequences (seqvae evaluate-samples).",

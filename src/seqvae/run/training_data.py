@@ -55,11 +55,25 @@ def sequence_weights_with_progress(
 class TrainingData(Protocol):
     """One kind of training data, ready for the trainer and the run directory."""
 
-    rows: torch.Tensor | SparseRows
-    weights: np.ndarray
-    ids: list[str]
-    registry: AlignmentRegistry | None  # sequences only
-    genes: list[str] | None  # counts only
+    # read-only here, so that each kind may hold a narrower type (SequenceData's rows: a tensor)
+    @property
+    def rows(self) -> torch.Tensor | SparseRows: ...
+
+    @property
+    def weights(self) -> np.ndarray: ...
+
+    @property
+    def ids(self) -> list[str]: ...
+
+    @property
+    def registry(self) -> AlignmentRegistry | None:
+        """Sequences only."""
+        ...
+
+    @property
+    def genes(self) -> list[str] | None:
+        """Counts only."""
+        ...
 
     def registry_record(self, config: RunConfig) -> dict:
         """What ``registry.json`` records of the data."""

@@ -146,7 +146,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise InputError(
             "no checkpoint to resume from: the run stopped before training began "
-            "(its first checkpoint is written before step 1); train it again with --overwrite",
+            "(its first checkpoint is written before step 1); train it again with overwrite=True",
             path,
         )
     try:
@@ -193,7 +193,8 @@ def read_json(path: str | Path, what: str, expect: type | None = dict) -> Any:
     except OSError as err:
         raise InputError(f"cannot read {what} ({err.strerror or err})", path) from None
     if expect is not None and not isinstance(data, expect):
-        kind = {dict: "an object (mapping)", list: "a list"}.get(expect, expect.__name__)
+        kinds: dict[type, str] = {dict: "an object (mapping)", list: "a list"}
+        kind = kinds.get(expect, expect.__name__)
         raise InputError(f"{what} must hold {kind}, not {type(data).__name__}", path)
     return data
 

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,7 +233,7 @@ def make_model(
     length: int = 40,
     n_letters: int = 10,
     n_patterns: int = 4,
-    motifs: list[Motif] | list[tuple[int, int]] | None = None,
+    motifs: Sequence[Motif | tuple[int, int]] | None = None,
     pattern_strength: float = 1.0,
     motif_strength: float = 0.5,
     rng: np.random.Generator | int = 0,
@@ -352,7 +353,7 @@ def simulate_associative_memory(
     length: int = 40,
     n_letters: int = 10,
     n_patterns: int = 4,
-    motifs: list[Motif] | list[tuple[int, int]] | None = ((4, 8), (24, 6)),
+    motifs: Sequence[Motif | tuple[int, int]] | None = ((4, 8), (24, 6)),
     beta: float = 1.2,
     n_samples: int = 2500,
     n_chains: int = 100,
