@@ -1,5 +1,6 @@
 """Install like a library: ``python -m build`` gives an sdist and a wheel (built from the sdist)
-that install in a fresh virtual environment and work outside the repository.
+that install in a fresh virtual environment and work outside the repository: the command line
+(`seqvae demo` from another folder) and the API in a Jupyter kernel of that environment.
 
 No network: the build uses this environment's setuptools (``--no-isolation``), and the fresh
 venv sees this environment's packages (torch, numpy, ...) through a ``.pth`` line, so pip
@@ -21,6 +22,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +95,28 @@ def test_wheel_and_sdist_install_in_a_fresh_venv_and_run_outside_the_repository(
     run([seqvae, *args], elsewhere)
     assert (elsewhere / "demo" / "latent.png").stat().st_size > 0
     assert (elsewhere / "demo" / "run" / "model.safetensors").exists()
+
+    # a Jupyter kernel of the fresh venv: run.score gives a DataFrame-backed result whose plot()
+    # displays inline (a PNG output), with this seqvae coming from the wheel
+    cells = [
+        "import pandas as pd, seqvae\nprint(seqvae.__file__)",
+        'run = seqvae.load("demo/run")\n'
+        "pairs = list(zip(run.registry.numbering, run.registry.reference_sequence))[:20]\n"
+        "scan = pd.DataFrame({'mutant': [f\"{a}{i}{'A' if a != 'A' else 'G'}\" for i, a in pairs],\n"
+        "                     'fitness': range(len(pairs))})\n"
+        'result = run.score(scan, score_column="fitness", samples=4)\nresult.to_frame()',
+        "result.plot()",
+    ]
+    script = (
+        "import sys, nbformat\nfrom nbclient import NotebookClient\n"
+        f"nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in {cells!r}])\n"
+        'NotebookClient(nb, timeout=300, kernel_name="python3").execute()\n'
+        "nbformat.write(nb, 'tour.ipynb')\n"
+    )
+    run([python, "-c", script], elsewhere)
+    notebook = nbformat.read(elsewhere / "tour.ipynb", as_version=4)
+    outputs = [cell.outputs for cell in notebook.cells]
+    assert not [o for cell in outputs for o in cell if o.output_type == "error"]
+    assert Path(outputs[0][0].text.strip()).is_relative_to(venv)
+    assert "text/html" in outputs[1][0].data and "fitness" in outputs[1][0].data["text/plain"]
+    assert "image/png" in outputs[2][0].data
