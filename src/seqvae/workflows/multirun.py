@@ -38,6 +38,9 @@ from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.io.tables import read_table
 from seqvae.options import Boolean, OneOf, Optional, Options, Text, register
+from seqvae.run import load, read_config, resume, train
+from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
+from seqvae.training.run_directory import is_finished
 
 __all__ = [
     "RENAMED_FIELDS",
@@ -124,7 +127,7 @@ def read_scan_reading(values: dict[str, Any], source: str | Path, where: str) ->
             value = None
         given[key] = value
     try:
-        ScanReading.from_dict(given).check()  # a panel's own fields are checked by its own class
+        ScanReading.from_dict(given).check()
     except ConfigError as err:
         raise InputError(f"{where}: {err.message}", source) from None
     return {key: value for key, value in given.items() if value is not None}
@@ -166,9 +169,6 @@ def train_or_resume(data: Any, config, run_dir: str | Path, read: Callable[[], A
     back (finished) or resumed from its checkpoint (interrupted); a run made with another config,
     or none, is trained anew (``data``, or ``read()`` when ``data`` is ``None``: read only when
     needed). Returns the :class:`~seqvae.run.Run`."""
-    from seqvae.run import load, read_config, resume, train
-    from seqvae.training.run_directory import is_finished
-
     path = Path(run_dir)
     try:
         same = (path / "checkpoint.pt").exists() and not read_config(path).differences(config)
@@ -202,9 +202,6 @@ def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations
     """Fit one model of a kind into ``target``, anew: a baseline (a key of
     :data:`~seqvae.training.baselines.NAMED_BASELINES`, weighted with ``config.data.theta``) or a
     VAE (``vae``; the seed is the config's). Returns the fitting seconds."""
-    from seqvae.run import train
-    from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
-
     started = time.perf_counter()
     if kind == "vae":
         train(alignment, config, out=target, overwrite=True, show_progress=False)
