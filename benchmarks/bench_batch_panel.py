@@ -35,16 +35,10 @@ def write_manifest(folder: Path, seeds: int, steps: int | None, samples: int) ->
 
     families = []
     for protein in load_panel(ROOT / "benchmarks" / "panel.yaml"):
-        scan = {
-            "name": protein.scan.stem,
-            "file": str(protein.scan),
-            "mutant_column": protein.variant_column,
-            "score_column": protein.measured_column,
-            "sep": protein.separator,
-            "mutation_separator": protein.mutation_separator,
-        }
+        # one schema: a panel protein's reading is a manifest scan's
+        scan = {"name": protein.scan.stem, "file": str(protein.scan), **protein.reading()}
         if protein.reference_sequence is not None:
-            scan["wild_type"] = str(protein.reference_sequence)
+            scan["reference_sequence"] = str(protein.reference_sequence)
         families.append(
             {
                 "name": protein.name,

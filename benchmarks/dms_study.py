@@ -4,8 +4,8 @@
     python benchmarks/dms_study.py score --out runs/study [--samples 50]
 
 ``train`` fits each variant (the ``fitness`` preset plus the variant's overrides, seed 0, one
-thread per training, ``--jobs`` trainings at once) on each panel protein; a finished run is
-skipped on rerun. ``score`` scores every finished run on a fixed seeded subsample of each scan
+thread per training, ``--jobs`` trainings at once: tasks of :mod:`seqvae.executor`, whose
+finished ones are skipped on rerun) on each panel protein. ``score`` scores every finished run on a fixed seeded subsample of each scan
 (all of BLAT's and PDZ3's mutants; avGFP: every single mutant plus 3,000 multi-mutants drawn
 with seed 0, the same for every variant) and writes ``study.csv``: ρ, active latent dimensions,
 last KL, train seconds per variant and protein.
@@ -14,10 +14,7 @@ last KL, train seconds per variant and protein.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 PANEL = ROOT / "benchmarks" / "panel.yaml"
 
-# name -> overrides of the fitness preset (each sets the decoder prior explicitly, so the table
+# the study's model knobs, in one place: name -> overrides of the fitness preset (each sets the decoder prior explicitly, so the table
 # means the same whatever the preset ships)
 _SHIPPED = {"model.decoder_l2": 20.0, "study.decoder_l2_scaling": "sqrt_neff"}
 _BAYES_LV6 = {"model.decoder_l2": 0.0, "model.decoder_bayesian": True, "study.decoder_logvar_init": -6.0}
@@ -85,37 +82,29 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def _fit(variant: str, protein: dict, out: Path) -> str:
+def fit_variant(variant: str, alignment: str, reference: str | None, run_dir: str) -> dict:
+    """One study run (an executor task): the fitness preset with the variant's overrides, seed 0,
+    one thread; a finished run of the same config is read back, an interrupted one resumed."""
     from seqvae.data.alignment import read_alignment
     from seqvae.training.config import preset_config
-    from study_variants import split_overrides, train
+    from seqvae.workflows.multirun import run_record
+    from study_variants import split_overrides, train_or_resume
 
-    run_dir = out / variant / protein["name"]
-    if (run_dir / "study_train.json").exists():
-        return f"{variant}/{protein['name']}: done before"
     overrides, options = split_overrides({**VARIANTS[variant], "training.threads": 1, "seed": 0})
-    if protein.get("reference"):
-        overrides["data.reference"] = protein["reference"]
+    if reference:
+        overrides["data.reference"] = reference
     config = preset_config("fitness").updated(overrides)
-    aln = read_alignment(ROOT / protein["alignment"], config.data.alignment_options())
-    started = time.perf_counter()
-    run = train(aln, config, options, run_dir, overwrite=True, progress=False)
-    seconds = time.perf_counter() - started
-    (run_dir / "study_train.json").write_text(json.dumps({"train_s": seconds, "steps": run.summary["steps"]}))
-    return f"{variant}/{protein['name']}: {run.summary['steps']} steps in {seconds:.0f} s"
-
-
-def _proteins(names: str | None) -> list[dict]:
-    import yaml
-
-    proteins = yaml.safe_load(PANEL.read_text())["proteins"]
-    if names:
-        wanted = names.split(",")
-        proteins = [p for p in proteins if p["name"] in wanted]
-    return proteins
+    train_or_resume(
+        config, options, run_dir, lambda: read_alignment(alignment, config.data.alignment_options())
+    )
+    record = run_record(run_dir)
+    return {"steps": record["steps"], "train_s": record["train_time_s"]}
 
 
 def main() -> None:
+    from seqvae.executor import LocalExecutor, Task
+    from seqvae.workflows.dms_panel import load_panel
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("train", "score"))
     parser.add_argument("--out", type=Path, default=Path("runs/study"))
@@ -124,14 +113,37 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--samples", type=int, default=50)
     args = parser.parse_args()
-    proteins = _proteins(args.proteins)
+    proteins = load_panel(PANEL)
+    if args.proteins:
+        proteins = [p for p in proteins if p.name in args.proteins.split(",")]
     variants = args.variants.split(",")
     if args.action == "train":
-        jobs = [(v, p) for v in variants for p in proteins]
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = [pool.submit(_fit, v, p, args.out) for v, p in jobs]
-            for future in futures:
-                print(future.result(), flush=True)
+        tasks = [
+            Task(
+                f"{variant}/{protein.name}",
+                fit_variant,
+                {
+                    "variant": variant,
+                    "alignment": str(protein.alignment),
+                    "reference": protein.reference,
+                    "run_dir": str(args.out / variant / protein.name),
+                },
+                folder=str(args.out / "tasks" / variant / protein.name),
+            )
+            for variant in variants
+            for protein in proteins
+        ]
+
+        def say(result) -> None:
+            done = (
+                "done before"
+                if result.skipped
+                else f"{result.value['steps']} steps in {result.value['train_s']:.0f} s"
+            )
+            print(f"{result.key}: {done if result.ok else 'failed: ' + str(result.error)}", flush=True)
+
+        with LocalExecutor(args.jobs, 1) as executor:
+            executor.run(tasks, on_result=say)
     else:
         sys.path.insert(0, str(ROOT))
         from benchmarks.dms_study_score import score_study

@@ -20,39 +20,31 @@ def _scan(protein, out: Path) -> Path:
     target = out / "scans" / "avGFP_subsample.csv"
     if target.exists():
         return target
-    table = pd.read_csv(protein.scan, sep=";", dtype=str, keep_default_na=False)
-    n = table[protein.variant_column].str.count("/") + 1
+    table = pd.read_csv(protein.scan, sep=protein.sep, dtype=str, keep_default_na=False)
+    n = table[protein.mutant_column].str.count("/") + 1
     singles = table[n == 1]
     multi = table[n > 1].sample(n=AVGFP_MULTI, random_state=0)
     target.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat([singles, multi]).to_csv(target, sep=";", index=False)
+    pd.concat([singles, multi]).to_csv(target, sep=protein.sep, index=False)
     return target
 
 
 def _evaluate(scorer, protein, scan: Path, out_csv: Path) -> dict:
-    from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.mutations import read_wild_type
-    from seqvae.analysis.scoring import score_file
+    from seqvae.workflows.multirun import evaluate_scan
 
     wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
-    report = score_file(
-        scorer,
-        scan,
-        out_csv,
-        mutant_column=protein.variant_column,
-        score_column=protein.measured_column,
-        sep=protein.separator,
-        mutation_separator=protein.mutation_separator,
-        wild_type=wild_type,
-    )
-    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
-    return {**evaluation.to_dict(), "score_s": report.seconds}
+    result = evaluate_scan(scorer, scan, out_csv, {**protein.reading(), "wild_type": wild_type})
+    result.pop("notes")
+    return result
 
 
 def _site_independent(protein, out: Path, scan: Path) -> dict:
     from seqvae.analysis.scoring import load_scorer
     from seqvae.data.alignment import AlignmentOptions, read_alignment
-    from seqvae.training.baselines import fit_baseline, is_baseline_directory
+    from seqvae.training.baselines import is_baseline_directory
+    from seqvae.training.config import preset_config
+    from seqvae.workflows.multirun import fit_model
 
     folder = out / "_site_independent" / protein.name
     cached = folder / "study_eval.json"
@@ -60,25 +52,24 @@ def _site_independent(protein, out: Path, scan: Path) -> dict:
         return json.loads(cached.read_text())
     if not is_baseline_directory(folder):
         aln = read_alignment(protein.alignment, AlignmentOptions(reference=protein.reference))
-        fit_baseline(aln, "site-independent", folder, theta=0.2, overwrite=True)
+        fit_model("site-independent", aln, preset_config("fitness").updated({"data.theta": 0.2}), folder)
     result = _evaluate(load_scorer(folder), protein, scan, folder / "scores.csv")
     cached.write_text(json.dumps(result))
     return result
 
 
-def score_study(out: Path, variants: list[str], proteins: list[dict], samples: int) -> None:
+def score_study(out: Path, variants: list[str], proteins: list, samples: int) -> None:
+    """Score every finished study run of ``variants`` on ``proteins`` (from the panel file)."""
     import torch
 
     from benchmarks.study_variants import load
     from seqvae.analysis.scoring import VAEScorer
-    from seqvae.workflows.dms_panel import active_dimensions, load_panel
+    from seqvae.training.run_directory import is_finished
+    from seqvae.workflows.multirun import run_record
 
     torch.set_num_threads(1)
-    root = Path(__file__).resolve().parents[1]
-    panel = {p.name: p for p in load_panel(root / "benchmarks" / "panel.yaml")}
     rows = []
-    for entry in proteins:
-        protein = panel[entry["name"]]
+    for protein in proteins:
         scan = _scan(protein, out)
         site = _site_independent(protein, out, scan)
         rows.append(
@@ -91,7 +82,7 @@ def score_study(out: Path, variants: list[str], proteins: list[dict], samples: i
         )
         for variant in variants:
             run_dir = out / variant / protein.name
-            if not (run_dir / "study_train.json").exists():
+            if not is_finished(run_dir):
                 continue
             cached = run_dir / f"study_eval_s{samples}.json"
             if cached.exists():
@@ -101,16 +92,15 @@ def score_study(out: Path, variants: list[str], proteins: list[dict], samples: i
                 started = time.perf_counter()
                 scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=variant)
                 result = _evaluate(scorer, protein, scan, run_dir / "study_scores.csv")
-                active, kl_total = active_dimensions(run)
+                record = run_record(run_dir)
                 with open(run_dir / "metrics.csv", newline="") as handle:
                     last = list(csv.DictReader(handle))[-1]
-                train = json.loads((run_dir / "study_train.json").read_text())
                 result.update(
-                    active_dims=active,
-                    kl_encoded=kl_total,
+                    active_dims=record["active_dims"],
+                    kl_encoded=record["kl"],
                     last_kl=float(last["kl"]),
-                    train_s=train["train_s"],
-                    steps=train["steps"],
+                    train_s=record["train_time_s"],
+                    steps=record["steps"],
                     wall_s=time.perf_counter() - started,
                 )
                 cached.write_text(json.dumps(result))

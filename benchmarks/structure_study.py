@@ -63,7 +63,7 @@ def study(panel: Path, runs: Path) -> pd.DataFrame:
             if not path.exists():
                 continue
             scored = read_scored_variants(path, mapper)
-            measured = pd.to_numeric(scored.table[protein.measured_column], errors="coerce").to_numpy(float)
+            measured = pd.to_numeric(scored.table[protein.score_column], errors="coerce").to_numpy(float)
             keep = np.isfinite(measured) & np.isfinite(scored.scores)
             plain = spearmanr(scored.scores[keep], measured[keep])[0]
             for measure, power, floor in itertools.product(COORDINATE_MEASURES, POWERS, FLOORS):

@@ -204,6 +204,17 @@ def train(data, config, options: StudyOptions, out: Path, **kwargs):
     return run
 
 
+def train_or_resume(config, options: StudyOptions, run_dir: Path, read):
+    """seqvae's multi-run ``train_or_resume`` with a variant's model (its options recorded as in
+    :func:`train`)."""
+    from seqvae.workflows.multirun import train_or_resume as seqvae_train_or_resume
+
+    with _models(options):
+        run = seqvae_train_or_resume(None, config, run_dir, read)
+    (Path(run_dir) / OPTIONS_FILE).write_text(json.dumps(dataclasses.asdict(options)))
+    return run
+
+
 def load(run_dir: Path):
     """seqvae's ``load`` of a run trained by :func:`train` (a plain run loads as usual)."""
     from seqvae.run import load as seqvae_load

@@ -127,7 +127,7 @@ def test_local_jobs_equal_sequential(sequential, tmp_path):
 
 
 def test_a_scan_numbered_by_its_full_wild_type(sequential, tmp_path):
-    """A scan may be numbered from a full wild type (``wild_type: FASTA``) instead of from the
+    """A scan may be numbered from a full wild type (``reference_sequence: FASTA``) instead of from the
     reference row's ``NAME/start-end``: the same mutants renumbered give the same scores."""
     manifest = _manifest(tmp_path)
     values = yaml.safe_load(manifest.read_text())
@@ -140,7 +140,12 @@ def test_a_scan_numbered_by_its_full_wild_type(sequential, tmp_path):
     scan.to_csv(tmp_path / "renumbered.csv", index=False)
     values["families"] = [values["families"][0]]
     values["families"][0]["scans"] = [
-        {"name": "stiffler", "file": "renumbered.csv", "score_column": "2500", "wild_type": "wild_type.fasta"}
+        {
+            "name": "stiffler",
+            "file": "renumbered.csv",
+            "score_column": "2500",
+            "reference_sequence": "wild_type.fasta",
+        }
     ]
     manifest.write_text(yaml.safe_dump(values))
     result = run_batch(manifest, tmp_path / "out")
@@ -150,10 +155,17 @@ def test_a_scan_numbered_by_its_full_wild_type(sequential, tmp_path):
     assert renumbered["score"].notna().sum() > 200
     np.testing.assert_array_equal(renumbered["score"].to_numpy(), original["score"].to_numpy())
 
-    values["families"][0]["scans"][0]["wild_type"] = "missing.fasta"
+    values["families"][0]["scans"][0]["reference_sequence"] = "missing.fasta"
     manifest.write_text(yaml.safe_dump(values))
-    with pytest.raises(InputError, match=r"wild_type: file not found: missing\.fasta"):
+    with pytest.raises(InputError, match=r"reference_sequence: file not found: missing\.fasta"):
         run_batch(manifest, tmp_path / "out2")
+    # the older name is refused with the new one
+    values["families"][0]["scans"][0]["wild_type"] = values["families"][0]["scans"][0].pop(
+        "reference_sequence"
+    )
+    manifest.write_text(yaml.safe_dump(values))
+    with pytest.raises(InputError, match="'wild_type' is now 'reference_sequence'"):
+        read_manifest(manifest)
 
 
 def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_path):
@@ -285,10 +297,17 @@ def _one_error_line(capsys) -> str:
         ),
         (lambda m: m["families"][0]["scans"][0].update(file="nope.csv"), "scan: file not found: nope.csv"),
         (lambda m: m["families"][1].update(name="blat"), "duplicate task: family 'blat' is listed twice"),
-        (lambda m: m.update(seeds=[0, 0]), "duplicate task: seed 0 is listed twice"),
+        (lambda m: m.update(seeds=[0, 0]), "manifest.seeds: must be a non-empty list of distinct values"),
+        (lambda m: m.update(samples=0), "manifest.samples: must be an integer >= 1"),
+        (lambda m: m["families"][0].update(seeds="x"), "family.seeds: must be"),
         (lambda m: m["families"][1].update(scans=["scan.csv", "scan.csv"]), "duplicate task: scan 'scan'"),
         (lambda m: m["families"][0].update(colour="red"), "unknown key 'colour'"),
-        (lambda m: m["families"][0]["scans"][0].update(separator=";"), "unknown key 'separator'"),
+        (lambda m: m["families"][0]["scans"][0].update(separator=";"), "'separator' is now 'sep'"),
+        (lambda m: m["families"][0]["scans"][0].update(sep="|"), "sep: must be one of"),
+        (
+            lambda m: m["families"][0]["scans"][0].update(score_column="nope"),
+            "score_column 'nope' is not a column",
+        ),
         (lambda m: m["overrides"].update({"model.beta": -1}), "model.beta"),
     ],
 )

@@ -342,7 +342,7 @@ def test_manifest_fields_of_the_wrong_type(tmp_path, capsys, where, key, value):
 
 
 @pytest.mark.parametrize("value", [5, [1], {"a": 1}, True, 1.5])
-@pytest.mark.parametrize("key", ["alignment", "scan", "reference_sequence", "separator"])
+@pytest.mark.parametrize("key", ["alignment", "scan", "reference_sequence", "sep"])
 def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
     write_family(tmp_path / "fam.fasta")
     (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
@@ -350,7 +350,7 @@ def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
         "name": "fam",
         "alignment": "fam.fasta",
         "scan": "scan.csv",
-        "measured_column": "fitness",
+        "score_column": "fitness",
         key: value,
     }
     (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
@@ -365,7 +365,7 @@ def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
 def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
     write_family(tmp_path / "fam.fasta")
     (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
-    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "measured_column": "fitness"}
+    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
     (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
     args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out", *extra]
     fails_cleanly(capsys, args, fragment, "4096", folder=tmp_path)

@@ -204,7 +204,7 @@ def _panel(folder: Path, name: str = "fam") -> Path:
         yaml.safe_dump(
             {
                 "proteins": [
-                    {"name": name, "alignment": "fam.fasta", "scan": "scan.csv", "measured_column": "fitness"}
+                    {"name": name, "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
                 ]
             }
         )

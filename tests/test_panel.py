@@ -38,9 +38,9 @@ def _write_panel(tmp_path, scan_name="scan.csv", variant="variant", measured="fi
         "  - name: tinyBLAT\n"
         f"    alignment: {alignment}\n"
         f"    scan: {scan_name}\n"
-        "    separator: auto\n"
-        f"    variant_column: {variant}\n"
-        f"    measured_column: {measured}\n"
+        "    sep: auto\n"
+        f"    mutant_column: {variant}\n"
+        f"    score_column: {measured}\n"
         "    mutation_separator: /\n"
         "    published: {DeepSequence: 0.744}\n" + extra
     )
@@ -59,7 +59,7 @@ def test_project_panel_reads():
     proteins = load_panel(Path(__file__).resolve().parents[1] / "benchmarks" / "panel.yaml")
     assert [p.name for p in proteins] == ["BLAT", "avGFP", "PDZ3"]
     gfp = proteins[1]
-    assert (gfp.separator, gfp.mutation_separator, gfp.variant_column) == (";", "/", "variant")
+    assert (gfp.sep, gfp.mutation_separator, gfp.mutant_column) == (";", "/", "variant")
     assert proteins[2].reference == "DLG4_RAT/313-391" and proteins[2].reference_sequence.is_file()
 
 
@@ -225,8 +225,11 @@ def test_panel_summary_folds_seeds_and_averages_over_proteins():
     ("kwargs", "message"),
     [
         ({"scan_name": "missing.csv"}, "scan 'missing.csv' not found"),
-        ({"measured": "nope"}, "measured_column 'nope' is not a column of scan.csv"),
-        ({"variant": "mutant"}, "variant_column 'mutant' is not a column"),
+        ({"measured": "nope"}, "score_column 'nope' is not a column of scan.csv"),
+        ({"variant": "mutant"}, "mutant_column 'mutant' is not a column"),
+        ({"extra": "    measured_column: fitness\n"}, "'measured_column' is now 'score_column'"),
+        ({"extra": "    chain: A\n"}, "protein.chain needs protein.structure"),
+        ({"extra": "    notes: [1, 2]\n"}, "protein.notes: must be a string"),
         ({"extra": "    colour: red\n"}, "unknown key 'colour'"),
     ],
 )

@@ -82,7 +82,7 @@ def _panel(folder: Path) -> Path:
         "mutant,fitness\n" + "".join(f"{m},{k}\n" for k, m in enumerate(mutants))
     )
     panel = folder / "panel.yaml"
-    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "measured_column": "fitness"}
+    protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
     panel.write_text(yaml.safe_dump({"proteins": [protein]}))
     return panel
 

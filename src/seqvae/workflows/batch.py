@@ -23,17 +23,15 @@ own folder; see :func:`read_manifest`.
 from __future__ import annotations
 
 import csv
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.mutations import read_wild_type
 from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
@@ -46,7 +44,19 @@ from seqvae.io.output_dirs import (
     lock_directory,
     open_resumable_directory,
 )
+from seqvae.options import Boolean, Check, Integer, ListOf, Optional, Options, Text, register
 from seqvae.training.config import MAX_SEED, RunConfig, preset_config
+from seqvae.workflows.multirun import (
+    RENAMED_FIELDS,
+    ScanReading,
+    check_scan_columns,
+    markdown_table,
+    read_scan_reading,
+    run_record,
+    score_options,
+    train_or_resume,
+    write_table,
+)
 
 __all__ = [
     "BATCH_DIRECTORY",
@@ -66,16 +76,103 @@ OWN_FILES = (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)
 BATCH_DIRECTORY = DirectoryKind(
     "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
 )
-# score_file reading options a scan may set (every keyword of score_file but these)
-_NOT_SCAN_OPTIONS = {"scorer", "mutations", "out", "progress", "chunk_size", "burial", "rule"}
-SCAN_OPTIONS = tuple(
-    name for name in inspect.signature(score_file).parameters if name not in _NOT_SCAN_OPTIONS
-)
-FAMILY_KEYS = {"name", "alignment", "reference", "scans", "seeds", "preset", "config", "overrides"}
-TOP_KEYS = {"families", "seeds", "preset", "config", "overrides", "samples", "report"}
-SCAN_KEYS = {"name", "file", *SCAN_OPTIONS}
+# how a scan is read: the fields of `seqvae score` (old names are read to name the new ones)
+SCAN_OPTIONS = tuple(ScanReading.field_names())
+SCAN_KEYS = {"name", "file", *SCAN_OPTIONS, *RENAMED_FIELDS}
+
+
+def _is_mapping(value: Any) -> str | None:
+    return None if isinstance(value, dict) else f"must be a mapping of config keys to values (got {value!r})"
+
+
+def _is_list(value: Any) -> str | None:
+    return None if isinstance(value, list) else f"must be a list of files or mappings (got {value!r})"
+
+
+SEEDS = ListOf(Integer(0, MAX_SEED), min_length=1, distinct=True)
+PRESET_NAME = RunConfig.constraints["preset"]
+OVERRIDES = Optional(Check(_is_mapping, "must be a mapping of config keys to values", bad=("x",)))
+
+
+@register
+@dataclass
+class FamilyEntry(Options):
+    """One family of a manifest as written: its alignment (relative to the manifest's folder),
+    reference row, scans, and its own ``seeds``, ``preset``, ``config`` and ``overrides``
+    (default: the manifest's)."""
+
+    section: ClassVar[str] = "family"
+    name: str | None = None
+    alignment: str | None = None
+    reference: str | None = None
+    scans: list | None = None
+    seeds: list[int] | None = None
+    preset: str | None = None
+    config: str | None = None
+    overrides: dict | None = None
+
+    constraints: ClassVar[dict] = {
+        "name": Text(),
+        "alignment": Text(),
+        "reference": Optional(Text()),
+        "scans": Optional(Check(_is_list, "must be a list of files or mappings", bad=("x",))),
+        "seeds": Optional(SEEDS),
+        "preset": PRESET_NAME,
+        "config": Optional(Text()),
+        "overrides": OVERRIDES,
+    }
+
+    @classmethod
+    def example(cls) -> FamilyEntry:
+        return cls(name="BLAT", alignment="blat.a2m")
+
+
+@register
+@dataclass
+class BatchSettings(Options):
+    """A manifest's top level: the families' defaults (``seeds``, ``preset``, ``config``,
+    ``overrides``), ``samples`` (draws of z per sequence when scoring) and ``report``."""
+
+    section: ClassVar[str] = "manifest"
+    families: list = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    preset: str | None = None
+    config: str | None = None
+    overrides: dict | None = None
+    samples: int = 200
+    report: bool = True
+
+    constraints: ClassVar[dict] = {
+        "families": ListOf(Check(lambda v: None, "a family"), min_length=1),
+        "seeds": SEEDS,
+        "preset": PRESET_NAME,
+        "config": Optional(Text()),
+        "overrides": OVERRIDES,
+        "samples": Integer(1),
+        "report": Boolean(),
+    }
+
+    @classmethod
+    def example(cls) -> BatchSettings:
+        return cls(families=[{"name": "BLAT", "alignment": "blat.a2m"}])
+
+
+def _checked(cls: type, values: dict[str, Any], source: str, where: str):
+    """``cls`` from a manifest's mapping (a CSV cell's seeds ``0;1;2`` read as a list), checked:
+    a bad value is one line naming the entry and the field."""
+    seeds = values.get("seeds")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        values = {**values, "seeds": [seeds]}
+    elif isinstance(seeds, str):
+        values = {**values, "seeds": [v for v in seeds.replace(";", " ").replace(",", " ").split() if v]}
+    try:
+        return cls.from_dict(values).check()
+    except ConfigError as err:
+        raise InputError(f"{where}: {err.message}", source) from None
+
+
 CSV_FAMILY_COLUMNS = ("family", "alignment", "reference", "seeds", "preset", "config")
-CSV_SCAN_COLUMNS = ("scan", "scan_name", *SCAN_OPTIONS)
+CSV_SCAN_COLUMNS = ("scan", "scan_name", *SCAN_OPTIONS, *RENAMED_FIELDS)
 
 
 @dataclass
@@ -129,27 +226,6 @@ class Manifest:
 
 
 # -- reading the manifest ------------------------------------------------------------------
-def _seeds(value: Any, source: str, where: str) -> list[int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if isinstance(value, str):
-        value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
-    if not isinstance(value, list):
-        raise InputError(f"{where}: seeds must be a list of integers, got {value!r}", source)
-    seeds = []
-    for v in value:  # 1.5 or true is no seed; a CSV cell holds digits
-        seed = int(v) if isinstance(v, str) and v.isdigit() else v
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-            raise InputError(f"{where}: seeds must be integers in [0, {MAX_SEED}], got {v!r}", source)
-        seeds.append(seed)
-    if not seeds:
-        raise InputError(f"{where}: no seeds", source)
-    duplicate = next((s for s in seeds if seeds.count(s) > 1), None)
-    if duplicate is not None:
-        raise InputError(f"{where}: duplicate task: seed {duplicate} is listed twice", source)
-    return seeds
-
-
 def _file(folder: Path, value: Any, source: str, where: str) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise InputError(f"{where}: expected a file name", source)
@@ -185,14 +261,6 @@ def _config(
         return config.updated(extra).validate()
     except ConfigError as err:
         raise InputError(f"{where}: {err.message}", source) from None
-
-
-def _check_keys(values: dict, allowed: set[str], source: str, where: str) -> None:
-    unknown = sorted(set(values) - allowed)
-    if unknown:
-        raise InputError(
-            f"{where}: unknown key {unknown[0]!r}; keys are {', '.join(sorted(allowed))}", source
-        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -239,14 +307,11 @@ def _read_csv(path: Path) -> dict[str, Any]:
                 "name": row.get("scan_name") or Path(row["scan"]).stem,
                 "file": row["scan"],
             }
-            for option in SCAN_OPTIONS:
-                value = row.get(option, "")
-                if value:
-                    scan[option] = (
-                        value.lower() in ("1", "true", "yes")
-                        if option in ("skip_mismatches", "evaluate")
-                        else value
-                    )
+            for option in CSV_SCAN_COLUMNS[2:]:
+                if row.get(option):  # a boolean is a cell of 1/true/yes or anything else
+                    value = row[option]
+                    bool_field = option in ("skip_mismatches", "evaluate")
+                    scan[option] = value.lower() in ("1", "true", "yes") if bool_field else value
             scan["_line"] = line
             family["scans"].append(scan)
     return {"families": list(families.values())}
@@ -270,13 +335,14 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                 file: blat/BLAT_ECOLX_Ranganathan2015.csv
                 mutant_column: mutant
                 score_column: "2500"     # the measured column: gives the Spearman rho
-                # wild_type: pdz3/DLG4_RAT_PDZ3.fasta   # a trimmed reference row: number the scan
-                #                                      # from the full wild type (FASTA)
+                # reference_sequence: pdz3/DLG4_RAT_PDZ3.fasta   # a trimmed reference row: number
+                #                                      # the scan from the full wild type (FASTA)
 
     Families may set their own ``seeds``, ``preset``, ``config`` and ``overrides``. CSV: one row
     per family and scan with columns ``family, alignment, reference, seeds (0;1;2), preset,
-    config, scan, scan_name`` and the scan reading options (``mutant_column``,
-    ``score_column``, ...). Relative paths are relative to the manifest's folder.
+    config, scan, scan_name`` and the scan reading options. A scan is read with the fields of
+    ``seqvae score`` (:class:`~seqvae.workflows.multirun.ScanReading`: ``mutant_column``,
+    ``score_column``, ``sep``, ``mutation_separator``, ``reference_sequence``, ...). Relative paths are relative to the manifest's folder.
 
     Raises
     ------
@@ -295,56 +361,43 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
         values = _read_csv(path)
     else:
         raise InputError("a manifest is a .yaml, .yml or .csv file", path)
-    _check_keys(values, TOP_KEYS, source, "manifest")
+    top = _checked(BatchSettings, values, source, "manifest")
     folder = path.parent
-    top_seeds = _seeds(values.get("seeds", [0]), source, "seeds")
-    samples = values.get("samples", 200)
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-        raise InputError(f"samples: must be an integer >= 1, got {samples!r}", source)
     families: list[FamilySpec] = []
     seen: set[str] = set()
-    for index, entry in enumerate(values["families"]):
+    for index, values in enumerate(top.families):
         where = f"families[{index}]"
-        if not isinstance(entry, dict):
+        if not isinstance(values, dict):
             raise InputError(f"{where}: expected a mapping", source)
-        line = entry.pop("_line", None)
+        line = values.pop("_line", None)
         entry_source = f"{source}:{line}" if line else source
-        _check_keys(entry, FAMILY_KEYS, entry_source, where)
-        name = check_name(entry.get("name"), f"{where}: family name", entry_source, OWN_FILES)
+        name = check_name(values.get("name"), f"{where}: family name", entry_source, OWN_FILES)
+        entry = _checked(FamilyEntry, values, entry_source, where)
         if name.casefold() in seen:
             raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
         seen.add(name.casefold())
         where = f"family {name!r}"
-        alignment = _file(folder, entry.get("alignment"), entry_source, f"{where} alignment")
-        reference = entry.get("reference") or None
-        config_name = entry.get("config") or values.get("config")
+        alignment = _file(folder, entry.alignment, entry_source, f"{where} alignment")
+        reference = entry.reference or None
+        config_name = entry.config or top.config
+        overrides = {**(top.overrides or {}), **(entry.overrides or {})}
         config = _config(
-            folder,
-            entry.get("preset") or values.get("preset"),
-            config_name,
-            {
-                **_mapping(values.get("overrides"), source, "overrides"),
-                **_mapping(entry.get("overrides"), entry_source, f"{where} overrides"),
-            },
-            reference,
-            device,
-            entry_source,
-            where,
+            folder, entry.preset or top.preset, config_name, overrides, reference, device, entry_source, where
         )
         scans: list[ScanSpec] = []
-        scan_entries = entry.get("scans") or []
-        if not isinstance(scan_entries, list):
-            raise InputError(
-                f"{where}: scans must be a list of files or mappings, got {scan_entries!r}", entry_source
-            )
-        for k, scan in enumerate(scan_entries):
+        for k, scan in enumerate(entry.scans or []):
             if isinstance(scan, str):
                 scan = {"file": scan}
             scan_line = scan.pop("_line", None) if isinstance(scan, dict) else None
             scan_source = f"{source}:{scan_line}" if scan_line else entry_source
             if not isinstance(scan, dict):
                 raise InputError(f"{where} scans[{k}]: expected a file name or a mapping", scan_source)
-            _check_keys(scan, SCAN_KEYS, scan_source, f"{where} scans[{k}]")
+            unknown = sorted(set(scan) - SCAN_KEYS)
+            if unknown:
+                raise InputError(
+                    f"{where} scans[{k}]: unknown key {unknown[0]!r}; keys are {', '.join(sorted(SCAN_KEYS))}",
+                    scan_source,
+                )
             file = _file(folder, scan.get("file"), scan_source, f"{where} scan")
             scan_name = check_name(
                 file.stem if scan.get("name") is None else scan["name"],
@@ -353,78 +406,23 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             )
             if any(s.name.casefold() == scan_name.casefold() for s in scans):
                 raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
-            options = {k2: v for k2, v in scan.items() if k2 not in ("name", "file")}
-            _check_scan_options(options, scan_source, f"{where} scans[{k}]")
-            _check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
-            if options.get("wild_type") is not None:  # the full wild type (FASTA) numbering the scan
-                options["wild_type"] = str(
-                    _file(folder, options["wild_type"], scan_source, f"{where} scan wild_type")
+            options = read_scan_reading(
+                {k2: v for k2, v in scan.items() if k2 not in ("name", "file")},
+                scan_source,
+                f"{where} scans[{k}]",
+            )
+            check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
+            if options.get("reference_sequence") is not None:  # the full wild type numbering the scan
+                options["reference_sequence"] = str(
+                    _file(
+                        folder, options["reference_sequence"], scan_source, f"{where} scan reference_sequence"
+                    )
                 )
             scans.append(ScanSpec(scan_name, file, options))
-        seeds = _seeds(entry["seeds"], entry_source, where) if "seeds" in entry else top_seeds
+        seeds = entry.seeds if entry.seeds is not None else top.seeds
         config_file = None if not config_name else _file(folder, config_name, entry_source, f"{where}.config")
         families.append(FamilySpec(name, alignment, reference, scans, seeds, config, config_file))
-    report = values.get("report", True)
-    if not isinstance(report, bool):
-        raise InputError(f"report: must be true or false, got {report!r}", source)
-    return Manifest(path, families, samples=samples, report=report)
-
-
-def _check_scan_options(options: dict[str, Any], source: str, where: str) -> None:
-    """Each reading option of a scan has the type (and value) ``score_file`` takes (a column
-    named by a number becomes its text)."""
-    from seqvae.analysis.mutations import MUTATION_SEPARATORS
-    from seqvae.analysis.scoring import OUTPUT_FORMATS
-
-    choices = {
-        "sep": (",", ";", "\t"),
-        "mutation_separator": MUTATION_SEPARATORS,
-        "output_format": OUTPUT_FORMATS,
-    }
-    for key, value in options.items():
-        if key.endswith("_column") and isinstance(value, int) and not isinstance(value, bool):
-            value = options[key] = str(value)  # a column named 2500, unquoted in YAML
-        if value is None:
-            continue
-        if key in ("skip_mismatches", "evaluate"):
-            if not isinstance(value, bool):
-                raise InputError(f"{where}: {key} must be true or false, got {value!r}", source)
-        elif not isinstance(value, str) or not value:
-            raise InputError(f"{where}: {key} must be a non-empty string, got {value!r}", source)
-        elif key in choices and value not in choices[key]:
-            raise InputError(
-                f"{where}: {key} must be one of {', '.join(map(repr, choices[key]))}, got {value!r}", source
-            )
-
-
-def _check_scan_columns(file: Path, options: dict[str, Any], source: str, where: str) -> None:
-    """The columns a scan names are in its header: found now, not after training."""
-    from seqvae.analysis.mutations import detect_separator
-    from seqvae.io.tables import read_table
-
-    sep = options.get("sep") or detect_separator(file)
-    columns = [str(c) for c in read_table(file, "cannot read the scan", nrows=0, sep=sep).columns]
-    for key in ("mutant_column", "sequence_column", "score_column", "label_column"):
-        column = options.get(key)
-        if column is not None and str(column) not in columns:
-            raise InputError(
-                f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
-                source,
-            )
-    named = options.get("mutant_column") or options.get("sequence_column")
-    if not named and not {"mutant", "mutated_sequence"} & set(columns):
-        raise InputError(
-            f"{where}: {file.name} has no 'mutant' or 'mutated_sequence' column; name one with mutant_column",
-            source,
-        )
-
-
-def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InputError(f"{where}: must be a mapping of config keys to values, got {value!r}", source)
-    return value
+    return Manifest(path, families, samples=top.samples, report=top.report)
 
 
 # -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
@@ -454,38 +452,24 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
 
 
 def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
-    """Train one seed of a family: a run made with this config is resumed (interrupted) or
-    only read (finished); a run made with another config is replaced by a new one."""
-    from seqvae.analysis.diagnostics import latent_diagnostics
-    from seqvae.run import load, read_config, resume, train
-    from seqvae.training.run_directory import is_finished
-
+    """Train one seed of a family (:func:`~seqvae.workflows.multirun.train_or_resume`: with the
+    family's weights) and return what its summary records."""
     started = time.perf_counter()
-    path = Path(run_dir)
     run_config = RunConfig.from_dict(config)
-    try:
-        same = (path / "checkpoint.pt").exists() and not read_config(path).differences(run_config)
-    except InputError:  # no config, or a damaged one: nothing to resume
-        same = False
-    if not (same and is_finished(path)):
-        if same:
-            resume(path, progress=False)
-        else:
-            aln = _read_family(alignment, run_config)
-            aln.sequence_weights = np.load(weights, allow_pickle=False)
-            aln.theta = run_config.data.theta
-            train(aln, run_config, out=path, overwrite=True, progress=False)
-    run = load(path)
-    data, sample_weights, _, _ = run.training_data()
-    z_mean, z_logvar = run.encode(data)
-    diagnostics = latent_diagnostics(z_mean, z_logvar, sample_weights)
-    summary = run.summary
+
+    def read():
+        aln = _read_family(alignment, run_config)
+        aln.sequence_weights = np.load(weights, allow_pickle=False)
+        aln.theta = run_config.data.theta
+        return aln
+
+    train_or_resume(None, run_config, run_dir, read)
+    record = run_record(run_dir)
     return {
-        "steps": summary.get("steps"),
-        "best_val_elbo": summary.get("best_val_elbo"),
-        "stop_reason": summary.get("stop_reason"),
-        "train_time_s": summary.get("train_time_s"),
-        "active_dims": int(diagnostics.n_active),
+        **{
+            key: record[key]
+            for key in ("steps", "best_val_elbo", "stop_reason", "train_time_s", "active_dims")
+        },
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -517,9 +501,7 @@ def score_family(
     (out / "scores").mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for scan in scans:
-        options = {k: v for k, v in scan.items() if k not in ("name", "file")}
-        if options.get("wild_type") is not None:
-            options["wild_type"] = read_wild_type(options["wild_type"])
+        options = score_options({k: v for k, v in scan.items() if k not in ("name", "file")})
         scored = score_file(scorer, scan["file"], out / "scores" / f"{scan['name']}.csv", **options)
         entry: dict[str, Any] = {"n_scored": scored.n_scored, "n_unscored": scored.n_unscored}
         if options.get("score_column") and scored.n_scored >= 3:
@@ -580,8 +562,10 @@ def input_files(manifest: Manifest) -> dict[str, Path]:
             files[f"family {f.name!r}'s config"] = f.config_file
         for scan in f.scans:
             files[f"scan {scan.name!r} of {f.name!r}"] = scan.file
-            if scan.options.get("wild_type") is not None:
-                files[f"the wild type of scan {scan.name!r} of {f.name!r}"] = Path(scan.options["wild_type"])
+            if scan.options.get("reference_sequence") is not None:
+                files[f"the wild type of scan {scan.name!r} of {f.name!r}"] = Path(
+                    scan.options["reference_sequence"]
+                )
     return files
 
 
@@ -780,25 +764,8 @@ def _summary(families: list[FamilySpec], results: dict[str, TaskResult]) -> pd.D
     return frame.reindex(columns=[*front, *scans, *back])
 
 
-def _markdown(frame: pd.DataFrame) -> str:
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and not np.isfinite(value)):
-            return ""
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(cell(v) for v in row.tolist()) + " |")
-    return "\n".join(lines)
-
-
 def _write_summary(frame: pd.DataFrame, failures: list[tuple[str, str]], out: Path) -> None:
-    with atomic_open(out / SUMMARY_CSV, "w", newline="", encoding="utf-8") as handle:
-        frame.to_csv(handle, index=False)
-    text = ["# seqvae batch", "", _markdown(frame), ""]
+    text = ["# seqvae batch", "", markdown_table(frame), ""]
     if failures:
         text += ["## Failures", ""] + [f"- `{key}`: {reason}" for key, reason in failures] + [""]
-    with atomic_open(out / SUMMARY_MD, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(text))
+    write_table(frame, out / SUMMARY_CSV, out / SUMMARY_MD, "\n".join(text))

@@ -9,45 +9,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from seqvae.analysis.evaluation import evaluate_scores
-from seqvae.analysis.scoring import EnsembleScorer, Scorer, VAEScorer, load_scorer, score_file, scoring_files
+from seqvae.analysis.scoring import EnsembleScorer, VAEScorer, load_scorer, scoring_files
 from seqvae.data.alignment import read_alignment
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.output_dirs import check_output_paths
-from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
+from seqvae.run import load
+from seqvae.training.baselines import NAMED_BASELINES
 from seqvae.training.config import preset_config
+from seqvae.workflows.multirun import evaluate_scan, fit_model, structure_row
 
 MODEL_KINDS = (*NAMED_BASELINES, "vae")
 # the rows of the benchmark, written beside the models (``seqvae benchmark-dms``)
 BENCHMARK_FILE = "benchmark.json"
-
-
-def _evaluate(
-    scorer: Scorer, dms: Path, score_col: str, out_csv: Path, read_options: dict | None = None
-) -> tuple[dict, float]:
-    report = score_file(scorer, dms, out_csv, score_column=score_col, **(read_options or {}))
-    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
-    return evaluation.to_dict(), report.seconds
-
-
-def _structure_row(row: dict, out_csv: Path, score_col: str, structure: tuple | None) -> list[dict]:
-    """``[row]``, and with a structure its structure-aware row (the same scores table, rescaled)."""
-    if structure is None:
-        return [row]
-    from seqvae.analysis.scoring import structure_from_scores
-
-    burial, mapper = structure
-    aware = structure_from_scores(out_csv, mapper, burial, score_column=score_col)
-    return [
-        row,
-        {
-            **row,
-            "model": f"{row['model']} + structure",
-            **aware.evaluation.to_dict(),
-            "variants_without_covered_position": aware.n_uncovered,
-        },
-    ]
 
 
 def run_dms_benchmark(
@@ -83,7 +57,6 @@ def run_dms_benchmark(
     structure-aware by :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`.
     """
     from seqvae.analysis.mutations import read_wild_type
-    from seqvae.run import train
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
@@ -123,55 +96,38 @@ def run_dms_benchmark(
     aln.theta = config.data.theta
     weights_s = time.perf_counter() - started
     log(f"{aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f} ({weights_s:.1f} s)")
-    rows = []
-    for kind, (baseline, reference_power) in NAMED_BASELINES.items():
-        if kind not in models:
-            continue
-        started = time.perf_counter()
-        fit_baseline(
-            aln,
-            baseline,
-            out / kind,
-            theta=config.data.theta,
-            potts=PottsSettings(max_iterations=potts_iterations),
-            overwrite=True,
-            reference_power=reference_power,
+    rows: list[dict] = []
+
+    def evaluate(scorer, key: str, model: str, train_s: float) -> dict:
+        result = evaluate_scan(
+            scorer, dms, out / f"scores_{key}.csv", {"score_column": score_col, **read_options}
         )
-        train_s = time.perf_counter() - started
+        evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes")}
+        row = {"model": model, **evaluation, "train_s": train_s, "score_s": result["score_s"]}
+        rows.append(row)
+        if burial is not None:
+            rows.append(structure_row(row, out / f"scores_{key}.csv", score_col, *burial)[0])
+        return row
+
+    for kind in (key for key in keys if not key.startswith("vae_seed")):
+        train_s = fit_model(kind, aln, config, out / kind, potts_iterations)
         log(f"{kind}: fitted in {train_s:.1f} s")
-        result, score_s = _evaluate(
-            load_scorer(out / kind), dms, score_col, out / f"scores_{kind}.csv", read_options
+        row = evaluate(load_scorer(out / kind), kind, kind, train_s)
+        log(f"{kind}: rho {row['spearman']:.4f}")
+    members = []
+    for key in (key for key in keys if key.startswith("vae_seed")):
+        seed = int(key[8:])
+        train_s = fit_model("vae", aln, config.updated({"seed": seed}), out / key)
+        run = load(out / key)
+        scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=key)
+        members.append((scorer, train_s))
+        row = evaluate(scorer, key, f"vae (seed {seed})", train_s)
+        log(f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {row['spearman']:.4f}")
+    if len(members) > 1:
+        evaluate(
+            EnsembleScorer([m for m, _ in members]),
+            "vae_ensemble",
+            f"vae ensemble of {len(members)}",
+            sum(t for _, t in members),
         )
-        row = {"model": kind, **result, "train_s": train_s, "score_s": score_s}
-        rows.extend(_structure_row(row, out / f"scores_{kind}.csv", score_col, burial))
-        log(f"{kind}: rho {result['spearman']:.4f}")
-    if "vae" in models:
-        members = []
-        for seed in range(max(1, ensemble)):
-            cfg = config.updated({"seed": seed})
-            started = time.perf_counter()
-            run = train(aln, cfg, out=out / f"vae_seed{seed}", overwrite=True, progress=False)
-            train_s = time.perf_counter() - started
-            scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=f"vae_seed{seed}")
-            members.append((scorer, train_s))
-            result, score_s = _evaluate(
-                scorer, dms, score_col, out / f"scores_vae_seed{seed}.csv", read_options
-            )
-            row = {"model": f"vae (seed {seed})", **result, "train_s": train_s, "score_s": score_s}
-            rows.extend(_structure_row(row, out / f"scores_vae_seed{seed}.csv", score_col, burial))
-            log(
-                f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {result['spearman']:.4f}"
-            )
-        if len(members) > 1:
-            ensemble_scorer = EnsembleScorer([m for m, _ in members])
-            result, score_s = _evaluate(
-                ensemble_scorer, dms, score_col, out / "scores_vae_ensemble.csv", read_options
-            )
-            row = {
-                "model": f"vae ensemble of {len(members)}",
-                **result,
-                "train_s": sum(t for _, t in members),
-                "score_s": score_s,
-            }
-            rows.extend(_structure_row(row, out / "scores_vae_ensemble.csv", score_col, burial))
     return rows

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.executor import MAX_JOBS, file_digest, fingerprint
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_json
 from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
     DirectoryKind,
@@ -40,35 +39,32 @@ from seqvae.io.output_dirs import (
     lock_directory,
     open_resumable_directory,
 )
-from seqvae.io.tables import read_table
+from seqvae.options import Check, Optional, Options, Text, register
 from seqvae.utils import MAX_THREADS
+from seqvae.workflows.multirun import (
+    RENAMED_FIELDS,
+    STRUCTURE_SUFFIX,
+    ScanReading,
+    check_scan_columns,
+    evaluate_scan,
+    fit_model,
+    markdown_table,
+    read_scan_reading,
+    run_record,
+    structure_row,
+    write_table,
+)
 
 __all__ = [
     "PANEL_COLUMNS",
+    "PanelEntry",
     "PanelProtein",
-    "active_dimensions",
     "load_panel",
     "panel_markdown",
     "panel_summary",
     "run_panel",
 ]
 
-_REQUIRED = ("name", "alignment", "scan", "measured_column")
-_KNOWN = (
-    *_REQUIRED,
-    "reference",
-    "separator",
-    "variant_column",
-    "mutation_separator",
-    "reference_sequence",
-    "structure",
-    "chain",
-    "contact_map",
-    "published",
-    "notes",
-)
-# the suffix of a structure-aware row's model name ("potts + structure")
-STRUCTURE_SUFFIX = " + structure"
 # the key (file names) of the mean of the seed-0 VAE and the Potts model
 VAE_POTTS = "vae_seed0_potts"
 PANEL_FILE = "panel.json"
@@ -104,8 +100,9 @@ class PanelProtein:
         Short name (also the folder under the output directory).
     alignment, reference
         Training alignment and the id of its wild-type row (``None``: the first row).
-    scan, separator, variant_column, measured_column, mutation_separator
-        The scan and how to read it (``separator``/``mutation_separator`` ``None``: detected).
+    scan, sep, mutant_column, score_column, mutation_separator
+        The scan and how to read it, named as ``seqvae score`` names them (``score_column``: the
+        measured fitness; ``sep``/``mutation_separator`` ``None``: detected).
     reference_sequence
         FASTA of the full wild type, for a trimmed reference row (see
         :class:`~seqvae.analysis.mutations.MutationMapper`); ``None`` counts from the row's start.
@@ -120,10 +117,10 @@ class PanelProtein:
     name: str
     alignment: Path
     scan: Path
-    measured_column: str
+    score_column: str
     reference: str | None = None
-    separator: str | None = None
-    variant_column: str | None = None
+    sep: str | None = None
+    mutant_column: str | None = None
     mutation_separator: str | None = None
     reference_sequence: Path | None = None
     published: dict[str, float] = field(default_factory=dict)
@@ -142,9 +139,76 @@ class PanelProtein:
             files["the panel file"] = self.panel_file
         return files
 
+    def reading(self) -> dict[str, Any]:
+        """How its scan is read: the keyword arguments of :func:`~seqvae.analysis.scoring.score_file`."""
+        return {
+            "mutant_column": self.mutant_column,
+            "score_column": self.score_column,
+            "sep": self.sep,
+            "mutation_separator": self.mutation_separator,
+        }
 
-def _auto(value: Any) -> Any:
-    return None if value in (None, "auto") else value
+
+def _published(value: Any) -> str | None:
+    if isinstance(value, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        return None
+    return f"must map method names to numbers (got {value!r})"
+
+
+PANEL_FILE_FIELDS = ("alignment", "scan", "reference_sequence", "structure", "contact_map")
+# the scan-reading fields a panel protein takes
+READING_FIELDS = ("score_column", "mutant_column", "sep", "mutation_separator", "reference_sequence")
+
+
+@register
+@dataclass
+class PanelEntry(Options):
+    """One protein of a panel file as written: the training alignment and its reference row, the
+    scan and how to read it (the fields of ``seqvae score``, as in
+    :class:`~seqvae.workflows.multirun.ScanReading`), a structure, the published ρ. Files are
+    named relative to the panel's ``root``."""
+
+    section: ClassVar[str] = "protein"
+    name: str | None = None
+    alignment: str | None = None
+    scan: str | None = None
+    score_column: str | None = None
+    mutant_column: str | None = None
+    sep: str | None = None
+    mutation_separator: str | None = None
+    reference_sequence: str | None = None
+    reference: str | None = None
+    structure: str | None = None
+    chain: str | None = None
+    contact_map: str | None = None
+    published: dict | None = None
+    notes: str | None = None
+
+    constraints: ClassVar[dict] = {
+        **{key: ScanReading.constraints[key] for key in READING_FIELDS},
+        "score_column": Text(),
+        "name": Text(),
+        "alignment": Text(),
+        "scan": Text(),
+        "reference": Optional(Text()),
+        "structure": Optional(Text()),
+        "chain": Optional(Text()),
+        "contact_map": Optional(Text()),
+        "published": Optional(Check(_published, "must map method names to numbers", bad=([1], {"EVE": "x"}))),
+        "notes": Optional(Text()),
+    }
+
+    @classmethod
+    def example(cls) -> PanelEntry:
+        return cls(name="BLAT", alignment="blat.a2m", scan="scan.csv", score_column="fitness")
+
+    def extra_checks(self, prefix: str) -> None:
+        if self.structure is not None and self.contact_map is not None:
+            raise ConfigError(f"{prefix}.structure and {prefix}.contact_map exclude each other", field=prefix)
+        if self.chain is not None and self.structure is None:
+            raise ConfigError(f"{prefix}.chain needs {prefix}.structure", field=f"{prefix}.chain")
 
 
 def load_panel(path: str | Path) -> list[PanelProtein]:
@@ -160,8 +224,6 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         Naming the file and the entry at fault: unreadable YAML, a missing key or file, a
         column the scan lacks.
     """
-    from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator
-
     path = Path(path)
     if not path.is_file():
         raise InputError("panel file not found", path)
@@ -170,98 +232,49 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         raise InputError("a panel file needs a non-empty list 'proteins'", path)
     root = (path.parent / str(data.get("root", "."))).resolve()
     proteins: list[PanelProtein] = []
-    for k, entry in enumerate(data["proteins"]):
+    for k, values in enumerate(data["proteins"]):
         where = f"proteins[{k}]"
-        if not isinstance(entry, dict):
+        if not isinstance(values, dict):
             raise InputError(f"{where}: must be a mapping of settings", path)
-        name = check_name(entry.get("name"), f"{where}: protein name", path, PANEL_FILES)
+        name = check_name(values.get("name"), f"{where}: protein name", path, PANEL_FILES)
         where = f"protein {name!r}"
-        unknown = sorted(set(entry) - set(_KNOWN))
-        if unknown:
-            raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_KNOWN)})", path)
-        for key in _REQUIRED:
-            if entry.get(key) in (None, ""):
-                raise InputError(f"{where}: missing {key!r}", path)
+        scan_keys = [key for key in values if key in (*ScanReading.field_names(), *RENAMED_FIELDS)]
+        reading = read_scan_reading({key: values[key] for key in scan_keys}, path, where)
+        try:
+            rest = {key: value for key, value in values.items() if key not in scan_keys}
+            entry = PanelEntry.from_dict({**rest, **reading}).check()
+        except ConfigError as err:
+            raise InputError(f"{where}: {err.message}", path) from None
         files: dict[str, Path | None] = {}
-        for key in ("alignment", "scan", "reference_sequence", "structure", "contact_map"):
-            value = entry.get(key)
-            if value is None:
-                files[key] = None
-                continue
-            if not isinstance(value, str):
-                raise InputError(f"{where}: {key} must be a file name, got {value!r}", path)
-            resolved = Path(value) if Path(value).is_absolute() else root / str(value)
-            if not resolved.is_file():
-                raise InputError(f"{where}: {key} {str(value)!r} not found (looked at {resolved})", path)
+        for key in PANEL_FILE_FIELDS:
+            value = getattr(entry, key)
+            resolved = None if value is None else Path(value) if Path(value).is_absolute() else root / value
+            if resolved is not None and not resolved.is_file():
+                raise InputError(f"{where}: {key} {value!r} not found (looked at {resolved})", path)
             files[key] = resolved
-        separator = _auto(entry.get("separator"))
-        if separator is not None and separator not in (",", ";", "\t"):
-            raise InputError(f"{where}: separator must be ',', ';', a tab or auto, got {separator!r}", path)
-        mutation_separator = _auto(entry.get("mutation_separator"))
-        if mutation_separator is not None and mutation_separator not in MUTATION_SEPARATORS:
-            raise InputError(
-                f"{where}: mutation_separator must be one of {', '.join(MUTATION_SEPARATORS)} or auto", path
-            )
-        if files["structure"] is not None and files["contact_map"] is not None:
-            raise InputError(f"{where}: give one of structure, contact_map", path)
-        if entry.get("chain") is not None and files["structure"] is None:
-            raise InputError(f"{where}: chain needs a structure", path)
-        published = entry.get("published") or {}
-        if not isinstance(published, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in published.values()
-        ):
-            raise InputError(f"{where}: published must map method names to numbers", path)
         protein = PanelProtein(
             name=name,
             alignment=files["alignment"],  # type: ignore[arg-type]
             scan=files["scan"],  # type: ignore[arg-type]
-            measured_column=str(entry["measured_column"]),
-            reference=None if entry.get("reference") is None else str(entry["reference"]),
-            separator=separator,
-            variant_column=_auto(entry.get("variant_column")),
-            mutation_separator=mutation_separator,
+            score_column=str(entry.score_column),
+            reference=entry.reference,
+            sep=entry.sep,
+            mutant_column=entry.mutant_column,
+            mutation_separator=entry.mutation_separator,
             reference_sequence=files["reference_sequence"],
-            published={str(method): float(v) for method, v in published.items()},
+            published={str(method): float(v) for method, v in (entry.published or {}).items()},
             structure=files["structure"],
-            chain=None if entry.get("chain") is None else str(entry["chain"]),
+            chain=entry.chain,
             contact_map=files["contact_map"],
             panel_file=path,
         )
-        sep = protein.separator or detect_separator(protein.scan)
-        columns = [
-            str(c)
-            for c in read_table(protein.scan, f"{where}: cannot read the scan", nrows=0, sep=sep).columns
-        ]
-        for key in ("variant_column", "measured_column"):
-            column = getattr(protein, key)
-            if column is not None and column not in columns:
-                raise InputError(
-                    f"{where}: {key} {column!r} is not a column of {protein.scan.name} "
-                    f"(columns: {', '.join(columns)})",
-                    path,
-                )
-        if protein.variant_column is None and not {"mutant", "mutated_sequence"} & set(columns):
-            raise InputError(f"{where}: name the variant_column ({protein.scan.name} has no 'mutant')", path)
+        check_scan_columns(protein.scan, protein.reading(), path, where)
         proteins.append(protein)
     names = [p.name.casefold() for p in proteins]
     duplicated = sorted({p.name for p in proteins if names.count(p.name.casefold()) > 1})
     if duplicated:
         raise InputError(f"protein name {duplicated[0]!r} appears twice", path)
     return proteins
-
-
-def active_dimensions(run, threshold: float | None = None) -> tuple[int, float]:
-    """Active latent dimensions of a VAE run over its training sequences, and their mean KL.
-
-    A dimension is active when the weighted variance of its posterior mean exceeds the
-    threshold of :func:`~seqvae.analysis.diagnostics.latent_diagnostics` (0.1).
-    """
-    from seqvae.analysis.diagnostics import DEFAULT_ACTIVE_THRESHOLD, latent_diagnostics
-
-    codes, weights, _, _ = run.training_data()
-    mean, logvar = run.encode(codes)
-    diagnostics = latent_diagnostics(mean, logvar, weights, threshold or DEFAULT_ACTIVE_THRESHOLD)
-    return diagnostics.n_active, diagnostics.total_kl
 
 
 def _read_json(path: Path) -> dict | None:
@@ -286,9 +299,6 @@ def _evaluate_member(
 ) -> dict:
     """Score the scan with ``scorer`` and evaluate (skipped when ``eval_<key>.json`` holds the
     evaluation of the same ``inputs``: a fingerprint of the models, the scan and the settings)."""
-    from seqvae.analysis.evaluation import evaluate_scores
-    from seqvae.analysis.scoring import score_file
-
     cached = _read_json(folder / f"eval_{key}.json")
     needs_table = protein.structure is not None or protein.contact_map is not None
     if (
@@ -297,19 +307,8 @@ def _evaluate_member(
         and (not needs_table or (folder / f"scores_{key}.csv").is_file())
     ):
         return cached
-    report = score_file(
-        scorer,
-        protein.scan,
-        folder / f"scores_{key}.csv",
-        mutant_column=protein.variant_column,
-        score_column=protein.measured_column,
-        sep=protein.separator,
-        mutation_separator=protein.mutation_separator,
-        wild_type=wild_type,
-        skip_mismatches=False,
-    )
-    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
-    result = {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes, "inputs": inputs}
+    options = {**protein.reading(), "wild_type": wild_type}
+    result = {**evaluate_scan(scorer, protein.scan, folder / f"scores_{key}.csv", options), "inputs": inputs}
     write_json(folder / f"eval_{key}.json", result)
     return result
 
@@ -359,9 +358,9 @@ def _scan_identity(protein: PanelProtein) -> dict:
     return {
         "scan": file_digest(protein.scan),
         "reading": [
-            protein.separator,
-            protein.variant_column,
-            protein.measured_column,
+            protein.sep,
+            protein.mutant_column,
+            protein.score_column,
             protein.mutation_separator,
         ],
         "reference_sequence": None if reference is None else file_digest(reference),
@@ -377,37 +376,16 @@ def fit_panel_member(
     threads: int | None = None,
 ) -> dict:
     """Fit one model of a panel protein into ``target`` (an executor task; pure function of
-    its arguments): a baseline (a key of :data:`~seqvae.training.baselines.NAMED_BASELINES`) or a VAE (``vae``, the seed
-    is the config's). Returns the fitting seconds."""
+    its arguments): :func:`~seqvae.workflows.multirun.fit_model` of the alignment read with the
+    config's data settings. Returns the fitting seconds."""
     from seqvae.data.alignment import read_alignment
-    from seqvae.data.weights import compute_sequence_weights
-    from seqvae.run import train
-    from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
     from seqvae.training.config import RunConfig
     from seqvae.utils import torch_threads
 
     run_config = RunConfig.from_dict(config)
     aln = read_alignment(alignment, run_config.data.alignment_options())
-    started = time.perf_counter()
-    if kind == "vae":
-        train(aln, run_config, out=target, overwrite=True, progress=False)
-    else:
-        aln.sequence_weights = compute_sequence_weights(
-            aln.codes, aln.alphabet.gap_code, run_config.data.theta
-        )
-        aln.theta = run_config.data.theta
-        baseline, reference_power = NAMED_BASELINES[kind]
-        with torch_threads(threads):
-            fit_baseline(
-                aln,
-                baseline,
-                target,
-                theta=run_config.data.theta,
-                potts=PottsSettings(max_iterations=potts_iterations),
-                overwrite=True,
-                reference_power=reference_power,
-            )
-    return {"seconds": time.perf_counter() - started}
+    with torch_threads(threads if kind != "vae" else None):
+        return {"seconds": fit_model(kind, aln, run_config, target, potts_iterations)}
 
 
 def run_panel(
@@ -565,8 +543,6 @@ def run_panel(
                     return
                 timings = all_timings[name]
                 timings[key] = result.value["seconds"]
-                for stale in (f"{key}_active", f"{key}_kl"):
-                    timings.pop(stale, None)
                 write_json(out / name / "timings.json", timings)
                 write_json(out / name / FITS_FILE, {k: v for k, v in all_fits[name].items() if k in timings})
                 log(f"{result.key}: fitted in {timings[key]:.1f} s")
@@ -603,8 +579,9 @@ def run_panel(
             rows.append(row)
             if row["protein"] not in burials:
                 return
-            aware, structure = _structure_row(
-                row, out / row["protein"], key, burials[row["protein"]], proteins
+            protein = next(p for p in proteins if p.name == row["protein"])
+            aware, structure = structure_row(
+                row, out / protein.name / f"scores_{key}.csv", protein.score_column, *burials[protein.name]
             )
             rows.append(aware)
             structures[row["protein"]] = (
@@ -630,9 +607,7 @@ def run_panel(
                     add(_row(common, key, result, timings[key]), key)
                     continue
                 run = load(folder / key)
-                if f"{key}_active" not in timings:
-                    timings[f"{key}_active"], timings[f"{key}_kl"] = active_dimensions(run)
-                    write_json(folder / "timings.json", timings)
+                record = run_record(folder / key)
                 scorer = VAEScorer(
                     run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options
                 )
@@ -641,7 +616,7 @@ def run_panel(
                 seed = int(key[8:])
                 log(
                     f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                    f"{timings[f'{key}_active']} active dims, rho {result['spearman']:.4f}"
+                    f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
                 )
                 add(
                     _row(
@@ -649,8 +624,8 @@ def run_panel(
                         f"vae (seed {seed})",
                         result,
                         timings[key],
-                        timings[f"{key}_active"],
-                        timings[f"{key}_kl"],
+                        record["active_dims"],
+                        record["kl"],
                     ),
                     key,
                 )
@@ -676,25 +651,6 @@ def run_panel(
                 )
             write_panel_outputs(rows, proteins, out, preset, structures)
         return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
-
-
-def _structure_row(row: dict, folder: Path, key: str, burial_and_mapper: tuple, proteins: list) -> tuple:
-    """The structure-aware row of a plain row: its scores table rescaled by the default rule
-    (:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`), evaluated the same way."""
-    from seqvae.analysis.scoring import structure_from_scores
-
-    burial, mapper = burial_and_mapper
-    protein = next(p for p in proteins if p.name == row["protein"])
-    structure = structure_from_scores(
-        folder / f"scores_{key}.csv", mapper, burial, score_column=protein.measured_column
-    )
-    evaluation = structure.evaluation.to_dict()
-    aware = {
-        **row,
-        "model": row["model"] + STRUCTURE_SUFFIX,
-        **{name: evaluation[name] for name in ("spearman", "ci_low", "ci_high", "n_scored", "n_skipped")},
-    }
-    return aware, structure
 
 
 def _row(
@@ -764,13 +720,7 @@ def panel_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def _summary_markdown(summary: pd.DataFrame) -> list[str]:
     proteins = [c for c in summary.columns if c != "model" and c not in _SUMMARY_COLUMNS]
-    lines = [
-        "",
-        "Summary (ρ; the VAE seeds folded into their mean; compare settings on these):",
-        "",
-        "| model | " + " | ".join(proteins) + " | panel mean |",
-        "|---|" + "---|" * (len(proteins) + 1),
-    ]
+    rows = []
     for row in summary.to_dict("records"):
         name = row["model"]
         if name in (SEED_MEAN, SEED_MEAN + STRUCTURE_SUFFIX):
@@ -782,9 +732,14 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
                     f"{_fmt(row['seed_min'], 3)} / {_fmt(row['seed_max'], 3)}"
                 )
             name += ")"
-        values = " | ".join(_fmt(row[p], 3) for p in proteins)
-        lines.append(f"| {name} | {values} | {_fmt(row['panel mean'], 3)} |")
-    return lines
+        rows.append([name, *(_fmt(row[p], 3) for p in proteins), _fmt(row["panel mean"], 3)])
+    frame = pd.DataFrame(rows, columns=["model", *proteins, "panel mean"])
+    return [
+        "",
+        "Summary (ρ; the VAE seeds folded into their mean; compare settings on these):",
+        "",
+        markdown_table(frame, str),
+    ]
 
 
 def panel_markdown(
@@ -798,20 +753,24 @@ def panel_markdown(
     dimensions, the summary (``summary``, or :func:`panel_summary` of ``table``), the structures
     behind the ``+ structure`` rows (``structures``: protein -> one line), and the published
     figures per protein."""
-    lines = [
-        f"# DMS panel (VAE preset `{preset}`)",
-        "",
-        "| protein | model | Spearman ρ | 95 % CI | N scored | N skipped | train s | score s | active dims | KL |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    shown = [
+        [
+            row["protein"],
+            row["model"],
+            _fmt(row["spearman"], 3),
+            f"{_fmt(row['ci_low'], 3)}–{_fmt(row['ci_high'], 3)}",
+            row["n_scored"],
+            row["n_skipped"],
+            _fmt(row["train_s"], 0),
+            _fmt(row["score_s"], 1),
+            "" if row["active_dims"] is None or pd.isna(row["active_dims"]) else int(row["active_dims"]),
+            _fmt(row["kl"], 2),
+        ]
+        for row in table.to_dict("records")
     ]
-    for row in table.to_dict("records"):
-        active = row["active_dims"]
-        lines.append(
-            f"| {row['protein']} | {row['model']} | {_fmt(row['spearman'], 3)} | "
-            f"{_fmt(row['ci_low'], 3)}–{_fmt(row['ci_high'], 3)} | {row['n_scored']} | {row['n_skipped']} | "
-            f"{_fmt(row['train_s'], 0)} | {_fmt(row['score_s'], 1)} | "
-            f"{'' if active is None or pd.isna(active) else int(active)} | {_fmt(row['kl'], 2)} |"
-        )
+    columns = ["protein", "model", "Spearman ρ", "95 % CI", "N scored", "N skipped", "train s", "score s"]
+    frame = pd.DataFrame(shown, columns=[*columns, "active dims", "KL"], dtype=object)
+    lines = [f"# DMS panel (VAE preset `{preset}`)", "", markdown_table(frame, str)]
     if len(table):
         lines += _summary_markdown(panel_summary(table) if summary is None else summary)
     if structures:
@@ -839,10 +798,7 @@ def write_panel_outputs(
 
     table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
     summary = panel_summary(table)
-    with atomic_open(out / "panel.csv", "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
-    with atomic_open(out / "panel_summary.csv", "w", newline="", encoding="utf-8") as handle:
-        summary.to_csv(handle, index=False, float_format="%.6g")
-    with atomic_open(out / "panel.md", "w", encoding="utf-8") as handle:
-        handle.write(panel_markdown(table, proteins, preset, summary, structures))
+    write_table(summary, out / "panel_summary.csv", float_format="%.6g")
+    markdown = panel_markdown(table, proteins, preset, summary, structures)
+    write_table(table, out / "panel.csv", out / "panel.md", markdown, float_format="%.6g")
     plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")

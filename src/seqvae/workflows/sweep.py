@@ -21,12 +21,13 @@ import pandas as pd
 
 from seqvae.errors import InputError
 from seqvae.executor import LocalExecutor, Task
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_json
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value
+from seqvae.workflows.multirun import train_or_resume, write_table
 
 __all__ = ["SweepPoint", "load_sweep_data", "run_sweep", "sweep_points"]
 
@@ -167,23 +168,14 @@ def _train_point(data, config_dict: dict, run_dir: str, threads: int) -> dict[st
     """Worker: train (or resume) one point, then summarise it. Runs in a child process."""
     import torch
 
-    from seqvae.run import resume, train
-
     torch.set_num_threads(threads)
-    run_dir_path = Path(run_dir)
-    if not is_finished(run_dir_path):
-        config = RunConfig.from_dict(config_dict)
-        if (run_dir_path / "checkpoint.pt").exists() and (run_dir_path / "config.json").exists():
-            resume(run_dir_path, progress=False)
-        else:
-            train(data, config, out=run_dir_path, overwrite=True, progress=False)
-    return _point_row(run_dir_path)
+    train_or_resume(data, RunConfig.from_dict(config_dict), run_dir)
+    return _point_row(Path(run_dir))
 
 
 def _write_summary(rows: list[dict], path: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-        frame.to_csv(handle, index=False)
+    write_table(frame, path)
     return frame
 
 

@@ -1,0 +1,284 @@
+"""What every multi-run workflow shares: how a scan is read, train-or-resume, a run's record,
+one table writer.
+
+``seqvae batch`` (families × scans × seeds), ``benchmark-dms`` (one family, or ``--panel``),
+``seqvae sweep`` and the study scripts are views of these pieces:
+
+- :class:`ScanReading`: how a deep mutational scan is read, with the field names of
+  ``seqvae score`` (``mutant_column``, ``score_column``, ``sep``, ``mutation_separator``,
+  ``reference_sequence``, …), checked by declared constraints. A manifest and a panel file both
+  read their scans through :func:`read_scan_reading`; the older names (``variant_column``,
+  ``measured_column``, ``separator``, ``wild_type``) get one line naming the new one.
+- :func:`train_or_resume`: a run directory made with this config is read back (finished) or
+  resumed (interrupted); anything else is trained anew.
+- :func:`fit_model` (a baseline or a VAE, anew), :func:`evaluate_scan` (score and evaluate one
+  scan) and :func:`structure_row` (its ``+ structure`` row).
+- :func:`run_record`: what a finished run's ``summary.json`` records (steps, times, active
+  latent dimensions and their KL), never recomputed.
+- :func:`markdown_table` and :func:`write_table`: one CSV and Markdown writer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from seqvae.analysis.evaluation import evaluate_scores
+from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
+from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
+from seqvae.data.weights import compute_sequence_weights
+from seqvae.errors import ConfigError, InputError
+from seqvae.io.atomic import atomic_open
+from seqvae.io.tables import read_table
+from seqvae.options import Boolean, OneOf, Optional, Options, Text, register
+from seqvae.run import load, read_config, resume, train
+from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
+from seqvae.training.run_directory import is_finished
+
+__all__ = [
+    "RENAMED_FIELDS",
+    "ScanReading",
+    "check_scan_columns",
+    "evaluate_scan",
+    "fit_model",
+    "markdown_table",
+    "read_scan_reading",
+    "run_record",
+    "score_options",
+    "structure_row",
+    "train_or_resume",
+    "write_table",
+]
+
+SEPARATORS = (",", ";", "\t")
+# the suffix of a structure-aware row's model name ("potts + structure")
+STRUCTURE_SUFFIX = " + structure"
+# the names a manifest or a panel file used before both took `seqvae score`'s: old -> new
+RENAMED_FIELDS = {
+    "variant_column": "mutant_column",
+    "measured_column": "score_column",
+    "separator": "sep",
+    "wild_type": "reference_sequence",
+}
+
+
+@register
+@dataclass
+class ScanReading(Options):
+    """How to read a deep mutational scan: the fields of :func:`~seqvae.analysis.scoring.score_file`,
+    named as ``seqvae score`` names them (``--mutant-col`` is ``mutant_column``, …).
+
+    ``sep`` and ``mutation_separator`` ``None``: detected; ``reference_sequence``: a FASTA of
+    the full wild type numbering the scan (a trimmed reference row); ``score_column``: the
+    measured column, which gives the Spearman ρ.
+    """
+
+    section: ClassVar[str] = "scan"
+    mutant_column: str | None = None
+    sequence_column: str | None = None
+    score_column: str | None = None
+    label_column: str | None = None
+    sep: str | None = None
+    mutation_separator: str | None = None
+    reference_sequence: str | None = None
+    skip_mismatches: bool = False
+    evaluate: bool = True
+    output_format: str = "seqvae"
+
+    constraints: ClassVar[dict] = {
+        "mutant_column": Optional(Text()),
+        "sequence_column": Optional(Text()),
+        "score_column": Optional(Text()),
+        "label_column": Optional(Text()),
+        "sep": Optional(OneOf(SEPARATORS)),
+        "mutation_separator": Optional(OneOf(MUTATION_SEPARATORS)),
+        "reference_sequence": Optional(Text()),
+        "skip_mismatches": Boolean(),
+        "evaluate": Boolean(),
+        "output_format": OneOf(OUTPUT_FORMATS),
+    }
+
+
+def read_scan_reading(values: dict[str, Any], source: str | Path, where: str) -> dict[str, Any]:
+    """Check a scan's reading fields (a manifest's scan entry, a panel protein); return the ones
+    given, normalised: a column named by a number becomes its text, ``auto`` becomes ``None``.
+
+    Raises
+    ------
+    InputError
+        One line naming ``source``, ``where`` and the field: a value outside its declared
+        constraint, or an old field name (with the new one).
+    """
+    for old, new in RENAMED_FIELDS.items():
+        if old in values:
+            raise InputError(f"{where}: {old!r} is now {new!r} (the name `seqvae score` uses)", source)
+    given = {}
+    for key, value in values.items():
+        if key.endswith("_column") and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a column named 2500, unquoted in YAML
+        if key in ("sep", "mutation_separator") and value == "auto":
+            value = None
+        given[key] = value
+    try:
+        ScanReading.from_dict(given).check()
+    except ConfigError as err:
+        raise InputError(f"{where}: {err.message}", source) from None
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def check_scan_columns(file: Path, reading: dict[str, Any], source: str | Path, where: str) -> None:
+    """The columns a scan's reading names are in its header: found now, not after training."""
+    sep = reading.get("sep") or detect_separator(file)
+    columns = [str(c) for c in read_table(file, f"{where}: cannot read the scan", nrows=0, sep=sep).columns]
+    for key in ("mutant_column", "sequence_column", "score_column", "label_column"):
+        column = reading.get(key)
+        if column is not None and str(column) not in columns:
+            raise InputError(
+                f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
+                source,
+            )
+    if not (reading.get("mutant_column") or reading.get("sequence_column")) and not {
+        "mutant",
+        "mutated_sequence",
+    } & set(columns):
+        raise InputError(
+            f"{where}: {file.name} has no 'mutant' or 'mutated_sequence' column; name one with mutant_column",
+            source,
+        )
+
+
+def score_options(reading: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`~seqvae.analysis.scoring.score_file` for a scan's reading
+    (its ``reference_sequence`` read as the wild type)."""
+    options = {key: value for key, value in reading.items() if key != "reference_sequence"}
+    if reading.get("reference_sequence") is not None:
+        options["wild_type"] = read_wild_type(reading["reference_sequence"])
+    return options
+
+
+# -- runs ------------------------------------------------------------------------------------
+def train_or_resume(data: Any, config, run_dir: str | Path, read: Callable[[], Any] | None = None):
+    """Train one run into ``run_dir``, or reuse what is there: a run made with this config is read
+    back (finished) or resumed from its checkpoint (interrupted); a run made with another config,
+    or none, is trained anew (``data``, or ``read()`` when ``data`` is ``None``: read only when
+    needed). Returns the :class:`~seqvae.run.Run`."""
+    path = Path(run_dir)
+    try:
+        same = (path / "checkpoint.pt").exists() and not read_config(path).differences(config)
+    except InputError:  # no config, or a damaged one: nothing to resume
+        same = False
+    if same and is_finished(path):
+        return load(path)
+    if same:
+        return resume(path, progress=False)
+    return train(data if data is not None else read(), config, out=path, overwrite=True, progress=False)
+
+
+def run_record(run_dir: str | Path) -> dict[str, Any]:
+    """What a finished run's ``summary.json`` records: ``steps``, ``best_val_elbo``,
+    ``stop_reason``, ``train_time_s``, ``status``, ``active_dims`` and ``kl`` (the latent
+    dimensions active over the training sequences and their total KL, ``None`` for a run made
+    before ``summary.json`` recorded them)."""
+    summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    latent = summary.get("latent") or {}
+    return {
+        **{
+            key: summary.get(key)
+            for key in ("steps", "best_val_elbo", "stop_reason", "train_time_s", "status")
+        },
+        "active_dims": latent.get("n_active"),
+        "kl": latent.get("total_kl"),
+    }
+
+
+def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations: int = 30) -> float:
+    """Fit one model of a kind into ``target``, anew: a baseline (a key of
+    :data:`~seqvae.training.baselines.NAMED_BASELINES`, weighted with ``config.data.theta``) or a
+    VAE (``vae``; the seed is the config's). Returns the fitting seconds."""
+    started = time.perf_counter()
+    if kind == "vae":
+        train(alignment, config, out=target, overwrite=True, progress=False)
+        return time.perf_counter() - started
+    if alignment.sequence_weights is None:
+        alignment.sequence_weights = compute_sequence_weights(
+            alignment.codes, alignment.alphabet.gap_code, config.data.theta
+        )
+        alignment.theta = config.data.theta
+    baseline, reference_power = NAMED_BASELINES[kind]
+    fit_baseline(
+        alignment,
+        baseline,
+        target,
+        theta=config.data.theta,
+        potts=PottsSettings(max_iterations=potts_iterations),
+        overwrite=True,
+        reference_power=reference_power,
+    )
+    return time.perf_counter() - started
+
+
+# -- scans -----------------------------------------------------------------------------------
+def evaluate_scan(scorer, scan: Path, out_csv: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Score ``scan`` with ``scorer`` into ``out_csv`` (``options``: of
+    :func:`~seqvae.analysis.scoring.score_file`, the measured ``score_column`` among them) and
+    evaluate: the evaluation's fields, ``score_s`` and the reader's ``notes``."""
+    report = score_file(scorer, scan, out_csv, **options)
+    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
+    return {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
+
+
+def structure_row(
+    row: dict[str, Any], scores_csv: Path, score_column: str, burial, mapper
+) -> tuple[dict, Any]:
+    """The ``<model> + structure`` row of a table row: its scores table (``scores_csv``) made
+    structure-aware by :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE` and
+    evaluated the same way; and the :class:`~seqvae.analysis.scoring.StructureScoring`."""
+    structure = structure_from_scores(scores_csv, mapper, burial, score_column=score_column)
+    aware = {
+        **row,
+        "model": row["model"] + STRUCTURE_SUFFIX,
+        **structure.evaluation.to_dict(),
+        "variants_without_covered_position": structure.n_uncovered,
+    }
+    return aware, structure
+
+
+# -- tables ----------------------------------------------------------------------------------
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(frame: pd.DataFrame, cell: Callable[[Any], str] = _cell) -> str:
+    """A table as Markdown, one row per frame row; ``cell`` writes a value (default: floats to 4
+    significant digits, missing values empty)."""
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(cell(v) for v in row.tolist()) + " |")
+    return "\n".join(lines)
+
+
+def write_table(
+    frame: pd.DataFrame,
+    csv_path: Path,
+    markdown_path: Path | None = None,
+    markdown: str | None = None,
+    float_format: str | None = None,
+) -> None:
+    """Write a table as CSV (numbers with ``float_format``, default: in full) and, with
+    ``markdown_path``, its Markdown (``markdown``, or :func:`markdown_table` of it), each atomically."""
+    with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        frame.to_csv(handle, index=False, float_format=float_format)
+    if markdown_path is not None:
+        with atomic_open(markdown_path, "w", encoding="utf-8") as handle:
+            handle.write(markdown_table(frame) if markdown is None else markdown)
