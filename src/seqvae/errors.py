@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """Bad user input: a file, a field, a parameter.
 
     Parameters
