@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "report",
     "latent",
     "score",
+    "labels",
     "benchmark_dms",
     "baseline",
     "experiment",
