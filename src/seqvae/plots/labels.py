@@ -29,9 +29,7 @@ def draw_learning_curves(table: pd.DataFrame, *, fig: Figure | SubFigure | None 
     splits = list(dict.fromkeys(table["split"]))
     models = list(dict.fromkeys(table["model"]))
     colours = dict(zip(models, categorical_colors(max(1, len(models)))))
-    fig, axes = figure_axes(
-        fig, len(proteins), len(splits), width=3.6 * len(splits) + 2.6, height=2.9 * len(proteins)
-    )
+    fig, axes = figure_axes(fig, len(proteins), len(splits), width=4.2, height=3.0)
     for i, protein in enumerate(proteins):
         for j, split in enumerate(splits):
             ax = axes[i, j]
