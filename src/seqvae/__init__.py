@@ -5,6 +5,7 @@ the latent space, score mutations, generate sequences and compare what the VAE l
 SCA, PCA and Potts models.
 """
 
+from seqvae.analysis.labels import LabelOptions, LabelPredictor, fit_labels, load_predictor
 from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
 from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet
 from seqvae.data.weights import compute_sequence_weights
@@ -28,13 +29,17 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "InputError",
+    "LabelOptions",
+    "LabelPredictor",
     "ModelConfig",
     "Run",
     "RunConfig",
     "TrainingConfig",
     "align",
     "compute_sequence_weights",
+    "fit_labels",
     "load",
+    "load_predictor",
     "preset_config",
     "read_alignment",
     "resume",
