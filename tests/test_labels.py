@@ -276,3 +276,21 @@ def test_changed_model_and_damaged_predictor_fail_cleanly(tiny_run, labelled, tm
         before = snapshot(tmp_path)
         fails_cleanly(capsys, ["predict", copy, labelled, "--out", out], "damaged predictor")
         assert snapshot(tmp_path) == before
+
+
+def test_two_models_give_two_density_columns(tiny_run, singles, tmp_path):
+    baseline = tmp_path / "si"
+    assert (
+        main(["baseline", "fit", tiny_run.alignment, "--model", "site-independent", "--out", baseline]) == 0
+    )
+    predictor = fit_labels([tiny_run.run, baseline], singles[["mutant", "y"]], "y")
+    assert predictor.names == ["run", "si"] and predictor.model.density_coef.shape == (2,)
+    assert {"zero-shot", "density"} <= set(predictor.cv.rho)
+    out = predictor.predict(singles[["mutant"]])
+    assert {"run", "si", "prediction"} <= set(out.columns)
+    # the zero-shot candidate ranks by the models' mean, as an ensemble's score does; labels that
+    # are that mean leave nothing to learn, and the tie goes to the simpler candidate
+    density = out[["run", "si"]].to_numpy()
+    zero, cv = fit_label_model(density.sum(1), None, density)
+    assert cv.rho["zero-shot"] == pytest.approx(1.0) == cv.rho["density"]
+    assert zero.kind == "zero-shot" and np.allclose(zero.density_coef[0], zero.density_coef[1])

@@ -301,6 +301,9 @@ def fit_label_model(
         sub_density = density[train] if density is not None else None
         systems: dict = {}
         for kind, alpha in candidates:
+            if kind == "zero-shot":  # nothing learnt: its ranking, not a per-fold calibration of it
+                predictions[(kind, alpha)][held] = density[held].mean(axis=1)
+                continue
             model = _fit_candidate(kind, alpha, y[train], sub_onehot, sub_density, sub_latent, systems)
             predictions[(kind, alpha)][held] = model.predict(
                 onehot[held] if onehot is not None else None,
