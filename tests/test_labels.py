@@ -253,9 +253,16 @@ def test_bad_labels_fail_cleanly(edit, fragments, tiny_run, singles, tmp_path, c
 
 def test_changed_model_and_damaged_predictor_fail_cleanly(tiny_run, labelled, tmp_path, capsys):
     run = tiny_run.copy(tmp_path, "run_copy")
-    assert main(["fit-labels", run, labelled, "--label-col", "y", "--out", tmp_path / "p"]) == 0
+    fit = ["fit-labels", run, labelled, "--label-col", "y", "--out", tmp_path / "p"]
+    assert main(fit) == 0
+    capsys.readouterr()
+    fails_cleanly(capsys, fit, "--overwrite", folder=tmp_path)  # a predictor folder is never replaced unasked
+    assert main([*fit, "--overwrite"]) == 0
+    capsys.readouterr()
+    fails_cleanly(capsys, [*fit[:-1], labelled], "replace an input", folder=tmp_path)
     capsys.readouterr()
     out = tmp_path / "preds.csv"
+    capsys.readouterr()
     fails_cleanly(capsys, ["predict", tmp_path / "p", labelled, "--format", "csv", "--out", out], "--format")
     config = run / "config.json"
     config.write_text(json.dumps(json.loads(config.read_text()), indent=1))

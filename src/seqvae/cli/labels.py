@@ -107,7 +107,7 @@ def fit_labels_command(
     from seqvae.analysis.mutations import read_wild_type
     from seqvae.analysis.scoring import ScoringOptions
     from seqvae.cli.common import parse_number_list
-    from seqvae.io.output_dirs import check_output_directory, check_output_paths
+    from seqvae.io.output_dirs import check_output_directory
     from seqvae.utils import torch_threads
 
     models = [p for p in paths if p.is_dir()]
@@ -115,9 +115,8 @@ def fit_labels_command(
     if len(tables) != 1 or not models:
         raise InputError("give the run or baseline directories and then one label table")
     labels = tables[0]
-    check_output_paths(
-        {"the predictor": out}, {"the label table": labels, **{f"run {m}": m for m in models}}, "--out"
-    )
+    if any(out.resolve() == path.resolve() for path in paths):
+        raise InputError("the predictor folder would replace an input", "--out")
     check_output_directory(out, PREDICTOR_DIRECTORY, overwrite)
     wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     arguments = {**locals(), "alphas": parse_number_list(alphas, "--alphas", "penalties")}
