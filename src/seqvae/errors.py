@@ -1,7 +1,8 @@
 """Errors that mean "the input is wrong", as opposed to bugs.
 
 The CLI turns every :class:`InputError` into one line on stderr and exit code 2, with no
-traceback. Library users catch it like any other exception.
+traceback. Library users catch it like any other exception; it is a :class:`ValueError`, so
+code written against the standard exceptions catches bad input too.
 """
 
 from __future__ import annotations

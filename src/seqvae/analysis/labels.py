@@ -218,7 +218,7 @@ class LabelPredictor:
                 yield table, {**columns, PREDICTION_COLUMN: predicted}
             return
         mapper = self.mapper()
-        separator = self.settings.get("mutation_separator")
+        separator = None  # ':' or '/', whichever the table uses
         if isinstance(data, pd.DataFrame):
             chunks = [_map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)]
         else:
