@@ -34,6 +34,9 @@ def draw_learning_curves(table: pd.DataFrame, *, fig: Figure | SubFigure | None 
         for j, split in enumerate(splits):
             ax = axes[i, j]
             part = table[(table["protein"] == protein) & (table["split"] == split)]
+            if part.empty:  # a split kind run on some proteins only
+                ax.set_axis_off()
+                continue
             for model in models:
                 rows = part[part["model"] == model].sort_values("n")
                 if rows.empty:
@@ -44,7 +47,7 @@ def draw_learning_curves(table: pd.DataFrame, *, fig: Figure | SubFigure | None 
                 ax.plot(n, rows["median"], style, marker="o", ms=3, color=colours[model], label=model)
                 ax.fill_between(n, rows["q25"], rows["q75"], color=colours[model], alpha=0.15, lw=0)
             ax.set_xscale("log", base=2)
-            ticks = np.unique(part["n"].to_numpy(dtype=int)) if not part.empty else []
+            ticks = np.unique(part["n"].to_numpy(dtype=int))
             ax.set_xticks(ticks)
             ax.set_xticklabels([str(t) for t in ticks])
             ax.set_title(f"{protein}: {split}", fontsize=9)
