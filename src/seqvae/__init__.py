@@ -20,6 +20,10 @@ _HOMES = {
     "load": "seqvae.api",
     "resume": "seqvae.api",
     "train": "seqvae.api",
+    "LabelOptions": "seqvae.analysis.labels",
+    "LabelPredictor": "seqvae.analysis.labels",
+    "fit_labels": "seqvae.analysis.labels",
+    "load_predictor": "seqvae.analysis.labels",
     "Alignment": "seqvae.data.alignment",
     "AlignmentOptions": "seqvae.data.alignment",
     "AlignmentRegistry": "seqvae.data.alignment",
@@ -56,13 +60,17 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "InputError",
+    "LabelOptions",
+    "LabelPredictor",
     "ModelConfig",
     "Run",
     "RunConfig",
     "TrainingConfig",
     "align",
     "compute_sequence_weights",
+    "fit_labels",
     "load",
+    "load_predictor",
     "preset_config",
     "read_alignment",
     "resume",
@@ -85,6 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from seqvae.analysis.labels import LabelOptions, LabelPredictor, fit_labels, load_predictor
     from seqvae.api import Run, load, resume, train
     from seqvae.data.alignment import Alignment, AlignmentOptions, AlignmentRegistry, read_alignment
     from seqvae.data.alphabet import DNA, PROTEIN, RNA, Alphabet

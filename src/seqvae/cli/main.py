@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "report",
     "latent",
     "score",
+    "labels",
     "benchmark_dms",
     "baseline",
     "experiment",

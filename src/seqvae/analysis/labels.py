@@ -1,0 +1,676 @@
+"""Fitness predictors that learn from a few measured variants: Hsu et al. (2022)'s augmented model.
+
+Features of a variant: the one-hot of its focus columns relative to the wild type, one column
+per model's zero-shot score (the "density" block, unpenalised) and, optionally, a VAE's latent
+mean z; a ridge regression with one penalty per block (the estimator on arrays:
+:mod:`seqvae.analysis.label_models`). Inner K-fold cross-validation
+picks, by the Spearman ρ of the pooled out-of-fold predictions, among the zero-shot score
+itself, the density columns alone (when there are several) and the augmented model at each α:
+labels can then only replace the zero-shot ranking where held-out rows say they improve it.
+The folds follow the intended use: ``random`` (new variants at measured positions) or
+``positions`` (whole positions held out: new positions).
+
+:func:`fit_labels` does it for run or baseline directories and a scan (or aligned sequences);
+:class:`LabelPredictor` predicts, saves (``predictor.json`` + ``weights.npz``, never pickle) and
+:func:`load_predictor` refuses a model directory changed since fitting. :func:`fit_label_model`
+(the estimator on arrays) and :func:`label_splits` (the train/test splits) are re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from seqvae.analysis.label_models import (
+    ALPHAS,
+    CV_KINDS,
+    CrossValidation,
+    LabelModel,
+    check_labels,
+    fit_label_model,
+    inner_folds,
+    label_splits,
+    mutated_columns,
+    onehot_features,
+)
+from seqvae.analysis.mutations import MutationMapper, WildType, map_table, read_mutation_table
+from seqvae.analysis.scorers import EnsembleScorer, Scorer, ScoringOptions, load_scorers, unique_name
+from seqvae.analysis.scoring import (
+    OUTPUT_FORMATS,
+    _formatted,
+    _numeric_column,
+    _proteingym_table,
+    read_aligned_sequences,
+)
+from seqvae.errors import ConfigError, InputError
+from seqvae.io.atomic import atomic_open, atomic_path, write_json
+from seqvae.io.output_dirs import DirectoryKind, claim_directory
+from seqvae.options import Boolean, Integer, Interval, ListOf, OneOf, Options, register
+
+PREDICTOR_FILE = "predictor.json"
+WEIGHTS_FILE = "weights.npz"
+PREDICTOR_DIRECTORY = DirectoryKind(
+    "seqvae predictor folder", markers=(PREDICTOR_FILE,), entries=(PREDICTOR_FILE, WEIGHTS_FILE)
+)
+# the files of a run or baseline directory whose content the predictor's weights depend on
+MODEL_FILES = ("config.json", "registry.json", "baseline.json", "model.safetensors")
+PREDICTION_COLUMN = "prediction"
+CHUNK_ROWS = 50_000
+FORMAT_VERSION = 1
+
+__all__ = [
+    "ALPHAS",
+    "CV_KINDS",
+    "CrossValidation",
+    "LabelModel",
+    "LabelOptions",
+    "LabelPredictor",
+    "check_labels",
+    "fit_label_model",
+    "fit_labels",
+    "inner_folds",
+    "label_splits",
+    "load_predictor",
+    "mutated_columns",
+    "onehot_features",
+]
+
+
+@register
+@dataclass
+class LabelOptions(Options):
+    """How :func:`fit_labels` fits (``seqvae fit-labels``' options).
+
+    Attributes
+    ----------
+    cv
+        The inner folds: ``random`` or ``positions`` (whole positions held out; pick it when the
+        predictor must rank variants at positions no label touches).
+    folds
+        K of the inner K-fold cross-validation.
+    alphas
+        The penalties of the one-hot (and z) block tried.
+    seed
+        Seeds the folds.
+    latent
+        Add the first VAE's latent mean z as a block.
+    """
+
+    cv: str = "random"
+    folds: int = 5
+    alphas: list[float] = field(default_factory=lambda: list(ALPHAS))
+    seed: int = 0
+    latent: bool = False
+
+    section: ClassVar[str] = "labels"
+    constraints: ClassVar[dict] = {
+        "cv": OneOf(CV_KINDS),
+        "folds": Integer(2, 50),
+        "alphas": ListOf(Interval(0, None, closed="neither"), min_length=1, distinct=True),
+        "seed": Integer(),
+        "latent": Boolean(),
+    }
+
+
+# -- the predictor on model directories -------------------------------------------------------------
+def model_checksums(path: str | Path) -> dict[str, str]:
+    """The content digest of each of a run or baseline directory's :data:`MODEL_FILES`."""
+    from seqvae.executor import file_digest
+
+    path = Path(path)
+    return {name: file_digest(path / name) for name in MODEL_FILES if (path / name).is_file()}
+
+
+@dataclass
+class LabelPredictor:
+    """A fitted predictor and the model directories it needs (see :func:`fit_labels`).
+
+    Attributes
+    ----------
+    models
+        The run or baseline directories (absolute), one density column each, named by ``names``.
+    checksums
+        Per directory, the digests of its :data:`MODEL_FILES` when fitted.
+    model
+        The fitted :class:`LabelModel`.
+    cv
+        The inner cross-validation that chose it.
+    settings
+        The label column, the kind of input (``variants`` or ``sequences``), the options, the
+        scoring options, the mutation separator and the wild type that numbers the variants.
+    reference
+        The reference's id, focus sequence and numbering, and the one-hot's states.
+    """
+
+    models: list[str]
+    checksums: dict[str, dict[str, str]]
+    names: list[str]
+    model: LabelModel
+    cv: CrossValidation
+    settings: dict[str, Any]
+    reference: dict[str, Any]
+    _scorers: list[Scorer] | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"LabelPredictor({self.model.kind}, alpha={self.model.alpha}, models={self.names}, "
+            f"cv rho {self.cv.rho[self.cv.chosen]:.3f} over {self.cv.n} labels)"
+        )
+
+    @property
+    def scorers(self) -> list[Scorer]:
+        if self._scorers is None:
+            options = ScoringOptions.from_dict(self.settings["scoring"])
+            self._scorers = [load_scorers([path], options) for path in self.models]
+            _check_same_registry(self._scorers)
+        return self._scorers
+
+    @property
+    def options(self) -> LabelOptions:
+        return LabelOptions.from_dict(self.settings["options"])
+
+    def mapper(self) -> MutationMapper:
+        wild_type = self.settings.get("wild_type")
+        return MutationMapper(self.scorers[0].registry, WildType(**wild_type) if wild_type else None)
+
+    def features(self, codes: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+        """The one-hot, density and latent features of coded variants, and the score columns."""
+        registry = self.scorers[0].registry
+        onehot = onehot_features(codes, registry.reference_codes(), self.reference["n_states"])
+        columns: dict[str, np.ndarray] = {}
+        for name, scorer in zip(self.names, self.scorers):
+            columns[name] = scorer.score_codes(codes)
+        density = np.column_stack(list(columns.values())) if columns else np.zeros((len(codes), 0))
+        latent = latent_means(self.scorers, codes) if self.options.latent else None
+        return onehot, density, latent, columns
+
+    def predict_codes(self, codes: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Predictions ``float [B]`` of coded focus sequences and the zero-shot score columns."""
+        onehot, density, latent, columns = self.features(np.asarray(codes, dtype=np.uint8))
+        return self.model.predict(onehot, density, latent), columns
+
+    def _chunks(
+        self,
+        data,
+        *,
+        sequences: bool,
+        mutant_column,
+        sequence_column,
+        id_column,
+        sep,
+        skip_mismatches,
+        chunk_size,
+    ) -> Iterator[tuple[pd.DataFrame, dict[str, np.ndarray]]]:
+        if sequences:
+            alignment = read_aligned_sequences(data, self.scorers[0].registry, sequence_column, id_column)
+            wild = self.scorers[0].registry.reference_codes()
+            for start in range(0, len(alignment.codes), chunk_size):
+                codes = alignment.codes[start : start + chunk_size]
+                predicted, columns = self.predict_codes(codes)
+                table = pd.DataFrame(
+                    {"id": alignment.ids[start : start + chunk_size], "n_differences": (codes != wild).sum(1)}
+                )
+                yield table, {**columns, PREDICTION_COLUMN: predicted}
+            return
+        mapper = self.mapper()
+        separator = None  # ':' or '/', whichever the table uses
+        if isinstance(data, pd.DataFrame):
+            chunks = [_map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)]
+        else:
+            chunks = (
+                chunk
+                for chunk, _ in read_mutation_table(
+                    data,
+                    mapper,
+                    mutant_column,
+                    sequence_column,
+                    chunk_size=chunk_size,
+                    skip_mismatches=skip_mismatches,
+                    sep=sep,
+                    mutation_separator=separator,
+                )
+            )
+        for chunk in chunks:
+            predicted, columns = self.predict_codes(chunk.codes)
+            out = {}
+            for name, values in {**columns, PREDICTION_COLUMN: predicted}.items():
+                out[name] = np.full(len(chunk.table), np.nan)
+                out[name][chunk.scorable] = values
+            yield chunk.table, out
+
+    def predict(
+        self,
+        data: str | Path | pd.DataFrame,
+        *,
+        sequences: bool = False,
+        mutant_column: str | None = None,
+        sequence_column: str | None = None,
+        id_column: str | None = None,
+        sep: str | None = None,
+        skip_mismatches: bool = False,
+    ) -> pd.DataFrame:
+        """Predict a scan (a file or a DataFrame, read like :func:`fit_labels`' labels) or, with
+        ``sequences``, an alignment or table of aligned sequences. The rows as read, each model's
+        zero-shot score (a column named by its directory) and ``prediction`` (empty, with a
+        ``reason``, where a variant cannot be scored)."""
+        parts = []
+        for table, columns in self._chunks(
+            data,
+            sequences=sequences,
+            mutant_column=mutant_column,
+            sequence_column=sequence_column,
+            id_column=id_column,
+            sep=sep,
+            skip_mismatches=skip_mismatches,
+            chunk_size=CHUNK_ROWS,
+        ):
+            table = table.copy()
+            for name, values in columns.items():
+                table[unique_name(name, table.columns)] = values
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def predict_file(
+        self,
+        data: str | Path,
+        out: str | Path,
+        *,
+        output_format: str = "seqvae",
+        sequences: bool = False,
+        mutant_column: str | None = None,
+        sequence_column: str | None = None,
+        id_column: str | None = None,
+        sep: str | None = None,
+        skip_mismatches: bool = False,
+        chunk_size: int = CHUNK_ROWS,
+    ) -> int:
+        """:meth:`predict` streamed to the CSV ``out`` chunk by chunk (bounded memory, written
+        atomically: nothing is left behind on bad input); returns the rows written.
+        ``output_format="proteingym"``: ``mutant``, ``mutated_sequence``, one column per model and
+        ``prediction`` (variants only)."""
+        if output_format not in OUTPUT_FORMATS:
+            raise InputError(
+                f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}"
+            )
+        if sequences and output_format != "seqvae":
+            raise InputError("whole sequences are written in the seqvae format only")
+        from seqvae.utils import release_free_memory
+
+        rows = 0
+        mapper = None if sequences or output_format == "seqvae" else self.mapper()
+        with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
+            for table, columns in self._chunks(
+                data,
+                sequences=sequences,
+                mutant_column=mutant_column,
+                sequence_column=sequence_column,
+                id_column=id_column,
+                sep=sep,
+                skip_mismatches=skip_mismatches,
+                chunk_size=chunk_size,
+            ):
+                if mapper is not None:
+                    table = _proteingym_table(table, columns, mapper, None)
+                else:
+                    table = table.copy()
+                    for name, values in columns.items():
+                        table[unique_name(name, table.columns)] = _formatted(values)
+                table.to_csv(handle, index=False, header=rows == 0)
+                rows += len(table)
+                release_free_memory()
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``predictor.json`` holds."""
+        return {
+            "format": FORMAT_VERSION,
+            "models": [
+                {"path": p, "name": n, "checksums": self.checksums[p]}
+                for p, n in zip(self.models, self.names)
+            ],
+            "model": {
+                "kind": self.model.kind,
+                "alpha": self.model.alpha,
+                "intercept": self.model.intercept,
+                "penalties": _penalties(self.model),
+            },
+            "cv": self.cv.to_dict(),
+            "settings": self.settings,
+            "reference": self.reference,
+        }
+
+    def save(self, folder: str | Path, overwrite: bool = False) -> dict[str, Path]:
+        """Write ``predictor.json`` and ``weights.npz`` into ``folder`` (claimed as a predictor
+        folder: a folder holding anything else is refused; each file written atomically)."""
+        with claim_directory(folder, PREDICTOR_DIRECTORY, overwrite) as out:
+            with atomic_path(out / WEIGHTS_FILE) as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, **self.model.arrays())
+            write_json(out / PREDICTOR_FILE, self.to_dict())
+        return {"predictor": Path(folder) / PREDICTOR_FILE, "weights": Path(folder) / WEIGHTS_FILE}
+
+
+def _penalties(model: LabelModel) -> dict[str, float | None]:
+    """Each block's penalty: the density block and the intercept are unpenalised (0)."""
+    out: dict[str, float | None] = {"density": 0.0}
+    if model.onehot_weights is not None:
+        out["onehot"] = model.alpha
+    if model.latent_weights is not None:
+        out["latent"] = model.alpha
+    return out
+
+
+def _check_same_registry(scorers: list[Scorer]) -> None:
+    if len(scorers) > 1:
+        EnsembleScorer(scorers)  # refuses models of other references or focus columns
+
+
+def latent_means(scorers: Sequence[Scorer], codes: np.ndarray) -> np.ndarray:
+    """The latent mean z of coded sequences under the first VAE among ``scorers``, ``[B, d]``."""
+    import torch
+
+    vae = next((s for s in scorers if hasattr(s, "model") and hasattr(s.model, "encode")), None)
+    if vae is None:
+        raise ConfigError("labels.latent: needs a VAE run among the models", field="labels.latent")
+    with torch.no_grad():
+        parts = [
+            vae.model.encode(torch.from_numpy(np.asarray(codes[i : i + 4096])).to(vae.device))[0]
+            .double()
+            .cpu()
+            .numpy()
+            for i in range(0, len(codes), 4096)
+        ]
+    return np.concatenate(parts) if parts else np.zeros((0, vae.model.config.latent_dim))
+
+
+def _map_frame(table: pd.DataFrame, mapper, mutant_column, sequence_column, skip_mismatches, separator):
+    """A DataFrame of variants mapped like a scan file's chunk (a missing column: one line naming it)."""
+    columns = list(table.columns)
+    if mutant_column is None and sequence_column is None:
+        if "mutant" in columns:
+            mutant_column = "mutant"
+        elif "mutated_sequence" in columns:
+            sequence_column = "mutated_sequence"
+        else:
+            raise InputError(
+                f"mutant_column: the table has no 'mutant' or 'mutated_sequence' column "
+                f"(columns: {', '.join(map(str, columns))}); name one"
+            )
+    wanted = sequence_column or mutant_column
+    if wanted not in columns:
+        field_name = "sequence_column" if sequence_column else "mutant_column"
+        raise InputError(
+            f"{field_name}: column {wanted!r} not found (columns: {', '.join(map(str, columns))})"
+        )
+    text = table.astype(str).reset_index(drop=True)
+    chunk, _ = map_table(
+        text,
+        mapper,
+        None if sequence_column else mutant_column,
+        sequence_column,
+        skip_mismatches,
+        "table",
+        2,
+        separator,
+    )
+    return chunk
+
+
+def _labelled_variants(
+    labels, label_column, mapper, *, mutant_column, sequence_column, sep, mutation_separator, skip_mismatches
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """The coded scorable variants of a scan with a finite label, and the labels."""
+    source = "labels" if isinstance(labels, pd.DataFrame) else str(labels)
+    if isinstance(labels, pd.DataFrame):
+        if label_column not in labels.columns:
+            raise InputError(
+                f"label_column: column {label_column!r} not found (columns: {', '.join(map(str, labels.columns))})"
+            )
+        chunks = [
+            _map_frame(labels, mapper, mutant_column, sequence_column, skip_mismatches, mutation_separator)
+        ]
+    else:
+        chunks = (
+            chunk
+            for chunk, _ in read_mutation_table(
+                labels,
+                mapper,
+                mutant_column,
+                sequence_column,
+                required_columns=(label_column,),
+                skip_mismatches=skip_mismatches,
+                sep=sep,
+                mutation_separator=mutation_separator,
+            )
+        )
+    codes, values, n_rows, n_scorable = [], [], 0, 0
+    for chunk in chunks:
+        measured = _numeric_column(chunk.table, label_column, source, 2 + n_rows)[chunk.scorable]
+        keep = np.isfinite(measured)
+        codes.append(chunk.codes[keep])
+        values.append(measured[keep])
+        n_rows += len(chunk.table)
+        n_scorable += int(chunk.scorable.sum())
+    if n_scorable == 0:
+        raise InputError(
+            f"none of the {n_rows} variants maps onto the models' focus columns ({mapper.region}); "
+            "check the numbering (--reference-sequence numbers a trimmed reference row)",
+            source,
+        )
+    y = np.concatenate(values)
+    if len(y) == 0:
+        raise InputError(
+            f"column {label_column!r} has no label for a scorable variant (all empty or NaN)", source
+        )
+    return np.concatenate(codes), y, source
+
+
+def _labelled_sequences(sequences, labels, label_column, registry, *, sequence_column, id_column, sep):
+    """Aligned sequences joined by id to a label table (``id_column``, default ``id``)."""
+    from seqvae.io.tables import read_table
+
+    alignment = read_aligned_sequences(sequences, registry, sequence_column, None)
+    if isinstance(labels, pd.DataFrame):
+        table, source = labels.astype(str), "labels"
+    else:
+        from seqvae.analysis.mutations import detect_separator
+
+        source = str(labels)
+        table = read_table(
+            labels,
+            "cannot read the label table",
+            sep=sep or detect_separator(labels),
+            dtype=str,
+            keep_default_na=False,
+        )
+    id_column = id_column or "id"
+    for name, what in ((id_column, "id_column"), (label_column, "label_column")):
+        if name not in table.columns:
+            raise InputError(
+                f"{what}: column {name!r} not found (columns: {', '.join(map(str, table.columns))})", source
+            )
+    measured = _numeric_column(table, label_column, source, 2)
+    label_of = dict(zip(table[id_column].astype(str).str.strip(), measured))
+    rows = [i for i, name in enumerate(alignment.ids) if np.isfinite(label_of.get(str(name), np.nan))]
+    if not rows:
+        raise InputError(
+            f"no sequence of {sequences} has a label in column {label_column!r} (ids joined on {id_column!r})",
+            source,
+        )
+    return alignment.codes[rows], np.array([label_of[str(alignment.ids[i])] for i in rows]), source
+
+
+def fit_labels(
+    models: Sequence[str | Path],
+    labels: str | Path | pd.DataFrame,
+    label_column: str,
+    *,
+    sequences: str | Path | None = None,
+    options: LabelOptions | None = None,
+    scoring: ScoringOptions | None = None,
+    mutant_column: str | None = None,
+    sequence_column: str | None = None,
+    id_column: str | None = None,
+    sep: str | None = None,
+    mutation_separator: str | None = None,
+    wild_type: WildType | None = None,
+    skip_mismatches: bool = False,
+) -> LabelPredictor:
+    """Fit a predictor of ``label_column`` from labelled variants and the zero-shot scores of
+    ``models`` (run or baseline directories, one density column each).
+
+    ``labels``: a scan (a file or a DataFrame) read as ``seqvae score`` reads one (``mutant_column``
+    or ``sequence_column``, ``sep``, ``mutation_separator``, ``wild_type``, ``skip_mismatches``);
+    or, with ``sequences`` (an alignment or table aligned like the models' training alignment), a
+    table of labels keyed by ``id_column`` (default ``id``). Rows without a label are left out.
+    See the module's docstring for the model and :class:`LabelOptions` for the settings.
+    """
+    options = (options or LabelOptions()).check()
+    scoring = (scoring or ScoringOptions()).validate()
+    if not models:
+        raise InputError("models: give at least one run or baseline directory")
+    paths = [str(Path(p).resolve()) for p in models]
+    scorers = [load_scorers([p], scoring) for p in paths]
+    _check_same_registry(scorers)
+    registry = scorers[0].registry
+    mapper = MutationMapper(registry, wild_type)
+    if sequences is not None:
+        codes, y, source = _labelled_sequences(
+            sequences,
+            labels,
+            label_column,
+            registry,
+            sequence_column=sequence_column,
+            id_column=id_column,
+            sep=sep,
+        )
+    else:
+        codes, y, source = _labelled_variants(
+            labels,
+            label_column,
+            mapper,
+            mutant_column=mutant_column,
+            sequence_column=sequence_column,
+            sep=sep,
+            mutation_separator=mutation_separator,
+            skip_mismatches=skip_mismatches,
+        )
+    try:
+        check_labels(y, options.folds, field=f"column {label_column!r}")
+    except InputError as err:
+        raise InputError(err.message, source) from None
+    names: list[str] = []
+    for path in paths:
+        names.append(unique_name(Path(path).name, names))
+    predictor = LabelPredictor(
+        paths,
+        {p: model_checksums(p) for p in paths},
+        names,
+        LabelModel("zero-shot", None, 0.0, np.zeros(0)),
+        CrossValidation({}, "", options.cv, options.folds, len(y)),
+        {
+            "label_column": label_column,
+            "input": "sequences" if sequences is not None else "variants",
+            "options": options.to_dict(),
+            "scoring": scoring.to_dict(),
+            "mutation_separator": mutation_separator,
+            "wild_type": None
+            if wild_type is None
+            else {"sequence": wild_type.sequence, "start": wild_type.start, "name": wild_type.name},
+        },
+        {
+            "id": registry.reference_id,
+            "focus_sequence": registry.reference_sequence,
+            "numbering": [int(n) for n in registry.numbering],
+            "n_states": int(registry.alphabet.gap_code) + 1,
+        },
+        scorers,
+    )
+    onehot, density, latent, _ = predictor.features(codes)
+    columns = mutated_columns(onehot, predictor.reference["n_states"])
+    predictor.model, predictor.cv = fit_label_model(
+        y,
+        onehot,
+        density,
+        latent,
+        cv=options.cv,
+        folds=options.folds,
+        alphas=options.alphas,
+        seed=options.seed,
+        columns=columns,
+    )
+    # the references the CLI prints: the one-hot ridge alone, cross-validated the same way
+    _, alone = fit_label_model(
+        y,
+        onehot,
+        None,
+        cv=options.cv,
+        folds=options.folds,
+        alphas=options.alphas,
+        seed=options.seed,
+        columns=columns,
+    )
+    predictor.cv.rho.update(alone.rho)
+    return predictor
+
+
+def load_predictor(folder: str | Path, check_models: bool = True) -> LabelPredictor:
+    """A predictor :meth:`LabelPredictor.save` wrote. Refuses (one line each) a damaged file and,
+    with ``check_models``, a model directory whose files changed since fitting."""
+    import json
+    import zipfile
+
+    folder = Path(folder)
+    path = folder / PREDICTOR_FILE
+    if not path.is_file():
+        raise InputError(f"no {PREDICTOR_FILE}: not a predictor folder", folder)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as npz:
+            arrays = {k: np.asarray(npz[k]) for k in npz.files}
+        spec = data["model"]
+        model = LabelModel(
+            spec["kind"],
+            spec["alpha"],
+            float(spec["intercept"]),
+            arrays["density_coef"],
+            arrays.get("onehot_weights"),
+            arrays.get("latent_weights"),
+            arrays.get("latent_mean"),
+            arrays.get("latent_scale"),
+        )
+        cv = CrossValidation(**data["cv"])
+        models = [m["path"] for m in data["models"]]
+        checksums = {m["path"]: dict(m["checksums"]) for m in data["models"]}
+        names = [m["name"] for m in data["models"]]
+        settings, reference = dict(data["settings"]), dict(data["reference"])
+        width = len(reference["numbering"]) * int(reference["n_states"])
+        if model.density_coef.shape != (len(models),) or (
+            model.onehot_weights is not None and model.onehot_weights.shape != (width,)
+        ):
+            raise ValueError("weights of the wrong shape")
+    except FileNotFoundError as err:
+        raise InputError(f"damaged predictor: {Path(err.filename).name} is missing", folder) from None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
+        raise InputError(f"damaged predictor file ({type(err).__name__}: {err})", folder) from None
+    if check_models:
+        for model_path in models:
+            if not Path(model_path).is_dir():
+                raise InputError(
+                    f"the model directory {model_path} the predictor was fitted with is gone", folder
+                )
+            now = model_checksums(model_path)
+            changed = sorted(
+                k for k in set(now) | set(checksums[model_path]) if now.get(k) != checksums[model_path].get(k)
+            )
+            if changed:
+                raise InputError(
+                    f"the model directory {model_path} changed since the predictor was fitted "
+                    f"({', '.join(changed)}); fit the predictor again",
+                    folder,
+                )
+    return LabelPredictor(models, checksums, names, model, cv, settings, reference)
