@@ -32,6 +32,8 @@ class SiteIndependentModel(nn.Module):
         The alphabet's gap code.
     """
 
+    log_frequencies: torch.Tensor  # a buffer
+
     def __init__(self, log_frequencies: torch.Tensor, gap_code: int):
         super().__init__()
         self.register_buffer("log_frequencies", torch.as_tensor(log_frequencies, dtype=torch.float64))
