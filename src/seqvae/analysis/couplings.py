@@ -286,8 +286,10 @@ def choose_references(
         return np.arange(n), weights.copy()
     positive = weights > 0
     if positive.sum() < n_references:
-        raise InputError(
-            f"only {int(positive.sum())} sequences have positive weight; --n-ref {n_references} is too many"
+        raise ConfigError(
+            f"couplings.n_references: only {int(positive.sum())} sequences have positive weight; "
+            f"{n_references} is too many",
+            field="couplings.n_references",
         )
     rng = np.random.default_rng(seed)
     rows = rng.choice(n, size=n_references, replace=False, p=weights / weights.sum())

@@ -425,7 +425,7 @@ def align_sweep(
     """
     import_pyhmmer()
     if not bitscores:
-        raise InputError("give at least one bit score", "--bitscores")
+        raise InputError("give at least one bit score (bitscores)")
     out = Path(out)
     # the selected files are checked without --select too: --out names them either way
     outputs = {"the candidate table": out.with_name(out.stem + "_candidates.csv")}
