@@ -191,7 +191,7 @@ class Run:
             codes, weights, ids, _ = self.training_data()
         elif self.genes is not None:
             if isinstance(alignment, Alignment):
-                raise InputError("this run was trained on counts: give a count matrix, not an alignment")
+                raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
             counts = self.read_counts(alignment)
             codes, ids = self.count_rows(counts), counts.cells
             weights = np.ones(counts.n_cells)

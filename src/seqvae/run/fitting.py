@@ -225,9 +225,9 @@ def _run_training(
     model = VAE(config.model)
     focus_factors = None
     if config.training.focus_steps > 0:
-        if registry is None:
+        if registry is None:  # a checked RunConfig refuses focus_steps on counts already
             raise ConfigError(
-                "training.focus_steps: focus training needs sequences with a reference, not counts",
+                "training.focus_steps: weights towards a reference sequence need sequences",
                 field="training.focus_steps",
             )
         focus_factors = reference_identity(np.asarray(tensor), registry.reference_codes())
