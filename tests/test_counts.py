@@ -526,3 +526,14 @@ def test_a_count_run_written_with_input_dim_loads_and_resumes(count_run, tmp_pat
     assert seqvae.load(run).model.config.length == 8
     pd.testing.assert_frame_equal(seqvae.load(run).embed(), seqvae.load(count_run).embed())
     assert seqvae.resume(run, progress=False).summary["steps"] == 5
+
+
+def test_a_run_embeds_only_data_of_its_own_kind(count_run, tiny_run):
+    counts_run, sequence_run = seqvae.load(count_run), seqvae.load(tiny_run.run)
+    alignment = sequence_run.training_alignment()
+    with pytest.raises(InputError, match="trained on counts data, not sequences"):
+        counts_run.embed(alignment)
+    with pytest.raises(InputError, match="trained on counts data, not sequences"):
+        counts_run.training_alignment()
+    with pytest.raises(InputError, match="trained on sequences data, not a count matrix"):
+        sequence_run.embed(simulate_counts(n_cells=5, n_genes=8, seed=0))

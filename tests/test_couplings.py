@@ -171,3 +171,17 @@ def test_reference_sample_is_weighted_and_seeded():
     assert rows_all.size == 100 and np.array_equal(w_all, weights)
     with pytest.raises(InputError):
         CouplingOptions(n_references=0).validate()
+
+
+def test_too_many_references_name_the_field_and_the_cli_shows_the_flag():
+    from seqvae.cli.common import fields_as_flags
+    from seqvae.cli.couplings import OPTION_FLAGS, OPTIONS_SECTION
+    from seqvae.errors import ConfigError
+
+    weights = np.r_[np.zeros(7), np.ones(3)]
+    with pytest.raises(ConfigError, match=r"^couplings\.n_references: only 3 sequences") as library:
+        choose_references(weights, 5, seed=0)
+    assert library.value.field == "couplings.n_references"
+    with pytest.raises(ConfigError) as cli, fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
+        choose_references(weights, 5, seed=0)
+    assert cli.value.one_line().startswith("--n-ref: couplings.n_references: only 3 sequences")

@@ -126,19 +126,19 @@ class Run(artifact.Run):
             options.antithetic,
             str(options.decoder_precision),
         )
-        frame = isinstance(scan, pd.DataFrame)
-        columns = list(scan.columns) if frame else _header(Path(scan))
-        source = DATAFRAME if frame else str(scan)
+        frame = scan if isinstance(scan, pd.DataFrame) else None
+        columns = list(frame.columns) if frame is not None else _header(Path(scan))
+        source = DATAFRAME if frame is not None else str(scan)
         _check_columns(columns, source, variant_column, sequence_column, score_column, label_column)
         with tempfile.TemporaryDirectory(prefix="seqvae-score-") as folder:
             table = Path(folder) / "scan.csv"
-            if frame:
-                scan.to_csv(table, index=False)
+            if frame is not None:
+                frame.to_csv(table, index=False)
             out = Path(folder) / SCORES_FILE
             try:
                 report = score_file(
                     scorer,
-                    table if frame else scan,
+                    table if frame is not None else scan,
                     out,
                     mutant_column=variant_column,
                     sequence_column=sequence_column,
@@ -149,7 +149,7 @@ class Run(artifact.Run):
                     mutation_separator=mutation_separator,
                 )
             except InputError as err:
-                if not frame:
+                if frame is None:
                     raise
                 raise InputError(_as_rows(err, table), DATAFRAME) from None
             report.scores_csv = out.read_text(encoding="utf-8")

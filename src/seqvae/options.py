@@ -21,7 +21,7 @@ import inspect
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 from seqvae.errors import ConfigError
@@ -307,7 +307,7 @@ def check_options(obj: Any, prefix: str | None = None) -> Any:
     return obj
 
 
-def suggest(word: str, choices: Sequence[str]) -> str:
+def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
     close = difflib.get_close_matches(str(word), list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -420,7 +420,7 @@ def _plain_text(text: str) -> str:
     return _ROLE.sub(r"\1", text).replace("``", "")
 
 
-def field_descriptions(cls: type) -> dict[str, str]:
+def field_descriptions(cls: type[Options]) -> dict[str, str]:
     """Each field's description from the numpydoc ``Parameters`` (or ``Attributes``) section of
     ``cls``'s docstring and of the classes in its ``described_by``; ``a, b`` entries describe both.
 

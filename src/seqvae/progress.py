@@ -58,7 +58,7 @@ class Progress:
     def start(self, task: str, total: int | None = None, done: int = 0, unit: str = "") -> None:
         """A new task begins."""
 
-    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+    def update(self, done: int, total: int | None = None, **metrics: float | str) -> None:
         """The task has ``done`` units (of ``total``, when it became known)."""
 
     def finish(self) -> None:
@@ -74,9 +74,9 @@ class _Task:
     def __init__(self, name: str, total: int | None, done: int, unit: str, now: float):
         self.name, self.total, self.done, self.unit = name, total, done, unit
         self.first_done, self.started = done, now
-        self.metrics: dict[str, float] = {}
+        self.metrics: dict[str, float | str] = {}
 
-    def advance(self, done: int, total: int | None, metrics: dict[str, float]) -> None:
+    def advance(self, done: int, total: int | None, metrics: dict[str, float | str]) -> None:
         self.done = done
         if total is not None:
             self.total = total
@@ -116,7 +116,7 @@ def format_duration(seconds: float) -> str:
     return f"{days} day{'s' if days != 1 else ''}, {text}" if days else text
 
 
-def format_metrics(metrics: dict[str, float]) -> str:
+def format_metrics(metrics: dict[str, float | str]) -> str:
     """``loss 123.4 kl 3.21``: four significant digits, strings as they are."""
     return " ".join(
         f"{name} {value:.4g}" if isinstance(value, float | int) else f"{name} {value}"
@@ -159,7 +159,7 @@ class LogProgress(Progress):
         self._task = _Task(task, total, done, unit, now)
         self._last, self._spoke = now, False
 
-    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+    def update(self, done: int, total: int | None = None, **metrics: float | str) -> None:
         if self._task is None:
             return
         self._task.advance(done, total, metrics)
@@ -186,7 +186,7 @@ class CallbackProgress(Progress):
         self._task = _Task(task, total, done, unit, 0.0)
         self.function(task, done, total, {})
 
-    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+    def update(self, done: int, total: int | None = None, **metrics: float | str) -> None:
         if self._task is not None:
             self._task.advance(done, total, metrics)
             self.function(self._task.name, done, self._task.total, dict(self._task.metrics))
@@ -212,26 +212,25 @@ class NotebookProgress(Progress):
         now = self.clock()
         self._task = _Task(task, total, done, unit, now)
         self._last = now
-        self._handle = display(self._html(now), display_id=True)
+        self._handle = display(self._html(self._task, now), display_id=True)
 
-    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+    def update(self, done: int, total: int | None = None, **metrics: float | str) -> None:
         if self._task is None:
             return
         self._task.advance(done, total, metrics)
         now = self.clock()
         if now - self._last >= self.interval_s:
             self._last = now
-            self._handle.update(self._html(now))
+            self._handle.update(self._html(self._task, now))
 
     def finish(self) -> None:
         if self._task is not None and self._handle is not None:
-            self._handle.update(self._html(self.clock(), finished=True))
+            self._handle.update(self._html(self._task, self.clock(), finished=True))
         self._task = self._handle = None
 
-    def _html(self, now: float, finished: bool = False):
+    def _html(self, task: _Task, now: float, finished: bool = False):
         from IPython.display import HTML
 
-        task = self._task
         value = "" if task.total is None else f' value="{task.done}" max="{max(task.total, 1)}"'
         text = html.escape(task.line(now, finished))
         return HTML(f'<div><progress style="width: 40ex"{value}></progress> <code>{text}</code></div>')

@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from seqvae.analysis.drawable import Drawable
+from seqvae.data.alignment import Alignment
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.matrix_file import pair_table
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
@@ -238,7 +239,6 @@ def coupling_deltas(
     ref_d = ref_t.to(device)
     base_pre = model.input_layer(ref_d.unsqueeze(0))  # [1, H]
     z_ref, _ = model.encode_from_preactivation(base_pre)
-    base = _target_log_probs(model, z_ref, ref_d, batch_size)[0] if decoder_precision == "float32" else None
     j_t = torch.from_numpy(j).to(device)
     b_t = torch.from_numpy(b).to(device)
     means = []
@@ -260,6 +260,7 @@ def coupling_deltas(
         raise InputError(f"method must be 'fast' or 'naive', got {method!r}")
     z = torch.cat(means) if means else torch.zeros(0, config.latent_dim, device=device)
     if decoder_precision == "float32":
+        base = _target_log_probs(model, z_ref, ref_d, batch_size)[0]
         delta = _target_log_probs(model, z, ref_d, batch_size) - base.unsqueeze(0)
     elif decoder_precision == "bfloat16" and method == "fast":
         delta = delta_log_probs(model, z, z_ref, ref_d, batch_size, torch.bfloat16)
@@ -285,8 +286,10 @@ def choose_references(
         return np.arange(n), weights.copy()
     positive = weights > 0
     if positive.sum() < n_references:
-        raise InputError(
-            f"only {int(positive.sum())} sequences have positive weight; --n-ref {n_references} is too many"
+        raise ConfigError(
+            f"couplings.n_references: only {int(positive.sum())} sequences have positive weight; "
+            f"{n_references} is too many",
+            field="couplings.n_references",
         )
     rng = np.random.default_rng(seed)
     rows = rng.choice(n, size=n_references, replace=False, p=weights / weights.sum())
@@ -375,7 +378,7 @@ def reference_sequences(run, alignment) -> tuple[np.ndarray, np.ndarray]:
 
 def vae_couplings(
     run,
-    codes: np.ndarray | None = None,
+    codes: np.ndarray | Alignment | str | Path | None = None,
     weights: np.ndarray | None = None,
     options: CouplingOptions | None = None,
     progress=None,
@@ -524,7 +527,8 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
     )
     if result.full is not None:
         with atomic_path(out / COUPLINGS_FULL_FILE) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **result.full)
+            # numpy's stub lets a keyword be allow_pickle (a bool); the keys here are tensor names
+            np.savez_compressed(handle, **result.full)  # type: ignore[arg-type]
         paths["full"] = out / COUPLINGS_FULL_FILE
     summary = {
         "run": str(getattr(run, "path", "")),

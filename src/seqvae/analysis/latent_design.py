@@ -230,8 +230,8 @@ class PhenotypeDesign:
             f"(q{100 * s['elbo_quantile']:g} of the naturals), {counts['passing']} of those predicted "
             f">= {s['target']:.3g} (q{100 * s['target_quantile']:g} of the measured naturals)",
         ]
-        if len(self.designs):
-            hamming = self.designs.nearest_hamming
+        hamming = self.designs.nearest_hamming
+        if len(self.designs) and hamming is not None:
             predicted = self.designs.extra["predicted"]
             lines.append(
                 f"{len(self.designs)} designs: predicted {s['label']} {np.min(predicted):.3g} to "
@@ -294,6 +294,10 @@ def design_from_phenotype(
     log = log or (lambda message: None)
     if run.registry is None or run.model.config.likelihood != "categorical":
         raise InputError(f"this run models {run.kind} data; designs need a run on sequences", run.path)
+    if options.label_col is None:  # validate() refuses it; this tells the type checker
+        raise ConfigError(
+            "design.label_col: name the phenotype column to design for", field="design.label_col"
+        )
     data = labelled_latent(run, labels, options.label_col, options.id_col, min_labelled=options.folds)
     labelled = data.labelled
     z_labelled, y = data.z[labelled], data.labels[labelled]

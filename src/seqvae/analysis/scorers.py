@@ -399,7 +399,7 @@ def run_scorer(
     iw: bool = False,
     antithetic: bool = False,
     decoder_precision: str = "float32",
-    device: str | None = None,
+    device: str | torch.device | None = None,
 ) -> VAEScorer:
     """The :class:`VAEScorer` of a loaded :class:`~seqvae.Run` (named by its directory), with the
     run's collapse warning; the options as in :func:`load_scorer`."""

@@ -298,7 +298,7 @@ class ScoringReport(Drawable):
         """The evaluation summary: model, measured column, scores file, seconds, the rows read and
         dropped as wild-type mismatches (and their fraction), the warnings, and the agreement."""
         if self.evaluation is None:
-            raise InputError("no evaluation: score the table with a measured column (--score-col)")
+            raise InputError("no evaluation: score the table with a measured column (score_column)")
         summary = {
             "model": self.model,
             "column": self.score_column,
@@ -429,9 +429,7 @@ def score_file(
     position and, with a measured column, the structure-aware ρ.
     """
     if output_format not in OUTPUT_FORMATS:
-        raise InputError(
-            f"output format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format"
-        )
+        raise InputError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     mapper = MutationMapper(scorer.registry, wild_type)
     required = tuple(c for c in (score_column, label_column) if c)
     report = ScoringReport(
@@ -545,7 +543,7 @@ def score_file(
                         n_unscored=report.n_unscored + report.n_mismatches_skipped,
                     )
             except InputError as err:
-                raise InputError(f"--score-col {score_column!r}: {err.message}", source) from None
+                raise InputError(f"score_column {score_column!r}: {err.message}", source) from None
     report.seconds = time.perf_counter() - started
     return report
 
@@ -640,7 +638,7 @@ def read_aligned_sequences(
         if sequence_column is None:
             raise InputError(
                 f"no {' or '.join(repr(c) for c in SEQUENCE_COLUMNS)} column (columns: {', '.join(columns)}); "
-                "name one with --sequence-col",
+                "name one with sequence_column",
                 path,
             )
     for name in (sequence_column, id_column):

@@ -78,7 +78,8 @@ def align(
             f"({s.new} new), {s.seconds:.1f} s"
         )
 
-    result = align_sweep(query, database, out, values, select=select, progress=sweep_progress, **options)
+    with arguments_as_flags({"bitscores": "--bitscores"}):
+        result = align_sweep(query, database, out, values, select=select, progress=sweep_progress, **options)
     table = Table(title="candidate alignments (EVE's rule)")
     for column in ("bitscore", "N", "N_eff", "focus", "covered", "iterations", "selected", "file"):
         table.add_column(column, justify="right" if column not in ("file",) else "left")

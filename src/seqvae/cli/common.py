@@ -186,7 +186,7 @@ class BarProgress(Progress):
         self.update(done, total)
         self._bar.start()  # drawn from here on, by rich's thread: the task is complete
 
-    def update(self, done: int, total: int | None = None, **metrics: float) -> None:
+    def update(self, done: int, total: int | None = None, **metrics: float | str) -> None:
         if self._bar is None:
             return
         known = self._bar.tasks[0].total if total is None else total

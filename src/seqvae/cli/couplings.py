@@ -133,7 +133,10 @@ def couplings(
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS):
         options = options_from_arguments(CouplingOptions, locals(), OPTION_FLAGS).validate()
     run = run_on_device(load(run_dir), device)
-    with tracking(progress_display(), "couplings", unit="references") as shown:
+    with (
+        fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS),
+        tracking(progress_display(), "couplings", unit="references") as shown,
+    ):
         result = vae_couplings(run, alignment, None, options, shown.update)
     paths = result.save(out, run)
     if figures:

@@ -45,6 +45,8 @@ ARGUMENT_FLAGS = {
     "skip_mismatches": "--skip-mismatches",
     "mutant_column": "--mutant-col",
     "sequence_column": "--sequence-col",
+    "score_column": "--score-col",
+    "output_format": "--format",
     "mutation_separator": "--mutation-separator",
 }
 OPTION_FLAGS: dict[str, str] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,13 @@ class SparseRows:
     def to(self, device: torch.device | str) -> SparseRows:
         return SparseRows(self.matrix, device, self.transform)
 
-    def __getitem__(self, key) -> SparseRows | torch.Tensor:
+    @overload
+    def __getitem__(self, key: slice) -> torch.Tensor: ...
+
+    @overload
+    def __getitem__(self, key: Any) -> SparseRows | torch.Tensor: ...
+
+    def __getitem__(self, key: Any) -> SparseRows | torch.Tensor:
         if isinstance(key, torch.Tensor):
             key = key.cpu().numpy()
         if isinstance(key, slice):

@@ -5,7 +5,8 @@ Potts model all score coded sequences and draw new ones the same way.
 * ``log_value(codes)`` — per sequence, ``float64 [B]``, what mutation scores compare: the ELBO
   (VAE), log p(x) (site-independent) or the Hamiltonian, log p(x) + log Z (Potts);
 * ``sample(n, generator, temperature=...)`` — ``n`` new sequences, ``uint8 [n, L]`` codes,
-  reproducible from a seeded ``torch.Generator``.
+  reproducible from a seeded ``torch.Generator``;
+* ``eval()`` — the model itself, set to inference (what a scorer calls first).
 
 Loading any of them from its directory (a run or a baseline) is :func:`seqvae.run.load_model`.
 """
@@ -27,3 +28,5 @@ class SequenceModel(Protocol):
     def log_value(self, codes: torch.Tensor) -> torch.Tensor: ...
 
     def sample(self, n: int, generator: torch.Generator, *, temperature: float = 1.0) -> torch.Tensor: ...
+
+    def eval(self) -> SequenceModel: ...

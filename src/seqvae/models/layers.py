@@ -13,6 +13,8 @@ class CodeEmbedding(nn.Module):
     building it. Masked gaps map to a padding row that contributes nothing.
     """
 
+    offsets: torch.Tensor  # a buffer
+
     def __init__(self, length: int, alphabet_size: int, hidden: int, gap_is_state: bool):
         super().__init__()
         self.length = length

@@ -20,6 +20,9 @@ BLOCK_ROWS = 1024
 class PottsModel(nn.Module):
     """Fields ``h [L, q]`` and couplings ``J [L*q, L*q]`` (symmetric, zero diagonal blocks)."""
 
+    fields: torch.Tensor  # buffers
+    couplings: torch.Tensor
+
     def __init__(self, fields: torch.Tensor, couplings: torch.Tensor):
         super().__init__()
         fields = torch.as_tensor(fields, dtype=torch.float32)

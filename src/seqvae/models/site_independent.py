@@ -32,6 +32,8 @@ class SiteIndependentModel(nn.Module):
         The alphabet's gap code.
     """
 
+    log_frequencies: torch.Tensor  # a buffer
+
     def __init__(self, log_frequencies: torch.Tensor, gap_code: int):
         super().__init__()
         self.register_buffer("log_frequencies", torch.as_tensor(log_frequencies, dtype=torch.float64))
@@ -83,7 +85,7 @@ class SiteIndependentModel(nn.Module):
         if isinstance(n, bool) or count < 1:
             raise InputError(f"the number of samples must be an integer >= 1, got {n}", "-n")
         if not (math.isfinite(temperature) and temperature > 0):
-            raise InputError(f"temperature must be > 0, got {temperature}", "--temperature")
+            raise InputError(f"temperature must be > 0, got {temperature}")
         probabilities = torch.softmax(self.log_frequencies / temperature, dim=-1)
         # one categorical per column, n draws each: [L, n]
         states = torch.multinomial(probabilities, count, replacement=True, generator=generator)

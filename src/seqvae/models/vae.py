@@ -374,7 +374,12 @@ class VAE(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + noise * torch.exp(0.5 * logvar)
 
-    def decoder_weight_matrices(self) -> list[nn.Parameter]:
+    @property
+    def device(self) -> torch.device:
+        """The device the model's parameters live on."""
+        return next(self.parameters()).device
+
+    def decoder_weight_matrices(self) -> list[torch.Tensor]:
         """The decoder's weight matrices (biases excluded): what the decoder prior acts on."""
         matrices = []
         for module in [*self.decoder_body, self.decoder_out]:
@@ -386,14 +391,14 @@ class VAE(nn.Module):
 
     def decoder_weight_penalty(self) -> torch.Tensor:
         """½ Σ ‖W‖² over decoder weight matrices (biases excluded)."""
-        total = torch.zeros((), device=self.decoder_out.bias.device)
+        total = torch.zeros((), device=self.device)
         for weight in self.decoder_weight_matrices():
             total = total + 0.5 * weight.pow(2).sum()
         return total
 
     def decoder_weight_kl(self) -> torch.Tensor:
         """KL(q(W) ‖ N(0, 1)) of the variational decoder's weights (0 for a plain decoder)."""
-        total = torch.zeros((), device=self.decoder_out.bias.device)
+        total = torch.zeros((), device=self.device)
         for module in [*self.decoder_body, self.decoder_out]:
             if isinstance(module, BayesianLinear):
                 total = total + module.kl()
@@ -423,7 +428,7 @@ class VAE(nn.Module):
         """The decoder prior's terms per sequence that the loss holds (the Gaussian one is the
         optimiser's weight decay, see :meth:`parameter_groups`): for a variational decoder,
         KL(q(W) ‖ N(0, 1)) / N_eff."""
-        penalty = torch.zeros((), device=self.decoder_out.bias.device)
+        penalty = torch.zeros((), device=self.device)
         if self.config.decoder_bayesian:
             penalty = penalty + self.decoder_weight_kl() / max(float(n_eff), 1.0)
         return penalty
@@ -507,7 +512,7 @@ class VAE(nn.Module):
         """
         if not (math.isfinite(temperature) and temperature > 0):
             raise ConfigError(f"temperature must be > 0, got {temperature}")
-        device = self.decoder_out.bias.device
+        device = self.device
         z = torch.randn(int(n), self.config.latent_dim, generator=generator).to(device)
         was_training = self.training
         self.eval()

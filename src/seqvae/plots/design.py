@@ -39,11 +39,13 @@ def draw_phenotype_map(
     filled = ax.contourf(plane.u, plane.v, plane.mean, levels=15, cmap=SEQUENTIAL_CMAP)
     points = plane.points
     size = float(np.clip(2000.0 / max(len(points), 1), 1.0, 12.0))
-    ax.scatter(*points.T, s=size, c=MISSING_COLOR, alpha=0.6, linewidths=0, rasterized=True, label="naturals")
+    u, v = points.T
+    ax.scatter(u, v, s=size, c=MISSING_COLOR, alpha=0.6, linewidths=0, rasterized=True, label="naturals")
     cutoff = np.quantile(labels[measured], top_quantile)
     top = measured & (labels >= cutoff)
     ax.scatter(
-        *points[top].T,
+        u[top],
+        v[top],
         s=size * 2,
         c="black",
         linewidths=0,
@@ -54,7 +56,8 @@ def draw_phenotype_map(
     if designs is not None and len(designs):
         columns = sorted((c for c in designs.columns if c.startswith("z_mean_")), key=lambda c: int(c[7:]))
         xy = plane.project(designs[columns].to_numpy(dtype=float))
-        ax.scatter(*xy.T, s=24, facecolors="none", edgecolors=CATEGORICAL[3], linewidths=0.9, label="designs")
+        x, y = xy.T
+        ax.scatter(x, y, s=24, facecolors="none", edgecolors=CATEGORICAL[3], linewidths=0.9, label="designs")
         title += f" with {len(designs)} designs"
     ax.legend(loc="upper left", frameon=False, markerscale=2.0)
     bar = fig.colorbar(filled, ax=ax, shrink=0.85)

@@ -135,14 +135,17 @@ class Run:
         """The training cells' metadata (``id`` first) of a run on counts, else ``None``."""
         return files.load_cell_metadata(self.path) if self.genes is not None else None
 
-    def training_data(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-        """Codes (or vectors), sequence weights, ids and validation mask used in training."""
+    def training_data(self) -> tuple[np.ndarray | SparseRows, np.ndarray, list[str], np.ndarray]:
+        """Codes (or vectors; counts as :class:`~seqvae.data.counts.SparseRows`), sequence
+        weights, ids and validation mask used in training."""
         return files.load_training_data(self.path, *files.training_data_shape(self.config))
 
     def training_alignment(self) -> Alignment:
         """The training sequences as an :class:`Alignment` (with their weights)."""
         registry = self.sequence_registry()
         codes, weights, ids, _ = self.training_data()
+        if isinstance(codes, SparseRows):  # sequence_registry() refused a run on counts already
+            raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
         return Alignment(
             ids=ids,
             headers=list(ids),
@@ -163,7 +166,8 @@ class Run:
         means, logvars = [], []
         tensor = data if isinstance(data, SparseRows) else torch.as_tensor(np.asarray(data))
         for start in range(0, len(tensor), batch_size):
-            mean, logvar = self.model.encode(tensor[start : start + batch_size].to(device))
+            batch = tensor[start : start + batch_size]  # a slice of SparseRows is dense
+            mean, logvar = self.model.encode(batch.to(device))
             means.append(mean.cpu())
             logvars.append(logvar.cpu())
         if not means:
@@ -182,13 +186,18 @@ class Run:
             :class:`~seqvae.data.counts.CountMatrix` or a count file with the run's genes (any
             order; extra genes are ignored), every cell weighted 1.
         """
+        codes: np.ndarray | SparseRows
         if alignment is None:
             codes, weights, ids, _ = self.training_data()
         elif self.genes is not None:
+            if isinstance(alignment, Alignment):
+                raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
             counts = self.read_counts(alignment)
             codes, ids = self.count_rows(counts), counts.cells
             weights = np.ones(counts.n_cells)
         else:
+            if isinstance(alignment, CountMatrix):
+                raise InputError(f"this run was trained on {self.kind} data, not a count matrix", self.path)
             if not isinstance(alignment, Alignment):
                 alignment = self.read_alignment(alignment)
             self._check_fits(alignment)
@@ -197,7 +206,7 @@ class Run:
                 weights = alignment.sequence_weights
             else:
                 weights = compute_sequence_weights(
-                    codes, self.registry.alphabet.gap_code, self.config.data.theta
+                    codes, self.sequence_registry().alphabet.gap_code, self.config.data.theta
                 )
         mean, logvar = self.encode(codes)
         table = {"id": ids, "weight": weights}

@@ -225,6 +225,11 @@ def _run_training(
     model = VAE(config.model)
     focus_factors = None
     if config.training.focus_steps > 0:
+        if registry is None:  # a checked RunConfig refuses focus_steps on counts already
+            raise ConfigError(
+                "training.focus_steps: weights towards a reference sequence need sequences",
+                field="training.focus_steps",
+            )
         focus_factors = reference_identity(np.asarray(tensor), registry.reference_codes())
     trainer = Trainer(
         model, tensor, weights, mask, config.training, out, config.seed, progress, focus_factors
@@ -390,7 +395,7 @@ def _summary(
 @torch.no_grad()
 def latent_usage_record(
     model: VAE,
-    data: torch.Tensor,
+    data: torch.Tensor | SparseRows,
     weights: np.ndarray,
     mask: np.ndarray,
     threshold: float = DEFAULT_ACTIVE_THRESHOLD,
@@ -424,7 +429,7 @@ def latent_usage_record(
     means, logvars = [], []
     for start in range(0, len(rows), batch_size):
         block = data[torch.from_numpy(rows[start : start + batch_size])].to(device)
-        mean, logvar = model.encode(block)
+        mean, logvar = model.encode(block)  # type: ignore[arg-type]  # integer rows of SparseRows are dense
         means.append(mean.double().cpu().numpy())
         logvars.append(logvar.double().cpu().numpy())
     z_mean, z_logvar = np.concatenate(means), np.concatenate(logvars)

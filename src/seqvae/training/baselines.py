@@ -313,11 +313,17 @@ def write_potts_coupling_matrices(
     out = Path(out)
     norms = model.frobenius_norms(exclude_gap=True, apc=False)
     corrected = average_product_correction(norms)
-    common = {"numbering": np.asarray(registry.numbering), "residues": registry.reference_sequence}
+    numbering, residues = np.asarray(registry.numbering), registry.reference_sequence
     return {
-        "couplings": save_matrix_npz(out / COUPLINGS, norms, kind="potts", **common),
-        "couplings_apc": save_matrix_npz(out / COUPLINGS_APC, corrected, kind="potts-apc", **common),
-        "couplings_apc_pairs": save_pair_table(out / COUPLINGS_APC_PAIRS, corrected, **common),
+        "couplings": save_matrix_npz(
+            out / COUPLINGS, norms, kind="potts", numbering=numbering, residues=residues
+        ),
+        "couplings_apc": save_matrix_npz(
+            out / COUPLINGS_APC, corrected, kind="potts-apc", numbering=numbering, residues=residues
+        ),
+        "couplings_apc_pairs": save_pair_table(
+            out / COUPLINGS_APC_PAIRS, corrected, numbering=numbering, residues=residues
+        ),
     }
 
 
@@ -374,15 +380,17 @@ def fit_baseline(
             identity = reference_identity(alignment.codes, alignment.registry.reference_codes())
             weights = weights * identity**reference_power
             report["reference_power"] = reference_power
-        model = fit_site_independent(alignment.codes, weights, gap, pseudocount, model_gaps)
-        tensors = {"log_frequencies": model.log_frequencies}
+        independent = fit_site_independent(alignment.codes, weights, gap, pseudocount, model_gaps)
+        tensors = {"log_frequencies": independent.log_frequencies}
+        model: SiteIndependentModel | PottsModel = independent
     else:
         settings = potts or PottsSettings()
-        model, report = fit_potts(
+        pairwise, report = fit_potts(
             alignment.codes, weights, alignment.alphabet.size, settings, as_progress(progress)
         )
         report["settings"] = asdict(settings)
-        tensors = {"fields": model.fields, "couplings": model.couplings}
+        tensors = {"fields": pairwise.fields, "couplings": pairwise.couplings}
+        model = pairwise
     elapsed = time.perf_counter() - started
     with claim_directory(out, BASELINE_DIRECTORY, overwrite):
         registry = alignment.registry
@@ -399,7 +407,7 @@ def fit_baseline(
         )
         with atomic_path(out / files.WEIGHTS) as tmp:
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-        if kind == "potts":
+        if isinstance(model, PottsModel):
             write_potts_coupling_matrices(model, registry, out)
         summary = {
             "kind": kind,
@@ -448,7 +456,7 @@ def load_baseline(path: str | Path) -> tuple[SiteIndependentModel | PottsModel, 
         raise
     except ValueError as err:  # e.g. couplings of the wrong shape
         raise InputError(f"baseline weights are inconsistent ({err})", weights_path) from None
-    table = model.log_frequencies if kind == "site-independent" else model.fields
+    table = model.log_frequencies if isinstance(model, SiteIndependentModel) else model.fields
     allowed = (registry.alphabet.gap_code, registry.alphabet.size)
     if table.dim() != 2 or table.shape[1] not in allowed:
         raise InputError(

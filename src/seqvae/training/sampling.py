@@ -94,6 +94,8 @@ def sampling_schedule(
         return SamplingSchedule(train, val)
     if focus_factors is None:
         raise ValueError("training.focus_steps needs focus_factors")
+    if config.max_steps is None:  # a checked config never gets here (focus_steps needs max_steps)
+        raise ValueError("training.focus_steps needs training.max_steps, the schedule it ends")
     factors = torch.as_tensor(focus_factors, dtype=torch.float64) ** config.focus_power
     start = int(config.max_steps) - config.focus_steps
     return FocusSchedule(train, val, factors[~validation_mask], factors[validation_mask], start)

@@ -19,12 +19,16 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
 
+from seqvae.data.counts import SparseRows
 from seqvae.errors import ConfigError, InputError, Interrupted
 from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
@@ -163,7 +167,7 @@ class _StopFlag:
     def __init__(self) -> None:
         self.requested = False
         self.signum: int = signal.SIGINT
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
@@ -180,6 +184,17 @@ class _StopFlag:
     def __exit__(self, *exc) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+
+
+class ShownMetrics(TypedDict, total=False):
+    """What a progress display shows of a training step (its keys cannot clash with
+    ``Progress.update``'s own arguments)."""
+
+    loss: float
+    rec: float
+    kl: float
+    mmd: float
+    val: float
 
 
 class Trainer:
@@ -213,7 +228,7 @@ class Trainer:
     def __init__(
         self,
         model: VAE,
-        data: torch.Tensor,
+        data: torch.Tensor | SparseRows,
         sequence_weights: np.ndarray,
         validation_mask: np.ndarray,
         config: TrainingConfig,
@@ -373,6 +388,8 @@ class Trainer:
             self.model.load_state_dict(live, strict=False)
 
     def _update_average(self) -> None:
+        if self.config.weight_averaging is None:
+            raise RuntimeError("no weight average to update: training.weight_averaging is null")
         decay = averaging_decay(self.config.weight_averaging, self.step)
         with torch.no_grad():
             torch._foreach_lerp_(*self._average_pairs, 1.0 - decay)
@@ -552,9 +569,9 @@ class Trainer:
         gaussian = model.decoder_prior_coefficient(self.n_eff) * model.decoder_weight_penalty()
         return float(gaussian + model.decoder_prior_terms(self.n_eff)), float(gaussian)
 
-    def _progress_metrics(self, means: dict[str, float]) -> dict[str, float]:
+    def _progress_metrics(self, means: dict[str, float]) -> ShownMetrics:
         """The loss terms a progress display shows (``val``: the best validation ELBO so far)."""
-        metrics = {"loss": means["loss"], "rec": means["reconstruction"], "kl": means["kl"]}
+        metrics: ShownMetrics = {"loss": means["loss"], "rec": means["reconstruction"], "kl": means["kl"]}
         if means.get("mmd"):
             metrics["mmd"] = means["mmd"]
         if self.best_val_elbo is not None:
@@ -565,9 +582,9 @@ class Trainer:
         indices = torch.multinomial(
             self.train_weights, self.config.batch_size, replacement=True, generator=self.sampler
         ).to(self.device)
-        batch = self.train_data[indices]
+        batch = self.train_data[indices]  # integer indices: a dense tensor, counts included
         # the decoder prior's gradient comes from the optimiser's weight decay (see parameter_groups)
-        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff, include_weight_penalty=False)
+        terms = self.model.loss(batch, step=self.step, n_eff=self.n_eff, include_weight_penalty=False)  # type: ignore[arg-type]
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
@@ -594,7 +611,7 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     """
     if not path.exists():
         return
-    kept = []
+    kept: list[dict[str, str]] = []
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if None in row or any(row.get(k) is None for k in files.METRIC_COLUMNS):

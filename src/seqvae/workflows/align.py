@@ -16,6 +16,7 @@ qualifies.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
 from collections.abc import Callable
@@ -424,7 +425,7 @@ def align_sweep(
     """
     import_pyhmmer()
     if not bitscores:
-        raise InputError("give at least one bit score", "--bitscores")
+        raise InputError("give at least one bit score (bitscores)")
     out = Path(out)
     # the selected files are checked without --select too: --out names them either way
     outputs = {"the candidate table": out.with_name(out.stem + "_candidates.csv")}
@@ -451,7 +452,7 @@ def align_sweep(
                 min_column_occupancy=min_column_occupancy,
                 cpus=cpus,
                 theta=theta,
-                progress=None if progress is None else (lambda s, b=bitscore: progress(b, s)),
+                progress=None if progress is None else functools.partial(progress, bitscore),
             )
         except InputError as err:
             if "no hit" not in err.message:
