@@ -191,6 +191,7 @@ def test_eve_sign_flips_scores_and_spearman_in_both_formats(tiny_run, tmp_path, 
             assert main([str(a) for a in [*args, "--sign", sign, "--label-col", "bin"]]) == 0
             column = "score" if fmt == "seqvae" else "si"
             results[sign, fmt] = (pd.read_csv(out)[column].to_numpy(), summary(out)["spearman"])
+            assert summary(out)["sign"] == sign  # the summary says which sign its numbers carry
     fitness, rho = results["fitness", "seqvae"]
     assert rho > 0.8  # the assay follows the fitness scores
     for fmt in ("seqvae", "proteingym"):
@@ -200,6 +201,26 @@ def test_eve_sign_flips_scores_and_spearman_in_both_formats(tiny_run, tmp_path, 
         assert results["eve", fmt][1] == pytest.approx(-rho)
     pg = pd.read_csv(tmp_path / "eve_proteingym.csv")
     assert list(pg.columns) == ["mutant", "mutated_sequence", "DMS_score", "DMS_score_bin", "si"]
+
+
+def test_figures_label_the_scores_by_their_sign(tiny_run):
+    """Under EVE's sign the heatmap and the scatter say "evolutionary index, higher = more
+    damaging", not "higher = fitter"."""
+    from seqvae.analysis.scorers import SCORE_SIGNS, load_scorer
+    from seqvae.analysis.scoring import single_mutant_scores
+    from seqvae.plots.mutations import SCORE_LABELS, draw_score_scatter, draw_single_mutant_scores
+
+    for sign in ("fitness", "eve"):
+        scorer = load_scorer(tiny_run.run, samples=2)
+        scorer.sign = SCORE_SIGNS[sign]
+        singles = single_mutant_scores(scorer)
+        assert singles.sign == sign
+        figure = draw_single_mutant_scores(singles)
+        labels = [ax.get_ylabel() for ax in figure.axes]
+        assert SCORE_LABELS[sign][0] in labels
+        scatter = draw_score_scatter(np.arange(5.0), np.arange(5.0), 1.0, sign=sign)
+        assert scatter.axes[0].get_xlabel() == SCORE_LABELS[sign][1]
+    assert SCORE_LABELS["eve"][0] != SCORE_LABELS["fitness"][0]
 
 
 def test_eve_sign_in_the_api_and_a_bad_sign(tiny_run, tmp_path, capsys):

@@ -95,6 +95,13 @@ DECODER_PRECISIONS = ("float32", "bfloat16")
 #: the sign of a score: ``fitness`` log p(variant) − log p(wild type) (higher = fitter; DeepSequence,
 #: ProteinGym) or ``eve`` its negative, EVE's evolutionary index (higher = more damaging)
 SCORE_SIGNS = {"fitness": 1.0, "eve": -1.0}
+
+
+def sign_name(sign: float) -> str:
+    """The name in :data:`SCORE_SIGNS` of a scorer's ``sign``."""
+    return "eve" if sign < 0 else "fitness"
+
+
 # The fast settings (``seqvae score --fast``): 20 antithetic shared draws and the bfloat16 output
 # layer; measured against the 200-draw float32 default in benchmarks/RESULTS.md.
 FAST_SAMPLES = 20

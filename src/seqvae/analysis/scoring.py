@@ -41,6 +41,7 @@ from seqvae.analysis.scorers import (  # noqa: F401  (re-exported: scoring's API
     load_scorer,
     load_scorers,
     shared_noise,
+    sign_name,
     unique_name,
 )
 from seqvae.analysis.structure_scores import (
@@ -251,6 +252,8 @@ class ScoringReport(Drawable):
     score_column: str | None = None
     out: Path | None = None
     structure: StructureScoring | None = None
+    #: the scores' sign (:data:`~seqvae.analysis.scorers.SCORE_SIGNS`): ``fitness`` or ``eve``
+    sign: str = "fitness"
     #: the scores table as CSV text, kept by :meth:`seqvae.Run.score`, which writes no file
     scores_csv: str | None = field(default=None, repr=False)
 
@@ -283,7 +286,8 @@ class ScoringReport(Drawable):
         )
         text = (
             f"scored {self.n_scored} of {self.n_rows} rows in {self.seconds:.1f} s "
-            f"({self.n_unscored} without a score, see 'reason'{dropped}): {self.out}"
+            f"({self.n_unscored} without a score, see 'reason'{dropped})"
+            + ("" if self.out is None else f": {self.out}")
         )
         if self.structure is not None:
             text += "\n" + self.structure.describe()
@@ -302,6 +306,7 @@ class ScoringReport(Drawable):
         summary = {
             "model": self.model,
             "column": self.score_column,
+            "sign": self.sign,
             "scores_file": None if self.out is None else self.out.name,
             "seconds": self.seconds,
             "n_rows": self.n_rows,
@@ -433,7 +438,11 @@ def score_file(
     mapper = MutationMapper(scorer.registry, wild_type)
     required = tuple(c for c in (score_column, label_column) if c)
     report = ScoringReport(
-        notes=list(mapper.notes), model=scorer.name, score_column=score_column, out=Path(out)
+        notes=list(mapper.notes),
+        model=scorer.name,
+        score_column=score_column,
+        out=Path(out),
+        sign=sign_name(scorer.sign),
     )
     if burial is not None:
         if burial.length != scorer.registry.length or list(burial.numbering) != list(
@@ -764,6 +773,8 @@ class SingleMutantScores:
         Time spent scoring.
     structure
         The structure-aware side (``None``: no structure given).
+    sign
+        The scores' sign: ``fitness`` (higher = fitter) or ``eve`` (higher = more damaging).
     """
 
     table: pd.DataFrame
@@ -771,6 +782,7 @@ class SingleMutantScores:
     model: str
     seconds: float = 0.0
     structure: StructureScoring | None = None
+    sign: str = "fitness"
 
     def __len__(self) -> int:
         return len(self.table)
@@ -803,7 +815,9 @@ def single_mutant_scores(
         structure.n_uncovered = int(np.isnan(factors).sum())
         table[STRUCTURE_SCORE_COLUMN] = table["score"] * np.where(np.isnan(factors), 1.0, factors)
         table[BURIAL_COLUMN] = burial.burial(structure.measure)[columns]
-    return SingleMutantScores(table, scorer.registry, scorer.name, time.perf_counter() - started, structure)
+    return SingleMutantScores(
+        table, scorer.registry, scorer.name, time.perf_counter() - started, structure, sign_name(scorer.sign)
+    )
 
 
 def _sub(wild_type: str, position: int, residue: str):

@@ -15,6 +15,19 @@ import pandas as pd
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, figure_axes, save_figure, single_axes
 
+#: the axis labels of a score by its sign (``ScoringOptions.sign``): the heatmap's colour bar, the
+#: scatter's x axis
+SCORE_LABELS = {
+    "fitness": (
+        "score (higher = fitter than wild type)",
+        "predicted score (log-likelihood vs wild type, nats)",
+    ),
+    "eve": (
+        "evolutionary index (higher = more damaging)",
+        "evolutionary index (log-likelihood of wild type vs variant, nats)",
+    ),
+}
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
@@ -29,6 +42,7 @@ def draw_singles_heatmap(
     burial: np.ndarray | None = None,
     burial_label: str = "burial",
     *,
+    sign: str = "fitness",
     fig: Figure | SubFigure | None = None,
 ) -> Figure | SubFigure:
     """Draw the heatmap of single-mutant scores: residues (rows) x positions (columns), wild type
@@ -78,7 +92,7 @@ def draw_singles_heatmap(
     ax.set_ylabel("substituted residue")
     ax.set_title(f"{title} (black dot: wild type; grey: not scored)")
     bar = fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
-    bar.set_label("score (higher = fitter than wild type)")
+    bar.set_label(SCORE_LABELS[sign][0])
     if burial is not None:
         focus = np.asarray(burial, dtype=np.float64)[np.asarray(registry.numbering) >= 0]
         strip = bottom.imshow(
@@ -114,6 +128,7 @@ def draw_score_scatter(
     measured_label: str = "measured",
     model_name: str = "model",
     *,
+    sign: str = "fitness",
     ax: Axes | None = None,
 ) -> Figure | SubFigure:
     """Draw predicted mutation scores against measurements, with Spearman ρ in the title; returns
@@ -145,7 +160,7 @@ def draw_score_scatter(
         ax.legend(loc="upper left")
     ci = f" (95% CI {interval[0]:.3f}–{interval[1]:.3f})" if interval else ""
     ax.set_title(f"{model_name}: Spearman ρ = {spearman:.3f}{ci}, N = {len(predicted)}", fontsize=9)
-    ax.set_xlabel("predicted score (log-likelihood vs wild type, nats)")
+    ax.set_xlabel(SCORE_LABELS[sign][1])
     ax.set_ylabel(f"measured: {measured_label}")
     return fig
 
@@ -179,6 +194,7 @@ def draw_single_mutant_scores(
         title=f"single mutants: {singles.model}",
         burial=None if structure is None else structure.burial.burial(structure.measure),
         burial_label=f"burial ({structure.measure})" if structure is not None else "burial",
+        sign=singles.sign,
         fig=fig,
     )
 
@@ -205,6 +221,7 @@ def draw_scoring_report(report: ScoringReport, *, ax: Axes | None = None) -> Fig
         (evaluation.ci_low, evaluation.ci_high),
         measured_label=str(report.score_column),
         model_name=report.model,
+        sign=report.sign,
         ax=ax,
     )
 
