@@ -340,3 +340,16 @@ def test_bad_backend_and_missing_packages_are_one_line_exit_2(tmp_path, capsys, 
     (tmp_path / "foreign" / "thesis.tex").write_text("x")
     assert main(["batch", str(manifest), "--out", str(tmp_path / "foreign")]) == 2
     assert "is not a seqvae batch folder" in _one_error_line(capsys)
+
+
+def test_an_unavailable_device_names_the_argument_and_the_cli_its_flag(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    manifest = _manifest(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=r"^device: cuda is not available here"):
+        run_batch(manifest, out, device="cuda")
+    assert main(["batch", str(manifest), "--out", str(out), "--device", "cuda"]) == 2
+    assert _one_error_line(capsys).startswith("error: --device: cuda is not available here")
+    assert not out.exists()

@@ -24,25 +24,6 @@ ALLOWED = {
     ("executor.py", "--head"): "`ray start --head` is Ray's command that starts a cluster, not a seqvae flag",
 }
 
-# Messages in modules other sessions are rewriting now; the lead fixes them after merging those.
-PENDING = {
-    ("workflows/batch.py", "--device"),
-    ("workflows/dms_benchmark.py", "--models"),
-    ("workflows/dms_panel.py", "--ensemble"),
-    ("workflows/dms_panel.py", "--jobs"),
-    ("workflows/dms_panel.py", "--models"),
-    ("workflows/dms_panel.py", "--out"),
-    ("workflows/dms_panel.py", "--potts-iterations"),
-    ("workflows/dms_panel.py", "--set"),
-    ("workflows/dms_panel.py", "--threads"),
-    ("workflows/sweep.py", "--jobs"),
-    ("workflows/sweep.py", "--param"),
-    ("workflows/sweep.py", "--param2"),
-    ("workflows/sweep.py", "--seeds"),
-    ("workflows/sweep.py", "--values"),
-    ("workflows/sweep.py", "--values2"),
-}
-
 
 def _message_nodes(tree: ast.AST):
     for node in ast.walk(tree):
@@ -88,13 +69,13 @@ def test_the_scan_finds_a_flag_in_an_error_message(tmp_path, monkeypatch):
 def test_library_errors_name_fields_not_flags():
     found = flags_in_library_errors()
     assert len(ALLOWED) <= 5
-    unexpected = {key: lines for key, lines in found.items() if key not in ALLOWED and key not in PENDING}
+    unexpected = {key: lines for key, lines in found.items() if key not in ALLOWED}
     assert not unexpected, (
         "library error messages that name a CLI flag (name the field instead): "
         + ", ".join(f"{module}:{lines[0]} {flag}" for (module, flag), lines in sorted(unexpected.items()))
     )
     # a fixed message leaves the lists: keep them to what is still there
-    assert not (set(ALLOWED) | PENDING) - set(found), "listed but no longer found"
+    assert not set(ALLOWED) - set(found), "listed but no longer found"
 
 
 @pytest.mark.parametrize(

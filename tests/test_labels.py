@@ -216,6 +216,9 @@ def test_api_errors_name_the_field(tiny_run, singles):
         fit_labels([tiny_run.run], singles[["y"]].assign(variant=singles["mutant"]), "y")
     with pytest.raises(ValueError, match="label_column"):
         fit_labels([tiny_run.run], singles[["mutant"]], "y")
+    shifted = singles[["y"]].assign(mutant=[f"A{200 + i}C" for i in range(len(singles))])
+    with pytest.raises(InputError, match=r"\(wild_type numbers a trimmed reference row\)"):
+        fit_labels([tiny_run.run], shifted, "y")
     with pytest.raises(InputError, match=r"labels\.cv"):
         fit_labels([tiny_run.run], singles[["mutant", "y"]], "y", options=LabelOptions(cv="blocks"))
 
@@ -233,7 +236,7 @@ def labelled(tiny_run, singles, tmp_path) -> Path:
     [
         (
             lambda t: t.assign(mutant=[f"A{200 + i}C" for i in range(len(t))]),
-            ("none of the", "variants maps"),
+            ("none of the", "variants maps", "(--reference-sequence numbers a trimmed"),
         ),
         (lambda t: t.assign(y=1.0), ("every label is 1",)),
         (lambda t: t.assign(y=np.nan), ("no label",)),

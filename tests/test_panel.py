@@ -164,7 +164,14 @@ def test_panel_profile_of_the_wild_types_relatives(tmp_path, capsys):
     assert rows[0]["spearman"] == pytest.approx(table.loc[1, "spearman"])  # the panel's row
     capsys.readouterr()
     assert main(["benchmark-dms", *single, "--models", "nope", "--out", str(tmp_path / "two")]) == 2
-    assert "choose from site-independent, site-independent-wt, potts, vae" in capsys.readouterr().err
+    assert (
+        "--models: unknown model 'nope'; choose from site-independent, site-independent-wt, potts, vae"
+        in (capsys.readouterr().err)
+    )
+    for flag, value in (("--models", "nope"), ("--ensemble", "0"), ("--jobs", "0"), ("--threads", "0")):
+        assert main([*args, flag, value, "--out", str(tmp_path / "three")]) == 2
+        assert f"{flag}: " in capsys.readouterr().err  # the library names the argument, the CLI its flag
+    assert not (tmp_path / "three").exists()
     assert main([*args, "--mutant-col", "variant"]) == 2  # the panel file names it
     assert "--panel takes no ALIGNMENT, DMS or --mutant-col" in capsys.readouterr().err
 

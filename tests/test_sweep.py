@@ -12,6 +12,7 @@ import pytest
 import seqvae
 from seqvae.cli.main import main
 from seqvae.data.synthetic.linear_factors import simulate_linear_factors
+from seqvae.errors import InputError
 from seqvae.workflows.sweep import sweep_points
 
 BASE = [
@@ -96,6 +97,29 @@ def test_sweep_points_grid_and_names():
 
 
 @pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"param": "data.theta", "values": [0.1]}, r"^param: cannot sweep 'data.theta'"),
+        ({"param": "model.beta", "values": []}, r"^values: nothing to sweep$"),
+        (
+            {"param": "model.beta", "values": [1], "param2": "model.beta", "values2": [2]},
+            r"^param2: must differ",
+        ),
+        (
+            {"param": "model.beta", "values": [1], "param2": "model.latent_dim"},
+            r"^values2: needed with param2$",
+        ),
+        ({"param": "model.beta", "values": [1], "values2": [2]}, r"^values2: given without param2$"),
+        ({"param": "model.beta", "values": [1], "seeds": []}, r"^seeds: none given$"),
+        ({"param": "model.beta", "values": [1, 1]}, r"^values: two grid points share a directory name"),
+    ],
+)
+def test_sweep_points_errors_name_the_argument_not_a_flag(arguments, message):
+    with pytest.raises(InputError, match=message):
+        sweep_points(seqvae.preset_config("explore"), **arguments)
+
+
+@pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--param", "data.theta", "--values", "0.1,0.2"], "cannot sweep"),
@@ -103,6 +127,12 @@ def test_sweep_points_grid_and_names():
         (["--param", "model.beta", "--values", "-1"], "model.beta"),
         (["--param", "model.nonsense", "--values", "1"], "unknown key"),
         (["--param", "model.beta", "--values", "1", "--seeds", "a"], "seeds"),
+        (
+            ["--param", "model.beta", "--values", "1", "--param2", "model.beta", "--values2", "2"],
+            "--param2: ",
+        ),
+        (["--param", "model.beta", "--values", "1", "--jobs", "0"], "--jobs: must be >= 1, got 0"),
+        (["--param", "model.beta", "--values", "1", "--threads", "0"], "--threads"),
     ],
 )
 def test_sweep_bad_options(factors_file, tmp_path, capsys, extra, message):

@@ -302,6 +302,8 @@ def fit_label_model(
         systems: dict = {}
         for kind, alpha in candidates:
             if kind == "zero-shot":  # nothing learnt: its ranking, not a per-fold calibration of it
+                if density is None:  # the zero-shot candidate is listed only with density
+                    raise ValueError("zero-shot candidate without density")
                 predictions[(kind, alpha)][held] = density[held].mean(axis=1)
                 continue
             model = _fit_candidate(kind, alpha, y[train], sub_onehot, sub_density, sub_latent, systems)

@@ -18,7 +18,7 @@ The folds follow the intended use: ``random`` (new variants at measured position
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +38,7 @@ from seqvae.analysis.label_models import (
     mutated_columns,
     onehot_features,
 )
-from seqvae.analysis.mutations import MutationMapper, WildType, map_table, read_mutation_table
+from seqvae.analysis.mutations import MappedChunk, MutationMapper, WildType, map_table, read_mutation_table
 from seqvae.analysis.scorers import EnsembleScorer, Scorer, ScoringOptions, load_scorers, unique_name
 from seqvae.analysis.scoring import (
     OUTPUT_FORMATS,
@@ -220,7 +220,9 @@ class LabelPredictor:
         mapper = self.mapper()
         separator = None  # ':' or '/', whichever the table uses
         if isinstance(data, pd.DataFrame):
-            chunks = [_map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)]
+            chunks: Iterable[MappedChunk] = [
+                _map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)
+            ]
         else:
             chunks = (
                 chunk
@@ -349,7 +351,7 @@ class LabelPredictor:
         folder: a folder holding anything else is refused; each file written atomically)."""
         with claim_directory(folder, PREDICTOR_DIRECTORY, overwrite) as out:
             with atomic_path(out / WEIGHTS_FILE) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, **self.model.arrays())
+                np.savez(handle, **self.model.arrays())  # type: ignore[arg-type]  # numpy stub: **kwds
             write_json(out / PREDICTOR_FILE, self.to_dict())
         return {"predictor": Path(folder) / PREDICTOR_FILE, "weights": Path(folder) / WEIGHTS_FILE}
 
@@ -430,7 +432,7 @@ def _labelled_variants(
             raise InputError(
                 f"label_column: column {label_column!r} not found (columns: {', '.join(map(str, labels.columns))})"
             )
-        chunks = [
+        chunks: Iterable[MappedChunk] = [
             _map_frame(labels, mapper, mutant_column, sequence_column, skip_mismatches, mutation_separator)
         ]
     else:
@@ -458,7 +460,7 @@ def _labelled_variants(
     if n_scorable == 0:
         raise InputError(
             f"none of the {n_rows} variants maps onto the models' focus columns ({mapper.region}); "
-            "check the numbering (--reference-sequence numbers a trimmed reference row)",
+            "check the numbering (wild_type numbers a trimmed reference row)",
             source,
         )
     y = np.concatenate(values)

@@ -53,7 +53,8 @@ def batch(
             partition=slurm_partition,
         )
     log = None if quiet else (lambda line: console.print(line, markup=False))
-    result = run_batch(read, out, device=device, executor=executor, log=log)
+    with arguments_as_flags({"device": "--device"}):
+        result = run_batch(read, out, device=device, executor=executor, log=log)
     info = result.info
     console.print(
         f"{len(result.summary)} families, {info['n_tasks']} tasks ({info['n_skipped']} already done, "

@@ -22,6 +22,7 @@ from seqvae.cli.common import (
     StructureOpt,
     ThreadsOpt,
     ZSamplesOpt,
+    arguments_as_flags,
     check_threads,
     console,
     parse_set_options,
@@ -35,6 +36,16 @@ def register(app: typer.Typer) -> None:
     app.command("benchmark-dms")(benchmark_dms)
 
 
+# the arguments of run_panel / run_dms_benchmark their messages name, as this command's flags
+PANEL_FLAGS = {
+    "models": "--models",
+    "ensemble": "--ensemble",
+    "jobs": "--jobs",
+    "threads": "--threads",
+    "potts_iterations": "--potts-iterations",
+    "overrides": "--set",
+    "out": "--out",
+}
 BENCHMARK_COLUMNS = ("protein", "model", "rho", "95% CI", "N scored", "train s", "score s")
 
 
@@ -132,16 +143,17 @@ def benchmark_dms(
                 "entry names it)",
                 "--panel",
             )
-        table = run_panel(
-            load_panel(panel),
-            out,
-            overrides=overrides,
-            threads=threads,
-            jobs=jobs,
-            fast=fast,
-            log=lambda text: console.print(text, soft_wrap=True, highlight=False),
-            **common,
-        )
+        with arguments_as_flags(PANEL_FLAGS):
+            table = run_panel(
+                load_panel(panel),
+                out,
+                overrides=overrides,
+                threads=threads,
+                jobs=jobs,
+                fast=fast,
+                log=lambda text: console.print(text, soft_wrap=True, highlight=False),
+                **common,
+            )
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
         console.print(
             f"panel table: {out / 'panel.csv'}, {out / 'panel_summary.csv'}, {out / 'panel.md'}, {out / 'panel.png'}"
@@ -157,21 +169,22 @@ def benchmark_dms(
         overrides = {**overrides, "data.reference": reference}
     if threads is not None:
         overrides = {**overrides, "training.threads": threads}
-    rows = run_dms_benchmark(
-        alignment,
-        dms,
-        score_col,
-        out,
-        overrides=overrides,
-        log=console.print,
-        sep=sep,
-        mutation_separator=mutation_separator,
-        reference_sequence=reference_sequence,
-        mutant_column=mutant_col,
-        structure=structure,
-        chain=chain,
-        contact_map=contact_map,
-        **common,
-    )
+    with arguments_as_flags({"models": "--models"}):
+        rows = run_dms_benchmark(
+            alignment,
+            dms,
+            score_col,
+            out,
+            overrides=overrides,
+            log=console.print,
+            sep=sep,
+            mutation_separator=mutation_separator,
+            reference_sequence=reference_sequence,
+            mutant_column=mutant_col,
+            structure=structure,
+            chain=chain,
+            contact_map=contact_map,
+            **common,
+        )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)
     write_json(out / BENCHMARK_FILE, rows)

@@ -17,6 +17,7 @@ from seqvae.cli.common import (
     SepOpt,
     ThreadsOpt,
     ZSamplesOpt,
+    arguments_as_flags,
     check_threads,
     console,
     fields_as_flags,
@@ -123,7 +124,7 @@ def fit_labels_command(
     options = options_from_arguments(LabelOptions, arguments, OPTION_FLAGS)
     scoring = ScoringOptions(samples, seed, iw, fast, antithetic, decoder_precision)
     with fields_as_flags(OPTIONS_SECTION, OPTION_FLAGS), torch_threads(check_threads(threads)):
-        with fields_as_flags("scoring"):
+        with fields_as_flags("scoring"), arguments_as_flags({"wild_type": "--reference-sequence"}):
             predictor = fit_labels(
                 models,
                 labels,
@@ -179,9 +180,12 @@ def predict_command(
 
     if output_format not in OUTPUT_FORMATS:
         raise InputError(f"must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}", "--format")
-    if len(paths) not in (1, 2) or (len(paths) == 2) == (sequences is not None):
+    if len(paths) == 2 and sequences is None:
+        data = paths[1]
+    elif len(paths) == 1 and sequences is not None:
+        data = sequences
+    else:
         raise InputError("give PREDICTOR and one table, or PREDICTOR --sequences FILE")
-    data = paths[1] if len(paths) == 2 else sequences
     check_output_paths({"the predictions": out}, {"the table": data, "the predictor": paths[0]}, "--out")
     predictor = load_predictor(paths[0])
     with torch_threads(check_threads(threads)):

@@ -218,19 +218,22 @@ def sweep(
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in parsed_seeds):
         raise InputError(f"seeds must be non-negative integers, got {seeds!r}", "--seeds")
     base = _build_config(preset, config_file, parse_set_options(set_values))
-    summary = run_sweep(
-        data,
-        base,
-        param,
-        parsed_values,
-        out,
-        param2=param2,
-        values2=parsed_values2,
-        seeds=parsed_seeds,
-        jobs=jobs,
-        threads_per_job=threads,
-        progress=progress_display(progress),
-    )
+    flags = {"param": "--param", "values": "--values", "param2": "--param2", "values2": "--values2"}
+    flags |= {"seeds": "--seeds", "jobs": "--jobs", "threads_per_job": "--threads"}
+    with arguments_as_flags(flags):
+        summary = run_sweep(
+            data,
+            base,
+            param,
+            parsed_values,
+            out,
+            param2=param2,
+            values2=parsed_values2,
+            seeds=parsed_seeds,
+            jobs=jobs,
+            threads_per_job=threads,
+            progress=progress_display(progress),
+        )
     table = Table(title=f"sweep over {param}" + (f" x {param2}" if param2 else ""))
     columns = [
         "value",

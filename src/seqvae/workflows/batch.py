@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -157,7 +157,10 @@ class BatchSettings(Options):
         return cls(families=[{"name": "BLAT", "alignment": "blat.a2m"}])
 
 
-def _checked(cls: type, values: dict[str, Any], source: str, where: str):
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: str) -> OptionsT:
     """``cls`` from a manifest's mapping (a CSV cell's seeds ``0;1;2`` read as a list), checked:
     a bad value is one line naming the entry and the field."""
     seeds = values.get("seeds")
@@ -493,7 +496,12 @@ def score_family(
         run = load(run_dir)
         members.append(
             VAEScorer(
-                run.model, run.registry, samples=samples, seed=0, name=Path(run_dir).name, device=device
+                run.model,
+                run.sequence_registry(),
+                samples=samples,
+                seed=0,
+                name=Path(run_dir).name,
+                device=device,
             )
         )
     scorer = EnsembleScorer(members)
@@ -611,7 +619,7 @@ def run_batch(
         try:
             resolve_device(device)
         except ConfigError as err:
-            raise InputError(err.message.replace("training.device", "--device"), "--device") from None
+            raise InputError(err.message.replace("training.device", "device")) from None
     out = Path(out)
     files, folders = output_files(manifest, out)
     check_output_paths(files, input_files(manifest), out, folders)

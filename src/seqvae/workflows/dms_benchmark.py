@@ -60,7 +60,7 @@ def run_dms_benchmark(
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
-        raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
+        raise InputError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}")
     out = Path(out)
     dms = Path(dms)
     keys = [kind for kind in NAMED_BASELINES if kind in models]
@@ -74,10 +74,11 @@ def run_dms_benchmark(
         inputs["--reference-sequence"] = Path(reference_sequence)
     check_output_paths(outputs, inputs, out, {f"the {key} model": out / key for key in keys})
     config = preset_config(preset).updated(overrides or {})
+    wild_type = read_wild_type(reference_sequence) if reference_sequence is not None else None
     read_options = {
         "sep": sep,
         "mutation_separator": mutation_separator,
-        "wild_type": read_wild_type(reference_sequence) if reference_sequence is not None else None,
+        "wild_type": wild_type,
         "mutant_column": mutant_column,
     }
     aln = read_alignment(alignment, config.data.alignment_options())
@@ -88,7 +89,7 @@ def run_dms_benchmark(
 
         burial = (
             position_burial(aln.registry, structure, chain, contact_map),
-            MutationMapper(aln.registry, read_options["wild_type"]),
+            MutationMapper(aln.registry, wild_type),
         )
         log(burial[0].describe())
     started = time.perf_counter()
@@ -119,7 +120,7 @@ def run_dms_benchmark(
         seed = int(key[8:])
         train_s = fit_model("vae", aln, config.updated({"seed": seed}), out / key)
         run = load(out / key)
-        scorer = VAEScorer(run.model, run.registry, samples=samples, seed=0, name=key)
+        scorer = VAEScorer(run.model, run.sequence_registry(), samples=samples, seed=0, name=key)
         members.append((scorer, train_s))
         row = evaluate(scorer, key, f"vae (seed {seed})", train_s)
         log(f"vae seed {seed}: {run.summary['steps']} steps in {train_s:.0f} s, rho {row['spearman']:.4f}")

@@ -286,7 +286,9 @@ def _read_json(path: Path) -> dict | None:
 
 def _run_finished(path: Path) -> bool:
     summary = _read_json(path / "summary.json")
-    return bool(summary) and summary.get("status") == "finished" and (path / "model.safetensors").exists()
+    return (
+        summary is not None and summary.get("status") == "finished" and (path / "model.safetensors").exists()
+    )
 
 
 def _evaluate_member(
@@ -451,13 +453,13 @@ def run_panel(
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
-        raise InputError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}", "--models")
+        raise InputError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}")
     if ensemble < 1:
-        raise InputError(f"--ensemble must be >= 1, got {ensemble}", "--ensemble")
+        raise InputError(f"ensemble: must be >= 1, got {ensemble}")
     if not 1 <= jobs <= MAX_JOBS:
-        raise InputError(f"--jobs must be in [1, {MAX_JOBS}], got {jobs}", "--jobs")
+        raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise InputError(f"--threads must be in [1, {MAX_THREADS}], got {threads}", "--threads")
+        raise InputError(f"threads: must be in [1, {MAX_THREADS}], got {threads}")
     out = Path(out)
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
@@ -508,8 +510,8 @@ def run_panel(
                 if done and key in timings:
                     if fits.get(key) != identity:
                         raise InputError(
-                            "holds a model fitted with other settings (the preset, a --set, "
-                            "--potts-iterations or the alignment differ); use a new --out, or delete "
+                            "holds a model fitted with other settings (the preset, overrides, "
+                            "potts_iterations or the alignment differ); use a new out, or delete "
                             "this folder to fit it again",
                             target,
                         )
@@ -570,7 +572,7 @@ def run_panel(
                 return _evaluate_member(scorer, protein, wild_type, out / protein.name, key, inputs)
 
         vae_samples = FAST_SAMPLES if fast else samples
-        fast_options = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
+        fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
         structures: dict[str, str] = {}
 
@@ -609,7 +611,7 @@ def run_panel(
                 run = load(folder / key)
                 record = run_record(folder / key)
                 scorer = VAEScorer(
-                    run.model, run.registry, samples=vae_samples, seed=0, name=key, **fast_options
+                    run.model, run.sequence_registry(), samples=vae_samples, seed=0, name=key, **fast_options
                 )
                 members.append(scorer)
                 result = evaluate(scorer, protein, wild_type, key, [key])
@@ -781,8 +783,8 @@ def panel_markdown(
     lines += ["", "Published on the same assays:", ""]
     for protein in proteins:
         if protein.published:
-            shown = ", ".join(f"{name} {value:.3f}" for name, value in protein.published.items())
-            lines.append(f"- {protein.name}: {shown}")
+            published = ", ".join(f"{name} {value:.3f}" for name, value in protein.published.items())
+            lines.append(f"- {protein.name}: {published}")
     return "\n".join(lines) + "\n"
 
 

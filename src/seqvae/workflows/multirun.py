@@ -178,7 +178,11 @@ def train_or_resume(data: Any, config, run_dir: str | Path, read: Callable[[], A
         return load(path)
     if same:
         return resume(path, progress=False)
-    return train(data if data is not None else read(), config, out=path, overwrite=True, progress=False)
+    if data is None:
+        if read is None:
+            raise ValueError("train_or_resume: give data or read")
+        data = read()
+    return train(data, config, out=path, overwrite=True, progress=False)
 
 
 def run_record(run_dir: str | Path) -> dict[str, Any]:
@@ -241,6 +245,8 @@ def structure_row(
     structure-aware by :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE` and
     evaluated the same way; and the :class:`~seqvae.analysis.scoring.StructureScoring`."""
     structure = structure_from_scores(scores_csv, mapper, burial, score_column=score_column)
+    if structure.evaluation is None:  # evaluated whenever a measured column is named
+        raise InputError("score_column: the structure-aware row needs the measured column")
     aware = {
         **row,
         "model": row["model"] + STRUCTURE_SUFFIX,

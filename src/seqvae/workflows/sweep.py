@@ -47,15 +47,14 @@ class SweepPoint:
     config: RunConfig
 
 
-def _check_param(param: str, option: str) -> None:
+def _check_param(param: str, argument: str) -> None:
     if param == "seed":
         return
     section = param.split(".", 1)[0]
     if "." not in param or section not in ("model", "training"):
         raise InputError(
-            f"cannot sweep {param!r}: sweep model.* or training.* keys, or seed "
-            "(data settings change the data itself: make separate sweeps)",
-            option,
+            f"{argument}: cannot sweep {param!r}: sweep model.* or training.* keys, or seed "
+            "(data settings change the data itself: make separate sweeps)"
         )
 
 
@@ -68,25 +67,27 @@ def sweep_points(
     seeds: Sequence[int] = (0,),
 ) -> list[SweepPoint]:
     """The grid (param × param2 × seeds) with every config resolved and validated up front."""
-    _check_param(param, "--param")
+    _check_param(param, "param")
     if not values:
-        raise InputError("no values to sweep", "--values")
+        raise InputError("values: nothing to sweep")
     if param2 is not None:
-        _check_param(param2, "--param2")
+        _check_param(param2, "param2")
         if param2 == param:
-            raise InputError("--param2 must differ from --param", "--param2")
+            raise InputError("param2: must differ from param")
         if not values2:
-            raise InputError("--param2 needs --values2", "--values2")
+            raise InputError("values2: needed with param2")
     elif values2:
-        raise InputError("--values2 needs --param2", "--values2")
+        raise InputError("values2: given without param2")
+    grid_seeds: Sequence[int | None] = seeds
     if "seed" in (param, param2):
-        seeds = [None]  # the seed is itself swept
+        grid_seeds = [None]  # the seed is itself swept
     elif not seeds:
-        raise InputError("no seeds", "--seeds")
+        raise InputError("seeds: none given")
+    grid_values2: Sequence[Any] = values2 if param2 is not None and values2 else [None]
     points = []
     for value in values:
-        for value2 in values2 if param2 is not None else [None]:
-            for seed in seeds:
+        for value2 in grid_values2:
+            for seed in grid_seeds:
                 overrides = {param: value}
                 parts = [f"{param}={format_value(value)}"]
                 if param2 is not None:
@@ -99,7 +100,7 @@ def sweep_points(
                 points.append(SweepPoint(value, value2, int(config.seed), "__".join(parts), config))
     names = [p.name for p in points]
     if len(set(names)) != len(names):
-        raise InputError("two grid points share a directory name: repeated values?", "--values")
+        raise InputError("values: two grid points share a directory name (a value repeated?)")
     return points
 
 
@@ -221,8 +222,10 @@ def run_sweep(
         ``active_dims``, ``val_elbo``, ``total_kl``, ``participation_ratio``, ``steps``,
         ``train_time_s``, ``status``, ``run_dir`` and ``var_z<k>`` per dimension.
     """
-    if jobs < 1 or threads_per_job < 1:
-        raise InputError("jobs and threads per job must be >= 1", "--jobs")
+    if jobs < 1:
+        raise InputError(f"jobs: must be >= 1, got {jobs}")
+    if threads_per_job < 1:
+        raise InputError(f"threads_per_job: must be >= 1, got {threads_per_job}")
     points = sweep_points(base, param, values, param2, values2, seeds)
     if isinstance(data, str | Path):
         data = load_sweep_data(data, base)
@@ -268,6 +271,8 @@ def run_sweep(
         def record(point: SweepPoint, result: dict | None, error: str | None) -> None:
             if error is not None:
                 rows[point.name] = {**describe(point), "status": f"failed: {error}"}
+            elif result is None:  # a task that did not fail returns its row
+                raise ValueError(f"sweep point {point.name}: no result and no error")
             else:
                 rows[point.name] = {**describe(point), **result, "skipped": False}
             _write_summary(ordered_rows(), summary_path)
