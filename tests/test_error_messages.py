@@ -97,10 +97,19 @@ def test_the_cli_shows_the_flag_of_an_argument_a_library_message_names():
         == "scan.csv:4: trimmed: number the mutants by the full wild type (--reference-sequence)"
     )
     with (
-        pytest.raises(InputError, match=r"^no hit; try a lower --bitscore, not bitscores$"),
+        pytest.raises(InputError, match=r"^no hit; try a lower threshold \(--bitscore\), not bitscores$"),
         arguments_as_flags(flags),
     ):
-        raise InputError("no hit; try a lower bitscore, not bitscores")
+        raise InputError("no hit; try a lower threshold (bitscore), not bitscores")
+    # an argument that is also a word is a flag only where it names the argument ("out:", "(out)",
+    # "out="): another error's text quoted in a message keeps its words
+    words = {"out": "--out", "models": "--models"}
+    with pytest.raises(InputError) as quoted, arguments_as_flags(words):
+        raise InputError("models: 2 failed; first: CUDA out of memory (use a new output folder (out))")
+    assert (
+        quoted.value.message
+        == "--models: 2 failed; first: CUDA out of memory (use a new output folder (--out))"
+    )
     with pytest.raises(ConfigError) as config, arguments_as_flags(flags):  # fields_as_flags' job
         raise ConfigError("scoring.samples: wild_type", field="scoring.samples")
     assert config.value.message == "scoring.samples: wild_type"
@@ -131,7 +140,7 @@ def test_a_command_names_the_flag_of_a_bad_argument(tmp_path, capsys, flag, fiel
     out = tmp_path / "experiment"
     assert main(["experiment", "simpson", flag, "0", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == f"error: {flag} must be an integer >= 1 (got 0)", err
+    assert err.strip() == f"error: {flag}: must be an integer >= 1 (got 0)", err
     assert field not in err.replace(flag, "")  # the library's name for it
     assert not out.exists()
 

@@ -83,7 +83,7 @@ def test_in_process_exceptions_outside_catch_propagate():
 def test_unknown_backend_and_missing_packages_are_one_line(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="unknown backend 'spark'; choose from local, ray, slurm"):
         make_executor("spark")
-    with pytest.raises(InputError, match="address is for the ray backend"):
+    with pytest.raises(InputError, match="address: only the ray backend"):
         make_executor("local", address="127.0.0.1:6379")
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray -> ImportError
     monkeypatch.setitem(__import__("sys").modules, "submitit", None)

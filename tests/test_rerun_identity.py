@@ -130,7 +130,7 @@ def test_panel_rerun_with_other_settings_is_refused_not_reprinted(tmp_path, caps
         before = snapshot(out)
         assert main(args) == 2
         error = capsys.readouterr().err.splitlines()[-1]
-        assert "fitted with other settings" in error and "use a new --out" in error
+        assert "fitted with other settings" in error and "use a new output folder (--out)" in error
         assert snapshot(out) == before
     # the same settings: nothing fitted again
     assert main(_panel_args(panel, out)) == 0

@@ -221,9 +221,9 @@ class Executor:
 
     def __init__(self, jobs: int = 1, threads_per_job: int = 1):
         if not 1 <= jobs <= MAX_JOBS:
-            raise InputError(f"jobs must be in [1, {MAX_JOBS}], got {jobs}")
+            raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
         if not 1 <= threads_per_job <= MAX_THREADS:
-            raise InputError(f"threads_per_job must be in [1, {MAX_THREADS}], got {threads_per_job}")
+            raise InputError(f"threads_per_job: must be in [1, {MAX_THREADS}], got {threads_per_job}")
         self.jobs = jobs
         self.threads_per_job = threads_per_job
 
@@ -628,7 +628,7 @@ def make_executor(
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
-        raise InputError("an address is for the ray backend only")
+        raise InputError("address: only the ray backend connects to an address")
     if backend == "local":
         return LocalExecutor(jobs, threads_per_job)
     if backend == "ray":

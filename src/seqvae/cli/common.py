@@ -334,7 +334,18 @@ def arguments_as_flags(flags: dict[str, str]):
     (``{"wild_type": "--reference-sequence"}``). :class:`ConfigError`s are left to
     :func:`fields_as_flags`.
     """
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, flags)) + r")\b")
+    # A name that is also an English word (out, device, models) is replaced only where the library
+    # names an argument: "models: ...", "(out)", "jobs=..."; so quoted text such as "CUDA out of
+    # memory" keeps its words. Names like potts_iterations or overwrite=True cannot be prose.
+    plain = [re.escape(name) for name in flags if name.isalpha()]
+    marked = [re.escape(name) for name in flags if not name.isalpha()]
+    alternatives = []
+    if plain:
+        words = "|".join(plain)
+        alternatives.append(rf"^(?:{words})(?=:)|(?<=\()(?:{words})(?=\))|\b(?:{words})(?==)")
+    if marked:
+        alternatives.append(r"\b(?:" + "|".join(marked) + r")\b")
+    pattern = re.compile("|".join(alternatives))
     try:
         yield
     except ConfigError:

@@ -315,7 +315,7 @@ def jackhmmer_search(
     from pyhmmer import easel, hmmer
 
     if not bitscore > 0:
-        raise InputError(f"bitscore (bits per residue) must be positive, got {bitscore!r}")
+        raise InputError(f"bitscore: bits per residue must be positive, got {bitscore!r}")
     if iterations < 1:
         raise InputError(f"iterations must be at least 1, got {iterations!r}")
     if cpus < 0:
@@ -538,7 +538,7 @@ def family_rows(
     if not result.msa_rows or len(result.msa_rows) < 2:
         raise InputError(
             f"no hit above the threshold of {result.bitscore:g} bits per residue "
-            f"({result.threshold_bits:g} bits for {query.length} residues); try a lower bitscore",
+            f"({result.threshold_bits:g} bits for {query.length} residues); try a lower threshold (bitscore)",
             query.source,
         )
     names = list(result.msa_names)

@@ -303,9 +303,9 @@ def run_experiment(
         timings.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
+        raise InputError(f"jobs: must be an integer >= 1 (got {jobs!r})")
     if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
-        raise InputError(f"threads_per_job must be an integer >= 1 (got {threads_per_job!r})")
+        raise InputError(f"threads_per_job: must be an integer >= 1 (got {threads_per_job!r})")
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)

@@ -511,7 +511,7 @@ def run_panel(
                     if fits.get(key) != identity:
                         raise InputError(
                             "holds a model fitted with other settings (the preset, overrides, "
-                            "potts_iterations or the alignment differ); use a new out, or delete "
+                            "potts_iterations or the alignment differ); use a new output folder (out), or delete "
                             "this folder to fit it again",
                             target,
                         )
