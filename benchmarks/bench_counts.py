@@ -4,7 +4,7 @@
 
 Simulates 2,000 cells x 500 genes in 4 groups from a seeded negative-binomial model with
 per-cell library sizes (``seqvae.data.synthetic.counts.simulate_counts``; the setting of
-``tests/test_counts.py``), trains the same network (encoder 128, decoder 128, z = 2, 400 steps of
+``tests/data/test_counts.py``), trains the same network (encoder 128, decoder 128, z = 2, 400 steps of
 batch 128, one thread) with the negative-binomial likelihood on the counts and with a Gaussian
 likelihood on log(1 + counts), and prints the 5-fold 15-NN accuracy of the group from the latent
 means for each, with the training time. ``--hard`` adds a shallower, weaker setting (median

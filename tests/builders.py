@@ -394,3 +394,64 @@ def cases() -> list[tuple[str, str]]:
         for damage, what in DAMAGES.items()
         if what.readers in spec.reads
     ]
+
+
+# -- a hairpin structure and a toy family around its sequence (contacts, couplings) -------------
+ONE_TO_THREE = {"A": "ALA", "G": "GLY", "K": "LYS", "W": "TRP", "S": "SER", "L": "LEU", "E": "GLU"}
+
+
+def atom_line(serial, name, resname, chain, number, icode, xyz, element):
+    x, y, z = xyz
+    return (
+        f"ATOM  {serial:5d} {name:<4s} {resname:3s} {chain:1s}{number:4d}{icode:1s}   "
+        f"{x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}{0.0:6.2f}          {element:>2s}"
+    )
+
+
+def hairpin_pdb(path, sequence="AKWSLEAGKWSLEA", first=1):
+    """Two antiparallel strands 5 Å apart: residue k faces residue 15 - k (numbering from 1)."""
+    lines = []
+    serial = 1
+    n = len(sequence)
+    half = n // 2
+    for k, letter in enumerate(sequence, start=1):
+        if k <= half:
+            ca = np.array([3.8 * (k - 1), 0.0, 0.0])
+        else:
+            ca = np.array([3.8 * (n - k), 5.0, 0.0])
+        resname = ONE_TO_THREE[letter]
+        number = k - 1 + first
+        lines.append(atom_line(serial, " CA ", resname, "A", number, "", ca, "C"))
+        serial += 1
+        if letter != "G":
+            lines.append(atom_line(serial, " CB ", resname, "A", number, "", ca + np.array([0, 0, 1.0]), "C"))
+            serial += 1
+        lines.append(
+            atom_line(serial, " H  ", resname, "A", number, "", ca + np.array([0, 0, -1.0]), "H")
+        )  # ignored
+        serial += 1
+    lines.append(atom_line(serial, " CA ", "ALA", "B", 1, "", (50.0, 50.0, 50.0), "C"))
+    path.write_text("\n".join(lines) + "\nEND\n")
+    return path
+
+
+#: the hairpin structure's sequence (hairpin_pdb) and the reference of toy_fasta's family
+HAIRPIN_REFERENCE = "AKWSLEAGKWSLEA"
+
+
+def toy_fasta(path, n=120, seed=0):
+    """Sequences around the hairpin's reference with two co-varying pairs of positions."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    ref = np.array(list(HAIRPIN_REFERENCE))
+    lines = [">ref", HAIRPIN_REFERENCE]
+    for s in range(n):
+        seq = ref.copy()
+        mutate = rng.random(ref.size) < 0.35
+        seq[mutate] = rng.choice(letters, mutate.sum())
+        flip = rng.random() < 0.5
+        seq[0], seq[13] = ("W", "F") if flip else ("A", "A")
+        seq[2], seq[11] = ("K", "E") if rng.random() < 0.5 else ("E", "K")
+        lines += [f">s{s}", "".join(seq)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

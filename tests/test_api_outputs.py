@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import seqvae
+from builders import toy_fasta as _toy_fasta
 from seqvae.analysis.compare import compare_matrices
 from seqvae.analysis.couplings import CouplingOptions, vae_couplings
 from seqvae.cli.main import main
 from seqvae.io.matrix_file import load_matrix_npz, save_matrix_npz
 from seqvae.plots.matrices import plot_comparison, plot_coupling_matrix
 from seqvae.report.sections import _holds
-from test_couplings_cli import _toy_fasta
 
 TIMINGS = {"elapsed_s", "neighbours_per_s", "timings_s", "seconds"}
 
@@ -75,10 +75,10 @@ def test_compare_folder_from_the_api(tiny_run, tmp_path):
 
 
 def test_contacts_folder_from_the_api(tmp_path):
+    from builders import HAIRPIN_REFERENCE as REFERENCE
+    from builders import hairpin_pdb as _hairpin_pdb
     from seqvae.analysis.contacts import CONTACTS_FILE, SECTORS_PML_FILE, analyse_contacts
     from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contacts
-    from test_contacts import _hairpin_pdb
-    from test_couplings_cli import REFERENCE
 
     rng = np.random.default_rng(3)
     m = rng.random((14, 14))
@@ -326,7 +326,7 @@ def test_evaluate_samples_of_a_synthetic_family_from_the_api(tmp_path):
 # -- score ------------------------------------------------------------------------------------------
 def _mutation_table(path):
     """Single and double mutants of the toy reference with a measured column and a binary label."""
-    from test_couplings_cli import REFERENCE
+    from builders import HAIRPIN_REFERENCE as REFERENCE
 
     rng = np.random.default_rng(5)
     rows = []
@@ -392,11 +392,11 @@ def test_score_sequences_from_the_api(tiny_run, tmp_path):
 def test_structure_aware_scores_from_the_api(tiny_run, baselines, tmp_path):
     """`score --structure` (table and all singles) rebuilt from position_burial, score_file and
     single_mutant_scores."""
+    from builders import HAIRPIN_REFERENCE as REFERENCE
     from builders import write_chain
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.scoring import ScoringOptions, load_scorers, score_file, single_mutant_scores
     from seqvae.plots.mutations import plot_scoring_report, plot_single_mutant_scores
-    from test_couplings_cli import REFERENCE
 
     root, _ = tiny_run
     table = _mutation_table(tmp_path / "mutants.csv")

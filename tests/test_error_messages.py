@@ -116,7 +116,7 @@ def test_the_cli_shows_the_flag_of_an_argument_a_library_message_names():
 
 
 def test_every_command_names_overwrite_as_its_flag(tmp_path):
-    """``cli/main`` maps ``overwrite=True`` for every command (``tests/test_output_dirs.py`` runs one)."""
+    """``cli/main`` maps ``overwrite=True`` for every command (``tests/io/test_output_dirs.py`` runs one)."""
     from seqvae.cli.common import COMMON_ARGUMENT_FLAGS, arguments_as_flags
     from seqvae.io.output_dirs import check_output_directory
     from seqvae.training.run_directory import RUN_DIRECTORY

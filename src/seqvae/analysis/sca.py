@@ -1,7 +1,7 @@
 """Statistical Coupling Analysis (Halabi et al. 2009; Rivoire et al. 2016) giving pySCA 7's numbers.
 
 Steps (defaults are pySCA 7's, see ``SCAOptions``; checked side by side with pySCA 7 on S1A by
-``benchmarks/bench_sca_parity.py`` and pinned by ``tests/test_sca_parity.py``). This module holds
+``benchmarks/bench_sca_parity.py`` and pinned by ``tests/analysis/test_sca_parity.py``). This module holds
 the options, step 1, :func:`run_sca` and its files; steps 2-5 are in :mod:`seqvae.analysis.sca_matrix`,
 step 6 in :mod:`seqvae.analysis.sca_sectors`.
 

@@ -16,9 +16,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import seqvae
-from test_couplings_cli import _toy_fasta
+from builders import toy_fasta as _toy_fasta
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 IMPORT_EVERYTHING = """
 import importlib, pkgutil, sys

@@ -24,7 +24,7 @@ from seqvae.executor import RAY_NO_CLUSTER_VARIABLE, THREAD_VARIABLES, LocalExec
 from seqvae.workflows.batch import read_manifest, run_batch
 from test_executor import _check, _is_loopback, _listening_addresses, _need, _ray_processes, _tasks
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 TIMES = ["prepare_s", "train_s", "score_s", "report_s"]
 TINY = {
     "model.encoder_hidden": [16],

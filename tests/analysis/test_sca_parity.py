@@ -20,7 +20,7 @@ from seqvae.analysis import sca_sectors as SS
 from seqvae.data.alignment import read_alignment
 from seqvae.errors import InputError
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 LETTERS = np.array(list("ACDEFGHIKLMNPQRSTVWY-"))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from builders import hairpin_pdb as _hairpin_pdb
 from seqvae.analysis.contacts import (
     cluster_test,
     contact_precision,
@@ -14,43 +15,6 @@ from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
 from seqvae.io.matrix_file import PositionMatrix
 from seqvae.io.structure_files import read_structure
-
-ONE_TO_THREE = {"A": "ALA", "G": "GLY", "K": "LYS", "W": "TRP", "S": "SER", "L": "LEU", "E": "GLU"}
-
-
-def _atom(serial, name, resname, chain, number, icode, xyz, element):
-    x, y, z = xyz
-    return (
-        f"ATOM  {serial:5d} {name:<4s} {resname:3s} {chain:1s}{number:4d}{icode:1s}   "
-        f"{x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}{0.0:6.2f}          {element:>2s}"
-    )
-
-
-def _hairpin_pdb(path, sequence="AKWSLEAGKWSLEA", first=1):
-    """Two antiparallel strands 5 Å apart: residue k faces residue 15 - k (numbering from 1)."""
-    lines = []
-    serial = 1
-    n = len(sequence)
-    half = n // 2
-    for k, letter in enumerate(sequence, start=1):
-        if k <= half:
-            ca = np.array([3.8 * (k - 1), 0.0, 0.0])
-        else:
-            ca = np.array([3.8 * (n - k), 5.0, 0.0])
-        resname = ONE_TO_THREE[letter]
-        number = k - 1 + first
-        lines.append(_atom(serial, " CA ", resname, "A", number, "", ca, "C"))
-        serial += 1
-        if letter != "G":
-            lines.append(_atom(serial, " CB ", resname, "A", number, "", ca + np.array([0, 0, 1.0]), "C"))
-            serial += 1
-        lines.append(
-            _atom(serial, " H  ", resname, "A", number, "", ca + np.array([0, 0, -1.0]), "H")
-        )  # ignored
-        serial += 1
-    lines.append(_atom(serial, " CA ", "ALA", "B", 1, "", (50.0, 50.0, 50.0), "C"))
-    path.write_text("\n".join(lines) + "\nEND\n")
-    return path
 
 
 def test_read_structure_and_distances(tmp_path):

@@ -27,7 +27,7 @@ from seqvae.progress import (
 )
 from seqvae.training.baselines import PottsSettings, fit_potts
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "seqvae"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "seqvae"
 
 
 class FakeClock:

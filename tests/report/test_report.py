@@ -13,7 +13,7 @@ import torch
 import seqvae
 from seqvae.data.alignment import alignment_from_sequences
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _chromium() -> str | None:

@@ -18,7 +18,7 @@ from seqvae.data.search import Query, SearchHit, SearchResult, family_rows
 from seqvae.errors import InputError
 from seqvae.workflows.align import candidate_path, select_candidate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 pyhmmer = pytest.importorskip("pyhmmer")

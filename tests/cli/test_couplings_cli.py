@@ -6,28 +6,9 @@ import numpy as np
 import pytest
 
 import seqvae
+from builders import hairpin_pdb as _hairpin_pdb
+from builders import toy_fasta as _toy_fasta
 from seqvae.cli.main import main
-from test_contacts import _hairpin_pdb
-
-REFERENCE = "AKWSLEAGKWSLEA"
-
-
-def _toy_fasta(path, n=120, seed=0):
-    """Sequences around the hairpin's reference with two co-varying pairs of positions."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
-    ref = np.array(list(REFERENCE))
-    lines = [">ref", REFERENCE]
-    for s in range(n):
-        seq = ref.copy()
-        mutate = rng.random(ref.size) < 0.35
-        seq[mutate] = rng.choice(letters, mutate.sum())
-        flip = rng.random() < 0.5
-        seq[0], seq[13] = ("W", "F") if flip else ("A", "A")
-        seq[2], seq[11] = ("K", "E") if rng.random() < 0.5 else ("E", "K")
-        lines += [f">s{s}", "".join(seq)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(scope="module")

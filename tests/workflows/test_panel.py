@@ -56,7 +56,7 @@ def test_project_panel_reads():
         "pdz3/DLG4_RAT_Ranganathan2012.csv",
     ):
         shared_file(name)
-    proteins = load_panel(Path(__file__).resolve().parents[1] / "benchmarks" / "panel.yaml")
+    proteins = load_panel(Path(__file__).resolve().parents[2] / "benchmarks" / "panel.yaml")
     assert [p.name for p in proteins] == ["BLAT", "avGFP", "PDZ3"]
     gfp = proteins[1]
     assert (gfp.sep, gfp.mutation_separator, gfp.mutant_column) == (";", "/", "variant")

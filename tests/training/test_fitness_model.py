@@ -1,6 +1,6 @@
 """Model options of the fitness study that seqvae ships: a variational (DeepSequence) decoder and a
 decoder prior that follows the family's N_eff and length (the study's other variants:
-tests/test_study_variants.py)."""
+tests/training/test_study_variants.py)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from seqvae.io.output_dirs import LOCK_FILE, claim_directory, lock_directory
 from seqvae.training.run_directory import RUN_DIRECTORY
 from test_bad_input import TINY, fails_cleanly, write_family
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def train_tiny(aln: Path, out: Path, *extra: str) -> int:
