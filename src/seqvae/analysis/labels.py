@@ -218,25 +218,10 @@ class LabelPredictor:
                 yield table, {**columns, PREDICTION_COLUMN: predicted}
             return
         mapper = self.mapper()
-        separator = None  # ':' or '/', whichever the table uses
-        if isinstance(data, pd.DataFrame):
-            chunks: Iterable[MappedChunk] = [
-                _map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)
-            ]
-        else:
-            chunks = (
-                chunk
-                for chunk, _ in read_mutation_table(
-                    data,
-                    mapper,
-                    mutant_column,
-                    sequence_column,
-                    chunk_size=chunk_size,
-                    skip_mismatches=skip_mismatches,
-                    sep=sep,
-                    mutation_separator=separator,
-                )
-            )
+        # the separator between substitutions: ':' or '/', whichever the table uses
+        chunks = _mapped_chunks(
+            data, mapper, mutant_column, sequence_column, skip_mismatches, sep, None, (), chunk_size
+        )
         for chunk in chunks:
             predicted, columns = self.predict_codes(chunk.codes)
             out = {}
@@ -389,6 +374,37 @@ def latent_means(scorers: Sequence[Scorer], codes: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, vae.model.config.latent_dim))
 
 
+def _mapped_chunks(
+    data: pd.DataFrame | str | Path,
+    mapper,
+    mutant_column,
+    sequence_column,
+    skip_mismatches: bool,
+    sep: str | None,
+    separator: str | None,
+    required_columns: tuple[str, ...] = (),
+    chunk_size: int = CHUNK_ROWS,
+) -> Iterable[MappedChunk]:
+    """The variants of a DataFrame (one chunk) or of a scan file (streamed, as ``score`` reads it),
+    mapped onto the models' focus columns."""
+    if isinstance(data, pd.DataFrame):
+        return [_map_frame(data, mapper, mutant_column, sequence_column, skip_mismatches, separator)]
+    return (
+        chunk
+        for chunk, _ in read_mutation_table(
+            data,
+            mapper,
+            mutant_column,
+            sequence_column,
+            required_columns=required_columns,
+            skip_mismatches=skip_mismatches,
+            sep=sep,
+            mutation_separator=separator,
+            chunk_size=chunk_size,
+        )
+    )
+
+
 def _map_frame(table: pd.DataFrame, mapper, mutant_column, sequence_column, skip_mismatches, separator):
     """A DataFrame of variants mapped like a scan file's chunk (a missing column: one line naming it)."""
     columns = list(table.columns)
@@ -432,23 +448,16 @@ def _labelled_variants(
             raise InputError(
                 f"label_column: column {label_column!r} not found (columns: {', '.join(map(str, labels.columns))})"
             )
-        chunks: Iterable[MappedChunk] = [
-            _map_frame(labels, mapper, mutant_column, sequence_column, skip_mismatches, mutation_separator)
-        ]
-    else:
-        chunks = (
-            chunk
-            for chunk, _ in read_mutation_table(
-                labels,
-                mapper,
-                mutant_column,
-                sequence_column,
-                required_columns=(label_column,),
-                skip_mismatches=skip_mismatches,
-                sep=sep,
-                mutation_separator=mutation_separator,
-            )
-        )
+    chunks = _mapped_chunks(
+        labels,
+        mapper,
+        mutant_column,
+        sequence_column,
+        skip_mismatches,
+        sep,
+        mutation_separator,
+        (label_column,),
+    )
     codes, values, n_rows, n_scorable = [], [], 0, 0
     for chunk in chunks:
         measured = _numeric_column(chunk.table, label_column, source, 2 + n_rows)[chunk.scorable]
