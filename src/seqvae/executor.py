@@ -417,8 +417,8 @@ def _reachable(address: str, timeout_s: float = 5.0) -> str:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as err:
         raise InputError(
-            f"no Ray cluster answers at {address} ({err.strerror or err}); start one with `ray start --head` "
-            "or give no address for a local one",
+            f"address: no Ray cluster answers at {address} ({err.strerror or err}); start one with "
+            "`ray start --head`, or give none for a local one",
         ) from None
     return host
 
