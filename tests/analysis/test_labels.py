@@ -304,3 +304,26 @@ def test_two_models_give_two_density_columns(tiny_run, singles, tmp_path):
     zero, cv = fit_label_model(density.sum(1), None, density)
     assert cv.rho["zero-shot"] == pytest.approx(1.0) == cv.rho["density"]
     assert zero.kind == "zero-shot" and np.allclose(zero.density_coef[0], zero.density_coef[1])
+
+
+def test_a_predictor_records_the_learning_curve_of_its_labels_and_the_report_draws_it(
+    singles, tiny_run, tmp_path
+):
+    """Would more labels help? The predictor refits on fractions of its labels, tests on the rest
+    (never more labels than it has), and the report of its run shows the curve and the CV table."""
+    from seqvae.analysis.label_models import LEARNING_FRACTIONS, learning_curve_table
+    from seqvae.report.builder import build_report
+
+    predictor = load_predictor_from(tiny_run, singles)
+    curve = predictor.learning_curve
+    n = len(singles)
+    assert {row["n_labels"] for row in curve} == {int(n * f) for f in LEARNING_FRACTIONS if int(n * f) >= 10}
+    assert all(np.isfinite(row["rho"]) and np.isfinite(row["zero_shot_rho"]) for row in curve)
+    table = learning_curve_table(curve, "y", "random")
+    assert set(table["model"]) == {"predictor", "zero-shot"}
+    assert (table["q25"] <= table["median"]).all() and (table["median"] <= table["q75"]).all()
+    predictor.save(tmp_path / "predictor")
+    assert load_predictor(tmp_path / "predictor").learning_curve == curve  # kept in predictor.json
+    page = build_report(tiny_run.run, tmp_path / "report.html", include=[tmp_path / "predictor"])
+    text = page.read_text(encoding="utf-8")
+    assert "Learning from labels" in text and "learning curve" in text and "(chosen)" in text

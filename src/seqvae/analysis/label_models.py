@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse
 import scipy.sparse.linalg
 from scipy.stats import spearmanr
@@ -28,6 +29,10 @@ from seqvae.errors import ConfigError, InputError
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 CV_KINDS = ("random", "positions")
+#: the learning curve of a user's own labels: fits on these fractions of them, tested on the rest
+LEARNING_FRACTIONS = (0.125, 0.25, 0.5)
+#: a draw of the learning curve needs this many test rows
+MIN_TEST_ROWS = 10
 
 
 # -- features ---------------------------------------------------------------------------------------
@@ -366,3 +371,86 @@ def label_splits(
             f"a positions split of {n} variants with {n_train} for training leaves no test variant"
         )
     return train, np.flatnonzero(test)
+
+
+def learning_curve(
+    y: np.ndarray,
+    onehot: scipy.sparse.csr_matrix | None,
+    density: np.ndarray | None,
+    latent: np.ndarray | None = None,
+    *,
+    cv: str = "random",
+    folds: int = 5,
+    alphas: Sequence[float] = ALPHAS,
+    seed: int = 0,
+    columns: Sequence[np.ndarray] | None = None,
+    draws: int = 5,
+) -> list[dict[str, Any]]:
+    """Would more labels help? The user's labels split as the predictor will be used (``cv``:
+    ``random``, or ``positions``: the test variants at positions no training label touches): a
+    fraction of them (:data:`LEARNING_FRACTIONS`) fitted exactly as :func:`fit_label_model` fits
+    all of them, tested on the rest, ``draws`` seeded draws per size. One row per draw:
+    ``n_labels``, ``draw``, ``rho`` (the fitted model's test Spearman ρ) and, with zero-shot
+    scores, ``zero_shot_rho`` on the same test rows. Sizes too small for the inner folds, or
+    leaving under :data:`MIN_TEST_ROWS` test rows, are skipped."""
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if density is not None:
+        density = np.asarray(density, dtype=np.float64).reshape(n, -1)
+    positions = [list(c) for c in columns] if columns is not None else [[i] for i in range(n)]
+    sizes = sorted({int(n * f) for f in LEARNING_FRACTIONS})
+    rows: list[dict[str, Any]] = []
+    for size in (m for m in sizes if m >= 2 * folds and n - m >= MIN_TEST_ROWS):
+        for draw in range(draws):
+            try:
+                train, test = label_splits(positions, cv, size, seed + draw)
+                if len(test) < MIN_TEST_ROWS:
+                    continue
+                model, _ = fit_label_model(
+                    y[train],
+                    onehot[train] if onehot is not None else None,
+                    density[train] if density is not None else None,
+                    latent[train] if latent is not None else None,
+                    cv=cv,
+                    folds=folds,
+                    alphas=alphas,
+                    seed=seed,
+                    columns=[columns[i] for i in train] if columns is not None else None,
+                )
+            except InputError:  # too few distinct labels or positions in this draw
+                continue
+            predicted = model.predict(
+                onehot[test] if onehot is not None else None,
+                density[test] if density is not None else None,
+                latent[test] if latent is not None else None,
+            )
+            row = {"n_labels": int(size), "draw": draw, "rho": _rho(predicted, y[test])}
+            if density is not None:
+                row["zero_shot_rho"] = _rho(density[test].mean(axis=1), y[test])
+            rows.append(row)
+    return rows
+
+
+def learning_curve_table(rows: Sequence[dict[str, Any]], name: str, split: str) -> pd.DataFrame:
+    """The median and interquartile range over draws of :func:`learning_curve`'s rows, per
+    number of labels, for the fitted model (``predictor``) and zero-shot: the table
+    :func:`seqvae.plots.labels.draw_learning_curves` draws (``protein`` = ``name``)."""
+    draws = pd.DataFrame(list(rows))
+    out = []
+    for model, column in (("predictor", "rho"), ("zero-shot", "zero_shot_rho")):
+        if column not in draws.columns:
+            continue
+        for n, values in draws.groupby("n_labels")[column]:
+            q25, median, q75 = np.nanpercentile(values.to_numpy(dtype=float), [25, 50, 75])
+            out.append(
+                {
+                    "protein": name,
+                    "split": split,
+                    "model": model,
+                    "n": int(n),
+                    "median": median,
+                    "q25": q25,
+                    "q75": q75,
+                }
+            )
+    return pd.DataFrame(out, columns=["protein", "split", "model", "n", "median", "q25", "q75"])

@@ -35,6 +35,7 @@ from seqvae.analysis.label_models import (
     fit_label_model,
     inner_folds,
     label_splits,
+    learning_curve,
     mutated_columns,
     onehot_features,
 )
@@ -155,6 +156,8 @@ class LabelPredictor:
     settings: dict[str, Any]
     reference: dict[str, Any]
     _scorers: list[Scorer] | None = field(default=None, repr=False)
+    #: the learning curve of the labels it was fitted on (:func:`~seqvae.analysis.label_models.learning_curve`)
+    learning_curve: list[dict[str, Any]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -327,6 +330,7 @@ class LabelPredictor:
                 "penalties": _penalties(self.model),
             },
             "cv": self.cv.to_dict(),
+            "learning_curve": self.learning_curve,
             "settings": self.settings,
             "reference": self.reference,
         }
@@ -626,6 +630,17 @@ def fit_labels(
         columns=columns,
     )
     predictor.cv.rho.update(alone.rho)
+    predictor.learning_curve = learning_curve(
+        y,
+        onehot,
+        density,
+        latent,
+        cv=options.cv,
+        folds=options.folds,
+        alphas=options.alphas,
+        seed=options.seed,
+        columns=columns,
+    )
     return predictor
 
 
@@ -684,4 +699,13 @@ def load_predictor(folder: str | Path, check_models: bool = True) -> LabelPredic
                     f"({', '.join(changed)}); fit the predictor again",
                     folder,
                 )
-    return LabelPredictor(models, checksums, names, model, cv, settings, reference)
+    return LabelPredictor(
+        models,
+        checksums,
+        names,
+        model,
+        cv,
+        settings,
+        reference,
+        learning_curve=data.get("learning_curve", []),
+    )

@@ -104,6 +104,7 @@ def fit_labels_command(
 ) -> None:
     """Fit a predictor from measured variants: ridge on the one-hot of the variant plus each model's
     zero-shot score (unpenalised), chosen by inner cross-validation (Hsu et al. 2022)."""
+    from seqvae.analysis.label_models import learning_curve_table
     from seqvae.analysis.labels import PREDICTOR_DIRECTORY, LabelOptions, fit_labels
     from seqvae.analysis.mutations import read_wild_type
     from seqvae.analysis.scoring import ScoringOptions
@@ -146,6 +147,11 @@ def fit_labels_command(
         f"{cv_.n} labels, {cv_.folds}-fold {cv_.kind} CV Spearman rho: chosen ({cv_.chosen}) "
         f"{cv_.rho[cv_.chosen]:.3f}; zero-shot {cv_.rho['zero-shot']:.3f}; one-hot ridge {cv_.best('onehot'):.3f}"
     )
+    curve = learning_curve_table(predictor.learning_curve, label_col, cv_.kind)
+    fitted = curve[curve["model"] == "predictor"]
+    if len(fitted):
+        steps = ", ".join(f"{row.n} labels {row.median:.3f}" for row in fitted.itertuples())
+        print(f"learning curve (test rho, median over draws): {steps}; all {cv_.n}: see the CV above")
     console.print(f"predictor: {files['predictor'].parent}")
 
 

@@ -17,6 +17,8 @@ import pandas as pd
 from seqvae.analysis.compare import COMPARISON_FILE
 from seqvae.analysis.contacts import CONTACTS_FILE
 from seqvae.analysis.couplings import COUPLINGS_FILE, COUPLINGS_KIND, COUPLINGS_SUMMARY_FILE
+from seqvae.analysis.label_models import learning_curve_table
+from seqvae.analysis.labels import PREDICTOR_FILE
 from seqvae.analysis.latent_design import DESIGN_SUMMARY_FILE, DESIGN_TABLE_FILE
 from seqvae.analysis.latent_phenotype import PHENOTYPE_MAP_FILE, PhenotypeMap
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
@@ -28,6 +30,7 @@ from seqvae.plots import generation as G
 from seqvae.plots import latent as L
 from seqvae.plots import matrices as M
 from seqvae.plots.design import draw_phenotype_map
+from seqvae.plots.labels import draw_learning_curves
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
 from seqvae.run import Run
@@ -531,6 +534,46 @@ def design_section(context: ReportContext) -> Section | None:
     return section
 
 
+def labels_section(context: ReportContext) -> Section | None:
+    """Each included ``seqvae fit-labels`` folder: the learning curve of its labels (would more
+    labels help?) and the cross-validated ρ of every candidate it weighed."""
+    folders = [f for f in context.include if (f / PREDICTOR_FILE).exists()]
+    if not folders:
+        return None
+    section = Section(
+        "labels",
+        "Learning from labels",
+        "A predictor fitted on measured variants: the zero-shot scores of its models plus the "
+        "variants' one-hot (Hsu et al. 2022), chosen by inner cross-validation. The learning curve "
+        "refits it on a fraction of the labels and tests on the rest, split as it will be used.",
+    )
+    for folder in folders:
+        predictor = json.loads((folder / PREDICTOR_FILE).read_text(encoding="utf-8"))
+        cv = predictor["cv"]
+        curve = learning_curve_table(
+            predictor.get("learning_curve", []), predictor["settings"]["label_column"], cv["kind"]
+        )
+        if not curve.empty:
+            section.blocks.append(
+                Figure.from_matplotlib(
+                    draw_learning_curves(curve),
+                    f"Test Spearman ρ against the number of labels ({folder.name}/{PREDICTOR_FILE}; "
+                    "median and interquartile range over draws)",
+                    "learning curve",
+                )
+            )
+        rows = [
+            (name + (" (chosen)" if name == cv["chosen"] else ""), rho) for name, rho in cv["rho"].items()
+        ]
+        section.blocks.append(
+            Table(
+                pd.DataFrame(rows, columns=[f"candidate ({cv['kind']} folds, {cv['n']} labels)", "CV ρ"]),
+                folder.name,
+            )
+        )
+    return section
+
+
 def _holds(folder: Path, marker: str) -> bool:
     """Whether ``folder`` holds an analysis' marker file. A Potts baseline's ``couplings.npz`` is
     not the VAE's: the file's ``kind`` tells them apart."""
@@ -602,5 +645,6 @@ PROVIDERS: list[Callable[[ReportContext], Section | list[Section] | None]] = [
     mutations_section,
     analysis_sections,
     design_section,
+    labels_section,
     config_section,
 ]
