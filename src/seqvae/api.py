@@ -25,7 +25,7 @@ from seqvae.analysis.generation import generate_designs
 from seqvae.analysis.generation_options import GenerationOptions
 from seqvae.analysis.latent_report import LatentOptions, LatentReport, analyse_latent
 from seqvae.analysis.mutations import detect_separator
-from seqvae.analysis.scorers import ScoringOptions, run_scorer
+from seqvae.analysis.scorers import SCORE_SIGNS, ScoringOptions, run_scorer
 from seqvae.analysis.scoring import OUTPUT_FORMATS, SCORES_FILE, ScoringReport, score_file
 from seqvae.analysis.sequence_sets import SequenceSet
 from seqvae.data.alignment import Alignment
@@ -99,7 +99,8 @@ class Run(artifact.Run):
             ``seqvae`` or ``proteingym`` (the columns of :meth:`ScoringReport.to_frame`).
         options, **scoring
             :class:`~seqvae.analysis.scorers.ScoringOptions`, or its fields (``samples``,
-            ``seed``, ``fast``, ``iw``, ``antithetic``, ``decoder_precision``).
+            ``seed``, ``fast``, ``iw``, ``antithetic``, ``decoder_precision``, ``sign``: ``eve``
+            for EVE's evolutionary index).
 
         Returns
         -------
@@ -126,6 +127,7 @@ class Run(artifact.Run):
             options.antithetic,
             str(options.decoder_precision),
         )
+        scorer.sign = SCORE_SIGNS[options.sign]
         frame = scan if isinstance(scan, pd.DataFrame) else None
         columns = list(frame.columns) if frame is not None else _header(Path(scan))
         source = DATAFRAME if frame is not None else str(scan)

@@ -82,6 +82,17 @@ def test_score_in_the_proteingym_format(run, tmp_path):
     assert unevaluated.save_figures(tmp_path / "none") == {}
 
 
+def test_score_with_eves_sign(run, tmp_path):
+    """``sign="eve"`` gives EVE's evolutionary index (the fitness score negated), as ``seqvae score
+    --sign eve`` does, and the report says which sign its numbers carry."""
+    scan = pd.read_csv(_mutation_table(tmp_path / "m.csv"))
+    fitness = run.score(scan, score_column="fitness", samples=4)
+    eve = run.score(scan, score_column="fitness", samples=4, sign="eve")
+    assert eve.sign == "eve" and fitness.sign == "fitness"
+    np.testing.assert_allclose(eve.to_frame()["score"], -fitness.to_frame()["score"], rtol=1e-6)
+    assert eve.evaluation.spearman == pytest.approx(-fitness.evaluation.spearman)
+
+
 def test_score_bad_input_names_the_field(run, tmp_path):
     scan = pd.read_csv(_mutation_table(tmp_path / "m.csv"))
     cases = [
