@@ -348,6 +348,19 @@ class RunCommand:
 _ALL = frozenset({"all", "weights", "data", "data-required"})
 
 
+def _fit_labels_argv(run: Path, aln: Path, out: Path) -> list:
+    """Labelled single mutants of the family's first sequence (its reference, numbered from 1)."""
+    reference = aln.read_text().splitlines()[1]
+    rows = [
+        f"{wt}{i + 1}{'A' if wt != 'A' else 'G'},{(3 * i) % 11}\n"
+        for i, wt in enumerate(reference)
+        if wt.isalpha()
+    ]
+    labels = out / "labels.csv"
+    labels.write_text("mutant,y\n" + "".join(rows))
+    return ["fit-labels", run, labels, "--label-col", "y", "--samples", "2", "--out", out / "p"]
+
+
 def _design_argv(run: Path, aln: Path, out: Path) -> list:
     labels = out / "labels.csv"
     labels.write_text("id,y\n" + "".join(f"s{i},{i % 7}\n" for i in range(60)))
@@ -375,6 +388,7 @@ RUN_COMMANDS: dict[str, RunCommand] = {
         _ALL,
     ),
     "design": RunCommand(_design_argv, _ALL),
+    "fit-labels": RunCommand(_fit_labels_argv, frozenset({"all", "weights"})),
     "report": RunCommand(
         lambda run, aln, out: ["report", run, "--out", out / "r.html"],
         frozenset({"all", "weights", "data", "metrics"}),  # without data/ it says so and goes on
