@@ -39,7 +39,14 @@ from seqvae.analysis.label_models import (
     mutated_columns,
     onehot_features,
 )
-from seqvae.analysis.mutations import MappedChunk, MutationMapper, WildType, map_table, read_mutation_table
+from seqvae.analysis.mutations import (
+    MappedChunk,
+    MutationMapper,
+    WildType,
+    map_table,
+    read_mutation_table,
+    variant_columns,
+)
 from seqvae.analysis.scorers import EnsembleScorer, Scorer, ScoringOptions, load_scorers, unique_name
 from seqvae.analysis.scoring import (
     OUTPUT_FORMATS,
@@ -411,23 +418,9 @@ def _mapped_chunks(
 
 def _map_frame(table: pd.DataFrame, mapper, mutant_column, sequence_column, skip_mismatches, separator):
     """A DataFrame of variants mapped like a scan file's chunk (a missing column: one line naming it)."""
-    columns = list(table.columns)
-    if mutant_column is None and sequence_column is None:
-        if "mutant" in columns:
-            mutant_column = "mutant"
-        elif "mutated_sequence" in columns:
-            sequence_column = "mutated_sequence"
-        else:
-            raise InputError(
-                f"mutant_column: the table has no 'mutant' or 'mutated_sequence' column "
-                f"(columns: {', '.join(map(str, columns))}); name one"
-            )
-    wanted = sequence_column or mutant_column
-    if wanted not in columns:
-        field_name = "sequence_column" if sequence_column else "mutant_column"
-        raise InputError(
-            f"{field_name}: column {wanted!r} not found (columns: {', '.join(map(str, columns))})"
-        )
+    mutant_column, sequence_column = variant_columns(
+        list(table.columns), mutant_column, sequence_column, source="table"
+    )
     text = table.astype(str).reset_index(drop=True)
     chunk, _ = map_table(
         text,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -629,6 +629,34 @@ def detect_separator(path: str | Path) -> str:
     return best if counts[best] > 0 else ","
 
 
+def variant_columns(
+    columns: Sequence[str],
+    mutant_column: str | None = None,
+    sequence_column: str | None = None,
+    required_columns: Sequence[str] = (),
+    source: str | Path | None = None,
+) -> tuple[str | None, str | None]:
+    """The columns of a scan's variants, ``(mutant_column, sequence_column)``: the one named, else
+    ``mutant``, else ``mutated_sequence`` (full sequences); that column and ``required_columns``
+    must be among ``columns`` (one line naming ``source`` otherwise)."""
+    listed = ", ".join(map(str, columns))
+    if sequence_column is None and mutant_column is None:
+        if "mutant" in columns:
+            mutant_column = "mutant"
+        elif "mutated_sequence" in columns:
+            sequence_column = "mutated_sequence"
+        else:
+            raise InputError(
+                f"no 'mutant' or 'mutated_sequence' column (columns: {listed}); "
+                "name one as mutant_column or sequence_column",
+                source,
+            )
+    for name in (sequence_column or mutant_column, *required_columns):
+        if name not in columns:
+            raise InputError(f"column {name!r} not found (columns: {listed})", source)
+    return mutant_column, sequence_column
+
+
 def read_mutation_table(
     path: str | Path,
     mapper: MutationMapper,
@@ -663,22 +691,9 @@ def read_mutation_table(
         )
     sep = sep or detect_separator(path)
     header = read_table(path, "cannot read CSV", nrows=0, sep=sep)
-    columns = list(header.columns)
-    if sequence_column is None and mutant_column is None:
-        if "mutant" in columns:
-            mutant_column = "mutant"
-        elif "mutated_sequence" in columns:
-            sequence_column = "mutated_sequence"
-        else:
-            raise InputError(
-                f"no 'mutant' or 'mutated_sequence' column (columns: {', '.join(columns)}); "
-                "name one as mutant_column or sequence_column",
-                path,
-            )
-    wanted = sequence_column or mutant_column
-    for name in (wanted, *required_columns):
-        if name not in columns:
-            raise InputError(f"column {name!r} not found (columns: {', '.join(columns)})", path)
+    mutant_column, sequence_column = variant_columns(
+        list(header.columns), mutant_column, sequence_column, required_columns, path
+    )
     first_line = 2
     for block in read_table_chunks(
         path, chunk_size, "cannot read CSV", dtype=str, keep_default_na=False, sep=sep
