@@ -209,3 +209,17 @@ def test_types_are_normalised():
     assert cfg.model.encoder_hidden == [8] and isinstance(cfg.model.encoder_hidden[0], int)
     assert cfg.training.max_steps == 1000 and isinstance(cfg.training.max_steps, int)
     assert cfg.data.theta is None
+
+
+def test_the_retired_kernel_flag_names_what_seqvae_does_now(tmp_path, capsys):
+    from builders import fails_cleanly, write_family
+
+    aln = write_family(tmp_path / "family.fasta")
+    line = fails_cleanly(
+        capsys,
+        ["train", aln, "--kernel", "rbf", "--out", tmp_path / "run"],
+        "--kernel",
+        "'imq'",
+        folder=tmp_path,
+    )
+    assert "no longer an option" in line

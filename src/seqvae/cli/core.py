@@ -38,6 +38,7 @@ TRAIN_OPTION_NAMES = {
     "model.regulariser": "--regulariser",
     "model.beta": "--beta",
     "model.mmd_weight": "--mmd-weight",
+    "model.mmd_kernel": "--kernel",
     "training.max_steps": "--max-steps",
     "training.max_time_s": "--max-time",
     "training.batch_size": "--batch-size",
@@ -191,6 +192,9 @@ def train(
     regulariser: Annotated[str | None, typer.Option(help="kl or mmd.")] = None,
     beta: Annotated[float | None, typer.Option(help="KL weight β.")] = None,
     mmd_weight: Annotated[float | None, typer.Option(help="MMD weight λ.")] = None,
+    # retired: the MMD kernel is always the inverse multiquadric; `imq` is accepted, any other
+    # value gets the retired key's one-line message
+    kernel: Annotated[str | None, typer.Option(hidden=True)] = None,
     max_steps: Annotated[int | None, typer.Option(help="Step limit.")] = None,
     max_time: Annotated[float | None, typer.Option(help="Wall-time limit in seconds.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Minibatch size.")] = None,
@@ -213,6 +217,7 @@ def train(
         "model.regulariser": regulariser,
         "model.beta": beta,
         "model.mmd_weight": mmd_weight,
+        "model.mmd_kernel": kernel,
         "training.max_steps": max_steps,
         "training.max_time_s": max_time,
         "training.batch_size": batch_size,
