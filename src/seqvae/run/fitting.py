@@ -408,7 +408,7 @@ def latent_usage_record(
     per dimension the variance of z_mean, the mean posterior variance and the mean KL, the
     number of active dimensions (Var(z_mean) > ``threshold``), tr Cov(z_mean) and the
     participation ratio of the active dimensions' correlation (how many of them are not
-    redundant). The keys are those of :meth:`~seqvae.models.latent_usage.LatentDiagnostics.to_dict`.
+    redundant), named as in :meth:`~seqvae.models.latent_usage.LatentDiagnostics.to_dict`.
 
     Parameters
     ----------
@@ -424,8 +424,8 @@ def latent_usage_record(
     dict
         ``latent_dim``, ``threshold``, ``n_active``, ``active_dimensions``, ``total_kl``,
         ``trace_cov_z_mean``, ``participation_ratio_active_correlation`` and ``per_dimension``
-        (rows of ``dimension``, ``variance``, ``posterior_variance``, ``kl``). Without two
-        finite encodings: ``n_active`` and the totals ``None``, no rows.
+        (rows of ``dimension``, ``variance``, ``posterior_variance``, ``kl``). With fewer than
+        two training rows or a non-finite encoding: ``n_active`` and the totals ``None``, no rows.
     """
     model.eval()
     device = next(model.parameters()).device
