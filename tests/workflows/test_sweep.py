@@ -171,7 +171,7 @@ def test_sweep_points_errors_name_the_argument_not_a_flag(arguments, message):
             ["--param", "model.beta", "--values", "1", "--param2", "model.beta", "--values2", "2"],
             "--param2: ",
         ),
-        (["--param", "model.beta", "--values", "1", "--jobs", "0"], "--jobs: must be >= 1, got 0"),
+        (["--param", "model.beta", "--values", "1", "--jobs", "0"], "--jobs: must be in [1, 4096], got 0"),
         (["--param", "model.beta", "--values", "1", "--threads", "0"], "--threads"),
     ],
 )

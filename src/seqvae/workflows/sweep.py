@@ -220,10 +220,7 @@ def run_sweep(
         A bad grid, or a point's folder holding a run finished with other settings (before
         anything runs).
     """
-    if jobs < 1:
-        raise InputError(f"jobs: must be >= 1, got {jobs}")
-    if threads_per_job < 1:
-        raise InputError(f"threads_per_job: must be >= 1, got {threads_per_job}")
+    executor = LocalExecutor(jobs, threads_per_job)  # checks both before anything runs
     points = sweep_points(base, param, values, param2, values2, seeds)
     out = Path(out)
 
@@ -285,7 +282,7 @@ def run_sweep(
                     f"tr {'-' if trace is None else f'{trace:.2f}'}",
                 )
 
-        LocalExecutor(jobs, threads_per_job).run(tasks, on_result=record, catch=(InputError,))
+        executor.run(tasks, on_result=record, catch=(InputError,))
     frame = _write_summary(ordered_rows(), summary_path)
     finished = frame[frame["status"] == "finished"] if "status" in frame else frame.iloc[0:0]
     if len(finished):
