@@ -19,7 +19,7 @@ Idempotency. A task with a ``folder`` writes its result as ``folder/.seqvae-task
 (atomically, last, with a fingerprint of its inputs); a task whose result file is there is
 *complete* and is not run again (:meth:`Task.load_complete`). A task function should itself
 resume half-finished work (training resumes from its checkpoint). Tasks without a folder
-recognise their own complete output (sweep points, experiment points).
+recognise their own complete output (experiment points).
 
 Failures. An exception inside a task becomes a failed :class:`TaskResult` with a one-line
 reason (``"InputError: file: message"``); the other tasks go on.

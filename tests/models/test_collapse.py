@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from seqvae.cli.main import main
+from seqvae.models.latent_usage import latent_diagnostics
 from seqvae.run import collapse_warning, load
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
@@ -54,6 +55,8 @@ def test_collapsed_run_warns_in_train_score_latent_and_report(tmp_path, capsys):
     summary = json.loads((run_dir / "summary.json").read_text())
     latent = summary["latent"]
     assert latent["n_active"] == 0
+    assert latent["participation_ratio_active_correlation"] == 0.0  # no active dimension
+    assert latent["trace_cov_z_mean"] <= 2 * latent["threshold"]
     assert latent["latent_dim"] == 2 and len(latent["per_dimension"]) == 2
     for row in latent["per_dimension"]:
         assert row["variance"] <= latent["threshold"]
@@ -83,6 +86,17 @@ def test_a_run_that_uses_its_latent_space_does_not_warn(family, tmp_path, capsys
     latent = json.loads((run_dir / "summary.json").read_text())["latent"]
     assert latent["n_active"] >= 1
     assert latent["total_kl"] > 0.5
+    # the record is latent_diagnostics over the training rows (validation excluded), weighted
+    run = load(run_dir)
+    codes, weights, _, validation = run.training_data()
+    z_mean, z_logvar = run.encode(codes[~validation])
+    expected = latent_diagnostics(z_mean, z_logvar, weights[~validation])
+    assert latent["n_active"] == expected.n_active
+    assert latent["trace_cov_z_mean"] == pytest.approx(expected.trace_cov, rel=1e-5)
+    assert latent["participation_ratio_active_correlation"] == pytest.approx(
+        expected.participation_ratio_active, rel=1e-5
+    )
+    assert 1.0 <= latent["participation_ratio_active_correlation"] <= latent["n_active"]
     assert "warning:" not in err
     assert load(run_dir).collapse_warning is None
     # runs written before the record existed stay silent

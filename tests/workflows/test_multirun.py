@@ -72,4 +72,15 @@ def test_train_or_resume_reads_back_the_same_config_and_retrains_another(tmp_pat
     record = run_record(run_dir)
     latent = json.loads((run_dir / "summary.json").read_text())["latent"]
     assert record["active_dims"] == latent["n_active"] and record["kl"] == latent["total_kl"]
+    assert record["trace_cov"] == latent["trace_cov_z_mean"] is not None
+    assert record["participation_ratio"] == latent["participation_ratio_active_correlation"] is not None
+    assert record["variances"] == [row["variance"] for row in latent["per_dimension"]]
+    assert len(record["variances"]) == 2
     assert record["steps"] == 4 and record["status"] == "finished"
+
+
+def test_run_record_of_a_summary_without_the_latent_fields_leaves_them_none(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"status": "finished", "steps": 7}))
+    record = run_record(tmp_path)
+    assert record["steps"] == 7 and record["variances"] == []
+    assert record["active_dims"] is record["trace_cov"] is record["participation_ratio"] is None

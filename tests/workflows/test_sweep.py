@@ -13,6 +13,9 @@ import seqvae
 from seqvae.cli.main import main
 from seqvae.data.synthetic.linear_factors import simulate_linear_factors
 from seqvae.errors import InputError
+from seqvae.io.output_dirs import check_output_directory
+from seqvae.training.run_directory import RUN_DIRECTORY
+from seqvae.workflows import sweep
 from seqvae.workflows.sweep import sweep_points
 
 BASE = [
@@ -45,7 +48,7 @@ def factors_file(tmp_path_factory):
     return path
 
 
-def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path):
+def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "sweep"
     arguments = [
         "sweep",
@@ -72,9 +75,46 @@ def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path):
     assert {f"var_z{k}" for k in range(10)} <= set(summary.columns)
     assert (out / "sweep.png").stat().st_size > 0
     assert json.loads((out / "sweep.json").read_text())["param"] == "model.beta"
-    # resumable: finished points are read back, a missing one is trained again
+    # each row is what the point's summary.json records (over its training rows), not recomputed
+    for row in summary.itertuples():
+        latent = json.loads((out / row.run_dir / "summary.json").read_text())["latent"]
+        assert row.active_dims == latent["n_active"]
+        assert row.trace_cov == latent["trace_cov_z_mean"]
+        assert row.participation_ratio == latent["participation_ratio_active_correlation"]
+        assert row.var_z0 == latent["per_dimension"][0]["variance"]
+        assert not (out / row.run_dir / "latent_diagnostics.json").exists()
+    # a rerun of the finished sweep reads every point back from the executor: nothing runs
+    weights = {p: p.stat().st_mtime_ns for p in out.glob("*/model.safetensors")}
+    monkeypatch.setattr(sweep, "train_or_resume", lambda *a, **k: pytest.fail("a finished point ran"))
+    assert main([*arguments, "--jobs", "1"]) == 0
+    monkeypatch.undo()
+    rerun = pd.read_csv(out / "sweep_summary.csv").sort_values("value")
+    assert rerun["skipped"].all() and {p: p.stat().st_mtime_ns for p in weights} == weights
+    assert rerun.drop(columns="skipped").equals(summary.drop(columns="skipped"))
+    # a point finished with other settings is refused with one line, before anything runs
+    capsys.readouterr()
+    assert main([*arguments, "--set", "training.max_steps=200"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "made with other inputs" in err and "model.beta=0.25__seed=0" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert pd.read_csv(out / "sweep_summary.csv").sort_values("value").equals(rerun)
+    # a point of an older sweep (no executor result, a summary without tr Cov, the sweep's own
+    # diagnostics file) is read back by train_or_resume: those two cells are left empty
     point = out / "model.beta=2__seed=0"
     weights_mtime = (point / "model.safetensors").stat().st_mtime_ns
+    (point / ".seqvae-task.json").unlink()
+    summary_json = json.loads((point / "summary.json").read_text())
+    for key in ("trace_cov_z_mean", "participation_ratio_active_correlation"):
+        del summary_json["latent"][key]
+    (point / "summary.json").write_text(json.dumps(summary_json))
+    (point / "latent_diagnostics.json").write_text("{}")
+    assert main([*arguments, "--jobs", "1"]) == 0
+    old = pd.read_csv(out / "sweep_summary.csv").set_index("value").loc[2]
+    assert np.isnan(old["trace_cov"]) and np.isnan(old["participation_ratio"])
+    assert old["active_dims"] == summary_json["latent"]["n_active"] and not old["skipped"]
+    assert (point / "model.safetensors").stat().st_mtime_ns == weights_mtime
+    check_output_directory(point, RUN_DIRECTORY, overwrite=True)  # train --overwrite may replace it
+    # resumable: finished points are read back, a missing one is trained again
     missing = out / "model.beta=16__seed=0"
     for child in sorted(missing.rglob("*"), reverse=True):
         child.unlink() if child.is_file() else child.rmdir()
@@ -131,7 +171,7 @@ def test_sweep_points_errors_name_the_argument_not_a_flag(arguments, message):
             ["--param", "model.beta", "--values", "1", "--param2", "model.beta", "--values2", "2"],
             "--param2: ",
         ),
-        (["--param", "model.beta", "--values", "1", "--jobs", "0"], "--jobs: must be >= 1, got 0"),
+        (["--param", "model.beta", "--values", "1", "--jobs", "0"], "--jobs: must be in [1, 4096], got 0"),
         (["--param", "model.beta", "--values", "1", "--threads", "0"], "--threads"),
     ],
 )
@@ -154,7 +194,7 @@ def test_sweep_bad_data(tmp_path, capsys):
 
 
 def test_plot_sweep_two_parameters_and_categorical_values(tmp_path):
-    from seqvae.plots.latent import plot_sweep
+    from seqvae.plots.sweep import plot_sweep
 
     rows = [
         {"value": beta, "value2": d, "seed": s, "trace_cov": d / beta, "active_dims": int(d / beta)}

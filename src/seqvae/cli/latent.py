@@ -207,7 +207,9 @@ def sweep(
     progress: ProgressOpt = True,
 ) -> None:
     """Train a grid over one or two parameters and plot tr Cov(z_mean) and active dimensions
-    against it (selective posterior collapse). Resumable: finished points are skipped."""
+    against it (selective posterior collapse), as each run's summary records them over its
+    training sequences. Resumable: finished points are read back, interrupted ones resume; a
+    point finished with other settings is refused."""
     from seqvae.analysis.latent_report import format_number
     from seqvae.cli.core import _build_config
     from seqvae.workflows.sweep import FIGURE_FILE, SUMMARY_FILE, run_sweep

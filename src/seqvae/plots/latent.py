@@ -1,7 +1,9 @@
 """Figures of the latent space: maps of the latent means coloured by phenotype, their density,
-synthetic families' patterns, β sweeps, and every figure of ``seqvae latent``'s folder
+synthetic families' patterns, and every figure of ``seqvae latent``'s folder
 (:func:`write_latent_report`, which also draws the dimension figures of
-:mod:`seqvae.plots.latent_dimensions` and the phenotype ones of :mod:`seqvae.plots.latent_prediction`)."""
+:mod:`seqvae.plots.latent_dimensions` and the phenotype ones of :mod:`seqvae.plots.latent_prediction`).
+The sweep's figure is :mod:`seqvae.plots.sweep` (``draw_sweep`` and ``plot_sweep`` are
+importable from here too)."""
 
 from __future__ import annotations
 
@@ -30,12 +32,12 @@ from seqvae.plots.style import (
     OTHER_COLOR,
     SEQUENTIAL_CMAP,
     categorical_colors,
-    figure_axes,
     grid_axes,
     save_figure,
     short_text,
     single_axes,
 )
+from seqvae.plots.sweep import draw_sweep, plot_sweep  # noqa: F401  # importable from here too
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -264,93 +266,6 @@ def plot_latent_density(
 ) -> Path:
     """:func:`draw_latent_density`, saved at ``path`` (atomically)."""
     return save_figure(draw_latent_density(panels=panels, weights=weights, title=title), path)
-
-
-def draw_sweep(
-    summary: pd.DataFrame, param: str, param2: str | None = None, *, fig: Figure | SubFigure | None = None
-) -> Figure | SubFigure:
-    """tr Cov(z_mean) and active dimensions against a swept parameter (one line per value of a
-    second parameter); every seed as a dot, the mean over seeds as a line. When the summary has
-    per-dimension variances (``var_z<k>``), a panel shows them sorted within each run and averaged
-    over seeds: used dimensions sit near 1, collapsed ones near 0.
-
-    Returns the figure drawn on: a new one, or ``fig`` (a figure or subfigure to draw into).
-    """
-    variance_columns = sorted(
-        (c for c in summary.columns if c.startswith("var_z") and c[5:].isdigit()), key=lambda c: int(c[5:])
-    )
-    has_table = bool(variance_columns) and param2 is None
-    fig, axes = figure_axes(fig, 3 if has_table else 2, 1, width=5.4, height=2.9)
-    numeric = pd.to_numeric(summary["value"], errors="coerce")
-    is_numeric = bool(numeric.notna().all())
-    groups = [(None, summary)] if param2 is None else list(summary.groupby("value2", sort=True))
-    colors = categorical_colors(max(1, len(groups)))
-    categories = list(dict.fromkeys(summary["value"].astype(str)))
-    for (name, part), color in zip(groups, colors):
-        xs = (
-            pd.to_numeric(part["value"], errors="coerce")
-            if is_numeric
-            else part["value"].astype(str).map(categories.index)
-        )
-        line_label = "mean over seeds" if param2 is None else f"{param2} = {name}"
-        for ax, key in zip(axes[:2, 0], ("trace_cov", "active_dims")):
-            ax.plot(
-                xs,
-                part[key],
-                "o",
-                color=color,
-                alpha=0.5,
-                ms=4,
-                label="one run (seed)" if param2 is None else None,
-            )
-            means = part.assign(_x=xs.to_numpy()).groupby("_x")[key].mean()
-            ax.plot(means.index, means.to_numpy(), "-", color=color, lw=1.5, label=line_label)
-    log_x = is_numeric and (numeric > 0).all() and numeric.max() / numeric.min() >= 10
-    for ax in axes[:2, 0]:
-        if log_x:
-            ax.set_xscale("log")
-        ax.set_xlabel(param + (" (log scale)" if log_x else ""))
-        if not is_numeric:
-            ax.set_xticks(range(len(categories)))
-            ax.set_xticklabels(categories)
-    axes[0, 0].set_ylabel("tr Cov(z_mean)")
-    axes[0, 0].set_title(f"selective posterior collapse over {param}")
-    axes[1, 0].set_ylabel("active dimensions")
-    axes[1, 0].yaxis.get_major_locator().set_params(integer=True)
-    axes[0, 0].legend(loc="best")
-    if has_table:
-        ax = axes[2, 0]
-        sorted_variances = -np.sort(-summary[variance_columns].to_numpy(dtype=float), axis=1)
-        table = pd.DataFrame(sorted_variances).assign(_v=summary["value"].to_numpy())
-        means = table.groupby("_v", sort=False).mean()
-        order = (
-            np.argsort(pd.to_numeric(means.index, errors="coerce")) if is_numeric else np.arange(len(means))
-        )
-        means = means.iloc[order]
-        image = ax.imshow(means.to_numpy(), aspect="auto", cmap=SEQUENTIAL_CMAP, vmin=0)
-        for (row, col), value in np.ndenumerate(means.to_numpy()):
-            ax.text(
-                col,
-                row,
-                f"{value:.2f}",
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="white" if value < 0.6 * np.nanmax(means.to_numpy()) else "black",
-            )
-        ax.set_yticks(range(len(means)))
-        ax.set_yticklabels([f"{v:g}" if isinstance(v, float) else str(v) for v in means.index])
-        ax.set_ylabel(param)
-        ax.set_xticks(range(len(variance_columns)))
-        ax.set_xlabel("latent dimension, sorted by Var(z_mean) within each run")
-        ax.set_title("Var(z_mean) per dimension (mean over seeds)")
-        fig.colorbar(image, ax=ax, label="Var(z_mean)")
-    return fig
-
-
-def plot_sweep(summary: pd.DataFrame, param: str, path: str | Path, param2: str | None = None) -> Path:
-    """:func:`draw_sweep`, saved at ``path`` (atomically)."""
-    return save_figure(draw_sweep(summary=summary, param=param, param2=param2), path)
 
 
 # -- the whole report --------------------------------------------------------------------------

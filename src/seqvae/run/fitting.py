@@ -405,8 +405,10 @@ def latent_usage_record(
 
     The training sequences (validation rows excluded) are encoded and summarised as in
     :func:`~seqvae.models.latent_usage.latent_diagnostics`, weighted by the sequence weights:
-    per dimension the variance of z_mean, the mean posterior variance and the mean KL, and the
-    number of active dimensions (Var(z_mean) > ``threshold``).
+    per dimension the variance of z_mean, the mean posterior variance and the mean KL, the
+    number of active dimensions (Var(z_mean) > ``threshold``), tr Cov(z_mean) and the
+    participation ratio of the active dimensions' correlation (how many of them are not
+    redundant), named as in :meth:`~seqvae.models.latent_usage.LatentDiagnostics.to_dict`.
 
     Parameters
     ----------
@@ -420,8 +422,10 @@ def latent_usage_record(
     Returns
     -------
     dict
-        ``latent_dim``, ``threshold``, ``n_active``, ``active_dimensions``, ``total_kl`` and
-        ``per_dimension`` (rows of ``dimension``, ``variance``, ``posterior_variance``, ``kl``).
+        ``latent_dim``, ``threshold``, ``n_active``, ``active_dimensions``, ``total_kl``,
+        ``trace_cov_z_mean``, ``participation_ratio_active_correlation`` and ``per_dimension``
+        (rows of ``dimension``, ``variance``, ``posterior_variance``, ``kl``). With fewer than
+        two training rows or a non-finite encoding: ``n_active`` and the totals ``None``, no rows.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -441,6 +445,8 @@ def latent_usage_record(
             "n_active": None,
             "active_dimensions": [],
             "total_kl": None,
+            "trace_cov_z_mean": None,
+            "participation_ratio_active_correlation": None,
             "per_dimension": [],
         }
     diagnostics = latent_diagnostics(z_mean, z_logvar, weights[rows], threshold)
@@ -451,6 +457,8 @@ def latent_usage_record(
         "n_active": diagnostics.n_active,
         "active_dimensions": diagnostics.active_dimensions,
         "total_kl": round(diagnostics.total_kl, 6),
+        "trace_cov_z_mean": round(diagnostics.trace_cov, 6),
+        "participation_ratio_active_correlation": round(diagnostics.participation_ratio_active, 6),
         "per_dimension": [
             {
                 "dimension": int(row.dimension),

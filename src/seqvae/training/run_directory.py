@@ -13,6 +13,7 @@ Layout::
     RUN/train.log            human-readable log
     RUN/data/                training codes (uint8), sequence weights, ids, validation split;
                              for counts: counts.npz (sparse, raw counts) and obs.csv (cell metadata)
+    RUN/.seqvae-task.json    a sweep point's executor result (seqvae.executor), written last
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from scipy import sparse
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.data.counts import INPUT_TRANSFORMS, SparseRows
 from seqvae.errors import ConfigError, InputError
+from seqvae.executor import RESULT_FILE
 from seqvae.io.atomic import atomic_open, atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind
 from seqvae.io.output_dirs import check_output_directory as check_directory
@@ -64,13 +66,25 @@ METRIC_COLUMNS = [
     "elbo",
     "val_elbo",
 ]
-# written into a run directory by `seqvae sweep` beside the run's own files
-LATENT_DIAGNOSTICS = "latent_diagnostics.json"
+# files that older sweeps wrote beside a run's own (nothing writes them now): owned, so that
+# overwrite replaces such a run directory
+RETIRED_ENTRIES = ("latent_diagnostics.json",)
 
 RUN_DIRECTORY = DirectoryKind(
     name="seqvae run directory",
     markers=(CONFIG, SUMMARY, CHECKPOINT),
-    entries=(CONFIG, REGISTRY, WEIGHTS, CHECKPOINT, METRICS, SUMMARY, LOG, DATA, LATENT_DIAGNOSTICS),
+    entries=(
+        CONFIG,
+        REGISTRY,
+        WEIGHTS,
+        CHECKPOINT,
+        METRICS,
+        SUMMARY,
+        LOG,
+        DATA,
+        RESULT_FILE,
+        *RETIRED_ENTRIES,
+    ),
 )
 
 

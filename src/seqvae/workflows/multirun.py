@@ -14,7 +14,7 @@ one table writer.
 - :func:`fit_model` (a baseline or a VAE, anew), :func:`evaluate_scan` (score and evaluate one
   scan) and :func:`structure_row` (its ``+ structure`` row).
 - :func:`run_record`: what a finished run's ``summary.json`` records (steps, times, active
-  latent dimensions and their KL), never recomputed.
+  latent dimensions, their KL, tr Cov(z_mean)), never recomputed.
 - :func:`markdown_table` and :func:`write_table`: one CSV and Markdown writer.
 """
 
@@ -187,11 +187,14 @@ def train_or_resume(data: Any, config, run_dir: str | Path, read: Callable[[], A
 
 def run_record(run_dir: str | Path) -> dict[str, Any]:
     """What a finished run's ``summary.json`` records: ``steps``, ``best_val_elbo``,
-    ``stop_reason``, ``train_time_s``, ``status``, ``active_dims`` and ``kl`` (the latent
-    dimensions active over the training sequences and their total KL, ``None`` for a run made
-    before ``summary.json`` recorded them)."""
+    ``stop_reason``, ``train_time_s``, ``status`` and its latent space over the training
+    sequences: ``active_dims``, ``kl`` (their total KL), ``trace_cov`` (tr Cov(z_mean)),
+    ``participation_ratio`` (of the active dimensions' correlation) and ``variances``
+    (Var(z_mean) per dimension). A value the summary does not record is ``None`` (``[]`` for
+    ``variances``): a run made before ``summary.json`` recorded it."""
     summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
     latent = summary.get("latent") or {}
+    per_dimension = sorted(latent.get("per_dimension") or [], key=lambda row: row["dimension"])
     return {
         **{
             key: summary.get(key)
@@ -199,6 +202,9 @@ def run_record(run_dir: str | Path) -> dict[str, Any]:
         },
         "active_dims": latent.get("n_active"),
         "kl": latent.get("total_kl"),
+        "trace_cov": latent.get("trace_cov_z_mean"),
+        "participation_ratio": latent.get("participation_ratio_active_correlation"),
+        "variances": [row["variance"] for row in per_dimension],
     }
 
 

@@ -1,16 +1,18 @@
 """Train a grid of runs over one or two config parameters (and seeds) and summarise how the latent
 space is used at each point: tr Cov(z_mean), active dimensions, validation ELBO.
 
-Each grid point is its own run directory ``OUT/<param>=<value>[__<param2>=<value2>]__seed=<s>``.
-Points run in parallel worker processes (``jobs``, :mod:`seqvae.executor`), each with ``threads_per_job`` torch threads.
-A sweep is resumable: finished points are read back, interrupted ones resume from their
-checkpoint, and only missing ones are trained. ``OUT/sweep_summary.csv`` is rewritten after
-every finished point.
+Each grid point is its own run directory ``OUT/<param>=<value>[__<param2>=<value2>]__seed=<s>``
+and a task of the executor (:mod:`seqvae.executor`), which alone makes a sweep resumable: a
+finished point's row is read back from its ``.seqvae-task.json``, a point finished with other
+settings is refused before anything runs, and an interrupted one resumes from its checkpoint
+(:func:`~seqvae.workflows.multirun.train_or_resume`). Points run in parallel worker processes
+(``jobs``), each with ``threads_per_job`` torch threads. A point's row is what its
+``summary.json`` records over the run's training sequences (the validation rows excluded),
+never recomputed. ``OUT/sweep_summary.csv`` is rewritten after every finished point.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,18 +22,15 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.executor import LocalExecutor, Task
+from seqvae.executor import LocalExecutor, Task, TaskResult
 from seqvae.io.atomic import write_json
 from seqvae.progress import ProgressLike, progress_argument, tracking
-from seqvae.training import run_directory as files
 from seqvae.training.config import RunConfig
-from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value
-from seqvae.workflows.multirun import train_or_resume, write_table
+from seqvae.workflows.multirun import run_record, train_or_resume, write_table
 
 __all__ = ["SweepPoint", "load_sweep_data", "run_sweep", "sweep_points"]
 
-DIAGNOSTICS_FILE = files.LATENT_DIAGNOSTICS
 SUMMARY_FILE = "sweep_summary.csv"
 FIGURE_FILE = "sweep.png"
 
@@ -108,7 +107,6 @@ def load_sweep_data(path: str | Path, base: RunConfig):
     """An alignment (read with ``base.data``, weights computed once) or a ``.npy`` float matrix
     ``[N, D]`` (continuous data, Gaussian likelihood)."""
     from seqvae.data.alignment import read_alignment
-    from seqvae.data.weights import compute_sequence_weights
 
     path = Path(path)
     if not path.exists():
@@ -126,51 +124,42 @@ def load_sweep_data(path: str | Path, base: RunConfig):
         if not np.isfinite(array).all():
             raise InputError("the matrix contains NaN or infinite values", path)
         return array
-    alignment = read_alignment(path, base.data.alignment_options())
-    alignment.sequence_weights = compute_sequence_weights(
-        alignment.codes, alignment.alphabet.gap_code, base.data.theta
-    )
-    alignment.theta = base.data.theta
-    return alignment
+    return read_alignment(path, base.data.alignment_options()).weighted(base.data.theta)
+
+
+def _weighted(data, base: RunConfig):
+    """``data``, an alignment with sequence weights (a copy weighted with ``base.data.theta``
+    when it has none): computed once for every point."""
+    from seqvae.data.alignment import Alignment
+
+    if isinstance(data, Alignment) and data.sequence_weights is None:
+        return data.weighted(base.data.theta)
+    return data
 
 
 def _point_row(run_dir: Path) -> dict[str, Any]:
-    """The summary row of a finished point from its run directory (computing diagnostics once)."""
-    diagnostics_path = run_dir / DIAGNOSTICS_FILE
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    if diagnostics_path.exists():
-        diagnostics = json.loads(diagnostics_path.read_text(encoding="utf-8"))
-    else:
-        from seqvae.models.latent_usage import latent_diagnostics
-        from seqvae.run import load
-
-        run = load(run_dir)
-        data, weights, _, _ = run.training_data()
-        z_mean, z_logvar = run.encode(data)
-        diagnostics = latent_diagnostics(z_mean, z_logvar, weights).to_dict()
-        write_json(diagnostics_path, diagnostics)
+    """The summary row of a finished point, as its ``summary.json`` records it."""
+    record = run_record(run_dir)
     row = {
-        "trace_cov": diagnostics["trace_cov_z_mean"],
-        "active_dims": diagnostics["n_active"],
-        "total_kl": diagnostics["total_kl"],
-        "participation_ratio": diagnostics["participation_ratio_active_correlation"],
-        "val_elbo": summary.get("best_val_elbo"),
-        "steps": summary.get("steps"),
-        "stop_reason": summary.get("stop_reason"),
-        "train_time_s": summary.get("train_time_s"),
-        "status": summary.get("status"),
+        "trace_cov": record["trace_cov"],
+        "active_dims": record["active_dims"],
+        "total_kl": record["kl"],
+        "participation_ratio": record["participation_ratio"],
+        "val_elbo": record["best_val_elbo"],
+        **{key: record[key] for key in ("steps", "stop_reason", "train_time_s", "status")},
     }
-    for entry in diagnostics["per_dimension"]:
-        row[f"var_z{entry['dimension']}"] = entry["variance"]
-    return row
+    return row | {f"var_z{k}": variance for k, variance in enumerate(record["variances"])}
 
 
-def _train_point(data, config_dict: dict, run_dir: str, threads: int) -> dict[str, Any]:
-    """Worker: train (or resume) one point, then summarise it. Runs in a child process."""
-    import torch
+def _train_point(data, config: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """The executor task of a point: train (or resume, or read back) its run; return its row."""
+    from seqvae.run.training_data import training_data
 
-    torch.set_num_threads(threads)
-    train_or_resume(data, RunConfig.from_dict(config_dict), run_dir)
+    run_config = RunConfig.from_dict(config)
+    # the model's likelihood as training fills it in from the data (gaussian for a matrix), so
+    # that train_or_resume recognises the point's run directory
+    training_data(data, run_config)
+    train_or_resume(data, run_config, run_dir)
     return _point_row(Path(run_dir))
 
 
@@ -195,7 +184,7 @@ def run_sweep(
     *,
     show_progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Train every grid point (skipping finished ones) and write the summary CSV and figure.
+    """Train every grid point (reading back finished ones) and write the summary CSV and figure.
 
     Parameters
     ----------
@@ -218,18 +207,35 @@ def run_sweep(
     Returns
     -------
     pandas.DataFrame
-        One row per point: ``param``, ``value``, ``param2``, ``value2``, ``seed``, ``trace_cov``,
-        ``active_dims``, ``val_elbo``, ``total_kl``, ``participation_ratio``, ``steps``,
-        ``train_time_s``, ``status``, ``run_dir`` and ``var_z<k>`` per dimension.
+        One row per point: ``param``, ``value``, ``param2``, ``value2``, ``seed``, ``run_dir``,
+        ``skipped`` (read back, not trained now) and what the run's ``summary.json`` records
+        over its training sequences (the validation rows excluded): ``trace_cov``,
+        ``active_dims``, ``total_kl``, ``participation_ratio``, ``var_z<k>`` per dimension; and
+        ``val_elbo``, ``steps``, ``stop_reason``, ``train_time_s``, ``status``. A run made
+        before its summary recorded ``trace_cov`` and ``participation_ratio`` leaves them empty.
+
+    Raises
+    ------
+    InputError
+        A bad grid, or a point's folder holding a run finished with other settings (before
+        anything runs).
     """
-    if jobs < 1:
-        raise InputError(f"jobs: must be >= 1, got {jobs}")
-    if threads_per_job < 1:
-        raise InputError(f"threads_per_job: must be >= 1, got {threads_per_job}")
+    executor = LocalExecutor(jobs, threads_per_job)  # checks both before anything runs
     points = sweep_points(base, param, values, param2, values2, seeds)
-    if isinstance(data, str | Path):
-        data = load_sweep_data(data, base)
     out = Path(out)
+
+    def point_task(point: SweepPoint, data) -> Task:
+        run_dir = str(out / point.name)
+        kwargs = {"data": data, "config": point.config.to_dict(), "run_dir": run_dir}
+        return Task(point.name, _train_point, kwargs, folder=run_dir, inputs=point.config.identity())
+
+    tasks = [point_task(point, data) for point in points]
+    # a point finished with other settings is refused before anything is read or written
+    done = sum(task.load_complete() is not None for task in tasks)
+    if done < len(tasks):
+        # read and weighted once, not in every worker
+        data = load_sweep_data(data, base) if isinstance(data, str | Path) else _weighted(data, base)
+        tasks = [point_task(point, data) for point in points]
     out.mkdir(parents=True, exist_ok=True)
     write_json(
         out / "sweep.json",
@@ -242,69 +248,45 @@ def run_sweep(
             "base_config": base.to_dict(),
         },
     )
-
-    def describe(point: SweepPoint) -> dict[str, Any]:
-        return {
-            "param": param,
-            "value": point.value,
-            "param2": param2,
-            "value2": point.value2,
-            "seed": point.seed,
-            "run_dir": point.name,
-        }
-
+    by_name = {point.name: point for point in points}
     rows: dict[str, dict[str, Any]] = {}
-    pending = []
-    for point in points:
-        if is_finished(out / point.name):
-            rows[point.name] = {**describe(point), **_point_row(out / point.name), "skipped": True}
-        else:
-            pending.append(point)
     summary_path = out / SUMMARY_FILE
 
     def ordered_rows() -> list[dict]:
         return [rows[p.name] for p in points if p.name in rows]
 
     progress = progress_argument(progress, show_progress)
-    with tracking(progress, "sweep", len(points), len(rows), "runs") as shown:
+    with tracking(progress, "sweep", len(points), done, "runs") as shown:
 
-        def record(point: SweepPoint, result: dict | None, error: str | None) -> None:
-            if error is not None:
-                rows[point.name] = {**describe(point), "status": f"failed: {error}"}
-            elif result is None:  # a task that did not fail returns its row
-                raise ValueError(f"sweep point {point.name}: no result and no error")
+        def record(result: TaskResult) -> None:
+            point = by_name[result.key]
+            described = {
+                "param": param,
+                "value": point.value,
+                "param2": param2,
+                "value2": point.value2,
+                "seed": point.seed,
+                "run_dir": point.name,
+            }
+            if result.error is not None:
+                rows[point.name] = {**described, "status": f"failed: {result.error}"}
             else:
-                rows[point.name] = {**describe(point), **result, "skipped": False}
+                rows[point.name] = {**described, **result.value, "skipped": result.skipped}
             _write_summary(ordered_rows(), summary_path)
-            last = rows[point.name]
-            shown.update(
-                len(rows),
-                last=f"{point.name}: active {last.get('active_dims', '?')}, tr {last.get('trace_cov', float('nan')):.2f}",
-            )
+            if not result.skipped:
+                last = rows[point.name]
+                trace = last.get("trace_cov")
+                shown.update(
+                    len(rows),
+                    last=f"{point.name}: active {last.get('active_dims', '?')}, "
+                    f"tr {'-' if trace is None else f'{trace:.2f}'}",
+                )
 
-        by_name = {point.name: point for point in pending}
-        tasks = [
-            Task(
-                point.name,
-                _train_point,
-                {
-                    "data": data,
-                    "config_dict": point.config.to_dict(),
-                    "run_dir": str(out / point.name),
-                    "threads": threads_per_job,
-                },
-            )
-            for point in pending
-        ]
-        LocalExecutor(jobs, threads_per_job).run(
-            tasks,
-            on_result=lambda result: record(by_name[result.key], result.value, result.error),
-            catch=(InputError,),
-        )
+        executor.run(tasks, on_result=record, catch=(InputError,))
     frame = _write_summary(ordered_rows(), summary_path)
     finished = frame[frame["status"] == "finished"] if "status" in frame else frame.iloc[0:0]
     if len(finished):
-        from seqvae.plots.latent import plot_sweep
+        from seqvae.plots.sweep import plot_sweep
 
         plot_sweep(finished, param, out / FIGURE_FILE, param2)
     return frame
