@@ -132,8 +132,7 @@ class Run:
         return counts.rows(INPUT_TRANSFORMS[self.config.model.likelihood])
 
     def cell_metadata(self) -> pd.DataFrame | None:
-        """The training cells' metadata (``id`` first) of a run on counts (only they write it),
-        else ``None``."""
+        """The training cells' metadata (``id`` first) of a run on counts (only they have it), else ``None``."""
         return files.load_cell_metadata(self.path)
 
     def training_data(self) -> tuple[np.ndarray | SparseRows, np.ndarray, list[str], np.ndarray]:
@@ -197,25 +196,20 @@ class Run:
         return pd.DataFrame(table)
 
     def input_rows(
-        self, alignment: Alignment | CountMatrix | str | Path | None = None
+        self, data: Alignment | CountMatrix | str | Path | None = None
     ) -> tuple[np.ndarray | SparseRows, list[str], np.ndarray]:
-        """``alignment`` (any that :meth:`embed` takes) as the model's input rows, with their
-        ids and weights."""
+        """``data`` (any ``alignment`` that :meth:`embed` takes) as the model's input rows, with
+        their ids and weights."""
         codes: np.ndarray | SparseRows
-        if alignment is None:
+        if data is None:
             codes, weights, ids, _ = self.training_data()
-        elif self.genes is not None:
-            if isinstance(alignment, Alignment):
-                raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
-            counts = self.read_counts(alignment)
+        elif isinstance(data, CountMatrix) or (self.genes is not None and not isinstance(data, Alignment)):
+            counts = self.read_counts(data)  # refuses a run not on counts
             codes, ids = self.count_rows(counts), counts.cells
             weights = np.ones(counts.n_cells)
         else:
-            if isinstance(alignment, CountMatrix):
-                raise InputError(f"this run was trained on {self.kind} data, not a count matrix", self.path)
-            if not isinstance(alignment, Alignment):
-                alignment = self.read_alignment(alignment)
-            registry = self.sequence_registry()
+            alignment = data if isinstance(data, Alignment) else self.read_alignment(data)
+            registry = self.sequence_registry()  # refuses a run not on sequences
             if alignment.length != registry.length or alignment.alphabet.symbols != registry.alphabet.symbols:
                 raise InputError(
                     f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
