@@ -537,3 +537,24 @@ def test_a_run_embeds_only_data_of_its_own_kind(count_run, tiny_run):
         counts_run.training_alignment()
     with pytest.raises(InputError, match="trained on sequences data, not a count matrix"):
         sequence_run.embed(simulate_counts(n_cells=5, n_genes=8, seed=0))
+
+
+def test_sequence_analyses_refuse_a_count_run_by_its_kind(count_run, tiny_run, tmp_path):
+    """Each analysis on sequences refuses a run on counts with the run's own line (naming counts,
+    not continuous data), before it reads anything else."""
+    from seqvae.analysis.sample_evaluation import evaluate_sample_files
+
+    run = seqvae.load(count_run)
+    alignment = seqvae.load(tiny_run.run).training_alignment()
+    missing = tmp_path / "absent.fasta"
+    refusals = {
+        "generate": lambda: run.generate(3),
+        "couplings": lambda: run.couplings(),
+        "score": lambda: run.score(missing),
+        "latent": lambda: run.latent(alignment),
+        "evaluate-samples": lambda: evaluate_sample_files(missing, missing, run=run),
+    }
+    for name, refused in refusals.items():
+        with pytest.raises(InputError, match="trained on counts data, not sequences") as caught:
+            refused()
+        assert caught.value.source == str(count_run), name

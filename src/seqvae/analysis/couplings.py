@@ -400,7 +400,7 @@ def vae_couplings(
     """
     options = (options or CouplingOptions()).validate()
     if getattr(run, "kind", "sequences") != "sequences":  # a Run on continuous data or counts
-        raise InputError("this run was trained on continuous data, not sequences", run.path)
+        raise InputError(f"this run was trained on {run.kind} data, not sequences", run.path)
     if codes is not None and weights is None and not isinstance(codes, np.ndarray):
         codes, weights = reference_sequences(run, codes)
     model = run.model

@@ -159,15 +159,6 @@ def _annotate(
     )
 
 
-def _check_sequence_run(run) -> None:
-    if run.registry is None or run.model.config.likelihood != "categorical":
-        raise InputError(
-            f"this run models {getattr(run, 'kind', 'continuous')} data; only sequence runs can generate "
-            "sequences",
-            run.path,
-        )
-
-
 def generate(
     run,
     n: int,
@@ -196,7 +187,7 @@ def generate(
     elbo_samples
         z draws per design for its ELBO (0 skips it).
     """
-    _check_sequence_run(run)
+    run.sequence_registry()  # refuses a run on other data
     n = check_option_value("n", n)
     check_decoding(decoding, temperature)
     d = run.config.model.latent_dim
@@ -238,7 +229,7 @@ def interpolate(
     The designs carry ``t`` (0 at A, 1 at B) and their Hamming distances to the natural
     sequences A and B (``hamming_to_a``, ``hamming_to_b``).
     """
-    _check_sequence_run(run)
+    run.sequence_registry()  # refuses a run on other data
     steps = check_option_value("steps", steps)
     check_decoding(decoding, temperature)
     codes_all, _, ids_all, _ = run.training_data()

@@ -50,7 +50,7 @@ from seqvae.analysis.latent_phenotype import (
 )
 from seqvae.analysis.reconstruction import DECODINGS, decode_latents, sequence_elbo
 from seqvae.analysis.sequence_sets import DESIGNS_FASTA, SequenceSet, numbered_ids, sequence_set_files
-from seqvae.errors import ConfigError, InputError
+from seqvae.errors import ConfigError
 from seqvae.io.output_dirs import DirectoryKind, claim_directory
 from seqvae.options import Integer, Interval, OneOf, Optional, Options, Text, register
 
@@ -292,8 +292,7 @@ def design_from_phenotype(
     """
     options = (replace(options, **values) if options is not None else DesignOptions(**values)).validate()
     log = log or (lambda message: None)
-    if run.registry is None or run.model.config.likelihood != "categorical":
-        raise InputError(f"this run models {run.kind} data; designs need a run on sequences", run.path)
+    run.sequence_registry()  # refuses a run on other data
     if options.label_col is None:  # validate() refuses it; this tells the type checker
         raise ConfigError(
             "design.label_col: name the phenotype column to design for", field="design.label_col"

@@ -45,7 +45,6 @@ from seqvae.analysis.phenotypes import (
     top_categories,
 )
 from seqvae.data.counts import SparseRows
-from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.options import Boolean, Check, Integer, Interval, OneOf, Options, register
@@ -324,24 +323,12 @@ def _embed(
 ) -> tuple[list[str], np.ndarray, np.ndarray | SparseRows, int | None, np.ndarray, np.ndarray, str]:
     """ids, weights, codes (float data, or counts), alphabet size, z_mean, z_logvar, description."""
     if alignment is None:
-        data, weights, ids, _ = run.training_data()
         description = f"training {'cells' if run.kind == 'counts' else 'sequences'} of the run"
-    elif run.kind == "counts":
-        description = alignment.source if hasattr(alignment, "source") else str(alignment)
-        counts = run.read_counts(alignment)
-        data, ids, weights = run.count_rows(counts), counts.cells, np.ones(counts.n_cells)
+    elif isinstance(alignment, str | Path):
+        description = str(alignment)
     else:
-        if isinstance(alignment, str | Path):
-            description = str(alignment)
-            alignment = run.read_alignment(alignment)
-        else:
-            description = alignment.source or "<alignment>"
-        run._check_fits(alignment)
-        data, ids = alignment.codes, list(alignment.ids)
-        if alignment.sequence_weights is not None:
-            weights = alignment.sequence_weights
-        else:
-            weights = compute_sequence_weights(data, run.registry.alphabet.gap_code, run.config.data.theta)
+        description = alignment.source or "<alignment>"
+    data, ids, weights = run.input_rows(alignment)
     z_mean, z_logvar = run.encode(data)
     n_codes = None if run.registry is None else run.registry.alphabet.size
     return list(map(str, ids)), np.asarray(weights, float), data, n_codes, z_mean, z_logvar, description

@@ -548,8 +548,7 @@ def evaluate_sample_files(
             run_source, run = str(run), load(run)
         else:
             run_source = str(run.path)
-        if run.registry is None:
-            raise InputError("this run models continuous data, not sequences", run_source)
+        run.sequence_registry()  # refuses a run on other data
     design_set = _read_set(designs, run, alphabet)
     reference_set = _read_set(reference, run, alphabet)
     if design_set.length != reference_set.length:

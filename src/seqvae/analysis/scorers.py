@@ -411,14 +411,9 @@ def run_scorer(
     """The :class:`VAEScorer` of a loaded :class:`~seqvae.Run` (named by its directory), with the
     run's collapse warning; the options as in :func:`load_scorer`."""
     path = Path(run.path)
-    if run.registry is None:
-        raise InputError(
-            f"this run was trained on {getattr(run, 'kind', 'continuous')} data; it cannot score mutations",
-            path,
-        )
     scorer = VAEScorer(
         run.model,
-        run.registry,
+        run.sequence_registry(),
         samples=samples,
         seed=seed,
         iw=iw,

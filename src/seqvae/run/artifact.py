@@ -132,8 +132,8 @@ class Run:
         return counts.rows(INPUT_TRANSFORMS[self.config.model.likelihood])
 
     def cell_metadata(self) -> pd.DataFrame | None:
-        """The training cells' metadata (``id`` first) of a run on counts, else ``None``."""
-        return files.load_cell_metadata(self.path) if self.genes is not None else None
+        """The training cells' metadata (``id`` first) of a run on counts (only they have it), else ``None``."""
+        return files.load_cell_metadata(self.path)
 
     def training_data(self) -> tuple[np.ndarray | SparseRows, np.ndarray, list[str], np.ndarray]:
         """Codes (or vectors; counts as :class:`~seqvae.data.counts.SparseRows`), sequence
@@ -186,28 +186,7 @@ class Run:
             :class:`~seqvae.data.counts.CountMatrix` or a count file with the run's genes (any
             order; extra genes are ignored), every cell weighted 1.
         """
-        codes: np.ndarray | SparseRows
-        if alignment is None:
-            codes, weights, ids, _ = self.training_data()
-        elif self.genes is not None:
-            if isinstance(alignment, Alignment):
-                raise InputError(f"this run was trained on {self.kind} data, not sequences", self.path)
-            counts = self.read_counts(alignment)
-            codes, ids = self.count_rows(counts), counts.cells
-            weights = np.ones(counts.n_cells)
-        else:
-            if isinstance(alignment, CountMatrix):
-                raise InputError(f"this run was trained on {self.kind} data, not a count matrix", self.path)
-            if not isinstance(alignment, Alignment):
-                alignment = self.read_alignment(alignment)
-            self._check_fits(alignment)
-            codes, ids = alignment.codes, alignment.ids
-            if alignment.sequence_weights is not None:
-                weights = alignment.sequence_weights
-            else:
-                weights = compute_sequence_weights(
-                    codes, self.sequence_registry().alphabet.gap_code, self.config.data.theta
-                )
+        codes, ids, weights = self.input_rows(alignment)
         mean, logvar = self.encode(codes)
         table = {"id": ids, "weight": weights}
         for k in range(mean.shape[1]):
@@ -216,14 +195,33 @@ class Run:
             table[f"z_logvar_{k}"] = logvar[:, k]
         return pd.DataFrame(table)
 
-    def _check_fits(self, alignment: Alignment) -> None:
-        registry = self.sequence_registry()
-        if alignment.length != registry.length or alignment.alphabet.symbols != registry.alphabet.symbols:
-            raise InputError(
-                f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
-                f"run expects {registry.length} over {registry.alphabet.symbols!r}",
-                alignment.source,
-            )
+    def input_rows(
+        self, data: Alignment | CountMatrix | str | Path | None = None
+    ) -> tuple[np.ndarray | SparseRows, list[str], np.ndarray]:
+        """``data`` (any ``alignment`` that :meth:`embed` takes) as the model's input rows, with
+        their ids and weights."""
+        codes: np.ndarray | SparseRows
+        if data is None:
+            codes, weights, ids, _ = self.training_data()
+        elif isinstance(data, CountMatrix) or (self.genes is not None and not isinstance(data, Alignment)):
+            counts = self.read_counts(data)  # refuses a run not on counts
+            codes, ids = self.count_rows(counts), counts.cells
+            weights = np.ones(counts.n_cells)
+        else:
+            alignment = data if isinstance(data, Alignment) else self.read_alignment(data)
+            registry = self.sequence_registry()  # refuses a run not on sequences
+            if alignment.length != registry.length or alignment.alphabet.symbols != registry.alphabet.symbols:
+                raise InputError(
+                    f"alignment has {alignment.length} columns over {alignment.alphabet.symbols!r}, the "
+                    f"run expects {registry.length} over {registry.alphabet.symbols!r}",
+                    alignment.source,
+                )
+            codes, ids = alignment.codes, list(alignment.ids)
+            if alignment.sequence_weights is not None:
+                weights = alignment.sequence_weights
+            else:
+                weights = compute_sequence_weights(codes, registry.alphabet.gap_code, self.config.data.theta)
+        return codes, ids, weights
 
 
 def collapse_warning(summary: dict | None) -> str | None:
