@@ -405,6 +405,12 @@ def test_a_gp_predictor_round_trips_and_the_cli_equals_the_api(gp_predictor, smo
     assert loaded.predict_file(fasta, tmp_path / "api.csv", sequences=True) == 120
     assert (tmp_path / "cli.csv").read_bytes() == (tmp_path / "api.csv").read_bytes()
     assert np.allclose(pd.read_csv(tmp_path / "cli.csv")["sd"], first["sd"], rtol=1e-7)
+    with np.load(tmp_path / "api" / "weights.npz") as arrays:
+        parts = dict(arrays)
+    for name, value in (("length_scales", np.ones(3)), ("y", np.ones(5)), ("x", np.ones(120))):
+        np.savez(tmp_path / "api" / "weights.npz", **{**parts, name: value})
+        with pytest.raises(InputError, match="damaged predictor"):
+            load_predictor(tmp_path / "api")
 
 
 def test_the_gp_learner_is_refused_for_variants(tiny_run, singles, labelled, tmp_path, capsys, gp_predictor):
