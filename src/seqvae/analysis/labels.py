@@ -645,6 +645,7 @@ def fit_labels(
     }
     references = [fit_label_model(y, onehot, None, alphas=options.alphas, **folds)[1]]
     if gp:
+        assert latent is not None  # features() gives the gp learner z
         predictor.model, predictor.cv = fit_gp_model(y, latent, **folds)
         references.append(fit_label_model(y, None, density, **folds)[1])
     else:
