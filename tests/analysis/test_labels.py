@@ -413,7 +413,9 @@ def test_a_gp_predictor_round_trips_and_the_cli_equals_the_api(gp_predictor, smo
             load_predictor(tmp_path / "api")
 
 
-def test_the_gp_learner_is_refused_for_variants(tiny_run, singles, labelled, tmp_path, capsys, gp_predictor):
+def test_the_gp_learner_is_refused_for_variants(
+    tiny_run, singles, labelled, tmp_path, capsys, gp_predictor, smooth_in_z
+):
     fails_cleanly(
         capsys,
         [
@@ -441,3 +443,10 @@ def test_the_gp_learner_is_refused_for_variants(tiny_run, singles, labelled, tmp
         )
     with pytest.raises(InputError, match="predicts whole aligned sequences"):
         gp_predictor.predict(singles[["mutant"]])
+    baseline = tmp_path / "si"  # z needs a VAE among the models
+    assert (
+        main(["baseline", "fit", tiny_run.alignment, "--model", "site-independent", "--out", baseline]) == 0
+    )
+    fasta, labels, _ = smooth_in_z
+    with pytest.raises(ConfigError, match=r"^labels\.learner: needs a VAE run"):
+        fit_labels([baseline], labels, "y", sequences=fasta, options=LabelOptions(learner="gp"))
