@@ -443,6 +443,10 @@ def test_the_gp_learner_is_refused_for_variants(
         )
     with pytest.raises(InputError, match="predicts whole aligned sequences"):
         gp_predictor.predict(singles[["mutant"]])
+    gp_predictor.save(tmp_path / "gp")
+    out = tmp_path / "preds.csv"
+    fails_cleanly(capsys, ["predict", tmp_path / "gp", labelled, "--out", out], "(--sequences), not variants")
+    assert not out.exists()
     baseline = tmp_path / "si"  # z needs a VAE among the models
     assert (
         main(["baseline", "fit", tiny_run.alignment, "--model", "site-independent", "--out", baseline]) == 0

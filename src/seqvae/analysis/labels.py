@@ -567,7 +567,7 @@ def fit_labels(
     gp = options.learner == GPLabelModel.kind
     if gp and sequences is None:
         raise ConfigError(
-            "labels.learner: gp is for whole aligned sequences (sequences): the variants of one "
+            "labels.learner: gp is for whole aligned sequences, not variants: the variants of one "
             "wild type all sit next to its latent mean z, where a GP on z cannot tell them apart",
             field="labels.learner",
         )

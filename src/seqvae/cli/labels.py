@@ -205,7 +205,7 @@ def predict_command(
         raise InputError("give PREDICTOR and one table, or PREDICTOR --sequences FILE")
     check_output_paths({"the predictions": out}, {"the table": data, "the predictor": paths[0]}, "--out")
     predictor = load_predictor(paths[0])
-    with torch_threads(check_threads(threads)):
+    with torch_threads(check_threads(threads)), arguments_as_flags({"sequences": "--sequences"}):
         rows = predictor.predict_file(
             data,
             out,
