@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from builders import fails_cleanly, snapshot
+from builders import fails_cleanly, snapshot, write_family
 from seqvae.analysis.labels import (
+    GPLabelModel,
     LabelOptions,
     fit_label_model,
     fit_labels,
@@ -23,7 +24,7 @@ from seqvae.analysis.labels import (
 )
 from seqvae.analysis.mutations import all_single_mutants
 from seqvae.cli.main import main as cli_main
-from seqvae.errors import InputError
+from seqvae.errors import ConfigError, InputError
 from seqvae.run import load
 
 
@@ -34,7 +35,7 @@ def singles(tiny_run) -> pd.DataFrame:
     registry = load(tiny_run.run).registry
     table = all_single_mutants(registry)
     predictor = fit_labels([tiny_run.run], table.assign(y=np.arange(len(table), dtype=float)), "y")
-    _, columns = predictor.predict_codes(
+    _, _, columns = predictor.predict_codes(
         np.stack([predictor.mapper().apply(_subs(m)) for m in table["mutant"]])
     )
     rng = np.random.default_rng(0)
@@ -205,6 +206,7 @@ def test_whole_sequences_with_latent(singles, tiny_run, tmp_path):
     assert fitted.settings["input"] == "sequences" and fitted.cv.n == len(rows)
     out = fitted.predict(fasta, sequences=True)
     assert list(out["id"][:2]) == ["v0", "v1"] and np.isfinite(out["prediction"]).all()
+    assert "sd" not in out.columns  # a ridge has no predictive sd
     fitted.save(tmp_path / "p")
     assert np.array_equal(
         load_predictor(tmp_path / "p").predict(fasta, sequences=True)["prediction"], out["prediction"]
@@ -327,3 +329,128 @@ def test_a_predictor_records_the_learning_curve_of_its_labels_and_the_report_dra
     page = build_report(tiny_run.run, tmp_path / "report.html", include=[tmp_path / "predictor"])
     text = page.read_text(encoding="utf-8")
     assert "Learning from labels" in text and "learning curve" in text and "(chosen)" in text
+
+
+# -- the GP on z, for whole sequences --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def smooth_in_z(tiny_run, tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
+    """120 sequences of the tiny run's family, labelled by a smooth, non-monotone function of
+    their latent mean z plus noise: the FASTA, the label CSV and z."""
+    from seqvae.analysis.labels import latent_means
+    from seqvae.analysis.scorers import ScoringOptions, load_scorers
+    from seqvae.analysis.scoring import read_aligned_sequences
+
+    folder = tmp_path_factory.mktemp("smooth_in_z")
+    fasta = write_family(folder / "seqs.fasta", n=120, seed=0)
+    scorer = load_scorers([tiny_run.run], ScoringOptions())
+    alignment = read_aligned_sequences(fasta, scorer.registry, None, None)
+    z = latent_means([scorer], alignment.codes)
+    u = (z - z.mean(0)) / z.std(0)
+    noise = np.random.default_rng(0).normal(size=len(z))
+    y = np.sin(2 * u[:, 0]) + np.cos(1.5 * u[:, -1]) + 0.1 * noise
+    labels = folder / "labels.csv"
+    pd.DataFrame({"id": alignment.ids, "y": y}).to_csv(labels, index=False)
+    return fasta, labels, z
+
+
+@pytest.fixture(scope="module")
+def gp_predictor(tiny_run, smooth_in_z):
+    fasta, labels, _ = smooth_in_z
+    return fit_labels([tiny_run.run], labels, "y", sequences=fasta, options=LabelOptions(learner="gp"))
+
+
+def test_a_gp_on_z_learns_a_smooth_function_of_z_the_one_hot_ridge_cannot(gp_predictor):
+    """Quality: cross-validated on the ridge's folds, the GP ranks held-out sequences well, and
+    far better than the one-hot ridge (the phenotype is no sum of per-residue effects)."""
+    cv = gp_predictor.cv
+    assert cv.chosen == "gp" and cv.n == 120 and cv.folds == 5
+    assert cv.rho["gp"] > 0.85, cv.rho
+    assert cv.rho["gp"] > cv.best("onehot") + 0.3, cv.rho
+    assert "zero-shot" in cv.rho  # the reference the CLI prints
+    curve = gp_predictor.learning_curve
+    assert curve and all(np.isfinite(row["rho"]) for row in curve)
+    assert np.median([row["rho"] for row in curve if row["n_labels"] == 60]) > 0.7
+
+
+def test_the_gp_sd_grows_away_from_the_labelled_sequences(gp_predictor, smooth_in_z):
+    fasta, _, z = smooth_in_z
+    model = gp_predictor.model
+    assert isinstance(model, GPLabelModel)
+    _, at_data = model.predict_with_sd(latent=z[:5])
+    _, far = model.predict_with_sd(latent=z[:5] + 10 * z.std(0))
+    assert (at_data > 0).all() and (far > 3 * at_data).all(), (at_data, far)
+    out = gp_predictor.predict(fasta, sequences=True)
+    assert list(out.columns) == ["id", "n_differences", "run", "prediction", "sd"]
+    assert (out["sd"] > 0).all() and np.isfinite(out["prediction"]).all()
+
+
+def test_a_gp_predictor_round_trips_and_the_cli_equals_the_api(gp_predictor, smooth_in_z, tiny_run, tmp_path):
+    fasta, labels, _ = smooth_in_z
+    gp_predictor.save(tmp_path / "api")
+    saved = json.loads((tmp_path / "api" / "predictor.json").read_text())
+    assert saved["model"]["kind"] == "gp" and len(saved["model"]["length_scales"]) == 2
+    assert saved["settings"]["options"]["learner"] == "gp" and saved["cv"]["chosen"] == "gp"
+    with np.load(tmp_path / "api" / "weights.npz") as arrays:
+        assert arrays["x"].shape == (120, 2) and arrays["y"].shape == (120,)
+    loaded = load_predictor(tmp_path / "api")
+    first, again = gp_predictor.predict(fasta, sequences=True), loaded.predict(fasta, sequences=True)
+    assert np.array_equal(first["prediction"], again["prediction"]) and np.array_equal(
+        first["sd"], again["sd"]
+    )
+    fit = ["fit-labels", tiny_run.run, labels, "--sequences", fasta, "--label-col", "y", "--learner", "gp"]
+    assert main([*fit, "--out", tmp_path / "cli"]) == 0
+    for name in ("predictor.json", "weights.npz"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    assert main(["predict", tmp_path / "cli", "--sequences", fasta, "--out", tmp_path / "cli.csv"]) == 0
+    assert loaded.predict_file(fasta, tmp_path / "api.csv", sequences=True) == 120
+    assert (tmp_path / "cli.csv").read_bytes() == (tmp_path / "api.csv").read_bytes()
+    assert np.allclose(pd.read_csv(tmp_path / "cli.csv")["sd"], first["sd"], rtol=1e-7)
+    with np.load(tmp_path / "api" / "weights.npz") as arrays:
+        parts = dict(arrays)
+    for name, value in (("length_scales", np.ones(3)), ("y", np.ones(5)), ("x", np.ones(120))):
+        np.savez(tmp_path / "api" / "weights.npz", **{**parts, name: value})
+        with pytest.raises(InputError, match="damaged predictor"):
+            load_predictor(tmp_path / "api")
+
+
+def test_the_gp_learner_is_refused_for_variants(
+    tiny_run, singles, labelled, tmp_path, capsys, gp_predictor, smooth_in_z
+):
+    fails_cleanly(
+        capsys,
+        [
+            "fit-labels",
+            tiny_run.run,
+            labelled,
+            "--label-col",
+            "y",
+            "--learner",
+            "gp",
+            "--out",
+            tmp_path / "p",
+        ],
+        "--learner",
+        "whole aligned sequences",
+        folder=tmp_path,
+    )
+    with pytest.raises(ConfigError, match=r"^labels\.learner: gp is for whole aligned sequences"):
+        fit_labels([tiny_run.run], singles[["mutant", "y"]], "y", options=LabelOptions(learner="gp"))
+    with pytest.raises(ConfigError, match=r"labels\.learner: must be one of"):
+        fit_labels([tiny_run.run], singles[["mutant", "y"]], "y", options=LabelOptions(learner="forest"))
+    with pytest.raises(ConfigError, match=r"^labels\.latent: the z block is the ridge's"):
+        fit_labels(
+            [tiny_run.run], labelled, "y", sequences=labelled, options=LabelOptions(learner="gp", latent=True)
+        )
+    with pytest.raises(InputError, match="predicts whole aligned sequences"):
+        gp_predictor.predict(singles[["mutant"]])
+    gp_predictor.save(tmp_path / "gp")
+    out = tmp_path / "preds.csv"
+    fails_cleanly(capsys, ["predict", tmp_path / "gp", labelled, "--out", out], "(--sequences), not variants")
+    assert not out.exists()
+    baseline = tmp_path / "si"  # z needs a VAE among the models
+    assert (
+        main(["baseline", "fit", tiny_run.alignment, "--model", "site-independent", "--out", baseline]) == 0
+    )
+    fasta, labels, _ = smooth_in_z
+    with pytest.raises(ConfigError, match=r"^labels\.learner: needs a VAE run"):
+        fit_labels([baseline], labels, "y", sequences=fasta, options=LabelOptions(learner="gp"))

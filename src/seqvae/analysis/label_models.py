@@ -9,6 +9,12 @@ a position also shares that position's weight), one column per model's zero-shot
 (Hsu et al. 2022 scale them by a large factor; here their penalty is 0 and the intercept's too), the
 one-hot and z blocks penalised by α. The learning-curve benchmark calls :func:`fit_label_model`
 on saved score tables.
+
+For whole sequences the other learner, :class:`GPLabelModel`, is a Gaussian process on the latent
+mean z alone (:class:`~seqvae.analysis.latent_phenotype.LatentPhenotypeModel`), cross-validated
+by :func:`fit_gp_model` on the same folds; it predicts an sd beside the mean. Both learners share
+one interface: ``kind``, ``predict``, ``predict_with_sd``, ``arrays`` and ``to_dict``, and
+:func:`learner_from` rebuilds either from its saved form.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,11 +30,14 @@ import scipy.sparse
 import scipy.sparse.linalg
 from scipy.stats import spearmanr
 
+from seqvae.analysis.latent_phenotype import LatentPhenotypeModel
 from seqvae.analysis.mutations import parse_mutant
 from seqvae.errors import ConfigError, InputError
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 CV_KINDS = ("random", "positions")
+#: ``ridge`` (:class:`LabelModel`, chosen among candidates) or ``gp`` (:class:`GPLabelModel`, whole sequences)
+LEARNERS = ("ridge", "gp")
 #: the learning curve of a user's own labels: fits on these fractions of them, tested on the rest
 LEARNING_FRACTIONS = (0.125, 0.25, 0.5)
 #: a draw of the learning curve needs this many test rows
@@ -88,6 +97,10 @@ class LabelModel:
             out += ((np.asarray(latent) - self.latent_mean) / self.latent_scale) @ self.latent_weights
         return out
 
+    def predict_with_sd(self, onehot=None, density=None, latent=None) -> tuple[np.ndarray, None]:
+        """:meth:`predict` and no sd (a ridge has none)."""
+        return self.predict(onehot, density, latent), None
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays ``weights.npz`` holds (absent blocks left out)."""
         named = {
@@ -98,6 +111,79 @@ class LabelModel:
             "latent_scale": self.latent_scale,
         }
         return {k: np.asarray(v, dtype=np.float64) for k, v in named.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The kind, α, intercept and each block's penalty (the density block and the intercept
+        are unpenalised: 0)."""
+        penalties: dict[str, float | None] = {"density": 0.0}
+        if self.onehot_weights is not None:
+            penalties["onehot"] = self.alpha
+        if self.latent_weights is not None:
+            penalties["latent"] = self.alpha
+        return {"kind": self.kind, "alpha": self.alpha, "intercept": self.intercept, "penalties": penalties}
+
+
+@dataclass
+class GPLabelModel:
+    """The learner for whole sequences: a Gaussian process on the latent mean z (an RBF kernel
+    with one length scale per dimension, fitted by maximum marginal likelihood; see
+    :class:`~seqvae.analysis.latent_phenotype.LatentPhenotypeModel`). It ignores the one-hot and
+    the zero-shot scores, and predicts a mean and an sd (of the phenotype's smooth part at z,
+    larger far from the labelled sequences).
+    """
+
+    gp: LatentPhenotypeModel
+    kind: ClassVar[str] = "gp"
+
+    @classmethod
+    def fit(cls, y: np.ndarray, latent: np.ndarray, seed: int = 0) -> GPLabelModel:
+        """Fit on the labels ``[n]`` at latent means ``[n, d]`` (seeded optimiser restarts)."""
+        return cls(LatentPhenotypeModel.fit(latent, y, seed=seed))
+
+    def predict(self, onehot=None, density=None, latent=None) -> np.ndarray:
+        """The predicted mean ``float [B]`` at latent means ``[B, d]`` (the other features unused)."""
+        return self.predict_with_sd(onehot, density, latent)[0]
+
+    def predict_with_sd(self, onehot=None, density=None, latent=None) -> tuple[np.ndarray, np.ndarray]:
+        """The predicted mean and sd, each ``float [B]``, at latent means ``[B, d]``."""
+        return self.gp.predict(np.asarray(latent, dtype=np.float64))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The conditioning points ``x``, their labels ``y`` and the kernel's hyperparameters."""
+        return self.gp.arrays()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The kind and the fitted kernel."""
+        return {"kind": self.kind, **self.gp.to_dict()}
+
+
+#: a fitted learner: the ridge or the GP
+Learner = LabelModel | GPLabelModel
+
+
+def learner_from(spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> Learner:
+    """The learner a ``to_dict`` (``spec``) and ``arrays`` describe.
+
+    Raises
+    ------
+    ValueError, KeyError
+        An array missing or of the wrong shape.
+    """
+    if spec["kind"] == GPLabelModel.kind:
+        x, y, scales = arrays["x"], arrays["y"], arrays["length_scales"]
+        if x.ndim != 2 or y.shape != (len(x),) or scales.shape != (x.shape[1],):
+            raise ValueError("GP arrays of the wrong shape")
+        return GPLabelModel(LatentPhenotypeModel.from_arrays(arrays))
+    return LabelModel(
+        spec["kind"],
+        spec["alpha"],
+        float(spec["intercept"]),
+        arrays["density_coef"],
+        arrays.get("onehot_weights"),
+        arrays.get("latent_weights"),
+        arrays.get("latent_mean"),
+        arrays.get("latent_scale"),
+    )
 
 
 class _RidgeSystem:
@@ -328,6 +414,32 @@ def fit_label_model(
     return model, CrossValidation(rho, _candidate_name(kind, alpha), cv, len(splits), len(y))
 
 
+def fit_gp_model(
+    y: np.ndarray,
+    latent: np.ndarray,
+    *,
+    cv: str = "random",
+    folds: int = 5,
+    seed: int = 0,
+    columns: Sequence[np.ndarray] | None = None,
+) -> tuple[GPLabelModel, CrossValidation]:
+    """Fit :class:`GPLabelModel` on every row and cross-validate it on the folds
+    :func:`fit_label_model` uses for the same arguments (its ρ under ``gp``, comparable with the
+    ridge's candidates). The GP is the model whatever its ρ: nothing is chosen."""
+    y = np.asarray(y, dtype=np.float64)
+    latent = np.asarray(latent, dtype=np.float64)
+    check_labels(y, folds)
+    splits = inner_folds(len(y), folds, cv, seed, columns)
+    if not splits:
+        raise InputError(f"labels: {cv} folds leave no fold to hold out (too few labelled positions)")
+    predicted = np.full(len(y), np.nan)
+    for k, (train, held) in enumerate(splits):
+        predicted[held] = GPLabelModel.fit(y[train], latent[train], seed + k).predict(latent=latent[held])
+    done = np.isfinite(predicted)
+    rho = {GPLabelModel.kind: _rho(predicted[done], y[done])}
+    return GPLabelModel.fit(y, latent, seed), CrossValidation(rho, GPLabelModel.kind, cv, len(splits), len(y))
+
+
 def label_splits(
     variants: Sequence[str] | Sequence[Sequence[int]],
     kind: str = "random",
@@ -385,6 +497,7 @@ def learning_curve(
     seed: int = 0,
     columns: Sequence[np.ndarray] | None = None,
     draws: int = 5,
+    learner: str = "ridge",
 ) -> list[dict[str, Any]]:
     """Would more labels help? The user's labels split as the predictor will be used (``cv``:
     ``random``, or ``positions``: the test variants at positions no training label touches): a
@@ -392,7 +505,8 @@ def learning_curve(
     all of them, tested on the rest, ``draws`` seeded draws per size. One row per draw:
     ``n_labels``, ``draw``, ``rho`` (the fitted model's test Spearman ρ) and, with zero-shot
     scores, ``zero_shot_rho`` on the same test rows. Sizes too small for the inner folds, or
-    leaving under :data:`MIN_TEST_ROWS` test rows, are skipped."""
+    leaving under :data:`MIN_TEST_ROWS` test rows, are skipped. ``learner="gp"``: a
+    :class:`GPLabelModel` on ``latent`` is fitted instead (no inner folds: it chooses nothing)."""
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
     if density is not None:
@@ -406,17 +520,21 @@ def learning_curve(
                 train, test = label_splits(positions, cv, size, seed + draw)
                 if len(test) < MIN_TEST_ROWS:
                     continue
-                model, _ = fit_label_model(
-                    y[train],
-                    onehot[train] if onehot is not None else None,
-                    density[train] if density is not None else None,
-                    latent[train] if latent is not None else None,
-                    cv=cv,
-                    folds=folds,
-                    alphas=alphas,
-                    seed=seed,
-                    columns=[columns[i] for i in train] if columns is not None else None,
-                )
+                model: Learner
+                if learner == GPLabelModel.kind:
+                    model = GPLabelModel.fit(y[train], np.asarray(latent)[train], seed + draw)
+                else:
+                    model, _ = fit_label_model(
+                        y[train],
+                        onehot[train] if onehot is not None else None,
+                        density[train] if density is not None else None,
+                        latent[train] if latent is not None else None,
+                        cv=cv,
+                        folds=folds,
+                        alphas=alphas,
+                        seed=seed,
+                        columns=[columns[i] for i in train] if columns is not None else None,
+                    )
             except InputError:  # too few distinct labels or positions in this draw
                 continue
             predicted = model.predict(

@@ -10,6 +10,10 @@ labels can then only replace the zero-shot ranking where held-out rows say they 
 The folds follow the intended use: ``random`` (new variants at measured positions) or
 ``positions`` (whole positions held out: new positions).
 
+For whole aligned sequences the learner may instead be a Gaussian process on the first VAE's
+latent mean z (``learner="gp"``, :class:`~seqvae.analysis.label_models.GPLabelModel`): it
+predicts an sd beside each prediction, and is cross-validated on the same folds.
+
 :func:`fit_labels` does it for run or baseline directories and a scan (or aligned sequences);
 :class:`LabelPredictor` predicts, saves (``predictor.json`` + ``weights.npz``, never pickle) and
 :func:`load_predictor` refuses a model directory changed since fitting. :func:`fit_label_model`
@@ -29,12 +33,17 @@ import pandas as pd
 from seqvae.analysis.label_models import (
     ALPHAS,
     CV_KINDS,
+    LEARNERS,
     CrossValidation,
+    GPLabelModel,
     LabelModel,
+    Learner,
     check_labels,
+    fit_gp_model,
     fit_label_model,
     inner_folds,
     label_splits,
+    learner_from,
     learning_curve,
     mutated_columns,
     onehot_features,
@@ -68,6 +77,8 @@ PREDICTOR_DIRECTORY = DirectoryKind(
 # the files of a run or baseline directory whose content the predictor's weights depend on
 MODEL_FILES = ("config.json", "registry.json", "baseline.json", "model.safetensors")
 PREDICTION_COLUMN = "prediction"
+#: the GP's predictive sd; a ridge's predictions have no such column
+SD_COLUMN = "sd"
 CHUNK_ROWS = 50_000
 FORMAT_VERSION = 1
 
@@ -75,6 +86,7 @@ __all__ = [
     "ALPHAS",
     "CV_KINDS",
     "CrossValidation",
+    "GPLabelModel",
     "LabelModel",
     "LabelOptions",
     "LabelPredictor",
@@ -106,7 +118,10 @@ class LabelOptions(Options):
     seed
         Seeds the folds.
     latent
-        Add the first VAE's latent mean z as a block.
+        Add the first VAE's latent mean z as a block (of the ridge).
+    learner
+        ``ridge`` (the augmented model, chosen by cross-validation) or ``gp`` (whole sequences
+        only: a Gaussian process on the first VAE's latent mean z, with a predictive sd).
     """
 
     cv: str = "random"
@@ -114,6 +129,7 @@ class LabelOptions(Options):
     alphas: list[float] = field(default_factory=lambda: list(ALPHAS))
     seed: int = 0
     latent: bool = False
+    learner: str = "ridge"
 
     section: ClassVar[str] = "labels"
     constraints: ClassVar[dict] = {
@@ -122,6 +138,7 @@ class LabelOptions(Options):
         "alphas": ListOf(Interval(0, None, closed="neither"), min_length=1, distinct=True),
         "seed": Integer(),
         "latent": Boolean(),
+        "learner": OneOf(LEARNERS),
     }
 
 
@@ -145,9 +162,9 @@ class LabelPredictor:
     checksums
         Per directory, the digests of its :data:`MODEL_FILES` when fitted.
     model
-        The fitted :class:`LabelModel`.
+        The fitted learner: a :class:`LabelModel` or a :class:`GPLabelModel`.
     cv
-        The inner cross-validation that chose it.
+        The inner cross-validation that chose it (for the GP: that judged it).
     settings
         The label column, the kind of input (``variants`` or ``sequences``), the options, the
         scoring options, the mutation separator and the wild type that numbers the variants.
@@ -158,7 +175,7 @@ class LabelPredictor:
     models: list[str]
     checksums: dict[str, dict[str, str]]
     names: list[str]
-    model: LabelModel
+    model: Learner
     cv: CrossValidation
     settings: dict[str, Any]
     reference: dict[str, Any]
@@ -168,7 +185,7 @@ class LabelPredictor:
 
     def __repr__(self) -> str:
         return (
-            f"LabelPredictor({self.model.kind}, alpha={self.model.alpha}, models={self.names}, "
+            f"LabelPredictor({self.cv.chosen}, models={self.names}, "
             f"cv rho {self.cv.rho[self.cv.chosen]:.3f} over {self.cv.n} labels)"
         )
 
@@ -196,13 +213,28 @@ class LabelPredictor:
         for name, scorer in zip(self.names, self.scorers):
             columns[name] = scorer.score_codes(codes)
         density = np.column_stack(list(columns.values())) if columns else np.zeros((len(codes), 0))
-        latent = latent_means(self.scorers, codes) if self.options.latent else None
+        options = self.options
+        latent = None
+        if options.learner == GPLabelModel.kind:
+            latent = latent_means(self.scorers, codes, "labels.learner")
+        elif options.latent:
+            latent = latent_means(self.scorers, codes)
         return onehot, density, latent, columns
 
-    def predict_codes(self, codes: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Predictions ``float [B]`` of coded focus sequences and the zero-shot score columns."""
+    def predict_codes(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+        """Predictions ``float [B]`` of coded focus sequences, their sd (the GP's; None for the
+        ridge) and the zero-shot score columns."""
         onehot, density, latent, columns = self.features(np.asarray(codes, dtype=np.uint8))
-        return self.model.predict(onehot, density, latent), columns
+        return *self.model.predict_with_sd(onehot, density, latent), columns
+
+    def _predicted(self, codes: np.ndarray) -> dict[str, np.ndarray]:
+        """The output columns of coded focus sequences: each model's score, ``prediction`` and,
+        for the GP, ``sd``."""
+        predicted, sd, columns = self.predict_codes(codes)
+        out = {**columns, PREDICTION_COLUMN: predicted}
+        if sd is not None:
+            out[SD_COLUMN] = sd
+        return out
 
     def _chunks(
         self,
@@ -221,21 +253,24 @@ class LabelPredictor:
             wild = self.scorers[0].registry.reference_codes()
             for start in range(0, len(alignment.codes), chunk_size):
                 codes = alignment.codes[start : start + chunk_size]
-                predicted, columns = self.predict_codes(codes)
                 table = pd.DataFrame(
                     {"id": alignment.ids[start : start + chunk_size], "n_differences": (codes != wild).sum(1)}
                 )
-                yield table, {**columns, PREDICTION_COLUMN: predicted}
+                yield table, self._predicted(codes)
             return
+        if self.model.kind == GPLabelModel.kind:
+            raise InputError(
+                "a gp predictor predicts whole aligned sequences (sequences), not variants: the "
+                "variants of one wild type all sit next to its latent mean z"
+            )
         mapper = self.mapper()
         # the separator between substitutions: ':' or '/', whichever the table uses
         chunks = _mapped_chunks(
             data, mapper, mutant_column, sequence_column, skip_mismatches, sep, None, (), chunk_size
         )
         for chunk in chunks:
-            predicted, columns = self.predict_codes(chunk.codes)
             out = {}
-            for name, values in {**columns, PREDICTION_COLUMN: predicted}.items():
+            for name, values in self._predicted(chunk.codes).items():
                 out[name] = np.full(len(chunk.table), np.nan)
                 out[name][chunk.scorable] = values
             yield chunk.table, out
@@ -253,8 +288,9 @@ class LabelPredictor:
     ) -> pd.DataFrame:
         """Predict a scan (a file or a DataFrame, read like :func:`fit_labels`' labels) or, with
         ``sequences``, an alignment or table of aligned sequences. The rows as read, each model's
-        zero-shot score (a column named by its directory) and ``prediction`` (empty, with a
-        ``reason``, where a variant cannot be scored)."""
+        zero-shot score (a column named by its directory), ``prediction`` (empty, with a
+        ``reason``, where a variant cannot be scored) and, for a GP, its sd ``sd`` (a ridge
+        predictor writes no such column)."""
         parts = []
         for table, columns in self._chunks(
             data,
@@ -330,12 +366,7 @@ class LabelPredictor:
                 {"path": p, "name": n, "checksums": self.checksums[p]}
                 for p, n in zip(self.models, self.names)
             ],
-            "model": {
-                "kind": self.model.kind,
-                "alpha": self.model.alpha,
-                "intercept": self.model.intercept,
-                "penalties": _penalties(self.model),
-            },
+            "model": self.model.to_dict(),
             "cv": self.cv.to_dict(),
             "learning_curve": self.learning_curve,
             "settings": self.settings,
@@ -352,28 +383,19 @@ class LabelPredictor:
         return {"predictor": Path(folder) / PREDICTOR_FILE, "weights": Path(folder) / WEIGHTS_FILE}
 
 
-def _penalties(model: LabelModel) -> dict[str, float | None]:
-    """Each block's penalty: the density block and the intercept are unpenalised (0)."""
-    out: dict[str, float | None] = {"density": 0.0}
-    if model.onehot_weights is not None:
-        out["onehot"] = model.alpha
-    if model.latent_weights is not None:
-        out["latent"] = model.alpha
-    return out
-
-
 def _check_same_registry(scorers: list[Scorer]) -> None:
     if len(scorers) > 1:
         EnsembleScorer(scorers)  # refuses models of other references or focus columns
 
 
-def latent_means(scorers: Sequence[Scorer], codes: np.ndarray) -> np.ndarray:
-    """The latent mean z of coded sequences under the first VAE among ``scorers``, ``[B, d]``."""
+def latent_means(scorers: Sequence[Scorer], codes: np.ndarray, field: str = "labels.latent") -> np.ndarray:
+    """The latent mean z of coded sequences under the first VAE among ``scorers``, ``[B, d]``
+    (``field``: the option that asked for z, named when no model is a VAE)."""
     import torch
 
     vae = next((s for s in scorers if hasattr(s, "model") and hasattr(s.model, "encode")), None)
     if vae is None:
-        raise ConfigError("labels.latent: needs a VAE run among the models", field="labels.latent")
+        raise ConfigError(f"{field}: needs a VAE run among the models", field=field)
     with torch.no_grad():
         parts = [
             vae.model.encode(torch.from_numpy(np.asarray(codes[i : i + 4096])).to(vae.device))[0]
@@ -536,8 +558,24 @@ def fit_labels(
     or, with ``sequences`` (an alignment or table aligned like the models' training alignment), a
     table of labels keyed by ``id_column`` (default ``id``). Rows without a label are left out.
     See the module's docstring for the model and :class:`LabelOptions` for the settings.
+
+    With ``options.learner == "gp"`` (whole sequences only) the predictor is a Gaussian process on
+    the first VAE's latent mean z; ``cv.rho`` holds its cross-validated ρ (``gp``) beside the
+    zero-shot score's and the one-hot ridge's on the same folds.
     """
     options = (options or LabelOptions()).check()
+    gp = options.learner == GPLabelModel.kind
+    if gp and sequences is None:
+        raise ConfigError(
+            "labels.learner: gp is for whole aligned sequences, not variants: the variants of one "
+            "wild type all sit next to its latent mean z, where a GP on z cannot tell them apart",
+            field="labels.learner",
+        )
+    if gp and options.latent:
+        raise ConfigError(
+            "labels.latent: the z block is the ridge's; the gp learner is fitted on z already",
+            field="labels.latent",
+        )
     scoring = (scoring or ScoringOptions()).validate()
     if not models:
         raise InputError("models: give at least one run or baseline directory")
@@ -599,40 +637,27 @@ def fit_labels(
         scorers,
     )
     onehot, density, latent, _ = predictor.features(codes)
-    columns = mutated_columns(onehot, predictor.reference["n_states"])
-    predictor.model, predictor.cv = fit_label_model(
-        y,
-        onehot,
-        density,
-        latent,
-        cv=options.cv,
-        folds=options.folds,
-        alphas=options.alphas,
-        seed=options.seed,
-        columns=columns,
-    )
-    # the references the CLI prints: the one-hot ridge alone, cross-validated the same way
-    _, alone = fit_label_model(
-        y,
-        onehot,
-        None,
-        cv=options.cv,
-        folds=options.folds,
-        alphas=options.alphas,
-        seed=options.seed,
-        columns=columns,
-    )
-    predictor.cv.rho.update(alone.rho)
+    folds: dict[str, Any] = {
+        "cv": options.cv,
+        "folds": options.folds,
+        "seed": options.seed,
+        "columns": mutated_columns(onehot, predictor.reference["n_states"]),
+    }
+    references = [fit_label_model(y, onehot, None, alphas=options.alphas, **folds)[1]]
+    if gp:
+        assert latent is not None  # features() gives the gp learner z
+        predictor.model, predictor.cv = fit_gp_model(y, latent, **folds)
+        references.append(fit_label_model(y, None, density, **folds)[1])
+    else:
+        predictor.model, predictor.cv = fit_label_model(
+            y, onehot, density, latent, alphas=options.alphas, **folds
+        )
+    # the references the CLI prints (the one-hot ridge alone; for the GP, the zero-shot score
+    # too), cross-validated on the same folds
+    for reference in references:
+        predictor.cv.rho.update(reference.rho)
     predictor.learning_curve = learning_curve(
-        y,
-        onehot,
-        density,
-        latent,
-        cv=options.cv,
-        folds=options.folds,
-        alphas=options.alphas,
-        seed=options.seed,
-        columns=columns,
+        y, onehot, density, latent, alphas=options.alphas, learner=options.learner, **folds
     )
     return predictor
 
@@ -651,30 +676,22 @@ def load_predictor(folder: str | Path, check_models: bool = True) -> LabelPredic
         data = json.loads(path.read_text(encoding="utf-8"))
         with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as npz:
             arrays = {k: np.asarray(npz[k]) for k in npz.files}
-        spec = data["model"]
-        model = LabelModel(
-            spec["kind"],
-            spec["alpha"],
-            float(spec["intercept"]),
-            arrays["density_coef"],
-            arrays.get("onehot_weights"),
-            arrays.get("latent_weights"),
-            arrays.get("latent_mean"),
-            arrays.get("latent_scale"),
-        )
+        model = learner_from(data["model"], arrays)
         cv = CrossValidation(**data["cv"])
         models = [m["path"] for m in data["models"]]
         checksums = {m["path"]: dict(m["checksums"]) for m in data["models"]}
         names = [m["name"] for m in data["models"]]
         settings, reference = dict(data["settings"]), dict(data["reference"])
         width = len(reference["numbering"]) * int(reference["n_states"])
-        if model.density_coef.shape != (len(models),) or (
-            model.onehot_weights is not None and model.onehot_weights.shape != (width,)
+        if isinstance(model, LabelModel) and (
+            model.density_coef.shape != (len(models),)
+            or (model.onehot_weights is not None and model.onehot_weights.shape != (width,))
         ):
             raise ValueError("weights of the wrong shape")
     except FileNotFoundError as err:
         raise InputError(f"damaged predictor: {Path(err.filename).name} is missing", folder) from None
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as err:
+    # RuntimeError: torch's Cholesky of a damaged GP's kernel matrix
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, zipfile.BadZipFile, EOFError) as err:
         raise InputError(f"damaged predictor file ({type(err).__name__}: {err})", folder) from None
     if check_models:
         for model_path in models:

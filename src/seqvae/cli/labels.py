@@ -75,6 +75,14 @@ AlphasOpt = Annotated[
     str, typer.Option("--alphas", help="Penalties of the one-hot (and z) block tried, comma-separated.")
 ]
 LatentOpt = Annotated[bool, typer.Option("--latent", help="Add the first VAE's latent mean z as a block.")]
+LearnerOpt = Annotated[
+    str,
+    typer.Option(
+        "--learner",
+        help="ridge (the augmented model) or gp: with --sequences, a Gaussian process on the first "
+        "VAE's latent mean z, whose predictions get an sd column.",
+    ),
+]
 
 
 def fit_labels_command(
@@ -93,6 +101,7 @@ def fit_labels_command(
     folds: FoldsOpt = 5,
     alphas: AlphasOpt = "0.1,1,10,100,1000",
     latent: LatentOpt = False,
+    learner: LearnerOpt = "ridge",
     seed: SeedOpt = 0,
     samples: ZSamplesOpt = None,
     fast: FastOpt = False,
@@ -103,7 +112,8 @@ def fit_labels_command(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Fit a predictor from measured variants: ridge on the one-hot of the variant plus each model's
-    zero-shot score (unpenalised), chosen by inner cross-validation (Hsu et al. 2022)."""
+    zero-shot score (unpenalised), chosen by inner cross-validation (Hsu et al. 2022); or, for
+    whole sequences, a Gaussian process on the latent mean z (--learner gp)."""
     from seqvae.analysis.label_models import learning_curve_table
     from seqvae.analysis.labels import PREDICTOR_DIRECTORY, LabelOptions, fit_labels
     from seqvae.analysis.mutations import read_wild_type
@@ -178,7 +188,8 @@ def predict_command(
     output_format: FormatOpt = "seqvae",
     threads: ThreadsOpt = None,
 ) -> None:
-    """Predict with a fitted predictor: every row gets each model's zero-shot score and the prediction."""
+    """Predict with a fitted predictor: every row gets each model's zero-shot score, the prediction
+    and, from a GP, its sd."""
     from seqvae.analysis.labels import load_predictor
     from seqvae.analysis.scoring import OUTPUT_FORMATS
     from seqvae.io.output_dirs import check_output_paths
@@ -194,7 +205,7 @@ def predict_command(
         raise InputError("give PREDICTOR and one table, or PREDICTOR --sequences FILE")
     check_output_paths({"the predictions": out}, {"the table": data, "the predictor": paths[0]}, "--out")
     predictor = load_predictor(paths[0])
-    with torch_threads(check_threads(threads)):
+    with torch_threads(check_threads(threads)), arguments_as_flags({"sequences": "--sequences"}):
         rows = predictor.predict_file(
             data,
             out,
