@@ -597,6 +597,7 @@ def run_panel(
         # 2. score and evaluate, protein by protein (the tables are rewritten after each); an
         # evaluation is reused only for the same models, scan and scoring settings
         scoring = {"samples": FAST_SAMPLES if fast else samples, "fast": fast}
+        fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
 
         def evaluate(scorer, protein: PanelProtein, wild_type, key: str, members: list[str]) -> dict:
             models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
@@ -604,28 +605,8 @@ def run_panel(
             with torch_threads(threads):
                 return _evaluate_member(scorer, protein, wild_type, folder_of[protein.name], key, inputs)
 
-        fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
         structures: dict[str, str] = {}
-
-        def add(row: dict, key: str) -> None:
-            """A plain row and, for a protein with a structure, its structure-aware row."""
-            rows.append(row)
-            if row["protein"] not in burials:
-                return
-            protein = next(p for p in proteins if p.name == row["protein"])
-            aware, structure = structure_row(
-                row,
-                folder_of[protein.name] / f"scores_{key}.csv",
-                protein.score_column,
-                *burials[protein.name],
-            )
-            rows.append(aware)
-            structures[row["protein"]] = (
-                f"{structure.burial.describe()}; burial by {structure.measure}; {structure.n_uncovered} "
-                "scored variants with no covered position keep their plain score"
-            )
-            log(f"{row['protein']} {aware['model']}: rho {aware['spearman']:.4f}")
 
         for protein, wild_type, config, aln in prepared:
             folder = folder_of[protein.name]
@@ -634,50 +615,63 @@ def run_panel(
                 aln.codes, aln.alphabet.gap_code, config.data.theta
             )
             common = {"n_eff": aln.n_eff, "length": aln.length}
-            members = []
-            baselines = {}
+            seeds = [key for key in keys if key.startswith("vae_seed")]
+            scorers, records = {}, {}
             for key in keys:
-                if not key.startswith("vae_seed"):
-                    baselines[key] = load_scorer(folder / key)
-                    result = evaluate(baselines[key], protein, wild_type, key, [key])
-                    log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
-                    add(_row(protein, key, result, timings[key], **common), key)
-                    continue
-                run = load(folder / key)
-                record = run_record(folder / key)
-                scorer = VAEScorer(
-                    run.model,
-                    run.sequence_registry(),
-                    samples=scoring["samples"],
-                    seed=0,
-                    name=key,
-                    **fast_options,
-                )
-                members.append(scorer)
-                result = evaluate(scorer, protein, wild_type, key, [key])
-                seed = int(key[8:])
-                log(
-                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                    f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
-                )
-                model = f"vae (seed {seed})"
-                add(
-                    _row(protein, model, result, timings[key], record["active_dims"], record["kl"], **common),
-                    key,
-                )
-            if len(members) > 1:
-                seeds = [key for key in keys if key.startswith("vae_seed")]
-                ensemble_key = f"vae_ensemble{len(members)}"
-                result = evaluate(EnsembleScorer(members), protein, wild_type, ensemble_key, seeds)
-                total = sum(timings[key] for key in seeds)
-                add(_row(protein, f"vae ensemble of {len(members)}", result, total, **common), ensemble_key)
-            if members and "potts" in baselines:
+                if key in seeds:
+                    run = load(folder / key)
+                    records[key] = run_record(folder / key)
+                    scorers[key] = VAEScorer(
+                        run.model,
+                        run.sequence_registry(),
+                        samples=scoring["samples"],
+                        seed=0,
+                        name=key,
+                        **fast_options,
+                    )
+                else:
+                    scorers[key] = load_scorer(folder / key)
+            # each row: its key (file names) and the models whose scores it averages
+            scored = [(key, [key]) for key in keys]
+            if len(seeds) > 1:
+                scored.append((f"vae_ensemble{len(seeds)}", seeds))
+            if seeds and "potts" in keys:
                 # the two models err on different mutants (the VAE on positions whose wild-type
                 # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
-                scorer = EnsembleScorer([members[0], baselines["potts"]])
-                result = evaluate(scorer, protein, wild_type, VAE_POTTS, ["vae_seed0", "potts"])
-                total = timings["vae_seed0"] + timings["potts"]
-                add(_row(protein, "vae (seed 0) + potts", result, total, **common), VAE_POTTS)
+                scored.append((VAE_POTTS, ["vae_seed0", "potts"]))
+            for key, members in scored:
+                scorer = scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
+                result = evaluate(scorer, protein, wild_type, key, members)
+                record = records.get(key, {})
+                if record:
+                    log(
+                        f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
+                        f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
+                    )
+                elif key in keys:
+                    log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
+                evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
+                row = {
+                    "protein": protein.name,
+                    "model": _model_name(key),
+                    **evaluation,
+                    "train_s": sum(timings[member] for member in members),
+                    "score_s": result["score_s"],
+                    "active_dims": record.get("active_dims"),
+                    "kl": record.get("kl"),
+                    **common,
+                }
+                rows.append(row)
+                if protein.name in burials:  # its structure-aware row
+                    aware, structure = structure_row(
+                        row, folder / f"scores_{key}.csv", protein.score_column, *burials[protein.name]
+                    )
+                    rows.append(aware)
+                    structures[protein.name] = (
+                        f"{structure.burial.describe()}; burial by {structure.measure}; "
+                        f"{structure.n_uncovered} scored variants with no covered position keep their plain score"
+                    )
+                    log(f"{protein.name} {aware['model']}: rho {aware['spearman']:.4f}")
             if one_scan:
                 write_json(
                     out / BENCHMARK_FILE, [{k: v for k, v in row.items() if k != "protein"} for row in rows]
@@ -687,28 +681,13 @@ def run_panel(
         return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
 
 
-def _row(
-    protein: PanelProtein,
-    model: str,
-    result: dict,
-    train_s: float,
-    active: int | None = None,
-    kl: float | None = None,
-    **common: Any,
-) -> dict:
-    """A table row: the evaluation's fields (of a cached ``eval_<key>.json``), the fitting and
-    scoring seconds, the latent usage of a VAE and ``common`` (N_eff, length)."""
-    evaluation = {key: value for key, value in result.items() if key not in ("score_s", "notes", "inputs")}
-    return {
-        "protein": protein.name,
-        "model": model,
-        **evaluation,
-        "train_s": train_s,
-        "score_s": result["score_s"],
-        "active_dims": active,
-        "kl": kl,
-        **common,
-    }
+def _model_name(key: str) -> str:
+    """A row's model as the tables name it, from its key (``vae_seed1`` -> ``vae (seed 1)``)."""
+    if key == VAE_POTTS:
+        return "vae (seed 0) + potts"
+    if key.startswith("vae_ensemble"):
+        return f"vae ensemble of {key[12:]}"
+    return f"vae (seed {key[8:]})" if key.startswith("vae_seed") else key
 
 
 def _fmt(value: Any, digits: int) -> str:
