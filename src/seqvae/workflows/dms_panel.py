@@ -10,10 +10,12 @@ every row its ``+ structure`` row: the same scores made structure-aware by
 and writes one table (``panel.csv``,
 ``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
 one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
-the mean over the panel) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
-score are kept in ``OUT/<protein>/`` and skipped when the command is run again.
+the mean over the panel) and one figure (``panel.png``). It is resumable: each model is an
+executor task (:mod:`seqvae.executor`), kept in ``OUT/<protein>/`` with its result and skipped
+when the command is run again, as an evaluated score is. ``benchmark-dms`` on one scan
+(:mod:`seqvae.workflows.dms_benchmark`) is a panel of one protein laid out in one folder.
 
-A workflow (it trains, then analyses), like :mod:`seqvae.workflows.dms_benchmark`.
+A workflow (it trains, then analyses).
 """
 
 from __future__ import annotations
@@ -489,7 +491,7 @@ def run_panel(
     """
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
-    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, VAEScorer, load_scorer
+    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, Scorer, VAEScorer, load_scorer
     from seqvae.data.alignment import read_alignment
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.executor import Task, make_executor
@@ -616,7 +618,8 @@ def run_panel(
             )
             common = {"n_eff": aln.n_eff, "length": aln.length}
             seeds = [key for key in keys if key.startswith("vae_seed")]
-            scorers, records = {}, {}
+            scorers: dict[str, Scorer] = {}
+            records: dict[str, dict] = {}
             for key in keys:
                 if key in seeds:
                     run = load(folder / key)
