@@ -291,30 +291,6 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _evaluate_member(
-    scorer,
-    protein: PanelProtein,
-    wild_type,
-    folder: Path,
-    key: str,
-    inputs: str,
-) -> dict:
-    """Score the scan with ``scorer`` and evaluate (skipped when ``eval_<key>.json`` holds the
-    evaluation of the same ``inputs``: a fingerprint of the models, the scan and the settings)."""
-    cached = _read_json(folder / f"eval_{key}.json")
-    needs_table = protein.structure is not None or protein.contact_map is not None
-    if (
-        cached is not None
-        and cached.get("inputs") == inputs
-        and (not needs_table or (folder / f"scores_{key}.csv").is_file())
-    ):
-        return cached
-    options = {**protein.reading(), "wild_type": wild_type}
-    result = {**evaluate_scan(scorer, protein.scan, folder / f"scores_{key}.csv", options), "inputs": inputs}
-    write_json(folder / f"eval_{key}.json", result)
-    return result
-
-
 def panel_outputs(
     proteins: list[PanelProtein], out: str | Path, keys: list[str], one_scan: bool = False
 ) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -600,16 +576,8 @@ def run_panel(
         # evaluation is reused only for the same models, scan and scoring settings
         scoring = {"samples": FAST_SAMPLES if fast else samples, "fast": fast}
         fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
-
-        def evaluate(scorer, protein: PanelProtein, wild_type, key: str, members: list[str]) -> dict:
-            models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
-            inputs = fingerprint({"models": models, "scoring": scoring, "scan": _scan_identity(protein)})
-            with torch_threads(threads):
-                return _evaluate_member(scorer, protein, wild_type, folder_of[protein.name], key, inputs)
-
         rows: list[dict] = []
         structures: dict[str, str] = {}
-
         for protein, wild_type, config, aln in prepared:
             folder = folder_of[protein.name]
             timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
@@ -642,9 +610,22 @@ def run_panel(
                 # the two models err on different mutants (the VAE on positions whose wild-type
                 # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
                 scored.append((VAE_POTTS, ["vae_seed0", "potts"]))
+            scan = _scan_identity(protein)
             for key, members in scored:
-                scorer = scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
-                result = evaluate(scorer, protein, wild_type, key, members)
+                models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
+                identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
+                table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
+                result = _read_json(kept) or {}
+                if result.get("inputs") != identity or (protein.name in burials and not table.is_file()):
+                    scorer = (
+                        scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
+                    )
+                    with torch_threads(threads):
+                        evaluation = evaluate_scan(
+                            scorer, protein.scan, table, {**protein.reading(), "wild_type": wild_type}
+                        )
+                    result = {**evaluation, "inputs": identity}
+                    write_json(kept, result)
                 record = records.get(key, {})
                 if record:
                     log(
@@ -666,9 +647,7 @@ def run_panel(
                 }
                 rows.append(row)
                 if protein.name in burials:  # its structure-aware row
-                    aware, structure = structure_row(
-                        row, folder / f"scores_{key}.csv", protein.score_column, *burials[protein.name]
-                    )
+                    aware, structure = structure_row(row, table, protein.score_column, *burials[protein.name])
                     rows.append(aware)
                     structures[protein.name] = (
                         f"{structure.burial.describe()}; burial by {structure.measure}; "
