@@ -304,17 +304,28 @@ def panel_outputs(
     else:
         files = {f"the panel's {name}": out / name for name in PANEL_FILES}
     folders = {}
-    seeds = [key for key in keys if key.startswith("vae_seed")]
-    scored = [*keys, f"vae_ensemble{len(seeds)}", VAE_POTTS]
     for protein in proteins:
         folder = out if one_scan else out / protein.name
         for key in keys:
             folders[f"{protein.name}'s {key} model"] = folder / key
-        for key in scored:
+        for key, _ in _scored(keys):
             files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
             for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
                 files[f"{protein.name}'s {key} {kind}"] = path
     return files, folders
+
+
+def _scored(keys: list[str]) -> list[tuple[str, list[str]]]:
+    """A protein's rows: each row's key (its file names) and the models whose scores it averages."""
+    seeds = [key for key in keys if key.startswith("vae_seed")]
+    scored = [(key, [key]) for key in keys]
+    if len(seeds) > 1:
+        scored.append((f"vae_ensemble{len(seeds)}", seeds))
+    if seeds and "potts" in keys:
+        # the two models err on different mutants (the VAE on positions whose wild-type residue
+        # is rare in its column, benchmarks/RESULTS.md): their mean ranks better
+        scored.append((VAE_POTTS, ["vae_seed0", "potts"]))
+    return scored
 
 
 def _fit_inputs(kind: str, protein: PanelProtein, config, potts_iterations: int) -> dict:
@@ -585,11 +596,10 @@ def run_panel(
                 aln.codes, aln.alphabet.gap_code, config.data.theta
             )
             common = {"n_eff": aln.n_eff, "length": aln.length}
-            seeds = [key for key in keys if key.startswith("vae_seed")]
             scorers: dict[str, Scorer] = {}
             records: dict[str, dict] = {}
             for key in keys:
-                if key in seeds:
+                if key.startswith("vae_seed"):
                     run = load(folder / key)
                     records[key] = run_record(folder / key)
                     scorers[key] = VAEScorer(
@@ -602,16 +612,8 @@ def run_panel(
                     )
                 else:
                     scorers[key] = load_scorer(folder / key)
-            # each row: its key (file names) and the models whose scores it averages
-            scored = [(key, [key]) for key in keys]
-            if len(seeds) > 1:
-                scored.append((f"vae_ensemble{len(seeds)}", seeds))
-            if seeds and "potts" in keys:
-                # the two models err on different mutants (the VAE on positions whose wild-type
-                # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
-                scored.append((VAE_POTTS, ["vae_seed0", "potts"]))
             scan = _scan_identity(protein)
-            for key, members in scored:
+            for key, members in _scored(keys):
                 models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
                 identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
                 table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
