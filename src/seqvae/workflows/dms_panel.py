@@ -434,6 +434,10 @@ def run_panel(
 ) -> pd.DataFrame:
     """Train -> score -> evaluate every protein of a panel; resumable.
 
+    Each model is an executor task whose result (the fitting seconds) is stored in its folder:
+    a finished model is kept on rerun, one fitted with other settings is refused before anything
+    is written. An evaluation is reused only for the same models, scan and scoring settings.
+
     Parameters
     ----------
     proteins
@@ -465,10 +469,6 @@ def run_panel(
         One protein laid out as ``benchmark-dms`` on one scan: its models, scores and
         evaluations in ``out`` itself and its rows (every field of an evaluation) in
         ``out/benchmark.json``, instead of the panel's folders and tables.
-
-    Each model is an executor task whose result (the fitting seconds) is stored in its folder:
-    a finished model is kept on rerun, one fitted with other settings is refused. An
-    evaluation is reused only for the same models, scan and scoring settings.
 
     Returns
     -------
