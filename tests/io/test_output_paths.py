@@ -306,7 +306,7 @@ def test_benchmark_dms_scores_equal_to_its_scan(tmp_path, capsys):
     (tmp_path / "scores_site-independent.csv").write_text("mutant,fitness\nA1C,0.5\n")
     args = ["benchmark-dms", aln, tmp_path / "scores_site-independent.csv", "--score-col", "fitness"]
     args += ["--out", tmp_path, "--models", "site-independent"]
-    fails_cleanly(capsys, args, "would overwrite the input DMS", folder=tmp_path)
+    fails_cleanly(capsys, args, "would overwrite the input fam's scan", folder=tmp_path)
 
 
 @pytest.mark.parametrize("command", ["associative-memory", "linear-factors"])

@@ -90,15 +90,64 @@ def test_panel_command_table_figure_and_resume(tmp_path, capsys):
     assert (out / "panel.png").stat().st_size > 1000
     model_file = out / "tinyBLAT" / "vae_seed0" / "model.safetensors"
     stamp = model_file.stat().st_mtime_ns
-    timings = json.loads((out / "tinyBLAT" / "timings.json").read_text())
+    # each model is an executor task: its result, stored in its folder, holds the fitting seconds
+    results = {key: out / "tinyBLAT" / key / ".seqvae-task.json" for key in ("site-independent", "vae_seed0")}
+    stored = {key: json.loads(path.read_text()) for key, path in results.items()}
+    assert stored["vae_seed0"]["result"]["seconds"] == pytest.approx(table.loc[1, "train_s"], rel=1e-4)
     capsys.readouterr()
-    # rerun: nothing is fitted or scored again, the same table comes out
+    # rerun: the tasks are complete, nothing is fitted or scored again, the same table comes out
     assert main(args) == 0
     log = capsys.readouterr().err
     assert "fitted" not in log
+    assert "tinyBLAT/site-independent: already done" in log and "tinyBLAT/vae_seed0: already done" in log
     assert model_file.stat().st_mtime_ns == stamp
-    assert json.loads((out / "tinyBLAT" / "timings.json").read_text()) == timings
+    assert {key: json.loads(path.read_text()) for key, path in results.items()} == stored
     pd.testing.assert_frame_equal(pd.read_csv(out / "panel.csv"), table)
+    # a folder of an earlier seqvae (its own fits.json and timings.json, no task results): its
+    # models are recognised by the same fingerprints and kept; other settings are refused
+    for path in results.values():
+        path.unlink()
+    fits = {key: value["fingerprint"] for key, value in stored.items()}
+    timings = {key: value["result"]["seconds"] for key, value in stored.items()}
+    (out / "tinyBLAT" / "fits.json").write_text(json.dumps(fits))
+    (out / "tinyBLAT" / "timings.json").write_text(json.dumps(timings))
+    assert main(args) == 0
+    log = capsys.readouterr().err
+    assert "fitted" not in log and "tinyBLAT/vae_seed0: recorded by an earlier seqvae" in log
+    assert model_file.stat().st_mtime_ns == stamp
+    assert {key: json.loads(path.read_text()) for key, path in results.items()} == stored
+    pd.testing.assert_frame_equal(pd.read_csv(out / "panel.csv"), table)
+    results["vae_seed0"].unlink()
+    (out / "tinyBLAT" / "fits.json").write_text(json.dumps({**fits, "vae_seed0": "0" * 16}))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "vae_seed0: holds a model fitted with other settings" in err and "(--out)" in err
+    assert model_file.stat().st_mtime_ns == stamp and not results["vae_seed0"].exists()
+
+
+def test_one_scan_benchmark_is_a_panel_view_and_resumes(tmp_path, capsys):
+    """``benchmark-dms ALIGNMENT DMS``: the panel's rows for one protein, its models in OUT itself;
+    a rerun fits nothing and gives the same rows."""
+    _write_panel(tmp_path)
+    out = tmp_path / "one"
+    args = ["benchmark-dms", str(shared_file("blat/BLAT_ECOLX_test.a2m")), str(tmp_path / "scan.csv")]
+    args += ["--score-col", "fitness", "--mutant-col", "variant", "--out", str(out)]
+    args += ["--models", "potts,vae", "--potts-iterations", "3", "--samples", "2", *TINY_VAE]
+    assert main(args) == 0, capsys.readouterr().err
+    rows = json.loads((out / "benchmark.json").read_text())
+    assert [r["model"] for r in rows] == ["potts", "vae (seed 0)", "vae (seed 0) + potts"]
+    assert rows[1]["active_dims"] is not None and rows[0]["active_dims"] is None
+    assert {"spearman", "ci_low", "ci_high", "n_scored", "n_skipped", "train_s", "score_s"} <= set(rows[0])
+    assert (out / "vae_seed0" / ".seqvae-task.json").is_file() and (
+        out / "scores_vae_seed0_potts.csv"
+    ).is_file()
+    stamp = (out / "vae_seed0" / "model.safetensors").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0
+    log = capsys.readouterr().err
+    assert "fitted" not in log and "BLAT_ECOLX_test/vae_seed0: already done" in log
+    assert (out / "vae_seed0" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert json.loads((out / "benchmark.json").read_text()) == rows
 
 
 def test_panel_in_parallel_equals_sequential(tmp_path, capsys):

@@ -29,14 +29,13 @@ from seqvae.cli.common import (
     stdout,
 )
 from seqvae.errors import InputError
-from seqvae.io.atomic import write_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("benchmark-dms")(benchmark_dms)
 
 
-# the arguments of run_panel / run_dms_benchmark their messages name, as this command's flags
+# the arguments of run_panel (and run_dms_benchmark, a view of it) its messages name, as flags
 PANEL_FLAGS = {
     "models": "--models",
     "ensemble": "--ensemble",
@@ -101,11 +100,9 @@ def benchmark_dms(
     potts_iterations: Annotated[int, typer.Option(help="Potts L-BFGS iterations.")] = 30,
     threads: ThreadsOpt = None,
     jobs: Annotated[
-        int, typer.Option(help="--panel: models fitted at once (a local process pool, one thread each).")
+        int, typer.Option(help="Models fitted at once (a local process pool, one thread each).")
     ] = 1,
-    fast: Annotated[
-        bool, typer.Option("--fast", help="--panel: score VAEs with `score --fast`'s settings.")
-    ] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Score VAEs with `score --fast`'s settings.")] = False,
     mutant_col: MutantColOpt = None,
     sep: SepOpt = None,
     mutation_separator: MutationSeparatorOpt = None,
@@ -123,12 +120,17 @@ def benchmark_dms(
     model_list = [m.strip() for m in models.split(",") if m.strip()]
     overrides = parse_set_options(set_values)
     check_threads(threads)
-    common: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "models": model_list,
         "ensemble": ensemble,
         "preset": preset,
         "samples": samples,
         "potts_iterations": potts_iterations,
+        "overrides": overrides,
+        "threads": threads,
+        "jobs": jobs,
+        "fast": fast,
+        "log": lambda text: console.print(text, soft_wrap=True, highlight=False),
     }
     if panel is not None:
         from seqvae.workflows.dms_panel import load_panel, run_panel
@@ -144,16 +146,7 @@ def benchmark_dms(
                 "--panel",
             )
         with arguments_as_flags(PANEL_FLAGS):
-            table = run_panel(
-                load_panel(panel),
-                out,
-                overrides=overrides,
-                threads=threads,
-                jobs=jobs,
-                fast=fast,
-                log=lambda text: console.print(text, soft_wrap=True, highlight=False),
-                **common,
-            )
+            table = run_panel(load_panel(panel), out, **settings)
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
         console.print(
             f"panel table: {out / 'panel.csv'}, {out / 'panel_summary.csv'}, {out / 'panel.md'}, {out / 'panel.png'}"
@@ -165,18 +158,12 @@ def benchmark_dms(
         raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
     if chain is not None and structure is None:
         raise InputError("--chain needs --structure", "--chain")
-    if reference is not None:
-        overrides = {**overrides, "data.reference": reference}
-    if threads is not None:
-        overrides = {**overrides, "training.threads": threads}
-    with arguments_as_flags({"models": "--models"}):
+    with arguments_as_flags(PANEL_FLAGS):
         rows = run_dms_benchmark(
             alignment,
             dms,
             score_col,
             out,
-            overrides=overrides,
-            log=console.print,
             sep=sep,
             mutation_separator=mutation_separator,
             reference_sequence=reference_sequence,
@@ -184,7 +171,8 @@ def benchmark_dms(
             structure=structure,
             chain=chain,
             contact_map=contact_map,
-            **common,
+            reference=reference,
+            **settings,
         )
     _print_table(rows, f"{dms.name} ({score_col})", panel=False)
-    write_json(out / BENCHMARK_FILE, rows)
+    console.print(f"benchmark table: {out / BENCHMARK_FILE}")

@@ -10,14 +10,17 @@ every row its ``+ structure`` row: the same scores made structure-aware by
 and writes one table (``panel.csv``,
 ``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
 one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
-the mean over the panel) and one figure (``panel.png``). It is resumable: a fitted model and an evaluated
-score are kept in ``OUT/<protein>/`` and skipped when the command is run again.
+the mean over the panel) and one figure (``panel.png``). It is resumable: each model is an
+executor task (:mod:`seqvae.executor`), kept in ``OUT/<protein>/`` with its result and skipped
+when the command is run again, as an evaluated score is. ``benchmark-dms`` on one scan
+(:mod:`seqvae.workflows.dms_benchmark`) is a panel of one protein laid out in one folder.
 
-A workflow (it trains, then analyses), like :mod:`seqvae.workflows.dms_benchmark`.
+A workflow (it trains, then analyses).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -29,7 +32,7 @@ import pandas as pd
 
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import MAX_JOBS, file_digest, fingerprint
-from seqvae.io.atomic import write_json
+from seqvae.io.atomic import ensure_directory, write_json
 from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
     DirectoryKind,
@@ -40,6 +43,7 @@ from seqvae.io.output_dirs import (
     open_resumable_directory,
 )
 from seqvae.options import Check, Optional, Options, Text, register
+from seqvae.training.baselines import NAMED_BASELINES
 from seqvae.utils import MAX_THREADS
 from seqvae.workflows.multirun import (
     RENAMED_FIELDS,
@@ -56,6 +60,8 @@ from seqvae.workflows.multirun import (
 )
 
 __all__ = [
+    "BENCHMARK_FILE",
+    "MODEL_KINDS",
     "PANEL_COLUMNS",
     "PanelEntry",
     "PanelProtein",
@@ -68,8 +74,9 @@ __all__ = [
 # the key (file names) of the mean of the seed-0 VAE and the Potts model
 VAE_POTTS = "vae_seed0_potts"
 PANEL_FILE = "panel.json"
-# per protein: the identity of each fitted model (see _fit_identity)
-FITS_FILE = "fits.json"
+MODEL_KINDS = (*NAMED_BASELINES, "vae")
+# the rows of one scan's benchmark (``run_panel(one_scan=True)``), written beside its models
+BENCHMARK_FILE = "benchmark.json"
 # the panel folder's own files: no protein may be named like one of them
 PANEL_FILES = (PANEL_FILE, "panel.csv", "panel_summary.csv", "panel.md", "panel.png")
 PANEL_DIRECTORY = DirectoryKind("seqvae panel folder", markers=(PANEL_FILE, "panel.csv"), entries=("*",))
@@ -284,75 +291,55 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _run_finished(path: Path) -> bool:
-    summary = _read_json(path / "summary.json")
-    return (
-        summary is not None and summary.get("status") == "finished" and (path / "model.safetensors").exists()
-    )
-
-
-def _evaluate_member(
-    scorer,
-    protein: PanelProtein,
-    wild_type,
-    folder: Path,
-    key: str,
-    inputs: str,
-) -> dict:
-    """Score the scan with ``scorer`` and evaluate (skipped when ``eval_<key>.json`` holds the
-    evaluation of the same ``inputs``: a fingerprint of the models, the scan and the settings)."""
-    cached = _read_json(folder / f"eval_{key}.json")
-    needs_table = protein.structure is not None or protein.contact_map is not None
-    if (
-        cached is not None
-        and cached.get("inputs") == inputs
-        and (not needs_table or (folder / f"scores_{key}.csv").is_file())
-    ):
-        return cached
-    options = {**protein.reading(), "wild_type": wild_type}
-    result = {**evaluate_scan(scorer, protein.scan, folder / f"scores_{key}.csv", options), "inputs": inputs}
-    write_json(folder / f"eval_{key}.json", result)
-    return result
-
-
 def panel_outputs(
-    proteins: list[PanelProtein], out: str | Path, keys: list[str]
+    proteins: list[PanelProtein], out: str | Path, keys: list[str], one_scan: bool = False
 ) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Every file and every model folder a panel writes, by what messages call them."""
+    """Every file and every model folder a panel writes, by what messages call them
+    (``one_scan``: laid out as :func:`run_panel` lays out one scan)."""
     from seqvae.analysis.scoring import scoring_files
 
     out = Path(out)
-    files = {f"the panel's {name}": out / name for name in PANEL_FILES}
+    if one_scan:
+        files = {"the benchmark table": out / BENCHMARK_FILE}
+    else:
+        files = {f"the panel's {name}": out / name for name in PANEL_FILES}
     folders = {}
-    seeds = [key for key in keys if key.startswith("vae_seed")]
-    scored = [*keys, f"vae_ensemble{len(seeds)}", VAE_POTTS]
     for protein in proteins:
-        folder = out / protein.name
-        files[f"{protein.name}'s timings"] = folder / "timings.json"
-        files[f"{protein.name}'s fitted settings"] = folder / FITS_FILE
+        folder = out if one_scan else out / protein.name
         for key in keys:
             folders[f"{protein.name}'s {key} model"] = folder / key
-        for key in scored:
+        for key, _ in _scored(keys):
             files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
             for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
                 files[f"{protein.name}'s {key} {kind}"] = path
     return files, folders
 
 
-def _fit_identity(kind: str, protein: PanelProtein, config, potts_iterations: int) -> str:
-    """What makes a fitted model of a panel protein what it is: a baseline depends on the data
-    settings only, a VAE on its whole config."""
+def _scored(keys: list[str]) -> list[tuple[str, list[str]]]:
+    """A protein's rows: each row's key (its file names) and the models whose scores it averages."""
+    seeds = [key for key in keys if key.startswith("vae_seed")]
+    scored = [(key, [key]) for key in keys]
+    if len(seeds) > 1:
+        scored.append((f"vae_ensemble{len(seeds)}", seeds))
+    if seeds and "potts" in keys:
+        # the two models err on different mutants (the VAE on positions whose wild-type residue
+        # is rare in its column, benchmarks/RESULTS.md): their mean ranks better
+        scored.append((VAE_POTTS, ["vae_seed0", "potts"]))
+    return scored
+
+
+def _fit_inputs(kind: str, protein: PanelProtein, config, potts_iterations: int) -> dict:
+    """What makes a fitted model of a panel protein what it is (its task's inputs): a baseline
+    depends on the data settings only, a VAE on its whole config."""
     settings = config.identity()
     if kind != "vae":
         settings = {key: value for key, value in settings.items() if key.startswith("data.")}
-    return fingerprint(
-        {
-            "kind": kind,
-            "alignment": file_digest(protein.alignment),
-            "settings": settings,
-            "potts_iterations": potts_iterations if kind == "potts" else None,
-        }
-    )
+    return {
+        "kind": kind,
+        "alignment": file_digest(protein.alignment),
+        "settings": settings,
+        "potts_iterations": potts_iterations if kind == "potts" else None,
+    }
 
 
 def _scan_identity(protein: PanelProtein) -> dict:
@@ -390,6 +377,45 @@ def fit_panel_member(
         return {"seconds": fit_model(kind, aln, run_config, target, potts_iterations)}
 
 
+def recorded_fit(seconds: float) -> dict:
+    """The result of a model fitted before its folder held a task result (an executor task):
+    the fitting seconds recorded beside it."""
+    return {"seconds": seconds}
+
+
+# where a panel folder made before the fits were executor tasks records a protein's models: their
+# identities (the fingerprints of their tasks' inputs) and fitting seconds; read so that such a
+# folder's models are kept, not fitted again
+EARLIER_RECORDS = ("fits.json", "timings.json")
+
+
+def _checked_fit(task, folder: Path):
+    """The task that gives a model's fitting seconds: ``task``, or for a model fitted by an
+    earlier seqvae (recorded in :data:`EARLIER_RECORDS`) one that records it as this task's
+    result. A model fitted with other settings is refused before anything is written."""
+    from seqvae.executor import Task
+    from seqvae.training.baselines import is_baseline_directory
+    from seqvae.training.run_directory import is_finished
+
+    refusal = InputError(
+        "holds a model fitted with other settings (the preset, overrides, potts_iterations or the "
+        "alignment differ); use a new output folder (out), or delete this folder to fit it again",
+        task.folder,
+    )
+    try:
+        if task.load_complete() is not None:
+            return task
+    except InputError:
+        raise refusal from None
+    fits, timings = (_read_json(folder / name) or {} for name in EARLIER_RECORDS)
+    key, target = task.key.rsplit("/", 1)[-1], Path(task.folder)
+    if key not in fits or key not in timings or not (is_finished(target) or is_baseline_directory(target)):
+        return task
+    if fits[key] != task.fingerprint:
+        raise refusal
+    return Task(task.key, recorded_fit, {"seconds": timings[key]}, folder=task.folder, inputs=task.inputs)
+
+
 def run_panel(
     proteins: list[PanelProtein],
     out: str | Path,
@@ -404,8 +430,13 @@ def run_panel(
     jobs: int = 1,
     fast: bool = False,
     executor=None,
+    one_scan: bool = False,
 ) -> pd.DataFrame:
     """Train -> score -> evaluate every protein of a panel; resumable.
+
+    Each model is an executor task whose result (the fitting seconds) is stored in its folder:
+    a finished model is kept on rerun, one fitted with other settings is refused before anything
+    is written. An evaluation is reused only for the same models, scan and scoring settings.
 
     Parameters
     ----------
@@ -417,6 +448,8 @@ def run_panel(
         ``panel.md`` and ``panel.png`` for the whole panel (rewritten after each protein).
     preset, overrides
         The VAE: a preset and ``{"model.x": value}`` overrides (also ``training.threads``).
+    models
+        Names of :data:`~seqvae.training.baselines.NAMED_BASELINES` and ``vae``.
     ensemble
         VAEs with seeds ``0 .. ensemble-1``; with more than one, an ensemble row averages them.
     samples
@@ -432,6 +465,10 @@ def run_panel(
         bfloat16 output layer) instead of ``samples`` plain draws.
     executor
         An :class:`~seqvae.executor.Executor` to fit with instead of a local pool of ``jobs``.
+    one_scan
+        One protein laid out as ``benchmark-dms`` on one scan: its models, scores and
+        evaluations in ``out`` itself and its rows (every field of an evaluation) in
+        ``out/benchmark.json``, instead of the panel's folders and tables.
 
     Returns
     -------
@@ -441,15 +478,13 @@ def run_panel(
     """
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
-    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, VAEScorer, load_scorer
+    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, Scorer, VAEScorer, load_scorer
     from seqvae.data.alignment import read_alignment
     from seqvae.data.weights import compute_sequence_weights
     from seqvae.executor import Task, make_executor
     from seqvae.run import load
-    from seqvae.training.baselines import NAMED_BASELINES, is_baseline_directory
     from seqvae.training.config import preset_config
     from seqvae.utils import torch_threads
-    from seqvae.workflows.dms_benchmark import MODEL_KINDS
 
     unknown = sorted(set(models) - set(MODEL_KINDS))
     if unknown:
@@ -460,6 +495,8 @@ def run_panel(
         raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise InputError(f"threads: must be in [1, {MAX_THREADS}], got {threads}")
+    if one_scan and len(proteins) != 1:
+        raise ValueError("run_panel: one_scan lays out one protein")
     out = Path(out)
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
@@ -470,14 +507,18 @@ def run_panel(
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
     inputs = {label: path for protein in proteins for label, path in protein.inputs().items()}
-    files, folders = panel_outputs(proteins, out, keys)
+    files, folders = panel_outputs(proteins, out, keys, one_scan)
     check_output_paths(files, inputs, out, folders)
-    check_resumable_directory(out, PANEL_DIRECTORY)
-    # every alignment is read and every reference sequence checked against its row before
-    # anything is written
+    if not one_scan:
+        check_resumable_directory(out, PANEL_DIRECTORY)
+    # every alignment is read, every reference sequence checked against its row and every
+    # fitted model recognised before anything is written
+    folder_of = {protein.name: out if one_scan else out / protein.name for protein in proteins}
     prepared = []
     burials: dict[str, tuple] = {}
+    tasks = []
     for protein in proteins:
+        folder = folder_of[protein.name]
         wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
         config = base.updated({"data.reference": protein.reference}) if protein.reference else base
         aln = read_alignment(protein.alignment, config.data.alignment_options())
@@ -490,187 +531,147 @@ def run_panel(
             )
             log(f"{protein.name}: {burials[protein.name][0].describe()}")
         prepared.append((protein, wild_type, config, aln))
+        for key in keys:
+            kind = "vae" if key.startswith("vae_seed") else key
+            member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
+            arguments = {
+                "kind": kind,
+                "alignment": str(protein.alignment),
+                "config": member_config.to_dict(),
+                "target": str(folder / key),
+                "potts_iterations": potts_iterations,
+                "threads": threads,
+            }
+            task = Task(
+                f"{protein.name}/{key}",
+                fit_panel_member,
+                arguments,
+                folder=str(folder / key),
+                inputs=_fit_inputs(kind, protein, member_config, potts_iterations),
+            )
+            tasks.append(_checked_fit(task, folder))
 
-    open_resumable_directory(out, PANEL_DIRECTORY)
-    with lock_directory(out, PANEL_DIRECTORY):
+    if one_scan:
+        ensure_directory(out)
+    else:
+        open_resumable_directory(out, PANEL_DIRECTORY)
+    with contextlib.nullcontext() if one_scan else lock_directory(out, PANEL_DIRECTORY):
+        if not one_scan:
+            write_json(
+                out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
+            )
         # 1. fit every missing model of every protein (baselines first: they are quick)
-        all_timings: dict[str, dict] = {}
-        all_fits: dict[str, dict] = {}
-        tasks = []
-        for protein, _, config, _ in prepared:
-            folder = out / protein.name
-            timings = all_timings[protein.name] = _read_json(folder / "timings.json") or {}
-            fits = all_fits[protein.name] = _read_json(folder / FITS_FILE) or {}
-            for key in keys:
-                target = folder / key
-                kind = "vae" if key.startswith("vae_seed") else key
-                member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
-                identity = _fit_identity(kind, protein, member_config, potts_iterations)
-                done = _run_finished(target) if kind == "vae" else is_baseline_directory(target)
-                if done and key in timings:
-                    if fits.get(key) != identity:
-                        raise InputError(
-                            "holds a model fitted with other settings (the preset, overrides, "
-                            "potts_iterations or the alignment differ); use a new output folder (out), or delete "
-                            "this folder to fit it again",
-                            target,
-                        )
-                    continue
-                fits[key] = identity
-                tasks.append(
-                    Task(
-                        f"{protein.name}/{key}",
-                        fit_panel_member,
-                        {
-                            "kind": kind,
-                            "alignment": str(protein.alignment),
-                            "config": member_config.to_dict(),
-                            "target": str(target),
-                            "potts_iterations": potts_iterations,
-                            "threads": threads,
-                        },
-                    )
-                )
-        write_json(
-            out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
-        )
-        if tasks:
-            failures: list[str] = []
+        fits = {task.key: task for task in tasks}
+        seconds: dict[str, float] = {}
+        failures: list[str] = []
 
-            def note(result) -> None:
-                name, key = result.key.split("/", 1)
-                if not result.ok:
-                    failures.append(f"{result.key}: {result.error}")
-                    log(f"{result.key}: failed: {result.error}")
-                    return
-                timings = all_timings[name]
-                timings[key] = result.value["seconds"]
-                write_json(out / name / "timings.json", timings)
-                write_json(out / name / FITS_FILE, {k: v for k, v in all_fits[name].items() if k in timings})
-                log(f"{result.key}: fitted in {timings[key]:.1f} s")
+        def note(result) -> None:
+            if not result.ok:
+                failures.append(f"{result.key}: {result.error}")
+                log(f"{result.key}: failed: {result.error}")
+                return
+            seconds[result.key] = result.value["seconds"]
+            if result.skipped:
+                log(f"{result.key}: already done")
+            elif fits[result.key].function is recorded_fit:
+                log(f"{result.key}: recorded by an earlier seqvae ({', '.join(EARLIER_RECORDS)})")
+            else:
+                log(f"{result.key}: fitted in {seconds[result.key]:.1f} s")
 
-            runner = executor or make_executor("local", jobs, threads or 1)
-            with runner:
-                runner.run(tasks, on_result=note)
-            if failures:
-                raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
+        with executor or make_executor("local", jobs, threads or 1) as runner:
+            runner.run(tasks, on_result=note)
+        if failures:
+            raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
 
         # 2. score and evaluate, protein by protein (the tables are rewritten after each); an
         # evaluation is reused only for the same models, scan and scoring settings
         scoring = {"samples": FAST_SAMPLES if fast else samples, "fast": fast}
-
-        def evaluate(scorer, protein: PanelProtein, wild_type, key: str, members: list[str]) -> dict:
-            fits = all_fits[protein.name]
-            inputs = fingerprint(
-                {
-                    "models": [fits.get(m) for m in members],
-                    "scoring": scoring,
-                    "scan": _scan_identity(protein),
-                }
-            )
-            with torch_threads(threads):
-                return _evaluate_member(scorer, protein, wild_type, out / protein.name, key, inputs)
-
-        vae_samples = FAST_SAMPLES if fast else samples
         fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
         structures: dict[str, str] = {}
-
-        def add(row: dict, key: str) -> None:
-            """A plain row and, for a protein with a structure, its structure-aware row."""
-            rows.append(row)
-            if row["protein"] not in burials:
-                return
-            protein = next(p for p in proteins if p.name == row["protein"])
-            aware, structure = structure_row(
-                row, out / protein.name / f"scores_{key}.csv", protein.score_column, *burials[protein.name]
-            )
-            rows.append(aware)
-            structures[row["protein"]] = (
-                f"{structure.burial.describe()}; burial by {structure.measure}; {structure.n_uncovered} "
-                "scored variants with no covered position keep their plain score"
-            )
-            log(f"{row['protein']} {aware['model']}: rho {aware['spearman']:.4f}")
-
         for protein, wild_type, config, aln in prepared:
-            folder = out / protein.name
-            timings = all_timings[protein.name]
+            folder = folder_of[protein.name]
+            timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
             aln.sequence_weights = compute_sequence_weights(
                 aln.codes, aln.alphabet.gap_code, config.data.theta
             )
-            common = {"protein": protein.name, "n_eff": aln.n_eff, "length": aln.length}
-            members = []
-            baselines = {}
+            common = {"n_eff": aln.n_eff, "length": aln.length}
+            scorers: dict[str, Scorer] = {}
+            records: dict[str, dict] = {}
             for key in keys:
-                if not key.startswith("vae_seed"):
-                    baselines[key] = load_scorer(folder / key)
-                    result = evaluate(baselines[key], protein, wild_type, key, [key])
+                if key.startswith("vae_seed"):
+                    run = load(folder / key)
+                    records[key] = run_record(folder / key)
+                    scorers[key] = VAEScorer(
+                        run.model,
+                        run.sequence_registry(),
+                        samples=scoring["samples"],
+                        seed=0,
+                        name=key,
+                        **fast_options,
+                    )
+                else:
+                    scorers[key] = load_scorer(folder / key)
+            scan = _scan_identity(protein)
+            for key, members in _scored(keys):
+                models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
+                identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
+                table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
+                result = _read_json(kept) or {}
+                if result.get("inputs") != identity or (protein.name in burials and not table.is_file()):
+                    scorer = (
+                        scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
+                    )
+                    with torch_threads(threads):
+                        evaluation = evaluate_scan(
+                            scorer, protein.scan, table, {**protein.reading(), "wild_type": wild_type}
+                        )
+                    result = {**evaluation, "inputs": identity}
+                    write_json(kept, result)
+                record = records.get(key, {})
+                if record:
+                    log(
+                        f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
+                        f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
+                    )
+                elif key in keys:
                     log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
-                    add(_row(common, key, result, timings[key]), key)
-                    continue
-                run = load(folder / key)
-                record = run_record(folder / key)
-                scorer = VAEScorer(
-                    run.model, run.sequence_registry(), samples=vae_samples, seed=0, name=key, **fast_options
+                evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
+                row = {
+                    "protein": protein.name,
+                    "model": _model_name(key),
+                    **evaluation,
+                    "train_s": sum(timings[member] for member in members),
+                    "score_s": result["score_s"],
+                    "active_dims": record.get("active_dims"),
+                    "kl": record.get("kl"),
+                    **common,
+                }
+                rows.append(row)
+                if protein.name in burials:  # its structure-aware row
+                    aware, structure = structure_row(row, table, protein.score_column, *burials[protein.name])
+                    rows.append(aware)
+                    structures[protein.name] = (
+                        f"{structure.burial.describe()}; burial by {structure.measure}; "
+                        f"{structure.n_uncovered} scored variants with no covered position keep their plain score"
+                    )
+                    log(f"{protein.name} {aware['model']}: rho {aware['spearman']:.4f}")
+            if one_scan:
+                write_json(
+                    out / BENCHMARK_FILE, [{k: v for k, v in row.items() if k != "protein"} for row in rows]
                 )
-                members.append(scorer)
-                result = evaluate(scorer, protein, wild_type, key, [key])
-                seed = int(key[8:])
-                log(
-                    f"{protein.name} vae seed {seed}: trained in {timings[key]:.0f} s, "
-                    f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
-                )
-                add(
-                    _row(
-                        common,
-                        f"vae (seed {seed})",
-                        result,
-                        timings[key],
-                        record["active_dims"],
-                        record["kl"],
-                    ),
-                    key,
-                )
-            if len(members) > 1:
-                seeds = [key for key in keys if key.startswith("vae_seed")]
-                ensemble_key = f"vae_ensemble{len(members)}"
-                result = evaluate(EnsembleScorer(members), protein, wild_type, ensemble_key, seeds)
-                total = sum(timings[f"vae_seed{s}"] for s in range(ensemble))
-                add(_row(common, f"vae ensemble of {len(members)}", result, total), ensemble_key)
-            if members and "potts" in baselines:
-                # the two models err on different mutants (the VAE on positions whose wild-type
-                # residue is rare in its column, benchmarks/RESULTS.md): their mean ranks better
-                result = evaluate(
-                    EnsembleScorer([members[0], baselines["potts"]]),
-                    protein,
-                    wild_type,
-                    VAE_POTTS,
-                    ["vae_seed0", "potts"],
-                )
-                add(
-                    _row(common, "vae (seed 0) + potts", result, timings["vae_seed0"] + timings["potts"]),
-                    VAE_POTTS,
-                )
-            write_panel_outputs(rows, proteins, out, preset, structures)
+            else:
+                write_panel_outputs(rows, proteins, out, preset, structures)
         return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
 
 
-def _row(
-    common: dict, model: str, result: dict, train_s: float, active: int | None = None, kl: float | None = None
-) -> dict:
-    return {
-        **common,
-        "model": model,
-        "spearman": result["spearman"],
-        "ci_low": result["ci_low"],
-        "ci_high": result["ci_high"],
-        "n_scored": result["n_scored"],
-        "n_skipped": result["n_skipped"],
-        "train_s": train_s,
-        "score_s": result["score_s"],
-        "active_dims": active,
-        "kl": kl,
-    }
+def _model_name(key: str) -> str:
+    """A row's model as the tables name it, from its key (``vae_seed1`` -> ``vae (seed 1)``)."""
+    if key == VAE_POTTS:
+        return "vae (seed 0) + potts"
+    if key.startswith("vae_ensemble"):
+        return f"vae ensemble of {key[12:]}"
+    return f"vae (seed {key[8:]})" if key.startswith("vae_seed") else key
 
 
 def _fmt(value: Any, digits: int) -> str:
