@@ -543,8 +543,9 @@ def labels_section(context: ReportContext) -> Section | None:
     section = Section(
         "labels",
         "Learning from labels",
-        "A predictor fitted on measured variants: the zero-shot scores of its models plus the "
-        "variants' one-hot (Hsu et al. 2022), chosen by inner cross-validation. The learning curve "
+        "A predictor fitted on labels: for variants, the zero-shot scores of its models plus the "
+        "variants' one-hot (Hsu et al. 2022), chosen by inner cross-validation; for whole sequences "
+        "with the gp learner, a Gaussian process on the VAE's latent means. The learning curve "
         "refits it on a fraction of the labels and tests on the rest, split as it will be used.",
     )
     for folder in folders:
