@@ -63,6 +63,20 @@ def test_small_exact_values():
     assert compute_sequence_weights(aln.codes, gap, theta=None).tolist() == [1.0] * 6
 
 
+def test_set_weights_puts_weights_on_the_alignment_in_place_and_weighted_on_a_copy():
+    aln = alignment_from_sequences(["ACDEF", "ACDEF", "ACDEW", "WWWWW"])
+    copy = aln.weighted(0.2)
+    assert aln.sequence_weights is None and copy.theta == 0.2
+    codes = aln.codes
+    weights = aln.set_weights(0.2)
+    assert aln.codes is codes  # no copy of the codes
+    np.testing.assert_array_equal(weights, [1 / 2, 1 / 2, 1, 1])
+    np.testing.assert_array_equal(aln.sequence_weights, copy.sequence_weights)
+    assert aln.theta == 0.2 and aln.n_eff == 3.0
+    with pytest.raises(seqvae.ConfigError, match="theta"):
+        aln.set_weights(1.5)
+
+
 def test_identity_thresholds_follow_the_float64_rule():
     lengths = np.arange(1, 3000)
     for theta in (0.01, 0.1, 0.2, 0.3, 0.5, 0.9):

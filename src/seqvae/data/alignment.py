@@ -9,6 +9,7 @@ form an :class:`AlignmentRegistry`, which a run directory saves as JSON.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -348,12 +349,24 @@ class Alignment:
         when their identity exceeds ``1 - theta``; ``None``: all ones), read back as
         :attr:`weights` and :attr:`n_eff`
         (:func:`~seqvae.data.weights.compute_sequence_weights`)."""
+        copy = self.subset(np.arange(self.n_sequences))
+        copy.set_weights(theta)
+        return copy
+
+    def set_weights(
+        self, theta: float | None = DEFAULT_THETA, progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
+        """Compute this alignment's sequence weights at identity threshold ``theta`` and keep them
+        (:attr:`sequence_weights`, :attr:`theta`), in place: the one way weights are put on an
+        alignment (:meth:`weighted` does it on a copy). ``progress(done, total)`` is called as
+        :func:`~seqvae.data.weights.compute_sequence_weights` goes. Returns the weights."""
         if theta is not None and not (isinstance(theta, int | float) and 0.0 <= theta <= 1.0):
             raise ConfigError(f"theta must be a number in [0, 1] or None, got {theta!r}", field="theta")
-        copy = self.subset(np.arange(self.n_sequences))
-        copy.sequence_weights = compute_sequence_weights(self.codes, self.alphabet.gap_code, theta)
-        copy.theta = theta
-        return copy
+        self.sequence_weights = compute_sequence_weights(
+            self.codes, self.alphabet.gap_code, theta, progress=progress
+        )
+        self.theta = theta
+        return self.sequence_weights
 
     @property
     def reference_index(self) -> int:

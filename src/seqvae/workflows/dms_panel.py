@@ -480,7 +480,6 @@ def run_panel(
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
     from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, Scorer, VAEScorer, load_scorer
     from seqvae.data.alignment import read_alignment
-    from seqvae.data.weights import compute_sequence_weights
     from seqvae.executor import Task, make_executor
     from seqvae.run import load
     from seqvae.training.config import preset_config
@@ -592,9 +591,7 @@ def run_panel(
         for protein, wild_type, config, aln in prepared:
             folder = folder_of[protein.name]
             timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
-            aln.sequence_weights = compute_sequence_weights(
-                aln.codes, aln.alphabet.gap_code, config.data.theta
-            )
+            aln.set_weights(config.data.theta)
             common = {"n_eff": aln.n_eff, "length": aln.length}
             scorers: dict[str, Scorer] = {}
             records: dict[str, dict] = {}

@@ -33,7 +33,6 @@ import pandas as pd
 from seqvae.analysis.evaluation import evaluate_scores
 from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
 from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
-from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.io.tables import read_table
@@ -217,10 +216,7 @@ def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations
         train(alignment, config, out=target, overwrite=True, progress=False)
         return time.perf_counter() - started
     if alignment.sequence_weights is None:
-        alignment.sequence_weights = compute_sequence_weights(
-            alignment.codes, alignment.alphabet.gap_code, config.data.theta
-        )
-        alignment.theta = config.data.theta
+        alignment.set_weights(config.data.theta)
     baseline, reference_power = NAMED_BASELINES[kind]
     fit_baseline(
         alignment,
