@@ -147,9 +147,6 @@ def save_matrix_npz(
     return path
 
 
-PAIR_TABLE_COLUMNS = ("i", "A_i", "j", "A_j", "score")
-
-
 def pair_table(
     matrix: np.ndarray,
     numbering: np.ndarray | None = None,

@@ -165,23 +165,6 @@ def draw_score_scatter(
     return fig
 
 
-def plot_score_scatter(
-    predicted: np.ndarray,
-    measured: np.ndarray,
-    spearman: float,
-    interval: tuple[float, float] | None = None,
-    measured_label: str = "measured",
-    model_name: str = "model",
-    path: str | Path | None = None,
-):
-    """:func:`draw_score_scatter`, saved at ``path`` (atomically) when given.
-
-    Returns the saved path when ``path`` is given, else the figure.
-    """
-    fig = draw_score_scatter(predicted, measured, spearman, interval, measured_label, model_name)
-    return fig if path is None else save_figure(fig, path)
-
-
 def draw_single_mutant_scores(
     singles: SingleMutantScores, *, fig: Figure | SubFigure | None = None
 ) -> Figure | SubFigure:
