@@ -222,6 +222,15 @@ def write_json(target: str | Path, data: Any) -> None:
         handle.write("\n")
 
 
+def write_npz(target: str | Path, **arrays: Any) -> Path:
+    """Write arrays as a compressed NPZ atomically; returns the path."""
+    import numpy as np
+
+    with atomic_open(target, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return Path(target)
+
+
 def _json_default(value: Any) -> Any:
     import numpy as np
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, atomic_path
+from seqvae.io.atomic import atomic_open, write_npz
 
 RESERVED_KEYS = ("matrix", "numbering", "labels", "residues", "kind")
 
@@ -141,10 +141,7 @@ def save_matrix_npz(
         if key in RESERVED_KEYS:
             raise ValueError(f"{key!r} is a reserved key")
         arrays[key] = np.asarray(value)
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    return path
+    return write_npz(path, **arrays)
 
 
 def pair_table(
