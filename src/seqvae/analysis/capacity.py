@@ -324,7 +324,7 @@ def higher_order_r20(
         A set where the samples give all its top sub-sequences the same frequency (usually
         none of them appears) has no Pearson r. ``"drop"`` (default, as HOM_r20, whose r is
         NaN there and is averaged with ``nanmean``) leaves it out of the mean and counts it
-        in ``n_undefined``; ``"zero"`` (seqvae before issue 17) scores it r = 0. A set whose
+        in ``n_undefined``; ``"zero"`` scores it r = 0. A set whose
         target frequencies are all equal, or with a single distinct sub-sequence, is always
         left out.
     position_sets
@@ -334,7 +334,7 @@ def higher_order_r20(
         Which sub-sequences enter the top when frequencies tie across its boundary (common
         for n >= 6, where most sub-sequences are seen once): ``"hom_r20"`` (default) picks
         those HOM_r20 picks, so that per position set r equals HOM_r20's; ``"order"``
-        (seqvae before issue 17) the smallest sub-sequence codes. The choice moves r20 by
+        the smallest sub-sequence codes. The choice moves r20 by
         about 0.01 at n >= 5 on HOM_r20's example MSAs.
     """
     target = check_codes(target, "target")

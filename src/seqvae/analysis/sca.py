@@ -91,11 +91,11 @@ class SCAOptions(Options):
         included, over the columns kept so far) is strictly between min and max; the
         reference stays.
     bounds
-        ``"strict"`` (pySCA 7, default) or ``"inclusive"`` (seqvae before issue 17: gap
-        fraction <= max, min <= identity <= max).
+        ``"strict"`` (pySCA 7, default) or ``"inclusive"`` (gap fraction <= max,
+        min <= identity <= max).
     filter_weight_identity
         Identity cut-off of the intermediate weights that weight the column gap filter
-        (pySCA 7 weights it with its max identity, 0.85; seqvae before issue 17 used 0.8).
+        (pySCA 7 weights it with its max identity, 0.85).
     weight_identity
         Sequence weights: 1 / #(sequences with identity > this), gaps as a 21st letter.
     max_column_gaps

@@ -360,7 +360,7 @@ def fit_baseline(
     identity to the reference (the fraction of focus columns holding the reference's residue)
     to this power before counting, so the profile is that of the wild type's near relatives
     (0: the family's own weights). On the DMS panel p = 2 ranks every protein's scan better
-    than p = 0 (benchmarks/RESULTS.md, session 7).
+    than p = 0 (benchmarks/RESULTS.md).
 
     ``progress`` (Potts only) follows the fit's evaluations: ``None`` or ``True`` a bar in a
     notebook and lines through ``logging`` elsewhere, ``False`` nothing, or a
