@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from seqvae.data.alignment import AlignmentOptions
+from seqvae.data.alignment import NONSTANDARD_MODES, AlignmentOptions
 from seqvae.data.alphabet import get_alphabet
 from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError, InputError
@@ -32,8 +32,6 @@ from seqvae.options import (
     suggest,
 )
 from seqvae.utils import MAX_THREADS, coerce_fields
-
-NONSTANDARD_MODES = ("drop", "gap")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -85,9 +83,7 @@ class DataConfig(Options):
     def validate(self) -> DataConfig:
         return self.check()
 
-    def alignment_options(self):
-        from seqvae.data.alignment import AlignmentOptions
-
+    def alignment_options(self) -> AlignmentOptions:
         values = asdict(self)
         values.pop("theta")
         return AlignmentOptions(**values)
