@@ -108,18 +108,6 @@ def draw_singles_heatmap(
     return fig
 
 
-def plot_singles_heatmap(
-    table: pd.DataFrame,
-    registry: AlignmentRegistry,
-    path: str | Path,
-    title: str = "single mutants",
-    burial: np.ndarray | None = None,
-    burial_label: str = "burial",
-) -> Path:
-    """:func:`draw_singles_heatmap`, saved at ``path`` (atomically)."""
-    return save_figure(draw_singles_heatmap(table, registry, title, burial, burial_label), path)
-
-
 def draw_score_scatter(
     predicted: np.ndarray,
     measured: np.ndarray,
