@@ -61,7 +61,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.pairwise import align_sequences
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_csv, write_json
 from seqvae.io.matrix_file import save_matrix_npz
 from seqvae.options import Integer, Interval, OneOf, Optional, Options, register
 
@@ -542,9 +542,7 @@ def write_sca_outputs(result: SCAResult, out: str | Path) -> dict[str, Path]:
         sequence_weights=processed.weights,
     )
     table = positions_table(result)
-    with atomic_open(out / SCA_POSITIONS_FILE, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False)
-    paths["positions"] = out / SCA_POSITIONS_FILE
+    paths["positions"] = write_csv(out / SCA_POSITIONS_FILE, table)
     write_json(out / SCA_SUMMARY_FILE, result.summary())
     paths["summary"] = out / SCA_SUMMARY_FILE
     return paths

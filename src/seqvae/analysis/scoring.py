@@ -53,7 +53,7 @@ from seqvae.analysis.structure_scores import (
 )
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import atomic_open, write_csv
 from seqvae.io.tables import read_table
 from seqvae.utils import release_free_memory
 
@@ -794,9 +794,7 @@ class SingleMutantScores:
     def save(self, path: str | Path) -> dict[str, Path]:
         """Write the table as CSV to ``path``, atomically (the heatmap beside it:
         ``plots.mutations.plot_single_mutant_scores``)."""
-        with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-            self.table.to_csv(handle, index=False, float_format="%.6g")
-        return {"scores": Path(path)}
+        return {"scores": write_csv(path, self.table, "%.6g")}
 
 
 def single_mutant_scores(

@@ -39,7 +39,7 @@ from seqvae.executor import LocalExecutor, Task
 from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_csv, write_json
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value
@@ -232,8 +232,7 @@ def _write_table(rows: list[dict[str, Any]], out: Path) -> pd.DataFrame:
         family_columns = [c for c in table.columns if c.startswith("family.")]
         rest = [c for c in table.columns if c not in first and c not in family_columns]
         table = table[first + family_columns + rest]
-    with atomic_open(out / RESULTS_FILE, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(out / RESULTS_FILE, table, "%.6g")
     return table
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_npz
+from seqvae.io.atomic import write_csv, write_npz
 
 RESERVED_KEYS = ("matrix", "numbering", "labels", "residues", "kind")
 
@@ -179,11 +179,7 @@ def save_pair_table(
     residues: np.ndarray | list[str] | str | None = None,
 ) -> Path:
     """Write :func:`pair_table` as CSV atomically (every producer of a coupling matrix uses it)."""
-    table = pair_table(matrix, numbering, residues)
-    path = Path(path)
-    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
-    return path
+    return write_csv(path, pair_table(matrix, numbering, residues), "%.6g")
 
 
 def load_matrix_npz(path: str | Path) -> PositionMatrix:

@@ -20,7 +20,7 @@ from seqvae.data.synthetic.associative_memory import (
     write_associative_memory,
 )
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import write_csv
 from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.progress import ProgressLike, progress_argument
 from seqvae.training.config import RunConfig, preset_config
@@ -163,8 +163,7 @@ def run_demo(
     truth = sample.truth.drop(columns=["id"])
     joined = pd.concat([embedding.reset_index(drop=True), truth.reset_index(drop=True)], axis=1)
     latent_csv = out_dir / "latent.csv"
-    with atomic_open(latent_csv, "w", newline="", encoding="utf-8") as handle:
-        joined.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(latent_csv, joined, "%.6g")
     pattern_means, _ = run.encode(sample.model.long_patterns)
     latent_png = plot_latent_by_pattern(
         joined[["z_mean_0", "z_mean_1"]].to_numpy(),

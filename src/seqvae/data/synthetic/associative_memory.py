@@ -80,7 +80,7 @@ import pandas as pd
 from seqvae.data.alignment import Alignment, alignment_from_sequences
 from seqvae.data.alphabet import PROTEIN, PROTEIN_RESIDUES, Alphabet
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 from seqvae.io.output_dirs import check_output_paths
 
 __all__ = [
@@ -590,8 +590,7 @@ def write_associative_memory(sample: AssociativeMemorySample, prefix: str | Path
     with atomic_open(paths["fasta"], "w", encoding="ascii") as handle:
         for seq_id, sequence in zip(alignment.ids, alignment.sequences()):
             handle.write(f">{seq_id}\n{sequence}\n")
-    with atomic_open(paths["truth"], "w", newline="", encoding="utf-8") as handle:
-        sample.truth.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(paths["truth"], sample.truth, "%.6g")
     save_patterns(sample.model, paths["patterns"], beta=sample.beta, seed=sample.seed)
     write_json(paths["mcmc"], sample.summary.to_dict())
     return paths

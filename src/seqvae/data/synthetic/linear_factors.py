@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import atomic_open, write_csv
 from seqvae.io.output_dirs import check_output_paths
 
 __all__ = ["LinearFactors", "simulate_linear_factors", "write_linear_factors"]
@@ -154,8 +154,7 @@ def write_linear_factors(data: LinearFactors, prefix: str | Path, format: str = 
         if format in ("csv", "both"):
             path = prefix.with_name(f"{prefix.name}_{name}.csv")
             table = pd.DataFrame(array, columns=[f"{column}_{i + 1}" for i in range(array.shape[1])])
-            with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-                table.to_csv(handle, index=False, float_format="%.7g")
+            write_csv(path, table, "%.7g")
             written.append(path)
     return written
 
