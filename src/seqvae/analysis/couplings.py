@@ -38,7 +38,8 @@ import torch
 from seqvae.analysis.drawable import Drawable
 from seqvae.data.alignment import Alignment
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.matrix_file import pair_table
+from seqvae.io.atomic import write_json, write_npz
+from seqvae.io.matrix_file import pair_table, save_matrix_npz, save_pair_table
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -500,9 +501,6 @@ def full_tensor_to_matrix(full: dict[str, np.ndarray]) -> np.ndarray:
 def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict[str, Path]:
     """Write ``couplings.npz`` (position-matrix convention), ``couplings_pairs.csv`` (the ranked
     pair table), optionally ``couplings_full.npz``, and ``summary.json`` into ``out`` (the heatmap: :func:`seqvae.plots.matrices.plot_coupling_matrix`)."""
-    from seqvae.io.atomic import write_json, write_npz
-    from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     registry = getattr(run, "registry", None)

@@ -39,10 +39,10 @@ from seqvae.executor import LocalExecutor, Task
 from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
-from seqvae.io.atomic import write_csv, write_json
+from seqvae.io.atomic import atomic_path, write_csv, write_json
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
-from seqvae.utils import format_value
+from seqvae.utils import format_value, seed_everything
 
 __all__ = ["ExperimentResult", "GridPoint", "expand_grid", "run_experiment"]
 
@@ -189,8 +189,6 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     family = load_family(task["family_dir"])
     run, trained = _train_or_load(task, family, point_dir)
     trained_at = time.perf_counter()
-    from seqvae.utils import seed_everything
-
     seed = int(task["values"]["seed"])
     seed_everything(seed)
     context = PointContext(run, family, task["values"], task["analysis"], point_dir, seed)
@@ -242,8 +240,6 @@ def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
         import pyarrow  # noqa: F401
     except ImportError:
         return None
-    from seqvae.io.atomic import atomic_path
-
     path = out / "results.parquet"
     typed = table.copy()
     for column in [c for c in typed.columns if typed[c].dtype == "object"]:
