@@ -40,6 +40,7 @@ from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_path, write_csv, write_json
+from seqvae.options import check_integer
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value, seed_everything
@@ -297,10 +298,8 @@ def run_experiment(
         The results table (one row per point, or per point and sub-grid value), figure paths,
         timings.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs: must be an integer >= 1 (got {jobs!r})")
-    if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
-        raise InputError(f"threads_per_job: must be an integer >= 1 (got {threads_per_job!r})")
+    check_integer("jobs", jobs, 1)
+    check_integer("threads_per_job", threads_per_job, 1)
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)

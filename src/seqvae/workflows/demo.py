@@ -21,6 +21,7 @@ from seqvae.data.synthetic.associative_memory import (
 )
 from seqvae.errors import InputError
 from seqvae.io.atomic import write_csv
+from seqvae.options import check_integer
 from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.progress import ProgressLike, progress_argument
 from seqvae.training.config import RunConfig, preset_config
@@ -121,10 +122,9 @@ def run_demo(
     from seqvae.run import train
     from seqvae.utils import torch_threads
 
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise InputError(f"max_steps must be an integer >= 1 (got {max_steps!r})", source="max_steps")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads must be an integer >= 1 (got {threads!r})", source="threads")
+    check_integer("max_steps", max_steps, 1)
+    if threads is not None:
+        check_integer("threads", threads, 1)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("demo output path exists and is not a folder", out_dir)
