@@ -40,6 +40,7 @@ from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_path, write_csv, write_json
+from seqvae.io.output_dirs import check_folder_path
 from seqvae.options import check_integer
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
@@ -303,8 +304,7 @@ def run_experiment(
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
+    check_folder_path(out)
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     out.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ class DirectoryKind:
         )
 
 
-def _check_folder_path(out: Path) -> None:
+def check_folder_path(out: Path) -> None:
     """``out`` can be a folder: none of its parents is a file, and it is not a file or a broken link."""
     for parent in out.absolute().parents:
         if parent.exists():
@@ -88,7 +88,7 @@ def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool
         One line naming the directory and what is wrong.
     """
     out = Path(out)
-    _check_folder_path(out)
+    check_folder_path(out)
     if not out.exists():
         return
     # the lock and temporaries of an atomic write (left by a process killed during its first
@@ -139,7 +139,7 @@ def check_resumable_directory(out: str | Path, kind: DirectoryKind) -> None:
     user's) is refused with one line, untouched.
     """
     out = Path(out)
-    _check_folder_path(out)
+    check_folder_path(out)
     if out.is_dir():
         present = {
             entry.name

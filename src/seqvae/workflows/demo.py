@@ -19,8 +19,8 @@ from seqvae.data.synthetic.associative_memory import (
     simulate_associative_memory,
     write_associative_memory,
 )
-from seqvae.errors import InputError
 from seqvae.io.atomic import write_csv
+from seqvae.io.output_dirs import check_folder_path
 from seqvae.options import check_integer
 from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.progress import ProgressLike, progress_argument
@@ -126,8 +126,7 @@ def run_demo(
     if threads is not None:
         check_integer("threads", threads, 1)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("demo output path exists and is not a folder", out_dir)
+    check_folder_path(out_dir)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
