@@ -233,7 +233,7 @@ def write_csv(target: str | Path, table: pd.DataFrame, float_format: str | None 
     return Path(target)
 
 
-def write_npz(target: str | Path, **arrays: Any) -> Path:
+def write_npz(target: str | Path, /, **arrays: Any) -> Path:
     """Write arrays as a compressed NPZ atomically; returns the path."""
     import numpy as np
 
