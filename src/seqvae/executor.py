@@ -40,7 +40,7 @@ from typing import Any
 
 from seqvae.errors import InputError, Interrupted
 from seqvae.io.atomic import write_json
-from seqvae.utils import MAX_THREADS
+from seqvae.utils import MAX_THREADS, torch_threads
 
 __all__ = [
     "BACKENDS",
@@ -349,8 +349,6 @@ class LocalExecutor(Executor):
     def _run(self, tasks, deliver, catch) -> None:
         threads = self.threads_per_job
         if self.jobs == 1 or (len(tasks) == 1 and self._pool is None):
-            from seqvae.utils import torch_threads
-
             with torch_threads(threads):  # restored afterwards
                 for task in tasks:
                     deliver(execute_task(*_arguments(task, None), catch=catch))

@@ -20,11 +20,12 @@ import difflib
 import inspect
 import json
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
-from seqvae.errors import ConfigError
+from seqvae.errors import ConfigError, InputError
 from seqvae.utils import coerce_fields
 
 T = TypeVar("T", bound="Options")
@@ -105,6 +106,14 @@ class Interval(Constraint):
         if self.high is not None:
             bad.append(self.high if not self._high_closed() else self.high + 1)
         return bad
+
+
+def check_integer(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int when it is an integer (numpy's too, never a bool) >= ``minimum``; else
+    an :class:`~seqvae.errors.InputError` naming ``name``, for a function's own arguments."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InputError(f"must be an integer >= {minimum} (got {value!r})", source=name)
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)

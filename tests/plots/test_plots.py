@@ -28,10 +28,11 @@ import seqvae.plots, seqvae.report
 for package in (seqvae.plots, seqvae.report):
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
-from seqvae.plots.mutations import plot_score_scatter
+from seqvae.plots.mutations import draw_score_scatter
+from seqvae.plots.style import save_figure
 rng = __import__("numpy").random.default_rng(0)
 x = rng.normal(size=50)
-plot_score_scatter(x, x + rng.normal(size=50), 0.5, path=sys.argv[1])
+save_figure(draw_score_scatter(x, x + rng.normal(size=50), 0.5), sys.argv[1])
 print(before, matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
 """
 

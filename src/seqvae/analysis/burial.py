@@ -43,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.structure_files import ContactMap, Structure, read_contact_map, read_structure
+from seqvae.io.structure_files import (
+    LOW_CONFIDENCE_PLDDT,
+    ContactMap,
+    Structure,
+    read_contact_map,
+    read_structure,
+)
 
 if TYPE_CHECKING:
     from seqvae.data.alignment import AlignmentRegistry
@@ -188,8 +194,6 @@ class PositionBurial:
         """``bool [L]``: covered columns whose pLDDT is under 70."""
         if self.confidence is None:
             return np.zeros(self.length, dtype=bool)
-        from seqvae.io.structure_files import LOW_CONFIDENCE_PLDDT
-
         with np.errstate(invalid="ignore"):
             return self.confidence < LOW_CONFIDENCE_PLDDT
 

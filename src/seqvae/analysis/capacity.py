@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from seqvae.data.onehot import one_hot_numpy
+from seqvae.data.weights import normalised_weights
 from seqvae.errors import InputError
 
 
@@ -47,15 +48,6 @@ def check_codes(codes: np.ndarray, name: str) -> np.ndarray:
     if codes.shape[0] == 0:
         raise InputError(f"{name} contains no sequences")
     return np.ascontiguousarray(codes, dtype=np.uint8)
-
-
-def _normalised_weights(weights: np.ndarray | None, n: int, name: str) -> np.ndarray:
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (n,) or not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
-        raise InputError(f"{name}: weights must be {n} finite non-negative numbers with a positive sum")
-    return weights / weights.sum()
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -92,7 +84,7 @@ def site_frequencies(
         is then simply missing from each column).
     """
     codes = check_codes(codes, "codes")
-    w = _normalised_weights(weights, codes.shape[0], "codes")
+    w = normalised_weights(weights, codes.shape[0])
     n_states = n_codes if include_gaps else n_codes - 1
     freqs = np.zeros((codes.shape[1], n_codes), dtype=np.float64)
     for i in range(codes.shape[1]):
@@ -117,7 +109,7 @@ def iter_connected_correlations(
     """
     codes = check_codes(codes, "codes")
     n_seq, length = codes.shape
-    w = _normalised_weights(weights, n_seq, "codes")
+    w = normalised_weights(weights, n_seq)
     f = site_frequencies(codes, n_codes, w, include_gaps)
     n_states = f.shape[1]
     for p0 in range(0, length - 1, position_block):
@@ -324,7 +316,7 @@ def higher_order_r20(
         A set where the samples give all its top sub-sequences the same frequency (usually
         none of them appears) has no Pearson r. ``"drop"`` (default, as HOM_r20, whose r is
         NaN there and is averaged with ``nanmean``) leaves it out of the mean and counts it
-        in ``n_undefined``; ``"zero"`` (seqvae before issue 17) scores it r = 0. A set whose
+        in ``n_undefined``; ``"zero"`` scores it r = 0. A set whose
         target frequencies are all equal, or with a single distinct sub-sequence, is always
         left out.
     position_sets
@@ -334,7 +326,7 @@ def higher_order_r20(
         Which sub-sequences enter the top when frequencies tie across its boundary (common
         for n >= 6, where most sub-sequences are seen once): ``"hom_r20"`` (default) picks
         those HOM_r20 picks, so that per position set r equals HOM_r20's; ``"order"``
-        (seqvae before issue 17) the smallest sub-sequence codes. The choice moves r20 by
+        the smallest sub-sequence codes. The choice moves r20 by
         about 0.01 at n >= 5 on HOM_r20's example MSAs.
     """
     target = check_codes(target, "target")
@@ -372,8 +364,8 @@ def higher_order_r20(
         raise InputError(f"r20 position sets of {max(n_values)} positions are too large to index")
     if n_sets < 1 or top < 2:
         raise InputError("r20 needs n_sets >= 1 and top >= 2")
-    wt = _normalised_weights(target_weights, target.shape[0], "target")
-    ws = _normalised_weights(sample_weights, samples.shape[0], "samples")
+    wt = normalised_weights(target_weights, target.shape[0], "target_weights")
+    ws = normalised_weights(sample_weights, samples.shape[0], "sample_weights")
     rng = np.random.default_rng(seed)
     per_set = np.full((len(n_values), n_sets), np.nan)
     n_sets_of = [n_sets if given is None else len(given[n]) for n in n_values]

@@ -38,7 +38,8 @@ import torch
 from seqvae.analysis.drawable import Drawable
 from seqvae.data.alignment import Alignment
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.matrix_file import pair_table
+from seqvae.io.atomic import write_json, write_npz
+from seqvae.io.matrix_file import pair_table, save_matrix_npz, save_pair_table
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -500,9 +501,6 @@ def full_tensor_to_matrix(full: dict[str, np.ndarray]) -> np.ndarray:
 def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict[str, Path]:
     """Write ``couplings.npz`` (position-matrix convention), ``couplings_pairs.csv`` (the ranked
     pair table), optionally ``couplings_full.npz``, and ``summary.json`` into ``out`` (the heatmap: :func:`seqvae.plots.matrices.plot_coupling_matrix`)."""
-    from seqvae.io.atomic import atomic_path, write_json
-    from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     registry = getattr(run, "registry", None)
@@ -526,10 +524,7 @@ def write_coupling_outputs(result: CouplingResult, run, out: str | Path) -> dict
         out / COUPLINGS_PAIRS_FILE, result.matrix, numbering=numbering, residues=residues
     )
     if result.full is not None:
-        with atomic_path(out / COUPLINGS_FULL_FILE) as tmp, open(tmp, "wb") as handle:
-            # numpy's stub lets a keyword be allow_pickle (a bool); the keys here are tensor names
-            np.savez_compressed(handle, **result.full)  # type: ignore[arg-type]
-        paths["full"] = out / COUPLINGS_FULL_FILE
+        paths["full"] = write_npz(out / COUPLINGS_FULL_FILE, **result.full)
     summary = {
         "run": str(getattr(run, "path", "")),
         "length": int(result.matrix.shape[0]),

@@ -25,6 +25,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 from scipy.spatial.distance import pdist
 
 from seqvae.data.onehot import one_hot_sparse
+from seqvae.data.weights import normalised_weights
 from seqvae.errors import InputError
 
 __all__ = [
@@ -42,18 +43,6 @@ __all__ = [
     "localisation_test",
     "out_of_fold_predictions",
 ]
-
-
-def _unit_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
-    """Weights normalised to sum 1 (uniform when ``None``)."""
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (n,):
-        raise InputError(f"weights must have shape ({n},), got {weights.shape}")
-    if (weights < 0).any() or weights.sum() <= 0 or not np.isfinite(weights).all():
-        raise InputError("weights must be finite, non-negative and not all zero")
-    return weights / weights.sum()
 
 
 # -- PCA of the alignment ---------------------------------------------------------------------
@@ -116,7 +105,7 @@ def alignment_pca(
         Seeds ARPACK's start vector, for reproducible signs and values.
     """
     x = one_hot_sparse(codes, n_codes, include_gaps)
-    w = _unit_weights(weights, x.shape[0])
+    w = normalised_weights(weights, x.shape[0])
     mu = np.asarray(x.T @ w).ravel()
     total_variance = float((mu - mu**2).sum())  # one-hot entries: E[x²] = E[x]
     return _sparse_pca(x, w, n_components, seed, total_variance, include_gaps)
@@ -139,7 +128,7 @@ def count_pca(
     x = sparse.diags(scale) @ x
     x.data = np.log1p(x.data)
     x = x.tocsr()
-    w = _unit_weights(weights, x.shape[0])
+    w = normalised_weights(weights, x.shape[0])
     mu = np.asarray(x.T @ w).ravel()
     second = np.asarray(x.multiply(x).T @ w).ravel()
     total_variance = float((second - mu**2).sum())
@@ -201,7 +190,7 @@ def _sparse_pca(
 def latent_pca(z: np.ndarray, weights: np.ndarray | None = None, n_components: int = 2) -> np.ndarray:
     """Weighted PCA projection of latent means ``[N, d]`` onto their top ``n_components`` axes."""
     z = np.asarray(z, dtype=np.float64)
-    w = _unit_weights(weights, len(z))
+    w = normalised_weights(weights, len(z))
     centred = z - w @ z
     covariance = (centred * w[:, None]).T @ centred
     values, vectors = np.linalg.eigh(covariance)
@@ -232,7 +221,7 @@ def canonical_correlations(a: np.ndarray, b: np.ndarray, weights: np.ndarray | N
     b = np.asarray(b, dtype=np.float64)
     if len(a) != len(b):
         raise InputError(f"row counts differ: {len(a)} vs {len(b)}")
-    w = _unit_weights(weights, len(a))
+    w = normalised_weights(weights, len(a))
     qa, qb = _weighted_basis(a, w), _weighted_basis(b, w)
     if qa.shape[1] == 0 or qb.shape[1] == 0:
         return np.zeros(0)
@@ -250,7 +239,7 @@ def linear_r2(features: np.ndarray, targets: np.ndarray, weights: np.ndarray | N
     """
     features = np.asarray(features, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
-    w = _unit_weights(weights, len(features))
+    w = normalised_weights(weights, len(features))
     q = _weighted_basis(features, w)
     centred = np.sqrt(w)[:, None] * (targets - w @ targets)
     total = (centred**2).sum(axis=0)

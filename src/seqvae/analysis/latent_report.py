@@ -46,7 +46,7 @@ from seqvae.analysis.phenotypes import (
 )
 from seqvae.data.counts import SparseRows
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_csv, write_json
 from seqvae.options import Boolean, Check, Integer, Interval, OneOf, Options, register
 
 __all__ = ["ColumnAnalysis", "LatentOptions", "LatentReport", "analyse_latent"]
@@ -257,8 +257,7 @@ class LatentReport(Drawable):
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / LATENT_METRICS_FILE, self.metrics)
-        with atomic_open(out / LATENT_COORDINATES_FILE, "w", newline="", encoding="utf-8") as handle:
-            self.coordinates_table().to_csv(handle, index=False)
+        write_csv(out / LATENT_COORDINATES_FILE, self.coordinates_table())
         return {"metrics": out / LATENT_METRICS_FILE, "coordinates": out / LATENT_COORDINATES_FILE}
 
     def describe_join(self) -> str | None:

@@ -42,7 +42,7 @@ from seqvae.data.alignment import Alignment, read_alignment
 from seqvae.data.synthetic.associative_memory import load_patterns
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, ensure_directory, write_json
+from seqvae.io.atomic import ensure_directory, write_csv, write_json
 from seqvae.options import Boolean, Integer, Interval, OneOf, Optional, Options, register
 from seqvae.run import load
 
@@ -461,10 +461,8 @@ class SampleSetEvaluation:
             "r20": out / R20_FILE,
         }
         write_json(paths["summary"], self.to_dict())
-        with atomic_open(paths["per_design"], "w", newline="", encoding="utf-8") as handle:
-            self.to_frame().to_csv(handle, index=False)
-        with atomic_open(paths["r20"], "w", newline="", encoding="utf-8") as handle:
-            self.r20_frame().to_csv(handle, index=False, float_format="%.6g")
+        write_csv(paths["per_design"], self.to_frame())
+        write_csv(paths["r20"], self.r20_frame(), "%.6g")
         return paths
 
     def table(self) -> list[tuple[str, str]]:

@@ -61,7 +61,7 @@ from seqvae.data.alignment import Alignment
 from seqvae.data.pairwise import align_sequences
 from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import write_csv, write_json
 from seqvae.io.matrix_file import save_matrix_npz
 from seqvae.options import Integer, Interval, OneOf, Optional, Options, register
 
@@ -91,11 +91,11 @@ class SCAOptions(Options):
         included, over the columns kept so far) is strictly between min and max; the
         reference stays.
     bounds
-        ``"strict"`` (pySCA 7, default) or ``"inclusive"`` (seqvae before issue 17: gap
-        fraction <= max, min <= identity <= max).
+        ``"strict"`` (pySCA 7, default) or ``"inclusive"`` (gap fraction <= max,
+        min <= identity <= max).
     filter_weight_identity
         Identity cut-off of the intermediate weights that weight the column gap filter
-        (pySCA 7 weights it with its max identity, 0.85; seqvae before issue 17 used 0.8).
+        (pySCA 7 weights it with its max identity, 0.85).
     weight_identity
         Sequence weights: 1 / #(sequences with identity > this), gaps as a 21st letter.
     max_column_gaps
@@ -542,9 +542,7 @@ def write_sca_outputs(result: SCAResult, out: str | Path) -> dict[str, Path]:
         sequence_weights=processed.weights,
     )
     table = positions_table(result)
-    with atomic_open(out / SCA_POSITIONS_FILE, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False)
-    paths["positions"] = out / SCA_POSITIONS_FILE
+    paths["positions"] = write_csv(out / SCA_POSITIONS_FILE, table)
     write_json(out / SCA_SUMMARY_FILE, result.summary())
     paths["summary"] = out / SCA_SUMMARY_FILE
     return paths

@@ -179,7 +179,7 @@ def sca_matrix(
     pair_regularisation
         ``"pysca7"`` (default, pySCA since its April 2020 fix): ``f_ij^ab <- (1 - λ) f_ij^ab + λ/21²``
         for i != j and ``(1 - λ) f_i^a δ_ab + (λ/21) δ_ab`` on the diagonal blocks. ``"pre2020"``
-        (seqvae before issue 17, pySCA before that fix): no pseudocount on the i != j blocks and
+        (pySCA before that fix): no pseudocount on the i != j blocks and
         ``λ/21²`` on every entry of the diagonal blocks.
     exact_dtype
         Matmul dtype for the exact integer counts of an unweighted alignment: ``torch.int8``,

@@ -22,6 +22,7 @@ from seqvae.analysis.mutations import (
     OUTPUT_PREFIX,
     MismatchTally,
     MutationMapper,
+    Substitution,
     WildType,
     all_single_mutants,
     detect_separator,
@@ -51,9 +52,9 @@ from seqvae.analysis.structure_scores import (
     variant_burial,
     variant_factors,
 )
-from seqvae.data.alignment import Alignment, AlignmentRegistry
+from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 from seqvae.io.tables import read_table
 from seqvae.utils import release_free_memory
 
@@ -336,8 +337,6 @@ class ScoringReport(Drawable):
         score -o FOLDER/scores.csv`` writes go into it (``scores.csv``, and with an evaluation
         ``scores_summary.json``; the scatter ``scores_scatter.png``: :meth:`save_figures`).
         """
-        from seqvae.io.atomic import write_json
-
         if path is not None and (Path(path).is_dir() or not Path(path).suffix):
             return self._save_folder(Path(path))
         target = Path(path) if path is not None else scoring_files(self.out or SCORES_FILE)["summary"]
@@ -345,8 +344,6 @@ class ScoringReport(Drawable):
         return {"summary": target}
 
     def _save_folder(self, folder: Path) -> dict[str, Path]:
-        from seqvae.io.atomic import write_json
-
         folder.mkdir(parents=True, exist_ok=True)
         files = scoring_files(folder / SCORES_FILE)
         text = self.scores_csv
@@ -629,7 +626,6 @@ def read_aligned_sequences(
     tables, a sequence may differ from the reference anywhere, including columns where the
     reference has a gap.
     """
-    from seqvae.data.alignment import map_to_registry
     from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
 
     path = Path(path)
@@ -794,9 +790,7 @@ class SingleMutantScores:
     def save(self, path: str | Path) -> dict[str, Path]:
         """Write the table as CSV to ``path``, atomically (the heatmap beside it:
         ``plots.mutations.plot_single_mutant_scores``)."""
-        with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-            self.table.to_csv(handle, index=False, float_format="%.6g")
-        return {"scores": Path(path)}
+        return {"scores": write_csv(path, self.table, "%.6g")}
 
 
 def single_mutant_scores(
@@ -821,8 +815,6 @@ def single_mutant_scores(
 
 
 def _sub(wild_type: str, position: int, residue: str):
-    from seqvae.analysis.mutations import Substitution
-
     return Substitution(wild_type, int(position), residue)
 
 

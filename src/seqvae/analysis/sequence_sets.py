@@ -22,7 +22,7 @@ import pandas as pd
 from seqvae.analysis.drawable import Drawable
 from seqvae.data.alphabet import Alphabet
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 
 DESIGNS_FASTA = "designs.fasta"  # `seqvae generate`'s default --out
 TABLE_SUFFIX = ".csv"
@@ -170,8 +170,7 @@ class SequenceSet(Drawable):
         with atomic_open(paths["fasta"], "w", encoding="utf-8") as handle:
             for name, sequence, note in zip(self.ids, self.sequences(), notes):
                 handle.write(f">{name}{note}\n{sequence}\n")
-        with atomic_open(paths["table"], "w", newline="", encoding="utf-8") as handle:
-            self.table().to_csv(handle, index=False, float_format="%.6g")
+        write_csv(paths["table"], self.table(), "%.6g")
         write_json(paths["settings"], self.metadata)
         return paths
 

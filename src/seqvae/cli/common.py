@@ -330,9 +330,9 @@ def arguments_as_flags(flags: dict[str, str]):
     """Report an :class:`InputError` that names a library argument with its command-line flag.
 
     Library messages name the arguments of the call (``number the mutants by the full wild type
-    (wild_type)``); inside this block each argument in ``flags`` becomes its flag in the message
-    (``{"wild_type": "--reference-sequence"}``). :class:`ConfigError`s are left to
-    :func:`fields_as_flags`.
+    (wild_type)``, or an error whose source is the argument); inside this block each argument in
+    ``flags`` becomes its flag in the message and the source (``{"wild_type":
+    "--reference-sequence"}``). :class:`ConfigError`s are left to :func:`fields_as_flags`.
     """
     # A name that is also an English word (out, device, models) is replaced only where the library
     # names an argument: "models: ...", "(out)", "jobs=..."; so quoted text such as "CUDA out of
@@ -352,9 +352,10 @@ def arguments_as_flags(flags: dict[str, str]):
         raise
     except InputError as err:
         text = pattern.sub(lambda match: flags[match[0]], err.message)
-        if text == err.message:
+        source = flags.get(err.source, err.source) if err.source is not None else None
+        if text == err.message and source == err.source:
             raise
-        raise InputError(text, err.source, err.line) from None
+        raise InputError(text, source, err.line) from None
 
 
 def print_json(data: Any) -> None:

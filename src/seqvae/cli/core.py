@@ -30,7 +30,7 @@ from seqvae.errors import ConfigError, InputError
 from seqvae.io.config_files import key_line, read_config_file, write_config_file
 from seqvae.io.count_files import is_count_file
 from seqvae.training.config import RunConfig, preset_config
-from seqvae.training.trainer import resolve_device
+from seqvae.training.trainer import choose_threads, resolve_device
 
 TRAIN_OPTION_NAMES = {
     "model.latent_dim": "--latent-dim",
@@ -271,8 +271,6 @@ def _busy_machine_hint(cfg: RunConfig, length: int, alphabet_size: int) -> None:
     because the thread count changes the results' last bits."""
     import copy
     import os
-
-    from seqvae.training.trainer import choose_threads
 
     if cfg.training.threads is not None or not hasattr(os, "getloadavg"):
         return

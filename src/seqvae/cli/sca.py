@@ -48,9 +48,7 @@ InitialColumnGapsOpt = Annotated[float, typer.Option(help="Drop columns with >= 
 MaxSequenceGapsOpt = Annotated[float, typer.Option(help="Then keep sequences with < this gap fraction.")]
 MinIdentityOpt = Annotated[float, typer.Option(help="Keep sequences with identity to the reference > this.")]
 MaxIdentityOpt = Annotated[float, typer.Option(help="... and < this (the reference is always kept).")]
-BoundsOpt = Annotated[
-    str, typer.Option(help="strict (pySCA 7: <, >, <) or inclusive (seqvae before 2026-12: <=, >=, <=).")
-]
+BoundsOpt = Annotated[str, typer.Option(help="strict (pySCA 7: <, >, <) or inclusive (<=, >=, <=).")]
 FilterWeightIdentityOpt = Annotated[
     float, typer.Option(help="Identity cut-off of the weights of the column gap filter (pySCA 7: 0.85).")
 ]

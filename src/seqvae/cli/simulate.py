@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from seqvae.cli.common import console, parse_number_list, stdout
+from seqvae.cli.common import arguments_as_flags, console, parse_number_list, stdout
 from seqvae.errors import InputError
 
 simulate_app = typer.Typer(
@@ -45,17 +43,6 @@ _OPTION_NAMES = {
 
 def register(app: typer.Typer) -> None:
     app.add_typer(simulate_app, name="simulate")
-
-
-@contextlib.contextmanager
-def _option_names() -> Iterator[None]:
-    """Report bad parameters under the option name the user typed."""
-    try:
-        yield
-    except InputError as err:
-        if err.source in _OPTION_NAMES:
-            raise InputError(err.message, source=_OPTION_NAMES[err.source]) from None
-        raise
 
 
 def parse_motifs(text: str) -> list[tuple[int, int]]:
@@ -125,7 +112,7 @@ def associative_memory(
         write_associative_memory,
     )
 
-    with _option_names():
+    with arguments_as_flags(_OPTION_NAMES):
         motif_list = parse_motifs(motifs)
         sample = simulate_associative_memory(
             length=length,
@@ -188,7 +175,7 @@ def linear_factors(
     """Points x = Σ_i α_i u_i (+ noise) with k orthonormal u_i in R^D and α_i ~ N(0, s_i²)."""
     from seqvae.data.synthetic.linear_factors import simulate_linear_factors, write_linear_factors
 
-    with _option_names():
+    with arguments_as_flags(_OPTION_NAMES):
         scales = None
         if factor_scales is not None:
             scales = parse_number_list(factor_scales, "--factor-scales", "factor scales")

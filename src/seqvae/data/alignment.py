@@ -398,9 +398,6 @@ class Alignment:
         )
 
 
-GAP_LETTERS = b"-."
-
-
 def _row_matrix(records: list[SequenceRecord], source: str, what: str = "columns") -> np.ndarray:
     """Rows as a ``uint8 [N, raw_length]`` byte matrix; ragged rows are an error."""
     expected = len(records[0].text)

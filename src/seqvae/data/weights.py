@@ -30,6 +30,19 @@ from seqvae.errors import InputError
 DEFAULT_THETA = 0.2
 
 
+def normalised_weights(weights: np.ndarray | None, n: int, name: str = "weights") -> np.ndarray:
+    """Weights scaled to sum 1 (uniform when ``None``); ``InputError`` naming ``name`` unless
+    they are ``n`` finite, non-negative numbers with a positive sum."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n,):
+        raise InputError(f"{name} must have shape ({n},), got {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError(f"{name} must be finite, non-negative and not all zero")
+    return weights / weights.sum()
+
+
 def fast_exact_dtype() -> torch.dtype:
     """bfloat16 where oneDNN has a bfloat16 matmul for this CPU (AVX512 / AMX), else float32.
 

@@ -26,14 +26,9 @@ from seqvae.experiments.families import (
 )
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import write_npz
 
 REGIONS = ("prior", "tail", "gap")
-
-
-def _save_npz(path: Path, **arrays: Any) -> None:
-    with atomic_open(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
 
 
 def _latent_usage(ctx: PointContext) -> dict[str, Any]:
@@ -41,7 +36,7 @@ def _latent_usage(ctx: PointContext) -> dict[str, Any]:
     z_mean, _ = common.encoded(ctx)
     nearest = ctx.family.nearest_pattern()[common.measured_rows(ctx)]
     keep = np.random.default_rng([ctx.seed, 3]).permutation(len(z_mean))[:1000]
-    _save_npz(ctx.directory / "latent.npz", z_mean=z_mean[keep].astype(np.float32), nearest=nearest[keep])
+    write_npz(ctx.directory / "latent.npz", z_mean=z_mean[keep].astype(np.float32), nearest=nearest[keep])
     return row
 
 
@@ -99,7 +94,7 @@ def _coverage(ctx: PointContext) -> dict[str, Any]:
     for mu, share in enumerate(shares):
         row[f"prior_share_p{mu + 1}"] = float(share)
         row[f"family_share_p{mu + 1}"] = float(family_shares[mu])
-    _save_npz(
+    write_npz(
         ctx.directory / "prior.npz",
         z=z[:1000].astype(np.float32),
         best_pattern=coverage.design_best_pattern[:1000],
@@ -139,7 +134,7 @@ def _low_density(ctx: PointContext) -> dict[str, Any]:
         row[f"on_pattern_{region}"] = float((best >= analysis["coverage_threshold"]).mean())
         saved[f"{region}_z"] = points.astype(np.float32)
         saved[f"{region}_stable"] = result["stable"]
-    _save_npz(ctx.directory / "low_density.npz", **saved)
+    write_npz(ctx.directory / "low_density.npz", **saved)
     return row
 
 

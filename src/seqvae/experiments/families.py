@@ -22,7 +22,7 @@ import pandas as pd
 from seqvae.errors import ConfigError
 from seqvae.experiments.config import config_hash
 from seqvae.experiments.knobs import Knob
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 
 __all__ = [
     "Family",
@@ -288,8 +288,7 @@ def save_family(family: Family, directory: str | Path) -> Path:
             np.savez(handle, codes=family.data.codes, n_letters=family.config["n_letters"])
         else:
             np.savez(handle, x=family.data)
-    with atomic_open(directory / "truth.csv", "w", newline="", encoding="utf-8") as handle:
-        family.truth.to_csv(handle, index=False, float_format="%.8g")
+    write_csv(directory / "truth.csv", family.truth, "%.8g")
     if family.patterns is not None:
         from seqvae.data.synthetic.associative_memory import save_patterns
 

@@ -27,7 +27,7 @@ from seqvae.experiments.families import (
 )
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import write_npz
 
 
 def _clusters(ctx: PointContext) -> dict[str, Any]:
@@ -45,10 +45,13 @@ def _clusters(ctx: PointContext) -> dict[str, Any]:
     z_mean, _ = ctx.run.encode(codes)
     latent = KMeans(n_clusters=k, n_init=10, random_state=ctx.seed).fit_predict(z_mean.astype(np.float64))
     overlaps = ctx.family.overlaps()[rows]
-    with atomic_open(ctx.directory / "clusters.npz", "wb") as handle:
-        np.savez_compressed(
-            handle, z_mean=z_mean.astype(np.float32), hamming=hamming, latent=latent, truth=truth
-        )
+    write_npz(
+        ctx.directory / "clusters.npz",
+        z_mean=z_mean.astype(np.float32),
+        hamming=hamming,
+        latent=latent,
+        truth=truth,
+    )
     return {
         "n_clusters": k,
         "subsample": size,

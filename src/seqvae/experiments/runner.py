@@ -39,10 +39,12 @@ from seqvae.executor import LocalExecutor, Task
 from seqvae.experiments.config import config_hash, resolve_config
 from seqvae.experiments.families import build_family, family_directory, is_built, load_family, save_family
 from seqvae.experiments.registry import PointContext, get_experiment
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import atomic_path, write_csv, write_json
+from seqvae.io.output_dirs import check_folder_path
+from seqvae.options import check_integer
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
-from seqvae.utils import format_value
+from seqvae.utils import format_value, seed_everything
 
 __all__ = ["ExperimentResult", "GridPoint", "expand_grid", "run_experiment"]
 
@@ -189,8 +191,6 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     family = load_family(task["family_dir"])
     run, trained = _train_or_load(task, family, point_dir)
     trained_at = time.perf_counter()
-    from seqvae.utils import seed_everything
-
     seed = int(task["values"]["seed"])
     seed_everything(seed)
     context = PointContext(run, family, task["values"], task["analysis"], point_dir, seed)
@@ -232,8 +232,7 @@ def _write_table(rows: list[dict[str, Any]], out: Path) -> pd.DataFrame:
         family_columns = [c for c in table.columns if c.startswith("family.")]
         rest = [c for c in table.columns if c not in first and c not in family_columns]
         table = table[first + family_columns + rest]
-    with atomic_open(out / RESULTS_FILE, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(out / RESULTS_FILE, table, "%.6g")
     return table
 
 
@@ -243,8 +242,6 @@ def _write_parquet(table: pd.DataFrame, out: Path) -> Path | None:
         import pyarrow  # noqa: F401
     except ImportError:
         return None
-    from seqvae.io.atomic import atomic_path
-
     path = out / "results.parquet"
     typed = table.copy()
     for column in [c for c in typed.columns if typed[c].dtype == "object"]:
@@ -302,15 +299,12 @@ def run_experiment(
         The results table (one row per point, or per point and sub-grid value), figure paths,
         timings.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(f"jobs: must be an integer >= 1 (got {jobs!r})")
-    if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 1:
-        raise InputError(f"threads_per_job: must be an integer >= 1 (got {threads_per_job!r})")
+    check_integer("jobs", jobs, 1)
+    check_integer("threads_per_job", threads_per_job, 1)
     spec = get_experiment(name)
     resolved = resolve_config(name, config, quick=quick)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
+    check_folder_path(out)
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     out.mkdir(parents=True, exist_ok=True)

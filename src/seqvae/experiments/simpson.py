@@ -40,7 +40,7 @@ from seqvae.experiments.families import (
 )
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import write_npz
 
 
 def clade_weights(n_patterns: int, analysis: dict[str, Any]) -> np.ndarray:
@@ -95,13 +95,12 @@ def _simpson(ctx: PointContext) -> list[dict[str, Any]]:
         k: v[rows] if isinstance(v, np.ndarray) and len(v) == len(ctx.family.truth) else v
         for k, v in parts.items()
     }
-    with atomic_open(ctx.directory / "simpson.npz", "wb") as handle:
-        np.savez_compressed(
-            handle,
-            z_mean=z_mean.astype(np.float32),
-            clade=clades,
-            **{k: v for k, v in parts.items() if k != "weights"},
-        )
+    write_npz(
+        ctx.directory / "simpson.npz",
+        z_mean=z_mean.astype(np.float32),
+        clade=clades,
+        **{k: v for k, v in parts.items() if k != "weights"},
+    )
     out = []
     settings = [(c, noise) for noise in analysis["phenotype_noise"] for c in analysis["clade_effect"]]
     for clade_effect, noise in settings:

@@ -28,9 +28,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from seqvae.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # a temporary without a process id (written before ids were recorded) is stale after this long
 _LEGACY_STALE_S = 60.0
@@ -220,6 +223,23 @@ def write_json(target: str | Path, data: Any) -> None:
     with atomic_open(target, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, default=_json_default)
         handle.write("\n")
+
+
+def write_csv(target: str | Path, table: pd.DataFrame, float_format: str | None = None) -> Path:
+    """Write a table as CSV atomically (no index; numbers with ``float_format``, default: in
+    full); returns the path."""
+    with atomic_open(target, "w", newline="", encoding="utf-8") as handle:
+        table.to_csv(handle, index=False, float_format=float_format)
+    return Path(target)
+
+
+def write_npz(target: str | Path, /, **arrays: Any) -> Path:
+    """Write arrays as a compressed NPZ atomically; returns the path."""
+    import numpy as np
+
+    with atomic_open(target, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return Path(target)
 
 
 def _json_default(value: Any) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, atomic_path
+from seqvae.io.atomic import atomic_path, write_csv
 from seqvae.io.count_files import CELLS_EXTRA_HINT
 
 EMBEDDING_FORMATS = ("csv", "h5ad")
@@ -41,8 +41,7 @@ def write_embedding(table: pd.DataFrame, path: str | Path, output_format: str = 
             "format",
         )
     if output_format == "csv":
-        with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-            table.to_csv(handle, index=False)
+        write_csv(path, table)
         return
     try:
         import anndata  # optional extra: seqvae[cells]

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, atomic_path
+from seqvae.io.atomic import write_csv, write_npz
 
 RESERVED_KEYS = ("matrix", "numbering", "labels", "residues", "kind")
 
@@ -141,13 +141,7 @@ def save_matrix_npz(
         if key in RESERVED_KEYS:
             raise ValueError(f"{key!r} is a reserved key")
         arrays[key] = np.asarray(value)
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    return path
-
-
-PAIR_TABLE_COLUMNS = ("i", "A_i", "j", "A_j", "score")
+    return write_npz(path, **arrays)
 
 
 def pair_table(
@@ -185,11 +179,7 @@ def save_pair_table(
     residues: np.ndarray | list[str] | str | None = None,
 ) -> Path:
     """Write :func:`pair_table` as CSV atomically (every producer of a coupling matrix uses it)."""
-    table = pair_table(matrix, numbering, residues)
-    path = Path(path)
-    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-        table.to_csv(handle, index=False, float_format="%.6g")
-    return path
+    return write_csv(path, pair_table(matrix, numbering, residues), "%.6g")
 
 
 def load_matrix_npz(path: str | Path) -> PositionMatrix:

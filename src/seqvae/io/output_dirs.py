@@ -63,12 +63,17 @@ class DirectoryKind:
         )
 
 
-def _check_parents(out: Path) -> None:
+def check_folder_path(out: Path) -> None:
+    """``out`` can be a folder: none of its parents is a file, and it is not a file or a broken link."""
     for parent in out.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
                 raise InputError(f"cannot create the output folder: {parent} is not a folder", out)
-            return
+            break
+    if out.is_symlink() and not out.exists():
+        raise InputError("is a broken symbolic link", out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", out)
 
 
 def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool = False) -> None:
@@ -83,11 +88,7 @@ def check_output_directory(out: str | Path, kind: DirectoryKind, overwrite: bool
         One line naming the directory and what is wrong.
     """
     out = Path(out)
-    _check_parents(out)
-    if out.is_symlink() and not out.exists():
-        raise InputError("is a broken symbolic link", out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", out)
+    check_folder_path(out)
     if not out.exists():
         return
     # the lock and temporaries of an atomic write (left by a process killed during its first
@@ -138,11 +139,7 @@ def check_resumable_directory(out: str | Path, kind: DirectoryKind) -> None:
     user's) is refused with one line, untouched.
     """
     out = Path(out)
-    _check_parents(out)
-    if out.is_symlink() and not out.exists():
-        raise InputError("is a broken symbolic link", out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
+    check_folder_path(out)
     if out.is_dir():
         present = {
             entry.name

@@ -13,22 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seqvae.data.weights import normalised_weights
 from seqvae.errors import InputError
 
 __all__ = ["DEFAULT_ACTIVE_THRESHOLD", "LatentDiagnostics", "latent_diagnostics", "participation_ratio"]
 
 DEFAULT_ACTIVE_THRESHOLD = 0.1
-
-
-def _normalised_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (n,):
-        raise InputError(f"weights must have shape ({n},), got {weights.shape}")
-    if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
-        raise InputError("weights must be finite, non-negative and not all zero")
-    return weights / weights.sum()
 
 
 def participation_ratio(matrix: np.ndarray) -> float:
@@ -140,7 +130,7 @@ def latent_diagnostics(
     n, d = z_mean.shape
     if not np.isfinite(z_mean).all():
         raise InputError("z_mean contains NaN or infinite values")
-    w = _normalised_weights(weights, n)
+    w = normalised_weights(weights, n)
     mean = w @ z_mean
     centred = z_mean - mean
     covariance = (centred * w[:, None]).T @ centred

@@ -12,12 +12,12 @@ that a generative model with couplings should beat on pairwise statistics.
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
 from torch import nn
 
 from seqvae.errors import InputError
+from seqvae.options import check_integer
 
 
 class SiteIndependentModel(nn.Module):
@@ -78,12 +78,7 @@ class SiteIndependentModel(nn.Module):
         the fitted frequencies). Without a gap state (``model_gaps=False``) the samples contain
         no gaps. Pass a seeded ``torch.Generator`` for reproducible draws.
         """
-        try:
-            count = operator.index(n)  # ints and numpy integers, not floats
-        except TypeError:
-            count = 0
-        if isinstance(n, bool) or count < 1:
-            raise InputError(f"the number of samples must be an integer >= 1, got {n}", "-n")
+        count = check_integer("n", n, 1)
         if not (math.isfinite(temperature) and temperature > 0):
             raise InputError(f"temperature must be > 0, got {temperature}")
         probabilities = torch.softmax(self.log_frequencies / temperature, dim=-1)

@@ -108,18 +108,6 @@ def draw_singles_heatmap(
     return fig
 
 
-def plot_singles_heatmap(
-    table: pd.DataFrame,
-    registry: AlignmentRegistry,
-    path: str | Path,
-    title: str = "single mutants",
-    burial: np.ndarray | None = None,
-    burial_label: str = "burial",
-) -> Path:
-    """:func:`draw_singles_heatmap`, saved at ``path`` (atomically)."""
-    return save_figure(draw_singles_heatmap(table, registry, title, burial, burial_label), path)
-
-
 def draw_score_scatter(
     predicted: np.ndarray,
     measured: np.ndarray,
@@ -163,23 +151,6 @@ def draw_score_scatter(
     ax.set_xlabel(SCORE_LABELS[sign][1])
     ax.set_ylabel(f"measured: {measured_label}")
     return fig
-
-
-def plot_score_scatter(
-    predicted: np.ndarray,
-    measured: np.ndarray,
-    spearman: float,
-    interval: tuple[float, float] | None = None,
-    measured_label: str = "measured",
-    model_name: str = "model",
-    path: str | Path | None = None,
-):
-    """:func:`draw_score_scatter`, saved at ``path`` (atomically) when given.
-
-    Returns the saved path when ``path`` is given, else the figure.
-    """
-    fig = draw_score_scatter(predicted, measured, spearman, interval, measured_label, model_name)
-    return fig if path is None else save_figure(fig, path)
 
 
 def draw_single_mutant_scores(

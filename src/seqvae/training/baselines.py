@@ -35,7 +35,7 @@ from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights, referen
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
-from seqvae.models.potts import PottsModel
+from seqvae.models.potts import PottsModel, average_product_correction
 from seqvae.models.site_independent import SiteIndependentModel
 from seqvae.options import Boolean, Integer, Interval, Options, register
 from seqvae.progress import Progress, ProgressLike, as_progress, tracking
@@ -308,7 +308,6 @@ def write_potts_coupling_matrices(
         ``{"couplings": path, "couplings_apc": path, "couplings_apc_pairs": path}``.
     """
     from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
-    from seqvae.models.potts import average_product_correction
 
     out = Path(out)
     norms = model.frobenius_norms(exclude_gap=True, apc=False)
@@ -360,7 +359,7 @@ def fit_baseline(
     identity to the reference (the fraction of focus columns holding the reference's residue)
     to this power before counting, so the profile is that of the wild type's near relatives
     (0: the family's own weights). On the DMS panel p = 2 ranks every protein's scan better
-    than p = 0 (benchmarks/RESULTS.md, session 7).
+    than p = 0 (benchmarks/RESULTS.md).
 
     ``progress`` (Potts only) follows the fit's evaluations: ``None`` or ``True`` a bar in a
     notebook and lines through ``logging`` elsewhere, ``False`` nothing, or a

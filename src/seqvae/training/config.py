@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from seqvae.data.alignment import AlignmentOptions
+from seqvae.data.alignment import NONSTANDARD_MODES, AlignmentOptions
 from seqvae.data.alphabet import get_alphabet
 from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import ConfigError, InputError
@@ -32,8 +32,6 @@ from seqvae.options import (
     suggest,
 )
 from seqvae.utils import MAX_THREADS, coerce_fields
-
-NONSTANDARD_MODES = ("drop", "gap")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -85,9 +83,7 @@ class DataConfig(Options):
     def validate(self) -> DataConfig:
         return self.check()
 
-    def alignment_options(self):
-        from seqvae.data.alignment import AlignmentOptions
-
+    def alignment_options(self) -> AlignmentOptions:
         values = asdict(self)
         values.pop("theta")
         return AlignmentOptions(**values)
@@ -406,13 +402,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Mutation effects (chosen on the DMS panel BLAT / avGFP / PDZ3, see benchmarks/RESULTS.md):
     # z = 30, gaps masked, an embedding-lookup encoder 512-256, decoder 256-512, a Gaussian prior
     # on the decoder weights whose strength follows the family's size in residues,
-    # c = 0.08 * L * sqrt(N_eff) (c ~ 980 on BLAT; ~180 on the shallow avGFP, where the former
-    # constant c = 1000 collapsed the posterior; ~400 on the short PDZ3, whose latent the former
-    # c = 20 * sqrt(N_eff) nearly collapsed, and did collapse on subsampled copies), KL warm-up,
-    # 1,500 steps of batch 256 (~3-5 CPU-minutes), and the kept weights are a moving average of
-    # the iterates (decay 0.994, what its ramp reaches at step 1,500; measured in the panel study
-    # as 0.995, the same weights there: BLAT +0.003, avGFP +0.003, PDZ3 -0.001). Limited by
-    # steps, not wall time, so a busy machine gives the same model, only later.
+    # c = 0.08 * L * sqrt(N_eff) (c ~ 980 on BLAT, ~180 on the shallow avGFP, ~400 on the short
+    # PDZ3: a strength fixed for BLAT, or one following N_eff alone, collapses the posterior of
+    # the smaller families), KL warm-up, 1,500 steps of batch 256 (~3-5 CPU-minutes), and the
+    # kept weights are a moving average of the iterates (decay 0.994, what its ramp reaches at
+    # step 1,500). Limited by steps, not wall time, so a busy machine gives the same model, only
+    # later.
     "fitness": {
         "model": {
             "latent_dim": 30,

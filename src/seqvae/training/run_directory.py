@@ -34,7 +34,7 @@ from seqvae.data.alignment import AlignmentRegistry
 from seqvae.data.counts import INPUT_TRANSFORMS, SparseRows
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import RESULT_FILE
-from seqvae.io.atomic import atomic_open, atomic_path, write_json
+from seqvae.io.atomic import atomic_path, write_csv, write_json
 from seqvae.io.output_dirs import DirectoryKind
 from seqvae.io.output_dirs import check_output_directory as check_directory
 from seqvae.io.tables import read_table
@@ -336,8 +336,7 @@ def save_training_counts(
             np.save(handle, array, allow_pickle=False)
     write_json(folder / "ids.json", ids)
     if metadata is not None:
-        with atomic_open(folder / OBS, "w", newline="", encoding="utf-8") as handle:
-            metadata.to_csv(handle, index=False)
+        write_csv(folder / OBS, metadata)
 
 
 def load_cell_metadata(run_dir: str | Path) -> pd.DataFrame | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,20 +179,30 @@ def build_family(
     hits = [_hit_row(hit, coverage) for hit in result.hits]
     provenance = _provenance(q, db, result, rows.report, min_coverage, min_column_occupancy, aln, theta)
     provenance["seconds"] = round(time.perf_counter() - started, 3)
-    if out is not None:
-        provenance["files"] = {k: p.name for k, p in paths.items()}
-        with atomic_open(paths["hits"], "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=HIT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(hits)
-        with atomic_open(paths["stockholm"], "w", encoding="utf-8") as handle:
-            handle.write(stockholm)
-        with atomic_open(paths["a2m"], "w", encoding="utf-8") as handle:
-            handle.write(text)
-        write_json(paths["provenance"], provenance)
-    return FamilyAlignment(
+    family = FamilyAlignment(
         alignment=aln, a2m=text, stockholm=stockholm, provenance=provenance, hits=hits, paths=paths
     )
+    if out is not None:
+        _write_family(family, paths, provenance)
+    return family
+
+
+def _write_family(family: FamilyAlignment, paths: dict[str, Path], provenance: dict[str, Any]) -> None:
+    """A family's files at ``paths`` (:func:`output_paths`), the provenance last and naming them."""
+    provenance["files"] = {k: p.name for k, p in paths.items()}
+    _write_rows(paths["hits"], family.hits, HIT_COLUMNS)
+    with atomic_open(paths["stockholm"], "w", encoding="utf-8") as handle:
+        handle.write(family.stockholm)
+    with atomic_open(paths["a2m"], "w", encoding="utf-8") as handle:
+        handle.write(family.a2m)
+    write_json(paths["provenance"], provenance)
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _hit_row(hit: Any, coverage: dict[str, float]) -> dict[str, Any]:
@@ -475,12 +484,7 @@ def align_sweep(
         row["tier"] = tier if row is selected else ""
         row["selected"] = row is selected
     paths = {"candidates": outputs["the candidate table"]}
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CANDIDATE_COLUMNS)
-    writer.writeheader()
-    writer.writerows(candidates)
-    with atomic_open(paths["candidates"], "w", newline="", encoding="utf-8") as handle:
-        handle.write(buffer.getvalue())
+    _write_rows(paths["candidates"], candidates, CANDIDATE_COLUMNS)
     if select and selected is None:
         raise InputError(
             f"no candidate satisfies EVE's rule (>= 70 % of {q.length} positions covered and "
@@ -491,7 +495,6 @@ def align_sweep(
         family = families[selected["bitscore"]]
         chosen = output_paths(out)
         provenance = dict(family.provenance)
-        provenance["files"] = {k: p.name for k, p in chosen.items()}
         provenance["selection"] = {
             "rule": "EVE: the lowest bit score with >= 0.8 L positions covered and 10 L <= N <= 100,000; "
             "else >= 0.7 L and 10 L <= N <= 200,000",
@@ -500,12 +503,6 @@ def align_sweep(
             "candidates": candidates,
             "candidate_file": selected["file"],
         }
-        with atomic_open(chosen["hits"], "w", newline="", encoding="utf-8") as handle:
-            handle.write(family.paths["hits"].read_text(encoding="utf-8"))
-        with atomic_open(chosen["stockholm"], "w", encoding="utf-8") as handle:
-            handle.write(family.stockholm)
-        with atomic_open(chosen["a2m"], "w", encoding="utf-8") as handle:
-            handle.write(family.a2m)
-        write_json(chosen["provenance"], provenance)
+        _write_family(family, chosen, provenance)
         paths.update(chosen)
     return SweepResult(candidates=candidates, selected=selected, tier=tier, families=families, paths=paths)

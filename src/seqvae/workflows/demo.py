@@ -19,8 +19,9 @@ from seqvae.data.synthetic.associative_memory import (
     simulate_associative_memory,
     write_associative_memory,
 )
-from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import write_csv
+from seqvae.io.output_dirs import check_folder_path
+from seqvae.options import check_integer
 from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.progress import ProgressLike, progress_argument
 from seqvae.training.config import RunConfig, preset_config
@@ -121,13 +122,11 @@ def run_demo(
     from seqvae.run import train
     from seqvae.utils import torch_threads
 
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise InputError(f"max_steps must be an integer >= 1 (got {max_steps!r})", source="max_steps")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads must be an integer >= 1 (got {threads!r})", source="threads")
+    check_integer("max_steps", max_steps, 1)
+    if threads is not None:
+        check_integer("threads", threads, 1)
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("demo output path exists and is not a folder", out_dir)
+    check_folder_path(out_dir)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -163,8 +162,7 @@ def run_demo(
     truth = sample.truth.drop(columns=["id"])
     joined = pd.concat([embedding.reset_index(drop=True), truth.reset_index(drop=True)], axis=1)
     latent_csv = out_dir / "latent.csv"
-    with atomic_open(latent_csv, "w", newline="", encoding="utf-8") as handle:
-        joined.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(latent_csv, joined, "%.6g")
     pattern_means, _ = run.encode(sample.model.long_patterns)
     latent_png = plot_latent_by_pattern(
         joined[["z_mean_0", "z_mean_1"]].to_numpy(),

@@ -80,8 +80,9 @@ import pandas as pd
 from seqvae.data.alignment import Alignment, alignment_from_sequences
 from seqvae.data.alphabet import PROTEIN, PROTEIN_RESIDUES, Alphabet
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open, write_json
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 from seqvae.io.output_dirs import check_output_paths
+from seqvae.options import check_integer
 
 __all__ = [
     "AssociativeMemoryModel",
@@ -391,7 +392,7 @@ def simulate_associative_memory(
     seed
         Seeds one numpy generator for the patterns and another for the chains.
     """
-    _check_int("seed", seed, 0)
+    check_integer("seed", seed, 0)
     model = make_model(
         length,
         n_letters,
@@ -590,8 +591,7 @@ def write_associative_memory(sample: AssociativeMemorySample, prefix: str | Path
     with atomic_open(paths["fasta"], "w", encoding="ascii") as handle:
         for seq_id, sequence in zip(alignment.ids, alignment.sequences()):
             handle.write(f">{seq_id}\n{sequence}\n")
-    with atomic_open(paths["truth"], "w", newline="", encoding="utf-8") as handle:
-        sample.truth.to_csv(handle, index=False, float_format="%.6g")
+    write_csv(paths["truth"], sample.truth, "%.6g")
     save_patterns(sample.model, paths["patterns"], beta=sample.beta, seed=sample.seed)
     write_json(paths["mcmc"], sample.summary.to_dict())
     return paths
@@ -652,16 +652,11 @@ def load_patterns(path: str | Path) -> AssociativeMemoryModel:
 
 
 # -- validation ------------------------------------------------------------------------------
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum} (got {value!r})", source=name)
-
-
 def _check_float(name: str, value, minimum: float = 0.0) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"{name} must be a number (got {value!r})", source=name)
+        raise InputError(f"must be a number (got {value!r})", source=name)
     if not np.isfinite(value) or value < minimum:
-        raise InputError(f"{name} must be a finite number >= {minimum} (got {value!r})", source=name)
+        raise InputError(f"must be a finite number >= {minimum} (got {value!r})", source=name)
 
 
 def _validate_model_parameters(
@@ -672,11 +667,11 @@ def _validate_model_parameters(
     pattern_strength: float,
     motif_strength: float,
 ) -> None:
-    _check_int("length", length, 1)
-    _check_int("n_letters", n_letters, 2)
+    check_integer("length", length, 1)
+    check_integer("n_letters", n_letters, 2)
     if n_letters > MAX_LETTERS:
-        raise InputError(f"n_letters must be at most {MAX_LETTERS} (got {n_letters})", source="n_letters")
-    _check_int("n_patterns", n_patterns, 1)
+        raise InputError(f"must be at most {MAX_LETTERS} (got {n_letters})", source="n_letters")
+    check_integer("n_patterns", n_patterns, 1)
     _check_float("pattern_strength", pattern_strength)
     _check_float("motif_strength", motif_strength)
     for number, motif in enumerate(motifs, start=1):
@@ -694,10 +689,10 @@ def _validate_sampler_parameters(
     beta: float, n_samples: int, n_chains: int, burn_in: int, thin: int, init: str, seed: int
 ) -> None:
     _check_float("beta", beta)
-    _check_int("n_samples", n_samples, 1)
-    _check_int("n_chains", n_chains, 1)
-    _check_int("burn_in", burn_in, 0)
-    _check_int("thin", thin, 1)
-    _check_int("seed", seed, 0)
+    check_integer("n_samples", n_samples, 1)
+    check_integer("n_chains", n_chains, 1)
+    check_integer("burn_in", burn_in, 0)
+    check_integer("thin", thin, 1)
+    check_integer("seed", seed, 0)
     if init not in INIT_MODES:
-        raise InputError(f"init must be one of {INIT_MODES} (got {init!r})", source="init")
+        raise InputError(f"must be one of {INIT_MODES} (got {init!r})", source="init")

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import atomic_open, write_csv
 from seqvae.io.output_dirs import check_output_paths
+from seqvae.options import check_integer
 
 __all__ = ["LinearFactors", "simulate_linear_factors", "write_linear_factors"]
 
@@ -93,18 +94,18 @@ def simulate_linear_factors(
     LinearFactors
         ``x [N, D]``, ``factors`` α ``[N, k]`` and ``directions`` U ``[k, D]``.
     """
-    _check_int("n_samples", n_samples, 1)
-    _check_int("dim", dim, 1)
-    _check_int("n_factors", n_factors, 1)
+    check_integer("n_samples", n_samples, 1)
+    check_integer("dim", dim, 1)
+    check_integer("n_factors", n_factors, 1)
     if n_factors > dim:
         raise InputError(f"n_factors ({n_factors}) must not exceed dim ({dim})", source="n_factors")
     if not np.isfinite(noise_std) or noise_std < 0:
-        raise InputError(f"noise_std must be >= 0 (got {noise_std})", source="noise_std")
-    _check_int("seed", seed, 0)
+        raise InputError(f"must be >= 0 (got {noise_std})", source="noise_std")
+    check_integer("seed", seed, 0)
     scales = np.ones(n_factors) if factor_scales is None else np.asarray(factor_scales, dtype=np.float64)
     if scales.shape != (n_factors,) or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise InputError(
-            f"factor_scales must be {n_factors} positive numbers, one per factor (got {scales.tolist()})",
+            f"must be {n_factors} positive numbers, one per factor (got {scales.tolist()})",
             source="factor_scales",
         )
     rng = np.random.default_rng(seed)
@@ -132,7 +133,7 @@ def write_linear_factors(data: LinearFactors, prefix: str | Path, format: str = 
     ``d_1..d_D`` (one row per direction). Returns the paths written.
     """
     if format not in WRITE_FORMATS:
-        raise InputError(f"format must be one of {WRITE_FORMATS} (got {format!r})", source="format")
+        raise InputError(f"must be one of {WRITE_FORMATS} (got {format!r})", source="format")
     prefix = Path(prefix)
     arrays = {
         "x": (data.x, "x"),
@@ -154,12 +155,6 @@ def write_linear_factors(data: LinearFactors, prefix: str | Path, format: str = 
         if format in ("csv", "both"):
             path = prefix.with_name(f"{prefix.name}_{name}.csv")
             table = pd.DataFrame(array, columns=[f"{column}_{i + 1}" for i in range(array.shape[1])])
-            with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
-                table.to_csv(handle, index=False, float_format="%.7g")
+            write_csv(path, table, "%.7g")
             written.append(path)
     return written
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum} (got {value!r})", source=name)
