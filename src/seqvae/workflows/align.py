@@ -34,7 +34,7 @@ from seqvae.data.search import (
     jackhmmer_search,
     read_query,
 )
-from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
+from seqvae.data.weights import DEFAULT_THETA
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, stockholm_text
 from seqvae.io.atomic import atomic_open, write_json
@@ -173,8 +173,7 @@ def build_family(
     source = str(paths.get("a2m", "<seqvae align>"))
     records = [SequenceRecord(n.split()[0], n, r, 0) for n, r in zip(rows.names, rows.rows)]
     aln = build_alignment(RawAlignment(records, "a2m", source), AlignmentOptions())
-    aln.sequence_weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, theta)
-    aln.theta = theta
+    aln.set_weights(theta)
     coverage = dict(zip(rows.names[1:], rows.coverage[1:]))
     hits = [_hit_row(hit, coverage) for hit in result.hits]
     provenance = _provenance(q, db, result, rows.report, min_coverage, min_column_occupancy, aln, theta)

@@ -34,7 +34,7 @@ from seqvae.analysis.evaluation import evaluate_scores
 from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
 from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.atomic import atomic_open
+from seqvae.io.atomic import atomic_open, write_csv
 from seqvae.io.tables import read_table
 from seqvae.options import Boolean, OneOf, Optional, Options, Text, register
 from seqvae.run import load, read_config, resume, train
@@ -285,8 +285,7 @@ def write_table(
 ) -> None:
     """Write a table as CSV (numbers with ``float_format``, default: in full) and, with
     ``markdown_path``, its Markdown (``markdown``, or :func:`markdown_table` of it), each atomically."""
-    with atomic_open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        frame.to_csv(handle, index=False, float_format=float_format)
+    write_csv(csv_path, frame, float_format)
     if markdown_path is not None:
         with atomic_open(markdown_path, "w", encoding="utf-8") as handle:
             handle.write(markdown_table(frame) if markdown is None else markdown)
