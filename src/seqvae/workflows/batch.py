@@ -484,24 +484,10 @@ def score_family(
     device: str | None = None,
 ) -> dict[str, Any]:
     """Score every scan with the ensemble of a family's runs; write the family's report."""
-    from seqvae.analysis.scoring import EnsembleScorer, VAEScorer
-    from seqvae.run import load
+    from seqvae.analysis.scoring import EnsembleScorer, load_scorer
 
     started = time.perf_counter()
-    members = []
-    for run_dir in run_dirs:
-        run = load(run_dir)
-        members.append(
-            VAEScorer(
-                run.model,
-                run.sequence_registry(),
-                samples=samples,
-                seed=0,
-                name=Path(run_dir).name,
-                device=device,
-            )
-        )
-    scorer = EnsembleScorer(members)
+    scorer = EnsembleScorer([load_scorer(run_dir, samples=samples, device=device) for run_dir in run_dirs])
     out = Path(folder)
     (out / "scores").mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}

@@ -544,22 +544,14 @@ def _fit_all(
 
 def _scorers(folder: Path, keys: list[str], samples: int, fast: bool) -> tuple[dict, dict[str, dict]]:
     """A protein's fitted models as scorers, and the run records of its VAEs."""
-    from seqvae.analysis.scoring import Scorer, VAEScorer, load_scorer
-    from seqvae.run import load
+    from seqvae.analysis.scoring import load_scorer
 
-    fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
-    scorers: dict[str, Scorer] = {}
-    records: dict[str, dict] = {}
-    for key in keys:
-        if key.startswith("vae_seed"):
-            run = load(folder / key)
-            records[key] = run_record(folder / key)
-            scorers[key] = VAEScorer(
-                run.model, run.sequence_registry(), samples=samples, seed=0, name=key, **fast_options
-            )
-        else:
-            scorers[key] = load_scorer(folder / key)
-    return scorers, records
+    precision = "bfloat16" if fast else "float32"
+    scorers = {
+        key: load_scorer(folder / key, samples=samples, antithetic=fast, decoder_precision=precision)
+        for key in keys
+    }
+    return scorers, {key: run_record(folder / key) for key in keys if key.startswith("vae_seed")}
 
 
 def _protein_rows(
