@@ -84,3 +84,27 @@ def test_run_record_of_a_summary_without_the_latent_fields_leaves_them_none(tmp_
     record = run_record(tmp_path)
     assert record["steps"] == 7 and record["variances"] == []
     assert record["active_dims"] is record["trace_cov"] is record["participation_ratio"] is None
+
+
+def test_evaluate_scan_gives_the_evaluation_score_file_makes_and_needs_the_measured_column(tmp_path):
+    from seqvae.analysis.evaluation import evaluate_scores
+    from seqvae.analysis.scoring import load_scorer, score_file
+    from seqvae.data.alignment import read_alignment
+    from seqvae.workflows.multirun import evaluate_scan, fit_model
+
+    family = write_family(tmp_path / "family.fasta")
+    config = preset_config("explore")
+    fit_model("site-independent", read_alignment(family), config, tmp_path / "si")
+    scorer = load_scorer(tmp_path / "si")
+    wild_type = family.read_text().split("\n")[1]
+    rng = np.random.default_rng(1)
+    mutants = [f"{w}{i + 1}{'C' if w != 'C' else 'D'}" for i, w in enumerate(wild_type)]
+    scan = tmp_path / "scan.csv"
+    pd.DataFrame({"mutant": mutants, "fitness": rng.normal(size=len(mutants))}).to_csv(scan, index=False)
+    result = evaluate_scan(scorer, scan, tmp_path / "scores.csv", {"score_column": "fitness"})
+    report = score_file(scorer, scan, tmp_path / "again.csv", score_column="fitness")
+    by_hand = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
+    assert {k: result[k] for k in by_hand.to_dict()} == by_hand.to_dict()
+    assert result["n_scored"] == len(mutants) and np.isfinite(result["spearman"])
+    with pytest.raises(InputError, match="score_column: evaluating a scan needs its measured column"):
+        evaluate_scan(scorer, scan, tmp_path / "unmeasured.csv", {})

@@ -437,12 +437,10 @@ def _read_family(alignment: str, config: RunConfig):
 
 def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
     """Read a family's alignment, compute its sequence weights once and save them."""
-    from seqvae.data.weights import compute_sequence_weights
-
     started = time.perf_counter()
     run_config = RunConfig.from_dict(config)
     aln = _read_family(alignment, run_config)
-    weights = compute_sequence_weights(aln.codes, aln.alphabet.gap_code, run_config.data.theta)
+    weights = aln.set_weights(run_config.data.theta)
     Path(folder).mkdir(parents=True, exist_ok=True)
     with atomic_open(Path(folder) / "weights.npy", "wb") as handle:
         np.save(handle, weights)
@@ -486,25 +484,10 @@ def score_family(
     device: str | None = None,
 ) -> dict[str, Any]:
     """Score every scan with the ensemble of a family's runs; write the family's report."""
-    from seqvae.analysis.evaluation import evaluate_scores
-    from seqvae.analysis.scoring import EnsembleScorer, VAEScorer
-    from seqvae.run import load
+    from seqvae.analysis.scoring import EnsembleScorer, load_scorer
 
     started = time.perf_counter()
-    members = []
-    for run_dir in run_dirs:
-        run = load(run_dir)
-        members.append(
-            VAEScorer(
-                run.model,
-                run.sequence_registry(),
-                samples=samples,
-                seed=0,
-                name=Path(run_dir).name,
-                device=device,
-            )
-        )
-    scorer = EnsembleScorer(members)
+    scorer = EnsembleScorer([load_scorer(run_dir, samples=samples, device=device) for run_dir in run_dirs])
     out = Path(folder)
     (out / "scores").mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
@@ -512,9 +495,8 @@ def score_family(
         options = score_options({k: v for k, v in scan.items() if k not in ("name", "file")})
         scored = score_file(scorer, scan["file"], out / "scores" / f"{scan['name']}.csv", **options)
         entry: dict[str, Any] = {"n_scored": scored.n_scored, "n_unscored": scored.n_unscored}
-        if options.get("score_column") and scored.n_scored >= 3:
-            evaluation = evaluate_scores(scored.predicted, scored.measured, n_unscored=scored.n_unscored)
-            entry["spearman"] = evaluation.spearman
+        if scored.evaluation is not None:  # a measured column, evaluated by score_file
+            entry["spearman"] = scored.evaluation.spearman
         results[scan["name"]] = entry
     score_s = time.perf_counter() - started
     report_s = 0.0

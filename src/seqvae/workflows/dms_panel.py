@@ -416,6 +416,211 @@ def _checked_fit(task, folder: Path):
     return Task(task.key, recorded_fit, {"seconds": timings[key]}, folder=task.folder, inputs=task.inputs)
 
 
+def _check_settings(
+    proteins: list[PanelProtein],
+    models: tuple[str, ...] | list[str],
+    ensemble: int,
+    jobs: int,
+    threads: int | None,
+    one_scan: bool,
+) -> None:
+    """Refuse bad settings of :func:`run_panel`, naming the argument."""
+    unknown = sorted(set(models) - set(MODEL_KINDS))
+    if unknown:
+        raise InputError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}")
+    if ensemble < 1:
+        raise InputError(f"ensemble: must be >= 1, got {ensemble}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"threads: must be in [1, {MAX_THREADS}], got {threads}")
+    if one_scan and len(proteins) != 1:
+        raise ValueError("run_panel: one_scan lays out one protein")
+
+
+def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs: int):
+    """The VAE's config before a protein's reference row: the preset, its overrides, and one
+    thread per fitting worker unless ``threads`` says otherwise."""
+    from seqvae.training.config import preset_config
+
+    base = preset_config(preset).updated(overrides or {})
+    if threads is not None:
+        return base.updated({"training.threads": threads})
+    if jobs > 1:
+        return base.updated({"training.threads": 1})
+    return base
+
+
+@dataclass
+class _Prepared:
+    """A protein read and checked before anything is written: its folder, the wild type of its
+    scan, its config, its alignment and (with a structure) its burial and mutation mapper."""
+
+    protein: PanelProtein
+    folder: Path
+    wild_type: Any
+    config: Any
+    alignment: Any
+    burial: tuple | None
+
+
+def _prepare(protein: PanelProtein, folder: Path, base, log: Callable[[str], None]) -> _Prepared:
+    """Read a protein's alignment and check its reference sequence against its row."""
+    from seqvae.analysis.burial import position_burial
+    from seqvae.analysis.mutations import MutationMapper, read_wild_type
+    from seqvae.data.alignment import read_alignment
+
+    wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+    config = base.updated({"data.reference": protein.reference}) if protein.reference else base
+    aln = read_alignment(protein.alignment, config.data.alignment_options())
+    mapper = MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
+    log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
+    burial = None
+    if protein.structure is not None or protein.contact_map is not None:
+        burial = (
+            position_burial(aln.registry, protein.structure, protein.chain, protein.contact_map),
+            mapper,
+        )
+        log(f"{protein.name}: {burial[0].describe()}")
+    return _Prepared(protein, folder, wild_type, config, aln, burial)
+
+
+def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads: int | None) -> list:
+    """The executor tasks fitting a protein's models, each checked against what its folder holds."""
+    from seqvae.executor import Task
+
+    protein, folder, tasks = item.protein, item.folder, []
+    for key in keys:
+        kind = "vae" if key.startswith("vae_seed") else key
+        member_config = item.config.updated({"seed": int(key[8:])}) if kind == "vae" else item.config
+        arguments = {
+            "kind": kind,
+            "alignment": str(protein.alignment),
+            "config": member_config.to_dict(),
+            "target": str(folder / key),
+            "potts_iterations": potts_iterations,
+            "threads": threads,
+        }
+        task = Task(
+            f"{protein.name}/{key}",
+            fit_panel_member,
+            arguments,
+            folder=str(folder / key),
+            inputs=_fit_inputs(kind, protein, member_config, potts_iterations),
+        )
+        tasks.append(_checked_fit(task, folder))
+    return tasks
+
+
+def _fit_all(
+    tasks: list, executor, jobs: int, threads: int | None, log: Callable[[str], None]
+) -> dict[str, float]:
+    """Fit every missing model (baselines first: they are quick); the fitting seconds by task key."""
+    from seqvae.executor import make_executor
+
+    fits = {task.key: task for task in tasks}
+    seconds: dict[str, float] = {}
+    failures: list[str] = []
+
+    def note(result) -> None:
+        if not result.ok:
+            failures.append(f"{result.key}: {result.error}")
+            log(f"{result.key}: failed: {result.error}")
+            return
+        seconds[result.key] = result.value["seconds"]
+        if result.skipped:
+            log(f"{result.key}: already done")
+        elif fits[result.key].function is recorded_fit:
+            log(f"{result.key}: recorded by an earlier seqvae ({', '.join(EARLIER_RECORDS)})")
+        else:
+            log(f"{result.key}: fitted in {seconds[result.key]:.1f} s")
+
+    with executor or make_executor("local", jobs, threads or 1) as runner:
+        runner.run(tasks, on_result=note)
+    if failures:
+        raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
+    return seconds
+
+
+def _scorers(folder: Path, keys: list[str], samples: int, fast: bool) -> tuple[dict, dict[str, dict]]:
+    """A protein's fitted models as scorers, and the run records of its VAEs."""
+    from seqvae.analysis.scoring import load_scorer
+
+    precision = "bfloat16" if fast else "float32"
+    scorers = {
+        key: load_scorer(folder / key, samples=samples, antithetic=fast, decoder_precision=precision)
+        for key in keys
+    }
+    return scorers, {key: run_record(folder / key) for key in keys if key.startswith("vae_seed")}
+
+
+def _protein_rows(
+    item: _Prepared,
+    keys: list[str],
+    fits: dict[str, Any],
+    seconds: dict[str, float],
+    scoring: dict[str, Any],
+    threads: int | None,
+    log: Callable[[str], None],
+) -> tuple[list[dict], str | None]:
+    """Score and evaluate one protein with each of its rows' models (an evaluation is reused only
+    for the same models, scan and scoring settings): its table rows, and with a structure the
+    line describing it."""
+    from seqvae.analysis.scoring import EnsembleScorer
+    from seqvae.utils import torch_threads
+
+    protein, folder = item.protein, item.folder
+    timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
+    item.alignment.set_weights(item.config.data.theta)
+    common = {"n_eff": item.alignment.n_eff, "length": item.alignment.length}
+    scorers, records = _scorers(folder, keys, scoring["samples"], scoring["fast"])
+    scan = _scan_identity(protein)
+    rows: list[dict] = []
+    described = None
+    for key, members in _scored(keys):
+        models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
+        identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
+        table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
+        result = _read_json(kept) or {}
+        if result.get("inputs") != identity or (item.burial is not None and not table.is_file()):
+            scorer = scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
+            with torch_threads(threads):
+                evaluation = evaluate_scan(
+                    scorer, protein.scan, table, {**protein.reading(), "wild_type": item.wild_type}
+                )
+            result = {**evaluation, "inputs": identity}
+            write_json(kept, result)
+        record = records.get(key, {})
+        if record:
+            log(
+                f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
+                f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
+            )
+        elif key in keys:
+            log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
+        evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
+        row = {
+            "protein": protein.name,
+            "model": _model_name(key),
+            **evaluation,
+            "train_s": sum(timings[member] for member in members),
+            "score_s": result["score_s"],
+            "active_dims": record.get("active_dims"),
+            "kl": record.get("kl"),
+            **common,
+        }
+        rows.append(row)
+        if item.burial is not None:  # its structure-aware row
+            aware, structure = structure_row(row, table, protein.score_column, *item.burial)
+            rows.append(aware)
+            described = (
+                f"{structure.burial.describe()}; burial by {structure.measure}; "
+                f"{structure.n_uncovered} scored variants with no covered position keep their plain score"
+            )
+            log(f"{protein.name} {aware['model']}: rho {aware['spearman']:.4f}")
+    return rows, described
+
+
 def run_panel(
     proteins: list[PanelProtein],
     out: str | Path,
@@ -476,32 +681,11 @@ def run_panel(
         One row per protein and model (and its ``<model> + structure`` row where the protein
         has a structure), columns :data:`PANEL_COLUMNS`.
     """
-    from seqvae.analysis.burial import position_burial
-    from seqvae.analysis.mutations import MutationMapper, read_wild_type
-    from seqvae.analysis.scoring import FAST_SAMPLES, EnsembleScorer, Scorer, VAEScorer, load_scorer
-    from seqvae.data.alignment import read_alignment
-    from seqvae.executor import Task, make_executor
-    from seqvae.run import load
-    from seqvae.training.config import preset_config
-    from seqvae.utils import torch_threads
+    from seqvae.analysis.scoring import FAST_SAMPLES
 
-    unknown = sorted(set(models) - set(MODEL_KINDS))
-    if unknown:
-        raise InputError(f"models: unknown model {unknown[0]!r}; choose from {', '.join(MODEL_KINDS)}")
-    if ensemble < 1:
-        raise InputError(f"ensemble: must be >= 1, got {ensemble}")
-    if not 1 <= jobs <= MAX_JOBS:
-        raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise InputError(f"threads: must be in [1, {MAX_THREADS}], got {threads}")
-    if one_scan and len(proteins) != 1:
-        raise ValueError("run_panel: one_scan lays out one protein")
+    _check_settings(proteins, models, ensemble, jobs, threads, one_scan)
     out = Path(out)
-    base = preset_config(preset).updated(overrides or {})
-    if threads is not None:
-        base = base.updated({"training.threads": threads})
-    elif jobs > 1:
-        base = base.updated({"training.threads": 1})
+    base = _base_config(preset, overrides, threads, jobs)
     keys = [kind for kind in NAMED_BASELINES if kind in models]
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
@@ -512,43 +696,11 @@ def run_panel(
         check_resumable_directory(out, PANEL_DIRECTORY)
     # every alignment is read, every reference sequence checked against its row and every
     # fitted model recognised before anything is written
-    folder_of = {protein.name: out if one_scan else out / protein.name for protein in proteins}
-    prepared = []
-    burials: dict[str, tuple] = {}
+    prepared: list[_Prepared] = []
     tasks = []
     for protein in proteins:
-        folder = folder_of[protein.name]
-        wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
-        config = base.updated({"data.reference": protein.reference}) if protein.reference else base
-        aln = read_alignment(protein.alignment, config.data.alignment_options())
-        mapper = MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
-        log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
-        if protein.structure is not None or protein.contact_map is not None:
-            burials[protein.name] = (
-                position_burial(aln.registry, protein.structure, protein.chain, protein.contact_map),
-                mapper,
-            )
-            log(f"{protein.name}: {burials[protein.name][0].describe()}")
-        prepared.append((protein, wild_type, config, aln))
-        for key in keys:
-            kind = "vae" if key.startswith("vae_seed") else key
-            member_config = config.updated({"seed": int(key[8:])}) if kind == "vae" else config
-            arguments = {
-                "kind": kind,
-                "alignment": str(protein.alignment),
-                "config": member_config.to_dict(),
-                "target": str(folder / key),
-                "potts_iterations": potts_iterations,
-                "threads": threads,
-            }
-            task = Task(
-                f"{protein.name}/{key}",
-                fit_panel_member,
-                arguments,
-                folder=str(folder / key),
-                inputs=_fit_inputs(kind, protein, member_config, potts_iterations),
-            )
-            tasks.append(_checked_fit(task, folder))
+        prepared.append(_prepare(protein, out if one_scan else out / protein.name, base, log))
+        tasks += _fit_tasks(prepared[-1], keys, potts_iterations, threads)
 
     if one_scan:
         ensure_directory(out)
@@ -559,100 +711,18 @@ def run_panel(
             write_json(
                 out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
             )
-        # 1. fit every missing model of every protein (baselines first: they are quick)
+        # 1. fit every missing model of every protein
+        seconds = _fit_all(tasks, executor, jobs, threads, log)
+        # 2. score and evaluate, protein by protein (the tables are rewritten after each)
         fits = {task.key: task for task in tasks}
-        seconds: dict[str, float] = {}
-        failures: list[str] = []
-
-        def note(result) -> None:
-            if not result.ok:
-                failures.append(f"{result.key}: {result.error}")
-                log(f"{result.key}: failed: {result.error}")
-                return
-            seconds[result.key] = result.value["seconds"]
-            if result.skipped:
-                log(f"{result.key}: already done")
-            elif fits[result.key].function is recorded_fit:
-                log(f"{result.key}: recorded by an earlier seqvae ({', '.join(EARLIER_RECORDS)})")
-            else:
-                log(f"{result.key}: fitted in {seconds[result.key]:.1f} s")
-
-        with executor or make_executor("local", jobs, threads or 1) as runner:
-            runner.run(tasks, on_result=note)
-        if failures:
-            raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
-
-        # 2. score and evaluate, protein by protein (the tables are rewritten after each); an
-        # evaluation is reused only for the same models, scan and scoring settings
         scoring = {"samples": FAST_SAMPLES if fast else samples, "fast": fast}
-        fast_options: dict[str, Any] = {"antithetic": True, "decoder_precision": "bfloat16"} if fast else {}
         rows: list[dict] = []
         structures: dict[str, str] = {}
-        for protein, wild_type, config, aln in prepared:
-            folder = folder_of[protein.name]
-            timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
-            aln.set_weights(config.data.theta)
-            common = {"n_eff": aln.n_eff, "length": aln.length}
-            scorers: dict[str, Scorer] = {}
-            records: dict[str, dict] = {}
-            for key in keys:
-                if key.startswith("vae_seed"):
-                    run = load(folder / key)
-                    records[key] = run_record(folder / key)
-                    scorers[key] = VAEScorer(
-                        run.model,
-                        run.sequence_registry(),
-                        samples=scoring["samples"],
-                        seed=0,
-                        name=key,
-                        **fast_options,
-                    )
-                else:
-                    scorers[key] = load_scorer(folder / key)
-            scan = _scan_identity(protein)
-            for key, members in _scored(keys):
-                models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
-                identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
-                table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
-                result = _read_json(kept) or {}
-                if result.get("inputs") != identity or (protein.name in burials and not table.is_file()):
-                    scorer = (
-                        scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
-                    )
-                    with torch_threads(threads):
-                        evaluation = evaluate_scan(
-                            scorer, protein.scan, table, {**protein.reading(), "wild_type": wild_type}
-                        )
-                    result = {**evaluation, "inputs": identity}
-                    write_json(kept, result)
-                record = records.get(key, {})
-                if record:
-                    log(
-                        f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
-                        f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
-                    )
-                elif key in keys:
-                    log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
-                evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
-                row = {
-                    "protein": protein.name,
-                    "model": _model_name(key),
-                    **evaluation,
-                    "train_s": sum(timings[member] for member in members),
-                    "score_s": result["score_s"],
-                    "active_dims": record.get("active_dims"),
-                    "kl": record.get("kl"),
-                    **common,
-                }
-                rows.append(row)
-                if protein.name in burials:  # its structure-aware row
-                    aware, structure = structure_row(row, table, protein.score_column, *burials[protein.name])
-                    rows.append(aware)
-                    structures[protein.name] = (
-                        f"{structure.burial.describe()}; burial by {structure.measure}; "
-                        f"{structure.n_uncovered} scored variants with no covered position keep their plain score"
-                    )
-                    log(f"{protein.name} {aware['model']}: rho {aware['spearman']:.4f}")
+        for item in prepared:
+            protein_rows, described = _protein_rows(item, keys, fits, seconds, scoring, threads, log)
+            rows += protein_rows
+            if described is not None:
+                structures[item.protein.name] = described
             if one_scan:
                 write_json(
                     out / BENCHMARK_FILE, [{k: v for k, v in row.items() if k != "protein"} for row in rows]

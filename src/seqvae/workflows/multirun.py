@@ -30,7 +30,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.evaluation import evaluate_scores
 from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
 from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
 from seqvae.errors import ConfigError, InputError
@@ -233,11 +232,12 @@ def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations
 # -- scans -----------------------------------------------------------------------------------
 def evaluate_scan(scorer, scan: Path, out_csv: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Score ``scan`` with ``scorer`` into ``out_csv`` (``options``: of
-    :func:`~seqvae.analysis.scoring.score_file`, the measured ``score_column`` among them) and
-    evaluate: the evaluation's fields, ``score_s`` and the reader's ``notes``."""
+    :func:`~seqvae.analysis.scoring.score_file`, the measured ``score_column`` among them): the
+    fields of the evaluation ``score_file`` makes, ``score_s`` and the reader's ``notes``."""
     report = score_file(scorer, scan, out_csv, **options)
-    evaluation = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
-    return {**evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
+    if report.evaluation is None:
+        raise InputError("score_column: evaluating a scan needs its measured column", scan)
+    return {**report.evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
 
 
 def structure_row(
