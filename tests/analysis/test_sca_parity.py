@@ -99,14 +99,15 @@ def test_r20_matches_hom_r20_per_position_set():
         j = seen.get(n, 0)
         seen[n] = j + 1
         mine, theirs = result.per_set[result.n_values.index(n), j], fx["r_hom"][k]
-        assert np.isnan(mine) == np.isnan(theirs), (positions, mine, theirs)
-        if np.isnan(mine):
-            continue
         if fx["unambiguous"][k]:
-            assert mine == pytest.approx(theirs, abs=1e-5)
-        else:  # ties across the 20th place: HOM_r20's pick depends on numpy's argpartition
+            assert np.isnan(mine) == np.isnan(theirs), (positions, mine, theirs)
+            if not np.isnan(mine):
+                assert mine == pytest.approx(theirs, abs=1e-5)
+        else:  # ties across the 20th place: HOM_r20's pick (and whether the picked frequencies
+            # are flat) depends on numpy's argpartition, which numpy releases may change
             ambiguous += 1
-            agree_ambiguous += abs(mine - theirs) < 1e-5
+            both_flat = np.isnan(mine) and np.isnan(theirs)
+            agree_ambiguous += both_flat or bool(abs(mine - theirs) < 1e-5)
     assert np.isnan(fx["r_hom"]).sum() >= 5  # the fixture has flat sets, dropped by both
     assert agree_ambiguous >= 0.9 * ambiguous
 
