@@ -129,9 +129,6 @@ class LatentOptions(Options):
         "include_gaps": Boolean(),
     }
 
-    def validate(self) -> LatentOptions:
-        return self.check()
-
 
 def format_number(value: Any, digits: int = 3) -> str:
     """A number for a summary line: ``-`` for none, ``nan``, or ``digits`` decimals."""

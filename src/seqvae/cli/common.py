@@ -218,7 +218,7 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+            console.print(Text(self.format(record)))
         except Exception:  # a logging handler never raises into the code that logged
             self.handleError(record)
 
