@@ -360,6 +360,8 @@ class Options:
         return self
 
     def validate(self: T) -> T:
+        """Check every field, then the cross-field rules; a bad one is a :class:`ConfigError` naming
+        it (``section.field``). Returns ``self``."""
         return self.check()
 
     @classmethod

@@ -109,9 +109,6 @@ class CouplingOptions(Options):
                 field=f"{prefix}.decoder_precision",
             )
 
-    def validate(self) -> CouplingOptions:
-        return self.check()
-
 
 def _check_model(model) -> None:
     from seqvae.models.vae import CodeEmbedding

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from seqvae.analysis.phenotypes import join_phenotypes, read_phenotype_table
+from seqvae.analysis.phenotypes import join_phenotypes, phenotype_table
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import atomic_path
 
@@ -98,12 +98,7 @@ def labelled_latent(
         An unknown or non-numeric column, a column with no value or one value for the matched
         sequences, or fewer than ``min_labelled`` labelled sequences (naming the field).
     """
-    source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
-    table = (
-        phenotypes
-        if isinstance(phenotypes, pd.DataFrame)
-        else read_phenotype_table(phenotypes, id_column=id_column)
-    )
+    source, table = phenotype_table(phenotypes, id_column)
     label_field = f"{field}.label_col"
     if label_column not in table.columns or label_column == id_column:
         columns = [str(c) for c in table.columns if c != id_column]

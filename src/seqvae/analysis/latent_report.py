@@ -41,7 +41,7 @@ from seqvae.analysis.phenotypes import (
     PhenotypeJoin,
     column_kind,
     join_phenotypes,
-    read_phenotype_table,
+    phenotype_table,
     top_categories,
 )
 from seqvae.data.counts import SparseRows
@@ -128,9 +128,6 @@ class LatentOptions(Options):
         "min_category_size": Integer(),
         "include_gaps": Boolean(),
     }
-
-    def validate(self) -> LatentOptions:
-        return self.check()
 
 
 def format_number(value: Any, digits: int = 3) -> str:
@@ -419,12 +416,7 @@ def analyse_latent(
     join = None
     columns: dict[str, ColumnAnalysis] = {}
     if phenotypes is not None:
-        source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
-        table = (
-            phenotypes
-            if isinstance(phenotypes, pd.DataFrame)
-            else read_phenotype_table(phenotypes, id_column)
-        )
+        source, table = phenotype_table(phenotypes, id_column)
         for name in [*color_columns, *group_columns]:
             if name not in table.columns:
                 raise InputError(

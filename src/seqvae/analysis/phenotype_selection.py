@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.phenotypes import join_phenotypes, read_phenotype_table
+from seqvae.analysis.phenotypes import join_phenotypes, phenotype_table
 from seqvae.errors import ConfigError, InputError
 
 _EXPRESSION = re.compile(r"^\s*(?P<column>.+?)\s*(?P<operator>>=|<=|==|>|<)\s*(?P<value>.*?)\s*$")
@@ -164,12 +164,7 @@ def select_by_phenotype(
         if isinstance(expression, PhenotypeThreshold)
         else parse_phenotype_threshold(expression, field)
     )
-    table_source = phenotypes if isinstance(phenotypes, str | Path) else "phenotype table"
-    table = (
-        phenotypes
-        if isinstance(phenotypes, pd.DataFrame)
-        else read_phenotype_table(phenotypes, id_column=id_column)
-    )
+    table_source, table = phenotype_table(phenotypes, id_column)
     if threshold.column not in table.columns or threshold.column == id_column:
         columns = [str(c) for c in table.columns if c != id_column]
         raise InputError(

@@ -20,6 +20,7 @@ __all__ = [
     "PhenotypeJoin",
     "column_kind",
     "join_phenotypes",
+    "phenotype_table",
     "read_phenotype_table",
     "top_categories",
 ]
@@ -70,6 +71,16 @@ def read_phenotype_table(path: str | Path, id_column: str = "id") -> pd.DataFram
             int(np.flatnonzero(duplicated.to_numpy())[0]) + 2,  # +1 header, +1 one-based
         )
     return table
+
+
+def phenotype_table(
+    phenotypes: str | Path | pd.DataFrame, id_column: str = "id"
+) -> tuple[str | Path, pd.DataFrame]:
+    """What messages call a phenotype table given as a file or a DataFrame, and the table (a file
+    read by :func:`read_phenotype_table`)."""
+    if isinstance(phenotypes, pd.DataFrame):
+        return "phenotype table", phenotypes
+    return phenotypes, read_phenotype_table(phenotypes, id_column=id_column)
 
 
 @dataclass

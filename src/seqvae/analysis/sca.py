@@ -183,9 +183,6 @@ class SCAOptions(Options):
                 field=f"{prefix}.min_identity",
             )
 
-    def validate(self) -> SCAOptions:
-        return self.check()
-
 
 # -- preprocessing ---------------------------------------------------------------------------
 @dataclass

@@ -503,10 +503,6 @@ class ScoringOptions(Options):
                 field=f"{prefix}.samples",
             )
 
-    def validate(self) -> ScoringOptions:
-        """Check the fields, and that antithetic draws get an even number of ``samples``."""
-        return self.check()
-
 
 def load_scorers(
     paths: Sequence[str | Path],

@@ -7,14 +7,14 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich import progress as rich_progress
 from rich.console import Console
-from rich.table import Column
+from rich.table import Column, Table
 from rich.text import Text
 
 from seqvae.errors import ConfigError, InputError
@@ -218,7 +218,7 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+            console.print(Text(self.format(record)))
         except Exception:  # a logging handler never raises into the code that logged
             self.handleError(record)
 
@@ -360,6 +360,18 @@ def arguments_as_flags(flags: dict[str, str]):
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
+
+
+def print_pairs(
+    title: str, rows: Iterable[tuple[str, str]], header: tuple[str, str] | None = None, justify: Any = "left"
+) -> None:
+    """A table of (label, value) rows on stdout, the labels bold; ``header``: column names shown."""
+    table = Table(title=title, show_header=header is not None)
+    table.add_column(header[0] if header else "label", style="bold")
+    table.add_column(header[1] if header else "value", justify=justify)
+    for label, value in rows:
+        table.add_row(label, value)
+    stdout.print(table)
 
 
 def device_option(device: str | None):

@@ -19,6 +19,7 @@ from seqvae.cli.common import (
     console,
     parse_set_options,
     print_json,
+    print_pairs,
     progress_display,
     run_on_device,
     stdout,
@@ -102,16 +103,14 @@ def info(
 
 def print_summary_tables(summary: dict[str, Any], name: str) -> None:
     """The two tables of ``seqvae info``: the summary fields and the filters, in order."""
-    table = Table(title=f"alignment {name}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+    rows = []
     for key, value in summary.items():
         if key in ("filters", "notes"):  # the notes are printed as warnings
             continue
         if key == "reference_focus_sequence" and len(str(value)) > 60:
             value = str(value)[:57] + "..."
-        table.add_row(key.replace("_", " "), str(value))
-    stdout.print(table)
+        rows.append((key.replace("_", " "), str(value)))
+    print_pairs(f"alignment {name}", rows)
     filters = Table(title="filters (in order)")
     filters.add_column("step")
     filters.add_column("count", justify="right")

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from seqvae.cli.common import ProgressOpt, console, progress_display, stdout
+from seqvae.cli.common import ProgressOpt, console, print_pairs, progress_display
 
 
 def register(app: typer.Typer) -> None:
@@ -45,12 +44,7 @@ def demo(
         threads=threads,
         progress=progress_display(progress),
     )
-    table = Table(title=f"seqvae demo: everything is in {result.out_dir}")
-    table.add_column("what", style="bold")
-    table.add_column("where")
-    for what, where in result.rows():
-        table.add_row(what, where)
-    stdout.print(table)
+    print_pairs(f"seqvae demo: everything is in {result.out_dir}", result.rows(), header=("what", "where"))
     summary = result.sample.summary
     timings = result.timings
     console.print(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from seqvae.cli.common import (
     FiguresOpt,
@@ -17,7 +16,7 @@ from seqvae.cli.common import (
     console,
     fields_as_flags,
     options_from_arguments,
-    stdout,
+    print_pairs,
 )
 from seqvae.data.weights import DEFAULT_THETA
 
@@ -121,10 +120,5 @@ def evaluate_samples_command(
         from seqvae.plots.generation import plot_sample_evaluation
 
         plot_sample_evaluation(result, out)
-    table = Table(title=result.title, show_header=False)
-    table.add_column("statistic", style="bold")
-    table.add_column("value", justify="right")
-    for label, value in result.table():
-        table.add_row(label, value)
-    stdout.print(table)
+    print_pairs(result.title, result.table(), justify="right")
     console.print(f"{result.describe()}\nwrote {out}/")

@@ -114,16 +114,14 @@ def _main(argv: list[str] | None) -> int:
         how = "by SIGTERM " if err.signum == signal.SIGTERM else ""
         console.print(
             f"interrupted {how}at step {err.step}; {where}. Continue with: seqvae resume {err.run_dir}",
-            highlight=False,
-            soft_wrap=True,
             markup=False,
         )
         return 128 + err.signum  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
     except (KeyboardInterrupt, typer.Abort):
-        console.print("interrupted", highlight=False)
+        console.print("interrupted")
         return 130
     except Terminated:
-        console.print("interrupted by SIGTERM", highlight=False)
+        console.print("interrupted by SIGTERM")
         return 128 + signal.SIGTERM
     except typer.Exit as err:
         return err.exit_code
@@ -140,7 +138,7 @@ def _main(argv: list[str] | None) -> int:
     if isinstance(result, int) and not isinstance(result, bool):
         # typer turns a KeyboardInterrupt outside training into exit code 130
         if result == 130:
-            console.print("interrupted", highlight=False)
+            console.print("interrupted")
         return result
     return 0
 

@@ -214,10 +214,6 @@ def _check_inputs(
         )
 
 
-def _print(message: str) -> None:
-    console.print(message, soft_wrap=True, highlight=False)
-
-
 def _score_singles(scorer: Scorer, out: Path, burial: PositionBurial | None) -> None:
     from seqvae.analysis.scoring import single_mutant_scores
     from seqvae.plots.mutations import plot_single_mutant_scores
@@ -226,9 +222,11 @@ def _score_singles(scorer: Scorer, out: Path, burial: PositionBurial | None) -> 
     singles.save(out)
     if singles.structure is not None:
         structure = singles.structure
-        _print(f"structure: {structure.burial.describe()}; {structure.rule.describe(structure.measure)}")
+        console.print(
+            f"structure: {structure.burial.describe()}; {structure.rule.describe(structure.measure)}"
+        )
     png = plot_single_mutant_scores(singles, out)
-    _print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
+    console.print(f"scored {len(singles)} single mutants in {singles.seconds:.1f} s: {out}, {png}")
 
 
 def _score_table(scorer: Scorer, table: Path, out: Path, summary: Path | None, **options: Any) -> None:
@@ -238,14 +236,14 @@ def _score_table(scorer: Scorer, table: Path, out: Path, summary: Path | None, *
     with tracking(progress_display(), "scoring", unit="rows") as shown:
         report = score_file(scorer, table, out, progress=shown.update, **options)
     for note in report.notes:
-        _print(f"warning: {note}")
-    _print(report.describe())
+        console.print(f"warning: {note}")
+    console.print(report.describe())
     if report.evaluation is not None:
         print(f"{report.model} vs {report.score_column}: {report.evaluation.describe()}")
         if report.structure is not None and report.structure.evaluation is not None:
             print(f"structure-aware vs {report.score_column}: {report.structure.evaluation.describe()}")
         scatter = plot_scoring_report(report)
-        _print(f"evaluation: {report.save(summary)['summary']}, {scatter}")
+        console.print(f"evaluation: {report.save(summary)['summary']}, {scatter}")
 
 
 def score(
@@ -317,7 +315,7 @@ def score(
 
             burial = position_burial(scorer.registry, structure, chain, contact_map)
         if sequences is not None:
-            _print(
+            console.print(
                 score_sequences(
                     scorer, sequences, out, sequence_column=sequence_col, id_column=id_col
                 ).describe()

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.table import Table
 
-from seqvae.cli.common import arguments_as_flags, console, parse_number_list, stdout
+from seqvae.cli.common import arguments_as_flags, console, parse_number_list, print_json, print_pairs
 from seqvae.errors import InputError
 
 simulate_app = typer.Typer(
@@ -131,18 +130,9 @@ def associative_memory(
         )
     paths = write_associative_memory(sample, out)
     if as_json:
-        import json
-
-        print(
-            json.dumps({**sample.summary.to_dict(), "files": {k: str(v) for k, v in paths.items()}}, indent=2)
-        )
+        print_json({**sample.summary.to_dict(), "files": {k: str(v) for k, v in paths.items()}})
         return
-    table = Table(title="associative-memory MCMC (Gibbs)", show_header=False)
-    table.add_column("quantity", style="bold")
-    table.add_column("value")
-    for name, value in sample.summary.rows():
-        table.add_row(name, value)
-    stdout.print(table)
+    print_pairs("associative-memory MCMC (Gibbs)", sample.summary.rows())
     for kind, path in paths.items():
         console.print(f"wrote {kind}: {path}")
 
@@ -182,15 +172,14 @@ def linear_factors(
         data = simulate_linear_factors(samples, dim, factors, noise, seed, factor_scales=scales)
         paths = write_linear_factors(data, out, format)
     gram = data.directions @ data.directions.T
-    table = Table(title="linear factors", show_header=False)
-    table.add_column("quantity", style="bold")
-    table.add_column("value")
-    table.add_row("points × dimensions", f"{data.n_samples} × {data.dim}")
-    table.add_row("factors k", str(data.n_factors))
-    table.add_row("noise sd", f"{data.noise_std:g}")
-    table.add_row("max |U Uᵀ − I|", f"{np.abs(gram - np.eye(data.n_factors)).max():.1e}")
-    table.add_row("total variance of x", f"{data.x.var(axis=0).sum():.3f}")
-    table.add_row("seed", str(seed))
-    stdout.print(table)
+    rows = [
+        ("points × dimensions", f"{data.n_samples} × {data.dim}"),
+        ("factors k", str(data.n_factors)),
+        ("noise sd", f"{data.noise_std:g}"),
+        ("max |U Uᵀ − I|", f"{np.abs(gram - np.eye(data.n_factors)).max():.1e}"),
+        ("total variance of x", f"{data.x.var(axis=0).sum():.3f}"),
+        ("seed", str(seed)),
+    ]
+    print_pairs("linear factors", rows)
     for path in paths:
         console.print(f"wrote {path}")

@@ -25,13 +25,13 @@ Every problem raises :class:`~seqvae.errors.InputError` naming the key (``grid.l
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from seqvae.errors import ConfigError, InputError
+from seqvae.executor import fingerprint
 from seqvae.experiments.knobs import Knob
 
 __all__ = [
@@ -70,9 +70,8 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def config_hash(data: Any) -> str:
-    """A short stable hash of JSON-able data (sorted keys)."""
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """A short stable hash of JSON-able data (sorted keys): the start of the executor's fingerprint."""
+    return fingerprint(data)[:12]
 
 
 def validate_knobs(section: str, values: Any, knobs: dict[str, Knob]) -> dict[str, Any]:

@@ -185,10 +185,6 @@ class Family:
         columns = [c for c in self.truth.columns if c.startswith("overlap_long_")]
         return self.truth[columns].to_numpy(dtype=np.float64)
 
-    def motif_overlaps(self) -> np.ndarray:
-        columns = [c for c in self.truth.columns if c.startswith("overlap_short_")]
-        return self.truth[columns].to_numpy(dtype=np.float64)
-
     def nearest_pattern(self) -> np.ndarray:
         """0-based nearest pattern of each sequence."""
         return self.truth["nearest_pattern"].to_numpy(dtype=np.int64) - 1

@@ -192,10 +192,6 @@ class ModelConfig(Options):
                 f"{MAX_PARAMETERS:,} (smaller layers, a smaller latent_dim or a shorter alignment)",
             )
 
-    def validate(self) -> ModelConfig:
-        """Check every field; raise :class:`ConfigError` naming the first bad one."""
-        return self.check()
-
     @classmethod
     def example(cls) -> ModelConfig:
         return cls(length=10)

@@ -80,9 +80,6 @@ class DataConfig(Options):
         "theta": Optional(Interval(0.0, 1.0, closed="left")),
     }
 
-    def validate(self) -> DataConfig:
-        return self.check()
-
     def alignment_options(self) -> AlignmentOptions:
         values = asdict(self)
         values.pop("theta")
@@ -203,9 +200,6 @@ class TrainingConfig(Options):
                 field=f"{prefix}.focus_steps",
             )
 
-    def validate(self) -> TrainingConfig:
-        return self.check()
-
 
 class _PresetName(Constraint):
     """A preset's name (a key of :data:`PRESETS`) or null, with "did you mean" for a typo."""
@@ -288,10 +282,6 @@ class RunConfig(Options):
                 field="training.focus_steps",
             )
 
-    def validate(self) -> RunConfig:
-        """The top-level fields against their constraints, then every section; returns ``self``."""
-        return self.check()
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "seed": self.seed,
@@ -314,14 +304,14 @@ class RunConfig(Options):
         unknown = [k for k in data if k not in sections]
         if unknown:
             raise ConfigError(
-                f"unknown config key {unknown[0]!r}{_suggest(unknown[0], sections)}; "
+                f"unknown config key {unknown[0]!r}{suggest(unknown[0], sections)}; "
                 f"the top level holds {', '.join(sections)}",
                 field=str(unknown[0]),
             )
         return cls(
-            data=_section(DataConfig, data.get("data", {}), "data"),
-            model=_section(ModelConfig, data.get("model", {}), "model"),
-            training=_section(TrainingConfig, data.get("training", {}), "training"),
+            data=DataConfig.from_dict(data.get("data", {}), "data"),
+            model=ModelConfig.from_dict(data.get("model", {}), "model"),
+            training=TrainingConfig.from_dict(data.get("training", {}), "training"),
             seed=data.get("seed", 0),
             preset=data.get("preset"),
         )
@@ -368,13 +358,6 @@ def _flatten(values: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
-
-
-def _section(cls, values: dict[str, Any], name: str):
-    return cls.from_dict(values, name)
-
-
-_suggest = suggest
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -439,7 +422,7 @@ def preset_config(name: str | None) -> RunConfig:
         return RunConfig()
     if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError(
-            f"unknown preset {name!r}{_suggest(str(name), PRESETS)}; choose one of {sorted(PRESETS)}",
+            f"unknown preset {name!r}{suggest(str(name), PRESETS)}; choose one of {sorted(PRESETS)}",
             field="preset",
         )
     config = RunConfig(preset=name).updated(copy.deepcopy(PRESETS[name]))

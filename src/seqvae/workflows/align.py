@@ -414,17 +414,15 @@ def align_sweep(
     bitscores: list[float],
     *,
     select: bool = True,
-    iterations: int = DEFAULT_ITERATIONS,
-    min_coverage: float = DEFAULT_MIN_COVERAGE,
-    min_column_occupancy: float = DEFAULT_MIN_COLUMN_OCCUPANCY,
-    cpus: int = 0,
-    theta: float = DEFAULT_THETA,
     progress: Callable[[float, IterationSummary], None] | None = None,
+    **search: Any,
 ) -> SweepResult:
     """One alignment per bit score (``<stem>_b0.3.a2m``, ...), a table of the candidates
     (``<stem>_candidates.csv``) and, with ``select``, EVE's choice written as ``out`` itself.
 
-    A threshold with no hit is a candidate without an alignment (its note says why).
+    A threshold with no hit is a candidate without an alignment (its note says why). ``search``:
+    the other keyword arguments of :func:`build_family` (``iterations``, ``min_coverage``,
+    ``min_column_occupancy``, ``cpus``, ``theta``), the same for every bit score.
 
     Raises
     ------
@@ -450,18 +448,8 @@ def align_sweep(
         path = candidate_path(out, bitscore)
         row: dict[str, Any] = {"bitscore": bitscore, "file": path.name, "note": ""}
         try:
-            family = build_family(
-                q,
-                database,
-                path,
-                bitscore=bitscore,
-                iterations=iterations,
-                min_coverage=min_coverage,
-                min_column_occupancy=min_column_occupancy,
-                cpus=cpus,
-                theta=theta,
-                progress=None if progress is None else functools.partial(progress, bitscore),
-            )
+            shown = None if progress is None else functools.partial(progress, bitscore)
+            family = build_family(q, database, path, bitscore=bitscore, progress=shown, **search)
         except InputError as err:
             if "no hit" not in err.message:
                 raise
