@@ -89,8 +89,7 @@ def info(
     if not no_weights:
         from seqvae.run import sequence_weights_with_progress
 
-        aln.sequence_weights = sequence_weights_with_progress(aln, theta, progress_display())
-        aln.theta = theta
+        sequence_weights_with_progress(aln, theta, progress_display())
     summary = alignment_summary(aln, alignment, theta=None if no_weights else theta)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     for note in summary["notes"]:

@@ -15,7 +15,6 @@ import torch
 
 from seqvae.data.alignment import Alignment, AlignmentRegistry
 from seqvae.data.counts import INPUT_TRANSFORMS, CountMatrix, SparseRows
-from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.progress import Progress, tracking
 from seqvae.training import run_directory as files
@@ -37,19 +36,14 @@ WEIGHTS_PROGRESS_ROWS = 20_000
 def sequence_weights_with_progress(
     alignment: Alignment, theta: float | None, progress: Progress | None = None
 ) -> np.ndarray:
-    """:func:`~seqvae.data.weights.compute_sequence_weights` of ``alignment``, reported to
-    ``progress`` as the task ``sequence weights`` (in products of two row blocks) for
-    alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences or more (200,000 sequences take
-    minutes on two cores)."""
+    """:meth:`~seqvae.data.alignment.Alignment.set_weights` of ``alignment`` (in place),
+    reported to ``progress`` as the task ``sequence weights`` (in products of two row blocks)
+    for alignments of :data:`WEIGHTS_PROGRESS_ROWS` sequences or more (200,000 sequences take
+    minutes on two cores). Returns the weights."""
     if progress is None or alignment.n_sequences < WEIGHTS_PROGRESS_ROWS:
         progress = Progress()
     with tracking(progress, "sequence weights", unit="blocks") as tracked:
-        return compute_sequence_weights(
-            alignment.codes,
-            alignment.alphabet.gap_code,
-            theta,
-            progress=lambda done, total: tracked.update(done, total),
-        )
+        return alignment.set_weights(theta, progress=lambda done, total: tracked.update(done, total))
 
 
 class TrainingData(Protocol):
