@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seqvae.errors import InputError, Interrupted
 from seqvae.io.atomic import write_json
 from seqvae.utils import MAX_THREADS, torch_threads
@@ -51,6 +53,7 @@ __all__ = [
     "SlurmExecutor",
     "Task",
     "TaskResult",
+    "array_digest",
     "file_digest",
     "fingerprint",
     "make_executor",
@@ -94,6 +97,15 @@ def file_digest(path: str | Path, _cache: dict[tuple, str] = {}) -> str:  # noqa
                 digest.update(block)
         _cache[key] = digest.hexdigest()[:16]
     return _cache[key]
+
+
+def array_digest(array: Any) -> str:
+    """A short SHA-256 of an array's dtype, shape and values: task inputs name in-memory data by
+    content, as :func:`file_digest` names files."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode("ascii"))
+    digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -98,6 +98,13 @@ def test_sweep_beta_active_dimensions_non_increasing(factors_file, tmp_path, cap
     assert "made with other inputs" in err and "model.beta=0.25__seed=0" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert pd.read_csv(out / "sweep_summary.csv").sort_values("value").equals(rerun)
+    # ... and so is one finished on other data, under the same settings
+    other = tmp_path / "other.npy"
+    np.save(other, np.load(factors_file)[::-1])
+    assert main([arguments[0], str(other), *arguments[2:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "made with other inputs" in err and len(err.splitlines()) == 1
+    assert pd.read_csv(out / "sweep_summary.csv").sort_values("value").equals(rerun)
     # a point of an older sweep (no executor result, a summary without tr Cov, the sweep's own
     # diagnostics file) is read back by train_or_resume: those two cells are left empty
     point = out / "model.beta=2__seed=0"

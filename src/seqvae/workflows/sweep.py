@@ -4,7 +4,7 @@ space is used at each point: tr Cov(z_mean), active dimensions, validation ELBO.
 Each grid point is its own run directory ``OUT/<param>=<value>[__<param2>=<value2>]__seed=<s>``
 and a task of the executor (:mod:`seqvae.executor`), which alone makes a sweep resumable: a
 finished point's row is read back from its ``.seqvae-task.json``, a point finished with other
-settings is refused before anything runs, and an interrupted one resumes from its checkpoint
+settings or on other data is refused before anything runs, and an interrupted one resumes from its checkpoint
 (:func:`~seqvae.workflows.multirun.train_or_resume`). Points run in parallel worker processes
 (``jobs``), each with ``threads_per_job`` torch threads. A point's row is what its
 ``summary.json`` records over the run's training sequences (the validation rows excluded),
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from seqvae.errors import InputError
-from seqvae.executor import LocalExecutor, Task, TaskResult
+from seqvae.executor import LocalExecutor, Task, TaskResult, array_digest
 from seqvae.io.atomic import write_json
 from seqvae.progress import ProgressLike, progress_argument, tracking
 from seqvae.training.config import RunConfig
@@ -104,7 +104,7 @@ def sweep_points(
 
 
 def load_sweep_data(path: str | Path, base: RunConfig):
-    """An alignment (read with ``base.data``, weights computed once) or a ``.npy`` float matrix
+    """An alignment (read with ``base.data``, without weights) or a ``.npy`` float matrix
     ``[N, D]`` (continuous data, Gaussian likelihood)."""
     from seqvae.data.alignment import read_alignment
 
@@ -124,7 +124,18 @@ def load_sweep_data(path: str | Path, base: RunConfig):
         if not np.isfinite(array).all():
             raise InputError("the matrix contains NaN or infinite values", path)
         return array
-    return read_alignment(path, base.data.alignment_options()).weighted(base.data.theta)
+    return read_alignment(path, base.data.alignment_options())
+
+
+def _data_identity(data) -> dict[str, Any]:
+    """What a point is trained on, by content: an alignment's coded rows (and the weights it
+    brings) or a matrix's values. A point's folder holding a run of other data is refused."""
+    from seqvae.data.alignment import Alignment
+
+    if not isinstance(data, Alignment):
+        return {"matrix": array_digest(np.asarray(data, np.float32))}
+    weights = data.sequence_weights
+    return {"codes": array_digest(data.codes), "weights": None if weights is None else array_digest(weights)}
 
 
 def _weighted(data, base: RunConfig):
@@ -224,17 +235,20 @@ def run_sweep(
     points = sweep_points(base, param, values, param2, values2, seeds)
     out = Path(out)
 
+    data = load_sweep_data(data, base) if isinstance(data, str | Path) else data
+    identity = _data_identity(data)
+
     def point_task(point: SweepPoint, data) -> Task:
         run_dir = str(out / point.name)
         kwargs = {"data": data, "config": point.config.to_dict(), "run_dir": run_dir}
-        return Task(point.name, _train_point, kwargs, folder=run_dir, inputs=point.config.identity())
+        inputs = {**point.config.identity(), "data": identity}
+        return Task(point.name, _train_point, kwargs, folder=run_dir, inputs=inputs)
 
     tasks = [point_task(point, data) for point in points]
-    # a point finished with other settings is refused before anything is read or written
+    # a point finished with other settings or data is refused before anything is written
     done = sum(task.load_complete() is not None for task in tasks)
     if done < len(tasks):
-        # read and weighted once, not in every worker
-        data = load_sweep_data(data, base) if isinstance(data, str | Path) else _weighted(data, base)
+        data = _weighted(data, base)  # weighted once, not in every worker
         tasks = [point_task(point, data) for point in points]
     out.mkdir(parents=True, exist_ok=True)
     write_json(
