@@ -599,42 +599,12 @@ def evaluate_sample_files(
         else:
             run_source = str(run.path)
         run.sequence_registry()  # refuses a run on other data
-    design_set = _read_set(designs, run, alphabet)
-    reference_set = _read_set(reference, run, alphabet)
-    if design_set.length != reference_set.length:
-        raise InputError(
-            f"designs have {design_set.length} columns but the reference has {reference_set.length}: "
-            "both must be aligned to the same columns",
-            reference,
-        )
-    if design_set.alphabet.symbols != reference_set.alphabet.symbols:
-        raise InputError("designs and reference are coded with different alphabets", reference)
-    training_set = None
-    if training is not None:
-        training_set = _read_set(training, run, alphabet)
-        if training_set.length != design_set.length:
-            raise InputError(
-                f"training sequences have {training_set.length} columns but the designs have "
-                f"{design_set.length}: all sets must be aligned to the same columns",
-                training,
-            )
-    elif run is not None:
-        training_set = run.training_alignment()
+    design_set, reference_set, training_set = _read_sets(designs, reference, training, run, alphabet)
     include_gaps = options.include_gaps
     if include_gaps is None:
         include_gaps = True if run is None else bool(run.model.config.model_gaps)
     family_model = None if family is None else _load_family(family, design_set)
-
-    reference_weights = None
-    note = "designs unweighted, reference unweighted"
-    if options.weighting == "reference":
-        reference_weights = compute_sequence_weights(
-            reference_set.codes, reference_set.alphabet.gap_code, options.theta
-        )
-        note = (
-            f"designs unweighted, reference weighted (theta={options.theta:g} within the reference set, "
-            f"N_eff={reference_weights.sum():.1f})"
-        )
+    reference_weights, note = _reference_weights(reference_set, options)
     evaluation = evaluate_samples(
         design_set,
         reference_set,
@@ -662,4 +632,42 @@ def evaluate_sample_files(
     }
     return SampleSetEvaluation(
         evaluation, design_set, reference_set, training_set, reference_weights, sources, numbering
+    )
+
+
+def _read_sets(
+    designs: str | Path, reference: str | Path, training: str | Path | None, run: Any, alphabet: str
+) -> tuple[Alignment, Alignment, Alignment | None]:
+    """The design, reference and training sets (without a file: the run's training set, if a
+    run is given), refused unless aligned to the same columns and alphabet."""
+    design_set = _read_set(designs, run, alphabet)
+    reference_set = _read_set(reference, run, alphabet)
+    if design_set.length != reference_set.length:
+        raise InputError(
+            f"designs have {design_set.length} columns but the reference has {reference_set.length}: "
+            "both must be aligned to the same columns",
+            reference,
+        )
+    if design_set.alphabet.symbols != reference_set.alphabet.symbols:
+        raise InputError("designs and reference are coded with different alphabets", reference)
+    if training is None:
+        return design_set, reference_set, None if run is None else run.training_alignment()
+    training_set = _read_set(training, run, alphabet)
+    if training_set.length != design_set.length:
+        raise InputError(
+            f"training sequences have {training_set.length} columns but the designs have "
+            f"{design_set.length}: all sets must be aligned to the same columns",
+            training,
+        )
+    return design_set, reference_set, training_set
+
+
+def _reference_weights(reference_set: Alignment, options: EvaluationOptions) -> tuple[np.ndarray | None, str]:
+    """The natural set's sequence weights as ``options.weighting`` says, and how they were made."""
+    if options.weighting != "reference":
+        return None, "designs unweighted, reference unweighted"
+    weights = compute_sequence_weights(reference_set.codes, reference_set.alphabet.gap_code, options.theta)
+    return weights, (
+        f"designs unweighted, reference weighted (theta={options.theta:g} within the reference set, "
+        f"N_eff={weights.sum():.1f})"
     )

@@ -298,7 +298,7 @@ def _draw_r20(ax, evals: Mapping[str, SampleEvaluation], colours: dict[str, str]
 
 
 def _distance_histogram(
-    ax, values_by_label: dict[str, tuple[np.ndarray | None, str]], xlabel: str, title: str
+    ax, values_by_label: Mapping[str, tuple[np.ndarray | None, str]], xlabel: str, title: str
 ) -> None:
     """Step histograms of Hamming distances, one per set (label: (distances, colour))."""
     present = {k: (v, c) for k, (v, c) in values_by_label.items() if v is not None and v.size}
