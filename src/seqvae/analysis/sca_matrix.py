@@ -215,11 +215,11 @@ def sca_matrix(
     phi = position_weights(f1_q, q)
     c = lam / n_codes**2 if pair_regularisation == "pysca7" else 0.0
     phi2 = phi**2
-    if weights is None:
-        counts = _CountSettings(exact_dtype or exact_count_dtype(), square_sum_dtype, None)
-    else:
-        counts = _CountSettings(torch.float64, torch.float64, torch.from_numpy(wn))
-    term1 = _squared_pair_sums(codes, phi2, n_residues, block_size, counts)
+    dtype = torch.float64 if weights is not None else (exact_dtype or exact_count_dtype())
+    # exact counts are squared exactly; the sums run in float64, or in float32 if asked
+    sum_dtype = torch.float64 if weights is not None else square_sum_dtype
+    wt = torch.from_numpy(wn) if weights is not None else None
+    term1 = _squared_pair_sums(codes, phi2, n_residues, block_size, wt, dtype, sum_dtype)
     term2 = _cross_sums(codes, phi2, g, wn, n_residues, lam, c)
     term3 = _pseudocount_sums(phi2, g, c)
     out = np.sqrt(np.clip((1.0 - lam) ** 2 * term1 + term2 + term3, 0.0, None))
@@ -229,24 +229,20 @@ def sca_matrix(
     return SCAMatrix(out, f1_q, phi, conservation(f1_q, q))
 
 
-@dataclass
-class _CountSettings:
-    """How the pair counts are multiplied: matmul dtype, dtype of the sums of their squares,
-    and the normalised sequence weights (``None``: unweighted, exact integer counts)."""
-
-    dtype: torch.dtype
-    sum_dtype: torch.dtype
-    weights: torch.Tensor | None
-
-
 def _squared_pair_sums(
-    codes: np.ndarray, phi2: np.ndarray, n_residues: int, block_size: int, counts: _CountSettings
+    codes: np.ndarray,
+    phi2: np.ndarray,
+    n_residues: int,
+    block_size: int,
+    wt: torch.Tensor | None,
+    dtype: torch.dtype,
+    sum_dtype: torch.dtype,
 ) -> np.ndarray:
     """``Σ_ab φ²φ² F²`` for every pair of positions, over the present residues only, block by
     block (j >= i): with P_i the [states, positions] matrix holding φ² of each state at its
-    position, Σ = P_iᵀ (F∘F) P_j."""
+    position, Σ = P_iᵀ (F∘F) P_j. ``wt``: the normalised sequence weights (``None``: exact
+    integer counts, multiplied in ``dtype``); ``sum_dtype``: that of the sums of squares."""
     n, length = codes.shape
-    dtype, sum_dtype, wt = counts.dtype, counts.sum_dtype, counts.weights
     state_id, offsets = _present_states(codes, n_residues)
     present = state_id[:, :n_residues] >= 0
     phi2_state = phi2[present]  # ordered like the states

@@ -518,7 +518,10 @@ def _scored_table(
         return _seqvae_table(scorer, chunk, factor, buried)
     columns = _model_columns(scorer, chunk, factor)
     table = _proteingym_table(chunk.table, columns, mapper, score_column, label_column)
-    return table, *_ensemble_columns(columns, factor is not None)
+    # the scores evaluated: the last model's (an ensemble's mean) and its structure-aware column
+    last = list(columns)[-2 if factor is not None else -1]
+    aware = columns[f"{last}_structure"] if factor is not None else np.full(len(chunk.table), np.nan)
+    return table, columns[last], aware
 
 
 def _spread(values: np.ndarray, scorable: np.ndarray) -> np.ndarray:
@@ -556,14 +559,6 @@ def _model_columns(scorer: Scorer, chunk: MappedChunk, factor: np.ndarray | None
         if factor is not None:
             columns[f"{name}_structure"] = _spread(values * factor, chunk.scorable)
     return columns
-
-
-def _ensemble_columns(columns: dict[str, np.ndarray], aware: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The scores that are evaluated: the last model's (an ensemble's mean) and, with the
-    structure, its structure-aware column (else NaN)."""
-    last = list(columns)[-2 if aware else -1]
-    scores = columns[last]
-    return scores, columns[f"{last}_structure"] if aware else np.full(len(scores), np.nan)
 
 
 @dataclass

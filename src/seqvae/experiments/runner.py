@@ -313,7 +313,7 @@ def run_experiment(
     progress = progress_argument(progress, show_progress)
     family_dirs = _build_families(name, spec.family_kind, points, out, progress)
     tasks = {point.name: _task(name, point, family_dirs, out, resolved, threads_per_job) for point in points}
-    records, pending = _run_points(name, points, tasks, out, jobs, threads_per_job, progress)
+    records, n_run = _run_points(name, points, tasks, out, jobs, threads_per_job, progress)
     table = _write_table(_ordered_rows(points, records), out)
     finished = table[table["status"] == "finished"] if "status" in table else table.iloc[0:0]
     figures: list[Path] = []
@@ -327,8 +327,8 @@ def run_experiment(
         "jobs": jobs,
         "threads_per_job": threads_per_job,
         "n_points": len(points),
-        "n_trained_or_measured": pending,
-        "n_skipped": len(points) - pending,
+        "n_trained_or_measured": n_run,
+        "n_skipped": len(points) - n_run,
         "n_failed": sum(1 for r in records.values() if r.get("failed")),
         "wall_seconds": round(time.perf_counter() - started, 2),
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
