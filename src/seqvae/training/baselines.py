@@ -179,14 +179,10 @@ class _PseudoLikelihood:
     block_mask: torch.Tensor  # zero on the diagonal blocks
     settings: PottsSettings
 
-    def evaluate(
-        self, fields: torch.Tensor, couplings: torch.Tensor, on_block: Callable[[], None]
-    ) -> torch.Tensor:
+    def evaluate(self, h: torch.Tensor, J: torch.Tensor, on_block: Callable[[], None]) -> torch.Tensor:
         """The objective at (h, J); sets both parameters' ``.grad``."""
         lambda_h, lambda_j = self.lambda_h, self.lambda_j
         with torch.no_grad():
-            J = couplings
-            h = fields
             total, grad_h, grad_j = self.data_term(h, J, on_block)
             # J is used by both conditionals (i given j and j given i): symmetric gradient
             grad_j = 0.5 * (grad_j + grad_j.T)
@@ -196,10 +192,10 @@ class _PseudoLikelihood:
             penalty = lambda_h * float(h.double().pow(2).sum()) + 0.5 * lambda_j * float(
                 J.double().pow(2).sum()
             )
-            fields.grad = ((grad_h + 2.0 * lambda_h * h.double()) * scale).float()
+            h.grad = ((grad_h + 2.0 * lambda_h * h.double()) * scale).float()
             # the gradient of D(sym(J)) + lambda_J / 2 * ||J||_F^2 over the full matrix; on
             # symmetric J this is the objective above, so J stays symmetric under L-BFGS
-            couplings.grad = (grad_j + lambda_j * J) * scale
+            J.grad = (grad_j + lambda_j * J) * scale
             value = (total + penalty) * scale
         return torch.tensor(value)
 
