@@ -564,18 +564,7 @@ def fit_labels(
     zero-shot score's and the one-hot ridge's on the same folds.
     """
     options = (options or LabelOptions()).check()
-    gp = options.learner == GPLabelModel.kind
-    if gp and sequences is None:
-        raise ConfigError(
-            "labels.learner: gp is for whole aligned sequences, not variants: the variants of one "
-            "wild type all sit next to its latent mean z, where a GP on z cannot tell them apart",
-            field="labels.learner",
-        )
-    if gp and options.latent:
-        raise ConfigError(
-            "labels.latent: the z block is the ridge's; the gp learner is fitted on z already",
-            field="labels.latent",
-        )
+    _check_learner(options, whole_sequences=sequences is not None)
     scoring = (scoring or ScoringOptions()).validate()
     if not models:
         raise InputError("models: give at least one run or baseline directory")
@@ -609,25 +598,53 @@ def fit_labels(
         check_labels(y, options.folds, field=f"column {label_column!r}")
     except InputError as err:
         raise InputError(err.message, source) from None
+    settings = {
+        "label_column": label_column,
+        "input": "sequences" if sequences is not None else "variants",
+        "options": options.to_dict(),
+        "scoring": scoring.to_dict(),
+        "mutation_separator": mutation_separator,
+        "wild_type": None
+        if wild_type is None
+        else {"sequence": wild_type.sequence, "start": wild_type.start, "name": wild_type.name},
+    }
+    predictor = _unfitted_predictor(paths, scorers, settings, options, len(y))
+    _fit(predictor, codes, y, options)
+    return predictor
+
+
+def _check_learner(options: LabelOptions, whole_sequences: bool) -> None:
+    """Refuse the GP learner where it cannot work: on variants, or beside the ridge's z block."""
+    gp = options.learner == GPLabelModel.kind
+    if gp and not whole_sequences:
+        raise ConfigError(
+            "labels.learner: gp is for whole aligned sequences, not variants: the variants of one "
+            "wild type all sit next to its latent mean z, where a GP on z cannot tell them apart",
+            field="labels.learner",
+        )
+    if gp and options.latent:
+        raise ConfigError(
+            "labels.latent: the z block is the ridge's; the gp learner is fitted on z already",
+            field="labels.latent",
+        )
+
+
+def _unfitted_predictor(
+    paths: list[str], scorers: list[Scorer], settings: dict[str, Any], options: LabelOptions, n_labels: int
+) -> LabelPredictor:
+    """A predictor of the models at ``paths`` (named by their directories), its learner not yet
+    fitted."""
     names: list[str] = []
     for path in paths:
         names.append(unique_name(Path(path).name, names))
-    predictor = LabelPredictor(
+    registry = scorers[0].registry
+    return LabelPredictor(
         paths,
         {p: model_checksums(p) for p in paths},
         names,
         LabelModel("zero-shot", None, 0.0, np.zeros(0)),
-        CrossValidation({}, "", options.cv, options.folds, len(y)),
-        {
-            "label_column": label_column,
-            "input": "sequences" if sequences is not None else "variants",
-            "options": options.to_dict(),
-            "scoring": scoring.to_dict(),
-            "mutation_separator": mutation_separator,
-            "wild_type": None
-            if wild_type is None
-            else {"sequence": wild_type.sequence, "start": wild_type.start, "name": wild_type.name},
-        },
+        CrossValidation({}, "", options.cv, options.folds, n_labels),
+        settings,
         {
             "id": registry.reference_id,
             "focus_sequence": registry.reference_sequence,
@@ -636,6 +653,11 @@ def fit_labels(
         },
         scorers,
     )
+
+
+def _fit(predictor: LabelPredictor, codes: np.ndarray, y: np.ndarray, options: LabelOptions) -> None:
+    """Fit the learner on the labelled rows' features, with the references the CLI prints
+    (cross-validated on the same folds) and the learning curve."""
     onehot, density, latent, _ = predictor.features(codes)
     folds: dict[str, Any] = {
         "cv": options.cv,
@@ -644,7 +666,7 @@ def fit_labels(
         "columns": mutated_columns(onehot, predictor.reference["n_states"]),
     }
     references = [fit_label_model(y, onehot, None, alphas=options.alphas, **folds)[1]]
-    if gp:
+    if options.learner == GPLabelModel.kind:
         assert latent is not None  # features() gives the gp learner z
         predictor.model, predictor.cv = fit_gp_model(y, latent, **folds)
         references.append(fit_label_model(y, None, density, **folds)[1])
@@ -659,7 +681,6 @@ def fit_labels(
     predictor.learning_curve = learning_curve(
         y, onehot, density, latent, alphas=options.alphas, learner=options.learner, **folds
     )
-    return predictor
 
 
 def load_predictor(folder: str | Path, check_models: bool = True) -> LabelPredictor:

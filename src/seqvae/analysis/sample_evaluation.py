@@ -182,6 +182,117 @@ def _median(values: np.ndarray | None) -> float | None:
     return None if values is None or values.size == 0 else float(np.median(values))
 
 
+def _mean(values: np.ndarray | None) -> float | None:
+    return None if values is None else float(values.mean())
+
+
+def _coded_sets(
+    designs: Any, reference: Any, training: Any, n_codes: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """The sets' codes and the alphabet size; sets of other columns or alphabets are refused."""
+    design_codes, _, design_q = _codes_of(designs, "designs")
+    reference_codes, _, reference_q = _codes_of(reference, "reference")
+    if design_codes.shape[1] != reference_codes.shape[1]:
+        raise InputError(
+            f"designs have {design_codes.shape[1]} columns but the reference has "
+            f"{reference_codes.shape[1]}: both must be aligned to the same columns"
+        )
+    known = {q for q in (design_q, reference_q) if q is not None}
+    if len(known) > 1:
+        raise InputError("designs and reference are coded with different alphabets")
+    if n_codes is None:
+        n_codes = known.pop() if known else 21
+    top_code = int(max(design_codes.max(), reference_codes.max()))
+    if top_code >= n_codes:
+        raise InputError(f"codes go up to {top_code} but the alphabet has only {n_codes} codes")
+    if training is None:
+        return design_codes, reference_codes, None, n_codes
+    training_codes, _, training_q = _codes_of(training, "training")
+    if training_q is not None and training_q != n_codes:
+        raise InputError("the training set is coded with a different alphabet")
+    if training_codes.shape[1] != design_codes.shape[1]:
+        raise InputError(
+            f"training sequences have {training_codes.shape[1]} columns but designs have "
+            f"{design_codes.shape[1]}: all sets must be aligned to the same columns"
+        )
+    return design_codes, reference_codes, training_codes, n_codes
+
+
+def _compared_statistics(
+    design_codes: np.ndarray,
+    reference_codes: np.ndarray,
+    n_codes: int,
+    design_weights: np.ndarray | None,
+    reference_weights: np.ndarray | None,
+    *,
+    include_gaps: bool,
+    r20_n_values: Sequence[int],
+    r20_sets: int,
+    r20_flat: str,
+    max_pairs: int,
+    seed: int,
+) -> SampleEvaluation:
+    """The statistics every evaluation has: frequencies, pairwise correlations and r20 of the
+    designs against the reference, and the Hamming distances within each set."""
+    return SampleEvaluation(
+        summary={},
+        n_codes=n_codes,
+        design_frequencies=site_frequencies(design_codes, n_codes, design_weights, include_gaps),
+        reference_frequencies=site_frequencies(reference_codes, n_codes, reference_weights, include_gaps),
+        pairwise=compare_connected_correlations(
+            reference_codes,
+            design_codes,
+            n_codes,
+            reference_weights,
+            design_weights,
+            include_gaps=include_gaps,
+            seed=seed,
+        ),
+        r20=higher_order_r20(
+            reference_codes,
+            design_codes,
+            n_codes,
+            n_values=r20_n_values,
+            n_sets=r20_sets,
+            target_weights=reference_weights,
+            sample_weights=design_weights,
+            seed=seed,
+            flat=r20_flat,
+        ),
+        design_pairs=pairwise_hamming(design_codes, max_pairs, seed),
+        reference_pairs=pairwise_hamming(reference_codes, max_pairs, seed + 1),
+    )
+
+
+def _redecoding(model: Any, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each sequence, encoded to its latent mean and decoded by argmax, gives itself
+    back; the Hamming distance to that re-decoding; and the identity over the positions the
+    model predicts."""
+    if model.config.length != codes.shape[1]:
+        raise InputError(f"sequences have {codes.shape[1]} columns but the run expects {model.config.length}")
+    stable, hamming = reconstruction_stability(model, codes)
+    counted = predictable_positions(model, codes).sum(axis=1)
+    return stable, hamming, 1.0 - hamming / np.maximum(counted, 1)
+
+
+def _add_redecoding(
+    evaluation: SampleEvaluation, model: Any, design_codes: np.ndarray, reference_codes: np.ndarray
+) -> None:
+    """Reconstruction stability of both sets (of the reference, to tell the model's own bar)."""
+    (
+        evaluation.design_stable,
+        evaluation.design_redecoded_hamming,
+        evaluation.design_redecoded_identity,
+    ) = _redecoding(model, design_codes)
+    evaluation.reference_stable, _, evaluation.reference_redecoded_identity = _redecoding(
+        model, reference_codes
+    )
+
+
+def _weighted(weights: np.ndarray | None) -> str:
+    return "unweighted" if weights is None else "weighted"
+
+
 def evaluate_samples(
     designs: Any,
     reference: Any,
@@ -241,63 +352,21 @@ def evaluate_samples(
         For synthetic families: known patterns and how to measure overlap with them
         (:func:`seqvae.analysis.pattern_recovery.pattern_coverage`).
     """
-    design_codes, _, design_q = _codes_of(designs, "designs")
-    reference_codes, _, reference_q = _codes_of(reference, "reference")
-    if design_codes.shape[1] != reference_codes.shape[1]:
-        raise InputError(
-            f"designs have {design_codes.shape[1]} columns but the reference has "
-            f"{reference_codes.shape[1]}: both must be aligned to the same columns"
-        )
-    known = {q for q in (design_q, reference_q) if q is not None}
-    if len(known) > 1:
-        raise InputError("designs and reference are coded with different alphabets")
-    if n_codes is None:
-        n_codes = known.pop() if known else 21
-    top_code = int(max(design_codes.max(), reference_codes.max()))
-    if top_code >= n_codes:
-        raise InputError(f"codes go up to {top_code} but the alphabet has only {n_codes} codes")
-    training_codes = None
-    if training is not None:
-        training_codes, _, training_q = _codes_of(training, "training")
-        if training_q is not None and training_q != n_codes:
-            raise InputError("the training set is coded with a different alphabet")
-        if training_codes.shape[1] != design_codes.shape[1]:
-            raise InputError(
-                f"training sequences have {training_codes.shape[1]} columns but designs have "
-                f"{design_codes.shape[1]}: all sets must be aligned to the same columns"
-            )
-
-    f_design = site_frequencies(design_codes, n_codes, design_weights, include_gaps)
-    f_reference = site_frequencies(reference_codes, n_codes, reference_weights, include_gaps)
-    pairwise = compare_connected_correlations(
-        reference_codes,
+    design_codes, reference_codes, training_codes, n_codes = _coded_sets(
+        designs, reference, training, n_codes
+    )
+    evaluation = _compared_statistics(
         design_codes,
+        reference_codes,
         n_codes,
-        reference_weights,
         design_weights,
+        reference_weights,
         include_gaps=include_gaps,
+        r20_n_values=r20_n_values,
+        r20_sets=r20_sets,
+        r20_flat=r20_flat,
+        max_pairs=max_pairs,
         seed=seed,
-    )
-    r20 = higher_order_r20(
-        reference_codes,
-        design_codes,
-        n_codes,
-        n_values=r20_n_values,
-        n_sets=r20_sets,
-        target_weights=reference_weights,
-        sample_weights=design_weights,
-        seed=seed,
-        flat=r20_flat,
-    )
-    evaluation = SampleEvaluation(
-        summary={},
-        n_codes=n_codes,
-        design_frequencies=f_design,
-        reference_frequencies=f_reference,
-        pairwise=pairwise,
-        r20=r20,
-        design_pairs=pairwise_hamming(design_codes, max_pairs, seed),
-        reference_pairs=pairwise_hamming(reference_codes, max_pairs, seed + 1),
     )
     if training_codes is not None:
         index, distance = nearest_sequences(design_codes, training_codes, n_codes)
@@ -305,84 +374,67 @@ def evaluate_samples(
         evaluation.design_to_training = distance
         evaluation.reference_to_training = nearest_sequences(reference_codes, training_codes, n_codes)[1]
     if run is not None:
-        if run.model.config.length != design_codes.shape[1]:
-            raise InputError(
-                f"sequences have {design_codes.shape[1]} columns but the run expects {run.model.config.length}"
-            )
-
-        def identity(codes: np.ndarray, distance: np.ndarray) -> np.ndarray:
-            counted = predictable_positions(run.model, codes).sum(axis=1)
-            return 1.0 - distance / np.maximum(counted, 1)
-
-        stable, redecoded = reconstruction_stability(run.model, design_codes)
-        evaluation.design_stable = stable
-        evaluation.design_redecoded_hamming = redecoded
-        evaluation.design_redecoded_identity = identity(design_codes, redecoded)
-        reference_stable, reference_redecoded = reconstruction_stability(run.model, reference_codes)
-        evaluation.reference_stable = reference_stable
-        evaluation.reference_redecoded_identity = identity(reference_codes, reference_redecoded)
+        _add_redecoding(evaluation, run.model, design_codes, reference_codes)
     if patterns is not None:
         evaluation.coverage = pattern_coverage(design_codes, patterns, overlap_fn, overlap_threshold)
     if energy_fn is not None:
         evaluation.energies = energy_comparison(energy_fn, design_codes, reference_codes)
+    weighting = (
+        weighting_note or f"designs {_weighted(design_weights)}, reference {_weighted(reference_weights)}"
+    )
+    sets = (design_codes, reference_codes, training_codes)
+    evaluation.summary = _summary(evaluation, sets, weighting, include_gaps, r20_sets, seed)
+    return evaluation
 
-    length = design_codes.shape[1]
-    summary: dict[str, Any] = {
+
+def _summary(
+    evaluation: SampleEvaluation,
+    sets: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    weighting: str,
+    include_gaps: bool,
+    r20_sets: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The JSON-ready statistics of an evaluation (``summary.json``'s keys, in its order)."""
+    design_codes, reference_codes, training_codes = sets
+    to_training = evaluation.design_to_training
+    coverage, energies = evaluation.coverage, evaluation.energies
+    return {
         "n_designs": int(design_codes.shape[0]),
         "n_reference": int(reference_codes.shape[0]),
         "n_training": None if training_codes is None else int(training_codes.shape[0]),
-        "length": int(length),
-        "n_codes": int(n_codes),
+        "length": int(design_codes.shape[1]),
+        "n_codes": int(evaluation.n_codes),
         "gap_is_state": bool(include_gaps),
-        "weighting": weighting_note
-        or (
-            f"designs {'weighted' if design_weights is not None else 'unweighted'}, "
-            f"reference {'weighted' if reference_weights is not None else 'unweighted'}"
+        "weighting": weighting,
+        "single_site_r": pearson(
+            evaluation.reference_frequencies.reshape(-1), evaluation.design_frequencies.reshape(-1)
         ),
-        "single_site_r": pearson(f_reference.reshape(-1), f_design.reshape(-1)),
-        "pairwise_r": pairwise.r,
-        "pairwise_values": pairwise.n_values,
-        "r20_mean": r20.mean(),
-        "r20": r20.to_dict(),
+        "pairwise_r": evaluation.pairwise.r,
+        "pairwise_values": evaluation.pairwise.n_values,
+        "r20_mean": evaluation.r20.mean(),
+        "r20": evaluation.r20.to_dict(),
         "r20_sets_per_n": int(r20_sets),
         "seed": int(seed),
-        "design_hamming_to_training_median": _median(evaluation.design_to_training),
-        "design_hamming_to_training_mean": None
-        if evaluation.design_to_training is None
-        else float(evaluation.design_to_training.mean()),
-        "design_hamming_to_training_min": None
-        if evaluation.design_to_training is None
-        else int(evaluation.design_to_training.min()),
-        "design_exact_copies_of_training": None
-        if evaluation.design_to_training is None
-        else int((evaluation.design_to_training == 0).sum()),
+        "design_hamming_to_training_median": _median(to_training),
+        "design_hamming_to_training_mean": _mean(to_training),
+        "design_hamming_to_training_min": None if to_training is None else int(to_training.min()),
+        "design_exact_copies_of_training": None if to_training is None else int((to_training == 0).sum()),
         "reference_hamming_to_training_median": _median(evaluation.reference_to_training),
-        "reference_hamming_to_training_mean": None
-        if evaluation.reference_to_training is None
-        else float(evaluation.reference_to_training.mean()),
+        "reference_hamming_to_training_mean": _mean(evaluation.reference_to_training),
         "design_pairwise_hamming_median": _median(evaluation.design_pairs),
         "reference_pairwise_hamming_median": _median(evaluation.reference_pairs),
         "design_unique_fraction": float(np.unique(design_codes, axis=0).shape[0] / design_codes.shape[0]),
-        "design_reconstruction_stability": None
-        if evaluation.design_stable is None
-        else float(evaluation.design_stable.mean()),
-        "reference_reconstruction_stability": None
-        if evaluation.reference_stable is None
-        else float(evaluation.reference_stable.mean()),
-        "design_redecode_identity_mean": None
-        if evaluation.design_redecoded_identity is None
-        else float(evaluation.design_redecoded_identity.mean()),
-        "reference_redecode_identity_mean": None
-        if evaluation.reference_redecoded_identity is None
-        else float(evaluation.reference_redecoded_identity.mean()),
-        "pattern_coverage": None if evaluation.coverage is None else evaluation.coverage.fraction,
-        "patterns": None if evaluation.coverage is None else evaluation.coverage.to_dict(),
+        "design_reconstruction_stability": _mean(evaluation.design_stable),
+        "reference_reconstruction_stability": _mean(evaluation.reference_stable),
+        "design_redecode_identity_mean": _mean(evaluation.design_redecoded_identity),
+        "reference_redecode_identity_mean": _mean(evaluation.reference_redecoded_identity),
+        "pattern_coverage": None if coverage is None else coverage.fraction,
+        "patterns": None if coverage is None else coverage.to_dict(),
         "energy": None
-        if evaluation.energies is None
-        else {k: v for k, v in evaluation.energies.items() if not k.endswith("energies")},
+        if energies is None
+        else {k: v for k, v in energies.items() if not k.endswith("energies")},
     }
-    evaluation.summary = summary
-    return evaluation
 
 
 @dataclass
@@ -547,42 +599,12 @@ def evaluate_sample_files(
         else:
             run_source = str(run.path)
         run.sequence_registry()  # refuses a run on other data
-    design_set = _read_set(designs, run, alphabet)
-    reference_set = _read_set(reference, run, alphabet)
-    if design_set.length != reference_set.length:
-        raise InputError(
-            f"designs have {design_set.length} columns but the reference has {reference_set.length}: "
-            "both must be aligned to the same columns",
-            reference,
-        )
-    if design_set.alphabet.symbols != reference_set.alphabet.symbols:
-        raise InputError("designs and reference are coded with different alphabets", reference)
-    training_set = None
-    if training is not None:
-        training_set = _read_set(training, run, alphabet)
-        if training_set.length != design_set.length:
-            raise InputError(
-                f"training sequences have {training_set.length} columns but the designs have "
-                f"{design_set.length}: all sets must be aligned to the same columns",
-                training,
-            )
-    elif run is not None:
-        training_set = run.training_alignment()
+    design_set, reference_set, training_set = _read_sets(designs, reference, training, run, alphabet)
     include_gaps = options.include_gaps
     if include_gaps is None:
         include_gaps = True if run is None else bool(run.model.config.model_gaps)
     family_model = None if family is None else _load_family(family, design_set)
-
-    reference_weights = None
-    note = "designs unweighted, reference unweighted"
-    if options.weighting == "reference":
-        reference_weights = compute_sequence_weights(
-            reference_set.codes, reference_set.alphabet.gap_code, options.theta
-        )
-        note = (
-            f"designs unweighted, reference weighted (theta={options.theta:g} within the reference set, "
-            f"N_eff={reference_weights.sum():.1f})"
-        )
+    reference_weights, note = _reference_weights(reference_set, options)
     evaluation = evaluate_samples(
         design_set,
         reference_set,
@@ -610,4 +632,42 @@ def evaluate_sample_files(
     }
     return SampleSetEvaluation(
         evaluation, design_set, reference_set, training_set, reference_weights, sources, numbering
+    )
+
+
+def _read_sets(
+    designs: str | Path, reference: str | Path, training: str | Path | None, run: Any, alphabet: str
+) -> tuple[Alignment, Alignment, Alignment | None]:
+    """The design, reference and training sets (without a file: the run's training set, if a
+    run is given), refused unless aligned to the same columns and alphabet."""
+    design_set = _read_set(designs, run, alphabet)
+    reference_set = _read_set(reference, run, alphabet)
+    if design_set.length != reference_set.length:
+        raise InputError(
+            f"designs have {design_set.length} columns but the reference has {reference_set.length}: "
+            "both must be aligned to the same columns",
+            reference,
+        )
+    if design_set.alphabet.symbols != reference_set.alphabet.symbols:
+        raise InputError("designs and reference are coded with different alphabets", reference)
+    if training is None:
+        return design_set, reference_set, None if run is None else run.training_alignment()
+    training_set = _read_set(training, run, alphabet)
+    if training_set.length != design_set.length:
+        raise InputError(
+            f"training sequences have {training_set.length} columns but the designs have "
+            f"{design_set.length}: all sets must be aligned to the same columns",
+            training,
+        )
+    return design_set, reference_set, training_set
+
+
+def _reference_weights(reference_set: Alignment, options: EvaluationOptions) -> tuple[np.ndarray | None, str]:
+    """The natural set's sequence weights as ``options.weighting`` says, and how they were made."""
+    if options.weighting != "reference":
+        return None, "designs unweighted, reference unweighted"
+    weights = compute_sequence_weights(reference_set.codes, reference_set.alphabet.gap_code, options.theta)
+    return weights, (
+        f"designs unweighted, reference weighted (theta={options.theta:g} within the reference set, "
+        f"N_eff={weights.sum():.1f})"
     )

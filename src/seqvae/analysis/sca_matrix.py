@@ -204,32 +204,50 @@ def sca_matrix(
             f"pair_regularisation must be one of {PAIR_REGULARISATIONS}, got {pair_regularisation!r}"
         )
     codes = np.ascontiguousarray(codes)
-    n, length = codes.shape
     q = background_frequencies(n_residues) if background is None else np.asarray(background, np.float64)
     n_codes = n_residues + 1
     lam = float(pseudocount)
-    w = np.ones(n) if weights is None else np.asarray(weights, np.float64)
+    w = np.ones(codes.shape[0]) if weights is None else np.asarray(weights, np.float64)
     wn = w / w.sum()
     f1_raw = single_frequencies(codes, w, n_codes)[:, :n_residues]
-    uniform = np.full(n_residues, 1.0 / n_codes)
-    g = regularised_frequencies(f1_raw, lam, uniform)
+    g = regularised_frequencies(f1_raw, lam, np.full(n_residues, 1.0 / n_codes))
     f1_q = regularised_frequencies(f1_raw, lam, q)
     phi = position_weights(f1_q, q)
-    d = conservation(f1_q, q)
     c = lam / n_codes**2 if pair_regularisation == "pysca7" else 0.0
     phi2 = phi**2
+    dtype = torch.float64 if weights is not None else (exact_dtype or exact_count_dtype())
+    # exact counts are squared exactly; the sums run in float64, or in float32 if asked
+    sum_dtype = torch.float64 if weights is not None else square_sum_dtype
+    wt = torch.from_numpy(wn) if weights is not None else None
+    term1 = _squared_pair_sums(codes, phi2, n_residues, block_size, wt, dtype, sum_dtype)
+    term2 = _cross_sums(codes, phi2, g, wn, n_residues, lam, c)
+    term3 = _pseudocount_sums(phi2, g, c)
+    out = np.sqrt(np.clip((1.0 - lam) ** 2 * term1 + term2 + term3, 0.0, None))
+    diagonal = np.arange(codes.shape[1])
+    out[diagonal, diagonal] = _diagonal_norms(phi, g, f1_raw, lam, pair_regularisation)
+    out = 0.5 * (out + out.T)
+    return SCAMatrix(out, f1_q, phi, conservation(f1_q, q))
 
-    # (1 - λ)² Σ_ab φ²φ² F², over the present residues, block by block (j >= i): with P_i the
-    # [states, positions] matrix holding φ² of each state at its position, Σ = P_iᵀ (F∘F) P_j
+
+def _squared_pair_sums(
+    codes: np.ndarray,
+    phi2: np.ndarray,
+    n_residues: int,
+    block_size: int,
+    wt: torch.Tensor | None,
+    dtype: torch.dtype,
+    sum_dtype: torch.dtype,
+) -> np.ndarray:
+    """``Σ_ab φ²φ² F²`` for every pair of positions, over the present residues only, block by
+    block (j >= i): with P_i the [states, positions] matrix holding φ² of each state at its
+    position, Σ = P_iᵀ (F∘F) P_j. ``wt``: the normalised sequence weights (``None``: exact
+    integer counts, multiplied in ``dtype``); ``sum_dtype``: that of the sums of squares."""
+    n, length = codes.shape
     state_id, offsets = _present_states(codes, n_residues)
     present = state_id[:, :n_residues] >= 0
     phi2_state = phi2[present]  # ordered like the states
     state_position = np.nonzero(present)[0]
     term1 = np.zeros((length, length))
-    dtype = torch.float64 if weights is not None else (exact_dtype or exact_count_dtype())
-    # exact counts are squared exactly; the sums run in float64, or in float32 if asked
-    sum_dtype = torch.float64 if weights is not None else square_sum_dtype
-    wt = torch.from_numpy(wn) if weights is not None else None
     blocks = [np.arange(s, min(s + block_size, length)) for s in range(0, length, block_size)]
     hot: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -261,33 +279,47 @@ def sca_matrix(
                     f2 = torch.from_numpy(_pair_products(left, one_hot_j, None, dtype)).to(sum_dtype)
                 f2.mul_(f2)
                 y = (p_i.T @ (f2 @ p_j)).numpy().astype(np.float64)
-                if weights is None:
+                if wt is None:
                     y /= float(n) ** 2
                 term1[np.ix_(rows_i, rows_j)] = y
                 term1[np.ix_(rows_j, rows_i)] = y.T
             hot.pop(bi)
-    # 2 (1 - λ) Σ_ab φ²φ² F (c - g g): weighted sums over sequences of per-position scalars
+    return term1
+
+
+def _cross_sums(
+    codes: np.ndarray, phi2: np.ndarray, g: np.ndarray, wn: np.ndarray, n_residues: int, lam: float, c: float
+) -> np.ndarray:
+    """``2 (1 - λ) Σ_ab φ²φ² F (c - g g)``: weighted sums over sequences of per-position scalars."""
     gap = codes >= n_residues
     safe = np.where(gap, 0, codes).astype(np.int64)
-    columns = np.arange(length)[None, :]
+    columns = np.arange(codes.shape[1])[None, :]
     p = np.where(gap, 0.0, phi2[columns, safe])
     pg = np.where(gap, 0.0, (phi2 * g)[columns, safe])
     with single_threaded_blas():
-        term2 = 2.0 * (1.0 - lam) * (c * (p.T @ (wn[:, None] * p)) - pg.T @ (wn[:, None] * pg))
-    # Σ_ab φ²φ² (c - g g)²: outer products of per-position sums
+        return 2.0 * (1.0 - lam) * (c * (p.T @ (wn[:, None] * p)) - pg.T @ (wn[:, None] * pg))
+
+
+def _pseudocount_sums(phi2: np.ndarray, g: np.ndarray, c: float) -> np.ndarray:
+    """``Σ_ab φ²φ² (c - g g)²``: outer products of per-position sums."""
     a, b, e = phi2.sum(axis=1), (phi2 * g).sum(axis=1), (phi2 * g * g).sum(axis=1)
-    term3 = c * c * np.outer(a, a) - 2.0 * c * np.outer(b, b) + np.outer(e, e)
-    out = np.sqrt(np.clip((1.0 - lam) ** 2 * term1 + term2 + term3, 0.0, None))
-    # diagonal blocks: f_ii^ab is f_i^a δ_ab, regularised as the convention says
-    for i in range(length):
+    return c * c * np.outer(a, a) - 2.0 * c * np.outer(b, b) + np.outer(e, e)
+
+
+def _diagonal_norms(
+    phi: np.ndarray, g: np.ndarray, f1_raw: np.ndarray, lam: float, pair_regularisation: str
+) -> np.ndarray:
+    """The diagonal blocks' norms: f_ii^ab is f_i^a δ_ab, regularised as the convention says."""
+    n_codes = phi.shape[1] + 1
+    norms = np.zeros(phi.shape[0])
+    for i in range(phi.shape[0]):
         if pair_regularisation == "pysca7":
             block = np.diag(g[i])
         else:
             block = (1.0 - lam) * np.diag(f1_raw[i]) + lam / n_codes**2
         block = phi[i][:, None] * (block - np.outer(g[i], g[i])) * phi[i][None, :]
-        out[i, i] = np.sqrt((block**2).sum())
-    out = 0.5 * (out + out.T)
-    return SCAMatrix(out, f1_q, phi, d)
+        norms[i] = np.sqrt((block**2).sum())
+    return norms
 
 
 def eigen_decomposition(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

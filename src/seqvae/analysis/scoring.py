@@ -20,6 +20,7 @@ from seqvae.analysis.drawable import Drawable
 from seqvae.analysis.evaluation import Evaluation, evaluate_scores
 from seqvae.analysis.mutations import (
     OUTPUT_PREFIX,
+    MappedChunk,
     MismatchTally,
     MutationMapper,
     Substitution,
@@ -433,7 +434,6 @@ def score_file(
     if output_format not in OUTPUT_FORMATS:
         raise InputError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     mapper = MutationMapper(scorer.registry, wild_type)
-    required = tuple(c for c in (score_column, label_column) if c)
     report = ScoringReport(
         notes=list(mapper.notes),
         model=scorer.name,
@@ -441,117 +441,174 @@ def score_file(
         out=Path(out),
         sign=sign_name(scorer.sign),
     )
-    if burial is not None:
-        if burial.length != scorer.registry.length or list(burial.numbering) != list(
-            scorer.registry.numbering
-        ):
-            raise InputError("the burial was computed for another alignment's focus columns")
-        report.structure = StructureScoring.of(burial, rule)
-    structure = report.structure
-    wild_type_codes = scorer.registry.reference_codes()
-    measured, predicted, labels, predicted_structure = [], [], [], []
+    report.structure = structure = _structure_scoring(scorer.registry, burial, rule)
+    gathered = _MeasuredRows()
     tally = MismatchTally()
     started = time.perf_counter()
     source = str(mutations)
-    first_line = 2
     with atomic_open(out, "w", newline="", encoding="utf-8") as handle:
-        header = True
-        for chunk, n_skipped in read_mutation_table(
+        chunks = read_mutation_table(
             mutations,
             mapper,
             mutant_column=mutant_column,
             sequence_column=sequence_column,
-            required_columns=required,
+            required_columns=tuple(c for c in (score_column, label_column) if c),
             chunk_size=chunk_size,
             skip_mismatches=skip_mismatches,
             sep=sep,
             mutation_separator=mutation_separator,
             tally=tally,
-        ):
-            table = chunk.table
-            measured_values = (
-                _numeric_column(table, score_column, source, first_line) if score_column else None
+        )
+        for k, (chunk, n_skipped) in enumerate(chunks):
+            first_line = 2 + report.n_rows  # of the chunk in the file (rows dropped included)
+            measured_values, label_values = (
+                _numeric_column(chunk.table, column, source, first_line) if column else None
+                for column in (score_column, label_column)
             )
-            label_values = _numeric_column(table, label_column, source, first_line) if label_column else None
-            scores = np.full(len(table), np.nan)
-            aware = np.full(len(table), np.nan)
-            buried = np.full(len(table), np.nan)
-            factor = None
-            if structure is not None:
-                factor, buried[chunk.scorable] = structure.variant_factors(chunk.codes, wild_type_codes)
-            if output_format == "proteingym":
-                columns = {}
-                for name, values in scorer.score_columns(chunk.codes).items():
-                    columns[name] = np.full(len(table), np.nan)
-                    columns[name][chunk.scorable] = values
-                    if factor is not None:
-                        columns[f"{name}_structure"] = np.full(len(table), np.nan)
-                        columns[f"{name}_structure"][chunk.scorable] = values * factor
-                last = list(columns)[-2 if factor is not None else -1]
-                scores = columns[last]
-                if factor is not None:
-                    aware = columns[f"{last}_structure"]
-                _proteingym_table(table, columns, mapper, score_column, label_column).to_csv(
-                    handle, index=False, header=header
-                )
-            else:
-                scores[chunk.scorable] = scorer.score_codes(chunk.codes)
-                # the input columns are written back as read; scores keep 8 significant digits
-                names = chunk.columns
-                table[names["score"]] = _formatted(scores)
-                added = [names["n_mutations"], names["score"], names["reason"]]
-                if factor is not None:
-                    aware[chunk.scorable] = scores[chunk.scorable] * factor
-                    extra = _added_names(table, (STRUCTURE_SCORE_COLUMN, BURIAL_COLUMN))
-                    table[extra[0]] = _formatted(aware)
-                    table[extra[1]] = _formatted(buried)
-                    added = [names["n_mutations"], names["score"], *extra, names["reason"]]
-                table = table[[*(c for c in table.columns if c not in added), *added]]
-                table.to_csv(handle, index=False, header=header)
-            header = False
+            table, scores, aware = _scored_table(
+                chunk, scorer, mapper, structure, output_format, score_column, label_column
+            )
+            table.to_csv(handle, index=False, header=k == 0)
             report.n_rows += len(table) + n_skipped
             report.n_scored += int(chunk.scorable.sum())
             report.n_unscored += int((~chunk.scorable).sum())
             report.n_mismatches_skipped += n_skipped
             if measured_values is not None:
-                measured.append(measured_values[chunk.scorable])
-                predicted.append(scores[chunk.scorable])
-                predicted_structure.append(aware[chunk.scorable])
-                if label_values is not None:
-                    labels.append(label_values[chunk.scorable])
-            first_line += len(table) + n_skipped
+                gathered.add(chunk.scorable, measured_values, label_values, scores, aware)
             release_free_memory()  # keeps the peak flat over millions of rows
             if progress is not None:
                 progress(report.n_rows)
         warning = tally.warning(mapper)
         if warning:
             report.notes.append(warning)
-        if measured:
-            report.measured = np.concatenate(measured)
-            report.predicted = np.concatenate(predicted)
-            if structure is not None:
-                structure.predicted = np.concatenate(predicted_structure)
-            if labels:
-                report.labels = np.concatenate(labels)
+        gathered.into(report)
         if score_column and evaluate:
-            try:
-                report.evaluation = evaluate_scores(
-                    report.predicted,
-                    report.measured,
-                    report.labels if label_column else None,
-                    n_unscored=report.n_unscored + report.n_mismatches_skipped,
-                )
-                if structure is not None:
-                    structure.evaluation = evaluate_scores(
-                        structure.predicted,
-                        report.measured,
-                        report.labels if label_column else None,
-                        n_unscored=report.n_unscored + report.n_mismatches_skipped,
-                    )
-            except InputError as err:
-                raise InputError(f"score_column {score_column!r}: {err.message}", source) from None
+            _evaluate(report, bool(label_column), source)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _structure_scoring(
+    registry: AlignmentRegistry, burial: PositionBurial | None, rule: StructureRule | None
+) -> StructureScoring | None:
+    """The structure-aware side of a scoring, refused for a burial of other focus columns."""
+    if burial is None:
+        return None
+    if burial.length != registry.length or list(burial.numbering) != list(registry.numbering):
+        raise InputError("the burial was computed for another alignment's focus columns")
+    return StructureScoring.of(burial, rule)
+
+
+def _scored_table(
+    chunk: MappedChunk,
+    scorer: Scorer,
+    mapper: MutationMapper,
+    structure: StructureScoring | None,
+    output_format: str,
+    score_column: str | None,
+    label_column: str | None,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A chunk scored, as the rows to write in ``output_format``, the scores that are evaluated
+    and their structure-aware ones (NaN without a structure)."""
+    factor, buried = None, np.full(len(chunk.table), np.nan)
+    if structure is not None:
+        wild_type = scorer.registry.reference_codes()
+        factor, buried[chunk.scorable] = structure.variant_factors(chunk.codes, wild_type)
+    if output_format == "seqvae":
+        return _seqvae_table(scorer, chunk, factor, buried)
+    columns = _model_columns(scorer, chunk, factor)
+    table = _proteingym_table(chunk.table, columns, mapper, score_column, label_column)
+    # the scores evaluated: the last model's (an ensemble's mean) and its structure-aware column
+    last = list(columns)[-2 if factor is not None else -1]
+    aware = columns[f"{last}_structure"] if factor is not None else np.full(len(chunk.table), np.nan)
+    return table, columns[last], aware
+
+
+def _spread(values: np.ndarray, scorable: np.ndarray) -> np.ndarray:
+    """Values of the scorable rows laid out over all rows (NaN where a row is not scorable)."""
+    out = np.full(len(scorable), np.nan)
+    out[scorable] = values
+    return out
+
+
+def _seqvae_table(
+    scorer: Scorer, chunk: MappedChunk, factor: np.ndarray | None, buried: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A chunk in the seqvae format (the input columns as read, then the added ones), with its
+    scores and, given the structure's ``factor``, the structure-aware scores."""
+    table, names = chunk.table, chunk.columns
+    scores = _spread(scorer.score_codes(chunk.codes), chunk.scorable)
+    aware = np.full(len(table), np.nan)
+    # the input columns are written back as read; scores keep 8 significant digits
+    table[names["score"]] = _formatted(scores)
+    added = [names["n_mutations"], names["score"], names["reason"]]
+    if factor is not None:
+        aware[chunk.scorable] = scores[chunk.scorable] * factor
+        extra = _added_names(table, (STRUCTURE_SCORE_COLUMN, BURIAL_COLUMN))
+        table[extra[0]] = _formatted(aware)
+        table[extra[1]] = _formatted(buried)
+        added = [names["n_mutations"], names["score"], *extra, names["reason"]]
+    return table[[*(c for c in table.columns if c not in added), *added]], scores, aware
+
+
+def _model_columns(scorer: Scorer, chunk: MappedChunk, factor: np.ndarray | None) -> dict[str, np.ndarray]:
+    """One score column per model (and ``<model>_structure`` after each, given ``factor``)."""
+    columns = {}
+    for name, values in scorer.score_columns(chunk.codes).items():
+        columns[name] = _spread(values, chunk.scorable)
+        if factor is not None:
+            columns[f"{name}_structure"] = _spread(values * factor, chunk.scorable)
+    return columns
+
+
+@dataclass
+class _MeasuredRows:
+    """The scorable rows with a measured column, gathered chunk by chunk for the evaluation."""
+
+    measured: list[np.ndarray] = field(default_factory=list)
+    predicted: list[np.ndarray] = field(default_factory=list)
+    structure: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+
+    def add(
+        self,
+        scorable: np.ndarray,
+        measured: np.ndarray,
+        labels: np.ndarray | None,
+        scores: np.ndarray,
+        aware: np.ndarray,
+    ) -> None:
+        self.measured.append(measured[scorable])
+        self.predicted.append(scores[scorable])
+        self.structure.append(aware[scorable])
+        if labels is not None:
+            self.labels.append(labels[scorable])
+
+    def into(self, report: ScoringReport) -> None:
+        """Hand the gathered rows to the report (nothing when no row was measured)."""
+        if not self.measured:
+            return
+        report.measured = np.concatenate(self.measured)
+        report.predicted = np.concatenate(self.predicted)
+        if report.structure is not None:
+            report.structure.predicted = np.concatenate(self.structure)
+        if self.labels:
+            report.labels = np.concatenate(self.labels)
+
+
+def _evaluate(report: ScoringReport, with_labels: bool, source: str) -> None:
+    """Evaluate the plain (and structure-aware) scores against the measured column; a column
+    that cannot be evaluated is an error naming it."""
+    labels = report.labels if with_labels else None
+    n_unscored = report.n_unscored + report.n_mismatches_skipped
+    try:
+        report.evaluation = evaluate_scores(report.predicted, report.measured, labels, n_unscored=n_unscored)
+        if report.structure is not None:
+            report.structure.evaluation = evaluate_scores(
+                report.structure.predicted, report.measured, labels, n_unscored=n_unscored
+            )
+    except InputError as err:
+        raise InputError(f"score_column {report.score_column!r}: {err.message}", source) from None
 
 
 OUTPUT_FORMATS = ("seqvae", "proteingym")

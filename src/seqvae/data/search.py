@@ -28,7 +28,8 @@ import io
 import re
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,7 +313,7 @@ def jackhmmer_search(
         Called after each iteration with its :class:`IterationSummary`.
     """
     pyhmmer = import_pyhmmer()
-    from pyhmmer import easel, hmmer
+    from pyhmmer import easel
 
     if not bitscore > 0:
         raise InputError(f"bitscore: bits per residue must be positive, got {bitscore!r}")
@@ -323,53 +324,102 @@ def jackhmmer_search(
     alphabet = easel.Alphabet.amino()
     digital_query = easel.TextSequence(name=query.label.encode(), sequence=query.sequence).digitize(alphabet)
     threshold = float(bitscore) * query.length
-    summaries: list[IterationSummary] = []
-    included_before: set[str] = set()
     started = time.perf_counter()
-    last = [started]
+    log = _IterationLog(progress, started)
+    with _database_errors(pyhmmer, "cannot search the database", database):
+        final = _last_iteration(digital_query, database, alphabet, iterations, cpus, threshold, log)
+    hits, lengths = _reported_hits(final.hits)
+    with _database_errors(pyhmmer, "cannot read the database", database):
+        _read_envelope_flanks(database, alphabet, hits, lengths)
+    text_msa = final.msa.textize() if final.msa is not None else None
+    names = [n if isinstance(n, str) else n.decode() for n in text_msa.names] if text_msa else []
+    rows = [str(row) for row in text_msa.alignment] if text_msa else []
+    return SearchResult(
+        query=query,
+        bitscore=float(bitscore),
+        threshold_bits=round(threshold, 3),
+        max_iterations=iterations,
+        iterations=log.summaries,
+        converged=bool(final.converged),
+        hits=hits,
+        msa_names=names,
+        msa_rows=rows,
+        pyhmmer_version=pyhmmer.__version__,
+        hmmer_version=_hmmer_version(pyhmmer, final.hmm),
+        seconds=round(time.perf_counter() - started, 3),
+    )
 
-    def record_iteration(hits: Any) -> None:
+
+@contextmanager
+def _database_errors(pyhmmer: Any, doing: str, database: str | Path) -> Iterator[None]:
+    """pyhmmer's complaints about the database as one line naming it."""
+    try:
+        yield
+    except (ValueError, EOFError, pyhmmer.errors.EaselError, pyhmmer.errors.AlphabetMismatch) as err:
+        raise InputError(f"{doing}: {str(err).splitlines()[0]}", database) from None
+
+
+@dataclass
+class _IterationLog:
+    """jackhmmer's ``select_hits`` hook: an :class:`IterationSummary` per iteration, each
+    passed on to ``progress``."""
+
+    progress: Callable[[IterationSummary], None] | None
+    last: float  # when the previous iteration ended (or the search began)
+    summaries: list[IterationSummary] = field(default_factory=list)
+    included_before: set[str] = field(default_factory=set)
+
+    def __call__(self, hits: Any) -> None:
         included = {hit.name for hit in hits if hit.included}
         now = time.perf_counter()
         summary = IterationSummary(
-            iteration=len(summaries) + 1,
+            iteration=len(self.summaries) + 1,
             reported=sum(1 for hit in hits if hit.reported),
             included=len(included),
-            new=len(included - included_before),
-            seconds=round(now - last[0], 3),
+            new=len(included - self.included_before),
+            seconds=round(now - self.last, 3),
         )
-        last[0] = now
-        included_before.update(included)
-        summaries.append(summary)
-        if progress is not None:
-            progress(summary)
+        self.last = now
+        self.included_before.update(included)
+        self.summaries.append(summary)
+        if self.progress is not None:
+            self.progress(summary)
 
-    try:
-        with easel.SequenceFile(str(database), digital=True, alphabet=alphabet, format="fasta") as targets:
-            results = list(
-                next(
-                    iter(
-                        hmmer.jackhmmer(
-                            digital_query,
-                            targets,
-                            max_iterations=iterations,
-                            checkpoints=True,
-                            cpus=cpus,
-                            select_hits=record_iteration,
-                            T=threshold,
-                            domT=threshold,
-                            incT=threshold,
-                            incdomT=threshold,
-                        )
-                    )
-                )
-            )
-    except (ValueError, EOFError, pyhmmer.errors.EaselError, pyhmmer.errors.AlphabetMismatch) as err:
-        raise InputError(f"cannot search the database: {str(err).splitlines()[0]}", database) from None
-    final = results[-1]
+
+def _last_iteration(
+    digital_query: Any,
+    database: str | Path,
+    alphabet: Any,
+    iterations: int,
+    cpus: int,
+    threshold: float,
+    log: _IterationLog,
+) -> Any:
+    """Run jackhmmer over the database streamed from disk; its last iteration's result."""
+    from pyhmmer import easel, hmmer
+
+    with easel.SequenceFile(str(database), digital=True, alphabet=alphabet, format="fasta") as targets:
+        search = hmmer.jackhmmer(
+            digital_query,
+            targets,
+            max_iterations=iterations,
+            checkpoints=True,
+            cpus=cpus,
+            select_hits=log,
+            T=threshold,
+            domT=threshold,
+            incT=threshold,
+            incdomT=threshold,
+        )
+        return list(next(iter(search)))[-1]
+
+
+def _reported_hits(sequence_hits: Any) -> tuple[list[SearchHit], dict[str, int]]:
+    """One :class:`SearchHit` per reported domain of the reported sequences, and each
+    sequence's length."""
     hits: list[SearchHit] = []
     lengths: dict[str, int] = {}
-    for hit in final.hits:
+    for hit in sequence_hits:
         if not hit.reported:
             continue
         name = hit.name if isinstance(hit.name, str) else hit.name.decode()
@@ -395,27 +445,7 @@ def jackhmmer_search(
                     hmm_length=int(domain.alignment.hmm_length),
                 )
             )
-    try:
-        _read_envelope_flanks(database, alphabet, hits, lengths)
-    except (ValueError, EOFError, pyhmmer.errors.EaselError, pyhmmer.errors.AlphabetMismatch) as err:
-        raise InputError(f"cannot read the database: {str(err).splitlines()[0]}", database) from None
-    text_msa = final.msa.textize() if final.msa is not None else None
-    names = [n if isinstance(n, str) else n.decode() for n in text_msa.names] if text_msa else []
-    rows = [str(row) for row in text_msa.alignment] if text_msa else []
-    return SearchResult(
-        query=query,
-        bitscore=float(bitscore),
-        threshold_bits=round(threshold, 3),
-        max_iterations=iterations,
-        iterations=summaries,
-        converged=bool(final.converged),
-        hits=hits,
-        msa_names=names,
-        msa_rows=rows,
-        pyhmmer_version=pyhmmer.__version__,
-        hmmer_version=_hmmer_version(pyhmmer, final.hmm),
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    return hits, lengths
 
 
 def _read_envelope_flanks(

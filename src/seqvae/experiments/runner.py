@@ -42,7 +42,7 @@ from seqvae.experiments.registry import PointContext, get_experiment
 from seqvae.io.atomic import atomic_path, write_csv, write_json
 from seqvae.io.output_dirs import check_folder_path
 from seqvae.options import check_integer
-from seqvae.progress import ProgressLike, progress_argument, tracking
+from seqvae.progress import Progress, ProgressLike, progress_argument, tracking
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value, seed_everything
 
@@ -311,71 +311,10 @@ def run_experiment(
     write_json(out / CONFIG_FILE, resolved)
     points = expand_grid(resolved)
     progress = progress_argument(progress, show_progress)
-    family_dirs: dict[str, Path] = {}
-    records: dict[str, dict[str, Any]] = {}
-    pending: list[GridPoint] = []
-    unique = {config_hash(p.family): p.family for p in points}
-    with tracking(progress, f"{name} families", len(unique)) as shown:
-        for key, family_config in unique.items():
-            directory = family_directory(out, spec.family_kind, family_config)
-            if not is_built(directory):
-                save_family(build_family(spec.family_kind, family_config), directory)
-            family_dirs[key] = directory
-            shown.update(len(family_dirs), last=directory.name)
-    with tracking(progress, f"{name} models", len(points)) as shown:
-        for point in points:
-            finished = _finished_record(out / "points" / point.name, point.point_hash)
-            if finished is not None:
-                records[point.name] = {**finished, "skipped": True}
-            else:
-                pending.append(point)
-        shown.update(len(records))
-
-        def ordered_rows() -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
-            for p in points:
-                if p.name in records:
-                    rows.extend(records[p.name]["rows"])
-            return rows
-
-        def record(point: GridPoint, result: Any, error: str | None) -> None:
-            if error is not None:
-                failed_row = {
-                    "experiment": name,
-                    "point": point.name,
-                    **point.values,
-                    "status": f"failed: {error}",
-                }
-                records[point.name] = {"rows": [failed_row], "failed": True}
-            else:
-                records[point.name] = result
-            _write_table(ordered_rows(), out)
-            shown.update(len(records), last=point.name)
-
-        def task_of(point: GridPoint) -> dict[str, Any]:
-            return {
-                "experiment": name,
-                "name": point.name,
-                "values": point.values,
-                "family": point.family,
-                "family_dir": str(family_dirs[config_hash(point.family)]),
-                "point_dir": str(out / "points" / point.name),
-                "run_config": point.run_config,
-                "train_hash": point.train_hash,
-                "point_hash": point.point_hash,
-                "analysis": resolved["analysis"],
-                "measurements": resolved["measurements"],
-                "threads": threads_per_job,
-            }
-
-        by_name = {point.name: point for point in pending}
-        LocalExecutor(jobs, threads_per_job).run(
-            [Task(point.name, run_point, {"task": task_of(point)}) for point in pending],
-            on_result=lambda result: record(by_name[result.key], result.value, result.error),
-            catch=(InputError, ValueError, RuntimeError, np.linalg.LinAlgError),
-        )
-
-    table = _write_table(ordered_rows(), out)
+    family_dirs = _build_families(name, spec.family_kind, points, out, progress)
+    tasks = {point.name: _task(name, point, family_dirs, out, resolved, threads_per_job) for point in points}
+    records, n_run = _run_points(name, points, tasks, out, jobs, threads_per_job, progress)
+    table = _write_table(_ordered_rows(points, records), out)
     finished = table[table["status"] == "finished"] if "status" in table else table.iloc[0:0]
     figures: list[Path] = []
     if len(finished):
@@ -388,8 +327,8 @@ def run_experiment(
         "jobs": jobs,
         "threads_per_job": threads_per_job,
         "n_points": len(points),
-        "n_trained_or_measured": len(pending),
-        "n_skipped": len(points) - len(pending),
+        "n_trained_or_measured": n_run,
+        "n_skipped": len(points) - n_run,
         "n_failed": sum(1 for r in records.values() if r.get("failed")),
         "wall_seconds": round(time.perf_counter() - started, 2),
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 2),
@@ -399,3 +338,98 @@ def run_experiment(
     }
     write_json(out / "run_info.json", info)
     return ExperimentResult(out=out, config=resolved, table=table, figures=figures, info=info)
+
+
+def _build_families(
+    name: str, kind: str, points: list[GridPoint], out: Path, progress: Progress
+) -> dict[str, Path]:
+    """Each distinct family of the grid simulated once (one already built is kept), by its hash."""
+    family_dirs: dict[str, Path] = {}
+    unique = {config_hash(p.family): p.family for p in points}
+    with tracking(progress, f"{name} families", len(unique)) as shown:
+        for key, family_config in unique.items():
+            directory = family_directory(out, kind, family_config)
+            if not is_built(directory):
+                save_family(build_family(kind, family_config), directory)
+            family_dirs[key] = directory
+            shown.update(len(family_dirs), last=directory.name)
+    return family_dirs
+
+
+def _task(
+    name: str,
+    point: GridPoint,
+    family_dirs: dict[str, Path],
+    out: Path,
+    resolved: dict[str, Any],
+    threads: int,
+) -> dict[str, Any]:
+    """What a worker needs to train and measure one point (:func:`run_point`)."""
+    return {
+        "experiment": name,
+        "name": point.name,
+        "values": point.values,
+        "family": point.family,
+        "family_dir": str(family_dirs[config_hash(point.family)]),
+        "point_dir": str(out / "points" / point.name),
+        "run_config": point.run_config,
+        "train_hash": point.train_hash,
+        "point_hash": point.point_hash,
+        "analysis": resolved["analysis"],
+        "measurements": resolved["measurements"],
+        "threads": threads,
+    }
+
+
+def _ordered_rows(points: list[GridPoint], records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the points recorded so far, in the grid's order."""
+    rows: list[dict[str, Any]] = []
+    for p in points:
+        if p.name in records:
+            rows.extend(records[p.name]["rows"])
+    return rows
+
+
+def _run_points(
+    name: str,
+    points: list[GridPoint],
+    tasks: dict[str, dict[str, Any]],
+    out: Path,
+    jobs: int,
+    threads_per_job: int,
+    progress: Progress,
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Train and measure the points not finished before (the table is rewritten after each);
+    returns every point's record and how many points ran."""
+    records: dict[str, dict[str, Any]] = {}
+    pending: list[GridPoint] = []
+    with tracking(progress, f"{name} models", len(points)) as shown:
+        for point in points:
+            finished = _finished_record(out / "points" / point.name, point.point_hash)
+            if finished is not None:
+                records[point.name] = {**finished, "skipped": True}
+            else:
+                pending.append(point)
+        shown.update(len(records))
+
+        def record(point: GridPoint, result: Any, error: str | None) -> None:
+            if error is not None:
+                failed_row = {
+                    "experiment": name,
+                    "point": point.name,
+                    **point.values,
+                    "status": f"failed: {error}",
+                }
+                records[point.name] = {"rows": [failed_row], "failed": True}
+            else:
+                records[point.name] = result
+            _write_table(_ordered_rows(points, records), out)
+            shown.update(len(records), last=point.name)
+
+        by_name = {point.name: point for point in pending}
+        LocalExecutor(jobs, threads_per_job).run(
+            [Task(point.name, run_point, {"task": tasks[point.name]}) for point in pending],
+            on_result=lambda result: record(by_name[result.key], result.value, result.error),
+            catch=(InputError, ValueError, RuntimeError, np.linalg.LinAlgError),
+        )
+    return records, len(pending)

@@ -215,9 +215,30 @@ def draw_sample_statistics(
     fig, axes = figure_axes(fig, 2, 3, width=4.0, height=3.6)
     ax_site, ax_pair, ax_r20 = axes[0]
     ax_near, ax_within, ax_bar = axes[1]
-
+    _draw_site_frequencies(ax_site, evals, colours, reference_label)
+    _draw_pair_correlations(ax_pair, evals, colours, reference_label)
+    _draw_r20(ax_r20, evals, colours)
+    # the reference's distances are the same in every evaluation: the first one's are drawn
+    first = next(iter(evals.values()))
+    near = {reference_label: (first.reference_to_training, reference_colour)}
+    within = {reference_label: (first.reference_pairs, reference_colour)}
     for name, ev in evals.items():
-        ax_site.scatter(
+        near[name] = (ev.design_to_training, colours[name])
+        within[name] = (ev.design_pairs, colours[name])
+    _distance_histogram(ax_near, near, "Hamming distance to nearest training sequence", "novelty")
+    _distance_histogram(ax_within, within, "Hamming distance between pairs in a set", "diversity")
+    _draw_summary_bars(ax_bar, evals, colours, reference_label, reference_colour)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _draw_site_frequencies(
+    ax, evals: Mapping[str, SampleEvaluation], colours: dict[str, str], reference_label: str
+) -> None:
+    """Single-site frequencies of each sample set against the reference's."""
+    for name, ev in evals.items():
+        ax.scatter(
             ev.reference_frequencies.reshape(-1),
             ev.design_frequencies.reshape(-1),
             s=5,
@@ -226,7 +247,19 @@ def draw_sample_statistics(
             label=f"{name}: r = {ev.summary['single_site_r']:.3f}",
             rasterized=True,
         )
-        ax_pair.scatter(
+    ax.plot([0, 1], [0, 1], color="#888888", lw=0.8, ls="--")
+    ax.set_xlabel(f"$f_i^a$ {reference_label}")
+    ax.set_ylabel("$f_i^a$ generated")
+    ax.set_title("single-site frequencies")
+    ax.legend(loc="upper left")
+
+
+def _draw_pair_correlations(
+    ax, evals: Mapping[str, SampleEvaluation], colours: dict[str, str], reference_label: str
+) -> None:
+    """The sampled pairwise connected correlations of each set against the reference's."""
+    for name, ev in evals.items():
+        ax.scatter(
             ev.pairwise.target_sample,
             ev.pairwise.samples_sample,
             s=3,
@@ -235,124 +268,116 @@ def draw_sample_statistics(
             label=f"{name}: r = {ev.pairwise.r:.3f}",
             rasterized=True,
         )
+    shown = [v for ev in evals.values() for v in (ev.pairwise.target_sample, ev.pairwise.samples_sample)]
+    lo, hi = min(v.min(initial=0) for v in shown), max(v.max(initial=0) for v in shown)
+    ax.plot([lo, hi], [lo, hi], color="#888888", lw=0.8, ls="--")
+    ax.set_xlabel(f"$C_{{ij}}^{{ab}}$ {reference_label}")
+    ax.set_ylabel("$C_{ij}^{ab}$ generated")
+    first = next(iter(evals.values())).pairwise
+    ax.set_title(
+        f"pairwise connected correlations\n(random {first.target_sample.size:,} of {first.n_values:,} shown)"
+    )
+    ax.legend(loc="upper left")
+
+
+def _draw_r20(ax, evals: Mapping[str, SampleEvaluation], colours: dict[str, str]) -> None:
+    """r20 against the number of positions, with its sd over position sets as a band."""
+    for name, ev in evals.items():
         r20 = ev.r20
-        ax_r20.plot(
+        ax.plot(
             r20.n_values, r20.r20, marker="o", color=colours[name], label=f"{name}: mean {r20.mean():.3f}"
         )
-        ax_r20.fill_between(
+        ax.fill_between(
             r20.n_values, r20.r20 - r20.r20_std, r20.r20 + r20.r20_std, color=colours[name], alpha=0.15, lw=0
         )
-    ax_site.plot([0, 1], [0, 1], color="#888888", lw=0.8, ls="--")
-    ax_site.set_xlabel(f"$f_i^a$ {reference_label}")
-    ax_site.set_ylabel("$f_i^a$ generated")
-    ax_site.set_title("single-site frequencies")
-    ax_site.legend(loc="upper left")
-    lows = [
-        min(ev.pairwise.target_sample.min(initial=0), ev.pairwise.samples_sample.min(initial=0))
-        for ev in evals.values()
-    ]
-    highs = [
-        max(ev.pairwise.target_sample.max(initial=0), ev.pairwise.samples_sample.max(initial=0))
-        for ev in evals.values()
-    ]
-    lo, hi = min(lows), max(highs)
-    ax_pair.plot([lo, hi], [lo, hi], color="#888888", lw=0.8, ls="--")
-    ax_pair.set_xlabel(f"$C_{{ij}}^{{ab}}$ {reference_label}")
-    ax_pair.set_ylabel("$C_{ij}^{ab}$ generated")
-    first = next(iter(evals.values()))
-    ax_pair.set_title(
-        f"pairwise connected correlations\n(random {first.pairwise.target_sample.size:,} of {first.pairwise.n_values:,} shown)"
-    )
-    ax_pair.legend(loc="upper left")
-    ax_r20.set_xlabel("number of positions n")
-    ax_r20.set_ylabel("r20 (mean ± sd over position sets)")
-    ax_r20.set_title("higher-order marginals")
-    ax_r20.set_ylim(
-        min(0.0, np.nanmin([np.nanmin(ev.r20.r20 - ev.r20.r20_std) for ev in evals.values()])), 1.02
-    )
-    ax_r20.legend(loc="lower left")
+    ax.set_xlabel("number of positions n")
+    ax.set_ylabel("r20 (mean ± sd over position sets)")
+    ax.set_title("higher-order marginals")
+    ax.set_ylim(min(0.0, np.nanmin([np.nanmin(ev.r20.r20 - ev.r20.r20_std) for ev in evals.values()])), 1.02)
+    ax.legend(loc="lower left")
 
-    def histogram(
-        ax, values_by_label: dict[str, tuple[np.ndarray | None, str]], xlabel: str, title: str
-    ) -> None:
-        present = {k: (v, c) for k, (v, c) in values_by_label.items() if v is not None and v.size}
-        # a set whose distances are all equal (e.g. training sequences against themselves) would
-        # squash the others into one tall bin: draw it as a vertical line instead
-        for label, (values, colour) in list(present.items()):
-            if np.ptp(values) == 0:
-                ax.axvline(values[0], color=colour, lw=1.5, ls="--", label=f"{label} (all {values[0]})")
-                del present[label]
-        if not present and not ax.lines:
-            ax.text(0.5, 0.5, "no training set given", ha="center", va="center", transform=ax.transAxes)
-            ax.set_axis_off()
-            return
-        if not present:
-            ax.set_xlabel(xlabel)
-            ax.legend(loc="best")
-            return
-        top = max(int(v[0].max()) for v in present.values())
-        bins = np.arange(-0.5, top + 1.5, max(1, (top + 1) // 40 or 1))
-        for label, (values, colour) in present.items():
-            ax.hist(
-                values,
-                bins=bins,
-                density=True,
-                histtype="step",
-                lw=1.5,
-                color=colour,
-                label=f"{label} (median {np.median(values):.0f})",
-            )
+
+def _distance_histogram(
+    ax, values_by_label: Mapping[str, tuple[np.ndarray | None, str]], xlabel: str, title: str
+) -> None:
+    """Step histograms of Hamming distances, one per set (label: (distances, colour))."""
+    present = {k: (v, c) for k, (v, c) in values_by_label.items() if v is not None and v.size}
+    # a set whose distances are all equal (e.g. training sequences against themselves) would
+    # squash the others into one tall bin: draw it as a vertical line instead
+    for label, (values, colour) in list(present.items()):
+        if np.ptp(values) == 0:
+            ax.axvline(values[0], color=colour, lw=1.5, ls="--", label=f"{label} (all {values[0]})")
+            del present[label]
+    if not present and not ax.lines:
+        ax.text(0.5, 0.5, "no training set given", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    if not present:
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("fraction of sequences" if "nearest" in xlabel else "fraction of pairs")
-        ax.set_title(title)
         ax.legend(loc="best")
-
-    near: dict[str, tuple[np.ndarray | None, str]] = {
-        reference_label: (first.reference_to_training, reference_colour)
-    }
-    within: dict[str, tuple[np.ndarray | None, str]] = {
-        reference_label: (first.reference_pairs, reference_colour)
-    }
-    for name, ev in evals.items():
-        near[name] = (ev.design_to_training, colours[name])
-        within[name] = (ev.design_pairs, colours[name])
-    histogram(ax_near, near, "Hamming distance to nearest training sequence", "novelty")
-    histogram(ax_within, within, "Hamming distance between pairs in a set", "diversity")
-
-    metrics = [
-        ("single-\nsite r", "single_site_r"),
-        ("pairwise\nr", "pairwise_r"),
-        ("r20\nmean", "r20_mean"),
-        ("exact\nre-decode", "design_reconstruction_stability"),
-        ("re-decode\nidentity", "design_redecode_identity_mean"),
-    ]
-    x = np.arange(len(metrics))
-    width = 0.8 / len(evals)
-    for k, (name, ev) in enumerate(evals.items()):
-        summary = [ev.summary.get(key) for _, key in metrics]
-        values = [np.nan if v is None else float(v) for v in summary]
-        bars = ax_bar.bar(
-            x + (k - (len(evals) - 1) / 2) * width, values, width, color=colours[name], label=name
+        return
+    top = max(int(v[0].max()) for v in present.values())
+    bins = np.arange(-0.5, top + 1.5, max(1, (top + 1) // 40 or 1))
+    for label, (values, colour) in present.items():
+        ax.hist(
+            values,
+            bins=bins,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            color=colour,
+            label=f"{label} (median {np.median(values):.0f})",
         )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("fraction of sequences" if "nearest" in xlabel else "fraction of pairs")
+    ax.set_title(title)
+    ax.legend(loc="best")
+
+
+# the summary panel's bars: (tick label, summary key); the last two have a reference level
+_SUMMARY_BARS = (
+    ("single-\nsite r", "single_site_r"),
+    ("pairwise\nr", "pairwise_r"),
+    ("r20\nmean", "r20_mean"),
+    ("exact\nre-decode", "design_reconstruction_stability"),
+    ("re-decode\nidentity", "design_redecode_identity_mean"),
+)
+_REFERENCE_BARS = ("reference_reconstruction_stability", "reference_redecode_identity_mean")
+
+
+def _draw_summary_bars(
+    ax,
+    evals: Mapping[str, SampleEvaluation],
+    colours: dict[str, str],
+    reference_label: str,
+    reference_colour: str,
+) -> None:
+    """The summary numbers of each set as grouped bars, the reference's re-decoding as levels."""
+    x = np.arange(len(_SUMMARY_BARS))
+    width = 0.8 / len(evals)
+    crowded = len(evals) > 2
+    for k, (name, ev) in enumerate(evals.items()):
+        values = [
+            np.nan if ev.summary.get(key) is None else float(ev.summary[key]) for _, key in _SUMMARY_BARS
+        ]
+        bars = ax.bar(x + (k - (len(evals) - 1) / 2) * width, values, width, color=colours[name], label=name)
         for bar, value in zip(bars, values):
             if np.isfinite(value):
-                ax_bar.text(
+                ax.text(
                     bar.get_x() + bar.get_width() / 2,
                     value + 0.01,
                     f"{value:.2f}",
                     ha="center",
                     va="bottom",
-                    fontsize=7 if len(evals) <= 2 else 6,
-                    rotation=0 if len(evals) <= 2 else 90,
+                    fontsize=6 if crowded else 7,
+                    rotation=90 if crowded else 0,
                 )
-    reference_values = [
-        first.summary.get("reference_reconstruction_stability"),
-        first.summary.get("reference_redecode_identity_mean"),
-    ]
-    for offset, reference_value in enumerate(reference_values):
+    first = next(iter(evals.values()))
+    for offset, key in enumerate(_REFERENCE_BARS):
+        reference_value = first.summary.get(key)
         if reference_value is not None:
-            position = len(metrics) - 2 + offset
-            ax_bar.hlines(
+            position = len(_SUMMARY_BARS) - 2 + offset
+            ax.hlines(
                 reference_value,
                 position - 0.45,
                 position + 0.45,
@@ -361,15 +386,12 @@ def draw_sample_statistics(
                 ls=":",
                 label=f"{reference_label} (re-decode)" if offset == 0 else None,
             )
-    ax_bar.set_xticks(x)
-    ax_bar.set_xticklabels([m for m, _ in metrics])
-    ax_bar.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
-    ax_bar.set_ylabel("reference_value")
-    ax_bar.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 46), fontsize=8)
-    ax_bar.legend(loc="upper center", fontsize=7, ncol=2)
-    if title:
-        fig.suptitle(title)
-    return fig
+    ax.set_xticks(x)
+    ax.set_xticklabels([label for label, _ in _SUMMARY_BARS])
+    ax.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
+    ax.set_ylabel("reference_value")
+    ax.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 46), fontsize=8)
+    ax.legend(loc="upper center", fontsize=7, ncol=2)
 
 
 def plot_sample_statistics(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -165,6 +166,71 @@ def _deduplicate(codes: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np
     return unique, summed
 
 
+@dataclass
+class _PseudoLikelihood:
+    """The objective of :func:`fit_potts` per N_eff, with its gradient made by hand."""
+
+    codes: torch.Tensor  # [N, L], deduplicated
+    weights: torch.Tensor  # float32 [N]
+    n_eff: float
+    q: int
+    lambda_h: float
+    lambda_j: float
+    block_mask: torch.Tensor  # zero on the diagonal blocks
+    settings: PottsSettings
+
+    def evaluate(self, h: torch.Tensor, J: torch.Tensor, on_block: Callable[[], None]) -> torch.Tensor:
+        """The objective at (h, J); sets both parameters' ``.grad``."""
+        lambda_h, lambda_j = self.lambda_h, self.lambda_j
+        with torch.no_grad():
+            total, grad_h, grad_j = self.data_term(h, J, on_block)
+            # J is used by both conditionals (i given j and j given i): symmetric gradient
+            grad_j = 0.5 * (grad_j + grad_j.T)
+            grad_j.mul_(self.block_mask)
+            scale = 1.0 / self.n_eff
+            # each pair i<j appears twice in the full matrix: lambda_J * sum_{i<j} = lambda_J / 2 * sum_full
+            penalty = lambda_h * float(h.double().pow(2).sum()) + 0.5 * lambda_j * float(
+                J.double().pow(2).sum()
+            )
+            h.grad = ((grad_h + 2.0 * lambda_h * h.double()) * scale).float()
+            # the gradient of D(sym(J)) + lambda_J / 2 * ||J||_F^2 over the full matrix; on
+            # symmetric J this is the objective above, so J stays symmetric under L-BFGS
+            J.grad = (grad_j + lambda_j * J) * scale
+            value = (total + penalty) * scale
+        return torch.tensor(value)
+
+    def data_term(
+        self, h: torch.Tensor, J: torch.Tensor, on_block: Callable[[], None]
+    ) -> tuple[float, torch.Tensor, torch.Tensor]:
+        """``-Σ_n w_n Σ_i log p(x_ni | x_n,-i)`` and its gradients in h and J (J's not yet made
+        symmetric), one block of ``block_rows`` one-hot rows at a time."""
+        q, rows = self.q, self.settings.block_rows
+        length = self.codes.shape[1]
+        lq = length * q
+        grad_h = torch.zeros(lq, dtype=torch.float64)
+        grad_j = torch.zeros(lq, lq)
+        total = 0.0
+        for start in range(0, len(self.codes), rows):
+            block = self.codes[start : start + rows]
+            w = self.weights[start : start + rows]
+            x = one_hot(block, q)
+            logits = torch.addmm(h, x, J).view(-1, length, q)
+            log_p = torch.log_softmax(logits, dim=-1)
+            observed = log_p.gather(-1, block.long().unsqueeze(-1)).squeeze(-1)
+            total -= float((w.double() * observed.double().sum(-1)).sum())
+            residual = log_p.exp_()
+            residual.view(-1, lq).sub_(x)
+            residual.mul_(w[:, None, None])
+            flat = residual.view(-1, lq)
+            grad_h += flat.double().sum(0)
+            if self.settings.bfloat16_gradient:
+                grad_j += (x.T.bfloat16() @ flat.bfloat16()).float()
+            else:
+                grad_j.addmm_(x.T, flat)
+            on_block()
+        return total, grad_h, grad_j
+
+
 def fit_potts(
     codes: np.ndarray,
     weights: np.ndarray,
@@ -198,9 +264,6 @@ def fit_potts(
     lq = length * q
     lambda_j = settings.lambda_j * ((q - 1) * (length - 1) if settings.scale_lambda_j else 1.0)
     lambda_h = settings.lambda_h
-    codes_t = torch.from_numpy(codes)
-    weights_t = torch.from_numpy(weights).float()
-
     # start from the independent-site solution (J = 0): it saves L-BFGS iterations
     independent = fit_site_independent(codes, weights, n_states - 1, pseudocount=1.0, model_gaps=True)
     start = independent.log_frequencies.float()
@@ -209,50 +272,18 @@ def fit_potts(
     couplings = torch.zeros(lq, lq, requires_grad=True)
     # zero on the diagonal blocks (a site does not couple to itself)
     block_mask = 1.0 - torch.kron(torch.eye(length), torch.ones(q, q))
+    objective = _PseudoLikelihood(
+        torch.from_numpy(codes),
+        torch.from_numpy(weights).float(),
+        n_eff,
+        q,
+        lambda_h,
+        lambda_j,
+        block_mask,
+        settings,
+    )
     evaluations = {"n": 0}
     progress = progress or Progress()
-
-    def closure() -> torch.Tensor:
-        grad_h = torch.zeros(lq, dtype=torch.float64)
-        grad_j = torch.zeros(lq, lq)
-        total = 0.0
-        with torch.no_grad():
-            J = couplings
-            h = fields
-            for start in range(0, len(codes_t), settings.block_rows):
-                block = codes_t[start : start + settings.block_rows]
-                w = weights_t[start : start + settings.block_rows]
-                x = one_hot(block, q)
-                logits = torch.addmm(h, x, J).view(-1, length, q)
-                log_p = torch.log_softmax(logits, dim=-1)
-                observed = log_p.gather(-1, block.long().unsqueeze(-1)).squeeze(-1)
-                total -= float((w.double() * observed.double().sum(-1)).sum())
-                residual = log_p.exp_()
-                residual.view(-1, lq).sub_(x)
-                residual.mul_(w[:, None, None])
-                flat = residual.view(-1, lq)
-                grad_h += flat.double().sum(0)
-                if settings.bfloat16_gradient:
-                    grad_j += (x.T.bfloat16() @ flat.bfloat16()).float()
-                else:
-                    grad_j.addmm_(x.T, flat)
-                # one evaluation of a deep family takes minutes: a log line stays due every interval
-                progress.update(evaluations["n"] - 1)
-            # J is used by both conditionals (i given j and j given i): symmetric gradient
-            grad_j = 0.5 * (grad_j + grad_j.T)
-            grad_j.mul_(block_mask)
-            scale = 1.0 / n_eff
-            # each pair i<j appears twice in the full matrix: lambda_J * sum_{i<j} = lambda_J / 2 * sum_full
-            penalty = lambda_h * float(h.double().pow(2).sum()) + 0.5 * lambda_j * float(
-                J.double().pow(2).sum()
-            )
-            fields.grad = ((grad_h + 2.0 * lambda_h * h.double()) * scale).float()
-            # the gradient of D(sym(J)) + lambda_J / 2 * ||J||_F^2 over the full matrix; on
-            # symmetric J this is the objective above, so J stays symmetric under L-BFGS
-            couplings.grad = (grad_j + lambda_j * J) * scale
-            value = (total + penalty) * scale
-        return torch.tensor(value)
-
     optimiser = torch.optim.LBFGS(
         [fields, couplings],
         lr=1.0,
@@ -265,7 +296,8 @@ def fit_potts(
 
     def counted() -> torch.Tensor:
         evaluations["n"] += 1
-        value = closure()
+        # one evaluation of a deep family takes minutes: a log line stays due every interval
+        value = objective.evaluate(fields, couplings, lambda: progress.update(evaluations["n"] - 1))
         progress.update(evaluations["n"], objective=float(value))
         return value
 
