@@ -389,7 +389,7 @@ def _draw_summary_bars(
     ax.set_xticks(x)
     ax.set_xticklabels([label for label, _ in _SUMMARY_BARS])
     ax.set_ylim(0, 1.1 + 0.12 * (len(evals) + 1))
-    ax.set_ylabel("reference_value")
+    ax.set_ylabel("correlation r or fraction")
     ax.set_title("summary\n" + textwrap.fill(first.summary["weighting"], 46), fontsize=8)
     ax.legend(loc="upper center", fontsize=7, ncol=2)
 
