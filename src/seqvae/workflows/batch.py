@@ -53,6 +53,7 @@ from seqvae.workflows.multirun import (
     ScanReading,
     TaskLog,
     check_scan_columns,
+    checked_options,
     fit_member,
     markdown_table,
     read_scan_reading,
@@ -170,10 +171,7 @@ def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: st
         values = {**values, "seeds": [seeds]}
     elif isinstance(seeds, str):
         values = {**values, "seeds": [v for v in seeds.replace(";", " ").replace(",", " ").split() if v]}
-    try:
-        return cls.from_dict(values).check()
-    except ConfigError as err:
-        raise InputError(f"{where}: {err.message}", source) from None
+    return checked_options(cls, values, source, where)
 
 
 CSV_FAMILY_COLUMNS = ("family", "alignment", "reference", "seeds", "preset", "config")

@@ -52,8 +52,10 @@ from seqvae.workflows.multirun import (
     ScanReading,
     TaskLog,
     check_scan_columns,
+    checked_options,
     evaluate_scan,
     fit_member,
+    format_number,
     markdown_table,
     read_json,
     read_scan_reading,
@@ -192,11 +194,8 @@ def load_panel(path: str | Path) -> list[Family]:
         where = f"protein {name!r}"
         scan_keys = [key for key in values if key in (*ScanReading.field_names(), *RENAMED_FIELDS)]
         reading = read_scan_reading({key: values[key] for key in scan_keys}, path, where)
-        try:
-            rest = {key: value for key, value in values.items() if key not in scan_keys}
-            entry = PanelEntry.from_dict({**rest, **reading}).check()
-        except ConfigError as err:
-            raise InputError(f"{where}: {err.message}", path) from None
+        rest = {key: value for key, value in values.items() if key not in scan_keys}
+        entry = checked_options(PanelEntry, {**rest, **reading}, path, where)
         files = {
             key: resolve_file(root, getattr(entry, key), path, f"{where} {key}")
             for key in PANEL_FILE_FIELDS
@@ -684,12 +683,6 @@ def _model_name(key: str) -> str:
     return f"vae (seed {key[8:]})" if key.startswith("vae_seed") else key
 
 
-def _fmt(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return f"{value:.{digits}f}"
-
-
 SEED_MEAN = "vae seed mean"
 # the summary's columns besides the model and one per protein
 _SUMMARY_COLUMNS = ("panel mean", "seeds", "seed_sd", "seed_min", "seed_max")
@@ -741,11 +734,13 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
             name += f" ({seeds} seed{'s' if seeds > 1 else ''}"
             if seeds > 1:
                 name += (
-                    f"; sd {_fmt(row['seed_sd'], 3)}, panel mean of the worst / best seed "
-                    f"{_fmt(row['seed_min'], 3)} / {_fmt(row['seed_max'], 3)}"
+                    f"; sd {format_number(row['seed_sd'], '.3f')}, panel mean of the worst / best seed "
+                    f"{format_number(row['seed_min'], '.3f')} / {format_number(row['seed_max'], '.3f')}"
                 )
             name += ")"
-        rows.append([name, *(_fmt(row[p], 3) for p in proteins), _fmt(row["panel mean"], 3)])
+        rows.append(
+            [name, *(format_number(row[p], ".3f") for p in proteins), format_number(row["panel mean"], ".3f")]
+        )
     frame = pd.DataFrame(rows, columns=["model", *proteins, "panel mean"])
     return [
         "",
@@ -770,14 +765,14 @@ def panel_markdown(
         [
             row["protein"],
             row["model"],
-            _fmt(row["spearman"], 3),
-            f"{_fmt(row['ci_low'], 3)}–{_fmt(row['ci_high'], 3)}",
+            format_number(row["spearman"], ".3f"),
+            f"{format_number(row['ci_low'], '.3f')}–{format_number(row['ci_high'], '.3f')}",
             row["n_scored"],
             row["n_skipped"],
-            _fmt(row["train_s"], 0),
-            _fmt(row["score_s"], 1),
+            format_number(row["train_s"], ".0f"),
+            format_number(row["score_s"], ".1f"),
             "" if row["active_dims"] is None or pd.isna(row["active_dims"]) else int(row["active_dims"]),
-            _fmt(row["kl"], 2),
+            format_number(row["kl"], ".2f"),
         ]
         for row in table.to_dict("records")
     ]

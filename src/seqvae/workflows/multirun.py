@@ -1,25 +1,13 @@
-"""What every multi-run workflow shares: how a scan is read, train-or-resume, a run's record,
-one table writer.
+"""What every multi-run workflow shares.
 
 ``seqvae batch`` (families × scans × seeds), ``benchmark-dms`` (one family, or ``--panel``),
-``seqvae sweep`` and the study scripts are views of these pieces:
-
-- :class:`ScanReading`: how a deep mutational scan is read, with the field names of
-  ``seqvae score`` (``mutant_column``, ``score_column``, ``sep``, ``mutation_separator``,
-  ``reference_sequence``, …), checked by declared constraints. A manifest and a panel file both
-  read their scans through :func:`read_scan_reading`; the older names (``variant_column``,
-  ``measured_column``, ``separator``, ``wild_type``) get one line naming the new one.
-- :func:`train_or_resume`: a run directory made with this config is read back (finished) or
-  resumed (interrupted); anything else is trained anew.
-- :func:`fit_model` (a baseline or a VAE, anew), :func:`fit_member` (the executor task fitting
-  one model of a family), :func:`evaluate_scan` (score and evaluate one
-  scan) and :func:`structure_row` (its ``+ structure`` row).
-- :func:`run_record`: what a finished run's ``summary.json`` records (steps, times, active
-  latent dimensions, their KL, tr Cov(z_mean)), never recomputed.
-- :class:`Family` and :class:`Scan`: one family (a panel's protein) and its scans, as a
-  manifest or a panel file names them, files resolved by :func:`resolve_file`.
-- :class:`TaskLog`: the executor's results of a workflow's tasks, each logged as it comes.
-- :func:`markdown_table` and :func:`write_table`: one CSV and Markdown writer.
+``seqvae sweep`` and the study scripts are views of these pieces: a family and its scans
+(:class:`Family`, :class:`Scan`, their files found by :func:`resolve_file`), how a scan is read
+(:class:`ScanReading`, :func:`read_scan_reading`: ``seqvae score``'s field names, the older ones
+refused naming the new), fitting (:func:`train_or_resume`, :func:`fit_model` and the executor
+task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (:func:`evaluate_scan`,
+:func:`structure_row`), a run's record (:func:`run_record`, never recomputed) and one table
+writer (:func:`markdown_table`, :func:`write_table`).
 """
 
 from __future__ import annotations
@@ -29,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -51,9 +39,11 @@ __all__ = [
     "ScanReading",
     "TaskLog",
     "check_scan_columns",
+    "checked_options",
     "evaluate_scan",
     "fit_member",
     "fit_model",
+    "format_number",
     "markdown_table",
     "read_json",
     "read_scan_reading",
@@ -65,6 +55,7 @@ __all__ = [
     "write_table",
 ]
 
+OptionsT = TypeVar("OptionsT", bound=Options)
 SEPARATORS = (",", ";", "\t")
 # the suffix of a structure-aware row's model name ("potts + structure")
 STRUCTURE_SUFFIX = " + structure"
@@ -134,11 +125,22 @@ def read_scan_reading(values: dict[str, Any], source: str | Path, where: str) ->
         if key in ("sep", "mutation_separator") and value == "auto":
             value = None
         given[key] = value
+    checked_options(ScanReading, given, source, where)
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def checked_options(cls: type[OptionsT], values: dict[str, Any], source: str | Path, where: str) -> OptionsT:
+    """``cls`` from a manifest's or a panel file's mapping, checked.
+
+    Raises
+    ------
+    InputError
+        One line naming ``source``, ``where`` and the field at fault.
+    """
     try:
-        ScanReading.from_dict(given).check()
+        return cls.from_dict(values).check()
     except ConfigError as err:
         raise InputError(f"{where}: {err.message}", source) from None
-    return {key: value for key, value in given.items() if value is not None}
 
 
 def check_scan_columns(file: Path, reading: dict[str, Any], source: str | Path, where: str) -> None:
@@ -421,11 +423,16 @@ def structure_row(
 
 
 # -- tables ----------------------------------------------------------------------------------
-def _cell(value: Any) -> str:
+def format_number(value: Any, spec: str = ".4g") -> str:
+    """A number as a table shows it (``spec``: a format spec); a missing or infinite one empty."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    return format(value, spec)
+
+
+def _cell(value: Any) -> str:
+    if value is None or isinstance(value, float):
+        return format_number(value)
     return str(value).replace("|", "\\|")
 
 
