@@ -639,7 +639,9 @@ def _summary(families: list[Family], results: dict[str, TaskResult], out: Path) 
         members = [results.get(f"{f.name}/seed{seed}") for seed in f.seeds]
         finished = [m for m in members if m is not None and m.ok]
         row["seeds"] = " ".join(str(s) for s in f.seeds)
-        records = [run_record(out / f.name / m.key.rsplit("/", 1)[1]) for m in finished]
+        # what each trained seed records (a run folder deleted after its task finished: nothing)
+        runs = [out / f.name / m.key.rsplit("/", 1)[1] for m in finished]
+        records = [run_record(run) for run in runs if (run / "summary.json").is_file()]
         row["active_dims"] = " ".join(str(record["active_dims"]) for record in records)
         scored = results.get(f"{f.name}/score")
         for scan in f.scans:
