@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,7 @@ from seqvae.training.config import MAX_SEED, RunConfig, preset_config
 from seqvae.workflows.multirun import (
     RENAMED_FIELDS,
     Family,
+    OptionsT,
     Scan,
     ScanReading,
     TaskLog,
@@ -158,9 +159,6 @@ class BatchSettings(Options):
     @classmethod
     def example(cls) -> BatchSettings:
         return cls(families=[{"name": "BLAT", "alignment": "blat.a2m"}])
-
-
-OptionsT = TypeVar("OptionsT", bound=Options)
 
 
 def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: str) -> OptionsT:
