@@ -1,19 +1,13 @@
-"""A panel of deep mutational scans as data, and train -> score -> evaluate over all of it.
+"""``benchmark-dms``: train -> score -> evaluate on a panel of deep mutational scans, or on one.
 
-A panel file (YAML) lists proteins: the training alignment and its wild-type row, the scan and
-how to read it, and the Spearman ρ published on the same assay. :func:`run_panel` fits the
-site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
-ensemble) on every protein, scores its scan (with the Potts model and a VAE, also their mean: the
-seed-0 VAE + Potts row; for a protein with a ``structure:`` or ``contact_map:`` entry, beside
-every row its ``+ structure`` row: the same scores made structure-aware by
-:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`, one rule for every protein)
-and writes one table (``panel.csv``,
-``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
-one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
-the mean over the panel) and one figure (``panel.png``). It is resumable: each model is an
-executor task (:mod:`seqvae.executor`), kept in ``OUT/<protein>/`` with its result and skipped
-when the command is run again, as an evaluated score is. ``benchmark-dms`` on one scan
-(:func:`run_dms_benchmark`) is a panel of one protein laid out in one folder.
+A panel file (YAML, :func:`load_panel`) lists proteins: the training alignment and its
+wild-type row, the scan and how to read it, a structure, and the Spearman ρ published on the
+same assay. :func:`run_panel` fits every model of every protein (executor tasks, resumable),
+scores each scan with every model, their seed ensemble, the seed-0 VAE + Potts mean and, with a
+structure, each row's ``+ structure`` row, and writes the panel's table, summary (settings are
+compared on the seed mean: one retraining moves ρ by up to the seed spread) and figure
+(:class:`PanelLayout`). ``benchmark-dms`` on one scan (:func:`run_dms_benchmark`) is a panel of
+one protein laid out in one folder (:class:`OneScanLayout`).
 
 A workflow (it trains, then analyses).
 """
