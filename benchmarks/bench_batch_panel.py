@@ -36,15 +36,12 @@ def write_manifest(folder: Path, seeds: int, steps: int | None, samples: int) ->
     families = []
     for protein in load_panel(ROOT / "benchmarks" / "panel.yaml"):
         # one schema: a panel protein's reading is a manifest scan's
-        scan = {"name": protein.scan.stem, "file": str(protein.scan), **protein.reading()}
-        if protein.reference_sequence is not None:
-            scan["reference_sequence"] = str(protein.reference_sequence)
         families.append(
             {
                 "name": protein.name,
                 "alignment": str(protein.alignment),
                 "reference": protein.reference,
-                "scans": [{k: v for k, v in scan.items() if v is not None}],
+                "scans": [scan.to_dict() for scan in protein.scans],
             }
         )
     overrides = {"training.threads": 1, "training.device": "cpu"}

@@ -32,10 +32,11 @@ sys.path.insert(0, str(ROOT / "src"))
 from seqvae.cli.common import parse_set_options  # noqa: E402
 from seqvae.io.alignment_formats import read_records  # noqa: E402
 from seqvae.io.atomic import atomic_open, ensure_directory  # noqa: E402
-from seqvae.workflows.dms_panel import PanelProtein, load_panel, run_panel  # noqa: E402
+from seqvae.workflows.dms_panel import load_panel, run_panel  # noqa: E402
+from seqvae.workflows.multirun import Family  # noqa: E402
 
 
-def subsample_alignment(protein: PanelProtein, size: int, seed: int, folder: Path) -> Path | None:
+def subsample_alignment(protein: Family, size: int, seed: int, folder: Path) -> Path | None:
     """Write ``protein``'s alignment with its reference row and ``size`` other rows (drawn
     without replacement; the file's order is kept) and return the file's path (``None``: the
     alignment has no more than ``size`` other rows)."""

@@ -15,26 +15,26 @@ AVGFP_MULTI = 3000
 
 def _scan(protein, out: Path) -> Path:
     """The scan the study scores: the full one, or for avGFP every single + 3,000 multi-mutants."""
+    scan = protein.scans[0]
     if protein.name != "avGFP":
-        return protein.scan
+        return scan.file
     target = out / "scans" / "avGFP_subsample.csv"
     if target.exists():
         return target
-    table = pd.read_csv(protein.scan, sep=protein.sep, dtype=str, keep_default_na=False)
-    n = table[protein.mutant_column].str.count("/") + 1
+    sep = scan.reading["sep"]
+    table = pd.read_csv(scan.file, sep=sep, dtype=str, keep_default_na=False)
+    n = table[scan.reading["mutant_column"]].str.count("/") + 1
     singles = table[n == 1]
     multi = table[n > 1].sample(n=AVGFP_MULTI, random_state=0)
     target.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat([singles, multi]).to_csv(target, sep=protein.sep, index=False)
+    pd.concat([singles, multi]).to_csv(target, sep=sep, index=False)
     return target
 
 
 def _evaluate(scorer, protein, scan: Path, out_csv: Path) -> dict:
-    from seqvae.analysis.mutations import read_wild_type
-    from seqvae.workflows.multirun import evaluate_scan
+    from seqvae.workflows.multirun import evaluate_scan, score_options
 
-    wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
-    result = evaluate_scan(scorer, scan, out_csv, {**protein.reading(), "wild_type": wild_type})
+    result = evaluate_scan(scorer, scan, out_csv, score_options(protein.scans[0].reading))
     result.pop("notes")
     return result
 

@@ -75,7 +75,8 @@ def protein_data(protein, runs: Path) -> dict:
     structure-aware), each row's mutated columns and number of mutations."""
     folder = runs / protein.name
     registry = load_scorer(folder / POTTS).registry
-    wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+    reading = protein.scans[0].reading
+    wild_type = read_wild_type(reading["reference_sequence"]) if "reference_sequence" in reading else None
     mapper = MutationMapper(registry, wild_type)
     burial = None
     if protein.structure is not None or protein.contact_map is not None:
@@ -92,7 +93,7 @@ def protein_data(protein, runs: Path) -> dict:
         scores[key] = scored.scores
         if burial is not None:
             aware[key] = structure_from_scores(scored, None, burial).predicted
-    y = base.measured(protein.score_column)
+    y = base.measured(reading["score_column"])
     codes = np.stack([mapper.apply(parse_mutant(m)) for m in base.table["mutant"]])
     keep = np.isfinite(y) & np.all([np.isfinite(v) for v in scores.values()], axis=0)
     onehot = onehot_features(codes[keep], registry.reference_codes(), registry.alphabet.gap_code + 1)

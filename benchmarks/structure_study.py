@@ -54,7 +54,8 @@ def study(panel: Path, runs: Path) -> pd.DataFrame:
             continue
         folder = runs / protein.name
         registry = load(folder / "vae_seed0").registry
-        wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+        reading = protein.scans[0].reading
+        wild_type = read_wild_type(reading["reference_sequence"]) if "reference_sequence" in reading else None
         mapper = MutationMapper(registry, wild_type)
         burial = position_burial(registry, protein.structure, protein.chain, protein.contact_map)
         print(f"{protein.name}: {burial.describe()}", flush=True)
@@ -63,7 +64,7 @@ def study(panel: Path, runs: Path) -> pd.DataFrame:
             if not path.exists():
                 continue
             scored = read_scored_variants(path, mapper)
-            measured = pd.to_numeric(scored.table[protein.score_column], errors="coerce").to_numpy(float)
+            measured = pd.to_numeric(scored.table[reading["score_column"]], errors="coerce").to_numpy(float)
             keep = np.isfinite(measured) & np.isfinite(scored.scores)
             plain = spearmanr(scored.scores[keep], measured[keep])[0]
             for measure, power, floor in itertools.product(COORDINATE_MEASURES, POWERS, FLOORS):

@@ -384,4 +384,4 @@ def test_a_column_named_by_a_number_reads_unquoted(tmp_path):
             "alignment: fam.fasta", "alignment: fam.fasta\n  scans: [{file: scan.csv, score_column: 2500}]"
         )
     )
-    assert read_manifest(path).families[0].scans[0].options == {"score_column": "2500"}
+    assert read_manifest(path).families[0].scans[0].reading == {"score_column": "2500"}

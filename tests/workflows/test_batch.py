@@ -279,7 +279,7 @@ def test_csv_manifest_reads_like_yaml(tmp_path):
     (family,) = manifest.families
     assert family.seeds == [0, 1] and family.config.preset == "explore"
     assert [s.name for s in family.scans] == ["stiffler", "again"]
-    assert family.scans[0].options == {"score_column": "2500"} and family.scans[1].options == {}
+    assert family.scans[0].reading == {"score_column": "2500"} and family.scans[1].reading == {}
 
 
 def _one_error_line(capsys) -> str:

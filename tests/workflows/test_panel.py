@@ -58,9 +58,12 @@ def test_project_panel_reads():
         shared_file(name)
     proteins = load_panel(Path(__file__).resolve().parents[2] / "benchmarks" / "panel.yaml")
     assert [p.name for p in proteins] == ["BLAT", "avGFP", "PDZ3"]
-    gfp = proteins[1]
-    assert (gfp.sep, gfp.mutation_separator, gfp.mutant_column) == (";", "/", "variant")
-    assert proteins[2].reference == "DLG4_RAT/313-391" and proteins[2].reference_sequence.is_file()
+    gfp = proteins[1].scans[0].reading
+    assert (gfp["sep"], gfp["mutation_separator"], gfp["mutant_column"]) == (";", "/", "variant")
+    pdz3 = proteins[2]
+    assert (
+        pdz3.reference == "DLG4_RAT/313-391" and Path(pdz3.scans[0].reading["reference_sequence"]).is_file()
+    )
 
 
 def test_panel_command_table_figure_and_resume(tmp_path, capsys):
@@ -280,7 +283,7 @@ def test_panel_summary_folds_seeds_and_averages_over_proteins():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scan_name": "missing.csv"}, "scan 'missing.csv' not found"),
+        ({"scan_name": "missing.csv"}, "protein 'tinyBLAT' scan: file not found: missing.csv"),
         ({"measured": "nope"}, "score_column 'nope' is not a column of scan.csv"),
         ({"variant": "mutant"}, "mutant_column 'mutant' is not a column"),
         ({"extra": "    measured_column: fitness\n"}, "'measured_column' is now 'score_column'"),
@@ -397,5 +400,5 @@ def test_panel_and_benchmark_rows_with_a_structure(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text(
         panel.read_text().replace(f"    structure: {structure}\n", "    structure: missing.pdb\n")
     )
-    with pytest.raises(InputError, match=r"structure 'missing\.pdb' not found"):
+    with pytest.raises(InputError, match=r"structure: file not found: missing\.pdb"):
         load_panel(tmp_path / "bad.yaml")

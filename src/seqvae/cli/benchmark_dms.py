@@ -1,6 +1,5 @@
 """``seqvae benchmark-dms``: train, score and evaluate on one deep mutational scan, or on every
-protein of a panel. A thin wrapper over :mod:`seqvae.workflows.dms_benchmark` and
-:mod:`seqvae.workflows.dms_panel`."""
+protein of a panel. A thin wrapper over :mod:`seqvae.workflows.dms_panel`."""
 
 from __future__ import annotations
 
@@ -152,7 +151,7 @@ def benchmark_dms(
             f"panel table: {out / 'panel.csv'}, {out / 'panel_summary.csv'}, {out / 'panel.md'}, {out / 'panel.png'}"
         )
         return
-    from seqvae.workflows.dms_benchmark import BENCHMARK_FILE, run_dms_benchmark
+    from seqvae.workflows.dms_panel import BENCHMARK_FILE, run_dms_benchmark
 
     if alignment is None or dms is None or score_col is None:
         raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")

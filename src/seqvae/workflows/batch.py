@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -48,22 +48,26 @@ from seqvae.options import Boolean, Check, Integer, ListOf, Optional, Options, T
 from seqvae.training.config import MAX_SEED, RunConfig, preset_config
 from seqvae.workflows.multirun import (
     RENAMED_FIELDS,
+    Family,
+    OptionsT,
+    Scan,
     ScanReading,
+    TaskLog,
     check_scan_columns,
+    checked_options,
+    fit_member,
     markdown_table,
     read_scan_reading,
+    resolve_file,
     run_record,
     score_options,
-    train_or_resume,
     write_table,
 )
 
 __all__ = [
     "BATCH_DIRECTORY",
     "BatchResult",
-    "FamilySpec",
     "Manifest",
-    "ScanSpec",
     "read_manifest",
     "run_batch",
 ]
@@ -157,9 +161,6 @@ class BatchSettings(Options):
         return cls(families=[{"name": "BLAT", "alignment": "blat.a2m"}])
 
 
-OptionsT = TypeVar("OptionsT", bound=Options)
-
-
 def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: str) -> OptionsT:
     """``cls`` from a manifest's mapping (a CSV cell's seeds ``0;1;2`` read as a list), checked:
     a bad value is one line naming the entry and the field."""
@@ -168,10 +169,7 @@ def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: st
         values = {**values, "seeds": [seeds]}
     elif isinstance(seeds, str):
         values = {**values, "seeds": [v for v in seeds.replace(";", " ").replace(",", " ").split() if v]}
-    try:
-        return cls.from_dict(values).check()
-    except ConfigError as err:
-        raise InputError(f"{where}: {err.message}", source) from None
+    return checked_options(cls, values, source, where)
 
 
 CSV_FAMILY_COLUMNS = ("family", "alignment", "reference", "seeds", "preset", "config")
@@ -179,33 +177,11 @@ CSV_SCAN_COLUMNS = ("scan", "scan_name", *SCAN_OPTIONS, *RENAMED_FIELDS)
 
 
 @dataclass
-class ScanSpec:
-    """One deep mutational scan of a family and how to read it (``score_file`` options)."""
-
-    name: str
-    file: Path
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class FamilySpec:
-    """One family: its alignment, scans, seeds and resolved run config."""
-
-    name: str
-    alignment: Path
-    reference: str | None
-    scans: list[ScanSpec]
-    seeds: list[int]
-    config: RunConfig
-    config_file: Path | None = None
-
-
-@dataclass
 class Manifest:
     """A read and checked manifest."""
 
     path: Path
-    families: list[FamilySpec]
+    families: list[Family]
     samples: int = 200
     report: bool = True
 
@@ -220,7 +196,7 @@ class Manifest:
                     "alignment": str(f.alignment),
                     "reference": f.reference,
                     "seeds": f.seeds,
-                    "scans": [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans],
+                    "scans": [scan.to_dict() for scan in f.scans],
                     "config": f.config.to_dict(),
                 }
                 for f in self.families
@@ -229,20 +205,9 @@ class Manifest:
 
 
 # -- reading the manifest ------------------------------------------------------------------
-def _file(folder: Path, value: Any, source: str, where: str) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: expected a file name", source)
-    path = Path(value)
-    path = path if path.is_absolute() else folder / path
-    if not path.is_file():
-        raise InputError(f"{where}: file not found: {value}", source)
-    return path
-
-
 def _config(
-    folder: Path,
     preset: str | None,
-    config_file: str | None,
+    config_file: Path | None,
     overrides: dict | None,
     reference: str | None,
     device: str | None,
@@ -251,8 +216,8 @@ def _config(
 ) -> RunConfig:
     try:
         values: dict[str, Any] = {}
-        if config_file:
-            values = read_config_file(_file(folder, config_file, source, f"{where}.config"))
+        if config_file is not None:
+            values = read_config_file(config_file)
             preset = preset or values.pop("preset", None)
             values.pop("preset", None)
         config = preset_config(preset or "fitness").updated(values).updated(overrides or {})
@@ -366,7 +331,7 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
         raise InputError("a manifest is a .yaml, .yml or .csv file", path)
     top = _checked(BatchSettings, values, source, "manifest")
     folder = path.parent
-    families: list[FamilySpec] = []
+    families: list[Family] = []
     seen: set[str] = set()
     for index, values in enumerate(top.families):
         where = f"families[{index}]"
@@ -380,14 +345,16 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
         seen.add(name.casefold())
         where = f"family {name!r}"
-        alignment = _file(folder, entry.alignment, entry_source, f"{where} alignment")
+        alignment = resolve_file(folder, entry.alignment, entry_source, f"{where} alignment")
         reference = entry.reference or None
         config_name = entry.config or top.config
+        config_file = None
+        if config_name:
+            config_file = resolve_file(folder, config_name, entry_source, f"{where}.config")
         overrides = {**(top.overrides or {}), **(entry.overrides or {})}
-        config = _config(
-            folder, entry.preset or top.preset, config_name, overrides, reference, device, entry_source, where
-        )
-        scans: list[ScanSpec] = []
+        preset = entry.preset or top.preset
+        config = _config(preset, config_file, overrides, reference, device, entry_source, where)
+        scans: list[Scan] = []
         for k, scan in enumerate(entry.scans or []):
             if isinstance(scan, str):
                 scan = {"file": scan}
@@ -401,7 +368,7 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
                     f"{where} scans[{k}]: unknown key {unknown[0]!r}; keys are {', '.join(sorted(SCAN_KEYS))}",
                     scan_source,
                 )
-            file = _file(folder, scan.get("file"), scan_source, f"{where} scan")
+            file = resolve_file(folder, scan.get("file"), scan_source, f"{where} scan")
             scan_name = check_name(
                 file.stem if scan.get("name") is None else scan["name"],
                 f"{where} scans[{k}]: scan name",
@@ -417,29 +384,24 @@ def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
             check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
             if options.get("reference_sequence") is not None:  # the full wild type numbering the scan
                 options["reference_sequence"] = str(
-                    _file(
+                    resolve_file(
                         folder, options["reference_sequence"], scan_source, f"{where} scan reference_sequence"
                     )
                 )
-            scans.append(ScanSpec(scan_name, file, options))
+            scans.append(Scan(scan_name, file, options))
         seeds = entry.seeds if entry.seeds is not None else top.seeds
-        config_file = None if not config_name else _file(folder, config_name, entry_source, f"{where}.config")
-        families.append(FamilySpec(name, alignment, reference, scans, seeds, config, config_file))
+        families.append(Family(name, alignment, scans, reference, seeds, config, config_file))
     return Manifest(path, families, samples=top.samples, report=top.report)
 
 
 # -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
-def _read_family(alignment: str, config: RunConfig):
-    from seqvae.data.alignment import read_alignment
-
-    return read_alignment(alignment, config.data.alignment_options())
-
-
 def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
     """Read a family's alignment, compute its sequence weights once and save them."""
+    from seqvae.data.alignment import read_alignment
+
     started = time.perf_counter()
     run_config = RunConfig.from_dict(config)
-    aln = _read_family(alignment, run_config)
+    aln = read_alignment(alignment, run_config.data.alignment_options())
     weights = aln.set_weights(run_config.data.theta)
     Path(folder).mkdir(parents=True, exist_ok=True)
     with atomic_open(Path(folder) / "weights.npy", "wb") as handle:
@@ -448,29 +410,6 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
         "n_sequences": int(aln.n_sequences),
         "length": int(aln.length),
         "n_eff": float(weights.sum()),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def train_member(alignment: str, config: dict[str, Any], weights: str, run_dir: str) -> dict[str, Any]:
-    """Train one seed of a family (:func:`~seqvae.workflows.multirun.train_or_resume`: with the
-    family's weights) and return what its summary records."""
-    started = time.perf_counter()
-    run_config = RunConfig.from_dict(config)
-
-    def read():
-        aln = _read_family(alignment, run_config)
-        aln.sequence_weights = np.load(weights, allow_pickle=False)
-        aln.theta = run_config.data.theta
-        return aln
-
-    train_or_resume(None, run_config, run_dir, read)
-    record = run_record(run_dir)
-    return {
-        **{
-            key: record[key]
-            for key in ("steps", "best_val_elbo", "stop_reason", "train_time_s", "active_dims")
-        },
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -520,10 +459,6 @@ class BatchResult:
     info: dict[str, Any]
 
 
-def _family_dir(out: Path, family: FamilySpec) -> Path:
-    return out / family.name
-
-
 def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     """Every file and every run or task folder a batch writes, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
@@ -531,7 +466,7 @@ def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[s
     files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
     folders = {}
     for f in manifest.families:
-        folder = _family_dir(out, f)
+        folder = out / f.name
         files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
         files[f"family {f.name!r}'s report"] = folder / "report.html"
         folders[f"family {f.name!r}'s task results"] = folder / "tasks"
@@ -541,22 +476,6 @@ def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[s
             for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
                 files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
     return files, folders
-
-
-def input_files(manifest: Manifest) -> dict[str, Path]:
-    """Every file a manifest reads, by what messages call it."""
-    files = {"the manifest": manifest.path}
-    for f in manifest.families:
-        files[f"family {f.name!r}'s alignment"] = f.alignment
-        if f.config_file is not None:
-            files[f"family {f.name!r}'s config"] = f.config_file
-        for scan in f.scans:
-            files[f"scan {scan.name!r} of {f.name!r}"] = scan.file
-            if scan.options.get("reference_sequence") is not None:
-                files[f"the wild type of scan {scan.name!r} of {f.name!r}"] = Path(
-                    scan.options["reference_sequence"]
-                )
-    return files
 
 
 def run_batch(
@@ -604,7 +523,10 @@ def run_batch(
             raise InputError(err.message.replace("training.device", "device")) from None
     out = Path(out)
     files, folders = output_files(manifest, out)
-    check_output_paths(files, input_files(manifest), out, folders)
+    inputs = {"the manifest": manifest.path}
+    for family in manifest.families:
+        inputs.update(family.inputs())
+    check_output_paths(files, inputs, out, folders)
     open_resumable_directory(out, BATCH_DIRECTORY)
     if executor is None:
         executor = make_executor(backend, jobs, 1, address=address, folder=out / ".submitit")
@@ -615,31 +537,17 @@ def run_batch(
     with lock_directory(out, BATCH_DIRECTORY), executor:
         write_json(out / BATCH_FILE, {**manifest.to_dict(), "executor": executor.describe()})
         families = manifest.families
-        failures: list[tuple[str, str]] = []
-        results: dict[str, TaskResult] = {}
-
-        def note(result: TaskResult) -> None:
-            results[result.key] = result
-            if not result.ok:
-                failures.append((result.key, result.error or "failed"))
-                say(f"{result.key}: failed: {result.error}")
-            else:
-                say(
-                    f"{result.key}: {'already done' if result.skipped else f'done in {result.seconds:.1f} s'}"
-                )
-
-        def ready(needs: list[str]) -> bool:
-            return all(key in results and results[key].ok for key in needs)
-
+        done = TaskLog(say)
         # 1. weights, once per family; 2. one model per family and seed; 3. score each scan with
         # the family's ensemble, write the report
-        executor.run(prepare, on_result=note)
-        executor.run([t for t in train if ready([t.key.rsplit("/", 1)[0] + "/prepare"])], on_result=note)
+        executor.run(prepare, on_result=done)
+        executor.run([t for t in train if done.ok([t.key.rsplit("/", 1)[0] + "/prepare"])], on_result=done)
         executor.run(
-            [t for f, t in zip(families, score) if ready([f"{f.name}/seed{seed}" for seed in f.seeds])],
-            on_result=note,
+            [t for f, t in zip(families, score) if done.ok([f"{f.name}/seed{seed}" for seed in f.seeds])],
+            on_result=done,
         )
-        summary = _summary(families, results)
+        results, failures = done.results, done.failures
+        summary = _summary(families, results, out)
         _write_summary(summary, failures, out)
     info = {
         "wall_seconds": round(time.perf_counter() - started, 2),
@@ -657,7 +565,7 @@ def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task
     content and the full resolved config."""
     prepare, train, score = [], [], []
     for f in manifest.families:
-        folder = _family_dir(out, f)
+        folder = out / f.name
         digest = file_digest(f.alignment)
         prepare.append(
             Task(
@@ -673,18 +581,19 @@ def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task
             train.append(
                 Task(
                     f"{f.name}/seed{seed}",
-                    train_member,
+                    fit_member,
                     {
+                        "kind": "vae",
                         "alignment": str(f.alignment),
                         "config": config,
+                        "target": str(folder / f"seed{seed}"),
                         "weights": str(folder / "data" / "weights.npy"),
-                        "run_dir": str(folder / f"seed{seed}"),
                     },
                     folder=str(folder / "tasks" / f"train-seed{seed}"),
                     inputs={"alignment": digest, "config": _without_device(config)},
                 )
             )
-        scans = [{"name": s.name, "file": str(s.file), **s.options} for s in f.scans]
+        scans = [scan.to_dict() for scan in f.scans]
         score.append(
             Task(
                 f"{f.name}/score",
@@ -714,7 +623,7 @@ def _without_device(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "training": training}
 
 
-def _summary(families: list[FamilySpec], results: dict[str, TaskResult]) -> pd.DataFrame:
+def _summary(families: list[Family], results: dict[str, TaskResult], out: Path) -> pd.DataFrame:
     rows = []
     for f in families:
         row: dict[str, Any] = {"family": f.name}
@@ -728,15 +637,18 @@ def _summary(families: list[FamilySpec], results: dict[str, TaskResult]) -> pd.D
         members = [results.get(f"{f.name}/seed{seed}") for seed in f.seeds]
         finished = [m for m in members if m is not None and m.ok]
         row["seeds"] = " ".join(str(s) for s in f.seeds)
-        row["active_dims"] = " ".join(str(m.value["active_dims"]) for m in finished)
+        # what each trained seed records (a run folder deleted after its task finished: nothing)
+        runs = [out / f.name / m.key.rsplit("/", 1)[1] for m in finished]
+        records = [run_record(run) for run in runs if (run / "summary.json").is_file()]
+        row["active_dims"] = " ".join(str(record["active_dims"]) for record in records)
         scored = results.get(f"{f.name}/score")
         for scan in f.scans:
             entry = scored.value["scans"].get(scan.name, {}) if scored is not None and scored.ok else {}
-            if scan.options.get("score_column"):
+            if scan.reading.get("score_column"):
                 row[f"rho_{scan.name}"] = entry.get("spearman")
             row[f"n_scored_{scan.name}"] = entry.get("n_scored")
         row["prepare_s"] = prepared.value["seconds"] if prepared is not None and prepared.ok else None
-        row["train_s"] = round(sum(m.value["train_time_s"] or 0.0 for m in finished), 2) if finished else None
+        row["train_s"] = round(sum(r["train_time_s"] or 0.0 for r in records), 2) if finished else None
         row["score_s"] = scored.value["score_s"] if scored is not None and scored.ok else None
         row["report_s"] = scored.value["report_s"] if scored is not None and scored.ok else None
         failed = [r for r in [prepared, *members, scored] if r is not None and not r.ok]

@@ -1,19 +1,13 @@
-"""A panel of deep mutational scans as data, and train -> score -> evaluate over all of it.
+"""``benchmark-dms``: train -> score -> evaluate on a panel of deep mutational scans, or on one.
 
-A panel file (YAML) lists proteins: the training alignment and its wild-type row, the scan and
-how to read it, and the Spearman ρ published on the same assay. :func:`run_panel` fits the
-site-independent and Potts baselines and the VAE preset (seed 0, optionally more seeds and their
-ensemble) on every protein, scores its scan (with the Potts model and a VAE, also their mean: the
-seed-0 VAE + Potts row; for a protein with a ``structure:`` or ``contact_map:`` entry, beside
-every row its ``+ structure`` row: the same scores made structure-aware by
-:data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`, one rule for every protein)
-and writes one table (``panel.csv``,
-``panel.md``), a summary over seeds and proteins (``panel_summary.csv``, also in ``panel.md``:
-one retraining moves ρ by up to the seed spread, so settings are compared on the seed mean and
-the mean over the panel) and one figure (``panel.png``). It is resumable: each model is an
-executor task (:mod:`seqvae.executor`), kept in ``OUT/<protein>/`` with its result and skipped
-when the command is run again, as an evaluated score is. ``benchmark-dms`` on one scan
-(:mod:`seqvae.workflows.dms_benchmark`) is a panel of one protein laid out in one folder.
+A panel file (YAML, :func:`load_panel`) lists proteins: the training alignment and its
+wild-type row, the scan and how to read it, a structure, and the Spearman ρ published on the
+same assay. :func:`run_panel` fits every model of every protein (executor tasks, resumable),
+scores each scan with every model, their seed ensemble, the seed-0 VAE + Potts mean and, with a
+structure, each row's ``+ structure`` row, and writes the panel's table, summary (settings are
+compared on the seed mean: one retraining moves ρ by up to the seed spread) and figure
+(:class:`PanelLayout`). ``benchmark-dms`` on one scan (:func:`run_dms_benchmark`) is a panel of
+one protein laid out in one folder (:class:`OneScanLayout`).
 
 A workflow (it trains, then analyses).
 """
@@ -21,10 +15,9 @@ A workflow (it trains, then analyses).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,12 +41,19 @@ from seqvae.utils import MAX_THREADS
 from seqvae.workflows.multirun import (
     RENAMED_FIELDS,
     STRUCTURE_SUFFIX,
+    Family,
+    Scan,
     ScanReading,
+    TaskLog,
     check_scan_columns,
+    checked_options,
     evaluate_scan,
-    fit_model,
+    fit_member,
+    format_number,
     markdown_table,
+    read_json,
     read_scan_reading,
+    resolve_file,
     run_record,
     structure_row,
     write_table,
@@ -64,10 +64,10 @@ __all__ = [
     "MODEL_KINDS",
     "PANEL_COLUMNS",
     "PanelEntry",
-    "PanelProtein",
     "load_panel",
     "panel_markdown",
     "panel_summary",
+    "run_dms_benchmark",
     "run_panel",
 ]
 
@@ -95,65 +95,6 @@ PANEL_COLUMNS = (
     "n_eff",
     "length",
 )
-
-
-@dataclass
-class PanelProtein:
-    """One protein of a panel: what to train on, what to score, how to read it.
-
-    Attributes
-    ----------
-    name
-        Short name (also the folder under the output directory).
-    alignment, reference
-        Training alignment and the id of its wild-type row (``None``: the first row).
-    scan, sep, mutant_column, score_column, mutation_separator
-        The scan and how to read it, named as ``seqvae score`` names them (``score_column``: the
-        measured fitness; ``sep``/``mutation_separator`` ``None``: detected).
-    reference_sequence
-        FASTA of the full wild type, for a trimmed reference row (see
-        :class:`~seqvae.analysis.mutations.MutationMapper`); ``None`` counts from the row's start.
-    structure, chain, contact_map
-        A structure of the reference (PDB/mmCIF, plain or gzip) and its chain (``None``: the
-        first), or a contact map numbered by the alignment's columns: the protein then also gets
-        a structure-aware row per model (:mod:`seqvae.analysis.structure_scores`).
-    published
-        Published Spearman ρ on the same assay, by method name.
-    """
-
-    name: str
-    alignment: Path
-    scan: Path
-    score_column: str
-    reference: str | None = None
-    sep: str | None = None
-    mutant_column: str | None = None
-    mutation_separator: str | None = None
-    reference_sequence: Path | None = None
-    published: dict[str, float] = field(default_factory=dict)
-    structure: Path | None = None
-    chain: str | None = None
-    contact_map: Path | None = None
-    panel_file: Path | None = None
-
-    def inputs(self) -> dict[str, Path]:
-        """The files this protein reads, by what messages call them."""
-        files = {f"{self.name}'s alignment": self.alignment, f"{self.name}'s scan": self.scan}
-        for name in ("reference_sequence", "structure", "contact_map"):
-            if getattr(self, name) is not None:
-                files[f"{self.name}'s {name}"] = getattr(self, name)
-        if self.panel_file is not None:
-            files["the panel file"] = self.panel_file
-        return files
-
-    def reading(self) -> dict[str, Any]:
-        """How its scan is read: the keyword arguments of :func:`~seqvae.analysis.scoring.score_file`."""
-        return {
-            "mutant_column": self.mutant_column,
-            "score_column": self.score_column,
-            "sep": self.sep,
-            "mutation_separator": self.mutation_separator,
-        }
 
 
 def _published(value: Any) -> str | None:
@@ -218,7 +159,7 @@ class PanelEntry(Options):
             raise ConfigError(f"{prefix}.chain needs {prefix}.structure", field=f"{prefix}.chain")
 
 
-def load_panel(path: str | Path) -> list[PanelProtein]:
+def load_panel(path: str | Path) -> list[Family]:
     """Read and check a panel file.
 
     Relative paths are resolved against the folder named by the file's top-level ``root``
@@ -238,7 +179,7 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
     if not isinstance(data, dict) or not isinstance(data.get("proteins"), list) or not data["proteins"]:
         raise InputError("a panel file needs a non-empty list 'proteins'", path)
     root = (path.parent / str(data.get("root", "."))).resolve()
-    proteins: list[PanelProtein] = []
+    proteins: list[Family] = []
     for k, values in enumerate(data["proteins"]):
         where = f"proteins[{k}]"
         if not isinstance(values, dict):
@@ -247,36 +188,28 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
         where = f"protein {name!r}"
         scan_keys = [key for key in values if key in (*ScanReading.field_names(), *RENAMED_FIELDS)]
         reading = read_scan_reading({key: values[key] for key in scan_keys}, path, where)
-        try:
-            rest = {key: value for key, value in values.items() if key not in scan_keys}
-            entry = PanelEntry.from_dict({**rest, **reading}).check()
-        except ConfigError as err:
-            raise InputError(f"{where}: {err.message}", path) from None
-        files: dict[str, Path | None] = {}
-        for key in PANEL_FILE_FIELDS:
-            value = getattr(entry, key)
-            resolved = None if value is None else Path(value) if Path(value).is_absolute() else root / value
-            if resolved is not None and not resolved.is_file():
-                raise InputError(f"{where}: {key} {value!r} not found (looked at {resolved})", path)
-            files[key] = resolved
-        protein = PanelProtein(
-            name=name,
-            alignment=files["alignment"],  # type: ignore[arg-type]
-            scan=files["scan"],  # type: ignore[arg-type]
-            score_column=str(entry.score_column),
-            reference=entry.reference,
-            sep=entry.sep,
-            mutant_column=entry.mutant_column,
-            mutation_separator=entry.mutation_separator,
-            reference_sequence=files["reference_sequence"],
-            published={str(method): float(v) for method, v in (entry.published or {}).items()},
-            structure=files["structure"],
-            chain=entry.chain,
-            contact_map=files["contact_map"],
-            panel_file=path,
+        rest = {key: value for key, value in values.items() if key not in scan_keys}
+        entry = checked_options(PanelEntry, {**rest, **reading}, path, where)
+        files = {
+            key: resolve_file(root, getattr(entry, key), path, f"{where} {key}")
+            for key in PANEL_FILE_FIELDS
+            if getattr(entry, key) is not None
+        }
+        if "reference_sequence" in files:
+            reading["reference_sequence"] = str(files["reference_sequence"])
+        check_scan_columns(files["scan"], reading, path, where)
+        proteins.append(
+            Family(
+                name=name,
+                alignment=files["alignment"],
+                scans=[Scan(files["scan"].stem, files["scan"], reading)],
+                reference=entry.reference,
+                structure=files.get("structure"),
+                chain=entry.chain,
+                contact_map=files.get("contact_map"),
+                published={str(method): float(v) for method, v in (entry.published or {}).items()},
+            )
         )
-        check_scan_columns(protein.scan, protein.reading(), path, where)
-        proteins.append(protein)
     names = [p.name.casefold() for p in proteins]
     duplicated = sorted({p.name for p in proteins if names.count(p.name.casefold()) > 1})
     if duplicated:
@@ -284,28 +217,79 @@ def load_panel(path: str | Path) -> list[PanelProtein]:
     return proteins
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+@dataclass
+class PanelLayout:
+    """Where a panel writes: each protein's models, scores and evaluations in
+    ``out/<protein>/``, the panel's tables (:data:`PANEL_FILES`) in ``out``, a resumable panel
+    folder held under its lock while the panel runs."""
+
+    out: Path
+
+    def folder(self, protein: Family) -> Path:
+        return self.out / protein.name
+
+    def own_files(self) -> dict[str, Path]:
+        return {f"the panel's {name}": self.out / name for name in PANEL_FILES}
+
+    def check(self, proteins: list[Family]) -> None:
+        check_resumable_directory(self.out, PANEL_DIRECTORY)
+
+    @contextlib.contextmanager
+    def opened(self, preset: str, proteins: list[Family], keys: list[str]) -> Iterator[None]:
+        open_resumable_directory(self.out, PANEL_DIRECTORY)
+        with lock_directory(self.out, PANEL_DIRECTORY):
+            names = [p.name for p in proteins]
+            write_json(self.out / PANEL_FILE, {"preset": preset, "proteins": names, "models": keys})
+            yield
+
+    def write(self, rows: list[dict], proteins: list[Family], preset: str, structures: dict) -> None:
+        """Write ``panel.csv``, ``panel_summary.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
+        from seqvae.plots.panel import plot_panel
+
+        table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
+        summary = panel_summary(table)
+        write_table(summary, self.out / "panel_summary.csv", float_format="%.6g")
+        markdown = panel_markdown(table, proteins, preset, summary, structures)
+        write_table(table, self.out / "panel.csv", self.out / "panel.md", markdown, float_format="%.6g")
+        plot_panel(table, {p.name: p.published for p in proteins}, self.out / "panel.png")
+
+
+class OneScanLayout(PanelLayout):
+    """Where ``benchmark-dms`` on one scan writes: its one protein's models, scores and
+    evaluations in ``out`` itself, its rows (every field of an evaluation) in
+    ``out/benchmark.json``."""
+
+    def folder(self, protein: Family) -> Path:
+        return self.out
+
+    def own_files(self) -> dict[str, Path]:
+        return {"the benchmark table": self.out / BENCHMARK_FILE}
+
+    def check(self, proteins: list[Family]) -> None:
+        if len(proteins) != 1:
+            raise ValueError("run_panel: one_scan lays out one protein")
+
+    @contextlib.contextmanager
+    def opened(self, preset: str, proteins: list[Family], keys: list[str]) -> Iterator[None]:
+        ensure_directory(self.out)
+        yield
+
+    def write(self, rows: list[dict], proteins: list[Family], preset: str, structures: dict) -> None:
+        write_json(
+            self.out / BENCHMARK_FILE, [{k: v for k, v in row.items() if k != "protein"} for row in rows]
+        )
 
 
 def panel_outputs(
-    proteins: list[PanelProtein], out: str | Path, keys: list[str], one_scan: bool = False
+    proteins: list[Family], layout: PanelLayout, keys: list[str]
 ) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Every file and every model folder a panel writes, by what messages call them
-    (``one_scan``: laid out as :func:`run_panel` lays out one scan)."""
+    """Every file and every model folder a panel writes in ``layout``, by what messages call them."""
     from seqvae.analysis.scoring import scoring_files
 
-    out = Path(out)
-    if one_scan:
-        files = {"the benchmark table": out / BENCHMARK_FILE}
-    else:
-        files = {f"the panel's {name}": out / name for name in PANEL_FILES}
+    files = layout.own_files()
     folders = {}
     for protein in proteins:
-        folder = out if one_scan else out / protein.name
+        folder = layout.folder(protein)
         for key in keys:
             folders[f"{protein.name}'s {key} model"] = folder / key
         for key, _ in _scored(keys):
@@ -328,7 +312,7 @@ def _scored(keys: list[str]) -> list[tuple[str, list[str]]]:
     return scored
 
 
-def _fit_inputs(kind: str, protein: PanelProtein, config, potts_iterations: int) -> dict:
+def _fit_inputs(kind: str, protein: Family, config, potts_iterations: int) -> dict:
     """What makes a fitted model of a panel protein what it is (its task's inputs): a baseline
     depends on the data settings only, a VAE on its whole config."""
     settings = config.identity()
@@ -342,39 +326,16 @@ def _fit_inputs(kind: str, protein: PanelProtein, config, potts_iterations: int)
     }
 
 
-def _scan_identity(protein: PanelProtein) -> dict:
-    reference = protein.reference_sequence
+def _scan_identity(scan: Scan) -> dict:
+    reading = scan.reading
+    reference = reading.get("reference_sequence")
     return {
-        "scan": file_digest(protein.scan),
+        "scan": file_digest(scan.file),
         "reading": [
-            protein.sep,
-            protein.mutant_column,
-            protein.score_column,
-            protein.mutation_separator,
+            reading.get(key) for key in ("sep", "mutant_column", "score_column", "mutation_separator")
         ],
-        "reference_sequence": None if reference is None else file_digest(reference),
+        "reference_sequence": None if reference is None else file_digest(Path(reference)),
     }
-
-
-def fit_panel_member(
-    kind: str,
-    alignment: str,
-    config: dict,
-    target: str,
-    potts_iterations: int = 30,
-    threads: int | None = None,
-) -> dict:
-    """Fit one model of a panel protein into ``target`` (an executor task; pure function of
-    its arguments): :func:`~seqvae.workflows.multirun.fit_model` of the alignment read with the
-    config's data settings. Returns the fitting seconds."""
-    from seqvae.data.alignment import read_alignment
-    from seqvae.training.config import RunConfig
-    from seqvae.utils import torch_threads
-
-    run_config = RunConfig.from_dict(config)
-    aln = read_alignment(alignment, run_config.data.alignment_options())
-    with torch_threads(threads if kind != "vae" else None):
-        return {"seconds": fit_model(kind, aln, run_config, target, potts_iterations)}
 
 
 def recorded_fit(seconds: float) -> dict:
@@ -407,7 +368,7 @@ def _checked_fit(task, folder: Path):
             return task
     except InputError:
         raise refusal from None
-    fits, timings = (_read_json(folder / name) or {} for name in EARLIER_RECORDS)
+    fits, timings = (read_json(folder / name) or {} for name in EARLIER_RECORDS)
     key, target = task.key.rsplit("/", 1)[-1], Path(task.folder)
     if key not in fits or key not in timings or not (is_finished(target) or is_baseline_directory(target)):
         return task
@@ -417,12 +378,7 @@ def _checked_fit(task, folder: Path):
 
 
 def _check_settings(
-    proteins: list[PanelProtein],
-    models: tuple[str, ...] | list[str],
-    ensemble: int,
-    jobs: int,
-    threads: int | None,
-    one_scan: bool,
+    models: tuple[str, ...] | list[str], ensemble: int, jobs: int, threads: int | None
 ) -> None:
     """Refuse bad settings of :func:`run_panel`, naming the argument."""
     unknown = sorted(set(models) - set(MODEL_KINDS))
@@ -434,8 +390,6 @@ def _check_settings(
         raise InputError(f"jobs: must be in [1, {MAX_JOBS}], got {jobs}")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise InputError(f"threads: must be in [1, {MAX_THREADS}], got {threads}")
-    if one_scan and len(proteins) != 1:
-        raise ValueError("run_panel: one_scan lays out one protein")
 
 
 def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs: int):
@@ -453,27 +407,30 @@ def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs:
 
 @dataclass
 class _Prepared:
-    """A protein read and checked before anything is written: its folder, the wild type of its
-    scan, its config, its alignment and (with a structure) its burial and mutation mapper."""
+    """A protein read and checked before anything is written: its folder, its scan and the scan's
+    wild type, its config, its alignment and (with a structure) its burial and mutation mapper."""
 
-    protein: PanelProtein
+    protein: Family
     folder: Path
+    scan: Scan
     wild_type: Any
     config: Any
     alignment: Any
     burial: tuple | None
 
 
-def _prepare(protein: PanelProtein, folder: Path, base, log: Callable[[str], None]) -> _Prepared:
+def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) -> _Prepared:
     """Read a protein's alignment and check its reference sequence against its row."""
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
     from seqvae.data.alignment import read_alignment
 
-    wild_type = read_wild_type(protein.reference_sequence) if protein.reference_sequence else None
+    scan = protein.scans[0]
+    reference_sequence = scan.reading.get("reference_sequence")
+    wild_type = read_wild_type(reference_sequence) if reference_sequence else None
     config = base.updated({"data.reference": protein.reference}) if protein.reference else base
     aln = read_alignment(protein.alignment, config.data.alignment_options())
-    mapper = MutationMapper(aln.registry, wild_type, str(protein.reference_sequence))
+    mapper = MutationMapper(aln.registry, wild_type, str(reference_sequence))
     log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
     burial = None
     if protein.structure is not None or protein.contact_map is not None:
@@ -482,7 +439,7 @@ def _prepare(protein: PanelProtein, folder: Path, base, log: Callable[[str], Non
             mapper,
         )
         log(f"{protein.name}: {burial[0].describe()}")
-    return _Prepared(protein, folder, wild_type, config, aln, burial)
+    return _Prepared(protein, folder, scan, wild_type, config, aln, burial)
 
 
 def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads: int | None) -> list:
@@ -503,7 +460,7 @@ def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads:
         }
         task = Task(
             f"{protein.name}/{key}",
-            fit_panel_member,
+            fit_member,
             arguments,
             folder=str(folder / key),
             inputs=_fit_inputs(kind, protein, member_config, potts_iterations),
@@ -519,27 +476,19 @@ def _fit_all(
     from seqvae.executor import make_executor
 
     fits = {task.key: task for task in tasks}
-    seconds: dict[str, float] = {}
-    failures: list[str] = []
 
-    def note(result) -> None:
-        if not result.ok:
-            failures.append(f"{result.key}: {result.error}")
-            log(f"{result.key}: failed: {result.error}")
-            return
-        seconds[result.key] = result.value["seconds"]
-        if result.skipped:
-            log(f"{result.key}: already done")
-        elif fits[result.key].function is recorded_fit:
-            log(f"{result.key}: recorded by an earlier seqvae ({', '.join(EARLIER_RECORDS)})")
-        else:
-            log(f"{result.key}: fitted in {seconds[result.key]:.1f} s")
+    def done(result) -> str:
+        if fits[result.key].function is recorded_fit:
+            return f"recorded by an earlier seqvae ({', '.join(EARLIER_RECORDS)})"
+        return f"fitted in {result.value['seconds']:.1f} s"
 
+    fitted = TaskLog(log, done)
     with executor or make_executor("local", jobs, threads or 1) as runner:
-        runner.run(tasks, on_result=note)
-    if failures:
-        raise InputError(f"{len(failures)} panel model(s) failed to fit; first: {failures[0]}")
-    return seconds
+        runner.run(tasks, on_result=fitted)
+    if fitted.failures:
+        first = ": ".join(fitted.failures[0])
+        raise InputError(f"{len(fitted.failures)} panel model(s) failed to fit; first: {first}")
+    return {key: result.value["seconds"] for key, result in fitted.results.items()}
 
 
 def _scorers(folder: Path, keys: list[str], samples: int, fast: bool) -> tuple[dict, dict[str, dict]]:
@@ -574,19 +523,20 @@ def _protein_rows(
     item.alignment.set_weights(item.config.data.theta)
     common = {"n_eff": item.alignment.n_eff, "length": item.alignment.length}
     scorers, records = _scorers(folder, keys, scoring["samples"], scoring["fast"])
-    scan = _scan_identity(protein)
+    scan = _scan_identity(item.scan)
+    reading = {key: value for key, value in item.scan.reading.items() if key != "reference_sequence"}
     rows: list[dict] = []
     described = None
     for key, members in _scored(keys):
         models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
         identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
         table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
-        result = _read_json(kept) or {}
+        result = read_json(kept) or {}
         if result.get("inputs") != identity or (item.burial is not None and not table.is_file()):
             scorer = scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
             with torch_threads(threads):
                 evaluation = evaluate_scan(
-                    scorer, protein.scan, table, {**protein.reading(), "wild_type": item.wild_type}
+                    scorer, item.scan.file, table, {**reading, "wild_type": item.wild_type}
                 )
             result = {**evaluation, "inputs": identity}
             write_json(kept, result)
@@ -611,7 +561,7 @@ def _protein_rows(
         }
         rows.append(row)
         if item.burial is not None:  # its structure-aware row
-            aware, structure = structure_row(row, table, protein.score_column, *item.burial)
+            aware, structure = structure_row(row, table, reading["score_column"], *item.burial)
             rows.append(aware)
             described = (
                 f"{structure.burial.describe()}; burial by {structure.measure}; "
@@ -622,7 +572,7 @@ def _protein_rows(
 
 
 def run_panel(
-    proteins: list[PanelProtein],
+    proteins: list[Family],
     out: str | Path,
     preset: str = "fitness",
     models: tuple[str, ...] | list[str] = ("site-independent", "potts", "vae"),
@@ -683,34 +633,25 @@ def run_panel(
     """
     from seqvae.analysis.scoring import FAST_SAMPLES
 
-    _check_settings(proteins, models, ensemble, jobs, threads, one_scan)
-    out = Path(out)
+    _check_settings(models, ensemble, jobs, threads)
+    layout = (OneScanLayout if one_scan else PanelLayout)(Path(out))
     base = _base_config(preset, overrides, threads, jobs)
     keys = [kind for kind in NAMED_BASELINES if kind in models]
     if "vae" in models:
         keys += [f"vae_seed{seed}" for seed in range(ensemble)]
     inputs = {label: path for protein in proteins for label, path in protein.inputs().items()}
-    files, folders = panel_outputs(proteins, out, keys, one_scan)
-    check_output_paths(files, inputs, out, folders)
-    if not one_scan:
-        check_resumable_directory(out, PANEL_DIRECTORY)
+    files, folders = panel_outputs(proteins, layout, keys)
+    check_output_paths(files, inputs, layout.out, folders)
+    layout.check(proteins)
     # every alignment is read, every reference sequence checked against its row and every
     # fitted model recognised before anything is written
     prepared: list[_Prepared] = []
     tasks = []
     for protein in proteins:
-        prepared.append(_prepare(protein, out if one_scan else out / protein.name, base, log))
+        prepared.append(_prepare(protein, layout.folder(protein), base, log))
         tasks += _fit_tasks(prepared[-1], keys, potts_iterations, threads)
 
-    if one_scan:
-        ensure_directory(out)
-    else:
-        open_resumable_directory(out, PANEL_DIRECTORY)
-    with contextlib.nullcontext() if one_scan else lock_directory(out, PANEL_DIRECTORY):
-        if not one_scan:
-            write_json(
-                out / PANEL_FILE, {"preset": preset, "proteins": [p.name for p in proteins], "models": keys}
-            )
+    with layout.opened(preset, proteins, keys):
         # 1. fit every missing model of every protein
         seconds = _fit_all(tasks, executor, jobs, threads, log)
         # 2. score and evaluate, protein by protein (the tables are rewritten after each)
@@ -723,12 +664,7 @@ def run_panel(
             rows += protein_rows
             if described is not None:
                 structures[item.protein.name] = described
-            if one_scan:
-                write_json(
-                    out / BENCHMARK_FILE, [{k: v for k, v in row.items() if k != "protein"} for row in rows]
-                )
-            else:
-                write_panel_outputs(rows, proteins, out, preset, structures)
+            layout.write(rows, proteins, preset, structures)
         return pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
 
 
@@ -739,12 +675,6 @@ def _model_name(key: str) -> str:
     if key.startswith("vae_ensemble"):
         return f"vae ensemble of {key[12:]}"
     return f"vae (seed {key[8:]})" if key.startswith("vae_seed") else key
-
-
-def _fmt(value: Any, digits: int) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return f"{value:.{digits}f}"
 
 
 SEED_MEAN = "vae seed mean"
@@ -798,11 +728,13 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
             name += f" ({seeds} seed{'s' if seeds > 1 else ''}"
             if seeds > 1:
                 name += (
-                    f"; sd {_fmt(row['seed_sd'], 3)}, panel mean of the worst / best seed "
-                    f"{_fmt(row['seed_min'], 3)} / {_fmt(row['seed_max'], 3)}"
+                    f"; sd {format_number(row['seed_sd'], '.3f')}, panel mean of the worst / best seed "
+                    f"{format_number(row['seed_min'], '.3f')} / {format_number(row['seed_max'], '.3f')}"
                 )
             name += ")"
-        rows.append([name, *(_fmt(row[p], 3) for p in proteins), _fmt(row["panel mean"], 3)])
+        rows.append(
+            [name, *(format_number(row[p], ".3f") for p in proteins), format_number(row["panel mean"], ".3f")]
+        )
     frame = pd.DataFrame(rows, columns=["model", *proteins, "panel mean"])
     return [
         "",
@@ -814,7 +746,7 @@ def _summary_markdown(summary: pd.DataFrame) -> list[str]:
 
 def panel_markdown(
     table: pd.DataFrame,
-    proteins: list[PanelProtein],
+    proteins: list[Family],
     preset: str,
     summary: pd.DataFrame | None = None,
     structures: dict[str, str] | None = None,
@@ -827,14 +759,14 @@ def panel_markdown(
         [
             row["protein"],
             row["model"],
-            _fmt(row["spearman"], 3),
-            f"{_fmt(row['ci_low'], 3)}–{_fmt(row['ci_high'], 3)}",
+            format_number(row["spearman"], ".3f"),
+            f"{format_number(row['ci_low'], '.3f')}–{format_number(row['ci_high'], '.3f')}",
             row["n_scored"],
             row["n_skipped"],
-            _fmt(row["train_s"], 0),
-            _fmt(row["score_s"], 1),
+            format_number(row["train_s"], ".0f"),
+            format_number(row["score_s"], ".1f"),
             "" if row["active_dims"] is None or pd.isna(row["active_dims"]) else int(row["active_dims"]),
-            _fmt(row["kl"], 2),
+            format_number(row["kl"], ".2f"),
         ]
         for row in table.to_dict("records")
     ]
@@ -856,19 +788,61 @@ def panel_markdown(
     return "\n".join(lines) + "\n"
 
 
-def write_panel_outputs(
-    rows: list[dict],
-    proteins: list[PanelProtein],
-    out: Path,
-    preset: str,
-    structures: dict[str, str] | None = None,
-) -> None:
-    """Write ``panel.csv``, ``panel_summary.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
-    from seqvae.plots.panel import plot_panel
+def run_dms_benchmark(
+    alignment: str | Path,
+    dms: str | Path,
+    score_col: str,
+    out: str | Path,
+    sep: str | None = None,
+    mutation_separator: str | None = None,
+    reference_sequence: str | Path | None = None,
+    mutant_column: str | None = None,
+    structure: str | Path | None = None,
+    chain: str | None = None,
+    contact_map: str | Path | None = None,
+    reference: str | None = None,
+    **settings: Any,
+) -> list[dict]:
+    """Fit each model on ``alignment``, score ``dms`` and evaluate against ``score_col``; resumable.
 
-    table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
-    summary = panel_summary(table)
-    write_table(summary, out / "panel_summary.csv", float_format="%.6g")
-    markdown = panel_markdown(table, proteins, preset, summary, structures)
-    write_table(table, out / "panel.csv", out / "panel.md", markdown, float_format="%.6g")
-    plot_panel(table, {p.name: p.published for p in proteins}, out / "panel.png")
+    The models go to ``out/<model>/`` (``site-independent``, ``potts``, ``vae_seed<k>``), each
+    scan's scores to ``out/scores_<model>.csv`` with its evaluation ``out/eval_<model>.json``, and
+    the rows to ``out/benchmark.json``. ``sep``, ``mutation_separator``, ``mutant_column``
+    (default ``mutant``) and ``reference_sequence`` (a FASTA of the full wild type) say how to
+    read the scan (see :func:`~seqvae.analysis.scoring.score_file`); ``reference`` is the id of
+    the alignment's wild-type row. With ``structure`` (and ``chain``) or ``contact_map`` each
+    model also gets a ``<model> + structure`` row: its scores made structure-aware by
+    :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`. ``settings`` are those of
+    :func:`run_panel` (``models``, ``ensemble``, ``preset``,
+    ``samples``, ``potts_iterations``, ``overrides``, ``threads``, ``jobs``, ``fast``, ``log``,
+    ``executor``), and the rows are the panel's: a finished model is kept on rerun.
+
+    Returns
+    -------
+    list of dict
+        The rows of ``benchmark.json``, one per model: ``model``, the evaluation's fields
+        (``spearman``, ``ci_low``, ``ci_high``, ``n_scored``, ``n_skipped``, …), ``train_s``
+        (wall time of fitting), ``score_s`` (of scoring), ``active_dims`` and ``kl`` (of a VAE),
+        ``n_eff`` and ``length`` (of the alignment).
+    """
+    reading = {
+        "score_column": score_col,
+        "sep": sep,
+        "mutant_column": mutant_column,
+        "mutation_separator": mutation_separator,
+        "reference_sequence": None if reference_sequence is None else str(reference_sequence),
+    }
+    scan = Scan(
+        Path(dms).stem, Path(dms), {key: value for key, value in reading.items() if value is not None}
+    )
+    protein = Family(
+        name=Path(alignment).stem,
+        alignment=Path(alignment),
+        scans=[scan],
+        reference=reference,
+        structure=None if structure is None else Path(structure),
+        chain=chain,
+        contact_map=None if contact_map is None else Path(contact_map),
+    )
+    run_panel([protein], out, one_scan=True, **settings)
+    return read_json(Path(out) / BENCHMARK_FILE)

@@ -1,21 +1,13 @@
-"""What every multi-run workflow shares: how a scan is read, train-or-resume, a run's record,
-one table writer.
+"""What every multi-run workflow shares.
 
 ``seqvae batch`` (families × scans × seeds), ``benchmark-dms`` (one family, or ``--panel``),
-``seqvae sweep`` and the study scripts are views of these pieces:
-
-- :class:`ScanReading`: how a deep mutational scan is read, with the field names of
-  ``seqvae score`` (``mutant_column``, ``score_column``, ``sep``, ``mutation_separator``,
-  ``reference_sequence``, …), checked by declared constraints. A manifest and a panel file both
-  read their scans through :func:`read_scan_reading`; the older names (``variant_column``,
-  ``measured_column``, ``separator``, ``wild_type``) get one line naming the new one.
-- :func:`train_or_resume`: a run directory made with this config is read back (finished) or
-  resumed (interrupted); anything else is trained anew.
-- :func:`fit_model` (a baseline or a VAE, anew), :func:`evaluate_scan` (score and evaluate one
-  scan) and :func:`structure_row` (its ``+ structure`` row).
-- :func:`run_record`: what a finished run's ``summary.json`` records (steps, times, active
-  latent dimensions, their KL, tr Cov(z_mean)), never recomputed.
-- :func:`markdown_table` and :func:`write_table`: one CSV and Markdown writer.
+``seqvae sweep`` and the study scripts are views of these pieces: a family and its scans
+(:class:`Family`, :class:`Scan`, their files found by :func:`resolve_file`), how a scan is read
+(:class:`ScanReading`, :func:`read_scan_reading`: ``seqvae score``'s field names, the older ones
+refused naming the new), fitting (:func:`train_or_resume`, :func:`fit_model` and the executor
+task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (:func:`evaluate_scan`,
+:func:`structure_row`), a run's record (:func:`run_record`, never recomputed) and one table
+writer (:func:`markdown_table`, :func:`write_table`).
 """
 
 from __future__ import annotations
@@ -23,9 +15,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,12 +34,20 @@ from seqvae.training.run_directory import is_finished
 
 __all__ = [
     "RENAMED_FIELDS",
+    "Family",
+    "Scan",
     "ScanReading",
+    "TaskLog",
     "check_scan_columns",
+    "checked_options",
     "evaluate_scan",
+    "fit_member",
     "fit_model",
+    "format_number",
     "markdown_table",
+    "read_json",
     "read_scan_reading",
+    "resolve_file",
     "run_record",
     "score_options",
     "structure_row",
@@ -55,6 +55,7 @@ __all__ = [
     "write_table",
 ]
 
+OptionsT = TypeVar("OptionsT", bound=Options)
 SEPARATORS = (",", ";", "\t")
 # the suffix of a structure-aware row's model name ("potts + structure")
 STRUCTURE_SUFFIX = " + structure"
@@ -124,11 +125,22 @@ def read_scan_reading(values: dict[str, Any], source: str | Path, where: str) ->
         if key in ("sep", "mutation_separator") and value == "auto":
             value = None
         given[key] = value
+    checked_options(ScanReading, given, source, where)
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def checked_options(cls: type[OptionsT], values: dict[str, Any], source: str | Path, where: str) -> OptionsT:
+    """``cls`` from a manifest's or a panel file's mapping, checked.
+
+    Raises
+    ------
+    InputError
+        One line naming ``source``, ``where`` and the field at fault.
+    """
     try:
-        ScanReading.from_dict(given).check()
+        return cls.from_dict(values).check()
     except ConfigError as err:
         raise InputError(f"{where}: {err.message}", source) from None
-    return {key: value for key, value in given.items() if value is not None}
 
 
 def check_scan_columns(file: Path, reading: dict[str, Any], source: str | Path, where: str) -> None:
@@ -159,6 +171,119 @@ def score_options(reading: dict[str, Any]) -> dict[str, Any]:
     if reading.get("reference_sequence") is not None:
         options["wild_type"] = read_wild_type(reading["reference_sequence"])
     return options
+
+
+# -- families --------------------------------------------------------------------------------
+@dataclass
+class Scan:
+    """One deep mutational scan of a family: its name (that of its files), the file, and how it
+    is read (the :class:`ScanReading` fields given; ``reference_sequence`` a resolved path)."""
+
+    name: str
+    file: Path
+    reading: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "file": str(self.file), **self.reading}
+
+
+@dataclass
+class Family:
+    """One family of a multi-run workflow (a protein of a panel): what to train on, what to score.
+
+    Attributes
+    ----------
+    name
+        Short name (also its folder under the output directory).
+    alignment, reference
+        Training alignment and the id of its wild-type row (``None``: the first row).
+    scans
+        Its deep mutational scans (a panel protein has one).
+    seeds, config, config_file
+        A batch family's VAE seeds and resolved run config (and the config file it came from);
+        a panel's models and seeds are the panel's.
+    structure, chain, contact_map
+        A structure of the reference (PDB/mmCIF, plain or gzip) and its chain (``None``: the
+        first), or a contact map numbered by the alignment's columns: each model then also gets
+        a structure-aware row (:mod:`seqvae.analysis.structure_scores`).
+    published
+        Published Spearman ρ on the same assay, by method name.
+    """
+
+    name: str
+    alignment: Path
+    scans: list[Scan]
+    reference: str | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    config: Any = None
+    config_file: Path | None = None
+    structure: Path | None = None
+    chain: str | None = None
+    contact_map: Path | None = None
+    published: dict[str, float] = field(default_factory=dict)
+
+    def inputs(self) -> dict[str, Path]:
+        """The files this family reads, by what messages call them."""
+        files = {f"{self.name}'s alignment": self.alignment}
+        for name in ("config_file", "structure", "contact_map"):
+            if getattr(self, name) is not None:
+                files[f"{self.name}'s {name}"] = getattr(self, name)
+        for scan in self.scans:
+            files[f"{self.name}'s scan {scan.name!r}"] = scan.file
+            if scan.reading.get("reference_sequence") is not None:
+                files[f"the wild type of {self.name}'s scan {scan.name!r}"] = Path(
+                    scan.reading["reference_sequence"]
+                )
+        return files
+
+
+def resolve_file(root: Path, value: Any, source: str | Path, where: str) -> Path:
+    """A file a manifest or a panel file names, relative to ``root`` unless absolute.
+
+    Raises
+    ------
+    InputError
+        One line naming ``source`` and ``where``: no name, or no such file.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: expected a file name", source)
+    path = Path(value)
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        raise InputError(f"{where}: file not found: {value} (looked at {path})", source)
+    return path
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file a workflow wrote, or ``None`` when it is missing or unreadable (then redone)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class TaskLog:
+    """The results of a workflow's executor tasks (``on_result`` of
+    :meth:`~seqvae.executor.Executor.run`), each logged as it comes: a failure, ``already
+    done``, or ``done(result)`` (default: its seconds)."""
+
+    def __init__(self, log: Callable[[str], None], done: Callable[[Any], str] | None = None):
+        self.log = log
+        self.done = done or (lambda result: f"done in {result.seconds:.1f} s")
+        self.results: dict[str, Any] = {}
+        self.failures: list[tuple[str, str]] = []
+
+    def __call__(self, result) -> None:
+        self.results[result.key] = result
+        if not result.ok:
+            self.failures.append((result.key, result.error or "failed"))
+            self.log(f"{result.key}: failed: {result.error}")
+        else:
+            self.log(f"{result.key}: {'already done' if result.skipped else self.done(result)}")
+
+    def ok(self, keys: list[str]) -> bool:
+        """Whether every task of ``keys`` finished."""
+        return all(key in self.results and self.results[key].ok for key in keys)
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -229,6 +354,45 @@ def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations
     return time.perf_counter() - started
 
 
+def fit_member(
+    kind: str,
+    alignment: str,
+    config: dict[str, Any],
+    target: str,
+    potts_iterations: int = 30,
+    threads: int | None = None,
+    weights: str | None = None,
+) -> dict[str, Any]:
+    """Fit one model of a family into ``target``: an executor task (a pure function of its
+    arguments) of ``seqvae batch`` and of the panel.
+
+    A baseline is fitted anew (:func:`fit_model`, on ``threads``); a VAE is trained or resumed
+    (:func:`train_or_resume`). The alignment is read with the config's data settings, and with
+    the family's saved ``weights`` (a ``.npy``) when given, only when something is fitted.
+    Returns ``seconds`` (of fitting); what a VAE's run records is :func:`run_record`'s.
+    """
+    from seqvae.data.alignment import read_alignment
+    from seqvae.training.config import RunConfig
+    from seqvae.utils import torch_threads
+
+    run_config = RunConfig.from_dict(config)
+
+    def read():
+        aln = read_alignment(alignment, run_config.data.alignment_options())
+        if weights is not None:
+            aln.sequence_weights = np.load(weights, allow_pickle=False)
+            aln.theta = run_config.data.theta
+        return aln
+
+    if kind != "vae":
+        data = read()
+        with torch_threads(threads):
+            return {"seconds": fit_model(kind, data, run_config, target, potts_iterations)}
+    started = time.perf_counter()
+    train_or_resume(None, run_config, target, read)
+    return {"seconds": time.perf_counter() - started}
+
+
 # -- scans -----------------------------------------------------------------------------------
 def evaluate_scan(scorer, scan: Path, out_csv: Path, options: dict[str, Any]) -> dict[str, Any]:
     """Score ``scan`` with ``scorer`` into ``out_csv`` (``options``: of
@@ -259,11 +423,16 @@ def structure_row(
 
 
 # -- tables ----------------------------------------------------------------------------------
-def _cell(value: Any) -> str:
+def format_number(value: Any, spec: str = ".4g") -> str:
+    """A number as a table shows it (``spec``: a format spec); a missing or infinite one empty."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    return format(value, spec)
+
+
+def _cell(value: Any) -> str:
+    if value is None or isinstance(value, float):
+        return format_number(value)
     return str(value).replace("|", "\\|")
 
 
