@@ -9,6 +9,7 @@ import torch
 import seqvae
 from seqvae.data.alignment import alignment_from_sequences
 from seqvae.data.weights import compute_sequence_weights, identity_thresholds
+from seqvae.errors import ConfigError
 
 
 def direct_weights(codes: np.ndarray, gap: int, theta: float, block: int = 2048) -> np.ndarray:
@@ -73,6 +74,13 @@ def test_set_weights_puts_weights_on_the_alignment_in_place_and_weighted_on_a_co
     np.testing.assert_array_equal(weights, [1 / 2, 1 / 2, 1, 1])
     np.testing.assert_array_equal(aln.sequence_weights, copy.sequence_weights)
     assert aln.theta == 0.2 and aln.n_eff == 3.0
+    # weights computed before (a family's, saved once) are kept as they are; a wrong length is refused
+    saved = np.array([0.25, 0.25, 1.0, 1.0])
+    aln.set_weights(0.2, weights=saved)
+    np.testing.assert_array_equal(aln.sequence_weights, saved)
+    assert aln.theta == 0.2 and aln.n_eff == 2.5
+    with pytest.raises(ConfigError, match=r"weights: expected one per sequence \(4\)"):
+        aln.set_weights(0.2, weights=saved[:3])
     with pytest.raises(seqvae.ConfigError, match="theta"):
         aln.set_weights(1.5)
 

@@ -354,17 +354,27 @@ class Alignment:
         return copy
 
     def set_weights(
-        self, theta: float | None = DEFAULT_THETA, progress: Callable[[int, int], None] | None = None
+        self,
+        theta: float | None = DEFAULT_THETA,
+        progress: Callable[[int, int], None] | None = None,
+        weights: np.ndarray | None = None,
     ) -> np.ndarray:
         """Compute this alignment's sequence weights at identity threshold ``theta`` and keep them
         (:attr:`sequence_weights`, :attr:`theta`), in place: the one way weights are put on an
         alignment (:meth:`weighted` does it on a copy). ``progress(done, total)`` is called as
-        :func:`~seqvae.data.weights.compute_sequence_weights` goes. Returns the weights."""
+        :func:`~seqvae.data.weights.compute_sequence_weights` goes. ``weights``: the weights at
+        ``theta`` computed before (a family's, saved once for all its runs), kept as they are.
+        Returns the weights."""
         if theta is not None and not (isinstance(theta, int | float) and 0.0 <= theta <= 1.0):
             raise ConfigError(f"theta must be a number in [0, 1] or None, got {theta!r}", field="theta")
-        self.sequence_weights = compute_sequence_weights(
-            self.codes, self.alphabet.gap_code, theta, progress=progress
-        )
+        if weights is None:
+            weights = compute_sequence_weights(self.codes, self.alphabet.gap_code, theta, progress=progress)
+        elif np.shape(weights) != (self.n_sequences,):
+            raise ConfigError(
+                f"weights: expected one per sequence ({self.n_sequences}), got shape {np.shape(weights)}",
+                field="weights",
+            )
+        self.sequence_weights = np.asarray(weights, np.float64)
         self.theta = theta
         return self.sequence_weights
 

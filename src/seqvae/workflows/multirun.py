@@ -380,8 +380,7 @@ def fit_member(
     def read():
         aln = read_alignment(alignment, run_config.data.alignment_options())
         if weights is not None:
-            aln.sequence_weights = np.load(weights, allow_pickle=False)
-            aln.theta = run_config.data.theta
+            aln.set_weights(run_config.data.theta, weights=np.load(weights, allow_pickle=False))
         return aln
 
     if kind != "vae":
