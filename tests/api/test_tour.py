@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, shared_file
+from conftest import PROJECT_ROOT, SHARED_DATA, shared_file
 
 TOUR = PROJECT_ROOT / "docs" / "tour.md"
 DATA_LINE = 'DATA = Path("../shared/data")'
@@ -37,33 +37,40 @@ def tour_notebook(data: Path):
     return notebook
 
 
-def execute(notebook, folder: Path, monkeypatch) -> None:
-    """Run ``notebook`` in a python3 Jupyter kernel in ``folder``, importing this checkout's seqvae."""
+def execute(notebook, folder: Path) -> None:
+    """Run ``notebook`` in a python3 Jupyter kernel in ``folder``, importing this checkout's seqvae;
+    a failing cell shows as an ``error`` output (the tests look for them) and the rest still run."""
     from nbclient import NotebookClient
 
     source = str(PROJECT_ROOT / "src")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    ).execute()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+        )
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        NotebookClient(
+            notebook,
+            timeout=300,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(folder)}},
+        ).execute()
 
 
-def test_a_score_displays_inline_without_pyplot(tmp_path, monkeypatch):
-    """The shortest notebook, on a toy family: `run.score(DataFrame)` shows a DataFrame and
-    `plot()` a PNG, with pyplot never imported (seqvae's figures display themselves)."""
-    import nbformat
+def short_notebook_cells(folder: Path) -> list[str]:
+    """The shortest notebook, on a toy family written to ``folder``: train, score a DataFrame,
+    show it and its plot, then say whether pyplot was imported."""
     import numpy as np
 
     from builders import TINY, write_family
 
-    family = write_family(tmp_path / "family.fasta")
+    family = write_family(folder / "family.fasta")
     reference = family.read_text().splitlines()[1]
     rng = np.random.default_rng(0)
     rows = [f"{wt}{i + 1}{'A' if wt != 'A' else 'G'},{rng.normal():.3f}" for i, wt in enumerate(reference)]
-    (tmp_path / "scan.csv").write_text("mutant,fitness\n" + "\n".join(rows) + "\n")
+    (folder / "scan.csv").write_text("mutant,fitness\n" + "\n".join(rows) + "\n")
     steps = TINY[TINY.index("--max-steps") + 1]
-    cells = [
+    return [
         "import sys\nimport pandas as pd\nimport seqvae",
         'config = seqvae.preset_config("explore").updated({"model.encoder_hidden": [16], '
         f'"model.decoder_hidden": [16], "training.max_steps": {steps}, "training.batch_size": 16}})\n'
@@ -73,9 +80,34 @@ def test_a_score_displays_inline_without_pyplot(tmp_path, monkeypatch):
         "result.plot()",
         'print("matplotlib.pyplot" in sys.modules)',
     ]
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    execute(notebook, tmp_path, monkeypatch)
-    outputs = [cell.outputs for cell in notebook.cells]
+
+
+TOUR_DATA = ("blat/BLAT_ECOLX_test.a2m", "sh3/sh3_59_phenotypes.csv")
+
+
+@pytest.fixture(scope="module")
+def kernel_run(tmp_path_factory):
+    """One Jupyter kernel (its start and seqvae's imports are most of a short notebook's time)
+    runs the shortest notebook and then, where ../shared/data holds its files, the tour from an
+    empty namespace (``%reset``). Returns the folder and the two parts' code cells."""
+    import nbformat
+
+    folder = tmp_path_factory.mktemp("kernel")
+    short = [nbformat.v4.new_code_cell(code) for code in short_notebook_cells(folder)]
+    tour = []
+    if all((SHARED_DATA / name).exists() for name in TOUR_DATA):
+        tour = tour_notebook(SHARED_DATA).cells
+    reset = [nbformat.v4.new_code_cell("%reset -f")] if tour else []
+    notebook = nbformat.v4.new_notebook(cells=[*short, *reset, *tour])
+    execute(notebook, folder)
+    return folder, short, [cell for cell in tour if cell.cell_type == "code"]
+
+
+def test_a_score_displays_inline_without_pyplot(kernel_run):
+    """The shortest notebook, on a toy family: `run.score(DataFrame)` shows a DataFrame and
+    `plot()` a PNG, with pyplot never imported (seqvae's figures display themselves)."""
+    _, short, _ = kernel_run
+    outputs = [cell.outputs for cell in short]
     assert not [o for cell in outputs for o in cell if o.output_type == "error"]
     assert outputs[2][0].data["text/plain"].startswith("ScoringReport('run', ")
     assert "<table" in outputs[3][0].data["text/html"] and "fitness" in outputs[3][0].data["text/plain"]
@@ -84,13 +116,11 @@ def test_a_score_displays_inline_without_pyplot(tmp_path, monkeypatch):
 
 
 @pytest.mark.shared_data
-def test_the_tour_runs_in_a_jupyter_kernel(tmp_path, monkeypatch):
-    data = shared_file("blat/BLAT_ECOLX_test.a2m").parents[1]
-    shared_file("sh3/sh3_59_phenotypes.csv")
-    notebook = tour_notebook(data)
-    execute(notebook, tmp_path, monkeypatch)
-
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+def test_the_tour_runs_in_a_jupyter_kernel(kernel_run):
+    for name in TOUR_DATA:
+        shared_file(name)
+    tmp_path, _, code = kernel_run
+    assert code  # the tour ran
     outputs = [output for cell in code for output in cell.outputs]
     assert not [output for output in outputs if output.output_type == "error"]
 

@@ -252,15 +252,15 @@ def test_real_h5ad_file_round_trip(tmp_path):
 
 # -- the must-show: groups separate in a 2-D latent --------------------------------------------
 def test_negative_binomial_latent_separates_groups_beside_a_gaussian_on_log_counts(tmp_path):
-    counts = simulate_counts(n_cells=2000, n_genes=500, n_groups=4, seed=0)
+    counts = simulate_counts(n_cells=1000, n_genes=300, n_groups=4, seed=0)
     labels = counts.obs["group"].to_numpy()
-    assert counts.counts.shape == (2000, 500) and len(set(labels)) == 4
+    assert counts.counts.shape == (1000, 300) and len(set(labels)) == 4
     library = counts.library_sizes()
     assert library.max() / library.min() > 5  # per-cell library sizes differ
     settings = {
         "model.encoder_hidden": [128],
         "model.decoder_hidden": [128],
-        "training.max_steps": 400,
+        "training.max_steps": 300,
         "training.batch_size": 128,
         "training.eval_every": 200,
         "training.log_every": 50,
@@ -278,7 +278,7 @@ def test_negative_binomial_latent_separates_groups_beside_a_gaussian_on_log_coun
         z = run.embed()[["z_mean_0", "z_mean_1"]].to_numpy()
         accuracy[likelihood] = cross_validated_accuracy(z, labels, folds=5, seed=0, neighbours=15)["accuracy"]
     line = (
-        f"2,000 cells x 500 genes, 4 groups, 2-D latent, 5-fold 15-NN accuracy: negative binomial "
+        f"1,000 cells x 300 genes, 4 groups, 2-D latent, 5-fold 15-NN accuracy: negative binomial "
         f"{accuracy['negative_binomial']:.3f}, Gaussian on log(1 + counts) {accuracy['gaussian']:.3f}"
     )
     print(line)

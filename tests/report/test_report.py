@@ -43,11 +43,16 @@ def small_run(tmp_path_factory):
     return seqvae.train(aln, cfg, out=out, progress=False)
 
 
-def test_report_sections_and_self_contained(small_run, tmp_path):
+@pytest.fixture(scope="module")
+def plain_report(small_run, tmp_path_factory) -> Path:
+    """The small run's report with nothing included, read by the tests below."""
     from seqvae.report import build_report
 
-    out = build_report(small_run.path, tmp_path / "report.html")
-    html = out.read_text()
+    return build_report(small_run.path, tmp_path_factory.mktemp("plain_report") / "report.html")
+
+
+def test_report_sections_and_self_contained(plain_report):
+    html = plain_report.read_text()
     for title in ("Data", "Training", "Latent space", "Configuration and software"):
         assert f">{title}</h2>" in html
     # nothing that would reach the network: no http(s) sources, styles or scripts
@@ -55,16 +60,13 @@ def test_report_sections_and_self_contained(small_run, tmp_path):
     assert html.count("data:image/png;base64,") >= 2
 
 
-def test_report_in_headless_chromium(small_run, tmp_path):
+def test_report_in_headless_chromium(plain_report):
     chromium = _chromium()
     if chromium is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("Chromium is required under CI (.ci/run installs it)")
         pytest.skip("Chromium not installed: apt-get install chromium")
     playwright = pytest.importorskip("playwright.sync_api")
-    from seqvae.report import build_report
-
-    out = build_report(small_run.path, tmp_path / "report.html")
     errors: list[str] = []
     outside: list[str] = []
     with playwright.sync_playwright() as pw:
@@ -86,7 +88,7 @@ def test_report_in_headless_chromium(small_run, tmp_path):
             "request",
             lambda req: outside.append(req.url) if not req.url.startswith(("file://", "data:")) else None,
         )
-        page.goto(out.resolve().as_uri())
+        page.goto(plain_report.resolve().as_uri())
         page.wait_for_load_state("load")
         n_images = page.eval_on_selector_all("img", "els => els.filter(e => e.naturalWidth > 0).length")
         ARTIFACTS.mkdir(exist_ok=True)

@@ -179,16 +179,27 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, family, referen
     assert_same_run(out, reference_runs["kl"])
 
 
-def test_ctrl_c_saves_and_exits_130_then_resumes_exactly(tmp_path, family, reference_runs, capsys):
-    config = write_config(tmp_path / "mmd.yaml", "mmd")
-    out = tmp_path / "stopped"
+@pytest.fixture(scope="module")
+def stopped_by_ctrl_c(tmp_path_factory, family) -> tuple[Path, int, str]:
+    """One training stopped with Ctrl-C past three evaluations (a checkpoint of step 60 or later),
+    read by the tests below: its folder (copy it before resuming), exit code and stderr."""
+    folder = tmp_path_factory.mktemp("ctrl_c")
+    config = write_config(folder / "mmd.yaml", "mmd")
+    out = folder / "stopped"
     process = start_training(family, config, out)
-    wait_for_checkpoint(process, out)
+    wait_for_checkpoint(process, out, step=60)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     if process.returncode == 0:
         pytest.fail("training finished before Ctrl-C arrived; make the run longer")
-    assert process.returncode == 130, stderr
+    return out, process.returncode, stderr
+
+
+def test_ctrl_c_saves_and_exits_130_then_resumes_exactly(tmp_path, stopped_by_ctrl_c, reference_runs):
+    import shutil
+
+    out, returncode, stderr = stopped_by_ctrl_c
+    assert returncode == 130, stderr
     assert "Traceback" not in stderr
     message = stderr.strip().splitlines()[-1]
     assert "interrupted at step" in message and f"seqvae resume {out}" in message
@@ -199,8 +210,10 @@ def test_ctrl_c_saves_and_exits_130_then_resumes_exactly(tmp_path, family, refer
     assert f"interrupted at step {state['step']}" in message
     seqvae.load(out)  # the interrupted run's weights are usable as they are
 
-    assert main(["resume", str(out), "--no-progress"]) == 0
-    assert_same_run(out, reference_runs["mmd"])
+    copy = tmp_path / "stopped"
+    shutil.copytree(out, copy)
+    assert main(["resume", str(copy), "--no-progress"]) == 0
+    assert_same_run(copy, reference_runs["mmd"])
 
 
 def test_resume_of_finished_run_changes_nothing(tmp_path, reference_runs):
@@ -265,20 +278,14 @@ def test_killed_before_first_checkpoint_is_resumable(tmp_path, family, reference
     assert_same_run(out, reference_runs["kl"])
 
 
-def test_interrupted_weights_agree_with_summary(tmp_path, family, capsys):
+def test_interrupted_weights_agree_with_summary(stopped_by_ctrl_c):
     """After Ctrl-C, model.safetensors holds what summary.json says (the best validation ELBO's
     weights with early stopping) and the report says which step they are from."""
     from seqvae.report.sections import training_summary_text
 
-    config = write_config(tmp_path / "kl.yaml", "kl")
-    out = tmp_path / "stopped"
-    process = start_training(family, config, out)
-    wait_for_checkpoint(process, out, step=60)  # past three evaluations
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        pytest.fail("training finished before Ctrl-C arrived; make the run longer")
-    assert process.returncode == 130, stderr
+    out, returncode, stderr = stopped_by_ctrl_c
+    assert returncode == 130, stderr
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] >= 60  # past three evaluations
     summary = json.loads((out / "summary.json").read_text())
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert summary["weights"] == "best validation ELBO"
