@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import spearmanr
 
 from seqvae.errors import InputError
 
@@ -50,27 +50,53 @@ class Evaluation:
         return text
 
 
-def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
+def _tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable sort order of ``values`` and, along it, where each group of equal values starts."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+
+def _resample_ranks(counts: np.ndarray, order: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each row's rank (ties averaged) within every resample, from how often the resample draws
+    it (``counts``, resamples x rows): the order is sorted once, not once per resample."""
+    group = np.add.reduceat(counts[:, order], starts, axis=1)
+    group_rank = np.cumsum(group, axis=1) - group + (group + 1) / 2.0
+    ranks = np.empty(counts.shape, np.float64)
+    ranks[:, order] = np.repeat(group_rank, np.diff(np.r_[starts, len(order)]), axis=1)
+    return ranks
+
+
+def _weighted_pearson_rows(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Pearson r of each row pair, each column counted ``weights`` times."""
+    total = weights.sum(axis=1, keepdims=True)
+    a = a - (weights * a).sum(axis=1, keepdims=True) / total
+    b = b - (weights * b).sum(axis=1, keepdims=True) / total
     with np.errstate(invalid="ignore", divide="ignore"):  # constant resamples give NaN, dropped later
-        return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+        covariance = (weights * a * b).sum(axis=1)
+        return covariance / np.sqrt((weights * a * a).sum(axis=1) * (weights * b * b).sum(axis=1))
 
 
 def bootstrap_spearman(
     predicted: np.ndarray, measured: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, block: int = 100
 ) -> tuple[float, float]:
-    """Percentile 95 % interval of Spearman ρ by resampling (predicted, measured) pairs."""
+    """Percentile 95 % interval of Spearman ρ by resampling (predicted, measured) pairs.
+
+    A resample is held as how often it draws each row; its ranks (ties averaged) then follow
+    from the rows' one sort order, and its ρ is the Pearson r of the ranks with each row counted
+    that often: the same numbers as ranking every resample, without sorting it."""
     rng = np.random.default_rng(seed)
     n = len(predicted)
+    groups_p, groups_m = _tie_groups(predicted), _tie_groups(measured)
     values = []
     for start in range(0, n_bootstrap, block):
         size = min(block, n_bootstrap - start)
         index = rng.integers(0, n, size=(size, n))
-        # ranks within each resample (ties averaged), then Pearson on ranks = Spearman
-        ranks_p = rankdata(predicted[index], axis=1)
-        ranks_m = rankdata(measured[index], axis=1)
-        values.append(_pearson_rows(ranks_p, ranks_m))
+        drawn = (np.arange(size)[:, None] * n + index).ravel()
+        counts = np.bincount(drawn, minlength=size * n).reshape(size, n).astype(np.float64)
+        ranks_p = _resample_ranks(counts, *groups_p)
+        ranks_m = _resample_ranks(counts, *groups_m)
+        values.append(_weighted_pearson_rows(ranks_p, ranks_m, counts))
     rho = np.concatenate(values)
     rho = rho[np.isfinite(rho)]
     if not rho.size:
