@@ -9,7 +9,7 @@ from pathlib import Path
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.report.document import Section, Text, render_page
-from seqvae.report.sections import PROVIDERS, ReportContext
+from seqvae.report.sections import PROVIDERS, ReportContext, latent_section
 from seqvae.run import load
 
 
@@ -76,9 +76,12 @@ def build_report(
         color_columns=list(color or []),
         group_columns=list(group or []),
     )
+    # the run's latent figures are most of a report's time: drawn last, so that a damaged file
+    # in an included folder is refused before that work; the page keeps PROVIDERS' order
+    made = {provider: provider(context) for provider in sorted(PROVIDERS, key=lambda p: p is latent_section)}
     sections: list[Section] = []
     for provider in PROVIDERS:
-        produced = provider(context)
+        produced = made[provider]
         if isinstance(produced, list):
             sections.extend(produced)
         elif produced is not None:
