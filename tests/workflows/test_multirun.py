@@ -86,7 +86,9 @@ def test_run_record_of_a_summary_without_the_latent_fields_leaves_them_none(tmp_
     assert record["active_dims"] is record["trace_cov"] is record["participation_ratio"] is None
 
 
-def test_evaluate_scan_gives_the_evaluation_score_file_makes_and_needs_the_measured_column(tmp_path):
+def test_evaluate_scan_gives_the_evaluation_score_file_makes_or_the_counts_without_a_measured_column(
+    tmp_path,
+):
     from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.scoring import load_scorer, score_file
     from seqvae.data.alignment import read_alignment
@@ -106,5 +108,6 @@ def test_evaluate_scan_gives_the_evaluation_score_file_makes_and_needs_the_measu
     by_hand = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
     assert {k: result[k] for k in by_hand.to_dict()} == by_hand.to_dict()
     assert result["n_scored"] == len(mutants) and np.isfinite(result["spearman"])
-    with pytest.raises(InputError, match="score_column: evaluating a scan needs its measured column"):
-        evaluate_scan(scorer, scan, tmp_path / "unmeasured.csv", {})
+    unmeasured = evaluate_scan(scorer, scan, tmp_path / "unmeasured.csv", {})
+    assert (unmeasured["n_scored"], unmeasured["n_skipped"]) == (report.n_scored, 0)
+    assert "spearman" not in unmeasured and unmeasured["score_s"] >= 0
