@@ -426,11 +426,11 @@ def score_family(
     started = time.perf_counter()
     out = Path(folder)
     (out / "scores").mkdir(parents=True, exist_ok=True)
-    members = [Path(run_dir).name for run_dir in run_dirs]
+    models = {Path(run_dir).name: Path(run_dir) for run_dir in run_dirs}
     scored = score_rows(
-        {name: Path(run_dir) for name, run_dir in zip(members, run_dirs)},
-        [("ensemble", members)],
-        [Scan(scan["name"], Path(scan["file"]), _reading(scan)) for scan in scans],
+        models,
+        [("ensemble", list(models))],
+        [Scan.from_dict(scan) for scan in scans],
         lambda key, scan: (out / "scores" / f"{scan.name}.csv", None),
         {"samples": samples, "fast": False},
         device=device,
@@ -445,10 +445,6 @@ def score_family(
         build_report(run_dirs[0], out / "report.html")
         report_s = time.perf_counter() - started
     return {"scans": results, "score_s": round(score_s, 3), "report_s": round(report_s, 3)}
-
-
-def _reading(scan: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in scan.items() if key not in ("name", "file")}
 
 
 # -- the driver ------------------------------------------------------------------------------

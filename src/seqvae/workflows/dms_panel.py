@@ -394,13 +394,11 @@ def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs:
 
 @dataclass
 class _Prepared:
-    """A protein read and checked before anything is written: its folder, its scan and the scan's
-    wild type, its config, its alignment and (with a structure) its burial and mutation mapper."""
+    """A protein read and checked before anything is written: its folder, its config, its
+    alignment and (with a structure) its burial and mutation mapper."""
 
     protein: Family
     folder: Path
-    scan: Scan
-    wild_type: Any
     config: Any
     alignment: Any
     burial: tuple | None
@@ -426,7 +424,7 @@ def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) ->
             mapper,
         )
         log(f"{protein.name}: {burial[0].describe()}")
-    return _Prepared(protein, folder, scan, wild_type, config, aln, burial)
+    return _Prepared(protein, folder, config, aln, burial)
 
 
 def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads: int | None) -> list:
@@ -497,7 +495,7 @@ def _protein_rows(
     scored = score_rows(
         {key: folder / key for key in keys},
         _scored(keys),
-        [item.scan],
+        protein.scans,
         lambda key, scan: (folder / f"scores_{key}.csv", folder / f"eval_{key}.json"),
         scoring,
         {key: fits[f"{protein.name}/{key}"].fingerprint for key in keys},

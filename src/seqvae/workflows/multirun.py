@@ -178,6 +178,11 @@ class Scan:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "file": str(self.file), **self.reading}
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Scan:
+        reading = {key: value for key, value in values.items() if key not in ("name", "file")}
+        return cls(values["name"], Path(values["file"]), reading)
+
 
 @dataclass
 class Family:
@@ -426,36 +431,21 @@ def score_rows(
     threads: int | None = None,
     device: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Score every scan of a family with each of its rows: the one scoring phase of ``seqvae
-    batch`` and of the panel.
+    """Score each scan of a family with each row: the one scoring phase of ``seqvae batch`` and
+    of the panel.
 
-    Parameters
-    ----------
-    models
-        The family's fitted models (run or baseline folders) by key.
-    rows
-        Each row's key and the models whose scores it averages: a row keyed like a model is
-        that model, any other the mean of its members (:class:`EnsembleScorer`, even of one).
-    files
-        ``files(key, scan)``: where a row's scores of a scan go, and where its evaluation is
-        kept (``None``: not kept). A kept evaluation is reused when it was made with the same
-        models (their ``fingerprints``), ``scoring`` settings and scan (:func:`scan_identity`).
-    scoring
-        ``samples`` (z draws per variant) and ``fast`` (``seqvae score --fast``'s draws and
-        bfloat16 output layer) for the VAEs.
-    burial
-        A burial and the mutation mapper of the family's structure: each row is followed by its
-        ``+ structure`` row (its scores made structure-aware by
-        :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`).
-    threads, device
-        Where the scoring computes.
+    ``models``: the fitted models' folders by key. ``rows``: each row's key and the models it
+    scores with; a row keyed like a model is that model, any other the mean of its members
+    (even of one). ``files(key, scan)``: where a row's scores go and where its evaluation is
+    kept (``None``: not kept); one kept is reused when made with the same models (their
+    ``fingerprints``), ``scoring`` settings (``samples``; ``fast``: ``seqvae score --fast``'s
+    draws and output layer) and scan (:func:`scan_identity`). With a ``burial`` (and its
+    mutation mapper) each row is followed by its ``+ structure`` row, made by
+    :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`.
 
-    Returns
-    -------
-    list of dict
-        One per scan and row (then its ``+ structure`` row): ``key``, ``scan`` (its name),
-        ``evaluation`` (:func:`evaluate_scan`'s fields), ``score_s``, and ``structure`` (``None``,
-        or the :class:`~seqvae.analysis.scoring.StructureScoring` of a ``+ structure`` row).
+    Returns one dict per scan and row: ``key``, ``scan`` (its name), ``evaluation``
+    (:func:`evaluate_scan`'s fields), ``score_s`` and ``structure`` (the
+    :class:`~seqvae.analysis.scoring.StructureScoring` of a ``+ structure`` row, else ``None``).
     """
     from seqvae.analysis.scoring import EnsembleScorer, load_scorer
     from seqvae.utils import torch_threads
