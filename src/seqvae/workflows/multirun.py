@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -430,7 +430,7 @@ def score_rows(
     burial: tuple | None = None,
     threads: int | None = None,
     device: str | None = None,
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Score each scan of a family with each row: the one scoring phase of ``seqvae batch`` and
     of the panel.
 
@@ -443,7 +443,7 @@ def score_rows(
     mutation mapper) each row is followed by its ``+ structure`` row, made by
     :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`.
 
-    Returns one dict per scan and row: ``key``, ``scan`` (its name), ``evaluation``
+    Yields one dict per scan and row, as each is scored: ``key``, ``scan`` (its name), ``evaluation``
     (:func:`evaluate_scan`'s fields), ``score_s`` and ``structure`` (the
     :class:`~seqvae.analysis.scoring.StructureScoring` of a ``+ structure`` row, else ``None``).
     """
@@ -462,16 +462,14 @@ def score_rows(
         )
         for key, path in models.items()
     }
-    results = []
     for scan in scans:
+        read_as = None if fingerprints is None else scan_identity(scan)
         for key, members in rows:
             table, kept = files(key, scan)
             identity = None
             if fingerprints is not None:
                 models_used = [fingerprints[member] for member in members]
-                identity = fingerprint(
-                    {"models": models_used, "scoring": scoring, "scan": scan_identity(scan)}
-                )
+                identity = fingerprint({"models": models_used, "scoring": scoring, "scan": read_as})
             result = (read_json(kept) if kept is not None else None) or {}
             if result.get("inputs") != identity or not result or (burial is not None and not table.is_file()):
                 scorer = scorers[key] if key in scorers else EnsembleScorer([scorers[m] for m in members])
@@ -481,7 +479,7 @@ def score_rows(
                     write_json(kept, result)
             evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
             found = {"key": key, "scan": scan.name, "score_s": result["score_s"]}
-            results.append({**found, "evaluation": evaluation, "structure": None})
+            yield {**found, "evaluation": evaluation, "structure": None}
             if burial is not None:
                 structure = structure_from_scores(
                     table, mapper, position_burial, score_column=scan.reading["score_column"]
@@ -489,8 +487,7 @@ def score_rows(
                 if structure.evaluation is None:  # evaluated whenever a measured column is named
                     raise InputError("score_column: the structure-aware row needs the measured column")
                 aware = structure.evaluation.to_dict()
-                results.append({**found, "evaluation": aware, "structure": structure})
-    return results
+                yield {**found, "evaluation": aware, "structure": structure}
 
 
 # -- tables ----------------------------------------------------------------------------------
