@@ -32,9 +32,9 @@ def _scan(protein, out: Path) -> Path:
 
 
 def _evaluate(scorer, protein, scan: Path, out_csv: Path) -> dict:
-    from seqvae.workflows.multirun import evaluate_scan, score_options
+    from seqvae.workflows.multirun import evaluate_scan
 
-    result = evaluate_scan(scorer, scan, out_csv, score_options(protein.scans[0].reading))
+    result = evaluate_scan(scorer, scan, out_csv, protein.scans[0].reading)
     result.pop("notes")
     return result
 

@@ -86,7 +86,9 @@ def test_run_record_of_a_summary_without_the_latent_fields_leaves_them_none(tmp_
     assert record["active_dims"] is record["trace_cov"] is record["participation_ratio"] is None
 
 
-def test_evaluate_scan_gives_the_evaluation_score_file_makes_and_needs_the_measured_column(tmp_path):
+def test_evaluate_scan_gives_the_evaluation_score_file_makes_or_the_counts_without_a_measured_column(
+    tmp_path,
+):
     from seqvae.analysis.evaluation import evaluate_scores
     from seqvae.analysis.scoring import load_scorer, score_file
     from seqvae.data.alignment import read_alignment
@@ -106,5 +108,37 @@ def test_evaluate_scan_gives_the_evaluation_score_file_makes_and_needs_the_measu
     by_hand = evaluate_scores(report.predicted, report.measured, n_unscored=report.n_unscored)
     assert {k: result[k] for k in by_hand.to_dict()} == by_hand.to_dict()
     assert result["n_scored"] == len(mutants) and np.isfinite(result["spearman"])
-    with pytest.raises(InputError, match="score_column: evaluating a scan needs its measured column"):
-        evaluate_scan(scorer, scan, tmp_path / "unmeasured.csv", {})
+    unmeasured = evaluate_scan(scorer, scan, tmp_path / "unmeasured.csv", {})
+    assert (unmeasured["n_scored"], unmeasured["n_skipped"]) == (report.n_scored, 0)
+    assert "spearman" not in unmeasured and unmeasured["score_s"] >= 0
+
+
+def test_score_rows_reuses_a_kept_evaluation_only_for_the_same_models_and_averages_other_rows(tmp_path):
+    from seqvae.data.alignment import read_alignment
+    from seqvae.workflows.multirun import Scan, fit_model, score_rows
+
+    family = write_family(tmp_path / "family.fasta")
+    config = preset_config("explore")
+    for kind in ("site-independent", "potts"):
+        fit_model(kind, read_alignment(family), config, tmp_path / kind, potts_iterations=3)
+    wild_type = family.read_text().split("\n")[1]
+    rng = np.random.default_rng(2)
+    mutants = [f"{w}{i + 1}{'C' if w != 'C' else 'D'}" for i, w in enumerate(wild_type)]
+    file = tmp_path / "scan.csv"
+    pd.DataFrame({"mutant": mutants, "fitness": rng.normal(size=len(mutants))}).to_csv(file, index=False)
+    scan = Scan("scan", file, {"score_column": "fitness"})
+    models = {kind: tmp_path / kind for kind in ("site-independent", "potts")}
+    rows = [(kind, [kind]) for kind in models] + [("mean", list(models))]
+
+    def score(fingerprints):
+        files = lambda key, scan: (tmp_path / f"{key}.csv", tmp_path / f"{key}.json")  # noqa: E731
+        found = score_rows(models, rows, [scan], files, {"samples": 4, "fast": False}, fingerprints)
+        return {result["key"]: result["evaluation"]["spearman"] for result in found}
+
+    first = score({"site-independent": "a", "potts": "b"})
+    single, potts, mean = (pd.read_csv(tmp_path / f"{key}.csv")["score"] for key in (*models, "mean"))
+    assert np.allclose(mean, (single + potts) / 2) and not np.allclose(single, potts)
+    kept = json.loads((tmp_path / "mean.json").read_text())
+    (tmp_path / "mean.json").write_text(json.dumps({**kept, "spearman": 2.0}))
+    assert score({"site-independent": "a", "potts": "b"}) == {**first, "mean": 2.0}  # reused
+    assert score({"site-independent": "a", "potts": "other"}) == first  # scored again

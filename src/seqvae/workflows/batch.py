@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.scoring import score_file
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
 from seqvae.io.atomic import atomic_open, write_json
@@ -60,7 +59,7 @@ from seqvae.workflows.multirun import (
     read_scan_reading,
     resolve_file,
     run_record,
-    score_options,
+    score_rows,
     write_table,
 )
 
@@ -422,21 +421,21 @@ def score_family(
     report: bool,
     device: str | None = None,
 ) -> dict[str, Any]:
-    """Score every scan with the ensemble of a family's runs; write the family's report."""
-    from seqvae.analysis.scoring import EnsembleScorer, load_scorer
-
+    """Score every scan with the ensemble of a family's runs (:func:`score_rows`); write the
+    family's report."""
     started = time.perf_counter()
-    scorer = EnsembleScorer([load_scorer(run_dir, samples=samples, device=device) for run_dir in run_dirs])
     out = Path(folder)
     (out / "scores").mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {}
-    for scan in scans:
-        options = score_options({k: v for k, v in scan.items() if k not in ("name", "file")})
-        scored = score_file(scorer, scan["file"], out / "scores" / f"{scan['name']}.csv", **options)
-        entry: dict[str, Any] = {"n_scored": scored.n_scored, "n_unscored": scored.n_unscored}
-        if scored.evaluation is not None:  # a measured column, evaluated by score_file
-            entry["spearman"] = scored.evaluation.spearman
-        results[scan["name"]] = entry
+    models = {Path(run_dir).name: Path(run_dir) for run_dir in run_dirs}
+    scored = score_rows(
+        models,
+        [("ensemble", list(models))],
+        [Scan.from_dict(scan) for scan in scans],
+        lambda key, scan: (out / "scores" / f"{scan.name}.csv", None),
+        {"samples": samples, "fast": False},
+        device=device,
+    )
+    results = {result["scan"]: result["evaluation"] for result in scored}
     score_s = time.perf_counter() - started
     report_s = 0.0
     if report:

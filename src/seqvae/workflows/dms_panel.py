@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from seqvae.errors import ConfigError, InputError
-from seqvae.executor import MAX_JOBS, file_digest, fingerprint
+from seqvae.executor import MAX_JOBS, file_digest
 from seqvae.io.atomic import ensure_directory, write_json
 from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
@@ -47,7 +47,6 @@ from seqvae.workflows.multirun import (
     TaskLog,
     check_scan_columns,
     checked_options,
-    evaluate_scan,
     fit_member,
     format_number,
     markdown_table,
@@ -55,7 +54,7 @@ from seqvae.workflows.multirun import (
     read_scan_reading,
     resolve_file,
     run_record,
-    structure_row,
+    score_rows,
     write_table,
 )
 
@@ -326,18 +325,6 @@ def _fit_inputs(kind: str, protein: Family, config, potts_iterations: int) -> di
     }
 
 
-def _scan_identity(scan: Scan) -> dict:
-    reading = scan.reading
-    reference = reading.get("reference_sequence")
-    return {
-        "scan": file_digest(scan.file),
-        "reading": [
-            reading.get(key) for key in ("sep", "mutant_column", "score_column", "mutation_separator")
-        ],
-        "reference_sequence": None if reference is None else file_digest(Path(reference)),
-    }
-
-
 def recorded_fit(seconds: float) -> dict:
     """The result of a model fitted before its folder held a task result (an executor task):
     the fitting seconds recorded beside it."""
@@ -407,13 +394,11 @@ def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs:
 
 @dataclass
 class _Prepared:
-    """A protein read and checked before anything is written: its folder, its scan and the scan's
-    wild type, its config, its alignment and (with a structure) its burial and mutation mapper."""
+    """A protein read and checked before anything is written: its folder, its config, its
+    alignment and (with a structure) its burial and mutation mapper."""
 
     protein: Family
     folder: Path
-    scan: Scan
-    wild_type: Any
     config: Any
     alignment: Any
     burial: tuple | None
@@ -439,7 +424,7 @@ def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) ->
             mapper,
         )
         log(f"{protein.name}: {burial[0].describe()}")
-    return _Prepared(protein, folder, scan, wild_type, config, aln, burial)
+    return _Prepared(protein, folder, config, aln, burial)
 
 
 def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads: int | None) -> list:
@@ -491,18 +476,6 @@ def _fit_all(
     return {key: result.value["seconds"] for key, result in fitted.results.items()}
 
 
-def _scorers(folder: Path, keys: list[str], samples: int, fast: bool) -> tuple[dict, dict[str, dict]]:
-    """A protein's fitted models as scorers, and the run records of its VAEs."""
-    from seqvae.analysis.scoring import load_scorer
-
-    precision = "bfloat16" if fast else "float32"
-    scorers = {
-        key: load_scorer(folder / key, samples=samples, antithetic=fast, decoder_precision=precision)
-        for key in keys
-    }
-    return scorers, {key: run_record(folder / key) for key in keys if key.startswith("vae_seed")}
-
-
 def _protein_rows(
     item: _Prepared,
     keys: list[str],
@@ -512,62 +485,57 @@ def _protein_rows(
     threads: int | None,
     log: Callable[[str], None],
 ) -> tuple[list[dict], str | None]:
-    """Score and evaluate one protein with each of its rows' models (an evaluation is reused only
-    for the same models, scan and scoring settings): its table rows, and with a structure the
-    line describing it."""
-    from seqvae.analysis.scoring import EnsembleScorer
-    from seqvae.utils import torch_threads
-
+    """Score and evaluate one protein with each of its rows' models (:func:`score_rows`): its
+    table rows, and with a structure the line describing it."""
     protein, folder = item.protein, item.folder
     timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
     item.alignment.set_weights(item.config.data.theta)
     common = {"n_eff": item.alignment.n_eff, "length": item.alignment.length}
-    scorers, records = _scorers(folder, keys, scoring["samples"], scoring["fast"])
-    scan = _scan_identity(item.scan)
-    reading = {key: value for key, value in item.scan.reading.items() if key != "reference_sequence"}
+    records = {key: run_record(folder / key) for key in keys if key.startswith("vae_seed")}
+    scored = score_rows(
+        {key: folder / key for key in keys},
+        _scored(keys),
+        protein.scans,
+        lambda key, scan: (folder / f"scores_{key}.csv", folder / f"eval_{key}.json"),
+        scoring,
+        {key: fits[f"{protein.name}/{key}"].fingerprint for key in keys},
+        item.burial,
+        threads,
+    )
+    members = dict(_scored(keys))
     rows: list[dict] = []
     described = None
-    for key, members in _scored(keys):
-        models = [fits[f"{protein.name}/{member}"].fingerprint for member in members]
-        identity = fingerprint({"models": models, "scoring": scoring, "scan": scan})
-        table, kept = folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
-        result = read_json(kept) or {}
-        if result.get("inputs") != identity or (item.burial is not None and not table.is_file()):
-            scorer = scorers[key] if len(members) == 1 else EnsembleScorer([scorers[m] for m in members])
-            with torch_threads(threads):
-                evaluation = evaluate_scan(
-                    scorer, item.scan.file, table, {**reading, "wild_type": item.wild_type}
-                )
-            result = {**evaluation, "inputs": identity}
-            write_json(kept, result)
+    for result in scored:
+        key, evaluation, structure = result["key"], result["evaluation"], result["structure"]
         record = records.get(key, {})
-        if record:
-            log(
-                f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
-                f"{record['active_dims']} active dims, rho {result['spearman']:.4f}"
-            )
-        elif key in keys:
-            log(f"{protein.name} {key}: rho {result['spearman']:.4f}")
-        evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
-        row = {
-            "protein": protein.name,
-            "model": _model_name(key),
-            **evaluation,
-            "train_s": sum(timings[member] for member in members),
-            "score_s": result["score_s"],
-            "active_dims": record.get("active_dims"),
-            "kl": record.get("kl"),
-            **common,
-        }
-        rows.append(row)
-        if item.burial is not None:  # its structure-aware row
-            aware, structure = structure_row(row, table, reading["score_column"], *item.burial)
-            rows.append(aware)
+        model = _model_name(key) + ("" if structure is None else STRUCTURE_SUFFIX)
+        if structure is not None:
             described = (
                 f"{structure.burial.describe()}; burial by {structure.measure}; "
                 f"{structure.n_uncovered} scored variants with no covered position keep their plain score"
             )
-            log(f"{protein.name} {aware['model']}: rho {aware['spearman']:.4f}")
+            log(f"{protein.name} {model}: rho {evaluation['spearman']:.4f}")
+        elif record:
+            log(
+                f"{protein.name} vae seed {key[8:]}: trained in {timings[key]:.0f} s, "
+                f"{record['active_dims']} active dims, rho {evaluation['spearman']:.4f}"
+            )
+        elif key in keys:
+            log(f"{protein.name} {key}: rho {evaluation['spearman']:.4f}")
+        uncovered = {} if structure is None else {"variants_without_covered_position": structure.n_uncovered}
+        rows.append(
+            {
+                "protein": protein.name,
+                "model": model,
+                **evaluation,
+                "train_s": sum(timings[member] for member in members[key]),
+                "score_s": result["score_s"],
+                "active_dims": record.get("active_dims"),
+                "kl": record.get("kl"),
+                **common,
+                **uncovered,
+            }
+        )
     return rows, described
 
 

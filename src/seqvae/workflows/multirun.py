@@ -5,16 +5,16 @@
 (:class:`Family`, :class:`Scan`, their files found by :func:`resolve_file`), how a scan is read
 (:class:`ScanReading`, :func:`read_scan_reading`: ``seqvae score``'s field names, the older ones
 refused naming the new), fitting (:func:`train_or_resume`, :func:`fit_model` and the executor
-task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (:func:`evaluate_scan`,
-:func:`structure_row`), a run's record (:func:`run_record`, never recomputed) and one table
-writer (:func:`markdown_table`, :func:`write_table`).
+task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (one phase for every
+workflow, :func:`score_rows`, over :func:`evaluate_scan`), a run's record (:func:`run_record`,
+never recomputed) and one table writer (:func:`markdown_table`, :func:`write_table`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -25,7 +25,8 @@ import pandas as pd
 from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
 from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
 from seqvae.errors import ConfigError, InputError
-from seqvae.io.atomic import atomic_open, write_csv
+from seqvae.executor import file_digest, fingerprint
+from seqvae.io.atomic import atomic_open, write_csv, write_json
 from seqvae.io.tables import read_table
 from seqvae.options import Boolean, OneOf, Optional, Options, Text, register
 from seqvae.run import load, read_config, resume, train
@@ -49,8 +50,8 @@ __all__ = [
     "read_scan_reading",
     "resolve_file",
     "run_record",
-    "score_options",
-    "structure_row",
+    "scan_identity",
+    "score_rows",
     "train_or_resume",
     "write_table",
 ]
@@ -164,15 +165,6 @@ def check_scan_columns(file: Path, reading: dict[str, Any], source: str | Path, 
         )
 
 
-def score_options(reading: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`~seqvae.analysis.scoring.score_file` for a scan's reading
-    (its ``reference_sequence`` read as the wild type)."""
-    options = {key: value for key, value in reading.items() if key != "reference_sequence"}
-    if reading.get("reference_sequence") is not None:
-        options["wild_type"] = read_wild_type(reading["reference_sequence"])
-    return options
-
-
 # -- families --------------------------------------------------------------------------------
 @dataclass
 class Scan:
@@ -185,6 +177,11 @@ class Scan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "file": str(self.file), **self.reading}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Scan:
+        reading = {key: value for key, value in values.items() if key not in ("name", "file")}
+        return cls(values["name"], Path(values["file"]), reading)
 
 
 @dataclass
@@ -392,33 +389,105 @@ def fit_member(
     return {"seconds": time.perf_counter() - started}
 
 
-# -- scans -----------------------------------------------------------------------------------
-def evaluate_scan(scorer, scan: Path, out_csv: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Score ``scan`` with ``scorer`` into ``out_csv`` (``options``: of
-    :func:`~seqvae.analysis.scoring.score_file`, the measured ``score_column`` among them): the
-    fields of the evaluation ``score_file`` makes, ``score_s`` and the reader's ``notes``."""
-    report = score_file(scorer, scan, out_csv, **options)
+# -- scoring ---------------------------------------------------------------------------------
+def evaluate_scan(scorer, file: Path, out_csv: Path, reading: dict[str, Any]) -> dict[str, Any]:
+    """Score the scan ``file``, read as ``reading`` says (a :class:`Scan`'s), with ``scorer`` into
+    ``out_csv``: the fields of the evaluation :func:`~seqvae.analysis.scoring.score_file` makes
+    against the measured ``score_column`` (without one: ``n_scored`` and ``n_skipped``), then
+    ``score_s`` and the reader's ``notes``."""
+    options = {key: value for key, value in reading.items() if key != "reference_sequence"}
+    if reading.get("reference_sequence") is not None:
+        options["wild_type"] = read_wild_type(reading["reference_sequence"])
+    report = score_file(scorer, file, out_csv, **options)
     if report.evaluation is None:
-        raise InputError("score_column: evaluating a scan needs its measured column", scan)
-    return {**report.evaluation.to_dict(), "score_s": report.seconds, "notes": report.notes}
+        skipped = report.n_unscored + report.n_mismatches_skipped
+        evaluation = {"n_scored": report.n_scored, "n_skipped": skipped}
+    else:
+        evaluation = report.evaluation.to_dict()
+    return {**evaluation, "score_s": report.seconds, "notes": report.notes}
 
 
-def structure_row(
-    row: dict[str, Any], scores_csv: Path, score_column: str, burial, mapper
-) -> tuple[dict, Any]:
-    """The ``<model> + structure`` row of a table row: its scores table (``scores_csv``) made
-    structure-aware by :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE` and
-    evaluated the same way; and the :class:`~seqvae.analysis.scoring.StructureScoring`."""
-    structure = structure_from_scores(scores_csv, mapper, burial, score_column=score_column)
-    if structure.evaluation is None:  # evaluated whenever a measured column is named
-        raise InputError("score_column: the structure-aware row needs the measured column")
-    aware = {
-        **row,
-        "model": row["model"] + STRUCTURE_SUFFIX,
-        **structure.evaluation.to_dict(),
-        "variants_without_covered_position": structure.n_uncovered,
+def scan_identity(scan: Scan) -> dict[str, Any]:
+    """What a scan's stored evaluations are recognised by: its content and how it is read."""
+    reading = scan.reading
+    reference = reading.get("reference_sequence")
+    return {
+        "scan": file_digest(scan.file),
+        "reading": [
+            reading.get(key) for key in ("sep", "mutant_column", "score_column", "mutation_separator")
+        ],
+        "reference_sequence": None if reference is None else file_digest(Path(reference)),
     }
-    return aware, structure
+
+
+def score_rows(
+    models: dict[str, Path],
+    rows: list[tuple[str, list[str]]],
+    scans: list[Scan],
+    files: Callable[[str, Scan], tuple[Path, Path | None]],
+    scoring: dict[str, Any],
+    fingerprints: dict[str, str] | None = None,
+    burial: tuple | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Score each scan of a family with each row: the one scoring phase of ``seqvae batch`` and
+    of the panel.
+
+    ``models``: the fitted models' folders by key. ``rows``: each row's key and the models it
+    scores with; a row keyed like a model is that model, any other the mean of its members
+    (even of one). ``files(key, scan)``: where a row's scores go and where its evaluation is
+    kept (``None``: not kept); one kept is reused when made with the same models (their
+    ``fingerprints``), ``scoring`` settings (``samples``; ``fast``: ``seqvae score --fast``'s
+    draws and output layer) and scan (:func:`scan_identity`). With a ``burial`` (and its
+    mutation mapper) each row is followed by its ``+ structure`` row, made by
+    :data:`~seqvae.analysis.structure_scores.DEFAULT_STRUCTURE_RULE`.
+
+    Yields one dict per scan and row, as each is scored: ``key``, ``scan`` (its name), ``evaluation``
+    (:func:`evaluate_scan`'s fields), ``score_s`` and ``structure`` (the
+    :class:`~seqvae.analysis.scoring.StructureScoring` of a ``+ structure`` row, else ``None``).
+    """
+    from seqvae.analysis.scoring import EnsembleScorer, load_scorer
+    from seqvae.utils import torch_threads
+
+    position_burial, mapper = burial or (None, None)
+    precision = "bfloat16" if scoring["fast"] else "float32"
+    scorers = {
+        key: load_scorer(
+            path,
+            samples=scoring["samples"],
+            antithetic=scoring["fast"],
+            decoder_precision=precision,
+            device=device,
+        )
+        for key, path in models.items()
+    }
+    for scan in scans:
+        read_as = None if fingerprints is None else scan_identity(scan)
+        for key, members in rows:
+            table, kept = files(key, scan)
+            identity = None
+            if fingerprints is not None:
+                models_used = [fingerprints[member] for member in members]
+                identity = fingerprint({"models": models_used, "scoring": scoring, "scan": read_as})
+            result = (read_json(kept) if kept is not None else None) or {}
+            if result.get("inputs") != identity or not result or (burial is not None and not table.is_file()):
+                scorer = scorers[key] if key in scorers else EnsembleScorer([scorers[m] for m in members])
+                with torch_threads(threads):
+                    result = {**evaluate_scan(scorer, scan.file, table, scan.reading), "inputs": identity}
+                if kept is not None:
+                    write_json(kept, result)
+            evaluation = {k: v for k, v in result.items() if k not in ("score_s", "notes", "inputs")}
+            found = {"key": key, "scan": scan.name, "score_s": result["score_s"]}
+            yield {**found, "evaluation": evaluation, "structure": None}
+            if burial is not None:
+                structure = structure_from_scores(
+                    table, mapper, position_burial, score_column=scan.reading["score_column"]
+                )
+                if structure.evaluation is None:  # evaluated whenever a measured column is named
+                    raise InputError("score_column: the structure-aware row needs the measured column")
+                aware = structure.evaluation.to_dict()
+                yield {**found, "evaluation": aware, "structure": structure}
 
 
 # -- tables ----------------------------------------------------------------------------------
