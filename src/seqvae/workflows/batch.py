@@ -413,6 +413,11 @@ def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[
     }
 
 
+def scan_scores(folder: Path, scan: str) -> Path:
+    """Where a family's ``folder`` keeps the ensemble scores of its scan named ``scan``."""
+    return folder / "scores" / f"{scan}.csv"
+
+
 def score_family(
     run_dirs: list[str],
     scans: list[dict[str, Any]],
@@ -431,7 +436,7 @@ def score_family(
         models,
         [("ensemble", list(models))],
         [Scan.from_dict(scan) for scan in scans],
-        lambda key, scan: (out / "scores" / f"{scan.name}.csv", None),
+        lambda key, scan: (scan_scores(out, scan.name), None),
         {"samples": samples, "fast": False},
         device=device,
     )
@@ -472,7 +477,7 @@ def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[s
         for seed in f.seeds:
             folders[f"family {f.name!r}'s run of seed {seed}"] = folder / f"seed{seed}"
         for scan in f.scans:
-            for kind, path in scoring_files(folder / "scores" / f"{scan.name}.csv").items():
+            for kind, path in scoring_files(scan_scores(folder, scan.name)).items():
                 files[f"family {f.name!r}'s {kind} of scan {scan.name!r}"] = path
     return files, folders
 

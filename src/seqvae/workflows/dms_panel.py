@@ -279,6 +279,11 @@ class OneScanLayout(PanelLayout):
         )
 
 
+def row_files(folder: Path, key: str) -> tuple[Path, Path]:
+    """Where a protein's row ``key`` is kept in its ``folder``: its scores and its evaluation."""
+    return folder / f"scores_{key}.csv", folder / f"eval_{key}.json"
+
+
 def panel_outputs(
     proteins: list[Family], layout: PanelLayout, keys: list[str]
 ) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -292,8 +297,9 @@ def panel_outputs(
         for key in keys:
             folders[f"{protein.name}'s {key} model"] = folder / key
         for key, _ in _scored(keys):
-            files[f"{protein.name}'s {key} evaluation"] = folder / f"eval_{key}.json"
-            for kind, path in scoring_files(folder / f"scores_{key}.csv").items():
+            scores, evaluation = row_files(folder, key)
+            files[f"{protein.name}'s {key} evaluation"] = evaluation
+            for kind, path in scoring_files(scores).items():
                 files[f"{protein.name}'s {key} {kind}"] = path
     return files, folders
 
@@ -496,7 +502,7 @@ def _protein_rows(
         {key: folder / key for key in keys},
         _scored(keys),
         protein.scans,
-        lambda key, scan: (folder / f"scores_{key}.csv", folder / f"eval_{key}.json"),
+        lambda key, scan: row_files(folder, key),
         scoring,
         {key: fits[f"{protein.name}/{key}"].fingerprint for key in keys},
         item.burial,
