@@ -4,7 +4,7 @@
 ``seqvae sweep`` and the study scripts are views of these pieces: a family and its scans
 (:class:`Family`, :class:`Scan`, their files found by :func:`resolve_file`), how a scan is read
 (:class:`ScanReading`, :func:`read_scan_reading`: ``seqvae score``'s field names, the older ones
-refused naming the new), fitting (:func:`train_or_resume`, :func:`fit_model` and the executor
+refused naming the new), fitting (:func:`train_or_resume` for a VAE, :func:`fit_model` for a baseline, and the executor
 task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (one phase for every
 workflow, :func:`score_rows`, over :func:`evaluate_scan`), a run's record (:func:`run_record`,
 never recomputed) and one table writer (:func:`markdown_table`, :func:`write_table`).
@@ -329,13 +329,10 @@ def run_record(run_dir: str | Path) -> dict[str, Any]:
 
 
 def fit_model(kind: str, alignment, config, target: str | Path, potts_iterations: int = 30) -> float:
-    """Fit one model of a kind into ``target``, anew: a baseline (a key of
-    :data:`~seqvae.training.baselines.NAMED_BASELINES`, weighted with ``config.data.theta``) or a
-    VAE (``vae``; the seed is the config's). Returns the fitting seconds."""
+    """Fit one baseline (a key of :data:`~seqvae.training.baselines.NAMED_BASELINES`, weighted
+    with ``config.data.theta``) into ``target``, anew; a VAE is :func:`train_or_resume`'s.
+    Returns the fitting seconds."""
     started = time.perf_counter()
-    if kind == "vae":
-        train(alignment, config, out=target, overwrite=True, progress=False)
-        return time.perf_counter() - started
     if alignment.sequence_weights is None:
         alignment.set_weights(config.data.theta)
     baseline, reference_power = NAMED_BASELINES[kind]
