@@ -2,8 +2,7 @@
 
     python benchmarks/bench_batch_panel.py --out DIR [--seeds 3] [--jobs 2] [--steps N] [--no-ray]
 
-Writes a batch manifest from ``benchmarks/panel.yaml`` (each protein's alignment, reference row,
-scan and how to read it, the full wild type where the scan needs it), runs it with the ``local``
+Writes ``benchmarks/panel.yaml`` (a manifest) with the batch's model settings, runs it with the ``local``
 backend (``--jobs``), then the same manifest on a local Ray cluster (loopback only), and prints
 each wall time beside the sum of the tasks' own seconds (the time of running them one after
 another), the ensemble ρ per protein, and whether the two backends' summaries and score files
@@ -31,30 +30,20 @@ TIMES = ["prepare_s", "train_s", "score_s", "report_s"]
 
 
 def write_manifest(folder: Path, seeds: int, steps: int | None, samples: int) -> Path:
-    from seqvae.workflows.dms_panel import load_panel
-
-    families = []
-    for protein in load_panel(ROOT / "benchmarks" / "panel.yaml"):
-        # one schema: a panel protein's reading is a manifest scan's
-        families.append(
-            {
-                "name": protein.name,
-                "alignment": str(protein.alignment),
-                "reference": protein.reference,
-                "scans": [scan.to_dict() for scan in protein.scans],
-            }
-        )
+    """``benchmarks/panel.yaml`` (a manifest) with the batch's model settings added."""
+    panel = ROOT / "benchmarks" / "panel.yaml"
+    manifest = yaml.safe_load(panel.read_text(encoding="utf-8"))
     overrides = {"training.threads": 1, "training.device": "cpu"}
     if steps is not None:
         overrides["training.max_steps"] = steps
-    manifest = {
-        "preset": "fitness",
-        "seeds": list(range(seeds)),
-        "samples": samples,
-        "report": False,
-        "overrides": overrides,
-        "families": families,
-    }
+    manifest.update(
+        root=str((panel.parent / manifest.get("root", ".")).resolve()),
+        preset="fitness",
+        seeds=list(range(seeds)),
+        samples=samples,
+        report=False,
+        overrides=overrides,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "panel_batch.yaml"
     path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")

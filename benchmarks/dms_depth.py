@@ -33,7 +33,7 @@ from seqvae.cli.common import parse_set_options  # noqa: E402
 from seqvae.io.alignment_formats import read_records  # noqa: E402
 from seqvae.io.atomic import atomic_open, ensure_directory  # noqa: E402
 from seqvae.workflows.dms_panel import load_panel, run_panel  # noqa: E402
-from seqvae.workflows.multirun import Family  # noqa: E402
+from seqvae.workflows.manifest import Family  # noqa: E402
 
 
 def subsample_alignment(protein: Family, size: int, seed: int, folder: Path) -> Path | None:

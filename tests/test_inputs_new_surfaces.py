@@ -355,7 +355,7 @@ def test_panel_fields_of_the_wrong_type(tmp_path, capsys, key, value):
         "score_column": "fitness",
         key: value,
     }
-    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"families": [protein]}))
     args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out"]
     fails_cleanly(capsys, args, key, folder=tmp_path)
 
@@ -368,7 +368,7 @@ def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
     write_family(tmp_path / "fam.fasta")
     (tmp_path / "scan.csv").write_text("mutant,fitness\nA1C,0.5\n")
     protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
-    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"proteins": [protein]}))
+    (tmp_path / "panel.yaml").write_text(yaml.safe_dump({"families": [protein]}))
     args = ["benchmark-dms", "--panel", tmp_path / "panel.yaml", "--out", tmp_path / "out", *extra]
     fails_cleanly(capsys, args, fragment, "4096", folder=tmp_path)
     fails_cleanly(
@@ -377,7 +377,7 @@ def test_worker_counts_beyond_their_bound(tmp_path, capsys, extra, fragment):
 
 
 def test_a_column_named_by_a_number_reads_unquoted(tmp_path):
-    from seqvae.workflows.batch import read_manifest
+    from seqvae.workflows.batch import read_batch_manifest as read_manifest
 
     path = _manifest(tmp_path)
     (tmp_path / "scan.csv").write_text("mutant,2500\nA1C,0.5\n")

@@ -203,7 +203,7 @@ def _panel(folder: Path, name: str = "fam") -> Path:
     panel.write_text(
         yaml.safe_dump(
             {
-                "proteins": [
+                "families": [
                     {"name": name, "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
                 ]
             }
@@ -217,7 +217,7 @@ def test_panel_protein_names_are_file_names(tmp_path, capsys, name):
     """``../../x`` fitted models outside --out, ``a/b`` nested folders (issue 30, 3)."""
     panel = _panel(tmp_path, name)
     args = ["benchmark-dms", "--panel", panel, "--out", tmp_path / "out", "--models", "site-independent"]
-    fails_cleanly(capsys, args, "protein name", folder=tmp_path)
+    fails_cleanly(capsys, args, "family name", folder=tmp_path)
 
 
 @pytest.mark.parametrize("out", ["panel.yaml", "fam.fasta", "scan.csv", "."])
@@ -233,7 +233,7 @@ def test_panel_scores_equal_to_its_scan(tmp_path, capsys):
     (tmp_path / "out" / "panel.json").write_text("{}")
     (tmp_path / "scan.csv").rename(tmp_path / "out" / "fam" / "scores_site-independent.csv")
     values = yaml.safe_load(panel.read_text())
-    values["proteins"][0]["scan"] = "out/fam/scores_site-independent.csv"
+    values["families"][0]["scan"] = "out/fam/scores_site-independent.csv"
     panel.write_text(yaml.safe_dump(values))
     args = ["benchmark-dms", "--panel", panel, "--out", tmp_path / "out", "--models", "site-independent"]
     fails_cleanly(capsys, args, "would overwrite the input", folder=tmp_path)

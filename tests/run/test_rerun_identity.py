@@ -83,7 +83,7 @@ def _panel(folder: Path) -> Path:
     )
     panel = folder / "panel.yaml"
     protein = {"name": "fam", "alignment": "fam.fasta", "scan": "scan.csv", "score_column": "fitness"}
-    panel.write_text(yaml.safe_dump({"proteins": [protein]}))
+    panel.write_text(yaml.safe_dump({"families": [protein]}))
     return panel
 
 

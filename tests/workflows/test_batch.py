@@ -21,7 +21,7 @@ from seqvae.analysis.scoring import load_scorer
 from seqvae.cli.main import main
 from seqvae.errors import InputError
 from seqvae.executor import RAY_NO_CLUSTER_VARIABLE, THREAD_VARIABLES, LocalExecutor, RayExecutor
-from seqvae.workflows.batch import read_manifest, run_batch
+from seqvae.workflows.batch import read_batch_manifest, run_batch
 from test_executor import _check, _is_loopback, _listening_addresses, _need, _ray_processes, _tasks
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -165,7 +165,7 @@ def test_a_scan_numbered_by_its_full_wild_type(sequential, tmp_path):
     )
     manifest.write_text(yaml.safe_dump(values))
     with pytest.raises(InputError, match="'wild_type' is now 'reference_sequence'"):
-        read_manifest(manifest)
+        read_batch_manifest(manifest)
 
 
 def test_kill_nine_then_rerun_completes_only_the_missing_tasks(sequential, tmp_path):
@@ -275,7 +275,7 @@ def test_csv_manifest_reads_like_yaml(tmp_path):
         "blat,,,,scan.csv,again,\n",
         encoding="utf-8",
     )
-    manifest = read_manifest(tmp_path / "m.csv")
+    manifest = read_batch_manifest(tmp_path / "m.csv")
     (family,) = manifest.families
     assert family.seeds == [0, 1] and family.config.preset == "explore"
     assert [s.name for s in family.scans] == ["stiffler", "again"]

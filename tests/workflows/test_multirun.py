@@ -11,13 +11,8 @@ import pytest
 from builders import write_family
 from seqvae.errors import InputError
 from seqvae.training.config import preset_config
-from seqvae.workflows.multirun import (
-    RENAMED_FIELDS,
-    markdown_table,
-    read_scan_reading,
-    run_record,
-    train_or_resume,
-)
+from seqvae.workflows.manifest import RENAMED_FIELDS, read_scan_reading
+from seqvae.workflows.multirun import markdown_table, run_record, train_or_resume
 
 TINY = {
     "training.max_steps": 4,
@@ -115,7 +110,8 @@ def test_evaluate_scan_gives_the_evaluation_score_file_makes_or_the_counts_witho
 
 def test_score_rows_reuses_a_kept_evaluation_only_for_the_same_models_and_averages_other_rows(tmp_path):
     from seqvae.data.alignment import read_alignment
-    from seqvae.workflows.multirun import Scan, fit_model, score_rows
+    from seqvae.workflows.manifest import Scan
+    from seqvae.workflows.multirun import fit_model, score_rows
 
     family = write_family(tmp_path / "family.fasta")
     config = preset_config("explore")

@@ -10,6 +10,7 @@ import pytest
 from conftest import shared_file
 from seqvae.cli.main import main
 from seqvae.errors import InputError
+from seqvae.workflows.batch import read_batch_manifest
 from seqvae.workflows.dms_panel import load_panel
 
 TINY_VAE = [
@@ -34,7 +35,7 @@ def _write_panel(tmp_path, scan_name="scan.csv", variant="variant", measured="fi
     )
     panel = tmp_path / "panel.yaml"
     panel.write_text(
-        "proteins:\n"
+        "families:\n"
         "  - name: tinyBLAT\n"
         f"    alignment: {alignment}\n"
         f"    scan: {scan_name}\n"
@@ -64,6 +65,11 @@ def test_project_panel_reads():
     assert (
         pdz3.reference == "DLG4_RAT/313-391" and Path(pdz3.scans[0].reading["reference_sequence"]).is_file()
     )
+    # one manifest: seqvae batch reads the panel's families and scans as they are
+    batch = read_batch_manifest(Path(__file__).resolve().parents[2] / "benchmarks" / "panel.yaml")
+    assert [(f.name, f.alignment, f.scans) for f in batch.families] == [
+        (p.name, p.alignment, p.scans) for p in proteins
+    ]
 
 
 def test_panel_command_table_figure_and_resume(tmp_path, capsys):
@@ -283,13 +289,15 @@ def test_panel_summary_folds_seeds_and_averages_over_proteins():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scan_name": "missing.csv"}, "protein 'tinyBLAT' scan: file not found: missing.csv"),
+        ({"scan_name": "missing.csv"}, "family 'tinyBLAT' scan: file not found: missing.csv"),
         ({"measured": "nope"}, "score_column 'nope' is not a column of scan.csv"),
         ({"variant": "mutant"}, "mutant_column 'mutant' is not a column"),
         ({"extra": "    measured_column: fitness\n"}, "'measured_column' is now 'score_column'"),
-        ({"extra": "    chain: A\n"}, "protein.chain needs protein.structure"),
-        ({"extra": "    notes: [1, 2]\n"}, "protein.notes: must be a string"),
+        ({"extra": "    chain: A\n"}, "family.chain needs family.structure"),
+        ({"extra": "    notes: [1, 2]\n"}, "family.notes: must be a string"),
         ({"extra": "    colour: red\n"}, "unknown key 'colour'"),
+        ({"extra": "    seeds: [0, 1]\n"}, "family 'tinyBLAT': 'seeds' is not read by the panel"),
+        ({"extra": "    scans: [scan.csv]\n"}, "family.scan and family.scans exclude each other"),
     ],
 )
 def test_bad_panel_entry(tmp_path, capsys, kwargs, message):
@@ -303,13 +311,13 @@ def test_bad_panel_entry(tmp_path, capsys, kwargs, message):
 
 def test_unreadable_panel_file(tmp_path, capsys):
     panel = tmp_path / "panel.yaml"
-    panel.write_text("proteins: [\n  - name: x\n")
+    panel.write_text("families: [\n  - name: x\n")
     out = tmp_path / "out"
     assert main(["benchmark-dms", "--panel", str(panel), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "invalid YAML" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
-    with pytest.raises(InputError, match="panel file not found"):
+    with pytest.raises(InputError, match="manifest not found"):
         load_panel(tmp_path / "absent.yaml")
 
 

@@ -39,9 +39,9 @@ def batch(
     """Train each family × seed, score each scan with the family's ensemble, write the reports
     and one summary table (batch_summary.csv / .md). Rerunning does only what is missing."""
     from seqvae.executor import make_executor
-    from seqvae.workflows.batch import read_manifest, run_batch
+    from seqvae.workflows.batch import read_batch_manifest, run_batch
 
-    read = read_manifest(manifest, device=device)  # bad input fails before any backend starts
+    read = read_batch_manifest(manifest, device=device)  # bad input fails before any backend starts
     with arguments_as_flags({"address": "--address", "jobs": "--jobs"}):
         executor = make_executor(
             backend,

@@ -140,7 +140,7 @@ def benchmark_dms(
             )
         if structure is not None or chain is not None or contact_map is not None:
             raise InputError(
-                "--panel takes no --structure, --chain or --contact-map (a protein's 'structure:' "
+                "--panel takes no --structure, --chain or --contact-map (a family's 'structure:' "
                 "entry names it)",
                 "--panel",
             )

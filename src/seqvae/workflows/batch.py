@@ -22,52 +22,34 @@ own folder; see :func:`read_manifest`.
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
-from seqvae.io.atomic import atomic_open, write_json
-from seqvae.io.config_files import read_config_file, read_yaml
-from seqvae.io.output_dirs import (
-    DirectoryKind,
-    check_name,
-    check_output_paths,
-    lock_directory,
-    open_resumable_directory,
-)
-from seqvae.options import Boolean, Check, Integer, ListOf, Optional, Options, Text, register
-from seqvae.training.config import MAX_SEED, RunConfig, preset_config
+from seqvae.io.atomic import write_json
+from seqvae.io.output_dirs import DirectoryKind, check_output_paths, lock_directory, open_resumable_directory
+from seqvae.workflows.manifest import Family, Manifest, Scan, read_manifest
 from seqvae.workflows.multirun import (
-    RENAMED_FIELDS,
-    Family,
-    OptionsT,
-    Scan,
-    ScanReading,
     TaskLog,
-    check_scan_columns,
-    checked_options,
     fit_member,
     markdown_table,
-    read_scan_reading,
-    resolve_file,
+    prepare_family,
     run_record,
     score_rows,
+    weights_file,
     write_table,
 )
 
 __all__ = [
     "BATCH_DIRECTORY",
     "BatchResult",
-    "Manifest",
-    "read_manifest",
+    "read_batch_manifest",
     "run_batch",
 ]
 
@@ -79,340 +61,16 @@ OWN_FILES = (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)
 BATCH_DIRECTORY = DirectoryKind(
     "seqvae batch folder", markers=(BATCH_FILE,), entries=(BATCH_FILE, "batch_summary.*", ".submitit", "*")
 )
-# how a scan is read: the fields of `seqvae score` (old names are read to name the new ones)
-SCAN_OPTIONS = tuple(ScanReading.field_names())
-SCAN_KEYS = {"name", "file", *SCAN_OPTIONS, *RENAMED_FIELDS}
 
 
-def _is_mapping(value: Any) -> str | None:
-    return None if isinstance(value, dict) else f"must be a mapping of config keys to values (got {value!r})"
-
-
-def _is_list(value: Any) -> str | None:
-    return None if isinstance(value, list) else f"must be a list of files or mappings (got {value!r})"
-
-
-SEEDS = ListOf(Integer(0, MAX_SEED), min_length=1, distinct=True)
-PRESET_NAME = RunConfig.constraints["preset"]
-OVERRIDES = Optional(Check(_is_mapping, "must be a mapping of config keys to values", bad=("x",)))
-
-
-@register
-@dataclass
-class FamilyEntry(Options):
-    """One family of a manifest as written: its alignment (relative to the manifest's folder),
-    reference row, scans, and its own ``seeds``, ``preset``, ``config`` and ``overrides``
-    (default: the manifest's)."""
-
-    section: ClassVar[str] = "family"
-    name: str | None = None
-    alignment: str | None = None
-    reference: str | None = None
-    scans: list | None = None
-    seeds: list[int] | None = None
-    preset: str | None = None
-    config: str | None = None
-    overrides: dict | None = None
-
-    constraints: ClassVar[dict] = {
-        "name": Text(),
-        "alignment": Text(),
-        "reference": Optional(Text()),
-        "scans": Optional(Check(_is_list, "must be a list of files or mappings", bad=("x",))),
-        "seeds": Optional(SEEDS),
-        "preset": PRESET_NAME,
-        "config": Optional(Text()),
-        "overrides": OVERRIDES,
-    }
-
-    @classmethod
-    def example(cls) -> FamilyEntry:
-        return cls(name="BLAT", alignment="blat.a2m")
-
-
-@register
-@dataclass
-class BatchSettings(Options):
-    """A manifest's top level: the families' defaults (``seeds``, ``preset``, ``config``,
-    ``overrides``), ``samples`` (draws of z per sequence when scoring) and ``report``."""
-
-    section: ClassVar[str] = "manifest"
-    families: list = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    preset: str | None = None
-    config: str | None = None
-    overrides: dict | None = None
-    samples: int = 200
-    report: bool = True
-
-    constraints: ClassVar[dict] = {
-        "families": ListOf(Check(lambda v: None, "a family"), min_length=1),
-        "seeds": SEEDS,
-        "preset": PRESET_NAME,
-        "config": Optional(Text()),
-        "overrides": OVERRIDES,
-        "samples": Integer(1),
-        "report": Boolean(),
-    }
-
-    @classmethod
-    def example(cls) -> BatchSettings:
-        return cls(families=[{"name": "BLAT", "alignment": "blat.a2m"}])
-
-
-def _checked(cls: type[OptionsT], values: dict[str, Any], source: str, where: str) -> OptionsT:
-    """``cls`` from a manifest's mapping (a CSV cell's seeds ``0;1;2`` read as a list), checked:
-    a bad value is one line naming the entry and the field."""
-    seeds = values.get("seeds")
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
-        values = {**values, "seeds": [seeds]}
-    elif isinstance(seeds, str):
-        values = {**values, "seeds": [v for v in seeds.replace(";", " ").replace(",", " ").split() if v]}
-    return checked_options(cls, values, source, where)
-
-
-CSV_FAMILY_COLUMNS = ("family", "alignment", "reference", "seeds", "preset", "config")
-CSV_SCAN_COLUMNS = ("scan", "scan_name", *SCAN_OPTIONS, *RENAMED_FIELDS)
-
-
-@dataclass
-class Manifest:
-    """A read and checked manifest."""
-
-    path: Path
-    families: list[Family]
-    samples: int = 200
-    report: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "manifest": str(self.path),
-            "samples": self.samples,
-            "report": self.report,
-            "families": [
-                {
-                    "name": f.name,
-                    "alignment": str(f.alignment),
-                    "reference": f.reference,
-                    "seeds": f.seeds,
-                    "scans": [scan.to_dict() for scan in f.scans],
-                    "config": f.config.to_dict(),
-                }
-                for f in self.families
-            ],
-        }
-
-
-# -- reading the manifest ------------------------------------------------------------------
-def _config(
-    preset: str | None,
-    config_file: Path | None,
-    overrides: dict | None,
-    reference: str | None,
-    device: str | None,
-    source: str,
-    where: str,
-) -> RunConfig:
-    try:
-        values: dict[str, Any] = {}
-        if config_file is not None:
-            values = read_config_file(config_file)
-            preset = preset or values.pop("preset", None)
-            values.pop("preset", None)
-        config = preset_config(preset or "fitness").updated(values).updated(overrides or {})
-        extra: dict[str, Any] = {}
-        if reference:
-            extra["data.reference"] = reference
-        if device:
-            extra["training.device"] = device
-        return config.updated(extra).validate()
-    except ConfigError as err:
-        raise InputError(f"{where}: {err.message}", source) from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    values = read_yaml(path)
-    if not isinstance(values, dict) or not isinstance(values.get("families"), list) or not values["families"]:
-        raise InputError("a manifest needs a non-empty 'families' list", path)
-    return values
-
-
-def _read_csv(path: Path) -> dict[str, Any]:
-    """One row per family and scan; family columns repeat (or stay empty) on a family's later rows."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"cannot read the manifest ({err})", path) from None
-    if not rows:
-        raise InputError("the manifest has no rows", path)
-    columns = set(rows[0])
-    unknown = sorted(columns - set(CSV_FAMILY_COLUMNS) - set(CSV_SCAN_COLUMNS))
-    if unknown:
-        raise InputError(f"unknown column {unknown[0]!r}", path, 1)
-    for required in ("family", "alignment"):
-        if required not in columns:
-            raise InputError(f"no column {required!r}", path, 1)
-    families: dict[str, dict[str, Any]] = {}
-    for line, row in enumerate(rows, start=2):
-        row = {k: (v or "").strip() for k, v in row.items() if k is not None}
-        name = row["family"]
-        if not name:
-            raise InputError("empty family name", path, line)
-        family = families.setdefault(name, {"name": name, "scans": [], "_line": line})
-        for column in CSV_FAMILY_COLUMNS[1:]:
-            value = row.get(column, "")
-            if not value:
-                continue
-            if column in family and family[column] != value:
-                raise InputError(
-                    f"family {name!r}: {column} {value!r} differs from its earlier row", path, line
-                )
-            family[column] = value
-        if row.get("scan"):
-            scan: dict[str, Any] = {
-                "name": row.get("scan_name") or Path(row["scan"]).stem,
-                "file": row["scan"],
-            }
-            for option in CSV_SCAN_COLUMNS[2:]:
-                if row.get(option):  # a boolean is a cell of 1/true/yes or anything else
-                    value = row[option]
-                    bool_field = option in ("skip_mismatches", "evaluate")
-                    scan[option] = value.lower() in ("1", "true", "yes") if bool_field else value
-            scan["_line"] = line
-            family["scans"].append(scan)
-    return {"families": list(families.values())}
-
-
-def read_manifest(path: str | Path, device: str | None = None) -> Manifest:
-    """Read a batch manifest (``.yaml``/``.yml`` or ``.csv``) and check every file and name.
-
-    YAML::
-
-        preset: fitness                  # or config: run.yaml; overrides: {training.max_steps: 500}
-        seeds: [0, 1, 2]
-        samples: 200                     # draws of z per sequence when scoring
-        report: true
-        families:
-          - name: BLAT
-            alignment: blat/BLAT_ECOLX.a2m
-            reference: null              # default: the first sequence
-            scans:
-              - name: stiffler2015
-                file: blat/BLAT_ECOLX_Ranganathan2015.csv
-                mutant_column: mutant
-                score_column: "2500"     # the measured column: gives the Spearman rho
-                # reference_sequence: pdz3/DLG4_RAT_PDZ3.fasta   # a trimmed reference row: number
-                #                                      # the scan from the full wild type (FASTA)
-
-    Families may set their own ``seeds``, ``preset``, ``config`` and ``overrides``. CSV: one row
-    per family and scan with columns ``family, alignment, reference, seeds (0;1;2), preset,
-    config, scan, scan_name`` and the scan reading options. A scan is read with the fields of
-    ``seqvae score`` (:class:`~seqvae.workflows.multirun.ScanReading`: ``mutant_column``,
-    ``score_column``, ``sep``, ``mutation_separator``, ``reference_sequence``, ...). Relative paths are relative to the manifest's folder.
-
-    Raises
-    ------
-    InputError
-        A missing file, a duplicate family, seed or scan, an unknown key, a bad config value:
-        one line naming the manifest and the entry.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("manifest not found", path)
-    source = str(path)
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        values = _read_yaml(path)
-    elif suffix == ".csv":
-        values = _read_csv(path)
-    else:
-        raise InputError("a manifest is a .yaml, .yml or .csv file", path)
-    top = _checked(BatchSettings, values, source, "manifest")
-    folder = path.parent
-    families: list[Family] = []
-    seen: set[str] = set()
-    for index, values in enumerate(top.families):
-        where = f"families[{index}]"
-        if not isinstance(values, dict):
-            raise InputError(f"{where}: expected a mapping", source)
-        line = values.pop("_line", None)
-        entry_source = f"{source}:{line}" if line else source
-        name = check_name(values.get("name"), f"{where}: family name", entry_source, OWN_FILES)
-        entry = _checked(FamilyEntry, values, entry_source, where)
-        if name.casefold() in seen:
-            raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
-        seen.add(name.casefold())
-        where = f"family {name!r}"
-        alignment = resolve_file(folder, entry.alignment, entry_source, f"{where} alignment")
-        reference = entry.reference or None
-        config_name = entry.config or top.config
-        config_file = None
-        if config_name:
-            config_file = resolve_file(folder, config_name, entry_source, f"{where}.config")
-        overrides = {**(top.overrides or {}), **(entry.overrides or {})}
-        preset = entry.preset or top.preset
-        config = _config(preset, config_file, overrides, reference, device, entry_source, where)
-        scans: list[Scan] = []
-        for k, scan in enumerate(entry.scans or []):
-            if isinstance(scan, str):
-                scan = {"file": scan}
-            scan_line = scan.pop("_line", None) if isinstance(scan, dict) else None
-            scan_source = f"{source}:{scan_line}" if scan_line else entry_source
-            if not isinstance(scan, dict):
-                raise InputError(f"{where} scans[{k}]: expected a file name or a mapping", scan_source)
-            unknown = sorted(set(scan) - SCAN_KEYS)
-            if unknown:
-                raise InputError(
-                    f"{where} scans[{k}]: unknown key {unknown[0]!r}; keys are {', '.join(sorted(SCAN_KEYS))}",
-                    scan_source,
-                )
-            file = resolve_file(folder, scan.get("file"), scan_source, f"{where} scan")
-            scan_name = check_name(
-                file.stem if scan.get("name") is None else scan["name"],
-                f"{where} scans[{k}]: scan name",
-                scan_source,
-            )
-            if any(s.name.casefold() == scan_name.casefold() for s in scans):
-                raise InputError(f"{where}: duplicate task: scan {scan_name!r} is listed twice", scan_source)
-            options = read_scan_reading(
-                {k2: v for k2, v in scan.items() if k2 not in ("name", "file")},
-                scan_source,
-                f"{where} scans[{k}]",
-            )
-            check_scan_columns(file, options, scan_source, f"{where} scan {scan_name!r}")
-            if options.get("reference_sequence") is not None:  # the full wild type numbering the scan
-                options["reference_sequence"] = str(
-                    resolve_file(
-                        folder, options["reference_sequence"], scan_source, f"{where} scan reference_sequence"
-                    )
-                )
-            scans.append(Scan(scan_name, file, options))
-        seeds = entry.seeds if entry.seeds is not None else top.seeds
-        families.append(Family(name, alignment, scans, reference, seeds, config, config_file))
-    return Manifest(path, families, samples=top.samples, report=top.report)
+def read_batch_manifest(path: str | Path, device: str | None = None) -> Manifest:
+    """A manifest (:func:`~seqvae.workflows.manifest.read_manifest`) as ``seqvae batch`` reads
+    it: every family and scan, with the model settings; a family's structure and published ρ
+    are the panel's (``benchmark-dms --panel``), checked here but not used."""
+    return read_manifest(path, device=device, reserved=OWN_FILES)
 
 
 # -- tasks (run in workers: top-level functions of JSON-able arguments) ---------------------
-def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
-    """Read a family's alignment, compute its sequence weights once and save them."""
-    from seqvae.data.alignment import read_alignment
-
-    started = time.perf_counter()
-    run_config = RunConfig.from_dict(config)
-    aln = read_alignment(alignment, run_config.data.alignment_options())
-    weights = aln.set_weights(run_config.data.theta)
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    with atomic_open(Path(folder) / "weights.npy", "wb") as handle:
-        np.save(handle, weights)
-    return {
-        "n_sequences": int(aln.n_sequences),
-        "length": int(aln.length),
-        "n_eff": float(weights.sum()),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-
-
 def scan_scores(folder: Path, scan: str) -> Path:
     """Where a family's ``folder`` keeps the ensemble scores of its scan named ``scan``."""
     return folder / "scores" / f"{scan}.csv"
@@ -471,7 +129,7 @@ def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[s
     folders = {}
     for f in manifest.families:
         folder = out / f.name
-        files[f"family {f.name!r}'s weights"] = folder / "data" / "weights.npy"
+        files[f"family {f.name!r}'s weights"] = weights_file(folder)
         files[f"family {f.name!r}'s report"] = folder / "report.html"
         folders[f"family {f.name!r}'s task results"] = folder / "tasks"
         for seed in f.seeds:
@@ -517,7 +175,7 @@ def run_batch(
     """
     say = log or (lambda _message: None)
     if not isinstance(manifest, Manifest):
-        manifest = read_manifest(manifest, device=device)
+        manifest = read_batch_manifest(manifest, device=device)
     if device is not None:
         from seqvae.training.trainer import resolve_device
 
@@ -575,7 +233,7 @@ def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task
             Task(
                 f"{f.name}/prepare",
                 prepare_family,
-                {"alignment": str(f.alignment), "config": f.config.to_dict(), "folder": str(folder / "data")},
+                {"alignment": str(f.alignment), "config": f.config.to_dict(), "folder": str(folder)},
                 folder=str(folder / "tasks" / "prepare"),
                 inputs={"alignment": digest, "data": f.config.to_dict()["data"]},
             )
@@ -591,7 +249,7 @@ def _tasks(manifest: Manifest, out: Path, device: str | None) -> tuple[list[Task
                         "alignment": str(f.alignment),
                         "config": config,
                         "target": str(folder / f"seed{seed}"),
-                        "weights": str(folder / "data" / "weights.npy"),
+                        "weights": str(weights_file(folder)),
                     },
                     folder=str(folder / "tasks" / f"train-seed{seed}"),
                     inputs={"alignment": digest, "config": _without_device(config)},

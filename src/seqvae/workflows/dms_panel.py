@@ -1,8 +1,8 @@
 """``benchmark-dms``: train -> score -> evaluate on a panel of deep mutational scans, or on one.
 
-A panel file (YAML, :func:`load_panel`) lists proteins: the training alignment and its
-wild-type row, the scan and how to read it, a structure, and the Spearman ρ published on the
-same assay. :func:`run_panel` fits every model of every protein (executor tasks, resumable),
+A panel is a manifest (:mod:`seqvae.workflows.manifest`, read by :func:`load_panel`) whose
+families each have one measured scan: the training alignment and its wild-type row, the scan
+and how to read it, a structure, and the Spearman ρ published on the same assay. :func:`run_panel` fits every model of every protein (executor tasks, resumable),
 scores each scan with every model, their seed ensemble, the seed-0 VAE + Potts mean and, with a
 structure, each row's ``+ structure`` row, and writes the panel's table, summary (settings are
 compared on the seed mean: one retraining moves ρ by up to the seed spread) and figure
@@ -19,42 +19,34 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from seqvae.errors import ConfigError, InputError
+from seqvae.errors import InputError
 from seqvae.executor import MAX_JOBS, file_digest
 from seqvae.io.atomic import ensure_directory, write_json
-from seqvae.io.config_files import read_yaml
 from seqvae.io.output_dirs import (
     DirectoryKind,
-    check_name,
     check_output_paths,
     check_resumable_directory,
     lock_directory,
     open_resumable_directory,
 )
-from seqvae.options import Check, Optional, Options, Text, register
 from seqvae.training.baselines import NAMED_BASELINES
 from seqvae.utils import MAX_THREADS
+from seqvae.workflows.manifest import MODEL_SETTINGS, Family, Scan, read_manifest
 from seqvae.workflows.multirun import (
-    RENAMED_FIELDS,
     STRUCTURE_SUFFIX,
-    Family,
-    Scan,
-    ScanReading,
     TaskLog,
-    check_scan_columns,
-    checked_options,
     fit_member,
     format_number,
     markdown_table,
     read_json,
-    read_scan_reading,
-    resolve_file,
     run_record,
+    save_weights,
     score_rows,
+    weights_file,
     write_table,
 )
 
@@ -62,7 +54,6 @@ __all__ = [
     "BENCHMARK_FILE",
     "MODEL_KINDS",
     "PANEL_COLUMNS",
-    "PanelEntry",
     "load_panel",
     "panel_markdown",
     "panel_summary",
@@ -96,124 +87,34 @@ PANEL_COLUMNS = (
 )
 
 
-def _published(value: Any) -> str | None:
-    if isinstance(value, dict) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
-    ):
-        return None
-    return f"must map method names to numbers (got {value!r})"
-
-
-PANEL_FILE_FIELDS = ("alignment", "scan", "reference_sequence", "structure", "contact_map")
-# the scan-reading fields a panel protein takes
-READING_FIELDS = ("score_column", "mutant_column", "sep", "mutation_separator", "reference_sequence")
-
-
-@register
-@dataclass
-class PanelEntry(Options):
-    """One protein of a panel file as written: the training alignment and its reference row, the
-    scan and how to read it (the fields of ``seqvae score``, as in
-    :class:`~seqvae.workflows.multirun.ScanReading`), a structure, the published ρ. Files are
-    named relative to the panel's ``root``."""
-
-    section: ClassVar[str] = "protein"
-    name: str | None = None
-    alignment: str | None = None
-    scan: str | None = None
-    score_column: str | None = None
-    mutant_column: str | None = None
-    sep: str | None = None
-    mutation_separator: str | None = None
-    reference_sequence: str | None = None
-    reference: str | None = None
-    structure: str | None = None
-    chain: str | None = None
-    contact_map: str | None = None
-    published: dict | None = None
-    notes: str | None = None
-
-    constraints: ClassVar[dict] = {
-        **{key: ScanReading.constraints[key] for key in READING_FIELDS},
-        "score_column": Text(),
-        "name": Text(),
-        "alignment": Text(),
-        "scan": Text(),
-        "reference": Optional(Text()),
-        "structure": Optional(Text()),
-        "chain": Optional(Text()),
-        "contact_map": Optional(Text()),
-        "published": Optional(Check(_published, "must map method names to numbers", bad=([1], {"EVE": "x"}))),
-        "notes": Optional(Text()),
-    }
-
-    @classmethod
-    def example(cls) -> PanelEntry:
-        return cls(name="BLAT", alignment="blat.a2m", scan="scan.csv", score_column="fitness")
-
-    def extra_checks(self, prefix: str) -> None:
-        if self.structure is not None and self.contact_map is not None:
-            raise ConfigError(f"{prefix}.structure and {prefix}.contact_map exclude each other", field=prefix)
-        if self.chain is not None and self.structure is None:
-            raise ConfigError(f"{prefix}.chain needs {prefix}.structure", field=f"{prefix}.chain")
+# what a manifest may hold that the panel does not read: its models are run_panel's settings
+UNUSED = {
+    key: "is not read by the panel: its models are set by its own settings (preset, overrides, "
+    "ensemble, samples)"
+    for key in (*MODEL_SETTINGS, "samples", "report")
+}
 
 
 def load_panel(path: str | Path) -> list[Family]:
-    """Read and check a panel file.
-
-    Relative paths are resolved against the folder named by the file's top-level ``root``
-    (itself relative to the panel file; default: the panel file's folder). Every file must
-    exist and every scan must have the named variant and measured columns.
+    """Read and check a manifest (:func:`~seqvae.workflows.manifest.read_manifest`) as a panel:
+    each family one scan with a measured ``score_column``; no model settings (the panel's own
+    settings say what to fit).
 
     Raises
     ------
     InputError
         Naming the file and the entry at fault: unreadable YAML, a missing key or file, a
-        column the scan lacks.
+        column the scan lacks, a family without exactly one measured scan.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("panel file not found", path)
-    data = read_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("proteins"), list) or not data["proteins"]:
-        raise InputError("a panel file needs a non-empty list 'proteins'", path)
-    root = (path.parent / str(data.get("root", "."))).resolve()
-    proteins: list[Family] = []
-    for k, values in enumerate(data["proteins"]):
-        where = f"proteins[{k}]"
-        if not isinstance(values, dict):
-            raise InputError(f"{where}: must be a mapping of settings", path)
-        name = check_name(values.get("name"), f"{where}: protein name", path, PANEL_FILES)
-        where = f"protein {name!r}"
-        scan_keys = [key for key in values if key in (*ScanReading.field_names(), *RENAMED_FIELDS)]
-        reading = read_scan_reading({key: values[key] for key in scan_keys}, path, where)
-        rest = {key: value for key, value in values.items() if key not in scan_keys}
-        entry = checked_options(PanelEntry, {**rest, **reading}, path, where)
-        files = {
-            key: resolve_file(root, getattr(entry, key), path, f"{where} {key}")
-            for key in PANEL_FILE_FIELDS
-            if getattr(entry, key) is not None
-        }
-        if "reference_sequence" in files:
-            reading["reference_sequence"] = str(files["reference_sequence"])
-        check_scan_columns(files["scan"], reading, path, where)
-        proteins.append(
-            Family(
-                name=name,
-                alignment=files["alignment"],
-                scans=[Scan(files["scan"].stem, files["scan"], reading)],
-                reference=entry.reference,
-                structure=files.get("structure"),
-                chain=entry.chain,
-                contact_map=files.get("contact_map"),
-                published={str(method): float(v) for method, v in (entry.published or {}).items()},
+    families = read_manifest(path, refuse=UNUSED, reserved=PANEL_FILES).families
+    for family in families:
+        if len(family.scans) != 1 or not family.scans[0].reading.get("score_column"):
+            raise InputError(
+                f"family {family.name!r}: a panel family has one scan with a score_column "
+                f"(the measured column); found {len(family.scans)} scan(s)",
+                path,
             )
-        )
-    names = [p.name.casefold() for p in proteins]
-    duplicated = sorted({p.name for p in proteins if names.count(p.name.casefold()) > 1})
-    if duplicated:
-        raise InputError(f"protein name {duplicated[0]!r} appears twice", path)
-    return proteins
+    return families
 
 
 @dataclass
@@ -294,6 +195,7 @@ def panel_outputs(
     folders = {}
     for protein in proteins:
         folder = layout.folder(protein)
+        files[f"{protein.name}'s weights"] = weights_file(folder)
         for key in keys:
             folders[f"{protein.name}'s {key} model"] = folder / key
         for key, _ in _scored(keys):
@@ -411,7 +313,7 @@ class _Prepared:
 
 
 def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) -> _Prepared:
-    """Read a protein's alignment and check its reference sequence against its row."""
+    """Read a protein's alignment, check its reference sequence against its row, weight it."""
     from seqvae.analysis.burial import position_burial
     from seqvae.analysis.mutations import MutationMapper, read_wild_type
     from seqvae.data.alignment import read_alignment
@@ -422,7 +324,8 @@ def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) ->
     config = base.updated({"data.reference": protein.reference}) if protein.reference else base
     aln = read_alignment(protein.alignment, config.data.alignment_options())
     mapper = MutationMapper(aln.registry, wild_type, str(reference_sequence))
-    log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns")
+    aln.set_weights(config.data.theta)  # once: the fit tasks read them from weights_file(folder)
+    log(f"{protein.name}: {aln.n_sequences} sequences x {aln.length} columns, N_eff {aln.n_eff:.1f}")
     burial = None
     if protein.structure is not None or protein.contact_map is not None:
         burial = (
@@ -448,6 +351,7 @@ def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads:
             "target": str(folder / key),
             "potts_iterations": potts_iterations,
             "threads": threads,
+            "weights": str(weights_file(folder)),
         }
         task = Task(
             f"{protein.name}/{key}",
@@ -495,7 +399,6 @@ def _protein_rows(
     table rows, and with a structure the line describing it."""
     protein, folder = item.protein, item.folder
     timings = {key: seconds[f"{protein.name}/{key}"] for key in keys}
-    item.alignment.set_weights(item.config.data.theta)
     common = {"n_eff": item.alignment.n_eff, "length": item.alignment.length}
     records = {key: run_record(folder / key) for key in keys if key.startswith("vae_seed")}
     scored = score_rows(
@@ -626,7 +529,9 @@ def run_panel(
         tasks += _fit_tasks(prepared[-1], keys, potts_iterations, threads)
 
     with layout.opened(preset, proteins, keys):
-        # 1. fit every missing model of every protein
+        # 1. save each protein's weights; fit every missing model of every protein
+        for item in prepared:
+            save_weights(item.folder, item.alignment.sequence_weights)
         seconds = _fit_all(tasks, executor, jobs, threads, log)
         # 2. score and evaluate, protein by protein (the tables are rewritten after each)
         fits = {task.key: task for task in tasks}

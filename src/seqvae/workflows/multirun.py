@@ -1,11 +1,10 @@
-"""What every multi-run workflow shares.
+"""How every multi-run workflow runs what a manifest (:mod:`seqvae.workflows.manifest`) lists.
 
 ``seqvae batch`` (families × scans × seeds), ``benchmark-dms`` (one family, or ``--panel``),
-``seqvae sweep`` and the study scripts are views of these pieces: a family and its scans
-(:class:`Family`, :class:`Scan`, their files found by :func:`resolve_file`), how a scan is read
-(:class:`ScanReading`, :func:`read_scan_reading`: ``seqvae score``'s field names, the older ones
-refused naming the new), fitting (:func:`train_or_resume` for a VAE, :func:`fit_model` for a baseline, and the executor
-task :func:`fit_member`, whose results :class:`TaskLog` collects), scoring (one phase for every
+``seqvae sweep`` and the study scripts are views of these pieces: preparing a family (its
+sequence weights, computed once and saved: :func:`prepare_family`, :func:`save_weights`), fitting
+(:func:`train_or_resume` for a VAE, :func:`fit_model` for a baseline, and the executor task
+:func:`fit_member`, whose results :class:`TaskLog` collects), scoring (one phase for every
 workflow, :func:`score_rows`, over :func:`evaluate_scan`), a run's record (:func:`run_record`,
 never recomputed) and one table writer (:func:`markdown_table`, :func:`write_table`).
 """
@@ -15,240 +14,45 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from seqvae.analysis.mutations import MUTATION_SEPARATORS, detect_separator, read_wild_type
-from seqvae.analysis.scoring import OUTPUT_FORMATS, score_file, structure_from_scores
-from seqvae.errors import ConfigError, InputError
+from seqvae.analysis.mutations import read_wild_type
+from seqvae.analysis.scoring import EnsembleScorer, load_scorer, score_file, structure_from_scores
+from seqvae.data.alignment import read_alignment
+from seqvae.errors import InputError
 from seqvae.executor import file_digest, fingerprint
 from seqvae.io.atomic import atomic_open, write_csv, write_json
-from seqvae.io.tables import read_table
-from seqvae.options import Boolean, OneOf, Optional, Options, Text, register
 from seqvae.run import load, read_config, resume, train
 from seqvae.training.baselines import NAMED_BASELINES, PottsSettings, fit_baseline
+from seqvae.training.config import RunConfig
 from seqvae.training.run_directory import is_finished
+from seqvae.utils import torch_threads
+from seqvae.workflows.manifest import Scan
 
 __all__ = [
-    "RENAMED_FIELDS",
-    "Family",
-    "Scan",
-    "ScanReading",
     "TaskLog",
-    "check_scan_columns",
-    "checked_options",
     "evaluate_scan",
     "fit_member",
     "fit_model",
     "format_number",
     "markdown_table",
+    "prepare_family",
     "read_json",
-    "read_scan_reading",
-    "resolve_file",
     "run_record",
+    "save_weights",
     "scan_identity",
     "score_rows",
     "train_or_resume",
+    "weights_file",
     "write_table",
 ]
 
-OptionsT = TypeVar("OptionsT", bound=Options)
-SEPARATORS = (",", ";", "\t")
 # the suffix of a structure-aware row's model name ("potts + structure")
 STRUCTURE_SUFFIX = " + structure"
-# the names a manifest or a panel file used before both took `seqvae score`'s: old -> new
-RENAMED_FIELDS = {
-    "variant_column": "mutant_column",
-    "measured_column": "score_column",
-    "separator": "sep",
-    "wild_type": "reference_sequence",
-}
-
-
-@register
-@dataclass
-class ScanReading(Options):
-    """How to read a deep mutational scan: the fields of :func:`~seqvae.analysis.scoring.score_file`,
-    named as ``seqvae score`` names them (``--mutant-col`` is ``mutant_column``, …).
-
-    ``sep`` and ``mutation_separator`` ``None``: detected; ``reference_sequence``: a FASTA of
-    the full wild type numbering the scan (a trimmed reference row); ``score_column``: the
-    measured column, which gives the Spearman ρ.
-    """
-
-    section: ClassVar[str] = "scan"
-    mutant_column: str | None = None
-    sequence_column: str | None = None
-    score_column: str | None = None
-    label_column: str | None = None
-    sep: str | None = None
-    mutation_separator: str | None = None
-    reference_sequence: str | None = None
-    skip_mismatches: bool = False
-    evaluate: bool = True
-    output_format: str = "seqvae"
-
-    constraints: ClassVar[dict] = {
-        "mutant_column": Optional(Text()),
-        "sequence_column": Optional(Text()),
-        "score_column": Optional(Text()),
-        "label_column": Optional(Text()),
-        "sep": Optional(OneOf(SEPARATORS)),
-        "mutation_separator": Optional(OneOf(MUTATION_SEPARATORS)),
-        "reference_sequence": Optional(Text()),
-        "skip_mismatches": Boolean(),
-        "evaluate": Boolean(),
-        "output_format": OneOf(OUTPUT_FORMATS),
-    }
-
-
-def read_scan_reading(values: dict[str, Any], source: str | Path, where: str) -> dict[str, Any]:
-    """Check a scan's reading fields (a manifest's scan entry, a panel protein); return the ones
-    given, normalised: a column named by a number becomes its text, ``auto`` becomes ``None``.
-
-    Raises
-    ------
-    InputError
-        One line naming ``source``, ``where`` and the field: a value outside its declared
-        constraint, or an old field name (with the new one).
-    """
-    for old, new in RENAMED_FIELDS.items():
-        if old in values:
-            raise InputError(f"{where}: {old!r} is now {new!r} (the name `seqvae score` uses)", source)
-    given = {}
-    for key, value in values.items():
-        if key.endswith("_column") and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # a column named 2500, unquoted in YAML
-        if key in ("sep", "mutation_separator") and value == "auto":
-            value = None
-        given[key] = value
-    checked_options(ScanReading, given, source, where)
-    return {key: value for key, value in given.items() if value is not None}
-
-
-def checked_options(cls: type[OptionsT], values: dict[str, Any], source: str | Path, where: str) -> OptionsT:
-    """``cls`` from a manifest's or a panel file's mapping, checked.
-
-    Raises
-    ------
-    InputError
-        One line naming ``source``, ``where`` and the field at fault.
-    """
-    try:
-        return cls.from_dict(values).check()
-    except ConfigError as err:
-        raise InputError(f"{where}: {err.message}", source) from None
-
-
-def check_scan_columns(file: Path, reading: dict[str, Any], source: str | Path, where: str) -> None:
-    """The columns a scan's reading names are in its header: found now, not after training."""
-    sep = reading.get("sep") or detect_separator(file)
-    columns = [str(c) for c in read_table(file, f"{where}: cannot read the scan", nrows=0, sep=sep).columns]
-    for key in ("mutant_column", "sequence_column", "score_column", "label_column"):
-        column = reading.get(key)
-        if column is not None and str(column) not in columns:
-            raise InputError(
-                f"{where}: {key} {column!r} is not a column of {file.name} (columns: {', '.join(columns)})",
-                source,
-            )
-    if not (reading.get("mutant_column") or reading.get("sequence_column")) and not {
-        "mutant",
-        "mutated_sequence",
-    } & set(columns):
-        raise InputError(
-            f"{where}: {file.name} has no 'mutant' or 'mutated_sequence' column; name one with mutant_column",
-            source,
-        )
-
-
-# -- families --------------------------------------------------------------------------------
-@dataclass
-class Scan:
-    """One deep mutational scan of a family: its name (that of its files), the file, and how it
-    is read (the :class:`ScanReading` fields given; ``reference_sequence`` a resolved path)."""
-
-    name: str
-    file: Path
-    reading: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "file": str(self.file), **self.reading}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Scan:
-        reading = {key: value for key, value in values.items() if key not in ("name", "file")}
-        return cls(values["name"], Path(values["file"]), reading)
-
-
-@dataclass
-class Family:
-    """One family of a multi-run workflow (a protein of a panel): what to train on, what to score.
-
-    Attributes
-    ----------
-    name
-        Short name (also its folder under the output directory).
-    alignment, reference
-        Training alignment and the id of its wild-type row (``None``: the first row).
-    scans
-        Its deep mutational scans (a panel protein has one).
-    seeds, config, config_file
-        A batch family's VAE seeds and resolved run config (and the config file it came from);
-        a panel's models and seeds are the panel's.
-    structure, chain, contact_map
-        A structure of the reference (PDB/mmCIF, plain or gzip) and its chain (``None``: the
-        first), or a contact map numbered by the alignment's columns: each model then also gets
-        a structure-aware row (:mod:`seqvae.analysis.structure_scores`).
-    published
-        Published Spearman ρ on the same assay, by method name.
-    """
-
-    name: str
-    alignment: Path
-    scans: list[Scan]
-    reference: str | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
-    config: Any = None
-    config_file: Path | None = None
-    structure: Path | None = None
-    chain: str | None = None
-    contact_map: Path | None = None
-    published: dict[str, float] = field(default_factory=dict)
-
-    def inputs(self) -> dict[str, Path]:
-        """The files this family reads, by what messages call them."""
-        files = {f"{self.name}'s alignment": self.alignment}
-        for name in ("config_file", "structure", "contact_map"):
-            if getattr(self, name) is not None:
-                files[f"{self.name}'s {name}"] = getattr(self, name)
-        for scan in self.scans:
-            files[f"{self.name}'s scan {scan.name!r}"] = scan.file
-            if scan.reading.get("reference_sequence") is not None:
-                files[f"the wild type of {self.name}'s scan {scan.name!r}"] = Path(
-                    scan.reading["reference_sequence"]
-                )
-        return files
-
-
-def resolve_file(root: Path, value: Any, source: str | Path, where: str) -> Path:
-    """A file a manifest or a panel file names, relative to ``root`` unless absolute.
-
-    Raises
-    ------
-    InputError
-        One line naming ``source`` and ``where``: no name, or no such file.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{where}: expected a file name", source)
-    path = Path(value)
-    path = path if path.is_absolute() else root / path
-    if not path.is_file():
-        raise InputError(f"{where}: file not found: {value} (looked at {path})", source)
-    return path
 
 
 def read_json(path: Path) -> Any:
@@ -281,6 +85,38 @@ class TaskLog:
     def ok(self, keys: list[str]) -> bool:
         """Whether every task of ``keys`` finished."""
         return all(key in self.results and self.results[key].ok for key in keys)
+
+
+# -- preparing a family ----------------------------------------------------------------------
+def weights_file(folder: Path) -> Path:
+    """Where a family's ``folder`` keeps its sequence weights."""
+    return folder / "data" / "weights.npy"
+
+
+def save_weights(folder: Path, weights: np.ndarray) -> Path:
+    """Save a family's sequence weights (atomically) where its fit tasks read them; the file."""
+    path = weights_file(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, weights)
+    return path
+
+
+def prepare_family(alignment: str, config: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Read a family's alignment, compute its sequence weights once and save them
+    (:func:`save_weights`): an executor task. Returns ``n_sequences``, ``length``, ``n_eff``
+    and ``seconds``."""
+    started = time.perf_counter()
+    run_config = RunConfig.from_dict(config)
+    aln = read_alignment(alignment, run_config.data.alignment_options())
+    weights = aln.set_weights(run_config.data.theta)
+    save_weights(Path(folder), weights)
+    return {
+        "n_sequences": int(aln.n_sequences),
+        "length": int(aln.length),
+        "n_eff": float(weights.sum()),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 # -- runs ------------------------------------------------------------------------------------
@@ -365,10 +201,6 @@ def fit_member(
     the family's saved ``weights`` (a ``.npy``) when given, only when something is fitted.
     Returns ``seconds`` (of fitting); what a VAE's run records is :func:`run_record`'s.
     """
-    from seqvae.data.alignment import read_alignment
-    from seqvae.training.config import RunConfig
-    from seqvae.utils import torch_threads
-
     run_config = RunConfig.from_dict(config)
 
     def read():
@@ -444,9 +276,6 @@ def score_rows(
     (:func:`evaluate_scan`'s fields), ``score_s`` and ``structure`` (the
     :class:`~seqvae.analysis.scoring.StructureScoring` of a ``+ structure`` row, else ``None``).
     """
-    from seqvae.analysis.scoring import EnsembleScorer, load_scorer
-    from seqvae.utils import torch_threads
-
     position_burial, mapper = burial or (None, None)
     precision = "bfloat16" if scoring["fast"] else "float32"
     scorers = {
