@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from seqvae.errors import InputError, Interrupted
+from seqvae.errors import InputError, Interrupted, TrainingInterrupted
 from seqvae.executor import RESULT_FILE, LocalExecutor, SlurmExecutor, Task, make_executor
-from seqvae.training.trainer import TrainingInterrupted
 
 
 def _tasks(folder: Path | None = None) -> list[Task]:

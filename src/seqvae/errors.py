@@ -7,6 +7,7 @@ value given to a function), so ``except ValueError`` catches it too.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 
@@ -40,6 +41,18 @@ class InputError(ValueError):
 class Interrupted(Exception):
     """The user stopped the work (Ctrl-C, SIGTERM). A workflow of many tasks stops with it: it is
     never recorded as one task's failure and followed by the next task."""
+
+
+class TrainingInterrupted(Interrupted):
+    """Raised after Ctrl-C or SIGTERM. ``saved_step`` is the step of the checkpoint to resume
+    from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``)."""
+
+    def __init__(self, step: int, run_dir: Path, saved_step: int | None = None, signum: int = signal.SIGINT):
+        self.step = step
+        self.run_dir = run_dir
+        self.saved_step = step if saved_step is None else saved_step
+        self.signum = int(signum)
+        super().__init__(f"interrupted at step {step}; state of step {self.saved_step} saved in {run_dir}")
 
 
 class ConfigError(InputError):

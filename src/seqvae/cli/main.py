@@ -17,8 +17,7 @@ import typer.main
 from rich.text import Text
 
 from seqvae.cli.common import COMMON_ARGUMENT_FLAGS, arguments_as_flags, console, logging_to_console
-from seqvae.errors import InputError
-from seqvae.training.trainer import TrainingInterrupted
+from seqvae.errors import InputError, TrainingInterrupted
 
 app = typer.Typer(
     name="seqvae",

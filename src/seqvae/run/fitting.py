@@ -19,7 +19,7 @@ import torch
 from seqvae.data.alignment import Alignment, AlignmentRegistry, read_alignment
 from seqvae.data.counts import CountMatrix, SparseRows, read_counts
 from seqvae.data.weights import reference_identity
-from seqvae.errors import ConfigError, InputError
+from seqvae.errors import ConfigError, InputError, TrainingInterrupted
 from seqvae.io.atomic import remove_stale_temporaries, write_json
 from seqvae.io.count_files import is_count_file
 from seqvae.io.output_dirs import claim_directory, lock_directory
@@ -33,7 +33,6 @@ from seqvae.training.config import RunConfig
 from seqvae.training.run_directory import check_output_directory
 from seqvae.training.trainer import (
     Trainer,
-    TrainingInterrupted,
     TrainingOutcome,
     averaging_decay,
     resolve_device,

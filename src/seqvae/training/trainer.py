@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from seqvae.data.counts import SparseRows
-from seqvae.errors import ConfigError, InputError, Interrupted
+from seqvae.errors import ConfigError, InputError, TrainingInterrupted
 from seqvae.io.atomic import atomic_open
 from seqvae.models.vae import VAE, ModelConfig, step_flops
 from seqvae.progress import Progress, tracking
@@ -37,18 +37,6 @@ from seqvae.training import run_directory as files
 from seqvae.training.config import TrainingConfig
 from seqvae.training.sampling import sampling_schedule
 from seqvae.utils import torch_threads
-
-
-class TrainingInterrupted(Interrupted):
-    """Raised after Ctrl-C or SIGTERM. ``saved_step`` is the step of the checkpoint to resume
-    from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``)."""
-
-    def __init__(self, step: int, run_dir: Path, saved_step: int | None = None, signum: int = signal.SIGINT):
-        self.step = step
-        self.run_dir = run_dir
-        self.saved_step = step if saved_step is None else saved_step
-        self.signum = int(signum)
-        super().__init__(f"interrupted at step {step}; state of step {self.saved_step} saved in {run_dir}")
 
 
 class TrainingDiverged(InputError):
