@@ -16,8 +16,8 @@ Layout of a batch folder ``OUT``::
     OUT/<family>/tasks/<task>/.seqvae-task.json   each finished task's result
     OUT/batch_summary.csv, batch_summary.md        one row per family, and the failures
 
-The manifest (YAML, or CSV with one row per family and scan) names files relative to its
-own folder; see :func:`read_manifest`.
+The manifest (:mod:`seqvae.workflows.manifest`: YAML, or CSV with one row per family and scan)
+names files relative to its own folder (or its ``root``); :func:`read_batch_manifest` reads it.
 """
 
 from __future__ import annotations
