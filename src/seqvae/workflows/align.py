@@ -39,6 +39,7 @@ from seqvae.errors import InputError
 from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, stockholm_text
 from seqvae.io.atomic import atomic_open, write_json
 from seqvae.io.output_dirs import check_output_paths
+from seqvae.version import __version__
 
 DEFAULT_BITSCORE = 0.5
 DEFAULT_ITERATIONS = 5
@@ -223,7 +224,6 @@ def _provenance(
     aln: Alignment,
     theta: float,
 ) -> dict[str, Any]:
-    from seqvae.version import __version__
 
     summary = alignment_summary(aln, theta=theta)
     summary["query_positions"] = query.length

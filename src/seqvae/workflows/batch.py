@@ -30,10 +30,13 @@ from typing import Any
 
 import pandas as pd
 
+from seqvae.analysis.scoring import scoring_files
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import Executor, Task, TaskResult, file_digest, make_executor
 from seqvae.io.atomic import write_json
 from seqvae.io.output_dirs import DirectoryKind, check_output_paths, lock_directory, open_resumable_directory
+from seqvae.report.builder import build_report
+from seqvae.training.trainer import resolve_device
 from seqvae.workflows.manifest import Family, Manifest, Scan, read_manifest
 from seqvae.workflows.multirun import (
     TaskLog,
@@ -102,8 +105,6 @@ def score_family(
     score_s = time.perf_counter() - started
     report_s = 0.0
     if report:
-        from seqvae.report.builder import build_report
-
         started = time.perf_counter()
         build_report(run_dirs[0], out / "report.html")
         report_s = time.perf_counter() - started
@@ -123,7 +124,6 @@ class BatchResult:
 
 def output_files(manifest: Manifest, out: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     """Every file and every run or task folder a batch writes, by what messages call them."""
-    from seqvae.analysis.scoring import scoring_files
 
     files = {f"the batch's {name}": out / name for name in (BATCH_FILE, SUMMARY_CSV, SUMMARY_MD)}
     folders = {}
@@ -177,8 +177,6 @@ def run_batch(
     if not isinstance(manifest, Manifest):
         manifest = read_batch_manifest(manifest, device=device)
     if device is not None:
-        from seqvae.training.trainer import resolve_device
-
         try:
             resolve_device(device)
         except ConfigError as err:

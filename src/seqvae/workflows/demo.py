@@ -24,7 +24,10 @@ from seqvae.io.output_dirs import check_folder_path
 from seqvae.options import check_integer
 from seqvae.plots.latent import plot_latent_by_pattern
 from seqvae.progress import ProgressLike, progress_argument
+from seqvae.report import build_report
+from seqvae.run import train
 from seqvae.training.config import RunConfig, preset_config
+from seqvae.utils import torch_threads
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
 
@@ -118,9 +121,6 @@ def run_demo(
         its former name, deprecated).
     """
     progress = progress_argument(progress, show_progress)
-    from seqvae.report import build_report
-    from seqvae.run import train
-    from seqvae.utils import torch_threads
 
     check_integer("max_steps", max_steps, 1)
     if threads is not None:

@@ -23,8 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from seqvae.analysis.burial import position_burial
+from seqvae.analysis.mutations import MutationMapper, read_wild_type
+from seqvae.analysis.scoring import FAST_SAMPLES, scoring_files
+from seqvae.analysis.structure_scores import DEFAULT_STRUCTURE_RULE
+from seqvae.data.alignment import read_alignment
 from seqvae.errors import InputError
-from seqvae.executor import MAX_JOBS, file_digest
+from seqvae.executor import MAX_JOBS, Task, file_digest, make_executor
 from seqvae.io.atomic import ensure_directory, write_json
 from seqvae.io.output_dirs import (
     DirectoryKind,
@@ -33,7 +38,10 @@ from seqvae.io.output_dirs import (
     lock_directory,
     open_resumable_directory,
 )
-from seqvae.training.baselines import NAMED_BASELINES
+from seqvae.plots.panel import plot_panel
+from seqvae.training.baselines import NAMED_BASELINES, is_baseline_directory
+from seqvae.training.config import preset_config
+from seqvae.training.run_directory import is_finished
 from seqvae.utils import MAX_THREADS
 from seqvae.workflows.manifest import MODEL_SETTINGS, Family, Scan, read_manifest
 from seqvae.workflows.multirun import (
@@ -144,7 +152,6 @@ class PanelLayout:
 
     def write(self, rows: list[dict], proteins: list[Family], preset: str, structures: dict) -> None:
         """Write ``panel.csv``, ``panel_summary.csv``, ``panel.md`` and ``panel.png`` (each atomically)."""
-        from seqvae.plots.panel import plot_panel
 
         table = pd.DataFrame(rows, columns=list(PANEL_COLUMNS))
         summary = panel_summary(table)
@@ -189,7 +196,6 @@ def panel_outputs(
     proteins: list[Family], layout: PanelLayout, keys: list[str]
 ) -> tuple[dict[str, Path], dict[str, Path]]:
     """Every file and every model folder a panel writes in ``layout``, by what messages call them."""
-    from seqvae.analysis.scoring import scoring_files
 
     files = layout.own_files()
     folders = {}
@@ -249,9 +255,6 @@ def _checked_fit(task, folder: Path):
     """The task that gives a model's fitting seconds: ``task``, or for a model fitted by an
     earlier seqvae (recorded in :data:`EARLIER_RECORDS`) one that records it as this task's
     result. A model fitted with other settings is refused before anything is written."""
-    from seqvae.executor import Task
-    from seqvae.training.baselines import is_baseline_directory
-    from seqvae.training.run_directory import is_finished
 
     refusal = InputError(
         "holds a model fitted with other settings (the preset, overrides, potts_iterations or the "
@@ -290,7 +293,6 @@ def _check_settings(
 def _base_config(preset: str, overrides: dict | None, threads: int | None, jobs: int):
     """The VAE's config before a protein's reference row: the preset, its overrides, and one
     thread per fitting worker unless ``threads`` says otherwise."""
-    from seqvae.training.config import preset_config
 
     base = preset_config(preset).updated(overrides or {})
     if threads is not None:
@@ -314,9 +316,6 @@ class _Prepared:
 
 def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) -> _Prepared:
     """Read a protein's alignment, check its reference sequence against its row, weight it."""
-    from seqvae.analysis.burial import position_burial
-    from seqvae.analysis.mutations import MutationMapper, read_wild_type
-    from seqvae.data.alignment import read_alignment
 
     scan = protein.scans[0]
     reference_sequence = scan.reading.get("reference_sequence")
@@ -338,7 +337,6 @@ def _prepare(protein: Family, folder: Path, base, log: Callable[[str], None]) ->
 
 def _fit_tasks(item: _Prepared, keys: list[str], potts_iterations: int, threads: int | None) -> list:
     """The executor tasks fitting a protein's models, each checked against what its folder holds."""
-    from seqvae.executor import Task
 
     protein, folder, tasks = item.protein, item.folder, []
     for key in keys:
@@ -368,7 +366,6 @@ def _fit_all(
     tasks: list, executor, jobs: int, threads: int | None, log: Callable[[str], None]
 ) -> dict[str, float]:
     """Fit every missing model (baselines first: they are quick); the fitting seconds by task key."""
-    from seqvae.executor import make_executor
 
     fits = {task.key: task for task in tasks}
 
@@ -508,7 +505,6 @@ def run_panel(
         One row per protein and model (and its ``<model> + structure`` row where the protein
         has a structure), columns :data:`PANEL_COLUMNS`.
     """
-    from seqvae.analysis.scoring import FAST_SAMPLES
 
     _check_settings(models, ensemble, jobs, threads)
     layout = (OneScanLayout if one_scan else PanelLayout)(Path(out))
@@ -655,8 +651,6 @@ def panel_markdown(
     if len(table):
         lines += _summary_markdown(panel_summary(table) if summary is None else summary)
     if structures:
-        from seqvae.analysis.structure_scores import DEFAULT_STRUCTURE_RULE
-
         lines += ["", f"Structure-aware rows (`+ structure`): {DEFAULT_STRUCTURE_RULE.describe()}", ""]
         lines += [f"- {name}: {text}" for name, text in structures.items()]
     lines += ["", "Published on the same assays:", ""]

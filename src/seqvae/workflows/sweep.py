@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.data.alignment import Alignment, read_alignment
 from seqvae.errors import InputError
 from seqvae.executor import LocalExecutor, Task, TaskResult, array_digest
 from seqvae.io.atomic import write_json
+from seqvae.plots.sweep import plot_sweep
 from seqvae.progress import ProgressLike, progress_argument, tracking
+from seqvae.run.training_data import training_data
 from seqvae.training.config import RunConfig
 from seqvae.utils import format_value
 from seqvae.workflows.multirun import run_record, train_or_resume, write_table
@@ -106,7 +109,6 @@ def sweep_points(
 def load_sweep_data(path: str | Path, base: RunConfig):
     """An alignment (read with ``base.data``, without weights) or a ``.npy`` float matrix
     ``[N, D]`` (continuous data, Gaussian likelihood)."""
-    from seqvae.data.alignment import read_alignment
 
     path = Path(path)
     if not path.exists():
@@ -130,7 +132,6 @@ def load_sweep_data(path: str | Path, base: RunConfig):
 def _data_identity(data) -> dict[str, Any]:
     """What a point is trained on, by content: an alignment's coded rows (and the weights it
     brings) or a matrix's values. A point's folder holding a run of other data is refused."""
-    from seqvae.data.alignment import Alignment
 
     if not isinstance(data, Alignment):
         return {"matrix": array_digest(np.asarray(data, np.float32))}
@@ -141,7 +142,6 @@ def _data_identity(data) -> dict[str, Any]:
 def _weighted(data, base: RunConfig):
     """``data``, an alignment with sequence weights (a copy weighted with ``base.data.theta``
     when it has none): computed once for every point."""
-    from seqvae.data.alignment import Alignment
 
     if isinstance(data, Alignment) and data.sequence_weights is None:
         return data.weighted(base.data.theta)
@@ -164,7 +164,6 @@ def _point_row(run_dir: Path) -> dict[str, Any]:
 
 def _train_point(data, config: dict[str, Any], run_dir: str) -> dict[str, Any]:
     """The executor task of a point: train (or resume, or read back) its run; return its row."""
-    from seqvae.run.training_data import training_data
 
     run_config = RunConfig.from_dict(config)
     # the model's likelihood as training fills it in from the data (gaussian for a matrix), so
@@ -300,7 +299,5 @@ def run_sweep(
     frame = _write_summary(ordered_rows(), summary_path)
     finished = frame[frame["status"] == "finished"] if "status" in frame else frame.iloc[0:0]
     if len(finished):
-        from seqvae.plots.sweep import plot_sweep
-
         plot_sweep(finished, param, out / FIGURE_FILE, param2)
     return frame
