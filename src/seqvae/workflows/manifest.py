@@ -536,6 +536,49 @@ def _scans(
     return scans
 
 
+def _family(
+    name: str,
+    values: dict[str, Any],
+    top: ManifestSettings,
+    root: Path,
+    path: Path,
+    source: str,
+    where: str,
+    device: str | None,
+) -> Family:
+    """One family of a manifest, its reading fields, files and config checked."""
+    reading_keys = [key for key in values if key in READING_KEYS]
+    defaults = read_scan_reading({key: values[key] for key in reading_keys}, source, f"family {name!r}")
+    entry = _checked(
+        FamilyEntry, {key: value for key, value in values.items() if key not in reading_keys}, source, where
+    )
+    where = f"family {name!r}"
+    files = {
+        key: resolve_file(root, getattr(entry, key), source, f"{where} {key}")
+        for key in ("alignment", "structure", "contact_map")
+        if getattr(entry, key) is not None
+    }
+    config_name = entry.config or top.config
+    config_file = None if not config_name else resolve_file(root, config_name, source, f"{where}.config")
+    overrides = {**(top.overrides or {}), **(entry.overrides or {})}
+    config = _config(
+        entry.preset or top.preset, config_file, overrides, entry.reference, device, source, where
+    )
+    return Family(
+        name=name,
+        alignment=files["alignment"],
+        scans=_scans(entry, defaults, root, path, source, where),
+        reference=entry.reference or None,
+        seeds=entry.seeds if entry.seeds is not None else top.seeds,
+        config=config,
+        config_file=config_file,
+        structure=files.get("structure"),
+        chain=entry.chain,
+        contact_map=files.get("contact_map"),
+        published={str(method): float(v) for method, v in (entry.published or {}).items()},
+    )
+
+
 def read_manifest(
     path: str | Path,
     device: str | None = None,
@@ -613,42 +656,5 @@ def read_manifest(
         if any(f.name.casefold() == name.casefold() for f in families):
             raise InputError(f"{where}: duplicate task: family {name!r} is listed twice", entry_source)
         _refuse(entry_values, refuse, entry_source, f"family {name!r}")
-        reading_keys = [key for key in entry_values if key in READING_KEYS]
-        defaults = read_scan_reading(
-            {key: entry_values[key] for key in reading_keys}, entry_source, f"family {name!r}"
-        )
-        entry = _checked(
-            FamilyEntry,
-            {key: value for key, value in entry_values.items() if key not in reading_keys},
-            entry_source,
-            where,
-        )
-        where = f"family {name!r}"
-        files = {
-            key: resolve_file(root, getattr(entry, key), entry_source, f"{where} {key}")
-            for key in ("alignment", "structure", "contact_map")
-            if getattr(entry, key) is not None
-        }
-        config_name = entry.config or top.config
-        config_file = (
-            None if not config_name else resolve_file(root, config_name, entry_source, f"{where}.config")
-        )
-        overrides = {**(top.overrides or {}), **(entry.overrides or {})}
-        preset = entry.preset or top.preset
-        config = _config(preset, config_file, overrides, entry.reference, device, entry_source, where)
-        families.append(
-            Family(
-                name=name,
-                alignment=files["alignment"],
-                scans=_scans(entry, defaults, root, path, entry_source, where),
-                reference=entry.reference or None,
-                seeds=entry.seeds if entry.seeds is not None else top.seeds,
-                config=config,
-                config_file=config_file,
-                structure=files.get("structure"),
-                chain=entry.chain,
-                contact_map=files.get("contact_map"),
-                published={str(method): float(v) for method, v in (entry.published or {}).items()},
-            )
-        )
+        families.append(_family(name, entry_values, top, root, path, entry_source, where, device))
     return Manifest(path, families, samples=top.samples, report=top.report)
