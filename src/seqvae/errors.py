@@ -45,7 +45,11 @@ class Interrupted(Exception):
 
 class TrainingInterrupted(Interrupted):
     """Raised after Ctrl-C or SIGTERM. ``saved_step`` is the step of the checkpoint to resume
-    from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``)."""
+    from; ``signum`` the signal that stopped training (``signal.SIGINT`` or ``signal.SIGTERM``);
+    ``continue_with`` what to run to go on, when it is not ``seqvae resume`` of the run (a
+    workflow of many runs: the same command again)."""
+
+    continue_with: str | None = None
 
     def __init__(self, step: int, run_dir: Path, saved_step: int | None = None, signum: int = signal.SIGINT):
         self.step = step

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from seqvae.cli.common import arguments_as_flags, console
+from seqvae.cli.common import arguments_as_flags, console, rerun_continues
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def batch(
             partition=slurm_partition,
         )
     log = None if quiet else (lambda line: console.print(line, markup=False))
-    with arguments_as_flags({"device": "--device"}):
+    with arguments_as_flags({"device": "--device"}), rerun_continues("seqvae batch"):
         result = run_batch(read, out, device=device, executor=executor, log=log)
     info = result.info
     console.print(

@@ -25,6 +25,7 @@ from seqvae.cli.common import (
     check_threads,
     console,
     parse_set_options,
+    rerun_continues,
     stdout,
 )
 from seqvae.errors import InputError
@@ -144,7 +145,7 @@ def benchmark_dms(
                 "entry names it)",
                 "--panel",
             )
-        with arguments_as_flags(PANEL_FLAGS):
+        with arguments_as_flags(PANEL_FLAGS), rerun_continues("benchmark-dms"):
             table = run_panel(load_panel(panel), out, **settings)
         _print_table(table.to_dict("records"), f"panel {panel.name}", panel=True)
         console.print(
@@ -157,7 +158,7 @@ def benchmark_dms(
         raise InputError("give ALIGNMENT DMS --score-col COLUMN, or --panel FILE")
     if chain is not None and structure is None:
         raise InputError("--chain needs --structure", "--chain")
-    with arguments_as_flags(PANEL_FLAGS):
+    with arguments_as_flags(PANEL_FLAGS), rerun_continues("benchmark-dms"):
         rows = run_dms_benchmark(
             alignment,
             dms,

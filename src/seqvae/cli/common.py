@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from seqvae.errors import ConfigError, InputError
+from seqvae.errors import ConfigError, InputError, TrainingInterrupted
 from seqvae.io.config_files import parse_yaml
 from seqvae.progress import LogProgress, Progress, format_metrics
 from seqvae.utils import MAX_THREADS
@@ -323,6 +323,18 @@ def fields_as_flags(section: str, flags: Mapping[str, str | None] | None = None)
 
 # library arguments every command spells with the same flag, as library messages name them
 COMMON_ARGUMENT_FLAGS = {"overwrite=True": "--overwrite"}
+
+
+@contextlib.contextmanager
+def rerun_continues(command: str):
+    """Inside this block, an interrupted training says to run ``command`` again (a workflow
+    of many runs keeps its finished tasks and resumes the interrupted one), not ``seqvae
+    resume`` of that one run."""
+    try:
+        yield
+    except TrainingInterrupted as err:
+        err.continue_with = f"the same {command} command (finished work is kept; this training resumes)"
+        raise
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from seqvae.cli.common import (
     options_from_arguments,
     parse_set_options,
     progress_display,
+    rerun_continues,
     stdout,
 )
 from seqvae.errors import InputError
@@ -222,7 +223,7 @@ def sweep(
     base = _build_config(preset, config_file, parse_set_options(set_values))
     flags = {"param": "--param", "values": "--values", "param2": "--param2", "values2": "--values2"}
     flags |= {"seeds": "--seeds", "jobs": "--jobs", "threads_per_job": "--threads"}
-    with arguments_as_flags(flags):
+    with arguments_as_flags(flags), rerun_continues("seqvae sweep"):
         summary = run_sweep(
             data,
             base,

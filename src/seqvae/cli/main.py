@@ -121,10 +121,8 @@ def _main(argv: list[str] | None) -> int:
         else:
             where = f"the last checkpoint is step {err.saved_step}"
         how = "by SIGTERM " if err.signum == signal.SIGTERM else ""
-        console.print(
-            f"interrupted {how}at step {err.step}; {where}. Continue with: seqvae resume {err.run_dir}",
-            markup=False,
-        )
+        then = err.continue_with or f"seqvae resume {err.run_dir}"
+        console.print(f"interrupted {how}at step {err.step}; {where}. Continue with: {then}", markup=False)
         return 128 + err.signum  # 130 after Ctrl-C, 143 after SIGTERM, as the shell reports them
     except (KeyboardInterrupt, typer.Abort):
         console.print("interrupted")
