@@ -81,9 +81,9 @@ def benchmark_dms(
         Path | None,
         typer.Option(
             "--panel",
-            help="A panel file (YAML, e.g. benchmarks/panel.yaml): train, score and evaluate every protein "
-            "in it, resumably; writes OUT/panel.csv, panel_summary.csv (seed means, panel means), panel.md "
-            "and panel.png.",
+            help="A manifest (YAML, e.g. benchmarks/panel.yaml; each family with one measured scan): train, "
+            "score and evaluate every family in it, resumably; writes OUT/panel.csv, panel_summary.csv "
+            "(seed means, panel means), panel.md and panel.png.",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for runs and scores.")] = Path("runs/dms"),
