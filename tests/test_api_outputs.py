@@ -78,7 +78,7 @@ def test_contacts_folder_from_the_api(tmp_path):
     from builders import HAIRPIN_REFERENCE as REFERENCE
     from builders import hairpin_pdb as _hairpin_pdb
     from seqvae.analysis.contacts import CONTACTS_FILE, SECTORS_PML_FILE, analyse_contacts
-    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contacts
+    from seqvae.plots.matrices import CONTACT_MAP_PNG, plot_contact_map, plot_contacts
 
     rng = np.random.default_rng(3)
     m = rng.random((14, 14))
@@ -96,6 +96,10 @@ def test_contacts_folder_from_the_api(tmp_path):
     same_folder(cli, api)
     assert sorted(p.name for p in api.iterdir()) == sorted([CONTACTS_FILE, SECTORS_PML_FILE, CONTACT_MAP_PNG])
     assert json.loads((api / CONTACTS_FILE).read_text())["clusters"][0]["name"] == "IC1"
+    # the same map from its parts, at the analysis's threshold
+    parts = (analysis.positions, analysis.structure_map, analysis.distances, analysis.result)
+    from_parts = plot_contact_map(*parts, tmp_path / "map.png", threshold=analysis.settings["threshold"])
+    assert from_parts.read_bytes() == (api / CONTACT_MAP_PNG).read_bytes()
     # the comparison sees a changed setting
     changed = analyse_contacts(tmp_path / "m.npz", pdb, **{**settings, "min_separation": 4})
     changed.save(other)
@@ -180,6 +184,10 @@ def test_sca_folder_from_the_api(tiny_run):
     result.save(root / "api_sca")
     plot_sca(result, root / "api_sca")
     same_folder(root / "cli_sca", root / "api_sca")
+    # to_dict and to_frame are the summary and the positions table the folder holds
+    saved = json.loads((root / "api_sca" / "summary.json").read_text())
+    assert json.loads(json.dumps(result.to_dict())) == saved
+    assert result.to_frame().to_csv(index=False) == (root / "api_sca" / "positions.csv").read_text()
 
 
 # -- generate ---------------------------------------------------------------------------------------

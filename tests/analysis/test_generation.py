@@ -281,6 +281,9 @@ def test_model_without_gap_state_generates_no_gaps(gapless_run):
     assert not (designs.codes == 20).any()
     accuracy = gen.reconstruction_accuracy(gapless_run)
     assert accuracy.gap_accuracy is None and not accuracy.gaps_counted
+    record = json.loads(json.dumps(accuracy.to_dict(), allow_nan=False))
+    assert record["gap_accuracy"] is None and record["gaps_counted"] is False
+    assert [v is None for v in record["per_position"]] == np.isnan(accuracy.per_position).tolist()
     # gap columns of cluster 1 are excluded, not counted as errors
     stable, distance = rec.reconstruction_stability(gapless_run.model, gapless_run.training_data()[0])
     assert stable.dtype == bool and distance.max() <= LENGTH
@@ -296,6 +299,9 @@ def test_reconstruction_accuracy_matches_a_direct_count(family):
     assert np.allclose(accuracy.per_position, (decoded == codes).mean(axis=0))
     assert accuracy.gap_accuracy is not None
     assert accuracy.overall > 0.7  # two clusters: the consensus letters are recovered
+    record = json.loads(json.dumps(accuracy.to_dict(), allow_nan=False))  # NaN is written as null
+    assert record["overall"] == accuracy.overall and record["n_sequences"] == len(codes)
+    np.testing.assert_allclose(record["per_position"], accuracy.per_position)
 
 
 # -- statistics ---------------------------------------------------------------------------------

@@ -119,6 +119,11 @@ def test_alpha_is_chosen_without_the_test_rows(singles, tiny_run):
     shuffled[test] = np.random.default_rng(1).permutation(shuffled[test])
     again, cv_again = fit_label_model(shuffled[train], onehot[train], density[train])
     assert cv.chosen == cv_again.chosen == only_train.cv.chosen == missing.cv.chosen
+    # one line: the chosen candidate, the models and its inner-CV rho over the labels it had
+    rho = predictor.cv.rho[predictor.cv.chosen]
+    assert repr(predictor) == (
+        f"LabelPredictor({predictor.cv.chosen}, models={predictor.names}, cv rho {rho:.3f} over {len(singles)} labels)"
+    )
     assert cv.rho == cv_again.rho and only_train.cv.rho == missing.cv.rho
     assert cv.rho == {k: v for k, v in only_train.cv.rho.items() if k in cv.rho}
     assert np.array_equal(model.onehot_weights, again.onehot_weights)

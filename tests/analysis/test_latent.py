@@ -410,6 +410,35 @@ def test_analyse_latent_training_set_clusters_and_html(tiny_run):
         assert "s10" in html  # sequence ids on hover
 
 
+def test_analyse_latent_of_a_run_on_continuous_vectors_compares_with_their_pca(tmp_path):
+    """A run on real vectors has no alphabet: its latent space is compared with the weighted PCA of
+    the vectors themselves (all weights 1: the plain PCA), signs fixed by the largest loading."""
+    from sklearn.decomposition import PCA
+
+    from seqvae.analysis.latent_report import LatentOptions, analyse_latent
+    from seqvae.data.synthetic.linear_factors import simulate_linear_factors
+
+    data = simulate_linear_factors(200, 10, 2, noise_std=0.1, seed=0)
+    config = seqvae.preset_config(None).updated(
+        {"model.latent_dim": 2, "model.encoder_hidden": [16], "model.decoder_hidden": [16],
+         "training.max_steps": 20, "training.eval_every": 10, "training.batch_size": 32,
+         "training.device": "cpu", "seed": 0}
+    )  # fmt: skip
+    run = seqvae.train(data.x, config, out=tmp_path / "run", progress=False)
+    assert run.kind == "continuous"
+    report = analyse_latent(run, None, options=LatentOptions(n_permutations=9, n_pcs=3))
+    rows, _, weights = run.input_rows(None)
+    assert np.all(weights == 1.0)
+    reference = PCA(n_components=3).fit(np.asarray(rows, dtype=np.float64))
+    ratio = report.metrics["pca_comparison"]["explained_variance_ratio"]
+    np.testing.assert_allclose(ratio, reference.explained_variance_ratio_, rtol=1e-6)
+    assert sum(ratio[:2]) > 0.9 and ratio[2] < 0.05  # two factors, little noise
+    components = report.pca.components
+    np.testing.assert_allclose(np.abs(components), np.abs(reference.components_.T), atol=1e-6)
+    largest = components[np.abs(components).argmax(axis=0), np.arange(3)]
+    assert (largest > 0).all()
+
+
 def test_latent_interactive_without_plotly(tiny_run, monkeypatch, capsys):
     import builtins
 

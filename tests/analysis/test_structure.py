@@ -158,6 +158,7 @@ def test_a_chain_with_an_insertion_and_a_missing_loop_maps_onto_the_reference(tm
     path = write_structure(structure, tmp_path / "toy.pdb")
     burial = structure_burial(registry, path)
     assert burial.n_focus == 40 and burial.n_covered == 35
+    assert burial.covered.sum() == 35 and not burial.covered[25:30].any()
     assert burial.identity == pytest.approx(1.0)
     # reference residue 11 + k is column k; after the insertion the chain is numbered +2
     assert burial.labels[:15] == [str(k) for k in range(1, 16)]

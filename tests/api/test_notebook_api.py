@@ -35,6 +35,15 @@ def test_load_gives_the_run_with_the_analyses(run):
     assert issubclass(InputError, ValueError) and issubclass(ConfigError, ValueError)
 
 
+def test_dir_lists_the_lazy_names_before_their_first_use(monkeypatch):
+    """Tab completion: ``dir(seqvae)`` lists a public name that is not imported yet."""
+    if "fit_labels" in vars(seqvae):  # imported by an earlier test: forget it for this one
+        monkeypatch.delattr(seqvae, "fit_labels")
+    assert "fit_labels" not in vars(seqvae) and "fit_labels" in dir(seqvae)
+    assert set(seqvae.__all__) <= set(dir(seqvae))
+    assert callable(seqvae.fit_labels)  # imported on first use
+
+
 def test_score_a_dataframe_as_the_command_does(run, tiny_run, tmp_path):
     root, _ = tiny_run
     table = _mutation_table(tmp_path / "mutants.csv")
@@ -166,7 +175,7 @@ def test_couplings_rank_the_matrix(run, tiny_run, tmp_path):
     assert f"{pairs.loc[0, 'A_i']}{pairs.loc[0, 'i']}-" in repr(result)
 
 
-def test_latent_with_a_phenotype_frame(run):
+def test_latent_with_a_phenotype_frame(run, tmp_path):
     ids = run.training_alignment().ids
     rng = np.random.default_rng(0)
     phenotypes = pd.DataFrame({"id": ids, "activity": rng.normal(size=len(ids))})
@@ -177,6 +186,11 @@ def test_latent_with_a_phenotype_frame(run):
     short(report)
     assert repr(report).endswith("columns = activity)")
     assert isinstance(report.plot(), Figure) and isinstance(report.plot(column="activity"), Figure)
+    figures = report.save_figures(tmp_path / "figures")  # what `seqvae latent` draws, by file stem
+    assert {"latent_activity", "latent_density"} <= set(figures)
+    assert all(
+        path == tmp_path / "figures" / f"{stem}.png" and path.stat().st_size for stem, path in figures.items()
+    )
     mine = Figure()
     ax = mine.subplots(1, 2)[1]
     assert report.plot(ax=ax) is mine

@@ -19,16 +19,28 @@ def workspace(tmp_path_factory):
     return root, fasta, pdb
 
 
-def test_sca_pca_compare_contacts_commands(workspace):
+def test_sca_pca_compare_contacts_commands(workspace, capsys):
     root, fasta, pdb = workspace
     sca_dir = root / "sca"
+    # a published sector in structure numbering: the two co-varying pairs and a residue the chain lacks
+    np.savez(root / "published.npz", pairs=np.array(["1", "14", "3", "12", "99"]))
     code = main([
         "sca", str(fasta), "--out", str(sca_dir), "--pdb", str(pdb), "--chain", "A", "--randomisations", "2",
         "--stability-seeds", "2", "--ica-iterations", "300", "--min-identity", "0", "--max-identity", "1",
+        "--published", str(root / "published.npz"),
     ])  # fmt: skip
     assert code == 0
     summary = json.loads((sca_dir / "summary.json").read_text())
     assert summary["n_positions"] == 14 and len(summary["n_significant_by_seed"]) == 2
+    [sector] = json.loads((sca_dir / "published_sector_overlaps.json").read_text())
+    assert sector["sector"] == "pairs" and sector["size"] == 5 and sector["retained"] == 4
+    assert (
+        sector["overlap"]
+        == max(sector["overlaps_per_ic"])
+        == sector["overlaps_per_ic"][sector["best_ic"] - 1]
+    )
+    line = f"  pairs: {sector['overlap']}/4 retained residues in IC{sector['best_ic']} (size {sector['ic_size']};"
+    assert line in capsys.readouterr().err  # the console reports on stderr
     for name in ("sca.npz", "positions.csv", "sca_matrix.png", "sca_spectrum.png", "sca_ics.png"):
         assert (sca_dir / name).exists()
     npz = np.load(sca_dir / "sca.npz")

@@ -160,6 +160,8 @@ def test_count_readers_agree_and_keep_sparse_matrices_sparse(tmp_path):
     mask[:5] = True
     kept = rows[~mask]
     assert isinstance(kept, SparseRows) and len(kept) == 35 and sparse.issparse(kept.matrix)
+    assert kept.shape == (35, 12)
+    assert repr(kept) == f"SparseRows(35 x 12, nnz={kept.matrix.nnz}, transform=None)"
     batch = kept[torch.tensor([0, 3])]
     assert isinstance(batch, torch.Tensor) and batch.dtype == torch.float32
     np.testing.assert_array_equal(batch.numpy(), dense[[5, 8]])

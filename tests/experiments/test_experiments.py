@@ -12,7 +12,15 @@ import yaml
 
 from seqvae.cli.main import main
 from seqvae.errors import InputError
-from seqvae.experiments import EXPERIMENTS, expand_grid, resolve_config, run_experiment, shipped_config_path
+from seqvae.experiments import (
+    EXPERIMENTS,
+    ExperimentResult,
+    expand_grid,
+    get_experiment,
+    resolve_config,
+    run_experiment,
+    shipped_config_path,
+)
 from seqvae.experiments import measures as m
 
 
@@ -291,6 +299,31 @@ def test_hamming_clusters_match_the_patterns_in_a_condensed_family(quick_runs):
     row = quick_runs["hamming-clusters"].table.iloc[0]
     assert row["ari_hamming_truth"] > 0.9
     assert -0.5 <= row["ari_latent_hamming"] <= 1.0
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_the_printed_summary_averages_each_grid_point_over_its_seeds(quick_runs, name):
+    """The table ``seqvae experiment`` prints: one row per grid point, whatever the seeds; with a
+    second copy of every point under other seeds, measured 1 higher, ``n`` doubles and each mean
+    rises by 0.5."""
+    summarise = get_experiment(name).summarise
+    table = quick_runs[name].table
+    first = summarise(table)
+    metrics = list(first.columns[first.columns.get_loc("n") + 1 :])
+    assert metrics and "seed" not in first.columns
+    assert first["n"].sum() == len(table)
+    other = table.assign(seed=table["seed"] + 1000)
+    other[metrics] = other[metrics] + 1.0
+    both = summarise(pd.concat([table, other], ignore_index=True))
+    assert len(both) == len(first) and (both["n"] == 2 * first["n"]).all()
+    pd.testing.assert_frame_equal(both[metrics], first[metrics].astype(float) + 0.5)
+
+
+def test_failed_points_are_the_rows_not_finished(tmp_path):
+    table = pd.DataFrame({"point": ["a", "b", "c"], "status": ["finished", "failed: diverged", "finished"]})
+    result = ExperimentResult(out=tmp_path, config={}, table=table, figures=[], info={})
+    assert list(result.failed["point"]) == ["b"]
+    assert result.failed["status"].iloc[0] == "failed: diverged"
 
 
 def test_rerun_skips_finished_points_and_remeasures_changed_analysis(quick_runs, tmp_path):

@@ -243,3 +243,33 @@ def test_generation_panel_and_experiment_drawings():
     assert fig.axes[0].get_title() == "DMS panel"
     fig = draw_simpson_example(None)
     assert isinstance(fig, Figure) and not fig.axes[0].axison
+
+
+def test_learning_curves_file_has_a_panel_per_protein_and_split(tmp_path):
+    from seqvae.plots.labels import draw_learning_curves, plot_learning_curves
+
+    rows = [
+        {
+            "protein": protein,
+            "split": split,
+            "model": model,
+            "n": n,
+            "median": m,
+            "q25": m - 0.1,
+            "q75": m + 0.1,
+        }
+        for protein in ("p1", "p2")
+        for split in ("random", "positions")
+        for model, base in (("predictor", 0.3), ("zero-shot", 0.2))
+        for n, m in ((16, base), (64, base + 0.2))
+    ]
+    table = pd.DataFrame(rows)
+    fig = draw_learning_curves(table)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "p1: random",
+        "p1: positions",
+        "p2: random",
+        "p2: positions",
+    ]
+    path = plot_learning_curves(table, tmp_path / "curves.png")
+    assert path == tmp_path / "curves.png" and path.read_bytes().startswith(b"\x89PNG")

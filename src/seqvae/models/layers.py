@@ -40,9 +40,3 @@ class CodeEmbedding(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         return self.table(self.flat_indices(codes)) + self.bias
-
-    def column(self, position: int, code: int) -> torch.Tensor:
-        """The weight column a residue ``code`` at ``position`` adds (zero for a masked gap)."""
-        if not self.gap_is_state and code == self.alphabet_size - 1:
-            return torch.zeros_like(self.bias)
-        return self.table.weight[position * self.alphabet_size + code]
