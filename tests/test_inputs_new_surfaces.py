@@ -184,7 +184,7 @@ def test_report_include_with_a_damaged_scores_csv(tiny_run, tmp_path, capsys, da
     (scores / "s.csv").write_bytes(content)
     args = ["report", tiny_run.run, "--include", scores, "--out", tmp_path / "r.html"]
     # refused before the run's latent figures (most of a report's time) are drawn
-    monkeypatch.setattr("seqvae.plots.latent.write_latent_report", lambda *a, **k: pytest.fail("drawn"))
+    monkeypatch.setattr("seqvae.report.sections.write_latent_report", lambda *a, **k: pytest.fail("drawn"))
     fails_cleanly(capsys, args, "s.csv", folder=tmp_path)
 
 

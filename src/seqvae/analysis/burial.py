@@ -42,7 +42,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.contacts import residue_distances
+from seqvae.data.pairwise import align_sequences
 from seqvae.errors import InputError
+from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz
 from seqvae.io.structure_files import (
     LOW_CONFIDENCE_PLDDT,
     ContactMap,
@@ -106,8 +109,6 @@ def relative_accessibility(structure: Structure) -> np.ndarray:
 def residue_counts(structure: Structure) -> dict[str, np.ndarray]:
     """The raw counts per residue: ``neighbours``, ``hse`` (up), ``contacts`` (NaN where an atom is missing)."""
     from Bio.PDB.HSExposure import HSExposureCB
-
-    from seqvae.analysis.contacts import residue_distances
 
     beta = structure.beta
     diff = beta[:, None, :] - beta[None, :, :]
@@ -276,7 +277,6 @@ def structure_burial(
         The file is not a structure, the chain is absent, its aligned residues are under
         :data:`MIN_STRUCTURE_IDENTITY` identical to the reference, or it covers no focus column.
     """
-    from seqvae.data.pairwise import align_sequences
 
     chain_residues = (
         structure if isinstance(structure, Structure) else read_structure(structure, chain, confidence)
@@ -390,7 +390,6 @@ def predicted_contact_burial(
     InputError
         The matrix is not on this run's focus columns (its size or numbering differs).
     """
-    from seqvae.io.matrix_file import PositionMatrix, load_matrix_npz
 
     positions = matrix if isinstance(matrix, PositionMatrix) else load_matrix_npz(matrix)
     numbering = np.asarray(registry.numbering, dtype=np.int64)

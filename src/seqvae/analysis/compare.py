@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqvae.analysis.latent import alignment_pca
 from seqvae.analysis.sca_matrix import eigen_decomposition
 from seqvae.errors import InputError
 from seqvae.io.atomic import write_json
@@ -273,7 +274,6 @@ def pca_loading_matrix(
     (matrix, variances)
         The ``[L, L]`` matrix and the top-k variances.
     """
-    from seqvae.analysis.latent import alignment_pca  # scipy.sparse.linalg, scipy.spatial: seconds to import
 
     codes = np.asarray(codes)
     length = codes.shape[1]

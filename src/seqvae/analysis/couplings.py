@@ -37,9 +37,11 @@ import torch
 
 from seqvae.analysis.drawable import Drawable
 from seqvae.data.alignment import Alignment
+from seqvae.data.weights import compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.atomic import write_json, write_npz
 from seqvae.io.matrix_file import pair_table, save_matrix_npz, save_pair_table
+from seqvae.models.vae import CodeEmbedding
 from seqvae.options import Boolean, Integer, OneOf, Optional, Options, register
 
 DECODER_PRECISIONS = ("float32", "bfloat16")
@@ -111,7 +113,6 @@ class CouplingOptions(Options):
 
 
 def _check_model(model) -> None:
-    from seqvae.models.vae import CodeEmbedding
 
     if model.config.likelihood != "categorical" or not isinstance(model.input_layer, CodeEmbedding):
         raise InputError("couplings need a sequence model (categorical likelihood, embedding input layer)")
@@ -365,7 +366,6 @@ def reference_sequences(run, alignment) -> tuple[np.ndarray, np.ndarray]:
     tuple
         ``uint8 [N, L]`` codes and ``float [N]`` weights.
     """
-    from seqvae.data.weights import compute_sequence_weights
 
     aln = run.read_alignment(alignment) if isinstance(alignment, str | Path) else alignment
     weights = aln.sequence_weights

@@ -52,6 +52,7 @@ from seqvae.analysis.mutations import (
     MappedChunk,
     MutationMapper,
     WildType,
+    detect_separator,
     map_table,
     read_mutation_table,
     variant_columns,
@@ -65,9 +66,12 @@ from seqvae.analysis.scoring import (
     read_aligned_sequences,
 )
 from seqvae.errors import ConfigError, InputError
+from seqvae.executor import file_digest
 from seqvae.io.atomic import atomic_open, atomic_path, write_json
 from seqvae.io.output_dirs import DirectoryKind, claim_directory
+from seqvae.io.tables import read_table
 from seqvae.options import Boolean, Integer, Interval, ListOf, OneOf, Options, register
+from seqvae.utils import release_free_memory
 
 PREDICTOR_FILE = "predictor.json"
 WEIGHTS_FILE = "weights.npz"
@@ -145,7 +149,6 @@ class LabelOptions(Options):
 # -- the predictor on model directories -------------------------------------------------------------
 def model_checksums(path: str | Path) -> dict[str, str]:
     """The content digest of each of a run or baseline directory's :data:`MODEL_FILES`."""
-    from seqvae.executor import file_digest
 
     path = Path(path)
     return {name: file_digest(path / name) for name in MODEL_FILES if (path / name).is_file()}
@@ -332,7 +335,6 @@ class LabelPredictor:
             )
         if sequences and output_format != "seqvae":
             raise InputError("whole sequences are written in the seqvae format only")
-        from seqvae.utils import release_free_memory
 
         rows = 0
         mapper = None if sequences or output_format == "seqvae" else self.mapper()
@@ -501,14 +503,11 @@ def _labelled_variants(
 
 def _labelled_sequences(sequences, labels, label_column, registry, *, sequence_column, id_column, sep):
     """Aligned sequences joined by id to a label table (``id_column``, default ``id``)."""
-    from seqvae.io.tables import read_table
 
     alignment = read_aligned_sequences(sequences, registry, sequence_column, None)
     if isinstance(labels, pd.DataFrame):
         table, source = labels.astype(str), "labels"
     else:
-        from seqvae.analysis.mutations import detect_separator
-
         source = str(labels)
         table = read_table(
             labels,

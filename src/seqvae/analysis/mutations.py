@@ -32,6 +32,7 @@ import pandas as pd
 
 from seqvae.data.alignment import RANGE_HEADER, AlignmentRegistry
 from seqvae.errors import InputError
+from seqvae.io.alignment_formats import read_records
 from seqvae.io.tables import read_table, read_table_chunks
 
 _SUBSTITUTION = re.compile(r"^([A-Za-z])(-?\d+)([A-Za-z*])$")
@@ -131,7 +132,6 @@ def read_wild_type(path: str | Path) -> WildType:
 
     Its first residue is numbered by a ``NAME/start-end`` id, else 1. Gaps are removed.
     """
-    from seqvae.io.alignment_formats import read_records
 
     path = Path(path)
     if not path.is_file():

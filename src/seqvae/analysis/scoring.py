@@ -55,6 +55,7 @@ from seqvae.analysis.structure_scores import (
 )
 from seqvae.data.alignment import Alignment, AlignmentRegistry, map_to_registry
 from seqvae.errors import InputError
+from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
 from seqvae.io.atomic import atomic_open, write_csv, write_json
 from seqvae.io.tables import read_table
 from seqvae.utils import release_free_memory
@@ -683,7 +684,6 @@ def read_aligned_sequences(
     tables, a sequence may differ from the reference anywhere, including columns where the
     reference has a gap.
     """
-    from seqvae.io.alignment_formats import RawAlignment, SequenceRecord, read_records
 
     path = Path(path)
     if not path.exists():

@@ -19,6 +19,7 @@ from seqvae.data.alphabet import INVALID_CODE, PROTEIN, Alphabet, get_alphabet
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights
 from seqvae.errors import ConfigError, InputError
 from seqvae.io.alignment_formats import FORMATS, RawAlignment, SequenceRecord, read_records
+from seqvae.utils import html_table
 
 # a header NAME/start-end numbers the row's residues from start
 RANGE_HEADER = re.compile(r"^(?P<name>.+)/(?P<start>-?\d+)-(?P<end>-?\d+)$")
@@ -321,7 +322,6 @@ class Alignment:
 
     def _repr_html_(self) -> str:
         """A small table for notebooks."""
-        from seqvae.utils import html_table
 
         return html_table("Alignment", self._summary())
 

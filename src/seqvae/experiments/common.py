@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.diagnostics import latent_diagnostics
+from seqvae.analysis.reconstruction import reconstruction_accuracy
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import PointContext
 
@@ -46,8 +48,6 @@ def encoded(ctx: PointContext) -> tuple[np.ndarray, np.ndarray]:
 def diagnostics(ctx: PointContext):
     """:func:`seqvae.analysis.diagnostics.latent_diagnostics` of the measured rows (cached)."""
     if "diagnostics" not in ctx.cache:
-        from seqvae.analysis.diagnostics import latent_diagnostics
-
         z_mean, z_logvar = encoded(ctx)
         ctx.cache["diagnostics"] = latent_diagnostics(
             z_mean, z_logvar, threshold=ctx.analysis["active_threshold"]
@@ -86,7 +86,6 @@ def measure_latent_usage(ctx: PointContext) -> dict[str, Any]:
 def measure_reconstruction(ctx: PointContext) -> dict[str, Any]:
     """Argmax reconstruction at the latent mean of the measured sequences
     (:func:`seqvae.analysis.reconstruction.reconstruction_accuracy`)."""
-    from seqvae.analysis.reconstruction import reconstruction_accuracy
 
     result = reconstruction_accuracy(ctx.run, training_inputs(ctx))
     return {"reconstruction_accuracy": result.overall, "reconstruction_exact": result.exact_fraction}

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.pattern_recovery import identity_overlap, pattern_coverage
+from seqvae.analysis.reconstruction import decode_latents, reconstruction_stability
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
 from seqvae.experiments.families import (
@@ -60,14 +62,12 @@ def _anticorrelated(ctx: PointContext) -> dict[str, Any]:
 
 
 def _decode(ctx: PointContext, z: np.ndarray) -> np.ndarray:
-    from seqvae.analysis.reconstruction import decode_latents
 
     return decode_latents(ctx.run.model, np.asarray(z, dtype=np.float32), decoding="argmax")
 
 
 def _coverage(ctx: PointContext) -> dict[str, Any]:
     """Decode prior samples by argmax; which patterns do they reach (identity >= threshold)?"""
-    from seqvae.analysis.pattern_recovery import pattern_coverage
 
     analysis = ctx.analysis
     d = ctx.run.config.model.latent_dim
@@ -105,8 +105,6 @@ def _coverage(ctx: PointContext) -> dict[str, Any]:
 
 def _low_density(ctx: PointContext) -> dict[str, Any]:
     """Decode → re-encode → decode identity of points from the prior, its tail and empty gaps."""
-    from seqvae.analysis.pattern_recovery import identity_overlap
-    from seqvae.analysis.reconstruction import reconstruction_stability
 
     analysis = ctx.analysis
     z_mean, _ = common.encoded(ctx)

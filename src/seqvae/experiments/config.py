@@ -33,6 +33,9 @@ from typing import Any
 from seqvae.errors import ConfigError, InputError
 from seqvae.executor import fingerprint
 from seqvae.experiments.knobs import Knob
+from seqvae.experiments.registry import get_experiment
+from seqvae.io.config_files import read_config_file
+from seqvae.training.config import preset_config
 
 __all__ = [
     "GRID_MODEL_KEYS",
@@ -141,7 +144,6 @@ _GRID_CONTROLLED = ("latent_dim", "regulariser", "beta", "mmd_weight")
 
 
 def _check_run_sections(model: Any, training: Any, spec) -> dict[str, dict]:
-    from seqvae.training.config import preset_config
 
     sections = {}
     for name, values in (("model", model), ("training", training)):
@@ -230,15 +232,12 @@ def resolve_config(
         The resolved config (``experiment``, ``description``, ``family``, ``grid``, ``model``,
         ``training``, ``measurements``, ``analysis``, ``quick``: whether the quick section was used).
     """
-    from seqvae.experiments.registry import get_experiment
 
     spec = get_experiment(name)
     source: str | None = None
     if data is None:
         data = {}
     elif isinstance(data, str | Path):
-        from seqvae.io.config_files import read_config_file
-
         source = str(data)
         if not Path(data).exists():
             raise InputError("config file not found", source)

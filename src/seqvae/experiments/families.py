@@ -19,6 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.data.alignment import alignment_from_sequences
+from seqvae.data.synthetic.associative_memory import (
+    load_patterns,
+    save_patterns,
+    simulate_associative_memory,
+    synthetic_alphabet,
+)
+from seqvae.data.synthetic.linear_factors import simulate_linear_factors
 from seqvae.errors import ConfigError
 from seqvae.experiments.config import config_hash
 from seqvae.experiments.knobs import Knob
@@ -202,8 +210,6 @@ def family_directory(root: str | Path, kind: str, config: dict[str, Any]) -> Pat
 def build_family(kind: str, config: dict[str, Any]) -> Family:
     """Simulate a family from validated knobs."""
     if kind == "associative_memory":
-        from seqvae.data.synthetic.associative_memory import simulate_associative_memory
-
         sample = simulate_associative_memory(
             length=config["length"],
             n_letters=config["n_letters"],
@@ -229,8 +235,6 @@ def build_family(kind: str, config: dict[str, Any]) -> Family:
         summary["n_family"] = len(truth)
         return Family(kind, dict(config), alignment, truth, sample.model, summary)
     if kind == "linear_factors":
-        from seqvae.data.synthetic.linear_factors import simulate_linear_factors
-
         started = time.perf_counter()
         base = simulate_linear_factors(
             config["n_samples"],
@@ -286,8 +290,6 @@ def save_family(family: Family, directory: str | Path) -> Path:
             np.savez(handle, x=family.data)
     write_csv(directory / "truth.csv", family.truth, "%.8g")
     if family.patterns is not None:
-        from seqvae.data.synthetic.associative_memory import save_patterns
-
         save_patterns(
             family.patterns,
             directory / "patterns.npz",
@@ -309,9 +311,6 @@ def load_family(directory: str | Path) -> Family:
     truth = pd.read_csv(directory / "truth.csv", dtype={"id": str})
     with np.load(directory / "data.npz", allow_pickle=False) as stored:
         if meta["kind"] == "associative_memory":
-            from seqvae.data.alignment import alignment_from_sequences
-            from seqvae.data.synthetic.associative_memory import load_patterns, synthetic_alphabet
-
             alphabet = synthetic_alphabet(int(stored["n_letters"]))
             codes = stored["codes"]
             sequences = [alphabet.decode(row) for row in codes]

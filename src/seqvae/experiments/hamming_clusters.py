@@ -28,6 +28,7 @@ from seqvae.experiments.families import (
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import write_npz
+from seqvae.plots.experiments import plot_hamming_clusters, plot_hamming_latents
 
 
 def _clusters(ctx: PointContext) -> dict[str, Any]:
@@ -65,7 +66,6 @@ def _clusters(ctx: PointContext) -> dict[str, Any]:
 
 
 def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path]:
-    from seqvae.plots.experiments import plot_hamming_clusters, plot_hamming_latents
 
     out.mkdir(parents=True, exist_ok=True)
     if "ari_latent_hamming" not in table.columns:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from seqvae.analysis.latent import cross_validated_r2
+from seqvae.analysis.reconstruction import decode_latents, reconstruction_stability
 from seqvae.errors import InputError
 
 __all__ = [
@@ -293,7 +295,6 @@ def decode_stability(model, z: np.ndarray) -> dict[str, Any]:
     second decoding equals the first on every predictable position) and ``identity`` (``[n]``
     fraction of positions kept), via :func:`seqvae.analysis.reconstruction.reconstruction_stability`.
     """
-    from seqvae.analysis.reconstruction import decode_latents, reconstruction_stability
 
     codes = decode_latents(model, np.asarray(z, dtype=np.float32), decoding="argmax")
     stable, distance = reconstruction_stability(model, codes)
@@ -415,7 +416,6 @@ def factor_recovery(
       ``n_factors`` degrees of freedom, so factor-explained dimensions beyond that count
       duplicate information other dimensions already carry.
     """
-    from seqvae.analysis.latent import cross_validated_r2
 
     z = _as_2d(z_mean, "z_mean")
     f = _as_2d(factors, "factors")

@@ -21,6 +21,7 @@ from seqvae.experiments import measures as m
 from seqvae.experiments.families import check_linear_factors, linear_factor_knobs
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
+from seqvae.plots.experiments import plot_collapse_dimensions, plot_collapse_summary
 
 
 def _latent_usage(ctx: PointContext) -> dict[str, Any]:
@@ -52,7 +53,6 @@ def _moments(ctx: PointContext) -> dict[str, Any]:
 
 
 def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path]:
-    from seqvae.plots.experiments import plot_collapse_dimensions, plot_collapse_summary
 
     out.mkdir(parents=True, exist_ok=True)
     k = config["family"]["n_factors"]

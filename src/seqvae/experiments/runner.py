@@ -43,6 +43,9 @@ from seqvae.io.atomic import atomic_path, write_csv, write_json
 from seqvae.io.output_dirs import check_folder_path
 from seqvae.options import check_integer
 from seqvae.progress import Progress, ProgressLike, progress_argument, tracking
+from seqvae.run import load, resume, train
+from seqvae.training import run_directory as files
+from seqvae.training.config import RunConfig, preset_config
 from seqvae.training.run_directory import is_finished
 from seqvae.utils import format_value, seed_everything
 
@@ -91,7 +94,6 @@ class ExperimentResult:
 
 def expand_grid(config: dict[str, Any]) -> list[GridPoint]:
     """The grid of a resolved config: family variants × regulariser × (β or λ) × latent size × seed."""
-    from seqvae.training.config import preset_config
 
     grid = config["grid"]
     family_keys = [k for k in grid if k.startswith("family.")]
@@ -152,9 +154,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _train_or_load(point: dict[str, Any], family, point_dir: Path):
-    from seqvae.run import load, resume, train
-    from seqvae.training import run_directory as files
-    from seqvae.training.config import RunConfig
 
     run_dir = point_dir / "run"
     marker = _read_json(point_dir / "point.json")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.latent import grouped_predictability
 from seqvae.errors import ConfigError
 from seqvae.experiments import common
 from seqvae.experiments import measures as m
@@ -41,6 +42,7 @@ from seqvae.experiments.families import (
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import write_npz
+from seqvae.plots.experiments import plot_simpson_example, plot_simpson_phase
 
 
 def clade_weights(n_patterns: int, analysis: dict[str, Any]) -> np.ndarray:
@@ -81,7 +83,6 @@ def phenotype(parts: dict[str, Any], clade_effect: float, noise: float) -> np.nd
 
 
 def _simpson(ctx: PointContext) -> list[dict[str, Any]]:
-    from seqvae.analysis.latent import grouped_predictability
 
     analysis = ctx.analysis
     rows = common.measured_rows(ctx)
@@ -146,7 +147,6 @@ def _latent_usage(ctx: PointContext) -> dict[str, Any]:
 
 
 def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path]:
-    from seqvae.plots.experiments import plot_simpson_example, plot_simpson_phase
 
     out.mkdir(parents=True, exist_ok=True)
     if "gap" not in table.columns:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from seqvae.analysis.scoring import scoring_files, singles_matrix
 from seqvae.data.alignment import AlignmentRegistry
 from seqvae.plots.style import DIVERGING_CMAP, MISSING_COLOR, figure_axes, save_figure, single_axes
 
@@ -52,7 +53,6 @@ def draw_singles_heatmap(
     ``burial`` (one value in [0, 1] per focus column, NaN: not covered) is drawn as a strip
     under the heatmap, position by position (a second axes).
     """
-    from seqvae.analysis.scoring import singles_matrix
 
     matrix, positions = singles_matrix(table, registry)
     residues = registry.alphabet.residues
@@ -173,7 +173,6 @@ def draw_single_mutant_scores(
 def plot_single_mutant_scores(singles: SingleMutantScores, table_path: str | Path) -> Path:
     """The heatmap ``seqvae score --all-singles`` draws beside its table ``table_path``
     (:func:`draw_single_mutant_scores`, saved at the table's ``.png``)."""
-    from seqvae.analysis.scoring import scoring_files
 
     return save_figure(draw_single_mutant_scores(singles), scoring_files(table_path)["heatmap"])
 
@@ -200,7 +199,6 @@ def draw_scoring_report(report: ScoringReport, *, ax: Axes | None = None) -> Fig
 def plot_scoring_report(report: ScoringReport, path: str | Path | None = None) -> Path:
     """The scatter ``seqvae score --score-col`` draws of a scored table against its measured column
     (:func:`draw_scoring_report`; default path: ``OUT_scatter.png`` beside the scores)."""
-    from seqvae.analysis.scoring import scoring_files
 
     fig = draw_scoring_report(report)
     target = Path(path) if path is not None else scoring_files(report.out or "scores.csv")["scatter"]

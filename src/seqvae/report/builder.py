@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqvae.analysis.phenotypes import read_phenotype_table
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_open
 from seqvae.report.document import Section, Text, render_page
@@ -47,8 +48,6 @@ def build_report(
     run = load(run_dir)
     table = None
     if phenotypes is not None:
-        from seqvae.analysis.phenotypes import read_phenotype_table
-
         table = read_phenotype_table(phenotypes, id_column)
         for column in [*(color or []), *(group or [])]:
             if column not in table.columns:

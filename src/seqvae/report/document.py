@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from seqvae.plots.style import close_figure
+
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #222;
        background: #fafafa; line-height: 1.45; }
@@ -46,7 +48,6 @@ class Figure:
 
     @classmethod
     def from_matplotlib(cls, fig, caption: str, alt: str = "figure", dpi: int = 110) -> Figure:
-        from seqvae.plots.style import close_figure
 
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")

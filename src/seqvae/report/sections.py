@@ -21,6 +21,7 @@ from seqvae.analysis.label_models import learning_curve_table
 from seqvae.analysis.labels import PREDICTOR_FILE
 from seqvae.analysis.latent_design import DESIGN_SUMMARY_FILE, DESIGN_TABLE_FILE
 from seqvae.analysis.latent_phenotype import PHENOTYPE_MAP_FILE, PhenotypeMap
+from seqvae.analysis.latent_report import analyse_latent
 from seqvae.analysis.sample_evaluation import EVALUATION_SUMMARY_FILE, PER_DESIGN_FILE
 from seqvae.analysis.sca import SCA_FILE, SCA_SUMMARY_FILE
 from seqvae.analysis.scoring import SINGLES_FIGURE_SUFFIX, SUMMARY_SUFFIX
@@ -31,6 +32,8 @@ from seqvae.plots import latent as L
 from seqvae.plots import matrices as M
 from seqvae.plots.design import draw_phenotype_map
 from seqvae.plots.labels import draw_learning_curves
+from seqvae.plots.latent import write_latent_report
+from seqvae.plots.mutations import draw_score_scatter
 from seqvae.plots.style import new_figure
 from seqvae.report.document import Figure, Section, Table, Text
 from seqvae.run import Run
@@ -224,9 +227,6 @@ LATENT_CAPTIONS = {
 def latent_section(context: ReportContext) -> Section | None:
     import tempfile
 
-    from seqvae.analysis.latent_report import analyse_latent
-    from seqvae.plots.latent import write_latent_report
-
     run = context.run
     if not (run.path / files.DATA).exists():
         warnings.warn(
@@ -353,7 +353,6 @@ def mutations_section(context: ReportContext) -> Section | None:
     The scatter is drawn from the scores CSV named in each evaluation summary, so the figure
     always shows the numbers on disk.
     """
-    from seqvae.plots.mutations import draw_score_scatter
 
     blocks: list[Figure | Table] = []
     rows = []

@@ -35,6 +35,7 @@ from seqvae.data.onehot import one_hot
 from seqvae.data.weights import DEFAULT_THETA, compute_sequence_weights, reference_identity
 from seqvae.errors import InputError
 from seqvae.io.atomic import atomic_path, write_json
+from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
 from seqvae.io.output_dirs import DirectoryKind, check_output_directory, claim_directory
 from seqvae.models.potts import PottsModel, average_product_correction
 from seqvae.models.site_independent import SiteIndependentModel
@@ -339,7 +340,6 @@ def write_potts_coupling_matrices(
     dict
         ``{"couplings": path, "couplings_apc": path, "couplings_apc_pairs": path}``.
     """
-    from seqvae.io.matrix_file import save_matrix_npz, save_pair_table
 
     out = Path(out)
     norms = model.frobenius_norms(exclude_gap=True, apc=False)
