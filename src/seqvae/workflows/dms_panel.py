@@ -2,10 +2,11 @@
 
 A panel is a manifest (:mod:`seqvae.workflows.manifest`, read by :func:`load_panel`) whose
 families each have one measured scan: the training alignment and its wild-type row, the scan
-and how to read it, a structure, and the Spearman ρ published on the same assay. :func:`run_panel` fits every model of every protein (executor tasks, resumable),
-scores each scan with every model, their seed ensemble, the seed-0 VAE + Potts mean and, with a
-structure, each row's ``+ structure`` row, and writes the panel's table, summary (settings are
-compared on the seed mean: one retraining moves ρ by up to the seed spread) and figure
+and how to read it, a structure, and the Spearman ρ published on the same assay.
+:func:`run_panel` fits every model of every protein (executor tasks, resumable), scores each
+scan with every model, their seed ensemble, the seed-0 VAE + Potts mean and, with a structure,
+each row's ``+ structure`` row, and writes the panel's table, summary (settings are compared on
+the seed mean: one retraining moves ρ by up to the seed spread) and figure
 (:class:`PanelLayout`). ``benchmark-dms`` on one scan (:func:`run_dms_benchmark`) is a panel of
 one protein laid out in one folder (:class:`OneScanLayout`).
 
