@@ -12,7 +12,7 @@ from builders import fails_cleanly, write_family
 from seqvae.data.alignment import read_alignment
 from seqvae.errors import InputError
 from seqvae.training.config import preset_config
-from seqvae.workflows.batch import read_batch_manifest
+from seqvae.workflows.batch import read_batch_manifest, run_batch
 from seqvae.workflows.dms_panel import load_panel, run_panel
 from seqvae.workflows.manifest import read_manifest
 from seqvae.workflows.multirun import weights_file
@@ -127,3 +127,15 @@ def test_the_panel_weights_each_family_once_and_fits_with_those_weights(tmp_path
     assert saved.dtype == expected.dtype and np.array_equal(saved, expected)
     table = (tmp_path / "out" / "panel.csv").read_text()
     assert f"{expected.sum():.6g}" in table  # the table's N_eff is that of the saved weights
+
+
+def test_batch_says_it_does_not_use_a_familys_structure(tmp_path):
+    _files(tmp_path)
+    values = yaml.safe_load(yaml.safe_dump(ONE_SCAN))
+    values["families"][0]["contact_map"] = "contacts.csv"
+    (tmp_path / "data" / "contacts.csv").write_text("i,j\n1,5\n")
+    values["overrides"] = {"training.max_steps": 2, "model.encoder_hidden": [8], "model.decoder_hidden": [8]}
+    values["report"] = False
+    said: list[str] = []
+    run_batch(_write(tmp_path, values), tmp_path / "out", log=said.append)
+    assert "fam: its structure is not used here (benchmark-dms --panel makes structure-aware rows)" in said

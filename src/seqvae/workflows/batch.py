@@ -181,6 +181,11 @@ def run_batch(
             resolve_device(device)
         except ConfigError as err:
             raise InputError(err.message.replace("training.device", "device")) from None
+    for family in manifest.families:
+        if family.structure is not None or family.contact_map is not None:
+            say(
+                f"{family.name}: its structure is not used here (benchmark-dms --panel makes structure-aware rows)"
+            )
     out = Path(out)
     files, folders = output_files(manifest, out)
     inputs = {"the manifest": manifest.path}
