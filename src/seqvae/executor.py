@@ -27,10 +27,15 @@ reason (``"InputError: file: message"``); the other tasks go on.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import importlib
+import ipaddress
 import json
 import multiprocessing
 import os
+import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from seqvae.errors import InputError, Interrupted
 from seqvae.io.atomic import write_json
@@ -195,8 +201,6 @@ def execute_task(
     catch: tuple[type[BaseException], ...] = (Exception,),
 ) -> TaskResult:
     """Run one task where it stands (a worker, a Ray task, a Slurm job) and return its result."""
-    import torch
-
     if threads is not None:
         torch.set_num_threads(threads)
     started = time.perf_counter()
@@ -319,9 +323,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in worker processes
     """Worker initializer: on Linux, get SIGKILL when the driver dies (so kill -9 of the driver
     leaves no orphan writing into the output folders)."""
     try:
-        import ctypes
-        import signal
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -396,8 +397,6 @@ class LocalExecutor(Executor):
 
 def require(module: str):
     """Import an optional backend package or fail with one line and an install hint."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -405,8 +404,6 @@ def require(module: str):
 
 
 def _is_loopback(host: str | None) -> bool:
-    import ipaddress
-
     if host == "localhost":
         return True
     try:
@@ -418,8 +415,6 @@ def _is_loopback(host: str | None) -> bool:
 def _reachable(address: str, timeout_s: float = 5.0) -> str:
     """The host of a Ray cluster's ``[ray://]host:port``, once something answers there: Ray
     itself would retry a dead address for ever."""
-    import socket
-
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"address: expected HOST:PORT (or ray://HOST:PORT), got {address!r}")

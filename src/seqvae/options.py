@@ -22,8 +22,11 @@ import json
 import math
 import numbers
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
+
+import yaml
 
 from seqvae.errors import ConfigError, InputError
 from seqvae.utils import coerce_fields
@@ -410,14 +413,10 @@ class Options:
         return cls.from_dict(json.loads(text))
 
     def to_yaml(self) -> str:
-        import yaml
-
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
     def from_yaml(cls: type[T], text: str) -> T:
-        import yaml
-
         return cls.from_dict(yaml.safe_load(text))
 
 
@@ -464,15 +463,11 @@ def _docstring_entries(doc: str) -> list[tuple[list[str], list[str]]]:
 
 
 def _yaml_scalar(value: Any) -> str:
-    import yaml
-
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
 
 
 def _comment(text: str, indent: str, width: int = 96) -> list[str]:
-    import textwrap
-
     return [f"{indent}# {line}" for line in textwrap.wrap(text, width - len(indent) - 2)] if text else []
 
 

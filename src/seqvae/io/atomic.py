@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
 from seqvae.errors import InputError
 
 if TYPE_CHECKING:
@@ -235,16 +237,12 @@ def write_csv(target: str | Path, table: pd.DataFrame, float_format: str | None 
 
 def write_npz(target: str | Path, /, **arrays: Any) -> Path:
     """Write arrays as a compressed NPZ atomically; returns the path."""
-    import numpy as np
-
     with atomic_open(target, "wb") as handle:
         np.savez_compressed(handle, **arrays)
     return Path(target)
 
 
 def _json_default(value: Any) -> Any:
-    import numpy as np
-
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
