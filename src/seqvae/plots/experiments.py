@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -166,7 +167,6 @@ def draw_compression_summary(
 
     for ax in panels:
         _latent_axis(ax, table, k)
-    from matplotlib.lines import Line2D
 
     region_handles = [
         Line2D([], [], color="0.35", ls=REGION_STYLES.get(region, "-"), label=region)

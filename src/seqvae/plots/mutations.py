@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 
 from seqvae.analysis.scoring import scoring_files, singles_matrix
 from seqvae.data.alignment import AlignmentRegistry
@@ -63,7 +64,6 @@ def draw_singles_heatmap(
     finite = matrix[np.isfinite(matrix) & (matrix != 0)]
     limit = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
     width = min(30.0, max(6.0, 0.06 * len(positions) + 2.0))
-    from matplotlib import colormaps
 
     if burial is None:
         fig, axes = figure_axes(fig, width=width, height=4.2)

@@ -11,6 +11,7 @@ registered in pyplot's global state. A figure displays inline in Jupyter as the 
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +155,6 @@ def categorical_colors(n: int) -> list:
 def close_figure(fig) -> None:
     """Drop ``fig`` from pyplot's figure list if it is a pyplot figure (seqvae's own figures are
     not, so nothing needs closing); pyplot is never imported here."""
-    import sys
-
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -225,8 +226,6 @@ LATENT_CAPTIONS = {
 
 
 def latent_section(context: ReportContext) -> Section | None:
-    import tempfile
-
     run = context.run
     if not (run.path / files.DATA).exists():
         warnings.warn(
