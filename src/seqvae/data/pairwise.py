@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from Bio.Align import PairwiseAligner, substitution_matrices
 
 
 def align_sequences(query: str, target: str) -> np.ndarray:
@@ -11,8 +12,6 @@ def align_sequences(query: str, target: str) -> np.ndarray:
     Global alignment with free end gaps (BLOSUM62, gap open -10, extend -0.5): robust to a
     structure that covers only part of the reference and vice versa.
     """
-    from Bio.Align import PairwiseAligner, substitution_matrices
-
     aligner = PairwiseAligner()
     aligner.mode = "global"
     aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")

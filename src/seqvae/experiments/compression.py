@@ -29,6 +29,11 @@ from seqvae.experiments.families import (
 from seqvae.experiments.knobs import Knob
 from seqvae.experiments.registry import ExperimentSpec, PointContext
 from seqvae.io.atomic import write_npz
+from seqvae.plots.experiments import (
+    plot_compression_coverage,
+    plot_compression_latents,
+    plot_compression_summary,
+)
 
 REGIONS = ("prior", "tail", "gap")
 
@@ -137,12 +142,6 @@ def _low_density(ctx: PointContext) -> dict[str, Any]:
 
 
 def figures(table: pd.DataFrame, config: dict[str, Any], out: Path) -> list[Path]:
-    from seqvae.plots.experiments import (
-        plot_compression_coverage,
-        plot_compression_latents,
-        plot_compression_summary,
-    )
-
     out.mkdir(parents=True, exist_ok=True)
     k = config["family"]["n_patterns"]
     written = [

@@ -11,6 +11,7 @@ Two kinds, both from :mod:`seqvae.data.synthetic`:
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,8 +305,6 @@ def save_family(family: Family, directory: str | Path) -> Path:
 
 def load_family(directory: str | Path) -> Family:
     """Read a family written by :func:`save_family`."""
-    import json
-
     directory = Path(directory)
     meta = json.loads((directory / "family.json").read_text(encoding="utf-8"))
     truth = pd.read_csv(directory / "truth.csv", dtype={"id": str})

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 
 from seqvae.errors import ConfigError
 from seqvae.experiments import common
@@ -32,8 +33,6 @@ from seqvae.plots.experiments import plot_hamming_clusters, plot_hamming_latents
 
 
 def _clusters(ctx: PointContext) -> dict[str, Any]:
-    from sklearn.cluster import KMeans
-
     analysis = ctx.analysis
     n = len(ctx.family.truth)
     size = min(analysis["subsample"], n)

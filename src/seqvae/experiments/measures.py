@@ -11,6 +11,11 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import linkage as build_linkage
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import pdist
+from sklearn.metrics import adjusted_rand_score
 
 from seqvae.analysis.latent import cross_validated_r2
 from seqvae.analysis.reconstruction import decode_latents, reconstruction_stability
@@ -280,8 +285,6 @@ def latent_points(
 
 
 def _nearest_distance(points: np.ndarray, data: np.ndarray, exclude_self: bool = False) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
     tree = cKDTree(np.asarray(data, dtype=np.float64))
     k = 2 if exclude_self else 1
     distance, _ = tree.query(np.asarray(points, dtype=np.float64), k=k)
@@ -375,10 +378,6 @@ def hamming_clusters(codes: np.ndarray, n_clusters: int, linkage: str = "average
     ``linkage``: ``average`` (UPGMA, the default), ``complete`` or ``single``. Returns labels
     ``0..n_clusters-1`` (int). Quadratic in the number of sequences: subsample first.
     """
-    from scipy.cluster.hierarchy import fcluster
-    from scipy.cluster.hierarchy import linkage as build_linkage
-    from scipy.spatial.distance import pdist
-
     codes = np.asarray(codes)
     if codes.ndim != 2 or len(codes) < 2:
         raise InputError(f"codes must be [N, L] with N >= 2, got shape {codes.shape}")
@@ -391,8 +390,6 @@ def hamming_clusters(codes: np.ndarray, n_clusters: int, linkage: str = "average
 
 def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
     """Adjusted Rand index between two labellings (1: identical up to renaming; ≈ 0: chance)."""
-    from sklearn.metrics import adjusted_rand_score
-
     return float(adjusted_rand_score(np.asarray(a), np.asarray(b)))
 
 

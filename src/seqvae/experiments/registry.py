@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,8 +92,6 @@ EXPERIMENTS = tuple(EXPERIMENT_MODULES)
 
 def get_experiment(name: str) -> ExperimentSpec:
     """The :class:`ExperimentSpec` of a built-in experiment (InputError for an unknown name)."""
-    import importlib
-
     if name not in EXPERIMENT_MODULES:
         raise InputError(f"unknown experiment {name!r}; choose one of {list(EXPERIMENTS)}", "NAME")
     return importlib.import_module(EXPERIMENT_MODULES[name]).SPEC

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from seqvae.errors import InputError
 from seqvae.executor import LocalExecutor, Task
@@ -179,8 +180,6 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     Runs in a worker process; ``task`` holds only JSON-able values. Returns the rows and timings
     and writes them to ``measurements.json``.
     """
-    import torch
-
     torch.set_num_threads(task["threads"])
     started = time.perf_counter()
     cpu_started = time.process_time()

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from Bio.PDB import MMCIFParser, PDBParser
+from Bio.PDB.PDBExceptions import PDBConstructionException
 
 from seqvae.errors import InputError
 from seqvae.io.alignment_formats import read_text
@@ -153,9 +155,6 @@ def read_structure(path: str | Path, chain: str | None = None, confidence: str =
         The file is missing or not a structure, the chain is absent or has no amino-acid
         residue, or ``plddt`` was asked for and a value lies outside [0, 100].
     """
-    from Bio.PDB import MMCIFParser, PDBParser
-    from Bio.PDB.PDBExceptions import PDBConstructionException
-
     path = Path(path)
     if confidence not in CONFIDENCE_MODES:
         raise InputError(f"confidence must be one of {', '.join(CONFIDENCE_MODES)}, got {confidence!r}")
