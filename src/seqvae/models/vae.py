@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from seqvae.errors import ConfigError
-from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: its old home
+from seqvae.models.layers import CodeEmbedding as CodeEmbedding  # re-exported: importable from here too
 from seqvae.models.likelihoods import (
     LIKELIHOOD_CLASSES,
     CategoricalLikelihood,

@@ -66,8 +66,8 @@ METRIC_COLUMNS = [
     "elbo",
     "val_elbo",
 ]
-# files that older sweeps wrote beside a run's own (nothing writes them now): owned, so that
-# overwrite replaces such a run directory
+# files that no command writes but an older run directory may hold: owned, so that overwrite
+# replaces such a run directory
 RETIRED_ENTRIES = ("latent_diagnostics.json",)
 
 RUN_DIRECTORY = DirectoryKind(

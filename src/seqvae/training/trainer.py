@@ -133,8 +133,8 @@ def choose_threads(threads: int | None, model: VAE | ModelConfig, batch_size: in
     but one of torch's threads (at least 1).
 
     Leaving one core free is insurance: torch's threads spin-wait for each other, so one other
-    busy process on a 2-core machine made the fitness step 8.8x slower on both cores (711 vs
-    81 ms), while on an idle machine both cores gained only 1.56x (64 vs 100 ms; RESULTS.md).
+    busy process on a 2-core machine makes the fitness step 8.8x slower on both cores, while
+    on an idle machine the second core gains only 1.56x (benchmarks/RESULTS.md).
     """
     if threads is not None:
         return int(threads)
