@@ -40,7 +40,9 @@ def test_sca_pca_compare_contacts_commands(workspace, capsys):
         == sector["overlaps_per_ic"][sector["best_ic"] - 1]
     )
     line = f"  pairs: {sector['overlap']}/4 retained residues in IC{sector['best_ic']} (size {sector['ic_size']};"
-    assert line in capsys.readouterr().err  # the console reports on stderr
+    err = capsys.readouterr().err  # the console reports on stderr
+    assert line in err
+    assert f"wrote {sca_dir}/sca.npz, positions.csv, summary.json, published_sector_overlaps.json" in err
     for name in ("sca.npz", "positions.csv", "sca_matrix.png", "sca_spectrum.png", "sca_ics.png"):
         assert (sca_dir / name).exists()
     npz = np.load(sca_dir / "sca.npz")

@@ -89,17 +89,18 @@ PublishedOpt = Annotated[
 ]
 
 
-def _published_overlaps(result: SCAResult, published: dict[str, np.ndarray], out: Path) -> None:
+def _published_overlaps(result: SCAResult, published: dict[str, np.ndarray], out: Path) -> Path:
     """Score the ICs against published sectors: write the overlaps and print one line per sector."""
     from seqvae.analysis.sca import write_sector_overlaps
 
     rows = result.published_overlaps(published)
-    write_sector_overlaps(rows, out)
+    written = write_sector_overlaps(rows, out)
     for row in rows:
         console.print(
             f"  {row['sector']}: {row['overlap']}/{row['retained']} retained residues in IC{row['best_ic']} "
             f"(size {row['ic_size']}; chance {row['expected_by_chance']:.1f}; p = {row['hypergeometric_p']:.1e})"
         )
+    return written
 
 
 def sca(
@@ -149,6 +150,7 @@ def sca(
 
         plot_sca(result, out)
     console.print(result.describe())
+    files = "sca.npz, positions.csv, summary.json"
     if published_sets is not None:
-        _published_overlaps(result, published_sets, out)
-    console.print(f"wrote {out}/sca.npz, positions.csv, summary.json")
+        files += ", " + _published_overlaps(result, published_sets, out).name
+    console.print(f"wrote {out}/{files}")
