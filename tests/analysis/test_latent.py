@@ -427,6 +427,7 @@ def test_analyse_latent_of_a_run_on_continuous_vectors_compares_with_their_pca(t
     run = seqvae.train(data.x, config, out=tmp_path / "run", progress=False)
     assert run.kind == "continuous"
     report = analyse_latent(run, None, options=LatentOptions(n_permutations=9, n_pcs=3))
+    assert report.unit == "rows" and report.source["sequences"] == "training rows of the run"
     rows, _, weights = run.input_rows(None)
     assert np.all(weights == 1.0)
     reference = PCA(n_components=3).fit(np.asarray(rows, dtype=np.float64))

@@ -222,7 +222,7 @@ class LatentReport(Drawable):
     options: LatentOptions
     source: dict[str, Any]
     phenotype_source: str | None = None  # the phenotype table: a path, "the cell metadata", …
-    unit: str = "sequences"  # what the rows are: "sequences", or "cells" for a run on counts
+    unit: str = "sequences"  # what the rows are: "sequences", "cells" (counts) or "rows" (real vectors)
 
     @property
     def latent_dim(self) -> int:
@@ -314,12 +314,17 @@ class LatentReport(Drawable):
         return frame
 
 
+def _unit(run) -> str:
+    """What a run's rows are, as the report names them."""
+    return {"counts": "cells", "continuous": "rows"}.get(str(getattr(run, "kind", "")), "sequences")
+
+
 def _embed(
     run, alignment
 ) -> tuple[list[str], np.ndarray, np.ndarray | SparseRows, int | None, np.ndarray, np.ndarray, str]:
     """ids, weights, codes (float data, or counts), alphabet size, z_mean, z_logvar, description."""
     if alignment is None:
-        description = f"training {'cells' if run.kind == 'counts' else 'sequences'} of the run"
+        description = f"training {_unit(run)} of the run"
     elif isinstance(alignment, str | Path):
         description = str(alignment)
     else:
@@ -455,7 +460,7 @@ def analyse_latent(
         options=options,
         source={"run": str(run.path), "sequences": description},
         phenotype_source=phenotype_source,
-        unit="cells" if getattr(run, "kind", None) == "counts" else "sequences",
+        unit=_unit(run),
     )
 
 
